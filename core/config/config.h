@@ -1,0 +1,85 @@
+/*
+ * Node configuration: read once at start-up from the environment and, optionally, from a file of
+ * KEY=VALUE lines (LATCH_CONFIG_FILE). The environment wins over the file. Every value is
+ * validated; an invalid one stops start-up with a message naming the variable and what it expects.
+ *
+ * The struct is plain data owned by its holder; latch_config_clear() wipes the secret key.
+ */
+#ifndef LATCH_CONFIG_CONFIG_H
+#define LATCH_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+#define LATCH_CONFIG_MAX_PROXIES 32
+#define LATCH_SECRET_KEY_LEN 32
+
+/* One trusted-proxy network: an IPv4 network is stored as an IPv4-mapped IPv6 prefix. */
+struct latch_cidr {
+    uint8_t addr[16];
+    int prefix; /* 0..128, counted on the 16-byte form */
+};
+
+struct latch_config {
+    /* LATCH_PUBLIC_URL, normalized: scheme://host[:port][/path] with no trailing slash. */
+    char public_url[512];
+    bool public_https;          /* scheme is https */
+    char public_path[256];      /* path part of public_url, "" when none */
+
+    /* LATCH_LISTEN host:port ([v6]:port accepted). Default 0.0.0.0:3001. */
+    char listen_host[256];
+    uint16_t listen_port;
+
+    /* LATCH_DATABASE_URL, a libpq connection string or URI (required). */
+    char database_url[1024];
+
+    int threads;                /* LATCH_THREADS, 1..256, default: online cores */
+    int workers;                /* LATCH_WORKERS, 1..256, default: online cores */
+    int db_pool_size;           /* LATCH_DB_POOL_SIZE, connections per loop thread, 1..64, default 2 */
+
+    struct latch_cidr trusted_proxies[LATCH_CONFIG_MAX_PROXIES]; /* LATCH_TRUSTED_PROXIES */
+    int n_trusted_proxies;
+
+    enum latch_log_level log_level; /* LATCH_LOG_LEVEL, default info */
+
+    uint8_t secret_key[LATCH_SECRET_KEY_LEN]; /* LATCH_SECRET_KEY: base64 of exactly 32 bytes */
+
+    bool auto_migrate;          /* LATCH_AUTO_MIGRATE, 0/1/true/false, default false */
+
+    size_t max_header_bytes;    /* LATCH_MAX_HEADER_BYTES, request line + headers, default 16384 */
+    size_t max_body_bytes;      /* LATCH_MAX_BODY_BYTES, default 1 MiB */
+    int shutdown_grace_ms;      /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
+    int idle_timeout_ms;        /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
+
+    char config_file[512];      /* LATCH_CONFIG_FILE, "" when none */
+};
+
+/* Function used to read variables; tests pass their own. Returns NULL when unset. */
+typedef const char *(*latch_config_getenv_fn)(const char *name, void *arg);
+
+/*
+ * Loads and validates the configuration. `getenv_fn` NULL means the process environment.
+ * On failure err->message names the variable and what it expects.
+ */
+latch_rc latch_config_load(struct latch_config *cfg, latch_config_getenv_fn getenv_fn, void *arg,
+                           struct latch_error *err) LATCH_MUST_CHECK;
+
+/* Re-reads only what may change at run time (the log level) into *level. */
+latch_rc latch_config_reload_log_level(const struct latch_config *cfg, enum latch_log_level *level,
+                                       struct latch_error *err) LATCH_MUST_CHECK;
+
+/* Parses one CIDR ("10.0.0.0/8", "::1/128", or a bare address). */
+latch_rc latch_config_parse_cidr(const char *text, struct latch_cidr *out) LATCH_MUST_CHECK;
+
+/* True when addr (16-byte form, IPv4 mapped) lies in one of the networks. */
+bool latch_cidr_contains(const struct latch_cidr *nets, int n, const uint8_t addr[16]);
+
+/* Wipes secrets. */
+void latch_config_clear(struct latch_config *cfg);
+
+#endif
