@@ -1,0 +1,463 @@
+/*
+ * latchctl: the operator's command line. Applies schema migrations and manages tenants in the
+ * database named by LATCH_DATABASE_URL (or --database-url). It has no event loop, so blocking
+ * libpq is fine here. Input reaches SQL only as query parameters.
+ *
+ * Exit status: 0 done, 1 the operation failed, 2 usage error.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <yajl/yajl_gen.h>
+
+#include "store/migrate.h"
+#include "tenants/tenant_id.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#ifndef LATCH_VERSION
+#define LATCH_VERSION "unknown" /* the build passes -DLATCH_VERSION="<project version>" */
+#endif
+
+#define EXIT_OK     0
+#define EXIT_FAILED 1
+#define EXIT_USAGE  2
+
+#define MAX_POSITIONAL  4
+#define TENANT_NAME_MAX 256 /* characters; tenants_name_length in schema/0001_tenants.sql */
+
+static const char usage_text[] =
+    "usage: latchctl [--database-url URL] <command> [arguments]\n"
+    "\n"
+    "commands:\n"
+    "  migrate                           apply pending schema migrations\n"
+    "  tenant create <id> --name <name>  create a tenant\n"
+    "  tenant list [--json]              list tenants\n"
+    "  tenant suspend <id>               suspend a tenant\n"
+    "  tenant resume <id>                resume a suspended tenant\n"
+    "  version                           print the version and the schema version it carries\n"
+    "  help, --help                      print this text\n"
+    "\n"
+    "environment:\n"
+    "  LATCH_DATABASE_URL  libpq connection string or URI; --database-url overrides it (prefer\n"
+    "                      the environment: command lines are visible to other users)\n"
+    "\n"
+    "A tenant id is 1 to 21 lowercase letters, digits or dashes, and neither starts nor ends\n"
+    "with a dash.\n"
+    "\n"
+    "exit status: 0 done, 1 the operation failed, 2 usage error\n";
+
+struct args {
+    const char *database_url;
+    const char *name;
+    bool json;
+    bool help;
+    const char *pos[MAX_POSITIONAL];
+    int npos;
+};
+
+static int usage_error(const char *fmt, ...) LATCH_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("latchctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'latchctl --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Matches "--opt VALUE" and "--opt=VALUE"; *i advances past a separate value. */
+static bool option_value(int argc, char **argv, int *i, const char *opt, const char **out,
+                         bool *missing)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(opt);
+    if (strncmp(a, opt, n) != 0)
+        return false;
+    if (a[n] == '=') {
+        *out = a + n + 1;
+        return true;
+    }
+    if (a[n] != '\0')
+        return false;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return true;
+    }
+    *out = argv[++*i];
+    return true;
+}
+
+/* Returns EXIT_OK or EXIT_USAGE (after printing why). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    bool only_positional = false;
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        bool missing = false;
+        if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (a->npos == MAX_POSITIONAL)
+                return usage_error("unexpected argument '%s'", arg);
+            a->pos[a->npos++] = arg;
+        } else if (strcmp(arg, "--") == 0) {
+            only_positional = true;
+        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = true;
+        } else if (strcmp(arg, "--json") == 0) {
+            a->json = true;
+        } else if (option_value(argc, argv, &i, "--database-url", &a->database_url, &missing) ||
+                   option_value(argc, argv, &i, "--name", &a->name, &missing)) {
+            if (missing)
+                return usage_error("option '%s' needs a value", arg);
+        } else {
+            return usage_error("unknown option '%s'", arg);
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Copies a libpq message without its trailing newline. */
+static void one_line(char *buf, size_t cap, const char *msg)
+{
+    snprintf(buf, cap, "%s", msg != NULL ? msg : "");
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+}
+
+static void print_pg_error(const char *what, PGconn *conn, const PGresult *res)
+{
+    char msg[1024];
+    const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    one_line(msg, sizeof(msg), primary != NULL ? primary : PQerrorMessage(conn));
+    fprintf(stderr, "latchctl: %s: %s\n", what, msg);
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state != NULL && strcmp(state, "42P01") == 0) /* undefined_table */
+        fputs("latchctl: the schema is missing or old; run 'latchctl migrate' first\n", stderr);
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Opens a blocking connection; prints why and returns NULL when it cannot. */
+static PGconn *connect_db(const char *conninfo)
+{
+    PGconn *conn = PQconnectdb(conninfo);
+    if (conn == NULL) {
+        fputs("latchctl: cannot connect to the database: out of memory\n", stderr);
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        /* PQerrorMessage names host and user, never the password. */
+        print_pg_error("cannot connect to the database", conn, NULL);
+        PQfinish(conn);
+        return NULL;
+    }
+    PQsetNoticeProcessor(conn, quiet_notice, NULL);
+    if (PQsetClientEncoding(conn, "UTF8") != 0) {
+        print_pg_error("cannot use UTF8 with the database", conn, NULL);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* Runs one parameterized statement; returns the result when its status is `want`, else NULL
+ * after printing the error. */
+static PGresult *exec_params(PGconn *conn, const char *what, const char *sql, int nparams,
+                             const char *const *params, ExecStatusType want)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != want) {
+        print_pg_error(what, conn, res);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int cmd_migrate(const char *conninfo)
+{
+    struct latch_error err;
+    int applied = 0;
+    latch_error_clear(&err);
+    if (latch_migrate_apply(conninfo, &applied, &err) != LATCH_OK) {
+        fprintf(stderr, "latchctl: %s\n", err.message);
+        if (err.detail[0] != '\0')
+            fprintf(stderr, "latchctl: %s\n", err.detail);
+        if (applied > 0)
+            fprintf(stderr, "latchctl: %d migration%s applied before the failure\n", applied,
+                    applied == 1 ? " was" : "s were");
+        return EXIT_FAILED;
+    }
+    printf("applied %d migration%s; schema at version %d\n", applied, applied == 1 ? "" : "s",
+           latch_migrate_latest_version());
+    return EXIT_OK;
+}
+
+/* 1..TENANT_NAME_MAX UTF-8 characters, no control characters. */
+static bool valid_tenant_name(const char *name)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7F)
+            return false;
+        if ((*p & 0xC0) != 0x80)
+            chars++;
+    }
+    return chars >= 1 && chars <= TENANT_NAME_MAX;
+}
+
+static int cmd_tenant_create(PGconn *conn, const char *id, const char *name)
+{
+    static const char sql[] = "INSERT INTO tenants (id, name) VALUES ($1, $2) "
+                              "ON CONFLICT (id) DO NOTHING RETURNING id";
+    const char *params[2] = {id, name};
+    PGresult *res = exec_params(conn, "cannot create the tenant", sql, 2, params, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return EXIT_FAILED;
+    int n = PQntuples(res);
+    PQclear(res);
+    if (n == 0) {
+        fprintf(stderr, "latchctl: tenant %s already exists\n", id);
+        return EXIT_FAILED;
+    }
+    printf("created tenant %s\n", id);
+    return EXIT_OK;
+}
+
+static int cmd_tenant_set_suspended(PGconn *conn, const char *id, bool suspend)
+{
+    /* The subquery reads the old value under the row lock, to tell "already" apart. */
+    static const char sql[] =
+        "UPDATE tenants t SET is_suspended = $2::boolean "
+        "FROM (SELECT id, is_suspended FROM tenants WHERE id = $1 FOR UPDATE) old "
+        "WHERE t.id = old.id RETURNING old.is_suspended";
+    const char *params[2] = {id, suspend ? "true" : "false"};
+    PGresult *res =
+        exec_params(conn, suspend ? "cannot suspend the tenant" : "cannot resume the tenant", sql,
+                    2, params, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return EXIT_FAILED;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        fprintf(stderr, "latchctl: tenant %s not found\n", id);
+        return EXIT_FAILED;
+    }
+    bool was = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (was == suspend)
+        printf("tenant %s was already %s\n", id, suspend ? "suspended" : "active");
+    else
+        printf("%s tenant %s\n", suspend ? "suspended" : "resumed", id);
+    return EXIT_OK;
+}
+
+enum { COL_ID, COL_NAME, COL_CREATED, COL_CREATED_MS, COL_SUSPENDED };
+
+static int print_tenants_json(PGresult *res)
+{
+    int rc = EXIT_FAILED;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        fputs("latchctl: out of memory\n", stderr);
+        return EXIT_FAILED;
+    }
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    yajl_gen_config(g, yajl_gen_beautify, 1);
+    yajl_gen_config(g, yajl_gen_indent_string, "  ");
+
+#define GEN_KEY(k) yajl_gen_string(g, (const unsigned char *)(k), strlen(k))
+#define GEN_STR(s) yajl_gen_string(g, (const unsigned char *)(s), strlen(s))
+    yajl_gen_status st = yajl_gen_array_open(g);
+    for (int i = 0; st == yajl_gen_status_ok && i < PQntuples(res); i++) {
+        const char *ms = PQgetvalue(res, i, COL_CREATED_MS);
+        st = yajl_gen_map_open(g);
+        if (st == yajl_gen_status_ok)
+            st = GEN_KEY("id");
+        if (st == yajl_gen_status_ok)
+            st = GEN_STR(PQgetvalue(res, i, COL_ID));
+        if (st == yajl_gen_status_ok)
+            st = GEN_KEY("name");
+        if (st == yajl_gen_status_ok)
+            st = GEN_STR(PQgetvalue(res, i, COL_NAME));
+        if (st == yajl_gen_status_ok)
+            st = GEN_KEY("createdAt"); /* epoch milliseconds, as Logto's API */
+        if (st == yajl_gen_status_ok)
+            st = yajl_gen_number(g, ms, strlen(ms));
+        if (st == yajl_gen_status_ok)
+            st = GEN_KEY("isSuspended");
+        if (st == yajl_gen_status_ok)
+            st = yajl_gen_bool(g, strcmp(PQgetvalue(res, i, COL_SUSPENDED), "t") == 0);
+        if (st == yajl_gen_status_ok)
+            st = yajl_gen_map_close(g);
+    }
+    if (st == yajl_gen_status_ok)
+        st = yajl_gen_array_close(g);
+#undef GEN_KEY
+#undef GEN_STR
+    if (st != yajl_gen_status_ok) {
+        fprintf(stderr, "latchctl: cannot write JSON (yajl status %d)\n", (int)st);
+        goto done;
+    }
+    const unsigned char *buf = NULL;
+    size_t len = 0;
+    yajl_gen_get_buf(g, &buf, &len);
+    fwrite(buf, 1, len, stdout);
+    if (len == 0 || buf[len - 1] != '\n')
+        fputc('\n', stdout);
+    rc = EXIT_OK;
+
+done:
+    yajl_gen_free(g);
+    return rc;
+}
+
+static void print_tenants_table(PGresult *res)
+{
+    static const char *const headers[] = {"ID", "NAME", "CREATED", "SUSPENDED"};
+    static const int cols[] = {COL_ID, COL_NAME, COL_CREATED, COL_SUSPENDED};
+    int width[4];
+    for (int c = 0; c < 4; c++) {
+        width[c] = (int)strlen(headers[c]);
+        for (int i = 0; i < PQntuples(res); i++) {
+            int w = PQgetlength(res, i, cols[c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    printf("%-*s  %-*s  %-*s  %s\n", width[0], headers[0], width[1], headers[1], width[2],
+           headers[2], headers[3]);
+    for (int i = 0; i < PQntuples(res); i++) {
+        bool suspended = strcmp(PQgetvalue(res, i, COL_SUSPENDED), "t") == 0;
+        printf("%-*s  %-*s  %-*s  %s\n", width[0], PQgetvalue(res, i, COL_ID), width[1],
+               PQgetvalue(res, i, COL_NAME), width[2], PQgetvalue(res, i, COL_CREATED),
+               suspended ? "yes" : "no");
+    }
+}
+
+static int cmd_tenant_list(PGconn *conn, bool json)
+{
+    static const char sql[] =
+        "SELECT id, name,"
+        " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " (extract(epoch FROM created_at) * 1000)::bigint,"
+        " is_suspended "
+        "FROM tenants ORDER BY id";
+    PGresult *res = exec_params(conn, "cannot list tenants", sql, 0, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return EXIT_FAILED;
+    int rc = EXIT_OK;
+    if (json)
+        rc = print_tenants_json(res);
+    else
+        print_tenants_table(res);
+    PQclear(res);
+    return rc;
+}
+
+/* `tenant …`: validates the arguments, then connects and runs the subcommand. */
+static int cmd_tenant(const struct args *a, const char *conninfo)
+{
+    if (a->npos < 2)
+        return usage_error("%s", "'tenant' needs a subcommand: create, list, suspend or resume");
+    const char *sub = a->pos[1];
+    bool is_list = strcmp(sub, "list") == 0;
+    bool is_create = strcmp(sub, "create") == 0;
+    bool is_suspend = strcmp(sub, "suspend") == 0;
+    bool is_resume = strcmp(sub, "resume") == 0;
+    if (!is_list && !is_create && !is_suspend && !is_resume)
+        return usage_error("unknown tenant subcommand '%s'", sub);
+
+    const char *id = NULL;
+    if (is_list) {
+        if (a->npos > 2)
+            return usage_error("unexpected argument '%s'", a->pos[2]);
+    } else {
+        if (a->npos < 3)
+            return usage_error("'tenant %s' needs a tenant id", sub);
+        if (a->npos > 3)
+            return usage_error("unexpected argument '%s'", a->pos[3]);
+        id = a->pos[2];
+        if (!latch_tenants_valid_id(id))
+            return usage_error("invalid tenant id '%s': use 1 to 21 lowercase letters, digits "
+                               "or dashes, not starting or ending with a dash",
+                               id);
+    }
+    if (a->json && !is_list)
+        return usage_error("%s", "--json applies only to 'tenant list'");
+    if (a->name != NULL && !is_create)
+        return usage_error("%s", "--name applies only to 'tenant create'");
+    if (is_create) {
+        if (a->name == NULL)
+            return usage_error("%s", "'tenant create' needs --name <name>");
+        if (!valid_tenant_name(a->name))
+            return usage_error("%s", "a tenant name is 1 to 256 characters, without control "
+                                     "characters");
+    }
+
+    PGconn *conn = connect_db(conninfo);
+    if (conn == NULL)
+        return EXIT_FAILED;
+    int rc;
+    if (is_list)
+        rc = cmd_tenant_list(conn, a->json);
+    else if (is_create)
+        rc = cmd_tenant_create(conn, id, a->name);
+    else
+        rc = cmd_tenant_set_suspended(conn, id, is_suspend);
+    PQfinish(conn);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != EXIT_OK)
+        return rc;
+
+    const char *cmd = a.npos > 0 ? a.pos[0] : NULL;
+    if (a.help || (cmd != NULL && strcmp(cmd, "help") == 0)) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (cmd == NULL) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "version") == 0) {
+        if (a.npos > 1)
+            return usage_error("unexpected argument '%s'", a.pos[1]);
+        printf("latchctl %s (schema version %d)\n", LATCH_VERSION, latch_migrate_latest_version());
+        return EXIT_OK;
+    }
+    bool is_migrate = strcmp(cmd, "migrate") == 0;
+    if (!is_migrate && strcmp(cmd, "tenant") != 0)
+        return usage_error("unknown command '%s'", cmd);
+    if (is_migrate) {
+        if (a.npos > 1)
+            return usage_error("unexpected argument '%s'", a.pos[1]);
+        if (a.json || a.name != NULL)
+            return usage_error("%s", "'migrate' takes no options");
+    }
+
+    const char *conninfo = a.database_url != NULL ? a.database_url : getenv("LATCH_DATABASE_URL");
+    if (conninfo == NULL || conninfo[0] == '\0')
+        return usage_error("%s", "no database: set LATCH_DATABASE_URL or pass --database-url");
+
+    if (is_migrate)
+        return cmd_migrate(conninfo);
+    return cmd_tenant(&a, conninfo);
+}
