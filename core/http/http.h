@@ -1,0 +1,141 @@
+/*
+ * http/: Latch's HTTP/1.1 server on libevent.
+ *
+ * N loop threads, each with its own event_base and listening socket bound to the same port with
+ * SO_REUSEPORT. A connection is owned by the loop that accepted it. Requests are parsed with
+ * hard bounds (request line and headers: 431/414, body: 413, with a JSON error), served one at a
+ * time per connection (keep-alive and pipelining), each with its own arena.
+ *
+ * Handlers are asynchronous: a handler may return before answering and call latch_http_respond()
+ * later, on the same loop thread (for example from a store or worker completion). Every request
+ * is answered exactly once; when the client goes away first, the request stays valid until the
+ * handler answers, and the answer is dropped.
+ */
+#ifndef LATCH_HTTP_HTTP_H
+#define LATCH_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/error.h"
+
+struct latch_server;
+struct latch_loop;
+struct latch_request;
+struct latch_config;
+struct latch_store;
+struct latch_tenant;
+
+enum latch_http_method {
+    LATCH_HTTP_OTHER = 0,
+    LATCH_HTTP_GET,
+    LATCH_HTTP_HEAD,
+    LATCH_HTTP_POST,
+    LATCH_HTTP_PUT,
+    LATCH_HTTP_PATCH,
+    LATCH_HTTP_DELETE,
+    LATCH_HTTP_OPTIONS,
+};
+
+/* Route handler: answer with latch_http_respond*() now or later on the same thread. */
+typedef void (*latch_http_handler)(struct latch_request *req, void *arg);
+struct latch_route_match;
+
+struct latch_http_header {
+    const char *name;  /* as received; compare with latch_http_header_get() */
+    const char *value; /* leading and trailing whitespace removed */
+};
+
+#define LATCH_HTTP_MAX_HEADERS 100
+
+/* The parsed request; every string lives in req->arena and is NUL-terminated. */
+struct latch_request {
+    struct latch_arena *arena;
+    enum latch_http_method method;
+    const char *method_text;
+    const char *target;      /* request-target as received */
+    const char *path;        /* percent-decoded path without the query, no NULs */
+    const char *raw_path;    /* path as received (still percent-encoded) */
+    const char *query;       /* after '?', "" when none */
+    int minor_version;       /* HTTP/1.x */
+    struct latch_http_header headers[LATCH_HTTP_MAX_HEADERS];
+    int nheaders;
+    const char *body;        /* NUL-terminated copy of the body */
+    size_t body_len;
+
+    /* Filled by the server before the handler runs. */
+    char request_id[64];
+    char client_ip[64];      /* peer, or X-Forwarded-For from a trusted proxy */
+    const struct latch_tenant *tenant; /* set by tenant routes; borrowed from the request */
+    const char *tenant_id;   /* for the access log, NULL when none */
+    const char *route_path;  /* path inside the tenant endpoint ("/api/status") */
+
+    struct latch_loop *loop;
+    struct latch_route_match *route; /* parameters of the matched route */
+    void *priv;              /* server-internal */
+};
+
+/* A route parameter (":id") by name, decoded; NULL when absent. Borrowed from the request. */
+const char *latch_http_param(const struct latch_request *req, const char *name);
+
+/* Registers routes before latch_server_start(). Node routes match the whole path
+ * ("/healthz"); tenant routes match the path inside a tenant endpoint ("/api/status" serves
+ * both PUBLIC_URL/api/status for tenant default and /t/<id>/api/status), and run after the
+ * tenant was resolved (req->tenant set; unknown → 404, suspended → 403). */
+latch_rc latch_server_add_node_route(struct latch_server *srv, enum latch_http_method method,
+                                     const char *pattern, latch_http_handler handler, void *arg)
+    LATCH_MUST_CHECK;
+latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http_method method,
+                                       const char *pattern, latch_http_handler handler, void *arg)
+    LATCH_MUST_CHECK;
+
+/* Whether the node is draining (SIGTERM received). */
+bool latch_loop_is_stopping(const struct latch_loop *loop);
+
+
+/* Case-insensitive lookup; NULL when absent. Borrowed. */
+const char *latch_http_header_get(const struct latch_request *req, const char *name);
+
+/* Adds a response header (copied into the request arena). */
+void latch_http_add_header(struct latch_request *req, const char *name, const char *value);
+
+/* Answers with status and body (copied). content_type NULL means no body headers. */
+void latch_http_respond(struct latch_request *req, int status, const char *content_type,
+                        const char *body, size_t len);
+
+/* Answers with a JSON body. */
+void latch_http_respond_json(struct latch_request *req, int status, const char *json, size_t len);
+
+/* Answers with Logto's error shape {"code":…,"message":…}; 405 gets its Allow header from the
+ * router, 401 errors get WWW-Authenticate from the caller. */
+void latch_http_respond_error(struct latch_request *req, const struct latch_error *err);
+
+/* Shortcut building the error in place. */
+void latch_http_respond_errorf(struct latch_request *req, int status, const char *code,
+                               const char *fmt, ...) LATCH_PRINTF(4, 5);
+
+/* The loop's store, event_base and index; only valid on the loop's own thread. */
+struct latch_store *latch_loop_store(struct latch_loop *loop);
+struct event_base *latch_loop_base(struct latch_loop *loop);
+int latch_loop_index(const struct latch_loop *loop);
+const struct latch_config *latch_loop_config(const struct latch_loop *loop);
+
+/*
+ * Runs fn(arg) on the worker pool, then done(arg) on this loop's thread. Returns LATCH_FAIL
+ * (with a 503 in err) when the pool's queue is full; done is then never called.
+ */
+typedef void (*latch_work_fn)(void *arg);
+latch_rc latch_loop_submit(struct latch_loop *loop, latch_work_fn fn, latch_work_fn done, void *arg,
+                           struct latch_error *err) LATCH_MUST_CHECK;
+
+/* Server life cycle (main thread). */
+struct latch_server *latch_server_new(const struct latch_config *cfg, struct latch_error *err);
+/* Binds and starts the loop threads. */
+latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err) LATCH_MUST_CHECK;
+/* Stops accepting, lets requests in flight finish within the grace period, joins the threads. */
+void latch_server_shutdown(struct latch_server *srv);
+void latch_server_free(struct latch_server *srv);
+
+#endif

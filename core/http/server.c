@@ -1,0 +1,796 @@
+/*
+ * The HTTP server: loop threads, listening sockets, connections, request framing and dispatch.
+ *
+ * Each loop thread owns an event_base, an evconnlistener on the shared port (SO_REUSEPORT lets
+ * the kernel spread connections over the loops), its store and its mailbox. A connection reads
+ * a head (bounded by LATCH_MAX_HEADER_BYTES), then a body (bounded by LATCH_MAX_BODY_BYTES),
+ * then stops reading while its handler runs; the answer re-arms it for the next request.
+ */
+#include "http/server_internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <strings.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store/store.h"
+#include "tenants/tenants.h"
+#include "util/log.h"
+#include "util/workpool.h"
+
+#define WORK_QUEUE_MAX 4096
+#define DB_QUEUE_MAX 2048
+#define DB_IN_FLIGHT 64
+
+static void conn_process(struct conn *c);
+static void conn_free(struct conn *c);
+
+/* ---- small helpers ---- */
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**: fast, per loop, seeded from getrandom(); request ids need uniqueness, not
+ * secrecy. */
+static uint64_t loop_random(struct latch_loop *loop)
+{
+    uint64_t *s = loop->rng;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+static bool valid_request_id(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 63)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.' || *p == ':'))
+            return false;
+    return true;
+}
+
+static bool peer_trusted(const struct conn *c)
+{
+    const struct latch_config *cfg = c->loop->srv->cfg;
+    return cfg->n_trusted_proxies > 0 &&
+           latch_cidr_contains(cfg->trusted_proxies, cfg->n_trusted_proxies, c->peer_addr);
+}
+
+static bool text_to_addr16(const char *text, uint8_t out[16])
+{
+    struct in_addr v4;
+    if (inet_pton(AF_INET, text, &v4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &v4, 4);
+        return true;
+    }
+    return inet_pton(AF_INET6, text, out) == 1;
+}
+
+/*
+ * The client address: the peer, or, when the peer is a trusted proxy, the right-most address of
+ * X-Forwarded-For that is not itself a trusted proxy.
+ */
+static void resolve_client(struct conn *c, struct latch_request *req)
+{
+    snprintf(req->client_ip, sizeof(req->client_ip), "%s", c->peer_ip);
+    const char *xff = latch_http_header_get(req, "x-forwarded-for");
+    if (xff == NULL || !peer_trusted(c))
+        return;
+    const struct latch_config *cfg = c->loop->srv->cfg;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        char ip[64];
+        uint8_t addr[16];
+        size_t n = (size_t)(b - a);
+        if (n == 0 || n >= sizeof(ip) || (memcpy(ip, a, n), ip[n] = '\0', !text_to_addr16(ip, addr)))
+            return; /* malformed: keep what we have */
+        snprintf(req->client_ip, sizeof(req->client_ip), "%s", ip);
+        if (!latch_cidr_contains(cfg->trusted_proxies, cfg->n_trusted_proxies, addr))
+            return;
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
+static void assign_request_id(struct conn *c, struct latch_request *req)
+{
+    const char *given = latch_http_header_get(req, "x-request-id");
+    if (given != NULL && peer_trusted(c) && valid_request_id(given)) {
+        snprintf(req->request_id, sizeof(req->request_id), "%s", given);
+        return;
+    }
+    uint64_t a = loop_random(c->loop), b = loop_random(c->loop);
+    snprintf(req->request_id, sizeof(req->request_id), "%016llx%016llx", (unsigned long long)a,
+             (unsigned long long)b);
+}
+
+/* ---- public request helpers ---- */
+
+const char *latch_http_header_get(const struct latch_request *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+const char *latch_http_param(const struct latch_request *req, const char *name)
+{
+    if (req->route == NULL)
+        return NULL;
+    for (int i = 0; i < req->route->nparams; i++)
+        if (strcmp(req->route->params[i].name, name) == 0)
+            return req->route->params[i].value;
+    return NULL;
+}
+
+struct latch_store *latch_loop_store(struct latch_loop *loop)
+{
+    return loop->store;
+}
+
+struct event_base *latch_loop_base(struct latch_loop *loop)
+{
+    return loop->base;
+}
+
+int latch_loop_index(const struct latch_loop *loop)
+{
+    return loop->index;
+}
+
+const struct latch_config *latch_loop_config(const struct latch_loop *loop)
+{
+    return loop->srv->cfg;
+}
+
+bool latch_loop_is_stopping(const struct latch_loop *loop)
+{
+    return loop->stopping;
+}
+
+latch_rc latch_loop_submit(struct latch_loop *loop, latch_work_fn fn, latch_work_fn done, void *arg,
+                           struct latch_error *err)
+{
+    if (latch_workpool_submit(loop->srv->pool, loop->mailbox, fn, done, arg) != LATCH_OK)
+        return latch_error_set(err, 503, "service_unavailable",
+                               "The server is busy; try again shortly.");
+    return LATCH_OK;
+}
+
+/* ---- dispatch ---- */
+
+static void respond_route_miss(struct latch_request *req, enum latch_route_result r,
+                               const char *allow)
+{
+    if (r == LATCH_ROUTE_METHOD_NOT_ALLOWED) {
+        latch_http_add_header(req, "Allow", allow);
+        latch_http_respond_errorf(req, 405, "http.method_not_allowed",
+                                  "Method %s is not allowed here.", req->method_text);
+    } else if (r == LATCH_ROUTE_BAD_PATH) {
+        latch_http_respond_errorf(req, 400, "http.bad_request", "Malformed request path.");
+    } else {
+        latch_http_respond_errorf(req, 404, "http.not_found", "Not found.");
+    }
+}
+
+static void tenant_ready(const struct latch_tenant *tenant, const struct latch_error *err,
+                         void *arg)
+{
+    struct latch_request *req = arg;
+    struct conn *c = req->priv;
+    if (err != NULL) {
+        latch_log_error("tenant lookup failed", err);
+        latch_http_respond_error(req, err);
+        return;
+    }
+    if (tenant == NULL) {
+        latch_http_respond_errorf(req, 404, "tenant.not_found", "Tenant not found.");
+        return;
+    }
+    if (tenant->is_suspended) {
+        latch_http_respond_errorf(req, 403, "tenant.suspended", "This tenant is suspended.");
+        return;
+    }
+    struct latch_tenant *copy = latch_arena_alloc(req->arena, sizeof(*copy));
+    if (copy == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    *copy = *tenant;
+    req->tenant = copy;
+    c->route.handler(req, c->route.arg);
+}
+
+static void dispatch(struct conn *c)
+{
+    struct latch_request *req = c->req;
+    struct latch_server *srv = c->loop->srv;
+
+    enum latch_route_result r =
+        latch_router_match(srv->node_routes, req->method, req->raw_path, req->arena, &c->route);
+    if (r == LATCH_ROUTE_FOUND) {
+        req->route = &c->route;
+        req->route_path = req->path;
+        c->route.handler(req, c->route.arg);
+        return;
+    }
+    if (r != LATCH_ROUTE_NOT_FOUND) {
+        respond_route_miss(req, r, c->route.allow);
+        return;
+    }
+
+    const char *id, *inner;
+    size_t id_len;
+    if (!latch_tenants_resolve(req->raw_path, &id, &id_len, &inner)) {
+        latch_http_respond_errorf(req, 404, "tenant.not_found", "Tenant not found.");
+        return;
+    }
+    req->tenant_id = latch_arena_strndup(req->arena, id, id_len);
+    char *inner_decoded = latch_arena_alloc(req->arena, strlen(inner) + 1);
+    if (req->tenant_id == NULL || inner_decoded == NULL ||
+        latch_http_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
+        latch_http_respond_errorf(req, 400, "http.bad_request", "Malformed request path.");
+        return;
+    }
+    req->route_path = inner_decoded;
+    r = latch_router_match(srv->tenant_routes, req->method, inner, req->arena, &c->route);
+    if (r != LATCH_ROUTE_FOUND) {
+        respond_route_miss(req, r, c->route.allow);
+        return;
+    }
+    req->route = &c->route;
+    latch_tenants_lookup(c->loop->store, req->tenant_id, tenant_ready, req);
+}
+
+/* ---- reading requests ---- */
+
+static void body_append(void *arg, const char *data, size_t n)
+{
+    evbuffer_add(arg, data, n);
+}
+
+/* Answers a framing error and closes: after one, the byte stream cannot be trusted. */
+static void framing_error(struct conn *c, const struct latch_error *err)
+{
+    c->info.keep_alive = false;
+    latch_http_respond_error(c->req, err);
+}
+
+static bool start_request(struct conn *c)
+{
+    struct latch_loop *loop = c->loop;
+    const struct latch_config *cfg = loop->srv->cfg;
+    if (c->arena == NULL) {
+        c->arena = latch_arena_new(cfg->max_body_bytes + cfg->max_header_bytes * 4 + (1u << 20));
+        if (c->arena == NULL)
+            return false;
+    } else {
+        latch_arena_reset(c->arena);
+    }
+    c->req = latch_arena_calloc(c->arena, 1, sizeof(*c->req));
+    if (c->req == NULL)
+        return false;
+    c->req->arena = c->arena;
+    c->req->loop = loop;
+    c->req->priv = c;
+    c->req->method_text = "-";
+    c->req->raw_path = c->req->path = "-";
+    c->req->query = "";
+    c->resp_headers = NULL;
+    c->has_cache_control = false;
+    c->responded = false;
+    memset(&c->info, 0, sizeof(c->info));
+    memset(&c->chunked, 0, sizeof(c->chunked));
+    c->start_ns = latch_http_now_ns();
+    snprintf(c->req->client_ip, sizeof(c->req->client_ip), "%s", c->peer_ip);
+    assign_request_id(c, c->req); /* a fresh id until the head is parsed */
+    return true;
+}
+
+/* Looks for the end of the head; returns its length, 0 when incomplete, -1 when too long. */
+static long find_head_end(struct conn *c, struct evbuffer *in, size_t max)
+{
+    size_t len = evbuffer_get_length(in);
+    struct evbuffer_ptr start;
+    size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
+    if (evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET) != 0)
+        return 0;
+    struct evbuffer_ptr pos = evbuffer_search(in, "\r\n\r\n", 4, &start);
+    if (pos.pos >= 0) {
+        size_t head = (size_t)pos.pos + 4;
+        return head > max ? -1 : (long)head;
+    }
+    c->scanned = len;
+    return len > max ? -1 : 0;
+}
+
+static void begin_head_error(struct conn *c, struct evbuffer *in, size_t max)
+{
+    /* 414 when the request line alone is over the bound, else 431. */
+    size_t len = evbuffer_get_length(in);
+    size_t look = len < max ? len : max;
+    unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)look);
+    struct latch_error err;
+    if (p != NULL && memchr(p, '\n', look) == NULL)
+        latch_error_set(&err, 414, "http.uri_too_long", "Request line exceeds %zu bytes.", max);
+    else
+        latch_error_set(&err, 431, "http.header_too_large",
+                        "Request header fields exceed %zu bytes.", max);
+    framing_error(c, &err);
+}
+
+static void conn_process(struct conn *c)
+{
+    if (c->in_process)
+        return;
+    c->in_process = true;
+    const struct latch_config *cfg = c->loop->srv->cfg;
+    while (c->bev != NULL) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        if (c->state == CONN_READ_HEAD) {
+            if (evbuffer_get_length(in) == 0)
+                break;
+            if (c->req == NULL && !start_request(c))
+                goto oom;
+            long head = find_head_end(c, in, cfg->max_header_bytes);
+            if (head == 0)
+                break;
+            if (head < 0) {
+                begin_head_error(c, in, cfg->max_header_bytes);
+                continue;
+            }
+            c->scanned = 0;
+            const char *p = (const char *)evbuffer_pullup(in, head);
+            struct latch_error err;
+            if (p == NULL)
+                goto oom;
+            latch_rc rc = latch_http_parse_head(c->req, p, (size_t)head, &c->info, &err);
+            evbuffer_drain(in, (size_t)head);
+            if (rc != LATCH_OK) {
+                framing_error(c, &err);
+                continue;
+            }
+            resolve_client(c, c->req);
+            assign_request_id(c, c->req);
+            if (c->info.has_content_length && c->info.content_length > cfg->max_body_bytes) {
+                latch_error_set(&err, 413, "http.payload_too_large",
+                                "Request body exceeds %zu bytes.", cfg->max_body_bytes);
+                framing_error(c, &err);
+                continue;
+            }
+            bool has_body = c->info.chunked ||
+                            (c->info.has_content_length && c->info.content_length > 0);
+            if (has_body && c->info.expect_continue)
+                bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            if (c->info.chunked) {
+                c->body = evbuffer_new();
+                if (c->body == NULL)
+                    goto oom;
+                c->state = CONN_READ_CHUNKED;
+            } else if (has_body) {
+                c->state = CONN_READ_BODY;
+            } else {
+                c->req->body = "";
+                c->state = CONN_HANDLING;
+            }
+        }
+        if (c->state == CONN_READ_BODY) {
+            size_t need = c->info.content_length;
+            if (evbuffer_get_length(in) < need)
+                break;
+            char *body = latch_arena_alloc(c->arena, need + 1);
+            if (body == NULL)
+                goto oom;
+            evbuffer_remove(in, body, need);
+            body[need] = '\0';
+            c->req->body = body;
+            c->req->body_len = need;
+            c->state = CONN_HANDLING;
+        }
+        if (c->state == CONN_READ_CHUNKED) {
+            size_t avail = evbuffer_get_length(in);
+            if (avail == 0)
+                break;
+            const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)avail);
+            size_t used = 0;
+            struct latch_error err;
+            int rc = latch_chunked_feed(&c->chunked, p, avail, &used, cfg->max_body_bytes,
+                                        body_append, c->body, &err);
+            evbuffer_drain(in, used);
+            if (rc < 0) {
+                framing_error(c, &err);
+                continue;
+            }
+            if (rc == 0)
+                break;
+            size_t n = evbuffer_get_length(c->body);
+            char *body = latch_arena_alloc(c->arena, n + 1);
+            if (body == NULL)
+                goto oom;
+            evbuffer_remove(c->body, body, n);
+            body[n] = '\0';
+            evbuffer_free(c->body);
+            c->body = NULL;
+            c->req->body = body;
+            c->req->body_len = n;
+            c->state = CONN_HANDLING;
+        }
+        if (c->state == CONN_HANDLING) {
+            /* One request at a time: pipelined bytes wait in the buffer until we answer. */
+            bufferevent_disable(c->bev, EV_READ);
+            dispatch(c);
+            if (c->state == CONN_HANDLING)
+                break; /* answered later, from a completion */
+            continue;  /* answered at once; maybe another request is buffered */
+        }
+        break; /* CONN_CLOSING */
+    }
+    c->in_process = false;
+    if (c->bev == NULL && c->state != CONN_HANDLING)
+        conn_free(c);
+    return;
+oom:
+    c->in_process = false;
+    latch_err("out of memory reading a request");
+    conn_free(c);
+}
+
+/* Called by response.c once an answer is queued for writing. */
+void latch_http_conn_request_done(struct conn *c)
+{
+    bool keep = c->info.keep_alive && !c->loop->stopping && c->bev != NULL;
+    c->req = NULL;
+    if (c->body != NULL) {
+        evbuffer_free(c->body);
+        c->body = NULL;
+    }
+    if (c->bev == NULL) {
+        /* The peer went away while the handler ran. */
+        if (!c->in_process)
+            conn_free(c);
+        else
+            c->state = CONN_CLOSING;
+        return;
+    }
+    if (!keep) {
+        c->state = CONN_CLOSING;
+        bufferevent_disable(c->bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 && !c->in_process)
+            conn_free(c);
+        return;
+    }
+    c->state = CONN_READ_HEAD;
+    bufferevent_enable(c->bev, EV_READ);
+    if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        conn_process(c);
+}
+
+/* ---- connection events ---- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    conn_process(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (c->state == CONN_CLOSING && !c->in_process)
+        conn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (c->state == CONN_HANDLING) {
+        /* Keep the request alive for its handler; drop the socket. */
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        return;
+    }
+    conn_free(c);
+}
+
+static void conn_free(struct conn *c)
+{
+    struct latch_loop *loop = c->loop;
+    if (c->state == CONN_HANDLING && c->req != NULL) {
+        /* A handler still owns the request; it frees the connection when it answers. */
+        if (c->bev != NULL) {
+            bufferevent_free(c->bev);
+            c->bev = NULL;
+        }
+        return;
+    }
+    if (c->bev != NULL)
+        bufferevent_free(c->bev);
+    if (c->body != NULL)
+        evbuffer_free(c->body);
+    latch_arena_free(c->arena);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        loop->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    loop->nconns--;
+    free(c);
+    if (loop->stopping && loop->nconns == 0)
+        event_base_loopexit(loop->base, NULL);
+}
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+    struct latch_loop *loop = arg;
+    const struct latch_config *cfg = loop->srv->cfg;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->loop = loop;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+        c->peer_addr[10] = c->peer_addr[11] = 0xff;
+        memcpy(c->peer_addr + 12, &in->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
+        memcpy(c->peer_addr, &in6->sin6_addr, 16);
+    } else {
+        snprintf(c->peer_ip, sizeof(c->peer_ip), "unix");
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    c->next = loop->conns;
+    if (loop->conns)
+        loop->conns->prev = c;
+    loop->conns = c;
+    loop->nconns++;
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    /* Stop reading once a full head and body could be buffered; the bounds answer earlier. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0,
+                             cfg->max_header_bytes + cfg->max_body_bytes + 65536);
+    struct timeval idle = {.tv_sec = cfg->idle_timeout_ms / 1000,
+                           .tv_usec = (cfg->idle_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    bufferevent_enable(c->bev, EV_READ);
+}
+
+static void on_accept_error(struct evconnlistener *listener, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    latch_warn("accept failed: %s", evutil_socket_error_to_string(e));
+}
+
+/* ---- loops ---- */
+
+static void on_grace_expired(evutil_socket_t fd, short what, void *arg)
+{
+    struct latch_loop *loop = arg;
+    latch_warn("loop %d: %d connection(s) still busy after the grace period; closing them",
+               loop->index, loop->nconns);
+    event_base_loopbreak(loop->base);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct latch_loop *loop = arg;
+    if (loop->stopping)
+        return;
+    loop->stopping = true;
+    if (loop->listener != NULL) {
+        evconnlistener_free(loop->listener);
+        loop->listener = NULL;
+    }
+    /* Idle keep-alive connections go now; busy ones close after their answer. */
+    for (struct conn *c = loop->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == CONN_READ_HEAD && c->bev != NULL &&
+            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+            conn_free(c);
+    }
+    if (loop->nconns == 0) {
+        event_base_loopexit(loop->base, NULL);
+        return;
+    }
+    int ms = loop->srv->cfg->shutdown_grace_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(loop->ev_grace, &tv);
+}
+
+static void *loop_main(void *arg)
+{
+    struct latch_loop *loop = arg;
+    event_base_dispatch(loop->base);
+    return NULL;
+}
+
+static int bind_listener(struct latch_loop *loop, struct latch_error *err)
+{
+    const struct latch_config *cfg = loop->srv->cfg;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", cfg->listen_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(cfg->listen_host[0] ? cfg->listen_host : NULL, port, &hints, &ai);
+    if (gai != 0)
+        return latch_error_set(err, 0, "config.invalid", "LATCH_LISTEN: cannot resolve %s: %s",
+                               cfg->listen_host, gai_strerror(gai));
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                     LEV_OPT_CLOSE_ON_EXEC;
+    loop->listener = evconnlistener_new_bind(loop->base, on_accept, loop, flags, 1024,
+                                             ai->ai_addr, (int)ai->ai_addrlen);
+    int e = errno;
+    freeaddrinfo(ai);
+    if (loop->listener == NULL)
+        return latch_error_set(err, 0, "listen_failed", "cannot listen on %s:%u: %s",
+                               cfg->listen_host, cfg->listen_port, strerror(e));
+    evconnlistener_set_error_cb(loop->listener, on_accept_error);
+    return LATCH_OK;
+}
+
+struct latch_server *latch_server_new(const struct latch_config *cfg, struct latch_error *err)
+{
+    struct latch_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        goto oom;
+    srv->cfg = cfg;
+    srv->node_routes = latch_router_new();
+    srv->tenant_routes = latch_router_new();
+    if (srv->node_routes == NULL || srv->tenant_routes == NULL)
+        goto oom;
+    return srv;
+oom:
+    latch_server_free(srv);
+    latch_error_set(err, 500, "server_error", "out of memory");
+    return NULL;
+}
+
+latch_rc latch_server_add_node_route(struct latch_server *srv, enum latch_http_method method,
+                                     const char *pattern, latch_http_handler handler, void *arg)
+{
+    return latch_router_add(srv->node_routes, method, pattern, handler, arg);
+}
+
+latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http_method method,
+                                       const char *pattern, latch_http_handler handler, void *arg)
+{
+    return latch_router_add(srv->tenant_routes, method, pattern, handler, arg);
+}
+
+latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
+{
+    const struct latch_config *cfg = srv->cfg;
+    srv->pool = latch_workpool_new(cfg->workers, WORK_QUEUE_MAX);
+    srv->loops = calloc((size_t)cfg->threads, sizeof(struct latch_loop));
+    if (srv->pool == NULL || srv->loops == NULL)
+        return latch_error_set(err, 500, "server_error", "cannot start the worker pool");
+
+    struct latch_store_options sopts = {
+        .conninfo = cfg->database_url,
+        .pool_size = cfg->db_pool_size,
+        .max_queue = DB_QUEUE_MAX,
+        .max_in_flight = DB_IN_FLIGHT,
+    };
+    for (int i = 0; i < cfg->threads; i++) {
+        struct latch_loop *loop = &srv->loops[i];
+        loop->srv = srv;
+        loop->index = i;
+        loop->base = event_base_new();
+        if (loop->base == NULL)
+            return latch_error_set(err, 500, "server_error", "cannot create event loop");
+        srv->nloops++;
+        if (getrandom(loop->rng, sizeof(loop->rng), 0) != (ssize_t)sizeof(loop->rng))
+            return latch_error_set(err, 500, "server_error", "getrandom failed");
+        loop->ev_stop = event_new(loop->base, -1, 0, on_stop, loop);
+        loop->ev_grace = evtimer_new(loop->base, on_grace_expired, loop);
+        loop->mailbox = latch_mailbox_new(loop->base);
+        loop->store = latch_store_new(loop->base, &sopts);
+        if (loop->ev_stop == NULL || loop->ev_grace == NULL || loop->mailbox == NULL ||
+            loop->store == NULL)
+            return latch_error_set(err, 500, "server_error", "cannot set up loop %d", i);
+        if (bind_listener(loop, err) != LATCH_OK)
+            return LATCH_FAIL;
+    }
+    /* Loop threads never take the process signals; the main thread handles them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < srv->nloops; i++) {
+        if (pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return latch_error_set(err, 500, "server_error", "cannot start loop thread %d", i);
+        }
+        srv->started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    latch_info("listening on %s:%u with %d loop thread(s), %d worker(s)", cfg->listen_host,
+               cfg->listen_port, srv->nloops, cfg->workers);
+    return LATCH_OK;
+}
+
+void latch_server_shutdown(struct latch_server *srv)
+{
+    if (srv == NULL || !srv->started)
+        return;
+    for (int i = 0; i < srv->nloops; i++)
+        event_active(srv->loops[i].ev_stop, EV_READ, 0);
+    for (int i = 0; i < srv->nloops; i++)
+        pthread_join(srv->loops[i].thread, NULL);
+    srv->started = false;
+}
+
+void latch_server_free(struct latch_server *srv)
+{
+    if (srv == NULL)
+        return;
+    latch_server_shutdown(srv);
+    /* Workers finish what they run; completions not yet delivered are dropped. */
+    latch_workpool_free(srv->pool);
+    for (int i = 0; i < srv->nloops; i++) {
+        struct latch_loop *loop = &srv->loops[i];
+        loop->stopping = true;
+        if (loop->listener)
+            evconnlistener_free(loop->listener);
+        /* Pending database calls complete with errors; their handlers answer. */
+        latch_store_free(loop->store);
+        loop->store = NULL;
+        for (struct conn *c = loop->conns, *next; c != NULL; c = next) {
+            next = c->next;
+            if (c->state != CONN_HANDLING)
+                conn_free(c);
+        }
+        latch_mailbox_free(loop->mailbox);
+        if (loop->ev_stop)
+            event_free(loop->ev_stop);
+        if (loop->ev_grace)
+            event_free(loop->ev_grace);
+        if (loop->base)
+            event_base_free(loop->base);
+    }
+    free(srv->loops);
+    latch_router_free(srv->node_routes);
+    latch_router_free(srv->tenant_routes);
+    free(srv);
+}

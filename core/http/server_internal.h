@@ -1,0 +1,93 @@
+/*
+ * What server.c and response.c share: the connection and loop structs. Not for other modules.
+ */
+#ifndef LATCH_HTTP_SERVER_INTERNAL_H
+#define LATCH_HTTP_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "http/http.h"
+#include "http/parser.h"
+#include "http/router.h"
+
+struct bufferevent;
+struct evconnlistener;
+struct event;
+struct evbuffer;
+struct latch_mailbox;
+struct latch_workpool;
+
+enum conn_state {
+    CONN_READ_HEAD = 0,
+    CONN_READ_BODY,
+    CONN_READ_CHUNKED,
+    CONN_HANDLING,
+    CONN_CLOSING, /* answer written or being written; close when the output drains */
+};
+
+struct resp_header {
+    struct resp_header *next;
+    const char *name;
+    const char *value;
+};
+
+struct conn {
+    struct conn *prev, *next; /* the loop's list */
+    struct latch_loop *loop;
+    struct bufferevent *bev;  /* NULL once the peer has gone */
+    enum conn_state state;
+    size_t scanned;           /* head bytes already searched for the empty line */
+    struct latch_arena *arena;
+    struct latch_request *req;
+    struct latch_http_head_info info;
+    struct latch_chunked chunked;
+    struct evbuffer *body;    /* chunked bodies are decoded into this */
+    struct resp_header *resp_headers;
+    bool has_cache_control;
+    bool responded;
+    bool in_process;          /* conn_process() is on the stack */
+    struct latch_route_match route;
+    uint64_t start_ns;
+    char peer_ip[64];
+    uint8_t peer_addr[16];
+};
+
+struct latch_loop {
+    struct latch_server *srv;
+    int index;
+    pthread_t thread;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct latch_store *store;
+    struct latch_mailbox *mailbox;
+    struct event *ev_stop;
+    struct event *ev_grace;
+    struct conn *conns;
+    int nconns;
+    bool stopping;
+    uint64_t rng[4];
+    time_t date_sec;
+    char date[40];
+};
+
+struct latch_server {
+    const struct latch_config *cfg;
+    struct latch_loop *loops;
+    int nloops;
+    struct latch_workpool *pool;
+    struct latch_router *node_routes;
+    struct latch_router *tenant_routes;
+    bool started;
+};
+
+/* response.c */
+void latch_http_conn_finish(struct conn *c, int status, const char *content_type, const char *body,
+                            size_t len);
+void latch_http_conn_request_done(struct conn *c);
+uint64_t latch_http_now_ns(void);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * latchd: the Latch server. Loads the configuration, checks and (optionally) migrates the
+ * database, starts the loop threads, then waits on the main thread for signals: SIGTERM and
+ * SIGINT drain and stop, SIGHUP reloads what may change at run time (the log level).
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "http/health.h"
+#include "http/http.h"
+#include "store/migrate.h"
+#include "store/preflight.h"
+#include "util/log.h"
+
+#define DB_WAIT_MS 30000
+
+struct main_state {
+    struct event_base *base;
+    struct latch_config *cfg;
+    int stop_signal;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct main_state *st = arg;
+    if (sig == SIGHUP) {
+        enum latch_log_level level;
+        struct latch_error err;
+        if (latch_config_reload_log_level(st->cfg, &level, &err) != LATCH_OK) {
+            latch_err("SIGHUP: %s; keeping log level %s", err.message,
+                      latch_log_level_name(latch_log_get_level()));
+            return;
+        }
+        latch_log_set_level(level);
+        latch_info("SIGHUP: log level is %s", latch_log_level_name(level));
+        return;
+    }
+    st->stop_signal = (int)sig;
+    event_base_loopbreak(st->base);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: latchd [--version]\n"
+                    "Configuration comes from LATCH_* environment variables; see README.md.\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static struct latch_config cfg;
+    struct latch_error err;
+    struct latch_server *srv = NULL;
+    struct main_state st = {0};
+    struct event *sigs[3] = {0};
+    int status = 1;
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("latchd %s (schema %d)\n", LATCH_VERSION, latch_migrate_latest_version());
+            return 0;
+        }
+        return usage();
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (latch_config_load(&cfg, NULL, NULL, &err) != LATCH_OK) {
+        latch_err("invalid configuration: %s", err.message);
+        return 2;
+    }
+    latch_log_set_level(cfg.log_level);
+    if (evthread_use_pthreads() != 0) {
+        latch_err("libevent has no thread support");
+        goto out;
+    }
+
+    if (latch_store_preflight(cfg.database_url, DB_WAIT_MS, &err) != LATCH_OK) {
+        latch_log_error("database check failed", &err);
+        goto out;
+    }
+    if (cfg.auto_migrate) {
+        int applied = 0;
+        if (latch_migrate_apply(cfg.database_url, &applied, &err) != LATCH_OK) {
+            latch_log_error("migration failed", &err);
+            goto out;
+        }
+        latch_info("schema at version %d (%d migration(s) applied)", latch_migrate_latest_version(),
+                   applied);
+    }
+
+    srv = latch_server_new(&cfg, &err);
+    if (srv == NULL || latch_health_register(srv) != LATCH_OK) {
+        latch_err("cannot set up the server");
+        goto out;
+    }
+
+    st.base = event_base_new();
+    st.cfg = &cfg;
+    if (st.base == NULL)
+        goto out;
+    const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(st.base, signals[i], on_signal, &st);
+        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+            goto out;
+    }
+    if (latch_server_start(srv, &err) != LATCH_OK) {
+        latch_log_error("cannot start", &err);
+        goto out;
+    }
+    latch_info("latchd %s serving %s", LATCH_VERSION, cfg.public_url);
+    event_base_dispatch(st.base);
+
+    latch_info("%s: stopping; in-flight requests have %d ms to finish",
+               st.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_grace_ms);
+    latch_server_shutdown(srv);
+    latch_info("stopped");
+    status = 0;
+out:
+    latch_server_free(srv);
+    for (int i = 0; i < 3; i++)
+        if (sigs[i])
+            event_free(sigs[i]);
+    if (st.base)
+        event_base_free(st.base);
+    latch_config_clear(&cfg);
+    libevent_global_shutdown();
+    return status;
+}
