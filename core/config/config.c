@@ -91,7 +91,7 @@ static bool parse_ll(const char *text, long long *out)
 {
     const char *digits = text[0] == '-' ? text + 1 : text;
     char *end;
-    long long v;
+    long long v = 0;
 
     if (!is_digit(digits[0]))
         return false;
@@ -106,7 +106,7 @@ static bool parse_ll(const char *text, long long *out)
 static latch_rc parse_range(const char *name, const char *value, long long min, long long max,
                             long long def, long long *out, struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (value == NULL) {
         *out = def;
@@ -402,7 +402,7 @@ static int online_cores(void)
 static latch_rc parse_threads(const char *name, const char *value, struct latch_config *cfg,
                               struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 1, 256, online_cores(), &v, err) != LATCH_OK)
         return LATCH_FAIL;
@@ -413,7 +413,7 @@ static latch_rc parse_threads(const char *name, const char *value, struct latch_
 static latch_rc parse_workers(const char *name, const char *value, struct latch_config *cfg,
                               struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 1, 256, online_cores(), &v, err) != LATCH_OK)
         return LATCH_FAIL;
@@ -424,7 +424,7 @@ static latch_rc parse_workers(const char *name, const char *value, struct latch_
 static latch_rc parse_db_pool_size(const char *name, const char *value, struct latch_config *cfg,
                                    struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 1, 64, 2, &v, err) != LATCH_OK)
         return LATCH_FAIL;
@@ -435,7 +435,7 @@ static latch_rc parse_db_pool_size(const char *name, const char *value, struct l
 static latch_rc parse_max_header_bytes(const char *name, const char *value,
                                        struct latch_config *cfg, struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 1024, 1048576, 16384, &v, err) != LATCH_OK)
         return LATCH_FAIL;
@@ -446,7 +446,7 @@ static latch_rc parse_max_header_bytes(const char *name, const char *value,
 static latch_rc parse_max_body_bytes(const char *name, const char *value, struct latch_config *cfg,
                                      struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 0, 67108864, 1048576, &v, err) != LATCH_OK)
         return LATCH_FAIL;
@@ -457,7 +457,7 @@ static latch_rc parse_max_body_bytes(const char *name, const char *value, struct
 static latch_rc parse_shutdown_grace_ms(const char *name, const char *value,
                                         struct latch_config *cfg, struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 0, 600000, 10000, &v, err) != LATCH_OK)
         return LATCH_FAIL;
@@ -468,7 +468,7 @@ static latch_rc parse_shutdown_grace_ms(const char *name, const char *value,
 static latch_rc parse_idle_timeout_ms(const char *name, const char *value, struct latch_config *cfg,
                                       struct latch_error *err)
 {
-    long long v;
+    long long v = 0;
 
     if (parse_range(name, value, 1000, 3600000, 60000, &v, err) != LATCH_OK)
         return LATCH_FAIL;

@@ -17,7 +17,7 @@
 #include "util/log.h"
 
 #define LATCH_CONFIG_MAX_PROXIES 32
-#define LATCH_SECRET_KEY_LEN 32
+#define LATCH_SECRET_KEY_LEN     32
 
 /* One trusted-proxy network: an IPv4 network is stored as an IPv4-mapped IPv6 prefix. */
 struct latch_cidr {
@@ -28,8 +28,8 @@ struct latch_cidr {
 struct latch_config {
     /* LATCH_PUBLIC_URL, normalized: scheme://host[:port][/path] with no trailing slash. */
     char public_url[512];
-    bool public_https;          /* scheme is https */
-    char public_path[256];      /* path part of public_url, "" when none */
+    bool public_https;     /* scheme is https */
+    char public_path[256]; /* path part of public_url, "" when none */
 
     /* LATCH_LISTEN host:port ([v6]:port accepted). Default 0.0.0.0:3001. */
     char listen_host[256];
@@ -38,9 +38,9 @@ struct latch_config {
     /* LATCH_DATABASE_URL, a libpq connection string or URI (required). */
     char database_url[1024];
 
-    int threads;                /* LATCH_THREADS, 1..256, default: online cores */
-    int workers;                /* LATCH_WORKERS, 1..256, default: online cores */
-    int db_pool_size;           /* LATCH_DB_POOL_SIZE, connections per loop thread, 1..64, default 2 */
+    int threads;      /* LATCH_THREADS, 1..256, default: online cores */
+    int workers;      /* LATCH_WORKERS, 1..256, default: online cores */
+    int db_pool_size; /* LATCH_DB_POOL_SIZE, connections per loop thread, 1..64, default 2 */
 
     struct latch_cidr trusted_proxies[LATCH_CONFIG_MAX_PROXIES]; /* LATCH_TRUSTED_PROXIES */
     int n_trusted_proxies;
@@ -49,14 +49,14 @@ struct latch_config {
 
     uint8_t secret_key[LATCH_SECRET_KEY_LEN]; /* LATCH_SECRET_KEY: base64 of exactly 32 bytes */
 
-    bool auto_migrate;          /* LATCH_AUTO_MIGRATE, 0/1/true/false, default false */
+    bool auto_migrate; /* LATCH_AUTO_MIGRATE, 0/1/true/false, default false */
 
-    size_t max_header_bytes;    /* LATCH_MAX_HEADER_BYTES, request line + headers, default 16384 */
-    size_t max_body_bytes;      /* LATCH_MAX_BODY_BYTES, default 1 MiB */
-    int shutdown_grace_ms;      /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
-    int idle_timeout_ms;        /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
+    size_t max_header_bytes; /* LATCH_MAX_HEADER_BYTES, request line + headers, default 16384 */
+    size_t max_body_bytes;   /* LATCH_MAX_BODY_BYTES, default 1 MiB */
+    int shutdown_grace_ms;   /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
+    int idle_timeout_ms;     /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
 
-    char config_file[512];      /* LATCH_CONFIG_FILE, "" when none */
+    char config_file[512]; /* LATCH_CONFIG_FILE, "" when none */
 };
 
 /* Function used to read variables; tests pass their own. Returns NULL when unset. */

@@ -41,8 +41,8 @@ static void readyz_done(struct latch_store_result *const *results, int nresults,
         latch_warn("readiness check failed: %s (%s)", err->message, err->detail);
         /* 42P01: undefined table, so no migration ever ran. */
         not_ready(req, strcmp(err->code, "42P01") == 0 ? "schema not migrated"
-                       : err->status == 503    ? "database unreachable"
-                                               : "database error");
+                       : err->status == 503            ? "database unreachable"
+                                                       : "database error");
         return;
     }
     int version = atoi(latch_store_result_value(results[0], 0, 0));

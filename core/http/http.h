@@ -55,26 +55,26 @@ struct latch_request {
     struct latch_arena *arena;
     enum latch_http_method method;
     const char *method_text;
-    const char *target;      /* request-target as received */
-    const char *path;        /* percent-decoded path without the query, no NULs */
-    const char *raw_path;    /* path as received (still percent-encoded) */
-    const char *query;       /* after '?', "" when none */
-    int minor_version;       /* HTTP/1.x */
+    const char *target;   /* request-target as received */
+    const char *path;     /* percent-decoded path without the query, no NULs */
+    const char *raw_path; /* path as received (still percent-encoded) */
+    const char *query;    /* after '?', "" when none */
+    int minor_version;    /* HTTP/1.x */
     struct latch_http_header headers[LATCH_HTTP_MAX_HEADERS];
     int nheaders;
-    const char *body;        /* NUL-terminated copy of the body */
+    const char *body; /* NUL-terminated copy of the body */
     size_t body_len;
 
     /* Filled by the server before the handler runs. */
     char request_id[64];
-    char client_ip[64];      /* peer, or X-Forwarded-For from a trusted proxy */
+    char client_ip[64];                /* peer, or X-Forwarded-For from a trusted proxy */
     const struct latch_tenant *tenant; /* set by tenant routes; borrowed from the request */
-    const char *tenant_id;   /* for the access log, NULL when none */
-    const char *route_path;  /* path inside the tenant endpoint ("/api/status") */
+    const char *tenant_id;             /* for the access log, NULL when none */
+    const char *route_path;            /* path inside the tenant endpoint ("/api/status") */
 
     struct latch_loop *loop;
     struct latch_route_match *route; /* parameters of the matched route */
-    void *priv;              /* server-internal */
+    void *priv;                      /* server-internal */
 };
 
 /* A route parameter (":id") by name, decoded; NULL when absent. Borrowed from the request. */
@@ -85,15 +85,14 @@ const char *latch_http_param(const struct latch_request *req, const char *name);
  * both PUBLIC_URL/api/status for tenant default and /t/<id>/api/status), and run after the
  * tenant was resolved (req->tenant set; unknown → 404, suspended → 403). */
 latch_rc latch_server_add_node_route(struct latch_server *srv, enum latch_http_method method,
-                                     const char *pattern, latch_http_handler handler, void *arg)
-    LATCH_MUST_CHECK;
+                                     const char *pattern, latch_http_handler handler,
+                                     void *arg) LATCH_MUST_CHECK;
 latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http_method method,
-                                       const char *pattern, latch_http_handler handler, void *arg)
-    LATCH_MUST_CHECK;
+                                       const char *pattern, latch_http_handler handler,
+                                       void *arg) LATCH_MUST_CHECK;
 
 /* Whether the node is draining (SIGTERM received). */
 bool latch_loop_is_stopping(const struct latch_loop *loop);
-
 
 /* Case-insensitive lookup; NULL when absent. Borrowed. */
 const char *latch_http_header_get(const struct latch_request *req, const char *name);

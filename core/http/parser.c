@@ -26,9 +26,8 @@ static enum latch_http_method method_from(const char *m, size_t n)
         const char *name;
         enum latch_http_method method;
     } methods[] = {
-        {"GET", LATCH_HTTP_GET},       {"HEAD", LATCH_HTTP_HEAD},
-        {"POST", LATCH_HTTP_POST},     {"PUT", LATCH_HTTP_PUT},
-        {"PATCH", LATCH_HTTP_PATCH},   {"DELETE", LATCH_HTTP_DELETE},
+        {"GET", LATCH_HTTP_GET},         {"HEAD", LATCH_HTTP_HEAD},   {"POST", LATCH_HTTP_POST},
+        {"PUT", LATCH_HTTP_PUT},         {"PATCH", LATCH_HTTP_PATCH}, {"DELETE", LATCH_HTTP_DELETE},
         {"OPTIONS", LATCH_HTTP_OPTIONS},
     };
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)

@@ -26,8 +26,8 @@ struct latch_http_head_info {
  * go to req->arena). On failure err->status is 400, 414, 431, 501 or 505.
  */
 latch_rc latch_http_parse_head(struct latch_request *req, const char *buf, size_t len,
-                               struct latch_http_head_info *info, struct latch_error *err)
-    LATCH_MUST_CHECK;
+                               struct latch_http_head_info *info,
+                               struct latch_error *err) LATCH_MUST_CHECK;
 
 /*
  * Percent-decodes src[0..len) into dst (capacity >= len + 1). Rejects malformed escapes and

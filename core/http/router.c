@@ -9,7 +9,7 @@
 #include "http/parser.h"
 
 struct segment {
-    char *text;    /* literal, or the parameter name */
+    char *text; /* literal, or the parameter name */
     bool is_param;
 };
 
@@ -29,14 +29,22 @@ struct latch_router {
 const char *latch_http_method_name(enum latch_http_method method)
 {
     switch (method) {
-    case LATCH_HTTP_GET: return "GET";
-    case LATCH_HTTP_HEAD: return "HEAD";
-    case LATCH_HTTP_POST: return "POST";
-    case LATCH_HTTP_PUT: return "PUT";
-    case LATCH_HTTP_PATCH: return "PATCH";
-    case LATCH_HTTP_DELETE: return "DELETE";
-    case LATCH_HTTP_OPTIONS: return "OPTIONS";
-    case LATCH_HTTP_OTHER: break;
+    case LATCH_HTTP_GET:
+        return "GET";
+    case LATCH_HTTP_HEAD:
+        return "HEAD";
+    case LATCH_HTTP_POST:
+        return "POST";
+    case LATCH_HTTP_PUT:
+        return "PUT";
+    case LATCH_HTTP_PATCH:
+        return "PATCH";
+    case LATCH_HTTP_DELETE:
+        return "DELETE";
+    case LATCH_HTTP_OPTIONS:
+        return "OPTIONS";
+    case LATCH_HTTP_OTHER:
+        break;
     }
     return "OTHER";
 }
@@ -154,9 +162,8 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
             continue;
         bool ok = true;
         for (int s = 0; s < n && ok; s++)
-            ok = rt->segs[s].is_param ||
-                 (strlen(rt->segs[s].text) == lens[s] &&
-                  memcmp(rt->segs[s].text, starts[s], lens[s]) == 0);
+            ok = rt->segs[s].is_param || (strlen(rt->segs[s].text) == lens[s] &&
+                                          memcmp(rt->segs[s].text, starts[s], lens[s]) == 0);
         if (!ok)
             continue;
         path_matched = true;

@@ -14,7 +14,7 @@
 
 #include "http/http.h"
 
-#define LATCH_ROUTE_MAX_PARAMS 8
+#define LATCH_ROUTE_MAX_PARAMS   8
 #define LATCH_ROUTE_MAX_SEGMENTS 16
 
 struct latch_router;
@@ -44,8 +44,8 @@ void latch_router_free(struct latch_router *router);
 
 /* pattern: literal segments and ":name" parameters; copied. Fails on a malformed pattern. */
 latch_rc latch_router_add(struct latch_router *router, enum latch_http_method method,
-                          const char *pattern, latch_http_handler handler, void *arg)
-    LATCH_MUST_CHECK;
+                          const char *pattern, latch_http_handler handler,
+                          void *arg) LATCH_MUST_CHECK;
 
 /* raw_path: percent-encoded path without query. Decoded params are allocated in arena. */
 enum latch_route_result latch_router_match(const struct latch_router *router,

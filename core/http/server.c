@@ -30,8 +30,8 @@
 #include "util/workpool.h"
 
 #define WORK_QUEUE_MAX 4096
-#define DB_QUEUE_MAX 2048
-#define DB_IN_FLIGHT 64
+#define DB_QUEUE_MAX   2048
+#define DB_IN_FLIGHT   64
 
 static void conn_process(struct conn *c);
 static void conn_free(struct conn *c);
@@ -113,7 +113,8 @@ static void resolve_client(struct conn *c, struct latch_request *req)
         char ip[64];
         uint8_t addr[16];
         size_t n = (size_t)(b - a);
-        if (n == 0 || n >= sizeof(ip) || (memcpy(ip, a, n), ip[n] = '\0', !text_to_addr16(ip, addr)))
+        if (n == 0 || n >= sizeof(ip) ||
+            (memcpy(ip, a, n), ip[n] = '\0', !text_to_addr16(ip, addr)))
             return; /* malformed: keep what we have */
         snprintf(req->client_ip, sizeof(req->client_ip), "%s", ip);
         if (!latch_cidr_contains(cfg->trusted_proxies, cfg->n_trusted_proxies, addr))
@@ -389,8 +390,8 @@ static void conn_process(struct conn *c)
                 framing_error(c, &err);
                 continue;
             }
-            bool has_body = c->info.chunked ||
-                            (c->info.has_content_length && c->info.content_length > 0);
+            bool has_body =
+                c->info.chunked || (c->info.has_content_length && c->info.content_length > 0);
             if (has_body && c->info.expect_continue)
                 bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             if (c->info.chunked) {
@@ -650,17 +651,18 @@ static int bind_listener(struct latch_loop *loop, struct latch_error *err)
     const struct latch_config *cfg = loop->srv->cfg;
     char port[8];
     snprintf(port, sizeof(port), "%u", cfg->listen_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int gai = getaddrinfo(cfg->listen_host[0] ? cfg->listen_host : NULL, port, &hints, &ai);
     if (gai != 0)
         return latch_error_set(err, 0, "config.invalid", "LATCH_LISTEN: cannot resolve %s: %s",
                                cfg->listen_host, gai_strerror(gai));
-    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                     LEV_OPT_CLOSE_ON_EXEC;
-    loop->listener = evconnlistener_new_bind(loop->base, on_accept, loop, flags, 1024,
-                                             ai->ai_addr, (int)ai->ai_addrlen);
+    unsigned flags =
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC;
+    loop->listener = evconnlistener_new_bind(loop->base, on_accept, loop, flags, 1024, ai->ai_addr,
+                                             (int)ai->ai_addrlen);
     int e = errno;
     freeaddrinfo(ai);
     if (loop->listener == NULL)

@@ -38,18 +38,18 @@ struct resp_header {
 struct conn {
     struct conn *prev, *next; /* the loop's list */
     struct latch_loop *loop;
-    struct bufferevent *bev;  /* NULL once the peer has gone */
+    struct bufferevent *bev; /* NULL once the peer has gone */
     enum conn_state state;
-    size_t scanned;           /* head bytes already searched for the empty line */
+    size_t scanned; /* head bytes already searched for the empty line */
     struct latch_arena *arena;
     struct latch_request *req;
     struct latch_http_head_info info;
     struct latch_chunked chunked;
-    struct evbuffer *body;    /* chunked bodies are decoded into this */
+    struct evbuffer *body; /* chunked bodies are decoded into this */
     struct resp_header *resp_headers;
     bool has_cache_control;
     bool responded;
-    bool in_process;          /* conn_process() is on the stack */
+    bool in_process; /* conn_process() is on the stack */
     struct latch_route_match route;
     uint64_t start_ns;
     char peer_ip[64];

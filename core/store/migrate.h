@@ -15,8 +15,8 @@
 #include "util/error.h"
 
 struct latch_migration {
-    int version;        /* from the NNNN_ prefix of the file name */
-    const char *name;   /* file name without the NNNN_ prefix and .sql */
+    int version;      /* from the NNNN_ prefix of the file name */
+    const char *name; /* file name without the NNNN_ prefix and .sql */
     const char *sql;
 };
 
@@ -28,11 +28,10 @@ extern const int latch_migrations_count;
 int latch_migrate_latest_version(void);
 
 /* Applies pending migrations; *applied (may be NULL) gets how many were applied by this call. */
-latch_rc latch_migrate_apply(const char *conninfo, int *applied, struct latch_error *err)
-    LATCH_MUST_CHECK;
+latch_rc latch_migrate_apply(const char *conninfo, int *applied,
+                             struct latch_error *err) LATCH_MUST_CHECK;
 
 /* SQL that returns one row with the current version (0 when nothing was applied). */
-#define LATCH_MIGRATE_VERSION_SQL \
-    "SELECT coalesce(max(version), 0) FROM latch_migrations"
+#define LATCH_MIGRATE_VERSION_SQL "SELECT coalesce(max(version), 0) FROM latch_migrations"
 
 #endif

@@ -27,7 +27,8 @@ latch_rc latch_store_preflight(const char *conninfo, int wait_ms, struct latch_e
         if (pg != NULL && PQstatus(pg) == CONNECTION_OK)
             break;
         if (waited >= wait_ms) {
-            latch_error_set(err, 503, "store.unreachable", "cannot connect to PostgreSQL (LATCH_DATABASE_URL)");
+            latch_error_set(err, 503, "store.unreachable",
+                            "cannot connect to PostgreSQL (LATCH_DATABASE_URL)");
             latch_error_detail(err, "%s", pg ? PQerrorMessage(pg) : "out of memory");
             goto out;
         }

@@ -12,7 +12,7 @@
  * row-level security (superusers and BYPASSRLS roles): with them, tenant isolation would rest
  * on every query being right instead of on PostgreSQL.
  */
-latch_rc latch_store_preflight(const char *conninfo, int wait_ms, struct latch_error *err)
-    LATCH_MUST_CHECK;
+latch_rc latch_store_preflight(const char *conninfo, int wait_ms,
+                               struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

@@ -20,9 +20,9 @@
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define PREPARED_SLOTS 256 /* open-addressing set of prepared statements per connection */
+#define BACKOFF_MIN_MS     100
+#define BACKOFF_MAX_MS     5000
+#define PREPARED_SLOTS     256 /* open-addressing set of prepared statements per connection */
 
 static const struct latch_stmt set_tenant_stmt = {
     .name = "latch_set_tenant",
@@ -34,8 +34,8 @@ enum step_kind { STEP_PREPARE, STEP_TENANT, STEP_OP };
 
 struct step {
     enum step_kind kind;
-    int op;                           /* for STEP_OP */
-    const struct latch_stmt *stmt;    /* for STEP_PREPARE */
+    int op;                        /* for STEP_OP */
+    const struct latch_stmt *stmt; /* for STEP_PREPARE */
 };
 
 struct latch_store_result {
@@ -49,7 +49,7 @@ struct call {
     int nops;
     struct latch_store_op ops[LATCH_STORE_MAX_OPS];
     char *tenant_id;
-    char *param_storage;               /* one block holding copies of every parameter */
+    char *param_storage; /* one block holding copies of every parameter */
 
     /* while in flight */
     struct step steps[LATCH_STORE_MAX_OPS * 2 + 1];
@@ -75,9 +75,9 @@ struct conn {
     enum conn_state state;
     struct event *ev_read;
     struct event *ev_write;
-    struct event *ev_timer;     /* connect timeout, or reconnect backoff */
+    struct event *ev_timer; /* connect timeout, or reconnect backoff */
     int backoff_ms;
-    struct call *head, *tail;   /* in flight, in order */
+    struct call *head, *tail; /* in flight, in order */
     int inflight;
     struct prep_entry prepared[PREPARED_SLOTS];
 };
@@ -323,8 +323,7 @@ static void handle_result(struct conn *c, PGresult *res)
             const char *msg = PQresultErrorMessage(res);
             /* Constraint violations are the caller's business (409/422); others are ours. */
             if (sqlstate != NULL && strncmp(sqlstate, "23", 2) == 0)
-                call_set_error(call, 409, sqlstate, "The request conflicts with stored data.",
-                               msg);
+                call_set_error(call, 409, sqlstate, "The request conflicts with stored data.", msg);
             else if (sqlstate != NULL && strcmp(sqlstate, "42501") == 0)
                 call_set_error(call, 403, sqlstate, "Not permitted.", msg);
             else
@@ -464,8 +463,8 @@ static void connect_poll(struct conn *c)
     case PGRES_POLLING_READING:
     case PGRES_POLLING_WRITING:
         /* The socket may change between polls (several hosts or addresses): new events. */
-        c->ev_read = event_new(c->store->base, fd,
-                               st == PGRES_POLLING_READING ? EV_READ : EV_WRITE, on_io, c);
+        c->ev_read = event_new(c->store->base, fd, st == PGRES_POLLING_READING ? EV_READ : EV_WRITE,
+                               on_io, c);
         if (c->ev_read == NULL || event_add(c->ev_read, NULL) != 0)
             conn_fail(c, "cannot watch the database socket");
         return;

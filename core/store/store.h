@@ -30,7 +30,7 @@ struct latch_store;
 struct latch_store_result;
 
 #define LATCH_STORE_MAX_PARAMS 16
-#define LATCH_STORE_MAX_OPS 8
+#define LATCH_STORE_MAX_OPS    8
 
 /* A statement text with a stable name; define them `static const`. */
 struct latch_stmt {
@@ -53,14 +53,15 @@ typedef void (*latch_store_cb)(struct latch_store_result *const *results, int nr
                                const struct latch_error *err, void *arg);
 
 struct latch_store_options {
-    const char *conninfo;   /* libpq connection string or URI; copied */
-    int pool_size;          /* connections, >= 1 */
-    int max_queue;          /* calls waiting for a connection before new ones get 503 */
-    int max_in_flight;      /* pipeline depth per connection */
+    const char *conninfo; /* libpq connection string or URI; copied */
+    int pool_size;        /* connections, >= 1 */
+    int max_queue;        /* calls waiting for a connection before new ones get 503 */
+    int max_in_flight;    /* pipeline depth per connection */
 };
 
 /* Creates the pool and starts connecting; never blocks. Returns NULL on allocation failure. */
-struct latch_store *latch_store_new(struct event_base *base, const struct latch_store_options *opts);
+struct latch_store *latch_store_new(struct event_base *base,
+                                    const struct latch_store_options *opts);
 
 /* Fails every pending call (503), closes connections, frees the store. */
 void latch_store_free(struct latch_store *store);

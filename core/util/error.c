@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-latch_rc latch_error_set(struct latch_error *err, int status, const char *code, const char *fmt, ...)
+latch_rc latch_error_set(struct latch_error *err, int status, const char *code, const char *fmt,
+                         ...)
 {
     if (err == NULL)
         return LATCH_FAIL;

@@ -44,8 +44,8 @@ size_t latch_log_json_escape(char *out, size_t used, size_t cap, const char *s, 
 void latch_log_timestamp(char *buf, size_t cap);
 
 #define latch_debug(...) latch_log(LATCH_LOG_DEBUG, __VA_ARGS__)
-#define latch_info(...) latch_log(LATCH_LOG_INFO, __VA_ARGS__)
-#define latch_warn(...) latch_log(LATCH_LOG_WARN, __VA_ARGS__)
-#define latch_err(...) latch_log(LATCH_LOG_ERROR, __VA_ARGS__)
+#define latch_info(...)  latch_log(LATCH_LOG_INFO, __VA_ARGS__)
+#define latch_warn(...)  latch_log(LATCH_LOG_WARN, __VA_ARGS__)
+#define latch_err(...)   latch_log(LATCH_LOG_ERROR, __VA_ARGS__)
 
 #endif

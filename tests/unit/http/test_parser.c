@@ -27,17 +27,17 @@ static const struct head_case head_cases[] = {
      false, -1},
     {"percent-decoded path", "GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/a b", "", true, false,
      -1},
-    {"absolute-form", "GET http://example.com/p?q HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/p", "q",
-     true, false, -1},
+    {"absolute-form", "GET http://example.com/p?q HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/p", "q", true,
+     false, -1},
     {"absolute-form no path", "GET https://example.com HTTP/1.1\r\nHost: x\r\n\r\n", 0, "/", "",
      true, false, -1},
     {"HTTP/1.0 closes", "GET / HTTP/1.0\r\n\r\n", 0, "/", "", false, false, -1},
     {"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0, "/", "", true,
      false, -1},
-    {"connection close", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\n\r\n", 0,
-     "/", "", false, false, -1},
-    {"content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n", 0, "/", "",
-     true, false, 12},
+    {"connection close", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\n\r\n", 0, "/",
+     "", false, false, -1},
+    {"content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n", 0, "/", "", true,
+     false, 12},
     {"same content-length twice",
      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", 0, "/", "",
      true, false, 3},
@@ -47,17 +47,23 @@ static const struct head_case head_cases[] = {
     {"OWS trimmed", "GET / HTTP/1.1\r\nHost:   x  \r\n\r\n", 0, "/", "", true, false, -1},
 
     {"missing host", "GET / HTTP/1.1\r\n\r\n", 400, NULL, NULL, false, false, -1},
-    {"duplicate host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, NULL, NULL, false, false, -1},
+    {"duplicate host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, NULL, NULL, false,
+     false, -1},
     {"conflicting content-length",
-     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400, NULL, NULL, false, false, -1},
-    {"negative content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, NULL, NULL, false, false, -1},
+     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400, NULL,
+     NULL, false, false, -1},
+    {"negative content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400,
+     NULL, NULL, false, false, -1},
     {"overflowing content-length",
-     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400, NULL, NULL, false, false, -1},
+     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400, NULL,
+     NULL, false, false, -1},
     {"CL and TE together",
-     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, NULL, NULL, false, false, -1},
+     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+     NULL, NULL, false, false, -1},
     {"unknown transfer-coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
      501, NULL, NULL, false, false, -1},
-    {"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400, NULL, NULL, false, false, -1},
+    {"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400, NULL, NULL, false, false,
+     -1},
     {"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, NULL, NULL, false, false, -1},
     {"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400, NULL, NULL, false, false, -1},
     {"no version", "GET /\r\nHost: x\r\n\r\n", 400, NULL, NULL, false, false, -1},
@@ -65,9 +71,11 @@ static const struct head_case head_cases[] = {
     {"relative target", "GET foo HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, false, false, -1},
     {"bad escape", "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, false, false, -1},
     {"encoded NUL", "GET /a%00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, false, false, -1},
-    {"control char in value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01 b\r\n\r\n", 400, NULL, NULL, false, false, -1},
+    {"control char in value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01 b\r\n\r\n", 400, NULL, NULL,
+     false, false, -1},
     {"bad method char", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL, false, false, -1},
-    {"unsupported expect", "POST / HTTP/1.1\r\nHost: x\r\nExpect: nope\r\n\r\n", 417, NULL, NULL, false, false, -1},
+    {"unsupported expect", "POST / HTTP/1.1\r\nHost: x\r\nExpect: nope\r\n\r\n", 417, NULL, NULL,
+     false, false, -1},
 };
 
 static void test_heads(void **state)
@@ -164,9 +172,9 @@ static void test_chunked(void **state)
 {
     struct sink out = {0};
     struct latch_error err = {0};
-    assert_int_equal(feed_bytewise("5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: y\r\n\r\n", 100,
-                                   &out, &err),
-                     1);
+    assert_int_equal(
+        feed_bytewise("5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: y\r\n\r\n", 100, &out, &err),
+        1);
     assert_int_equal(out.len, 11);
     assert_memory_equal(out.buf, "hello world", 11);
 

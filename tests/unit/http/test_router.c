@@ -10,17 +10,23 @@
 #include "http/router.h"
 #include "tenants/tenants.h"
 
-static void h_a(struct latch_request *req, void *arg) {}
-static void h_b(struct latch_request *req, void *arg) {}
-static void h_c(struct latch_request *req, void *arg) {}
+static void h_a(struct latch_request *req, void *arg)
+{
+}
+static void h_b(struct latch_request *req, void *arg)
+{
+}
+static void h_c(struct latch_request *req, void *arg)
+{
+}
 
 struct route_case {
     enum latch_http_method method;
     const char *path;
     enum latch_route_result result;
     latch_http_handler handler;
-    const char *param_id;   /* expected :id, or NULL */
-    const char *allow;      /* expected Allow for 405 */
+    const char *param_id; /* expected :id, or NULL */
+    const char *allow;    /* expected Allow for 405 */
 };
 
 static void test_routes(void **state)

@@ -1,0 +1,42 @@
+/*
+ * application/x-www-form-urlencoded and query-string parsing into the request arena, with the
+ * bounds OAuth needs: a cap on fields, and detection of repeated parameters (RFC 6749 §3.1:
+ * "Request and response parameters MUST NOT be included more than once"), while still letting
+ * a caller read a parameter that may legitimately repeat (RFC 8707 `resource`).
+ */
+#ifndef LATCH_HTTP_FORM_H
+#define LATCH_HTTP_FORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/arena.h"
+#include "util/error.h"
+
+#define LATCH_FORM_MAX_FIELDS 64
+
+struct latch_form_field {
+    const char *name;  /* decoded */
+    const char *value; /* decoded ('+' is a space) */
+};
+
+struct latch_form {
+    struct latch_form_field fields[LATCH_FORM_MAX_FIELDS];
+    int n;
+};
+
+/* Parses text[0..len). 400 "invalid_request" on malformed escapes, NULs or too many fields. */
+latch_rc latch_form_parse(struct latch_form *form, struct latch_arena *arena, const char *text,
+                          size_t len, struct latch_error *err) LATCH_MUST_CHECK;
+
+/* First value of name, NULL when absent. */
+const char *latch_form_get(const struct latch_form *form, const char *name);
+
+/* How many times name occurs. */
+int latch_form_count(const struct latch_form *form, const char *name);
+
+/* Name of the first parameter (other than those in allow_repeat, NULL-terminated) that occurs
+ * more than once, or NULL. */
+const char *latch_form_repeated(const struct latch_form *form, const char *const *allow_repeat);
+
+#endif
