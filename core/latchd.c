@@ -5,6 +5,7 @@
  */
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 #include "config/config.h"
 #include "http/health.h"
 #include "http/http.h"
+#include "oidc/oidc.h"
+#include "store/store.h"
+#include "tenants/bootstrap.h"
+#include "tenants/cache.h"
 #include "store/migrate.h"
 #include "store/preflight.h"
 #include "util/log.h"
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
     struct latch_server *srv = NULL;
     struct main_state st = {0};
     struct event *sigs[3] = {0};
+    struct latch_store *listener = NULL;
     int status = 1;
 
     if (argc > 1) {
@@ -93,8 +99,22 @@ int main(int argc, char **argv)
                    applied);
     }
 
+    latch_tenant_cache_set_master_key(cfg.secret_key);
+    if (cfg.bootstrap_client_id[0] != '\0') {
+        char id[22], secret[sizeof(cfg.bootstrap_client_secret)];
+        if (latch_bootstrap_app(&cfg, LATCH_TENANT_DEFAULT, cfg.bootstrap_client_id,
+                                cfg.bootstrap_client_secret, "MachineToMachine",
+                                "Bootstrap management application", true, true, id, secret,
+                                sizeof(secret), &err) != LATCH_OK) {
+            latch_log_error("cannot set up the bootstrap application", &err);
+            goto out;
+        }
+        OPENSSL_cleanse(secret, sizeof(secret));
+        latch_info("bootstrap management application %s is ready in tenant default", id);
+    }
     srv = latch_server_new(&cfg, &err);
-    if (srv == NULL || latch_health_register(srv) != LATCH_OK) {
+    if (srv == NULL || latch_health_register(srv) != LATCH_OK ||
+        latch_oidc_register(srv) != LATCH_OK) {
         latch_err("cannot set up the server");
         goto out;
     }
@@ -109,6 +129,17 @@ int main(int argc, char **argv)
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
+    /* One connection per node listens for cache invalidations from every node. */
+    struct latch_store_options lopts = {
+        .conninfo = cfg.database_url,
+        .pool_size = 1,
+        .listen_channel = "latch_invalidate",
+        .on_notify = latch_tenant_cache_on_notify,
+        .on_connect = latch_tenant_cache_on_connect,
+    };
+    listener = latch_store_new(st.base, &lopts);
+    if (listener == NULL)
+        goto out;
     if (latch_server_start(srv, &err) != LATCH_OK) {
         latch_log_error("cannot start", &err);
         goto out;
@@ -123,6 +154,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     latch_server_free(srv);
+    latch_store_free(listener);
     for (int i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);

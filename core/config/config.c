@@ -764,6 +764,54 @@ static latch_rc parse_auto_migrate(const char *name, const char *value, struct l
                         "\"%.16s\" is not a boolean; expected 1, 0, true, false, yes or no", value);
 }
 
+/* ---- LATCH_BOOTSTRAP_CLIENT_ID / LATCH_BOOTSTRAP_CLIENT_SECRET ---- */
+
+static latch_rc parse_bootstrap_id(const char *name, const char *value, struct latch_config *cfg,
+                                   struct latch_error *err)
+{
+    cfg->bootstrap_client_id[0] = '\0';
+    if (value == NULL || value[0] == '\0')
+        return LATCH_OK;
+    size_t n = strlen(value);
+    if (n > 21)
+        return config_error(err, name, "is %zu characters; expected 1 to 21", n);
+    for (const char *p = value; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return config_error(err, name,
+                                "has a character outside a-z, 0-9, '-' and '_'; expected an "
+                                "application id such as m2m-bootstrap");
+    memcpy(cfg->bootstrap_client_id, value, n + 1);
+    return LATCH_OK;
+}
+
+static latch_rc parse_bootstrap_secret(const char *name, const char *value,
+                                       struct latch_config *cfg, struct latch_error *err)
+{
+    cfg->bootstrap_client_secret[0] = '\0';
+    if (value == NULL || value[0] == '\0') {
+        if (cfg->bootstrap_client_id[0] != '\0')
+            return config_error(err, name,
+                                "is not set but LATCH_BOOTSTRAP_CLIENT_ID is; expected both or "
+                                "neither");
+        return LATCH_OK;
+    }
+    size_t n = strlen(value);
+    if (cfg->bootstrap_client_id[0] == '\0')
+        return config_error(err, name, "is set but LATCH_BOOTSTRAP_CLIENT_ID is not; expected "
+                                       "both or neither");
+    /* Never echo the value: it is a credential. */
+    if (n < 32 || n >= sizeof(cfg->bootstrap_client_secret))
+        return config_error(err, name, "has %zu characters; expected 32 to %zu (for example "
+                                       "`openssl rand -base64 32`)",
+                            n, sizeof(cfg->bootstrap_client_secret) - 1);
+    for (const char *p = value; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return config_error(err, name, "has a space or a control character; expected "
+                                           "printable ASCII");
+    memcpy(cfg->bootstrap_client_secret, value, n + 1);
+    return LATCH_OK;
+}
+
 /* ---- the variables, in the order they are checked ---- */
 
 static const struct config_var {
@@ -784,6 +832,8 @@ static const struct config_var {
     {"LATCH_MAX_BODY_BYTES", parse_max_body_bytes},
     {"LATCH_SHUTDOWN_GRACE_MS", parse_shutdown_grace_ms},
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
+    {"LATCH_BOOTSTRAP_CLIENT_ID", parse_bootstrap_id},
+    {"LATCH_BOOTSTRAP_CLIENT_SECRET", parse_bootstrap_secret},
 };
 
 #define N_CONFIG_VARS (sizeof(config_vars) / sizeof(config_vars[0]))

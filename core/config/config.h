@@ -56,6 +56,11 @@ struct latch_config {
     int shutdown_grace_ms;   /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
     int idle_timeout_ms;     /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
 
+    /* LATCH_BOOTSTRAP_CLIENT_ID / _SECRET: a management application tenant `default` gets at
+     * start-up (both or neither; "" when unset). */
+    char bootstrap_client_id[22];
+    char bootstrap_client_secret[256];
+
     char config_file[512]; /* LATCH_CONFIG_FILE, "" when none */
 };
 

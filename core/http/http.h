@@ -91,6 +91,16 @@ latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http
                                        const char *pattern, latch_http_handler handler,
                                        void *arg) LATCH_MUST_CHECK;
 
+/* The loop's tenant state cache (tenants/cache.h). Loop thread only. */
+struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop);
+
+/* Per-loop state of a module, created on first use on the loop's thread and destroyed with
+ * the loop (after its store, so pending completions have run). slot < LATCH_LOOP_SLOTS. */
+#define LATCH_LOOP_SLOTS 8
+enum { LATCH_LOOP_SLOT_CLIENTS = 0 };
+void *latch_loop_local(struct latch_loop *loop, int slot, void *(*create)(struct latch_loop *),
+                       void (*destroy)(void *));
+
 /* Whether the node is draining (SIGTERM received). */
 bool latch_loop_is_stopping(const struct latch_loop *loop);
 

@@ -25,6 +25,7 @@
 #include <sys/random.h>
 
 #include "store/store.h"
+#include "tenants/cache.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
 #include "util/workpool.h"
@@ -173,6 +174,21 @@ int latch_loop_index(const struct latch_loop *loop)
 const struct latch_config *latch_loop_config(const struct latch_loop *loop)
 {
     return loop->srv->cfg;
+}
+
+struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop)
+{
+    return loop->tenant_cache;
+}
+
+void *latch_loop_local(struct latch_loop *loop, int slot, void *(*create)(struct latch_loop *),
+                       void (*destroy)(void *))
+{
+    if (loop->locals[slot] == NULL) {
+        loop->locals[slot] = create(loop);
+        loop->local_free[slot] = destroy;
+    }
+    return loop->locals[slot];
 }
 
 bool latch_loop_is_stopping(const struct latch_loop *loop)
@@ -729,8 +745,10 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
         loop->ev_grace = evtimer_new(loop->base, on_grace_expired, loop);
         loop->mailbox = latch_mailbox_new(loop->base);
         loop->store = latch_store_new(loop->base, &sopts);
+        loop->tenant_cache =
+            latch_tenant_cache_new(cfg, loop->store, srv->pool, loop->mailbox);
         if (loop->ev_stop == NULL || loop->ev_grace == NULL || loop->mailbox == NULL ||
-            loop->store == NULL)
+            loop->store == NULL || loop->tenant_cache == NULL)
             return latch_error_set(err, 500, "server_error", "cannot set up loop %d", i);
         if (bind_listener(loop, err) != LATCH_OK)
             return LATCH_FAIL;
@@ -778,6 +796,10 @@ void latch_server_free(struct latch_server *srv)
         /* Pending database calls complete with errors; their handlers answer. */
         latch_store_free(loop->store);
         loop->store = NULL;
+        for (int k = 0; k < LATCH_LOOP_SLOTS; k++)
+            if (loop->locals[k] != NULL && loop->local_free[k] != NULL)
+                loop->local_free[k](loop->locals[k]);
+        latch_tenant_cache_free(loop->tenant_cache);
         for (struct conn *c = loop->conns, *next; c != NULL; c = next) {
             next = c->next;
             if (c->state != CONN_HANDLING)

@@ -64,6 +64,9 @@ struct latch_loop {
     struct evconnlistener *listener;
     struct latch_store *store;
     struct latch_mailbox *mailbox;
+    struct latch_tenant_cache *tenant_cache;
+    void *locals[LATCH_LOOP_SLOTS];
+    void (*local_free[LATCH_LOOP_SLOTS])(void *);
     struct event *ev_stop;
     struct event *ev_grace;
     struct conn *conns;

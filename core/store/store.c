@@ -95,6 +95,11 @@ struct latch_store {
     struct event *ev_done;
     char last_error[256];
     bool freeing;
+    char *listen_sql;
+    struct latch_stmt listen_stmt;
+    void (*on_notify)(const char *channel, const char *payload, void *arg);
+    void (*on_connect)(void *arg);
+    void *notify_arg;
 };
 
 static void conn_start(struct conn *c);
@@ -200,6 +205,8 @@ static bool conn_send(struct conn *c, struct call *call)
         to_prepare[nprep++] = call->ops[i].stmt;
 
     for (int i = 0; i < nprep; i++) {
+        if (to_prepare[i]->name == NULL)
+            continue;
         struct prep_entry *e = prep_slot(c, to_prepare[i]);
         if (e == NULL || e->state != PREP_NONE)
             continue;
@@ -219,7 +226,7 @@ static bool conn_send(struct conn *c, struct call *call)
     for (int i = 0; i < call->nops; i++) {
         const struct latch_stmt *st = call->ops[i].stmt;
         int ok;
-        if (prep_slot(c, st) != NULL)
+        if (st->name != NULL && prep_slot(c, st) != NULL)
             ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, call->ops[i].params, NULL, NULL,
                                      0);
         else
@@ -358,10 +365,12 @@ static void conn_read_results(struct conn *c)
         }
         handle_result(c, res);
     }
-    /* Notifications are consumed by the cache layer later; drop any for now. */
     PGnotify *n;
-    while (c->state == CONN_READY && (n = PQnotifies(c->pg)) != NULL)
+    while (c->state == CONN_READY && (n = PQnotifies(c->pg)) != NULL) {
+        if (c->store->on_notify != NULL)
+            c->store->on_notify(n->relname, n->extra, c->store->notify_arg);
         PQfreemem(n);
+    }
     if (c->state == CONN_READY && PQstatus(c->pg) == CONNECTION_BAD)
         conn_fail(c, PQerrorMessage(c->pg));
 }
@@ -447,6 +456,13 @@ static void conn_fail(struct conn *c, const char *why)
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 
+static void listen_done(struct latch_store_result *const *results, int n,
+                        const struct latch_error *err, void *arg)
+{
+    if (err != NULL)
+        latch_warn("LISTEN failed: %s (%s)", err->message, err->detail);
+}
+
 static void connect_poll(struct conn *c)
 {
     PostgresPollingStatusType st = PQconnectPoll(c->pg);
@@ -491,6 +507,27 @@ static void connect_poll(struct conn *c)
     c->backoff_ms = 0;
     c->store->nready++;
     c->store->last_error[0] = '\0';
+    if (c->store->listen_sql != NULL) {
+        struct call *call = calloc(1, sizeof(*call));
+        if (call == NULL) {
+            conn_fail(c, "out of memory");
+            return;
+        }
+        call->cb = listen_done;
+        call->arg = c->store;
+        call->nops = 1;
+        call->ops[0].stmt = &c->store->listen_stmt;
+        if (!conn_send(c, call)) {
+            call_free(call);
+            conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        want_flush(c);
+        if (c->state != CONN_READY)
+            return;
+    }
+    if (c->store->on_connect != NULL)
+        c->store->on_connect(c->store->notify_arg);
     pump(c->store);
 }
 
@@ -555,6 +592,23 @@ struct latch_store *latch_store_new(struct event_base *base, const struct latch_
     store->max_queue = opts->max_queue > 0 ? opts->max_queue : 1024;
     store->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 32;
     store->nconns = opts->pool_size > 0 ? opts->pool_size : 1;
+    if (opts->listen_channel != NULL) {
+        /* The channel is a compile-time identifier of ours, never input; quote it anyway. */
+        size_t n = strlen(opts->listen_channel) + 16;
+        store->listen_sql = malloc(n);
+        if (store->listen_sql == NULL)
+            goto fail;
+        snprintf(store->listen_sql, n, "LISTEN \"%s\"", opts->listen_channel);
+        store->listen_stmt.name = NULL; /* sent unprepared */
+        store->listen_stmt.sql = store->listen_sql;
+        store->listen_stmt.nparams = 0;
+        store->on_notify = opts->on_notify;
+        store->on_connect = opts->on_connect;
+        store->notify_arg = opts->notify_arg;
+    } else {
+        store->on_connect = opts->on_connect;
+        store->notify_arg = opts->notify_arg;
+    }
     store->conns = calloc((size_t)store->nconns, sizeof(struct conn));
     store->ev_done = event_new(base, -1, 0, run_done, store);
     if (store->conninfo == NULL || store->conns == NULL || store->ev_done == NULL)
@@ -601,6 +655,7 @@ void latch_store_free(struct latch_store *store)
         event_free(store->ev_done);
     free(store->conns);
     free(store->conninfo);
+    free(store->listen_sql);
     free(store);
 }
 

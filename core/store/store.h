@@ -57,6 +57,14 @@ struct latch_store_options {
     int pool_size;        /* connections, >= 1 */
     int max_queue;        /* calls waiting for a connection before new ones get 503 */
     int max_in_flight;    /* pipeline depth per connection */
+
+    /* Optional: LISTEN on this channel on every connection; on_notify gets each notification,
+     * on_connect runs whenever a connection is (re-)established (notifications may have been
+     * missed while it was down). Both run on the store's thread. */
+    const char *listen_channel;
+    void (*on_notify)(const char *channel, const char *payload, void *arg);
+    void (*on_connect)(void *arg);
+    void *notify_arg;
 };
 
 /* Creates the pool and starts connecting; never blocks. Returns NULL on allocation failure. */

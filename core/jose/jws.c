@@ -1,0 +1,433 @@
+/*
+ * JWS compact signing and verification on OpenSSL 3 EVP_DigestSign/EVP_DigestVerify, with the
+ * ECDSA DER <-> r||s conversions JOSE needs. See jws.h.
+ */
+#include "jose/jws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "jose/base64url.h"
+
+/* Largest signature of any supported algorithm (RSA at LATCH_JOSE_RSA_MAX_BITS). */
+#define SIG_MAX (LATCH_JOSE_RSA_MAX_BITS / 8)
+/* Largest DER ECDSA signature for P-384: SEQUENCE(3) + 2 x INTEGER(2 + 49). */
+#define ECDSA_DER_MAX 112
+
+static latch_rc internal_fail(struct latch_error *err, const char *what)
+{
+    unsigned long e;
+    char buf[256];
+
+    latch_error_set(err, 500, "server_error", "Internal server error.");
+    latch_error_detail(err, "jws: %s failed", what);
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+        latch_error_detail(err, "; %s", buf);
+    }
+    return LATCH_FAIL;
+}
+
+/* A token refused: 401 invalid_token with a client-safe message and a log-only detail. */
+static latch_rc bad_token(struct latch_error *err, const char *message, const char *detail)
+{
+    latch_error_set(err, 401, "invalid_token", "%s", message);
+    latch_error_detail(err, "jws: %s", detail);
+    ERR_clear_error();
+    return LATCH_FAIL;
+}
+
+static size_t ec_coord_len(enum latch_jose_alg alg)
+{
+    return alg == LATCH_JOSE_ES256 ? 32 : alg == LATCH_JOSE_ES384 ? 48 : 0;
+}
+
+/* Digest for EVP_Digest{Sign,Verify}Init_ex; NULL for Ed25519, which hashes internally. */
+static const char *md_name(enum latch_jose_alg alg)
+{
+    switch (alg) {
+    case LATCH_JOSE_ES256:
+    case LATCH_JOSE_RS256:
+        return "SHA256";
+    case LATCH_JOSE_ES384:
+        return "SHA384";
+    default:
+        return NULL;
+    }
+}
+
+/* Length of the JWS signature the key makes: r||s for ECDSA, the modulus size for RSA. */
+static size_t sig_len(const struct latch_jose_key *key)
+{
+    switch (key->alg) {
+    case LATCH_JOSE_ES256:
+    case LATCH_JOSE_ES384:
+        return 2 * ec_coord_len(key->alg);
+    case LATCH_JOSE_EDDSA:
+        return 64;
+    case LATCH_JOSE_RS256: {
+        int n = EVP_PKEY_get_size(key->pkey);
+        return n > 0 && n <= SIG_MAX ? (size_t)n : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+latch_rc latch_jose_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t coord,
+                                     uint8_t *raw, struct latch_error *err)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    if (der_len == 0 || der_len > ECDSA_DER_MAX || coord == 0 || coord > 66) {
+        internal_fail(err, "sizing an ECDSA signature");
+        goto done;
+    }
+    sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    if (sig == NULL || p != der + der_len) {
+        internal_fail(err, "decoding a DER ECDSA signature");
+        goto done;
+    }
+    /* The classic JOSE bug is to copy BN_bn2bin's minimal bytes: r or s below 2^(8(coord-1))
+     * (about 1 in 256 signatures) then comes out short. Pad each half to the curve size. */
+    if (BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, (int)coord) != (int)coord ||
+        BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + coord, (int)coord) != (int)coord) {
+        internal_fail(err, "padding an ECDSA signature");
+        goto done;
+    }
+    rc = LATCH_OK;
+done:
+    ECDSA_SIG_free(sig);
+    return rc;
+}
+
+latch_rc latch_jose_ecdsa_raw_to_der(const uint8_t *raw, size_t coord, uint8_t *der, size_t cap,
+                                     size_t *der_len, struct latch_error *err)
+{
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, (int)coord, NULL);
+    BIGNUM *s = BN_bin2bn(raw + coord, (int)coord, NULL);
+    unsigned char *p = der;
+    latch_rc rc = LATCH_FAIL;
+
+    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
+        internal_fail(err, "building an ECDSA signature");
+        goto done;
+    }
+    r = NULL; /* owned by sig now */
+    s = NULL;
+    int n = i2d_ECDSA_SIG(sig, NULL);
+    if (n <= 0 || (size_t)n > cap || i2d_ECDSA_SIG(sig, &p) != n) {
+        internal_fail(err, "encoding a DER ECDSA signature");
+        goto done;
+    }
+    *der_len = (size_t)n;
+    rc = LATCH_OK;
+done:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return rc;
+}
+
+/* Signs data[0..len) into sig (capacity SIG_MAX) in its JWS form; *siglen is sig_len(key). */
+static latch_rc sign_input(const struct latch_jose_key *key, const char *data, size_t len,
+                           uint8_t *sig, size_t *siglen, struct latch_error *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t der[ECDSA_DER_MAX];
+    size_t want = sig_len(key);
+    size_t n;
+    latch_rc rc = LATCH_FAIL;
+
+    if (ctx == NULL || want == 0 ||
+        EVP_DigestSignInit_ex(ctx, NULL, md_name(key->alg), NULL, NULL, key->pkey, NULL) != 1) {
+        internal_fail(err, "setting up signing");
+        goto done;
+    }
+    if (key->alg == LATCH_JOSE_ES256 || key->alg == LATCH_JOSE_ES384) {
+        n = sizeof(der);
+        if (EVP_DigestSign(ctx, der, &n, (const unsigned char *)data, len) != 1) {
+            internal_fail(err, "ECDSA signing");
+            goto done;
+        }
+        if (latch_jose_ecdsa_der_to_raw(der, n, ec_coord_len(key->alg), sig, err) != LATCH_OK)
+            goto done;
+    } else {
+        n = SIG_MAX;
+        if (EVP_DigestSign(ctx, sig, &n, (const unsigned char *)data, len) != 1 || n != want) {
+            internal_fail(err, "signing");
+            goto done;
+        }
+    }
+    *siglen = want;
+    rc = LATCH_OK;
+done:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *header,
+                                 size_t hlen, const void *payload, size_t plen, char **out,
+                                 struct latch_error *err)
+{
+    uint8_t sig[SIG_MAX];
+    size_t siglen = 0;
+    char *buf = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    *out = NULL;
+    if (!key->has_private) {
+        internal_fail(err, "signing with a public key");
+        goto done;
+    }
+    if (hlen > LATCH_JOSE_TOKEN_MAX || plen > SIZE_MAX / 4) {
+        internal_fail(err, "signing an oversized header or payload");
+        goto done;
+    }
+    size_t eh = latch_jose_b64url_encoded_len(hlen);
+    size_t ep = latch_jose_b64url_encoded_len(plen);
+    size_t es = latch_jose_b64url_encoded_len(sig_len(key));
+    size_t total = eh + 1 + ep + 1 + es + 1;
+    buf = malloc(total);
+    if (buf == NULL) {
+        internal_fail(err, "allocating a token");
+        goto done;
+    }
+    /* The buffer is sized exactly, so the encoders cannot fail; the checks guard the sizing. */
+    if (latch_jose_b64url_encode((const uint8_t *)header, hlen, buf, eh + 1) != (ssize_t)eh)
+        goto encode_fail;
+    buf[eh] = '.';
+    if (latch_jose_b64url_encode(payload, plen, buf + eh + 1, ep + 1) != (ssize_t)ep)
+        goto encode_fail;
+    buf[eh + 1 + ep] = '.';
+    if (sign_input(key, buf, eh + 1 + ep, sig, &siglen, err) != LATCH_OK)
+        goto done;
+    if (latch_jose_b64url_encode(sig, siglen, buf + eh + ep + 2, es + 1) != (ssize_t)es)
+        goto encode_fail;
+    *out = buf;
+    buf = NULL;
+    rc = LATCH_OK;
+    goto done;
+encode_fail:
+    internal_fail(err, "encoding a token");
+done:
+    free(buf);
+    return rc;
+}
+
+latch_rc latch_jose_sign(const struct latch_jose_key *key, const char *header_json_extra,
+                         const char *payload_json, size_t len, char **out,
+                         struct latch_error *err)
+{
+    char stackbuf[512];
+    char *header = stackbuf;
+    size_t extra = header_json_extra != NULL ? strlen(header_json_extra) : 0;
+    latch_rc rc = LATCH_FAIL;
+
+    *out = NULL;
+    if (!key->has_private || key->header == NULL) {
+        internal_fail(err, "signing with a public key");
+        goto done;
+    }
+    size_t hlen = key->header_len + (extra > 0 ? 1 + extra : 0) + 1;
+    if (extra > LATCH_JOSE_TOKEN_MAX) {
+        internal_fail(err, "signing an oversized header");
+        goto done;
+    }
+    if (hlen > sizeof(stackbuf)) {
+        header = malloc(hlen);
+        if (header == NULL) {
+            internal_fail(err, "allocating a header");
+            goto done;
+        }
+    }
+    memcpy(header, key->header, key->header_len);
+    size_t at = key->header_len;
+    if (extra > 0) {
+        header[at++] = ',';
+        memcpy(header + at, header_json_extra, extra);
+        at += extra;
+    }
+    header[at++] = '}';
+    rc = latch_jose_sign_compact(key, header, at, payload_json, len, out, err);
+done:
+    if (header != stackbuf)
+        free(header);
+    return rc;
+}
+
+/* ---- verification ------------------------------------------------------------------------ */
+
+void latch_jose_jws_clear(struct latch_jose_jws *jws)
+{
+    if (jws == NULL)
+        return;
+    free(jws->header);
+    free(jws->payload);
+    yajl_tree_free(jws->header_json);
+    memset(jws, 0, sizeof(*jws));
+}
+
+/* Strictly decodes part[0..len) into a malloc'd NUL-terminated buffer. */
+static char *decode_part(const char *part, size_t len, size_t *out_len)
+{
+    size_t cap = latch_jose_b64url_decoded_len(len);
+    char *buf = malloc(cap + 1);
+    if (buf == NULL)
+        return NULL;
+    ssize_t n = latch_jose_b64url_decode(part, len, (uint8_t *)buf, cap);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *out_len = (size_t)n;
+    return buf;
+}
+
+static bool verify_input(const struct latch_jose_key *key, const char *data, size_t len,
+                         const uint8_t *sig, size_t siglen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t der[ECDSA_DER_MAX];
+    bool ok = false;
+
+    if (ctx == NULL)
+        goto done;
+    if (key->alg == LATCH_JOSE_ES256 || key->alg == LATCH_JOSE_ES384) {
+        size_t der_len = 0;
+        if (latch_jose_ecdsa_raw_to_der(sig, siglen / 2, der, sizeof(der), &der_len, NULL) !=
+            LATCH_OK)
+            goto done;
+        sig = der;
+        siglen = der_len;
+    }
+    if (EVP_DigestVerifyInit_ex(ctx, NULL, md_name(key->alg), NULL, NULL, key->pkey, NULL) != 1)
+        goto done;
+    ok = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
+done:
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return ok;
+}
+
+latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jose_key *const *keys,
+                           int nkeys, unsigned allowed_algs, struct latch_jose_jws *out,
+                           struct latch_error *err)
+{
+    static const char malformed[] = "The token is malformed.";
+    struct latch_jose_jws jws = {0};
+    const struct latch_jose_key *key = NULL;
+    uint8_t sig[SIG_MAX];
+    const char *why = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    memset(out, 0, sizeof(*out));
+    if (len > LATCH_JOSE_TOKEN_MAX) {
+        bad_token(err, "The token is too long.", "token longer than LATCH_JOSE_TOKEN_MAX");
+        goto done;
+    }
+    const char *dot1 = len > 0 ? memchr(token, '.', len) : NULL;
+    const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
+        bad_token(err, malformed, "not three dot-separated parts");
+        goto done;
+    }
+    size_t hpart = (size_t)(dot1 - token);
+    size_t ppart = (size_t)(dot2 - dot1 - 1);
+    size_t spart = len - (size_t)(dot2 - token) - 1;
+    if (hpart == 0 || ppart == 0 || spart == 0) {
+        bad_token(err, malformed, "an empty part");
+        goto done;
+    }
+
+    jws.header = decode_part(token, hpart, &jws.header_len);
+    if (jws.header == NULL) {
+        bad_token(err, malformed, "header is not base64url");
+        goto done;
+    }
+    if (!latch_jose_json_parse_object(jws.header, jws.header_len, LATCH_JOSE_HEADER_DEPTH,
+                                      &jws.header_json, &why)) {
+        bad_token(err, malformed, "header is not a strict JSON object");
+        latch_error_detail(err, " (%s)", why);
+        goto done;
+    }
+    yajl_val alg = latch_jose_json_get(jws.header_json, "alg");
+    if (!YAJL_IS_STRING(alg)) {
+        bad_token(err, malformed, "header has no string \"alg\"");
+        goto done;
+    }
+    if (!latch_jose_alg_from_name(alg->u.string, strlen(alg->u.string), &jws.alg)) {
+        bad_token(err, "The token's algorithm is not accepted.",
+                  strcmp(alg->u.string, "none") == 0 ? "alg none" : "alg not implemented");
+        goto done;
+    }
+    if ((allowed_algs & LATCH_JOSE_ALG_BIT(jws.alg)) == 0) {
+        bad_token(err, "The token's algorithm is not accepted.", "alg not allowed here");
+        latch_error_detail(err, " (%s)", latch_jose_alg_name(jws.alg));
+        goto done;
+    }
+    /* RFC 7515 §4.1.11: extensions we do not understand must be refused, and we know none. */
+    if (latch_jose_json_get(jws.header_json, "crit") != NULL) {
+        bad_token(err, malformed, "header has \"crit\"");
+        goto done;
+    }
+
+    yajl_val kid = latch_jose_json_get(jws.header_json, "kid");
+    if (kid != NULL) {
+        if (!YAJL_IS_STRING(kid)) {
+            bad_token(err, malformed, "\"kid\" is not a string");
+            goto done;
+        }
+        for (int i = 0; i < nkeys && key == NULL; i++)
+            if (keys[i] != NULL && strcmp(keys[i]->kid, kid->u.string) == 0)
+                key = keys[i];
+    } else if (nkeys == 1 && keys[0] != NULL) {
+        /* Without a kid only an unambiguous single key may be tried. */
+        key = keys[0];
+    }
+    if (key == NULL) {
+        bad_token(err, "The token's signing key is not known.",
+                  kid != NULL ? "no key with that kid" : "no kid and not exactly one key");
+        goto done;
+    }
+    /* The key decides the algorithm: a header may not pick e.g. RS256 for an EC key. */
+    if (key->alg != jws.alg) {
+        bad_token(err, "The token's algorithm is not accepted.", "alg does not match the key");
+        latch_error_detail(err, " (header %s, key %s)", latch_jose_alg_name(jws.alg),
+                           latch_jose_alg_name(key->alg));
+        goto done;
+    }
+
+    size_t want = sig_len(key);
+    ssize_t got = latch_jose_b64url_decode(dot2 + 1, spart, sig, want);
+    if (want == 0 || got != (ssize_t)want) {
+        bad_token(err, malformed, "signature is not base64url of the algorithm's length");
+        goto done;
+    }
+    if (!verify_input(key, token, hpart + 1 + ppart, sig, want)) {
+        bad_token(err, "The token's signature is invalid.", "signature does not verify");
+        goto done;
+    }
+    jws.payload = decode_part(dot1 + 1, ppart, &jws.payload_len);
+    if (jws.payload == NULL) {
+        bad_token(err, malformed, "payload is not base64url");
+        goto done;
+    }
+    jws.key = key;
+    *out = jws;
+    memset(&jws, 0, sizeof(jws));
+    rc = LATCH_OK;
+done:
+    latch_jose_jws_clear(&jws);
+    return rc;
+}

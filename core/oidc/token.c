@@ -1,0 +1,432 @@
+/*
+ * The token endpoint, <issuer>/token (RFC 6749 §3.2, §4.4; RFC 8707; RFC 9068).
+ *
+ * Client authentication: client_secret_basic or client_secret_post (never both), secrets
+ * checked against keyed hashes in constant time. The client_credentials grant issues a JWT
+ * access token signed with the tenant's current key. Everything a request needs comes from the
+ * tenant and client caches: no database write, and no database read while the caches are warm.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http/form.h"
+#include "jose/jws.h"
+#include "jose/secret.h"
+#include "oidc/clients.h"
+#include "oidc/oidc_internal.h"
+#include "tenants/cache.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#define MAX_CLIENT_ID 128
+#define MAX_SECRET 512
+#define MAX_SCOPE_TEXT 4096
+
+struct token_ctx {
+    struct latch_request *req;
+    struct latch_form form;
+    const char *client_id;
+    const char *client_secret;
+    bool basic;
+    const char *grant_type;
+    struct latch_tenant_state *state;
+};
+
+void latch_oidc_error(struct latch_request *req, int status, const char *error,
+                      const char *description)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "error");
+    latch_json_string(&j, error);
+    latch_json_key(&j, "error_description");
+    latch_json_string(&j, description);
+    latch_json_end_object(&j);
+    size_t len = 0;
+    char *body = latch_json_take(&j, &len);
+    latch_http_add_header(req, "Pragma", "no-cache");
+    if (body == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    latch_http_respond_json(req, status, body, len);
+    free(body);
+}
+
+static void invalid_client(struct token_ctx *ctx, const char *why)
+{
+    latch_http_add_header(ctx->req, "WWW-Authenticate", "Basic realm=\"latch\", charset=\"UTF-8\"");
+    latch_oidc_error(ctx->req, 401, "invalid_client", why);
+}
+
+/* Standard base64 (RFC 4648 §4) with padding, as HTTP Basic uses. */
+static long b64_decode(const char *in, size_t len, char *out, size_t cap)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (len % 4 != 0)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) {
+            char c = in[i + k];
+            if (c == '=' && i + 4 == len && k >= 2) {
+                v[k] = -2;
+            } else {
+                const char *p = c ? strchr(alphabet, c) : NULL;
+                if (p == NULL)
+                    return -1;
+                v[k] = (int)(p - alphabet);
+            }
+        }
+        if (v[2] == -2 && v[3] != -2)
+            return -1;
+        uint32_t n = (uint32_t)(v[0] << 18 | v[1] << 12 | (v[2] < 0 ? 0 : v[2]) << 6 |
+                                (v[3] < 0 ? 0 : v[3]));
+        int bytes = v[2] == -2 ? 1 : v[3] == -2 ? 2 : 3;
+        if (o + (size_t)bytes >= cap)
+            return -1;
+        out[o++] = (char)(n >> 16);
+        if (bytes > 1)
+            out[o++] = (char)(n >> 8 & 0xff);
+        if (bytes > 2)
+            out[o++] = (char)(n & 0xff);
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* Reads HTTP Basic credentials; both parts are form-urlencoded (RFC 6749 §2.3.1). */
+static bool parse_basic(struct token_ctx *ctx, const char *header)
+{
+    if (strncasecmp(header, "Basic ", 6) != 0)
+        return false;
+    const char *b64 = header + 6;
+    while (*b64 == ' ')
+        b64++;
+    char raw[MAX_CLIENT_ID + MAX_SECRET * 3 + 8];
+    long n = b64_decode(b64, strlen(b64), raw, sizeof(raw));
+    if (n <= 0 || memchr(raw, '\0', (size_t)n) != NULL)
+        return false;
+    char *colon = strchr(raw, ':');
+    if (colon == NULL)
+        return false;
+    *colon = '\0';
+    struct latch_form f;
+    struct latch_error err;
+    char *pair = latch_arena_printf(ctx->req->arena, "id=%s&secret=%s", raw, colon + 1);
+    if (pair == NULL || latch_form_parse(&f, ctx->req->arena, pair, strlen(pair), &err) != LATCH_OK)
+        return false;
+    /* '&' or '=' inside the raw parts would have split differently: insist on two fields. */
+    if (f.n != 2)
+        return false;
+    ctx->client_id = latch_form_get(&f, "id");
+    ctx->client_secret = latch_form_get(&f, "secret");
+    ctx->basic = true;
+    return ctx->client_id != NULL && ctx->client_secret != NULL;
+}
+
+static bool scope_token_ok(const char *s, size_t n)
+{
+    /* RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
+            return false;
+    }
+    return n > 0;
+}
+
+static bool client_holds(const struct latch_client *client, const char *indicator, const char *s,
+                         size_t n)
+{
+    for (int i = 0; i < client->nscopes; i++)
+        if (strcmp(client->scopes[i].indicator, indicator) == 0 &&
+            strlen(client->scopes[i].name) == n && memcmp(client->scopes[i].name, s, n) == 0)
+            return true;
+    return false;
+}
+
+/* granted = requested ∩ held, or everything held when nothing was requested. */
+static char *grant_scopes(struct token_ctx *ctx, const struct latch_client *client,
+                          const char *indicator, const char *requested, bool *bad)
+{
+    struct latch_arena *arena = ctx->req->arena;
+    size_t cap = MAX_SCOPE_TEXT + 1, len = 0;
+    char *out = latch_arena_alloc(arena, cap);
+    if (out == NULL)
+        return NULL;
+    out[0] = '\0';
+    *bad = false;
+    if (requested == NULL) {
+        for (int i = 0; i < client->nscopes; i++) {
+            if (strcmp(client->scopes[i].indicator, indicator) != 0)
+                continue;
+            size_t n = strlen(client->scopes[i].name);
+            if (len + n + 2 > cap)
+                break;
+            if (len > 0)
+                out[len++] = ' ';
+            memcpy(out + len, client->scopes[i].name, n);
+            len += n;
+            out[len] = '\0';
+        }
+        return out;
+    }
+    const char *p = requested;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *start = p;
+        while (*p && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0)
+            break;
+        if (!scope_token_ok(start, n)) {
+            *bad = true;
+            return out;
+        }
+        if (!client_holds(client, indicator, start, n))
+            continue; /* unheld scopes are dropped, not refused */
+        /* skip duplicates */
+        bool dup = false;
+        for (const char *q = out; *q && !dup;) {
+            const char *e = strchr(q, ' ');
+            size_t m = e ? (size_t)(e - q) : strlen(q);
+            dup = m == n && memcmp(q, start, n) == 0;
+            q = e ? e + 1 : q + m;
+        }
+        if (dup || len + n + 2 > cap)
+            continue;
+        if (len > 0)
+            out[len++] = ' ';
+        memcpy(out + len, start, n);
+        len += n;
+        out[len] = '\0';
+    }
+    return out;
+}
+
+static void issue_client_credentials(struct token_ctx *ctx, struct latch_client *client)
+{
+    struct latch_request *req = ctx->req;
+    struct latch_tenant_state *st = ctx->state;
+    if (latch_form_count(&ctx->form, "resource") > 1) {
+        latch_oidc_error(req, 400, "invalid_target",
+                         "Only one resource can be requested with client_credentials.");
+        return;
+    }
+    const char *indicator = latch_form_get(&ctx->form, "resource");
+    const struct latch_resource *res = NULL;
+    if (indicator != NULL) {
+        res = latch_tenant_resource(st, indicator);
+        if (res == NULL) {
+            latch_oidc_error(req, 400, "invalid_target", "The resource indicator is not registered.");
+            return;
+        }
+    } else {
+        res = latch_tenant_default_resource(st);
+        if (res == NULL) {
+            latch_oidc_error(req, 400, "invalid_target",
+                             "A resource indicator is required (RFC 8707 `resource`).");
+            return;
+        }
+    }
+    const char *requested = latch_form_get(&ctx->form, "scope");
+    if (requested != NULL && strlen(requested) > MAX_SCOPE_TEXT) {
+        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is too long.");
+        return;
+    }
+    bool bad = false;
+    char *scope = grant_scopes(ctx, client, res->indicator, requested, &bad);
+    if (scope == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    if (bad) {
+        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is malformed.");
+        return;
+    }
+    if (st->current < 0) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "No signing key available.");
+        return;
+    }
+
+    char jti[33];
+    if (latch_jose_random_id(jti, 32) != LATCH_OK) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
+        return;
+    }
+    time_t now = time(NULL);
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "jti");
+    latch_json_string(&j, jti);
+    latch_json_key(&j, "sub");
+    latch_json_string(&j, client->id);
+    latch_json_key(&j, "iat");
+    latch_json_int(&j, (int64_t)now);
+    latch_json_key(&j, "exp");
+    latch_json_int(&j, (int64_t)now + res->ttl);
+    latch_json_key(&j, "scope");
+    latch_json_string(&j, scope);
+    latch_json_key(&j, "client_id");
+    latch_json_string(&j, client->id);
+    latch_json_key(&j, "iss");
+    latch_json_string(&j, st->issuer);
+    latch_json_key(&j, "aud");
+    latch_json_string(&j, res->indicator);
+    latch_json_end_object(&j);
+    size_t plen = 0;
+    char *payload = latch_json_take(&j, &plen);
+    char *token = NULL;
+    struct latch_error err;
+    if (payload == NULL || latch_jose_sign(st->keys[st->current].key, "\"typ\":\"at+jwt\"", payload,
+                                           plen, &token, &err) != LATCH_OK) {
+        free(payload);
+        latch_err("cannot sign an access token");
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    free(payload);
+
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "access_token");
+    latch_json_string(&j, token);
+    latch_json_key(&j, "expires_in");
+    latch_json_int(&j, res->ttl);
+    latch_json_key(&j, "token_type");
+    latch_json_string(&j, "Bearer");
+    latch_json_key(&j, "scope");
+    latch_json_string(&j, scope);
+    latch_json_end_object(&j);
+    free(token);
+    size_t blen = 0;
+    char *body = latch_json_take(&j, &blen);
+    if (body == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    latch_http_add_header(req, "Pragma", "no-cache");
+    latch_http_respond_json(req, 200, body, blen);
+    free(body);
+}
+
+static void got_client(struct latch_client *client, const struct latch_error *err, void *arg)
+{
+    struct token_ctx *ctx = arg;
+    if (err != NULL) {
+        latch_http_respond_error(ctx->req, err);
+    } else if (!client->exists ||
+               !latch_client_check_secret(client, ctx->client_secret, time(NULL))) {
+        invalid_client(ctx, "Client authentication failed.");
+    } else if (strcmp(ctx->grant_type, "client_credentials") != 0) {
+        latch_oidc_error(ctx->req, 400, "unsupported_grant_type",
+                         "The grant type is not supported.");
+    } else if (strcmp(client->type, "MachineToMachine") != 0) {
+        latch_oidc_error(ctx->req, 400, "unauthorized_client",
+                         "The client_credentials grant is for MachineToMachine applications.");
+    } else {
+        issue_client_credentials(ctx, client);
+    }
+    latch_client_unref(client);
+    latch_tenant_state_unref(ctx->state);
+}
+
+static void got_state(struct latch_tenant_state *st, const struct latch_error *err, void *arg)
+{
+    struct token_ctx *ctx = arg;
+    if (err != NULL) {
+        latch_http_respond_error(ctx->req, err);
+        return;
+    }
+    ctx->state = st;
+    latch_client_get(ctx->req->loop, ctx->req->tenant->id, ctx->client_id, got_client, ctx);
+}
+
+void latch_oidc_token(struct latch_request *req, void *arg)
+{
+    struct token_ctx *ctx = latch_arena_calloc(req->arena, 1, sizeof(*ctx));
+    struct latch_error err;
+    if (ctx == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    ctx->req = req;
+    const char *ct = latch_http_header_get(req, "content-type");
+    if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
+        (ct[33] != '\0' && ct[33] != ';' && ct[33] != ' ')) {
+        latch_oidc_error(req, 400, "invalid_request",
+                         "The body must be application/x-www-form-urlencoded.");
+        return;
+    }
+    if (memchr(req->body, '\0', req->body_len) != NULL ||
+        latch_form_parse(&ctx->form, req->arena, req->body, req->body_len, &err) != LATCH_OK) {
+        latch_oidc_error(req, 400, "invalid_request", "The form body is malformed.");
+        return;
+    }
+    static const char *const repeatable[] = {"resource", NULL};
+    const char *dup = latch_form_repeated(&ctx->form, repeatable);
+    if (dup != NULL) {
+        char *msg = latch_arena_printf(req->arena, "Parameter `%.64s` is repeated.", dup);
+        latch_oidc_error(req, 400, "invalid_request", msg ? msg : "A parameter is repeated.");
+        return;
+    }
+    ctx->grant_type = latch_form_get(&ctx->form, "grant_type");
+    if (ctx->grant_type == NULL || ctx->grant_type[0] == '\0') {
+        latch_oidc_error(req, 400, "invalid_request", "Missing parameter `grant_type`.");
+        return;
+    }
+
+    const char *authz = latch_http_header_get(req, "authorization");
+    const char *post_id = latch_form_get(&ctx->form, "client_id");
+    const char *post_secret = latch_form_get(&ctx->form, "client_secret");
+    if (authz != NULL) {
+        if (!parse_basic(ctx, authz)) {
+            invalid_client(ctx, "Malformed client credentials in the Authorization header.");
+            return;
+        }
+        if (post_secret != NULL) {
+            latch_oidc_error(req, 400, "invalid_request",
+                             "Use one client authentication method, not several.");
+            return;
+        }
+        if (post_id != NULL && strcmp(post_id, ctx->client_id) != 0) {
+            latch_oidc_error(req, 400, "invalid_request", "client_id does not match.");
+            return;
+        }
+    } else if (post_id != NULL && post_secret != NULL) {
+        ctx->client_id = post_id;
+        ctx->client_secret = post_secret;
+    } else {
+        invalid_client(ctx, "Client authentication is required.");
+        return;
+    }
+    if (ctx->client_id[0] == '\0' || strlen(ctx->client_id) > MAX_CLIENT_ID ||
+        strlen(ctx->client_secret) > MAX_SECRET) {
+        invalid_client(ctx, "Client authentication failed.");
+        return;
+    }
+    latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, got_state, ctx);
+}
+
+latch_rc latch_oidc_register(struct latch_server *srv)
+{
+    if (latch_server_add_tenant_route(srv, LATCH_HTTP_GET, "/oidc/.well-known/openid-configuration",
+                                      latch_oidc_discovery, NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_GET, "/oidc/jwks", latch_oidc_discovery,
+                                      NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_POST, "/oidc/token", latch_oidc_token,
+                                      NULL) != LATCH_OK)
+        return LATCH_FAIL;
+    return LATCH_OK;
+}

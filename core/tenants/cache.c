@@ -1,0 +1,552 @@
+/*
+ * Per-loop tenant state cache; see cache.h.
+ *
+ * A load is one pipelined round trip: make sure the Management API resource exists, read the
+ * live signing keys, read the resources. When the tenant has no current key yet, the keys are
+ * generated on the worker pool, inserted, and the load starts again. Concurrent gets of the same
+ * tenant on one loop wait on the same load.
+ */
+#include "tenants/cache.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "jose/secret.h"
+#include "tenants/keys.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/workpool.h"
+
+/* ---- node-wide epochs ---- */
+
+#define EPOCH_SLOTS 1024
+
+static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t global_epoch = 1;
+/* A tenant's epoch is global_epoch + bumps of its hash slot; collisions only cost a reload. */
+static uint64_t slot_epoch[EPOCH_SLOTS];
+static uint8_t seal_key[32], hash_key[32];
+
+static size_t slot_of(const char *id)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211u;
+    return (size_t)(h % EPOCH_SLOTS);
+}
+
+void latch_tenant_epoch_bump(const char *tenant_id)
+{
+    pthread_mutex_lock(&epoch_lock);
+    if (tenant_id == NULL)
+        global_epoch++;
+    else
+        slot_epoch[slot_of(tenant_id)]++;
+    pthread_mutex_unlock(&epoch_lock);
+}
+
+uint64_t latch_tenant_epoch_get(const char *tenant_id)
+{
+    pthread_mutex_lock(&epoch_lock);
+    uint64_t e = (global_epoch << 32) + slot_epoch[slot_of(tenant_id)];
+    pthread_mutex_unlock(&epoch_lock);
+    return e;
+}
+
+void latch_tenant_cache_on_notify(const char *channel, const char *payload, void *arg)
+{
+    latch_debug("invalidate tenant %s", payload);
+    latch_tenant_epoch_bump(payload);
+}
+
+void latch_tenant_cache_on_connect(void *arg)
+{
+    latch_tenant_epoch_bump(NULL);
+}
+
+void latch_tenant_cache_set_master_key(const uint8_t master[32])
+{
+    if (latch_jose_derive_key(master, "latch/signing-keys/v1", seal_key) != LATCH_OK ||
+        latch_jose_derive_key(master, "latch/client-secret/v1", hash_key) != LATCH_OK) {
+        latch_err("cannot derive keys from LATCH_SECRET_KEY");
+        abort();
+    }
+}
+
+const uint8_t *latch_tenant_seal_key(void)
+{
+    return seal_key;
+}
+
+const uint8_t *latch_tenant_secret_hash_key(void)
+{
+    return hash_key;
+}
+
+char *latch_tenant_endpoint(const struct latch_config *cfg, const char *tenant_id)
+{
+    size_t n = strlen(cfg->public_url) + strlen(tenant_id) + 8;
+    char *out = malloc(n);
+    if (out == NULL)
+        return NULL;
+    if (strcmp(tenant_id, LATCH_TENANT_DEFAULT) == 0)
+        snprintf(out, n, "%s", cfg->public_url);
+    else
+        snprintf(out, n, "%s/t/%s", cfg->public_url, tenant_id);
+    return out;
+}
+
+/* ---- states ---- */
+
+static void state_free(struct latch_tenant_state *st)
+{
+    for (int i = 0; i < st->nkeys; i++)
+        latch_jose_key_free(st->keys[i].key);
+    for (int i = 0; i < st->nresources; i++) {
+        free(st->resources[i].id);
+        free(st->resources[i].indicator);
+    }
+    free(st->resources);
+    free(st->endpoint);
+    free(st->issuer);
+    free(st->mgmt_indicator);
+    free(st->jwks);
+    free(st->discovery);
+    free(st);
+}
+
+void latch_tenant_state_unref(struct latch_tenant_state *state)
+{
+    if (state != NULL && --state->refs == 0)
+        state_free(state);
+}
+
+const struct latch_resource *latch_tenant_resource(const struct latch_tenant_state *state,
+                                                   const char *indicator)
+{
+    for (int i = 0; i < state->nresources; i++)
+        if (strcmp(state->resources[i].indicator, indicator) == 0)
+            return &state->resources[i];
+    return NULL;
+}
+
+const struct latch_resource *latch_tenant_default_resource(const struct latch_tenant_state *state)
+{
+    for (int i = 0; i < state->nresources; i++)
+        if (state->resources[i].is_default)
+            return &state->resources[i];
+    return NULL;
+}
+
+static void json_url(struct latch_json *j, const char *key, const char *base, const char *suffix)
+{
+    size_t n = strlen(base) + strlen(suffix) + 1;
+    char *url = malloc(n);
+    if (url == NULL) {
+        j->failed = true;
+        return;
+    }
+    snprintf(url, n, "%s%s", base, suffix);
+    latch_json_key(j, key);
+    latch_json_string(j, url);
+    free(url);
+}
+
+static void json_strings(struct latch_json *j, const char *key, const char *const *values)
+{
+    latch_json_key(j, key);
+    latch_json_begin_array(j);
+    for (const char *const *v = values; *v != NULL; v++)
+        latch_json_string(j, *v);
+    latch_json_end_array(j);
+}
+
+/* The discovery document lists exactly what is implemented; later issues extend it. */
+static char *build_discovery(const struct latch_tenant_state *st, size_t *len)
+{
+    static const char *const grants[] = {"client_credentials", NULL};
+    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const subjects[] = {"public", NULL};
+    const char *algs[] = {"ES384", NULL};
+    if (st->current >= 0)
+        algs[0] = latch_jose_alg_name(st->keys[st->current].key->alg);
+
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "issuer");
+    latch_json_string(&j, st->issuer);
+    json_url(&j, "jwks_uri", st->issuer, "/jwks");
+    json_url(&j, "token_endpoint", st->issuer, "/token");
+    json_strings(&j, "grant_types_supported", grants);
+    json_strings(&j, "token_endpoint_auth_methods_supported", auth_methods);
+    json_strings(&j, "response_types_supported", none);
+    json_strings(&j, "subject_types_supported", subjects);
+    json_strings(&j, "id_token_signing_alg_values_supported", algs);
+    latch_json_key(&j, "claims_parameter_supported");
+    latch_json_bool(&j, false);
+    latch_json_key(&j, "request_parameter_supported");
+    latch_json_bool(&j, false);
+    latch_json_key(&j, "request_uri_parameter_supported");
+    latch_json_bool(&j, false);
+    latch_json_end_object(&j);
+    return latch_json_take(&j, len);
+}
+
+/* ---- the cache ---- */
+
+struct waiter {
+    struct waiter *next;
+    latch_tenant_state_cb cb;
+    void *arg;
+};
+
+struct entry {
+    struct entry *next;
+    char id[LATCH_TENANT_ID_MAX + 1];
+    struct latch_tenant_state *state; /* published, or NULL */
+    bool loading;
+    uint64_t load_epoch;
+    int attempts;
+    struct waiter *waiters;
+    struct latch_tenant_cache *cache;
+};
+
+#define CACHE_BUCKETS 256
+
+struct latch_tenant_cache {
+    const struct latch_config *cfg;
+    struct latch_store *store;
+    struct latch_workpool *pool;
+    struct latch_mailbox *mailbox;
+    struct entry *buckets[CACHE_BUCKETS];
+};
+
+struct latch_tenant_cache *latch_tenant_cache_new(const struct latch_config *cfg,
+                                                  struct latch_store *store,
+                                                  struct latch_workpool *pool,
+                                                  struct latch_mailbox *mailbox)
+{
+    struct latch_tenant_cache *cache = calloc(1, sizeof(*cache));
+    if (cache == NULL)
+        return NULL;
+    cache->cfg = cfg;
+    cache->store = store;
+    cache->pool = pool;
+    cache->mailbox = mailbox;
+    return cache;
+}
+
+void latch_tenant_cache_free(struct latch_tenant_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    for (int b = 0; b < CACHE_BUCKETS; b++) {
+        for (struct entry *e = cache->buckets[b], *next; e != NULL; e = next) {
+            next = e->next;
+            if (e->loading) {
+                e->cache = NULL; /* the load completes into nothing */
+                continue;
+            }
+            latch_tenant_state_unref(e->state);
+            free(e);
+        }
+    }
+    free(cache);
+}
+
+static struct entry *find_entry(struct latch_tenant_cache *cache, const char *id, bool create)
+{
+    size_t b = slot_of(id) % CACHE_BUCKETS;
+    for (struct entry *e = cache->buckets[b]; e != NULL; e = e->next)
+        if (strcmp(e->id, id) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    struct entry *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->cache = cache;
+    e->next = cache->buckets[b];
+    cache->buckets[b] = e;
+    return e;
+}
+
+static void finish(struct entry *e, struct latch_tenant_state *st, const struct latch_error *err)
+{
+    struct waiter *w = e->waiters;
+    e->waiters = NULL;
+    e->loading = false;
+    e->attempts = 0;
+    if (st != NULL) {
+        latch_tenant_state_unref(e->state);
+        e->state = st; /* the entry's reference */
+    }
+    while (w != NULL) {
+        struct waiter *next = w->next;
+        if (st != NULL)
+            st->refs++;
+        w->cb(st, st ? NULL : err, w->arg);
+        free(w);
+        w = next;
+    }
+}
+
+static void start_load(struct entry *e);
+
+/* ---- key generation on the worker pool ---- */
+
+struct keygen {
+    struct entry *entry;
+    char tenant[LATCH_TENANT_ID_MAX + 1];
+    struct latch_prepared_key cur, nxt;
+    latch_rc rc;
+    struct latch_error err;
+};
+
+static void keygen_work(void *arg)
+{
+    struct keygen *kg = arg;
+    kg->rc = latch_keys_prepare(seal_key, kg->tenant, LATCH_KEYS_DEFAULT_ALGORITHM, &kg->cur,
+                                &kg->err);
+    if (kg->rc == LATCH_OK)
+        kg->rc = latch_keys_prepare(seal_key, kg->tenant, LATCH_KEYS_DEFAULT_ALGORITHM, &kg->nxt,
+                                    &kg->err);
+}
+
+static void keys_inserted(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
+{
+    struct entry *e = arg;
+    /* A concurrent node may have won (unique violation): either way, load again. */
+    if (err != NULL && err->status != 409)
+        latch_log_error("cannot store the first signing keys", err);
+    if (e->cache == NULL) {
+        free(e);
+        return;
+    }
+    start_load(e);
+}
+
+static void keygen_done(void *arg)
+{
+    struct keygen *kg = arg;
+    struct entry *e = kg->entry;
+    if (e->cache == NULL) {
+        free(e);
+    } else if (kg->rc != LATCH_OK) {
+        latch_log_error("cannot generate signing keys", &kg->err);
+        finish(e, NULL, &kg->err);
+    } else {
+        const char *params[9] = {kg->tenant,         kg->cur.kid,        kg->cur.algorithm,
+                                 kg->cur.sealed_hex, kg->cur.jwk,        kg->nxt.kid,
+                                 kg->nxt.algorithm,  kg->nxt.sealed_hex, kg->nxt.jwk};
+        latch_store_query(e->cache->store, kg->tenant, &latch_keys_init_stmt, params,
+                          keys_inserted, e);
+    }
+    latch_prepared_key_clear(&kg->cur);
+    latch_prepared_key_clear(&kg->nxt);
+    free(kg);
+}
+
+/* ---- loading ---- */
+
+static const struct latch_stmt bootstrap_stmt = {
+    .name = "tenant_bootstrap",
+    .sql = "SELECT latch_bootstrap_tenant($1, $2)",
+    .nparams = 2,
+};
+
+static const struct latch_stmt keys_stmt = {
+    .name = "tenant_keys",
+    .sql = "SELECT id, algorithm, state, private_key FROM signing_keys "
+           "WHERE tenant_id = $1 AND (expires_at IS NULL OR expires_at > now()) "
+           "ORDER BY created_at",
+    .nparams = 1,
+};
+
+static const struct latch_stmt resources_stmt = {
+    .name = "tenant_resources",
+    .sql = "SELECT id, indicator, access_token_ttl, is_default, is_management FROM resources "
+           "WHERE tenant_id = $1 ORDER BY id",
+    .nparams = 1,
+};
+
+static enum latch_key_state parse_state(const char *s)
+{
+    if (strcmp(s, "current") == 0)
+        return LATCH_KEY_CURRENT;
+    if (strcmp(s, "next") == 0)
+        return LATCH_KEY_NEXT;
+    return LATCH_KEY_PREVIOUS;
+}
+
+static struct latch_tenant_state *build_state(struct entry *e,
+                                              struct latch_store_result *const *results,
+                                              struct latch_error *err)
+{
+    const struct latch_config *cfg = e->cache->cfg;
+    struct latch_tenant_state *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        goto oom;
+    st->refs = 1;
+    st->epoch = e->load_epoch;
+    st->current = -1;
+    snprintf(st->id, sizeof(st->id), "%s", e->id);
+    st->endpoint = latch_tenant_endpoint(cfg, e->id);
+    if (st->endpoint == NULL)
+        goto oom;
+    size_t n = strlen(st->endpoint) + 8;
+    st->issuer = malloc(n);
+    st->mgmt_indicator = malloc(n);
+    if (st->issuer == NULL || st->mgmt_indicator == NULL)
+        goto oom;
+    snprintf(st->issuer, n, "%s/oidc", st->endpoint);
+    snprintf(st->mgmt_indicator, n, "%s/api", st->endpoint);
+
+    const struct latch_store_result *keys = results[1];
+    const struct latch_jose_key *pub[LATCH_TENANT_MAX_KEYS];
+    int rows = latch_store_result_rows(keys);
+    for (int r = 0; r < rows && st->nkeys < LATCH_TENANT_MAX_KEYS; r++) {
+        struct latch_tenant_key *k = &st->keys[st->nkeys];
+        const char *kid = latch_store_result_value(keys, r, 0);
+        if (latch_keys_open(seal_key, e->id, kid, latch_store_result_value(keys, r, 3), &k->key,
+                            err) != LATCH_OK) {
+            latch_log_error("skipping a signing key", err);
+            continue;
+        }
+        snprintf(k->algorithm, sizeof(k->algorithm), "%s", latch_store_result_value(keys, r, 1));
+        k->state = parse_state(latch_store_result_value(keys, r, 2));
+        if (k->state == LATCH_KEY_CURRENT)
+            st->current = st->nkeys;
+        pub[st->nkeys] = k->key;
+        st->nkeys++;
+    }
+    if (latch_jose_jwks(pub, (size_t)st->nkeys, &st->jwks, &st->jwks_len, err) != LATCH_OK)
+        goto fail;
+
+    const struct latch_store_result *res = results[2];
+    rows = latch_store_result_rows(res);
+    if (rows > 0) {
+        st->resources = calloc((size_t)rows, sizeof(*st->resources));
+        if (st->resources == NULL)
+            goto oom;
+    }
+    for (int r = 0; r < rows; r++) {
+        struct latch_resource *rs = &st->resources[st->nresources++];
+        rs->id = strdup(latch_store_result_value(res, r, 0));
+        rs->indicator = strdup(latch_store_result_value(res, r, 1));
+        rs->ttl = strtol(latch_store_result_value(res, r, 2), NULL, 10);
+        rs->is_default = strcmp(latch_store_result_value(res, r, 3), "t") == 0;
+        rs->is_management = strcmp(latch_store_result_value(res, r, 4), "t") == 0;
+        if (rs->id == NULL || rs->indicator == NULL)
+            goto oom;
+    }
+    st->discovery = build_discovery(st, &st->discovery_len);
+    if (st->discovery == NULL)
+        goto oom;
+    return st;
+oom:
+    latch_error_set(err, 503, "service_unavailable", "Out of memory.");
+fail:
+    if (st != NULL)
+        state_free(st);
+    return NULL;
+}
+
+static void load_done(struct latch_store_result *const *results, int nresults,
+                      const struct latch_error *err, void *arg)
+{
+    struct entry *e = arg;
+    if (e->cache == NULL) {
+        free(e);
+        return;
+    }
+    if (err != NULL) {
+        finish(e, NULL, err);
+        return;
+    }
+    /* Any current key? If not, make the tenant's first keys and load again. */
+    bool has_current = false;
+    const struct latch_store_result *keys = results[1];
+    for (int r = 0; r < latch_store_result_rows(keys); r++)
+        has_current |= strcmp(latch_store_result_value(keys, r, 2), "current") == 0;
+    if (!has_current) {
+        struct latch_error gerr;
+        struct keygen *kg = calloc(1, sizeof(*kg));
+        if (kg == NULL || ++e->attempts > 3) {
+            free(kg);
+            latch_error_set(&gerr, 503, "service_unavailable",
+                            "The tenant's signing keys are not available.");
+            finish(e, NULL, &gerr);
+            return;
+        }
+        kg->entry = e;
+        snprintf(kg->tenant, sizeof(kg->tenant), "%s", e->id);
+        if (latch_workpool_submit(e->cache->pool, e->cache->mailbox, keygen_work, keygen_done,
+                                  kg) != LATCH_OK) {
+            free(kg);
+            latch_error_set(&gerr, 503, "service_unavailable",
+                            "The server is busy; try again shortly.");
+            finish(e, NULL, &gerr);
+        }
+        return;
+    }
+    struct latch_error berr;
+    latch_error_clear(&berr);
+    struct latch_tenant_state *st = build_state(e, results, &berr);
+    finish(e, st, &berr); /* build_state's reference becomes the entry's */
+}
+
+static void start_load(struct entry *e)
+{
+    struct latch_tenant_cache *cache = e->cache;
+    e->load_epoch = latch_tenant_epoch_get(e->id);
+    char *endpoint = latch_tenant_endpoint(cache->cfg, e->id);
+    char indicator[1100];
+    snprintf(indicator, sizeof(indicator), "%s/api", endpoint ? endpoint : "");
+    free(endpoint);
+    struct latch_store_op ops[3] = {
+        {.stmt = &bootstrap_stmt, .params = {e->id, indicator}},
+        {.stmt = &keys_stmt, .params = {e->id}},
+        {.stmt = &resources_stmt, .params = {e->id}},
+    };
+    latch_store_exec(cache->store, e->id, ops, 3, load_done, e);
+}
+
+void latch_tenant_state_get(struct latch_tenant_cache *cache, const struct latch_tenant *tenant,
+                            latch_tenant_state_cb cb, void *arg)
+{
+    struct entry *e = find_entry(cache, tenant->id, true);
+    if (e == NULL) {
+        static const struct latch_error oom = {
+            .status = 503, .code = "service_unavailable", .message = "Out of memory."};
+        cb(NULL, &oom, arg);
+        return;
+    }
+    if (e->state != NULL && e->state->epoch == latch_tenant_epoch_get(tenant->id)) {
+        e->state->refs++;
+        cb(e->state, NULL, arg);
+        return;
+    }
+    struct waiter *w = malloc(sizeof(*w));
+    if (w == NULL) {
+        static const struct latch_error oom = {
+            .status = 503, .code = "service_unavailable", .message = "Out of memory."};
+        cb(NULL, &oom, arg);
+        return;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    w->next = e->waiters;
+    e->waiters = w;
+    if (!e->loading) {
+        e->loading = true;
+        start_load(e);
+    }
+}

@@ -1,0 +1,163 @@
+/* Signing-key material; see keys.h. */
+#include "tenants/keys.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jose/secret.h"
+#include "tenants/tenant_id.h"
+
+const struct latch_stmt latch_keys_init_stmt = {
+    .name = "keys_init",
+    .sql = "SELECT latch_init_keys($1, $2, $3, $4::bytea, $5::jsonb, $6, $7, $8::bytea, $9::jsonb)",
+    .nparams = 9,
+};
+
+const struct latch_stmt latch_keys_rotate_stmt = {
+    .name = "keys_rotate",
+    .sql = "SELECT latch_rotate_keys($1, $2::bigint, $3, $4, $5::bytea, $6::jsonb, $7, $8, "
+           "$9::bytea, $10::jsonb)",
+    .nparams = 10,
+};
+
+const struct latch_stmt latch_keys_list_stmt = {
+    .name = "keys_list",
+    .sql = "SELECT latch_keys_json($1)",
+    .nparams = 1,
+};
+
+bool latch_keys_algorithm(const char *name, enum latch_jose_alg *alg)
+{
+    static const struct {
+        const char *name;
+        enum latch_jose_alg alg;
+    } map[] = {
+        {"EC", LATCH_JOSE_ES384},
+        {"EC-P256", LATCH_JOSE_ES256},
+        {"RSA", LATCH_JOSE_RS256},
+        {"Ed25519", LATCH_JOSE_EDDSA},
+    };
+    for (size_t i = 0; name != NULL && i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(map[i].name, name) == 0) {
+            if (alg != NULL)
+                *alg = map[i].alg;
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *to_hex_bytea(const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = malloc(2 * n + 3);
+    if (out == NULL)
+        return NULL;
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        out[2 + 2 * i] = hex[p[i] >> 4];
+        out[3 + 2 * i] = hex[p[i] & 15];
+    }
+    out[2 + 2 * n] = '\0';
+    return out;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+latch_rc latch_keys_prepare(const uint8_t seal_key[32], const char *tenant_id,
+                            const char *algorithm, struct latch_prepared_key *out,
+                            struct latch_error *err)
+{
+    latch_rc rc = LATCH_FAIL;
+    enum latch_jose_alg alg;
+    struct latch_jose_key *key = NULL;
+    uint8_t *der = NULL, *sealed = NULL;
+    size_t der_len = 0, sealed_len = 0, jwk_len = 0;
+    char aad[LATCH_TENANT_ID_MAX + LATCH_JOSE_KID_MAX + 4];
+
+    memset(out, 0, sizeof(*out));
+    if (!latch_keys_algorithm(algorithm, &alg))
+        return latch_error_set(err, 400, "guard.invalid_input",
+                               "signingKeyAlgorithm: expected EC, EC-P256, RSA or Ed25519");
+    if (latch_jose_key_generate(alg, &key, err) != LATCH_OK ||
+        latch_jose_key_to_pkcs8_der(key, &der, &der_len, err) != LATCH_OK ||
+        latch_jose_key_public_jwk(key, &out->jwk, &jwk_len, err) != LATCH_OK)
+        goto out;
+    snprintf(out->kid, sizeof(out->kid), "%s", key->kid);
+    snprintf(out->algorithm, sizeof(out->algorithm), "%s", algorithm);
+    snprintf(aad, sizeof(aad), "%s/%s", tenant_id, key->kid);
+    if (latch_jose_seal(seal_key, aad, der, der_len, &sealed, &sealed_len) != LATCH_OK) {
+        latch_error_set(err, 500, "server_error", "cannot seal a signing key");
+        goto out;
+    }
+    out->sealed_hex = to_hex_bytea(sealed, sealed_len);
+    if (out->sealed_hex == NULL) {
+        latch_error_set(err, 500, "server_error", "out of memory");
+        goto out;
+    }
+    rc = LATCH_OK;
+out:
+    if (der != NULL)
+        latch_jose_secret_free(der, der_len);
+    free(sealed);
+    latch_jose_key_free(key);
+    if (rc != LATCH_OK)
+        latch_prepared_key_clear(out);
+    return rc;
+}
+
+void latch_prepared_key_clear(struct latch_prepared_key *key)
+{
+    free(key->sealed_hex);
+    free(key->jwk);
+    memset(key, 0, sizeof(*key));
+}
+
+latch_rc latch_keys_open(const uint8_t seal_key[32], const char *tenant_id, const char *kid,
+                         const char *sealed_hex, struct latch_jose_key **out,
+                         struct latch_error *err)
+{
+    latch_rc rc = LATCH_FAIL;
+    uint8_t *sealed = NULL, *der = NULL;
+    size_t der_len = 0;
+    char aad[LATCH_TENANT_ID_MAX + LATCH_JOSE_KID_MAX + 4];
+    size_t hl = strlen(sealed_hex);
+    if (hl < 2 || sealed_hex[0] != '\\' || sealed_hex[1] != 'x' || hl % 2 != 0)
+        return latch_error_set(err, 500, "server_error", "malformed sealed key");
+    size_t n = (hl - 2) / 2;
+    sealed = malloc(n ? n : 1);
+    if (sealed == NULL)
+        return latch_error_set(err, 500, "server_error", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(sealed_hex[2 + 2 * i]), lo = hexval(sealed_hex[3 + 2 * i]);
+        if (hi < 0 || lo < 0) {
+            latch_error_set(err, 500, "server_error", "malformed sealed key");
+            goto out;
+        }
+        sealed[i] = (uint8_t)(hi << 4 | lo);
+    }
+    snprintf(aad, sizeof(aad), "%s/%s", tenant_id, kid);
+    if (latch_jose_open(seal_key, aad, sealed, n, &der, &der_len) != LATCH_OK) {
+        latch_error_set(err, 500, "server_error", "cannot open signing key %s", kid);
+        latch_error_detail(err, "wrong LATCH_SECRET_KEY, or the row was altered");
+        goto out;
+    }
+    rc = latch_jose_key_from_pkcs8_der(der, der_len, out, err);
+out:
+    if (der != NULL)
+        latch_jose_secret_free(der, der_len);
+    free(sealed);
+    return rc;
+}
