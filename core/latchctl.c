@@ -18,6 +18,12 @@
 #include "tenants/tenant_id.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "config/config.h"
+#include "jose/secret.h"
+#include "tenants/bootstrap.h"
+#include "tenants/cache.h"
+#include "tenants/keys.h"
+#include <openssl/crypto.h>
 
 #ifndef LATCH_VERSION
 #define LATCH_VERSION "unknown" /* the build passes -DLATCH_VERSION="<project version>" */
@@ -39,12 +45,21 @@ static const char usage_text[] =
     "  tenant list [--json]              list tenants\n"
     "  tenant suspend <id>               suspend a tenant\n"
     "  tenant resume <id>                resume a suspended tenant\n"
+    "  app create --tenant <id> --type <type> --name <name> [--management]\n"
+    "                                    create an application (type MachineToMachine,\n"
+    "                                    Traditional, SPA or Native); prints {\"id\",\"secret\"};\n"
+    "                                    --management grants the Management API role\n"
+    "  keys rotate --tenant <id> [--algorithm EC|EC-P256|RSA|Ed25519] [--grace SECONDS]\n"
+    "                                    rotate the tenant's signing keys\n"
     "  version                           print the version and the schema version it carries\n"
     "  help, --help                      print this text\n"
     "\n"
     "environment:\n"
     "  LATCH_DATABASE_URL  libpq connection string or URI; --database-url overrides it (prefer\n"
     "                      the environment: command lines are visible to other users)\n"
+    "  LATCH_SECRET_KEY    needed by 'app', 'keys' and 'tenant create' (signing keys and secrets\n"
+    "                      are sealed or hashed with it); the same value as latchd's\n"
+    "  LATCH_PUBLIC_URL    as latchd's: the Management API indicator is derived from it\n"
     "\n"
     "A tenant id is 1 to 21 lowercase letters, digits or dashes, and neither starts nor ends\n"
     "with a dash.\n"
@@ -54,6 +69,11 @@ static const char usage_text[] =
 struct args {
     const char *database_url;
     const char *name;
+    const char *tenant;
+    const char *type;
+    const char *algorithm;
+    const char *grace;
+    bool management;
     bool json;
     bool help;
     const char *pos[MAX_POSITIONAL];
@@ -113,8 +133,14 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->help = true;
         } else if (strcmp(arg, "--json") == 0) {
             a->json = true;
+        } else if (strcmp(arg, "--management") == 0) {
+            a->management = true;
         } else if (option_value(argc, argv, &i, "--database-url", &a->database_url, &missing) ||
-                   option_value(argc, argv, &i, "--name", &a->name, &missing)) {
+                   option_value(argc, argv, &i, "--name", &a->name, &missing) ||
+                   option_value(argc, argv, &i, "--tenant", &a->tenant, &missing) ||
+                   option_value(argc, argv, &i, "--type", &a->type, &missing) ||
+                   option_value(argc, argv, &i, "--algorithm", &a->algorithm, &missing) ||
+                   option_value(argc, argv, &i, "--grace", &a->grace, &missing)) {
             if (missing)
                 return usage_error("option '%s' needs a value", arg);
         } else {
@@ -234,6 +260,98 @@ static int cmd_tenant_create(PGconn *conn, const char *id, const char *name)
         return EXIT_FAILED;
     }
     printf("created tenant %s\n", id);
+    return EXIT_OK;
+}
+
+/* ---- commands that need LATCH_SECRET_KEY (keys, secrets) ---- */
+
+struct env_override {
+    const char *database_url;
+};
+
+static const char *config_getenv(const char *name, void *arg)
+{
+    const struct env_override *o = arg;
+    if (o->database_url != NULL && strcmp(name, "LATCH_DATABASE_URL") == 0)
+        return o->database_url;
+    return getenv(name);
+}
+
+static struct latch_config secret_cfg;
+
+/* Loads latchd's configuration (for LATCH_SECRET_KEY and LATCH_PUBLIC_URL). */
+static bool load_secret_config(const char *conninfo, bool quiet)
+{
+    struct env_override o = {.database_url = conninfo};
+    struct latch_error err;
+    if (latch_config_load(&secret_cfg, config_getenv, &o, &err) != LATCH_OK) {
+        if (!quiet)
+            fprintf(stderr, "latchctl: %s\n", err.message);
+        return false;
+    }
+    latch_tenant_cache_set_master_key(secret_cfg.secret_key);
+    return true;
+}
+
+static int report(const char *what, const struct latch_error *err)
+{
+    fprintf(stderr, "latchctl: %s: %s%s%s\n", what, err->message, err->detail[0] ? ": " : "",
+            err->detail);
+    return EXIT_FAILED;
+}
+
+static int cmd_app_create(const struct args *a, const char *conninfo)
+{
+    static const char *const types[] = {"MachineToMachine", "Traditional", "SPA", "Native", NULL};
+    if (a->npos != 2)
+        return usage_error("%s", "usage: latchctl app create --tenant <id> --type <type> --name "
+                                 "<name> [--management]");
+    if (a->tenant == NULL || !latch_tenants_valid_id(a->tenant))
+        return usage_error("%s", "'app create' needs --tenant <valid tenant id>");
+    if (a->name == NULL || !valid_tenant_name(a->name))
+        return usage_error("%s", "'app create' needs --name <1 to 256 characters>");
+    bool known = false;
+    for (const char *const *t = types; *t && a->type; t++)
+        known |= strcmp(*t, a->type) == 0;
+    if (!known)
+        return usage_error("%s", "--type must be MachineToMachine, Traditional, SPA or Native");
+    if (a->management && strcmp(a->type, "MachineToMachine") != 0)
+        return usage_error("%s", "--management needs --type MachineToMachine");
+    if (!load_secret_config(conninfo, false))
+        return EXIT_FAILED;
+    char id[22], secret[LATCH_CLIENT_SECRET_LEN + 1];
+    struct latch_error err;
+    if (latch_bootstrap_app(&secret_cfg, a->tenant, NULL, NULL, a->type, a->name, a->management,
+                            false, id, secret, sizeof(secret), &err) != LATCH_OK)
+        return report("cannot create the application", &err);
+    printf("{\"id\":\"%s\",\"secret\":\"%s\"}\n", id, secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return EXIT_OK;
+}
+
+static int cmd_keys_rotate(const struct args *a, const char *conninfo)
+{
+    if (a->npos != 2 || strcmp(a->pos[1], "rotate") != 0)
+        return usage_error("%s", "usage: latchctl keys rotate --tenant <id> [--algorithm EC] "
+                                 "[--grace SECONDS]");
+    if (a->tenant == NULL || !latch_tenants_valid_id(a->tenant))
+        return usage_error("%s", "'keys rotate' needs --tenant <valid tenant id>");
+    const char *alg = a->algorithm ? a->algorithm : LATCH_KEYS_DEFAULT_ALGORITHM;
+    if (!latch_keys_algorithm(alg, NULL))
+        return usage_error("%s", "--algorithm must be EC, EC-P256, RSA or Ed25519");
+    long grace = LATCH_KEYS_DEFAULT_GRACE_SECONDS;
+    if (a->grace != NULL) {
+        char *end = NULL;
+        grace = strtol(a->grace, &end, 10);
+        if (end == a->grace || *end != '\0' || grace < 0 || grace > 30L * 86400)
+            return usage_error("%s", "--grace must be 0 to 2592000 seconds");
+    }
+    if (!load_secret_config(conninfo, false))
+        return EXIT_FAILED;
+    struct latch_error err;
+    if (latch_bootstrap_rotate_keys(&secret_cfg, a->tenant, alg, grace, &err) != LATCH_OK)
+        return report("cannot rotate the keys", &err);
+    printf("rotated the signing keys of tenant %s to %s\n", a->tenant, alg);
     return EXIT_OK;
 }
 
@@ -413,8 +531,15 @@ static int cmd_tenant(const struct args *a, const char *conninfo)
     int rc;
     if (is_list)
         rc = cmd_tenant_list(conn, a->json);
-    else if (is_create)
+    else if (is_create) {
         rc = cmd_tenant_create(conn, id, a->name);
+        /* Give the tenant its keys and Management API now when we can; latchd otherwise
+         * does it on the tenant's first request. */
+        struct latch_error err;
+        if (rc == EXIT_OK && load_secret_config(conninfo, true) &&
+            latch_bootstrap_tenant(&secret_cfg, id, &err) != LATCH_OK)
+            rc = report("cannot create the tenant's signing keys", &err);
+    }
     else
         rc = cmd_tenant_set_suspended(conn, id, is_suspend);
     PQfinish(conn);
@@ -444,7 +569,9 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     bool is_migrate = strcmp(cmd, "migrate") == 0;
-    if (!is_migrate && strcmp(cmd, "tenant") != 0)
+    bool is_app = strcmp(cmd, "app") == 0 && a.npos > 1 && strcmp(a.pos[1], "create") == 0;
+    bool is_keys = strcmp(cmd, "keys") == 0;
+    if (!is_migrate && !is_app && !is_keys && strcmp(cmd, "tenant") != 0)
         return usage_error("unknown command '%s'", cmd);
     if (is_migrate) {
         if (a.npos > 1)
@@ -459,5 +586,9 @@ int main(int argc, char **argv)
 
     if (is_migrate)
         return cmd_migrate(conninfo);
+    if (is_app)
+        return cmd_app_create(&a, conninfo);
+    if (is_keys)
+        return cmd_keys_rotate(&a, conninfo);
     return cmd_tenant(&a, conninfo);
 }

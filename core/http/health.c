@@ -83,7 +83,7 @@ latch_rc latch_health_register(struct latch_server *srv)
 {
     if (latch_server_add_node_route(srv, LATCH_HTTP_GET, "/healthz", healthz, NULL) != LATCH_OK ||
         latch_server_add_node_route(srv, LATCH_HTTP_GET, "/readyz", readyz, NULL) != LATCH_OK ||
-        latch_server_add_tenant_route(srv, LATCH_HTTP_GET, "/api/status", api_status, NULL) !=
+        latch_server_add_tenant_route_fresh(srv, LATCH_HTTP_GET, "/api/status", api_status, NULL) !=
             LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;

@@ -90,6 +90,12 @@ latch_rc latch_server_add_node_route(struct latch_server *srv, enum latch_http_m
 latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http_method method,
                                        const char *pattern, latch_http_handler handler,
                                        void *arg) LATCH_MUST_CHECK;
+/* As above, but the tenant is read from PostgreSQL on every request instead of the node's
+ * cache (a route whose answer is "this tenant is up right now"). */
+latch_rc latch_server_add_tenant_route_fresh(struct latch_server *srv,
+                                             enum latch_http_method method, const char *pattern,
+                                             latch_http_handler handler, void *arg)
+    LATCH_MUST_CHECK;
 
 /* The loop's tenant state cache (tenants/cache.h). Loop thread only. */
 struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop);

@@ -19,6 +19,7 @@ struct route {
     int nsegs;
     latch_http_handler handler;
     void *arg;
+    unsigned flags;
 };
 
 struct latch_router {
@@ -68,6 +69,13 @@ void latch_router_free(struct latch_router *router)
 latch_rc latch_router_add(struct latch_router *router, enum latch_http_method method,
                           const char *pattern, latch_http_handler handler, void *arg)
 {
+    return latch_router_add_flags(router, method, pattern, handler, arg, 0);
+}
+
+latch_rc latch_router_add_flags(struct latch_router *router, enum latch_http_method method,
+                                const char *pattern, latch_http_handler handler, void *arg,
+                                unsigned flags)
+{
     if (pattern == NULL || pattern[0] != '/' || handler == NULL)
         return LATCH_FAIL;
     if (router->n == router->cap) {
@@ -83,6 +91,7 @@ latch_rc latch_router_add(struct latch_router *router, enum latch_http_method me
     rt->method = method;
     rt->handler = handler;
     rt->arg = arg;
+    rt->flags = flags;
 
     int nparams = 0;
     const char *p = pattern + 1;
@@ -182,6 +191,7 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
 
     match->handler = found->handler;
     match->arg = found->arg;
+    match->flags = found->flags;
     match->allow[0] = '\0';
     for (int s = 0; s < n; s++) {
         if (!found->segs[s].is_param)

@@ -24,9 +24,13 @@ struct latch_route_param {
     const char *value; /* decoded, in the request arena */
 };
 
+/* Route flags. */
+#define LATCH_ROUTE_FRESH_TENANT 1u /* read the tenant from PostgreSQL, not the cache */
+
 struct latch_route_match {
     latch_http_handler handler;
     void *arg;
+    unsigned flags;
     struct latch_route_param params[LATCH_ROUTE_MAX_PARAMS];
     int nparams;
     char allow[96]; /* "GET, POST" when the method did not match */
@@ -46,6 +50,9 @@ void latch_router_free(struct latch_router *router);
 latch_rc latch_router_add(struct latch_router *router, enum latch_http_method method,
                           const char *pattern, latch_http_handler handler,
                           void *arg) LATCH_MUST_CHECK;
+latch_rc latch_router_add_flags(struct latch_router *router, enum latch_http_method method,
+                                const char *pattern, latch_http_handler handler, void *arg,
+                                unsigned flags) LATCH_MUST_CHECK;
 
 /* raw_path: percent-encoded path without query. Decoded params are allocated in arena. */
 enum latch_route_result latch_router_match(const struct latch_router *router,

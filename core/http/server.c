@@ -287,7 +287,8 @@ static void dispatch(struct conn *c)
         return;
     }
     req->route = &c->route;
-    latch_tenants_lookup(c->loop->store, req->tenant_id, tenant_ready, req);
+    latch_tenant_cache_lookup(c->loop->tenant_cache, req->tenant_id,
+                              (c->route.flags & LATCH_ROUTE_FRESH_TENANT) != 0, tenant_ready, req);
 }
 
 /* ---- reading requests ---- */
@@ -715,6 +716,14 @@ latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http
                                        const char *pattern, latch_http_handler handler, void *arg)
 {
     return latch_router_add(srv->tenant_routes, method, pattern, handler, arg);
+}
+
+latch_rc latch_server_add_tenant_route_fresh(struct latch_server *srv,
+                                             enum latch_http_method method, const char *pattern,
+                                             latch_http_handler handler, void *arg)
+{
+    return latch_router_add_flags(srv->tenant_routes, method, pattern, handler, arg,
+                                  LATCH_ROUTE_FRESH_TENANT);
 }
 
 latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)

@@ -208,6 +208,8 @@ struct waiter {
 struct entry {
     struct entry *next;
     char id[LATCH_TENANT_ID_MAX + 1];
+    struct latch_tenant tenant; /* the tenants row, valid when tenant_epoch is current */
+    uint64_t tenant_epoch;      /* 0: not cached */
     struct latch_tenant_state *state; /* published, or NULL */
     bool loading;
     uint64_t load_epoch;
@@ -517,6 +519,54 @@ static void start_load(struct entry *e)
         {.stmt = &resources_stmt, .params = {e->id}},
     };
     latch_store_exec(cache->store, e->id, ops, 3, load_done, e);
+}
+
+struct lookup {
+    struct latch_tenant_cache *cache;
+    uint64_t epoch;
+    char id[LATCH_TENANT_ID_MAX + 1];
+    latch_tenants_lookup_cb cb;
+    void *arg;
+};
+
+static void looked_up(const struct latch_tenant *tenant, const struct latch_error *err, void *arg)
+{
+    struct lookup *lk = arg;
+    if (tenant != NULL && lk->cache != NULL) {
+        struct entry *e = find_entry(lk->cache, lk->id, true);
+        if (e != NULL) {
+            e->tenant = *tenant;
+            e->tenant_epoch = lk->epoch;
+        }
+    }
+    lk->cb(tenant, err, lk->arg);
+    free(lk);
+}
+
+void latch_tenant_cache_lookup(struct latch_tenant_cache *cache, const char *id, bool fresh,
+                               latch_tenants_lookup_cb cb, void *arg)
+{
+    uint64_t epoch = latch_tenant_epoch_get(id);
+    if (!fresh) {
+        struct entry *e = find_entry(cache, id, false);
+        if (e != NULL && e->tenant_epoch == epoch) {
+            cb(&e->tenant, NULL, arg);
+            return;
+        }
+    }
+    struct lookup *lk = malloc(sizeof(*lk));
+    if (lk == NULL) {
+        static const struct latch_error oom = {
+            .status = 503, .code = "service_unavailable", .message = "Out of memory."};
+        cb(NULL, &oom, arg);
+        return;
+    }
+    lk->cache = cache;
+    lk->epoch = epoch;
+    snprintf(lk->id, sizeof(lk->id), "%s", id);
+    lk->cb = cb;
+    lk->arg = arg;
+    latch_tenants_lookup(cache->store, id, looked_up, lk);
 }
 
 void latch_tenant_state_get(struct latch_tenant_cache *cache, const struct latch_tenant *tenant,

@@ -97,6 +97,12 @@ void latch_tenant_state_get(struct latch_tenant_cache *cache, const struct latch
                             latch_tenant_state_cb cb, void *arg);
 void latch_tenant_state_unref(struct latch_tenant_state *state);
 
+/* Looks tenant id up (the `tenants` row), from this loop's cache when it is fresh, else from
+ * PostgreSQL; fresh=true always asks PostgreSQL. Unknown ids are not cached. cb may run before
+ * this returns. */
+void latch_tenant_cache_lookup(struct latch_tenant_cache *cache, const char *id, bool fresh,
+                               latch_tenants_lookup_cb cb, void *arg);
+
 /* Finds a resource by indicator; NULL when the tenant has none. */
 const struct latch_resource *latch_tenant_resource(const struct latch_tenant_state *state,
                                                    const char *indicator);
