@@ -539,8 +539,7 @@ static int cmd_tenant(const struct args *a, const char *conninfo)
         if (rc == EXIT_OK && load_secret_config(conninfo, true) &&
             latch_bootstrap_tenant(&secret_cfg, id, &err) != LATCH_OK)
             rc = report("cannot create the tenant's signing keys", &err);
-    }
-    else
+    } else
         rc = cmd_tenant_set_suspended(conn, id, is_suspend);
     PQfinish(conn);
     return rc;

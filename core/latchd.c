@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "http/health.h"
 #include "http/http.h"
+#include "mgmt/mgmt.h"
 #include "oidc/oidc.h"
 #include "store/store.h"
 #include "tenants/bootstrap.h"
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
     }
     srv = latch_server_new(&cfg, &err);
     if (srv == NULL || latch_health_register(srv) != LATCH_OK ||
-        latch_oidc_register(srv) != LATCH_OK) {
+        latch_oidc_register(srv) != LATCH_OK || latch_mgmt_register(srv) != LATCH_OK) {
         latch_err("cannot set up the server");
         goto out;
     }

@@ -172,6 +172,15 @@ EOF
       $latchctl tenant create acme --name "Acme Inc."
     LATCH_DATABASE_URL=$LATCH_DATABASE_URL $latchctl tenant list --json
 
+  Get a Management API token (tenant "default"):
+    export LATCH_DATABASE_URL=$LATCH_DATABASE_URL LATCH_PUBLIC_URL=$LATCH_PUBLIC_URL
+    export LATCH_SECRET_KEY=\$(cat ${key_file:-<your LATCH_SECRET_KEY file>})
+    $latchctl app create --tenant default --type MachineToMachine --name ops --management
+    curl -s -u '<id>:<secret>' -d grant_type=client_credentials \\
+      -d resource=$LATCH_PUBLIC_URL/api -d scope=all $LATCH_PUBLIC_URL/oidc/token
+  then call e.g. $LATCH_PUBLIC_URL/api/applications with "Authorization: Bearer <access_token>".
+  (Or start with LATCH_BOOTSTRAP_CLIENT_ID and LATCH_BOOTSTRAP_CLIENT_SECRET set.)
+
   Binaries: $latchd, $latchctl
   Ctrl-C stops latchd and the PostgreSQL this command started. Logs below are JSON lines.
 

@@ -92,7 +92,7 @@ CREATE TABLE roles (
     name varchar(128) NOT NULL,
     description text NOT NULL DEFAULT '',
     type varchar(32) NOT NULL DEFAULT 'User'
-        CONSTRAINT roles_type CHECK (type IN ('User', 'MachineToMachine')),
+        CONSTRAINT roles_type CHECK (type IN ('MachineToMachine', 'User')),
     is_default boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),

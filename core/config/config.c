@@ -797,17 +797,20 @@ static latch_rc parse_bootstrap_secret(const char *name, const char *value,
     }
     size_t n = strlen(value);
     if (cfg->bootstrap_client_id[0] == '\0')
-        return config_error(err, name, "is set but LATCH_BOOTSTRAP_CLIENT_ID is not; expected "
-                                       "both or neither");
+        return config_error(err, name,
+                            "is set but LATCH_BOOTSTRAP_CLIENT_ID is not; expected "
+                            "both or neither");
     /* Never echo the value: it is a credential. */
     if (n < 32 || n >= sizeof(cfg->bootstrap_client_secret))
-        return config_error(err, name, "has %zu characters; expected 32 to %zu (for example "
-                                       "`openssl rand -base64 32`)",
+        return config_error(err, name,
+                            "has %zu characters; expected 32 to %zu (for example "
+                            "`openssl rand -base64 32`)",
                             n, sizeof(cfg->bootstrap_client_secret) - 1);
     for (const char *p = value; *p; p++)
         if (*p < 0x21 || *p > 0x7e)
-            return config_error(err, name, "has a space or a control character; expected "
-                                           "printable ASCII");
+            return config_error(err, name,
+                                "has a space or a control character; expected "
+                                "printable ASCII");
     memcpy(cfg->bootstrap_client_secret, value, n + 1);
     return LATCH_OK;
 }

@@ -94,8 +94,8 @@ latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http
  * cache (a route whose answer is "this tenant is up right now"). */
 latch_rc latch_server_add_tenant_route_fresh(struct latch_server *srv,
                                              enum latch_http_method method, const char *pattern,
-                                             latch_http_handler handler, void *arg)
-    LATCH_MUST_CHECK;
+                                             latch_http_handler handler,
+                                             void *arg) LATCH_MUST_CHECK;
 
 /* The loop's tenant state cache (tenants/cache.h). Loop thread only. */
 struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop);
@@ -106,6 +106,12 @@ struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop);
 enum { LATCH_LOOP_SLOT_CLIENTS = 0 };
 void *latch_loop_local(struct latch_loop *loop, int slot, void *(*create)(struct latch_loop *),
                        void (*destroy)(void *));
+
+/* Calls fn for each tenant route registered so far (main thread, before start). */
+void latch_server_each_tenant_route(struct latch_server *srv,
+                                    void (*fn)(enum latch_http_method method, const char *pattern,
+                                               void *arg),
+                                    void *arg);
 
 /* Whether the node is draining (SIGTERM received). */
 bool latch_loop_is_stopping(const struct latch_loop *loop);

@@ -114,6 +114,8 @@ void latch_http_add_header(struct latch_request *req, const char *name, const ch
 
 static void access_log(struct conn *c, int status)
 {
+    if (!latch_log_enabled(LATCH_LOG_INFO))
+        return; /* access lines are info lines: LATCH_LOG_LEVEL=warn turns them off */
     struct latch_request *req = c->req;
     char line[1536];
     char ts[40];

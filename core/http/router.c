@@ -205,3 +205,20 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
     }
     return LATCH_ROUTE_FOUND;
 }
+
+void latch_router_each(const struct latch_router *router,
+                       void (*fn)(enum latch_http_method method, const char *pattern, void *arg),
+                       void *arg)
+{
+    for (int i = 0; i < router->n; i++) {
+        const struct route *rt = &router->routes[i];
+        char pattern[512];
+        size_t n = 0;
+        for (int s = 0; s < rt->nsegs && n < sizeof(pattern); s++)
+            n += (size_t)snprintf(pattern + n, sizeof(pattern) - n, "/%s%s",
+                                  rt->segs[s].is_param ? ":" : "", rt->segs[s].text);
+        if (rt->nsegs == 0)
+            snprintf(pattern, sizeof(pattern), "/");
+        fn(rt->method, pattern, arg);
+    }
+}

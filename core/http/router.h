@@ -62,4 +62,9 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
 
 const char *latch_http_method_name(enum latch_http_method method);
 
+/* Calls fn for every route, in the order they were added (for documentation). */
+void latch_router_each(const struct latch_router *router,
+                       void (*fn)(enum latch_http_method method, const char *pattern, void *arg),
+                       void *arg);
+
 #endif

@@ -726,6 +726,14 @@ latch_rc latch_server_add_tenant_route_fresh(struct latch_server *srv,
                                   LATCH_ROUTE_FRESH_TENANT);
 }
 
+void latch_server_each_tenant_route(struct latch_server *srv,
+                                    void (*fn)(enum latch_http_method method, const char *pattern,
+                                               void *arg),
+                                    void *arg)
+{
+    latch_router_each(srv->tenant_routes, fn, arg);
+}
+
 latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
 {
     const struct latch_config *cfg = srv->cfg;
@@ -754,8 +762,7 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
         loop->ev_grace = evtimer_new(loop->base, on_grace_expired, loop);
         loop->mailbox = latch_mailbox_new(loop->base);
         loop->store = latch_store_new(loop->base, &sopts);
-        loop->tenant_cache =
-            latch_tenant_cache_new(cfg, loop->store, srv->pool, loop->mailbox);
+        loop->tenant_cache = latch_tenant_cache_new(cfg, loop->store, srv->pool, loop->mailbox);
         if (loop->ev_stop == NULL || loop->ev_grace == NULL || loop->mailbox == NULL ||
             loop->store == NULL || loop->tenant_cache == NULL)
             return latch_error_set(err, 500, "server_error", "cannot set up loop %d", i);

@@ -15,7 +15,7 @@
 
 #include "jose/base64url.h"
 
-#define GCM_IV_LEN 12
+#define GCM_IV_LEN  12
 #define GCM_TAG_LEN 16
 
 latch_rc latch_jose_derive_key(const uint8_t master[32], const char *purpose, uint8_t out[32])
@@ -55,8 +55,8 @@ latch_rc latch_jose_seal(const uint8_t key[32], const char *aad, const uint8_t *
         EVP_EncryptUpdate(ctx, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
         EVP_EncryptUpdate(ctx, buf + GCM_IV_LEN, &n, plain, (int)len) != 1 ||
         EVP_EncryptFinal_ex(ctx, buf + GCM_IV_LEN + n, &fin) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN,
-                            buf + GCM_IV_LEN + n + fin) != 1)
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, buf + GCM_IV_LEN + n + fin) !=
+            1)
         goto out;
     *out = buf;
     *out_len = GCM_IV_LEN + (size_t)n + (size_t)fin + GCM_TAG_LEN;

@@ -12,12 +12,12 @@
 
 #include "util/error.h"
 
-#define LATCH_SECRET_HASH_LEN 32
+#define LATCH_SECRET_HASH_LEN   32
 #define LATCH_CLIENT_SECRET_LEN 43 /* 32 random bytes, base64url */
 
 /* Derives a 32-byte key for one purpose ("latch/client-secret/v1") from the master key. */
-latch_rc latch_jose_derive_key(const uint8_t master[32], const char *purpose, uint8_t out[32])
-    LATCH_MUST_CHECK;
+latch_rc latch_jose_derive_key(const uint8_t master[32], const char *purpose,
+                               uint8_t out[32]) LATCH_MUST_CHECK;
 
 /* Seals plaintext under key with AES-256-GCM; aad binds it to its row (e.g. "tenant/kid").
  * *out (malloc'd, caller frees) = 12-byte IV || ciphertext || 16-byte tag. */

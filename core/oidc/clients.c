@@ -10,7 +10,7 @@
 #include "util/log.h"
 
 #define CLIENT_BUCKETS 1024
-#define CLIENT_MAX 16384
+#define CLIENT_MAX     16384
 
 static const struct latch_stmt app_stmt = {
     .name = "client_app",

@@ -19,7 +19,8 @@ static void serve(struct latch_tenant_state *st, const struct latch_error *err, 
     }
     bool jwks = strcmp(req->route_path + strlen(req->route_path) - 5, "/jwks") == 0;
     /* Short enough that a rotation reaches clients soon; the next key is published ahead. */
-    latch_http_add_header(req, "Cache-Control", jwks ? "public, max-age=300" : "public, max-age=600");
+    latch_http_add_header(req, "Cache-Control",
+                          jwks ? "public, max-age=300" : "public, max-age=600");
     latch_http_add_header(req, "Access-Control-Allow-Origin", "*");
     if (jwks)
         latch_http_respond(req, 200, "application/jwk-set+json; charset=utf-8", st->jwks,

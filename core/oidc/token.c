@@ -22,8 +22,8 @@
 #include "util/json.h"
 #include "util/log.h"
 
-#define MAX_CLIENT_ID 128
-#define MAX_SECRET 512
+#define MAX_CLIENT_ID  128
+#define MAX_SECRET     512
 #define MAX_SCOPE_TEXT 4096
 
 struct token_ctx {
@@ -228,7 +228,8 @@ static void issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     if (indicator != NULL) {
         res = latch_tenant_resource(st, indicator);
         if (res == NULL) {
-            latch_oidc_error(req, 400, "invalid_target", "The resource indicator is not registered.");
+            latch_oidc_error(req, 400, "invalid_target",
+                             "The resource indicator is not registered.");
             return;
         }
     } else {

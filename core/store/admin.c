@@ -11,8 +11,8 @@ static void quiet(void *arg, const char *message)
 }
 
 latch_rc latch_store_admin_run(const char *conninfo, const char *tenant_id,
-                               const struct latch_admin_op *ops, int nops, char *out,
-                               size_t outcap, struct latch_error *err)
+                               const struct latch_admin_op *ops, int nops, char *out, size_t outcap,
+                               struct latch_error *err)
 {
     latch_rc rc = LATCH_FAIL;
     PGresult *res = NULL;
@@ -50,7 +50,7 @@ latch_rc latch_store_admin_run(const char *conninfo, const char *tenant_id,
         goto pg_fail;
     rc = LATCH_OK;
     goto out;
-pg_fail: {
+pg_fail : {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     bool unique = state != NULL && strcmp(state, "23505") == 0;
     latch_error_set(err, unique ? 409 : 500, unique ? "conflict" : "store.failed",

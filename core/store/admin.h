@@ -21,7 +21,7 @@ struct latch_admin_op {
  * the first column of the first row of the last statement ("" when none). A unique violation
  * fails with status 409. */
 latch_rc latch_store_admin_run(const char *conninfo, const char *tenant_id,
-                               const struct latch_admin_op *ops, int nops, char *out,
-                               size_t outcap, struct latch_error *err) LATCH_MUST_CHECK;
+                               const struct latch_admin_op *ops, int nops, char *out, size_t outcap,
+                               struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

@@ -36,9 +36,11 @@ latch_rc latch_bootstrap_tenant(const struct latch_config *cfg, const char *tena
     if (two_keys(cfg, tenant_id, LATCH_KEYS_DEFAULT_ALGORITHM, &cur, &nxt, err) != LATCH_OK)
         return LATCH_FAIL;
     struct latch_admin_op ops[2] = {
-        {.sql = "SELECT latch_bootstrap_tenant($1, $2)", .nparams = 2,
+        {.sql = "SELECT latch_bootstrap_tenant($1, $2)",
+         .nparams = 2,
          .params = {tenant_id, indicator}},
-        {.sql = latch_keys_init_stmt.sql, .nparams = 9,
+        {.sql = latch_keys_init_stmt.sql,
+         .nparams = 9,
          .params = {tenant_id, cur.kid, cur.algorithm, cur.sealed_hex, cur.jwk, nxt.kid,
                     nxt.algorithm, nxt.sealed_hex, nxt.jwk}},
     };
@@ -59,20 +61,21 @@ latch_rc latch_bootstrap_rotate_keys(const struct latch_config *cfg, const char 
     if (two_keys(cfg, tenant_id, algorithm, &cur, &nxt, err) != LATCH_OK)
         return LATCH_FAIL;
     snprintf(grace, sizeof(grace), "%ld", grace_seconds);
-    struct latch_admin_op op = {
-        .sql = latch_keys_rotate_stmt.sql, .nparams = 10,
-        .params = {tenant_id, grace, cur.kid, cur.algorithm, cur.sealed_hex, cur.jwk, nxt.kid,
-                   nxt.algorithm, nxt.sealed_hex, nxt.jwk}};
+    struct latch_admin_op op = {.sql = latch_keys_rotate_stmt.sql,
+                                .nparams = 10,
+                                .params = {tenant_id, grace, cur.kid, cur.algorithm, cur.sealed_hex,
+                                           cur.jwk, nxt.kid, nxt.algorithm, nxt.sealed_hex,
+                                           nxt.jwk}};
     latch_rc rc = latch_store_admin_run(cfg->database_url, tenant_id, &op, 1, NULL, 0, err);
     latch_prepared_key_clear(&cur);
     latch_prepared_key_clear(&nxt);
     return rc;
 }
 
-latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_id,
-                             const char *id, const char *secret, const char *type,
-                             const char *name, bool management, bool upsert, char *id_out,
-                             char *secret_out, size_t secret_cap, struct latch_error *err)
+latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_id, const char *id,
+                             const char *secret, const char *type, const char *name,
+                             bool management, bool upsert, char *id_out, char *secret_out,
+                             size_t secret_cap, struct latch_error *err)
 {
     char new_id[22], new_secret[LATCH_CLIENT_SECRET_LEN + 1];
     uint8_t hash[LATCH_SECRET_HASH_LEN];
@@ -105,8 +108,8 @@ latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_
     hash_hex[2 + 2 * LATCH_SECRET_HASH_LEN] = '\0';
     snprintf(hint, sizeof(hint), "%.4s", secret);
 
-    const char *conflict = upsert ? " ON CONFLICT (tenant_id, id) DO UPDATE SET name = EXCLUDED.name"
-                                  : "";
+    const char *conflict =
+        upsert ? " ON CONFLICT (tenant_id, id) DO UPDATE SET name = EXCLUDED.name" : "";
     char app_sql[512];
     snprintf(app_sql, sizeof(app_sql),
              "INSERT INTO applications (tenant_id, id, name, type) VALUES ($1, $2, $3, $4)%s",
@@ -122,7 +125,8 @@ latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_
         {.sql = "INSERT INTO applications_roles (tenant_id, application_id, role_id) "
                 "SELECT $1, $2, 'management-api-access' WHERE $3 = 'true' "
                 "ON CONFLICT DO NOTHING",
-         .nparams = 3, .params = {tenant_id, id, management ? "true" : "false"}},
+         .nparams = 3,
+         .params = {tenant_id, id, management ? "true" : "false"}},
     };
     latch_rc rc = latch_store_admin_run(cfg->database_url, tenant_id, ops, 3, NULL, 0, err);
     if (rc == LATCH_OK) {

@@ -27,10 +27,9 @@ latch_rc latch_bootstrap_rotate_keys(const struct latch_config *cfg, const char 
  * secret_out (at least LATCH_CLIENT_SECRET_LEN + 1, or the given secret's length + 1) get the
  * values.
  */
-latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_id,
-                             const char *id, const char *secret, const char *type,
-                             const char *name, bool management, bool upsert, char *id_out,
-                             char *secret_out, size_t secret_cap, struct latch_error *err)
-    LATCH_MUST_CHECK;
+latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_id, const char *id,
+                             const char *secret, const char *type, const char *name,
+                             bool management, bool upsert, char *id_out, char *secret_out,
+                             size_t secret_cap, struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

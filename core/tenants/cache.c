@@ -208,8 +208,8 @@ struct waiter {
 struct entry {
     struct entry *next;
     char id[LATCH_TENANT_ID_MAX + 1];
-    struct latch_tenant tenant; /* the tenants row, valid when tenant_epoch is current */
-    uint64_t tenant_epoch;      /* 0: not cached */
+    struct latch_tenant tenant;       /* the tenants row, valid when tenant_epoch is current */
+    uint64_t tenant_epoch;            /* 0: not cached */
     struct latch_tenant_state *state; /* published, or NULL */
     bool loading;
     uint64_t load_epoch;
@@ -314,8 +314,8 @@ struct keygen {
 static void keygen_work(void *arg)
 {
     struct keygen *kg = arg;
-    kg->rc = latch_keys_prepare(seal_key, kg->tenant, LATCH_KEYS_DEFAULT_ALGORITHM, &kg->cur,
-                                &kg->err);
+    kg->rc =
+        latch_keys_prepare(seal_key, kg->tenant, LATCH_KEYS_DEFAULT_ALGORITHM, &kg->cur, &kg->err);
     if (kg->rc == LATCH_OK)
         kg->rc = latch_keys_prepare(seal_key, kg->tenant, LATCH_KEYS_DEFAULT_ALGORITHM, &kg->nxt,
                                     &kg->err);
@@ -348,8 +348,8 @@ static void keygen_done(void *arg)
         const char *params[9] = {kg->tenant,         kg->cur.kid,        kg->cur.algorithm,
                                  kg->cur.sealed_hex, kg->cur.jwk,        kg->nxt.kid,
                                  kg->nxt.algorithm,  kg->nxt.sealed_hex, kg->nxt.jwk};
-        latch_store_query(e->cache->store, kg->tenant, &latch_keys_init_stmt, params,
-                          keys_inserted, e);
+        latch_store_query(e->cache->store, kg->tenant, &latch_keys_init_stmt, params, keys_inserted,
+                          e);
     }
     latch_prepared_key_clear(&kg->cur);
     latch_prepared_key_clear(&kg->nxt);
@@ -388,9 +388,8 @@ static enum latch_key_state parse_state(const char *s)
     return LATCH_KEY_PREVIOUS;
 }
 
-static struct latch_tenant_state *build_state(struct entry *e,
-                                              struct latch_store_result *const *results,
-                                              struct latch_error *err)
+static struct latch_tenant_state *
+build_state(struct entry *e, struct latch_store_result *const *results, struct latch_error *err)
 {
     const struct latch_config *cfg = e->cache->cfg;
     struct latch_tenant_state *st = calloc(1, sizeof(*st));

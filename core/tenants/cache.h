@@ -26,7 +26,7 @@ struct latch_config;
 struct latch_workpool;
 struct latch_mailbox;
 
-#define LATCH_TENANT_MAX_KEYS 8
+#define LATCH_TENANT_MAX_KEYS      8
 #define LATCH_TENANT_MAX_RESOURCES 256
 
 enum latch_key_state { LATCH_KEY_NEXT = 0, LATCH_KEY_CURRENT, LATCH_KEY_PREVIOUS };
@@ -53,10 +53,10 @@ struct latch_tenant_state {
     char *mgmt_indicator; /* endpoint + "/api" */
     struct latch_tenant_key keys[LATCH_TENANT_MAX_KEYS];
     int nkeys;
-    int current;          /* index of the signing key */
-    char *jwks;           /* {"keys":[…]} */
+    int current; /* index of the signing key */
+    char *jwks;  /* {"keys":[…]} */
     size_t jwks_len;
-    char *discovery;      /* openid-configuration */
+    char *discovery; /* openid-configuration */
     size_t discovery_len;
     struct latch_resource *resources;
     int nresources;

@@ -14,7 +14,7 @@
 #include "store/store.h"
 #include "util/error.h"
 
-#define LATCH_KEYS_DEFAULT_ALGORITHM "EC"
+#define LATCH_KEYS_DEFAULT_ALGORITHM     "EC"
 #define LATCH_KEYS_DEFAULT_GRACE_SECONDS 86400
 
 struct latch_prepared_key {

@@ -83,11 +83,21 @@ static void put_escaped(struct latch_json *j, const char *s, size_t n)
         put(j, s + run, i - run);
         char esc[8];
         switch (c) {
-        case '"': put(j, "\\\"", 2); break;
-        case '\\': put(j, "\\\\", 2); break;
-        case '\n': put(j, "\\n", 2); break;
-        case '\r': put(j, "\\r", 2); break;
-        case '\t': put(j, "\\t", 2); break;
+        case '"':
+            put(j, "\\\"", 2);
+            break;
+        case '\\':
+            put(j, "\\\\", 2);
+            break;
+        case '\n':
+            put(j, "\\n", 2);
+            break;
+        case '\r':
+            put(j, "\\r", 2);
+            break;
+        case '\t':
+            put(j, "\\t", 2);
+            break;
         default:
             snprintf(esc, sizeof(esc), "\\u%04x", c);
             put(j, esc, 6);

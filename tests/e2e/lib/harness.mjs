@@ -6,7 +6,7 @@
 //   LATCH_TEST_ADMIN_URL     same database as the superuser postgres (bypasses RLS)
 //   LATCH_TEST_PGCTL         script taking stop|start for the test PostgreSQL
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,20 @@ export function freePort() {
 
 /** A fresh key-encryption key, as `openssl rand -base64 32` prints it. */
 export const randomSecretKey = () => randomBytes(32).toString('base64');
+
+let runKey = null;
+/**
+ * The LATCH_SECRET_KEY every latchd and latchctl of this test run uses unless a test passes its
+ * own: LATCH_TEST_SECRET_KEY when set, else derived from the test database URL (deploy/test.sh
+ * makes a throwaway database per run). One key for the whole database, as in a real deployment:
+ * signing keys are sealed and client secrets are keyed under it, and the tenant `default` (shared
+ * by every test file) would become unusable if each latchd came with a key of its own.
+ */
+export function runSecretKey() {
+  runKey ??= process.env.LATCH_TEST_SECRET_KEY ||
+    createHash('sha256').update(`latch-e2e-secret-key\0${databaseUrl()}`).digest('base64');
+  return runKey;
+}
 
 /** A random suffix for tenant ids and other names ([a-z0-9]). */
 export const randomId = (n = 8) =>
@@ -131,7 +145,7 @@ export async function runLatchdToExit({ env = {}, timeoutMs = 20000 } = {}) {
     const proc = spawn(latchdPath, [], {
       env: baseEnv({
         LATCH_DATABASE_URL: databaseUrl(),
-        LATCH_SECRET_KEY: randomSecretKey(),
+        LATCH_SECRET_KEY: runSecretKey(),
         LATCH_PUBLIC_URL: `http://127.0.0.1:${port}`,
         LATCH_LISTEN: `127.0.0.1:${port}`,
         ...env,
@@ -163,7 +177,11 @@ export async function runLatchdToExit({ env = {}, timeoutMs = 20000 } = {}) {
  * Starts latchd on a free 127.0.0.1 port against the test database and waits until /healthz
  * answers 200 (and /readyz, unless waitReady is false).
  *
- * Returns {url, port, proc, logs, stderrText(), exited, stop(signal)}:
+ * Returns {url, port, publicUrl, env, proc, logs, stderrText(), exited, stop(signal)}:
+ *  - url: where this node listens; publicUrl: its LATCH_PUBLIC_URL (the same unless env sets it,
+ *    e.g. for several nodes behind one public URL);
+ *  - env: the LATCH_* settings it runs with (LATCH_SECRET_KEY, LATCH_PUBLIC_URL, ...); pass
+ *    ctlEnv(server) to latchctl, and the same LATCH_SECRET_KEY to other nodes of its database;
  *  - logs: every stderr line, parsed JSON when it is JSON, else the string;
  *  - exited: a promise of {code, signal};
  *  - stop(signal = 'SIGTERM', timeoutMs = 30000): sends the signal and resolves {code, signal}.
@@ -171,17 +189,21 @@ export async function runLatchdToExit({ env = {}, timeoutMs = 20000 } = {}) {
 export async function startLatchd({ env = {}, threads = 2, waitReady = true, timeoutMs = 20000 } = {}) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const latchEnv = {
+    LATCH_DATABASE_URL: databaseUrl(),
+    LATCH_SECRET_KEY: runSecretKey(),
+    LATCH_PUBLIC_URL: url,
+    LATCH_LISTEN: `127.0.0.1:${port}`,
+    LATCH_AUTO_MIGRATE: '1',
+    LATCH_THREADS: String(threads),
+    LATCH_LOG_LEVEL: 'info',
+    ...env,
+  };
+  for (const k of Object.keys(latchEnv)) {
+    if (latchEnv[k] === undefined) delete latchEnv[k];
+  }
   const proc = spawn(latchdPath, [], {
-    env: baseEnv({
-      LATCH_DATABASE_URL: databaseUrl(),
-      LATCH_SECRET_KEY: randomSecretKey(),
-      LATCH_PUBLIC_URL: url,
-      LATCH_LISTEN: `127.0.0.1:${port}`,
-      LATCH_AUTO_MIGRATE: '1',
-      LATCH_THREADS: String(threads),
-      LATCH_LOG_LEVEL: 'info',
-      ...env,
-    }),
+    env: baseEnv(latchEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);
@@ -222,6 +244,8 @@ export async function startLatchd({ env = {}, threads = 2, waitReady = true, tim
   const server = {
     url,
     port,
+    publicUrl: latchEnv.LATCH_PUBLIC_URL,
+    env: Object.freeze({ ...latchEnv }),
     proc,
     logs,
     exited,
@@ -285,11 +309,24 @@ export async function startLatchd({ env = {}, threads = 2, waitReady = true, tim
   return server;
 }
 
-/** Runs latchctl with args; resolves {code, signal, stdout, stderr}. */
+/**
+ * The settings latchctl needs to act for the latchd `server` (same secret key, same public URL):
+ * latchctl(args, ctlEnv(server)).
+ */
+export const ctlEnv = (server) => ({
+  LATCH_DATABASE_URL: server.env.LATCH_DATABASE_URL,
+  LATCH_SECRET_KEY: server.env.LATCH_SECRET_KEY,
+  LATCH_PUBLIC_URL: server.env.LATCH_PUBLIC_URL,
+});
+
+/**
+ * Runs latchctl with args; resolves {code, signal, stdout, stderr}. It gets LATCH_DATABASE_URL
+ * and the run's LATCH_SECRET_KEY unless env overrides them (a value of undefined removes one).
+ */
 export function latchctl(args, env = {}, { timeoutMs = 30000 } = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(latchctlPath, args, {
-      env: baseEnv({ LATCH_DATABASE_URL: databaseUrl(), ...env }),
+      env: baseEnv({ LATCH_DATABASE_URL: databaseUrl(), LATCH_SECRET_KEY: runSecretKey(), ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -334,11 +371,14 @@ export function ensureMigrated() {
   return migrated;
 }
 
-/** Creates a tenant with a random id (prefix-<random>) and returns the id. */
-export async function createTenant(prefix = 't', name = 'E2E tenant') {
+/**
+ * Creates a tenant with a random id (prefix-<random>; prefix of at most 12 characters) and
+ * returns the id. env goes to latchctl (ctlEnv(server) to create it for a given latchd).
+ */
+export async function createTenant(prefix = 't', name = 'E2E tenant', env = {}) {
   await ensureMigrated();
   const id = `${prefix}-${randomId(8)}`;
-  await latchctlOk(['tenant', 'create', id, '--name', name]);
+  await latchctlOk(['tenant', 'create', id, '--name', name], env);
   return id;
 }
 

@@ -1,0 +1,132 @@
+/*
+ * The Management API's bearer check (as Logto's koa-auth): a JWT access token signed by one of
+ * the tenant's live keys, issued by <tenant endpoint>/oidc for the audience
+ * <tenant endpoint>/api, unexpired, with scope `all`. 401 when the token is missing or invalid
+ * (with WWW-Authenticate, RFC 6750 §3), 403 when it lacks the scope.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "jose/jwt.h"
+#include "mgmt/mgmt_internal.h"
+#include "tenants/cache.h"
+#include "util/log.h"
+
+struct guard {
+    latch_http_handler handler;
+};
+
+static void unauthorized(struct latch_request *req, const char *code, const char *message)
+{
+    latch_http_add_header(req, "WWW-Authenticate",
+                          "Bearer realm=\"latch\", error=\"invalid_token\"");
+    latch_http_respond_errorf(req, 401, code, "%s", message);
+}
+
+static bool has_scope(const char *scopes, const char *want)
+{
+    size_t n = strlen(want);
+    for (const char *p = scopes; p && *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = strchr(p, ' ');
+        size_t m = e ? (size_t)(e - p) : strlen(p);
+        if (m == n && strncmp(p, want, n) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+struct check {
+    struct latch_request *req;
+    const char *token;
+    const struct guard *guard;
+};
+
+static void check_token(struct latch_tenant_state *st, const struct latch_error *err, void *arg)
+{
+    struct check *ck = arg;
+    struct latch_request *req = ck->req;
+    if (err != NULL) {
+        latch_http_respond_error(req, err);
+        return;
+    }
+    const struct latch_jose_key *keys[LATCH_TENANT_MAX_KEYS];
+    for (int i = 0; i < st->nkeys; i++)
+        keys[i] = st->keys[i].key;
+    struct latch_jose_jwt_rules rules = {
+        .issuer = st->issuer,
+        .audience = st->mgmt_indicator,
+        .now = (int64_t)time(NULL),
+        .leeway = 30,
+        .allowed_algs = LATCH_JOSE_ALGS_ALL,
+    };
+    struct latch_jose_jwt jwt;
+    struct latch_error verr;
+    memset(&jwt, 0, sizeof(jwt));
+    if (latch_jose_jwt_verify(ck->token, strlen(ck->token), keys, st->nkeys, &rules, &jwt, &verr) !=
+        LATCH_OK) {
+        latch_debug("management token refused: %s (%s)", verr.message, verr.detail);
+        latch_tenant_state_unref(st);
+        unauthorized(req, "auth.unauthorized", "The access token is invalid.");
+        return;
+    }
+    const char *scope = latch_jose_jwt_get_string(&jwt, "scope");
+    bool allowed = scope != NULL && has_scope(scope, "all");
+    latch_jose_jwt_clear(&jwt);
+    latch_tenant_state_unref(st);
+    if (!allowed) {
+        latch_http_respond_errorf(req, 403, "auth.forbidden",
+                                  "The access token lacks the `all` scope.");
+        return;
+    }
+    ck->guard->handler(req, NULL);
+}
+
+static void guarded(struct latch_request *req, void *arg)
+{
+    const char *authz = latch_http_header_get(req, "authorization");
+    if (authz == NULL) {
+        unauthorized(req, "auth.authorization_header_missing", "Authorization header is missing.");
+        return;
+    }
+    if (strncasecmp(authz, "Bearer ", 7) != 0) {
+        unauthorized(req, "auth.authorization_token_type_not_supported",
+                     "Authorization type is not supported; use Bearer.");
+        return;
+    }
+    struct check *ck = latch_arena_calloc(req->arena, 1, sizeof(*ck));
+    if (ck == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    ck->req = req;
+    ck->token = authz + 7;
+    while (*ck->token == ' ')
+        ck->token++;
+    ck->guard = arg;
+    latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, check_token, ck);
+}
+
+latch_rc latch_mgmt_route(struct latch_server *srv, enum latch_http_method method,
+                          const char *pattern, latch_http_handler handler)
+{
+    /* Lives as long as the process: routes are never removed. */
+    struct guard *g = malloc(sizeof(*g));
+    if (g == NULL)
+        return LATCH_FAIL;
+    g->handler = handler;
+    if (latch_server_add_tenant_route(srv, method, pattern, guarded, g) != LATCH_OK) {
+        free(g);
+        return LATCH_FAIL;
+    }
+    return LATCH_OK;
+}
+
+const uint8_t *latch_mgmt_secret_hash_key(void)
+{
+    return latch_tenant_secret_hash_key();
+}

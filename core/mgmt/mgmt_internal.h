@@ -1,0 +1,192 @@
+/*
+ * mgmt/ internals shared by the Management API modules (applications.c, resources.c, roles.c,
+ * keys.c, swagger.c) and implemented in util.c: each module's register function, a runner that
+ * sends a handler's statements and turns their result into the answer, and body readers that
+ * validate one field each and answer 400 naming it.
+ *
+ * Statement convention for latch_mgmt_run(): a statement that answers returns one row whose
+ * columns are, in order and each optional:
+ *   0  the JSON body (text), NULL for answers without a body;
+ *   1  the total number of rows for a list (the Total-Number header);
+ *   2  a problem name (NULL when fine), looked up in latch_mgmt_reply.problems; "not_found" is
+ *      built in (404 for the reply's entity and id);
+ *   3  a detail substituted for "{}" in the problem's message (e.g. the missing id).
+ * No row at all from the answering statement means 404 for the reply's entity and id.
+ *
+ * Everything here runs on the loop thread of the request.
+ */
+#ifndef LATCH_MGMT_MGMT_INTERNAL_H
+#define LATCH_MGMT_MGMT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "mgmt/mgmt.h"
+
+/* ---- module registration (main thread, before the server starts) ---- */
+latch_rc latch_mgmt_applications_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_mgmt_resources_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_mgmt_roles_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;    /* keys.c */
+latch_rc latch_mgmt_swagger_register(struct latch_server *srv) LATCH_MUST_CHECK; /* swagger.c */
+
+/* ---- SQL fragments shared by the modules ---- */
+
+/* A timestamptz column as epoch milliseconds (JSON number, null stays null). */
+#define LATCH_MGMT_SQL_MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
+
+/* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
+// clang-format off
+/* Logto's JSON shapes, built in SQL from a row alias (camelCase keys). */
+#define LATCH_MGMT_SQL_APP_JSON(a)                                                                 \
+    "json_build_object('id', " a ".id, 'tenantId', " a ".tenant_id, 'name', " a ".name, "          \
+    "'description', " a ".description, 'type', " a ".type, 'oidcClientMetadata', " a               \
+    ".oidc_client_metadata, 'customClientMetadata', " a ".custom_client_metadata, "                 \
+    "'customData', " a ".custom_data, 'isThirdParty', " a ".is_third_party, 'createdAt', "         \
+    LATCH_MGMT_SQL_MS(a ".created_at") ")"
+#define LATCH_MGMT_SQL_ROLE_JSON(r)                                                                \
+    "json_build_object('id', " r ".id, 'tenantId', " r ".tenant_id, 'name', " r ".name, "          \
+    "'description', " r ".description, 'type', " r ".type, 'isDefault', " r ".is_default)"
+#define LATCH_MGMT_SQL_RESOURCE_JSON(r)                                                            \
+    "json_build_object('id', " r ".id, 'tenantId', " r ".tenant_id, 'name', " r ".name, "          \
+    "'indicator', " r ".indicator, 'isDefault', " r ".is_default, 'accessTokenTtl', " r            \
+    ".access_token_ttl)"
+#define LATCH_MGMT_SQL_SCOPE_JSON(s)                                                               \
+    "json_build_object('id', " s ".id, 'tenantId', " s ".tenant_id, 'resourceId', " s              \
+    ".resource_id, 'name', " s ".name, 'description', " s ".description, 'createdAt', "            \
+    LATCH_MGMT_SQL_MS(s ".created_at") ")"
+// clang-format on
+
+/* Longest id Latch generates or seeds (Logto: 21-character nanoids). */
+#define LATCH_MGMT_ID_LEN 21
+/* Most ids one request body may list (roleIds, scopeIds, applicationIds). */
+#define LATCH_MGMT_MAX_IDS 100
+
+/* ---- running statements and answering ---- */
+
+/* A problem a statement may report in column 2, and how to answer it. */
+struct latch_mgmt_problem {
+    const char *name;    /* as the SQL returns it, e.g. "app_not_m2m" */
+    int status;          /* 400, 403, 404, 422 */
+    const char *code;    /* e.g. "application.invalid_type" */
+    const char *message; /* "{}" is replaced by column 3 */
+};
+
+/* How latch_mgmt_run() answers. Copied; pointed-to strings must live as long as the request
+ * (static or in req->arena). */
+struct latch_mgmt_reply {
+    int status;                /* on success: 200, 201 or 204 */
+    int op;                    /* index of the statement whose row answers */
+    const char *entity;        /* for 404s: "application", "resource", ... */
+    const char *id;            /* for 404s: the id from the path */
+    const char *conflict_code; /* unique violation → 422 with this code and message */
+    const char *conflict_message;
+    const struct latch_mgmt_problem *problems; /* terminated by an entry with name NULL */
+    bool list;                                 /* column 1 carries Total-Number */
+    bool no_body; /* answer `status` without a body even when column 0 is set */
+    char *append; /* JSON members spliced before the closing '}' of the body
+                   * (",\"secret\":\"…\""); wiped once the answer is written */
+};
+
+/* Runs ops[0..nops) in one transaction for req->tenant and answers from the result as
+ * described above. Problems are looked for in every statement's row, in order. */
+void latch_mgmt_run(struct latch_request *req, const struct latch_store_op *ops, int nops,
+                    const struct latch_mgmt_reply *reply);
+
+/* Answers 404 {"code":"entity.not_exists_with_id","message":"The <entity> with ID `<id>` does
+ * not exist."}. */
+void latch_mgmt_not_found(struct latch_request *req, const char *entity, const char *id);
+
+/* A path parameter holding an id: 1..21 characters of [0-9A-Za-z_-]. Anything else cannot name
+ * a stored row, so this answers the 404 itself and returns NULL. */
+const char *latch_mgmt_param_id(struct latch_request *req, const char *name, const char *entity);
+
+/* A path parameter holding a name (valid UTF-8, 1..max characters), else 404 and NULL. */
+const char *latch_mgmt_param_name(struct latch_request *req, const char *name, int max,
+                                  const char *entity);
+
+/* Pagination; optional = Logto's `isOptional`: without page and page_size the whole list is
+ * returned (*limit NULL, which SQL's LIMIT reads as "no limit"). Answers 400 and returns false
+ * on bad values. */
+bool latch_mgmt_paginate(struct latch_request *req, bool optional, const char **limit,
+                         const char **offset);
+
+/* The `search` query parameter as an ILIKE pattern "%<search>%" (Logto's `%` wildcards keep
+ * working), NULL when absent. Answers 400 and returns false when longer than 256 characters or
+ * not valid UTF-8. */
+bool latch_mgmt_search(struct latch_request *req, const char **pattern);
+
+/* All values of a repeatable query parameter, in order, into out[0..max); returns how many, or
+ * -1 (after answering 400) when there are more than max. */
+int latch_mgmt_query_all(struct latch_request *req, const char *name, const char **out, int max);
+
+/* "true"/"false"/absent query flag (Logto's isTrue also takes "1", "yes", "y"). */
+bool latch_mgmt_query_flag(struct latch_request *req, const char *name);
+
+/* ---- reading validated fields from a parsed body ---- */
+
+/* An object of the body; path names it in messages ("" at the top, "customClientMetadata"). */
+struct latch_mgmt_obj {
+    struct latch_request *req;
+    yajl_val val;
+    const char *path;
+};
+
+enum {
+    LATCH_MGMT_REQUIRED = 1 << 0, /* absent (or null) → 400 */
+    LATCH_MGMT_NULLABLE = 1 << 1, /* null is accepted (then *out stays NULL, *present true) */
+    LATCH_MGMT_NO_SPACE = 1 << 2, /* strings: no whitespace at all */
+};
+
+/* The member `key` of o, NULL when absent. Borrowed from the tree. */
+yajl_val latch_mgmt_member(const struct latch_mgmt_obj *o, const char *key);
+
+/* A string of min..max characters (UTF-8 code points, no control characters), copied into
+ * req->arena. *out NULL when absent or null; *present (may be NULL) tells whether the key was
+ * there. Answers 400 and returns false when invalid. */
+bool latch_mgmt_get_str(const struct latch_mgmt_obj *o, const char *key, int min, int max,
+                        unsigned flags, const char **out, bool *present);
+
+/* A boolean: *out -1 when absent, else 0 or 1. */
+bool latch_mgmt_get_bool(const struct latch_mgmt_obj *o, const char *key, unsigned flags, int *out);
+
+/* An integer in [min, max]: *present false when absent (or null with NULLABLE). */
+bool latch_mgmt_get_int(const struct latch_mgmt_obj *o, const char *key, long long min,
+                        long long max, unsigned flags, long long *out, bool *present);
+
+/* A nested object (NULL *out when absent or null). */
+bool latch_mgmt_get_obj(const struct latch_mgmt_obj *o, const char *key, unsigned flags,
+                        struct latch_mgmt_obj *out);
+
+/* An array of id strings (1..128 characters each, at most LATCH_MGMT_MAX_IDS, duplicates
+ * allowed) as a JSON array text in req->arena for `json_array_elements_text($n::json)`.
+ * *json NULL when absent. nonempty: [] is refused. */
+bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigned flags,
+                        bool nonempty, const char **json);
+
+/* Answers 400 for o's member key (the field is named with o's path). */
+void latch_mgmt_invalid_member(const struct latch_mgmt_obj *o, const char *key,
+                               const char *problem);
+
+/* ---- JSON text building (yajl_gen, bounded by the body it came from) ---- */
+
+/* A new generator (no beautify, UTF-8 validated); NULL on allocation failure. */
+yajl_gen latch_mgmt_gen_new(void);
+
+/* Copies the generator's output into req->arena and frees the generator; NULL on failure. */
+char *latch_mgmt_gen_take(struct latch_request *req, yajl_gen g);
+
+void latch_mgmt_gen_str(yajl_gen g, const char *s);
+
+/* Writes a parsed value as JSON (for customData, which is stored as given). */
+void latch_mgmt_gen_value(yajl_gen g, yajl_val v);
+
+/* Number of UTF-8 code points in s, or -1 when s is not valid UTF-8. */
+long latch_mgmt_utf8_len(const char *s);
+
+/* Current time in epoch milliseconds. */
+long long latch_mgmt_now_ms(void);
+
+#endif
