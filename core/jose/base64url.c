@@ -3,10 +3,12 @@
 
 #include <limits.h>
 
-static const char enc_table[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char enc_table[65] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Each alphabet byte maps to its value + 1; 0 marks a byte outside the alphabet ('=', '+',
  * '/', whitespace, NUL, …). */
+// clang-format off
 static const uint8_t dec_table[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
@@ -25,6 +27,7 @@ static const uint8_t dec_table[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
 };
+// clang-format on
 
 size_t latch_jose_b64url_encoded_len(size_t n)
 {

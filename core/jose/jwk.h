@@ -32,28 +32,35 @@ enum latch_jose_alg {
 
 /* Sets of algorithms, e.g. for what a verifier accepts. */
 #define LATCH_JOSE_ALG_BIT(alg) (1u << (unsigned)(alg))
-#define LATCH_JOSE_ALGS_ALL ((1u << LATCH_JOSE_ALG_COUNT) - 1u)
+#define LATCH_JOSE_ALGS_ALL     ((1u << LATCH_JOSE_ALG_COUNT) - 1u)
 
 /* Longest kid accepted from a JWK; a thumbprint kid is LATCH_JOSE_THUMBPRINT_LEN characters. */
-#define LATCH_JOSE_KID_MAX 128
+#define LATCH_JOSE_KID_MAX        128
 #define LATCH_JOSE_THUMBPRINT_LEN 43
 /* Longest JWK document latch_jose_key_from_jwk() reads. */
 #define LATCH_JOSE_JWK_MAX (16 * 1024)
 /* Largest RSA modulus accepted for signing or verifying, in bits. */
 #define LATCH_JOSE_RSA_MAX_BITS 8192
 
+/* Largest JWS signature of any supported algorithm (RSA at LATCH_JOSE_RSA_MAX_BITS). */
+#define LATCH_JOSE_SIG_MAX (LATCH_JOSE_RSA_MAX_BITS / 8)
+
 struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
+struct latch_jose_sign_pool;
 
 /* Read-only after construction; use the functions below rather than writing fields. */
 struct latch_jose_key {
-    struct evp_pkey_st *pkey;             /* owned */
+    struct evp_pkey_st *pkey; /* owned */
     enum latch_jose_alg alg;
-    bool has_private;                     /* false for keys imported from a public JWK */
+    bool has_private; /* false for keys imported from a public JWK */
     char kid[LATCH_JOSE_KID_MAX + 1];
-    char *header;                         /* owned: the protected header prefix this key signs
-                                           * with, `{"alg":"…","kid":"…"` without the closing
-                                           * brace; NULL when has_private is false */
+    /* Owned: the protected header prefix this key signs with, `{"alg":"…","kid":"…"` without
+     * the closing brace; NULL when has_private is false. */
+    char *header;
     size_t header_len;
+    /* Owned, internal: reusable ECDSA signing contexts behind a mutex (so signing with a shared
+     * const key stays thread-safe); NULL for other keys. */
+    struct latch_jose_sign_pool *pool;
 };
 
 /* "ES256", "ES384", "RS256", "EdDSA"; "?" for a value outside the enum. Static storage. */
@@ -74,8 +81,8 @@ void latch_jose_key_free(struct latch_jose_key *key);
 /* Serialises the private key as an unencrypted PKCS#8 PrivateKeyInfo in DER. *der and *len are
  * the caller's; release them with latch_jose_secret_free(*der, *len), which wipes them. Fails
  * for a key without its private part. */
-latch_rc latch_jose_key_to_pkcs8_der(const struct latch_jose_key *key, uint8_t **der,
-                                     size_t *len, struct latch_error *err) LATCH_MUST_CHECK;
+latch_rc latch_jose_key_to_pkcs8_der(const struct latch_jose_key *key, uint8_t **der, size_t *len,
+                                     struct latch_error *err) LATCH_MUST_CHECK;
 
 /* Same as PEM ("-----BEGIN PRIVATE KEY-----"), NUL-terminated; *len excludes the NUL. Release
  * with latch_jose_secret_free(*pem, *len). */
@@ -87,8 +94,7 @@ latch_rc latch_jose_key_to_pkcs8_pem(const struct latch_jose_key *key, char **pe
  * RSA → RS256, Ed25519 → EdDSA; other keys are refused), the key pair is checked for
  * consistency, and kid is the RFC 7638 thumbprint. The input stays the caller's (wipe it).
  * *out is the caller's, released with latch_jose_key_free(). */
-latch_rc latch_jose_key_from_pkcs8_der(const uint8_t *der, size_t len,
-                                       struct latch_jose_key **out,
+latch_rc latch_jose_key_from_pkcs8_der(const uint8_t *der, size_t len, struct latch_jose_key **out,
                                        struct latch_error *err) LATCH_MUST_CHECK;
 latch_rc latch_jose_key_from_pkcs8_pem(const char *pem, size_t len, struct latch_jose_key **out,
                                        struct latch_error *err) LATCH_MUST_CHECK;
@@ -123,14 +129,41 @@ latch_rc latch_jose_jwks(const struct latch_jose_key *const *keys, size_t n, cha
 latch_rc latch_jose_key_from_jwk(const char *json, size_t len, struct latch_jose_key **out,
                                  struct latch_error *err) LATCH_MUST_CHECK;
 
+/* Length of the JWS signature key makes: 2 x 32 (ES256), 2 x 48 (ES384), 64 (EdDSA), the
+ * modulus size (RS256); 0 if the key is unusable. */
+size_t latch_jose_key_sig_len(const struct latch_jose_key *key);
+
+/* Signs data[0..len) with key's private part into sig (capacity cap, at least
+ * latch_jose_key_sig_len(key)) in its JWS form: raw r||s, each half left-padded, for ECDSA;
+ * RSASSA-PKCS1-v1_5 SHA-256 for RS256; pure Ed25519 for EdDSA. *siglen receives the length.
+ * Any thread. */
+latch_rc latch_jose_key_sign(const struct latch_jose_key *key, const void *data, size_t len,
+                             uint8_t *sig, size_t cap, size_t *siglen,
+                             struct latch_error *err) LATCH_MUST_CHECK;
+
+/* True when sig[0..siglen) is key's valid JWS-form signature of data[0..len). Wrong lengths are
+ * simply false. Any thread. */
+bool latch_jose_key_verify(const struct latch_jose_key *key, const void *data, size_t len,
+                           const uint8_t *sig, size_t siglen);
+
+/* ECDSA signature form conversions (also for tests). coord is 32 for P-256, 48 for P-384; raw is
+ * 2*coord bytes r||s, each half big-endian and left-padded with zeros. der_to_raw refuses
+ * trailing bytes and values longer than coord. */
+latch_rc latch_jose_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t coord, uint8_t *raw,
+                                     struct latch_error *err) LATCH_MUST_CHECK;
+/* Writes the DER form into der (capacity cap; 2*coord + 9 always suffices); *der_len is its
+ * length. */
+latch_rc latch_jose_ecdsa_raw_to_der(const uint8_t *raw, size_t coord, uint8_t *der, size_t cap,
+                                     size_t *der_len, struct latch_error *err) LATCH_MUST_CHECK;
+
 /* Strict JSON for the JOSE layer: parses json[0..len) (need not be NUL-terminated) into a yajl
  * tree that must be an object, refusing NUL bytes and "\u0000" escapes (yajl's tree keeps C
  * strings, which would silently cut them), comments (yajl's tree parser allows them), nesting
  * deeper than max_depth, objects with more than 256 members, and duplicate member names at any
  * level. On success *out is the caller's (yajl_tree_free()); on failure returns false with a
  * static reason in *why (may be NULL). Any thread. */
-bool latch_jose_json_parse_object(const char *json, size_t len, unsigned max_depth,
-                                  yajl_val *out, const char **why);
+bool latch_jose_json_parse_object(const char *json, size_t len, unsigned max_depth, yajl_val *out,
+                                  const char **why);
 
 /* The member `name` of object obj, or NULL (borrowed from obj). */
 yajl_val latch_jose_json_get(yajl_val obj, const char *name);

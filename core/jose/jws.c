@@ -1,24 +1,17 @@
 /*
- * JWS compact signing and verification on OpenSSL 3 EVP_DigestSign/EVP_DigestVerify, with the
- * ECDSA DER <-> r||s conversions JOSE needs. See jws.h.
+ * JWS compact serialisation: building and signing tokens, and the checks a token from the
+ * network goes through before its signature is verified (the key operations are jwk.c's). See
+ * jws.h.
  */
 #include "jose/jws.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "jose/base64url.h"
-
-/* Largest signature of any supported algorithm (RSA at LATCH_JOSE_RSA_MAX_BITS). */
-#define SIG_MAX (LATCH_JOSE_RSA_MAX_BITS / 8)
-/* Largest DER ECDSA signature for P-384: SEQUENCE(3) + 2 x INTEGER(2 + 49). */
-#define ECDSA_DER_MAX 112
 
 static latch_rc internal_fail(struct latch_error *err, const char *what)
 {
@@ -43,143 +36,11 @@ static latch_rc bad_token(struct latch_error *err, const char *message, const ch
     return LATCH_FAIL;
 }
 
-static size_t ec_coord_len(enum latch_jose_alg alg)
-{
-    return alg == LATCH_JOSE_ES256 ? 32 : alg == LATCH_JOSE_ES384 ? 48 : 0;
-}
-
-/* Digest for EVP_Digest{Sign,Verify}Init_ex; NULL for Ed25519, which hashes internally. */
-static const char *md_name(enum latch_jose_alg alg)
-{
-    switch (alg) {
-    case LATCH_JOSE_ES256:
-    case LATCH_JOSE_RS256:
-        return "SHA256";
-    case LATCH_JOSE_ES384:
-        return "SHA384";
-    default:
-        return NULL;
-    }
-}
-
-/* Length of the JWS signature the key makes: r||s for ECDSA, the modulus size for RSA. */
-static size_t sig_len(const struct latch_jose_key *key)
-{
-    switch (key->alg) {
-    case LATCH_JOSE_ES256:
-    case LATCH_JOSE_ES384:
-        return 2 * ec_coord_len(key->alg);
-    case LATCH_JOSE_EDDSA:
-        return 64;
-    case LATCH_JOSE_RS256: {
-        int n = EVP_PKEY_get_size(key->pkey);
-        return n > 0 && n <= SIG_MAX ? (size_t)n : 0;
-    }
-    default:
-        return 0;
-    }
-}
-
-latch_rc latch_jose_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t coord,
-                                     uint8_t *raw, struct latch_error *err)
-{
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = NULL;
-    latch_rc rc = LATCH_FAIL;
-
-    if (der_len == 0 || der_len > ECDSA_DER_MAX || coord == 0 || coord > 66) {
-        internal_fail(err, "sizing an ECDSA signature");
-        goto done;
-    }
-    sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    if (sig == NULL || p != der + der_len) {
-        internal_fail(err, "decoding a DER ECDSA signature");
-        goto done;
-    }
-    /* The classic JOSE bug is to copy BN_bn2bin's minimal bytes: r or s below 2^(8(coord-1))
-     * (about 1 in 256 signatures) then comes out short. Pad each half to the curve size. */
-    if (BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, (int)coord) != (int)coord ||
-        BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + coord, (int)coord) != (int)coord) {
-        internal_fail(err, "padding an ECDSA signature");
-        goto done;
-    }
-    rc = LATCH_OK;
-done:
-    ECDSA_SIG_free(sig);
-    return rc;
-}
-
-latch_rc latch_jose_ecdsa_raw_to_der(const uint8_t *raw, size_t coord, uint8_t *der, size_t cap,
-                                     size_t *der_len, struct latch_error *err)
-{
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, (int)coord, NULL);
-    BIGNUM *s = BN_bin2bn(raw + coord, (int)coord, NULL);
-    unsigned char *p = der;
-    latch_rc rc = LATCH_FAIL;
-
-    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
-        internal_fail(err, "building an ECDSA signature");
-        goto done;
-    }
-    r = NULL; /* owned by sig now */
-    s = NULL;
-    int n = i2d_ECDSA_SIG(sig, NULL);
-    if (n <= 0 || (size_t)n > cap || i2d_ECDSA_SIG(sig, &p) != n) {
-        internal_fail(err, "encoding a DER ECDSA signature");
-        goto done;
-    }
-    *der_len = (size_t)n;
-    rc = LATCH_OK;
-done:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return rc;
-}
-
-/* Signs data[0..len) into sig (capacity SIG_MAX) in its JWS form; *siglen is sig_len(key). */
-static latch_rc sign_input(const struct latch_jose_key *key, const char *data, size_t len,
-                           uint8_t *sig, size_t *siglen, struct latch_error *err)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    uint8_t der[ECDSA_DER_MAX];
-    size_t want = sig_len(key);
-    size_t n;
-    latch_rc rc = LATCH_FAIL;
-
-    if (ctx == NULL || want == 0 ||
-        EVP_DigestSignInit_ex(ctx, NULL, md_name(key->alg), NULL, NULL, key->pkey, NULL) != 1) {
-        internal_fail(err, "setting up signing");
-        goto done;
-    }
-    if (key->alg == LATCH_JOSE_ES256 || key->alg == LATCH_JOSE_ES384) {
-        n = sizeof(der);
-        if (EVP_DigestSign(ctx, der, &n, (const unsigned char *)data, len) != 1) {
-            internal_fail(err, "ECDSA signing");
-            goto done;
-        }
-        if (latch_jose_ecdsa_der_to_raw(der, n, ec_coord_len(key->alg), sig, err) != LATCH_OK)
-            goto done;
-    } else {
-        n = SIG_MAX;
-        if (EVP_DigestSign(ctx, sig, &n, (const unsigned char *)data, len) != 1 || n != want) {
-            internal_fail(err, "signing");
-            goto done;
-        }
-    }
-    *siglen = want;
-    rc = LATCH_OK;
-done:
-    EVP_MD_CTX_free(ctx);
-    return rc;
-}
-
-latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *header,
-                                 size_t hlen, const void *payload, size_t plen, char **out,
+latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *header, size_t hlen,
+                                 const void *payload, size_t plen, char **out,
                                  struct latch_error *err)
 {
-    uint8_t sig[SIG_MAX];
+    uint8_t sig[LATCH_JOSE_SIG_MAX];
     size_t siglen = 0;
     char *buf = NULL;
     latch_rc rc = LATCH_FAIL;
@@ -195,7 +56,7 @@ latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *h
     }
     size_t eh = latch_jose_b64url_encoded_len(hlen);
     size_t ep = latch_jose_b64url_encoded_len(plen);
-    size_t es = latch_jose_b64url_encoded_len(sig_len(key));
+    size_t es = latch_jose_b64url_encoded_len(latch_jose_key_sig_len(key));
     size_t total = eh + 1 + ep + 1 + es + 1;
     buf = malloc(total);
     if (buf == NULL) {
@@ -203,30 +64,30 @@ latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *h
         goto done;
     }
     /* The buffer is sized exactly, so the encoders cannot fail; the checks guard the sizing. */
-    if (latch_jose_b64url_encode((const uint8_t *)header, hlen, buf, eh + 1) != (ssize_t)eh)
-        goto encode_fail;
+    bool ok = latch_jose_b64url_encode((const uint8_t *)header, hlen, buf, eh + 1) == (ssize_t)eh;
     buf[eh] = '.';
-    if (latch_jose_b64url_encode(payload, plen, buf + eh + 1, ep + 1) != (ssize_t)ep)
-        goto encode_fail;
+    ok = ok && latch_jose_b64url_encode(payload, plen, buf + eh + 1, ep + 1) == (ssize_t)ep;
     buf[eh + 1 + ep] = '.';
-    if (sign_input(key, buf, eh + 1 + ep, sig, &siglen, err) != LATCH_OK)
+    if (!ok) {
+        internal_fail(err, "encoding a token");
         goto done;
-    if (latch_jose_b64url_encode(sig, siglen, buf + eh + ep + 2, es + 1) != (ssize_t)es)
-        goto encode_fail;
+    }
+    if (latch_jose_key_sign(key, buf, eh + 1 + ep, sig, sizeof(sig), &siglen, err) != LATCH_OK)
+        goto done;
+    if (latch_jose_b64url_encode(sig, siglen, buf + eh + ep + 2, es + 1) != (ssize_t)es) {
+        internal_fail(err, "encoding a signature");
+        goto done;
+    }
     *out = buf;
     buf = NULL;
     rc = LATCH_OK;
-    goto done;
-encode_fail:
-    internal_fail(err, "encoding a token");
 done:
     free(buf);
     return rc;
 }
 
 latch_rc latch_jose_sign(const struct latch_jose_key *key, const char *header_json_extra,
-                         const char *payload_json, size_t len, char **out,
-                         struct latch_error *err)
+                         const char *payload_json, size_t len, char **out, struct latch_error *err)
 {
     char stackbuf[512];
     char *header = stackbuf;
@@ -238,11 +99,11 @@ latch_rc latch_jose_sign(const struct latch_jose_key *key, const char *header_js
         internal_fail(err, "signing with a public key");
         goto done;
     }
-    size_t hlen = key->header_len + (extra > 0 ? 1 + extra : 0) + 1;
     if (extra > LATCH_JOSE_TOKEN_MAX) {
         internal_fail(err, "signing an oversized header");
         goto done;
     }
+    size_t hlen = key->header_len + (extra > 0 ? 1 + extra : 0) + 1;
     if (hlen > sizeof(stackbuf)) {
         header = malloc(hlen);
         if (header == NULL) {
@@ -294,32 +155,6 @@ static char *decode_part(const char *part, size_t len, size_t *out_len)
     return buf;
 }
 
-static bool verify_input(const struct latch_jose_key *key, const char *data, size_t len,
-                         const uint8_t *sig, size_t siglen)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    uint8_t der[ECDSA_DER_MAX];
-    bool ok = false;
-
-    if (ctx == NULL)
-        goto done;
-    if (key->alg == LATCH_JOSE_ES256 || key->alg == LATCH_JOSE_ES384) {
-        size_t der_len = 0;
-        if (latch_jose_ecdsa_raw_to_der(sig, siglen / 2, der, sizeof(der), &der_len, NULL) !=
-            LATCH_OK)
-            goto done;
-        sig = der;
-        siglen = der_len;
-    }
-    if (EVP_DigestVerifyInit_ex(ctx, NULL, md_name(key->alg), NULL, NULL, key->pkey, NULL) != 1)
-        goto done;
-    ok = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
-done:
-    EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
-    return ok;
-}
-
 latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jose_key *const *keys,
                            int nkeys, unsigned allowed_algs, struct latch_jose_jws *out,
                            struct latch_error *err)
@@ -327,7 +162,7 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
     static const char malformed[] = "The token is malformed.";
     struct latch_jose_jws jws = {0};
     const struct latch_jose_key *key = NULL;
-    uint8_t sig[SIG_MAX];
+    uint8_t sig[LATCH_JOSE_SIG_MAX];
     const char *why = NULL;
     latch_rc rc = LATCH_FAIL;
 
@@ -337,7 +172,8 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
         goto done;
     }
     const char *dot1 = len > 0 ? memchr(token, '.', len) : NULL;
-    const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    const char *dot2 =
+        dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
         bad_token(err, malformed, "not three dot-separated parts");
         goto done;
@@ -388,10 +224,10 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
             bad_token(err, malformed, "\"kid\" is not a string");
             goto done;
         }
-        for (int i = 0; i < nkeys && key == NULL; i++)
+        for (int i = 0; keys != NULL && i < nkeys && key == NULL; i++)
             if (keys[i] != NULL && strcmp(keys[i]->kid, kid->u.string) == 0)
                 key = keys[i];
-    } else if (nkeys == 1 && keys[0] != NULL) {
+    } else if (nkeys == 1 && keys != NULL && keys[0] != NULL) {
         /* Without a kid only an unambiguous single key may be tried. */
         key = keys[0];
     }
@@ -408,13 +244,13 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
         goto done;
     }
 
-    size_t want = sig_len(key);
+    size_t want = latch_jose_key_sig_len(key);
     ssize_t got = latch_jose_b64url_decode(dot2 + 1, spart, sig, want);
     if (want == 0 || got != (ssize_t)want) {
         bad_token(err, malformed, "signature is not base64url of the algorithm's length");
         goto done;
     }
-    if (!verify_input(key, token, hpart + 1 + ppart, sig, want)) {
+    if (!latch_jose_key_verify(key, token, hpart + 1 + ppart, sig, want)) {
         bad_token(err, "The token's signature is invalid.", "signature does not verify");
         goto done;
     }

@@ -35,8 +35,8 @@ latch_rc latch_jose_sign(const struct latch_jose_key *key, const char *header_js
 /* Like latch_jose_sign() with the complete protected header given verbatim (header[0..hlen),
  * which must be a JSON object whose "alg" is the key's; it is not checked). For reproducing
  * published test vectors and for callers that need a header without "kid". */
-latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *header,
-                                 size_t hlen, const void *payload, size_t plen, char **out,
+latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *header, size_t hlen,
+                                 const void *payload, size_t plen, char **out,
                                  struct latch_error *err) LATCH_MUST_CHECK;
 
 /* A verified JWS. Strings are NUL-terminated (payload may also hold NUL bytes: use its length). */
@@ -45,8 +45,8 @@ struct latch_jose_jws {
     const struct latch_jose_key *key; /* borrowed: the entry of keys that verified it */
     char *header;                     /* owned: decoded protected header JSON */
     size_t header_len;
-    yajl_val header_json;             /* owned: header parsed (an object) */
-    char *payload;                    /* owned: decoded payload */
+    yajl_val header_json; /* owned: header parsed (an object) */
+    char *payload;        /* owned: decoded payload */
     size_t payload_len;
 };
 
@@ -66,14 +66,5 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
 
 /* Frees what latch_jose_verify() put in jws and zeroes it; safe on a zeroed struct. */
 void latch_jose_jws_clear(struct latch_jose_jws *jws);
-
-/* ECDSA signature form conversions (exposed for tests and other JOSE users). coord is 32 for
- * P-256, 48 for P-384. raw is 2*coord bytes r||s, each half big-endian and left-padded. */
-latch_rc latch_jose_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t coord,
-                                     uint8_t *raw, struct latch_error *err) LATCH_MUST_CHECK;
-/* Writes the DER form into der (capacity cap, 2*coord + 9 always suffices); *der_len is its
- * length. */
-latch_rc latch_jose_ecdsa_raw_to_der(const uint8_t *raw, size_t coord, uint8_t *der, size_t cap,
-                                     size_t *der_len, struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

@@ -34,8 +34,8 @@ struct latch_jose_claims *latch_jose_claims_new(void)
         return NULL;
     }
     /* Invalid UTF-8 in a value is an error, not bytes copied into the token. */
-    yajl_gen_config(c->gen, yajl_gen_validate_utf8, 1);
-    if (yajl_gen_map_open(c->gen) != yajl_gen_status_ok) {
+    if (yajl_gen_config(c->gen, yajl_gen_validate_utf8, 1) == 0 ||
+        yajl_gen_map_open(c->gen) != yajl_gen_status_ok) {
         latch_jose_claims_free(c);
         return NULL;
     }
@@ -86,8 +86,7 @@ static bool claims_begin(struct latch_jose_claims *c, const char *name)
         return false;
     }
     c->names[c->n++] = copy;
-    if (yajl_gen_string(c->gen, (const unsigned char *)name, strlen(name)) !=
-        yajl_gen_status_ok) {
+    if (yajl_gen_string(c->gen, (const unsigned char *)name, strlen(name)) != yajl_gen_status_ok) {
         claims_fail(c, name, "the name is not valid UTF-8");
         return false;
     }
@@ -102,8 +101,8 @@ static void claims_check(struct latch_jose_claims *c, const char *name, yajl_gen
         claims_fail(c, name, "the JSON generator failed");
 }
 
-void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name,
-                                   const char *value, size_t len)
+void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name, const char *value,
+                                   size_t len)
 {
     if (!claims_begin(c, name))
         return;
@@ -114,8 +113,7 @@ void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name
     claims_check(c, name, yajl_gen_string(c->gen, (const unsigned char *)value, len));
 }
 
-void latch_jose_claims_add_string(struct latch_jose_claims *c, const char *name,
-                                  const char *value)
+void latch_jose_claims_add_string(struct latch_jose_claims *c, const char *name, const char *value)
 {
     latch_jose_claims_add_stringn(c, name, value, value != NULL ? strlen(value) : 0);
 }
@@ -349,8 +347,8 @@ static bool typ_matches(yajl_val typ, const char *want)
 
 latch_rc latch_jose_jwt_verify(const char *token, size_t len,
                                const struct latch_jose_key *const *keys, int nkeys,
-                               const struct latch_jose_jwt_rules *rules,
-                               struct latch_jose_jwt *out, struct latch_error *err)
+                               const struct latch_jose_jwt_rules *rules, struct latch_jose_jwt *out,
+                               struct latch_error *err)
 {
     struct latch_jose_jwt jwt = {0};
     const char *why = NULL;
@@ -359,16 +357,15 @@ latch_rc latch_jose_jwt_verify(const char *token, size_t len,
     memset(out, 0, sizeof(*out));
     if (!rules_ok(rules, err))
         goto done;
-    if (latch_jose_verify(token, len, keys, nkeys, rules->allowed_algs, &jwt.jws, err) !=
-        LATCH_OK)
+    if (latch_jose_verify(token, len, keys, nkeys, rules->allowed_algs, &jwt.jws, err) != LATCH_OK)
         goto done;
-    if (rules->typ != NULL && !typ_matches(latch_jose_json_get(jwt.jws.header_json, "typ"),
-                                           rules->typ)) {
+    if (rules->typ != NULL &&
+        !typ_matches(latch_jose_json_get(jwt.jws.header_json, "typ"), rules->typ)) {
         bad_claims(err, "The token's type is not accepted.", "typ differs");
         goto done;
     }
-    if (!latch_jose_json_parse_object(jwt.jws.payload, jwt.jws.payload_len,
-                                      LATCH_JOSE_CLAIMS_DEPTH, &jwt.claims, &why)) {
+    if (!latch_jose_json_parse_object(jwt.jws.payload, jwt.jws.payload_len, LATCH_JOSE_CLAIMS_DEPTH,
+                                      &jwt.claims, &why)) {
         bad_claims(err, "The token's claims are malformed.", "payload is not a strict object");
         latch_error_detail(err, " (%s)", why);
         goto done;

@@ -34,10 +34,9 @@ void latch_jose_claims_free(struct latch_jose_claims *c);
 /* Each adder appends one member. Errors (NULL name or value, invalid UTF-8, a repeated name,
  * more than LATCH_JOSE_CLAIMS_MAX claims, out of memory) are sticky: the first is kept, later
  * adders do nothing, and latch_jose_claims_finish() reports it. Strings are copied. */
-void latch_jose_claims_add_string(struct latch_jose_claims *c, const char *name,
-                                  const char *value);
-void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name,
-                                   const char *value, size_t len);
+void latch_jose_claims_add_string(struct latch_jose_claims *c, const char *name, const char *value);
+void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name, const char *value,
+                                   size_t len);
 void latch_jose_claims_add_int(struct latch_jose_claims *c, const char *name, int64_t value);
 void latch_jose_claims_add_bool(struct latch_jose_claims *c, const char *name, bool value);
 /* A JSON array of strings; n may be 0 (an empty array). */
@@ -72,8 +71,8 @@ struct latch_jose_jwt {
     struct latch_jose_jws jws; /* owned: header and payload text, the key that verified */
     yajl_val claims;           /* owned: the payload parsed, an object */
     int64_t exp;
-    int64_t iat;               /* 0 when absent */
-    int64_t nbf;               /* 0 when absent */
+    int64_t iat; /* 0 when absent */
+    int64_t nbf; /* 0 when absent */
 };
 
 /* Checks already verified claims payload[0..len) against rules (see struct latch_jose_jwt_rules):
@@ -90,8 +89,8 @@ latch_rc latch_jose_jwt_check_claims(const char *payload, size_t len,
  * latch_jose_jwt_clear()); on failure it is cleared and err says why (401 invalid_token). */
 latch_rc latch_jose_jwt_verify(const char *token, size_t len,
                                const struct latch_jose_key *const *keys, int nkeys,
-                               const struct latch_jose_jwt_rules *rules,
-                               struct latch_jose_jwt *out, struct latch_error *err) LATCH_MUST_CHECK;
+                               const struct latch_jose_jwt_rules *rules, struct latch_jose_jwt *out,
+                               struct latch_error *err) LATCH_MUST_CHECK;
 
 void latch_jose_jwt_clear(struct latch_jose_jwt *jwt);
 

@@ -111,18 +111,21 @@ static void guarded(struct latch_request *req, void *arg)
     latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, check_token, ck);
 }
 
+/* One guard per protected route, for the life of the process (routes are never removed). */
+#define MAX_GUARDS 256
+static struct guard guards[MAX_GUARDS];
+static int nguards;
+
 latch_rc latch_mgmt_route(struct latch_server *srv, enum latch_http_method method,
                           const char *pattern, latch_http_handler handler)
 {
-    /* Lives as long as the process: routes are never removed. */
-    struct guard *g = malloc(sizeof(*g));
-    if (g == NULL)
+    if (nguards == MAX_GUARDS)
         return LATCH_FAIL;
+    struct guard *g = &guards[nguards];
     g->handler = handler;
-    if (latch_server_add_tenant_route(srv, method, pattern, guarded, g) != LATCH_OK) {
-        free(g);
+    if (latch_server_add_tenant_route(srv, method, pattern, guarded, g) != LATCH_OK)
         return LATCH_FAIL;
-    }
+    nguards++;
     return LATCH_OK;
 }
 
