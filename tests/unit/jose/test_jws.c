@@ -122,7 +122,10 @@ static struct latch_jose_key *public_of(const struct latch_jose_key *key)
     return pub;
 }
 
-static char *sign(const struct latch_jose_key *key, const char *extra, const char *payload)
+/* noinline: inlined at -O3, gcc 12 takes the returned token for a pointer into this frame
+ * (-Wdangling-pointer false positive). */
+__attribute__((noinline)) static char *sign(const struct latch_jose_key *key, const char *extra,
+                                            const char *payload)
 {
     char *tok = NULL;
     struct latch_error err = {0};
@@ -130,7 +133,8 @@ static char *sign(const struct latch_jose_key *key, const char *extra, const cha
     return tok;
 }
 
-static char *sign_header(const struct latch_jose_key *key, const char *header, const char *payload)
+__attribute__((noinline)) static char *sign_header(const struct latch_jose_key *key,
+                                                   const char *header, const char *payload)
 {
     char *tok = NULL;
     struct latch_error err = {0};
