@@ -155,3 +155,55 @@ latch_rc latch_jose_random_id(char *out, size_t len)
     out[len] = '\0';
     return LATCH_OK;
 }
+
+latch_rc latch_jose_token_hash(const char *token, char out[LATCH_TOKEN_HASH_TEXT])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t md[32];
+    unsigned int n = 0;
+    if (EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        return LATCH_FAIL;
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++) {
+        out[2 + 2 * i] = hex[md[i] >> 4];
+        out[3 + 2 * i] = hex[md[i] & 15];
+    }
+    out[66] = '\0';
+    return LATCH_OK;
+}
+
+bool latch_jose_pkce_s256_ok(const char *verifier, const char *challenge)
+{
+    size_t n = strlen(verifier);
+    if (n < 43 || n > 128)
+        return false;
+    for (const char *p = verifier; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_' || c == '~';
+        if (!ok)
+            return false;
+    }
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    char expect[64];
+    if (EVP_Digest(verifier, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        latch_jose_b64url_encode(md, 32, expect, sizeof(expect)) != 43 || strlen(challenge) != 43)
+        return false;
+    return CRYPTO_memcmp(expect, challenge, 43) == 0;
+}
+
+latch_rc latch_jose_at_hash(const char *alg, const char *token, char out[48])
+{
+    const EVP_MD *md = EVP_sha256();
+    if (strcmp(alg, "ES384") == 0)
+        md = EVP_sha384();
+    else if (strcmp(alg, "EdDSA") == 0)
+        md = EVP_sha512();
+    uint8_t digest[64];
+    unsigned int n = 0;
+    if (EVP_Digest(token, strlen(token), digest, &n, md, NULL) != 1)
+        return LATCH_FAIL;
+    return latch_jose_b64url_encode(digest, n / 2, out, 48) > 0 ? LATCH_OK : LATCH_FAIL;
+}

@@ -36,6 +36,25 @@ latch_rc latch_jose_client_secret_new(char out[LATCH_CLIENT_SECRET_LEN + 1]) LAT
 latch_rc latch_jose_client_secret_hash(const uint8_t hash_key[32], const char *secret, size_t len,
                                        uint8_t out[LATCH_SECRET_HASH_LEN]) LATCH_MUST_CHECK;
 
+/* A new bearer token (session or interaction cookie, authorization code, refresh token):
+ * 32 random bytes, base64url, LATCH_CLIENT_SECRET_LEN characters. */
+#define latch_jose_token_new latch_jose_client_secret_new
+
+/* The SHA-256 of a bearer token as PostgreSQL bytea text ("\\x" + 64 hex digits + NUL = 67
+ * bytes): what the database stores and looks tokens up by. */
+#define LATCH_TOKEN_HASH_TEXT 67
+latch_rc latch_jose_token_hash(const char *token, char out[LATCH_TOKEN_HASH_TEXT])
+    LATCH_MUST_CHECK;
+
+/* PKCE (RFC 7636 §4.6): whether BASE64URL(SHA-256(verifier)) equals challenge, in constant
+ * time. The verifier must be 43 to 128 unreserved characters. */
+bool latch_jose_pkce_s256_ok(const char *verifier, const char *challenge);
+
+/* OIDC Core §3.1.3.6 at_hash: base64url of the left half of the hash of token, with the hash of
+ * the signing algorithm (SHA-256 for ES256/RS256, SHA-384 for ES384, SHA-512 for EdDSA).
+ * alg is the JWS alg name; out needs 48 bytes. */
+latch_rc latch_jose_at_hash(const char *alg, const char *token, char out[48]) LATCH_MUST_CHECK;
+
 /* Constant-time equality of two equal-length buffers. */
 bool latch_jose_equal(const uint8_t *a, const uint8_t *b, size_t len);
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "store/store.h"
 #include "tenants/cache.h"
 #include "util/log.h"
@@ -14,7 +16,8 @@
 
 static const struct latch_stmt app_stmt = {
     .name = "client_app",
-    .sql = "SELECT type FROM applications WHERE tenant_id = $1 AND id = $2",
+    .sql = "SELECT type, name, oidc_client_metadata::text, custom_client_metadata::text "
+           "FROM applications WHERE tenant_id = $1 AND id = $2",
     .nparams = 2,
 };
 
@@ -58,8 +61,19 @@ struct client_cache {
     int count;
 };
 
+static void free_list(char **list, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 static void client_free(struct latch_client *c)
 {
+    free_list(c->redirect_uris, c->nredirect_uris);
+    free_list(c->post_logout_uris, c->npost_logout_uris);
+    free_list(c->cors_origins, c->ncors_origins);
+    free(c->name);
     for (int i = 0; i < c->nscopes; i++) {
         free(c->scopes[i].indicator);
         free(c->scopes[i].name);
@@ -139,6 +153,66 @@ static int hexval(char c)
     return -1;
 }
 
+static bool string_list(yajl_val obj, const char *key, char ***out, int *n)
+{
+    const char *path[] = {key, NULL};
+    yajl_val arr = obj ? yajl_tree_get(obj, path, yajl_t_array) : NULL;
+    *out = NULL;
+    *n = 0;
+    if (arr == NULL)
+        return true;
+    size_t len = YAJL_GET_ARRAY(arr)->len;
+    *out = calloc(len ? len : 1, sizeof(char *));
+    if (*out == NULL)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        const char *text = YAJL_GET_STRING(YAJL_GET_ARRAY(arr)->values[i]);
+        if (text == NULL)
+            continue;
+        (*out)[*n] = strdup(text);
+        if ((*out)[*n] == NULL)
+            return false;
+        (*n)++;
+    }
+    return true;
+}
+
+static void number(yajl_val obj, const char *key, long scale, long *out)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = obj ? yajl_tree_get(obj, path, yajl_t_number) : NULL;
+    if (v != NULL && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0)
+        *out = (long)YAJL_GET_INTEGER(v) * scale;
+}
+
+static void boolean(yajl_val obj, const char *key, bool *out)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = obj ? yajl_tree_get(obj, path, yajl_t_any) : NULL;
+    if (v != NULL && YAJL_IS_TRUE(v))
+        *out = true;
+    else if (v != NULL && YAJL_IS_FALSE(v))
+        *out = false;
+}
+
+/* The metadata JSON was validated by the Management API when stored. */
+static bool parse_metadata(struct latch_client *c, const char *oidc, const char *custom)
+{
+    yajl_val o = yajl_tree_parse(oidc, NULL, 0);
+    yajl_val m = yajl_tree_parse(custom, NULL, 0);
+    bool ok = string_list(o, "redirectUris", &c->redirect_uris, &c->nredirect_uris) &&
+              string_list(o, "postLogoutRedirectUris", &c->post_logout_uris,
+                          &c->npost_logout_uris) &&
+              string_list(m, "corsAllowedOrigins", &c->cors_origins, &c->ncors_origins);
+    number(m, "idTokenTtl", 1, &c->id_token_ttl);
+    number(m, "refreshTokenTtlInDays", 86400, &c->refresh_token_ttl);
+    boolean(m, "rotateRefreshToken", &c->rotate_refresh_token);
+    boolean(m, "alwaysIssueRefreshToken", &c->always_issue_refresh_token);
+    yajl_tree_free(o);
+    yajl_tree_free(m);
+    return ok;
+}
+
 static struct latch_client *build(struct slot *s, struct latch_store_result *const *results)
 {
     struct latch_client *c = calloc(1, sizeof(*c));
@@ -152,6 +226,15 @@ static struct latch_client *build(struct slot *s, struct latch_store_result *con
     if (!c->exists)
         return c;
     snprintf(c->type, sizeof(c->type), "%s", latch_store_result_value(results[0], 0, 0));
+    c->is_public = strcmp(c->type, "SPA") == 0 || strcmp(c->type, "Native") == 0;
+    c->name = strdup(latch_store_result_value(results[0], 0, 1));
+    c->id_token_ttl = 3600;
+    c->access_token_ttl = 3600;
+    c->refresh_token_ttl = 14L * 86400;
+    c->rotate_refresh_token = true;
+    if (c->name == NULL || !parse_metadata(c, latch_store_result_value(results[0], 0, 2),
+                                           latch_store_result_value(results[0], 0, 3)))
+        goto oom;
 
     int n = latch_store_result_rows(results[1]);
     c->secrets = calloc((size_t)(n ? n : 1), sizeof(*c->secrets));
@@ -292,4 +375,50 @@ bool latch_client_check_secret(const struct latch_client *client, const char *se
         ok |= latch_jose_equal(hash, client->secrets[i].hash, sizeof(hash)) && live;
     }
     return ok;
+}
+
+static bool in_list(char *const *list, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+bool latch_client_redirect_uri_ok(const struct latch_client *client, const char *uri)
+{
+    return uri != NULL && in_list(client->redirect_uris, client->nredirect_uris, uri);
+}
+
+bool latch_client_post_logout_uri_ok(const struct latch_client *client, const char *uri)
+{
+    return uri != NULL && in_list(client->post_logout_uris, client->npost_logout_uris, uri);
+}
+
+/* scheme://host[:port] of an absolute URL into out; false when it has none. */
+static bool origin_of(const char *url, char *out, size_t cap)
+{
+    const char *sep = strstr(url, "://");
+    if (sep == NULL)
+        return false;
+    const char *end = strpbrk(sep + 3, "/?#");
+    size_t n = end ? (size_t)(end - url) : strlen(url);
+    if (n + 1 > cap)
+        return false;
+    memcpy(out, url, n);
+    out[n] = '\0';
+    return true;
+}
+
+bool latch_client_origin_ok(const struct latch_client *client, const char *origin)
+{
+    if (origin == NULL)
+        return false;
+    if (in_list(client->cors_origins, client->ncors_origins, origin))
+        return true;
+    char o[512];
+    for (int i = 0; i < client->nredirect_uris; i++)
+        if (origin_of(client->redirect_uris[i], o, sizeof(o)) && strcmp(o, origin) == 0)
+            return true;
+    return false;
 }

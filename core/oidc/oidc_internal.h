@@ -2,9 +2,86 @@
 #ifndef LATCH_OIDC_OIDC_INTERNAL_H
 #define LATCH_OIDC_OIDC_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/form.h"
+#include "oidc/clients.h"
 #include "oidc/oidc.h"
+#include "tenants/cache.h"
+
+#define LATCH_SESSION_TTL (14L * 86400)
+#define LATCH_INTERACTION_TTL 3600
+#define LATCH_CODE_TTL 60
 
 void latch_oidc_discovery(struct latch_request *req, void *arg);
 void latch_oidc_token(struct latch_request *req, void *arg);
+void latch_oidc_authorize(struct latch_request *req, void *arg);
+void latch_oidc_resume(struct latch_request *req, void *arg);
+void latch_oidc_userinfo(struct latch_request *req, void *arg);
+void latch_oidc_end_session(struct latch_request *req, void *arg);
+void latch_oidc_revocation(struct latch_request *req, void *arg);
+void latch_oidc_introspection(struct latch_request *req, void *arg);
+
+/* Percent-encodes s for a query component into the request arena. */
+char *latch_oidc_urlencode(struct latch_request *req, const char *s);
+
+/* Answers 400 with a small HTML page (for errors that must not redirect). */
+void latch_oidc_error_page(struct latch_request *req, int status, const char *title,
+                           const char *message);
+
+/* Parses the request's parameters: the query for GET, the form body for POST (which must be
+ * application/x-www-form-urlencoded). Answers invalid_request itself and returns false. */
+bool latch_oidc_params(struct latch_request *req, struct latch_form *form, bool page_errors);
+
+/* The grant a token request resolved to, with the client already authenticated. */
+struct latch_token_request {
+    struct latch_request *req;
+    struct latch_form form;
+    struct latch_tenant_state *state;
+    struct latch_client *client;
+};
+
+/* Authenticates the client of a token-endpoint style request (basic, post, or none for public
+ * clients), then calls done with the client (a reference the callee releases) or answers
+ * invalid_client itself. */
+typedef void (*latch_oidc_client_cb)(struct latch_token_request *tr);
+void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
+                             latch_oidc_client_cb done);
+
+/* Grants (grants.c). */
+void latch_oidc_grant_authorization_code(struct latch_token_request *tr);
+void latch_oidc_grant_refresh_token(struct latch_token_request *tr);
+
+/* Issues the code for an authorized request and redirects the browser with it (authorize.c). */
+struct latch_code_request {
+    const char *client_id;
+    const char *redirect_uri;
+    const char *scope;
+    const char *resource;
+    const char *nonce;
+    const char *code_challenge;
+    const char *code_challenge_method;
+    const char *state;
+    const char *user_id;
+    const char *sid;
+    const char *auth_time; /* PostgreSQL timestamptz text */
+};
+
+/* The users columns the claims are made from (see read_user in grants.c); $3 is the resource
+ * indicator whose scopes the user's roles hold (NULL: none). */
+#define USER_COLUMNS                                                                             \
+    "u.id, u.username, u.primary_email, u.primary_phone, u.name, u.avatar, u.profile::text, "  \
+    "u.custom_data::text, u.identities::text, (extract(epoch FROM u.created_at) * 1000)::bigint, " \
+    "extract(epoch FROM u.updated_at)::bigint, u.is_suspended, "                               \
+    "(SELECT coalesce(json_agg(DISTINCT ro.name), '[]')::text FROM users_roles ur "             \
+    "JOIN roles ro ON ro.tenant_id = ur.tenant_id AND ro.id = ur.role_id "                     \
+    "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id), "                                 \
+    "(SELECT string_agg(DISTINCT s.name, ' ') FROM users_roles ur "                             \
+    "JOIN roles_scopes rs ON rs.tenant_id = ur.tenant_id AND rs.role_id = ur.role_id "         \
+    "JOIN scopes s ON s.tenant_id = rs.tenant_id AND s.id = rs.scope_id "                      \
+    "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                  \
+    "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.indicator = $3)"
+
 
 #endif

@@ -27,13 +27,13 @@
 #define MAX_SCOPE_TEXT 4096
 
 struct token_ctx {
+    struct latch_token_request tr; /* first: grants get &ctx->tr */
     struct latch_request *req;
-    struct latch_form form;
     const char *client_id;
-    const char *client_secret;
+    const char *client_secret; /* NULL: a public client (token_endpoint_auth_method none) */
     bool basic;
-    const char *grant_type;
-    struct latch_tenant_state *state;
+    bool allow_public;
+    latch_oidc_client_cb done;
 };
 
 void latch_oidc_error(struct latch_request *req, int status, const char *error,
@@ -217,13 +217,13 @@ static char *grant_scopes(struct token_ctx *ctx, const struct latch_client *clie
 static void issue_client_credentials(struct token_ctx *ctx, struct latch_client *client)
 {
     struct latch_request *req = ctx->req;
-    struct latch_tenant_state *st = ctx->state;
-    if (latch_form_count(&ctx->form, "resource") > 1) {
+    struct latch_tenant_state *st = ctx->tr.state;
+    if (latch_form_count(&ctx->tr.form, "resource") > 1) {
         latch_oidc_error(req, 400, "invalid_target",
                          "Only one resource can be requested with client_credentials.");
         return;
     }
-    const char *indicator = latch_form_get(&ctx->form, "resource");
+    const char *indicator = latch_form_get(&ctx->tr.form, "resource");
     const struct latch_resource *res = NULL;
     if (indicator != NULL) {
         res = latch_tenant_resource(st, indicator);
@@ -240,7 +240,7 @@ static void issue_client_credentials(struct token_ctx *ctx, struct latch_client 
             return;
         }
     }
-    const char *requested = latch_form_get(&ctx->form, "scope");
+    const char *requested = latch_form_get(&ctx->tr.form, "scope");
     if (requested != NULL && strlen(requested) > MAX_SCOPE_TEXT) {
         latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is too long.");
         return;
@@ -327,20 +327,33 @@ static void got_client(struct latch_client *client, const struct latch_error *er
     struct token_ctx *ctx = arg;
     if (err != NULL) {
         latch_http_respond_error(ctx->req, err);
-    } else if (!client->exists ||
+    } else if (!client->exists) {
+        invalid_client(ctx, "Client authentication failed.");
+    } else if (ctx->client_secret == NULL) {
+        /* No secret: only public clients (SPA, Native) may come without one. They run in
+         * browsers, so their allowed origins may read the answer. */
+        const char *origin = latch_http_header_get(ctx->req, "origin");
+        if (origin != NULL && latch_client_origin_ok(client, origin)) {
+            latch_http_add_header(ctx->req, "Access-Control-Allow-Origin", origin);
+            latch_http_add_header(ctx->req, "Vary", "Origin");
+        }
+        if (!client->is_public || !ctx->allow_public) {
+            invalid_client(ctx, "Client authentication failed.");
+        } else {
+            ctx->tr.client = client;
+            ctx->done(&ctx->tr);
+            return;
+        }
+    } else if (client->is_public ||
                !latch_client_check_secret(client, ctx->client_secret, time(NULL))) {
         invalid_client(ctx, "Client authentication failed.");
-    } else if (strcmp(ctx->grant_type, "client_credentials") != 0) {
-        latch_oidc_error(ctx->req, 400, "unsupported_grant_type",
-                         "The grant type is not supported.");
-    } else if (strcmp(client->type, "MachineToMachine") != 0) {
-        latch_oidc_error(ctx->req, 400, "unauthorized_client",
-                         "The client_credentials grant is for MachineToMachine applications.");
     } else {
-        issue_client_credentials(ctx, client);
+        ctx->tr.client = client;
+        ctx->done(&ctx->tr);
+        return;
     }
     latch_client_unref(client);
-    latch_tenant_state_unref(ctx->state);
+    latch_tenant_state_unref(ctx->tr.state);
 }
 
 static void got_state(struct latch_tenant_state *st, const struct latch_error *err, void *arg)
@@ -350,11 +363,12 @@ static void got_state(struct latch_tenant_state *st, const struct latch_error *e
         latch_http_respond_error(ctx->req, err);
         return;
     }
-    ctx->state = st;
+    ctx->tr.state = st;
     latch_client_get(ctx->req->loop, ctx->req->tenant->id, ctx->client_id, got_client, ctx);
 }
 
-void latch_oidc_token(struct latch_request *req, void *arg)
+void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
+                             latch_oidc_client_cb done)
 {
     struct token_ctx *ctx = latch_arena_calloc(req->arena, 1, sizeof(*ctx));
     struct latch_error err;
@@ -363,6 +377,9 @@ void latch_oidc_token(struct latch_request *req, void *arg)
         return;
     }
     ctx->req = req;
+    ctx->tr.req = req;
+    ctx->allow_public = allow_public;
+    ctx->done = done;
     const char *ct = latch_http_header_get(req, "content-type");
     if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
         (ct[33] != '\0' && ct[33] != ';' && ct[33] != ' ')) {
@@ -371,26 +388,21 @@ void latch_oidc_token(struct latch_request *req, void *arg)
         return;
     }
     if (memchr(req->body, '\0', req->body_len) != NULL ||
-        latch_form_parse(&ctx->form, req->arena, req->body, req->body_len, &err) != LATCH_OK) {
+        latch_form_parse(&ctx->tr.form, req->arena, req->body, req->body_len, &err) != LATCH_OK) {
         latch_oidc_error(req, 400, "invalid_request", "The form body is malformed.");
         return;
     }
     static const char *const repeatable[] = {"resource", NULL};
-    const char *dup = latch_form_repeated(&ctx->form, repeatable);
+    const char *dup = latch_form_repeated(&ctx->tr.form, repeatable);
     if (dup != NULL) {
         char *msg = latch_arena_printf(req->arena, "Parameter `%.64s` is repeated.", dup);
         latch_oidc_error(req, 400, "invalid_request", msg ? msg : "A parameter is repeated.");
         return;
     }
-    ctx->grant_type = latch_form_get(&ctx->form, "grant_type");
-    if (ctx->grant_type == NULL || ctx->grant_type[0] == '\0') {
-        latch_oidc_error(req, 400, "invalid_request", "Missing parameter `grant_type`.");
-        return;
-    }
 
     const char *authz = latch_http_header_get(req, "authorization");
-    const char *post_id = latch_form_get(&ctx->form, "client_id");
-    const char *post_secret = latch_form_get(&ctx->form, "client_secret");
+    const char *post_id = latch_form_get(&ctx->tr.form, "client_id");
+    const char *post_secret = latch_form_get(&ctx->tr.form, "client_secret");
     if (authz != NULL) {
         if (!parse_basic(ctx, authz)) {
             invalid_client(ctx, "Malformed client credentials in the Authorization header.");
@@ -405,23 +417,96 @@ void latch_oidc_token(struct latch_request *req, void *arg)
             latch_oidc_error(req, 400, "invalid_request", "client_id does not match.");
             return;
         }
-    } else if (post_id != NULL && post_secret != NULL) {
+    } else if (post_id != NULL) {
         ctx->client_id = post_id;
-        ctx->client_secret = post_secret;
+        ctx->client_secret = post_secret; /* NULL for a public client */
     } else {
         invalid_client(ctx, "Client authentication is required.");
         return;
     }
     if (ctx->client_id[0] == '\0' || strlen(ctx->client_id) > MAX_CLIENT_ID ||
-        strlen(ctx->client_secret) > MAX_SECRET) {
+        (ctx->client_secret != NULL && strlen(ctx->client_secret) > MAX_SECRET)) {
         invalid_client(ctx, "Client authentication failed.");
         return;
     }
     latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, got_state, ctx);
 }
 
+static void token_dispatch(struct latch_token_request *tr)
+{
+    struct token_ctx *ctx = (struct token_ctx *)tr;
+    struct latch_client *client = tr->client;
+    const char *grant_type = latch_form_get(&tr->form, "grant_type");
+    bool m2m = strcmp(client->type, "MachineToMachine") == 0;
+    if (grant_type == NULL || grant_type[0] == '\0') {
+        latch_oidc_error(tr->req, 400, "invalid_request", "Missing parameter `grant_type`.");
+    } else if (strcmp(grant_type, "client_credentials") == 0) {
+        if (!m2m)
+            latch_oidc_error(tr->req, 400, "unauthorized_client",
+                             "The client_credentials grant is for MachineToMachine applications.");
+        else
+            issue_client_credentials(ctx, client);
+    } else if (strcmp(grant_type, "authorization_code") == 0 ||
+               strcmp(grant_type, "refresh_token") == 0) {
+        if (m2m) {
+            latch_oidc_error(tr->req, 400, "unauthorized_client",
+                             "This grant is not allowed for MachineToMachine applications.");
+        } else if (grant_type[0] == 'a') {
+            latch_oidc_grant_authorization_code(tr);
+            return; /* the grant releases the references */
+        } else {
+            latch_oidc_grant_refresh_token(tr);
+            return;
+        }
+    } else {
+        latch_oidc_error(tr->req, 400, "unsupported_grant_type",
+                         "The grant type is not supported.");
+    }
+    latch_client_unref(client);
+    latch_tenant_state_unref(tr->state);
+}
+
+void latch_oidc_token(struct latch_request *req, void *arg)
+{
+    latch_oidc_authenticate(req, true, token_dispatch);
+}
+
+static void cors_preflight(struct latch_request *req, void *arg)
+{
+    const char *origin = latch_http_header_get(req, "origin");
+    if (origin != NULL) {
+        latch_http_add_header(req, "Access-Control-Allow-Origin", origin);
+        latch_http_add_header(req, "Access-Control-Allow-Methods", "POST");
+        latch_http_add_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        latch_http_add_header(req, "Access-Control-Max-Age", "600");
+        latch_http_add_header(req, "Vary", "Origin");
+    }
+    latch_http_respond(req, 204, NULL, NULL, 0);
+}
+
 latch_rc latch_oidc_register(struct latch_server *srv)
 {
+    static const struct {
+        enum latch_http_method method;
+        const char *pattern;
+        latch_http_handler handler;
+    } routes[] = {
+        {LATCH_HTTP_GET, "/oidc/auth", latch_oidc_authorize},
+        {LATCH_HTTP_POST, "/oidc/auth", latch_oidc_authorize},
+        {LATCH_HTTP_GET, "/oidc/auth/resume", latch_oidc_resume},
+        {LATCH_HTTP_OPTIONS, "/oidc/token", cors_preflight},
+        {LATCH_HTTP_GET, "/oidc/me", latch_oidc_userinfo},
+        {LATCH_HTTP_POST, "/oidc/me", latch_oidc_userinfo},
+        {LATCH_HTTP_OPTIONS, "/oidc/me", latch_oidc_userinfo},
+        {LATCH_HTTP_GET, "/oidc/session/end", latch_oidc_end_session},
+        {LATCH_HTTP_POST, "/oidc/session/end", latch_oidc_end_session},
+        {LATCH_HTTP_POST, "/oidc/token/revocation", latch_oidc_revocation},
+        {LATCH_HTTP_POST, "/oidc/token/introspection", latch_oidc_introspection},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (latch_server_add_tenant_route(srv, routes[i].method, routes[i].pattern,
+                                          routes[i].handler, NULL) != LATCH_OK)
+            return LATCH_FAIL;
     if (latch_server_add_tenant_route(srv, LATCH_HTTP_GET, "/oidc/.well-known/openid-configuration",
                                       latch_oidc_discovery, NULL) != LATCH_OK ||
         latch_server_add_tenant_route(srv, LATCH_HTTP_GET, "/oidc/jwks", latch_oidc_discovery,

@@ -164,13 +164,29 @@ static void json_strings(struct latch_json *j, const char *key, const char *cons
     latch_json_end_array(j);
 }
 
-/* The discovery document lists exactly what is implemented; later issues extend it. */
+/* The discovery document lists exactly what is implemented. */
 static char *build_discovery(const struct latch_tenant_state *st, size_t *len)
 {
-    static const char *const grants[] = {"client_credentials", NULL};
-    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", NULL};
-    static const char *const none[] = {NULL};
+    static const char *const grants[] = {"authorization_code", "refresh_token",
+                                         "client_credentials", NULL};
+    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post",
+                                               "none", NULL};
+    static const char *const client_auth[] = {"client_secret_basic", "client_secret_post", NULL};
+    static const char *const response_types[] = {"code", NULL};
+    static const char *const response_modes[] = {"query", NULL};
     static const char *const subjects[] = {"public", NULL};
+    static const char *const pkce[] = {"S256", NULL};
+    static const char *const prompts[] = {"none", "login", "consent", NULL};
+    static const char *const scopes[] = {"openid", "offline_access", "profile", "email",
+                                         "phone", "address", "custom_data", "identities",
+                                         "roles", NULL};
+    static const char *const claims[] = {
+        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "name",
+        "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
+        "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+        "username", "created_at", "email", "email_verified", "phone_number",
+        "phone_number_verified", "address", "custom_data", "identities", "sso_identities",
+        "roles", NULL};
     const char *algs[] = {"ES384", NULL};
     if (st->current >= 0)
         algs[0] = latch_jose_alg_name(st->keys[st->current].key->alg);
@@ -180,19 +196,33 @@ static char *build_discovery(const struct latch_tenant_state *st, size_t *len)
     latch_json_begin_object(&j);
     latch_json_key(&j, "issuer");
     latch_json_string(&j, st->issuer);
-    json_url(&j, "jwks_uri", st->issuer, "/jwks");
+    json_url(&j, "authorization_endpoint", st->issuer, "/auth");
     json_url(&j, "token_endpoint", st->issuer, "/token");
+    json_url(&j, "userinfo_endpoint", st->issuer, "/me");
+    json_url(&j, "jwks_uri", st->issuer, "/jwks");
+    json_url(&j, "end_session_endpoint", st->issuer, "/session/end");
+    json_url(&j, "revocation_endpoint", st->issuer, "/token/revocation");
+    json_url(&j, "introspection_endpoint", st->issuer, "/token/introspection");
+    json_strings(&j, "scopes_supported", scopes);
+    json_strings(&j, "response_types_supported", response_types);
+    json_strings(&j, "response_modes_supported", response_modes);
     json_strings(&j, "grant_types_supported", grants);
-    json_strings(&j, "token_endpoint_auth_methods_supported", auth_methods);
-    json_strings(&j, "response_types_supported", none);
     json_strings(&j, "subject_types_supported", subjects);
     json_strings(&j, "id_token_signing_alg_values_supported", algs);
+    json_strings(&j, "token_endpoint_auth_methods_supported", auth_methods);
+    json_strings(&j, "revocation_endpoint_auth_methods_supported", auth_methods);
+    json_strings(&j, "introspection_endpoint_auth_methods_supported", client_auth);
+    json_strings(&j, "code_challenge_methods_supported", pkce);
+    json_strings(&j, "prompt_values_supported", prompts);
+    json_strings(&j, "claims_supported", claims);
     latch_json_key(&j, "claims_parameter_supported");
     latch_json_bool(&j, false);
     latch_json_key(&j, "request_parameter_supported");
     latch_json_bool(&j, false);
     latch_json_key(&j, "request_uri_parameter_supported");
     latch_json_bool(&j, false);
+    latch_json_key(&j, "authorization_response_iss_parameter_supported");
+    latch_json_bool(&j, true);
     latch_json_end_object(&j);
     return latch_json_take(&j, len);
 }
