@@ -100,13 +100,31 @@ async function fillValue(client, col, table) {
  * column without default, and foreign-key columns taken from the parent rows made for the same
  * tenant (parents: Map oid → row). Returns {cols, vals}.
  */
-async function buildRow(client, table, tenantId, parents) {
+async function buildRow(client, table, tenantId, parents, overrides = new Map()) {
   const cols = await columnsOf(client, table.oid);
   const fks = await foreignKeysOf(client, table.oid);
-  const values = new Map([['tenant_id', tenantId]]);
+  const values = new Map([['tenant_id', tenantId], ...overrides]);
   for (const fk of fks) {
-    const parentRow = parents.get(fk.parent);
+    let parentRow = parents.get(fk.parent);
     if (!parentRow) continue; // tenants(id) or a table outside the tenant set
+    // A composite key may copy a parent column that this table checks again (users_roles
+    // takes roles.type and allows only 'User'): then this row needs a parent of its own.
+    const needs = new Map();
+    for (const [i, c] of fk.cols.entries()) {
+      const col = cols.find((x) => x.attname === c);
+      const allowed = col ? await checkLiteral(client, col, table) : null;
+      if (allowed !== null && String(parentRow[fk.pcols[i]]) !== allowed) needs.set(fk.pcols[i], allowed);
+    }
+    const own = `${table.oid}->${fk.parent}`;
+    if (needs.size > 0 && parents.has(own)) {
+      parentRow = parents.get(own); // made on the first pass, as the superuser
+    } else if (needs.size > 0) {
+      const parentTable = { oid: fk.parent, relname: parentRow.__relname };
+      const row = await buildRow(client, parentTable, tenantId, parents, needs);
+      const { rows } = await client.query(insertSql(parentTable.relname, row.cols), row.vals);
+      parentRow = rows[0];
+      parents.set(own, parentRow);
+    }
     fk.cols.forEach((c, i) => {
       if (c !== 'tenant_id') values.set(c, parentRow[fk.pcols[i]]);
     });
@@ -230,7 +248,7 @@ describe('row-level security on every tenant-owned table', () => {
           for (const tenant of [a, b]) {
             const row = await buildRow(c, t, tenant, parents[tenant]);
             const { rows } = await c.query(insertSql(t.relname, row.cols), row.vals);
-            parents[tenant].set(t.oid, rows[0]);
+            parents[tenant].set(t.oid, { ...rows[0], __relname: t.relname });
           }
         }
       });
