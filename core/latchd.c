@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "http/health.h"
 #include "http/http.h"
+#include "experience/experience.h"
 #include "mgmt/mgmt.h"
 #include "oidc/oidc.h"
 #include "store/store.h"
@@ -21,6 +22,7 @@
 #include "tenants/cache.h"
 #include "store/migrate.h"
 #include "store/preflight.h"
+#include "users/password.h"
 #include "util/log.h"
 
 #define DB_WAIT_MS 30000
@@ -81,6 +83,12 @@ int main(int argc, char **argv)
         return 2;
     }
     latch_log_set_level(cfg.log_level);
+    /* Before any thread starts: also precomputes the dummy hash for unknown users. */
+    latch_password_configure(&(struct latch_password_params){
+        .iterations = (uint32_t)cfg.password_argon2_iterations,
+        .memory_kib = (uint32_t)cfg.password_argon2_memory_kib,
+        .parallelism = (uint32_t)cfg.password_argon2_parallelism,
+    });
     if (evthread_use_pthreads() != 0) {
         latch_err("libevent has no thread support");
         goto out;
@@ -115,7 +123,8 @@ int main(int argc, char **argv)
     }
     srv = latch_server_new(&cfg, &err);
     if (srv == NULL || latch_health_register(srv) != LATCH_OK ||
-        latch_oidc_register(srv) != LATCH_OK || latch_mgmt_register(srv) != LATCH_OK) {
+        latch_oidc_register(srv) != LATCH_OK || latch_experience_register(srv) != LATCH_OK ||
+        latch_mgmt_register(srv) != LATCH_OK) {
         latch_err("cannot set up the server");
         goto out;
     }

@@ -764,6 +764,41 @@ static latch_rc parse_auto_migrate(const char *name, const char *value, struct l
                         "\"%.16s\" is not a boolean; expected 1, 0, true, false, yes or no", value);
 }
 
+/* ---- LATCH_PASSWORD_ARGON2_* ---- */
+
+static latch_rc parse_argon2_iterations(const char *name, const char *value,
+                                        struct latch_config *cfg, struct latch_error *err)
+{
+    long long v = 0;
+
+    if (parse_range(name, value, 1, 64, 8, &v, err) != LATCH_OK)
+        return LATCH_FAIL;
+    cfg->password_argon2_iterations = (int)v;
+    return LATCH_OK;
+}
+
+static latch_rc parse_argon2_memory_kib(const char *name, const char *value,
+                                        struct latch_config *cfg, struct latch_error *err)
+{
+    long long v = 0;
+
+    if (parse_range(name, value, 1024, 1048576, 8192, &v, err) != LATCH_OK)
+        return LATCH_FAIL;
+    cfg->password_argon2_memory_kib = (int)v;
+    return LATCH_OK;
+}
+
+static latch_rc parse_argon2_parallelism(const char *name, const char *value,
+                                         struct latch_config *cfg, struct latch_error *err)
+{
+    long long v = 0;
+
+    if (parse_range(name, value, 1, 16, 1, &v, err) != LATCH_OK)
+        return LATCH_FAIL;
+    cfg->password_argon2_parallelism = (int)v;
+    return LATCH_OK;
+}
+
 /* ---- LATCH_BOOTSTRAP_CLIENT_ID / LATCH_BOOTSTRAP_CLIENT_SECRET ---- */
 
 static latch_rc parse_bootstrap_id(const char *name, const char *value, struct latch_config *cfg,
@@ -837,6 +872,9 @@ static const struct config_var {
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
     {"LATCH_BOOTSTRAP_CLIENT_ID", parse_bootstrap_id},
     {"LATCH_BOOTSTRAP_CLIENT_SECRET", parse_bootstrap_secret},
+    {"LATCH_PASSWORD_ARGON2_ITERATIONS", parse_argon2_iterations},
+    {"LATCH_PASSWORD_ARGON2_MEMORY_KIB", parse_argon2_memory_kib},
+    {"LATCH_PASSWORD_ARGON2_PARALLELISM", parse_argon2_parallelism},
 };
 
 #define N_CONFIG_VARS (sizeof(config_vars) / sizeof(config_vars[0]))

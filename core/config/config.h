@@ -62,6 +62,13 @@ struct latch_config {
     char bootstrap_client_secret[256];
 
     char config_file[512]; /* LATCH_CONFIG_FILE, "" when none */
+
+    /* Parameters of new Argon2i password hashes (Logto's defaults t=8, m=8192 KiB, p=1):
+     * LATCH_PASSWORD_ARGON2_ITERATIONS 1..64, LATCH_PASSWORD_ARGON2_MEMORY_KIB 1024..1048576,
+     * LATCH_PASSWORD_ARGON2_PARALLELISM 1..16. */
+    int password_argon2_iterations;
+    int password_argon2_memory_kib;
+    int password_argon2_parallelism;
 };
 
 /* Function used to read variables; tests pass their own. Returns NULL when unset. */

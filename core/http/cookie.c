@@ -41,10 +41,10 @@ void latch_http_set_cookie(struct latch_request *req, const struct latch_cookie 
     char max_age[48] = "";
     if (c->max_age >= 0)
         snprintf(max_age, sizeof(max_age), "; Max-Age=%ld", c->max_age);
-    char *header = latch_arena_printf(req->arena, "%s=%s; Path=%s%s%s%s; SameSite=%s", c->name,
-                                      c->value, c->path ? c->path : "/", max_age,
-                                      c->http_only ? "; HttpOnly" : "", c->secure ? "; Secure" : "",
-                                      c->same_site ? c->same_site : "Lax");
+    char *header =
+        latch_arena_printf(req->arena, "%s=%s; Path=%s%s%s%s; SameSite=%s", c->name, c->value,
+                           c->path ? c->path : "/", max_age, c->http_only ? "; HttpOnly" : "",
+                           c->secure ? "; Secure" : "", c->same_site ? c->same_site : "Lax");
     if (header != NULL)
         latch_http_add_header(req, "Set-Cookie", header);
 }

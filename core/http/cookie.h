@@ -15,9 +15,9 @@ const char *latch_http_cookie_get(struct latch_request *req, const char *name);
 
 struct latch_cookie {
     const char *name;
-    const char *value;  /* "" with max_age 0 deletes */
-    const char *path;   /* e.g. "/t/acme/" */
-    long max_age;       /* seconds; -1: a session cookie (no Max-Age) */
+    const char *value; /* "" with max_age 0 deletes */
+    const char *path;  /* e.g. "/t/acme/" */
+    long max_age;      /* seconds; -1: a session cookie (no Max-Age) */
     bool secure;
     bool http_only;
     const char *same_site; /* "Lax", "Strict" or "None" */

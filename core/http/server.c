@@ -302,6 +302,7 @@ static void body_append(void *arg, const char *data, size_t n)
 static void framing_error(struct conn *c, const struct latch_error *err)
 {
     c->info.keep_alive = false;
+    c->linger = true;
     latch_http_respond_error(c->req, err);
 }
 
@@ -516,16 +517,46 @@ void latch_http_conn_request_done(struct conn *c)
 
 /* ---- connection events ---- */
 
+#define LINGER_MS        2000
+#define LINGER_MAX_BYTES (64u << 20)
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
-    conn_process(arg);
+    struct conn *c = arg;
+    if (c->state == CONN_LINGER) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        c->lingered += evbuffer_get_length(in);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        if (c->lingered > LINGER_MAX_BYTES)
+            conn_free(c);
+        return;
+    }
+    conn_process(c);
+}
+
+/* After an early answer the client may still be sending its body; closing now would make the
+ * kernel reset the connection and the client could lose the answer. So: shut our side, read
+ * and discard for a while, then close (the "lingering close" of RFC 9112 §9.6). */
+static void start_linger(struct conn *c)
+{
+    c->state = CONN_LINGER;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    struct timeval tv = {.tv_sec = LINGER_MS / 1000, .tv_usec = (LINGER_MS % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &tv, NULL);
+    evbuffer_drain(bufferevent_get_input(c->bev),
+                   evbuffer_get_length(bufferevent_get_input(c->bev)));
+    bufferevent_enable(c->bev, EV_READ);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
-    if (c->state == CONN_CLOSING && !c->in_process)
-        conn_free(c);
+    if (c->state == CONN_CLOSING && !c->in_process) {
+        if (c->linger && !c->loop->stopping)
+            start_linger(c);
+        else
+            conn_free(c);
+    }
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -27,6 +27,8 @@ enum conn_state {
     CONN_READ_CHUNKED,
     CONN_HANDLING,
     CONN_CLOSING, /* answer written or being written; close when the output drains */
+    CONN_LINGER,  /* answered early (413, 431…): writes shut, reading and discarding what the
+                   * client still sends, so that closing does not reset the answer away */
 };
 
 struct resp_header {
@@ -50,6 +52,8 @@ struct conn {
     bool has_cache_control;
     bool responded;
     bool in_process; /* conn_process() is on the stack */
+    bool linger;     /* the client may still be sending: linger before closing */
+    size_t lingered; /* bytes discarded while lingering */
     struct latch_route_match route;
     uint64_t start_ns;
     char peer_ip[64];

@@ -43,8 +43,7 @@ latch_rc latch_jose_client_secret_hash(const uint8_t hash_key[32], const char *s
 /* The SHA-256 of a bearer token as PostgreSQL bytea text ("\\x" + 64 hex digits + NUL = 67
  * bytes): what the database stores and looks tokens up by. */
 #define LATCH_TOKEN_HASH_TEXT 67
-latch_rc latch_jose_token_hash(const char *token, char out[LATCH_TOKEN_HASH_TEXT])
-    LATCH_MUST_CHECK;
+latch_rc latch_jose_token_hash(const char *token, char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
 
 /* PKCE (RFC 7636 §4.6): whether BASE64URL(SHA-256(verifier)) equals challenge, in constant
  * time. The verifier must be 43 to 128 unreserved characters. */

@@ -30,6 +30,7 @@ latch_rc latch_mgmt_applications_register(struct latch_server *srv) LATCH_MUST_C
 latch_rc latch_mgmt_resources_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_roles_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;    /* keys.c */
+latch_rc latch_mgmt_users_register(struct latch_server *srv) LATCH_MUST_CHECK;   /* users.c */
 latch_rc latch_mgmt_swagger_register(struct latch_server *srv) LATCH_MUST_CHECK; /* swagger.c */
 
 /* ---- SQL fragments shared by the modules ---- */

@@ -39,6 +39,27 @@ static const struct body_doc bodies[] = {
      "\"name\":{\"type\":\"string\"},\"description\":{\"type\":\"string\"},"
      "\"type\":{\"type\":\"string\",\"enum\":[\"User\",\"MachineToMachine\"]},"
      "\"scopeIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}"},
+    {"POST /api/users",
+     "{\"type\":\"object\",\"description\":\"Every member is optional; password and "
+     "passwordDigest exclude each other.\",\"properties\":{"
+     "\"username\":{\"type\":\"string\",\"pattern\":\"^[A-Z_a-z]\\\\w*$\",\"maxLength\":128},"
+     "\"primaryEmail\":{\"type\":\"string\",\"pattern\":\"^\\\\S+@\\\\S+\\\\.\\\\S+$\"},"
+     "\"primaryPhone\":{\"type\":\"string\",\"pattern\":\"^\\\\d+$\"},"
+     "\"name\":{\"type\":\"string\"},\"avatar\":{\"type\":\"string\",\"format\":\"url\","
+     "\"nullable\":true},\"password\":{\"type\":\"string\",\"minLength\":1,"
+     "\"maxLength\":256},\"passwordDigest\":{\"type\":\"string\",\"maxLength\":256},"
+     "\"passwordAlgorithm\":{\"type\":\"string\",\"enum\":[\"Argon2i\",\"Argon2id\","
+     "\"Argon2d\",\"Bcrypt\"]},\"customData\":{\"type\":\"object\"},"
+     "\"profile\":{\"type\":\"object\"}}}"},
+    {"PATCH /api/users/:userId",
+     "{\"type\":\"object\",\"description\":\"Members present replace the stored values; \\\"\\\" "
+     "or null clears a text member.\",\"properties\":{"
+     "\"username\":{\"type\":\"string\",\"nullable\":true},"
+     "\"primaryEmail\":{\"type\":\"string\",\"nullable\":true},"
+     "\"primaryPhone\":{\"type\":\"string\",\"nullable\":true},"
+     "\"name\":{\"type\":\"string\",\"nullable\":true},"
+     "\"avatar\":{\"type\":\"string\",\"nullable\":true},"
+     "\"customData\":{\"type\":\"object\"},\"profile\":{\"type\":\"object\"}}}"},
     {"POST /api/configs/oidc/private-keys/rotate",
      "{\"type\":\"object\",\"properties\":{\"signingKeyAlgorithm\":{\"type\":\"string\","
      "\"enum\":[\"EC\",\"EC-P256\",\"RSA\",\"Ed25519\"]},\"gracePeriod\":{\"type\":\"integer\","
@@ -93,7 +114,7 @@ static void add_route(enum latch_http_method method, const char *pattern, void *
 {
     struct build *b = arg;
     if (strncmp(pattern, "/api/", 5) != 0 || strcmp(pattern, "/api/status") == 0 ||
-        strcmp(pattern, "/api/swagger.json") == 0)
+        strncmp(pattern, "/api/experience", 15) == 0 || strcmp(pattern, "/api/swagger.json") == 0)
         return;
     char path[512];
     to_openapi_path(pattern, path, sizeof(path));

@@ -27,7 +27,7 @@
 
 #define MAX_STATE 2048
 #define MAX_NONCE 512
-#define MAX_HINT 256
+#define MAX_HINT  256
 
 /* ---- shared helpers ---- */
 
@@ -59,11 +59,21 @@ static void html_escape(struct latch_json *b, const char *s)
     for (const char *p = s; *p; p++) {
         const char *rep = NULL;
         switch (*p) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
         }
         if (rep != NULL) {
             b->comma = false;
@@ -160,9 +170,9 @@ static void redirect_to(struct latch_request *req, const char *location)
 }
 
 /* redirect_uri + code or error + state + iss (RFC 9207). */
-static void redirect_result(struct latch_request *req, const char *redirect_uri,
-                            const char *issuer, const char *state, const char *k1, const char *v1,
-                            const char *k2, const char *v2)
+static void redirect_result(struct latch_request *req, const char *redirect_uri, const char *issuer,
+                            const char *state, const char *k1, const char *v1, const char *k2,
+                            const char *v2)
 {
     const char *sep = strchr(redirect_uri, '?') ? "&" : "?";
     char *url = latch_arena_printf(req->arena, "%s%s%s=%s", redirect_uri, sep, k1,
@@ -271,11 +281,11 @@ static void issue_code(struct latch_request *req, const struct latch_tenant_stat
     int n = 0;
     for (int i = 0; i < nbefore; i++)
         ops[n++] = before[i];
-    ops[n++] = (struct latch_store_op){
-        .stmt = &insert_code,
-        .params = {st->id, hash, grant, cr->client_id, cr->user_id, cr->sid, cr->redirect_uri,
-                   cr->scope, cr->resource, cr->nonce, cr->code_challenge,
-                   cr->code_challenge_method, cr->auth_time}};
+    ops[n++] = (struct latch_store_op){.stmt = &insert_code,
+                                       .params = {st->id, hash, grant, cr->client_id, cr->user_id,
+                                                  cr->sid, cr->redirect_uri, cr->scope,
+                                                  cr->resource, cr->nonce, cr->code_challenge,
+                                                  cr->code_challenge_method, cr->auth_time}};
     latch_store_exec(latch_loop_store(req->loop), st->id, ops, n, code_stored, cc);
 }
 
@@ -312,8 +322,7 @@ static void session_checked(struct latch_store_result *const *results, int n,
     const struct latch_store_result *r = results[0];
     bool have = latch_store_result_rows(r) == 1;
     bool login = a->prompt != NULL && latch_scope_has(a->prompt, "login");
-    if (have && a->max_age >= 0 &&
-        strtol(latch_store_result_value(r, 0, 3), NULL, 10) > a->max_age)
+    if (have && a->max_age >= 0 && strtol(latch_store_result_value(r, 0, 3), NULL, 10) > a->max_age)
         have = false; /* the sign-in is older than the client accepts */
     if (have && !login) {
         struct latch_code_request cr = {
@@ -380,9 +389,9 @@ static void start_interaction(struct auth_ctx *a)
     param(&j, "scope", a->scope);
     param(&j, "state", a->state_param);
     param(&j, "resource", a->resource);
-    static const char *const copied[] = {"nonce",      "code_challenge", "code_challenge_method",
-                                         "prompt",     "login_hint",     "ui_locales",
-                                         "first_screen", NULL};
+    static const char *const copied[] = {
+        "nonce",      "code_challenge", "code_challenge_method", "prompt",
+        "login_hint", "ui_locales",     "first_screen",          NULL};
     for (const char *const *k = copied; *k; k++)
         param(&j, *k, latch_form_get(&a->form, *k));
     latch_json_end_object(&j);
@@ -394,9 +403,9 @@ static void start_interaction(struct auth_ctx *a)
     }
     const char *first = latch_form_get(&a->form, "first_screen");
     bool reg = first != NULL && strcmp(first, "register") == 0;
-    latch_http_add_header(req, "Location",
-                          latch_arena_printf(req->arena, "%s/%s", a->state->endpoint,
-                                             reg ? "register" : "sign-in"));
+    latch_http_add_header(
+        req, "Location",
+        latch_arena_printf(req->arena, "%s/%s", a->state->endpoint, reg ? "register" : "sign-in"));
     struct latch_cookie cookie = {
         .name = latch_http_tenant_cookie_name(req, "latch_interaction"),
         .value = latch_arena_strdup(req->arena, token),
@@ -697,7 +706,8 @@ static void interaction_found(struct latch_store_result *const *results, int n,
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (latch_jose_token_new(token) != LATCH_OK || latch_jose_token_hash(token, shash) != LATCH_OK ||
+    if (latch_jose_token_new(token) != LATCH_OK ||
+        latch_jose_token_hash(token, shash) != LATCH_OK ||
         latch_jose_random_id(sid, 21) != LATCH_OK) {
         yajl_tree_free(params);
         latch_tenant_state_unref(rc->state);

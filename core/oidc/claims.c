@@ -6,14 +6,15 @@
 #include <yajl/yajl_tree.h>
 
 const char *const latch_user_scopes[] = {
-    "openid", "offline_access", "profile", "email", "phone", "address",
-    "custom_data", "identities", "roles", NULL,
+    "openid",  "offline_access", "profile",    "email", "phone",
+    "address", "custom_data",    "identities", "roles", NULL,
 };
 
 /* The OIDC standard profile claims Logto keeps in users.profile. */
 static const char *const profile_members[] = {
-    "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
-    "website",     "gender",     "birthdate",   "zoneinfo", "locale",             NULL,
+    "family_name",        "given_name", "middle_name", "nickname",
+    "preferred_username", "profile",    "website",     "gender",
+    "birthdate",          "zoneinfo",   "locale",      NULL,
 };
 
 bool latch_scope_has(const char *scope, const char *name)

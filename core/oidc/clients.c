@@ -200,10 +200,10 @@ static bool parse_metadata(struct latch_client *c, const char *oidc, const char 
 {
     yajl_val o = yajl_tree_parse(oidc, NULL, 0);
     yajl_val m = yajl_tree_parse(custom, NULL, 0);
-    bool ok = string_list(o, "redirectUris", &c->redirect_uris, &c->nredirect_uris) &&
-              string_list(o, "postLogoutRedirectUris", &c->post_logout_uris,
-                          &c->npost_logout_uris) &&
-              string_list(m, "corsAllowedOrigins", &c->cors_origins, &c->ncors_origins);
+    bool ok =
+        string_list(o, "redirectUris", &c->redirect_uris, &c->nredirect_uris) &&
+        string_list(o, "postLogoutRedirectUris", &c->post_logout_uris, &c->npost_logout_uris) &&
+        string_list(m, "corsAllowedOrigins", &c->cors_origins, &c->ncors_origins);
     number(m, "idTokenTtl", 1, &c->id_token_ttl);
     number(m, "refreshTokenTtlInDays", 86400, &c->refresh_token_ttl);
     boolean(m, "rotateRefreshToken", &c->rotate_refresh_token);

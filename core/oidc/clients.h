@@ -41,12 +41,12 @@ struct latch_client {
     int npost_logout_uris;
     char **cors_origins;
     int ncors_origins;
-    long id_token_ttl;          /* seconds, default 3600 */
-    long refresh_token_ttl;     /* seconds, default 14 days */
-    long access_token_ttl;      /* seconds for tokens without a resource, default 3600 */
-    bool rotate_refresh_token;  /* default true */
+    long id_token_ttl;         /* seconds, default 3600 */
+    long refresh_token_ttl;    /* seconds, default 14 days */
+    long access_token_ttl;     /* seconds for tokens without a resource, default 3600 */
+    bool rotate_refresh_token; /* default true */
     bool always_issue_refresh_token;
-    bool is_public;             /* SPA and Native: no secret, PKCE required */
+    bool is_public; /* SPA and Native: no secret, PKCE required */
     struct latch_client_secret *secrets;
     int nsecrets;
     struct latch_client_scope *scopes;

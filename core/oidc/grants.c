@@ -153,8 +153,8 @@ static char *sign_json(struct latch_tenant_state *st, struct latch_json *j, cons
     char *payload = latch_json_take(j, &len);
     char *token = NULL;
     struct latch_error err;
-    if (payload == NULL || latch_jose_sign(st->keys[st->current].key, extra, payload, len, &token,
-                                           &err) != LATCH_OK)
+    if (payload == NULL ||
+        latch_jose_sign(st->keys[st->current].key, extra, payload, len, &token, &err) != LATCH_OK)
         token = NULL;
     free(payload);
     return token;
@@ -205,11 +205,10 @@ static void tokens_issue(struct issue *is)
     }
 
     /* Access token: for the resource, or for userinfo. */
-    const struct latch_resource *res = is->resource ? latch_tenant_resource(st, is->resource)
-                                                    : NULL;
+    const struct latch_resource *res =
+        is->resource ? latch_tenant_resource(st, is->resource) : NULL;
     long at_ttl = res ? res->ttl : client->access_token_ttl;
-    const char *at_scope = res ? resource_scope(is, latch_form_get(&tr->form, "scope"))
-                               : is->scope;
+    const char *at_scope = res ? resource_scope(is, latch_form_get(&tr->form, "scope")) : is->scope;
     char *userinfo_aud = latch_arena_printf(req->arena, "%s/me", st->issuer);
     struct latch_json j;
     latch_json_init(&j);
@@ -320,8 +319,8 @@ static void tokens_issue(struct issue *is)
     }
     snprintf(auth_time, sizeof(auth_time), "%lld", (long long)is->auth_time);
     snprintf(ttl, sizeof(ttl), "%ld", client->refresh_token_ttl);
-    const char *p[11] = {st->id,   hash,       family,        is->grant_id, client->id,
-                         is->user_id, is->sid, is->scope, is->resource, auth_time, ttl};
+    const char *p[11] = {st->id,  hash,      family,       is->grant_id, client->id, is->user_id,
+                         is->sid, is->scope, is->resource, auth_time,    ttl};
     latch_store_query(latch_loop_store(req->loop), st->id, &insert_refresh, p, refresh_stored, is);
 }
 
@@ -495,8 +494,7 @@ static void refresh_used(struct latch_store_result *const *results, int n,
         }
         is->scope = latch_arena_strdup(a, scope);
     }
-    is->refresh_token = rg->rotated ? rg->new_token
-                                    : latch_form_get(&tr->form, "refresh_token");
+    is->refresh_token = rg->rotated ? rg->new_token : latch_form_get(&tr->form, "refresh_token");
     tokens_issue(is);
 }
 

@@ -10,15 +10,16 @@
 #include "oidc/oidc.h"
 #include "tenants/cache.h"
 
-#define LATCH_SESSION_TTL (14L * 86400)
+#define LATCH_SESSION_TTL     (14L * 86400)
 #define LATCH_INTERACTION_TTL 3600
-#define LATCH_CODE_TTL 60
+#define LATCH_CODE_TTL        60
 
 void latch_oidc_discovery(struct latch_request *req, void *arg);
 void latch_oidc_token(struct latch_request *req, void *arg);
 void latch_oidc_authorize(struct latch_request *req, void *arg);
 void latch_oidc_resume(struct latch_request *req, void *arg);
 void latch_oidc_userinfo(struct latch_request *req, void *arg);
+void latch_oidc_preflight(struct latch_request *req, void *arg);
 void latch_oidc_end_session(struct latch_request *req, void *arg);
 void latch_oidc_revocation(struct latch_request *req, void *arg);
 void latch_oidc_introspection(struct latch_request *req, void *arg);
@@ -70,18 +71,17 @@ struct latch_code_request {
 
 /* The users columns the claims are made from (see read_user in grants.c); $3 is the resource
  * indicator whose scopes the user's roles hold (NULL: none). */
-#define USER_COLUMNS                                                                             \
-    "u.id, u.username, u.primary_email, u.primary_phone, u.name, u.avatar, u.profile::text, "  \
+#define USER_COLUMNS                                                                               \
+    "u.id, u.username, u.primary_email, u.primary_phone, u.name, u.avatar, u.profile::text, "      \
     "u.custom_data::text, u.identities::text, (extract(epoch FROM u.created_at) * 1000)::bigint, " \
-    "extract(epoch FROM u.updated_at)::bigint, u.is_suspended, "                               \
-    "(SELECT coalesce(json_agg(DISTINCT ro.name), '[]')::text FROM users_roles ur "             \
-    "JOIN roles ro ON ro.tenant_id = ur.tenant_id AND ro.id = ur.role_id "                     \
-    "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id), "                                 \
-    "(SELECT string_agg(DISTINCT s.name, ' ') FROM users_roles ur "                             \
-    "JOIN roles_scopes rs ON rs.tenant_id = ur.tenant_id AND rs.role_id = ur.role_id "         \
-    "JOIN scopes s ON s.tenant_id = rs.tenant_id AND s.id = rs.scope_id "                      \
-    "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                  \
+    "extract(epoch FROM u.updated_at)::bigint, u.is_suspended, "                                   \
+    "(SELECT coalesce(json_agg(DISTINCT ro.name), '[]')::text FROM users_roles ur "                \
+    "JOIN roles ro ON ro.tenant_id = ur.tenant_id AND ro.id = ur.role_id "                         \
+    "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id), "                                    \
+    "(SELECT string_agg(DISTINCT s.name, ' ') FROM users_roles ur "                                \
+    "JOIN roles_scopes rs ON rs.tenant_id = ur.tenant_id AND rs.role_id = ur.role_id "             \
+    "JOIN scopes s ON s.tenant_id = rs.tenant_id AND s.id = rs.scope_id "                          \
+    "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                      \
     "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.indicator = $3)"
-
 
 #endif

@@ -471,19 +471,6 @@ void latch_oidc_token(struct latch_request *req, void *arg)
     latch_oidc_authenticate(req, true, token_dispatch);
 }
 
-static void cors_preflight(struct latch_request *req, void *arg)
-{
-    const char *origin = latch_http_header_get(req, "origin");
-    if (origin != NULL) {
-        latch_http_add_header(req, "Access-Control-Allow-Origin", origin);
-        latch_http_add_header(req, "Access-Control-Allow-Methods", "POST");
-        latch_http_add_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
-        latch_http_add_header(req, "Access-Control-Max-Age", "600");
-        latch_http_add_header(req, "Vary", "Origin");
-    }
-    latch_http_respond(req, 204, NULL, NULL, 0);
-}
-
 latch_rc latch_oidc_register(struct latch_server *srv)
 {
     static const struct {
@@ -494,10 +481,10 @@ latch_rc latch_oidc_register(struct latch_server *srv)
         {LATCH_HTTP_GET, "/oidc/auth", latch_oidc_authorize},
         {LATCH_HTTP_POST, "/oidc/auth", latch_oidc_authorize},
         {LATCH_HTTP_GET, "/oidc/auth/resume", latch_oidc_resume},
-        {LATCH_HTTP_OPTIONS, "/oidc/token", cors_preflight},
+        {LATCH_HTTP_OPTIONS, "/oidc/token", latch_oidc_preflight},
         {LATCH_HTTP_GET, "/oidc/me", latch_oidc_userinfo},
         {LATCH_HTTP_POST, "/oidc/me", latch_oidc_userinfo},
-        {LATCH_HTTP_OPTIONS, "/oidc/me", latch_oidc_userinfo},
+        {LATCH_HTTP_OPTIONS, "/oidc/me", latch_oidc_preflight},
         {LATCH_HTTP_GET, "/oidc/session/end", latch_oidc_end_session},
         {LATCH_HTTP_POST, "/oidc/session/end", latch_oidc_end_session},
         {LATCH_HTTP_POST, "/oidc/token/revocation", latch_oidc_revocation},

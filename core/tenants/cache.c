@@ -110,6 +110,9 @@ static void state_free(struct latch_tenant_state *st)
         free(st->resources[i].indicator);
     }
     free(st->resources);
+    for (int i = 0; i < st->norigins; i++)
+        free(st->origins[i]);
+    free(st->origins);
     free(st->endpoint);
     free(st->issuer);
     free(st->mgmt_indicator);
@@ -169,27 +172,69 @@ static char *build_discovery(const struct latch_tenant_state *st, size_t *len)
 {
     static const char *const grants[] = {"authorization_code", "refresh_token",
                                          "client_credentials", NULL};
-    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post",
-                                               "none", NULL};
+    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none",
+                                               NULL};
     static const char *const client_auth[] = {"client_secret_basic", "client_secret_post", NULL};
     static const char *const response_types[] = {"code", NULL};
     static const char *const response_modes[] = {"query", NULL};
     static const char *const subjects[] = {"public", NULL};
     static const char *const pkce[] = {"S256", NULL};
     static const char *const prompts[] = {"none", "login", "consent", NULL};
-    static const char *const scopes[] = {"openid", "offline_access", "profile", "email",
-                                         "phone", "address", "custom_data", "identities",
-                                         "roles", NULL};
-    static const char *const claims[] = {
-        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "name",
-        "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
-        "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
-        "username", "created_at", "email", "email_verified", "phone_number",
-        "phone_number_verified", "address", "custom_data", "identities", "sso_identities",
-        "roles", NULL};
-    const char *algs[] = {"ES384", NULL};
+    static const char *const scopes[] = {
+        "openid",  "offline_access", "profile",    "email", "phone",
+        "address", "custom_data",    "identities", "roles", NULL};
+    static const char *const claims[] = {"sub",
+                                         "iss",
+                                         "aud",
+                                         "exp",
+                                         "iat",
+                                         "auth_time",
+                                         "nonce",
+                                         "at_hash",
+                                         "sid",
+                                         "name",
+                                         "family_name",
+                                         "given_name",
+                                         "middle_name",
+                                         "nickname",
+                                         "preferred_username",
+                                         "profile",
+                                         "picture",
+                                         "website",
+                                         "gender",
+                                         "birthdate",
+                                         "zoneinfo",
+                                         "locale",
+                                         "updated_at",
+                                         "username",
+                                         "created_at",
+                                         "email",
+                                         "email_verified",
+                                         "phone_number",
+                                         "phone_number_verified",
+                                         "address",
+                                         "custom_data",
+                                         "identities",
+                                         "sso_identities",
+                                         "roles",
+                                         NULL};
+    /* The current key's algorithm first (clients that take the first), then the others still
+     * published, so tokens signed before a rotation keep validating. */
+    const char *algs[LATCH_TENANT_MAX_KEYS + 2] = {"ES384", NULL};
+    int nalgs = 0;
     if (st->current >= 0)
-        algs[0] = latch_jose_alg_name(st->keys[st->current].key->alg);
+        algs[nalgs++] = latch_jose_alg_name(st->keys[st->current].key->alg);
+    for (int i = 0; i < st->nkeys; i++) {
+        const char *a = latch_jose_alg_name(st->keys[i].key->alg);
+        bool seen = false;
+        for (int k = 0; k < nalgs; k++)
+            seen |= strcmp(algs[k], a) == 0;
+        if (!seen)
+            algs[nalgs++] = a;
+    }
+    if (nalgs == 0)
+        nalgs = 1;
+    algs[nalgs] = NULL;
 
     struct latch_json j;
     latch_json_init(&j);
@@ -409,6 +454,28 @@ static const struct latch_stmt resources_stmt = {
     .nparams = 1,
 };
 
+/* Origins of the redirect URIs and the CORS allow-lists of every application. */
+static const struct latch_stmt origins_stmt = {
+    .name = "tenant_origins",
+    .sql =
+        "SELECT DISTINCT o FROM ("
+        "SELECT substring(u FROM '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+') AS o FROM applications a, "
+        "jsonb_array_elements_text(coalesce(a.oidc_client_metadata->'redirectUris', '[]')) u "
+        "WHERE a.tenant_id = $1 UNION ALL "
+        "SELECT c FROM applications a, jsonb_array_elements_text(coalesce("
+        "a.custom_client_metadata->'corsAllowedOrigins', '[]')) c WHERE a.tenant_id = $1"
+        ") x WHERE o IS NOT NULL LIMIT 1000",
+    .nparams = 1,
+};
+
+bool latch_tenant_origin_allowed(const struct latch_tenant_state *state, const char *origin)
+{
+    for (int i = 0; origin != NULL && i < state->norigins; i++)
+        if (strcmp(state->origins[i], origin) == 0)
+            return true;
+    return false;
+}
+
 static enum latch_key_state parse_state(const char *s)
 {
     if (strcmp(s, "current") == 0)
@@ -478,6 +545,19 @@ build_state(struct entry *e, struct latch_store_result *const *results, struct l
         if (rs->id == NULL || rs->indicator == NULL)
             goto oom;
     }
+    const struct latch_store_result *orig = results[3];
+    rows = latch_store_result_rows(orig);
+    if (rows > 0) {
+        st->origins = calloc((size_t)rows, sizeof(char *));
+        if (st->origins == NULL)
+            goto oom;
+    }
+    for (int r = 0; r < rows; r++) {
+        st->origins[st->norigins] = strdup(latch_store_result_value(orig, r, 0));
+        if (st->origins[st->norigins] == NULL)
+            goto oom;
+        st->norigins++;
+    }
     st->discovery = build_discovery(st, &st->discovery_len);
     if (st->discovery == NULL)
         goto oom;
@@ -542,12 +622,13 @@ static void start_load(struct entry *e)
     char indicator[1100];
     snprintf(indicator, sizeof(indicator), "%s/api", endpoint ? endpoint : "");
     free(endpoint);
-    struct latch_store_op ops[3] = {
+    struct latch_store_op ops[4] = {
         {.stmt = &bootstrap_stmt, .params = {e->id, indicator}},
         {.stmt = &keys_stmt, .params = {e->id}},
         {.stmt = &resources_stmt, .params = {e->id}},
+        {.stmt = &origins_stmt, .params = {e->id}},
     };
-    latch_store_exec(cache->store, e->id, ops, 3, load_done, e);
+    latch_store_exec(cache->store, e->id, ops, 4, load_done, e);
 }
 
 struct lookup {

@@ -60,7 +60,12 @@ struct latch_tenant_state {
     size_t discovery_len;
     struct latch_resource *resources;
     int nresources;
+    char **origins; /* browser origins any application allows (CORS preflights) */
+    int norigins;
 };
+
+/* Whether some application of the tenant lets origin call its browser endpoints. */
+bool latch_tenant_origin_allowed(const struct latch_tenant_state *state, const char *origin);
 
 /* ---- node-wide epochs (any thread) ---- */
 

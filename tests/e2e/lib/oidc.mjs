@@ -1,11 +1,14 @@
 // Helpers of the OIDC and Management API end-to-end tests (issue 3): tenant endpoints and
 // issuers, token requests by hand, Management API calls, applications made with latchctl, and
-// verification of access tokens with jose against the published JWKS.
+// verification of access tokens with jose against the published JWKS. Issue 4 adds users, the
+// sign-in experience, web applications, a cookie jar and a client of the Experience API that
+// signs in without a browser (what the hosted page's script does).
 //
 // URLs: a node is contacted at server.url; what it calls itself (issuer, the Management API
 // indicator) derives from its public URL (server.publicUrl, LATCH_PUBLIC_URL). Both are the same
 // for a single node; nodes behind one public URL share it but keep their own server.url.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import * as jose from 'jose';
 import { createTenant, ctlEnv, http, latchctlOk, randomId, waitFor } from './harness.mjs';
 
@@ -314,6 +317,64 @@ export class TenantCtx {
     return role;
   }
 
+  /** POST /api/users; resolves the user JSON merged with the password given. */
+  async createUser({ username = uniqUsername(), password = uniqPassword(),
+    primaryEmail, name, ...rest } = {}) {
+    const api = await this.api();
+    const body = { username, password, ...rest };
+    if (primaryEmail !== undefined) body.primaryEmail = primaryEmail;
+    if (name !== undefined) body.name = name;
+    const user = expectStatus(await api.post('/users', body), [200, 201], 'create user');
+    assert.equal(typeof user.id, 'string', `user id in ${JSON.stringify(user)}`);
+    assert.equal(user.username, username);
+    assert.ok(!('password' in user) && !('passwordEncrypted' in user), 'no password in the user JSON');
+    return { ...user, password };
+  }
+
+  /** PATCH /api/users/:id/is-suspended. */
+  async suspendUser(userId, isSuspended = true) {
+    const api = await this.api();
+    const user = expectStatus(await api.patch(`/users/${userId}/is-suspended`, { isSuspended }), 200,
+      'PATCH is-suspended');
+    assert.equal(user.isSuspended, isSuspended);
+    return user;
+  }
+
+  /** PATCH /api/sign-in-exp; resolves the sign-in experience. */
+  async patchSignInExp(body) {
+    const api = await this.api();
+    return expectStatus(await api.patch('/sign-in-exp', body), 200, `PATCH /sign-in-exp ${JSON.stringify(body)}`);
+  }
+
+  /** GET /api/users?search=<q>; resolves the list. */
+  async searchUsers(q) {
+    const api = await this.api();
+    return expectStatus(await api.get(`/users?search=${encodeURIComponent(q)}`), 200, 'search users');
+  }
+
+  /**
+   * A web application (Traditional by default) whose redirect URIs point at origin (a local
+   * callback server such as http://127.0.0.1:PORT): <origin>/api/auth/callback/logto (+ extra ones) and post-logout
+   * <origin>/. Resolves {id, secret, redirectUri, postLogoutRedirectUri, app}.
+   */
+  async createWebApp(origin, { type = 'Traditional', name = uniq(type.toLowerCase()),
+    callbackPath = CALLBACK_PATH, extraRedirectUris = [], customClientMetadata } = {}) {
+    const redirectUri = `${origin}${callbackPath}`;
+    const postLogoutRedirectUri = `${origin}/`;
+    const body = {
+      name,
+      type,
+      oidcClientMetadata: {
+        redirectUris: [redirectUri, ...extraRedirectUris],
+        postLogoutRedirectUris: [postLogoutRedirectUri],
+      },
+    };
+    if (customClientMetadata) body.customClientMetadata = customClientMetadata;
+    const app = await this.createApp(body);
+    if (type === 'Traditional') assert.equal(typeof app.secret, 'string', 'a Traditional app gets a secret');
+    return { id: app.id, secret: app.secret, redirectUri, postLogoutRedirectUri, app };
+  }
+
   /** POST /api/applications/:id/roles. */
   async assignRoles(appId, roleIds) {
     const api = await this.api();
@@ -325,3 +386,256 @@ export class TenantCtx {
 /** Polls until fn resolves truthy; a short form of waitFor for cache-invalidation checks. */
 export const eventually = (fn, what, timeoutMs = 3000) =>
   waitFor(fn, { timeoutMs, intervalMs: 50, what });
+
+// ---- People sign in (issue 4): users, the sign-in experience, /oidc/auth without a browser --------
+
+/**
+ * The header that carries the Experience API's CSRF token (the `csrfToken` member of
+ * GET /api/experience/interaction) on every call that changes something.
+ */
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** Path of the registration-capable redirect URI of the reference scenario. */
+export const CALLBACK_PATH = '/api/auth/callback/logto';
+
+/** Scopes of the reference scenario (Auth.js + Logto guide). */
+export const REFERENCE_SCOPE = 'openid offline_access profile email';
+
+/** A username Logto accepts (^[A-Z_a-z]\w*$): letters, digits and underscores only. */
+export const uniqUsername = (prefix = 'user') => `${prefix}_${randomId(10)}`;
+
+/** A password the default policy accepts (8..256 characters, several character types). */
+export const uniqPassword = () => `Pw-${randomId(12)}-9x!Q`;
+
+/** SHA-256/384/512 left half, base64url: the at_hash / c_hash of OIDC Core §3.1.3.6. */
+export function leftHalfHash(value, alg) {
+  const bits = { ES256: 'sha256', RS256: 'sha256', PS256: 'sha256', ES384: 'sha384', RS384: 'sha384',
+    PS384: 'sha384', ES512: 'sha512', RS512: 'sha512', PS512: 'sha512', EdDSA: 'sha512' }[alg];
+  assert.ok(bits, `no hash for alg ${alg}`);
+  const digest = createHash(bits).update(value, 'ascii').digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+/**
+ * A minimal cookie jar for one host: remembers Set-Cookie values by name (Max-Age=0 or an
+ * expiry in the past deletes), ignoring Domain and Path (a test talks to one tenant of one node).
+ */
+export class CookieJar {
+  constructor() {
+    this.cookies = new Map(); // name -> {value, attrs (lower-case names), raw}
+  }
+
+  /** Takes the Set-Cookie headers of a fetch Response (or a Headers object). */
+  store(resOrHeaders) {
+    const headers = resOrHeaders.headers ?? resOrHeaders;
+    const list = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : [];
+    for (const raw of list) {
+      const [pair, ...attrParts] = raw.split(';');
+      const i = pair.indexOf('=');
+      if (i <= 0) continue;
+      const name = pair.slice(0, i).trim();
+      const value = pair.slice(i + 1).trim();
+      const attrs = {};
+      for (const a of attrParts) {
+        const j = a.indexOf('=');
+        const k = (j < 0 ? a : a.slice(0, j)).trim().toLowerCase();
+        attrs[k] = j < 0 ? true : a.slice(j + 1).trim();
+      }
+      const expired = (attrs['max-age'] !== undefined && Number(attrs['max-age']) <= 0) ||
+        (typeof attrs.expires === 'string' && Date.parse(attrs.expires) < Date.now()) || value === '';
+      if (expired) this.cookies.delete(name);
+      else this.cookies.set(name, { value, attrs, raw });
+    }
+  }
+
+  get(name) { return this.cookies.get(name)?.value; }
+
+  has(name) { return this.cookies.has(name); }
+
+  /** The Cookie request header ('' when empty). */
+  header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v.value}`).join('; ');
+  }
+}
+
+/**
+ * fetch() without following redirects, sending and storing the jar's cookies.
+ * Resolves {status, headers, text, location (absolute or null), json()}.
+ */
+export async function jarFetch(jar, url, init = {}) {
+  const { timeoutMs = 20000, headers = {}, ...rest } = init;
+  const h = { ...headers };
+  const cookie = jar?.header();
+  if (cookie) h.cookie = cookie;
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), ...rest, headers: h });
+  jar?.store(res);
+  const text = await res.text();
+  const loc = res.headers.get('location');
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    location: loc === null ? null : new URL(loc, url).href,
+    json() { return JSON.parse(text); },
+  };
+}
+
+/** True for 302 and 303 (what /oidc/auth and the Experience API's resume may answer). */
+export const isRedirect = (status) => status === 302 || status === 303;
+
+/** Asserts an HTML error page without a Location header (an unusable client_id / redirect_uri). */
+export function assertHtmlErrorPage(res, what, status = 400) {
+  assert.equal(res.status, status, `${what}: status (body: ${res.text.slice(0, 300)})`);
+  assert.equal(res.headers.get('location'), null, `${what}: must not redirect anywhere`);
+  assert.match(res.headers.get('content-type') || '', /^text\/html/, `${what}: content-type`);
+  assert.match(res.text, /<html|<!doctype html/i, `${what}: an HTML page`);
+}
+
+/**
+ * Asserts an authorization error response (RFC 6749 §4.1.2.1 + RFC 9207) carried by a URL that
+ * starts with redirectUri: error, state and iss; returns the URLSearchParams.
+ */
+export function assertAuthErrorRedirect(location, { redirectUri, error, state, issuer }, what = error) {
+  assert.ok(location, `${what}: a redirect`);
+  const u = new URL(location);
+  assert.equal(`${u.origin}${u.pathname}`, redirectUri, `${what}: back to the redirect URI (${location})`);
+  const p = u.searchParams;
+  assert.equal(p.get('error'), error, `${what}: error in ${location}`);
+  if (state !== undefined) assert.equal(p.get('state'), state, `${what}: state in ${location}`);
+  if (issuer !== undefined) assert.equal(p.get('iss'), issuer, `${what}: iss in ${location}`);
+  assert.equal(p.get('code'), null, `${what}: no code`);
+  if (p.has('error_description')) assert.equal(typeof p.get('error_description'), 'string');
+  return p;
+}
+
+/** <node base of tenant>/oidc/auth?<params> (params: object; undefined values left out). */
+export function authUrl(ctx, params) {
+  const u = new URL(`${ctx.base}/oidc/auth`);
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null) u.searchParams.set(k, v);
+  }
+  return u.href;
+}
+
+/** PKCE S256 pair {verifier, challenge} (RFC 7636). */
+export function pkcePair() {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  return { verifier, challenge };
+}
+
+/**
+ * A sign-in through the Experience API with a cookie jar, as the hosted page does it:
+ *   start(url): GET /oidc/auth (303 → <tenant endpoint>/sign-in, interaction cookie), GET the
+ *     page, GET /api/experience/interaction for the CSRF token;
+ *   call(method, path, body, {csrf}): one Experience API call;
+ *   passwordSignIn(identifier, password, {type}): PUT /api/experience {SignIn},
+ *     POST verification/password, POST identification, POST submit → redirectTo;
+ *   resume(redirectTo): follows latchd's redirects until one leaves latchd (the redirect URI).
+ */
+export class ExperienceClient {
+  constructor(ctx, jar = new CookieJar()) {
+    this.ctx = ctx;
+    this.jar = jar;
+    this.csrfToken = null;
+    this.origin = new URL(ctx.server.url).origin;
+  }
+
+  get interactionCookie() { return `latch_interaction_${this.ctx.id}`; }
+
+  get sessionCookie() { return `latch_session_${this.ctx.id}`; }
+
+  /** GET the authorization URL; expects the sign-in (or register) page. Returns that page's URL. */
+  async start(url, { page = 'sign-in' } = {}) {
+    const res = await jarFetch(this.jar, url);
+    assert.ok(isRedirect(res.status), `GET /oidc/auth: want 303 to the ${page} page, got ${res.status} ` +
+      `(${res.location ?? res.text.slice(0, 300)})`);
+    const loc = new URL(res.location);
+    assert.equal(loc.origin + loc.pathname, `${this.ctx.base}/${page}`, `redirected to the ${page} page`);
+    assert.ok(this.jar.has(this.interactionCookie), `cookie ${this.interactionCookie} set by /oidc/auth ` +
+      `(Set-Cookie: ${JSON.stringify(res.headers.getSetCookie())})`);
+    const html = await jarFetch(this.jar, loc.href);
+    assert.equal(html.status, 200, `GET ${loc.pathname}: ${html.text.slice(0, 300)}`);
+    await this.loadInteraction();
+    return loc.href;
+  }
+
+  /** GET /api/experience/interaction; keeps its csrfToken; resolves the JSON. */
+  async loadInteraction() {
+    const res = await jarFetch(this.jar, `${this.ctx.base}/api/experience/interaction`);
+    assert.equal(res.status, 200, `GET /api/experience/interaction: ${res.text}`);
+    const body = res.json();
+    assert.equal(typeof body.csrfToken, 'string', `csrfToken in ${res.text}`);
+    assert.ok(body.csrfToken.length >= 16, 'a CSRF token of some length');
+    this.csrfToken = body.csrfToken;
+    return body;
+  }
+
+  call(method, path, body, { csrf = true, headers = {} } = {}) {
+    const h = { ...headers };
+    if (csrf && this.csrfToken) h[CSRF_HEADER] = this.csrfToken;
+    let payload;
+    if (body !== undefined) {
+      h['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    return jarFetch(this.jar, `${this.ctx.base}/api/experience${path}`, { method, headers: h, body: payload });
+  }
+
+  /** PUT /api/experience {interactionEvent}; asserts 2xx. */
+  async begin(interactionEvent = 'SignIn') {
+    const res = await this.call('PUT', '', { interactionEvent });
+    assert.ok(res.status >= 200 && res.status < 300,
+      `PUT /api/experience ${interactionEvent}: ${res.status} ${res.text}`);
+    return res;
+  }
+
+  /** POST /api/experience/verification/password; resolves the raw answer (no assertion). */
+  verifyPassword(value, password, { type = 'username' } = {}) {
+    return this.call('POST', '/verification/password', { identifier: { type, value }, password });
+  }
+
+  /** The whole password sign-in; resolves redirectTo (absolute). */
+  async passwordSignIn(value, password, { type = 'username' } = {}) {
+    await this.begin('SignIn');
+    const v = await this.verifyPassword(value, password, { type });
+    assert.equal(v.status, 200, `verification/password: ${v.text}`);
+    const { verificationId } = v.json();
+    assert.equal(typeof verificationId, 'string', `verificationId in ${v.text}`);
+    const ident = await this.call('POST', '/identification', { verificationId });
+    assert.ok(ident.status === 204 || ident.status === 200 || ident.status === 201,
+      `identification: ${ident.status} ${ident.text}`);
+    const sub = await this.call('POST', '/submit');
+    assert.equal(sub.status, 200, `submit: ${sub.text}`);
+    const { redirectTo } = sub.json();
+    assert.equal(typeof redirectTo, 'string', `redirectTo in ${sub.text}`);
+    return new URL(redirectTo, this.ctx.base + '/').href;
+  }
+
+  /**
+   * Follows redirects while they stay on latchd (GET); resolves the first Location that leaves
+   * it (the redirect URI with code or error), or throws when latchd answers something else.
+   */
+  async resume(url, { maxHops = 10 } = {}) {
+    let cur = url;
+    for (let i = 0; i < maxHops; i++) {
+      const res = await jarFetch(this.jar, cur);
+      assert.ok(isRedirect(res.status), `GET ${cur}: want a redirect, got ${res.status} ${res.text.slice(0, 300)}`);
+      if (new URL(res.location).origin !== this.origin) return res.location;
+      cur = res.location;
+    }
+    throw new Error(`more than ${maxHops} redirects from ${url}`);
+  }
+
+  /** start + passwordSignIn + resume: resolves the callback URL (redirect URI ?code&state&iss). */
+  async signIn(url, username, password) {
+    await this.start(url);
+    const redirectTo = await this.passwordSignIn(username, password);
+    return this.resume(redirectTo);
+  }
+
+  /** With a live session: GET /oidc/auth must come straight back to the redirect URI. */
+  async authorizeSilently(url) {
+    return this.resume(url);
+  }
+}

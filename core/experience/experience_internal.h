@@ -1,0 +1,118 @@
+/*
+ * experience/ internals shared by its files: the interaction a request's cookie names, loaded in
+ * the first round trip of every Experience API call together with the tenant's sign-in experience
+ * (and whatever else the handler needs in the same transaction); the CSRF and content-type checks
+ * of mutating calls; answering helpers; and each file's register function.
+ *
+ * Everything here runs on the loop thread of the request.
+ */
+#ifndef LATCH_EXPERIENCE_EXPERIENCE_INTERNAL_H
+#define LATCH_EXPERIENCE_EXPERIENCE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "experience/experience.h"
+#include "experience/policy.h"
+#include "http/http.h"
+#include "jose/secret.h"
+#include "store/store.h"
+#include "tenants/tenants.h"
+
+/* Experience API bodies are small; anything bigger is refused before parsing. */
+#define LATCH_XP_BODY_MAX 16384
+/* Verification ids (Logto: 21-character nanoids; the column holds 32). */
+#define LATCH_XP_VERIFICATION_ID_LEN 21
+/* Longest identifier value (the users columns). */
+#define LATCH_XP_IDENTIFIER_MAX 128
+
+/* The defaults of sign_in_experiences' columns in schema/0003 (a tenant without a row reads
+ * these); keep them equal. */
+#define LATCH_XP_DEFAULT_MODE            "SignInAndRegister"
+#define LATCH_XP_DEFAULT_PASSWORD_POLICY "{\"length\": {\"min\": 8, \"max\": 256}}"
+#define LATCH_XP_DEFAULT_SENTINEL_POLICY "{\"maxAttempts\": 100, \"lockoutDuration\": 60}"
+#define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
+
+/* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
+struct latch_xp_interaction {
+    const char *event;            /* "SignIn", "Register" or NULL */
+    const char *verified_user_id; /* set by a password verification */
+    const char *verification_id;  /* the current verification record */
+    const char *result_user_id;   /* set by identification */
+    const char *csrf_token;
+    const char *ui_locales;
+    const char *login_hint;
+    const char *app_name;
+    const char *sign_in_mode;
+    const char *password_policy; /* JSON text (stored or default) */
+    const char *sentinel_policy; /* JSON text */
+    const char *language_info;   /* JSON text */
+    bool has_pending;            /* a registration waits in params._pending */
+};
+
+struct latch_xp_call;
+/* Runs once the interaction was loaded (and, for mutating calls, the CSRF token checked);
+ * results are those of the handler's extra statements (results[0] is the first extra one). */
+typedef void (*latch_xp_loaded_cb)(struct latch_xp_call *call,
+                                   struct latch_store_result *const *results, int nresults);
+/* Runs instead of loaded when the call ended early (to wipe and free the handler's secrets). */
+typedef void (*latch_xp_cleanup_cb)(struct latch_xp_call *call);
+
+/* One Experience API call; lives in req->arena. */
+struct latch_xp_call {
+    struct latch_request *req;
+    char id_hash[LATCH_TOKEN_HASH_TEXT]; /* of the interaction cookie */
+    bool mutating;
+    struct latch_xp_interaction ia;
+    latch_xp_loaded_cb loaded;
+    latch_xp_cleanup_cb cleanup; /* optional */
+    void *data;                  /* the handler's own state */
+};
+
+/*
+ * Starts a call: for mutating calls checks Content-Type (415) and the body size (413); reads the
+ * interaction cookie (404 session.not_found when absent). Returns NULL after answering.
+ */
+struct latch_xp_call *latch_xp_begin(struct latch_request *req, bool mutating);
+
+/*
+ * Loads the interaction, then runs extra[0..nextra) in the same transaction (at most
+ * LATCH_STORE_MAX_OPS - 1), then calls loaded: never when the interaction is missing or expired
+ * (404 session.not_found), a mutating call's X-CSRF-Token does not match (403
+ * session.csrf_token_mismatch), or the store failed (answered); call->cleanup runs then.
+ */
+void latch_xp_load(struct latch_xp_call *call, const struct latch_store_op *extra, int nextra,
+                   latch_xp_loaded_cb loaded);
+
+/* Sends ops for the request's tenant; cb as for latch_store_exec(). */
+void latch_xp_exec(struct latch_xp_call *call, const struct latch_store_op *ops, int nops,
+                   latch_store_cb cb);
+
+/* Parses the JSON body (400 guard.invalid_input on failure, answered; NULL). Free the tree
+ * with latch_xp_body_free(), which also wipes every string in it (passwords). */
+yajl_val latch_xp_body(struct latch_request *req);
+void latch_xp_body_free(struct latch_request *req, yajl_val tree);
+
+/* A string member of obj: NULL when absent; answers 400 naming path and returns false when
+ * not a string of 1..max bytes without control characters (or, required, when absent). */
+bool latch_xp_get_str(struct latch_request *req, yajl_val obj, const char *key, const char *path,
+                      size_t max, bool required, const char **out);
+
+/* Answers a store failure (503 while PostgreSQL is away, 500 otherwise). */
+void latch_xp_store_error(struct latch_request *req, const struct latch_error *err);
+
+/* Answers 404 session.not_found. */
+void latch_xp_not_found(struct latch_request *req);
+
+/* Answers JSON that was built with latch_json (frees it). 500 when building failed. */
+void latch_xp_respond_json(struct latch_request *req, int status, struct latch_json *j);
+
+/* Each file's routes (main thread, before start). */
+latch_rc latch_xp_interaction_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_verification_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_identification_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_settings_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
+
+#endif

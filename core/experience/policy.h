@@ -1,0 +1,97 @@
+/*
+ * The pure rules behind the Experience API and the sign-in experience settings, kept free of I/O
+ * so unit tests can drive them: reading the JSON policies stored in sign_in_experiences (sentinel,
+ * language) with Logto's defaults, writing the password policy and its rejection issues in
+ * Logto's shapes (the checker itself is users/users.h), the sentinel's identifier key, choosing
+ * the page language from ui_locales and Accept-Language, and the small request checks (JSON
+ * content type, CSRF token, interaction event and sign-in mode).
+ *
+ * Any thread; nothing here allocates except where a function says so.
+ */
+#ifndef LATCH_EXPERIENCE_POLICY_H
+#define LATCH_EXPERIENCE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "jose/secret.h"
+#include "util/error.h"
+#include "users/users.h"
+#include "util/json.h"
+
+/* ---- password policy (users/users.h checks it) ---- */
+
+/* Writes policy as Logto's complete passwordPolicy object ("pwned" is always false: Latch does
+ * not look passwords up online). */
+void latch_xp_password_policy_write(const struct latch_password_policy *policy,
+                                    struct latch_json *j);
+
+/* Logto's interpolation for one issue bit (LATCH_PASSWORD_TOO_SHORT → "min" = policy's minimum),
+ * *name NULL when the issue has none. */
+void latch_xp_password_issue_interpolation(unsigned issue,
+                                           const struct latch_password_policy *policy,
+                                           const char **name, int *value);
+
+/* An English sentence for one issue bit ("The password must be at least 8 characters long."). */
+void latch_xp_password_issue_text(unsigned issue, const struct latch_password_policy *policy,
+                                  char *out, size_t cap);
+
+/* ---- sentinel policy (Logto's sentinelPolicy) ---- */
+
+#define LATCH_XP_SENTINEL_WINDOW_MINUTES 60 /* failures older than this are forgotten */
+
+struct latch_sentinel_policy {
+    int max_attempts;    /* failures in the window that lock the identifier, default 100 */
+    int lockout_minutes; /* lockoutDuration, default 60 */
+};
+
+void latch_xp_sentinel_policy_default(struct latch_sentinel_policy *p);
+bool latch_xp_sentinel_policy_read(yajl_val v, bool strict, struct latch_sentinel_policy *p,
+                                   char *problem, size_t cap);
+void latch_xp_sentinel_policy_write(const struct latch_sentinel_policy *p, struct latch_json *j);
+
+/* The sentinel's key for an identifier: latch_jose_token_hash("<type>:<value in lowercase>")
+ * (ASCII case folding). */
+latch_rc latch_xp_sentinel_key(const char *type, const char *value,
+                               char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
+
+/* ---- language (Logto's languageInfo) ---- */
+
+struct latch_language_info {
+    bool auto_detect; /* use Accept-Language; default true */
+    char fallback[8]; /* "en" or "es"; default "en" */
+};
+
+void latch_xp_language_info_default(struct latch_language_info *li);
+bool latch_xp_language_info_read(yajl_val v, bool strict, struct latch_language_info *li,
+                                 char *problem, size_t cap);
+void latch_xp_language_info_write(const struct latch_language_info *li, struct latch_json *j);
+
+/*
+ * The page language, "en" or "es" (static strings): the first tag of ui_locales (space-separated
+ * BCP 47 tags, OIDC) whose language is supported; else, when li->auto_detect, the supported
+ * language with the highest q in Accept-Language (first one on ties, q=0 excluded); else
+ * li->fallback. Each input may be NULL.
+ */
+const char *latch_xp_locale(const char *ui_locales, const char *accept_language,
+                            const struct latch_language_info *li);
+
+/* ---- small checks ---- */
+
+/* Content-Type is application/json, parameters (charset) allowed, case-insensitive. */
+bool latch_xp_is_json(const char *content_type);
+
+/* given equals expected, compared in constant time (lengths may differ; NULLs never match). */
+bool latch_xp_csrf_ok(const char *expected, const char *given);
+
+/* interactionEvent values. */
+enum latch_xp_event { LATCH_XP_EVENT_NONE = 0, LATCH_XP_EVENT_SIGN_IN, LATCH_XP_EVENT_REGISTER };
+
+/* "SignIn", "Register" (else NONE). */
+enum latch_xp_event latch_xp_event_parse(const char *s);
+
+/* Whether sign_in_mode ("SignIn", "Register", "SignInAndRegister") allows event. */
+bool latch_xp_mode_allows(const char *sign_in_mode, enum latch_xp_event event);
+
+#endif

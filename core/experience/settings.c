@@ -1,0 +1,235 @@
+/*
+ * Management API: the tenant's sign-in experience, Logto's GET/PATCH /api/sign-in-exp, limited to
+ * what Latch uses: signInMode, passwordPolicy, sentinelPolicy, languageInfo and branding. A tenant
+ * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
+ * field it names (after validating it strictly and filling the omitted members of a policy with
+ * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
+ * API's bearer check (latch_mgmt_route).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experience/experience_internal.h"
+#include "mgmt/mgmt_internal.h"
+#include "users/users.h"
+#include "util/json.h"
+
+#define BRANDING_URL_MAX 2048
+
+/* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
+// clang-format off
+#define SIE_JSON(s)                                                                                \
+    "json_build_object('tenantId', $1::text, 'id', 'default',"                                    \
+    " 'signInMode', coalesce(" s ".sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"                    \
+    " 'passwordPolicy', coalesce(" s ".password_policy,"                                           \
+    " '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"                                             \
+    " 'sentinelPolicy', coalesce(" s ".sentinel_policy,"                                           \
+    " '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"                                             \
+    " 'languageInfo', coalesce(" s ".language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb),"  \
+    " 'branding', coalesce(" s ".branding, '{}'::jsonb))"
+
+static const struct latch_stmt sie_get = {
+    .name = "xp_sie_get",
+    .sql = "SELECT " SIE_JSON("s") " FROM (SELECT 1) AS one"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = $1 AND s.id = 'default'",
+    .nparams = 1,
+};
+
+/* $2 mode, $3..$6 JSON texts; NULL keeps the stored value (or the column default). */
+static const struct latch_stmt sie_patch = {
+    .name = "xp_sie_patch",
+    .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
+           " sentinel_policy, language_info, branding)"
+           " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
+           " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
+           " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
+           " coalesce($5::jsonb, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb),"
+           " coalesce($6::jsonb, '{}'::jsonb))"
+           " ON CONFLICT (tenant_id, id) DO UPDATE SET"
+           " sign_in_mode = coalesce($2, s.sign_in_mode),"
+           " password_policy = coalesce($3::jsonb, s.password_policy),"
+           " sentinel_policy = coalesce($4::jsonb, s.sentinel_policy),"
+           " language_info = coalesce($5::jsonb, s.language_info),"
+           " branding = coalesce($6::jsonb, s.branding)"
+           " RETURNING " SIE_JSON("s"),
+    .nparams = 6,
+};
+// clang-format on
+
+static void get_sie(struct latch_request *req, void *arg)
+{
+    struct latch_store_op op = {.stmt = &sie_get, .params = {req->tenant->id}};
+    struct latch_mgmt_reply reply = {
+        .status = 200, .entity = "sign-in experience", .id = "default"};
+    latch_mgmt_run(req, &op, 1, &reply);
+}
+
+/* JSON text of a writer in req->arena (NULL after answering 500). */
+static const char *take(struct latch_request *req, struct latch_json *j)
+{
+    char *text = latch_json_take(j, NULL);
+    const char *out = text ? latch_arena_strdup(req->arena, text) : NULL;
+    free(text);
+    if (out == NULL)
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+    return out;
+}
+
+static bool http_url(const char *s)
+{
+    return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+}
+
+/* branding: {logoUrl, darkLogoUrl, favicon, darkFavicon}, each an http(s) URL or null. */
+static bool read_branding(struct latch_request *req, yajl_val v, const char **out)
+{
+    static const char *const keys[] = {"logoUrl", "darkLogoUrl", "favicon", "darkFavicon", NULL};
+    if (!YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, "branding", "must be an object");
+        return false;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        const char *key = v->u.object.keys[i];
+        yajl_val item = v->u.object.values[i];
+        bool known = false;
+        for (const char *const *k = keys; *k && !known; k++)
+            known = strcmp(*k, key) == 0;
+        char field[64];
+        snprintf(field, sizeof(field), "branding.%.40s", key);
+        if (!known) {
+            latch_json_clear(&j);
+            latch_mgmt_invalid(req, field, "is not a known member");
+            return false;
+        }
+        if (YAJL_IS_NULL(item))
+            continue;
+        long n = YAJL_IS_STRING(item) ? latch_mgmt_utf8_len(item->u.string) : -1;
+        if (n < 1 || n > BRANDING_URL_MAX || !http_url(item->u.string) ||
+            strpbrk(item->u.string, " \t\r\n\"'<>") != NULL) {
+            latch_json_clear(&j);
+            latch_mgmt_invalid(req, field, "must be an http(s) URL of at most 2048 characters");
+            return false;
+        }
+        latch_json_key(&j, key);
+        latch_json_string(&j, item->u.string);
+    }
+    latch_json_end_object(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
+
+static yajl_val top_member(yajl_val body, const char *key)
+{
+    for (size_t i = 0; i < body->u.object.len; i++)
+        if (strcmp(body->u.object.keys[i], key) == 0)
+            return body->u.object.values[i];
+    return NULL;
+}
+
+/* Reads every field PATCH knows into params[2..6); answers 400 and returns false when one is
+ * invalid. */
+static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
+                       const char **pp_json, const char **sp_json, const char **li_json,
+                       const char **branding_json)
+{
+    char problem[192];
+    struct latch_json j;
+    yajl_val v;
+
+    struct latch_mgmt_obj o = {.req = req, .val = body, .path = ""};
+    if (!latch_mgmt_get_str(&o, "signInMode", 1, 32, 0, mode, NULL))
+        return false;
+    if (*mode != NULL && strcmp(*mode, "SignIn") != 0 && strcmp(*mode, "Register") != 0 &&
+        strcmp(*mode, "SignInAndRegister") != 0) {
+        latch_mgmt_invalid(req, "signInMode", "must be SignIn, Register or SignInAndRegister");
+        return false;
+    }
+
+    if ((v = top_member(body, "passwordPolicy")) != NULL && !YAJL_IS_NULL(v)) {
+        struct latch_password_policy *pp = latch_arena_alloc(req->arena, sizeof(*pp));
+        if (pp == NULL) {
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+            return false;
+        }
+        /* users/ parses the stored text; give it this member's text. */
+        yajl_gen g = latch_mgmt_gen_new();
+        if (g == NULL) {
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+            return false;
+        }
+        latch_mgmt_gen_value(g, v);
+        const char *text = latch_mgmt_gen_take(req, g);
+        struct latch_error err;
+        if (text == NULL) {
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+            return false;
+        }
+        if (!YAJL_IS_OBJECT(v)) {
+            latch_mgmt_invalid(req, "passwordPolicy", "must be an object");
+            return false;
+        }
+        if (latch_users_policy_parse(text, pp, &err) != LATCH_OK) {
+            latch_http_respond_error(req, &err);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_password_policy_write(pp, &j);
+        if ((*pp_json = take(req, &j)) == NULL)
+            return false;
+    }
+    if ((v = top_member(body, "sentinelPolicy")) != NULL && !YAJL_IS_NULL(v)) {
+        struct latch_sentinel_policy sp;
+        if (!latch_xp_sentinel_policy_read(v, true, &sp, problem, sizeof(problem))) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s", problem);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_sentinel_policy_write(&sp, &j);
+        if ((*sp_json = take(req, &j)) == NULL)
+            return false;
+    }
+    if ((v = top_member(body, "languageInfo")) != NULL && !YAJL_IS_NULL(v)) {
+        struct latch_language_info li;
+        if (!latch_xp_language_info_read(v, true, &li, problem, sizeof(problem))) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s", problem);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_language_info_write(&li, &j);
+        if ((*li_json = take(req, &j)) == NULL)
+            return false;
+    }
+    if ((v = top_member(body, "branding")) != NULL && !YAJL_IS_NULL(v) &&
+        !read_branding(req, v, branding_json))
+        return false;
+    return true;
+}
+
+static void patch_sie(struct latch_request *req, void *arg)
+{
+    yajl_val body = latch_mgmt_body(req);
+    if (body == NULL)
+        return;
+    const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
+    bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding);
+    yajl_tree_free(body);
+    if (!ok)
+        return;
+    struct latch_store_op op = {.stmt = &sie_patch,
+                                .params = {req->tenant->id, mode, pp, sp, li, branding}};
+    struct latch_mgmt_reply reply = {
+        .status = 200, .entity = "sign-in experience", .id = "default"};
+    latch_mgmt_run(req, &op, 1, &reply);
+}
+
+latch_rc latch_xp_settings_register(struct latch_server *srv)
+{
+    if (latch_mgmt_route(srv, LATCH_HTTP_GET, "/api/sign-in-exp", get_sie) != LATCH_OK ||
+        latch_mgmt_route(srv, LATCH_HTTP_PATCH, "/api/sign-in-exp", patch_sie) != LATCH_OK)
+        return LATCH_FAIL;
+    return LATCH_OK;
+}

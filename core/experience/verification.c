@@ -1,0 +1,584 @@
+/*
+ * Experience API verifications, each answering {verificationId}:
+ *
+ * POST /api/experience/verification/password: who is this? The identifier (username or email,
+ * case-insensitive) is looked up together with the interaction and the identifier's sentinel
+ * state in one round trip; the password is checked on the worker pool (Argon2 is far too slow
+ * for a loop thread), against a fixed dummy hash when nobody has that identifier, so both cost
+ * the same. A hash in an older format or with weaker parameters is replaced on success. The
+ * sentinel (Logto's sentinelPolicy) counts failures per identifier, not per user, within an hour
+ * (LATCH_XP_SENTINEL_WINDOW_MINUTES):
+ * the failure that reaches maxAttempts locks the identifier for lockoutDuration minutes, and while
+ * it is locked every attempt gets the same 400 whether the account exists or not and whether the
+ * password is right or wrong; a success clears the count.
+ *
+ * POST /api/experience/verification/new-password-identity: a registration. The username must be
+ * well-formed and free, the password must satisfy the tenant's policy; the hash (made on the
+ * worker pool) waits in the interaction's params._pending until identification creates the user.
+ * The hash never leaves the server.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experience/experience_internal.h"
+#include "users/password.h"
+#include "users/users.h"
+#include "util/json.h"
+#include "util/log.h"
+
+/* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
+// clang-format off
+/* Minutes left (rounded up) when the identifier is locked; no row otherwise. */
+#define LOCK_MINUTES "greatest(1, ceil(extract(epoch FROM locked_until - now()) / 60))::int"
+
+static const struct latch_stmt sentinel_get = {
+    .name = "xp_sentinel_get",
+    .sql = "SELECT " LOCK_MINUTES " FROM sentinel_activities"
+           " WHERE tenant_id = $1 AND identifier_hash = $2::bytea AND locked_until > now()",
+    .nparams = 2,
+};
+
+/* A right password: unless the identifier got locked meanwhile, the interaction records the
+ * verification and the failure count is cleared. $3 sentinel key, $4 user, $5 verification id.
+ * Answers (minutes locked or NULL, whether the interaction was updated). */
+static const struct latch_stmt password_ok = {
+    .name = "xp_password_ok",
+    .sql = "WITH lock AS (SELECT " LOCK_MINUTES " AS minutes FROM sentinel_activities"
+           " WHERE tenant_id = $1 AND identifier_hash = $3::bytea AND locked_until > now()),"
+           " upd AS (UPDATE interactions SET verified_user_id = $4, verification_id = $5"
+           " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
+           " AND NOT EXISTS (SELECT 1 FROM lock) RETURNING 1),"
+           " clr AS (DELETE FROM sentinel_activities WHERE tenant_id = $1"
+           " AND identifier_hash = $3::bytea AND NOT EXISTS (SELECT 1 FROM lock) RETURNING 1)"
+           " SELECT (SELECT minutes FROM lock), EXISTS (SELECT 1 FROM upd)",
+    .nparams = 5,
+};
+
+/*
+ * A failure. In one statement, so concurrent failures all count: a lock still running is kept;
+ * after a lock ran out, or when the window started too long ago, counting starts again at 1;
+ * otherwise the count goes up. Reaching $3 (maxAttempts) locks for $4 minutes.
+ * Answers (was it locked before this attempt, minutes locked now or NULL).
+ */
+#define XSTR(x) #x
+#define STR(x)  XSTR(x)
+#define FRESH                                                                                      \
+    "(s.locked_until IS NOT NULL OR s.window_started_at <= now() - interval '"                     \
+    STR(LATCH_XP_SENTINEL_WINDOW_MINUTES) " minutes')"
+static const struct latch_stmt sentinel_fail = {
+    .name = "xp_sentinel_fail",
+    .sql = "WITH before AS (SELECT " LOCK_MINUTES " AS minutes FROM sentinel_activities"
+           " WHERE tenant_id = $1 AND identifier_hash = $2::bytea AND locked_until > now()),"
+           " up AS (INSERT INTO sentinel_activities AS s (tenant_id, identifier_hash,"
+           " failed_attempts, window_started_at, locked_until)"
+           " VALUES ($1, $2::bytea, 1, now(), CASE WHEN $3::int <= 1"
+           " THEN now() + make_interval(mins => $4::int) END)"
+           " ON CONFLICT (tenant_id, identifier_hash) DO UPDATE SET"
+           " failed_attempts = CASE WHEN s.locked_until > now() THEN s.failed_attempts"
+           " WHEN " FRESH " THEN 1 ELSE s.failed_attempts + 1 END,"
+           " window_started_at = CASE WHEN s.locked_until > now() THEN s.window_started_at"
+           " WHEN " FRESH " THEN now() ELSE s.window_started_at END,"
+           " locked_until = CASE WHEN s.locked_until > now() THEN s.locked_until"
+           " WHEN (CASE WHEN " FRESH " THEN 1 ELSE s.failed_attempts + 1 END) >= $3::int"
+           " THEN now() + make_interval(mins => $4::int) END"
+           " RETURNING locked_until)"
+           " SELECT (SELECT minutes FROM before),"
+           " (SELECT " LOCK_MINUTES " FROM up WHERE locked_until > now())",
+    .nparams = 4,
+};
+
+static const struct latch_stmt username_taken = {
+    .name = "xp_username_taken",
+    .sql = "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1"
+           " AND lower(username) = lower($2))",
+    .nparams = 2,
+};
+
+static const struct latch_stmt pending_set = {
+    .name = "xp_pending_set",
+    .sql = "UPDATE interactions SET params = params || jsonb_build_object('_pending',"
+           " jsonb_build_object('username', $3::text, 'passwordEncrypted', $4::text,"
+           " 'passwordEncryptionMethod', 'Argon2i')),"
+           " verification_id = $5, verified_user_id = NULL"
+           " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
+    .nparams = 5,
+};
+// clang-format on
+
+/* ---- shared ---- */
+
+static char *password_dup(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p != NULL)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+static void password_free(char **p)
+{
+    if (*p != NULL) {
+        explicit_bzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+static void respond_verification(struct latch_request *req, const char *verification_id)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, verification_id);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 200, &j);
+}
+
+static void respond_blocked(struct latch_request *req, const char *minutes)
+{
+    long m = minutes ? strtol(minutes, NULL, 10) : 1;
+    latch_http_respond_errorf(req, 400, "session.verification_blocked_too_many_attempts",
+                              "Too many attempts in a short time. Please try again in %ld "
+                              "minute%s.",
+                              m, m == 1 ? "" : "s");
+}
+
+/* ---- POST /api/experience/verification/password ---- */
+
+struct pw_call {
+    char type[16];
+    const char *value;
+    char key[LATCH_TOKEN_HASH_TEXT]; /* sentinel key */
+    char *password;                  /* heap, wiped */
+    struct latch_sentinel_policy sentinel;
+
+    /* the user, when found */
+    bool found, suspended;
+    char user_id[16];
+    char *encrypted; /* heap; NULL when the user has no password */
+    char method[32];
+
+    /* worker results */
+    bool ok, needs_upgrade, upgraded;
+    char new_hash[LATCH_PASSWORD_HASH_MAX];
+    char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
+};
+
+static void pw_cleanup(struct latch_xp_call *call)
+{
+    struct pw_call *pc = call->data;
+    password_free(&pc->password);
+    free(pc->encrypted);
+    pc->encrypted = NULL;
+    explicit_bzero(pc->new_hash, sizeof(pc->new_hash));
+}
+
+static void invalid_credentials(struct latch_request *req)
+{
+    latch_http_respond_errorf(req, 422, "session.invalid_credentials",
+                              "Incorrect account or password. Please check your input.");
+}
+
+static void pw_fail_done(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[0];
+    if (!latch_store_result_isnull(res, 0, 0)) {
+        /* Locked by a concurrent attempt before this one was counted. */
+        respond_blocked(call->req, latch_store_result_value(res, 0, 0));
+        return;
+    }
+    invalid_credentials(call->req);
+}
+
+static void pw_ok_done(struct latch_store_result *const *results, int n,
+                       const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct pw_call *pc = call->data;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[0];
+    if (!latch_store_result_isnull(res, 0, 0)) {
+        respond_blocked(call->req, latch_store_result_value(res, 0, 0));
+        return;
+    }
+    if (strcmp(latch_store_result_value(res, 0, 1), "t") != 0) {
+        latch_xp_not_found(call->req);
+        return;
+    }
+    if (pc->upgraded)
+        latch_info("tenant %s: password hash of user %s upgraded to Argon2i", call->req->tenant->id,
+                   pc->user_id);
+    respond_verification(call->req, pc->verification_id);
+}
+
+static void pw_work(void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct pw_call *pc = call->data;
+    if (pc->found && pc->encrypted != NULL && pc->method[0] != '\0') {
+        pc->ok = latch_password_verify(pc->password, pc->encrypted, pc->method, &pc->needs_upgrade);
+    } else {
+        latch_password_verify_dummy(pc->password);
+        pc->ok = false;
+    }
+    if (pc->ok && pc->needs_upgrade && !pc->suspended) {
+        struct latch_error err;
+        if (latch_password_hash(pc->password, pc->new_hash, &err) == LATCH_OK)
+            pc->upgraded = true;
+        else
+            latch_log_error("password hash upgrade failed", &err);
+    }
+    explicit_bzero(pc->password, strlen(pc->password));
+}
+
+static void pw_done(void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct pw_call *pc = call->data;
+    struct latch_request *req = call->req;
+    const char *tenant = req->tenant->id;
+    password_free(&pc->password);
+
+    if (!pc->ok) {
+        char max[16], minutes[16];
+        snprintf(max, sizeof(max), "%d", pc->sentinel.max_attempts);
+        snprintf(minutes, sizeof(minutes), "%d", pc->sentinel.lockout_minutes);
+        struct latch_store_op op = {.stmt = &sentinel_fail,
+                                    .params = {tenant, pc->key, max, minutes}};
+        pw_cleanup(call);
+        latch_xp_exec(call, &op, 1, pw_fail_done);
+        return;
+    }
+    if (pc->suspended) {
+        pw_cleanup(call);
+        latch_http_respond_errorf(req, 401, "user.suspended", "This account is suspended.");
+        return;
+    }
+    if (latch_jose_random_id(pc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
+        pw_cleanup(call);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    struct latch_store_op ops[2] = {
+        {.stmt = &password_ok,
+         .params = {tenant, call->id_hash, pc->key, pc->user_id, pc->verification_id}},
+        /* Replaces the outdated hash, only if it is still the one that was verified. */
+        {.stmt = &latch_users_stmt_upgrade_password,
+         .params = {tenant, pc->user_id, pc->new_hash, pc->encrypted}},
+    };
+    /* Parameters are copied by the store: the hashes can be wiped right after. */
+    latch_xp_exec(call, ops, pc->upgraded ? 2 : 1, pw_ok_done);
+    pw_cleanup(call);
+}
+
+static void pw_loaded(struct latch_xp_call *call, struct latch_store_result *const *results, int n)
+{
+    struct pw_call *pc = call->data;
+    struct latch_request *req = call->req;
+
+    yajl_val v = yajl_tree_parse(call->ia.sentinel_policy, NULL, 0);
+    (void)latch_xp_sentinel_policy_read(v, false, &pc->sentinel, NULL, 0);
+    yajl_tree_free(v);
+
+    if (latch_store_result_rows(results[1]) > 0) {
+        /* Locked: the same answer for every attempt, so skip the expensive check. */
+        pw_cleanup(call);
+        respond_blocked(req, latch_store_result_value(results[1], 0, 0));
+        return;
+    }
+    const struct latch_store_result *user = results[0];
+    if (latch_store_result_rows(user) > 0) {
+        pc->found = true;
+        snprintf(pc->user_id, sizeof(pc->user_id), "%s", latch_store_result_value(user, 0, 0));
+        if (!latch_store_result_isnull(user, 0, 1) && !latch_store_result_isnull(user, 0, 2)) {
+            pc->encrypted = password_dup(latch_store_result_value(user, 0, 1));
+            snprintf(pc->method, sizeof(pc->method), "%s", latch_store_result_value(user, 0, 2));
+        }
+        pc->suspended = strcmp(latch_store_result_value(user, 0, 3), "t") == 0;
+    }
+    struct latch_error err;
+    if ((pc->found && pc->method[0] != '\0' && pc->encrypted == NULL) ||
+        latch_loop_submit(req->loop, pw_work, pw_done, call, &err) != LATCH_OK) {
+        pw_cleanup(call);
+        latch_http_respond_errorf(req, 503, "service_unavailable",
+                                  "The server is busy; try again shortly.");
+    }
+}
+
+/* Reads {identifier: {type, value}, password}; answers 400 and returns false when invalid.
+ * *password points into the tree. */
+static bool read_identifier(struct latch_request *req, yajl_val body, const char **type,
+                            const char **value, const char **password)
+{
+    yajl_val ident = NULL;
+    for (size_t i = 0; i < body->u.object.len; i++)
+        if (strcmp(body->u.object.keys[i], "identifier") == 0)
+            ident = body->u.object.values[i];
+    if (ident == NULL || !YAJL_IS_OBJECT(ident)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier: must be an object {type, value}");
+        return false;
+    }
+    return latch_xp_get_str(req, ident, "type", "identifier.type", 16, true, type) &&
+           latch_xp_get_str(req, ident, "value", "identifier.value", LATCH_XP_IDENTIFIER_MAX, true,
+                            value) &&
+           latch_xp_get_str(req, body, "password", "password", LATCH_PASSWORD_MAX, true, password);
+}
+
+static void post_password(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return;
+    struct pw_call *pc = latch_arena_calloc(req->arena, 1, sizeof(*pc));
+    if (pc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return;
+    const char *type, *value, *password;
+    bool ok = read_identifier(req, body, &type, &value, &password);
+    if (ok && latch_users_find_stmt(type) == NULL) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier.type: must be username, email or phone");
+        ok = false;
+    }
+    if (ok) {
+        snprintf(pc->type, sizeof(pc->type), "%s", type);
+        pc->value = latch_arena_strdup(req->arena, value);
+        pc->password = password_dup(password);
+        if (pc->value == NULL || pc->password == NULL ||
+            latch_xp_sentinel_key(type, value, pc->key) != LATCH_OK) {
+            password_free(&pc->password);
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    if (!ok)
+        return;
+    call->data = pc;
+    call->cleanup = pw_cleanup;
+    const char *tenant = req->tenant->id;
+    struct latch_store_op extra[2] = {
+        {.stmt = latch_users_find_stmt(pc->type), .params = {tenant, pc->value}},
+        {.stmt = &sentinel_get, .params = {tenant, pc->key}},
+    };
+    latch_xp_load(call, extra, 2, pw_loaded);
+}
+
+/* ---- POST /api/experience/verification/new-password-identity ---- */
+
+struct npi_call {
+    const char *username;
+    char *password; /* heap, wiped */
+    latch_rc rc;
+    char hash[LATCH_PASSWORD_HASH_MAX];
+    char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
+};
+
+static void npi_cleanup(struct latch_xp_call *call)
+{
+    struct npi_call *nc = call->data;
+    password_free(&nc->password);
+    explicit_bzero(nc->hash, sizeof(nc->hash));
+}
+
+/* Answers 422 password.rejected with Logto's issues in data.issues. */
+static void respond_rejected(struct latch_request *req, unsigned issues,
+                             const struct latch_password_policy *policy)
+{
+    char first[200] = "";
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "code");
+    latch_json_string(&j, "password.rejected");
+    for (unsigned bit = 1; bit != 0 && first[0] == '\0'; bit <<= 1)
+        if (issues & bit)
+            latch_xp_password_issue_text(bit, policy, first, sizeof(first));
+    latch_json_key(&j, "message");
+    latch_json_string(&j, first);
+    latch_json_key(&j, "data");
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "issues");
+    latch_json_begin_array(&j);
+    for (unsigned bit = 1; bit != 0; bit <<= 1) {
+        if (!(issues & bit))
+            continue;
+        const char *name;
+        int value;
+        latch_xp_password_issue_interpolation(bit, policy, &name, &value);
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "code");
+        latch_json_string(&j, latch_users_password_issue_code(bit));
+        if (name != NULL) {
+            latch_json_key(&j, "interpolation");
+            latch_json_begin_object(&j);
+            latch_json_key(&j, name);
+            latch_json_int(&j, value);
+            latch_json_end_object(&j);
+        }
+        latch_json_end_object(&j);
+    }
+    latch_json_end_array(&j);
+    latch_json_end_object(&j);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 422, &j);
+}
+
+static void npi_set_done(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct npi_call *nc = call->data;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        latch_xp_not_found(call->req);
+        return;
+    }
+    respond_verification(call->req, nc->verification_id);
+}
+
+static void npi_work(void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct npi_call *nc = call->data;
+    struct latch_error err;
+    nc->rc = latch_password_hash(nc->password, nc->hash, &err);
+    if (nc->rc != LATCH_OK)
+        latch_log_error("password hashing failed", &err);
+    explicit_bzero(nc->password, strlen(nc->password));
+}
+
+static void npi_done(void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct npi_call *nc = call->data;
+    struct latch_request *req = call->req;
+    password_free(&nc->password);
+    if (nc->rc != LATCH_OK ||
+        latch_jose_random_id(nc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &pending_set,
+        .params = {req->tenant->id, call->id_hash, nc->username, nc->hash, nc->verification_id},
+    };
+    latch_xp_exec(call, &op, 1, npi_set_done);
+    npi_cleanup(call);
+}
+
+static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *const *results, int n)
+{
+    struct npi_call *nc = call->data;
+    struct latch_request *req = call->req;
+    if (!latch_xp_mode_allows(call->ia.sign_in_mode, LATCH_XP_EVENT_REGISTER)) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 403, "auth.forbidden", "Registration is not enabled.");
+        return;
+    }
+    if (strcmp(latch_store_result_value(results[0], 0, 0), "t") == 0) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 422, "user.username_already_in_use",
+                                  "This username is already in use.");
+        return;
+    }
+    struct latch_password_policy *pp = latch_arena_alloc(req->arena, sizeof(*pp));
+    if (pp == NULL) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_error err;
+    if (latch_users_policy_parse(call->ia.password_policy, pp, &err) != LATCH_OK)
+        latch_warn("tenant %s: stored password policy is invalid (%s); using the defaults",
+                   req->tenant->id, err.message);
+    struct latch_users_info info = {.username = nc->username};
+    unsigned issues = latch_users_password_issues(nc->password, pp, &info);
+    if (issues != 0) {
+        npi_cleanup(call);
+        respond_rejected(req, issues, pp);
+        return;
+    }
+    if (latch_loop_submit(req->loop, npi_work, npi_done, call, &err) != LATCH_OK) {
+        npi_cleanup(call);
+        latch_http_respond_error(req, &err);
+    }
+}
+
+static void post_new_password_identity(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return;
+    struct npi_call *nc = latch_arena_calloc(req->arena, 1, sizeof(*nc));
+    if (nc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return;
+    const char *type, *value, *password;
+    bool ok = read_identifier(req, body, &type, &value, &password);
+    if (ok && strcmp(type, "username") != 0) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier.type: only username is supported for registration");
+        ok = false;
+    }
+    if (ok && !latch_users_username_ok(value)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier.value: a username starts with a letter or an "
+                                  "underscore and has only letters, digits and underscores "
+                                  "(at most 128)");
+        ok = false;
+    }
+    if (ok) {
+        nc->username = latch_arena_strdup(req->arena, value);
+        nc->password = password_dup(password);
+        if (nc->username == NULL || nc->password == NULL) {
+            password_free(&nc->password);
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    if (!ok)
+        return;
+    call->data = nc;
+    call->cleanup = npi_cleanup;
+    struct latch_store_op extra = {.stmt = &username_taken,
+                                   .params = {req->tenant->id, nc->username}};
+    latch_xp_load(call, &extra, 1, npi_loaded);
+}
+
+latch_rc latch_xp_verification_register(struct latch_server *srv)
+{
+    if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, "/api/experience/verification/password",
+                                      post_password, NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
+                                      "/api/experience/verification/new-password-identity",
+                                      post_new_password_identity, NULL) != LATCH_OK)
+        return LATCH_FAIL;
+    return LATCH_OK;
+}
