@@ -88,8 +88,14 @@ static void rotate_keys(struct latch_request *req, void *arg)
         const char *alg = NULL;
         long long g = 0;
         bool has_alg = false, has_grace = false;
+        bool has_logto_grace = false;
         bool ok = latch_mgmt_get_str(&o, "signingKeyAlgorithm", 1, 16, 0, &alg, &has_alg) &&
                   latch_mgmt_get_int(&o, "gracePeriod", 0, GRACE_MAX_SECONDS, 0, &g, &has_grace);
+        /* Logto names it rotationGracePeriod; accept both. */
+        if (ok && !has_grace)
+            ok = latch_mgmt_get_int(&o, "rotationGracePeriod", 0, GRACE_MAX_SECONDS, 0, &g,
+                                    &has_logto_grace);
+        has_grace |= has_logto_grace;
         if (ok && has_alg && !latch_keys_algorithm(alg, NULL)) {
             latch_mgmt_invalid(req, "signingKeyAlgorithm", "expected EC, EC-P256, RSA or Ed25519");
             ok = false;
