@@ -217,8 +217,15 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t refresh_tokens%ROWTYPE;
 BEGIN
-    SELECT * INTO t FROM refresh_tokens r
-     WHERE r.tenant_id = tid AND r.token_hash = hash FOR UPDATE;
+    -- Lock the row only when it changes: without rotation, refreshes of one token run in
+    -- parallel (a replay is then not a misuse).
+    IF rotate THEN
+        SELECT * INTO t FROM refresh_tokens r
+         WHERE r.tenant_id = tid AND r.token_hash = hash FOR UPDATE;
+    ELSE
+        SELECT * INTO t FROM refresh_tokens r
+         WHERE r.tenant_id = tid AND r.token_hash = hash;
+    END IF;
     IF NOT FOUND THEN
         status := 'unknown';
     ELSIF t.client_id <> cid THEN
