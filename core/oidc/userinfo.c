@@ -93,7 +93,11 @@ static void bearer_error(struct latch_request *req, const char *error, const cha
     latch_http_add_header(
         req, "WWW-Authenticate",
         latch_arena_printf(req->arena, "Bearer realm=\"latch\", error=\"%s\"", error));
-    latch_oidc_error(req, error[8] == 'r' ? 400 : 401, error, why);
+    /* RFC 6750 §3.1 */
+    int status = strcmp(error, "invalid_request") == 0      ? 400
+                 : strcmp(error, "insufficient_scope") == 0 ? 403
+                                                            : 401;
+    latch_oidc_error(req, status, error, why);
 }
 
 static void user_loaded(struct latch_store_result *const *results, int n,
