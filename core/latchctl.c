@@ -3,13 +3,22 @@
  * database named by LATCH_DATABASE_URL (or --database-url). It has no event loop, so blocking
  * libpq is fine here. Input reaches SQL only as query parameters.
  *
+ * Connectors: `connectors list` reads the connector directory on this host (dlopen()ing each
+ * file to read its descriptor, as latchd would); `connectors load|unload|reload` NOTIFY every
+ * latchd of the cluster on the latch_connectors channel, and each node acts on its own
+ * connector directory.
+ *
  * Exit status: 0 done, 1 the operation failed, 2 usage error.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <yajl/yajl_gen.h>
@@ -20,6 +29,7 @@
 #include "util/log.h"
 #include "config/config.h"
 #include "jose/secret.h"
+#include "plugin/plugin.h"
 #include "tenants/bootstrap.h"
 #include "tenants/cache.h"
 #include "tenants/keys.h"
@@ -51,6 +61,13 @@ static const char usage_text[] =
     "                                    --management grants the Management API role\n"
     "  keys rotate --tenant <id> [--algorithm EC|EC-P256|RSA|Ed25519] [--grace SECONDS]\n"
     "                                    rotate the tenant's signing keys\n"
+    "  connectors list [--json]          the connector files of LATCH_CONNECTOR_DIR on this host\n"
+    "                                    and what their descriptors say (id, version, ABI,\n"
+    "                                    sha256), or why latchd would refuse them\n"
+    "  connectors load <file>            every latchd of the cluster loads <file> from its\n"
+    "                                    connector directory (an upgrade when the id is loaded)\n"
+    "  connectors unload <id>            every latchd unloads connector factory <id>\n"
+    "  connectors reload                 every latchd rescans its connector directory\n"
     "  version                           print the version and the schema version it carries\n"
     "  help, --help                      print this text\n"
     "\n"
@@ -60,6 +77,7 @@ static const char usage_text[] =
     "  LATCH_SECRET_KEY    needed by 'app', 'keys' and 'tenant create' (signing keys and secrets\n"
     "                      are sealed or hashed with it); the same value as latchd's\n"
     "  LATCH_PUBLIC_URL    as latchd's: the Management API indicator is derived from it\n"
+    "  LATCH_CONNECTOR_DIR as latchd's: the directory 'connectors list' reads\n"
     "\n"
     "A tenant id is 1 to 21 lowercase letters, digits or dashes, and neither starts nor ends\n"
     "with a dash.\n"
@@ -545,6 +563,236 @@ static int cmd_tenant(const struct args *a, const char *conninfo)
     return rc;
 }
 
+/* ---- connectors ---- */
+
+static int so_filter(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return e->d_name[0] != '.' && n > 3 && strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+/* One file of the directory, as a scan of latchd would see it. */
+struct connector_row {
+    char file[256];
+    struct latch_plugin_info info;
+    char status[512]; /* "ok", "duplicate of <file>", or the loader's message */
+    bool ok;
+};
+
+static bool gen_str(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok;
+}
+
+static int print_connectors_json(const struct connector_row *rows, int n)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    bool ok = g != NULL;
+    if (g == NULL) {
+        fputs("latchctl: out of memory\n", stderr);
+        return EXIT_FAILED;
+    }
+    yajl_gen_config(g, yajl_gen_beautify, 1);
+    yajl_gen_config(g, yajl_gen_indent_string, "  ");
+    ok = ok && yajl_gen_array_open(g) == yajl_gen_status_ok;
+    for (int i = 0; ok && i < n; i++) {
+        const struct latch_plugin_info *info = &rows[i].info;
+        char abi[16];
+        snprintf(abi, sizeof(abi), "%u.%u", info->abi_major, info->abi_minor);
+        ok = yajl_gen_map_open(g) == yajl_gen_status_ok && gen_str(g, "file") &&
+             gen_str(g, rows[i].file);
+        if (ok && info->id[0] != '\0')
+            ok = gen_str(g, "id") && gen_str(g, info->id) && gen_str(g, "target") &&
+                 gen_str(g, info->target) && gen_str(g, "version") && gen_str(g, info->version) &&
+                 gen_str(g, "abi") && gen_str(g, abi) && gen_str(g, "sha256") &&
+                 gen_str(g, info->sha256);
+        ok = ok && gen_str(g, "ok") && yajl_gen_bool(g, rows[i].ok) == yajl_gen_status_ok &&
+             gen_str(g, "status") && gen_str(g, rows[i].status) &&
+             yajl_gen_map_close(g) == yajl_gen_status_ok;
+    }
+    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
+    if (ok) {
+        const unsigned char *buf = NULL;
+        size_t len = 0;
+        yajl_gen_get_buf(g, &buf, &len);
+        fwrite(buf, 1, len, stdout);
+        if (len == 0 || buf[len - 1] != '\n')
+            fputc('\n', stdout);
+    } else {
+        fputs("latchctl: cannot write JSON\n", stderr);
+    }
+    yajl_gen_free(g);
+    return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+static void print_connectors_table(const struct connector_row *rows, int n)
+{
+    int wf = 4, wi = 2, wv = 7;
+    for (int i = 0; i < n; i++) {
+        wf = (int)strlen(rows[i].file) > wf ? (int)strlen(rows[i].file) : wf;
+        wi = (int)strlen(rows[i].info.id) > wi ? (int)strlen(rows[i].info.id) : wi;
+        wv = (int)strlen(rows[i].info.version) > wv ? (int)strlen(rows[i].info.version) : wv;
+    }
+    printf("%-*s  %-*s  %-*s  %-3s  %-12s  %s\n", wf, "FILE", wi, "ID", wv, "VERSION", "ABI",
+           "SHA256", "STATUS");
+    for (int i = 0; i < n; i++) {
+        const struct latch_plugin_info *info = &rows[i].info;
+        char abi[16] = "-";
+        if (info->id[0] != '\0')
+            snprintf(abi, sizeof(abi), "%u.%u", info->abi_major, info->abi_minor);
+        printf("%-*s  %-*s  %-*s  %-3s  %-12.12s  %s\n", wf, rows[i].file, wi,
+               info->id[0] ? info->id : "-", wv, info->version[0] ? info->version : "-", abi,
+               info->sha256[0] ? info->sha256 : "-", rows[i].status);
+    }
+}
+
+static int cmd_connectors_list(bool json)
+{
+    char dir[1024];
+    struct latch_error err;
+    struct dirent **names = NULL;
+    struct connector_row *rows = NULL;
+    int n, rc = EXIT_OK;
+
+    if (latch_config_connector_dir(NULL, NULL, dir, sizeof(dir), &err) != LATCH_OK) {
+        fprintf(stderr, "latchctl: %s\n", err.message);
+        return EXIT_FAILED;
+    }
+    if (dir[0] == '\0') {
+        fputs("latchctl: no connector directory: set LATCH_CONNECTOR_DIR\n", stderr);
+        return EXIT_FAILED;
+    }
+    n = scandir(dir, &names, so_filter, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "latchctl: cannot read %s: %s\n", dir, strerror(errno));
+        return EXIT_FAILED;
+    }
+    rows = calloc(n > 0 ? (size_t)n : 1, sizeof(*rows));
+    if (rows == NULL) {
+        fputs("latchctl: out of memory\n", stderr);
+        rc = EXIT_FAILED;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        struct connector_row *r = &rows[i];
+        snprintf(r->file, sizeof(r->file), "%s", names[i]->d_name);
+        latch_error_clear(&err);
+        if (latch_plugin_inspect(dir, r->file, &r->info, &err) != LATCH_OK) {
+            snprintf(r->status, sizeof(r->status), "%s", err.message);
+            continue;
+        }
+        r->ok = true;
+        snprintf(r->status, sizeof(r->status), "ok");
+        /* As a scan at start-up: the first file by name with an id wins. */
+        for (int j = 0; j < i; j++) {
+            if (rows[j].ok && strcmp(rows[j].info.id, r->info.id) == 0) {
+                r->ok = false;
+                if (strcmp(rows[j].info.sha256, r->info.sha256) == 0)
+                    snprintf(r->status, sizeof(r->status), "same file as %s (loaded once)",
+                             rows[j].file);
+                else
+                    snprintf(r->status, sizeof(r->status), "duplicate id: %s provides it",
+                             rows[j].file);
+                break;
+            }
+        }
+    }
+    if (json)
+        rc = print_connectors_json(rows, n);
+    else if (n == 0)
+        printf("no connector files in %s\n", dir);
+    else
+        print_connectors_table(rows, n);
+out:
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(rows);
+    return rc;
+}
+
+/* Checks an argument bound for a NOTIFY payload: printable, bounded. */
+static bool notify_arg_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 500)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int cmd_connectors(const struct args *a, const char *conninfo)
+{
+    const char *sub = a->npos > 1 ? a->pos[1] : NULL;
+    char payload[600];
+
+    if (sub == NULL)
+        return usage_error("%s", "'connectors' needs a subcommand: list, load, unload or reload");
+    bool is_list = strcmp(sub, "list") == 0;
+    bool is_load = strcmp(sub, "load") == 0;
+    bool is_unload = strcmp(sub, "unload") == 0;
+    bool is_reload = strcmp(sub, "reload") == 0;
+    if (!is_list && !is_load && !is_unload && !is_reload)
+        return usage_error("unknown connectors subcommand '%s'", sub);
+    if (a->json && !is_list)
+        return usage_error("%s", "--json applies only to 'connectors list'");
+    if (a->name != NULL || a->tenant != NULL || a->type != NULL || a->algorithm != NULL ||
+        a->grace != NULL || a->management)
+        return usage_error("%s", "'connectors' takes no such option");
+    if (is_list || is_reload) {
+        if (a->npos > 2)
+            return usage_error("unexpected argument '%s'", a->pos[2]);
+        if (is_list)
+            return cmd_connectors_list(a->json);
+        snprintf(payload, sizeof(payload), "reload");
+    } else {
+        if (a->npos < 3)
+            return usage_error("'connectors %s' needs %s", sub, is_load ? "a file" : "an id");
+        if (a->npos > 3)
+            return usage_error("unexpected argument '%s'", a->pos[3]);
+        if (!notify_arg_ok(a->pos[2]))
+            return usage_error("invalid %s: 1 to 500 printable characters",
+                               is_load ? "file" : "id");
+        if (is_load) {
+            /* When this host has the file, check it first, so a broken file is reported
+             * here rather than in every node's log. */
+            char dir[1024], path[2048];
+            struct latch_error err;
+            struct latch_plugin_info info;
+            latch_error_clear(&err);
+            if (latch_config_connector_dir(NULL, NULL, dir, sizeof(dir), &err) == LATCH_OK &&
+                dir[0] != '\0') {
+                snprintf(path, sizeof(path), "%s/%s", dir, a->pos[2]);
+                if (a->pos[2][0] != '/' && access(path, F_OK) == 0) {
+                    if (latch_plugin_inspect(dir, a->pos[2], &info, &err) != LATCH_OK) {
+                        fprintf(stderr, "latchctl: %s\n", err.message);
+                        return EXIT_FAILED;
+                    }
+                    printf("%s: %s %s (ABI %u.%u, sha256 %s)\n", a->pos[2], info.id, info.version,
+                           info.abi_major, info.abi_minor, info.sha256);
+                }
+            }
+        }
+        snprintf(payload, sizeof(payload), "%s %s", sub, a->pos[2]);
+    }
+    if (conninfo == NULL || conninfo[0] == '\0')
+        return usage_error("%s", "no database: set LATCH_DATABASE_URL or pass --database-url");
+    PGconn *conn = connect_db(conninfo);
+    if (conn == NULL)
+        return EXIT_FAILED;
+    const char *params[2] = {LATCH_PLUGIN_CHANNEL, payload};
+    PGresult *res = exec_params(conn, "cannot notify the nodes", "SELECT pg_notify($1, $2)", 2,
+                                params, PGRES_TUPLES_OK);
+    PQfinish(conn);
+    if (res == NULL)
+        return EXIT_FAILED;
+    PQclear(res);
+    printf("sent '%s' to every latchd listening; each logs what it did\n", payload);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct args a;
@@ -567,6 +815,9 @@ int main(int argc, char **argv)
         printf("latchctl %s (schema version %d)\n", LATCH_VERSION, latch_migrate_latest_version());
         return EXIT_OK;
     }
+    const char *conninfo = a.database_url != NULL ? a.database_url : getenv("LATCH_DATABASE_URL");
+    if (strcmp(cmd, "connectors") == 0)
+        return cmd_connectors(&a, conninfo);
     bool is_migrate = strcmp(cmd, "migrate") == 0;
     bool is_app = strcmp(cmd, "app") == 0 && a.npos > 1 && strcmp(a.pos[1], "create") == 0;
     bool is_keys = strcmp(cmd, "keys") == 0;
@@ -579,7 +830,6 @@ int main(int argc, char **argv)
             return usage_error("%s", "'migrate' takes no options");
     }
 
-    const char *conninfo = a.database_url != NULL ? a.database_url : getenv("LATCH_DATABASE_URL");
     if (conninfo == NULL || conninfo[0] == '\0')
         return usage_error("%s", "no database: set LATCH_DATABASE_URL or pass --database-url");
 

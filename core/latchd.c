@@ -1,12 +1,16 @@
 /*
  * latchd: the Latch server. Loads the configuration, checks and (optionally) migrates the
- * database, starts the loop threads, then waits on the main thread for signals: SIGTERM and
- * SIGINT drain and stop, SIGHUP reloads what may change at run time (the log level).
+ * database, loads the connectors, starts the loop threads, then waits on the main thread for
+ * signals: SIGTERM and SIGINT drain and stop, SIGHUP reloads what may change at run time (the log
+ * level) and rescans the connector directory. The main thread also listens (NOTIFY) for cache
+ * invalidations and for the operator's connector commands (latchctl connectors), which it runs
+ * itself: loading a connector blocks, and the main thread is not a loop thread.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/crypto.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,8 @@
 #include "experience/experience.h"
 #include "mgmt/mgmt.h"
 #include "oidc/oidc.h"
+#include "plugin/plugin.h"
+#include "outbound/outbound.h"
 #include "store/store.h"
 #include "tenants/bootstrap.h"
 #include "tenants/cache.h"
@@ -26,11 +32,14 @@
 #include "util/log.h"
 
 #define DB_WAIT_MS 30000
+/* How often retired connector versions are checked for closing. */
+#define PLUGIN_COLLECT_SECONDS 60
 
 struct main_state {
     struct event_base *base;
     struct latch_config *cfg;
     int stop_signal;
+    bool listener_was_connected;
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -42,14 +51,44 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         if (latch_config_reload_log_level(st->cfg, &level, &err) != LATCH_OK) {
             latch_err("SIGHUP: %s; keeping log level %s", err.message,
                       latch_log_level_name(latch_log_get_level()));
-            return;
+        } else {
+            latch_log_set_level(level);
+            latch_info("SIGHUP: log level is %s", latch_log_level_name(level));
         }
-        latch_log_set_level(level);
-        latch_info("SIGHUP: log level is %s", latch_log_level_name(level));
+        if (latch_plugin_dir()[0] != '\0') {
+            latch_info("SIGHUP: rescanning the connector directory %s", latch_plugin_dir());
+            latch_plugin_rescan();
+        }
         return;
     }
     st->stop_signal = (int)sig;
     event_base_loopbreak(st->base);
+}
+
+/* The listener's notifications: connector commands here, cache invalidations to the cache. */
+static void on_notify(const char *channel, const char *payload, void *arg)
+{
+    if (channel != NULL && strcmp(channel, LATCH_PLUGIN_CHANNEL) == 0)
+        latch_plugin_command(payload);
+    else
+        latch_tenant_cache_on_notify(channel, payload, arg);
+}
+
+static void on_listener_connect(void *arg)
+{
+    struct main_state *st = arg;
+    latch_tenant_cache_on_connect(arg);
+    /* A connector command may have gone by while the listener was down: catch up with the
+     * directory (an explicit load of a second file for one id is the one thing a rescan does
+     * not replay). */
+    if (st->listener_was_connected && latch_plugin_dir()[0] != '\0')
+        latch_plugin_rescan();
+    st->listener_was_connected = true;
+}
+
+static void on_collect(evutil_socket_t fd, short what, void *arg)
+{
+    latch_plugin_collect();
 }
 
 static int usage(void)
@@ -66,6 +105,8 @@ int main(int argc, char **argv)
     struct latch_server *srv = NULL;
     struct main_state st = {0};
     struct event *sigs[3] = {0};
+    struct event *collect_timer = NULL;
+    bool plugins_up = false;
     struct latch_store *listener = NULL;
     int status = 1;
 
@@ -89,6 +130,16 @@ int main(int argc, char **argv)
         .memory_kib = (uint32_t)cfg.password_argon2_memory_kib,
         .parallelism = (uint32_t)cfg.password_argon2_parallelism,
     });
+    /* Before any thread starts: curl_global_init is not thread-safe. */
+    if (latch_outbound_init(
+            &(struct latch_outbound_options){
+                .ca_file = cfg.outbound_ca_file,
+                .connect_to = cfg.outbound_connect_to,
+            },
+            &err) != LATCH_OK) {
+        latch_log_error("cannot set up outbound HTTP", &err);
+        goto out;
+    }
     if (evthread_use_pthreads() != 0) {
         latch_err("libevent has no thread support");
         goto out;
@@ -121,6 +172,12 @@ int main(int argc, char **argv)
         OPENSSL_cleanse(secret, sizeof(secret));
         latch_info("bootstrap management application %s is ready in tenant default", id);
     }
+    /* Before the loops start: the tenant side finds the factories from the first request on. */
+    if (latch_plugin_init(cfg.connector_dir, &err) != LATCH_OK) {
+        latch_log_error("cannot load the connectors", &err);
+        goto out;
+    }
+    plugins_up = true;
     srv = latch_server_new(&cfg, &err);
     if (srv == NULL || latch_health_register(srv) != LATCH_OK ||
         latch_oidc_register(srv) != LATCH_OK || latch_experience_register(srv) != LATCH_OK ||
@@ -139,13 +196,20 @@ int main(int argc, char **argv)
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
-    /* One connection per node listens for cache invalidations from every node. */
+    collect_timer = event_new(st.base, -1, EV_PERSIST, on_collect, NULL);
+    if (collect_timer == NULL ||
+        event_add(collect_timer, &(struct timeval){.tv_sec = PLUGIN_COLLECT_SECONDS}) != 0)
+        goto out;
+    /* One connection per node listens for cache invalidations and connector commands from every
+     * node and from latchctl. */
+    static const char *const channels[] = {"latch_invalidate", LATCH_PLUGIN_CHANNEL, NULL};
     struct latch_store_options lopts = {
         .conninfo = cfg.database_url,
         .pool_size = 1,
-        .listen_channel = "latch_invalidate",
-        .on_notify = latch_tenant_cache_on_notify,
-        .on_connect = latch_tenant_cache_on_connect,
+        .listen_channels = channels,
+        .on_notify = on_notify,
+        .on_connect = on_listener_connect,
+        .notify_arg = &st,
     };
     listener = latch_store_new(st.base, &lopts);
     if (listener == NULL)
@@ -165,6 +229,13 @@ int main(int argc, char **argv)
 out:
     latch_server_free(srv);
     latch_store_free(listener);
+    if (collect_timer != NULL)
+        event_free(collect_timer);
+    /* After the loops and the worker pool, which call connectors, are gone. */
+    if (plugins_up)
+        latch_plugin_shutdown();
+    /* After the worker threads, which make outbound requests, are gone. */
+    latch_outbound_shutdown();
     for (int i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);

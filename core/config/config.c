@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -850,6 +851,195 @@ static latch_rc parse_bootstrap_secret(const char *name, const char *value,
     return LATCH_OK;
 }
 
+/* ---- LATCH_OUTBOUND_CA_FILE ---- */
+
+static latch_rc parse_outbound_ca_file(const char *name, const char *value,
+                                       struct latch_config *cfg, struct latch_error *err)
+{
+    struct stat st;
+    size_t n;
+    int fd;
+
+    cfg->outbound_ca_file[0] = '\0';
+    if (value == NULL || value[0] == '\0')
+        return LATCH_OK;
+    n = strlen(value);
+    if (n >= sizeof(cfg->outbound_ca_file))
+        return config_error(err, name, "path is too long; expected at most %zu bytes",
+                            sizeof(cfg->outbound_ca_file) - 1);
+    fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return config_error(err, name,
+                            "cannot open %.256s (%s); expected a readable PEM file of CA "
+                            "certificates",
+                            value, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return config_error(err, name,
+                            "%.256s is not a regular file; expected a readable PEM file of CA "
+                            "certificates",
+                            value);
+    }
+    close(fd);
+    memcpy(cfg->outbound_ca_file, value, n + 1);
+    return LATCH_OK;
+}
+
+/* ---- LATCH_OUTBOUND_CONNECT_TO ---- */
+
+#define CONNECT_TO_EXPECT                                                                          \
+    "expected comma-separated host:port:connect-host:connect-port entries such as "                \
+    "huggingface.co:443:127.0.0.1:8443"
+
+/*
+ * One host field of a connect-to entry at *p (up to end): empty, a host name, a dotted IPv4
+ * address or a bracketed IPv6 address. Advances *p past it; false when malformed.
+ */
+static bool connect_to_host(const char **p, const char *end)
+{
+    const char *s = *p;
+    const char *e;
+
+    if (s < end && *s == '[') {
+        const char *close = memchr(s, ']', (size_t)(end - s));
+        if (close == NULL || !valid_ipv6(s + 1, (size_t)(close - s - 1)))
+            return false;
+        *p = close + 1;
+        return true;
+    }
+    e = memchr(s, ':', (size_t)(end - s));
+    if (e == NULL)
+        e = end;
+    if (e > s && !valid_hostname(s, (size_t)(e - s)))
+        return false;
+    *p = e;
+    return true;
+}
+
+/* One port field at *p: empty or 1..65535, ended by ':' or the end. */
+static bool connect_to_port(const char **p, const char *end)
+{
+    const char *s = *p;
+    const char *e = memchr(s, ':', (size_t)(end - s));
+    uint16_t port;
+
+    if (e == NULL)
+        e = end;
+    if (e > s && !parse_port(s, (size_t)(e - s), &port))
+        return false;
+    *p = e;
+    return true;
+}
+
+/* "host:port:connect-host:connect-port" as libcurl reads it (any field may be empty), but one
+ * that changes nothing (both connect fields empty) is refused as a likely mistake. */
+static bool valid_connect_to(const char *s, const char *end)
+{
+    const char *p = s;
+    const char *connect_start;
+
+    if (!connect_to_host(&p, end) || p >= end || *p++ != ':')
+        return false;
+    if (!connect_to_port(&p, end) || p >= end || *p++ != ':')
+        return false;
+    connect_start = p;
+    if (!connect_to_host(&p, end) || p >= end || *p++ != ':')
+        return false;
+    if (!connect_to_port(&p, end) || p != end)
+        return false;
+    /* connect_start .. end is "connect-host:connect-port"; ":" alone is a no-op. */
+    return end - connect_start > 1;
+}
+
+static latch_rc parse_outbound_connect_to(const char *name, const char *value,
+                                          struct latch_config *cfg, struct latch_error *err)
+{
+    const char *p;
+    size_t len;
+    int index = 0;
+
+    cfg->outbound_connect_to[0] = '\0';
+    if (value == NULL)
+        return LATCH_OK;
+    p = value;
+    while (is_space(*p))
+        p++;
+    if (*p == '\0')
+        return LATCH_OK; /* set but blank: no mapping */
+    len = strlen(value);
+    if (len >= sizeof(cfg->outbound_connect_to))
+        return config_error(err, name, "is too long (%zu bytes); expected at most %zu bytes", len,
+                            sizeof(cfg->outbound_connect_to) - 1);
+
+    p = value;
+    for (;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *s = p;
+        const char *e = end;
+
+        index++;
+        while (s < e && is_space(*s))
+            s++;
+        while (e > s && is_space(e[-1]))
+            e--;
+        if (s == e)
+            return config_error(err, name, "entry %d is empty; " CONNECT_TO_EXPECT, index);
+        if (index > LATCH_CONFIG_MAX_CONNECT_TO)
+            return config_error(err, name, "has more than %d entries; expected at most %d",
+                                LATCH_CONFIG_MAX_CONNECT_TO, LATCH_CONFIG_MAX_CONNECT_TO);
+        if (!valid_connect_to(s, e))
+            return config_error(err, name, "entry %d (\"%.*s\") is malformed; " CONNECT_TO_EXPECT,
+                                index, (int)((e - s) > 64 ? 64 : (e - s)), s);
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    memcpy(cfg->outbound_connect_to, value, len + 1);
+    return LATCH_OK;
+}
+
+/* ---- LATCH_CONNECTOR_DIR ---- */
+
+#ifndef LATCH_DEFAULT_CONNECTOR_DIR
+#define LATCH_DEFAULT_CONNECTOR_DIR "/usr/local/lib/latch/connectors"
+#endif
+
+static latch_rc parse_connector_dir(const char *name, const char *value, struct latch_config *cfg,
+                                    struct latch_error *err)
+{
+    char real[PATH_MAX];
+    struct stat st;
+
+    cfg->connector_dir[0] = '\0';
+    if (value == NULL) {
+        /* The default is the build's connectors; an installed node without them has none. */
+        if (realpath(LATCH_DEFAULT_CONNECTOR_DIR, real) != NULL && stat(real, &st) == 0 &&
+            S_ISDIR(st.st_mode) && strlen(real) < sizeof(cfg->connector_dir))
+            memcpy(cfg->connector_dir, real, strlen(real) + 1);
+        return LATCH_OK;
+    }
+    if (value[0] == '\0')
+        return LATCH_OK; /* set but empty: no connectors */
+    if (strlen(value) >= sizeof(real))
+        return config_error(err, name, "path is too long; expected at most %zu bytes",
+                            sizeof(real) - 1);
+    if (realpath(value, real) == NULL)
+        return config_error(err, name,
+                            "cannot resolve %.256s (%s); expected an existing directory of "
+                            "connector .so files",
+                            value, strerror(errno));
+    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+        return config_error(err, name,
+                            "%.256s is not a directory; expected an existing directory of "
+                            "connector .so files",
+                            value);
+    if (strlen(real) >= sizeof(cfg->connector_dir))
+        return config_error(err, name, "path is too long; expected at most %zu bytes",
+                            sizeof(cfg->connector_dir) - 1);
+    memcpy(cfg->connector_dir, real, strlen(real) + 1);
+    return LATCH_OK;
+}
+
 /* ---- the variables, in the order they are checked ---- */
 
 static const struct config_var {
@@ -875,6 +1065,9 @@ static const struct config_var {
     {"LATCH_PASSWORD_ARGON2_ITERATIONS", parse_argon2_iterations},
     {"LATCH_PASSWORD_ARGON2_MEMORY_KIB", parse_argon2_memory_kib},
     {"LATCH_PASSWORD_ARGON2_PARALLELISM", parse_argon2_parallelism},
+    {"LATCH_OUTBOUND_CA_FILE", parse_outbound_ca_file},
+    {"LATCH_OUTBOUND_CONNECT_TO", parse_outbound_connect_to},
+    {"LATCH_CONNECTOR_DIR", parse_connector_dir},
 };
 
 #define N_CONFIG_VARS (sizeof(config_vars) / sizeof(config_vars[0]))
@@ -1134,6 +1327,52 @@ out:
     file_clear(&file);
     if (rc != LATCH_OK)
         latch_config_clear(cfg);
+    return rc;
+}
+
+latch_rc latch_config_connector_dir(latch_config_getenv_fn getenv_fn, void *arg, char *out,
+                                    size_t cap, struct latch_error *err)
+{
+    static const char name[] = "LATCH_CONNECTOR_DIR";
+    struct config_file file;
+    struct latch_config *cfg = NULL;
+    const char *value;
+    const char *path;
+    int line = 0;
+    latch_rc rc = LATCH_FAIL;
+
+    memset(&file, 0, sizeof(file));
+    if (out == NULL || cap == 0)
+        return latch_error_set(err, 0, CONFIG_CODE, "%s: nothing to resolve into", name);
+    out[0] = '\0';
+    if (getenv_fn == NULL)
+        getenv_fn = process_getenv;
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL)
+        return latch_error_set(err, 0, CONFIG_CODE, "%s: out of memory", name);
+    value = getenv_fn(name, arg);
+    path = getenv_fn(CONFIG_FILE_VAR, arg);
+    if (value == NULL && path != NULL && path[0] != '\0') {
+        snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
+        if (file_load(&file, cfg->config_file, err) != LATCH_OK)
+            goto out;
+        value = file_find(&file, name, &line);
+    }
+    if (parse_connector_dir(name, value, cfg, err) != LATCH_OK) {
+        if (line > 0)
+            latch_error_detail(err, "set in %s line %d", cfg->config_file, line);
+        goto out;
+    }
+    if (strlen(cfg->connector_dir) >= cap) {
+        config_error(err, name, "path is too long; expected at most %zu bytes", cap - 1);
+        goto out;
+    }
+    memcpy(out, cfg->connector_dir, strlen(cfg->connector_dir) + 1);
+    rc = LATCH_OK;
+out:
+    file_clear(&file);
+    latch_config_clear(cfg);
+    free(cfg);
     return rc;
 }
 

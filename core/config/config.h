@@ -16,8 +16,9 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define LATCH_CONFIG_MAX_PROXIES 32
-#define LATCH_SECRET_KEY_LEN     32
+#define LATCH_CONFIG_MAX_PROXIES    32
+#define LATCH_SECRET_KEY_LEN        32
+#define LATCH_CONFIG_MAX_CONNECT_TO 16
 
 /* One trusted-proxy network: an IPv4 network is stored as an IPv4-mapped IPv6 prefix. */
 struct latch_cidr {
@@ -69,6 +70,19 @@ struct latch_config {
     int password_argon2_iterations;
     int password_argon2_memory_kib;
     int password_argon2_parallelism;
+
+    /* Outbound HTTPS of connectors (outbound/): LATCH_OUTBOUND_CA_FILE, a readable PEM bundle
+     * of the CAs to trust instead of the system's ("" for the system's);
+     * LATCH_OUTBOUND_CONNECT_TO, comma-separated libcurl connect-to entries
+     * host:port:connect-host:connect-port (at most LATCH_CONFIG_MAX_CONNECT_TO; "" for none). */
+    char outbound_ca_file[512];
+    char outbound_connect_to[1024];
+
+    /* LATCH_CONNECTOR_DIR: the directory connector .so files are loaded from, canonical (symbolic
+     * links resolved); it must exist. Default: the build's own connectors directory
+     * (LATCH_DEFAULT_CONNECTOR_DIR, set by meson), or none when that does not exist. Set to ""
+     * for none. "" when none: no connectors are loaded. */
+    char connector_dir[1024];
 };
 
 /* Function used to read variables; tests pass their own. Returns NULL when unset. */
@@ -80,6 +94,12 @@ typedef const char *(*latch_config_getenv_fn)(const char *name, void *arg);
  */
 latch_rc latch_config_load(struct latch_config *cfg, latch_config_getenv_fn getenv_fn, void *arg,
                            struct latch_error *err) LATCH_MUST_CHECK;
+
+/* Resolves LATCH_CONNECTOR_DIR alone (environment, else LATCH_CONFIG_FILE, else the default) and
+ * validates it as latch_config_load() does, for tools that need nothing else (latchctl
+ * connectors). out gets "" when there is none. */
+latch_rc latch_config_connector_dir(latch_config_getenv_fn getenv_fn, void *arg, char *out,
+                                    size_t cap, struct latch_error *err) LATCH_MUST_CHECK;
 
 /* Re-reads only what may change at run time (the log level) into *level. */
 latch_rc latch_config_reload_log_level(const struct latch_config *cfg, enum latch_log_level *level,

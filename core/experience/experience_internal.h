@@ -114,5 +114,15 @@ latch_rc latch_xp_verification_register(struct latch_server *srv) LATCH_MUST_CHE
 latch_rc latch_xp_identification_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_settings_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
+
+/* social.c: the statement ($1 tenant) that reads what the page's social buttons need, and the
+ * writer of GET /api/experience/interaction's socialConnectors from its result:
+ * [{id, target, name (in locale), logo (data: URI or null)}] for the enabled targets, in their
+ * order, whose factory is loaded on this node. */
+struct latch_json;
+extern const struct latch_stmt latch_xp_social_buttons_stmt;
+void latch_xp_social_buttons_write(struct latch_request *req, const struct latch_store_result *res,
+                                   const char *locale, struct latch_json *j);
 
 #endif

@@ -336,6 +336,8 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     latch_xp_password_policy_write(pp, &j);
     latch_json_key(&j, "identified");
     latch_json_bool(&j, ia->result_user_id != NULL);
+    latch_json_key(&j, "socialConnectors");
+    latch_xp_social_buttons_write(req, n > 0 ? res[0] : NULL, locale, &j);
     latch_json_end_object(&j);
     latch_xp_respond_json(req, 200, &j);
 }
@@ -343,8 +345,10 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
 static void get_interaction(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call = latch_xp_begin(req, false);
-    if (call != NULL)
-        latch_xp_load(call, NULL, 0, interaction_loaded);
+    if (call == NULL)
+        return;
+    struct latch_store_op op = {.stmt = &latch_xp_social_buttons_stmt, .params = {req->tenant->id}};
+    latch_xp_load(call, &op, 1, interaction_loaded);
 }
 
 /* ---- PUT /api/experience, PUT /api/experience/interaction-event ---- */
@@ -491,7 +495,8 @@ latch_rc latch_experience_register(struct latch_server *srv)
     if (latch_xp_interaction_register(srv) != LATCH_OK ||
         latch_xp_verification_register(srv) != LATCH_OK ||
         latch_xp_identification_register(srv) != LATCH_OK ||
-        latch_xp_settings_register(srv) != LATCH_OK || latch_xp_pages_register(srv) != LATCH_OK)
+        latch_xp_settings_register(srv) != LATCH_OK || latch_xp_pages_register(srv) != LATCH_OK ||
+        latch_xp_social_register(srv) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

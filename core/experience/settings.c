@@ -1,6 +1,9 @@
 /*
  * Management API: the tenant's sign-in experience, Logto's GET/PATCH /api/sign-in-exp, limited to
- * what Latch uses: signInMode, passwordPolicy, sentinelPolicy, languageInfo and branding. A tenant
+ * what Latch uses: signInMode, passwordPolicy, sentinelPolicy, languageInfo, branding,
+ * socialSignInConnectorTargets (the social buttons, by connector target, in order), socialSignIn
+ * ({automaticAccountLinking, skipRequiredIdentifiers}) and signUp ({identifiers, password,
+ * verify}; no identifiers = social-only sign-up). A tenant
  * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
  * field it names (after validating it strictly and filling the omitted members of a policy with
  * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
@@ -19,6 +22,7 @@
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
+#define DEFAULT_SIGN_UP "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
 #define SIE_JSON(s)                                                                                \
     "json_build_object('tenantId', $1::text, 'id', 'default',"                                    \
     " 'signInMode', coalesce(" s ".sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"                    \
@@ -27,7 +31,11 @@
     " 'sentinelPolicy', coalesce(" s ".sentinel_policy,"                                           \
     " '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"                                             \
     " 'languageInfo', coalesce(" s ".language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb),"  \
-    " 'branding', coalesce(" s ".branding, '{}'::jsonb))"
+    " 'branding', coalesce(" s ".branding, '{}'::jsonb),"                                        \
+    " 'socialSignInConnectorTargets', coalesce(" s ".social_sign_in_connector_targets,"          \
+    " '[]'::jsonb),"                                                                               \
+    " 'socialSignIn', coalesce(" s ".social_sign_in, '{}'::jsonb),"                              \
+    " 'signUp', coalesce(" s ".sign_up, '" DEFAULT_SIGN_UP "'::jsonb))"
 
 static const struct latch_stmt sie_get = {
     .name = "xp_sie_get",
@@ -36,24 +44,30 @@ static const struct latch_stmt sie_get = {
     .nparams = 1,
 };
 
-/* $2 mode, $3..$6 JSON texts; NULL keeps the stored value (or the column default). */
+/* $2 mode, $3..$9 JSON texts; NULL keeps the stored value (or the column default). */
 static const struct latch_stmt sie_patch = {
     .name = "xp_sie_patch",
     .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
-           " sentinel_policy, language_info, branding)"
+           " sentinel_policy, language_info, branding, social_sign_in_connector_targets,"
+           " social_sign_in, sign_up)"
            " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
            " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
            " coalesce($5::jsonb, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb),"
-           " coalesce($6::jsonb, '{}'::jsonb))"
+           " coalesce($6::jsonb, '{}'::jsonb), coalesce($7::jsonb, '[]'::jsonb),"
+           " coalesce($8::jsonb, '{}'::jsonb), coalesce($9::jsonb, '" DEFAULT_SIGN_UP "'::jsonb))"
            " ON CONFLICT (tenant_id, id) DO UPDATE SET"
            " sign_in_mode = coalesce($2, s.sign_in_mode),"
            " password_policy = coalesce($3::jsonb, s.password_policy),"
            " sentinel_policy = coalesce($4::jsonb, s.sentinel_policy),"
            " language_info = coalesce($5::jsonb, s.language_info),"
-           " branding = coalesce($6::jsonb, s.branding)"
+           " branding = coalesce($6::jsonb, s.branding),"
+           " social_sign_in_connector_targets = coalesce($7::jsonb,"
+           " s.social_sign_in_connector_targets),"
+           " social_sign_in = coalesce($8::jsonb, s.social_sign_in),"
+           " sign_up = coalesce($9::jsonb, s.sign_up)"
            " RETURNING " SIE_JSON("s"),
-    .nparams = 6,
+    .nparams = 9,
 };
 // clang-format on
 
@@ -122,6 +136,145 @@ static bool read_branding(struct latch_request *req, yajl_val v, const char **ou
     return *out != NULL;
 }
 
+static yajl_val top_member(yajl_val body, const char *key);
+
+#define TARGETS_MAX    50
+#define TARGET_MAX_LEN 64
+
+/* socialSignInConnectorTargets: distinct connector targets ([A-Za-z0-9_-.], 1..64), in order. */
+static bool read_targets(struct latch_request *req, yajl_val v, const char **out)
+{
+    if (!YAJL_IS_ARRAY(v) || v->u.array.len > TARGETS_MAX) {
+        latch_mgmt_invalid(req, "socialSignInConnectorTargets",
+                           "must be an array of at most 50 connector targets");
+        return false;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_array(&j);
+    for (size_t i = 0; i < v->u.array.len; i++) {
+        yajl_val t = v->u.array.values[i];
+        size_t n = YAJL_IS_STRING(t) ? strlen(t->u.string) : 0;
+        bool dup = false;
+        for (size_t k = 0; k < i && n > 0; k++)
+            dup = dup || strcmp(v->u.array.values[k]->u.string, t->u.string) == 0;
+        if (n == 0 || n > TARGET_MAX_LEN || dup ||
+            strspn(t->u.string,
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n) {
+            latch_json_clear(&j);
+            latch_mgmt_invalid(req, "socialSignInConnectorTargets",
+                               dup ? "must not repeat a target"
+                                   : "each target is 1 to 64 letters, digits, '_', '-' or '.'");
+            return false;
+        }
+        latch_json_string(&j, t->u.string);
+    }
+    latch_json_end_array(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
+
+/* An optional boolean member of an object; false after answering 400. */
+static bool opt_bool(struct latch_request *req, yajl_val obj, const char *key, const char *field,
+                     int *out)
+{
+    *out = -1;
+    for (size_t i = 0; i < obj->u.object.len; i++) {
+        if (strcmp(obj->u.object.keys[i], key) != 0)
+            continue;
+        yajl_val b = obj->u.object.values[i];
+        if (YAJL_IS_NULL(b))
+            return true;
+        if (!YAJL_IS_TRUE(b) && !YAJL_IS_FALSE(b)) {
+            latch_mgmt_invalid(req, field, "must be a boolean");
+            return false;
+        }
+        *out = YAJL_IS_TRUE(b);
+    }
+    return true;
+}
+
+/* socialSignIn: {automaticAccountLinking?, skipRequiredIdentifiers?} (booleans). */
+static bool read_social(struct latch_request *req, yajl_val v, const char **out)
+{
+    if (!YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, "socialSignIn", "must be an object");
+        return false;
+    }
+    int link, skip;
+    if (!opt_bool(req, v, "automaticAccountLinking", "socialSignIn.automaticAccountLinking",
+                  &link) ||
+        !opt_bool(req, v, "skipRequiredIdentifiers", "socialSignIn.skipRequiredIdentifiers", &skip))
+        return false;
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    if (link >= 0) {
+        latch_json_key(&j, "automaticAccountLinking");
+        latch_json_bool(&j, link == 1);
+    }
+    if (skip >= 0) {
+        latch_json_key(&j, "skipRequiredIdentifiers");
+        latch_json_bool(&j, skip == 1);
+    }
+    latch_json_end_object(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
+
+/* signUp: {identifiers: subset of username/email/phone ([] = social only), password, verify};
+ * omitted members take the defaults. */
+static bool read_sign_up(struct latch_request *req, yajl_val v, const char **out)
+{
+    static const char *const known[] = {"username", "email", "phone"};
+    if (!YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, "signUp", "must be an object");
+        return false;
+    }
+    yajl_val ids = top_member(v, "identifiers");
+    bool have[3] = {true, false, false};
+    if (ids != NULL && !YAJL_IS_NULL(ids)) {
+        if (!YAJL_IS_ARRAY(ids)) {
+            latch_mgmt_invalid(req, "signUp.identifiers", "must be an array");
+            return false;
+        }
+        have[0] = false;
+        for (size_t i = 0; i < ids->u.array.len; i++) {
+            yajl_val t = ids->u.array.values[i];
+            int k = -1;
+            for (int m = 0; m < 3 && YAJL_IS_STRING(t); m++)
+                if (strcmp(t->u.string, known[m]) == 0)
+                    k = m;
+            if (k < 0) {
+                latch_mgmt_invalid(req, "signUp.identifiers",
+                                   "each must be username, email or phone");
+                return false;
+            }
+            have[k] = true;
+        }
+    }
+    int password, verify;
+    if (!opt_bool(req, v, "password", "signUp.password", &password) ||
+        !opt_bool(req, v, "verify", "signUp.verify", &verify))
+        return false;
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "identifiers");
+    latch_json_begin_array(&j);
+    for (int m = 0; m < 3; m++)
+        if (have[m])
+            latch_json_string(&j, known[m]);
+    latch_json_end_array(&j);
+    latch_json_key(&j, "password");
+    latch_json_bool(&j, password != 0);
+    latch_json_key(&j, "verify");
+    latch_json_bool(&j, verify == 1);
+    latch_json_end_object(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
+
 static yajl_val top_member(yajl_val body, const char *key)
 {
     for (size_t i = 0; i < body->u.object.len; i++)
@@ -134,7 +287,8 @@ static yajl_val top_member(yajl_val body, const char *key)
  * invalid. */
 static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
                        const char **pp_json, const char **sp_json, const char **li_json,
-                       const char **branding_json)
+                       const char **branding_json, const char **targets_json,
+                       const char **social_json, const char **sign_up_json)
 {
     char problem[192];
     struct latch_json j;
@@ -206,6 +360,15 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
     if ((v = top_member(body, "branding")) != NULL && !YAJL_IS_NULL(v) &&
         !read_branding(req, v, branding_json))
         return false;
+    if ((v = top_member(body, "socialSignInConnectorTargets")) != NULL && !YAJL_IS_NULL(v) &&
+        !read_targets(req, v, targets_json))
+        return false;
+    if ((v = top_member(body, "socialSignIn")) != NULL && !YAJL_IS_NULL(v) &&
+        !read_social(req, v, social_json))
+        return false;
+    if ((v = top_member(body, "signUp")) != NULL && !YAJL_IS_NULL(v) &&
+        !read_sign_up(req, v, sign_up_json))
+        return false;
     return true;
 }
 
@@ -215,12 +378,14 @@ static void patch_sie(struct latch_request *req, void *arg)
     if (body == NULL)
         return;
     const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
-    bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding);
+    const char *targets = NULL, *social = NULL, *sign_up = NULL;
+    bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up);
     yajl_tree_free(body);
     if (!ok)
         return;
-    struct latch_store_op op = {.stmt = &sie_patch,
-                                .params = {req->tenant->id, mode, pp, sp, li, branding}};
+    struct latch_store_op op = {
+        .stmt = &sie_patch,
+        .params = {req->tenant->id, mode, pp, sp, li, branding, targets, social, sign_up}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

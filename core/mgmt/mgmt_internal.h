@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -32,6 +33,18 @@ latch_rc latch_mgmt_roles_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;    /* keys.c */
 latch_rc latch_mgmt_users_register(struct latch_server *srv) LATCH_MUST_CHECK;   /* users.c */
 latch_rc latch_mgmt_swagger_register(struct latch_server *srv) LATCH_MUST_CHECK; /* swagger.c */
+latch_rc
+latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
+
+/* ---- connector configs at rest (connectors.c) ---- */
+
+/* Opens a stored connector config (JSON object text): each {"$sealed": ...} value becomes its
+ * plaintext string again. Returns malloc'd JSON text the caller releases with
+ * latch_mgmt_connector_config_free() (which wipes it); NULL when a value cannot be opened
+ * (tampered row, other LATCH_SECRET_KEY) or on allocation failure. Any thread. */
+char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *tenant_id,
+                                       const char *connector_id, const char *stored);
+void latch_mgmt_connector_config_free(char *config);
 
 /* ---- SQL fragments shared by the modules ---- */
 

@@ -95,8 +95,9 @@ struct latch_store {
     struct event *ev_done;
     char last_error[256];
     bool freeing;
-    char *listen_sql;
-    struct latch_stmt listen_stmt;
+    char *listen_sql[LATCH_STORE_MAX_OPS];
+    struct latch_stmt listen_stmt[LATCH_STORE_MAX_OPS];
+    int nlisten;
     void (*on_notify)(const char *channel, const char *payload, void *arg);
     void (*on_connect)(void *arg);
     void *notify_arg;
@@ -507,7 +508,7 @@ static void connect_poll(struct conn *c)
     c->backoff_ms = 0;
     c->store->nready++;
     c->store->last_error[0] = '\0';
-    if (c->store->listen_sql != NULL) {
+    if (c->store->nlisten > 0) {
         struct call *call = calloc(1, sizeof(*call));
         if (call == NULL) {
             conn_fail(c, "out of memory");
@@ -515,8 +516,9 @@ static void connect_poll(struct conn *c)
         }
         call->cb = listen_done;
         call->arg = c->store;
-        call->nops = 1;
-        call->ops[0].stmt = &c->store->listen_stmt;
+        call->nops = c->store->nlisten;
+        for (int i = 0; i < c->store->nlisten; i++)
+            call->ops[i].stmt = &c->store->listen_stmt[i];
         if (!conn_send(c, call)) {
             call_free(call);
             conn_fail(c, PQerrorMessage(c->pg));
@@ -592,22 +594,30 @@ struct latch_store *latch_store_new(struct event_base *base, const struct latch_
     store->max_queue = opts->max_queue > 0 ? opts->max_queue : 1024;
     store->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 32;
     store->nconns = opts->pool_size > 0 ? opts->pool_size : 1;
-    if (opts->listen_channel != NULL) {
+    store->on_notify = opts->on_notify;
+    store->on_connect = opts->on_connect;
+    store->notify_arg = opts->notify_arg;
+    const char *channels[LATCH_STORE_MAX_OPS];
+    int nchannels = 0;
+    if (opts->listen_channel != NULL)
+        channels[nchannels++] = opts->listen_channel;
+    for (const char *const *ch = opts->listen_channels; ch != NULL && *ch != NULL; ch++) {
+        if (nchannels == LATCH_STORE_MAX_OPS)
+            goto fail; /* more channels than one call can LISTEN to */
+        channels[nchannels++] = *ch;
+    }
+    for (int i = 0; i < nchannels; i++) {
         /* The channel is a compile-time identifier of ours, never input; quote it anyway. */
-        size_t n = strlen(opts->listen_channel) + 16;
-        store->listen_sql = malloc(n);
-        if (store->listen_sql == NULL)
+        size_t n = strlen(channels[i]) + 16;
+        char *sql = malloc(n);
+        if (sql == NULL)
             goto fail;
-        snprintf(store->listen_sql, n, "LISTEN \"%s\"", opts->listen_channel);
-        store->listen_stmt.name = NULL; /* sent unprepared */
-        store->listen_stmt.sql = store->listen_sql;
-        store->listen_stmt.nparams = 0;
-        store->on_notify = opts->on_notify;
-        store->on_connect = opts->on_connect;
-        store->notify_arg = opts->notify_arg;
-    } else {
-        store->on_connect = opts->on_connect;
-        store->notify_arg = opts->notify_arg;
+        snprintf(sql, n, "LISTEN \"%s\"", channels[i]);
+        store->listen_sql[i] = sql;
+        store->listen_stmt[i].name = NULL; /* sent unprepared */
+        store->listen_stmt[i].sql = sql;
+        store->listen_stmt[i].nparams = 0;
+        store->nlisten = i + 1;
     }
     store->conns = calloc((size_t)store->nconns, sizeof(struct conn));
     store->ev_done = event_new(base, -1, 0, run_done, store);
@@ -655,7 +665,8 @@ void latch_store_free(struct latch_store *store)
         event_free(store->ev_done);
     free(store->conns);
     free(store->conninfo);
-    free(store->listen_sql);
+    for (int i = 0; i < store->nlisten; i++)
+        free(store->listen_sql[i]);
     free(store);
 }
 

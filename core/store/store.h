@@ -58,10 +58,13 @@ struct latch_store_options {
     int max_queue;        /* calls waiting for a connection before new ones get 503 */
     int max_in_flight;    /* pipeline depth per connection */
 
-    /* Optional: LISTEN on this channel on every connection; on_notify gets each notification,
-     * on_connect runs whenever a connection is (re-)established (notifications may have been
-     * missed while it was down). Both run on the store's thread. */
+    /* Optional: LISTEN on these channels on every connection — listen_channel, and each of
+     * listen_channels (a NULL-terminated list), at most LATCH_STORE_MAX_OPS in all; on_notify
+     * gets each notification with its channel, on_connect runs whenever a connection is
+     * (re-)established (notifications may have been missed while it was down). Both run on the
+     * store's thread. Channel names are our own identifiers, never input. */
     const char *listen_channel;
+    const char *const *listen_channels;
     void (*on_notify)(const char *channel, const char *payload, void *arg);
     void (*on_connect)(void *arg);
     void *notify_arg;

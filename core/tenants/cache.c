@@ -20,6 +20,9 @@
 #include "util/log.h"
 #include "util/workpool.h"
 
+/* The NOTIFY channel of invalidations (schema/0002_oidc.sql): payload a tenant id. */
+#define CACHE_CHANNEL "latch_invalidate"
+
 /* ---- node-wide epochs ---- */
 
 #define EPOCH_SLOTS 1024
@@ -58,6 +61,9 @@ uint64_t latch_tenant_epoch_get(const char *tenant_id)
 
 void latch_tenant_cache_on_notify(const char *channel, const char *payload, void *arg)
 {
+    /* The listener may carry other channels too (latch_connectors): not ours. */
+    if (channel != NULL && strcmp(channel, CACHE_CHANNEL) != 0)
+        return;
     latch_debug("invalidate tenant %s", payload);
     latch_tenant_epoch_bump(payload);
 }

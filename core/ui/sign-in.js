@@ -207,11 +207,67 @@
       return;
     }
     applyStrings(info);
+    renderSocial(info.socialConnectors);
     if (mode === 'sign-in' && info.loginHint && !identifier.value) {
       identifier.value = info.loginHint;
       password.focus();
     } else {
       identifier.focus();
+    }
+  }
+
+  // One button per enabled social connector ("Continue with Hugging Face"), in the tenant's
+  // order. The state and redirect URI are bound to the interaction by the server.
+  function renderSocial(connectors) {
+    const box = $('social');
+    box.textContent = '';
+    if (!Array.isArray(connectors) || connectors.length === 0) {
+      box.hidden = true;
+      $('social-divider').hidden = true;
+      return;
+    }
+    for (const connector of connectors) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.id = 'social-' + connector.target;
+      button.className = 'social-button';
+      if (typeof connector.logo === 'string' && connector.logo.startsWith('data:image/')) {
+        const img = document.createElement('img');
+        img.src = connector.logo;
+        img.alt = '';
+        img.width = 20;
+        img.height = 20;
+        button.appendChild(img);
+      }
+      const label = document.createElement('span');
+      label.textContent = t('continueWith', { name: connector.name || connector.target });
+      button.appendChild(label);
+      button.addEventListener('click', () => startSocial(connector, button));
+      box.appendChild(button);
+    }
+    box.hidden = false;
+    $('social-divider').hidden = false;
+  }
+
+  async function startSocial(connector, button) {
+    if (button.disabled) {
+      return;
+    }
+    clearError();
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      const state = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+        (b) => b.toString(16).padStart(2, '0')).join('');
+      const result = await call('POST',
+        '/verification/social/' + encodeURIComponent(connector.id) + '/authorization-uri',
+        { state, redirectUri: window.location.origin + base + 'callback/' + connector.id });
+      window.location.assign(result.authorizationUri);
+    } catch (error) {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      showError(error instanceof ApiError && (error.code === 'connector.not_found' ||
+        error.code === 'auth.forbidden') ? t('error.socialUnavailable') : messageFor(error));
     }
   }
 

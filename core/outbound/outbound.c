@@ -1,0 +1,569 @@
+/*
+ * Outbound HTTPS requests on libcurl (see outbound.h). The options are set once at start-up and
+ * read-only afterwards; each thread that makes requests keeps one easy handle (reset before each
+ * request, so nothing of a previous request's options survives, while its connection and TLS
+ * session caches do), freed when the thread exits. A new latch_outbound_init() bumps a
+ * generation number so handles made under older options are replaced rather than reused.
+ */
+#include "outbound/outbound.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "util/log.h"
+
+#define USER_AGENT        "Latch/" LATCH_VERSION
+#define INITIAL_BODY_SIZE 4096
+#define HEADER_LINE_MAX   8192
+
+/* Node-wide options: written by init and shutdown only, when no request is under way. */
+static struct {
+    bool ready;
+    char *ca_file;
+    struct curl_slist *connect_to;
+    size_t max_bytes;
+    unsigned generation;
+} g;
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t handle_key;
+static bool key_ok;
+
+/* A thread's cached handle and the option generation it was made under. */
+struct thread_handle {
+    CURL *curl;
+    unsigned generation;
+};
+
+/* The response body being received, capped at max bytes. */
+struct sink {
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t max;
+    bool too_big;
+};
+
+static void thread_handle_free(void *arg)
+{
+    struct thread_handle *th = arg;
+
+    if (th == NULL)
+        return;
+    if (th->curl != NULL)
+        curl_easy_cleanup(th->curl);
+    free(th);
+}
+
+static void key_create(void)
+{
+    key_ok = pthread_key_create(&handle_key, thread_handle_free) == 0;
+}
+
+/* The calling thread's handle, reset for a new request; NULL when out of memory. */
+static CURL *thread_curl(void)
+{
+    struct thread_handle *th = pthread_getspecific(handle_key);
+
+    if (th != NULL && th->generation != g.generation) {
+        curl_easy_cleanup(th->curl);
+        th->curl = NULL;
+    }
+    if (th == NULL) {
+        th = calloc(1, sizeof(*th));
+        if (th == NULL)
+            return NULL;
+        if (pthread_setspecific(handle_key, th) != 0) {
+            free(th);
+            return NULL;
+        }
+    }
+    if (th->curl == NULL) {
+        th->curl = curl_easy_init();
+        th->generation = g.generation;
+        return th->curl;
+    }
+    curl_easy_reset(th->curl);
+    return th->curl;
+}
+
+static void options_free(void)
+{
+    free(g.ca_file);
+    g.ca_file = NULL;
+    curl_slist_free_all(g.connect_to);
+    g.connect_to = NULL;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Splits the comma-separated list into curl's list. Entries are checked in depth by config/;
+ * here only what would make curl misbehave: empty entries and entries without four fields. */
+static latch_rc parse_connect_to(const char *list, struct latch_error *err)
+{
+    const char *p = list;
+    int n = 0;
+
+    for (;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *s = p;
+        const char *e = end;
+        char entry[512];
+        int colons = 0;
+        struct curl_slist *next;
+
+        while (s < e && is_space(*s))
+            s++;
+        while (e > s && is_space(e[-1]))
+            e--;
+        n++;
+        if (s == e || (size_t)(e - s) >= sizeof(entry) || n > LATCH_OUTBOUND_MAX_CONNECT_TO)
+            return latch_error_set(err, 0, "config.invalid",
+                                   "connect-to entry %d is empty, too long or one too many; "
+                                   "expected at most %d entries host:port:connect-host:"
+                                   "connect-port",
+                                   n, LATCH_OUTBOUND_MAX_CONNECT_TO);
+        memcpy(entry, s, (size_t)(e - s));
+        entry[e - s] = '\0';
+        for (const char *c = entry; *c != '\0'; c++)
+            colons += *c == ':';
+        if (colons < 3)
+            return latch_error_set(err, 0, "config.invalid",
+                                   "connect-to entry %d has fewer than four fields; expected "
+                                   "host:port:connect-host:connect-port",
+                                   n);
+        next = curl_slist_append(g.connect_to, entry);
+        if (next == NULL)
+            return latch_error_set(err, 0, "config.invalid", "connect-to: out of memory");
+        g.connect_to = next;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    return LATCH_OK;
+}
+
+latch_rc latch_outbound_init(const struct latch_outbound_options *opts, struct latch_error *err)
+{
+    CURLcode cc;
+
+    if (g.ready)
+        return latch_error_set(err, 0, "outbound.init", "outbound HTTP is already initialized");
+    pthread_once(&key_once, key_create);
+    if (!key_ok)
+        return latch_error_set(err, 0, "outbound.init", "outbound HTTP: no thread-local key");
+    cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cc != CURLE_OK)
+        return latch_error_set(err, 0, "outbound.init", "libcurl failed to initialize: %s",
+                               curl_easy_strerror(cc));
+
+    g.max_bytes = LATCH_OUTBOUND_DEFAULT_MAX_BYTES;
+    if (opts != NULL && opts->max_response_bytes > 0)
+        g.max_bytes = opts->max_response_bytes;
+    if (opts != NULL && opts->ca_file != NULL && opts->ca_file[0] != '\0') {
+        if (access(opts->ca_file, R_OK) != 0) {
+            latch_error_set(err, 0, "config.invalid", "CA file %.256s is not readable",
+                            opts->ca_file);
+            goto fail;
+        }
+        g.ca_file = strdup(opts->ca_file);
+        if (g.ca_file == NULL) {
+            latch_error_set(err, 0, "config.invalid", "CA file: out of memory");
+            goto fail;
+        }
+    }
+    if (opts != NULL && opts->connect_to != NULL && opts->connect_to[0] != '\0' &&
+        parse_connect_to(opts->connect_to, err) != LATCH_OK)
+        goto fail;
+
+    g.generation++;
+    g.ready = true;
+    return LATCH_OK;
+fail:
+    options_free();
+    curl_global_cleanup();
+    return LATCH_FAIL;
+}
+
+void latch_outbound_shutdown(void)
+{
+    if (!g.ready)
+        return;
+    thread_handle_free(pthread_getspecific(handle_key));
+    pthread_setspecific(handle_key, NULL);
+    options_free();
+    g.ready = false;
+    curl_global_cleanup();
+}
+
+void latch_outbound_response_clear(struct latch_outbound_response *resp)
+{
+    if (resp == NULL)
+        return;
+    /* A token endpoint's answer holds tokens. */
+    if (resp->body != NULL)
+        explicit_bzero(resp->body, resp->body_len);
+    free(resp->body);
+    free(resp->content_type);
+    memset(resp, 0, sizeof(*resp));
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct sink *s = arg;
+    size_t len = size * nmemb;
+
+    if (len > s->max - s->len) {
+        s->too_big = true;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (s->len + len + 1 > s->cap) {
+        size_t cap = s->cap != 0 ? s->cap : INITIAL_BODY_SIZE;
+        char *buf;
+
+        while (cap < s->len + len + 1)
+            cap *= 2;
+        if (cap > s->max + 1)
+            cap = s->max + 1;
+        buf = realloc(s->buf, cap);
+        if (buf == NULL)
+            return 0;
+        s->buf = buf;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return len;
+}
+
+/* RFC 9110 token characters, for header names and methods. */
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool valid_header(const struct latch_outbound_header *h)
+{
+    if (h->name == NULL || h->name[0] == '\0' || h->value == NULL)
+        return false;
+    for (const char *p = h->name; *p != '\0'; p++)
+        if (!is_tchar(*p))
+            return false;
+    /* CR or LF would let a value smuggle in another header. */
+    for (const char *p = h->value; *p != '\0'; p++)
+        if (*p == '\r' || *p == '\n')
+            return false;
+    return strlen(h->name) + strlen(h->value) + 3 < HEADER_LINE_MAX;
+}
+
+/* The URL's host, for messages (never the path or query, which may carry secrets). */
+static void url_host(const char *url, char *out, size_t cap)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+
+    snprintf(out, cap, "?");
+    if (u == NULL)
+        return;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        snprintf(out, cap, "%s", host);
+    curl_free(host);
+    curl_url_cleanup(u);
+}
+
+/* Checks the URL before libcurl sees it: https only, well formed, bounded. */
+static latch_rc check_url(const char *url, struct latch_error *err)
+{
+    CURLU *u;
+    char *scheme = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    if (url == NULL || strlen(url) > LATCH_OUTBOUND_MAX_URL_BYTES)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request refused: no URL or a URL over %d bytes",
+                               LATCH_OUTBOUND_MAX_URL_BYTES);
+    if (strncasecmp(url, "https://", 8) != 0)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request refused: only https:// URLs are allowed");
+    u = curl_url();
+    if (u == NULL)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request refused: out of memory");
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        strcmp(scheme, "https") != 0) {
+        latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                        "outbound request refused: the URL is not a valid https:// URL");
+        goto out;
+    }
+    rc = LATCH_OK;
+out:
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+static bool valid_method(const char *m)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(m, methods[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Header lines carry credentials (Authorization): wiped before they are freed. */
+static void headers_free(struct curl_slist *list)
+{
+    for (struct curl_slist *l = list; l != NULL; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(list);
+}
+
+/* Builds curl's header list, adding "Expect:" unless the caller set Expect. */
+static latch_rc build_headers(const struct latch_outbound_request *req, struct curl_slist **out,
+                              struct latch_error *err)
+{
+    struct curl_slist *list = NULL;
+    bool expect_set = false;
+    char line[HEADER_LINE_MAX];
+
+    *out = NULL;
+    if (req->nheaders > LATCH_OUTBOUND_MAX_HEADERS || (req->nheaders > 0 && req->headers == NULL))
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request refused: more than %d headers",
+                               LATCH_OUTBOUND_MAX_HEADERS);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct latch_outbound_header *h = &req->headers[i];
+        struct curl_slist *next;
+        int n = -1;
+
+        if (valid_header(h)) {
+            /* "Name;" is curl's spelling of a header with an empty value. */
+            if (h->value[0] == '\0')
+                n = snprintf(line, sizeof(line), "%s;", h->name);
+            else
+                n = snprintf(line, sizeof(line), "%s: %s", h->name, h->value);
+        }
+        if (n < 0 || (size_t)n >= sizeof(line)) {
+            headers_free(list);
+            explicit_bzero(line, sizeof(line));
+            return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                                   "outbound request refused: header %zu is malformed", i);
+        }
+        if (strcasecmp(h->name, "Expect") == 0)
+            expect_set = true;
+        next = curl_slist_append(list, line);
+        if (next == NULL) {
+            headers_free(list);
+            explicit_bzero(line, sizeof(line));
+            return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                                   "outbound request: out of memory");
+        }
+        list = next;
+    }
+    /* curl waits up to a second for "100 Continue" before sending a larger body: not worth it
+     * for the small forms connectors post. */
+    if (!expect_set) {
+        struct curl_slist *next = curl_slist_append(list, "Expect:");
+        if (next == NULL) {
+            headers_free(list);
+            explicit_bzero(line, sizeof(line));
+            return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                                   "outbound request: out of memory");
+        }
+        list = next;
+    }
+    *out = list;
+    explicit_bzero(line, sizeof(line));
+    return LATCH_OK;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Sets the method and body: POSTFIELDS for every method with a body, CUSTOMREQUEST for the
+ * methods curl has no option of its own for. */
+static CURLcode set_method(CURL *curl, const char *method, const struct latch_outbound_request *req)
+{
+    CURLcode cc = CURLE_OK;
+    bool has_body = req->body_len > 0 || strcmp(method, "POST") == 0;
+
+    if (strcmp(method, "GET") == 0 && req->body_len == 0)
+        return curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    if (has_body) {
+        cc = curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        if (cc == CURLE_OK)
+            cc = curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "");
+    }
+    if (cc == CURLE_OK && strcmp(method, "POST") != 0)
+        cc = curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    return cc;
+}
+
+latch_rc latch_outbound_request(const struct latch_outbound_request *req,
+                                struct latch_outbound_response *resp, struct latch_error *err)
+{
+    struct curl_slist *headers = NULL;
+    struct sink sink = {0};
+    char errbuf[CURL_ERROR_SIZE];
+    char host[256];
+    const char *method;
+    const char *ctype = NULL;
+    struct timespec t0;
+    uint32_t timeout;
+    long status = 0;
+    CURLcode cc;
+    CURL *curl = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    if (resp == NULL)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request: no response to fill");
+    memset(resp, 0, sizeof(*resp));
+    if (!g.ready)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound HTTP is not initialized");
+    if (req == NULL)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request: no request");
+    if (check_url(req->url, err) != LATCH_OK)
+        return LATCH_FAIL;
+    method = req->method != NULL ? req->method : "GET";
+    if (!valid_method(method))
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request refused: method %.16s is not supported", method);
+    if (req->body_len > 0 && req->body == NULL)
+        return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                               "outbound request refused: a body length without a body");
+    if (build_headers(req, &headers, err) != LATCH_OK)
+        return LATCH_FAIL;
+    timeout = req->timeout_ms == 0 ? LATCH_OUTBOUND_DEFAULT_TIMEOUT_MS : req->timeout_ms;
+    if (timeout > LATCH_OUTBOUND_MAX_TIMEOUT_MS)
+        timeout = LATCH_OUTBOUND_MAX_TIMEOUT_MS;
+    url_host(req->url, host, sizeof(host));
+
+    curl = thread_curl();
+    if (curl == NULL) {
+        latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL, "outbound request: out of memory");
+        goto out;
+    }
+    sink.max = g.max_bytes;
+    errbuf[0] = '\0';
+    /* Each option can only fail for lack of memory or an unsupported feature; the first
+     * failure stops the request. */
+    cc = curl_easy_setopt(curl, CURLOPT_URL, req->url);
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (cc == CURLE_OK)                                                                        \
+            cc = curl_easy_setopt(curl, opt, val);                                                 \
+    } while (0)
+    SET(CURLOPT_ERRORBUFFER, errbuf);
+    SET(CURLOPT_PROTOCOLS_STR, "https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_TIMEOUT_MS, (long)timeout);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (g.ca_file != NULL) {
+        /* The operator's bundle is the whole trust: no default CA directory besides it. */
+        SET(CURLOPT_CAINFO, g.ca_file);
+        SET(CURLOPT_CAPATH, NULL);
+    }
+    if (g.connect_to != NULL)
+        SET(CURLOPT_CONNECT_TO, g.connect_to);
+    SET(CURLOPT_USERAGENT, USER_AGENT);
+    SET(CURLOPT_HTTPHEADER, headers);
+    SET(CURLOPT_WRITEFUNCTION, on_write);
+    SET(CURLOPT_WRITEDATA, &sink);
+    /* Refuses at once a body whose Content-Length is over the cap; on_write catches the rest. */
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)g.max_bytes);
+#undef SET
+    if (cc == CURLE_OK)
+        cc = set_method(curl, method, req);
+    if (cc != CURLE_OK) {
+        latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                        "outbound request to %s could not be set up", host);
+        latch_error_detail(err, "curl: %s", curl_easy_strerror(cc));
+        goto out;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cc = curl_easy_perform(curl);
+    if (cc != CURLE_OK) {
+        if (cc == CURLE_OPERATION_TIMEDOUT)
+            latch_error_set(err, 504, LATCH_OUTBOUND_ERR_TIMEOUT, "%s did not answer within %u ms",
+                            host, timeout);
+        else if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+            latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                            "the answer of %s is larger than %zu bytes", host, g.max_bytes);
+        else
+            latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL, "request to %s failed", host);
+        latch_error_detail(err, "curl error %d: %s", (int)cc,
+                           errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+        latch_debug("outbound %s %s failed after %ld ms: %s", method, host, elapsed_ms(&t0),
+                    err != NULL ? err->detail : curl_easy_strerror(cc));
+        goto out;
+    }
+    if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status < 100 ||
+        status > 999) {
+        latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL, "%s sent no HTTP status", host);
+        goto out;
+    }
+    if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL) {
+        resp->content_type = strdup(ctype);
+        if (resp->content_type == NULL) {
+            latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                            "outbound request: out of memory");
+            goto out;
+        }
+    }
+    if (sink.buf == NULL) {
+        sink.buf = calloc(1, 1);
+        if (sink.buf == NULL) {
+            latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
+                            "outbound request: out of memory");
+            goto out;
+        }
+    }
+    resp->status = (int)status;
+    resp->body = sink.buf;
+    resp->body_len = sink.len;
+    sink.buf = NULL;
+    latch_debug("outbound %s %s: %ld, %zu bytes in %ld ms", method, host, status, resp->body_len,
+                elapsed_ms(&t0));
+    rc = LATCH_OK;
+out:
+    /* No pointer into this frame (error buffer, sink, header list) may outlive it in the cached
+     * handle; reset keeps the connection and TLS session caches. */
+    if (curl != NULL)
+        curl_easy_reset(curl);
+    headers_free(headers);
+    if (sink.buf != NULL)
+        explicit_bzero(sink.buf, sink.len);
+    free(sink.buf);
+    if (rc != LATCH_OK)
+        latch_outbound_response_clear(resp);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * outbound/: the node's outbound HTTPS client, on libcurl. Connectors reach their upstreams
+ * (huggingface.co, an OIDC provider) only through it, via the host services of plugin/, so the
+ * rules live in one place: https only, TLS verification always on, no redirects followed,
+ * timeouts, a response-size cap, the operator's CA bundle (LATCH_OUTBOUND_CA_FILE), connect-to
+ * mapping (LATCH_OUTBOUND_CONNECT_TO, libcurl's CURLOPT_CONNECT_TO) and the proxy environment
+ * variables (http_proxy, https_proxy, no_proxy), which libcurl honours.
+ *
+ * latch_outbound_request() blocks for up to the request's timeout: call it on the worker pool
+ * only, never on a loop thread. Each thread keeps one cached curl handle (its connections and TLS
+ * sessions are reused by the next request of that thread).
+ */
+#ifndef LATCH_OUTBOUND_OUTBOUND_H
+#define LATCH_OUTBOUND_OUTBOUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define LATCH_OUTBOUND_DEFAULT_TIMEOUT_MS 5000
+#define LATCH_OUTBOUND_MAX_TIMEOUT_MS     30000
+#define LATCH_OUTBOUND_DEFAULT_MAX_BYTES  ((size_t)1 << 20)
+#define LATCH_OUTBOUND_MAX_HEADERS        32
+#define LATCH_OUTBOUND_MAX_CONNECT_TO     16
+#define LATCH_OUTBOUND_MAX_URL_BYTES      8192
+
+/* Error codes (struct latch_error.code) of latch_outbound_request(). */
+#define LATCH_OUTBOUND_ERR_TIMEOUT "connector.timeout"
+#define LATCH_OUTBOUND_ERR_GENERAL "connector.general"
+
+/* Node-wide settings, copied by latch_outbound_init(). */
+struct latch_outbound_options {
+    /* PEM bundle of the CAs to trust, instead of (not besides) the system's: to keep trusting
+     * public CAs too, append /etc/ssl/certs/ca-certificates.crt to it. NULL or "" for the
+     * system's CAs. */
+    const char *ca_file;
+    /* Comma-separated CURLOPT_CONNECT_TO entries, "host:port:connect-host:connect-port"
+     * (e.g. "huggingface.co:443:127.0.0.1:8443"); NULL or "" for none. */
+    const char *connect_to;
+    /* Largest response body accepted; a larger one is an error, never truncated. 0: 1 MiB. */
+    size_t max_response_bytes;
+};
+
+struct latch_outbound_header {
+    const char *name;  /* a header field name, e.g. "Authorization" */
+    const char *value; /* no CR or LF */
+};
+
+struct latch_outbound_request {
+    const char *method; /* "GET", "POST", "PUT", "PATCH" or "DELETE"; NULL: GET */
+    const char *url;    /* an https:// URL */
+    const struct latch_outbound_header *headers; /* may be NULL */
+    size_t nheaders;                             /* at most LATCH_OUTBOUND_MAX_HEADERS */
+    const char *body;                            /* may be NULL */
+    size_t body_len;
+    /* Whole request, connection included. 0: 5000 ms; larger than 30000: 30000 ms. */
+    uint32_t timeout_ms;
+};
+
+/* Embedded by the caller: latch_outbound_request() fills it, latch_outbound_response_clear()
+ * frees what it holds. */
+struct latch_outbound_response {
+    int status;         /* the HTTP status of the answer (3xx included: redirects are not
+                           followed) */
+    char *body;         /* malloc'd, NUL-terminated (also when empty) */
+    size_t body_len;    /* without the NUL */
+    char *content_type; /* malloc'd, NULL when the answer had none */
+};
+
+/*
+ * Start-up, on the main thread before any other thread exists: initializes libcurl
+ * (curl_global_init) and copies the options. Fails when an option is malformed. May be called
+ * again after latch_outbound_shutdown() (tests do, to change the options).
+ */
+latch_rc latch_outbound_init(const struct latch_outbound_options *opts,
+                             struct latch_error *err) LATCH_MUST_CHECK;
+
+/* Frees the options and the calling thread's cached handle and cleans libcurl up. Call it after
+ * every other thread that made requests has exited. */
+void latch_outbound_shutdown(void);
+
+/*
+ * Performs one request and waits for the whole answer. Returns LATCH_OK when an answer arrived,
+ * whatever its HTTP status, with *resp filled (clear it afterwards). Otherwise returns
+ * LATCH_FAIL with *resp empty and err filled: code "connector.timeout" (status 504) when the
+ * upstream did not answer in time, "connector.general" (status 502) for everything else (TLS and
+ * connection failures, a refused URL, a body over the size cap), curl's message in err->detail.
+ * Blocking: worker threads only. The URL's query may hold secrets; it is never logged.
+ */
+latch_rc latch_outbound_request(const struct latch_outbound_request *req,
+                                struct latch_outbound_response *resp,
+                                struct latch_error *err) LATCH_MUST_CHECK;
+
+void latch_outbound_response_clear(struct latch_outbound_response *resp);
+
+#endif

@@ -1,0 +1,1100 @@
+/*
+ * The host side of a connector call (plugin.h): the per-call context, the host services table
+ * every operation receives (plugins-api/latch/connector.h, struct latch_connector_host), the
+ * calls themselves with what they hand back checked and copied out of the call's arena, config
+ * validation against a factory's schema, and the factory rendered as Logto's connector-factory
+ * JSON.
+ *
+ * A call runs on one worker thread with its own context: an arena (everything the connector
+ * allocates through the host, freed when the call ends), the instance's config parsed once, and
+ * the connector session as a small key/value table read from and written back to JSON text.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "outbound/outbound.h"
+#include "plugin/plugin_internal.h"
+#include "util/arena.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#define CALL_ARENA_LIMIT  ((size_t)8 << 20)
+#define SESSION_MAX_KEYS  32
+#define SESSION_MAX_BYTES 16384
+#define SESSION_KEY_MAX   64
+#define JSON_MAX_DEPTH    64
+#define JSON_MAX_BYTES    ((size_t)4 << 20)
+#define CONFIG_MAX_BYTES  ((size_t)1 << 20)
+#define URI_MAX_BYTES     8192
+#define PROFILE_RAW_MAX   ((size_t)1 << 20)
+#define HTTP_MAX_HEADERS  32
+
+struct session_kv {
+    char *key;   /* arena */
+    char *value; /* arena */
+};
+
+struct latch_connector_ctx {
+    struct latch_plugin *plugin;
+    struct latch_arena *arena;
+    yajl_val config; /* an object, or NULL */
+    struct session_kv session[SESSION_MAX_KEYS];
+    int nsession;
+    char problem[256]; /* the last warning or error the connector logged (error detail) */
+};
+
+/* ---- JSON ---- */
+
+/* A lexical pass before yajl, whose tree code recurses: bounded nesting. */
+static bool json_depth_ok(const char *s, size_t len, unsigned max_depth)
+{
+    unsigned depth = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth)
+                return false;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
+yajl_val latch_plugin_json_parse(const char *text, size_t max_len, unsigned max_depth)
+{
+    size_t len;
+
+    if (text == NULL)
+        return NULL;
+    len = strnlen(text, max_len + 1);
+    if (len > max_len || !json_depth_ok(text, len, max_depth))
+        return NULL;
+    return yajl_tree_parse(text, NULL, 0);
+}
+
+static yajl_val obj_get(yajl_val obj, const char *key)
+{
+    if (obj == NULL || !YAJL_IS_OBJECT(obj))
+        return NULL;
+    for (size_t i = 0; i < obj->u.object.len; i++)
+        if (strcmp(obj->u.object.keys[i], key) == 0)
+            return obj->u.object.values[i];
+    return NULL;
+}
+
+static bool gen_value(yajl_gen g, yajl_val v)
+{
+    yajl_gen_status st = yajl_gen_status_ok;
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        st = yajl_gen_null(g);
+    } else if (YAJL_IS_STRING(v)) {
+        st = yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
+    } else if (YAJL_IS_NUMBER(v)) {
+        st = yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        st = yajl_gen_bool(g, YAJL_IS_TRUE(v));
+    } else if (YAJL_IS_OBJECT(v)) {
+        st = yajl_gen_map_open(g);
+        for (size_t i = 0; st == yajl_gen_status_ok && i < v->u.object.len; i++) {
+            const char *k = v->u.object.keys[i];
+            st = yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+            if (st == yajl_gen_status_ok && !gen_value(g, v->u.object.values[i]))
+                return false;
+        }
+        if (st == yajl_gen_status_ok)
+            st = yajl_gen_map_close(g);
+    } else if (YAJL_IS_ARRAY(v)) {
+        st = yajl_gen_array_open(g);
+        for (size_t i = 0; st == yajl_gen_status_ok && i < v->u.array.len; i++)
+            if (!gen_value(g, v->u.array.values[i]))
+                return false;
+        if (st == yajl_gen_status_ok)
+            st = yajl_gen_array_close(g);
+    }
+    return st == yajl_gen_status_ok;
+}
+
+/* A scalar as text into the arena; objects and arrays as JSON text when `structured`. */
+static const char *value_text(struct latch_arena *arena, yajl_val v, bool structured)
+{
+    if (v == NULL || YAJL_IS_NULL(v))
+        return NULL;
+    if (YAJL_IS_STRING(v))
+        return latch_arena_strdup(arena, v->u.string);
+    if (YAJL_IS_NUMBER(v))
+        return latch_arena_strdup(arena, v->u.number.r);
+    if (YAJL_IS_TRUE(v))
+        return "true";
+    if (YAJL_IS_FALSE(v))
+        return "false";
+    if (!structured)
+        return NULL;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    const unsigned char *buf = NULL;
+    size_t len = 0;
+    const char *out = NULL;
+    if (g == NULL)
+        return NULL;
+    if (gen_value(g, v) && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
+        out = latch_arena_strndup(arena, (const char *)buf, len);
+    yajl_gen_free(g);
+    return out;
+}
+
+bool latch_plugin_utf8_ok(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* ---- host services ---- */
+
+static void *host_alloc(struct latch_connector_ctx *ctx, size_t size)
+{
+    return latch_arena_calloc(ctx->arena, 1, size == 0 ? 1 : size);
+}
+
+static char *host_dup(struct latch_connector_ctx *ctx, const char *s)
+{
+    return s != NULL ? latch_arena_strdup(ctx->arena, s) : NULL;
+}
+
+static char *vformat(struct latch_arena *arena, const char *fmt, va_list ap) LATCH_PRINTF(2, 0);
+
+static char *vformat(struct latch_arena *arena, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n;
+    char *out;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return NULL;
+    out = latch_arena_alloc(arena, (size_t)n + 1);
+    if (out != NULL)
+        vsnprintf(out, (size_t)n + 1, fmt, ap);
+    return out;
+}
+
+static char *host_format(struct latch_connector_ctx *ctx, const char *fmt, ...) LATCH_PRINTF(2, 3);
+
+static char *host_format(struct latch_connector_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    char *out;
+
+    va_start(ap, fmt);
+    out = vformat(ctx->arena, fmt, ap);
+    va_end(ap);
+    return out;
+}
+
+static void note_problem(struct latch_connector_ctx *ctx, const char *fmt, ...) LATCH_PRINTF(2, 3);
+
+static void note_problem(struct latch_connector_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->problem, sizeof(ctx->problem), fmt, ap);
+    va_end(ap);
+}
+
+static void host_log(struct latch_connector_ctx *ctx, int level, const char *fmt, ...)
+    LATCH_PRINTF(3, 4);
+
+static void host_log(struct latch_connector_ctx *ctx, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    enum latch_log_level l;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    switch (level) {
+    case LATCH_CONNECTOR_LOG_DEBUG:
+        l = LATCH_LOG_DEBUG;
+        break;
+    case LATCH_CONNECTOR_LOG_INFO:
+        l = LATCH_LOG_INFO;
+        break;
+    case LATCH_CONNECTOR_LOG_WARN:
+        l = LATCH_LOG_WARN;
+        break;
+    default:
+        l = LATCH_LOG_ERROR;
+        break;
+    }
+    if (l >= LATCH_LOG_WARN) {
+        size_t n = strnlen(msg, sizeof(ctx->problem) - 1);
+        memcpy(ctx->problem, msg, n);
+        ctx->problem[n] = '\0';
+    }
+    if (latch_log_enabled(l))
+        latch_log(l, "connector %s %s: %s", ctx->plugin->info.id, ctx->plugin->info.version, msg);
+}
+
+static const struct latch_connector_field *schema_field(const struct latch_plugin *p,
+                                                        const char *key)
+{
+    for (size_t i = 0; i < p->desc.nfields; i++)
+        if (strcmp(p->fields[i].key, key) == 0)
+            return &p->fields[i];
+    return NULL;
+}
+
+static const char *host_config_get(struct latch_connector_ctx *ctx, const char *key)
+{
+    const struct latch_connector_field *f;
+    yajl_val v;
+
+    if (key == NULL)
+        return NULL;
+    v = obj_get(ctx->config, key);
+    if (v != NULL && !YAJL_IS_NULL(v))
+        return value_text(ctx->arena, v, true);
+    f = schema_field(ctx->plugin, key);
+    return f != NULL ? f->default_value : NULL;
+}
+
+static bool session_key_ok(const char *key)
+{
+    size_t n = key != NULL ? strnlen(key, SESSION_KEY_MAX + 1) : 0;
+
+    if (n == 0 || n > SESSION_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = key[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static size_t session_bytes(const struct latch_connector_ctx *ctx, int skip)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < ctx->nsession; i++)
+        if (i != skip)
+            n += strlen(ctx->session[i].key) + strlen(ctx->session[i].value);
+    return n;
+}
+
+static int session_put(struct latch_connector_ctx *ctx, const char *key, const char *value)
+{
+    int at = -1;
+
+    if (!session_key_ok(key)) {
+        note_problem(ctx, "session_set: invalid key");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    for (int i = 0; i < ctx->nsession; i++)
+        if (strcmp(ctx->session[i].key, key) == 0)
+            at = i;
+    if (value == NULL) {
+        if (at >= 0)
+            ctx->session[at] = ctx->session[--ctx->nsession];
+        return LATCH_CONNECTOR_OK;
+    }
+    if (at < 0 && ctx->nsession == SESSION_MAX_KEYS) {
+        note_problem(ctx, "session_set: more than %d keys", SESSION_MAX_KEYS);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    if (session_bytes(ctx, at) + strlen(key) + strlen(value) > SESSION_MAX_BYTES ||
+        !latch_plugin_utf8_ok(value, strlen(value))) {
+        note_problem(ctx, "session_set: value of %s is not UTF-8 or the session exceeds %d bytes",
+                     key, SESSION_MAX_BYTES);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    char *k = latch_arena_strdup(ctx->arena, key);
+    char *v = latch_arena_strdup(ctx->arena, value);
+    if (k == NULL || v == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (at < 0)
+        at = ctx->nsession++;
+    ctx->session[at].key = k;
+    ctx->session[at].value = v;
+    return LATCH_CONNECTOR_OK;
+}
+
+static int host_session_set(struct latch_connector_ctx *ctx, const char *key, const char *value)
+{
+    return session_put(ctx, key, value);
+}
+
+static const char *host_session_get(struct latch_connector_ctx *ctx, const char *key)
+{
+    for (int i = 0; key != NULL && i < ctx->nsession; i++)
+        if (strcmp(ctx->session[i].key, key) == 0)
+            return ctx->session[i].value;
+    return NULL;
+}
+
+/* scheme://host of a URL, for logs (the path and query may hold secrets). */
+static void url_origin(const char *url, char *out, size_t cap)
+{
+    const char *p = url != NULL ? strstr(url, "://") : NULL;
+    size_t n = p != NULL ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : 0;
+
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), url != NULL ? url : "");
+}
+
+static int host_http(struct latch_connector_ctx *ctx,
+                     const struct latch_connector_http_request *req,
+                     struct latch_connector_http_response *resp)
+{
+    struct latch_outbound_header headers[HTTP_MAX_HEADERS];
+    struct latch_outbound_response oresp;
+    struct latch_error err;
+    char origin[256];
+    int rc = LATCH_CONNECTOR_ERR_GENERAL;
+
+    memset(&oresp, 0, sizeof(oresp));
+    latch_error_clear(&err);
+    if (req == NULL || resp == NULL || req->struct_size < PLUGIN_HTTP_REQUEST_SIZE_1_0 ||
+        resp->struct_size < PLUGIN_END_OF(struct latch_connector_http_response, content_type)) {
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "http: request or response missing, or its struct_size too small (use "
+                 "LATCH_CONNECTOR_HTTP_REQUEST_INIT and _RESPONSE_INIT)");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    if (req->nheaders > HTTP_MAX_HEADERS || (req->nheaders > 0 && req->headers == NULL)) {
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR, "http: more than %d headers", HTTP_MAX_HEADERS);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    for (size_t i = 0; i < req->nheaders; i++) {
+        headers[i].name = req->headers[i].name;
+        headers[i].value = req->headers[i].value;
+    }
+    struct latch_outbound_request oreq = {
+        .method = req->method,
+        .url = req->url,
+        .headers = req->nheaders > 0 ? headers : NULL,
+        .nheaders = req->nheaders,
+        .body = req->body,
+        .body_len = req->body != NULL ? req->body_len : 0,
+        .timeout_ms = req->timeout_ms,
+    };
+    url_origin(req->url, origin, sizeof(origin));
+    if (latch_outbound_request(&oreq, &oresp, &err) != LATCH_OK) {
+        bool timeout = strcmp(err.code, LATCH_OUTBOUND_ERR_TIMEOUT) == 0;
+        host_log(ctx, LATCH_CONNECTOR_LOG_WARN, "http %s %s: %s%s%s",
+                 req->method != NULL ? req->method : "GET", origin, err.message,
+                 err.detail[0] ? ": " : "", err.detail);
+        return timeout ? LATCH_CONNECTOR_ERR_TIMEOUT : LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    char *body = latch_arena_strndup(ctx->arena, oresp.body != NULL ? oresp.body : "",
+                                     oresp.body != NULL ? oresp.body_len : 0);
+    char *ctype =
+        oresp.content_type != NULL ? latch_arena_strdup(ctx->arena, oresp.content_type) : NULL;
+    if (body == NULL || (oresp.content_type != NULL && ctype == NULL)) {
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR, "http %s: the answer exceeds the call's memory",
+                 origin);
+        goto out;
+    }
+    resp->status = oresp.status;
+    resp->body = body;
+    resp->body_len = oresp.body != NULL ? oresp.body_len : 0;
+    resp->content_type = ctype;
+    latch_debug("connector %s: %s %s -> %d (%zu bytes)", ctx->plugin->info.id,
+                req->method != NULL ? req->method : "GET", origin, oresp.status, resp->body_len);
+    rc = LATCH_CONNECTOR_OK;
+out:
+    latch_outbound_response_clear(&oresp);
+    return rc;
+}
+
+static char *percent_encode(struct latch_arena *arena, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = latch_arena_alloc(arena, n * 3 + 1);
+    char *o = out;
+
+    if (out == NULL)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int host_form_add(struct latch_connector_ctx *ctx, char **buf, const char *key,
+                         const char *value)
+{
+    char *k, *v, *out;
+
+    if (buf == NULL || key == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (value == NULL)
+        return LATCH_CONNECTOR_OK;
+    k = percent_encode(ctx->arena, key);
+    v = percent_encode(ctx->arena, value);
+    if (k == NULL || v == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (*buf != NULL && (*buf)[0] != '\0')
+        out = host_format(ctx, "%s&%s=%s", *buf, k, v);
+    else
+        out = host_format(ctx, "%s=%s", k, v);
+    if (out == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    *buf = out;
+    return LATCH_CONNECTOR_OK;
+}
+
+static const char *host_json_get(struct latch_connector_ctx *ctx, const char *json,
+                                 const char *path)
+{
+    yajl_val root, v;
+    const char *out = NULL;
+    char seg[256];
+
+    if (json == NULL || path == NULL)
+        return NULL;
+    root = latch_plugin_json_parse(json, JSON_MAX_BYTES, JSON_MAX_DEPTH);
+    if (root == NULL)
+        return NULL;
+    v = root;
+    for (const char *p = path; v != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ".");
+        if (n == 0 || n >= sizeof(seg)) {
+            v = NULL;
+            break;
+        }
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        p += n;
+        if (*p == '.')
+            p++;
+        if (YAJL_IS_OBJECT(v)) {
+            v = obj_get(v, seg);
+        } else if (YAJL_IS_ARRAY(v) && strspn(seg, "0123456789") == n && n < 10) {
+            size_t idx = (size_t)strtoul(seg, NULL, 10);
+            v = idx < v->u.array.len ? v->u.array.values[idx] : NULL;
+        } else {
+            v = NULL;
+        }
+    }
+    if (v != NULL)
+        out = value_text(ctx->arena, v, false);
+    yajl_tree_free(root);
+    return out;
+}
+
+static char *host_json_string(struct latch_connector_ctx *ctx, const char *s)
+{
+    struct latch_json j;
+    char *text, *out;
+
+    if (s == NULL)
+        return latch_arena_strdup(ctx->arena, "null");
+    latch_json_init(&j);
+    latch_json_string(&j, s);
+    text = latch_json_take(&j, NULL);
+    if (text == NULL)
+        return NULL;
+    out = latch_arena_strdup(ctx->arena, text);
+    free(text);
+    return out;
+}
+
+static char *host_base64(struct latch_connector_ctx *ctx, const void *data, size_t len)
+{
+    char *out;
+
+    if (len > (size_t)1 << 28 || (data == NULL && len > 0))
+        return NULL;
+    out = latch_arena_alloc(ctx->arena, 4 * ((len + 2) / 3) + 1);
+    if (out == NULL)
+        return NULL;
+    if (len == 0) {
+        out[0] = '\0';
+        return out;
+    }
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+static const struct latch_connector_host host_table = {
+    .struct_size = sizeof(struct latch_connector_host),
+    .host_major = LATCH_CONNECTOR_ABI_MAJOR,
+    .host_minor = LATCH_CONNECTOR_ABI_MINOR,
+    .alloc = host_alloc,
+    .dup = host_dup,
+    .format = host_format,
+    .log_msg = host_log,
+    .config_get = host_config_get,
+    .session_set = host_session_set,
+    .session_get = host_session_get,
+    .http = host_http,
+    .form_add = host_form_add,
+    .json_get = host_json_get,
+    .json_string = host_json_string,
+    .base64 = host_base64,
+};
+
+/* ---- calls ---- */
+
+static const char *status_code(int status)
+{
+    switch (status) {
+    case LATCH_CONNECTOR_ERR_INVALID_CONFIG:
+        return "connector.invalid_config";
+    case LATCH_CONNECTOR_ERR_INVALID_RESPONSE:
+        return "connector.invalid_response";
+    case LATCH_CONNECTOR_ERR_AUTHORIZATION_FAILED:
+        return "connector.authorization_failed";
+    case LATCH_CONNECTOR_ERR_AUTH_CODE_INVALID:
+        return "connector.social_auth_code_invalid";
+    case LATCH_CONNECTOR_ERR_ACCESS_TOKEN_INVALID:
+        return "connector.social_invalid_access_token";
+    case LATCH_CONNECTOR_ERR_TIMEOUT:
+        return "connector.timeout";
+    case LATCH_CONNECTOR_ERR_NOT_IMPLEMENTED:
+        return "connector.not_implemented";
+    default:
+        return "connector.general";
+    }
+}
+
+static latch_rc call_fail(struct latch_plugin_call *call, int status, const char *fmt, ...)
+    LATCH_PRINTF(3, 4);
+
+static latch_rc call_fail(struct latch_plugin_call *call, int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(call->error_code, sizeof(call->error_code), "%s", status_code(status));
+    va_start(ap, fmt);
+    vsnprintf(call->error_detail, sizeof(call->error_detail), fmt, ap);
+    va_end(ap);
+    return LATCH_FAIL;
+}
+
+static void ctx_clear(struct latch_connector_ctx *ctx)
+{
+    yajl_tree_free(ctx->config);
+    latch_arena_free(ctx->arena);
+    memset(ctx, 0, sizeof(*ctx));
+}
+
+/* Parses a config: NULL or "" is an empty one. */
+static latch_rc parse_config(const char *json, yajl_val *out, const char **why)
+{
+    *out = NULL;
+    if (json == NULL || json[0] == '\0')
+        return LATCH_OK;
+    *out = latch_plugin_json_parse(json, CONFIG_MAX_BYTES, JSON_MAX_DEPTH);
+    if (*out == NULL || !YAJL_IS_OBJECT(*out)) {
+        yajl_tree_free(*out);
+        *out = NULL;
+        *why = "The connector config is not a JSON object.";
+        return LATCH_FAIL;
+    }
+    return LATCH_OK;
+}
+
+static latch_rc ctx_init(struct latch_connector_ctx *ctx, struct latch_plugin *p,
+                         const char *config_json, const char *session_json, const char **why)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->plugin = p;
+    ctx->arena = latch_arena_new(CALL_ARENA_LIMIT);
+    if (ctx->arena == NULL) {
+        *why = "out of memory";
+        return LATCH_FAIL;
+    }
+    if (parse_config(config_json, &ctx->config, why) != LATCH_OK)
+        goto fail;
+    if (session_json != NULL && session_json[0] != '\0') {
+        yajl_val s = latch_plugin_json_parse(session_json, SESSION_MAX_BYTES * 4, 4);
+        if (s == NULL || !YAJL_IS_OBJECT(s)) {
+            yajl_tree_free(s);
+            *why = "the connector session is not a JSON object";
+            goto fail;
+        }
+        /* Values are strings; anything else is dropped rather than guessed at. */
+        for (size_t i = 0; i < s->u.object.len; i++)
+            if (YAJL_IS_STRING(s->u.object.values[i]))
+                (void)session_put(ctx, s->u.object.keys[i], s->u.object.values[i]->u.string);
+        yajl_tree_free(s);
+    }
+    ctx->problem[0] = '\0';
+    return LATCH_OK;
+fail:
+    ctx_clear(ctx);
+    return LATCH_FAIL;
+}
+
+static char *session_json(const struct latch_connector_ctx *ctx)
+{
+    struct latch_json j;
+
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    for (int i = 0; i < ctx->nsession; i++) {
+        latch_json_key(&j, ctx->session[i].key);
+        latch_json_string(&j, ctx->session[i].value);
+    }
+    latch_json_end_object(&j);
+    return latch_json_take(&j, NULL);
+}
+
+static void call_reset(struct latch_plugin_call *call)
+{
+    call->session_out = NULL;
+    call->error_code[0] = '\0';
+    call->error_detail[0] = '\0';
+}
+
+/* A connector's failure: its status, and what it logged last as the detail. */
+static latch_rc op_failed(struct latch_plugin_call *call, struct latch_connector_ctx *ctx,
+                          const char *op, int status)
+{
+    return call_fail(call, status, "%s %s: %s returned %d%s%s", ctx->plugin->info.id,
+                     ctx->plugin->info.version, op, status, ctx->problem[0] ? ": " : "",
+                     ctx->problem);
+}
+
+static bool uri_ok(const char *u)
+{
+    size_t n = strnlen(u, URI_MAX_BYTES + 1);
+
+    if (n == 0 || n > URI_MAX_BYTES)
+        return false;
+    if (strncasecmp(u, "https://", 8) != 0 && strncasecmp(u, "http://", 7) != 0)
+        return false;
+    /* It becomes a Location header: no spaces, no control characters, ASCII. */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+latch_rc latch_plugin_authorization_uri(struct latch_plugin *p, struct latch_plugin_call *call,
+                                        const char *state, const char *redirect_uri,
+                                        const char *scope, char **uri)
+{
+    struct latch_connector_ctx ctx;
+    struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
+    const char *why = NULL;
+    char *u = NULL;
+    latch_rc rc = LATCH_FAIL;
+    int st;
+
+    *uri = NULL;
+    call_reset(call);
+    if (ctx_init(&ctx, p, call->config_json, call->session_json, &why) != LATCH_OK)
+        return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
+    req.state = state;
+    req.redirect_uri = redirect_uri;
+    req.scope = scope;
+    st = p->ops.get_authorization_uri(&ctx, &host_table, &req, &u);
+    if (st != LATCH_CONNECTOR_OK) {
+        op_failed(call, &ctx, "get_authorization_uri", st);
+        goto out;
+    }
+    if (u == NULL || !uri_ok(u)) {
+        call_fail(call, LATCH_CONNECTOR_ERR_INVALID_RESPONSE,
+                  "%s %s: get_authorization_uri returned %s", p->info.id, p->info.version,
+                  u == NULL ? "no URI" : "something that is not an http(s) URL");
+        goto out;
+    }
+    *uri = strdup(u);
+    call->session_out = session_json(&ctx);
+    if (*uri == NULL || call->session_out == NULL) {
+        free(*uri);
+        *uri = NULL;
+        free(call->session_out);
+        call->session_out = NULL;
+        call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: out of memory", p->info.id);
+        goto out;
+    }
+    rc = LATCH_OK;
+out:
+    ctx_clear(&ctx);
+    return rc;
+}
+
+/* A profile string, copied when it is UTF-8 without control characters and not too long;
+ * otherwise dropped with a warning (only the id is essential). */
+static bool profile_str(struct latch_connector_ctx *ctx, const char *what, const char *s,
+                        size_t max, char **out)
+{
+    size_t n;
+
+    *out = NULL;
+    if (s == NULL || s[0] == '\0')
+        return true;
+    n = strnlen(s, max + 1);
+    bool ok = n <= max && latch_plugin_utf8_ok(s, n);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+    if (!ok) {
+        host_log(ctx, LATCH_CONNECTOR_LOG_WARN,
+                 "profile %s dropped: longer than %zu bytes, not UTF-8, or with control characters",
+                 what, max);
+        return true;
+    }
+    *out = strdup(s);
+    return *out != NULL;
+}
+
+latch_rc latch_plugin_user_info(struct latch_plugin *p, struct latch_plugin_call *call,
+                                const char *const *names, const char *const *values, size_t nparams,
+                                struct latch_plugin_user *user)
+{
+    struct latch_connector_ctx ctx;
+    struct latch_connector_user_info out = LATCH_CONNECTOR_USER_INFO_INIT;
+    struct latch_connector_param *params = NULL;
+    const char *why = NULL;
+    latch_rc rc = LATCH_FAIL;
+    int st;
+
+    memset(user, 0, sizeof(*user));
+    call_reset(call);
+    if (ctx_init(&ctx, p, call->config_json, call->session_json, &why) != LATCH_OK)
+        return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
+    if (nparams > 0) {
+        params = latch_arena_calloc(ctx.arena, nparams, sizeof(*params));
+        if (params == NULL) {
+            call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: out of memory", p->info.id);
+            goto out;
+        }
+        for (size_t i = 0; i < nparams; i++) {
+            params[i].name = names[i];
+            params[i].value = values[i];
+        }
+    }
+    st = p->ops.get_user_info(&ctx, &host_table, params, nparams, &out);
+    if (st != LATCH_CONNECTOR_OK) {
+        op_failed(call, &ctx, "get_user_info", st);
+        goto out;
+    }
+    if (!profile_str(&ctx, "id", out.id, 256, &user->id) || user->id == NULL) {
+        call_fail(call, LATCH_CONNECTOR_ERR_INVALID_RESPONSE,
+                  "%s %s: get_user_info returned no usable id", p->info.id, p->info.version);
+        goto out;
+    }
+    if (!profile_str(&ctx, "name", out.name, 1024, &user->name) ||
+        !profile_str(&ctx, "email", out.email, 320, &user->email) ||
+        !profile_str(&ctx, "phone", out.phone, 64, &user->phone) ||
+        !profile_str(&ctx, "avatar", out.avatar, 4096, &user->avatar)) {
+        call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: out of memory", p->info.id);
+        goto out;
+    }
+    user->email_verified = out.email_verified != 0 && user->email != NULL;
+    if (out.raw_json != NULL) {
+        yajl_val raw = latch_plugin_json_parse(out.raw_json, PROFILE_RAW_MAX, JSON_MAX_DEPTH);
+        if (raw != NULL && YAJL_IS_OBJECT(raw) &&
+            latch_plugin_utf8_ok(out.raw_json, strlen(out.raw_json))) {
+            user->raw_json = strdup(out.raw_json);
+            if (user->raw_json == NULL) {
+                yajl_tree_free(raw);
+                call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: out of memory", p->info.id);
+                goto out;
+            }
+        } else {
+            host_log(&ctx, LATCH_CONNECTOR_LOG_WARN,
+                     "profile raw_json dropped: not a JSON object of at most 1 MiB");
+        }
+        yajl_tree_free(raw);
+    }
+    call->session_out = session_json(&ctx);
+    if (call->session_out == NULL) {
+        call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: out of memory", p->info.id);
+        goto out;
+    }
+    rc = LATCH_OK;
+out:
+    if (rc != LATCH_OK)
+        latch_plugin_user_clear(user);
+    ctx_clear(&ctx);
+    return rc;
+}
+
+void latch_plugin_user_clear(struct latch_plugin_user *user)
+{
+    free(user->id);
+    free(user->name);
+    free(user->email);
+    free(user->phone);
+    free(user->avatar);
+    free(user->raw_json);
+    memset(user, 0, sizeof(*user));
+}
+
+/* ---- config validation ---- */
+
+static bool type_ok(uint32_t type, yajl_val v)
+{
+    switch (type) {
+    case LATCH_CONNECTOR_FIELD_TEXT:
+    case LATCH_CONNECTOR_FIELD_MULTILINE_TEXT:
+        return YAJL_IS_STRING(v);
+    case LATCH_CONNECTOR_FIELD_NUMBER:
+        return YAJL_IS_NUMBER(v);
+    case LATCH_CONNECTOR_FIELD_SWITCH:
+        return YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v);
+    case LATCH_CONNECTOR_FIELD_JSON:
+        return YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v);
+    default:
+        return false;
+    }
+}
+
+static const char *type_expect(uint32_t type)
+{
+    switch (type) {
+    case LATCH_CONNECTOR_FIELD_NUMBER:
+        return "a number";
+    case LATCH_CONNECTOR_FIELD_SWITCH:
+        return "true or false";
+    case LATCH_CONNECTOR_FIELD_JSON:
+        return "a JSON object or array";
+    default:
+        return "a string";
+    }
+}
+
+latch_rc latch_plugin_validate_config(struct latch_plugin *p, const char *config_json,
+                                      struct latch_error *err)
+{
+    struct latch_connector_ctx ctx;
+    const char *why = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    if (config_json == NULL || config_json[0] == '\0')
+        config_json = "{}";
+    if (ctx_init(&ctx, p, config_json, NULL, &why) != LATCH_OK)
+        return latch_error_set(err, 400, "connector.invalid_config", "%s", why);
+    for (size_t i = 0; i < p->desc.nfields; i++) {
+        const struct latch_connector_field *f = &p->fields[i];
+        yajl_val v = obj_get(ctx.config, f->key);
+        bool missing = v == NULL || YAJL_IS_NULL(v) ||
+                       (YAJL_IS_STRING(v) && v->u.string[0] == '\0' && f->required);
+        if (missing) {
+            if (f->required && f->default_value == NULL) {
+                latch_error_set(err, 400, "connector.invalid_config", "%s is required.", f->key);
+                goto out;
+            }
+            continue;
+        }
+        if (!type_ok(f->type, v)) {
+            latch_error_set(err, 400, "connector.invalid_config", "%s must be %s.", f->key,
+                            type_expect(f->type));
+            goto out;
+        }
+        if (YAJL_IS_STRING(v) && !latch_plugin_utf8_ok(v->u.string, strlen(v->u.string))) {
+            latch_error_set(err, 400, "connector.invalid_config", "%s is not valid UTF-8.", f->key);
+            goto out;
+        }
+    }
+    if (p->ops.validate_config != NULL) {
+        const char *reason = NULL;
+        int st = p->ops.validate_config(&ctx, &host_table, &reason);
+        if (st != LATCH_CONNECTOR_OK) {
+            latch_error_set(err, 400, "connector.invalid_config", "%.200s",
+                            reason != NULL && reason[0] != '\0' ? reason
+                                                                : "The connector rejected the "
+                                                                  "config.");
+            latch_error_detail(err, "%s %s: validate_config returned %d%s%s", p->info.id,
+                               p->info.version, st, ctx.problem[0] ? ": " : "", ctx.problem);
+            goto out;
+        }
+    }
+    rc = LATCH_OK;
+out:
+    ctx_clear(&ctx);
+    return rc;
+}
+
+/* ---- factory JSON (Logto's connector factory) ---- */
+
+static void json_i18n(struct latch_json *j, const struct latch_connector_i18n *t)
+{
+    latch_json_begin_object(j);
+    for (int i = 0; t != NULL && i < PLUGIN_MAX_I18N && t[i].lang != NULL; i++) {
+        latch_json_key(j, t[i].lang);
+        latch_json_string(j, t[i].text);
+    }
+    latch_json_end_object(j);
+}
+
+static const char *skip_space(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    return s;
+}
+
+/* A logo as Logto serves it: a data: URI (an SVG document is encoded) or a URL as is. */
+static void json_logo(struct latch_json *j, const char *logo)
+{
+    if (logo == NULL || logo[0] == '\0') {
+        latch_json_null(j);
+        return;
+    }
+    if (*skip_space(logo) != '<') {
+        latch_json_string(j, logo);
+        return;
+    }
+    size_t n = strlen(logo);
+    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+    char *uri = b64 != NULL ? malloc(4 * ((n + 2) / 3) + 32) : NULL;
+    if (uri == NULL) {
+        free(b64);
+        j->failed = true;
+        return;
+    }
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)logo, (int)n);
+    sprintf(uri, "data:image/svg+xml;base64,%s", b64);
+    latch_json_string(j, uri);
+    free(uri);
+    free(b64);
+}
+
+static void json_default(struct latch_json *j, const struct latch_connector_field *f)
+{
+    switch (f->type) {
+    case LATCH_CONNECTOR_FIELD_NUMBER:
+    case LATCH_CONNECTOR_FIELD_SWITCH:
+    case LATCH_CONNECTOR_FIELD_JSON:
+        /* Checked at load: valid JSON of the field's type. */
+        latch_json_raw(j, f->default_value, strlen(f->default_value));
+        break;
+    default:
+        latch_json_string(j, f->default_value);
+        break;
+    }
+}
+
+char *latch_plugin_factory_json(const struct latch_plugin *p)
+{
+    static const char *const types[] = {"Text",   "Text",   "MultilineText",
+                                        "Number", "Switch", "Json"};
+    const struct latch_connector_descriptor *d = &p->desc;
+    struct latch_json j;
+
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "id");
+    latch_json_string(&j, d->id);
+    latch_json_key(&j, "target");
+    latch_json_string(&j, d->target);
+    latch_json_key(&j, "type");
+    latch_json_string(&j, "Social");
+    latch_json_key(&j, "platform");
+    latch_json_string(&j, "Universal");
+    latch_json_key(&j, "name");
+    json_i18n(&j, d->name);
+    latch_json_key(&j, "description");
+    json_i18n(&j, d->description);
+    latch_json_key(&j, "logo");
+    json_logo(&j, d->logo);
+    latch_json_key(&j, "logoDark");
+    json_logo(&j, d->logo_dark);
+    latch_json_key(&j, "readme");
+    latch_json_string(&j, d->readme != NULL ? d->readme : "");
+    if (d->config_template != NULL) {
+        latch_json_key(&j, "configTemplate");
+        latch_json_string(&j, d->config_template);
+    }
+    latch_json_key(&j, "formItems");
+    latch_json_begin_array(&j);
+    for (size_t i = 0; i < d->nfields; i++) {
+        const struct latch_connector_field *f = &p->fields[i];
+        const char *desc = latch_plugin_text_en(f->description);
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "key");
+        latch_json_string(&j, f->key);
+        latch_json_key(&j, "type");
+        latch_json_string(&j, types[f->type <= LATCH_CONNECTOR_FIELD_JSON ? f->type : 0]);
+        latch_json_key(&j, "label");
+        latch_json_string(&j, latch_plugin_text_en(f->label));
+        latch_json_key(&j, "required");
+        latch_json_bool(&j, f->required != 0);
+        latch_json_key(&j, "isConfidential");
+        latch_json_bool(&j, f->confidential != 0);
+        if (f->default_value != NULL) {
+            latch_json_key(&j, "defaultValue");
+            json_default(&j, f);
+        }
+        if (desc != NULL) {
+            latch_json_key(&j, "description");
+            latch_json_string(&j, desc);
+        }
+        latch_json_end_object(&j);
+    }
+    latch_json_end_array(&j);
+    latch_json_key(&j, "isStandard");
+    latch_json_bool(&j, (d->flags & LATCH_CONNECTOR_FLAG_STANDARD) != 0);
+    latch_json_end_object(&j);
+    return latch_json_take(&j, NULL);
+}

@@ -1,0 +1,121 @@
+/*
+ * probe: a connector that exercises the host services and reports what they returned, so
+ * tests/unit/plugin/test_loader.c can check each service through the real ABI. Its
+ * get_user_info answers with raw_json = an object of results; the callback parameter `doc` is
+ * the JSON document the json_get probes read.
+ */
+#include <string.h>
+
+#include <latch/connector.h>
+
+static int get_authorization_uri(struct latch_connector_ctx *ctx,
+                                 const struct latch_connector_host *host,
+                                 const struct latch_connector_auth_request *req, char **uri)
+{
+    (void)req;
+    *uri = host->dup(ctx, "https://probe.example/authorize");
+    return LATCH_CONNECTOR_OK;
+}
+
+static const char *param(const struct latch_connector_param *params, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(params[i].name, name) == 0)
+            return params[i].value;
+    return NULL;
+}
+
+static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                         const struct latch_connector_param *params, size_t nparams,
+                         struct latch_connector_user_info *out)
+{
+    const char *doc = param(params, nparams, "doc");
+    char *form = NULL;
+    char big[20000];
+    int over_keys = LATCH_CONNECTOR_OK;
+
+    host->form_add(ctx, &form, "a b", "x&y=z/é");
+    host->form_add(ctx, &form, "skipped", NULL);
+    host->form_add(ctx, &form, "c", "");
+    /* Session bounds: a 20000-byte value is refused; the 33rd key is refused. */
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    int too_big = host->session_set(ctx, "big", big);
+    for (int i = 0; i < 40 && over_keys == LATCH_CONNECTOR_OK; i++)
+        over_keys = host->session_set(ctx, host->format(ctx, "k%d", i), "1");
+    host->session_set(ctx, "k0", NULL); /* removes it */
+    host->session_set(ctx, "kept", "yes");
+
+    void *mem = host->alloc(ctx, 100);
+    int zeroed = mem != NULL && ((unsigned char *)mem)[99] == 0;
+
+#define S(x) host->json_string(ctx, (x))
+    out->id = "probe";
+    out->raw_json = host->format(
+        ctx,
+        "{\"nested\":%s,\"index\":%s,\"number\":%s,\"bool\":%s,\"missing\":%s,\"object\":%s,"
+        "\"notjson\":%s,\"base64\":%s,\"base64_empty\":%s,\"form\":%s,\"quote\":%s,"
+        "\"cfg_default\":%s,\"cfg_number\":%s,\"cfg_switch\":%s,\"cfg_json\":%s,\"cfg_unset\":%s,"
+        "\"cfg_extra\":%s,\"too_big\":%d,\"over_keys\":%d,\"session_k0\":%s,\"zeroed\":%d,"
+        "\"host\":\"%u.%u\"}",
+        S(host->json_get(ctx, doc, "data.user.id")), S(host->json_get(ctx, doc, "list.1.v")),
+        S(host->json_get(ctx, doc, "n")), S(host->json_get(ctx, doc, "ok")),
+        S(host->json_get(ctx, doc, "data.nope")), S(host->json_get(ctx, doc, "data")),
+        S(host->json_get(ctx, "{not json", "a")), S(host->base64(ctx, "user:pass", 9)),
+        S(host->base64(ctx, "", 0)), S(form), S("a\"b\n"), S(host->config_get(ctx, "scope")),
+        S(host->config_get(ctx, "retries")), S(host->config_get(ctx, "pkce")),
+        S(host->config_get(ctx, "mapping")), S(host->config_get(ctx, "clientSecret")),
+        S(host->config_get(ctx, "extra")), too_big, over_keys, S(host->session_get(ctx, "k0")),
+        zeroed, host->host_major, host->host_minor);
+#undef S
+    return out->raw_json != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+static const struct latch_connector_ops ops = {
+    .struct_size = sizeof(struct latch_connector_ops),
+    .get_authorization_uri = get_authorization_uri,
+    .get_user_info = get_user_info,
+};
+
+#define EN(s) ((const struct latch_connector_i18n[]){{"en", s}, {NULL, NULL}})
+
+static const struct latch_connector_field fields[] = {
+    {.struct_size = sizeof(struct latch_connector_field),
+     .type = LATCH_CONNECTOR_FIELD_TEXT,
+     .key = "clientSecret",
+     .confidential = 1,
+     .label = EN("Client secret")},
+    {.struct_size = sizeof(struct latch_connector_field),
+     .type = LATCH_CONNECTOR_FIELD_TEXT,
+     .key = "scope",
+     .default_value = "profile",
+     .label = EN("Scope")},
+    {.struct_size = sizeof(struct latch_connector_field),
+     .type = LATCH_CONNECTOR_FIELD_NUMBER,
+     .key = "retries",
+     .default_value = "3",
+     .label = EN("Retries")},
+    {.struct_size = sizeof(struct latch_connector_field),
+     .type = LATCH_CONNECTOR_FIELD_SWITCH,
+     .key = "pkce",
+     .label = EN("PKCE")},
+    {.struct_size = sizeof(struct latch_connector_field),
+     .type = LATCH_CONNECTOR_FIELD_JSON,
+     .key = "mapping",
+     .label = EN("Mapping")},
+};
+
+static const struct latch_connector_descriptor descriptor = {
+    LATCH_CONNECTOR_DESCRIPTOR_HEADER,
+    .kind = LATCH_CONNECTOR_SOCIAL,
+    .id = "probe-social",
+    .target = "probe",
+    .version = "1.0.0",
+    .name = EN("Probe"),
+    .description = EN("Reports what the host services return."),
+    .fields = fields,
+    .nfields = sizeof(fields) / sizeof(fields[0]),
+    .ops = &ops,
+};
+
+LATCH_CONNECTOR_DEFINE(descriptor)
