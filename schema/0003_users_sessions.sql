@@ -162,15 +162,9 @@ CREATE TABLE sentinel_activities (
 );
 SELECT latch_enable_tenancy('sentinel_activities');
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['users', 'users_roles', 'sign_in_experiences']
-    LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
-                       'FOR EACH ROW EXECUTE FUNCTION latch_notify_change()', t || '_notify', t);
-    END LOOP;
-END $$;
+-- No change notifications for these tables: no node caches users, their roles or the sign-in
+-- experience (they are read per request), and a notification per sign-in (last_sign_in_at)
+-- would make every node reload the tenant's keys and applications for nothing.
 
 -- Uses an authorization code once (RFC 6749 §4.1.2): the first use consumes it; a second use
 -- finds it consumed and revokes every refresh token issued from its grant (§10.5).
