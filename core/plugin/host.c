@@ -1048,6 +1048,15 @@ char *latch_plugin_factory_json(const struct latch_plugin *p)
     latch_json_string(&j, d->id);
     latch_json_key(&j, "target");
     latch_json_string(&j, d->target);
+    /* Latch's additions to Logto's shape: which loaded file serves this factory. */
+    latch_json_key(&j, "version");
+    latch_json_string(&j, p->info.version);
+    latch_json_key(&j, "abiVersion");
+    char abi[16];
+    snprintf(abi, sizeof(abi), "%u.%u", (unsigned)p->info.abi_major, (unsigned)p->info.abi_minor);
+    latch_json_string(&j, abi);
+    latch_json_key(&j, "sha256");
+    latch_json_string(&j, p->info.sha256);
     latch_json_key(&j, "type");
     latch_json_string(&j, "Social");
     latch_json_key(&j, "platform");

@@ -1,0 +1,1351 @@
+/*
+ * The generic OpenID Connect / OAuth 2.0 social connector (oidc.so), factory id `oidc`: a
+ * "standard" connector (LATCH_CONNECTOR_FLAG_STANDARD, Logto's isStandard), so a tenant may add
+ * several instances, each with its own target, name and logo, for any provider that speaks the
+ * authorization-code flow. Written against plugins-api/latch/connector.h alone: HTTP, JSON,
+ * base64, form encoding, memory and the per-flow session come from the host services table;
+ * randomness comes from /dev/urandom (ABI 1.0 has no RNG service) and SHA-256 (for PKCE) is
+ * computed here, so the .so links nothing but libc.
+ *
+ * Flow:
+ *   get_authorization_uri: resolves the endpoints (OpenID Provider discovery at
+ *     <issuer>/.well-known/openid-configuration, or the ones set by hand, which win), draws a
+ *     nonce and a PKCE verifier, keeps them with the redirect URI and the endpoints in the
+ *     connector session, and sends the person to the authorization endpoint.
+ *   get_user_info: exchanges the code at the token endpoint (client_secret_basic,
+ *     client_secret_post, or a public client), checks the id_token's claims when one comes back
+ *     (iss, aud, azp, exp, nonce; NOT its signature: ABI 1.0 has no verification service, see
+ *     README.md), reads the userinfo endpoint when there is one (else takes the id_token's
+ *     claims), and maps the profile with profileMap (dotted paths such as "data.user.id").
+ *
+ * The connector keeps no state of its own (no mutable globals), so it is thread-safe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <latch/connector.h>
+
+#include "oidc_assets.h" /* generated: OIDC_LOGO_SVG, OIDC_README_MD */
+
+#define DEFAULT_SCOPE     "openid profile email"
+#define DISCOVERY_PATH    "/.well-known/openid-configuration"
+#define AUTH_METHOD_BASIC "client_secret_basic"
+#define AUTH_METHOD_POST  "client_secret_post"
+#define DEFAULT_PROFILE_MAP                                                                        \
+    "{\"id\": \"sub\", \"name\": \"name\", \"email\": \"email\", \"avatar\": \"picture\"}"
+
+/* Session keys (kept by the host between the two operations of one sign-in). */
+#define SESSION_REDIRECT_URI  "redirectUri"
+#define SESSION_NONCE         "nonce"
+#define SESSION_CODE_VERIFIER "codeVerifier"
+#define SESSION_TOKEN_EP      "tokenEndpoint"
+#define SESSION_USERINFO_EP   "userInfoEndpoint"
+#define SESSION_ISSUER        "issuer"
+
+#define DISCOVERY_TIMEOUT_MS 5000
+#define TOKEN_TIMEOUT_MS     10000
+#define USERINFO_TIMEOUT_MS  5000
+
+/* Leeway for the id_token's exp against this server's clock. */
+#define CLOCK_SKEW_SECONDS 60
+/* Random bytes behind the nonce and the PKCE verifier: 32 bytes give 43 base64url characters,
+ * the length RFC 7636 §4.1 recommends. */
+#define RANDOM_BYTES 32
+/* The most audiences of an id_token looked at. */
+#define MAX_AUDIENCES 64
+/* The longest path segment the host's json_get takes. */
+#define MAX_SEGMENT 255
+
+#define LOG_INFO  LATCH_CONNECTOR_LOG_INFO
+#define LOG_WARN  LATCH_CONNECTOR_LOG_WARN
+#define LOG_ERROR LATCH_CONNECTOR_LOG_ERROR
+
+static bool nonempty(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* Every service used here is in 1.0, which every 1.x host has; checked all the same, so a
+ * broken host fails the call instead of crashing it. */
+static bool host_ok(const struct latch_connector_host *host)
+{
+    return host != NULL && host->host_major == LATCH_CONNECTOR_ABI_MAJOR &&
+           LATCH_CONNECTOR_HAS(host, struct latch_connector_host, base64);
+}
+
+static const char *param(const struct latch_connector_param *params, size_t nparams,
+                         const char *name)
+{
+    for (size_t i = 0; params != NULL && i < nparams; i++)
+        if (params[i].name != NULL && strcmp(params[i].name, name) == 0)
+            return params[i].value;
+    return NULL;
+}
+
+/* What host->http returned when no answer came: its own status when it is one of ours. */
+static int http_failure(int rc)
+{
+    return rc == LATCH_CONNECTOR_ERR_TIMEOUT ? LATCH_CONNECTOR_ERR_TIMEOUT
+                                             : LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+/* An absolute https URL without a fragment, whitespace or control characters. */
+static bool https_url(const char *s)
+{
+    if (s == NULL || strncmp(s, "https://", 8) != 0 || s[8] == '\0' || s[8] == '/')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '#')
+            return false;
+    return true;
+}
+
+/* Issuers compare exactly, except for one trailing '/' on either side. */
+static bool same_issuer(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 0 && a[na - 1] == '/')
+        na--;
+    if (nb > 0 && b[nb - 1] == '/')
+        nb--;
+    return na == nb && memcmp(a, b, na) == 0;
+}
+
+/* ---- base64url (RFC 4648 §5), no padding ---- */
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64url_encode(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                           const unsigned char *data, size_t len)
+{
+    char *out = host->alloc(ctx, (len + 2) / 3 * 4 + 1);
+    char *o = out;
+    size_t i = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+        *o++ = b64url_alphabet[v >> 18 & 63];
+        *o++ = b64url_alphabet[v >> 12 & 63];
+        *o++ = b64url_alphabet[v >> 6 & 63];
+        *o++ = b64url_alphabet[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        *o++ = b64url_alphabet[v >> 18 & 63];
+        *o++ = b64url_alphabet[v >> 12 & 63];
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
+        *o++ = b64url_alphabet[v >> 18 & 63];
+        *o++ = b64url_alphabet[v >> 12 & 63];
+        *o++ = b64url_alphabet[v >> 6 & 63];
+    }
+    *o = '\0';
+    return out;
+}
+
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Decodes n characters of base64url (trailing '=' padding tolerated) into a NUL-terminated
+ * arena buffer; *out_len gets the byte count. NULL when the text is not base64url. */
+static unsigned char *b64url_decode(struct latch_connector_ctx *ctx,
+                                    const struct latch_connector_host *host, const char *s,
+                                    size_t n, size_t *out_len)
+{
+    unsigned char *out;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    if (n % 4 == 1)
+        return NULL;
+    out = host->alloc(ctx, n / 4 * 3 + 3);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64url_value((unsigned char)s[i]);
+        if (v < 0)
+            return NULL;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits & 0xff);
+        }
+    }
+    /* The unused low bits of the last character must be zero (canonical encoding). */
+    if ((acc & ((1u << bits) - 1)) != 0)
+        return NULL;
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* ---- SHA-256 (FIPS 180-4), for the PKCE S256 challenge ---- */
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, unsigned n)
+{
+    return x >> n | x << (32 - n);
+}
+
+static void sha256_block(uint32_t h[8], const unsigned char b[64])
+{
+    uint32_t w[64];
+    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+               (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3;
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10;
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
+                      sha256_k[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
+        hh = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = bb;
+        bb = a;
+        a = t1 + t2;
+    }
+    h[0] += a;
+    h[1] += bb;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += hh;
+}
+
+static void sha256(const void *data, size_t len, unsigned char out[32])
+{
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    const unsigned char *p = data;
+    unsigned char last[128];
+    size_t rest, tail;
+    uint64_t bits = (uint64_t)len * 8;
+
+    for (rest = len; rest >= 64; rest -= 64, p += 64)
+        sha256_block(h, p);
+    memset(last, 0, sizeof(last));
+    memcpy(last, p, rest);
+    last[rest] = 0x80;
+    tail = rest + 1 + 8 <= 64 ? 64 : 128;
+    for (int i = 0; i < 8; i++)
+        last[tail - 1 - i] = (unsigned char)(bits >> (8 * i));
+    sha256_block(h, last);
+    if (tail == 128)
+        sha256_block(h, last + 64);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char)(h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)h[i];
+    }
+}
+
+/* ---- randomness ---- */
+
+/* n bytes from the kernel's CSPRNG. ABI 1.0 has no RNG service; open/read are plain libc. */
+static bool random_bytes(unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return false;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    return got == n;
+}
+
+/* A fresh random base64url string (nonce, PKCE verifier) in the arena. */
+static char *random_token(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
+{
+    unsigned char raw[RANDOM_BYTES];
+    char *out;
+
+    if (!random_bytes(raw, sizeof(raw))) {
+        host->log_msg(ctx, LOG_ERROR, "cannot read random bytes from /dev/urandom");
+        return NULL;
+    }
+    out = b64url_encode(ctx, host, raw, sizeof(raw));
+    memset(raw, 0, sizeof(raw));
+    return out;
+}
+
+/* ---- profileMap: a JSON object of strings ---- */
+
+enum {
+    MAP_ID,
+    MAP_NAME,
+    MAP_EMAIL,
+    MAP_PHONE,
+    MAP_AVATAR,
+    MAP_EMAIL_VERIFIED,
+    MAP_COUNT,
+};
+
+/* The keys a profileMap may set, and the OpenID Connect standard claims they default to. */
+static const struct {
+    const char *key;
+    const char *claim;
+} map_keys[MAP_COUNT] = {
+    [MAP_ID] = {"id", "sub"},
+    [MAP_NAME] = {"name", "name"},
+    [MAP_EMAIL] = {"email", "email"},
+    [MAP_PHONE] = {"phone", "phone_number"},
+    [MAP_AVATAR] = {"avatar", "picture"},
+    [MAP_EMAIL_VERIFIED] = {"emailVerified", "email_verified"},
+};
+
+struct profile_map {
+    const char *path[MAP_COUNT];
+};
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static long hex4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(p[i]);
+        if (d < 0)
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* Parses the JSON string literal at *pp (which points at its opening quote) into an arena
+ * string, UTF-8; advances *pp past the closing quote. NULL when it is not a valid string. */
+static char *json_parse_string(struct latch_connector_ctx *ctx,
+                               const struct latch_connector_host *host, const char **pp)
+{
+    const char *p = *pp;
+    const char *end;
+    char *out, *o;
+
+    if (*p != '"')
+        return NULL;
+    /* Decoded text is never longer than its literal. */
+    for (end = p + 1; *end != '"'; end++) {
+        if (*end == '\0')
+            return NULL;
+        if (*end == '\\' && *++end == '\0')
+            return NULL;
+    }
+    out = host->alloc(ctx, (size_t)(end - p) + 1);
+    if (out == NULL)
+        return NULL;
+    o = out;
+    for (p++; *p != '"'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20)
+            return NULL;
+        if (c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        switch (*++p) {
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = *p;
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u': {
+            long cp = hex4(p + 1);
+            if (cp < 0)
+                return NULL;
+            p += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                long lo = p[1] == '\\' && p[2] == 'u' ? hex4(p + 3) : -1;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return NULL;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                p += 6;
+            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+                return NULL;
+            }
+            if (cp == 0)
+                return NULL; /* no NUL inside a C string */
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xc0 | cp >> 6);
+                *o++ = (char)(0x80 | (cp & 0x3f));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xe0 | cp >> 12);
+                *o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+                *o++ = (char)(0x80 | (cp & 0x3f));
+            } else {
+                *o++ = (char)(0xf0 | cp >> 18);
+                *o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+                *o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+                *o++ = (char)(0x80 | (cp & 0x3f));
+            }
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+    *o = '\0';
+    *pp = p + 1;
+    return out;
+}
+
+/* A dotted path json_get can follow: non-empty segments of at most MAX_SEGMENT bytes. */
+static bool dotted_path_ok(const char *path)
+{
+    const char *p = path;
+
+    if (path[0] == '\0')
+        return false;
+    for (;;) {
+        size_t n = strcspn(p, ".");
+        if (n == 0 || n > MAX_SEGMENT)
+            return false;
+        p += n;
+        if (*p == '\0')
+            return true;
+        p++;
+    }
+}
+
+/*
+ * Reads profileMap (NULL or empty: the defaults): a JSON object whose members are among
+ * map_keys and whose values are dotted paths. Keys it leaves out keep their default claim, as
+ * Logto's OAuth 2.0 connector does. On failure *why says what is wrong (arena or static).
+ */
+static bool parse_profile_map(struct latch_connector_ctx *ctx,
+                              const struct latch_connector_host *host, const char *json,
+                              struct profile_map *map, const char **why)
+{
+    bool seen[MAP_COUNT] = {false};
+    const char *p;
+
+    for (int i = 0; i < MAP_COUNT; i++)
+        map->path[i] = map_keys[i].claim;
+    if (json == NULL || *skip_ws(json) == '\0')
+        return true;
+    p = skip_ws(json);
+    if (*p != '{') {
+        *why = "profileMap must be a JSON object such as {\"id\": \"sub\", \"name\": \"name\"}";
+        return false;
+    }
+    p = skip_ws(p + 1);
+    if (*p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            const char *key, *value;
+            int k;
+
+            if (*p != '"' || (key = json_parse_string(ctx, host, &p)) == NULL) {
+                *why = "profileMap is not a valid JSON object";
+                return false;
+            }
+            p = skip_ws(p);
+            if (*p != ':') {
+                *why = "profileMap is not a valid JSON object";
+                return false;
+            }
+            p = skip_ws(p + 1);
+            for (k = 0; k < MAP_COUNT && strcmp(map_keys[k].key, key) != 0; k++)
+                ;
+            if (k == MAP_COUNT) {
+                *why = host->format(ctx,
+                                    "profileMap: unknown key \"%.64s\" (the keys are id, name, "
+                                    "email, phone, avatar and emailVerified)",
+                                    key);
+                return false;
+            }
+            if (seen[k]) {
+                *why = host->format(ctx, "profileMap: key \"%s\" appears twice", key);
+                return false;
+            }
+            seen[k] = true;
+            if (*p != '"') {
+                *why = host->format(ctx,
+                                    "profileMap.%s must be a string: the dotted path of the "
+                                    "profile value, e.g. \"data.user.id\"",
+                                    key);
+                return false;
+            }
+            if ((value = json_parse_string(ctx, host, &p)) == NULL) {
+                *why = "profileMap is not a valid JSON object";
+                return false;
+            }
+            if (!dotted_path_ok(value)) {
+                *why = host->format(ctx,
+                                    "profileMap.%s: \"%.64s\" is not a dotted path (non-empty "
+                                    "names separated by single dots, e.g. \"data.user.id\")",
+                                    key, value);
+                return false;
+            }
+            map->path[k] = value;
+            p = skip_ws(p);
+            if (*p == ',') {
+                p = skip_ws(p + 1);
+                continue;
+            }
+            if (*p == '}') {
+                p++;
+                break;
+            }
+            *why = "profileMap is not a valid JSON object";
+            return false;
+        }
+    }
+    if (*skip_ws(p) != '\0') {
+        *why = "profileMap has text after its JSON object";
+        return false;
+    }
+    return true;
+}
+
+/* ---- configuration ---- */
+
+static bool pkce_enabled(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
+{
+    const char *v = host->config_get(ctx, "pkce");
+    return v == NULL || strcmp(v, "false") != 0;
+}
+
+/* The token endpoint authentication method; NULL when the configured one is unknown. */
+static const char *auth_method(struct latch_connector_ctx *ctx,
+                               const struct latch_connector_host *host)
+{
+    const char *v = host->config_get(ctx, "tokenEndpointAuthMethod");
+    if (!nonempty(v))
+        return AUTH_METHOD_BASIC;
+    if (strcmp(v, AUTH_METHOD_BASIC) == 0 || strcmp(v, AUTH_METHOD_POST) == 0)
+        return v;
+    return NULL;
+}
+
+static int oidc_validate_config(struct latch_connector_ctx *ctx,
+                                const struct latch_connector_host *host, const char **why)
+{
+    static const char *const endpoint_keys[] = {"authorizationEndpoint", "tokenEndpoint",
+                                                "userInfoEndpoint"};
+    const char *issuer, *value;
+    struct profile_map map;
+    int nendpoints = 0;
+
+    if (why == NULL || !host_ok(host))
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    *why = NULL;
+    if (!nonempty(host->config_get(ctx, "clientId"))) {
+        *why = "clientId is required";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    issuer = host->config_get(ctx, "issuer");
+    if (nonempty(issuer) && (!https_url(issuer) || strchr(issuer, '?') != NULL)) {
+        *why = "issuer must be an https URL without a query or fragment, e.g. "
+               "https://accounts.example.com";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    for (size_t i = 0; i < sizeof(endpoint_keys) / sizeof(endpoint_keys[0]); i++) {
+        value = host->config_get(ctx, endpoint_keys[i]);
+        if (!nonempty(value))
+            continue;
+        if (!https_url(value)) {
+            *why =
+                host->format(ctx, "%s must be an https URL without a fragment", endpoint_keys[i]);
+            return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+        }
+        nendpoints++;
+    }
+    if (!nonempty(issuer) && nendpoints < 3) {
+        *why = "set issuer (the endpoints are then discovered from "
+               "<issuer>/.well-known/openid-configuration), or all of authorizationEndpoint, "
+               "tokenEndpoint and userInfoEndpoint";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    if (auth_method(ctx, host) == NULL) {
+        *why = "tokenEndpointAuthMethod must be client_secret_basic or client_secret_post";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    value = host->config_get(ctx, "pkce");
+    if (value != NULL && strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+        *why = "pkce must be true or false";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    if (!nonempty(host->config_get(ctx, "clientSecret")) && !pkce_enabled(ctx, host)) {
+        *why = "a public client (no clientSecret) must use PKCE: set pkce to true";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    if (!parse_profile_map(ctx, host, host->config_get(ctx, "profileMap"), &map, why)) {
+        if (*why == NULL)
+            *why = "profileMap is not a valid JSON object";
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
+/* ---- endpoints ---- */
+
+struct endpoints {
+    const char *authorization;
+    const char *token;
+    const char *userinfo; /* NULL: none; the profile comes from the id_token */
+    const char *issuer;   /* NULL: unknown; the id_token's iss is not compared */
+};
+
+/* GET <issuer>/.well-known/openid-configuration (OpenID Connect Discovery 1.0 §4). */
+static int discover(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                    const char *issuer, struct endpoints *ep)
+{
+    size_t n = strlen(issuer);
+    const char *url, *doc_issuer;
+    int rc;
+
+    if (n > 0 && issuer[n - 1] == '/')
+        n--;
+    url = host->format(ctx, "%.*s%s", (int)n, issuer, DISCOVERY_PATH);
+    if (url == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+
+    const struct latch_connector_http_header headers[] = {{"Accept", "application/json"}};
+    struct latch_connector_http_request req = LATCH_CONNECTOR_HTTP_REQUEST_INIT;
+    struct latch_connector_http_response resp = LATCH_CONNECTOR_HTTP_RESPONSE_INIT;
+    req.method = "GET";
+    req.url = url;
+    req.headers = headers;
+    req.nheaders = 1;
+    req.timeout_ms = DISCOVERY_TIMEOUT_MS;
+
+    rc = host->http(ctx, &req, &resp);
+    if (rc != LATCH_CONNECTOR_OK) {
+        host->log_msg(ctx, LOG_WARN, "discovery request to %s failed before an answer (%d)", url,
+                      rc);
+        return http_failure(rc);
+    }
+    if (resp.status >= 400 && resp.status < 500) {
+        host->log_msg(ctx, LOG_ERROR,
+                      "discovery document %s answered HTTP %d: check the issuer setting", url,
+                      resp.status);
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        host->log_msg(ctx, LOG_WARN, "discovery document %s answered HTTP %d", url, resp.status);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    doc_issuer = resp.body != NULL ? host->json_get(ctx, resp.body, "issuer") : NULL;
+    if (doc_issuer == NULL) {
+        host->log_msg(ctx, LOG_WARN, "discovery document %s is not JSON or has no issuer", url);
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    /* Discovery §4.3: the document's issuer is the one we asked for, else it is not ours. */
+    if (!same_issuer(doc_issuer, issuer)) {
+        host->log_msg(ctx, LOG_WARN,
+                      "discovery document %s names the issuer \"%.200s\", not the configured "
+                      "\"%.200s\"",
+                      url, doc_issuer, issuer);
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    ep->issuer = doc_issuer;
+    if (ep->authorization == NULL)
+        ep->authorization = host->json_get(ctx, resp.body, "authorization_endpoint");
+    if (ep->token == NULL)
+        ep->token = host->json_get(ctx, resp.body, "token_endpoint");
+    if (ep->userinfo == NULL) {
+        ep->userinfo = host->json_get(ctx, resp.body, "userinfo_endpoint");
+        if (ep->userinfo != NULL && ep->userinfo[0] == '\0')
+            ep->userinfo = NULL;
+    }
+    if (!https_url(ep->authorization) || !https_url(ep->token) ||
+        (ep->userinfo != NULL && !https_url(ep->userinfo))) {
+        host->log_msg(ctx, LOG_WARN,
+                      "discovery document %s lacks an https authorization_endpoint or "
+                      "token_endpoint, or has a userinfo_endpoint that is not https",
+                      url);
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
+/* The endpoints from the configuration: those set by hand, the others discovered from the
+ * issuer (when one is set). */
+static int resolve_endpoints(struct latch_connector_ctx *ctx,
+                             const struct latch_connector_host *host, struct endpoints *ep)
+{
+    const char *issuer = host->config_get(ctx, "issuer");
+
+    memset(ep, 0, sizeof(*ep));
+    ep->authorization = host->config_get(ctx, "authorizationEndpoint");
+    ep->token = host->config_get(ctx, "tokenEndpoint");
+    ep->userinfo = host->config_get(ctx, "userInfoEndpoint");
+    if (!nonempty(ep->authorization))
+        ep->authorization = NULL;
+    if (!nonempty(ep->token))
+        ep->token = NULL;
+    if (!nonempty(ep->userinfo))
+        ep->userinfo = NULL;
+    if (nonempty(issuer)) {
+        if (ep->authorization == NULL || ep->token == NULL || ep->userinfo == NULL)
+            return discover(ctx, host, issuer, ep);
+        ep->issuer = issuer;
+        return LATCH_CONNECTOR_OK;
+    }
+    if (ep->authorization == NULL || ep->token == NULL) {
+        host->log_msg(ctx, LOG_ERROR,
+                      "neither issuer nor authorizationEndpoint and tokenEndpoint are configured");
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
+/* ---- get_authorization_uri ---- */
+
+static int oidc_get_authorization_uri(struct latch_connector_ctx *ctx,
+                                      const struct latch_connector_host *host,
+                                      const struct latch_connector_auth_request *req, char **uri)
+{
+    const char *client_id, *config_scope, *scope;
+    const char *nonce, *verifier = NULL, *challenge = NULL;
+    struct endpoints ep;
+    char *query = NULL;
+    int rc;
+
+    if (uri == NULL || !host_ok(host))
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    *uri = NULL;
+    if (req == NULL || !nonempty(req->state) || !nonempty(req->redirect_uri)) {
+        host->log_msg(ctx, LOG_ERROR, "authorization request without a state or a redirect URI");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    client_id = host->config_get(ctx, "clientId");
+    if (!nonempty(client_id)) {
+        host->log_msg(ctx, LOG_ERROR, "clientId is not configured");
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    config_scope = host->config_get(ctx, "scope");
+    scope = nonempty(req->scope)     ? req->scope
+            : nonempty(config_scope) ? config_scope
+                                     : DEFAULT_SCOPE;
+
+    rc = resolve_endpoints(ctx, host, &ep);
+    if (rc != LATCH_CONNECTOR_OK)
+        return rc;
+
+    /* The nonce binds the id_token to this sign-in (OIDC Core §3.1.2.1); sent always: an
+     * OAuth 2.0 server ignores parameters it does not know (RFC 6749 §3.1). */
+    nonce = random_token(ctx, host);
+    if (nonce == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (pkce_enabled(ctx, host)) {
+        unsigned char digest[32];
+        verifier = random_token(ctx, host);
+        if (verifier == NULL)
+            return LATCH_CONNECTOR_ERR_GENERAL;
+        sha256(verifier, strlen(verifier), digest);
+        challenge = b64url_encode(ctx, host, digest, sizeof(digest));
+        if (challenge == NULL)
+            return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+
+    /* What get_user_info needs: the same redirect URI, the nonce, the verifier, and the
+     * endpoints this sign-in started with (no second discovery request). */
+    if (host->session_set(ctx, SESSION_REDIRECT_URI, req->redirect_uri) != 0 ||
+        host->session_set(ctx, SESSION_NONCE, nonce) != 0 ||
+        host->session_set(ctx, SESSION_CODE_VERIFIER, verifier) != 0 ||
+        host->session_set(ctx, SESSION_TOKEN_EP, ep.token) != 0 ||
+        host->session_set(ctx, SESSION_USERINFO_EP, ep.userinfo) != 0 ||
+        host->session_set(ctx, SESSION_ISSUER, ep.issuer) != 0) {
+        host->log_msg(ctx, LOG_ERROR, "cannot keep the sign-in's values in the connector session");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+
+    if (host->form_add(ctx, &query, "response_type", "code") != 0 ||
+        host->form_add(ctx, &query, "client_id", client_id) != 0 ||
+        host->form_add(ctx, &query, "redirect_uri", req->redirect_uri) != 0 ||
+        host->form_add(ctx, &query, "scope", scope) != 0 ||
+        host->form_add(ctx, &query, "state", req->state) != 0 ||
+        host->form_add(ctx, &query, "nonce", nonce) != 0 ||
+        host->form_add(ctx, &query, "code_challenge", challenge) != 0 ||
+        host->form_add(ctx, &query, "code_challenge_method", challenge ? "S256" : NULL) != 0 ||
+        query == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    *uri = host->format(ctx, "%s%c%s", ep.authorization,
+                        strchr(ep.authorization, '?') != NULL ? '&' : '?', query);
+    return *uri != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+/* ---- get_user_info ---- */
+
+/* key=value of form_add without the "k=": the percent-encoded value alone. */
+static const char *form_encode(struct latch_connector_ctx *ctx,
+                               const struct latch_connector_host *host, const char *value)
+{
+    char *buf = NULL;
+    if (host->form_add(ctx, &buf, "k", value) != 0 || buf == NULL)
+        return NULL;
+    return buf + 2;
+}
+
+struct token_set {
+    const char *access_token;
+    const char *id_token; /* NULL when none came */
+};
+
+/* POST the code to the token endpoint (RFC 6749 §4.1.3, with RFC 7636's code_verifier). */
+static int exchange_code(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                         const char *token_endpoint, const char *code, const char *redirect_uri,
+                         struct token_set *tokens)
+{
+    const char *client_id = host->config_get(ctx, "clientId");
+    const char *client_secret = host->config_get(ctx, "clientSecret");
+    const char *method = auth_method(ctx, host);
+    const char *verifier = host->session_get(ctx, SESSION_CODE_VERIFIER);
+    const char *basic = NULL;
+    char *body = NULL;
+    int rc;
+
+    if (!nonempty(client_id) || method == NULL) {
+        host->log_msg(ctx, LOG_ERROR, "clientId or tokenEndpointAuthMethod is not usable");
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    /* The verifier of this sign-in, when it started with PKCE (whatever the config says now). */
+    if (host->form_add(ctx, &body, "grant_type", "authorization_code") != 0 ||
+        host->form_add(ctx, &body, "code", code) != 0 ||
+        host->form_add(ctx, &body, "redirect_uri", redirect_uri) != 0 ||
+        host->form_add(ctx, &body, "code_verifier", nonempty(verifier) ? verifier : NULL) != 0)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (!nonempty(client_secret)) {
+        /* A public client identifies itself and proves the flow with PKCE. */
+        if (host->form_add(ctx, &body, "client_id", client_id) != 0)
+            return LATCH_CONNECTOR_ERR_GENERAL;
+    } else if (strcmp(method, AUTH_METHOD_POST) == 0) {
+        if (host->form_add(ctx, &body, "client_id", client_id) != 0 ||
+            host->form_add(ctx, &body, "client_secret", client_secret) != 0)
+            return LATCH_CONNECTOR_ERR_GENERAL;
+    } else {
+        /* client_secret_basic: RFC 6749 §2.3.1 form-encodes both before base64. */
+        const char *id = form_encode(ctx, host, client_id);
+        const char *secret = form_encode(ctx, host, client_secret);
+        const char *credentials = id && secret ? host->format(ctx, "%s:%s", id, secret) : NULL;
+        const char *b64 = credentials ? host->base64(ctx, credentials, strlen(credentials)) : NULL;
+        basic = b64 ? host->format(ctx, "Basic %s", b64) : NULL;
+        if (basic == NULL)
+            return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    if (body == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+
+    const struct latch_connector_http_header headers[] = {
+        {"Content-Type", "application/x-www-form-urlencoded"},
+        {"Accept", "application/json"},
+        {"Authorization", basic},
+    };
+    struct latch_connector_http_request req = LATCH_CONNECTOR_HTTP_REQUEST_INIT;
+    struct latch_connector_http_response resp = LATCH_CONNECTOR_HTTP_RESPONSE_INIT;
+    req.method = "POST";
+    req.url = token_endpoint;
+    req.headers = headers;
+    req.nheaders = basic != NULL ? 3 : 2;
+    req.body = body;
+    req.body_len = strlen(body);
+    req.timeout_ms = TOKEN_TIMEOUT_MS;
+
+    rc = host->http(ctx, &req, &resp);
+    if (rc != LATCH_CONNECTOR_OK) {
+        host->log_msg(ctx, LOG_WARN, "token request failed before an answer (%d)", rc);
+        return http_failure(rc);
+    }
+    if (resp.status >= 400 && resp.status < 500) {
+        const char *error = resp.body != NULL ? host->json_get(ctx, resp.body, "error") : NULL;
+        host->log_msg(ctx, LOG_WARN, "token endpoint refused the code: HTTP %d%s%.64s", resp.status,
+                      error != NULL ? ", error " : "", error != NULL ? error : "");
+        return LATCH_CONNECTOR_ERR_AUTH_CODE_INVALID;
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        host->log_msg(ctx, LOG_WARN, "token endpoint answered HTTP %d", resp.status);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    tokens->access_token =
+        resp.body != NULL ? host->json_get(ctx, resp.body, "access_token") : NULL;
+    if (tokens->access_token == NULL) {
+        host->log_msg(ctx, LOG_WARN, "token response is not JSON or lacks access_token");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    if (tokens->access_token[0] == '\0') {
+        host->log_msg(ctx, LOG_WARN, "token response has an empty access_token");
+        return LATCH_CONNECTOR_ERR_AUTH_CODE_INVALID;
+    }
+    tokens->id_token = host->json_get(ctx, resp.body, "id_token");
+    if (tokens->id_token != NULL && tokens->id_token[0] == '\0')
+        tokens->id_token = NULL;
+    return LATCH_CONNECTOR_OK;
+}
+
+/* Whether the JSON text is an object (the first non-blank character is '{'). */
+static bool json_object_text(const char *s)
+{
+    return s != NULL && *skip_ws(s) == '{';
+}
+
+/*
+ * The id_token's claims (OIDC Core §3.1.3.7), all but its signature: ABI 1.0 has no signature
+ * verification service. The token came straight from the token endpoint over TLS the host
+ * verified, which §3.1.3.7 item 6 accepts in place of checking the signature. On success
+ * *claims is the payload, a JSON object.
+ */
+static int check_id_token(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                          const char *id_token, const char *client_id, const char *issuer,
+                          const char *nonce, const char **claims)
+{
+    const char *dot1 = strchr(id_token, '.');
+    const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+    const unsigned char *header, *payload;
+    const char *iss, *aud, *azp, *exp, *got_nonce;
+    size_t header_len, payload_len;
+    bool aud_ok = false;
+    char *end;
+    double exp_value;
+
+    if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL) {
+        host->log_msg(ctx, LOG_WARN,
+                      "id_token is not a JWS in compact form (three parts); "
+                      "encrypted id_tokens are not supported");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    header = b64url_decode(ctx, host, id_token, (size_t)(dot1 - id_token), &header_len);
+    payload = b64url_decode(ctx, host, dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload_len);
+    if (header == NULL || payload == NULL || memchr(header, '\0', header_len) != NULL ||
+        memchr(payload, '\0', payload_len) != NULL || !json_object_text((const char *)payload) ||
+        host->json_get(ctx, (const char *)header, "alg") == NULL) {
+        host->log_msg(ctx, LOG_WARN, "id_token's header or payload is not base64url JSON");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    *claims = (const char *)payload;
+
+    iss = host->json_get(ctx, *claims, "iss");
+    if (iss == NULL) {
+        host->log_msg(ctx, LOG_WARN, "id_token has no iss claim (or its payload is not JSON)");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    if (issuer != NULL && !same_issuer(iss, issuer)) {
+        host->log_msg(ctx, LOG_WARN, "id_token's iss \"%.200s\" is not the issuer \"%.200s\"", iss,
+                      issuer);
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+
+    /* aud: a string, or an array of strings one of which is our client id. */
+    aud = host->json_get(ctx, *claims, "aud");
+    if (aud != NULL) {
+        aud_ok = strcmp(aud, client_id) == 0;
+    } else {
+        for (int i = 0; i < MAX_AUDIENCES && !aud_ok; i++) {
+            const char *path = host->format(ctx, "aud.%d", i);
+            const char *one = path != NULL ? host->json_get(ctx, *claims, path) : NULL;
+            if (one == NULL)
+                break;
+            aud_ok = strcmp(one, client_id) == 0;
+        }
+    }
+    if (!aud_ok) {
+        host->log_msg(ctx, LOG_WARN, "id_token's aud does not contain this connector's clientId");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    azp = host->json_get(ctx, *claims, "azp");
+    if (azp != NULL && strcmp(azp, client_id) != 0) {
+        host->log_msg(ctx, LOG_WARN, "id_token's azp is another client than this clientId");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+
+    exp = host->json_get(ctx, *claims, "exp");
+    errno = 0;
+    exp_value = exp != NULL ? strtod(exp, &end) : 0;
+    if (exp == NULL || end == exp || *end != '\0' || errno != 0) {
+        host->log_msg(ctx, LOG_WARN, "id_token has no numeric exp claim");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    if (exp_value + CLOCK_SKEW_SECONDS <= (double)time(NULL)) {
+        host->log_msg(ctx, LOG_WARN, "id_token has expired (exp %.0f)", exp_value);
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+
+    if (nonempty(nonce)) {
+        got_nonce = host->json_get(ctx, *claims, "nonce");
+        if (got_nonce == NULL) {
+            host->log_msg(ctx, LOG_WARN,
+                          "id_token has no nonce claim, though the sign-in sent one");
+            return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+        }
+        if (strcmp(got_nonce, nonce) != 0) {
+            host->log_msg(ctx, LOG_WARN, "id_token's nonce is not this sign-in's");
+            return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+        }
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
+/* GET the userinfo endpoint with the bearer token; *profile gets the JSON body. */
+static int read_userinfo(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                         const char *userinfo_endpoint, const char *access_token,
+                         const char **profile)
+{
+    const char *authorization = host->format(ctx, "Bearer %s", access_token);
+    int rc;
+
+    if (authorization == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    const struct latch_connector_http_header headers[] = {
+        {"Authorization", authorization},
+        {"Accept", "application/json"},
+    };
+    struct latch_connector_http_request req = LATCH_CONNECTOR_HTTP_REQUEST_INIT;
+    struct latch_connector_http_response resp = LATCH_CONNECTOR_HTTP_RESPONSE_INIT;
+    req.method = "GET";
+    req.url = userinfo_endpoint;
+    req.headers = headers;
+    req.nheaders = 2;
+    req.timeout_ms = USERINFO_TIMEOUT_MS;
+
+    rc = host->http(ctx, &req, &resp);
+    if (rc != LATCH_CONNECTOR_OK) {
+        host->log_msg(ctx, LOG_WARN, "userinfo request failed before an answer (%d)", rc);
+        return http_failure(rc);
+    }
+    if (resp.status == 401) {
+        host->log_msg(ctx, LOG_WARN, "userinfo refused the access token (HTTP 401)");
+        return LATCH_CONNECTOR_ERR_ACCESS_TOKEN_INVALID;
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        host->log_msg(ctx, LOG_WARN, "userinfo answered HTTP %d", resp.status);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    if (!json_object_text(resp.body)) {
+        host->log_msg(ctx, LOG_WARN,
+                      "userinfo answer is not a JSON object (signed or encrypted "
+                      "userinfo responses are not supported)");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    *profile = resp.body;
+    return LATCH_CONNECTOR_OK;
+}
+
+/* Fills out from the profile JSON with profileMap. */
+static int map_profile(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                       const char *profile, struct latch_connector_user_info *out)
+{
+    struct profile_map map;
+    const char *why = NULL;
+    const char *verified;
+
+    if (!parse_profile_map(ctx, host, host->config_get(ctx, "profileMap"), &map, &why)) {
+        host->log_msg(ctx, LOG_ERROR, "%s", why != NULL ? why : "profileMap is not valid");
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    out->id = host->json_get(ctx, profile, map.path[MAP_ID]);
+    if (!nonempty(out->id)) {
+        host->log_msg(ctx, LOG_WARN,
+                      "the profile has no value at \"%.200s\" (profileMap.id) or is not JSON",
+                      map.path[MAP_ID]);
+        out->id = NULL;
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    out->name = host->json_get(ctx, profile, map.path[MAP_NAME]);
+    out->email = host->json_get(ctx, profile, map.path[MAP_EMAIL]);
+    out->phone = host->json_get(ctx, profile, map.path[MAP_PHONE]);
+    out->avatar = host->json_get(ctx, profile, map.path[MAP_AVATAR]);
+    verified = host->json_get(ctx, profile, map.path[MAP_EMAIL_VERIFIED]);
+    out->email_verified = verified != NULL && strcmp(verified, "true") == 0;
+    /* The whole profile, so nothing the mapping leaves out is lost. */
+    out->raw_json = host->dup(ctx, profile);
+    return out->raw_json != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+static int oidc_get_user_info(struct latch_connector_ctx *ctx,
+                              const struct latch_connector_host *host,
+                              const struct latch_connector_param *params, size_t nparams,
+                              struct latch_connector_user_info *out)
+{
+    const char *code, *error, *redirect_uri, *client_id;
+    const char *claims = NULL, *profile = NULL;
+    struct token_set tokens = {NULL, NULL};
+    struct endpoints ep;
+    int rc;
+
+    if (out == NULL || !host_ok(host))
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    error = param(params, nparams, "error");
+    code = param(params, nparams, "code");
+    if (error != NULL || !nonempty(code)) {
+        /* Denied consent comes back as error=access_denied and no code (RFC 6749 §4.1.2.1). */
+        host->log_msg(ctx, LOG_INFO, "authorization failed: %.64s",
+                      error != NULL ? error : "no code in the callback");
+        return LATCH_CONNECTOR_ERR_AUTHORIZATION_FAILED;
+    }
+    redirect_uri = host->session_get(ctx, SESSION_REDIRECT_URI);
+    if (!nonempty(redirect_uri)) {
+        host->log_msg(ctx, LOG_ERROR, "Cannot find `redirectUri` from connector session.");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    client_id = host->config_get(ctx, "clientId");
+    if (!nonempty(client_id)) {
+        host->log_msg(ctx, LOG_ERROR, "clientId is not configured");
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+
+    /* The endpoints this sign-in started with; resolved anew for a session that lacks them. */
+    memset(&ep, 0, sizeof(ep));
+    ep.token = host->session_get(ctx, SESSION_TOKEN_EP);
+    if (nonempty(ep.token)) {
+        ep.userinfo = host->session_get(ctx, SESSION_USERINFO_EP);
+        ep.issuer = host->session_get(ctx, SESSION_ISSUER);
+    } else if ((rc = resolve_endpoints(ctx, host, &ep)) != LATCH_CONNECTOR_OK) {
+        return rc;
+    }
+
+    rc = exchange_code(ctx, host, ep.token, code, redirect_uri, &tokens);
+    if (rc != LATCH_CONNECTOR_OK)
+        return rc;
+    if (tokens.id_token != NULL) {
+        rc = check_id_token(ctx, host, tokens.id_token, client_id, ep.issuer,
+                            host->session_get(ctx, SESSION_NONCE), &claims);
+        if (rc != LATCH_CONNECTOR_OK)
+            return rc;
+    }
+    if (nonempty(ep.userinfo)) {
+        rc = read_userinfo(ctx, host, ep.userinfo, tokens.access_token, &profile);
+        if (rc != LATCH_CONNECTOR_OK)
+            return rc;
+        /* OIDC Core §5.3.2: userinfo's sub must be the id_token's. */
+        if (claims != NULL) {
+            const char *sub = host->json_get(ctx, claims, "sub");
+            const char *info_sub = host->json_get(ctx, profile, "sub");
+            if (sub != NULL && info_sub != NULL && strcmp(sub, info_sub) != 0) {
+                host->log_msg(ctx, LOG_WARN, "userinfo's sub is not the id_token's sub");
+                return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+            }
+        }
+    } else if (claims != NULL) {
+        profile = claims;
+    } else {
+        host->log_msg(ctx, LOG_WARN,
+                      "no userinfo endpoint and no id_token in the token response: nothing to "
+                      "read the profile from (add openid to the scope, or set userInfoEndpoint)");
+        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+    }
+    return map_profile(ctx, host, profile, out);
+}
+
+/* ---- the descriptor ---- */
+
+#define I18N_END                                                                                   \
+    {                                                                                              \
+        NULL, NULL                                                                                 \
+    }
+
+static const struct latch_connector_i18n oidc_name[] = {
+    {"en", "OpenID Connect"},
+    {"es", "OpenID Connect"},
+    I18N_END,
+};
+
+static const struct latch_connector_i18n oidc_description[] = {
+    {"en", "Sign in with any OpenID Connect or OAuth 2.0 provider (authorization code flow, "
+           "PKCE, discovery). Add one instance per provider, each with its own target, name "
+           "and logo."},
+    {"es", "Inicia sesión con cualquier proveedor OpenID Connect u OAuth 2.0 (flujo de código "
+           "de autorización, PKCE, descubrimiento). Añade una instancia por proveedor, cada una "
+           "con su propio target, nombre y logotipo."},
+    I18N_END,
+};
+
+static const struct latch_connector_i18n label_issuer[] = {
+    {"en", "Issuer"}, {"es", "Emisor (issuer)"}, I18N_END};
+static const struct latch_connector_i18n desc_issuer[] = {
+    {"en", "The provider's issuer URL, e.g. https://accounts.example.com. When set, the "
+           "endpoints are read from <issuer>/.well-known/openid-configuration and the "
+           "id_token's iss is checked against it."},
+    {"es", "La URL del emisor del proveedor, p. ej. https://accounts.example.com. Si se indica, "
+           "los endpoints se leen de <issuer>/.well-known/openid-configuration y el iss del "
+           "id_token se compara con ella."},
+    I18N_END};
+static const struct latch_connector_i18n label_authorization[] = {
+    {"en", "Authorization endpoint"}, {"es", "Endpoint de autorización"}, I18N_END};
+static const struct latch_connector_i18n label_token[] = {
+    {"en", "Token endpoint"}, {"es", "Endpoint de token"}, I18N_END};
+static const struct latch_connector_i18n label_userinfo[] = {
+    {"en", "Userinfo endpoint"}, {"es", "Endpoint de userinfo"}, I18N_END};
+static const struct latch_connector_i18n desc_endpoint[] = {
+    {"en", "Optional when issuer is set (a value here wins over the discovered one); required "
+           "otherwise."},
+    {"es", "Opcional si se indica el emisor (este valor prevalece sobre el descubierto); "
+           "obligatorio en otro caso."},
+    I18N_END};
+static const struct latch_connector_i18n label_client_id[] = {
+    {"en", "Client ID"}, {"es", "ID de cliente"}, I18N_END};
+static const struct latch_connector_i18n label_client_secret[] = {
+    {"en", "Client Secret"}, {"es", "Secreto de cliente"}, I18N_END};
+static const struct latch_connector_i18n desc_client_secret[] = {
+    {"en", "Leave empty for a public client (PKCE is then required)."},
+    {"es", "Déjalo vacío para un cliente público (entonces PKCE es obligatorio)."},
+    I18N_END};
+static const struct latch_connector_i18n label_scope[] = {
+    {"en", "Scope"}, {"es", "Ámbito"}, I18N_END};
+static const struct latch_connector_i18n desc_scope[] = {
+    {"en", "Space-separated scopes; include openid to receive an id_token."},
+    {"es", "Ámbitos separados por espacios; incluye openid para recibir un id_token."},
+    I18N_END};
+static const struct latch_connector_i18n label_auth_method[] = {
+    {"en", "Token endpoint auth method"},
+    {"es", "Método de autenticación en el endpoint de token"},
+    I18N_END};
+static const struct latch_connector_i18n desc_auth_method[] = {
+    {"en", "client_secret_basic (HTTP Basic, the default) or client_secret_post (in the form)."},
+    {"es", "client_secret_basic (HTTP Basic, por defecto) o client_secret_post (en el "
+           "formulario)."},
+    I18N_END};
+static const struct latch_connector_i18n label_pkce[] = {
+    {"en", "PKCE (S256)"}, {"es", "PKCE (S256)"}, I18N_END};
+static const struct latch_connector_i18n label_profile_map[] = {
+    {"en", "Profile map"}, {"es", "Mapa de perfil"}, I18N_END};
+static const struct latch_connector_i18n desc_profile_map[] = {
+    {"en", "Where each profile value is in the userinfo answer (or the id_token's claims): keys "
+           "id, name, email, phone, avatar, emailVerified; values are dotted paths such as "
+           "data.user.id or emails.0.value."},
+    {"es", "Dónde está cada dato del perfil en la respuesta de userinfo (o en los claims del "
+           "id_token): claves id, name, email, phone, avatar, emailVerified; los valores son "
+           "rutas con puntos como data.user.id o emails.0.value."},
+    I18N_END};
+
+#define FIELD(k, t, req, conf, def, lab, desc)                                                     \
+    {                                                                                              \
+        .struct_size = sizeof(struct latch_connector_field), .key = (k), .type = (t),              \
+        .required = (req), .confidential = (conf), .default_value = (def), .label = (lab),         \
+        .description = (desc),                                                                     \
+    }
+
+static const struct latch_connector_field oidc_fields[] = {
+    FIELD("issuer", LATCH_CONNECTOR_FIELD_TEXT, 0, 0, NULL, label_issuer, desc_issuer),
+    FIELD("authorizationEndpoint", LATCH_CONNECTOR_FIELD_TEXT, 0, 0, NULL, label_authorization,
+          desc_endpoint),
+    FIELD("tokenEndpoint", LATCH_CONNECTOR_FIELD_TEXT, 0, 0, NULL, label_token, desc_endpoint),
+    FIELD("userInfoEndpoint", LATCH_CONNECTOR_FIELD_TEXT, 0, 0, NULL, label_userinfo,
+          desc_endpoint),
+    FIELD("clientId", LATCH_CONNECTOR_FIELD_TEXT, 1, 0, NULL, label_client_id, NULL),
+    FIELD("clientSecret", LATCH_CONNECTOR_FIELD_TEXT, 0, 1, NULL, label_client_secret,
+          desc_client_secret),
+    FIELD("scope", LATCH_CONNECTOR_FIELD_TEXT, 0, 0, DEFAULT_SCOPE, label_scope, desc_scope),
+    FIELD("tokenEndpointAuthMethod", LATCH_CONNECTOR_FIELD_TEXT, 0, 0, AUTH_METHOD_BASIC,
+          label_auth_method, desc_auth_method),
+    FIELD("pkce", LATCH_CONNECTOR_FIELD_SWITCH, 0, 0, "true", label_pkce, NULL),
+    FIELD("profileMap", LATCH_CONNECTOR_FIELD_JSON, 0, 0, DEFAULT_PROFILE_MAP, label_profile_map,
+          desc_profile_map),
+};
+
+static const struct latch_connector_ops oidc_ops = {
+    .struct_size = sizeof(struct latch_connector_ops),
+    .get_authorization_uri = oidc_get_authorization_uri,
+    .get_user_info = oidc_get_user_info,
+    .validate_config = oidc_validate_config,
+};
+
+static const struct latch_connector_descriptor oidc_descriptor = {
+    LATCH_CONNECTOR_DESCRIPTOR_HEADER,
+    .kind = LATCH_CONNECTOR_SOCIAL,
+    .flags = LATCH_CONNECTOR_FLAG_STANDARD,
+    .id = "oidc",
+    .target = "oidc",
+    .version = "1.0.0",
+    .name = oidc_name,
+    .description = oidc_description,
+    .logo = OIDC_LOGO_SVG,
+    .logo_dark = NULL,
+    .readme = OIDC_README_MD,
+    .config_template = "{\"issuer\": \"https://accounts.example.com\", \"clientId\": "
+                       "\"<client-id>\", \"clientSecret\": \"<client-secret>\", \"scope\": "
+                       "\"openid profile email\"}",
+    .fields = oidc_fields,
+    .nfields = sizeof(oidc_fields) / sizeof(oidc_fields[0]),
+    .ops = &oidc_ops,
+};
+
+LATCH_CONNECTOR_DEFINE(oidc_descriptor)

@@ -1,0 +1,1401 @@
+/*
+ * connectors/oidc/: the generic OpenID Connect connector, loaded from the build's oidc.so with
+ * dlopen (as latchd loads it) and driven through its operations with a fake host services table
+ * written here: configuration and connector session in tables, an HTTP service answering from
+ * canned responses keyed by method and URL (and recording every request), json_get with dotted
+ * paths on yajl, form encoding and base64 as the real host does them, and an arena that is a
+ * list of malloc'd blocks freed after each test.
+ *
+ * Covered: the descriptor; the authorization URI (parameters, nonce kept in the session, PKCE
+ * challenge = base64url(SHA-256(verifier)) checked with OpenSSL); endpoints from discovery and
+ * by hand; client_secret_basic, client_secret_post and public clients; profile mapping with
+ * nested paths; the id_token's claim checks; each error mapping; validate_config.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <yajl/yajl_tree.h>
+
+#include <latch/connector.h>
+
+#ifndef LATCH_TEST_OIDC_SO
+#error "the build passes LATCH_TEST_OIDC_SO, the path of oidc.so"
+#endif
+
+#define ISSUER        "https://idp.example"
+#define DISCOVERY_URL "https://idp.example/.well-known/openid-configuration"
+#define AUTHZ_URL     "https://idp.example/authorize"
+#define TOKEN_URL     "https://idp.example/token"
+#define USERINFO_URL  "https://idp.example/userinfo"
+#define CLIENT_ID     "client-1"
+#define CLIENT_SECRET "s3cret"
+#define REDIRECT_URI  "https://auth.example.com/callback/c0nn3ct0r"
+#define STATE         "state-123"
+
+#define MAX_ITEMS 64
+
+/* ---- the fake host ---- */
+
+struct kv {
+    const char *key;
+    const char *value;
+};
+
+struct route {
+    const char *method;
+    const char *url;
+    int rc; /* what http returns: OK (answer below), TIMEOUT or GENERAL */
+    int status;
+    const char *body;
+};
+
+struct recorded {
+    const char *method;
+    const char *url;
+    const char *body;
+    uint32_t timeout_ms;
+    size_t nheaders;
+    struct kv headers[32];
+};
+
+/* The connector sees an opaque ctx; this test's is the whole fake state. */
+struct latch_connector_ctx {
+    void **blocks; /* the arena */
+    size_t nblocks, cap;
+    struct kv config[MAX_ITEMS];
+    size_t nconfig;
+    struct kv session[32];
+    size_t nsession;
+    struct route routes[MAX_ITEMS];
+    size_t nroutes;
+    struct recorded requests[MAX_ITEMS];
+    size_t nrequests;
+    char last_log[1024];
+    int last_log_level;
+};
+
+static struct latch_connector_ctx F;
+static void *dl;
+static const struct latch_connector_descriptor *D;
+
+static void *fake_alloc(struct latch_connector_ctx *ctx, size_t size)
+{
+    void *p;
+    if (ctx->nblocks == ctx->cap) {
+        size_t cap = ctx->cap ? ctx->cap * 2 : 256;
+        void **b = realloc(ctx->blocks, cap * sizeof(*b));
+        if (b == NULL)
+            return NULL;
+        ctx->blocks = b;
+        ctx->cap = cap;
+    }
+    p = calloc(1, size ? size : 1);
+    if (p != NULL)
+        ctx->blocks[ctx->nblocks++] = p;
+    return p;
+}
+
+static char *fake_dup(struct latch_connector_ctx *ctx, const char *s)
+{
+    size_t n;
+    char *out;
+    if (s == NULL)
+        return NULL;
+    n = strlen(s);
+    out = fake_alloc(ctx, n + 1);
+    if (out != NULL)
+        memcpy(out, s, n + 1);
+    return out;
+}
+
+__attribute__((format(printf, 2, 0))) static char *fake_vformat(struct latch_connector_ctx *ctx,
+                                                                const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n;
+    char *out;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return NULL;
+    out = fake_alloc(ctx, (size_t)n + 1);
+    if (out != NULL)
+        vsnprintf(out, (size_t)n + 1, fmt, ap);
+    return out;
+}
+
+LATCH_CONNECTOR_PRINTF(2, 3)
+static char *fake_format(struct latch_connector_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    char *out;
+    va_start(ap, fmt);
+    out = fake_vformat(ctx, fmt, ap);
+    va_end(ap);
+    return out;
+}
+
+LATCH_CONNECTOR_PRINTF(3, 4)
+static void fake_log(struct latch_connector_ctx *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->last_log, sizeof(ctx->last_log), fmt, ap);
+    va_end(ap);
+    ctx->last_log_level = level;
+    if (getenv("OIDC_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "  [connector %d] %s\n", level, ctx->last_log);
+}
+
+/* The instance's config, with the schema's defaults applied, as the host does. */
+static const char *fake_config_get(struct latch_connector_ctx *ctx, const char *key)
+{
+    for (size_t i = 0; i < ctx->nconfig; i++)
+        if (strcmp(ctx->config[i].key, key) == 0)
+            return ctx->config[i].value;
+    for (size_t i = 0; i < D->nfields; i++) {
+        const struct latch_connector_field *f =
+            (const void *)((const char *)D->fields + i * D->fields[0].struct_size);
+        if (strcmp(f->key, key) == 0)
+            return f->default_value;
+    }
+    return NULL;
+}
+
+static bool session_key_ok(const char *key)
+{
+    size_t n = key != NULL ? strlen(key) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)key[i]) && key[i] != '_')
+            return false;
+    return true;
+}
+
+static int fake_session_set(struct latch_connector_ctx *ctx, const char *key, const char *value)
+{
+    size_t at;
+    assert_true(session_key_ok(key));
+    for (at = 0; at < ctx->nsession && strcmp(ctx->session[at].key, key) != 0; at++)
+        ;
+    if (value == NULL) {
+        if (at < ctx->nsession)
+            ctx->session[at] = ctx->session[--ctx->nsession];
+        return LATCH_CONNECTOR_OK;
+    }
+    if (at == ctx->nsession) {
+        if (ctx->nsession == 32)
+            return LATCH_CONNECTOR_ERR_GENERAL;
+        ctx->nsession++;
+    }
+    ctx->session[at].key = fake_dup(ctx, key);
+    ctx->session[at].value = fake_dup(ctx, value);
+    return LATCH_CONNECTOR_OK;
+}
+
+static const char *fake_session_get(struct latch_connector_ctx *ctx, const char *key)
+{
+    for (size_t i = 0; i < ctx->nsession; i++)
+        if (strcmp(ctx->session[i].key, key) == 0)
+            return ctx->session[i].value;
+    return NULL;
+}
+
+static int fake_http(struct latch_connector_ctx *ctx,
+                     const struct latch_connector_http_request *req,
+                     struct latch_connector_http_response *resp)
+{
+    const char *method;
+    struct recorded *r;
+
+    assert_non_null(req);
+    assert_non_null(resp);
+    assert_int_equal(req->struct_size, sizeof(struct latch_connector_http_request));
+    assert_int_equal(resp->struct_size, sizeof(struct latch_connector_http_response));
+    assert_non_null(req->url);
+    assert_true(strncmp(req->url, "https://", 8) == 0);
+    assert_true(req->nheaders <= 32);
+    assert_true(ctx->nrequests < MAX_ITEMS);
+    method = req->method != NULL ? req->method : "GET";
+    r = &ctx->requests[ctx->nrequests++];
+    r->method = fake_dup(ctx, method);
+    r->url = fake_dup(ctx, req->url);
+    r->timeout_ms = req->timeout_ms;
+    if (req->body != NULL) {
+        char *b = fake_alloc(ctx, req->body_len + 1);
+        memcpy(b, req->body, req->body_len);
+        r->body = b;
+    }
+    r->nheaders = req->nheaders;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        assert_non_null(req->headers[i].name);
+        assert_non_null(req->headers[i].value);
+        assert_null(strpbrk(req->headers[i].value, "\r\n"));
+        r->headers[i].key = fake_dup(ctx, req->headers[i].name);
+        r->headers[i].value = fake_dup(ctx, req->headers[i].value);
+    }
+    for (size_t i = 0; i < ctx->nroutes; i++) {
+        const struct route *rt = &ctx->routes[i];
+        if (strcmp(rt->method, method) != 0 || strcmp(rt->url, req->url) != 0)
+            continue;
+        if (rt->rc != LATCH_CONNECTOR_OK)
+            return rt->rc;
+        resp->status = rt->status;
+        resp->body = fake_dup(ctx, rt->body != NULL ? rt->body : "");
+        resp->body_len = strlen(resp->body);
+        resp->content_type = "application/json";
+        return LATCH_CONNECTOR_OK;
+    }
+    fail_msg("unexpected request %s %s", method, req->url);
+    return LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+static char *percent_encode(struct latch_connector_ctx *ctx, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = fake_alloc(ctx, strlen(s) * 3 + 1);
+    char *o = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int fake_form_add(struct latch_connector_ctx *ctx, char **buf, const char *key,
+                         const char *value)
+{
+    if (buf == NULL || key == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (value == NULL)
+        return LATCH_CONNECTOR_OK;
+    if (*buf != NULL && (*buf)[0] != '\0')
+        *buf = fake_format(ctx, "%s&%s=%s", *buf, percent_encode(ctx, key),
+                           percent_encode(ctx, value));
+    else
+        *buf = fake_format(ctx, "%s=%s", percent_encode(ctx, key), percent_encode(ctx, value));
+    return *buf != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+static yajl_val obj_get(yajl_val obj, const char *key)
+{
+    for (size_t i = 0; i < obj->u.object.len; i++)
+        if (strcmp(obj->u.object.keys[i], key) == 0)
+            return obj->u.object.values[i];
+    return NULL;
+}
+
+/* The scalar at a dotted path, as the host's json_get gives it. */
+static const char *fake_json_get(struct latch_connector_ctx *ctx, const char *json,
+                                 const char *path)
+{
+    yajl_val root, v;
+    const char *out = NULL;
+    char seg[256];
+
+    if (json == NULL || path == NULL)
+        return NULL;
+    root = yajl_tree_parse(json, NULL, 0);
+    if (root == NULL)
+        return NULL;
+    v = root;
+    for (const char *p = path; v != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ".");
+        if (n == 0 || n >= sizeof(seg)) {
+            v = NULL;
+            break;
+        }
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        p += n;
+        if (*p == '.')
+            p++;
+        if (YAJL_IS_OBJECT(v))
+            v = obj_get(v, seg);
+        else if (YAJL_IS_ARRAY(v) && strspn(seg, "0123456789") == n)
+            v = (size_t)atol(seg) < v->u.array.len ? v->u.array.values[atol(seg)] : NULL;
+        else
+            v = NULL;
+    }
+    if (v != NULL) {
+        if (YAJL_IS_STRING(v))
+            out = fake_dup(ctx, v->u.string);
+        else if (YAJL_IS_NUMBER(v))
+            out = fake_dup(ctx, v->u.number.r);
+        else if (YAJL_IS_TRUE(v))
+            out = "true";
+        else if (YAJL_IS_FALSE(v))
+            out = "false";
+    }
+    yajl_tree_free(root);
+    return out;
+}
+
+static char *fake_json_string(struct latch_connector_ctx *ctx, const char *s)
+{
+    char *out, *o;
+    if (s == NULL)
+        return fake_dup(ctx, "null");
+    out = fake_alloc(ctx, strlen(s) * 6 + 3);
+    o = out;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            *o++ = '\\';
+            *o++ = (char)*p;
+        } else if (*p < 0x20) {
+            o += sprintf(o, "\\u%04x", *p);
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+static char *fake_base64(struct latch_connector_ctx *ctx, const void *data, size_t len)
+{
+    char *out = fake_alloc(ctx, 4 * ((len + 2) / 3) + 1);
+    if (out != NULL && len > 0)
+        EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+static const struct latch_connector_host host = {
+    .struct_size = sizeof(struct latch_connector_host),
+    .host_major = LATCH_CONNECTOR_ABI_MAJOR,
+    .host_minor = LATCH_CONNECTOR_ABI_MINOR,
+    .alloc = fake_alloc,
+    .dup = fake_dup,
+    .format = fake_format,
+    .log_msg = fake_log,
+    .config_get = fake_config_get,
+    .session_set = fake_session_set,
+    .session_get = fake_session_get,
+    .http = fake_http,
+    .form_add = fake_form_add,
+    .json_get = fake_json_get,
+    .json_string = fake_json_string,
+    .base64 = fake_base64,
+};
+
+/* ---- test helpers ---- */
+
+static int load(void **state)
+{
+    latch_connector_describe_fn describe;
+
+    dl = dlopen(LATCH_TEST_OIDC_SO, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        fprintf(stderr, "dlopen %s: %s\n", LATCH_TEST_OIDC_SO, dlerror());
+        return -1;
+    }
+    describe = (latch_connector_describe_fn)dlsym(dl, LATCH_CONNECTOR_DESCRIBE_SYMBOL);
+    if (describe == NULL || (D = describe()) == NULL)
+        return -1;
+    return 0;
+}
+
+static int unload(void **state)
+{
+    if (dl != NULL)
+        dlclose(dl);
+    return 0;
+}
+
+static void free_arena(void)
+{
+    for (size_t i = 0; i < F.nblocks; i++)
+        free(F.blocks[i]);
+    free(F.blocks);
+}
+
+static int fresh(void **state)
+{
+    memset(&F, 0, sizeof(F));
+    return 0;
+}
+
+static int cleanup(void **state)
+{
+    free_arena();
+    memset(&F, 0, sizeof(F));
+    return 0;
+}
+
+/* Forgets the flow (session, routes, requests) but keeps the config and the arena. */
+static void new_flow(void)
+{
+    F.nsession = 0;
+    F.nroutes = 0;
+    F.nrequests = 0;
+    F.last_log[0] = '\0';
+}
+
+static void config(const char *key, const char *value)
+{
+    for (size_t i = 0; i < F.nconfig; i++)
+        if (strcmp(F.config[i].key, key) == 0) {
+            F.config[i].value = value;
+            return;
+        }
+    assert_true(F.nconfig < MAX_ITEMS);
+    F.config[F.nconfig].key = key;
+    F.config[F.nconfig++].value = value;
+}
+
+static void config_manual(void)
+{
+    config("authorizationEndpoint", AUTHZ_URL);
+    config("tokenEndpoint", TOKEN_URL);
+    config("userInfoEndpoint", USERINFO_URL);
+    config("clientId", CLIENT_ID);
+    config("clientSecret", CLIENT_SECRET);
+}
+
+static void route(const char *method, const char *url, int status, const char *body)
+{
+    assert_true(F.nroutes < MAX_ITEMS);
+    F.routes[F.nroutes++] = (struct route){method, url, LATCH_CONNECTOR_OK, status, body};
+}
+
+static void route_fail(const char *method, const char *url, int rc)
+{
+    assert_true(F.nroutes < MAX_ITEMS);
+    F.routes[F.nroutes++] = (struct route){method, url, rc, 0, NULL};
+}
+
+static const char *discovery_doc(bool with_userinfo)
+{
+    return fake_format(&F,
+                       "{\"issuer\": \"%s\", \"authorization_endpoint\": "
+                       "\"https://idp.example/oauth2/v1/authorize\", \"token_endpoint\": "
+                       "\"https://idp.example/oauth2/v1/token\"%s, \"jwks_uri\": "
+                       "\"https://idp.example/oauth2/v1/keys\"}",
+                       ISSUER,
+                       with_userinfo ? ", \"userinfo_endpoint\": "
+                                       "\"https://idp.example/oauth2/v1/userinfo\""
+                                     : "");
+}
+
+static int auth_uri_scope(const char *scope, char **uri)
+{
+    struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
+    req.state = STATE;
+    req.redirect_uri = REDIRECT_URI;
+    req.scope = scope;
+    *uri = NULL;
+    return D->ops->get_authorization_uri(&F, &host, &req, uri);
+}
+
+static int auth_uri(char **uri)
+{
+    return auth_uri_scope(NULL, uri);
+}
+
+/* The decoded value of name in a query string or form body (the part after '?' for a URL). */
+static const char *form_value(const char *text, const char *name)
+{
+    const char *q = strchr(text, '?');
+    const char *p = q != NULL ? q + 1 : text;
+    size_t nlen = strlen(name);
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, "&");
+        if (n > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            char *out = fake_alloc(&F, n), *o = out;
+            for (const char *s = p + nlen + 1; s < p + n; s++) {
+                if (*s == '%' && s + 2 < p + n + 1) {
+                    char hex[3] = {s[1], s[2], 0};
+                    *o++ = (char)strtol(hex, NULL, 16);
+                    s += 2;
+                } else {
+                    *o++ = *s == '+' ? ' ' : *s;
+                }
+            }
+            return out;
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return NULL;
+}
+
+static const struct recorded *request_to(const char *method, const char *url)
+{
+    for (size_t i = 0; i < F.nrequests; i++)
+        if (strcmp(F.requests[i].method, method) == 0 && strcmp(F.requests[i].url, url) == 0)
+            return &F.requests[i];
+    return NULL;
+}
+
+static const char *header(const struct recorded *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].key, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static char *b64url(const void *data, size_t len)
+{
+    char *out = fake_base64(&F, data, len);
+    char *o = out;
+    for (char *p = out; *p; p++) {
+        if (*p == '=')
+            break;
+        *o++ = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* An unsigned-looking JWS: base64url(header).base64url(payload).base64url("signature"). */
+static const char *jwt(const char *payload)
+{
+    static const char hdr[] = "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"JWT\"}";
+    return fake_format(&F, "%s.%s.%s", b64url(hdr, strlen(hdr)), b64url(payload, strlen(payload)),
+                       b64url("signature", 9));
+}
+
+static const char *token_body(const char *id_token)
+{
+    if (id_token == NULL)
+        return "{\"access_token\": \"at-1\", \"token_type\": \"Bearer\", \"expires_in\": 3600}";
+    return fake_format(&F,
+                       "{\"access_token\": \"at-1\", \"token_type\": \"Bearer\", \"expires_in\": "
+                       "3600, \"id_token\": \"%s\"}",
+                       id_token);
+}
+
+/* id_token claims for this flow: iss, aud, exp, nonce as given (NULL: left out). */
+static const char *claims(const char *iss, const char *aud_json, long exp_offset, const char *nonce,
+                          const char *extra)
+{
+    return fake_format(
+        &F, "{%s%s%s\"sub\": \"user-42\", \"aud\": %s, \"exp\": %ld, \"iat\": %ld%s%s%s%s}",
+        iss ? "\"iss\": \"" : "", iss ? iss : "", iss ? "\", " : "", aud_json,
+        (long)time(NULL) + exp_offset, (long)time(NULL), nonce ? ", \"nonce\": \"" : "",
+        nonce ? nonce : "", nonce ? "\"" : "", extra ? extra : "");
+}
+
+static int user_info(const char *code, const char *error, struct latch_connector_user_info *out)
+{
+    struct latch_connector_param params[3];
+    size_t n = 0;
+    if (code != NULL)
+        params[n++] = (struct latch_connector_param){"code", code};
+    params[n++] = (struct latch_connector_param){"state", STATE};
+    if (error != NULL)
+        params[n++] = (struct latch_connector_param){"error", error};
+    memset(out, 0, sizeof(*out));
+    out->struct_size = sizeof(*out);
+    return D->ops->get_user_info(&F, &host, params, n, out);
+}
+
+static const char *USERINFO_STANDARD =
+    "{\"sub\": \"user-42\", \"name\": \"Ada Lovelace\", \"email\": \"ada@example.com\", "
+    "\"email_verified\": true, \"picture\": \"https://cdn.example/ada.png\", "
+    "\"phone_number\": \"+15550100\", \"preferred_username\": \"ada\"}";
+
+/* A whole flow against the manual endpoints: authorization URI, then the callback with the given
+ * token response and userinfo answer (NULL: no userinfo route). */
+static int flow(const char *token_response, const char *userinfo,
+                struct latch_connector_user_info *out)
+{
+    char *uri;
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 200, token_response);
+    if (userinfo != NULL)
+        route("GET", USERINFO_URL, 200, userinfo);
+    return user_info("code-1", NULL, out);
+}
+
+/* ---- tests ---- */
+
+static void test_descriptor(void **state)
+{
+    static const char *const keys[] = {"issuer",        "authorizationEndpoint",
+                                       "tokenEndpoint", "userInfoEndpoint",
+                                       "clientId",      "clientSecret",
+                                       "scope",         "tokenEndpointAuthMethod",
+                                       "pkce",          "profileMap"};
+
+    assert_int_equal(D->magic, LATCH_CONNECTOR_MAGIC);
+    assert_int_equal(D->abi_major, 1);
+    assert_int_equal(D->abi_minor, 0);
+    assert_int_equal(D->kind, LATCH_CONNECTOR_SOCIAL);
+    assert_true(D->flags & LATCH_CONNECTOR_FLAG_STANDARD);
+    assert_string_equal(D->id, "oidc");
+    assert_string_equal(D->target, "oidc");
+    assert_string_equal(D->name[0].lang, "en");
+    assert_string_equal(D->name[0].text, "OpenID Connect");
+    assert_string_equal(D->name[1].lang, "es");
+    assert_string_equal(D->name[1].text, "OpenID Connect");
+    assert_non_null(D->logo);
+    assert_true(strncmp(D->logo, "<svg", 4) == 0);
+    assert_non_null(D->readme);
+    assert_non_null(strstr(D->readme, "signature is NOT verified"));
+    assert_non_null(D->ops->get_authorization_uri);
+    assert_non_null(D->ops->get_user_info);
+    assert_non_null(D->ops->validate_config);
+    assert_int_equal(D->nfields, sizeof(keys) / sizeof(keys[0]));
+    for (size_t i = 0; i < D->nfields; i++) {
+        assert_int_equal(D->fields[i].struct_size, sizeof(struct latch_connector_field));
+        assert_string_equal(D->fields[i].key, keys[i]);
+        assert_int_equal(D->fields[i].required, strcmp(keys[i], "clientId") == 0);
+        assert_int_equal(D->fields[i].confidential, strcmp(keys[i], "clientSecret") == 0);
+    }
+    assert_string_equal(fake_config_get(&F, "scope"), "openid profile email");
+    assert_string_equal(fake_config_get(&F, "tokenEndpointAuthMethod"), "client_secret_basic");
+    assert_string_equal(fake_config_get(&F, "pkce"), "true");
+    assert_int_equal(D->fields[8].type, LATCH_CONNECTOR_FIELD_SWITCH);
+    assert_int_equal(D->fields[9].type, LATCH_CONNECTOR_FIELD_JSON);
+    assert_string_equal(fake_json_get(&F, fake_config_get(&F, "profileMap"), "avatar"), "picture");
+}
+
+static void test_authorization_uri(void **state)
+{
+    char *uri;
+    const char *verifier, *nonce;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+
+    config_manual();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_non_null(uri);
+    assert_true(strncmp(uri, AUTHZ_URL "?", strlen(AUTHZ_URL) + 1) == 0);
+    assert_string_equal(form_value(uri, "response_type"), "code");
+    assert_string_equal(form_value(uri, "client_id"), CLIENT_ID);
+    assert_string_equal(form_value(uri, "redirect_uri"), REDIRECT_URI);
+    assert_string_equal(form_value(uri, "scope"), "openid profile email");
+    assert_string_equal(form_value(uri, "state"), STATE);
+    assert_string_equal(form_value(uri, "code_challenge_method"), "S256");
+    /* No secret in the URL, and no request made with manual endpoints. */
+    assert_null(strstr(uri, CLIENT_SECRET));
+    assert_int_equal(F.nrequests, 0);
+
+    /* The nonce and the verifier are kept for the callback; the nonce is the one sent. */
+    assert_string_equal(fake_session_get(&F, "redirectUri"), REDIRECT_URI);
+    nonce = fake_session_get(&F, "nonce");
+    assert_non_null(nonce);
+    assert_true(strlen(nonce) >= 22);
+    assert_string_equal(form_value(uri, "nonce"), nonce);
+    verifier = fake_session_get(&F, "codeVerifier");
+    assert_non_null(verifier);
+    /* RFC 7636 §4.1: 43 to 128 unreserved characters. */
+    assert_true(strlen(verifier) >= 43 && strlen(verifier) <= 128);
+    assert_int_equal(strspn(verifier, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789-._~"),
+                     strlen(verifier));
+    /* code_challenge = BASE64URL(SHA256(ASCII(code_verifier))), computed by OpenSSL here. */
+    SHA256((const unsigned char *)verifier, strlen(verifier), digest);
+    assert_string_equal(form_value(uri, "code_challenge"), b64url(digest, sizeof(digest)));
+    assert_null(strstr(uri, verifier));
+    assert_string_equal(fake_session_get(&F, "tokenEndpoint"), TOKEN_URL);
+    assert_string_equal(fake_session_get(&F, "userInfoEndpoint"), USERINFO_URL);
+    assert_null(fake_session_get(&F, "issuer"));
+
+    /* A second sign-in draws new values. */
+    char *first_nonce = fake_dup(&F, nonce), *first_verifier = fake_dup(&F, verifier);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_string_not_equal(fake_session_get(&F, "nonce"), first_nonce);
+    assert_string_not_equal(fake_session_get(&F, "codeVerifier"), first_verifier);
+    SHA256((const unsigned char *)fake_session_get(&F, "codeVerifier"),
+           strlen(fake_session_get(&F, "codeVerifier")), digest);
+    assert_string_equal(form_value(uri, "code_challenge"), b64url(digest, sizeof(digest)));
+}
+
+static void test_authorization_uri_scope_and_query(void **state)
+{
+    char *uri;
+
+    config_manual();
+    config("authorizationEndpoint", "https://idp.example/authorize?tenant=acme");
+    config("scope", "openid email offline_access");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(strncmp(uri, "https://idp.example/authorize?tenant=acme&response_type=code&", 61) ==
+                0);
+    assert_string_equal(form_value(uri, "scope"), "openid email offline_access");
+    /* The request's scope wins over the configured one. */
+    new_flow();
+    assert_int_equal(auth_uri_scope("openid", &uri), LATCH_CONNECTOR_OK);
+    assert_string_equal(form_value(uri, "scope"), "openid");
+
+    /* Missing inputs. */
+    struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
+    req.redirect_uri = REDIRECT_URI;
+    assert_int_equal(D->ops->get_authorization_uri(&F, &host, &req, &uri),
+                     LATCH_CONNECTOR_ERR_GENERAL);
+    config("clientId", "");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_CONFIG);
+}
+
+static void test_without_pkce(void **state)
+{
+    struct latch_connector_user_info out;
+    char *uri;
+    const struct recorded *r;
+
+    config_manual();
+    config("pkce", "false");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_null(form_value(uri, "code_challenge"));
+    assert_null(form_value(uri, "code_challenge_method"));
+    assert_null(fake_session_get(&F, "codeVerifier"));
+    assert_non_null(form_value(uri, "nonce"));
+    route("POST", TOKEN_URL, 200, token_body(NULL));
+    route("GET", USERINFO_URL, 200, USERINFO_STANDARD);
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_OK);
+    r = request_to("POST", TOKEN_URL);
+    assert_non_null(r);
+    assert_null(form_value(r->body, "code_verifier"));
+}
+
+static void test_client_secret_basic(void **state)
+{
+    struct latch_connector_user_info out;
+    const struct recorded *r;
+    const char *verifier;
+
+    config_manual();
+    assert_int_equal(flow(token_body(NULL), USERINFO_STANDARD, &out), LATCH_CONNECTOR_OK);
+    verifier = fake_session_get(&F, "codeVerifier");
+    r = request_to("POST", TOKEN_URL);
+    assert_non_null(r);
+    assert_int_equal(r->timeout_ms, 10000);
+    assert_string_equal(header(r, "Authorization"),
+                        fake_format(&F, "Basic %s",
+                                    fake_base64(&F, CLIENT_ID ":" CLIENT_SECRET,
+                                                strlen(CLIENT_ID ":" CLIENT_SECRET))));
+    assert_string_equal(header(r, "Content-Type"), "application/x-www-form-urlencoded");
+    assert_string_equal(header(r, "Accept"), "application/json");
+    assert_string_equal(form_value(r->body, "grant_type"), "authorization_code");
+    assert_string_equal(form_value(r->body, "code"), "code-1");
+    assert_string_equal(form_value(r->body, "redirect_uri"), REDIRECT_URI);
+    assert_string_equal(form_value(r->body, "code_verifier"), verifier);
+    assert_null(form_value(r->body, "client_secret"));
+    assert_null(form_value(r->body, "client_id"));
+
+    /* RFC 6749 §2.3.1: id and secret are form-encoded before base64. */
+    new_flow();
+    config("clientSecret", "a:b/c d");
+    assert_int_equal(flow(token_body(NULL), USERINFO_STANDARD, &out), LATCH_CONNECTOR_OK);
+    r = request_to("POST", TOKEN_URL);
+    assert_string_equal(header(r, "Authorization"),
+                        fake_format(&F, "Basic %s",
+                                    fake_base64(&F, CLIENT_ID ":a%3Ab%2Fc%20d",
+                                                strlen(CLIENT_ID ":a%3Ab%2Fc%20d"))));
+}
+
+static void test_client_secret_post(void **state)
+{
+    struct latch_connector_user_info out;
+    const struct recorded *r;
+
+    config_manual();
+    config("tokenEndpointAuthMethod", "client_secret_post");
+    assert_int_equal(flow(token_body(NULL), USERINFO_STANDARD, &out), LATCH_CONNECTOR_OK);
+    r = request_to("POST", TOKEN_URL);
+    assert_non_null(r);
+    assert_null(header(r, "Authorization"));
+    assert_string_equal(form_value(r->body, "client_id"), CLIENT_ID);
+    assert_string_equal(form_value(r->body, "client_secret"), CLIENT_SECRET);
+    assert_string_equal(form_value(r->body, "grant_type"), "authorization_code");
+    assert_non_null(form_value(r->body, "code_verifier"));
+}
+
+static void test_public_client(void **state)
+{
+    struct latch_connector_user_info out;
+    const struct recorded *r;
+
+    config_manual();
+    config("clientSecret", NULL);
+    assert_int_equal(flow(token_body(NULL), USERINFO_STANDARD, &out), LATCH_CONNECTOR_OK);
+    r = request_to("POST", TOKEN_URL);
+    assert_null(header(r, "Authorization"));
+    assert_string_equal(form_value(r->body, "client_id"), CLIENT_ID);
+    assert_null(form_value(r->body, "client_secret"));
+    assert_non_null(form_value(r->body, "code_verifier"));
+}
+
+static void test_discovery(void **state)
+{
+    struct latch_connector_user_info out;
+    const struct recorded *r;
+    char *uri;
+
+    config("issuer", ISSUER "/");
+    config("clientId", CLIENT_ID);
+    config("clientSecret", CLIENT_SECRET);
+    route("GET", DISCOVERY_URL, 200, discovery_doc(true));
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(strncmp(uri, "https://idp.example/oauth2/v1/authorize?", 40) == 0);
+    r = request_to("GET", DISCOVERY_URL);
+    assert_non_null(r);
+    assert_int_equal(r->timeout_ms, 5000);
+    assert_string_equal(fake_session_get(&F, "tokenEndpoint"),
+                        "https://idp.example/oauth2/v1/token");
+    assert_string_equal(fake_session_get(&F, "userInfoEndpoint"),
+                        "https://idp.example/oauth2/v1/userinfo");
+    assert_string_equal(fake_session_get(&F, "issuer"), ISSUER);
+
+    /* The callback uses the endpoints the sign-in started with: no second discovery. */
+    F.nrequests = 0;
+    F.nroutes = 0;
+    route("POST", "https://idp.example/oauth2/v1/token", 200,
+          token_body(
+              jwt(claims(ISSUER, "\"" CLIENT_ID "\"", 600, fake_session_get(&F, "nonce"), NULL))));
+    route("GET", "https://idp.example/oauth2/v1/userinfo", 200, USERINFO_STANDARD);
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_OK);
+    assert_int_equal(F.nrequests, 2);
+    r = request_to("GET", "https://idp.example/oauth2/v1/userinfo");
+    assert_non_null(r);
+    assert_string_equal(header(r, "Authorization"), "Bearer at-1");
+    assert_string_equal(out.id, "user-42");
+    assert_string_equal(out.name, "Ada Lovelace");
+
+    /* A session without the endpoints (a sign-in begun elsewhere) discovers them again. */
+    new_flow();
+    fake_session_set(&F, "redirectUri", REDIRECT_URI);
+    route("GET", DISCOVERY_URL, 200, discovery_doc(true));
+    route("POST", "https://idp.example/oauth2/v1/token", 200, token_body(NULL));
+    route("GET", "https://idp.example/oauth2/v1/userinfo", 200, USERINFO_STANDARD);
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_OK);
+    assert_non_null(request_to("GET", DISCOVERY_URL));
+}
+
+static void test_discovery_hand_set_endpoint_wins(void **state)
+{
+    char *uri;
+
+    config("issuer", ISSUER);
+    config("clientId", CLIENT_ID);
+    config("tokenEndpoint", "https://token.idp.example/t");
+    route("GET", DISCOVERY_URL, 200, discovery_doc(false));
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(strncmp(uri, "https://idp.example/oauth2/v1/authorize?", 40) == 0);
+    assert_string_equal(fake_session_get(&F, "tokenEndpoint"), "https://token.idp.example/t");
+    /* The document has no userinfo_endpoint: none, the profile will come from the id_token. */
+    assert_null(fake_session_get(&F, "userInfoEndpoint"));
+
+    /* All three set by hand with an issuer: no discovery, the issuer is kept for iss. */
+    new_flow();
+    config_manual();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_int_equal(F.nrequests, 0);
+    assert_string_equal(fake_session_get(&F, "issuer"), ISSUER);
+}
+
+static void test_discovery_errors(void **state)
+{
+    char *uri;
+
+    config("issuer", ISSUER);
+    config("clientId", CLIENT_ID);
+
+    route("GET", DISCOVERY_URL, 200,
+          "{\"issuer\": \"https://evil.example\", \"authorization_endpoint\": "
+          "\"https://evil.example/a\", \"token_endpoint\": \"https://evil.example/t\"}");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_null(uri);
+    assert_non_null(strstr(F.last_log, "not the configured"));
+
+    new_flow();
+    route("GET", DISCOVERY_URL, 404, "not found");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_CONFIG);
+
+    new_flow();
+    route("GET", DISCOVERY_URL, 503, "");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
+
+    new_flow();
+    route_fail("GET", DISCOVERY_URL, LATCH_CONNECTOR_ERR_TIMEOUT);
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_TIMEOUT);
+
+    new_flow();
+    route_fail("GET", DISCOVERY_URL, LATCH_CONNECTOR_ERR_GENERAL);
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
+
+    new_flow();
+    route("GET", DISCOVERY_URL, 200, "<html>nope</html>");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    new_flow();
+    route("GET", DISCOVERY_URL, 200,
+          "{\"issuer\": \"https://idp.example\", \"authorization_endpoint\": "
+          "\"http://idp.example/a\", \"token_endpoint\": \"https://idp.example/t\"}");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    new_flow();
+    route("GET", DISCOVERY_URL, 200, "{\"issuer\": \"https://idp.example\"}");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+}
+
+static void test_default_profile_mapping(void **state)
+{
+    struct latch_connector_user_info out;
+
+    config_manual();
+    assert_int_equal(flow(token_body(NULL), USERINFO_STANDARD, &out), LATCH_CONNECTOR_OK);
+    assert_string_equal(out.id, "user-42");
+    assert_string_equal(out.name, "Ada Lovelace");
+    assert_string_equal(out.email, "ada@example.com");
+    assert_true(out.email_verified);
+    assert_string_equal(out.avatar, "https://cdn.example/ada.png");
+    assert_string_equal(out.phone, "+15550100");
+    assert_string_equal(out.raw_json, USERINFO_STANDARD);
+    assert_int_equal(request_to("GET", USERINFO_URL)->timeout_ms, 5000);
+
+    /* email_verified false, or absent: not verified. */
+    new_flow();
+    assert_int_equal(flow(token_body(NULL), "{\"sub\": \"u\", \"email_verified\": false}", &out),
+                     LATCH_CONNECTOR_OK);
+    assert_false(out.email_verified);
+    assert_null(out.email);
+    assert_null(out.name);
+}
+
+static void test_nested_profile_mapping(void **state)
+{
+    static const char body[] =
+        "{\"code\": 0, \"data\": {\"user\": {\"id\": 4242, \"nick\": \"Ada\", "
+        "\"avatar_url\": \"https://cdn.example/a.png\"}, \"emails\": [{\"value\": "
+        "\"ada@example.com\", \"verified\": true}, {\"value\": \"other@example.com\"}]}}";
+    struct latch_connector_user_info out;
+
+    config_manual();
+    config("profileMap", "{\"id\": \"data.user.id\", \"name\": \"data.user.nick\", "
+                         "\"avatar\": \"data.user.avatar_url\", \"email\": "
+                         "\"data.emails.0.value\", \"emailVerified\": \"data.emails.0.verified\"}");
+    assert_int_equal(flow(token_body(NULL), body, &out), LATCH_CONNECTOR_OK);
+    assert_string_equal(out.id, "4242");
+    assert_string_equal(out.name, "Ada");
+    assert_string_equal(out.avatar, "https://cdn.example/a.png");
+    assert_string_equal(out.email, "ada@example.com");
+    assert_true(out.email_verified);
+    assert_null(out.phone);
+    assert_string_equal(out.raw_json, body);
+
+    /* A partial map keeps the defaults for the keys it leaves out (Logto's behaviour). */
+    new_flow();
+    config("profileMap", "{\"id\": \"uid\"}");
+    assert_int_equal(flow(token_body(NULL),
+                          "{\"uid\": \"u-1\", \"sub\": \"ignored\", \"name\": \"N\", "
+                          "\"picture\": \"https://p\"}",
+                          &out),
+                     LATCH_CONNECTOR_OK);
+    assert_string_equal(out.id, "u-1");
+    assert_string_equal(out.name, "N");
+    assert_string_equal(out.avatar, "https://p");
+
+    /* No value at the id path, or an object there: INVALID_RESPONSE. */
+    new_flow();
+    config("profileMap", "{\"id\": \"data.user.id\"}");
+    assert_int_equal(flow(token_body(NULL), "{\"data\": {\"user\": {\"name\": \"x\"}}}", &out),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "data.user.id"));
+    new_flow();
+    config("profileMap", "{\"id\": \"data.user\"}");
+    assert_int_equal(flow(token_body(NULL), "{\"data\": {\"user\": {\"id\": 1}}}", &out),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    /* A profileMap the host let through but the connector cannot use. */
+    new_flow();
+    config("profileMap", "{\"id\": 5}");
+    assert_int_equal(flow(token_body(NULL), USERINFO_STANDARD, &out),
+                     LATCH_CONNECTOR_ERR_INVALID_CONFIG);
+}
+
+static void test_id_token_claims_without_userinfo(void **state)
+{
+    struct latch_connector_user_info out;
+    const char *payload;
+    char *uri;
+
+    config("issuer", ISSUER);
+    config("clientId", CLIENT_ID);
+    config("clientSecret", CLIENT_SECRET);
+    route("GET", DISCOVERY_URL, 200, discovery_doc(false));
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    /* aud as an array that contains the client, azp the client, extra claims. */
+    payload = claims(ISSUER, "[\"other\", \"" CLIENT_ID "\"]", 600, fake_session_get(&F, "nonce"),
+                     ", \"azp\": \"" CLIENT_ID "\", \"name\": \"Ada\", \"email\": "
+                     "\"ada@example.com\", \"email_verified\": true");
+    route("POST", "https://idp.example/oauth2/v1/token", 200, token_body(jwt(payload)));
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_OK);
+    assert_string_equal(out.id, "user-42");
+    assert_string_equal(out.name, "Ada");
+    assert_string_equal(out.email, "ada@example.com");
+    assert_true(out.email_verified);
+    assert_string_equal(out.raw_json, payload);
+    /* Only the token endpoint was called: no userinfo. */
+    assert_int_equal(F.nrequests, 2);
+
+    /* No userinfo endpoint and no id_token: nothing to read a profile from. */
+    F.nroutes = 0;
+    F.nrequests = 0;
+    route("POST", "https://idp.example/oauth2/v1/token", 200, token_body(NULL));
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+}
+
+/* One callback with the given id_token payload (manual endpoints with an issuer), on the
+ * session the caller set. */
+static int with_id_token(const char *payload, const char *userinfo)
+{
+    struct latch_connector_user_info out;
+    F.nroutes = 0;
+    F.nrequests = 0;
+    route("POST", TOKEN_URL, 200, token_body(jwt(payload)));
+    if (userinfo != NULL)
+        route("GET", USERINFO_URL, 200, userinfo);
+    return user_info("code-1", NULL, &out);
+}
+
+static void test_id_token_checks(void **state)
+{
+    char *uri;
+    char nonce[128];
+    const char *aud = "\"" CLIENT_ID "\"";
+
+    config_manual();
+    config("issuer", ISSUER);
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    snprintf(nonce, sizeof(nonce), "%s", fake_session_get(&F, "nonce"));
+    /* Keep the sign-in's session across the callbacks below. */
+    struct kv saved[32];
+    size_t nsaved = F.nsession;
+    memcpy(saved, F.session, sizeof(saved));
+#define CALLBACK(payload, userinfo)                                                                \
+    (memcpy(F.session, saved, sizeof(saved)), F.nsession = nsaved,                                 \
+     with_id_token((payload), (userinfo)))
+
+    /* All good, with and without userinfo's sub matching. */
+    assert_int_equal(CALLBACK(claims(ISSUER, aud, 600, nonce, NULL), USERINFO_STANDARD),
+                     LATCH_CONNECTOR_OK);
+    assert_int_equal(CALLBACK(claims(ISSUER "/", aud, 600, nonce, NULL), USERINFO_STANDARD),
+                     LATCH_CONNECTOR_OK);
+    /* Expired a moment ago, within the clock skew allowed. */
+    assert_int_equal(CALLBACK(claims(ISSUER, aud, -30, nonce, NULL), USERINFO_STANDARD),
+                     LATCH_CONNECTOR_OK);
+
+    /* Wrong audience; audience array without us; azp of another client. */
+    assert_int_equal(CALLBACK(claims(ISSUER, "\"someone-else\"", 600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "aud"));
+    assert_int_equal(CALLBACK(claims(ISSUER, "[\"a\", \"b\"]", 600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_int_equal(
+        CALLBACK(claims(ISSUER, "[\"a\", \"" CLIENT_ID "\"]", 600, nonce, ", \"azp\": \"a\""),
+                 NULL),
+        LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "azp"));
+    assert_int_equal(CALLBACK(claims(ISSUER, "7", 600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    /* Expired. */
+    assert_int_equal(CALLBACK(claims(ISSUER, aud, -3600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "expired"));
+    /* No exp, or not a number. */
+    assert_int_equal(CALLBACK(fake_format(&F,
+                                          "{\"iss\": \"%s\", \"sub\": \"s\", \"aud\": \"%s\", "
+                                          "\"nonce\": \"%s\"}",
+                                          ISSUER, CLIENT_ID, nonce),
+                              NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_int_equal(CALLBACK(fake_format(&F,
+                                          "{\"iss\": \"%s\", \"sub\": \"s\", \"aud\": \"%s\", "
+                                          "\"exp\": \"soon\", \"nonce\": \"%s\"}",
+                                          ISSUER, CLIENT_ID, nonce),
+                              NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    /* Wrong nonce, missing nonce. */
+    assert_int_equal(CALLBACK(claims(ISSUER, aud, 600, "another-sign-in", NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "nonce"));
+    assert_int_equal(CALLBACK(claims(ISSUER, aud, 600, NULL, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    /* Wrong or missing issuer. */
+    assert_int_equal(CALLBACK(claims("https://evil.example", aud, 600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "iss"));
+    assert_int_equal(CALLBACK(claims(NULL, aud, 600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+
+    /* userinfo for another subject than the id_token's. */
+    assert_int_equal(CALLBACK(claims(ISSUER, aud, 600, nonce, NULL), "{\"sub\": \"user-43\"}"),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "sub"));
+
+    /* Not a JWS: two parts, five parts (JWE), bad base64url, payload not JSON. */
+    static const char *const malformed[] = {
+        "abc.def",
+        "a.b.c.d.e",
+        "eyJhbGciOiJSUzI1NiJ9.!!!.c2ln",
+        "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln",
+        "bm90IGpzb24.eyJzdWIiOiJ4In0.c2ln",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        struct latch_connector_user_info out;
+        memcpy(F.session, saved, sizeof(saved));
+        F.nsession = nsaved;
+        F.nroutes = 0;
+        route("POST", TOKEN_URL, 200, token_body(malformed[i]));
+        route("GET", USERINFO_URL, 200, USERINFO_STANDARD);
+        assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    }
+
+    /* Without an issuer configured, iss is not compared. */
+    config("issuer", NULL);
+    assert_int_equal(CALLBACK(claims("https://whoever.example", aud, 600, nonce, NULL), NULL),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE); /* the session still has the issuer */
+    fake_session_set(&F, "issuer", NULL);
+    nsaved = F.nsession;
+    memcpy(saved, F.session, sizeof(saved));
+    assert_int_equal(
+        CALLBACK(claims("https://whoever.example", aud, 600, nonce, NULL), USERINFO_STANDARD),
+        LATCH_CONNECTOR_OK);
+#undef CALLBACK
+}
+
+static void test_error_mapping(void **state)
+{
+    struct latch_connector_user_info out;
+    char *uri;
+
+    config_manual();
+
+    /* The person declined: error=access_denied, with or without a code. */
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_int_equal(user_info(NULL, "access_denied", &out),
+                     LATCH_CONNECTOR_ERR_AUTHORIZATION_FAILED);
+    assert_int_equal(user_info("code-1", "access_denied", &out),
+                     LATCH_CONNECTOR_ERR_AUTHORIZATION_FAILED);
+    assert_int_equal(user_info(NULL, NULL, &out), LATCH_CONNECTOR_ERR_AUTHORIZATION_FAILED);
+    assert_int_equal(user_info("", NULL, &out), LATCH_CONNECTOR_ERR_AUTHORIZATION_FAILED);
+    assert_int_equal(F.nrequests, 0);
+
+    /* The token endpoint refuses the code (4xx). */
+    new_flow();
+    assert_int_equal(flow("{\"error\": \"invalid_grant\"}", NULL, &out),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE); /* 200 without access_token */
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 400, "{\"error\": \"invalid_grant\"}");
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_AUTH_CODE_INVALID);
+    assert_non_null(strstr(F.last_log, "invalid_grant"));
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 401, "{\"error\": \"invalid_client\"}");
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_AUTH_CODE_INVALID);
+    /* 5xx, timeout, no answer. */
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 502, "bad gateway");
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_GENERAL);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route_fail("POST", TOKEN_URL, LATCH_CONNECTOR_ERR_TIMEOUT);
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_TIMEOUT);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route_fail("POST", TOKEN_URL, LATCH_CONNECTOR_ERR_GENERAL);
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_GENERAL);
+    /* A token answer that is not JSON, or an empty access token. */
+    new_flow();
+    assert_int_equal(flow("access_token=x&token_type=bearer", NULL, &out),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    new_flow();
+    assert_int_equal(flow("{\"access_token\": \"\", \"token_type\": \"Bearer\"}", NULL, &out),
+                     LATCH_CONNECTOR_ERR_AUTH_CODE_INVALID);
+
+    /* userinfo: 401, 5xx, not JSON, timeout. */
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 200, token_body(NULL));
+    route("GET", USERINFO_URL, 401, "{\"error\": \"invalid_token\"}");
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_ACCESS_TOKEN_INVALID);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 200, token_body(NULL));
+    route("GET", USERINFO_URL, 500, "");
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_GENERAL);
+    new_flow();
+    assert_int_equal(flow(token_body(NULL), "<html>oops</html>", &out),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    new_flow();
+    assert_int_equal(flow(token_body(NULL), "{\"sub\": ", &out),
+                     LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    route("POST", TOKEN_URL, 200, token_body(NULL));
+    route_fail("GET", USERINFO_URL, LATCH_CONNECTOR_ERR_TIMEOUT);
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_TIMEOUT);
+
+    /* The session lost the redirect URI. */
+    new_flow();
+    assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_ERR_GENERAL);
+    assert_int_equal(F.nrequests, 0);
+}
+
+static int validate(const char **why)
+{
+    *why = NULL;
+    return D->ops->validate_config(&F, &host, why);
+}
+
+static void expect_invalid(const char *needle)
+{
+    const char *why;
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_ERR_INVALID_CONFIG);
+    assert_non_null(why);
+    if (strstr(why, needle) == NULL)
+        fail_msg("why \"%s\" does not mention \"%s\"", why, needle);
+}
+
+static void test_validate_config(void **state)
+{
+    const char *why;
+
+    /* Issuer alone; all three endpoints alone; both. */
+    config("clientId", CLIENT_ID);
+    config("issuer", ISSUER);
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_OK);
+    config("issuer", NULL);
+    config_manual();
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_OK);
+    config("issuer", ISSUER);
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_OK);
+
+    /* Neither issuer nor all three endpoints. */
+    config("issuer", NULL);
+    config("userInfoEndpoint", "");
+    expect_invalid("issuer");
+    config("userInfoEndpoint", USERINFO_URL);
+    config("authorizationEndpoint", NULL);
+    expect_invalid("authorizationEndpoint");
+    config("authorizationEndpoint", AUTHZ_URL);
+
+    /* URLs: https only, no fragment; the issuer has no query. */
+    config("tokenEndpoint", "http://idp.example/token");
+    expect_invalid("tokenEndpoint");
+    config("tokenEndpoint", "https://idp.example/token#x");
+    expect_invalid("tokenEndpoint");
+    config("tokenEndpoint", TOKEN_URL);
+    config("issuer", "https://idp.example?x=1");
+    expect_invalid("issuer");
+    config("issuer", "idp.example");
+    expect_invalid("issuer");
+    config("issuer", NULL);
+
+    /* clientId; auth method; public client without PKCE. */
+    config("clientId", "");
+    expect_invalid("clientId");
+    config("clientId", CLIENT_ID);
+    config("tokenEndpointAuthMethod", "private_key_jwt");
+    expect_invalid("tokenEndpointAuthMethod");
+    config("tokenEndpointAuthMethod", "client_secret_post");
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_OK);
+    config("clientSecret", "");
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_OK);
+    config("pkce", "false");
+    expect_invalid("PKCE");
+    config("clientSecret", CLIENT_SECRET);
+    assert_int_equal(validate(&why), LATCH_CONNECTOR_OK);
+    config("pkce", "true");
+
+    /* profileMap: an object of dotted-path strings among the known keys. */
+    static const char *const good[] = {
+        "{}",
+        " { \"id\" : \"data.user.id\" } ",
+        "{\"id\": \"sub\", \"name\": \"name\", \"email\": \"emails.0.value\", \"phone\": "
+        "\"phone_number\", \"avatar\": \"picture\", \"emailVerified\": \"email_verified\"}",
+        "{\"name\": \"pr\\u00e9nom\", \"id\": \"a\\/b\"}",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        config("profileMap", good[i]);
+        if (validate(&why) != LATCH_CONNECTOR_OK)
+            fail_msg("profileMap %s refused: %s", good[i], why);
+    }
+    static const struct {
+        const char *map, *needle;
+    } bad[] = {
+        {"[\"id\"]", "JSON object"},
+        {"\"sub\"", "JSON object"},
+        {"{\"id\": 5}", "profileMap.id must be a string"},
+        {"{\"id\": {\"path\": \"sub\"}}", "profileMap.id must be a string"},
+        {"{\"id\": null}", "profileMap.id must be a string"},
+        {"{\"name\": [\"a\"]}", "profileMap.name must be a string"},
+        {"{\"uid\": \"sub\"}", "unknown key \"uid\""},
+        {"{\"id\": \"\"}", "dotted path"},
+        {"{\"id\": \"data..id\"}", "dotted path"},
+        {"{\"id\": \".id\"}", "dotted path"},
+        {"{\"id\": \"id.\"}", "dotted path"},
+        {"{\"id\": \"a\", \"id\": \"b\"}", "twice"},
+        {"{\"id\": \"a\",}", "not a valid JSON object"},
+        {"{\"id\" \"a\"}", "not a valid JSON object"},
+        {"{\"id\": \"a\"", "not a valid JSON object"},
+        {"{\"id\": \"a\"} x", "after"},
+        {"{\"id\": \"\\ud800\"}", "not a valid JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        config("profileMap", bad[i].map);
+        assert_int_equal(validate(&why), LATCH_CONNECTOR_ERR_INVALID_CONFIG);
+        assert_non_null(why);
+        if (strstr(why, bad[i].needle) == NULL)
+            fail_msg("profileMap %s: why \"%s\" lacks \"%s\"", bad[i].map, why, bad[i].needle);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_descriptor, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_authorization_uri, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_authorization_uri_scope_and_query, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_without_pkce, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_client_secret_basic, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_client_secret_post, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_public_client, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery_hand_set_endpoint_wins, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery_errors, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_default_profile_mapping, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_nested_profile_mapping, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_id_token_claims_without_userinfo, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_id_token_checks, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_error_mapping, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_validate_config, fresh, cleanup),
+    };
+    return cmocka_run_group_tests(tests, load, unload);
+}
