@@ -891,11 +891,7 @@ static void delete_app_role(struct latch_request *req, void *arg)
 
 latch_rc latch_mgmt_applications_register(struct latch_server *srv)
 {
-    static const struct {
-        enum latch_http_method method;
-        const char *pattern;
-        latch_http_handler handler;
-    } routes[] = {
+    static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/applications", list_apps},
         {LATCH_HTTP_POST, "/api/applications", create_app},
         {LATCH_HTTP_GET, "/api/applications/:id", get_app},
@@ -910,9 +906,5 @@ latch_rc latch_mgmt_applications_register(struct latch_server *srv)
         {LATCH_HTTP_PUT, "/api/applications/:id/roles", replace_app_roles},
         {LATCH_HTTP_DELETE, "/api/applications/:id/roles/:roleId", delete_app_role},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_mgmt_route(srv, routes[i].method, routes[i].pattern, routes[i].handler) !=
-            LATCH_OK)
-            return LATCH_FAIL;
-    return LATCH_OK;
+    return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -129,6 +129,16 @@ latch_rc latch_mgmt_route(struct latch_server *srv, enum latch_http_method metho
     return LATCH_OK;
 }
 
+latch_rc latch_mgmt_routes(struct latch_server *srv, const struct latch_mgmt_route_def *routes,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (latch_mgmt_route(srv, routes[i].method, routes[i].pattern, routes[i].handler) !=
+            LATCH_OK)
+            return LATCH_FAIL;
+    return LATCH_OK;
+}
+
 const uint8_t *latch_mgmt_secret_hash_key(void)
 {
     return latch_tenant_secret_hash_key();

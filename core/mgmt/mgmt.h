@@ -22,6 +22,15 @@
 latch_rc latch_mgmt_route(struct latch_server *srv, enum latch_http_method method,
                           const char *pattern, latch_http_handler handler) LATCH_MUST_CHECK;
 
+/* A table of protected routes, registered in order with latch_mgmt_routes(). */
+struct latch_mgmt_route_def {
+    enum latch_http_method method;
+    const char *pattern;
+    latch_http_handler handler;
+};
+latch_rc latch_mgmt_routes(struct latch_server *srv, const struct latch_mgmt_route_def *routes,
+                           size_t n) LATCH_MUST_CHECK;
+
 /* Registers every Management API route (each module's register function). */
 latch_rc latch_mgmt_register(struct latch_server *srv) LATCH_MUST_CHECK;
 

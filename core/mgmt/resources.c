@@ -446,11 +446,7 @@ static void delete_scope(struct latch_request *req, void *arg)
 
 latch_rc latch_mgmt_resources_register(struct latch_server *srv)
 {
-    static const struct {
-        enum latch_http_method method;
-        const char *pattern;
-        latch_http_handler handler;
-    } routes[] = {
+    static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/resources", list_resources},
         {LATCH_HTTP_POST, "/api/resources", create_resource},
         {LATCH_HTTP_GET, "/api/resources/:id", get_resource},
@@ -462,9 +458,5 @@ latch_rc latch_mgmt_resources_register(struct latch_server *srv)
         {LATCH_HTTP_PATCH, "/api/resources/:resourceId/scopes/:scopeId", update_scope},
         {LATCH_HTTP_DELETE, "/api/resources/:resourceId/scopes/:scopeId", delete_scope},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_mgmt_route(srv, routes[i].method, routes[i].pattern, routes[i].handler) !=
-            LATCH_OK)
-            return LATCH_FAIL;
-    return LATCH_OK;
+    return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -469,11 +469,7 @@ static void delete_role_app(struct latch_request *req, void *arg)
 
 latch_rc latch_mgmt_roles_register(struct latch_server *srv)
 {
-    static const struct {
-        enum latch_http_method method;
-        const char *pattern;
-        latch_http_handler handler;
-    } routes[] = {
+    static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/roles", list_roles},
         {LATCH_HTTP_POST, "/api/roles", create_role},
         {LATCH_HTTP_GET, "/api/roles/:id", get_role},
@@ -486,9 +482,5 @@ latch_rc latch_mgmt_roles_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/roles/:id/applications", add_role_apps},
         {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId", delete_role_app},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_mgmt_route(srv, routes[i].method, routes[i].pattern, routes[i].handler) !=
-            LATCH_OK)
-            return LATCH_FAIL;
-    return LATCH_OK;
+    return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -1036,11 +1036,7 @@ static void delete_user_role(struct latch_request *req, void *arg)
 latch_rc latch_mgmt_users_register(struct latch_server *srv)
 {
     /* Routes of one path stay together (the OpenAPI document groups them in this order). */
-    static const struct {
-        enum latch_http_method method;
-        const char *pattern;
-        latch_http_handler handler;
-    } routes[] = {
+    static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/users", list_users},
         {LATCH_HTTP_POST, "/api/users", create_user},
         {LATCH_HTTP_GET, "/api/users/:userId", get_user},
@@ -1060,9 +1056,5 @@ latch_rc latch_mgmt_users_register(struct latch_server *srv)
         {LATCH_HTTP_PUT, "/api/users/:userId/roles", replace_user_roles},
         {LATCH_HTTP_DELETE, "/api/users/:userId/roles/:roleId", delete_user_role},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_mgmt_route(srv, routes[i].method, routes[i].pattern, routes[i].handler) !=
-            LATCH_OK)
-            return LATCH_FAIL;
-    return LATCH_OK;
+    return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }
