@@ -3,6 +3,9 @@
 // Each test talks to a real latchd on loopback and the test PostgreSQL (see lib/harness.mjs).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   accessLines,
   adminUrl,
@@ -402,6 +405,42 @@ describe('graceful stop', () => {
       assert.ok(Date.now() - t0 < 5000, `exited after ${Date.now() - t0} ms`);
     } finally {
       conn.close();
+    }
+  });
+});
+
+describe('SIGHUP', () => {
+  it('reloads the log level from LATCH_CONFIG_FILE without a restart', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'latch-sighup-'));
+    const file = path.join(dir, 'latch.conf');
+    writeFileSync(file, 'LATCH_LOG_LEVEL=warn\n');
+    // The level comes from the file only (the environment would win over it).
+    const srv = await startLatchd({ env: { LATCH_LOG_LEVEL: undefined, LATCH_CONFIG_FILE: file } });
+    try {
+      const before = (await fetch(`${srv.url}/healthz`)).status;
+      assert.equal(before, 200);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(accessLines(srv.logs).length, 0, 'warn level: no access lines');
+
+      writeFileSync(file, 'LATCH_LOG_LEVEL=info\n');
+      srv.proc.kill('SIGHUP');
+      await waitFor(() => srv.logs.some((l) => l && l.msg === 'SIGHUP: log level is info'),
+        { timeoutMs: 5000, intervalMs: 50 });
+      assert.equal((await fetch(`${srv.url}/healthz?after=hup`)).status, 200);
+      await waitFor(() => accessLines(srv.logs).some((l) => l.path === '/healthz'),
+        { timeoutMs: 5000, intervalMs: 50 });
+
+      // A broken file keeps the level it had, and the node keeps serving.
+      writeFileSync(file, 'LATCH_LOG_LEVEL=loud\n');
+      srv.proc.kill('SIGHUP');
+      await waitFor(() => srv.logs.some((l) => l && typeof l.msg === 'string' &&
+        l.msg.startsWith('SIGHUP:') && l.msg.includes('keeping log level info')),
+        { timeoutMs: 5000, intervalMs: 50 });
+      assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+      const code = await srv.stop('SIGTERM');
+      assert.deepEqual(code, { code: 0, signal: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
