@@ -18,11 +18,17 @@
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
 #define ROLE_JSON LATCH_MGMT_SQL_ROLE_JSON("r")
-/* A role in lists, with Logto's counters (Latch has no users in roles yet). */
+/* A role in lists, with Logto's counters and up to three featured users and applications. */
 #define ROLE_LIST_JSON(r)                                                                          \
     "json_build_object('id', " r ".id, 'tenantId', " r ".tenant_id, 'name', " r ".name, "          \
     "'description', " r ".description, 'type', " r ".type, 'isDefault', " r ".is_default, "        \
-    "'usersCount', 0, 'featuredUsers', '[]'::json, 'applicationsCount', (SELECT count(*)"          \
+    "'usersCount', (SELECT count(*) FROM users_roles ur WHERE ur.tenant_id = $1"                   \
+    " AND ur.role_id = " r ".id), 'featuredUsers', (SELECT coalesce(json_agg(json_build_object("  \
+    "'id', fu.id, 'avatar', fu.avatar, 'name', fu.name) ORDER BY fu.id), '[]'::json)"              \
+    " FROM (SELECT u.id, u.avatar, u.name FROM users u JOIN users_roles ur"                        \
+    " ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id WHERE u.tenant_id = $1"                  \
+    " AND ur.role_id = " r ".id ORDER BY u.id LIMIT 3) fu),"                                        \
+    " 'applicationsCount', (SELECT count(*)"                                                        \
     " FROM applications_roles ar WHERE ar.tenant_id = $1 AND ar.role_id = " r ".id),"              \
     " 'featuredApplications', (SELECT coalesce(json_agg(json_build_object('id', fa.id,"            \
     " 'name', fa.name, 'type', fa.type) ORDER BY fa.created_at DESC, fa.id), '[]'::json)"          \

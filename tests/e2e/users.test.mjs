@@ -424,6 +424,12 @@ describe('Users (Management API)', () => {
     const allRoles = expectStatus(await api.get(`/users/${user.id}/roles`), 200, 'roles');
     assert.deepEqual(allRoles.map((r) => r.id).sort(), [userRole.id, userRole2.id].sort());
     assert.equal(allRoles[0].type, 'User');
+    // The role list counts and features the role's users, as Logto's does.
+    const roleRow = expectStatus(await api.get('/roles?type=User&page_size=100'), 200, 'role list')
+      .find((r) => r.id === userRole.id);
+    assert.ok(roleRow, 'the role is listed');
+    assert.equal(roleRow.usersCount, 1, 'usersCount');
+    assert.deepEqual(roleRow.featuredUsers.map((u) => u.id), [user.id], 'featuredUsers');
 
     const notUser = assertApiError(await api.post(`/users/${user.id}/roles`, { roleIds: [m2mRole.id] }), 422,
       'M2M role');
