@@ -124,6 +124,19 @@ static latch_rc parse_range(const char *name, const char *value, long long min, 
     return LATCH_OK;
 }
 
+/* An integer variable: fn parses it into cfg->field (of type type) within [min, max], def when
+ * unset; the messages are parse_range()'s. */
+#define RANGE_VAR(fn, field, type, min, max, def)                                                  \
+    static latch_rc fn(const char *name, const char *value, struct latch_config *cfg,              \
+                       struct latch_error *err)                                                    \
+    {                                                                                              \
+        long long v = 0;                                                                           \
+        if (parse_range(name, value, min, max, def, &v, err) != LATCH_OK)                          \
+            return LATCH_FAIL;                                                                     \
+        cfg->field = (type)v;                                                                      \
+        return LATCH_OK;                                                                           \
+    }
+
 /* Strict port number 1..65535 from exactly [s, s + len). */
 static bool parse_port(const char *s, size_t len, uint16_t *out)
 {
@@ -400,82 +413,19 @@ static int online_cores(void)
     return n > 256 ? 256 : (int)n;
 }
 
-static latch_rc parse_threads(const char *name, const char *value, struct latch_config *cfg,
-                              struct latch_error *err)
-{
-    long long v = 0;
+RANGE_VAR(parse_threads, threads, int, 1, 256, online_cores())
 
-    if (parse_range(name, value, 1, 256, online_cores(), &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->threads = (int)v;
-    return LATCH_OK;
-}
+RANGE_VAR(parse_workers, workers, int, 1, 256, online_cores())
 
-static latch_rc parse_workers(const char *name, const char *value, struct latch_config *cfg,
-                              struct latch_error *err)
-{
-    long long v = 0;
+RANGE_VAR(parse_db_pool_size, db_pool_size, int, 1, 64, 2)
 
-    if (parse_range(name, value, 1, 256, online_cores(), &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->workers = (int)v;
-    return LATCH_OK;
-}
+RANGE_VAR(parse_max_header_bytes, max_header_bytes, size_t, 1024, 1048576, 16384)
 
-static latch_rc parse_db_pool_size(const char *name, const char *value, struct latch_config *cfg,
-                                   struct latch_error *err)
-{
-    long long v = 0;
+RANGE_VAR(parse_max_body_bytes, max_body_bytes, size_t, 0, 67108864, 1048576)
 
-    if (parse_range(name, value, 1, 64, 2, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->db_pool_size = (int)v;
-    return LATCH_OK;
-}
+RANGE_VAR(parse_shutdown_grace_ms, shutdown_grace_ms, int, 0, 600000, 10000)
 
-static latch_rc parse_max_header_bytes(const char *name, const char *value,
-                                       struct latch_config *cfg, struct latch_error *err)
-{
-    long long v = 0;
-
-    if (parse_range(name, value, 1024, 1048576, 16384, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->max_header_bytes = (size_t)v;
-    return LATCH_OK;
-}
-
-static latch_rc parse_max_body_bytes(const char *name, const char *value, struct latch_config *cfg,
-                                     struct latch_error *err)
-{
-    long long v = 0;
-
-    if (parse_range(name, value, 0, 67108864, 1048576, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->max_body_bytes = (size_t)v;
-    return LATCH_OK;
-}
-
-static latch_rc parse_shutdown_grace_ms(const char *name, const char *value,
-                                        struct latch_config *cfg, struct latch_error *err)
-{
-    long long v = 0;
-
-    if (parse_range(name, value, 0, 600000, 10000, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->shutdown_grace_ms = (int)v;
-    return LATCH_OK;
-}
-
-static latch_rc parse_idle_timeout_ms(const char *name, const char *value, struct latch_config *cfg,
-                                      struct latch_error *err)
-{
-    long long v = 0;
-
-    if (parse_range(name, value, 1000, 3600000, 60000, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->idle_timeout_ms = (int)v;
-    return LATCH_OK;
-}
+RANGE_VAR(parse_idle_timeout_ms, idle_timeout_ms, int, 1000, 3600000, 60000)
 
 /* ---- LATCH_TRUSTED_PROXIES ---- */
 
@@ -767,38 +717,11 @@ static latch_rc parse_auto_migrate(const char *name, const char *value, struct l
 
 /* ---- LATCH_PASSWORD_ARGON2_* ---- */
 
-static latch_rc parse_argon2_iterations(const char *name, const char *value,
-                                        struct latch_config *cfg, struct latch_error *err)
-{
-    long long v = 0;
+RANGE_VAR(parse_argon2_iterations, password_argon2_iterations, int, 1, 64, 8)
 
-    if (parse_range(name, value, 1, 64, 8, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->password_argon2_iterations = (int)v;
-    return LATCH_OK;
-}
+RANGE_VAR(parse_argon2_memory_kib, password_argon2_memory_kib, int, 1024, 1048576, 8192)
 
-static latch_rc parse_argon2_memory_kib(const char *name, const char *value,
-                                        struct latch_config *cfg, struct latch_error *err)
-{
-    long long v = 0;
-
-    if (parse_range(name, value, 1024, 1048576, 8192, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->password_argon2_memory_kib = (int)v;
-    return LATCH_OK;
-}
-
-static latch_rc parse_argon2_parallelism(const char *name, const char *value,
-                                         struct latch_config *cfg, struct latch_error *err)
-{
-    long long v = 0;
-
-    if (parse_range(name, value, 1, 16, 1, &v, err) != LATCH_OK)
-        return LATCH_FAIL;
-    cfg->password_argon2_parallelism = (int)v;
-    return LATCH_OK;
-}
+RANGE_VAR(parse_argon2_parallelism, password_argon2_parallelism, int, 1, 16, 1)
 
 /* ---- LATCH_BOOTSTRAP_CLIENT_ID / LATCH_BOOTSTRAP_CLIENT_SECRET ---- */
 
