@@ -1,0 +1,8 @@
+/* Management API: being written (issue 6). */
+#include "mgmt/mgmt_internal.h"
+
+latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
+{
+    (void)srv;
+    return LATCH_OK;
+}
