@@ -217,25 +217,32 @@ CREATE TABLE organization_jit_roles (
 );
 SELECT latch_enable_tenancy('organization_jit_roles');
 
--- Just-in-time provisioning of a new user (called in the transaction that creates it, with the
--- tenant set): joins every organization claiming the domain of the user's verified email, with
--- that organization's JIT roles. Returns the organizations joined.
-CREATE FUNCTION latch_org_jit_provision(p_tenant varchar, p_user varchar, p_email text)
-RETURNS SETOF varchar LANGUAGE sql AS $$
-    WITH orgs AS (
-        SELECT DISTINCT d.organization_id FROM organization_jit_email_domains d
-        WHERE d.tenant_id = p_tenant AND p_email LIKE '%@%'
-          AND d.email_domain = lower(split_part(p_email, '@', 2))),
-    m AS (
-        INSERT INTO organization_user_relations (tenant_id, organization_id, user_id)
-        SELECT p_tenant, o.organization_id, p_user FROM orgs o
-        ON CONFLICT DO NOTHING RETURNING organization_id),
-    r AS (
-        INSERT INTO organization_role_user_relations
-            (tenant_id, organization_id, organization_role_id, user_id)
-        SELECT p_tenant, j.organization_id, j.organization_role_id, p_user
-        FROM organization_jit_roles j JOIN m ON m.organization_id = j.organization_id
-        WHERE j.tenant_id = p_tenant
-        ON CONFLICT DO NOTHING RETURNING 1)
-    SELECT organization_id FROM m;
-$$;
+-- Uses a refresh token for an organization token (Logto RFC 0001): as latch_refresh_use, but when
+-- the grant lacks the urn:logto:scope:organizations scope, or its user is not a member of the
+-- organization, the token is left as it is (not rotated) and the status says why:
+-- 'insufficient_scope' or 'not_member'.
+CREATE FUNCTION latch_refresh_use_organization(tid text, hash bytea, cid text, new_hash bytea,
+                                               rotate boolean, ttl_seconds bigint, org text)
+RETURNS TABLE (status text, grant_id varchar, user_id varchar, sid varchar, scope text,
+               resource text, auth_time bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t refresh_tokens%ROWTYPE;
+BEGIN
+    SELECT * INTO t FROM refresh_tokens r WHERE r.tenant_id = tid AND r.token_hash = hash;
+    IF FOUND AND t.client_id = cid AND t.revoked_at IS NULL AND t.consumed_at IS NULL
+       AND t.expires_at > now() THEN
+        IF strpos(' ' || t.scope || ' ', ' urn:logto:scope:organizations ') = 0 THEN
+            status := 'insufficient_scope';
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM organization_user_relations m WHERE m.tenant_id = tid
+                        AND m.organization_id = org AND m.user_id = t.user_id) THEN
+            status := 'not_member';
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT * FROM latch_refresh_use(tid, hash, cid, new_hash, rotate, ttl_seconds);
+END $$;

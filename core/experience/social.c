@@ -101,12 +101,28 @@ static const struct latch_stmt callback_load = {
     .nparams = 3,
 };
 
+/* Just-in-time provisioning (Logto's organization JIT): a new user whose verified email is in a
+ * domain an organization claims joins it with that organization's JIT roles. `who` is a CTE of
+ * the new user (id, primary_email), which holds the email only when it is verified. Adds the CTEs
+ * jm (memberships) and jr (their roles). */
+#define JIT_PROVISION(who)                                                                         \
+    " jm AS (INSERT INTO organization_user_relations (tenant_id, organization_id, user_id)"        \
+    " SELECT DISTINCT $1::text, d.organization_id, n.id FROM " who " n"                            \
+    " JOIN organization_jit_email_domains d ON d.tenant_id = $1"                                   \
+    " AND d.email_domain = lower(split_part(n.primary_email, '@', 2))"                             \
+    " WHERE n.primary_email LIKE '%_@_%' RETURNING organization_id, user_id),"                     \
+    " jr AS (INSERT INTO organization_role_user_relations"                                          \
+    " (tenant_id, organization_id, organization_role_id, user_id)"                                 \
+    " SELECT $1::text, jm.organization_id, j.organization_role_id, jm.user_id FROM jm"             \
+    " JOIN organization_jit_roles j ON j.tenant_id = $1 AND j.organization_id = jm.organization_id" \
+    " RETURNING 1),"
+
 /*
  * Who signs in. $3 state (the flow must still be pending), $4 target, $5 upstream user id,
  * $6 new user id, $7 name, $8 avatar, $9 verified email or NULL, $10 the identity
  * ({userId, details}), $11 sign-up allowed, $12 automatic account linking.
  * Answers (flow pending, existing id, existing suspended, linked id, linked-candidate suspended,
- * created id, interaction updated).
+ * created id, interaction updated, default roles given, JIT organization roles given).
  */
 static const struct latch_stmt identify = {
     .name = "xp_social_identify",
@@ -126,10 +142,11 @@ static const struct latch_stmt identify = {
            " FROM users WHERE tenant_id = $1 AND lower(primary_email) = lower($9::text))"
            " THEN $9::text END, jsonb_build_object($4::text, $10::jsonb)"
            " WHERE $11::boolean AND EXISTS (SELECT 1 FROM i) AND NOT EXISTS (SELECT 1 FROM ex)"
-           " AND NOT EXISTS (SELECT 1 FROM lk) RETURNING id),"
+           " AND NOT EXISTS (SELECT 1 FROM lk) RETURNING id, primary_email),"
            " dr AS (INSERT INTO users_roles (tenant_id, user_id, role_id)"
            " SELECT $1::text, ins.id, r.id FROM ins, roles r"
            " WHERE r.tenant_id = $1 AND r.is_default AND r.type = 'User' RETURNING 1),"
+           JIT_PROVISION("ins")
            " who AS (SELECT id FROM ex WHERE NOT is_suspended UNION ALL SELECT id FROM lnk"
            " UNION ALL SELECT id FROM ins),"
            " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM who LIMIT 1),"
@@ -139,7 +156,7 @@ static const struct latch_stmt identify = {
            " AND EXISTS (SELECT 1 FROM i) RETURNING 1)"
            " SELECT EXISTS (SELECT 1 FROM i), (SELECT id FROM ex), (SELECT is_suspended FROM ex),"
            " (SELECT id FROM lnk), (SELECT is_suspended FROM lk), (SELECT id FROM ins),"
-           " (SELECT count(*) FROM upd), (SELECT count(*) FROM dr)",
+           " (SELECT count(*) FROM upd), (SELECT count(*) FROM dr), (SELECT count(*) FROM jr)",
     .nparams = 12,
 };
 

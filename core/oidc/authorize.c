@@ -21,13 +21,15 @@
 #include "jose/secret.h"
 #include "oidc/claims.h"
 #include "oidc/oidc_internal.h"
+#include "rbac/scopes.h"
 #include "util/json.h"
 #include "util/log.h"
 #include <yajl/yajl_tree.h>
 
-#define MAX_STATE 2048
-#define MAX_NONCE 512
-#define MAX_HINT  256
+#define MAX_STATE      2048
+#define MAX_NONCE      512
+#define MAX_HINT       256
+#define MAX_SCOPE_TEXT 4096
 
 /* ---- shared helpers ---- */
 
@@ -436,19 +438,18 @@ static bool pkce_challenge_ok(const char *c)
     return true;
 }
 
-/* Keeps the scopes Latch knows for people (others are dropped, as providers do). */
-static char *known_scopes(struct latch_request *req, const char *scope)
+/* The scopes of the grant: every distinct scope asked for, Latch's OIDC scopes and resource or
+ * organization scopes alike (a token for a resource later gets only those the user's roles
+ * hold). NULL when the list is malformed or too long. */
+static char *grant_scopes(struct latch_request *req, const char *scope)
 {
-    size_t cap = strlen(scope) + 1, len = 0;
-    char *out = latch_arena_alloc(req->arena, cap);
-    if (out == NULL)
+    size_t cap = strlen(scope) + 1;
+    if (cap > MAX_SCOPE_TEXT)
         return NULL;
-    out[0] = '\0';
-    for (const char *const *s = latch_user_scopes; *s; s++) {
-        if (!latch_scope_has(scope, *s) || latch_scope_has(out, *s))
-            continue;
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "", *s);
-    }
+    char *out = latch_arena_alloc(req->arena, cap);
+    if (out == NULL ||
+        latch_rbac_grant(scope, scope, LATCH_RBAC_NOTHING, out, cap) != LATCH_RBAC_OK)
+        return NULL;
     return out;
 }
 
@@ -511,7 +512,11 @@ static void got_client(struct latch_client *client, const struct latch_error *er
         auth_error(a, "invalid_scope", "The openid scope is required.");
         return;
     }
-    a->scope = known_scopes(req, scope);
+    a->scope = grant_scopes(req, scope);
+    if (a->scope == NULL) {
+        auth_error(a, "invalid_scope", "The scope parameter is malformed or too long.");
+        return;
+    }
     const char *nonce = latch_form_get(&a->form, "nonce");
     const char *hint = latch_form_get(&a->form, "login_hint");
     const char *locales = latch_form_get(&a->form, "ui_locales");

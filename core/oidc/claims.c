@@ -6,8 +6,18 @@
 #include <yajl/yajl_tree.h>
 
 const char *const latch_user_scopes[] = {
-    "openid",  "offline_access", "profile",    "email", "phone",
-    "address", "custom_data",    "identities", "roles", NULL,
+    "openid",
+    "offline_access",
+    "profile",
+    "email",
+    "phone",
+    "address",
+    "custom_data",
+    "identities",
+    "roles",
+    LATCH_SCOPE_ORGANIZATIONS,
+    LATCH_SCOPE_ORGANIZATION_ROLES,
+    NULL,
 };
 
 /* The OIDC standard profile claims Logto keeps in users.profile. */
@@ -111,6 +121,13 @@ void latch_claims_write(struct latch_json *j, const struct latch_claims_user *u,
     }
     if (latch_scope_has(scope, "roles"))
         raw_or(j, "roles", u->roles, "[]");
+    if (latch_scope_has(scope, LATCH_SCOPE_ORGANIZATIONS)) {
+        raw_or(j, "organizations", u->organizations, "[]");
+        if (target == LATCH_CLAIMS_USERINFO)
+            raw_or(j, "organization_data", u->organization_data, "[]");
+    }
+    if (latch_scope_has(scope, LATCH_SCOPE_ORGANIZATION_ROLES))
+        raw_or(j, "organization_roles", u->organization_roles, "[]");
     if (target == LATCH_CLAIMS_USERINFO) {
         if (latch_scope_has(scope, "custom_data"))
             raw_or(j, "custom_data", u->custom_data, "{}");

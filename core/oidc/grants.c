@@ -14,6 +14,7 @@
 #include "jose/secret.h"
 #include "oidc/claims.h"
 #include "oidc/oidc_internal.h"
+#include "rbac/scopes.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -38,12 +39,31 @@ static const struct latch_stmt use_refresh = {
     .nparams = 6,
 };
 
+static const struct latch_stmt use_refresh_org = {
+    .name = "grant_use_refresh_org",
+    .sql = "SELECT * FROM latch_refresh_use_organization($1, $2::bytea, $3, $4::bytea, "
+           "$5::boolean, $6::bigint, $7)",
+    .nparams = 7,
+};
+
 static const struct latch_stmt refresh_user = {
     .name = "grant_refresh_user",
     .sql = "SELECT " USER_COLUMNS " FROM refresh_tokens t JOIN users u "
            "ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
            "WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
     .nparams = 3,
+};
+
+/* $3 organization id, $4 resource indicator: whether the refresh token's user is a member of
+ * the organization, and what the member's organization roles grant. */
+static const struct latch_stmt refresh_org = {
+    .name = "grant_refresh_org",
+    .sql = "SELECT EXISTS (SELECT 1 FROM organization_user_relations m WHERE m.tenant_id = $1 "
+           "AND m.organization_id = $3 AND m.user_id = t.user_id), " LATCH_OIDC_ORG_HELD(
+               "organization_role_user_relations", "user_id",
+               "t.user_id") " FROM refresh_tokens t WHERE t.tenant_id = $1 AND t.token_hash = "
+                            "$2::bytea",
+    .nparams = 4,
 };
 
 static const struct latch_stmt insert_refresh = {
@@ -66,9 +86,13 @@ struct issue {
     const char *grant_id;
     int64_t auth_time;
     struct latch_claims_user user;
-    const char *resource_scopes; /* what the user's roles hold on the resource */
-    const char *refresh_token;   /* to answer with: new (rotated or first) or the same */
-    bool store_refresh;          /* insert refresh_token as a new family (code grant) */
+    const char *resource_scopes;     /* what the user's roles hold on the resource */
+    const char *requested;           /* the scopes asked for the access token (NULL: the grant's) */
+    const char *organization_id;     /* an organization token (RFC 0001) for this organization */
+    const char *org_scopes;          /* what the member's organization roles grant */
+    const char *org_resource_scopes; /* … on the resource */
+    const char *refresh_token;       /* to answer with: new (rotated or first) or the same */
+    bool store_refresh;              /* insert refresh_token as a new family (code grant) */
     char *body;
     size_t body_len;
 };
@@ -111,35 +135,40 @@ static bool read_user(struct issue *is, const struct latch_store_result *r)
     u->updated_at = strtoll(latch_store_result_value(r, 0, 10), NULL, 10);
     u->roles = col(r, 12, a);
     is->resource_scopes = col(r, 13, a);
+    u->organizations = col(r, 14, a);
+    u->organization_data = col(r, 15, a);
+    u->organization_roles = col(r, 16, a);
     return strcmp(latch_store_result_value(r, 0, 11), "t") != 0; /* not suspended */
 }
 
-/* The scopes of the access token for a resource: requested resource scopes ∩ held. With no
- * resource scope requested, everything the user holds there (as for machines). */
-static char *resource_scope(struct issue *is, const char *requested)
+/* The access token's scopes: those asked for that `held` grants (rbac/scopes.h). */
+static const char *decide(struct issue *is, const char *requested, const char *held)
+{
+    size_t cap = (requested ? strlen(requested) : 0) + 1;
+    char *out = latch_arena_alloc(is->tr->req->arena, cap);
+    if (out == NULL ||
+        latch_rbac_grant(requested, held, LATCH_RBAC_NOTHING, out, cap) != LATCH_RBAC_OK)
+        return NULL;
+    return out;
+}
+
+/* The scopes of a userinfo access token: the grant's OpenID Connect scopes, without resource or
+ * organization permissions. */
+static const char *person_scopes(struct issue *is)
 {
     struct latch_arena *a = is->tr->req->arena;
-    const char *held = is->resource_scopes ? is->resource_scopes : "";
-    size_t cap = strlen(held) + 1, len = 0;
+    size_t cap = strlen(is->scope) + 1, len = 0;
     char *out = latch_arena_alloc(a, cap);
     if (out == NULL)
         return NULL;
     out[0] = '\0';
-    bool any_requested = false;
-    for (const char *p = held; *p;) {
+    for (const char *p = is->scope; *p;) {
         size_t n = strcspn(p, " ");
-        char *name = latch_arena_strndup(a, p, n);
-        if (name != NULL && requested != NULL && latch_scope_has(requested, name))
-            any_requested = true;
-        p += n;
-        while (*p == ' ')
-            p++;
-    }
-    for (const char *p = held; *p;) {
-        size_t n = strcspn(p, " ");
-        char *name = latch_arena_strndup(a, p, n);
-        if (name != NULL && (!any_requested || latch_scope_has(requested, name)))
-            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "", name);
+        for (const char *const *k = latch_user_scopes; n > 0 && *k; k++)
+            if (strlen(*k) == n && memcmp(*k, p, n) == 0) {
+                len += (size_t)snprintf(out + len, cap - len, "%s%.*s", len ? " " : "", (int)n, p);
+                break;
+            }
         p += n;
         while (*p == ' ')
             p++;
@@ -204,12 +233,29 @@ static void tokens_issue(struct issue *is)
         return;
     }
 
-    /* Access token: for the resource, or for userinfo. */
+    /* Access token: for the resource (in the organization's context when there is one), for
+     * the organization, or for userinfo. */
     const struct latch_resource *res =
         is->resource ? latch_tenant_resource(st, is->resource) : NULL;
+    const char *org = is->organization_id;
+    const char *requested = is->requested ? is->requested : is->scope;
     long at_ttl = res ? res->ttl : client->access_token_ttl;
-    const char *at_scope = res ? resource_scope(is, latch_form_get(&tr->form, "scope")) : is->scope;
-    char *userinfo_aud = latch_arena_printf(req->arena, "%s/me", st->issuer);
+    const char *at_scope, *aud;
+    if (res != NULL) {
+        at_scope = decide(is, requested, org ? is->org_resource_scopes : is->resource_scopes);
+        aud = res->indicator;
+    } else if (org != NULL) {
+        at_scope = decide(is, requested, is->org_scopes);
+        aud = latch_arena_printf(req->arena, LATCH_ORGANIZATION_URN "%s", org);
+    } else {
+        at_scope = person_scopes(is);
+        aud = latch_arena_printf(req->arena, "%s/me", st->issuer);
+    }
+    if (at_scope == NULL || aud == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        release(tr);
+        return;
+    }
     struct latch_json j;
     latch_json_init(&j);
     latch_json_begin_object(&j);
@@ -222,13 +268,17 @@ static void tokens_issue(struct issue *is)
     latch_json_key(&j, "exp");
     latch_json_int(&j, now + at_ttl);
     latch_json_key(&j, "scope");
-    latch_json_string(&j, at_scope ? at_scope : "");
+    latch_json_string(&j, at_scope);
     latch_json_key(&j, "client_id");
     latch_json_string(&j, client->id);
     latch_json_key(&j, "iss");
     latch_json_string(&j, st->issuer);
     latch_json_key(&j, "aud");
-    latch_json_string(&j, res ? res->indicator : userinfo_aud);
+    latch_json_string(&j, aud);
+    if (org != NULL) {
+        latch_json_key(&j, "organization_id");
+        latch_json_string(&j, org);
+    }
     if (is->sid != NULL) {
         latch_json_key(&j, "sid");
         latch_json_string(&j, is->sid);
@@ -287,7 +337,7 @@ static void tokens_issue(struct issue *is)
     latch_json_key(&j, "token_type");
     latch_json_string(&j, "Bearer");
     latch_json_key(&j, "scope");
-    latch_json_string(&j, res ? (at_scope ? at_scope : "") : is->scope);
+    latch_json_string(&j, at_scope);
     if (id_token != NULL) {
         latch_json_key(&j, "id_token");
         latch_json_string(&j, id_token);
@@ -435,6 +485,7 @@ void latch_oidc_grant_authorization_code(struct latch_token_request *tr)
 
 struct refresh_grant {
     struct issue is;
+    const char *organization_id;
     char new_token[LATCH_CLIENT_SECRET_LEN + 1];
     bool rotated;
 };
@@ -453,6 +504,16 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     }
     const struct latch_store_result *t = results[0];
     const char *status = latch_store_result_value(t, 0, 0);
+    if (strcmp(status, "insufficient_scope") == 0) {
+        latch_oidc_error(tr->req, 403, "insufficient_scope",
+                         "The refresh token lacks the " LATCH_SCOPE_ORGANIZATIONS " scope.");
+        release(tr);
+        return;
+    }
+    if (strcmp(status, "not_member") == 0) {
+        grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
+        return;
+    }
     if (strcmp(status, "ok") != 0) {
         if (strcmp(status, "reused") == 0)
             latch_warn("tenant %s: refresh token replayed; its family is revoked", tr->state->id);
@@ -471,16 +532,31 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     is->resource = col(t, 5, a);
     is->auth_time = strtoll(latch_store_result_value(t, 0, 6), NULL, 10);
     const char *resource = latch_form_get(&tr->form, "resource");
-    if (resource != NULL) {
-        if (latch_tenant_resource(tr->state, resource) == NULL) {
-            grant_error(tr, "invalid_target", "The resource indicator is not registered.");
+    if (resource != NULL)
+        is->resource = latch_arena_strdup(a, resource); /* registered: checked before */
+    const char *scope = latch_form_get(&tr->form, "scope");
+    if (rg->organization_id != NULL) {
+        /* Logto RFC 0001: the grant has the organizations scope and the user is a member
+         * (latch_refresh_use_organization checked both before using the token; this is what
+         * the member's roles grant, read in the same transaction). */
+        const struct latch_store_result *o = results[2];
+        if (latch_store_result_rows(o) != 1 ||
+            strcmp(latch_store_result_value(o, 0, 0), "t") != 0) {
+            grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
             return;
         }
-        is->resource = latch_arena_strdup(a, resource);
+        is->organization_id = rg->organization_id;
+        is->org_scopes = col(o, 1, a);
+        is->org_resource_scopes = col(o, 2, a);
+        if (resource == NULL)
+            is->resource = NULL; /* the organization token, not the grant's resource */
     }
-    /* A narrower scope may be asked for (RFC 6749 §6), never a wider one. */
-    const char *scope = latch_form_get(&tr->form, "scope");
-    if (scope != NULL && is->resource == NULL) {
+    if (scope != NULL && (is->resource != NULL || is->organization_id != NULL)) {
+        /* Permissions may be asked for at the token request (RFC 0001 §7.2): they are granted
+         * only as far as the user's roles hold them. */
+        is->requested = scope;
+    } else if (scope != NULL) {
+        /* A narrower scope may be asked for (RFC 6749 §6), never a wider one. */
         for (const char *p = scope; *p;) {
             size_t len = strcspn(p, " ");
             char *name = latch_arena_strndup(a, p, len);
@@ -517,12 +593,26 @@ void latch_oidc_grant_refresh_token(struct latch_token_request *tr)
     rg->is.tr = tr;
     rg->rotated = tr->client->rotate_refresh_token || tr->client->is_public;
     snprintf(ttl, sizeof(ttl), "%ld", tr->client->refresh_token_ttl);
+    /* Everything that can be refused without the database is, before the token is used (and,
+     * with rotation, consumed). */
     const char *resource = latch_form_get(&tr->form, "resource");
-    struct latch_store_op ops[2] = {
-        {.stmt = &use_refresh,
+    if (resource != NULL && latch_tenant_resource(tr->state, resource) == NULL) {
+        grant_error(tr, "invalid_target", "The resource indicator is not registered.");
+        return;
+    }
+    const char *org = latch_form_get(&tr->form, "organization_id");
+    if (org != NULL && !latch_oidc_organization_id_ok(org)) {
+        grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
+        return;
+    }
+    rg->organization_id = org;
+    struct latch_store_op ops[3] = {
+        {.stmt = org ? &use_refresh_org : &use_refresh,
          .params = {tr->state->id, hash, tr->client->id, new_hash, rg->rotated ? "true" : "false",
-                    ttl}},
+                    ttl, org}},
         {.stmt = &refresh_user, .params = {tr->state->id, hash, resource}},
+        {.stmt = &refresh_org, .params = {tr->state->id, hash, org, resource}},
     };
-    latch_store_exec(latch_loop_store(req->loop), tr->state->id, ops, 2, refresh_used, rg);
+    latch_store_exec(latch_loop_store(req->loop), tr->state->id, ops, org ? 3 : 2, refresh_used,
+                     rg);
 }

@@ -69,8 +69,9 @@ struct latch_code_request {
     const char *auth_time; /* PostgreSQL timestamptz text */
 };
 
-/* The users columns the claims are made from (see read_user in grants.c); $3 is the resource
- * indicator whose scopes the user's roles hold (NULL: none). */
+/* The users columns the claims are made from (see latch_oidc_read_user in grants.c); $3 is the
+ * resource indicator whose scopes the user's roles hold (NULL: none). Columns 14-16 are the
+ * organization claims. */
 #define USER_COLUMNS                                                                               \
     "u.id, u.username, u.primary_email, u.primary_phone, u.name, u.avatar, u.profile::text, "      \
     "u.custom_data::text, u.identities::text, (extract(epoch FROM u.created_at) * 1000)::bigint, " \
@@ -82,6 +83,55 @@ struct latch_code_request {
     "JOIN roles_scopes rs ON rs.tenant_id = ur.tenant_id AND rs.role_id = ur.role_id "             \
     "JOIN scopes s ON s.tenant_id = rs.tenant_id AND s.id = rs.scope_id "                          \
     "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                      \
-    "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.indicator = $3)"
+    "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.indicator = $3), "               \
+    "(SELECT coalesce(json_agg(m.organization_id ORDER BY m.organization_id), '[]')::text "        \
+    "FROM organization_user_relations m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id), "   \
+    "(SELECT coalesce(json_agg(json_build_object('id', o.id, 'name', o.name, 'description', "      \
+    "o.description) ORDER BY o.id), '[]')::text FROM organization_user_relations m "               \
+    "JOIN organizations o ON o.tenant_id = m.tenant_id AND o.id = m.organization_id "              \
+    "WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id), "                                      \
+    "(SELECT coalesce(json_agg(x.v ORDER BY x.v), '[]')::text FROM (SELECT ru.organization_id "    \
+    "|| ':' || orr.name AS v FROM organization_role_user_relations ru JOIN organization_roles "    \
+    "orr "                                                                                         \
+    "ON orr.tenant_id = ru.tenant_id AND orr.id = ru.organization_role_id "                        \
+    "WHERE ru.tenant_id = u.tenant_id AND ru.user_id = u.id) x)"
+
+/* What an organization member holds, as two columns: the organization scopes, and the scopes on
+ * the resource $4 (NULL: none), that the member's organization roles in organization $3 grant,
+ * each space-separated (NULL when none). rel is the member's role relation
+ * (organization_role_user_relations or organization_role_application_relations), col its member
+ * column and who the member's id as SQL. */
+#define LATCH_OIDC_ORG_HELD(rel, col, who)                                                         \
+    "(SELECT string_agg(DISTINCT s.name, ' ') FROM " rel " x "                                     \
+    "JOIN organization_role_scope_relations rs ON rs.tenant_id = x.tenant_id "                     \
+    "AND rs.organization_role_id = x.organization_role_id "                                        \
+    "JOIN organization_scopes s ON s.tenant_id = rs.tenant_id AND s.id = "                         \
+    "rs.organization_scope_id "                                                                    \
+    "WHERE x.tenant_id = $1 AND x.organization_id = $3 AND x." col " = " who "), "                 \
+    "(SELECT string_agg(DISTINCT s.name, ' ') FROM " rel " x "                                     \
+    "JOIN organization_role_resource_scope_relations rr ON rr.tenant_id = x.tenant_id "            \
+    "AND rr.organization_role_id = x.organization_role_id "                                        \
+    "JOIN scopes s ON s.tenant_id = rr.tenant_id AND s.id = rr.scope_id "                          \
+    "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                      \
+    "WHERE x.tenant_id = $1 AND x.organization_id = $3 AND x." col " = " who                       \
+    " AND r.indicator = $4)"
+
+/* The audience of an organization token (Logto RFC 0001). */
+#define LATCH_ORGANIZATION_URN "urn:logto:organization:"
+
+/* Whether s is a well-formed organization id (what the Management API generates or accepts:
+ * 1..21 characters of [0-9A-Za-z_-]); anything else names no organization. */
+bool latch_oidc_organization_id_ok(const char *s);
+
+/* Signs a client_credentials access token and answers with it (token.c): aud, lifetime,
+ * granted scopes, and the organization_id claim when organization_id is not NULL. Does not
+ * release the request's references. */
+void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, long ttl,
+                              const char *scope, const char *organization_id);
+
+/* The client_credentials grant with organization_id (organizations.c in oidc/): a token for an
+ * organization the MachineToMachine application is a member of. Releases the references. */
+void latch_oidc_grant_client_organization(struct latch_token_request *tr,
+                                          const char *organization_id);
 
 #endif

@@ -18,6 +18,7 @@
 #include "jose/secret.h"
 #include "oidc/clients.h"
 #include "oidc/oidc_internal.h"
+#include "rbac/scopes.h"
 #include "tenants/cache.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -132,134 +133,48 @@ static bool parse_basic(struct token_ctx *ctx, const char *header)
     return ctx->client_id != NULL && ctx->client_secret != NULL;
 }
 
-static bool scope_token_ok(const char *s, size_t n)
+/* The scopes a machine holds on a resource, space-separated, into the request arena. */
+static char *held_scopes(struct latch_arena *arena, const struct latch_client *client,
+                         const char *indicator)
 {
-    /* RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
-            return false;
-    }
-    return n > 0;
-}
-
-static bool client_holds(const struct latch_client *client, const char *indicator, const char *s,
-                         size_t n)
-{
+    size_t cap = 1;
     for (int i = 0; i < client->nscopes; i++)
-        if (strcmp(client->scopes[i].indicator, indicator) == 0 &&
-            strlen(client->scopes[i].name) == n && memcmp(client->scopes[i].name, s, n) == 0)
-            return true;
-    return false;
-}
-
-/* granted = requested ∩ held, or everything held when nothing was requested. */
-static char *grant_scopes(struct token_ctx *ctx, const struct latch_client *client,
-                          const char *indicator, const char *requested, bool *bad)
-{
-    struct latch_arena *arena = ctx->req->arena;
-    size_t cap = MAX_SCOPE_TEXT + 1, len = 0;
+        if (strcmp(client->scopes[i].indicator, indicator) == 0)
+            cap += strlen(client->scopes[i].name) + 1;
     char *out = latch_arena_alloc(arena, cap);
     if (out == NULL)
         return NULL;
+    size_t len = 0;
     out[0] = '\0';
-    *bad = false;
-    if (requested == NULL) {
-        for (int i = 0; i < client->nscopes; i++) {
-            if (strcmp(client->scopes[i].indicator, indicator) != 0)
-                continue;
-            size_t n = strlen(client->scopes[i].name);
-            if (len + n + 2 > cap)
-                break;
-            if (len > 0)
-                out[len++] = ' ';
-            memcpy(out + len, client->scopes[i].name, n);
-            len += n;
-            out[len] = '\0';
-        }
-        return out;
-    }
-    const char *p = requested;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *start = p;
-        while (*p && *p != ' ')
-            p++;
-        size_t n = (size_t)(p - start);
-        if (n == 0)
-            break;
-        if (!scope_token_ok(start, n)) {
-            *bad = true;
-            return out;
-        }
-        if (!client_holds(client, indicator, start, n))
-            continue; /* unheld scopes are dropped, not refused */
-        /* skip duplicates */
-        bool dup = false;
-        for (const char *q = out; *q && !dup;) {
-            const char *e = strchr(q, ' ');
-            size_t m = e ? (size_t)(e - q) : strlen(q);
-            dup = m == n && memcmp(q, start, n) == 0;
-            q = e ? e + 1 : q + m;
-        }
-        if (dup || len + n + 2 > cap)
-            continue;
-        if (len > 0)
-            out[len++] = ' ';
-        memcpy(out + len, start, n);
-        len += n;
-        out[len] = '\0';
-    }
+    for (int i = 0; i < client->nscopes; i++)
+        if (strcmp(client->scopes[i].indicator, indicator) == 0)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "",
+                                    client->scopes[i].name);
     return out;
 }
 
-static void issue_client_credentials(struct token_ctx *ctx, struct latch_client *client)
+/* granted = requested ∩ held, or everything held when nothing was requested (rbac/scopes.h). */
+static char *grant_scopes(struct token_ctx *ctx, const char *held, const char *requested, bool *bad)
 {
-    struct latch_request *req = ctx->req;
-    struct latch_tenant_state *st = ctx->tr.state;
-    if (latch_form_count(&ctx->tr.form, "resource") > 1) {
-        latch_oidc_error(req, 400, "invalid_target",
-                         "Only one resource can be requested with client_credentials.");
-        return;
-    }
-    const char *indicator = latch_form_get(&ctx->tr.form, "resource");
-    const struct latch_resource *res = NULL;
-    if (indicator != NULL) {
-        res = latch_tenant_resource(st, indicator);
-        if (res == NULL) {
-            latch_oidc_error(req, 400, "invalid_target",
-                             "The resource indicator is not registered.");
-            return;
-        }
-    } else {
-        res = latch_tenant_default_resource(st);
-        if (res == NULL) {
-            latch_oidc_error(req, 400, "invalid_target",
-                             "A resource indicator is required (RFC 8707 `resource`).");
-            return;
-        }
-    }
-    const char *requested = latch_form_get(&ctx->tr.form, "scope");
-    if (requested != NULL && strlen(requested) > MAX_SCOPE_TEXT) {
-        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is too long.");
-        return;
-    }
-    bool bad = false;
-    char *scope = grant_scopes(ctx, client, res->indicator, requested, &bad);
-    if (scope == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    if (bad) {
-        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is malformed.");
-        return;
-    }
+    size_t cap = MAX_SCOPE_TEXT + 1;
+    char *out = latch_arena_alloc(ctx->req->arena, cap);
+    if (out == NULL)
+        return NULL;
+    enum latch_rbac_result r = latch_rbac_grant(requested, held, LATCH_RBAC_ALL, out, cap);
+    *bad = r == LATCH_RBAC_MALFORMED;
+    return r == LATCH_RBAC_TOO_LONG ? NULL : out;
+}
+
+void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, long ttl,
+                              const char *scope, const char *organization_id)
+{
+    struct latch_request *req = tr->req;
+    struct latch_tenant_state *st = tr->state;
+    struct latch_client *client = tr->client;
     if (st->current < 0) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "No signing key available.");
         return;
     }
-
     char jti[33];
     if (latch_jose_random_id(jti, 32) != LATCH_OK) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
@@ -276,7 +191,7 @@ static void issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     latch_json_key(&j, "iat");
     latch_json_int(&j, (int64_t)now);
     latch_json_key(&j, "exp");
-    latch_json_int(&j, (int64_t)now + res->ttl);
+    latch_json_int(&j, (int64_t)now + ttl);
     latch_json_key(&j, "scope");
     latch_json_string(&j, scope);
     latch_json_key(&j, "client_id");
@@ -284,7 +199,11 @@ static void issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     latch_json_key(&j, "iss");
     latch_json_string(&j, st->issuer);
     latch_json_key(&j, "aud");
-    latch_json_string(&j, res->indicator);
+    latch_json_string(&j, aud);
+    if (organization_id != NULL) {
+        latch_json_key(&j, "organization_id");
+        latch_json_string(&j, organization_id);
+    }
     latch_json_end_object(&j);
     size_t plen = 0;
     char *payload = latch_json_take(&j, &plen);
@@ -304,7 +223,7 @@ static void issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     latch_json_key(&j, "access_token");
     latch_json_string(&j, token);
     latch_json_key(&j, "expires_in");
-    latch_json_int(&j, res->ttl);
+    latch_json_int(&j, ttl);
     latch_json_key(&j, "token_type");
     latch_json_string(&j, "Bearer");
     latch_json_key(&j, "scope");
@@ -320,6 +239,51 @@ static void issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     latch_http_add_header(req, "Pragma", "no-cache");
     latch_http_respond_json(req, 200, body, blen);
     free(body);
+}
+
+/* Answers the client_credentials grant; true when it went on asynchronously (and then releases
+ * the request's references itself). */
+static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client *client)
+{
+    struct latch_request *req = ctx->req;
+    struct latch_tenant_state *st = ctx->tr.state;
+    if (latch_form_count(&ctx->tr.form, "resource") > 1) {
+        latch_oidc_error(req, 400, "invalid_target",
+                         "Only one resource can be requested with client_credentials.");
+        return false;
+    }
+    const char *requested = latch_form_get(&ctx->tr.form, "scope");
+    if (requested != NULL && strlen(requested) > MAX_SCOPE_TEXT) {
+        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is too long.");
+        return false;
+    }
+    const char *indicator = latch_form_get(&ctx->tr.form, "resource");
+    if (indicator != NULL && latch_tenant_resource(st, indicator) == NULL) {
+        latch_oidc_error(req, 400, "invalid_target", "The resource indicator is not registered.");
+        return false;
+    }
+    const char *org = latch_form_get(&ctx->tr.form, "organization_id");
+    if (org != NULL) {
+        latch_oidc_grant_client_organization(&ctx->tr, org);
+        return true;
+    }
+    const struct latch_resource *res =
+        indicator ? latch_tenant_resource(st, indicator) : latch_tenant_default_resource(st);
+    if (res == NULL) {
+        latch_oidc_error(req, 400, "invalid_target",
+                         "A resource indicator is required (RFC 8707 `resource`).");
+        return false;
+    }
+    bool bad = false;
+    const char *held = held_scopes(req->arena, client, res->indicator);
+    char *scope = held ? grant_scopes(ctx, held, requested, &bad) : NULL;
+    if (scope == NULL)
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+    else if (bad)
+        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is malformed.");
+    else
+        latch_oidc_machine_token(&ctx->tr, res->indicator, res->ttl, scope, NULL);
+    return false;
 }
 
 static void got_client(struct latch_client *client, const struct latch_error *err, void *arg)
@@ -444,8 +408,8 @@ static void token_dispatch(struct latch_token_request *tr)
         if (!m2m)
             latch_oidc_error(tr->req, 400, "unauthorized_client",
                              "The client_credentials grant is for MachineToMachine applications.");
-        else
-            issue_client_credentials(ctx, client);
+        else if (issue_client_credentials(ctx, client))
+            return; /* the organization grant releases the references */
     } else if (strcmp(grant_type, "authorization_code") == 0 ||
                strcmp(grant_type, "refresh_token") == 0) {
         if (m2m) {

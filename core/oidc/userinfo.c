@@ -127,6 +127,9 @@ static void user_loaded(struct latch_store_result *const *results, int n,
         .created_at = strtoll(latch_store_result_value(r, 0, 9), NULL, 10),
         .updated_at = strtoll(latch_store_result_value(r, 0, 10), NULL, 10),
         .roles = latch_store_result_value(r, 0, 12),
+        .organizations = latch_store_result_value(r, 0, 14),
+        .organization_data = latch_store_result_value(r, 0, 15),
+        .organization_roles = latch_store_result_value(r, 0, 16),
     };
     struct latch_json j;
     latch_json_init(&j);
