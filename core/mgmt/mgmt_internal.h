@@ -30,14 +30,14 @@
 latch_rc latch_mgmt_applications_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_resources_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_roles_register(struct latch_server *srv) LATCH_MUST_CHECK;
-latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;    /* keys.c */
-latch_rc latch_mgmt_users_register(struct latch_server *srv) LATCH_MUST_CHECK;   /* users.c */
-latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
-    LATCH_MUST_CHECK; /* organizations.c */
+latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;  /* keys.c */
+latch_rc latch_mgmt_users_register(struct latch_server *srv) LATCH_MUST_CHECK; /* users.c */
+latch_rc
+latch_mgmt_organizations_register(struct latch_server *srv) LATCH_MUST_CHECK; /* organizations.c */
 latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
     LATCH_MUST_CHECK; /* organization_roles.c: organization roles and scopes */
-latch_rc latch_mgmt_invitations_register(struct latch_server *srv)
-    LATCH_MUST_CHECK; /* invitations.c */
+latch_rc
+latch_mgmt_invitations_register(struct latch_server *srv) LATCH_MUST_CHECK;      /* invitations.c */
 latch_rc latch_mgmt_swagger_register(struct latch_server *srv) LATCH_MUST_CHECK; /* swagger.c */
 latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
