@@ -1,8 +1,9 @@
 /*
- * Management API: roles, the scopes they grant, and the MachineToMachine applications that hold
- * them, in Logto's paths and JSON (/api/roles...). Only MachineToMachine roles may be given to
- * applications, and only to MachineToMachine applications (the applications_roles table checks
- * the first too); scopes of the Management API resource may not go to User roles.
+ * Management API: roles, the scopes they grant, the MachineToMachine applications and the users
+ * that hold them, in Logto's paths and JSON (/api/roles...). Only MachineToMachine roles may be
+ * given to applications, and only to MachineToMachine applications; only User roles may be given
+ * to users (the applications_roles and users_roles tables check the role's type too); scopes of
+ * the Management API resource may not go to User roles.
  * See docs/management-api.md for every route's shapes and errors.
  */
 #include <stdio.h>
@@ -11,9 +12,11 @@
 #include "jose/secret.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
+#include "users/users.h"
 
-#define NAME_MAX_CHARS 128 /* roles.name is varchar(128) */
-#define DESC_MAX_CHARS 4096
+#define NAME_MAX_CHARS   128 /* roles.name is varchar(128) */
+#define DESC_MAX_CHARS   4096
+#define SEARCH_MAX_CHARS 256
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
@@ -226,6 +229,62 @@ static const struct latch_stmt role_app_delete = {
            " $3::text",
     .nparams = 3,
 };
+
+/* The users holding a role, as GET /api/users lists them: $3/$4 limit/offset, $5 search pattern
+ * over the same columns. */
+static const struct latch_stmt role_user_list = {
+    .name = "mgmt_role_user_list",
+    .sql = "WITH role AS (SELECT 1 FROM roles WHERE tenant_id = $1 AND id = $2),"
+           " f AS (SELECT u.* FROM users u JOIN users_roles ur"
+           " ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id"
+           " WHERE u.tenant_id = $1 AND ur.tenant_id = $1 AND ur.role_id = $2"
+           " AND ($5::text IS NULL OR u.id ILIKE $5 OR u.username ILIKE $5"
+           " OR u.primary_email ILIKE $5 OR u.primary_phone ILIKE $5 OR u.name ILIKE $5)),"
+           " p AS (SELECT " LATCH_USERS_SQL_JSON("f") " AS j, f.created_at, f.id FROM f"
+           " ORDER BY f.created_at DESC, f.id LIMIT $3::bigint OFFSET $4::bigint)"
+           " SELECT coalesce((SELECT json_agg(p.j ORDER BY p.created_at DESC, p.id) FROM p),"
+           " '[]'::json), (SELECT count(*) FROM f),"
+           " CASE WHEN NOT EXISTS (SELECT 1 FROM role) THEN 'not_found' END",
+    .nparams = 5,
+};
+
+/* $3 a JSON array of user ids. Checked in Logto's order: the role, then a user who already
+ * holds it, then a user who does not exist; nothing is written unless all pass. */
+static const struct latch_stmt role_user_add = {
+    .name = "mgmt_role_user_add",
+    .sql = "WITH role AS (SELECT type FROM roles WHERE tenant_id = $1 AND id = $2),"
+           " want AS (SELECT DISTINCT v AS id FROM json_array_elements_text($3::json) AS v),"
+           " found AS (SELECT u.id FROM users u JOIN want w ON w.id = u.id"
+           " WHERE u.tenant_id = $1),"
+           " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM role) THEN 'not_found'"
+           " WHEN (SELECT type FROM role) <> 'User' THEN 'role_not_user'"
+           " WHEN e.user_id IS NOT NULL THEN 'user_assigned'"
+           " WHEN m.id IS NOT NULL THEN 'user_missing' END AS problem,"
+           " CASE WHEN (SELECT type FROM role) <> 'User' THEN $2::text"
+           " ELSE coalesce(e.user_id, m.id) END AS detail"
+           " FROM (SELECT 1) AS one" FIRST_MISSING
+           " LEFT JOIN LATERAL (SELECT ur.user_id FROM users_roles ur JOIN want w"
+           " ON w.id = ur.user_id WHERE ur.tenant_id = $1 AND ur.role_id = $2"
+           " ORDER BY ur.user_id LIMIT 1) e ON true),"
+           " ins AS (INSERT INTO users_roles (tenant_id, user_id, role_id)"
+           " SELECT $1, f.id, $2 FROM found f WHERE (SELECT problem FROM chk) IS NULL"
+           " RETURNING 1)"
+           " SELECT NULL::json, NULL::bigint, problem, detail FROM chk",
+    .nparams = 3,
+};
+
+static const struct latch_stmt role_user_delete = {
+    .name = "mgmt_role_user_delete",
+    .sql = "WITH d AS (DELETE FROM users_roles WHERE tenant_id = $1 AND role_id = $2"
+           " AND user_id = $3 RETURNING 1)"
+           " SELECT NULL::json, NULL::bigint,"
+           " CASE WHEN NOT EXISTS (SELECT 1 FROM roles WHERE tenant_id = $1 AND id = $2)"
+           " THEN 'not_found'"
+           " WHEN NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $3)"
+           " THEN 'user_missing' WHEN NOT EXISTS (SELECT 1 FROM d) THEN 'user_not_assigned' END,"
+           " $3::text",
+    .nparams = 3,
+};
 // clang-format on
 
 static const struct latch_mgmt_problem role_problems[] = {
@@ -245,6 +304,11 @@ static const struct latch_mgmt_problem role_problems[] = {
      "The application id {} is already been added to this role"},
     {"app_not_assigned", 404, "entity.not_found",
      "The application `{}` is not assigned to this role."},
+    {"role_not_user", 422, "user.invalid_role_type",
+     "Invalid role type, can not assign machine-to-machine role `{}` to user."},
+    {"user_missing", 404, "entity.not_exists_with_id", "The user with ID `{}` does not exist."},
+    {"user_assigned", 422, "role.user_exists", "The user id {} is already been added to this role"},
+    {"user_not_assigned", 404, "entity.not_found", "The user `{}` is not assigned to this role."},
     {"type_immutable", 400, "guard.invalid_input", "type: cannot be changed"},
     {NULL, 0, NULL, NULL},
 };
@@ -273,6 +337,45 @@ static bool read_ids(struct latch_request *req, const char *key, const char **id
     bool ok = latch_mgmt_get_ids(&body, key, LATCH_MGMT_REQUIRED, true, ids);
     yajl_tree_free(tree);
     return ok;
+}
+
+/* The `search` query parameter as GET /api/users (users.c) reads it, so that both lists of users
+ * match alike: a value with `%` is an ILIKE pattern as given (Logto's), plain text matches
+ * anywhere with `_` and `\` taken literally. NULL when absent. */
+static bool user_search(struct latch_request *req, const char **pattern)
+{
+    const char *s = latch_mgmt_query(req, "search");
+    *pattern = NULL;
+    if (s == NULL || s[0] == '\0')
+        return true;
+    long n = latch_mgmt_utf8_len(s);
+    bool control = false;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        control = control || *c < 0x20 || *c == 0x7F;
+    if (n < 0 || n > SEARCH_MAX_CHARS || control) {
+        latch_mgmt_invalid(req, "search", "must be valid text of at most 256 characters");
+        return false;
+    }
+    if (strchr(s, '%') != NULL) {
+        *pattern = s;
+        return true;
+    }
+    size_t len = strlen(s), o = 0;
+    char *p = latch_arena_alloc(req->arena, 2 * len + 3);
+    if (p == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return false;
+    }
+    p[o++] = '%';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '_' || s[i] == '\\')
+            p[o++] = '\\';
+        p[o++] = s[i];
+    }
+    p[o++] = '%';
+    p[o] = '\0';
+    *pattern = p;
+    return true;
 }
 
 /* ---- handlers ---- */
@@ -473,6 +576,51 @@ static void delete_role_app(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
+static void list_role_users(struct latch_request *req, void *arg)
+{
+    const char *limit, *offset, *search;
+    const char *id = latch_mgmt_param_id(req, "id", "role");
+    if (id == NULL || !latch_mgmt_paginate(req, false, &limit, &offset) ||
+        !user_search(req, &search))
+        return;
+    struct latch_store_op op = {&role_user_list, {req->tenant->id, id, limit, offset, search}};
+    struct latch_mgmt_reply reply = {.status = 200, .entity = "role", .id = id, .list = true};
+    latch_mgmt_run(req, &op, 1, &reply);
+}
+
+static void add_role_users(struct latch_request *req, void *arg)
+{
+    const char *ids;
+    const char *id = latch_mgmt_param_id(req, "id", "role");
+    if (id == NULL || !read_ids(req, "userIds", &ids))
+        return;
+    struct latch_store_op op = {&role_user_add, {req->tenant->id, id, ids}};
+    /* Logto answers 201 without a body. Two requests adding the same user at once: the loser
+     * hits the primary key. */
+    struct latch_mgmt_reply reply = {
+        .status = 201,
+        .entity = "role",
+        .id = id,
+        .problems = role_problems,
+        .no_body = true,
+        .conflict_code = "role.user_exists",
+        .conflict_message = "The user is already been added to this role",
+    };
+    latch_mgmt_run(req, &op, 1, &reply);
+}
+
+static void delete_role_user(struct latch_request *req, void *arg)
+{
+    const char *id = latch_mgmt_param_id(req, "id", "role");
+    const char *user = id ? latch_mgmt_param_id(req, "userId", "user") : NULL;
+    if (user == NULL)
+        return;
+    struct latch_store_op op = {&role_user_delete, {req->tenant->id, id, user}};
+    struct latch_mgmt_reply reply = {
+        .status = 204, .entity = "role", .id = id, .problems = role_problems};
+    latch_mgmt_run(req, &op, 1, &reply);
+}
+
 latch_rc latch_mgmt_roles_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
@@ -487,6 +635,9 @@ latch_rc latch_mgmt_roles_register(struct latch_server *srv)
         {LATCH_HTTP_GET, "/api/roles/:id/applications", list_role_apps},
         {LATCH_HTTP_POST, "/api/roles/:id/applications", add_role_apps},
         {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId", delete_role_app},
+        {LATCH_HTTP_GET, "/api/roles/:id/users", list_role_users},
+        {LATCH_HTTP_POST, "/api/roles/:id/users", add_role_users},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/users/:userId", delete_role_user},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

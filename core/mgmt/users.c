@@ -2,7 +2,7 @@
  * Management API: users, in Logto's paths and JSON (/api/users...): list with search and
  * pagination, create (with a password, or an imported Argon2/bcrypt digest), read, update,
  * delete, password set and verify, suspension, custom data, profile, social identities and the
- * user's (User-type) roles.
+ * user's (User-type) roles. A user created here gets the tenant's default User roles.
  *
  * Passwords never meet the loop thread's CPU: hashing and verifying run on the worker pool
  * (latch_loop_submit) and the statements are sent from the completion. The request's copy of a
@@ -66,7 +66,8 @@ static const struct latch_stmt user_get = {
 };
 
 /* $3 username, $4 email, $5 phone, $6 name, $7 avatar, $8 hash, $9 method, $10 customData,
- * $11 profile. */
+ * $11 profile. The new user gets the tenant's default User roles in the same statement, as
+ * Logto's insertUser and the sign-up paths (experience/) do. */
 static const struct latch_stmt user_insert = {
     .name = "mgmt_user_insert",
     .sql = "WITH" IDENTIFIER_CHECK("") ","
@@ -74,7 +75,10 @@ static const struct latch_stmt user_insert = {
            " name, avatar, password_encrypted, password_encryption_method, custom_data, profile)"
            " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10::jsonb, '{}'),"
            " coalesce($11::jsonb, '{}') FROM chk WHERE chk.problem IS NULL"
-           " RETURNING " USER_JSON " AS j)"
+           " RETURNING " USER_JSON " AS j, u.id),"
+           " dr AS (INSERT INTO users_roles (tenant_id, user_id, role_id)"
+           " SELECT $1, ins.id, r.id FROM ins, roles r"
+           " WHERE r.tenant_id = $1 AND r.is_default AND r.type = 'User' RETURNING 1)"
            " SELECT (SELECT j FROM ins), NULL::bigint, problem, detail FROM chk",
     .nparams = 11,
 };
