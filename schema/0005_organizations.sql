@@ -180,11 +180,13 @@ CREATE TABLE organization_invitation_role_relations (
     tenant_id varchar(21) NOT NULL REFERENCES tenants (id) ON UPDATE CASCADE ON DELETE CASCADE,
     organization_invitation_id varchar(21) NOT NULL,
     organization_role_id varchar(21) NOT NULL,
+    role_type varchar(32) NOT NULL DEFAULT 'User'
+        CONSTRAINT organization_invitation_role_relations_user CHECK (role_type = 'User'),
     PRIMARY KEY (tenant_id, organization_invitation_id, organization_role_id),
     FOREIGN KEY (tenant_id, organization_invitation_id)
         REFERENCES organization_invitations (tenant_id, id) ON UPDATE CASCADE ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, organization_role_id) REFERENCES organization_roles (tenant_id, id)
-        ON UPDATE CASCADE ON DELETE CASCADE
+    FOREIGN KEY (tenant_id, organization_role_id, role_type)
+        REFERENCES organization_roles (tenant_id, id, type) ON UPDATE CASCADE ON DELETE CASCADE
 );
 SELECT latch_enable_tenancy('organization_invitation_role_relations');
 
