@@ -892,19 +892,19 @@ static void delete_app_role(struct latch_request *req, void *arg)
 latch_rc latch_mgmt_applications_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
-        {LATCH_HTTP_GET, "/api/applications", list_apps},
-        {LATCH_HTTP_POST, "/api/applications", create_app},
-        {LATCH_HTTP_GET, "/api/applications/:id", get_app},
-        {LATCH_HTTP_PATCH, "/api/applications/:id", update_app},
-        {LATCH_HTTP_DELETE, "/api/applications/:id", delete_app},
-        {LATCH_HTTP_GET, "/api/applications/:id/secrets", list_secrets},
-        {LATCH_HTTP_POST, "/api/applications/:id/secrets", create_secret},
-        {LATCH_HTTP_PATCH, "/api/applications/:id/secrets/:name", rename_secret},
-        {LATCH_HTTP_DELETE, "/api/applications/:id/secrets/:name", delete_secret},
-        {LATCH_HTTP_GET, "/api/applications/:id/roles", list_app_roles},
-        {LATCH_HTTP_POST, "/api/applications/:id/roles", add_app_roles},
-        {LATCH_HTTP_PUT, "/api/applications/:id/roles", replace_app_roles},
-        {LATCH_HTTP_DELETE, "/api/applications/:id/roles/:roleId", delete_app_role},
+        {LATCH_HTTP_GET, "/api/applications", list_apps, NULL},
+        {LATCH_HTTP_POST, "/api/applications", create_app, NULL},
+        {LATCH_HTTP_GET, "/api/applications/:id", get_app, NULL},
+        {LATCH_HTTP_PATCH, "/api/applications/:id", update_app, NULL},
+        {LATCH_HTTP_DELETE, "/api/applications/:id", delete_app, NULL},
+        {LATCH_HTTP_GET, "/api/applications/:id/secrets", list_secrets, NULL},
+        {LATCH_HTTP_POST, "/api/applications/:id/secrets", create_secret, NULL},
+        {LATCH_HTTP_PATCH, "/api/applications/:id/secrets/:name", rename_secret, NULL},
+        {LATCH_HTTP_DELETE, "/api/applications/:id/secrets/:name", delete_secret, NULL},
+        {LATCH_HTTP_GET, "/api/applications/:id/roles", list_app_roles, NULL},
+        {LATCH_HTTP_POST, "/api/applications/:id/roles", add_app_roles, NULL},
+        {LATCH_HTTP_PUT, "/api/applications/:id/roles", replace_app_roles, NULL},
+        {LATCH_HTTP_DELETE, "/api/applications/:id/roles/:roleId", delete_app_role, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -16,6 +16,7 @@
 
 struct guard {
     latch_http_handler handler;
+    const void *arg;
 };
 
 static void unauthorized(struct latch_request *req, const char *code, const char *message)
@@ -83,7 +84,7 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
                                   "The access token lacks the `all` scope.");
         return;
     }
-    ck->guard->handler(req, NULL);
+    ck->guard->handler(req, (void *)ck->guard->arg);
 }
 
 static void guarded(struct latch_request *req, void *arg)
@@ -116,25 +117,32 @@ static void guarded(struct latch_request *req, void *arg)
 static struct guard guards[MAX_GUARDS];
 static int nguards;
 
-latch_rc latch_mgmt_route(struct latch_server *srv, enum latch_http_method method,
-                          const char *pattern, latch_http_handler handler)
+static latch_rc add_guarded(struct latch_server *srv, enum latch_http_method method,
+                            const char *pattern, latch_http_handler handler, const void *arg)
 {
     if (nguards == MAX_GUARDS)
         return LATCH_FAIL;
     struct guard *g = &guards[nguards];
     g->handler = handler;
+    g->arg = arg;
     if (latch_server_add_tenant_route(srv, method, pattern, guarded, g) != LATCH_OK)
         return LATCH_FAIL;
     nguards++;
     return LATCH_OK;
 }
 
+latch_rc latch_mgmt_route(struct latch_server *srv, enum latch_http_method method,
+                          const char *pattern, latch_http_handler handler)
+{
+    return add_guarded(srv, method, pattern, handler, NULL);
+}
+
 latch_rc latch_mgmt_routes(struct latch_server *srv, const struct latch_mgmt_route_def *routes,
                            size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (latch_mgmt_route(srv, routes[i].method, routes[i].pattern, routes[i].handler) !=
-            LATCH_OK)
+        if (add_guarded(srv, routes[i].method, routes[i].pattern, routes[i].handler,
+                        routes[i].arg) != LATCH_OK)
             return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -369,11 +369,11 @@ static void set_invitation_status(struct latch_request *req, void *arg)
 latch_rc latch_mgmt_invitations_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
-        {LATCH_HTTP_GET, "/api/organization-invitations", list_invitations},
-        {LATCH_HTTP_POST, "/api/organization-invitations", create_invitation},
-        {LATCH_HTTP_GET, "/api/organization-invitations/:id", get_invitation},
-        {LATCH_HTTP_DELETE, "/api/organization-invitations/:id", delete_invitation},
-        {LATCH_HTTP_PUT, "/api/organization-invitations/:id/status", set_invitation_status},
+        {LATCH_HTTP_GET, "/api/organization-invitations", list_invitations, NULL},
+        {LATCH_HTTP_POST, "/api/organization-invitations", create_invitation, NULL},
+        {LATCH_HTTP_GET, "/api/organization-invitations/:id", get_invitation, NULL},
+        {LATCH_HTTP_DELETE, "/api/organization-invitations/:id", delete_invitation, NULL},
+        {LATCH_HTTP_PUT, "/api/organization-invitations/:id/status", set_invitation_status, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -27,6 +27,7 @@ struct latch_mgmt_route_def {
     enum latch_http_method method;
     const char *pattern;
     latch_http_handler handler;
+    const void *arg; /* passed to the handler (NULL when left out) */
 };
 latch_rc latch_mgmt_routes(struct latch_server *srv, const struct latch_mgmt_route_def *routes,
                            size_t n) LATCH_MUST_CHECK;

@@ -523,8 +523,10 @@ static const struct grant_kind resource_scope_grants = {
     .param_thing = "scope",
 };
 
-static void list_grants(struct latch_request *req, const struct grant_kind *kind)
+/* Handlers of the two grant kinds; the route table passes the kind. */
+static void list_grants(struct latch_request *req, void *arg)
 {
+    const struct grant_kind *kind = arg;
     const char *limit, *offset;
     const char *id = latch_mgmt_param_id(req, "id", "organization role");
     if (id == NULL || !latch_mgmt_paginate(req, true, &limit, &offset))
@@ -551,8 +553,19 @@ static void set_grants(struct latch_request *req, const struct grant_kind *kind,
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void delete_grant(struct latch_request *req, const struct grant_kind *kind)
+static void add_grants(struct latch_request *req, void *arg)
 {
+    set_grants(req, arg, false);
+}
+
+static void replace_grants(struct latch_request *req, void *arg)
+{
+    set_grants(req, arg, true);
+}
+
+static void delete_grant(struct latch_request *req, void *arg)
+{
+    const struct grant_kind *kind = arg;
     const char *id = latch_mgmt_param_id(req, "id", "organization role");
     const char *scope = id ? latch_mgmt_param_id(req, kind->param, kind->param_thing) : NULL;
     if (scope == NULL)
@@ -561,47 +574,6 @@ static void delete_grant(struct latch_request *req, const struct grant_kind *kin
     struct latch_mgmt_reply reply = {
         .status = 204, .entity = "organization role", .id = id, .problems = org_role_problems};
     latch_mgmt_run(req, &op, 1, &reply);
-}
-
-/* Route handlers get no argument of their own, hence one small function per route. */
-static void list_role_scopes(struct latch_request *req, void *arg)
-{
-    list_grants(req, &org_scope_grants);
-}
-
-static void add_role_scopes(struct latch_request *req, void *arg)
-{
-    set_grants(req, &org_scope_grants, false);
-}
-
-static void replace_role_scopes(struct latch_request *req, void *arg)
-{
-    set_grants(req, &org_scope_grants, true);
-}
-
-static void delete_role_scope(struct latch_request *req, void *arg)
-{
-    delete_grant(req, &org_scope_grants);
-}
-
-static void list_role_resource_scopes(struct latch_request *req, void *arg)
-{
-    list_grants(req, &resource_scope_grants);
-}
-
-static void add_role_resource_scopes(struct latch_request *req, void *arg)
-{
-    set_grants(req, &resource_scope_grants, false);
-}
-
-static void replace_role_resource_scopes(struct latch_request *req, void *arg)
-{
-    set_grants(req, &resource_scope_grants, true);
-}
-
-static void delete_role_resource_scope(struct latch_request *req, void *arg)
-{
-    delete_grant(req, &resource_scope_grants);
 }
 
 /* ---- handlers: organization scopes ---- */
@@ -684,27 +656,29 @@ static void delete_scope(struct latch_request *req, void *arg)
 latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
-        {LATCH_HTTP_GET, "/api/organization-roles", list_roles},
-        {LATCH_HTTP_POST, "/api/organization-roles", create_role},
-        {LATCH_HTTP_GET, "/api/organization-roles/:id", get_role},
-        {LATCH_HTTP_PATCH, "/api/organization-roles/:id", update_role},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id", delete_role},
-        {LATCH_HTTP_GET, "/api/organization-roles/:id/scopes", list_role_scopes},
-        {LATCH_HTTP_POST, "/api/organization-roles/:id/scopes", add_role_scopes},
-        {LATCH_HTTP_PUT, "/api/organization-roles/:id/scopes", replace_role_scopes},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/scopes/:organizationScopeId",
-         delete_role_scope},
-        {LATCH_HTTP_GET, "/api/organization-roles/:id/resource-scopes", list_role_resource_scopes},
-        {LATCH_HTTP_POST, "/api/organization-roles/:id/resource-scopes", add_role_resource_scopes},
-        {LATCH_HTTP_PUT, "/api/organization-roles/:id/resource-scopes",
-         replace_role_resource_scopes},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/resource-scopes/:scopeId",
-         delete_role_resource_scope},
-        {LATCH_HTTP_GET, "/api/organization-scopes", list_scopes},
-        {LATCH_HTTP_POST, "/api/organization-scopes", create_scope},
-        {LATCH_HTTP_GET, "/api/organization-scopes/:id", get_scope},
-        {LATCH_HTTP_PATCH, "/api/organization-scopes/:id", update_scope},
-        {LATCH_HTTP_DELETE, "/api/organization-scopes/:id", delete_scope},
+        {LATCH_HTTP_GET, "/api/organization-roles", list_roles, NULL},
+        {LATCH_HTTP_POST, "/api/organization-roles", create_role, NULL},
+        {LATCH_HTTP_GET, "/api/organization-roles/:id", get_role, NULL},
+        {LATCH_HTTP_PATCH, "/api/organization-roles/:id", update_role, NULL},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id", delete_role, NULL},
+        {LATCH_HTTP_GET, "/api/organization-roles/:id/scopes", list_grants, &org_scope_grants},
+        {LATCH_HTTP_POST, "/api/organization-roles/:id/scopes", add_grants, &org_scope_grants},
+        {LATCH_HTTP_PUT, "/api/organization-roles/:id/scopes", replace_grants, &org_scope_grants},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/scopes/:organizationScopeId", delete_grant,
+         &org_scope_grants},
+        {LATCH_HTTP_GET, "/api/organization-roles/:id/resource-scopes", list_grants,
+         &resource_scope_grants},
+        {LATCH_HTTP_POST, "/api/organization-roles/:id/resource-scopes", add_grants,
+         &resource_scope_grants},
+        {LATCH_HTTP_PUT, "/api/organization-roles/:id/resource-scopes", replace_grants,
+         &resource_scope_grants},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/resource-scopes/:scopeId", delete_grant,
+         &resource_scope_grants},
+        {LATCH_HTTP_GET, "/api/organization-scopes", list_scopes, NULL},
+        {LATCH_HTTP_POST, "/api/organization-scopes", create_scope, NULL},
+        {LATCH_HTTP_GET, "/api/organization-scopes/:id", get_scope, NULL},
+        {LATCH_HTTP_PATCH, "/api/organization-scopes/:id", update_scope, NULL},
+        {LATCH_HTTP_DELETE, "/api/organization-scopes/:id", delete_scope, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -447,16 +447,16 @@ static void delete_scope(struct latch_request *req, void *arg)
 latch_rc latch_mgmt_resources_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
-        {LATCH_HTTP_GET, "/api/resources", list_resources},
-        {LATCH_HTTP_POST, "/api/resources", create_resource},
-        {LATCH_HTTP_GET, "/api/resources/:id", get_resource},
-        {LATCH_HTTP_PATCH, "/api/resources/:id", update_resource},
-        {LATCH_HTTP_DELETE, "/api/resources/:id", delete_resource},
-        {LATCH_HTTP_PATCH, "/api/resources/:id/is-default", set_default_resource},
-        {LATCH_HTTP_GET, "/api/resources/:resourceId/scopes", list_scopes},
-        {LATCH_HTTP_POST, "/api/resources/:resourceId/scopes", create_scope},
-        {LATCH_HTTP_PATCH, "/api/resources/:resourceId/scopes/:scopeId", update_scope},
-        {LATCH_HTTP_DELETE, "/api/resources/:resourceId/scopes/:scopeId", delete_scope},
+        {LATCH_HTTP_GET, "/api/resources", list_resources, NULL},
+        {LATCH_HTTP_POST, "/api/resources", create_resource, NULL},
+        {LATCH_HTTP_GET, "/api/resources/:id", get_resource, NULL},
+        {LATCH_HTTP_PATCH, "/api/resources/:id", update_resource, NULL},
+        {LATCH_HTTP_DELETE, "/api/resources/:id", delete_resource, NULL},
+        {LATCH_HTTP_PATCH, "/api/resources/:id/is-default", set_default_resource, NULL},
+        {LATCH_HTTP_GET, "/api/resources/:resourceId/scopes", list_scopes, NULL},
+        {LATCH_HTTP_POST, "/api/resources/:resourceId/scopes", create_scope, NULL},
+        {LATCH_HTTP_PATCH, "/api/resources/:resourceId/scopes/:scopeId", update_scope, NULL},
+        {LATCH_HTTP_DELETE, "/api/resources/:resourceId/scopes/:scopeId", delete_scope, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

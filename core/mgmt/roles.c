@@ -624,20 +624,20 @@ static void delete_role_user(struct latch_request *req, void *arg)
 latch_rc latch_mgmt_roles_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
-        {LATCH_HTTP_GET, "/api/roles", list_roles},
-        {LATCH_HTTP_POST, "/api/roles", create_role},
-        {LATCH_HTTP_GET, "/api/roles/:id", get_role},
-        {LATCH_HTTP_PATCH, "/api/roles/:id", update_role},
-        {LATCH_HTTP_DELETE, "/api/roles/:id", delete_role},
-        {LATCH_HTTP_GET, "/api/roles/:id/scopes", list_role_scopes},
-        {LATCH_HTTP_POST, "/api/roles/:id/scopes", add_role_scopes},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", delete_role_scope},
-        {LATCH_HTTP_GET, "/api/roles/:id/applications", list_role_apps},
-        {LATCH_HTTP_POST, "/api/roles/:id/applications", add_role_apps},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId", delete_role_app},
-        {LATCH_HTTP_GET, "/api/roles/:id/users", list_role_users},
-        {LATCH_HTTP_POST, "/api/roles/:id/users", add_role_users},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/users/:userId", delete_role_user},
+        {LATCH_HTTP_GET, "/api/roles", list_roles, NULL},
+        {LATCH_HTTP_POST, "/api/roles", create_role, NULL},
+        {LATCH_HTTP_GET, "/api/roles/:id", get_role, NULL},
+        {LATCH_HTTP_PATCH, "/api/roles/:id", update_role, NULL},
+        {LATCH_HTTP_DELETE, "/api/roles/:id", delete_role, NULL},
+        {LATCH_HTTP_GET, "/api/roles/:id/scopes", list_role_scopes, NULL},
+        {LATCH_HTTP_POST, "/api/roles/:id/scopes", add_role_scopes, NULL},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", delete_role_scope, NULL},
+        {LATCH_HTTP_GET, "/api/roles/:id/applications", list_role_apps, NULL},
+        {LATCH_HTTP_POST, "/api/roles/:id/applications", add_role_apps, NULL},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId", delete_role_app, NULL},
+        {LATCH_HTTP_GET, "/api/roles/:id/users", list_role_users, NULL},
+        {LATCH_HTTP_POST, "/api/roles/:id/users", add_role_users, NULL},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/users/:userId", delete_role_user, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }
