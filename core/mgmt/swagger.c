@@ -60,6 +60,45 @@ static const struct body_doc bodies[] = {
      "\"name\":{\"type\":\"string\",\"nullable\":true},"
      "\"avatar\":{\"type\":\"string\",\"nullable\":true},"
      "\"customData\":{\"type\":\"object\"},\"profile\":{\"type\":\"object\"}}}"},
+    {"POST /api/organizations",
+     "{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{"
+     "\"name\":{\"type\":\"string\",\"maxLength\":128},\"description\":{\"type\":\"string\","
+     "\"nullable\":true},\"customData\":{\"type\":\"object\"},\"isMfaRequired\":{\"type\":"
+     "\"boolean\"},\"branding\":{\"type\":\"object\"}}}"},
+    {"POST /api/organizations/:id/users",
+     "{\"type\":\"object\",\"required\":[\"userIds\"],\"properties\":{\"userIds\":{"
+     "\"type\":\"array\",\"items\":{\"type\":\"string\"},\"minItems\":1}}}"},
+    {"POST /api/organizations/:id/users/:userId/roles",
+     "{\"type\":\"object\",\"required\":[\"organizationRoleIds\"],\"properties\":{"
+     "\"organizationRoleIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}"},
+    {"POST /api/organizations/:id/applications",
+     "{\"type\":\"object\",\"required\":[\"applicationIds\"],\"properties\":{"
+     "\"applicationIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+     "\"minItems\":1}}}"},
+    {"POST /api/organizations/:id/jit/email-domains",
+     "{\"type\":\"object\",\"required\":[\"emailDomain\"],\"properties\":{"
+     "\"emailDomain\":{\"type\":\"string\",\"maxLength\":128}}}"},
+    {"POST /api/organization-roles",
+     "{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{"
+     "\"name\":{\"type\":\"string\",\"maxLength\":128},\"description\":{\"type\":\"string\"},"
+     "\"type\":{\"type\":\"string\",\"enum\":[\"User\",\"MachineToMachine\"]},"
+     "\"organizationScopeIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+     "\"resourceScopeIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}"},
+    {"POST /api/organization-scopes",
+     "{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{"
+     "\"name\":{\"type\":\"string\",\"maxLength\":128},\"description\":{\"type\":\"string\"}}}"},
+    {"POST /api/organization-invitations",
+     "{\"type\":\"object\",\"required\":[\"organizationId\",\"invitee\",\"expiresAt\"],"
+     "\"properties\":{\"organizationId\":{\"type\":\"string\"},\"invitee\":{\"type\":"
+     "\"string\",\"format\":\"email\"},\"expiresAt\":{\"type\":\"integer\",\"description\":"
+     "\"epoch milliseconds, in the future\"},\"inviterId\":{\"type\":\"string\"},"
+     "\"organizationRoleIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+     "\"messagePayload\":{\"type\":\"boolean\",\"enum\":[false]}}}"},
+    {"PUT /api/organization-invitations/:id/status",
+     "{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{"
+     "\"type\":\"string\",\"enum\":[\"Accepted\",\"Revoked\"]},\"acceptedUserId\":{"
+     "\"type\":\"string\",\"description\":\"required to accept; the user's primary email must "
+     "be the invitee\"}}}"},
     {"POST /api/configs/oidc/private-keys/rotate",
      "{\"type\":\"object\",\"properties\":{\"signingKeyAlgorithm\":{\"type\":\"string\","
      "\"enum\":[\"EC\",\"EC-P256\",\"RSA\",\"Ed25519\"]},\"gracePeriod\":{\"type\":\"integer\","

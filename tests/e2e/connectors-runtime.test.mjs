@@ -55,6 +55,7 @@ import {
   expectStatus,
   uniq,
 } from './lib/oidc.mjs';
+import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 
 // The build's connectors: huggingface.so in <build>/connectors; the mock in
 // <build>/connectors/mock (mock_v1.so = 1.0.0 "Mock", mock_v2.so = 2.0.0 "Mock v2").
@@ -148,43 +149,6 @@ async function startMockUpstream() {
 
 // ---- OIDC client, pages, users -----------------------------------------------------------------
 
-/** Fresh state, nonce and PKCE S256 pair. */
-async function flowChecks() {
-  const pkceCodeVerifier = client.randomPKCECodeVerifier();
-  return {
-    state: client.randomState(),
-    nonce: client.randomNonce(),
-    pkceCodeVerifier,
-    codeChallenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
-  };
-}
-
-async function configFor(ctx, app) {
-  const config = await client.discovery(new URL(ctx.issuer), app.id,
-    { client_secret: app.secret, id_token_signed_response_alg: 'ES384' },
-    client.ClientSecretBasic(app.secret), { execute: [client.allowInsecureRequests] });
-  client.enableNonRepudiationChecks(config);
-  return config;
-}
-
-function authUrl(config, app, checks) {
-  return client.buildAuthorizationUrl(config, {
-    redirect_uri: app.redirectUri,
-    scope: REFERENCE_SCOPE,
-    state: checks.state,
-    nonce: checks.nonce,
-    code_challenge: checks.codeChallenge,
-    code_challenge_method: 'S256',
-  }).href;
-}
-
-/** The code of the landing URL exchanged by the app (openid-client); resolves the tokens. */
-function redeem(config, landed, checks) {
-  return client.authorizationCodeGrant(config, new URL(landed), {
-    pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
-  });
-}
-
 /**
  * Opens the sign-in page of url, checks the button's text, clicks it. held: the upstream holds
  * its answer, so the click must not wait for the navigation it starts.
@@ -250,7 +214,7 @@ async function mockTenant(srv, cb, up, prefix) {
   const ctx = await TenantCtx.create(srv, prefix);
   const api = await ctx.api();
   const app = await ctx.createWebApp(cb.origin, { name: 'Bookstore' });
-  const config = await configFor(ctx, app);
+  const config = await webAppConfig(ctx, app);
   const connector = expectStatus(await api.post('/connectors', {
     connectorId: MOCK_ID,
     config: { authorizationEndpoint: `${up.origin}/authorize` },
@@ -563,7 +527,7 @@ describe('the Hugging Face connector loaded from a connector directory', () => {
       const ctx = await TenantCtx.create(srv, 'hfbad');
       const api = await ctx.api();
       const app = await ctx.createWebApp(cb.origin, { name: 'Auth.js app' });
-      const config = await configFor(ctx, app);
+      const config = await webAppConfig(ctx, app);
       assert.ok((await factories(api)).has(HF_ID), 'huggingface-universal is loaded from the directory');
       const connector = expectStatus(await api.post('/connectors', {
         connectorId: HF_ID,

@@ -33,50 +33,19 @@ import {
   scopeSet,
   uniq,
 } from './lib/oidc.mjs';
+import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 
 const ORGS = 'urn:logto:scope:organizations';
 const ORG_ROLES = 'urn:logto:scope:organization_roles';
 const ORIGIN = 'http://localhost:3000';
 const MOCK_SO = path.join(buildDir, 'connectors', 'mock', 'mock.so');
 
-/** Fresh state, nonce and PKCE S256 pair. */
-async function flowChecks() {
-  const pkceCodeVerifier = client.randomPKCECodeVerifier();
-  return {
-    state: client.randomState(),
-    nonce: client.randomNonce(),
-    pkceCodeVerifier,
-    codeChallenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
-  };
-}
-
-async function configFor(ctx, app) {
-  const config = await client.discovery(new URL(ctx.issuer), app.id,
-    { client_secret: app.secret, id_token_signed_response_alg: 'ES384' },
-    client.ClientSecretBasic(app.secret), { execute: [client.allowInsecureRequests] });
-  client.enableNonRepudiationChecks(config);
-  return config;
-}
-
-function authUrl(config, app, checks, scope) {
-  return client.buildAuthorizationUrl(config, {
-    redirect_uri: app.redirectUri,
-    scope,
-    state: checks.state,
-    nonce: checks.nonce,
-    code_challenge: checks.codeChallenge,
-    code_challenge_method: 'S256',
-  }).href;
-}
-
 /** A password sign-in through the Experience API; the app redeems the code with openid-client. */
 async function passwordSignIn(t, user, scope) {
   const checks = await flowChecks();
   const xp = new ExperienceClient(t.ctx, new CookieJar());
-  const landed = await xp.signIn(authUrl(t.config, t.app, checks, scope), user.username, user.password);
-  return client.authorizationCodeGrant(t.config, new URL(landed), {
-    pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
-  });
+  const landed = await xp.signIn(authUrl(t.config, t.app, checks, { scope }), user.username, user.password);
+  return redeem(t.config, landed, checks);
 }
 
 /** Verifies an access token of tenant ctx: signature (JWKS), issuer, audience, typ. */
@@ -133,7 +102,7 @@ async function setUpTenant(srv, prefix) {
       description: `the ${name} company` }), 201, `create organization ${name}`);
   }
   t.app = await ctx.createWebApp(ORIGIN, { name: 'Bookstore' });
-  t.config = await configFor(ctx, t.app);
+  t.config = await webAppConfig(ctx, t.app);
   return t;
 }
 
@@ -431,7 +400,7 @@ describe('Just-in-time provisioning by verified email domain (social sign-up)', 
   async function socialSignIn(profile) {
     const checks = await flowChecks();
     const xp = new ExperienceClient(t.ctx, new CookieJar());
-    await xp.start(authUrl(t.config, t.app, checks, `openid offline_access email ${ORGS} ${ORG_ROLES}`));
+    await xp.start(authUrl(t.config, t.app, checks, { scope: `openid offline_access email ${ORGS} ${ORG_ROLES}` }));
     const r = await xp.call('POST', `/verification/social/${connector.id}/authorization-uri`,
       { state: 'page-state', redirectUri: `${t.ctx.base}/callback/${connector.id}` });
     assert.equal(r.status, 200, `authorization-uri: ${r.text}`);
@@ -441,9 +410,7 @@ describe('Just-in-time provisioning by verified email domain (social sign-up)', 
     back.searchParams.set('state', upstream.searchParams.get('state'));
     for (const [k, v] of Object.entries(profile)) back.searchParams.set(k, v);
     const landed = await xp.resume(back.href);
-    return client.authorizationCodeGrant(t.config, new URL(landed), {
-      pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
-    });
+    return redeem(t.config, landed, checks);
   }
 
   it('a new user with a verified email of the domain joins with the JIT roles', async () => {

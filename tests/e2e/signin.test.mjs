@@ -39,6 +39,7 @@ import {
   uniqPassword,
   uniqUsername,
 } from './lib/oidc.mjs';
+import { authUrl as referenceAuthUrl, flowChecks } from './lib/flow.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -48,30 +49,6 @@ const oauthError = (code) => (err) => {
     `want error ${code}, got ${err?.error ?? err}: ${err?.error_description ?? err?.message}`);
   return true;
 };
-
-/** Fresh state, nonce and PKCE S256 pair. */
-async function flowChecks() {
-  const pkceCodeVerifier = client.randomPKCECodeVerifier();
-  return {
-    state: client.randomState(),
-    nonce: client.randomNonce(),
-    pkceCodeVerifier,
-    codeChallenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
-  };
-}
-
-/** The authorization URL of the reference scenario for config (plus extra parameters). */
-function referenceAuthUrl(config, app, checks, extra = {}) {
-  return client.buildAuthorizationUrl(config, {
-    redirect_uri: app.redirectUri,
-    scope: REFERENCE_SCOPE,
-    state: checks.state,
-    nonce: checks.nonce,
-    code_challenge: checks.codeChallenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  }).href;
-}
 
 /**
  * openid-client Configuration for app through discovery, with the ID token signature checked

@@ -29,6 +29,7 @@ import {
   waitForUrlPrefix,
 } from './lib/browser.mjs';
 import { REFERENCE_SCOPE, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
+import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The build offers huggingface.so in <build>/connectors; the mock test connector lives in
@@ -36,36 +37,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const connectorDir = process.env.LATCH_TEST_CONNECTOR_DIR || path.join(buildDir, 'connectors');
 const mockDir = path.join(buildDir, 'connectors', 'mock');
 const fakeHfPath = path.join(here, 'lib', 'fake-hf.mjs');
-
-/** Fresh state, nonce and PKCE S256 pair. */
-async function flowChecks() {
-  const pkceCodeVerifier = client.randomPKCECodeVerifier();
-  return {
-    state: client.randomState(),
-    nonce: client.randomNonce(),
-    pkceCodeVerifier,
-    codeChallenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
-  };
-}
-
-async function configFor(ctx, app) {
-  const config = await client.discovery(new URL(ctx.issuer), app.id,
-    { client_secret: app.secret, id_token_signed_response_alg: 'ES384' },
-    client.ClientSecretBasic(app.secret), { execute: [client.allowInsecureRequests] });
-  client.enableNonRepudiationChecks(config);
-  return config;
-}
-
-function authUrl(config, app, checks) {
-  return client.buildAuthorizationUrl(config, {
-    redirect_uri: app.redirectUri,
-    scope: REFERENCE_SCOPE,
-    state: checks.state,
-    nonce: checks.nonce,
-    code_challenge: checks.codeChallenge,
-    code_challenge_method: 'S256',
-  }).href;
-}
 
 /**
  * The mock connector's upstream: GET /authorize?state&redirect_uri answers 302 to
@@ -149,7 +120,7 @@ describe('social sign-in with the mock connector', () => {
     ctx = await TenantCtx.create(srv, 'social');
     api = await ctx.api();
     app = await ctx.createWebApp(cb.origin, { name: 'Bookstore' });
-    config = await configFor(ctx, app);
+    config = await webAppConfig(ctx, app);
   });
   after(async () => {
     await browser?.close();
@@ -360,7 +331,7 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
     ctx = await TenantCtx.create(srv, 'hf');
     api = await ctx.api();
     app = await ctx.createWebApp(cb.origin, { name: 'Auth.js app' });
-    config = await configFor(ctx, app);
+    config = await webAppConfig(ctx, app);
   });
   after(async () => {
     await browser?.close();
