@@ -756,143 +756,158 @@ static void list_user_orgs(struct latch_request *req, void *arg)
 
 /* ---- handlers: members (users and applications) ---- */
 
+/* User and application members share their handlers, and the route table passes the kind; each
+ * kind names its statements, body key and path parameter. */
+struct member_kind {
+    const struct latch_stmt *list, *add, *replace, *remove;
+    const struct latch_stmt *role_list, *role_add, *role_replace, *role_remove;
+    const char *ids_key;      /* body member of POST and PUT /:id/<members> and POST .../roles */
+    const char *param;        /* path parameter naming one member */
+    const char *param_entity; /* for a malformed member id */
+};
+
+static const struct member_kind user_members = {
+    .list = &member_list,
+    .add = &member_add,
+    .replace = &member_replace,
+    .remove = &member_delete,
+    .role_list = &user_role_list,
+    .role_add = &user_role_add,
+    .role_replace = &user_role_replace,
+    .role_remove = &user_role_delete,
+    .ids_key = "userIds",
+    .param = "userId",
+    .param_entity = "user",
+};
+
+static const struct member_kind app_members = {
+    .list = &app_list,
+    .add = &app_add,
+    .replace = &app_replace,
+    .remove = &app_delete,
+    .role_list = &app_role_list,
+    .role_add = &app_role_add,
+    .role_replace = &app_role_replace,
+    .role_remove = &app_role_delete,
+    .ids_key = "applicationIds",
+    .param = "applicationId",
+    .param_entity = "application",
+};
+
 /* GET /:id/users and /:id/applications: pagination (default 20) and `q`. */
-static void list_members(struct latch_request *req, const struct latch_stmt *stmt)
+static void list_members(struct latch_request *req, void *arg)
 {
+    const struct member_kind *kind = arg;
     const char *limit, *offset, *search;
     const char *id = org_id(req);
     if (id == NULL || !latch_mgmt_paginate(req, false, &limit, &offset) || !search_q(req, &search))
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, limit, offset, search}};
+    struct latch_store_op op = {kind->list, {req->tenant->id, id, limit, offset, search}};
     run(req, &op, id, 200, true);
 }
 
 /* POST (201; ids required, non-empty) and PUT (204; [] removes all) of a member set. */
-static void set_members(struct latch_request *req, const char *key, const struct latch_stmt *stmt,
-                        bool replace)
+static void set_members(struct latch_request *req, const struct member_kind *kind, bool replace)
 {
     const char *ids;
     const char *id = org_id(req);
-    if (id == NULL || !read_ids(req, key, &ids, NULL, NULL, !replace))
+    if (id == NULL || !read_ids(req, kind->ids_key, &ids, NULL, NULL, !replace))
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, ids}};
+    struct latch_store_op op = {replace ? kind->replace : kind->add, {req->tenant->id, id, ids}};
     run(req, &op, id, replace ? 204 : 201, false);
 }
 
-/* DELETE /:id/<members>/:<param>. */
-static void delete_member(struct latch_request *req, const char *param, const char *entity,
-                          const struct latch_stmt *stmt)
+static void add_members(struct latch_request *req, void *arg)
 {
+    set_members(req, arg, false);
+}
+
+static void replace_members(struct latch_request *req, void *arg)
+{
+    set_members(req, arg, true);
+}
+
+/* DELETE /:id/<members>/:<param>. */
+static void delete_member(struct latch_request *req, void *arg)
+{
+    const struct member_kind *kind = arg;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, param, entity) : NULL;
+    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
     if (member == NULL)
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, member}};
+    struct latch_store_op op = {kind->remove, {req->tenant->id, id, member}};
     run(req, &op, id, 204, false);
 }
 
-/* POST /:id/<members>/roles {<key>: [...], organizationRoleIds: [...]}: every listed member
+/* POST /:id/<members>/roles {<ids_key>: [...], organizationRoleIds: [...]}: every listed member
  * gets every listed role. */
-static void add_members_roles(struct latch_request *req, const char *key,
-                              const struct latch_stmt *stmt)
+static void add_members_roles(struct latch_request *req, void *arg)
 {
+    const struct member_kind *kind = arg;
     const char *members, *roles;
     const char *id = org_id(req);
-    if (id == NULL || !read_ids(req, key, &members, "organizationRoleIds", &roles, true))
+    if (id == NULL || !read_ids(req, kind->ids_key, &members, "organizationRoleIds", &roles, true))
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, members, roles}};
+    struct latch_store_op op = {kind->role_add, {req->tenant->id, id, members, roles}};
     run(req, &op, id, 201, false);
 }
 
 /* GET /:id/<members>/:<param>/roles, optional pagination. */
-static void list_member_roles(struct latch_request *req, const char *param, const char *entity,
-                              const struct latch_stmt *stmt)
+static void list_member_roles(struct latch_request *req, void *arg)
 {
+    const struct member_kind *kind = arg;
     const char *limit, *offset;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, param, entity) : NULL;
+    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
     if (member == NULL || !latch_mgmt_paginate(req, true, &limit, &offset))
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, member, limit, offset}};
+    struct latch_store_op op = {kind->role_list, {req->tenant->id, id, member, limit, offset}};
     run(req, &op, id, 200, true);
 }
 
 /* POST (201, non-empty) and PUT (204, [] removes all) /:id/<members>/:<param>/roles
  * {organizationRoleIds}. */
-static void set_member_roles(struct latch_request *req, const char *param, const char *entity,
-                             const struct latch_stmt *stmt, bool replace)
+static void set_member_roles(struct latch_request *req, const struct member_kind *kind,
+                             bool replace)
 {
     const char *roles;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, param, entity) : NULL;
+    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
     if (member == NULL || !read_ids(req, "organizationRoleIds", &roles, NULL, NULL, !replace))
         return;
     const char *members = one_id_array(req, member);
     if (members == NULL)
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, members, roles}};
+    struct latch_store_op op = {replace ? kind->role_replace : kind->role_add,
+                                {req->tenant->id, id, members, roles}};
     run(req, &op, id, replace ? 204 : 201, false);
 }
 
-/* DELETE /:id/<members>/:<param>/roles/:organizationRoleId. */
-static void delete_member_role(struct latch_request *req, const char *param, const char *entity,
-                               const struct latch_stmt *stmt)
+static void add_member_roles(struct latch_request *req, void *arg)
 {
+    set_member_roles(req, arg, false);
+}
+
+static void replace_member_roles(struct latch_request *req, void *arg)
+{
+    set_member_roles(req, arg, true);
+}
+
+/* DELETE /:id/<members>/:<param>/roles/:organizationRoleId. */
+static void delete_member_role(struct latch_request *req, void *arg)
+{
+    const struct member_kind *kind = arg;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, param, entity) : NULL;
+    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
     const char *role =
         member ? latch_mgmt_param_id(req, "organizationRoleId", "organization role") : NULL;
     if (role == NULL)
         return;
-    struct latch_store_op op = {stmt, {req->tenant->id, id, member, role}};
+    struct latch_store_op op = {kind->role_remove, {req->tenant->id, id, member, role}};
     run(req, &op, id, 204, false);
 }
 
-static void list_users(struct latch_request *req, void *arg)
-{
-    list_members(req, &member_list);
-}
-
-static void add_users(struct latch_request *req, void *arg)
-{
-    set_members(req, "userIds", &member_add, false);
-}
-
-static void replace_users(struct latch_request *req, void *arg)
-{
-    set_members(req, "userIds", &member_replace, true);
-}
-
-static void delete_user(struct latch_request *req, void *arg)
-{
-    delete_member(req, "userId", "user", &member_delete);
-}
-
-static void add_users_roles(struct latch_request *req, void *arg)
-{
-    add_members_roles(req, "userIds", &user_role_add);
-}
-
-static void list_user_roles(struct latch_request *req, void *arg)
-{
-    list_member_roles(req, "userId", "user", &user_role_list);
-}
-
-static void add_user_roles(struct latch_request *req, void *arg)
-{
-    set_member_roles(req, "userId", "user", &user_role_add, false);
-}
-
-static void replace_user_roles(struct latch_request *req, void *arg)
-{
-    set_member_roles(req, "userId", "user", &user_role_replace, true);
-}
-
-static void delete_user_role(struct latch_request *req, void *arg)
-{
-    delete_member_role(req, "userId", "user", &user_role_delete);
-}
-
+/* GET /:id/users/:userId/scopes (users only). */
 static void list_user_scopes(struct latch_request *req, void *arg)
 {
     const char *id = org_id(req);
@@ -903,67 +918,19 @@ static void list_user_scopes(struct latch_request *req, void *arg)
     run(req, &op, id, 200, false);
 }
 
-static void list_apps(struct latch_request *req, void *arg)
-{
-    list_members(req, &app_list);
-}
-
-static void add_apps(struct latch_request *req, void *arg)
-{
-    set_members(req, "applicationIds", &app_add, false);
-}
-
-static void replace_apps(struct latch_request *req, void *arg)
-{
-    set_members(req, "applicationIds", &app_replace, true);
-}
-
-static void delete_app(struct latch_request *req, void *arg)
-{
-    delete_member(req, "applicationId", "application", &app_delete);
-}
-
-static void add_apps_roles(struct latch_request *req, void *arg)
-{
-    add_members_roles(req, "applicationIds", &app_role_add);
-}
-
-static void list_app_roles(struct latch_request *req, void *arg)
-{
-    list_member_roles(req, "applicationId", "application", &app_role_list);
-}
-
-static void add_app_roles(struct latch_request *req, void *arg)
-{
-    set_member_roles(req, "applicationId", "application", &app_role_add, false);
-}
-
-static void replace_app_roles(struct latch_request *req, void *arg)
-{
-    set_member_roles(req, "applicationId", "application", &app_role_replace, true);
-}
-
-static void delete_app_role(struct latch_request *req, void *arg)
-{
-    delete_member_role(req, "applicationId", "application", &app_role_delete);
-}
-
 /* ---- handlers: just-in-time provisioning ---- */
 
-/* GET /:id/jit/email-domains and /:id/jit/roles, optional pagination. */
-static void list_jit(struct latch_request *req, const struct latch_stmt *stmt)
+/* GET /:id/jit/email-domains and /:id/jit/roles, optional pagination; the route table passes
+ * the statement. */
+static void list_jit(struct latch_request *req, void *arg)
 {
+    const struct latch_stmt *stmt = arg;
     const char *limit, *offset;
     const char *id = org_id(req);
     if (id == NULL || !latch_mgmt_paginate(req, true, &limit, &offset))
         return;
     struct latch_store_op op = {stmt, {req->tenant->id, id, limit, offset}};
     run(req, &op, id, 200, true);
-}
-
-static void list_jit_domains(struct latch_request *req, void *arg)
-{
-    list_jit(req, &jit_domain_list);
 }
 
 static void add_jit_domain(struct latch_request *req, void *arg)
@@ -1086,11 +1053,6 @@ static void delete_jit_domain(struct latch_request *req, void *arg)
     run(req, &op, id, 204, false);
 }
 
-static void list_jit_roles(struct latch_request *req, void *arg)
-{
-    list_jit(req, &jit_role_list);
-}
-
 static void set_jit_roles(struct latch_request *req, bool replace)
 {
     const char *roles;
@@ -1134,37 +1096,42 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
         {LATCH_HTTP_GET, "/api/organizations/:id", get_org, NULL},
         {LATCH_HTTP_PATCH, "/api/organizations/:id", update_org, NULL},
         {LATCH_HTTP_DELETE, "/api/organizations/:id", delete_org, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/users", list_users, NULL},
-        {LATCH_HTTP_POST, "/api/organizations/:id/users", add_users, NULL},
-        {LATCH_HTTP_PUT, "/api/organizations/:id/users", replace_users, NULL},
-        {LATCH_HTTP_POST, "/api/organizations/:id/users/roles", add_users_roles, NULL},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id/users/:userId", delete_user, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/users/:userId/roles", list_user_roles, NULL},
-        {LATCH_HTTP_POST, "/api/organizations/:id/users/:userId/roles", add_user_roles, NULL},
-        {LATCH_HTTP_PUT, "/api/organizations/:id/users/:userId/roles", replace_user_roles, NULL},
+        {LATCH_HTTP_GET, "/api/organizations/:id/users", list_members, &user_members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/users", add_members, &user_members},
+        {LATCH_HTTP_PUT, "/api/organizations/:id/users", replace_members, &user_members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/users/roles", add_members_roles, &user_members},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id/users/:userId", delete_member, &user_members},
+        {LATCH_HTTP_GET, "/api/organizations/:id/users/:userId/roles", list_member_roles,
+         &user_members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/users/:userId/roles", add_member_roles,
+         &user_members},
+        {LATCH_HTTP_PUT, "/api/organizations/:id/users/:userId/roles", replace_member_roles,
+         &user_members},
         {LATCH_HTTP_DELETE, "/api/organizations/:id/users/:userId/roles/:organizationRoleId",
-         delete_user_role, NULL},
+         delete_member_role, &user_members},
         {LATCH_HTTP_GET, "/api/organizations/:id/users/:userId/scopes", list_user_scopes, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/applications", list_apps, NULL},
-        {LATCH_HTTP_POST, "/api/organizations/:id/applications", add_apps, NULL},
-        {LATCH_HTTP_PUT, "/api/organizations/:id/applications", replace_apps, NULL},
-        {LATCH_HTTP_POST, "/api/organizations/:id/applications/roles", add_apps_roles, NULL},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id/applications/:applicationId", delete_app, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/applications/:applicationId/roles", list_app_roles,
-         NULL},
-        {LATCH_HTTP_POST, "/api/organizations/:id/applications/:applicationId/roles", add_app_roles,
-         NULL},
+        {LATCH_HTTP_GET, "/api/organizations/:id/applications", list_members, &app_members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/applications", add_members, &app_members},
+        {LATCH_HTTP_PUT, "/api/organizations/:id/applications", replace_members, &app_members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/applications/roles", add_members_roles,
+         &app_members},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id/applications/:applicationId", delete_member,
+         &app_members},
+        {LATCH_HTTP_GET, "/api/organizations/:id/applications/:applicationId/roles",
+         list_member_roles, &app_members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/applications/:applicationId/roles",
+         add_member_roles, &app_members},
         {LATCH_HTTP_PUT, "/api/organizations/:id/applications/:applicationId/roles",
-         replace_app_roles, NULL},
+         replace_member_roles, &app_members},
         {LATCH_HTTP_DELETE,
          "/api/organizations/:id/applications/:applicationId/roles/:organizationRoleId",
-         delete_app_role, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/jit/email-domains", list_jit_domains, NULL},
+         delete_member_role, &app_members},
+        {LATCH_HTTP_GET, "/api/organizations/:id/jit/email-domains", list_jit, &jit_domain_list},
         {LATCH_HTTP_POST, "/api/organizations/:id/jit/email-domains", add_jit_domain, NULL},
         {LATCH_HTTP_PUT, "/api/organizations/:id/jit/email-domains", replace_jit_domains, NULL},
         {LATCH_HTTP_DELETE, "/api/organizations/:id/jit/email-domains/:emailDomain",
          delete_jit_domain, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/jit/roles", list_jit_roles, NULL},
+        {LATCH_HTTP_GET, "/api/organizations/:id/jit/roles", list_jit, &jit_role_list},
         {LATCH_HTTP_POST, "/api/organizations/:id/jit/roles", add_jit_roles, NULL},
         {LATCH_HTTP_PUT, "/api/organizations/:id/jit/roles", replace_jit_roles, NULL},
         {LATCH_HTTP_DELETE, "/api/organizations/:id/jit/roles/:organizationRoleId", delete_jit_role,
