@@ -572,12 +572,20 @@ static void got_client(struct latch_client *client, const struct latch_error *er
         }
         a->max_age = v;
     }
-    int nres = latch_form_count(&a->form, "resource");
-    if (nres > 1) {
-        auth_error(a, "invalid_target", "Request one resource at a time.");
-        return;
+    /* Logto's SDKs add the reserved organizations resource whenever the organizations scope
+     * is asked for; it names no API (organization tokens come from the refresh grant with
+     * organization_id), so it is accepted and left out. */
+    a->resource = NULL;
+    for (int i = 0; i < a->form.n; i++) {
+        const struct latch_form_field *f = &a->form.fields[i];
+        if (strcmp(f->name, "resource") != 0 || strcmp(f->value, LATCH_RESOURCE_ORGANIZATIONS) == 0)
+            continue;
+        if (a->resource != NULL) {
+            auth_error(a, "invalid_target", "Request one resource at a time.");
+            return;
+        }
+        a->resource = f->value;
     }
-    a->resource = latch_form_get(&a->form, "resource");
     if (a->resource != NULL && latch_tenant_resource(a->state, a->resource) == NULL) {
         auth_error(a, "invalid_target", "The resource indicator is not registered.");
         return;

@@ -439,7 +439,7 @@ static void code_used(struct latch_store_result *const *results, int n,
     is->resource = col(c, 7, a);
     is->nonce = col(c, 8, a);
     is->auth_time = strtoll(latch_store_result_value(c, 0, 11), NULL, 10);
-    const char *resource = latch_form_get(&tr->form, "resource");
+    const char *resource = latch_oidc_resource_param(&tr->form);
     if (resource != NULL && (is->resource == NULL || strcmp(resource, is->resource) != 0)) {
         grant_error(tr, "invalid_target", "The resource was not part of the authorization.");
         return;
@@ -473,7 +473,7 @@ void latch_oidc_grant_authorization_code(struct latch_token_request *tr)
     cg->is.tr = tr;
     cg->redirect_uri = latch_form_get(&tr->form, "redirect_uri");
     cg->verifier = latch_form_get(&tr->form, "code_verifier");
-    const char *resource = latch_form_get(&tr->form, "resource");
+    const char *resource = latch_oidc_resource_param(&tr->form);
     struct latch_store_op ops[2] = {
         {.stmt = &use_code, .params = {tr->state->id, hash}},
         {.stmt = &code_user, .params = {tr->state->id, hash, resource}},
@@ -531,7 +531,7 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     is->scope = col(t, 4, a);
     is->resource = col(t, 5, a);
     is->auth_time = strtoll(latch_store_result_value(t, 0, 6), NULL, 10);
-    const char *resource = latch_form_get(&tr->form, "resource");
+    const char *resource = latch_oidc_resource_param(&tr->form);
     if (resource != NULL)
         is->resource = latch_arena_strdup(a, resource); /* registered: checked before */
     const char *scope = latch_form_get(&tr->form, "scope");
@@ -595,7 +595,7 @@ void latch_oidc_grant_refresh_token(struct latch_token_request *tr)
     snprintf(ttl, sizeof(ttl), "%ld", tr->client->refresh_token_ttl);
     /* Everything that can be refused without the database is, before the token is used (and,
      * with rotation, consumed). */
-    const char *resource = latch_form_get(&tr->form, "resource");
+    const char *resource = latch_oidc_resource_param(&tr->form);
     if (resource != NULL && latch_tenant_resource(tr->state, resource) == NULL) {
         grant_error(tr, "invalid_target", "The resource indicator is not registered.");
         return;

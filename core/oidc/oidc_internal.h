@@ -116,6 +116,13 @@ struct latch_code_request {
     "WHERE x.tenant_id = $1 AND x.organization_id = $3 AND x." col " = " who                       \
     " AND r.indicator = $4)"
 
+/* Logto's reserved resource indicator that SDKs send with the organizations scope. */
+#define LATCH_RESOURCE_ORGANIZATIONS "urn:logto:resource:organizations"
+
+/* The token request's `resource`, NULL when absent or when it is the reserved organizations
+ * resource (organization tokens are asked for with organization_id). */
+const char *latch_oidc_resource_param(const struct latch_form *form);
+
 /* The audience of an organization token (Logto RFC 0001). */
 #define LATCH_ORGANIZATION_URN "urn:logto:organization:"
 

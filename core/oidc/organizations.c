@@ -43,6 +43,12 @@ bool latch_oidc_organization_id_ok(const char *s)
     return true;
 }
 
+const char *latch_oidc_resource_param(const struct latch_form *form)
+{
+    const char *r = latch_form_get(form, "resource");
+    return r != NULL && strcmp(r, LATCH_RESOURCE_ORGANIZATIONS) == 0 ? NULL : r;
+}
+
 static void release(struct latch_token_request *tr)
 {
     latch_client_unref(tr->client);
@@ -110,7 +116,7 @@ void latch_oidc_grant_client_organization(struct latch_token_request *tr,
     }
     co->tr = tr;
     co->organization_id = organization_id;
-    co->indicator = latch_form_get(&tr->form, "resource");
+    co->indicator = latch_oidc_resource_param(&tr->form);
     const char *p[4] = {tr->state->id, tr->client->id, organization_id, co->indicator};
     latch_store_query(latch_loop_store(req->loop), tr->state->id, &app_member, p, member_read, co);
 }

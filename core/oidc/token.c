@@ -257,7 +257,7 @@ static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client 
         latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is too long.");
         return false;
     }
-    const char *indicator = latch_form_get(&ctx->tr.form, "resource");
+    const char *indicator = latch_oidc_resource_param(&ctx->tr.form);
     if (indicator != NULL && latch_tenant_resource(st, indicator) == NULL) {
         latch_oidc_error(req, 400, "invalid_target", "The resource indicator is not registered.");
         return false;

@@ -37,14 +37,16 @@ import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 
 const ORGS = 'urn:logto:scope:organizations';
 const ORG_ROLES = 'urn:logto:scope:organization_roles';
+const RESERVED = 'urn:logto:resource:organizations';
 const ORIGIN = 'http://localhost:3000';
 const MOCK_SO = path.join(buildDir, 'connectors', 'mock', 'mock.so');
 
 /** A password sign-in through the Experience API; the app redeems the code with openid-client. */
-async function passwordSignIn(t, user, scope) {
+async function passwordSignIn(t, user, scope, extra = {}) {
   const checks = await flowChecks();
   const xp = new ExperienceClient(t.ctx, new CookieJar());
-  const landed = await xp.signIn(authUrl(t.config, t.app, checks, { scope }), user.username, user.password);
+  const landed = await xp.signIn(authUrl(t.config, t.app, checks, { scope, ...extra }), user.username,
+    user.password);
   return redeem(t.config, landed, checks);
 }
 
@@ -182,6 +184,12 @@ describe('RBAC for people and organizations: tokens', () => {
     // A scope parameter narrows; what the roles do not grant is left out, not refused.
     const narrowed = await orgToken(a.orgs.acme, { scope: 'write:docs delete:everything' });
     assert.deepEqual(scopeSet(narrowed.scope), ['write:docs']);
+    // Logto's SDKs send the reserved resource urn:logto:resource:organizations with the
+    // organizations scope, at sign-in and (older ones) with organization_id.
+    const sdk = await passwordSignIn(a, alice, `${fullScope} read:docs`, { resource: RESERVED });
+    rt = sdk.refresh_token;
+    const reserved = await orgToken(a.orgs.globex, { resource: RESERVED });
+    assert.deepEqual(scopeSet(reserved.scope), ['read:docs']);
     // Organization permissions can be asked for at the token request (RFC 0001 §7.2) even
     // when the sign-in did not name them.
     const dyn = await passwordSignIn(a, alice, fullScope);
