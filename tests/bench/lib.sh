@@ -1,8 +1,11 @@
 # tests/bench/lib.sh: what the benchmarks share, sourced after deploy/lib.sh from the checkout
 # root: a throwaway PostgreSQL, a release latchd with a bootstrap management application
-# (admin_id / admin_secret) at $public, cleanup on exit, fail(), and json() to read answers.
+# (admin_id / admin_secret) at $public, cleanup on exit, fail(), json() to read answers,
+# mgmt_login and api() for the Management API, jwt_payload, and bench_wrk to measure a POST.
 # Sets: tmp, pgport, port, public, latchd_pid, admin_id, admin_secret.
-[ -x build/core/latchd ] || latch_build build -Dbuildtype=release
+# The release build in build/ is brought up to date first (ninja does nothing when it is), so
+# that a benchmark never measures a binary older than the checkout.
+latch_build build -Dbuildtype=release
 
 tmp=$(mktemp -d /tmp/latch-bench.XXXXXX)
 chmod 755 "$tmp"
@@ -56,4 +59,80 @@ done
 # json EXPR: evaluates a Python expression over the JSON document on stdin, bound to `d`.
 json() {
   python3 -c 'import json, sys; d = json.load(sys.stdin); v = eval(sys.argv[1]); print(v if isinstance(v, str) else json.dumps(v))' "$1"
+}
+
+# mgmt_login: a Management API token (client_credentials of the bootstrap application, scope
+# all) into mgmt_token.
+mgmt_login() {
+  local code
+  code=$(curl -sS -o "$tmp/token.json" -w '%{http_code}' -u "$admin_id:$admin_secret" \
+    --data-urlencode grant_type=client_credentials --data-urlencode "resource=$public/api" \
+    --data-urlencode scope=all "$public/oidc/token") || fail "management token: curl failed"
+  [ "$code" = 200 ] || fail "management token answered $code: $(cat "$tmp/token.json")"
+  mgmt_token=$(json 'd["access_token"]' <"$tmp/token.json")
+}
+
+# api METHOD PATH [JSON]: Management API call with $mgmt_token; prints the body; fails on a
+# non-2xx status.
+api() {
+  local code
+  code=$(curl -sS -o "$tmp/api.json" -w '%{http_code}' -X "$1" \
+    -H "Authorization: Bearer $mgmt_token" -H 'Content-Type: application/json' \
+    ${3:+--data "$3"} "$public/api$2") || fail "api $1 $2: curl failed"
+  case "$code" in
+    2??) cat "$tmp/api.json" ;;
+    *) fail "api $1 $2 answered $code: $(cat "$tmp/api.json")" ;;
+  esac
+}
+
+# jwt_payload TOKEN: the decoded payload (JSON text) of a JWS compact token.
+jwt_payload() {
+  python3 -c 'import base64, sys
+p = sys.argv[1].split(".")[1]
+print(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)).decode())' "$1"
+}
+
+# ---- wrk ---------------------------------------------------------------------------------------
+# wrk's script for bench_wrk: POSTs $BENCH_BODY (form-encoded) with the Authorization header
+# $BENCH_AUTH; counts the answers that are 200 and those that are not.
+cat >"$tmp/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  ok200 = 0
+  other = 0
+end
+function response(status, headers, body)
+  if status == 200 then ok200 = ok200 + 1 else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local a, b = 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("ok200")
+    b = b + t:get("other")
+  end
+  io.write(string.format("lua-status: 200=%d other=%d\n", a, b))
+end
+EOF
+
+# bench_wrk URL SECONDS THREADS CONNECTIONS: wrk POSTs $BENCH_BODY to URL as post.lua says, and
+# sets wrk_rate (req/s), wrk_p50, wrk_p99, wrk_ok200, wrk_other (answers that were not 200) and
+# wrk_sockerr (wrk's socket errors, empty when none). Call it directly, not in $(...): the
+# results are globals.
+bench_wrk() {
+  local out
+  out=$(wrk -t"$3" -c"$4" -d"${2}s" --latency -s "$tmp/post.lua" "$1") || fail "wrk failed on $1"
+  wrk_rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  wrk_p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  wrk_p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  wrk_ok200=$(sed -n 's/^lua-status: 200=\([0-9]*\) other=.*/\1/p' <<<"$out")
+  wrk_other=$(sed -n 's/^lua-status: 200=[0-9]* other=\([0-9]*\)/\1/p' <<<"$out")
+  wrk_sockerr=$(sed -n 's/.*Socket errors: //p' <<<"$out")
 }
