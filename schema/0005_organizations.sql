@@ -219,14 +219,43 @@ CREATE TABLE organization_jit_roles (
 );
 SELECT latch_enable_tenancy('organization_jit_roles');
 
+-- What an organization member holds in organization org: the organization scopes its roles grant,
+-- or, with indicator, the scopes of that API resource they grant; space-separated, NULL when none.
+-- The member is a user (member_user) or a MachineToMachine application (member_app).
+CREATE FUNCTION latch_organization_held(tid text, org text, member_user text, member_app text,
+                                        indicator text)
+RETURNS text LANGUAGE sql STABLE AS $$
+    WITH roles AS (
+        SELECT organization_role_id FROM organization_role_user_relations
+         WHERE tenant_id = tid AND organization_id = org AND user_id = member_user
+        UNION
+        SELECT organization_role_id FROM organization_role_application_relations
+         WHERE tenant_id = tid AND organization_id = org AND application_id = member_app)
+    SELECT CASE WHEN indicator IS NULL THEN
+        (SELECT string_agg(DISTINCT s.name, ' ') FROM roles r
+           JOIN organization_role_scope_relations rs
+             ON rs.tenant_id = tid AND rs.organization_role_id = r.organization_role_id
+           JOIN organization_scopes s ON s.tenant_id = tid AND s.id = rs.organization_scope_id)
+    ELSE
+        (SELECT string_agg(DISTINCT s.name, ' ') FROM roles r
+           JOIN organization_role_resource_scope_relations rr
+             ON rr.tenant_id = tid AND rr.organization_role_id = r.organization_role_id
+           JOIN scopes s ON s.tenant_id = tid AND s.id = rr.scope_id
+           JOIN resources res ON res.tenant_id = tid AND res.id = s.resource_id
+          WHERE res.indicator = latch_organization_held.indicator)
+    END;
+$$;
+
 -- Uses a refresh token for an organization token (Logto RFC 0001): as latch_refresh_use, but when
 -- the grant lacks the urn:logto:scope:organizations scope, or its user is not a member of the
 -- organization, the token is left as it is (not rotated) and the status says why:
--- 'insufficient_scope' or 'not_member'.
+-- 'insufficient_scope' or 'not_member'. On success `held` is what the member holds in the
+-- organization (latch_organization_held, for the API `indicator` when given).
 CREATE FUNCTION latch_refresh_use_organization(tid text, hash bytea, cid text, new_hash bytea,
-                                               rotate boolean, ttl_seconds bigint, org text)
+                                               rotate boolean, ttl_seconds bigint, org text,
+                                               indicator text)
 RETURNS TABLE (status text, grant_id varchar, user_id varchar, sid varchar, scope text,
-               resource text, auth_time bigint)
+               resource text, auth_time bigint, held text)
 LANGUAGE plpgsql AS $$
 DECLARE
     t refresh_tokens%ROWTYPE;
@@ -246,5 +275,7 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    RETURN QUERY SELECT * FROM latch_refresh_use(tid, hash, cid, new_hash, rotate, ttl_seconds);
+    RETURN QUERY SELECT u.*, CASE WHEN u.status = 'ok'
+                     THEN latch_organization_held(tid, org, u.user_id, NULL, indicator) END
+                   FROM latch_refresh_use(tid, hash, cid, new_hash, rotate, ttl_seconds) u;
 END $$;

@@ -39,11 +39,12 @@ static const struct latch_stmt use_refresh = {
     .nparams = 6,
 };
 
+/* $7 organization id, $8 resource indicator; column 7 is what the member holds there. */
 static const struct latch_stmt use_refresh_org = {
     .name = "grant_use_refresh_org",
     .sql = "SELECT * FROM latch_refresh_use_organization($1, $2::bytea, $3, $4::bytea, "
-           "$5::boolean, $6::bigint, $7)",
-    .nparams = 7,
+           "$5::boolean, $6::bigint, $7, $8)",
+    .nparams = 8,
 };
 
 static const struct latch_stmt refresh_user = {
@@ -52,18 +53,6 @@ static const struct latch_stmt refresh_user = {
            "ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
            "WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
     .nparams = 3,
-};
-
-/* $3 organization id, $4 resource indicator: whether the refresh token's user is a member of
- * the organization, and what the member's organization roles grant. */
-static const struct latch_stmt refresh_org = {
-    .name = "grant_refresh_org",
-    .sql = "SELECT EXISTS (SELECT 1 FROM organization_user_relations m WHERE m.tenant_id = $1 "
-           "AND m.organization_id = $3 AND m.user_id = t.user_id), " LATCH_OIDC_ORG_HELD(
-               "organization_role_user_relations", "user_id",
-               "t.user_id") " FROM refresh_tokens t WHERE t.tenant_id = $1 AND t.token_hash = "
-                            "$2::bytea",
-    .nparams = 4,
 };
 
 static const struct latch_stmt insert_refresh = {
@@ -86,13 +75,12 @@ struct issue {
     const char *grant_id;
     int64_t auth_time;
     struct latch_claims_user user;
-    const char *resource_scopes;     /* what the user's roles hold on the resource */
-    const char *requested;           /* the scopes asked for the access token (NULL: the grant's) */
-    const char *organization_id;     /* an organization token (RFC 0001) for this organization */
-    const char *org_scopes;          /* what the member's organization roles grant */
-    const char *org_resource_scopes; /* … on the resource */
-    const char *refresh_token;       /* to answer with: new (rotated or first) or the same */
-    bool store_refresh;              /* insert refresh_token as a new family (code grant) */
+    const char *resource_scopes; /* what the user's roles hold on the resource */
+    const char *requested;       /* the scopes asked for the access token (NULL: the grant's) */
+    const char *organization_id; /* an organization token (RFC 0001) for this organization */
+    const char *org_held;        /* what the member's organization roles grant (there) */
+    const char *refresh_token;   /* to answer with: new (rotated or first) or the same */
+    bool store_refresh;          /* insert refresh_token as a new family (code grant) */
     char *body;
     size_t body_len;
 };
@@ -242,10 +230,10 @@ static void tokens_issue(struct issue *is)
     long at_ttl = res ? res->ttl : client->access_token_ttl;
     const char *at_scope, *aud;
     if (res != NULL) {
-        at_scope = decide(is, requested, org ? is->org_resource_scopes : is->resource_scopes);
+        at_scope = decide(is, requested, org ? is->org_held : is->resource_scopes);
         aud = res->indicator;
     } else if (org != NULL) {
-        at_scope = decide(is, requested, is->org_scopes);
+        at_scope = decide(is, requested, is->org_held);
         aud = latch_arena_printf(req->arena, LATCH_ORGANIZATION_URN "%s", org);
     } else {
         at_scope = person_scopes(is);
@@ -536,18 +524,11 @@ static void refresh_used(struct latch_store_result *const *results, int n,
         is->resource = latch_arena_strdup(a, resource); /* registered: checked before */
     const char *scope = latch_form_get(&tr->form, "scope");
     if (rg->organization_id != NULL) {
-        /* Logto RFC 0001: the grant has the organizations scope and the user is a member
-         * (latch_refresh_use_organization checked both before using the token; this is what
-         * the member's roles grant, read in the same transaction). */
-        const struct latch_store_result *o = results[2];
-        if (latch_store_result_rows(o) != 1 ||
-            strcmp(latch_store_result_value(o, 0, 0), "t") != 0) {
-            grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
-            return;
-        }
+        /* Logto RFC 0001: latch_refresh_use_organization checked that the grant has the
+         * organizations scope and that the user is a member before it used the token, and read
+         * what the member's organization roles grant (for the resource when there is one). */
         is->organization_id = rg->organization_id;
-        is->org_scopes = col(o, 1, a);
-        is->org_resource_scopes = col(o, 2, a);
+        is->org_held = col(t, 7, a);
         if (resource == NULL)
             is->resource = NULL; /* the organization token, not the grant's resource */
     }
@@ -606,13 +587,11 @@ void latch_oidc_grant_refresh_token(struct latch_token_request *tr)
         return;
     }
     rg->organization_id = org;
-    struct latch_store_op ops[3] = {
+    struct latch_store_op ops[2] = {
         {.stmt = org ? &use_refresh_org : &use_refresh,
          .params = {tr->state->id, hash, tr->client->id, new_hash, rg->rotated ? "true" : "false",
-                    ttl, org}},
+                    ttl, org, resource}},
         {.stmt = &refresh_user, .params = {tr->state->id, hash, resource}},
-        {.stmt = &refresh_org, .params = {tr->state->id, hash, org, resource}},
     };
-    latch_store_exec(latch_loop_store(req->loop), tr->state->id, ops, org ? 3 : 2, refresh_used,
-                     rg);
+    latch_store_exec(latch_loop_store(req->loop), tr->state->id, ops, 2, refresh_used, rg);
 }

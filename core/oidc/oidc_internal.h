@@ -96,26 +96,6 @@ struct latch_code_request {
     "ON orr.tenant_id = ru.tenant_id AND orr.id = ru.organization_role_id "                        \
     "WHERE ru.tenant_id = u.tenant_id AND ru.user_id = u.id) x)"
 
-/* What an organization member holds, as two columns: the organization scopes, and the scopes on
- * the resource $4 (NULL: none), that the member's organization roles in organization $3 grant,
- * each space-separated (NULL when none). rel is the member's role relation
- * (organization_role_user_relations or organization_role_application_relations), col its member
- * column and who the member's id as SQL. */
-#define LATCH_OIDC_ORG_HELD(rel, col, who)                                                         \
-    "(SELECT string_agg(DISTINCT s.name, ' ') FROM " rel " x "                                     \
-    "JOIN organization_role_scope_relations rs ON rs.tenant_id = x.tenant_id "                     \
-    "AND rs.organization_role_id = x.organization_role_id "                                        \
-    "JOIN organization_scopes s ON s.tenant_id = rs.tenant_id AND s.id = "                         \
-    "rs.organization_scope_id "                                                                    \
-    "WHERE x.tenant_id = $1 AND x.organization_id = $3 AND x." col " = " who "), "                 \
-    "(SELECT string_agg(DISTINCT s.name, ' ') FROM " rel " x "                                     \
-    "JOIN organization_role_resource_scope_relations rr ON rr.tenant_id = x.tenant_id "            \
-    "AND rr.organization_role_id = x.organization_role_id "                                        \
-    "JOIN scopes s ON s.tenant_id = rr.tenant_id AND s.id = rr.scope_id "                          \
-    "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                      \
-    "WHERE x.tenant_id = $1 AND x.organization_id = $3 AND x." col " = " who                       \
-    " AND r.indicator = $4)"
-
 /* Logto's reserved resource indicator that SDKs send with the organizations scope. */
 #define LATCH_RESOURCE_ORGANIZATIONS "urn:logto:resource:organizations"
 

@@ -16,13 +16,13 @@
 
 #define MAX_ORGANIZATION_ID 21
 
-/* $2 application id, $3 organization id, $4 resource indicator. */
+/* $2 application id, $3 organization id, $4 resource indicator: membership, and what the
+ * application's organization roles grant (latch_organization_held). */
 static const struct latch_stmt app_member = {
     .name = "grant_client_org",
     .sql = "SELECT EXISTS (SELECT 1 FROM organization_application_relations m "
-           "WHERE m.tenant_id = $1 AND m.organization_id = $3 AND m.application_id = "
-           "$2), " LATCH_OIDC_ORG_HELD("organization_role_application_relations", "application_id",
-                                       "$2"),
+           "WHERE m.tenant_id = $1 AND m.organization_id = $3 AND m.application_id = $2), "
+           "latch_organization_held($1, $3, NULL, $2, $4)",
     .nparams = 4,
 };
 
@@ -75,9 +75,8 @@ static void member_read(struct latch_store_result *const *results, int n,
         release(tr);
         return;
     }
-    int held_col = co->indicator ? 2 : 1;
     const char *held =
-        latch_store_result_isnull(r, 0, held_col) ? NULL : latch_store_result_value(r, 0, held_col);
+        latch_store_result_isnull(r, 0, 1) ? NULL : latch_store_result_value(r, 0, 1);
     const char *requested = latch_form_get(&tr->form, "scope");
     size_t cap = (held ? strlen(held) : 0) + 1;
     char *scope = latch_arena_alloc(req->arena, cap);
