@@ -39,17 +39,48 @@ static const struct latch_stmt use_refresh = {
     .nparams = 6,
 };
 
-/* $7 organization id, $8 resource indicator; column 7 is what the member holds there. */
+/* Column of refresh_user after USER_COLUMNS, and of use_refresh_org after latch_refresh_use's. */
+enum { COL_HAS_ORG_SCOPE = 17, COL_ORG_HELD = 7 };
+
+/* The grant's organizations scope, as SQL over refresh_tokens t. */
+#define HAS_ORG_SCOPE "strpos(' ' || t.scope || ' ', ' " LATCH_SCOPE_ORGANIZATIONS " ') > 0"
+/* Whether the refresh token's user is a member of organization `org` (SQL). */
+#define IS_MEMBER(org)                                                                             \
+    "EXISTS (SELECT 1 FROM organization_user_relations m WHERE m.tenant_id = $1 "                  \
+    "AND m.organization_id = " org " AND m.user_id = t.user_id)"
+
+/* For an organization token ($7 the organization id): latch_refresh_use only when the grant has
+ * the organizations scope and its user is a member, or when the token was used already (a replay
+ * still revokes its family); `held` (SQL over the function's row u) is then column 7. Otherwise
+ * no row, and the token is left as it is: a refused request does not use up a rotating refresh
+ * token. (The condition refers to no row of the function, so PostgreSQL checks it once, before
+ * calling the function.) */
+#define USE_REFRESH_ORG(held)                                                                      \
+    "SELECT u.*, " held " FROM latch_refresh_use($1, $2::bytea, $3, $4::bytea, $5::boolean, "      \
+    "$6::bigint) u WHERE EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.tenant_id = $1 "           \
+    "AND t.token_hash = $2::bytea AND (t.consumed_at IS NOT NULL OR (" HAS_ORG_SCOPE               \
+    " AND " IS_MEMBER("$7::text") ")))"
+
+/* The organization token: what the member's organization roles grant in organization $7. */
 static const struct latch_stmt use_refresh_org = {
     .name = "grant_use_refresh_org",
-    .sql = "SELECT * FROM latch_refresh_use_organization($1, $2::bytea, $3, $4::bytea, "
-           "$5::boolean, $6::bigint, $7, $8)",
+    .sql = USE_REFRESH_ORG(LATCH_OIDC_ORG_HELD("organization_role_user_relations", "user_id",
+                                               "u.user_id", "$7::text")),
+    .nparams = 7,
+};
+
+/* A token for the resource $8 in organization $7's context. */
+static const struct latch_stmt use_refresh_org_resource = {
+    .name = "grant_use_refresh_org_res",
+    .sql = USE_REFRESH_ORG(LATCH_OIDC_ORG_RESOURCE_HELD(
+        "organization_role_user_relations", "user_id", "u.user_id", "$7::text", "$8::text")),
     .nparams = 8,
 };
 
+/* Column 17: whether the grant has the organizations scope. */
 static const struct latch_stmt refresh_user = {
     .name = "grant_refresh_user",
-    .sql = "SELECT " USER_COLUMNS " FROM refresh_tokens t JOIN users u "
+    .sql = "SELECT " USER_COLUMNS ", " HAS_ORG_SCOPE " FROM refresh_tokens t JOIN users u "
            "ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
            "WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
     .nparams = 3,
@@ -491,17 +522,20 @@ static void refresh_used(struct latch_store_result *const *results, int n,
         return;
     }
     const struct latch_store_result *t = results[0];
+    const struct latch_store_result *u = results[1];
+    if (latch_store_result_rows(t) == 0) {
+        /* use_refresh_org refused the organization before using the token. */
+        if (latch_store_result_rows(u) == 1 &&
+            strcmp(latch_store_result_value(u, 0, COL_HAS_ORG_SCOPE), "t") != 0) {
+            latch_oidc_error(tr->req, 403, "insufficient_scope",
+                             "The refresh token lacks the " LATCH_SCOPE_ORGANIZATIONS " scope.");
+            release(tr);
+        } else {
+            grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
+        }
+        return;
+    }
     const char *status = latch_store_result_value(t, 0, 0);
-    if (strcmp(status, "insufficient_scope") == 0) {
-        latch_oidc_error(tr->req, 403, "insufficient_scope",
-                         "The refresh token lacks the " LATCH_SCOPE_ORGANIZATIONS " scope.");
-        release(tr);
-        return;
-    }
-    if (strcmp(status, "not_member") == 0) {
-        grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
-        return;
-    }
     if (strcmp(status, "ok") != 0) {
         if (strcmp(status, "reused") == 0)
             latch_warn("tenant %s: refresh token replayed; its family is revoked", tr->state->id);
@@ -528,7 +562,7 @@ static void refresh_used(struct latch_store_result *const *results, int n,
          * organizations scope and that the user is a member before it used the token, and read
          * what the member's organization roles grant (for the resource when there is one). */
         is->organization_id = rg->organization_id;
-        is->org_held = col(t, 7, a);
+        is->org_held = col(t, COL_ORG_HELD, a);
         if (resource == NULL)
             is->resource = NULL; /* the organization token, not the grant's resource */
     }
@@ -588,7 +622,9 @@ void latch_oidc_grant_refresh_token(struct latch_token_request *tr)
     }
     rg->organization_id = org;
     struct latch_store_op ops[2] = {
-        {.stmt = org ? &use_refresh_org : &use_refresh,
+        {.stmt = !org       ? &use_refresh
+                 : resource ? &use_refresh_org_resource
+                            : &use_refresh_org,
          .params = {tr->state->id, hash, tr->client->id, new_hash, rg->rotated ? "true" : "false",
                     ttl, org, resource}},
         {.stmt = &refresh_user, .params = {tr->state->id, hash, resource}},

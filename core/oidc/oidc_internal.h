@@ -96,6 +96,29 @@ struct latch_code_request {
     "ON orr.tenant_id = ru.tenant_id AND orr.id = ru.organization_role_id "                        \
     "WHERE ru.tenant_id = u.tenant_id AND ru.user_id = u.id) x)"
 
+/* What an organization member holds in organization `org`, as one column: the organization
+ * scopes its roles grant (LATCH_OIDC_ORG_HELD) or the scopes of the API resource `res` they grant
+ * (LATCH_OIDC_ORG_RESOURCE_HELD); space-separated, NULL when none. rel is the member's role
+ * relation (organization_role_user_relations or organization_role_application_relations), col
+ * its member column and who the member's id; org, res and who are SQL expressions. (Two macros,
+ * not one CASE on whether res is NULL: a statement whose plan depends on a parameter that way is
+ * planned anew at every execution.) */
+#define LATCH_OIDC_ORG_HELD(rel, col, who, org)                                                    \
+    "(SELECT string_agg(DISTINCT s.name, ' ') FROM " rel " x "                                     \
+    "JOIN organization_role_scope_relations rs ON rs.tenant_id = x.tenant_id "                     \
+    "AND rs.organization_role_id = x.organization_role_id "                                        \
+    "JOIN organization_scopes s ON s.tenant_id = rs.tenant_id AND s.id = "                         \
+    "rs.organization_scope_id "                                                                    \
+    "WHERE x.tenant_id = $1 AND x.organization_id = " org " AND x." col " = " who ")"
+#define LATCH_OIDC_ORG_RESOURCE_HELD(rel, col, who, org, res)                                      \
+    "(SELECT string_agg(DISTINCT s.name, ' ') FROM " rel " x "                                     \
+    "JOIN organization_role_resource_scope_relations rr ON rr.tenant_id = x.tenant_id "            \
+    "AND rr.organization_role_id = x.organization_role_id "                                        \
+    "JOIN scopes s ON s.tenant_id = rr.tenant_id AND s.id = rr.scope_id "                          \
+    "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                      \
+    "WHERE x.tenant_id = $1 AND x.organization_id = " org " AND x." col " = " who                  \
+    " AND r.indicator = " res ")"
+
 /* Logto's reserved resource indicator that SDKs send with the organizations scope. */
 #define LATCH_RESOURCE_ORGANIZATIONS "urn:logto:resource:organizations"
 

@@ -16,13 +16,23 @@
 
 #define MAX_ORGANIZATION_ID 21
 
-/* $2 application id, $3 organization id, $4 resource indicator: membership, and what the
- * application's organization roles grant (latch_organization_held). */
+/* $2 application id, $3 organization id: membership, and what the application's organization
+ * roles grant there (app_member_resource: on the resource $4). */
+#define APP_MEMBER(held)                                                                           \
+    "SELECT EXISTS (SELECT 1 FROM organization_application_relations m WHERE m.tenant_id = $1 "    \
+    "AND m.organization_id = $3 AND m.application_id = $2), " held
+
 static const struct latch_stmt app_member = {
     .name = "grant_client_org",
-    .sql = "SELECT EXISTS (SELECT 1 FROM organization_application_relations m "
-           "WHERE m.tenant_id = $1 AND m.organization_id = $3 AND m.application_id = $2), "
-           "latch_organization_held($1, $3, NULL, $2, $4)",
+    .sql = APP_MEMBER(LATCH_OIDC_ORG_HELD("organization_role_application_relations",
+                                          "application_id", "$2", "$3")),
+    .nparams = 3,
+};
+
+static const struct latch_stmt app_member_resource = {
+    .name = "grant_client_org_res",
+    .sql = APP_MEMBER(LATCH_OIDC_ORG_RESOURCE_HELD("organization_role_application_relations",
+                                                   "application_id", "$2", "$3", "$4")),
     .nparams = 4,
 };
 
@@ -117,5 +127,6 @@ void latch_oidc_grant_client_organization(struct latch_token_request *tr,
     co->organization_id = organization_id;
     co->indicator = latch_oidc_resource_param(&tr->form);
     const char *p[4] = {tr->state->id, tr->client->id, organization_id, co->indicator};
-    latch_store_query(latch_loop_store(req->loop), tr->state->id, &app_member, p, member_read, co);
+    latch_store_query(latch_loop_store(req->loop), tr->state->id,
+                      co->indicator ? &app_member_resource : &app_member, p, member_read, co);
 }
