@@ -3,8 +3,8 @@
 # per second against plain refresh grants of the same refresh token, in the same run. A user is
 # a member of an organization with a role that grants an organization scope, signs in once
 # without a browser (tests/bench/signin.mjs once, asking for the organization scopes), and wrk
-# replays the refresh token (the app has rotateRefreshToken false): plain, organization, plain,
-# organization, after a short warm-up of each. Before that, one organization refresh by hand must
+# replays the refresh token (the app has rotateRefreshToken false): plain, organization, three
+# times over (BENCH_ROUNDS), after a short warm-up of each. Before that, one organization refresh by hand must
 # give an access token for urn:logto:organization:<id> carrying the organization scope. Prints
 # each run, the means, and the target:
 #   organization refresh grants/s >= 80% of plain refresh grants/s (same run)
@@ -12,11 +12,12 @@
 # does not hide what the organization costs. Exits non-zero when a request failed (or nothing was
 # measured); BENCH_STRICT=1 also makes a missed target fail. Not part of the test command.
 #
-# Usage: bash tests/bench/orgs.sh [duration_s]   (each of the four runs; default 10, about a minute
+# Usage: bash tests/bench/orgs.sh [duration_s]   (each of the six runs; default 10, about 80 s
 #        in all once build/ is up to date)
 # Needs: a release build in build/ (brought up to date), Node >= 20, wrk, curl, openssl, python3,
 # PostgreSQL 15.
-# Knobs: BENCH_DURATION (10, or the argument), BENCH_WARMUP (2 s per kind), BENCH_WRK_THREADS (2),
+# Knobs: BENCH_DURATION (10, or the argument), BENCH_WARMUP (2 s per kind), BENCH_ROUNDS (3 pairs
+# of runs: this machine's speed drifts, so the pairs are alternated), BENCH_WRK_THREADS (2),
 # BENCH_WRK_CONNECTIONS (64), BENCH_KEY (EC-P256; EC keeps the tenant's ES384 key),
 # BENCH_CSRF_HEADER (x-csrf-token), BENCH_STRICT.
 set -euo pipefail
@@ -25,6 +26,7 @@ cd "$(dirname "$0")/../.."
 
 duration=${1:-${BENCH_DURATION:-10}}
 warmup=${BENCH_WARMUP:-2}
+rounds=${BENCH_ROUNDS:-3}
 threads=${BENCH_WRK_THREADS:-2}
 conns=${BENCH_WRK_CONNECTIONS:-64}
 key=${BENCH_KEY:-EC-P256}
@@ -141,10 +143,10 @@ if [ "$warmup" -gt 0 ]; then
   measure plain "$warmup" warmup
   measure org "$warmup" warmup
 fi
-measure plain "$duration"
-measure org "$duration"
-measure plain "$duration"
-measure org "$duration"
+for _ in $(seq 1 "$rounds"); do
+  measure plain "$duration"
+  measure org "$duration"
+done
 
 echo "latchd peak RSS: $(awk '/VmHWM/ {print $2 " kB"}' "/proc/$latchd_pid/status")"
 
