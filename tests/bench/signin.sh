@@ -132,33 +132,6 @@ printf '%-34s %10s /s      p50 %sms  p99 %sms  completed %s  errors %s\n' "passw
 [ "$(json 'd["completed"]' <<<"$summary")" -gt 0 ] || fail "no sign-in completed"
 
 # ---- refresh-token grants ----------------------------------------------------------------------
-cat >"$tmp/refresh.lua" <<'EOF'
--- POST the refresh_token grant (rotation is off for the app) with HTTP Basic; counts 200s.
-wrk.method = "POST"
-wrk.body = os.getenv("BENCH_BODY")
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
-
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-function init(args)
-  ok200 = 0
-  other = 0
-end
-function response(status, headers, body)
-  if status == 200 then ok200 = ok200 + 1 else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local a, b = 0, 0
-  for _, t in ipairs(threads) do
-    a = a + t:get("ok200")
-    b = b + t:get("other")
-  end
-  io.write(string.format("lua-status: 200=%d other=%d\n", a, b))
-end
-EOF
 BENCH_AUTH="Basic $(printf '%s:%s' "$app_id" "$app_secret" | base64 -w0)"
 BENCH_BODY="grant_type=refresh_token&refresh_token=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$refresh_token")"
 export BENCH_AUTH BENCH_BODY
@@ -171,19 +144,13 @@ for n in 1 2; do
 done
 
 run_refresh() {
-  local label=$1 out p50 p99 ok200 other sockerr rate
-  out=$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s "$tmp/refresh.lua" "$public/oidc/token")
-  rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  ok200=$(sed -n 's/^lua-status: 200=\([0-9]*\) other=.*/\1/p' <<<"$out")
-  other=$(sed -n 's/^lua-status: 200=[0-9]* other=\([0-9]*\)/\1/p' <<<"$out")
-  sockerr=$(sed -n 's/.*Socket errors: //p' <<<"$out")
+  local label=$1
+  bench_wrk "$public/oidc/token" "$duration" "$threads" "$conns"
   printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-200 %s%s\n' "POST /oidc/token (refresh, $label)" \
-    "$rate" "$p50" "$p99" "${other:-?}" "${sockerr:+   socket errors: $sockerr}" >&2
-  [ "${other:-1}" = 0 ] || fail "refresh grants: ${other:-?} responses were not 200"
-  [ "${ok200:-0}" -gt 0 ] || fail "refresh grants: no 200 response"
-  echo "$rate"
+    "$wrk_rate" "$wrk_p50" "$wrk_p99" "${wrk_other:-?}" "${wrk_sockerr:+   socket errors: $wrk_sockerr}" >&2
+  [ "${wrk_other:-1}" = 0 ] || fail "refresh grants: ${wrk_other:-?} responses were not 200"
+  [ "${wrk_ok200:-0}" -gt 0 ] || fail "refresh grants: no 200 response"
+  echo "$wrk_rate"
 }
 
 # Each refresh grant signs two JWTs (access and ID token), so with ES384 keys the grant rate is

@@ -82,34 +82,7 @@ check_token() {
 }
 check_token ES384 || fail "the first token is not ES384"
 
-# ---- wrk ---------------------------------------------------------------------------------------
-cat >"$tmp/token.lua" <<'EOF'
--- POST the client-credentials grant with HTTP Basic client authentication; counts 200s.
-wrk.method = "POST"
-wrk.body = os.getenv("BENCH_BODY")
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
-
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-function init(args)
-  ok200 = 0
-  other = 0
-end
-function response(status, headers, body)
-  if status == 200 then ok200 = ok200 + 1 else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local a, b = 0, 0
-  for _, t in ipairs(threads) do
-    a = a + t:get("ok200")
-    b = b + t:get("other")
-  end
-  io.write(string.format("lua-status: 200=%d other=%d\n", a, b))
-end
-EOF
+# ---- wrk (lib.sh's post.lua POSTs $BENCH_BODY with $BENCH_AUTH and counts 200s) ---------------
 
 BENCH_AUTH="Basic $(printf '%s:%s' "$app_id" "$app_secret" | base64 -w0)"
 BENCH_BODY="grant_type=client_credentials&resource=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$indicator")&scope=read%3Abench"
@@ -147,7 +120,7 @@ $out"
 
 echo "latchd $(build/core/latchd --version | cut -d' ' -f2), $(nproc) cores, wrk -t$threads -c$conns -d${duration}s"
 
-run "POST /oidc/token (ES384)" "$public/oidc/token" "$tmp/token.lua"
+run "POST /oidc/token (ES384)" "$public/oidc/token" "$tmp/post.lua"
 rps_es384=$rps
 
 rotated=$(api POST /configs/oidc/private-keys/rotate '{"signingKeyAlgorithm":"EC-P256"}')
@@ -163,7 +136,7 @@ for _ in $(seq 1 50); do
 done
 [ "$es256" = 1 ] || fail "tokens are not ES256 5 s after the rotation"
 
-run "POST /oidc/token (ES256)" "$public/oidc/token" "$tmp/token.lua"
+run "POST /oidc/token (ES256)" "$public/oidc/token" "$tmp/post.lua"
 rps_es256=$rps
 
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$public/oidc/.well-known/openid-configuration")
