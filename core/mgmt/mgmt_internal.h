@@ -138,6 +138,11 @@ bool latch_mgmt_paginate(struct latch_request *req, bool optional, const char **
  * not valid UTF-8. */
 bool latch_mgmt_search(struct latch_request *req, const char **pattern);
 
+/* The `search` query parameter of the lists of users (GET /api/users, /api/roles/:id/users), as
+ * Logto reads it: a value with `%` is an ILIKE pattern as given (search=%ali%); plain text
+ * matches anywhere with `_` and `\` taken literally. Same validation as latch_mgmt_search. */
+bool latch_mgmt_search_users(struct latch_request *req, const char **pattern);
+
 /* All values of a repeatable query parameter, in order, into out[0..max); returns how many, or
  * -1 (after answering 400) when there are more than max. */
 int latch_mgmt_query_all(struct latch_request *req, const char *name, const char **out, int max);

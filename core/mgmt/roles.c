@@ -14,9 +14,8 @@
 #include "tenants/tenants.h"
 #include "users/users.h"
 
-#define NAME_MAX_CHARS   128 /* roles.name is varchar(128) */
-#define DESC_MAX_CHARS   4096
-#define SEARCH_MAX_CHARS 256
+#define NAME_MAX_CHARS 128 /* roles.name is varchar(128) */
+#define DESC_MAX_CHARS 4096
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
@@ -339,45 +338,6 @@ static bool read_ids(struct latch_request *req, const char *key, const char **id
     return ok;
 }
 
-/* The `search` query parameter as GET /api/users (users.c) reads it, so that both lists of users
- * match alike: a value with `%` is an ILIKE pattern as given (Logto's), plain text matches
- * anywhere with `_` and `\` taken literally. NULL when absent. */
-static bool user_search(struct latch_request *req, const char **pattern)
-{
-    const char *s = latch_mgmt_query(req, "search");
-    *pattern = NULL;
-    if (s == NULL || s[0] == '\0')
-        return true;
-    long n = latch_mgmt_utf8_len(s);
-    bool control = false;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-        control = control || *c < 0x20 || *c == 0x7F;
-    if (n < 0 || n > SEARCH_MAX_CHARS || control) {
-        latch_mgmt_invalid(req, "search", "must be valid text of at most 256 characters");
-        return false;
-    }
-    if (strchr(s, '%') != NULL) {
-        *pattern = s;
-        return true;
-    }
-    size_t len = strlen(s), o = 0;
-    char *p = latch_arena_alloc(req->arena, 2 * len + 3);
-    if (p == NULL) {
-        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
-        return false;
-    }
-    p[o++] = '%';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '_' || s[i] == '\\')
-            p[o++] = '\\';
-        p[o++] = s[i];
-    }
-    p[o++] = '%';
-    p[o] = '\0';
-    *pattern = p;
-    return true;
-}
-
 /* ---- handlers ---- */
 
 static void list_roles(struct latch_request *req, void *arg)
@@ -581,7 +541,7 @@ static void list_role_users(struct latch_request *req, void *arg)
     const char *limit, *offset, *search;
     const char *id = latch_mgmt_param_id(req, "id", "role");
     if (id == NULL || !latch_mgmt_paginate(req, false, &limit, &offset) ||
-        !user_search(req, &search))
+        !latch_mgmt_search_users(req, &search))
         return;
     struct latch_store_op op = {&role_user_list, {req->tenant->id, id, limit, offset, search}};
     struct latch_mgmt_reply reply = {.status = 200, .entity = "role", .id = id, .list = true};

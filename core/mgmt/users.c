@@ -22,7 +22,6 @@
 #define NAME_MAX_CHARS    128  /* users.name is varchar(128) */
 #define AVATAR_MAX_CHARS  2048 /* users.avatar is varchar(2048) */
 #define PROFILE_MAX_CHARS 2048 /* each profile claim */
-#define SEARCH_MAX_CHARS  256
 #define TARGET_MAX_CHARS  128
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
@@ -304,43 +303,6 @@ static bool has_control(const char *s)
     return false;
 }
 
-/* The `search` query parameter as an ILIKE pattern: Logto passes it to ILIKE as given, so a
- * value with `%` is used as is (search=%ali%); plain text matches anywhere, with `_` and `\`
- * taken literally. NULL when absent. */
-static bool user_search(struct latch_request *req, const char **pattern)
-{
-    const char *s = latch_mgmt_query(req, "search");
-    *pattern = NULL;
-    if (s == NULL || s[0] == '\0')
-        return true;
-    long n = latch_mgmt_utf8_len(s);
-    if (n < 0 || n > SEARCH_MAX_CHARS || has_control(s)) {
-        latch_mgmt_invalid(req, "search", "must be valid text of at most 256 characters");
-        return false;
-    }
-    if (strchr(s, '%') != NULL) {
-        *pattern = s;
-        return true;
-    }
-    size_t len = strlen(s);
-    char *p = latch_arena_alloc(req->arena, 2 * len + 3);
-    if (p == NULL) {
-        oom(req);
-        return false;
-    }
-    size_t o = 0;
-    p[o++] = '%';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '_' || s[i] == '\\')
-            p[o++] = '\\';
-        p[o++] = s[i];
-    }
-    p[o++] = '%';
-    p[o] = '\0';
-    *pattern = p;
-    return true;
-}
-
 enum ident_kind { IDENT_USERNAME, IDENT_EMAIL, IDENT_PHONE };
 
 /*
@@ -583,7 +545,7 @@ static void run_with_hash(struct latch_request *req, char *password,
 static void list_users(struct latch_request *req, void *arg)
 {
     const char *limit, *offset, *search;
-    if (!latch_mgmt_paginate(req, false, &limit, &offset) || !user_search(req, &search))
+    if (!latch_mgmt_paginate(req, false, &limit, &offset) || !latch_mgmt_search_users(req, &search))
         return;
     const char *exclude = latch_mgmt_query(req, "excludeRoleId");
     if (exclude != NULL && (exclude[0] == '\0' || strlen(exclude) > LATCH_MGMT_ID_LEN ||

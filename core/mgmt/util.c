@@ -243,10 +243,11 @@ bool latch_mgmt_query_flag(struct latch_request *req, const char *name)
                          strcmp(v, "y") == 0);
 }
 
-bool latch_mgmt_search(struct latch_request *req, const char **pattern)
+/* The `search` query parameter, validated; NULL (and true) when absent or empty. */
+static bool search_param(struct latch_request *req, const char **value)
 {
     const char *s = latch_mgmt_query(req, "search");
-    *pattern = NULL;
+    *value = NULL;
     if (s == NULL || s[0] == '\0')
         return true;
     long n = latch_mgmt_utf8_len(s);
@@ -254,11 +255,53 @@ bool latch_mgmt_search(struct latch_request *req, const char **pattern)
         latch_mgmt_invalid(req, "search", "must be valid text of at most 256 characters");
         return false;
     }
+    *value = s;
+    return true;
+}
+
+bool latch_mgmt_search(struct latch_request *req, const char **pattern)
+{
+    const char *s;
+    *pattern = NULL;
+    if (!search_param(req, &s))
+        return false;
+    if (s == NULL)
+        return true;
     *pattern = latch_arena_printf(req->arena, "%%%s%%", s);
     if (*pattern == NULL) {
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
         return false;
     }
+    return true;
+}
+
+bool latch_mgmt_search_users(struct latch_request *req, const char **pattern)
+{
+    const char *s;
+    *pattern = NULL;
+    if (!search_param(req, &s))
+        return false;
+    if (s == NULL)
+        return true;
+    if (strchr(s, '%') != NULL) {
+        *pattern = s;
+        return true;
+    }
+    size_t len = strlen(s), o = 0;
+    char *p = latch_arena_alloc(req->arena, 2 * len + 3);
+    if (p == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return false;
+    }
+    p[o++] = '%';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '_' || s[i] == '\\')
+            p[o++] = '\\';
+        p[o++] = s[i];
+    }
+    p[o++] = '%';
+    p[o] = '\0';
+    *pattern = p;
     return true;
 }
 
