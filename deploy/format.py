@@ -3,6 +3,8 @@
 
     python3 deploy/format.py            rewrite the files in place
     python3 deploy/format.py --check    change nothing; exit 1 and list the files that differ
+    python3 deploy/format.py FILE...    only these files (paths from the checkout root or the
+                                        current directory), e.g. the ones a change touches
 
 Covers *.c and *.h under core/, connectors/, plugins-api/ and tests/ (the files git tracks when the
 checkout is a git repository, plus untracked ones that are not ignored; else a directory walk).
@@ -56,6 +58,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="report, change nothing")
     ap.add_argument("--clang-format", default=os.environ.get("CLANG_FORMAT", "clang-format"))
+    ap.add_argument("files", nargs="*", help="only these files (default: every C file in scope)")
     args = ap.parse_args()
 
     exe = shutil.which(args.clang_format)
@@ -64,9 +67,17 @@ def main():
               file=sys.stderr)
         return 2
 
-    files = git_files()
-    if files is None:
-        files = walk_files()
+    if args.files:
+        files = [os.path.relpath(os.path.abspath(f), ROOT) for f in args.files]
+        outside = [f for f in files if not in_scope(f)]
+        if outside:
+            print(f"format.py: not C sources under {', '.join(DIRS)}: {' '.join(outside)}",
+                  file=sys.stderr)
+            return 2
+    else:
+        files = git_files()
+        if files is None:
+            files = walk_files()
     files = sorted(p for p in set(files) if in_scope(p) and os.path.isfile(os.path.join(ROOT, p)))
     if not files:
         print("format.py: no C files to format")
