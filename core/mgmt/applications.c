@@ -686,16 +686,6 @@ static void create_app(struct latch_request *req, void *arg)
     latch_mgmt_run(req, ops, nops, &reply);
 }
 
-static void get_app(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "application");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&app_get, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "application", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
 static void update_app(struct latch_request *req, void *arg)
 {
     struct app_input in;
@@ -715,26 +705,6 @@ static void update_app(struct latch_request *req, void *arg)
                                  in.custom_data, in.type, in.custom_scheme ? "true" : "false"}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "application", .id = id, .problems = app_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_app(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "application");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&app_delete, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 204, .entity = "application", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void list_secrets(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "application");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&secret_list, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "application", .id = id};
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
@@ -889,15 +859,22 @@ static void delete_app_role(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_app_call = {&app_get, "id", "application", 200, NULL};
+static const struct latch_mgmt_by_id delete_app_call = {&app_delete, "id", "application", 204,
+                                                        NULL};
+static const struct latch_mgmt_by_id list_secrets_call = {&secret_list, "id", "application", 200,
+                                                          NULL};
+
 latch_rc latch_mgmt_applications_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/applications", list_apps, NULL},
         {LATCH_HTTP_POST, "/api/applications", create_app, NULL},
-        {LATCH_HTTP_GET, "/api/applications/:id", get_app, NULL},
+        {LATCH_HTTP_GET, "/api/applications/:id", latch_mgmt_by_id, &get_app_call},
         {LATCH_HTTP_PATCH, "/api/applications/:id", update_app, NULL},
-        {LATCH_HTTP_DELETE, "/api/applications/:id", delete_app, NULL},
-        {LATCH_HTTP_GET, "/api/applications/:id/secrets", list_secrets, NULL},
+        {LATCH_HTTP_DELETE, "/api/applications/:id", latch_mgmt_by_id, &delete_app_call},
+        {LATCH_HTTP_GET, "/api/applications/:id/secrets", latch_mgmt_by_id, &list_secrets_call},
         {LATCH_HTTP_POST, "/api/applications/:id/secrets", create_secret, NULL},
         {LATCH_HTTP_PATCH, "/api/applications/:id/secrets/:name", rename_secret, NULL},
         {LATCH_HTTP_DELETE, "/api/applications/:id/secrets/:name", delete_secret, NULL},

@@ -307,26 +307,6 @@ static void create_invitation(struct latch_request *req, void *arg)
     latch_mgmt_run(req, ops, 3, &reply);
 }
 
-static void get_invitation(struct latch_request *req, void *arg)
-{
-    const char *id = invitation_id(req);
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&invitation_get, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "organization invitation", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_invitation(struct latch_request *req, void *arg)
-{
-    const char *id = invitation_id(req);
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&invitation_delete, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 204, .entity = "organization invitation", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
 static void set_invitation_status(struct latch_request *req, void *arg)
 {
     const char *id = invitation_id(req);
@@ -366,13 +346,21 @@ static void set_invitation_status(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_invitation_call = {&invitation_get, "id",
+                                                            "organization invitation", 200, NULL};
+static const struct latch_mgmt_by_id delete_invitation_call = {
+    &invitation_delete, "id", "organization invitation", 204, NULL};
+
 latch_rc latch_mgmt_invitations_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/organization-invitations", list_invitations, NULL},
         {LATCH_HTTP_POST, "/api/organization-invitations", create_invitation, NULL},
-        {LATCH_HTTP_GET, "/api/organization-invitations/:id", get_invitation, NULL},
-        {LATCH_HTTP_DELETE, "/api/organization-invitations/:id", delete_invitation, NULL},
+        {LATCH_HTTP_GET, "/api/organization-invitations/:id", latch_mgmt_by_id,
+         &get_invitation_call},
+        {LATCH_HTTP_DELETE, "/api/organization-invitations/:id", latch_mgmt_by_id,
+         &delete_invitation_call},
         {LATCH_HTTP_PUT, "/api/organization-invitations/:id/status", set_invitation_status, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));

@@ -115,6 +115,18 @@ struct latch_mgmt_reply {
 void latch_mgmt_run(struct latch_request *req, const struct latch_store_op *ops, int nops,
                     const struct latch_mgmt_reply *reply);
 
+/* A route that runs one statement taking (tenant, the id in the path) and answers with its row:
+ * GET or DELETE of one item, or a list belonging to one. The route table passes it as the
+ * argument of latch_mgmt_by_id. */
+struct latch_mgmt_by_id {
+    const struct latch_stmt *stmt;
+    const char *param;  /* the path parameter holding the id: "id", "userId" */
+    const char *entity; /* for 404s: "application", "organization role", ... */
+    int status;         /* 200 with the row, or 204 */
+    const struct latch_mgmt_problem *problems; /* may be NULL */
+};
+void latch_mgmt_by_id(struct latch_request *req, void *arg);
+
 /* Answers 404 {"code":"entity.not_exists_with_id","message":"The <entity> with ID `<id>` does
  * not exist."}. */
 void latch_mgmt_not_found(struct latch_request *req, const char *entity, const char *id);

@@ -438,16 +438,6 @@ static void create_role(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void get_role(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "organization role");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&role_get, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "organization role", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
 static void update_role(struct latch_request *req, void *arg)
 {
     const char *id = latch_mgmt_param_id(req, "id", "organization role");
@@ -480,16 +470,6 @@ static void update_role(struct latch_request *req, void *arg)
         .problems = org_role_problems,
         .conflict_message = name_conflict(req, "organization role", name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_role(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "organization role");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&role_delete, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 204, .entity = "organization role", .id = id};
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
@@ -653,14 +633,20 @@ static void delete_scope(struct latch_request *req, void *arg)
     scope_by_id(req, &scope_delete, 204);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_role_call = {&role_get, "id", "organization role", 200,
+                                                      NULL};
+static const struct latch_mgmt_by_id delete_role_call = {&role_delete, "id", "organization role",
+                                                         204, NULL};
+
 latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/organization-roles", list_roles, NULL},
         {LATCH_HTTP_POST, "/api/organization-roles", create_role, NULL},
-        {LATCH_HTTP_GET, "/api/organization-roles/:id", get_role, NULL},
+        {LATCH_HTTP_GET, "/api/organization-roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/organization-roles/:id", update_role, NULL},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id", delete_role, NULL},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id", latch_mgmt_by_id, &delete_role_call},
         {LATCH_HTTP_GET, "/api/organization-roles/:id/scopes", list_grants, &org_scope_grants},
         {LATCH_HTTP_POST, "/api/organization-roles/:id/scopes", add_grants, &org_scope_grants},
         {LATCH_HTTP_PUT, "/api/organization-roles/:id/scopes", replace_grants, &org_scope_grants},

@@ -713,15 +713,6 @@ static void create_org(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void get_org(struct latch_request *req, void *arg)
-{
-    const char *id = org_id(req);
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&org_get, {req->tenant->id, id}};
-    run(req, &op, id, 200, false);
-}
-
 static void update_org(struct latch_request *req, void *arg)
 {
     const char *id = org_id(req);
@@ -733,25 +724,6 @@ static void update_org(struct latch_request *req, void *arg)
                                  f.description_given ? "true" : "false", f.custom_data, f.mfa,
                                  f.branding}};
     run(req, &op, id, 200, false);
-}
-
-static void delete_org(struct latch_request *req, void *arg)
-{
-    const char *id = org_id(req);
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&org_delete, {req->tenant->id, id}};
-    run(req, &op, id, 204, false);
-}
-
-static void list_user_orgs(struct latch_request *req, void *arg)
-{
-    const char *user = latch_mgmt_param_id(req, "userId", "user");
-    if (user == NULL)
-        return;
-    struct latch_store_op op = {&user_org_list, {req->tenant->id, user}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = user};
-    latch_mgmt_run(req, &op, 1, &reply);
 }
 
 /* ---- handlers: members (users and applications) ---- */
@@ -1085,6 +1057,14 @@ static void delete_jit_role(struct latch_request *req, void *arg)
     run(req, &op, id, 204, false);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_org_call = {&org_get, "id", "organization", 200,
+                                                     org_problems};
+static const struct latch_mgmt_by_id delete_org_call = {&org_delete, "id", "organization", 204,
+                                                        org_problems};
+static const struct latch_mgmt_by_id list_user_orgs_call = {&user_org_list, "userId", "user", 200,
+                                                            NULL};
+
 latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
 {
     /* The first route matching a path wins: /:id/users/roles (POST) comes before
@@ -1093,9 +1073,9 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/organizations", list_orgs, NULL},
         {LATCH_HTTP_POST, "/api/organizations", create_org, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id", get_org, NULL},
+        {LATCH_HTTP_GET, "/api/organizations/:id", latch_mgmt_by_id, &get_org_call},
         {LATCH_HTTP_PATCH, "/api/organizations/:id", update_org, NULL},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id", delete_org, NULL},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id", latch_mgmt_by_id, &delete_org_call},
         {LATCH_HTTP_GET, "/api/organizations/:id/users", list_members, &user_members},
         {LATCH_HTTP_POST, "/api/organizations/:id/users", add_members, &user_members},
         {LATCH_HTTP_PUT, "/api/organizations/:id/users", replace_members, &user_members},
@@ -1136,7 +1116,8 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
         {LATCH_HTTP_PUT, "/api/organizations/:id/jit/roles", replace_jit_roles, NULL},
         {LATCH_HTTP_DELETE, "/api/organizations/:id/jit/roles/:organizationRoleId", delete_jit_role,
          NULL},
-        {LATCH_HTTP_GET, "/api/users/:userId/organizations", list_user_orgs, NULL},
+        {LATCH_HTTP_GET, "/api/users/:userId/organizations", latch_mgmt_by_id,
+         &list_user_orgs_call},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -278,16 +278,6 @@ static void create_resource(struct latch_request *req, void *arg)
     latch_mgmt_run(req, ops, 2, &reply);
 }
 
-static void get_resource(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "resource");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&res_get, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "resource", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
 static void run_update(struct latch_request *req, const char *id, const struct res_input *in)
 {
     struct latch_store_op ops[2] = {
@@ -337,17 +327,6 @@ static void set_default_resource(struct latch_request *req, void *arg)
         return;
     struct res_input in = {.is_default = is_default ? "true" : "false"};
     run_update(req, id, &in);
-}
-
-static void delete_resource(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "resource");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&res_delete, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {
-        .status = 204, .entity = "resource", .id = id, .problems = res_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
 }
 
 static void list_scopes(struct latch_request *req, void *arg)
@@ -444,14 +423,19 @@ static void delete_scope(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_resource_call = {&res_get, "id", "resource", 200, NULL};
+static const struct latch_mgmt_by_id delete_resource_call = {&res_delete, "id", "resource", 204,
+                                                             res_problems};
+
 latch_rc latch_mgmt_resources_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/resources", list_resources, NULL},
         {LATCH_HTTP_POST, "/api/resources", create_resource, NULL},
-        {LATCH_HTTP_GET, "/api/resources/:id", get_resource, NULL},
+        {LATCH_HTTP_GET, "/api/resources/:id", latch_mgmt_by_id, &get_resource_call},
         {LATCH_HTTP_PATCH, "/api/resources/:id", update_resource, NULL},
-        {LATCH_HTTP_DELETE, "/api/resources/:id", delete_resource, NULL},
+        {LATCH_HTTP_DELETE, "/api/resources/:id", latch_mgmt_by_id, &delete_resource_call},
         {LATCH_HTTP_PATCH, "/api/resources/:id/is-default", set_default_resource, NULL},
         {LATCH_HTTP_GET, "/api/resources/:resourceId/scopes", list_scopes, NULL},
         {LATCH_HTTP_POST, "/api/resources/:resourceId/scopes", create_scope, NULL},

@@ -405,16 +405,6 @@ static void create_role(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void get_role(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&role_get, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "role", .id = id};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
 static void update_role(struct latch_request *req, void *arg)
 {
     const char *id = latch_mgmt_param_id(req, "id", "role");
@@ -447,16 +437,6 @@ static void update_role(struct latch_request *req, void *arg)
         .conflict_code = "role.name_in_use",
         .conflict_message = name_conflict(req, name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_role(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL)
-        return;
-    struct latch_store_op op = {&role_delete, {req->tenant->id, id}};
-    struct latch_mgmt_reply reply = {.status = 204, .entity = "role", .id = id};
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
@@ -581,14 +561,18 @@ static void delete_role_user(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_role_call = {&role_get, "id", "role", 200, NULL};
+static const struct latch_mgmt_by_id delete_role_call = {&role_delete, "id", "role", 204, NULL};
+
 latch_rc latch_mgmt_roles_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/roles", list_roles, NULL},
         {LATCH_HTTP_POST, "/api/roles", create_role, NULL},
-        {LATCH_HTTP_GET, "/api/roles/:id", get_role, NULL},
+        {LATCH_HTTP_GET, "/api/roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/roles/:id", update_role, NULL},
-        {LATCH_HTTP_DELETE, "/api/roles/:id", delete_role, NULL},
+        {LATCH_HTTP_DELETE, "/api/roles/:id", latch_mgmt_by_id, &delete_role_call},
         {LATCH_HTTP_GET, "/api/roles/:id/scopes", list_role_scopes, NULL},
         {LATCH_HTTP_POST, "/api/roles/:id/scopes", add_role_scopes, NULL},
         {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", delete_role_scope, NULL},

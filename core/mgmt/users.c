@@ -647,13 +647,6 @@ static void run_simple(struct latch_request *req, const struct latch_stmt *stmt,
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void get_user(struct latch_request *req, void *arg)
-{
-    const char *id = user_id(req);
-    if (id != NULL)
-        run_simple(req, &user_get, id, NULL, 200);
-}
-
 /* Adds key: value (a string, or null) to the changes. */
 static void gen_change(yajl_gen g, const char *key, const char *value)
 {
@@ -711,13 +704,6 @@ static void update_user(struct latch_request *req, void *arg)
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
     latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_user(struct latch_request *req, void *arg)
-{
-    const char *id = user_id(req);
-    if (id != NULL)
-        run_simple(req, &user_delete, id, NULL, 204);
 }
 
 /* Reads {"password": "..."} (required). */
@@ -999,15 +985,21 @@ static void delete_user_role(struct latch_request *req, void *arg)
         run_simple(req, &user_role_delete, id, role, 204);
 }
 
+/* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
+static const struct latch_mgmt_by_id get_user_call = {&user_get, "userId", "user", 200,
+                                                      user_problems};
+static const struct latch_mgmt_by_id delete_user_call = {&user_delete, "userId", "user", 204,
+                                                         user_problems};
+
 latch_rc latch_mgmt_users_register(struct latch_server *srv)
 {
     /* Routes of one path stay together (the OpenAPI document groups them in this order). */
     static const struct latch_mgmt_route_def routes[] = {
         {LATCH_HTTP_GET, "/api/users", list_users, NULL},
         {LATCH_HTTP_POST, "/api/users", create_user, NULL},
-        {LATCH_HTTP_GET, "/api/users/:userId", get_user, NULL},
+        {LATCH_HTTP_GET, "/api/users/:userId", latch_mgmt_by_id, &get_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId", update_user, NULL},
-        {LATCH_HTTP_DELETE, "/api/users/:userId", delete_user, NULL},
+        {LATCH_HTTP_DELETE, "/api/users/:userId", latch_mgmt_by_id, &delete_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId/password", set_password, NULL},
         {LATCH_HTTP_POST, "/api/users/:userId/password/verify", verify_password, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId/has-password", has_password, NULL},

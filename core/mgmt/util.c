@@ -775,3 +775,15 @@ void latch_mgmt_gen_value(yajl_gen g, yajl_val v)
         yajl_gen_array_close(g);
     }
 }
+
+void latch_mgmt_by_id(struct latch_request *req, void *arg)
+{
+    const struct latch_mgmt_by_id *call = arg;
+    const char *id = latch_mgmt_param_id(req, call->param, call->entity);
+    if (id == NULL)
+        return;
+    struct latch_store_op op = {call->stmt, {req->tenant->id, id}};
+    struct latch_mgmt_reply reply = {
+        .status = call->status, .entity = call->entity, .id = id, .problems = call->problems};
+    latch_mgmt_run(req, &op, 1, &reply);
+}
