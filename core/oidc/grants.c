@@ -26,9 +26,10 @@ static const struct latch_stmt use_code = {
 
 static const struct latch_stmt code_user = {
     .name = "grant_code_user",
-    .sql = "SELECT " USER_COLUMNS " FROM authorization_codes c JOIN users u "
-           "ON u.tenant_id = c.tenant_id AND u.id = c.user_id "
-           "WHERE c.tenant_id = $1 AND c.code_hash = $2::bytea",
+    .sql = "SELECT " USER_COLUMNS_FOR("c.scope",
+                                      "NULL") " FROM authorization_codes c JOIN users u "
+                                              "ON u.tenant_id = c.tenant_id AND u.id = c.user_id "
+                                              "WHERE c.tenant_id = $1 AND c.code_hash = $2::bytea",
     .nparams = 3,
 };
 
@@ -39,11 +40,12 @@ static const struct latch_stmt use_refresh = {
     .nparams = 6,
 };
 
-/* Column of refresh_user after USER_COLUMNS, and of use_refresh_org after latch_refresh_use's. */
+/* Column of refresh_user after USER_COLUMNS_FOR, and of use_refresh_org after latch_refresh_use's.
+ */
 enum { COL_HAS_ORG_SCOPE = 17, COL_ORG_HELD = 7 };
 
 /* The grant's organizations scope, as SQL over refresh_tokens t. */
-#define HAS_ORG_SCOPE "strpos(' ' || t.scope || ' ', ' " LATCH_SCOPE_ORGANIZATIONS " ') > 0"
+#define HAS_ORG_SCOPE LATCH_SQL_SCOPE_HAS("t.scope", LATCH_SCOPE_ORGANIZATIONS)
 /* Whether the refresh token's user is a member of organization `org` (SQL). */
 #define IS_MEMBER(org)                                                                             \
     "EXISTS (SELECT 1 FROM organization_user_relations m WHERE m.tenant_id = $1 "                  \
@@ -80,9 +82,10 @@ static const struct latch_stmt use_refresh_org_resource = {
 /* Column 17: whether the grant has the organizations scope. */
 static const struct latch_stmt refresh_user = {
     .name = "grant_refresh_user",
-    .sql = "SELECT " USER_COLUMNS ", " HAS_ORG_SCOPE " FROM refresh_tokens t JOIN users u "
-           "ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
-           "WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
+    .sql = "SELECT " USER_COLUMNS_FOR(
+        "t.scope", "NULL") ", " HAS_ORG_SCOPE " FROM refresh_tokens t JOIN users u "
+                           "ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
+                           "WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
     .nparams = 3,
 };
 

@@ -69,10 +69,15 @@ struct latch_code_request {
     const char *auth_time; /* PostgreSQL timestamptz text */
 };
 
-/* The users columns the claims are made from (see latch_oidc_read_user in grants.c); $3 is the
- * resource indicator whose scopes the user's roles hold (NULL: none). Columns 14-16 are the
- * organization claims. */
-#define USER_COLUMNS                                                                               \
+/* Whether the SQL scope list `scope` (space-separated text) holds the scope `name`. */
+#define LATCH_SQL_SCOPE_HAS(scope, name) "strpos(' ' || " scope " || ' ', ' " name " ') > 0"
+
+/* The users columns the claims are made from (see read_user in grants.c). $3 is the resource
+ * indicator whose scopes the user's roles hold (NULL: none). `scope` is SQL for the scope list of
+ * the grant: columns 14 (organizations) and 16 (organization_roles) are read only when it holds
+ * their scope, NULL otherwise. Column 15 is `org_data`: ORGANIZATION_DATA_SQL for userinfo, "NULL"
+ * for tokens (the ID token has no organization_data claim). */
+#define USER_COLUMNS_FOR(scope, org_data)                                                          \
     "u.id, u.username, u.primary_email, u.primary_phone, u.name, u.avatar, u.profile::text, "      \
     "u.custom_data::text, u.identities::text, (extract(epoch FROM u.created_at) * 1000)::bigint, " \
     "extract(epoch FROM u.updated_at)::bigint, u.is_suspended, "                                   \
@@ -84,17 +89,41 @@ struct latch_code_request {
     "JOIN scopes s ON s.tenant_id = rs.tenant_id AND s.id = rs.scope_id "                          \
     "JOIN resources r ON r.tenant_id = s.tenant_id AND r.id = s.resource_id "                      \
     "WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.indicator = $3), "               \
-    "(SELECT coalesce(json_agg(m.organization_id ORDER BY m.organization_id), '[]')::text "        \
-    "FROM organization_user_relations m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id), "   \
+    "CASE WHEN " LATCH_SQL_SCOPE_HAS(                                                              \
+        scope,                                                                                     \
+        LATCH_SCOPE_ORGANIZATIONS) " THEN "                                                        \
+                                   "(SELECT coalesce(json_agg(m.organization_id ORDER BY "         \
+                                   "m.organization_id), '[]')::text "                              \
+                                   "FROM organization_user_relations m WHERE m.tenant_id = "       \
+                                   "u.tenant_id AND m.user_id = u.id) "                            \
+                                   "END, " org_data ", "                                           \
+                                   "CASE WHEN " LATCH_SQL_SCOPE_HAS(                               \
+                                       scope,                                                      \
+                                       LATCH_SCOPE_ORGANIZATION_ROLES) " THEN "                    \
+                                                                       "(SELECT "                  \
+                                                                       "coalesce(json_agg(x.v "    \
+                                                                       "ORDER BY x.v), "           \
+                                                                       "'[]')::text FROM (SELECT " \
+                                                                       "ru.organization_id "       \
+                                                                       "|| ':' || orr.name AS v "  \
+                                                                       "FROM "                     \
+                                                                       "organization_role_user_"   \
+                                                                       "relations ru JOIN "        \
+                                                                       "organization_roles "       \
+                                                                       "orr ON orr.tenant_id = "   \
+                                                                       "ru.tenant_id AND orr.id "  \
+                                                                       "= "                        \
+                                                                       "ru.organization_role_id "  \
+                                                                       "WHERE ru.tenant_id = "     \
+                                                                       "u.tenant_id AND "          \
+                                                                       "ru.user_id = u.id) x) END"
+
+/* Column 15 of USER_COLUMNS_FOR for userinfo: the organization_data claim. */
+#define ORGANIZATION_DATA_SQL                                                                      \
     "(SELECT coalesce(json_agg(json_build_object('id', o.id, 'name', o.name, 'description', "      \
     "o.description) ORDER BY o.id), '[]')::text FROM organization_user_relations m "               \
     "JOIN organizations o ON o.tenant_id = m.tenant_id AND o.id = m.organization_id "              \
-    "WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id), "                                      \
-    "(SELECT coalesce(json_agg(x.v ORDER BY x.v), '[]')::text FROM (SELECT ru.organization_id "    \
-    "|| ':' || orr.name AS v FROM organization_role_user_relations ru JOIN organization_roles "    \
-    "orr "                                                                                         \
-    "ON orr.tenant_id = ru.tenant_id AND orr.id = ru.organization_role_id "                        \
-    "WHERE ru.tenant_id = u.tenant_id AND ru.user_id = u.id) x)"
+    "WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id)"
 
 /* What an organization member holds in organization `org`, as one column: the organization
  * scopes its roles grant (LATCH_OIDC_ORG_HELD) or the scopes of the API resource `res` they grant

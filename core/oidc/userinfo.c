@@ -76,7 +76,11 @@ static const char *claim_str(yajl_val claims, const char *name)
 
 static const struct latch_stmt user_stmt = {
     .name = "userinfo_user",
-    .sql = "SELECT " USER_COLUMNS " FROM users u WHERE u.tenant_id = $1 AND u.id = $2",
+    /* Every organization claim: the access token's scope decides which are written. */
+    .sql = "SELECT " USER_COLUMNS_FOR("'" LATCH_SCOPE_ORGANIZATIONS
+                                      " " LATCH_SCOPE_ORGANIZATION_ROLES "'",
+                                      ORGANIZATION_DATA_SQL) " FROM users u "
+                                                             "WHERE u.tenant_id = $1 AND u.id = $2",
     .nparams = 3,
 };
 
