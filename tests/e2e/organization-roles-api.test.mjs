@@ -39,30 +39,15 @@ function assertCode(res, status, code, what) {
   return body;
 }
 
-// ---- organizations and memberships ----------------------------------------------------------
-// Served by core/mgmt/organizations.c (another module). While POST /api/organizations and
-// POST /api/organizations/:id/users are not served (404/405), these helpers write the rows as
-// the superuser instead; once they are, the API is used and must succeed.
-
-const notServed = (res) => res.status === 404 || res.status === 405;
+// ---- organizations and memberships (core/mgmt/organizations.c) ------------------------------
 
 async function createOrg(ctx, api, name = uniq('org')) {
-  const res = await api.post('/organizations', { name });
-  if (!notServed(res)) return expectStatus(res, 201, 'POST /organizations').id;
-  const id = randomId(21);
-  await adminQuery('INSERT INTO organizations (tenant_id, id, name) VALUES ($1, $2, $3)', [ctx.id, id, name]);
-  return id;
+  return expectStatus(await api.post('/organizations', { name }), 201, 'POST /organizations').id;
 }
 
 async function addMember(ctx, api, orgId, userId) {
-  const res = await api.post(`/organizations/${orgId}/users`, { userIds: [userId] });
-  if (!notServed(res)) {
-    expectStatus(res, 201, 'POST /organizations/:id/users');
-    return;
-  }
-  await adminQuery(
-    'INSERT INTO organization_user_relations (tenant_id, organization_id, user_id) VALUES ($1, $2, $3)',
-    [ctx.id, orgId, userId]);
+  expectStatus(await api.post(`/organizations/${orgId}/users`, { userIds: [userId] }), 201,
+    'POST /organizations/:id/users');
 }
 
 async function isMember(ctx, orgId, userId) {

@@ -5,8 +5,8 @@
 // MachineToMachine application members and their roles; just-in-time email domains and roles;
 // GET /api/users/:userId/organizations; bad bodies (400 naming the field), unknown ids (404),
 // refused requests that change nothing, and tenant isolation. Organization roles and scopes come
-// from /api/organization-roles and /api/organization-scopes when those answer, else from SQL as
-// the superuser (orgTemplate below). Stored rows are checked with adminQuery.
+// from /api/organization-roles and /api/organization-scopes (OrgTemplate below). Stored rows are
+// checked with adminQuery.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminQuery, randomId, startLatchd } from './lib/harness.mjs';
@@ -36,54 +36,31 @@ function assertOrgShape(org, tenant, what) {
   }
 }
 
-/**
- * Organization roles and scopes for the tests: through /api/organization-roles and
- * /api/organization-scopes when the server has them, else inserted as the superuser.
- */
+/** Organization roles and scopes for the tests, through /api/organization-scopes and -roles. */
 class OrgTemplate {
-  constructor(ctx, api, viaApi) {
-    this.ctx = ctx;
+  constructor(api) {
     this.api = api;
-    this.viaApi = viaApi;
   }
 
   static async create(ctx) {
-    const api = await ctx.api();
-    const probe = await api.get('/organization-roles?page_size=1');
-    return new OrgTemplate(ctx, api, probe.status === 200);
+    return new OrgTemplate(await ctx.api());
   }
 
   /** An organization scope {id, name}. */
   async scope(name = uniq('scope')) {
-    if (this.viaApi) {
-      const s = expectStatus(await this.api.post('/organization-scopes', { name, description: `e2e ${name}` }),
-        [200, 201], `create organization scope ${name}`);
-      return { id: s.id, name: s.name };
-    }
-    const id = randomId(21).toLowerCase();
-    await adminQuery('INSERT INTO organization_scopes (tenant_id, id, name, description) VALUES ($1, $2, $3, $4)',
-      [this.ctx.id, id, name, `e2e ${name}`]);
-    return { id, name };
+    const s = expectStatus(await this.api.post('/organization-scopes', { name, description: `e2e ${name}` }),
+      [200, 201], `create organization scope ${name}`);
+    return { id: s.id, name: s.name };
   }
 
   /** An organization role {id, name, type} granting the organization scopes scopeIds. */
   async role({ name = uniq('orgrole'), type = 'User', scopeIds = [] } = {}) {
-    if (this.viaApi) {
-      const body = { name, description: `e2e ${name}`, type };
-      if (scopeIds.length) body.organizationScopeIds = scopeIds;
-      const r = expectStatus(await this.api.post('/organization-roles', body), [200, 201],
-        `create organization role ${name}`);
-      assert.equal(r.type, type);
-      return { id: r.id, name: r.name, type: r.type };
-    }
-    const id = randomId(21).toLowerCase();
-    await adminQuery('INSERT INTO organization_roles (tenant_id, id, name, description, type) VALUES ($1, $2, $3, $4, $5)',
-      [this.ctx.id, id, name, `e2e ${name}`, type]);
-    for (const sid of scopeIds) {
-      await adminQuery(`INSERT INTO organization_role_scope_relations (tenant_id, organization_role_id,
-        organization_scope_id) VALUES ($1, $2, $3)`, [this.ctx.id, id, sid]);
-    }
-    return { id, name, type };
+    const body = { name, description: `e2e ${name}`, type };
+    if (scopeIds.length) body.organizationScopeIds = scopeIds;
+    const r = expectStatus(await this.api.post('/organization-roles', body), [200, 201],
+      `create organization role ${name}`);
+    assert.equal(r.type, type);
+    return { id: r.id, name: r.name, type: r.type };
   }
 }
 
