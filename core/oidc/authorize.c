@@ -440,12 +440,10 @@ static bool pkce_challenge_ok(const char *c)
 
 /* The scopes of the grant: every distinct scope asked for, Latch's OIDC scopes and resource or
  * organization scopes alike (a token for a resource later gets only those the user's roles
- * hold). NULL when the list is malformed or too long. */
+ * hold). NULL when out of memory; the list has passed latch_rbac_check(). */
 static char *grant_scopes(struct latch_request *req, const char *scope)
 {
     size_t cap = strlen(scope) + 1;
-    if (cap > MAX_SCOPE_TEXT)
-        return NULL;
     char *out = latch_arena_alloc(req->arena, cap);
     if (out == NULL ||
         latch_rbac_grant(scope, scope, LATCH_RBAC_NOTHING, out, cap) != LATCH_RBAC_OK)
@@ -512,9 +510,15 @@ static void got_client(struct latch_client *client, const struct latch_error *er
         auth_error(a, "invalid_scope", "The openid scope is required.");
         return;
     }
+    enum latch_rbac_result checked =
+        strlen(scope) > MAX_SCOPE_TEXT ? LATCH_RBAC_TOO_LONG : latch_rbac_check(scope);
+    if (checked != LATCH_RBAC_OK) {
+        auth_error(a, "invalid_scope", latch_rbac_describe(checked));
+        return;
+    }
     a->scope = grant_scopes(req, scope);
     if (a->scope == NULL) {
-        auth_error(a, "invalid_scope", "The scope parameter is malformed or too long.");
+        auth_error(a, "server_error", "Out of memory.");
         return;
     }
     const char *nonce = latch_form_get(&a->form, "nonce");

@@ -163,7 +163,9 @@ static bool read_user(struct issue *is, const struct latch_store_result *r)
     return strcmp(latch_store_result_value(r, 0, 11), "t") != 0; /* not suspended */
 }
 
-/* The access token's scopes: those asked for that `held` grants (rbac/scopes.h). */
+/* The access token's scopes: those asked for that `held` grants (rbac/scopes.h); the request's
+ * scope passed latch_rbac_check() and the grant's did at authorization. NULL when out of
+ * memory. */
 static const char *decide(struct issue *is, const char *requested, const char *held)
 {
     size_t cap = (requested ? strlen(requested) : 0) + 1;
@@ -616,6 +618,11 @@ void latch_oidc_grant_refresh_token(struct latch_token_request *tr)
     const char *resource = latch_oidc_resource_param(&tr->form);
     if (resource != NULL && latch_tenant_resource(tr->state, resource) == NULL) {
         grant_error(tr, "invalid_target", "The resource indicator is not registered.");
+        return;
+    }
+    enum latch_rbac_result checked = latch_rbac_check(latch_form_get(&tr->form, "scope"));
+    if (checked != LATCH_RBAC_OK) {
+        grant_error(tr, "invalid_scope", latch_rbac_describe(checked));
         return;
     }
     const char *org = latch_form_get(&tr->form, "organization_id");

@@ -97,9 +97,7 @@ static void member_read(struct latch_store_result *const *results, int n,
     const char *aud =
         res ? res->indicator
             : latch_arena_printf(req->arena, LATCH_ORGANIZATION_URN "%s", co->organization_id);
-    if (decided == LATCH_RBAC_MALFORMED)
-        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is malformed.");
-    else if (decided != LATCH_RBAC_OK || aud == NULL)
+    if (decided != LATCH_RBAC_OK || aud == NULL) /* the scope passed latch_rbac_check() */
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
     else
         latch_oidc_machine_token(tr, aud, res ? res->ttl : tr->client->access_token_ttl, scope,

@@ -153,16 +153,15 @@ static char *held_scopes(struct latch_arena *arena, const struct latch_client *c
     return out;
 }
 
-/* granted = requested ∩ held, or everything held when nothing was requested (rbac/scopes.h). */
-static char *grant_scopes(struct token_ctx *ctx, const char *held, const char *requested, bool *bad)
+/* granted = requested ∩ held, or everything held when nothing was requested (rbac/scopes.h);
+ * requested has passed latch_rbac_check(). NULL when out of memory. */
+static char *grant_scopes(struct token_ctx *ctx, const char *held, const char *requested)
 {
     size_t cap = MAX_SCOPE_TEXT + 1;
     char *out = latch_arena_alloc(ctx->req->arena, cap);
-    if (out == NULL)
+    if (out == NULL || latch_rbac_grant(requested, held, LATCH_RBAC_ALL, out, cap) != LATCH_RBAC_OK)
         return NULL;
-    enum latch_rbac_result r = latch_rbac_grant(requested, held, LATCH_RBAC_ALL, out, cap);
-    *bad = r == LATCH_RBAC_MALFORMED;
-    return r == LATCH_RBAC_TOO_LONG ? NULL : out;
+    return out;
 }
 
 void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, long ttl,
@@ -253,8 +252,11 @@ static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client 
         return false;
     }
     const char *requested = latch_form_get(&ctx->tr.form, "scope");
-    if (requested != NULL && strlen(requested) > MAX_SCOPE_TEXT) {
-        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is too long.");
+    enum latch_rbac_result checked = requested != NULL && strlen(requested) > MAX_SCOPE_TEXT
+                                         ? LATCH_RBAC_TOO_LONG
+                                         : latch_rbac_check(requested);
+    if (checked != LATCH_RBAC_OK) {
+        latch_oidc_error(req, 400, "invalid_scope", latch_rbac_describe(checked));
         return false;
     }
     const char *indicator = latch_oidc_resource_param(&ctx->tr.form);
@@ -274,13 +276,10 @@ static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client 
                          "A resource indicator is required (RFC 8707 `resource`).");
         return false;
     }
-    bool bad = false;
     const char *held = held_scopes(req->arena, client, res->indicator);
-    char *scope = held ? grant_scopes(ctx, held, requested, &bad) : NULL;
+    char *scope = held ? grant_scopes(ctx, held, requested) : NULL;
     if (scope == NULL)
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-    else if (bad)
-        latch_oidc_error(req, 400, "invalid_scope", "The scope parameter is malformed.");
     else
         latch_oidc_machine_token(&ctx->tr, res->indicator, res->ttl, scope, NULL);
     return false;

@@ -51,6 +51,41 @@ static bool append_once(char *out, size_t cap, size_t *len, const char *s, size_
     return true;
 }
 
+/* LATCH_RBAC_OK, MALFORMED or TOO_MANY for a requested list; *any: whether it names a scope. */
+static enum latch_rbac_result check_list(const char *list, bool *any)
+{
+    size_t n = 0, count = 0;
+    for (const char *p = next_scope(list, &n); p != NULL; p = next_scope(p + n, &n)) {
+        if (!latch_rbac_scope_token_ok(p, n))
+            return LATCH_RBAC_MALFORMED;
+        if (++count > LATCH_RBAC_MAX_SCOPES)
+            return LATCH_RBAC_TOO_MANY;
+    }
+    *any = count > 0;
+    return LATCH_RBAC_OK;
+}
+
+enum latch_rbac_result latch_rbac_check(const char *list)
+{
+    bool any;
+    return check_list(list, &any);
+}
+
+const char *latch_rbac_describe(enum latch_rbac_result r)
+{
+    switch (r) {
+    case LATCH_RBAC_OK:
+        return "The scope parameter is valid.";
+    case LATCH_RBAC_MALFORMED:
+        return "The scope parameter is malformed.";
+    case LATCH_RBAC_TOO_MANY:
+        return "The scope parameter names too many scopes.";
+    case LATCH_RBAC_TOO_LONG:
+        break;
+    }
+    return "The scope parameter is too long.";
+}
+
 enum latch_rbac_result latch_rbac_grant(const char *requested, const char *held,
                                         enum latch_rbac_unrequested unrequested, char *out,
                                         size_t cap)
@@ -58,14 +93,12 @@ enum latch_rbac_result latch_rbac_grant(const char *requested, const char *held,
     if (cap == 0)
         return LATCH_RBAC_TOO_LONG;
     out[0] = '\0';
-    size_t len = 0, n = 0;
     bool any = false;
+    enum latch_rbac_result checked = check_list(requested, &any);
+    if (checked != LATCH_RBAC_OK)
+        return checked;
+    size_t len = 0, n = 0;
     for (const char *p = next_scope(requested, &n); p != NULL; p = next_scope(p + n, &n)) {
-        if (!latch_rbac_scope_token_ok(p, n)) {
-            out[0] = '\0';
-            return LATCH_RBAC_MALFORMED;
-        }
-        any = true;
         if (latch_rbac_list_has(held, p, n) && !append_once(out, cap, &len, p, n)) {
             out[0] = '\0';
             return LATCH_RBAC_TOO_LONG;

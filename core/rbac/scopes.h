@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Most scopes one request may name: the decision compares every requested scope with every held
+ * one, on an event-loop thread, so the request's share of that work is bounded. */
+#define LATCH_RBAC_MAX_SCOPES 256
+
 /* What a request that names no scope at all is given. */
 enum latch_rbac_unrequested {
     LATCH_RBAC_NOTHING, /* people: a scope is given only when asked for (Logto, RFC 0001) */
@@ -19,6 +23,7 @@ enum latch_rbac_unrequested {
 enum latch_rbac_result {
     LATCH_RBAC_OK,
     LATCH_RBAC_MALFORMED, /* a requested scope is not an RFC 6749 scope-token */
+    LATCH_RBAC_TOO_MANY,  /* more than LATCH_RBAC_MAX_SCOPES scopes requested */
     LATCH_RBAC_TOO_LONG,  /* the answer does not fit in out */
 };
 
@@ -27,6 +32,14 @@ bool latch_rbac_scope_token_ok(const char *s, size_t n);
 
 /* Whether the space-separated list contains the scope name[0..n). NULL lists contain nothing. */
 bool latch_rbac_list_has(const char *list, const char *name, size_t n);
+
+/* Checks a requested scope list (NULL is fine) as latch_rbac_grant() does: LATCH_RBAC_OK, or
+ * MALFORMED, or TOO_MANY. */
+enum latch_rbac_result latch_rbac_check(const char *list);
+
+/* The error_description of a token or authorization request whose scope parameter failed
+ * latch_rbac_check() with r. */
+const char *latch_rbac_describe(enum latch_rbac_result r);
 
 /* Writes into out[0..cap) the scopes granted: every scope of `requested` that `held` contains,
  * once each, in the order requested; unheld scopes are dropped, not refused. When nothing is

@@ -279,6 +279,12 @@ describe('RBAC for people and organizations: tokens', () => {
       assert.equal(err.error, 'invalid_grant', `organization_id ${JSON.stringify(bad)}`);
       assert.equal(err.status, 400);
     }
+    // Scope lists are bounded and well-formed (RFC 6749 §3.3), refused before the token is used.
+    const many = Array.from({ length: 257 }, (_, i) => `s${i}`).join(' ');
+    for (const scope of [many, 'read:docs "quoted"']) {
+      err = await refreshError(a.config, t.refresh_token, { organization_id: a.orgs.acme.id, scope });
+      assert.equal(err.error, 'invalid_scope', `scope ${scope.slice(0, 20)}…`);
+    }
     const ok = await client.refreshTokenGrant(a.config, t.refresh_token, { organization_id: a.orgs.acme.id,
       scope: 'read:docs' });
     assert.deepEqual(scopeSet(ok.scope), ['read:docs'], 'the refused requests left the token usable');

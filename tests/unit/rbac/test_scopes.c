@@ -86,6 +86,28 @@ static void test_bounded_output(void **state)
     assert_int_equal(latch_rbac_grant("a", "a", LATCH_RBAC_NOTHING, out, 0), LATCH_RBAC_TOO_LONG);
 }
 
+static void test_too_many_scopes(void **state)
+{
+    (void)state;
+    char many[LATCH_RBAC_MAX_SCOPES * 2 + 4] = "";
+    for (int i = 0; i < LATCH_RBAC_MAX_SCOPES; i++)
+        strcat(many, i ? " a" : "a");
+    char out[8];
+    assert_int_equal(latch_rbac_check(many), LATCH_RBAC_OK);
+    assert_int_equal(latch_rbac_grant(many, "a", LATCH_RBAC_NOTHING, out, sizeof(out)),
+                     LATCH_RBAC_OK);
+    assert_string_equal(out, "a");
+    strcat(many, " a");
+    assert_int_equal(latch_rbac_check(many), LATCH_RBAC_TOO_MANY);
+    assert_int_equal(latch_rbac_grant(many, "a", LATCH_RBAC_NOTHING, out, sizeof(out)),
+                     LATCH_RBAC_TOO_MANY);
+    assert_string_equal(out, "");
+    assert_int_equal(latch_rbac_check("a \"b"), LATCH_RBAC_MALFORMED);
+    assert_int_equal(latch_rbac_check(NULL), LATCH_RBAC_OK);
+    assert_string_equal(latch_rbac_describe(LATCH_RBAC_TOO_MANY),
+                        "The scope parameter names too many scopes.");
+}
+
 static void test_grammar_and_lists(void **state)
 {
     (void)state;
@@ -104,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_table),
         cmocka_unit_test(test_bounded_output),
+        cmocka_unit_test(test_too_many_scopes),
         cmocka_unit_test(test_grammar_and_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
