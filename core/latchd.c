@@ -1,8 +1,11 @@
 /*
  * latchd: the Latch server. Loads the configuration, checks and (optionally) migrates the
  * database, loads the connectors, starts the loop threads, then waits on the main thread for
- * signals: SIGTERM and SIGINT drain and stop, SIGHUP reloads what may change at run time (the log
- * level) and rescans the connector directory. The main thread also listens (NOTIFY) for cache
+ * signals: SIGTERM drains (/readyz fails and answers close their connections for
+ * LATCH_DRAIN_DELAY_MS, so that the load balancer moves traffic away), then stops accepting and
+ * lets requests in flight finish; SIGINT, or a second SIGTERM, skips the rest of the delay.
+ * SIGHUP reloads what may change at run time (the log level) and rescans the connector
+ * directory. The main thread also listens (NOTIFY) for cache
  * invalidations and for the operator's connector commands (latchctl connectors), which it runs
  * itself: loading a connector blocks, and the main thread is not a loop thread.
  */
@@ -38,9 +41,17 @@
 struct main_state {
     struct event_base *base;
     struct latch_config *cfg;
+    struct latch_server *srv;
+    struct event *drain_timer;
     int stop_signal;
     bool listener_was_connected;
 };
+
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+    struct main_state *st = arg;
+    event_base_loopbreak(st->base);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -61,8 +72,19 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         }
         return;
     }
+    bool again = st->stop_signal != 0;
     st->stop_signal = (int)sig;
-    event_base_loopbreak(st->base);
+    if (sig == SIGINT || again || st->cfg->drain_delay_ms == 0) {
+        event_base_loopbreak(st->base);
+        return;
+    }
+    latch_server_drain(st->srv);
+    latch_info("SIGTERM: draining; /readyz fails and connections close after each answer; "
+               "accepting stops in %d ms",
+               st->cfg->drain_delay_ms);
+    int ms = st->cfg->drain_delay_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(st->drain_timer, &tv);
 }
 
 /* The listener's notifications: connector commands here, cache invalidations to the cache. */
@@ -151,7 +173,8 @@ int main(int argc, char **argv)
     }
     if (cfg.auto_migrate) {
         int applied = 0;
-        if (latch_migrate_apply(cfg.database_url, &applied, &err) != LATCH_OK) {
+        /* A session connection: migrations hold an advisory lock across transactions. */
+        if (latch_migrate_apply(cfg.database_listen_url, &applied, &err) != LATCH_OK) {
             latch_log_error("migration failed", &err);
             goto out;
         }
@@ -188,7 +211,11 @@ int main(int argc, char **argv)
 
     st.base = event_base_new();
     st.cfg = &cfg;
+    st.srv = srv;
     if (st.base == NULL)
+        goto out;
+    st.drain_timer = evtimer_new(st.base, on_drained, &st);
+    if (st.drain_timer == NULL)
         goto out;
     const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
     for (int i = 0; i < 3; i++) {
@@ -204,7 +231,7 @@ int main(int argc, char **argv)
      * node and from latchctl. */
     static const char *const channels[] = {"latch_invalidate", LATCH_PLUGIN_CHANNEL, NULL};
     struct latch_store_options lopts = {
-        .conninfo = cfg.database_url,
+        .conninfo = cfg.database_listen_url,
         .pool_size = 1,
         .listen_channels = channels,
         .on_notify = on_notify,
@@ -223,6 +250,7 @@ int main(int argc, char **argv)
 
     latch_info("%s: stopping; in-flight requests have %d ms to finish",
                st.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_grace_ms);
+    latch_server_drain(srv);
     latch_server_shutdown(srv);
     latch_info("stopped");
     status = 0;
@@ -239,6 +267,8 @@ out:
     for (int i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);
+    if (st.drain_timer)
+        event_free(st.drain_timer);
     if (st.base)
         event_base_free(st.base);
     latch_config_clear(&cfg);

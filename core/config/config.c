@@ -402,6 +402,40 @@ static latch_rc parse_database_url(const char *name, const char *value, struct l
     return LATCH_OK;
 }
 
+/* The session connection for LISTEN (and migrations): LATCH_DATABASE_LISTEN_URL, defaulting to
+ * LATCH_DATABASE_URL (checked before this one). A pooler in transaction mode cannot carry
+ * LISTEN, so deployments behind one point this variable at PostgreSQL itself. */
+static latch_rc parse_database_listen_url(const char *name, const char *value,
+                                          struct latch_config *cfg, struct latch_error *err)
+{
+    if (value == NULL || value[0] == '\0') {
+        memcpy(cfg->database_listen_url, cfg->database_url, sizeof(cfg->database_listen_url));
+        return LATCH_OK;
+    }
+    size_t len = strlen(value);
+    if (len >= sizeof(cfg->database_listen_url))
+        return config_error(err, name, "is too long (%zu bytes); expected fewer than %zu bytes",
+                            len, sizeof(cfg->database_listen_url));
+    memcpy(cfg->database_listen_url, value, len + 1);
+    return LATCH_OK;
+}
+
+/* LATCH_DB_POOL_MODE: session (default; named prepared statements, pipelined calls) or
+ * transaction (behind PgBouncer-style transaction pooling: unnamed statements, one call in
+ * flight per connection). */
+static latch_rc parse_db_pool_mode(const char *name, const char *value, struct latch_config *cfg,
+                                   struct latch_error *err)
+{
+    if (value == NULL || value[0] == '\0' || strcmp(value, "session") == 0)
+        cfg->db_transaction_pooling = false;
+    else if (strcmp(value, "transaction") == 0)
+        cfg->db_transaction_pooling = true;
+    else
+        return config_error(err, name, "'%s' is not a pool mode; expected session or transaction",
+                            value);
+    return LATCH_OK;
+}
+
 /* ---- integers ---- */
 
 static int online_cores(void)
@@ -424,6 +458,10 @@ RANGE_VAR(parse_max_header_bytes, max_header_bytes, size_t, 1024, 1048576, 16384
 RANGE_VAR(parse_max_body_bytes, max_body_bytes, size_t, 0, 67108864, 1048576)
 
 RANGE_VAR(parse_shutdown_grace_ms, shutdown_grace_ms, int, 0, 600000, 10000)
+
+RANGE_VAR(parse_drain_delay_ms, drain_delay_ms, int, 0, 600000, 5000)
+
+RANGE_VAR(parse_max_connections, max_connections, int, 16, 1000000, 10000)
 
 RANGE_VAR(parse_idle_timeout_ms, idle_timeout_ms, int, 1000, 3600000, 60000)
 
@@ -972,6 +1010,8 @@ static const struct config_var {
     {"LATCH_PUBLIC_URL", parse_public_url},
     {"LATCH_LISTEN", parse_listen},
     {"LATCH_DATABASE_URL", parse_database_url},
+    {"LATCH_DATABASE_LISTEN_URL", parse_database_listen_url},
+    {"LATCH_DB_POOL_MODE", parse_db_pool_mode},
     {"LATCH_THREADS", parse_threads},
     {"LATCH_WORKERS", parse_workers},
     {"LATCH_DB_POOL_SIZE", parse_db_pool_size},
@@ -982,6 +1022,8 @@ static const struct config_var {
     {"LATCH_MAX_HEADER_BYTES", parse_max_header_bytes},
     {"LATCH_MAX_BODY_BYTES", parse_max_body_bytes},
     {"LATCH_SHUTDOWN_GRACE_MS", parse_shutdown_grace_ms},
+    {"LATCH_DRAIN_DELAY_MS", parse_drain_delay_ms},
+    {"LATCH_MAX_CONNECTIONS", parse_max_connections},
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
     {"LATCH_BOOTSTRAP_CLIENT_ID", parse_bootstrap_id},
     {"LATCH_BOOTSTRAP_CLIENT_SECRET", parse_bootstrap_secret},

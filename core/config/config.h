@@ -38,6 +38,12 @@ struct latch_config {
 
     /* LATCH_DATABASE_URL, a libpq connection string or URI (required). */
     char database_url[1024];
+    /* LATCH_DATABASE_LISTEN_URL: a direct session connection for LISTEN and migrations;
+     * defaults to database_url. */
+    char database_listen_url[1024];
+    /* LATCH_DB_POOL_MODE=transaction: the database URL goes through a transaction-mode pooler
+     * (PgBouncer): no named prepared statements, no pipelining across transactions. */
+    bool db_transaction_pooling;
 
     int threads;      /* LATCH_THREADS, 1..256, default: online cores */
     int workers;      /* LATCH_WORKERS, 1..256, default: online cores */
@@ -55,6 +61,8 @@ struct latch_config {
     size_t max_header_bytes; /* LATCH_MAX_HEADER_BYTES, request line + headers, default 16384 */
     size_t max_body_bytes;   /* LATCH_MAX_BODY_BYTES, default 1 MiB */
     int shutdown_grace_ms;   /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
+    int drain_delay_ms;      /* LATCH_DRAIN_DELAY_MS, SIGTERM to stop accepting, default 5000 */
+    int max_connections;     /* LATCH_MAX_CONNECTIONS, open client connections, default 10000 */
     int idle_timeout_ms;     /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
 
     /* LATCH_BOOTSTRAP_CLIENT_ID / _SECRET: a management application tenant `default` gets at

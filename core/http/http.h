@@ -113,8 +113,12 @@ void latch_server_each_tenant_route(struct latch_server *srv,
                                                void *arg),
                                     void *arg);
 
-/* Whether the node is draining (SIGTERM received). */
+/* Whether the node has stopped accepting (the drain delay is over). */
 bool latch_loop_is_stopping(const struct latch_loop *loop);
+
+/* Whether the node is draining: SIGTERM received, /readyz fails and every answer closes its
+ * connection; true from latch_server_drain() on. Any thread. */
+bool latch_loop_is_draining(const struct latch_loop *loop);
 
 /* Case-insensitive lookup; NULL when absent. Borrowed. */
 const char *latch_http_header_get(const struct latch_request *req, const char *name);
@@ -155,7 +159,10 @@ latch_rc latch_loop_submit(struct latch_loop *loop, latch_work_fn fn, latch_work
 struct latch_server *latch_server_new(const struct latch_config *cfg, struct latch_error *err);
 /* Binds and starts the loop threads. */
 latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err) LATCH_MUST_CHECK;
-/* Stops accepting, lets requests in flight finish within the grace period, joins the threads. */
+/* Starts draining (see latch_loop_is_draining); the node keeps serving. Any thread. */
+void latch_server_drain(struct latch_server *srv);
+/* Accepts what waits in the listen backlog, stops accepting, lets requests in flight finish
+ * within the grace period, joins the threads. */
 void latch_server_shutdown(struct latch_server *srv);
 void latch_server_free(struct latch_server *srv);
 

@@ -112,6 +112,14 @@ void latch_http_add_header(struct latch_request *req, const char *name, const ch
         c->has_cache_control = true;
 }
 
+static bool has_header(const struct conn *c, const char *name)
+{
+    for (const struct resp_header *h = c->resp_headers; h != NULL; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return true;
+    return false;
+}
+
 static void access_log(struct conn *c, int status)
 {
     if (!latch_log_enabled(LATCH_LOG_INFO))
@@ -167,7 +175,9 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
         return;
     }
     c->responded = true;
-    bool keep = c->info.keep_alive && !c->loop->stopping;
+    /* Draining: every answer closes its connection, so that the load balancer's reused
+     * connections move to other nodes before this one stops accepting. */
+    bool keep = c->info.keep_alive && !c->loop->stopping && !latch_loop_is_draining(c->loop);
     if (c->bev != NULL) {
         struct evbuffer *out = bufferevent_get_output(c->bev);
         evbuffer_add_printf(out,
@@ -178,6 +188,10 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
             evbuffer_add(out, "Cache-Control: no-store\r\n", 25);
         for (struct resp_header *h = c->resp_headers; h != NULL; h = h->next)
             evbuffer_add_printf(out, "%s: %s\r\n", h->name, h->value);
+        if (status == 503 && !has_header(c, "retry-after")) {
+            static const char retry[] = "Retry-After: 1\r\n"; /* outages and overload are brief */
+            evbuffer_add(out, retry, sizeof(retry) - 1);
+        }
         if (content_type != NULL)
             evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
         if (status != 204 && status != 304)

@@ -196,6 +196,11 @@ bool latch_loop_is_stopping(const struct latch_loop *loop)
     return loop->stopping;
 }
 
+bool latch_loop_is_draining(const struct latch_loop *loop)
+{
+    return atomic_load_explicit(&loop->srv->draining, memory_order_relaxed);
+}
+
 latch_rc latch_loop_submit(struct latch_loop *loop, latch_work_fn fn, latch_work_fn done, void *arg,
                            struct latch_error *err)
 {
@@ -597,17 +602,45 @@ static void conn_free(struct conn *c)
     free(c);
     if (loop->stopping && loop->nconns == 0)
         event_base_loopexit(loop->base, NULL);
+    /* Resume below 90% of the cap, so that accepting does not flap at the bound. */
+    if (loop->accept_paused && loop->listener != NULL &&
+        !evtimer_pending(loop->ev_accept_resume, NULL) &&
+        loop->nconns < loop->max_conns - loop->max_conns / 10) {
+        loop->accept_paused = false;
+        evconnlistener_enable(loop->listener);
+        latch_info("loop %d: accepting connections again (%d open)", loop->index, loop->nconns);
+    }
 }
 
-static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
-                      int socklen, void *arg)
+/* A warning about accepting, at most one every ACCEPT_WARN_SECONDS per loop: under a flood the
+ * log must not become the next problem. */
+#define ACCEPT_WARN_SECONDS 10
+
+static void accept_warn(struct latch_loop *loop, const char *what)
 {
-    struct latch_loop *loop = arg;
+    time_t now = time(NULL);
+    if (now - loop->accept_warned < ACCEPT_WARN_SECONDS) {
+        loop->accept_suppressed++;
+        return;
+    }
+    if (loop->accept_suppressed > 0)
+        latch_warn("loop %d: %s (and %ld more such events since the last warning)", loop->index,
+                   what, loop->accept_suppressed);
+    else
+        latch_warn("loop %d: %s", loop->index, what);
+    loop->accept_warned = now;
+    loop->accept_suppressed = 0;
+}
+
+/* Takes an accepted socket into the loop. */
+static struct conn *conn_open(struct latch_loop *loop, evutil_socket_t fd,
+                              const struct sockaddr *sa)
+{
     const struct latch_config *cfg = loop->srv->cfg;
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         evutil_closesocket(fd);
-        return;
+        return NULL;
     }
     c->loop = loop;
     if (sa->sa_family == AF_INET) {
@@ -628,7 +661,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     if (c->bev == NULL) {
         evutil_closesocket(fd);
         free(c);
-        return;
+        return NULL;
     }
     c->next = loop->conns;
     if (loop->conns)
@@ -643,12 +676,86 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
                            .tv_usec = (cfg->idle_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &idle, &idle);
     bufferevent_enable(c->bev, EV_READ);
+    return c;
 }
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+    struct latch_loop *loop = arg;
+    if (conn_open(loop, fd, sa) == NULL)
+        return;
+    /* At the cap, new connections wait in the kernel's backlog (and past it, clients retry):
+     * back-pressure instead of running out of descriptors or memory. */
+    if (loop->nconns >= loop->max_conns && !loop->accept_paused) {
+        loop->accept_paused = true;
+        evconnlistener_disable(listener);
+        accept_warn(loop,
+                    "LATCH_MAX_CONNECTIONS reached; accepting paused until connections close");
+    }
+}
+
+#define ACCEPT_PAUSE_MS 100
 
 static void on_accept_error(struct evconnlistener *listener, void *arg)
 {
+    struct latch_loop *loop = arg;
     int e = EVUTIL_SOCKET_ERROR();
-    latch_warn("accept failed: %s", evutil_socket_error_to_string(e));
+    if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+        /* The pending connection stays readable: accepting again at once would spin. Pause,
+         * and let connections close meanwhile. */
+        evconnlistener_disable(listener);
+        loop->accept_paused = true;
+        struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_PAUSE_MS * 1000};
+        evtimer_add(loop->ev_accept_resume, &tv);
+        char what[160];
+        snprintf(what, sizeof(what),
+                 "accept failed: %s; pausing accepting for %d ms (raise the descriptor limit or "
+                 "lower LATCH_MAX_CONNECTIONS)",
+                 evutil_socket_error_to_string(e), ACCEPT_PAUSE_MS);
+        accept_warn(loop, what);
+        return;
+    }
+    latch_debug("accept failed: %s", evutil_socket_error_to_string(e));
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct latch_loop *loop = arg;
+    if (loop->listener == NULL || loop->nconns >= loop->max_conns)
+        return; /* stopping, or at the cap: conn_free resumes */
+    loop->accept_paused = false;
+    evconnlistener_enable(loop->listener);
+}
+
+/* Accepts what is already in the listen backlog: those clients connected before we stopped
+ * accepting, and closing the listener would reset them. They are served (one request each,
+ * with Connection: close) before the loop ends. */
+static void accept_backlog(struct latch_loop *loop)
+{
+    evutil_socket_t lfd = evconnlistener_get_fd(loop->listener);
+    for (int n = 0; n < 4096; n++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        struct conn *c = conn_open(loop, fd, (struct sockaddr *)&ss);
+        if (c == NULL)
+            continue;
+        c->from_backlog = true;
+        /* A client that connected but says nothing must not hold the shutdown for long. */
+        struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+        bufferevent_set_timeouts(c->bev, &tv, &tv);
+    }
+}
+
+/* Whether the peer has sent bytes we have not read yet (a request on its way). */
+static bool unread_bytes(struct conn *c)
+{
+    char b;
+    ssize_t n = recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0;
 }
 
 /* ---- loops ---- */
@@ -667,15 +774,18 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     if (loop->stopping)
         return;
     loop->stopping = true;
+    evtimer_del(loop->ev_accept_resume);
     if (loop->listener != NULL) {
+        accept_backlog(loop);
         evconnlistener_free(loop->listener);
         loop->listener = NULL;
     }
-    /* Idle keep-alive connections go now; busy ones close after their answer. */
+    /* Idle keep-alive connections go now; busy ones, and those whose next request is arriving,
+     * close after their answer. */
     for (struct conn *c = loop->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (c->state == CONN_READ_HEAD && c->bev != NULL &&
-            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        if (c->state == CONN_READ_HEAD && c->bev != NULL && !c->from_backlog &&
+            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 && !unread_bytes(c))
             conn_free(c);
     }
     if (loop->nconns == 0) {
@@ -778,6 +888,7 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
         .pool_size = cfg->db_pool_size,
         .max_queue = DB_QUEUE_MAX,
         .max_in_flight = DB_IN_FLIGHT,
+        .transaction_pooling = cfg->db_transaction_pooling,
     };
     for (int i = 0; i < cfg->threads; i++) {
         struct latch_loop *loop = &srv->loops[i];
@@ -791,11 +902,13 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
             return latch_error_set(err, 500, "server_error", "getrandom failed");
         loop->ev_stop = event_new(loop->base, -1, 0, on_stop, loop);
         loop->ev_grace = evtimer_new(loop->base, on_grace_expired, loop);
+        loop->ev_accept_resume = evtimer_new(loop->base, on_accept_resume, loop);
+        loop->max_conns = (cfg->max_connections + cfg->threads - 1) / cfg->threads;
         loop->mailbox = latch_mailbox_new(loop->base);
         loop->store = latch_store_new(loop->base, &sopts);
         loop->tenant_cache = latch_tenant_cache_new(cfg, loop->store, srv->pool, loop->mailbox);
-        if (loop->ev_stop == NULL || loop->ev_grace == NULL || loop->mailbox == NULL ||
-            loop->store == NULL || loop->tenant_cache == NULL)
+        if (loop->ev_stop == NULL || loop->ev_grace == NULL || loop->ev_accept_resume == NULL ||
+            loop->mailbox == NULL || loop->store == NULL || loop->tenant_cache == NULL)
             return latch_error_set(err, 500, "server_error", "cannot set up loop %d", i);
         if (bind_listener(loop, err) != LATCH_OK)
             return LATCH_FAIL;
@@ -815,6 +928,11 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
     latch_info("listening on %s:%u with %d loop thread(s), %d worker(s)", cfg->listen_host,
                cfg->listen_port, srv->nloops, cfg->workers);
     return LATCH_OK;
+}
+
+void latch_server_drain(struct latch_server *srv)
+{
+    atomic_store(&srv->draining, true);
 }
 
 void latch_server_shutdown(struct latch_server *srv)
@@ -857,6 +975,8 @@ void latch_server_free(struct latch_server *srv)
             event_free(loop->ev_stop);
         if (loop->ev_grace)
             event_free(loop->ev_grace);
+        if (loop->ev_accept_resume)
+            event_free(loop->ev_accept_resume);
         if (loop->base)
             event_base_free(loop->base);
     }

@@ -5,6 +5,7 @@
 #define LATCH_HTTP_SERVER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -51,9 +52,10 @@ struct conn {
     struct resp_header *resp_headers;
     bool has_cache_control;
     bool responded;
-    bool in_process; /* conn_process() is on the stack */
-    bool linger;     /* the client may still be sending: linger before closing */
-    size_t lingered; /* bytes discarded while lingering */
+    bool in_process;   /* conn_process() is on the stack */
+    bool linger;       /* the client may still be sending: linger before closing */
+    bool from_backlog; /* accepted from the backlog at shutdown: served before closing */
+    size_t lingered;   /* bytes discarded while lingering */
     struct latch_route_match route;
     uint64_t start_ns;
     char peer_ip[64];
@@ -73,8 +75,13 @@ struct latch_loop {
     void (*local_free[LATCH_LOOP_SLOTS])(void *);
     struct event *ev_stop;
     struct event *ev_grace;
+    struct event *ev_accept_resume; /* re-enables accepting after EMFILE and the like */
     struct conn *conns;
     int nconns;
+    int max_conns;      /* this loop's share of LATCH_MAX_CONNECTIONS */
+    bool accept_paused; /* at max_conns, or out of descriptors */
+    time_t accept_warned;
+    long accept_suppressed;
     bool stopping;
     uint64_t rng[4];
     time_t date_sec;
@@ -89,6 +96,7 @@ struct latch_server {
     struct latch_router *node_routes;
     struct latch_router *tenant_routes;
     bool started;
+    atomic_bool draining;
 };
 
 /* response.c */

@@ -7,21 +7,37 @@
  * flight on one connection, each answered in order. Per call we remember the sequence of
  * results to expect (prepares, the tenant setting, the statements), and walk it as results come
  * back: a query's results end with NULL, the segment with PGRES_PIPELINE_SYNC.
+ *
+ * Outages: a connection retries with jittered exponential backoff; connection 0 of each store
+ * is the probe and never waits more than PROBE_MAX_MS, so that some connection of every node
+ * notices within half a second that PostgreSQL is back. The first connection established after
+ * a failure wakes every store of the process (a registry of stores, each with an event any
+ * thread may activate), whose down connections then reconnect at once.
  */
 #include "store/store.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS     100
 #define BACKOFF_MAX_MS     5000
+#define PROBE_MAX_MS       500   /* connection 0's backoff bound */
+#define WAIT_DEFAULT_MS    1000  /* a call's wait for a connection while another store has one */
+#define RESOLVE_TTL_MS     10000 /* how long resolved database addresses are reused */
+#define RESOLVE_MAX_ADDRS  8
+#define KICK_MIN_MS        100
 #define PREPARED_SLOTS     256 /* open-addressing set of prepared statements per connection */
 
 static const struct latch_stmt set_tenant_stmt = {
@@ -44,6 +60,7 @@ struct latch_store_result {
 
 struct call {
     struct call *next;
+    uint64_t queued_ms; /* when it started waiting for a connection */
     latch_store_cb cb;
     void *arg;
     int nops;
@@ -77,14 +94,32 @@ struct conn {
     struct event *ev_write;
     struct event *ev_timer; /* connect timeout, or reconnect backoff */
     int backoff_ms;
+    bool failed_since_ready;  /* a connect failed since the last established connection */
+    bool waiting_dns;         /* down, to be started when the resolution completes */
     struct call *head, *tail; /* in flight, in order */
     int inflight;
     struct prep_entry prepared[PREPARED_SLOTS];
 };
 
+struct resolver;
+
 struct latch_store {
+    struct latch_store *next_store; /* the process-wide registry */
     struct event_base *base;
     char *conninfo;
+    bool transaction_pooling;
+    bool ever_connected;
+    uint64_t kicked_ms; /* last reconnect started by a waiting call */
+    int wait_ms;
+    struct event *ev_wake; /* activated by any thread: reconnect now */
+    struct event *ev_wait; /* fails calls that waited wait_ms for a connection */
+    /* Host name resolution off the loop (see the resolver below). */
+    char *resolve_hosts; /* the conninfo's host list when it names hosts; NULL otherwise */
+    char *resolve_ports; /* its port list, "" when none */
+    char *hostaddr, *hostlist, *portlist; /* the last resolution, for libpq */
+    uint64_t resolved_ms;
+    struct resolver *resolving; /* in flight */
+    struct event *ev_resolved;
     int max_queue, max_in_flight;
     struct conn *conns;
     int nconns;
@@ -106,6 +141,313 @@ struct latch_store {
 static void conn_start(struct conn *c);
 static void conn_fail(struct conn *c, const char *why);
 static void pump(struct latch_store *store);
+
+/* ---- the process-wide registry of stores ---- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct latch_store *registry;
+static atomic_int ready_total;
+static atomic_long reconnects;
+static atomic_bool pooled_detected; /* transaction pooling seen in session mode */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void registry_add(struct latch_store *store)
+{
+    pthread_mutex_lock(&registry_lock);
+    store->next_store = registry;
+    registry = store;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct latch_store *store)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct latch_store **p = &registry; *p != NULL; p = &(*p)->next_store) {
+        if (*p == store) {
+            *p = store->next_store;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* PostgreSQL answered one of our connections: every other store retries now. The lock keeps a
+ * store from being freed while its event is activated. */
+static void wake_all(const struct latch_store *except)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct latch_store *st = registry; st != NULL; st = st->next_store)
+        if (st != except)
+            event_active(st->ev_wake, EV_READ, 0);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct latch_store *store = arg;
+    for (int i = 0; i < store->nconns; i++) {
+        struct conn *c = &store->conns[i];
+        if (c->state != CONN_DOWN || c->waiting_dns || store->freeing)
+            continue;
+        evtimer_del(c->ev_timer);
+        c->backoff_ms = 0;
+        conn_start(c);
+    }
+}
+
+static bool pooled(const struct latch_store *store)
+{
+    return store->transaction_pooling ||
+           atomic_load_explicit(&pooled_detected, memory_order_relaxed);
+}
+
+/* ---- host name resolution off the loop ----
+ *
+ * libpq resolves a host name with a blocking getaddrinfo() inside PQconnectStartParams. So when
+ * the conninfo names hosts (and gives no hostaddr), a short-lived thread resolves them and the
+ * connections are made with hostaddr set to what it found; host keeps the name (TLS host
+ * verification, Kerberos). The resolver is shared by the store and its thread; whichever lets
+ * go last frees it, and a store that goes away first leaves the result unread. */
+
+struct resolver {
+    pthread_mutex_t lock;
+    int refs;
+    struct latch_store *store; /* NULL once the store has let go */
+    char *hosts, *ports;       /* copies of the conninfo's lists */
+    char *hostaddr, *hostlist, *portlist;
+    char error[256];
+};
+
+static void resolver_unref(struct resolver *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&r->lock);
+    free(r->hosts);
+    free(r->ports);
+    free(r->hostaddr);
+    free(r->hostlist);
+    free(r->portlist);
+    free(r);
+}
+
+/* Appends item to a comma-separated list in buf (bounded). */
+static bool list_add(char *buf, size_t cap, const char *item)
+{
+    size_t n = strlen(buf), k = strlen(item);
+    if (n + k + 2 > cap)
+        return false;
+    if (n > 0)
+        buf[n++] = ',';
+    memcpy(buf + n, item, k + 1);
+    return true;
+}
+
+/* The i-th element of a comma-separated list into out ("" when absent). */
+static void list_get(const char *list, int i, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (const char *p = list; p != NULL; i--) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (i == 0) {
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return;
+        }
+        p = end ? end + 1 : NULL;
+    }
+}
+
+static int list_count(const char *list)
+{
+    int n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+static void *resolve_main(void *arg)
+{
+    struct resolver *r = arg;
+    enum { CAP = RESOLVE_MAX_ADDRS * 64 };
+    char addrs[CAP] = "", hosts[CAP] = "", ports[CAP] = "";
+    int nhosts = list_count(r->hosts);
+    bool per_host_ports = r->ports[0] != '\0' && list_count(r->ports) == nhosts;
+    int found = 0;
+    for (int i = 0; i < nhosts && found < RESOLVE_MAX_ADDRS; i++) {
+        char host[256], port[16];
+        list_get(r->hosts, i, host, sizeof(host));
+        list_get(r->ports, per_host_ports ? i : 0, port, sizeof(port));
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *ai = NULL;
+        int rc = getaddrinfo(host, NULL, &hints, &ai);
+        if (rc != 0) {
+            snprintf(r->error, sizeof(r->error), "could not resolve the database host \"%s\": %s",
+                     host, gai_strerror(rc));
+            continue;
+        }
+        for (struct addrinfo *a = ai; a != NULL && found < RESOLVE_MAX_ADDRS; a = a->ai_next) {
+            char ip[INET6_ADDRSTRLEN];
+            const void *src = a->ai_family == AF_INET
+                                  ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                                  : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+            if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+                inet_ntop(a->ai_family, src, ip, sizeof(ip)) == NULL)
+                continue;
+            if (!list_add(addrs, CAP, ip) || !list_add(hosts, CAP, host) ||
+                (per_host_ports && !list_add(ports, CAP, port)))
+                break;
+            found++;
+        }
+        freeaddrinfo(ai);
+    }
+    pthread_mutex_lock(&r->lock);
+    if (found > 0) {
+        r->hostaddr = strdup(addrs);
+        r->hostlist = strdup(hosts);
+        r->portlist = per_host_ports ? strdup(ports) : NULL;
+        r->error[0] = '\0';
+    } else if (r->error[0] == '\0') {
+        snprintf(r->error, sizeof(r->error), "the database host has no address");
+    }
+    if (r->store != NULL)
+        event_active(r->store->ev_resolved, EV_READ, 0);
+    pthread_mutex_unlock(&r->lock);
+    resolver_unref(r);
+    return NULL;
+}
+
+/* Starts a resolution unless one runs; false when no thread could be started. */
+static bool resolve_start(struct latch_store *store)
+{
+    if (store->resolving != NULL)
+        return true;
+    struct resolver *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return false;
+    pthread_mutex_init(&r->lock, NULL);
+    r->refs = 2;
+    r->store = store;
+    r->hosts = strdup(store->resolve_hosts);
+    r->ports = strdup(store->resolve_ports);
+    pthread_attr_t attr;
+    pthread_t t;
+    bool started = false;
+    if (r->hosts != NULL && r->ports != NULL && pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &attr, resolve_main, r) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        r->refs = 1;
+        resolver_unref(r);
+        return false;
+    }
+    store->resolving = r;
+    return true;
+}
+
+/* The store lets go of its resolution in flight (its result is not wanted). */
+static void resolve_abandon(struct latch_store *store)
+{
+    struct resolver *r = store->resolving;
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->store = NULL;
+    pthread_mutex_unlock(&r->lock);
+    store->resolving = NULL;
+    resolver_unref(r);
+}
+
+static void on_resolved(evutil_socket_t fd, short what, void *arg)
+{
+    struct latch_store *store = arg;
+    struct resolver *r = store->resolving;
+    if (r == NULL)
+        return;
+    char error[sizeof(r->error)];
+    pthread_mutex_lock(&r->lock);
+    bool ok = r->hostaddr != NULL;
+    if (ok) {
+        free(store->hostaddr);
+        free(store->hostlist);
+        free(store->portlist);
+        store->hostaddr = r->hostaddr;
+        store->hostlist = r->hostlist;
+        store->portlist = r->portlist;
+        r->hostaddr = r->hostlist = r->portlist = NULL;
+        store->resolved_ms = now_ms();
+    }
+    memcpy(error, r->error, sizeof(error));
+    r->store = NULL;
+    pthread_mutex_unlock(&r->lock);
+    store->resolving = NULL;
+    resolver_unref(r);
+    for (int i = 0; i < store->nconns; i++) {
+        struct conn *c = &store->conns[i];
+        if (!c->waiting_dns)
+            continue;
+        c->waiting_dns = false;
+        if (ok)
+            conn_start(c);
+        else
+            conn_fail(c, error);
+    }
+}
+
+/* Reads the conninfo's host and port lists; resolution is wanted when it names hosts and
+ * gives no hostaddr (socket paths and numeric addresses need no lookup). */
+static bool resolve_setup(struct latch_store *store)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(store->conninfo, &errmsg);
+    if (opts == NULL) {
+        PQfreemem(errmsg); /* libpq reports it again when connecting */
+        return true;
+    }
+    const char *host = NULL, *hostaddr = NULL, *port = NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+    }
+    bool names = false, others = false;
+    int n = host != NULL && host[0] != '\0' ? list_count(host) : 0;
+    for (int i = 0; i < n; i++) {
+        char h[256];
+        unsigned char buf[16];
+        list_get(host, i, h, sizeof(h));
+        if (h[0] == '/' || h[0] == '@' || h[0] == '\0' || inet_pton(AF_INET, h, buf) == 1 ||
+            inet_pton(AF_INET6, h, buf) == 1)
+            others = true;
+        else
+            names = true;
+    }
+    bool ok = true;
+    if (names && !others && (hostaddr == NULL || hostaddr[0] == '\0')) {
+        store->resolve_hosts = strdup(host);
+        store->resolve_ports = strdup(port != NULL ? port : "");
+        ok = store->resolve_hosts != NULL && store->resolve_ports != NULL;
+    }
+    PQconninfoFree(opts);
+    return ok;
+}
 
 /* ---- calls ---- */
 
@@ -205,7 +547,10 @@ static bool conn_send(struct conn *c, struct call *call)
     for (int i = 0; i < call->nops; i++)
         to_prepare[nprep++] = call->ops[i].stmt;
 
-    for (int i = 0; i < nprep; i++) {
+    /* Behind a transaction pooler, a statement prepared in one transaction may be gone (or
+     * already there) in the next: everything goes unnamed. */
+    bool named = !pooled(c->store);
+    for (int i = 0; named && i < nprep; i++) {
         if (to_prepare[i]->name == NULL)
             continue;
         struct prep_entry *e = prep_slot(c, to_prepare[i]);
@@ -220,14 +565,15 @@ static bool conn_send(struct conn *c, struct call *call)
     }
     if (call->tenant_id != NULL) {
         const char *p[1] = {call->tenant_id};
-        if (!PQsendQueryPrepared(c->pg, set_tenant_stmt.name, 1, p, NULL, NULL, 0))
+        if (!(named ? PQsendQueryPrepared(c->pg, set_tenant_stmt.name, 1, p, NULL, NULL, 0)
+                    : PQsendQueryParams(c->pg, set_tenant_stmt.sql, 1, NULL, p, NULL, NULL, 0)))
             return false;
         call->steps[call->nsteps++] = (struct step){.kind = STEP_TENANT};
     }
     for (int i = 0; i < call->nops; i++) {
         const struct latch_stmt *st = call->ops[i].stmt;
         int ok;
-        if (st->name != NULL && prep_slot(c, st) != NULL)
+        if (named && st->name != NULL && prep_slot(c, st) != NULL)
             ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, call->ops[i].params, NULL, NULL,
                                      0);
         else
@@ -253,9 +599,12 @@ static bool conn_send(struct conn *c, struct call *call)
 static struct conn *pick_conn(struct latch_store *store)
 {
     struct conn *best = NULL;
+    /* A transaction pooler may hand the next transaction to another server before the first
+     * one's results are read: one call at a time per connection there. */
+    int depth = pooled(store) ? 1 : store->max_in_flight;
     for (int i = 0; i < store->nconns; i++) {
         struct conn *c = &store->conns[i];
-        if (c->state != CONN_READY || c->inflight >= store->max_in_flight)
+        if (c->state != CONN_READY || c->inflight >= depth)
             continue;
         if (best == NULL || c->inflight < best->inflight)
             best = c;
@@ -295,6 +644,33 @@ static void prepare_result(struct conn *c, const struct latch_stmt *stmt, bool o
         e->state = ok ? PREP_DONE : PREP_NONE;
 }
 
+/* Connection exceptions (class 08), administrator/crash shutdown and "cannot connect now"
+ * (57P01-57P03), too many connections (53300), and the prepared-statement errors that only a
+ * transaction pooler causes: the statement did not run, and it will on another try. */
+static bool transient_state(const char *sqlstate)
+{
+    return strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
+           strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0 ||
+           strcmp(sqlstate, "53300") == 0 || strcmp(sqlstate, "26000") == 0 ||
+           strcmp(sqlstate, "42P05") == 0;
+}
+
+/* A prepared statement we made is missing, or one we never made exists: this connection is
+ * multiplexed per transaction (PgBouncer in transaction mode). Switch every store over. */
+static void detect_pooling(struct latch_store *store, const char *msg)
+{
+    if (store->transaction_pooling || atomic_exchange(&pooled_detected, true))
+        return;
+    char why[128];
+    snprintf(why, sizeof(why), "%s", msg != NULL ? msg : "");
+    why[strcspn(why, "\n")] = '\0';
+    latch_err("the database connection is pooled per transaction (%s): prepared statements are "
+              "now sent unnamed. Set LATCH_DB_POOL_MODE=transaction, and point "
+              "LATCH_DATABASE_LISTEN_URL at PostgreSQL directly (LISTEN cannot work through "
+              "such a pooler)",
+              why);
+}
+
 static void handle_result(struct conn *c, PGresult *res)
 {
     struct call *call = c->head;
@@ -329,8 +705,14 @@ static void handle_result(struct conn *c, PGresult *res)
         } else {
             const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             const char *msg = PQresultErrorMessage(res);
-            /* Constraint violations are the caller's business (409/422); others are ours. */
-            if (sqlstate != NULL && strncmp(sqlstate, "23", 2) == 0)
+            if (sqlstate != NULL &&
+                (strcmp(sqlstate, "26000") == 0 || strcmp(sqlstate, "42P05") == 0))
+                detect_pooling(c->store, msg);
+            /* Constraint violations are the caller's business (409/422); others are ours,
+             * except a database going away or a pooler's confusion, which a retry fixes. */
+            if (sqlstate == NULL ? PQstatus(c->pg) == CONNECTION_BAD : transient_state(sqlstate))
+                unavailable(call, msg);
+            else if (sqlstate != NULL && strncmp(sqlstate, "23", 2) == 0)
                 call_set_error(call, 409, sqlstate, "The request conflicts with stored data.", msg);
             else if (sqlstate != NULL && strcmp(sqlstate, "42501") == 0)
                 call_set_error(call, 403, sqlstate, "Not permitted.", msg);
@@ -405,13 +787,73 @@ static void conn_teardown(struct conn *c)
 
 static void schedule_retry(struct conn *c)
 {
+    /* Connection 0 probes often: it is how this store learns that the database is back. */
+    int max = c->index == 0 ? PROBE_MAX_MS : BACKOFF_MAX_MS;
     int base = c->backoff_ms ? c->backoff_ms : BACKOFF_MIN_MS;
-    c->backoff_ms = base * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : base * 2;
+    if (base > max)
+        base = max;
+    c->backoff_ms = base * 2 > max ? max : base * 2;
     /* ±25% jitter so the nodes of a cluster do not reconnect in lockstep. */
     int jitter = (int)(random() % (base / 2 + 1)) - base / 4;
     int ms = base + jitter;
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     evtimer_add(c->ev_timer, &tv);
+}
+
+/* Whether calls on this store, which has no ready connection, may wait for one: another store
+ * of the process is connected (the database is up; ours are catching up), or one of ours is
+ * connecting right now. */
+static bool worth_waiting(const struct latch_store *store)
+{
+    if (atomic_load_explicit(&ready_total, memory_order_relaxed) > 0)
+        return true;
+    for (int i = 0; i < store->nconns; i++)
+        if (store->conns[i].state == CONN_CONNECTING || store->conns[i].waiting_dns)
+            return true;
+    return false;
+}
+
+/* Fails the waiting calls that have waited at least min_wait_ms (all with 0). */
+static void fail_waiting(struct latch_store *store, int min_wait_ms)
+{
+    uint64_t now = now_ms();
+    while (store->wait_head != NULL &&
+           (min_wait_ms == 0 || store->wait_head->queued_ms + (uint64_t)min_wait_ms <= now)) {
+        struct call *call = store->wait_head;
+        store->wait_head = call->next;
+        if (store->wait_head == NULL)
+            store->wait_tail = NULL;
+        store->nwaiting--;
+        char detail[384];
+        snprintf(detail, sizeof(detail), "no database connection%s (%s)",
+                 min_wait_ms ? " within the wait" : "", store->last_error);
+        unavailable(call, detail);
+        fail_later(store, call);
+    }
+}
+
+/* Arms the timer that fails calls which waited wait_ms without a connection. */
+static void arm_wait(struct latch_store *store)
+{
+    if (store->wait_head == NULL || evtimer_pending(store->ev_wait, NULL))
+        return;
+    uint64_t due = store->wait_head->queued_ms + (uint64_t)store->wait_ms, now = now_ms();
+    uint64_t ms = due > now ? due - now : 0;
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(store->ev_wait, &tv);
+}
+
+static void on_wait(evutil_socket_t fd, short what, void *arg)
+{
+    struct latch_store *store = arg;
+    if (store->nready > 0) {
+        pump(store);
+        return;
+    }
+    fail_waiting(store, store->wait_ms);
+    if (!worth_waiting(store))
+        fail_waiting(store, 0);
+    arm_wait(store);
 }
 
 static void conn_fail(struct conn *c, const char *why)
@@ -421,6 +863,7 @@ static void conn_fail(struct conn *c, const char *why)
     set_last_error(store, why);
     if (was_ready) {
         store->nready--;
+        atomic_fetch_sub_explicit(&ready_total, 1, memory_order_relaxed);
         latch_warn("database connection %d lost: %s", c->index, store->last_error);
     } else if (c->state == CONN_CONNECTING && c->backoff_ms <= BACKOFF_MIN_MS * 2) {
         latch_warn("database connection %d failed: %s", c->index, store->last_error);
@@ -438,21 +881,17 @@ static void conn_fail(struct conn *c, const char *why)
         fail_later(store, list);
         list = next;
     }
-    /* Waiting calls go elsewhere, or fail if nothing is left. */
-    if (store->nready == 0) {
-        while (store->wait_head != NULL) {
-            struct call *call = store->wait_head;
-            store->wait_head = call->next;
-            unavailable(call, store->last_error);
-            fail_later(store, call);
-        }
-        store->wait_tail = NULL;
-        store->nwaiting = 0;
-    } else {
-        pump(store);
-    }
+    if (!was_ready)
+        c->failed_since_ready = true;
     if (!store->freeing)
         schedule_retry(c);
+    /* Waiting calls go elsewhere, wait a little for a connection, or fail. */
+    if (store->nready > 0)
+        pump(store);
+    else if (!store->freeing && worth_waiting(store))
+        arm_wait(store);
+    else
+        fail_waiting(store, 0);
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
@@ -502,12 +941,22 @@ static void connect_poll(struct conn *c)
         return;
     }
     evtimer_del(c->ev_timer);
+    bool recovered = c->failed_since_ready;
     if (c->backoff_ms > BACKOFF_MIN_MS * 2)
         latch_info("database connection %d re-established", c->index);
     c->state = CONN_READY;
     c->backoff_ms = 0;
+    c->failed_since_ready = false;
     c->store->nready++;
+    c->store->ever_connected = true;
     c->store->last_error[0] = '\0';
+    atomic_fetch_add_explicit(&ready_total, 1, memory_order_relaxed);
+    if (recovered) {
+        /* The database is back: nobody else waits for their backoff. */
+        atomic_fetch_add_explicit(&reconnects, 1, memory_order_relaxed);
+        wake_all(c->store);
+        on_wake(-1, 0, c->store);
+    }
     if (c->store->nlisten > 0) {
         struct call *call = calloc(1, sizeof(*call));
         if (call == NULL) {
@@ -565,8 +1014,29 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void conn_start(struct conn *c)
 {
-    static const char *const keys[] = {"dbname", "application_name", NULL};
-    const char *values[] = {c->store->conninfo, "latchd", NULL};
+    struct latch_store *store = c->store;
+    if (store->resolve_hosts != NULL) {
+        /* Resolve again when the addresses are old, or a while after a failure (the database
+         * may have moved: DNS fail-over). */
+        uint64_t age = now_ms() - store->resolved_ms;
+        if (store->hostaddr == NULL || age > RESOLVE_TTL_MS ||
+            (c->failed_since_ready && age > RESOLVE_TTL_MS / 5)) {
+            c->waiting_dns = true;
+            if (!resolve_start(store)) {
+                c->waiting_dns = false;
+                conn_fail(c, "cannot start resolving the database host");
+            }
+            return;
+        }
+    }
+    /* Keywords after dbname override what the expanded conninfo says. */
+    const char *keys[] = {"dbname", "application_name", "host", "hostaddr", "port", NULL};
+    const char *values[] = {store->conninfo, "latchd",        store->hostlist,
+                            store->hostaddr, store->portlist, NULL};
+    if (store->hostaddr == NULL)
+        keys[2] = values[2] = NULL;
+    else if (store->portlist == NULL)
+        keys[4] = values[4] = NULL;
     c->pg = PQconnectStartParams(keys, values, 1);
     if (c->pg == NULL) {
         conn_fail(c, "out of memory");
@@ -593,6 +1063,8 @@ struct latch_store *latch_store_new(struct event_base *base, const struct latch_
     store->conninfo = strdup(opts->conninfo);
     store->max_queue = opts->max_queue > 0 ? opts->max_queue : 1024;
     store->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 32;
+    store->wait_ms = opts->wait_ms > 0 ? opts->wait_ms : WAIT_DEFAULT_MS;
+    store->transaction_pooling = opts->transaction_pooling;
     store->nconns = opts->pool_size > 0 ? opts->pool_size : 1;
     store->on_notify = opts->on_notify;
     store->on_connect = opts->on_connect;
@@ -621,7 +1093,12 @@ struct latch_store *latch_store_new(struct event_base *base, const struct latch_
     }
     store->conns = calloc((size_t)store->nconns, sizeof(struct conn));
     store->ev_done = event_new(base, -1, 0, run_done, store);
-    if (store->conninfo == NULL || store->conns == NULL || store->ev_done == NULL)
+    store->ev_wake = event_new(base, -1, 0, on_wake, store);
+    store->ev_wait = evtimer_new(base, on_wait, store);
+    store->ev_resolved = event_new(base, -1, 0, on_resolved, store);
+    if (store->conninfo == NULL || store->conns == NULL || store->ev_done == NULL ||
+        store->ev_wake == NULL || store->ev_wait == NULL || store->ev_resolved == NULL ||
+        !resolve_setup(store))
         goto fail;
     set_last_error(store, "connecting");
     for (int i = 0; i < store->nconns; i++) {
@@ -632,6 +1109,7 @@ struct latch_store *latch_store_new(struct event_base *base, const struct latch_
         if (c->ev_timer == NULL)
             goto fail;
     }
+    registry_add(store);
     for (int i = 0; i < store->nconns; i++)
         conn_start(&store->conns[i]);
     return store;
@@ -645,6 +1123,9 @@ void latch_store_free(struct latch_store *store)
     if (store == NULL)
         return;
     store->freeing = true;
+    if (store->ev_wake != NULL)
+        registry_remove(store); /* no other thread activates ev_wake from here on */
+    resolve_abandon(store);
     for (int i = 0; store->conns != NULL && i < store->nconns; i++) {
         struct conn *c = &store->conns[i];
         if (c->state != CONN_DOWN || c->head != NULL)
@@ -663,8 +1144,19 @@ void latch_store_free(struct latch_store *store)
         run_done(-1, 0, store);
     if (store->ev_done)
         event_free(store->ev_done);
+    if (store->ev_wake)
+        event_free(store->ev_wake);
+    if (store->ev_wait)
+        event_free(store->ev_wait);
+    if (store->ev_resolved)
+        event_free(store->ev_resolved);
     free(store->conns);
     free(store->conninfo);
+    free(store->resolve_hosts);
+    free(store->resolve_ports);
+    free(store->hostaddr);
+    free(store->hostlist);
+    free(store->portlist);
     for (int i = 0; i < store->nlisten; i++)
         free(store->listen_sql[i]);
     free(store);
@@ -711,7 +1203,7 @@ void latch_store_exec(struct latch_store *store, const char *tenant_id,
         }
     }
 
-    if (store->nready == 0) {
+    if (store->nready == 0 && !worth_waiting(store)) {
         unavailable(call, store->last_error);
         fail_later(store, call);
         return;
@@ -729,6 +1221,19 @@ void latch_store_exec(struct latch_store *store, const char *tenant_id,
         store->wait_head = call;
     store->wait_tail = call;
     store->nwaiting++;
+    call->queued_ms = now_ms();
+    if (store->nready == 0) {
+        /* The database answers another store: ours reconnect now (at most every
+         * KICK_MIN_MS, so a burst of calls is no burst of connection attempts), and the call
+         * waits. */
+        uint64_t now = call->queued_ms;
+        if (now - store->kicked_ms >= KICK_MIN_MS) {
+            store->kicked_ms = now;
+            on_wake(-1, 0, store);
+        }
+        arm_wait(store);
+        return;
+    }
     pump(store);
     return;
 oom:
@@ -753,6 +1258,36 @@ void latch_store_query(struct latch_store *store, const char *tenant_id,
 bool latch_store_is_connected(const struct latch_store *store)
 {
     return store->nready > 0;
+}
+
+bool latch_store_has_connected(const struct latch_store *store)
+{
+    return store->ever_connected;
+}
+
+int latch_store_ready_total(void)
+{
+    return atomic_load_explicit(&ready_total, memory_order_relaxed);
+}
+
+long latch_store_reconnects(void)
+{
+    return atomic_load_explicit(&reconnects, memory_order_relaxed);
+}
+
+bool latch_store_transaction_pooling(void)
+{
+    return atomic_load_explicit(&pooled_detected, memory_order_relaxed);
+}
+
+void latch_store_get_stats(const struct latch_store *store, struct latch_store_stats *out)
+{
+    out->connections = store->nconns;
+    out->ready = store->nready;
+    out->busy = 0;
+    for (int i = 0; i < store->nconns; i++)
+        out->busy += store->conns[i].state == CONN_READY && store->conns[i].inflight > 0;
+    out->waiting = store->nwaiting;
 }
 
 const char *latch_store_last_error(const struct latch_store *store)

@@ -11,8 +11,19 @@
  * Statements are declared once as `static const struct latch_stmt` and prepared lazily on each
  * connection the first time they are used there.
  *
- * While PostgreSQL is unreachable, calls complete at once with a 503 error
- * ("service_unavailable"); connections reconnect by themselves with backoff.
+ * While PostgreSQL is unreachable, calls complete with a 503 error ("service_unavailable");
+ * connections reconnect by themselves with backoff. Every store of the process hears of every
+ * other: the first connection that succeeds after an outage wakes the reconnects of all stores
+ * at once, and a call on a store whose connections are still down waits briefly (wait_ms) for
+ * one when another store of the process is connected, instead of failing.
+ *
+ * Behind a transaction-mode pooler (PgBouncer), set transaction_pooling: statements are sent
+ * unnamed and one call at a time per connection. In session mode, the errors that only such a
+ * pooler causes (a prepared statement missing or already there) switch every store of the
+ * process to transaction pooling, with one log line telling the operator to configure it.
+ *
+ * A database host name is resolved on a helper thread (never on the loop), and the connection
+ * is made to the addresses found (libpq's hostaddr), keeping the name for TLS and Kerberos.
  *
  * Threading: a struct latch_store and everything it hands out belong to its loop thread.
  * Callbacks run on that thread exactly once, also on error or when the store is freed.
@@ -53,10 +64,13 @@ typedef void (*latch_store_cb)(struct latch_store_result *const *results, int nr
                                const struct latch_error *err, void *arg);
 
 struct latch_store_options {
-    const char *conninfo; /* libpq connection string or URI; copied */
-    int pool_size;        /* connections, >= 1 */
-    int max_queue;        /* calls waiting for a connection before new ones get 503 */
-    int max_in_flight;    /* pipeline depth per connection */
+    const char *conninfo;     /* libpq connection string or URI; copied */
+    int pool_size;            /* connections, >= 1 */
+    int max_queue;            /* calls waiting for a connection before new ones get 503 */
+    int max_in_flight;        /* pipeline depth per connection */
+    int wait_ms;              /* how long a call may wait for a connection of a store with none
+                               * ready while the database is reachable (0: 1000 ms) */
+    bool transaction_pooling; /* the conninfo goes through a transaction-mode pooler */
 
     /* Optional: LISTEN on these channels on every connection — listen_channel, and each of
      * listen_channels (a NULL-terminated list), at most LATCH_STORE_MAX_OPS in all; on_notify
@@ -92,6 +106,26 @@ void latch_store_query(struct latch_store *store, const char *tenant_id,
 
 /* True when at least one connection is established. */
 bool latch_store_is_connected(const struct latch_store *store);
+
+/* True once this store has had a connection established (since it was created). */
+bool latch_store_has_connected(const struct latch_store *store);
+
+/* Connections established across every store of the process (any thread). */
+int latch_store_ready_total(void);
+
+/* Pool statistics of one store (its thread only). */
+struct latch_store_stats {
+    int connections, ready, busy; /* busy: ready with calls in flight */
+    int waiting;                  /* calls waiting for a connection */
+};
+void latch_store_get_stats(const struct latch_store *store, struct latch_store_stats *out);
+
+/* Connections established after a failure, across the process (any thread). */
+long latch_store_reconnects(void);
+
+/* True once transaction pooling was detected on a store set up for session pooling (every
+ * store of the process then works as under transaction pooling). Any thread. */
+bool latch_store_transaction_pooling(void);
 
 /* Why the store is not connected (last connection error), "" when connected. Borrowed. */
 const char *latch_store_last_error(const struct latch_store *store);

@@ -197,6 +197,8 @@ export async function startLatchd({ env = {}, threads = 2, waitReady = true, tim
     LATCH_AUTO_MIGRATE: '1',
     LATCH_THREADS: String(threads),
     LATCH_LOG_LEVEL: 'info',
+    // No load balancer watches these nodes: stop at once on SIGTERM unless a test drains.
+    LATCH_DRAIN_DELAY_MS: '0',
     ...env,
   };
   for (const k of Object.keys(latchEnv)) {
