@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "http/health.h"
@@ -35,6 +36,13 @@
 #include "util/log.h"
 
 #define DB_WAIT_MS 30000
+/* The listener NOTIFYs itself this often, and expects to hear itself within
+ * HEARTBEAT_TIMEOUT_MS: a LISTEN that silently hears nothing (a transaction-mode pooler between
+ * us and PostgreSQL, a connection a middlebox dropped) is found and said, and caches fall back
+ * to reloading at each heartbeat instead of serving stale entries forever. */
+#define HEARTBEAT_SECONDS    30
+#define HEARTBEAT_TIMEOUT_MS 3000
+#define HEARTBEAT_CHANNEL    "latch_heartbeat"
 /* How often retired connector versions are checked for closing. */
 #define PLUGIN_COLLECT_SECONDS 60
 
@@ -45,7 +53,84 @@ struct main_state {
     struct event *drain_timer;
     int stop_signal;
     bool listener_was_connected;
+    /* the listener's heartbeat, sent through the pool's database URL: a NOTIFY from another
+     * connection is what every invalidation is */
+    struct latch_store *listener, *notifier;
+    struct event *heartbeat_timer, *heartbeat_deadline;
+    char heartbeat_nonce[40];
+    unsigned long heartbeat_seq;
+    bool heartbeat_pending; /* sent, not heard back yet */
+    bool heartbeat_failing; /* the last one was not heard: said once until one is */
 };
+
+static const struct latch_stmt heartbeat_stmt = {
+    .name = "listener_heartbeat",
+    .sql = "SELECT pg_notify('" HEARTBEAT_CHANNEL "', $1)",
+    .nparams = 1,
+};
+
+static void heartbeat_sent(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
+{
+    struct main_state *st = arg;
+    if (err != NULL) {
+        /* The database is unreachable: the reconnect will send another one. */
+        st->heartbeat_pending = false;
+        evtimer_del(st->heartbeat_deadline);
+    }
+}
+
+static void heartbeat_send(struct main_state *st)
+{
+    if (st->notifier == NULL)
+        return;
+    snprintf(st->heartbeat_nonce, sizeof(st->heartbeat_nonce), "%ld-%lu", (long)getpid(),
+             ++st->heartbeat_seq);
+    const char *params[1] = {st->heartbeat_nonce};
+    st->heartbeat_pending = true;
+    struct timeval tv = {.tv_sec = HEARTBEAT_TIMEOUT_MS / 1000,
+                         .tv_usec = (HEARTBEAT_TIMEOUT_MS % 1000) * 1000};
+    evtimer_add(st->heartbeat_deadline, &tv);
+    latch_store_query(st->notifier, NULL, &heartbeat_stmt, params, heartbeat_sent, st);
+}
+
+static void on_heartbeat_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct main_state *st = arg;
+    if (!st->heartbeat_pending && latch_store_is_connected(st->listener))
+        heartbeat_send(st);
+}
+
+static void on_heartbeat_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct main_state *st = arg;
+    if (!st->heartbeat_pending)
+        return;
+    st->heartbeat_pending = false;
+    /* Until the listener hears again, every heartbeat period reloads the caches. */
+    latch_tenant_epoch_bump(NULL);
+    if (st->heartbeat_failing)
+        return;
+    st->heartbeat_failing = true;
+    latch_err("the listener did not hear its own NOTIFY within %d ms: cache invalidations from "
+              "other nodes are not reaching this node. If LATCH_DATABASE_LISTEN_URL (or "
+              "LATCH_DATABASE_URL) goes through a transaction-mode pooler such as PgBouncer, "
+              "point LATCH_DATABASE_LISTEN_URL at PostgreSQL directly. Meanwhile caches reload "
+              "every %d s",
+              HEARTBEAT_TIMEOUT_MS, HEARTBEAT_SECONDS);
+}
+
+static void heartbeat_heard(struct main_state *st, const char *payload)
+{
+    if (!st->heartbeat_pending || payload == NULL || strcmp(payload, st->heartbeat_nonce) != 0)
+        return; /* another node's, or a late one */
+    st->heartbeat_pending = false;
+    evtimer_del(st->heartbeat_deadline);
+    if (st->heartbeat_failing) {
+        st->heartbeat_failing = false;
+        latch_info("the listener hears NOTIFY again");
+    }
+}
 
 static void on_drained(evutil_socket_t fd, short what, void *arg)
 {
@@ -90,7 +175,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 /* The listener's notifications: connector commands here, cache invalidations to the cache. */
 static void on_notify(const char *channel, const char *payload, void *arg)
 {
-    if (channel != NULL && strcmp(channel, LATCH_PLUGIN_CHANNEL) == 0)
+    if (channel != NULL && strcmp(channel, HEARTBEAT_CHANNEL) == 0)
+        heartbeat_heard(arg, payload);
+    else if (channel != NULL && strcmp(channel, LATCH_PLUGIN_CHANNEL) == 0)
         latch_plugin_command(payload);
     else
         latch_tenant_cache_on_notify(channel, payload, arg);
@@ -106,6 +193,8 @@ static void on_listener_connect(void *arg)
     if (st->listener_was_connected && latch_plugin_dir()[0] != '\0')
         latch_plugin_rescan();
     st->listener_was_connected = true;
+    /* At once on every (re)connect: a pooler in the way is said at start-up. */
+    heartbeat_send(st);
 }
 
 static void on_collect(evutil_socket_t fd, short what, void *arg)
@@ -129,7 +218,7 @@ int main(int argc, char **argv)
     struct event *sigs[3] = {0};
     struct event *collect_timer = NULL;
     bool plugins_up = false;
-    struct latch_store *listener = NULL;
+    struct latch_store *listener = NULL, *notifier = NULL;
     int status = 1;
 
     if (argc > 1) {
@@ -229,7 +318,13 @@ int main(int argc, char **argv)
         goto out;
     /* One connection per node listens for cache invalidations and connector commands from every
      * node and from latchctl. */
-    static const char *const channels[] = {"latch_invalidate", LATCH_PLUGIN_CHANNEL, NULL};
+    static const char *const channels[] = {"latch_invalidate", LATCH_PLUGIN_CHANNEL,
+                                           HEARTBEAT_CHANNEL, NULL};
+    st.heartbeat_timer = event_new(st.base, -1, EV_PERSIST, on_heartbeat_timer, &st);
+    st.heartbeat_deadline = evtimer_new(st.base, on_heartbeat_deadline, &st);
+    if (st.heartbeat_timer == NULL || st.heartbeat_deadline == NULL ||
+        event_add(st.heartbeat_timer, &(struct timeval){.tv_sec = HEARTBEAT_SECONDS}) != 0)
+        goto out;
     struct latch_store_options lopts = {
         .conninfo = cfg.database_listen_url,
         .pool_size = 1,
@@ -241,6 +336,16 @@ int main(int argc, char **argv)
     listener = latch_store_new(st.base, &lopts);
     if (listener == NULL)
         goto out;
+    st.listener = listener;
+    struct latch_store_options nopts = {
+        .conninfo = cfg.database_url,
+        .pool_size = 1,
+        .transaction_pooling = cfg.db_transaction_pooling,
+    };
+    notifier = latch_store_new(st.base, &nopts);
+    if (notifier == NULL)
+        goto out;
+    st.notifier = notifier;
     if (latch_server_start(srv, &err) != LATCH_OK) {
         latch_log_error("cannot start", &err);
         goto out;
@@ -257,6 +362,7 @@ int main(int argc, char **argv)
 out:
     latch_server_free(srv);
     latch_store_free(listener);
+    latch_store_free(notifier);
     if (collect_timer != NULL)
         event_free(collect_timer);
     /* After the loops and the worker pool, which call connectors, are gone. */
@@ -269,6 +375,10 @@ out:
             event_free(sigs[i]);
     if (st.drain_timer)
         event_free(st.drain_timer);
+    if (st.heartbeat_timer)
+        event_free(st.heartbeat_timer);
+    if (st.heartbeat_deadline)
+        event_free(st.heartbeat_deadline);
     if (st.base)
         event_base_free(st.base);
     latch_config_clear(&cfg);

@@ -24,7 +24,7 @@ LATCH_BUILD_PACKAGES=(
 )
 # Added for the test command (Node itself comes from latch_ensure_node20).
 # shellcheck disable=SC2034
-LATCH_TEST_PACKAGES=(chromium fonts-liberation)
+LATCH_TEST_PACKAGES=(chromium fonts-liberation pgbouncer)
 
 latch_log() {
     printf '==> %s\n' "$*" >&2

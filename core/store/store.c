@@ -864,6 +864,10 @@ static void conn_fail(struct conn *c, const char *why)
     if (was_ready) {
         store->nready--;
         atomic_fetch_sub_explicit(&ready_total, 1, memory_order_relaxed);
+    }
+    if (store->freeing) {
+        /* shutting down: nothing to say */
+    } else if (was_ready) {
         latch_warn("database connection %d lost: %s", c->index, store->last_error);
     } else if (c->state == CONN_CONNECTING && c->backoff_ms <= BACKOFF_MIN_MS * 2) {
         latch_warn("database connection %d failed: %s", c->index, store->last_error);
@@ -896,11 +900,16 @@ static void conn_fail(struct conn *c, const char *why)
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 
+/* on_connect runs once LISTEN has taken effect: a NOTIFY sent from another connection after
+ * it is then sure to arrive. */
 static void listen_done(struct latch_store_result *const *results, int n,
                         const struct latch_error *err, void *arg)
 {
+    struct latch_store *store = arg;
     if (err != NULL)
         latch_warn("LISTEN failed: %s (%s)", err->message, err->detail);
+    else if (store->on_connect != NULL && !store->freeing)
+        store->on_connect(store->notify_arg);
 }
 
 static void connect_poll(struct conn *c)
@@ -976,9 +985,9 @@ static void connect_poll(struct conn *c)
         want_flush(c);
         if (c->state != CONN_READY)
             return;
-    }
-    if (c->store->on_connect != NULL)
+    } else if (c->store->on_connect != NULL) {
         c->store->on_connect(c->store->notify_arg);
+    }
     pump(c->store);
 }
 

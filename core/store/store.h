@@ -75,8 +75,9 @@ struct latch_store_options {
     /* Optional: LISTEN on these channels on every connection — listen_channel, and each of
      * listen_channels (a NULL-terminated list), at most LATCH_STORE_MAX_OPS in all; on_notify
      * gets each notification with its channel, on_connect runs whenever a connection is
-     * (re-)established (notifications may have been missed while it was down). Both run on the
-     * store's thread. Channel names are our own identifiers, never input. */
+     * (re-)established and its LISTEN took effect (notifications may have been missed while it
+     * was down). Both run on the store's thread. Channel names are our own identifiers,
+     * never input. */
     const char *listen_channel;
     const char *const *listen_channels;
     void (*on_notify)(const char *channel, const char *payload, void *arg);
