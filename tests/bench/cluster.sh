@@ -115,26 +115,57 @@ BENCH_AUTH="Basic $(printf '%s:%s' "$admin_id" "$admin_secret" | base64 -w0)"
 BENCH_BODY="grant_type=client_credentials&resource=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$indicator")&scope=all"
 export BENCH_AUTH BENCH_BODY
 
-# wrk_start: wrk through haproxy in the background for $duration s; wrk_finish prints a line.
+# wrk's script: lib.sh's post.lua (POST $BENCH_BODY with $BENCH_AUTH) with the answers counted by
+# status: 200, 500, 503 (latchd's, or haproxy's own when no node is up) and any other.
+sed -e '/^local threads/,$d' "$tmp/post.lua" >"$tmp/cluster.lua"
+cat >>"$tmp/cluster.lua" <<'EOF'
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  s200, s500, s503, sother = 0, 0, 0, 0
+end
+function response(status, headers, body)
+  if status == 200 then s200 = s200 + 1
+  elseif status == 500 then s500 = s500 + 1
+  elseif status == 503 then s503 = s503 + 1
+  else sother = sother + 1 end
+end
+function done(summary, latency, requests)
+  local t = {0, 0, 0, 0}
+  for _, th in ipairs(threads) do
+    t[1] = t[1] + th:get("s200")
+    t[2] = t[2] + th:get("s500")
+    t[3] = t[3] + th:get("s503")
+    t[4] = t[4] + th:get("sother")
+  end
+  io.write(string.format("lua-status: 200=%d 500=%d 503=%d other=%d\n", t[1], t[2], t[3], t[4]))
+end
+EOF
+
+# wrk_start SECONDS: wrk through haproxy in the background; wrk_finish NAME prints one line:
+# failed = answers other than 200 + wrk's socket errors (connect, read, write, timeout).
 wrk_start() {
-  wrk -t"$threads" -c"$conns" -d"${duration}s" --timeout 30s -s "$tmp/post.lua" \
+  wrk -t"$threads" -c"$conns" -d"${1}s" --timeout 30s -s "$tmp/cluster.lua" \
     "$public/oidc/token" >"$tmp/wrk.out" 2>&1 &
   wrk_pid=$!
 }
 wrk_finish() {
-  local name=$1 out ok other sock rps
+  local name=$1 out rps sock sockn=0 s200 s500 s503 sother
+  kill -0 "$wrk_pid" 2>/dev/null || echo "  (the fault outlasted the wrk run: give it more seconds)"
   wait "$wrk_pid" || fail "wrk failed: $(cat "$tmp/wrk.out")"
   out=$(cat "$tmp/wrk.out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  ok=$(sed -n 's/^lua-status: 200=\([0-9]*\) other=.*/\1/p' <<<"$out")
-  other=$(sed -n 's/^lua-status: 200=[0-9]* other=\([0-9]*\)/\1/p' <<<"$out")
+  read -r s200 s500 s503 sother < <(sed -n \
+    's/^lua-status: 200=\([0-9]*\) 500=\([0-9]*\) 503=\([0-9]*\) other=\([0-9]*\)/\1 \2 \3 \4/p' <<<"$out")
   sock=$(sed -n 's/.*Socket errors: //p' <<<"$out")
-  local sockn=0
   if [ -n "$sock" ]; then
     sockn=$(awk -F'[ ,]+' '{n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i; print n}' <<<"$sock")
   fi
-  printf '%-10s %8s req/s  %8s ok  failed: %s (not 200: %s, socket errors: %s)\n' "$name" "$rps" \
-    "${ok:-?}" "$((${other:-0} + sockn))" "${other:-?}" "${sock:-none}"
+  printf '%-10s %9s req/s %8s ok   failed %6s: 500=%s 503=%s other=%s socket errors: %s\n' \
+    "$name" "$rps" "${s200:-?}" "$((${s500:-0} + ${s503:-0} + ${sother:-0} + sockn))" \
+    "${s500:-?}" "${s503:-?}" "${sother:-?}" "${sock:-none}"
 }
 
 # recovery: prints, for each node, the time from now until a token request and a Management
@@ -173,11 +204,11 @@ EOF
 
 echo "latchd $(build/core/latchd --version | cut -d' ' -f2), $(nproc) cores, 2 nodes behind haproxy $(haproxy -v | awk 'NR==1 {print $3}'), wrk -t$threads -c$conns -d${duration}s per fault, fault after ${fault_at}s"
 
-wrk_start
+wrk_start "$duration"
 wrk_finish baseline
 
 # Rolling restart: each node in turn gets SIGTERM, is started again, and is back in haproxy.
-wrk_start
+wrk_start "$duration"
 sleep "$fault_at"
 for i in 0 1; do
   kill -TERM "${pids[$i]}"
@@ -188,7 +219,7 @@ done
 wrk_finish rolling
 
 # kill -9 of node 1, then started again.
-wrk_start
+wrk_start "$duration"
 sleep "$fault_at"
 kill -KILL "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
@@ -197,8 +228,8 @@ start_node 0
 wait_up node1
 wrk_finish kill9
 
-# PostgreSQL stopped for $pg_down s, then started again.
-wrk_start
+# PostgreSQL stopped for $pg_down s, then started again (wrk goes on while recovery is measured).
+wrk_start "$((fault_at + pg_down + duration + 10))"
 sleep "$fault_at"
 latch_pg_stop "$tmp/pg" >/dev/null 2>&1
 sleep "$pg_down"
