@@ -22,9 +22,11 @@ LATCH_BUILD_PACKAGES=(
     postgresql-15 postgresql-client-15
     openssl ca-certificates python3
 )
-# Added for the test command (Node itself comes from latch_ensure_node20).
+# Added for the test command (Node itself comes from latch_ensure_node20): the browser, the load
+# balancers the cluster tests put in front of latchd (deploy/haproxy.cfg, deploy/nginx.conf) and
+# systemd-analyze, which verifies deploy/latchd.service; pgbouncer for the transaction-pooling tests.
 # shellcheck disable=SC2034
-LATCH_TEST_PACKAGES=(chromium fonts-liberation pgbouncer)
+LATCH_TEST_PACKAGES=(chromium fonts-liberation haproxy nginx-light systemd pgbouncer)
 
 latch_log() {
     printf '==> %s\n' "$*" >&2

@@ -104,6 +104,8 @@ export LATCH_DATABASE_URL
 export LATCH_LISTEN="${LATCH_LISTEN:-127.0.0.1:3001}"
 export LATCH_PUBLIC_URL="${LATCH_PUBLIC_URL:-http://localhost:3001}"
 export LATCH_AUTO_MIGRATE="${LATCH_AUTO_MIGRATE:-1}"
+# The connectors of this build (latchd's compiled-in default is where `meson install` puts them).
+export LATCH_CONNECTOR_DIR="${LATCH_CONNECTOR_DIR-$build_dir/connectors}"
 
 latch_log "latchctl migrate"
 "$latchctl" migrate

@@ -973,7 +973,7 @@ static latch_rc parse_connector_dir(const char *name, const char *value, struct 
 
     cfg->connector_dir[0] = '\0';
     if (value == NULL) {
-        /* The default is the build's connectors; an installed node without them has none. */
+        /* The default is where `meson install` puts the connectors; without it, none. */
         if (realpath(LATCH_DEFAULT_CONNECTOR_DIR, real) != NULL && stat(real, &st) == 0 &&
             S_ISDIR(st.st_mode) && strlen(real) < sizeof(cfg->connector_dir))
             memcpy(cfg->connector_dir, real, strlen(real) + 1);

@@ -87,8 +87,9 @@ struct latch_config {
     char outbound_connect_to[1024];
 
     /* LATCH_CONNECTOR_DIR: the directory connector .so files are loaded from, canonical (symbolic
-     * links resolved); it must exist. Default: the build's own connectors directory
-     * (LATCH_DEFAULT_CONNECTOR_DIR, set by meson), or none when that does not exist. Set to ""
+     * links resolved); it must exist. Default: the installed connectors directory,
+     * <prefix>/<libdir>/latch/connectors (LATCH_DEFAULT_CONNECTOR_DIR, set by meson), or none when
+     * that does not exist. Set to ""
      * for none. "" when none: no connectors are loaded. */
     char connector_dir[1024];
 };

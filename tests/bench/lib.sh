@@ -41,6 +41,8 @@ LATCH_SECRET_KEY=$(openssl rand -base64 32)
 export LATCH_SECRET_KEY
 export LATCH_AUTO_MIGRATE=1 LATCH_LISTEN="127.0.0.1:$port" LATCH_PUBLIC_URL="$public"
 export LATCH_LOG_LEVEL=warn
+# The build's connectors (the compiled-in default is the installed <libdir>/latch/connectors).
+export LATCH_CONNECTOR_DIR="$PWD/build/connectors"
 export LATCH_BOOTSTRAP_CLIENT_ID="$admin_id" LATCH_BOOTSTRAP_CLIENT_SECRET="$admin_secret"
 build/core/latchd 2>"$tmp/latchd.log" &
 latchd_pid=$!

@@ -5,6 +5,8 @@
 //   LATCH_TEST_DATABASE_URL  database of the non-superuser role `latch` (what latchd uses)
 //   LATCH_TEST_ADMIN_URL     same database as the superuser postgres (bypasses RLS)
 //   LATCH_TEST_PGCTL         script taking stop|start for the test PostgreSQL
+// Every latchd and latchctl it runs gets LATCH_CONNECTOR_DIR=<build>/connectors unless the test
+// passes its own: the compiled-in default is the installed <libdir>/latch/connectors.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -18,6 +20,8 @@ const repoRoot = path.resolve(here, '..', '..', '..');
 export const buildDir = path.resolve(process.env.LATCH_TEST_BUILD_DIR || path.join(repoRoot, 'build'));
 export const latchdPath = path.join(buildDir, 'core', 'latchd');
 export const latchctlPath = path.join(buildDir, 'core', 'latchctl');
+/** The connectors the build offers (huggingface.so, oidc.so), the tests' LATCH_CONNECTOR_DIR. */
+export const buildConnectorDir = path.join(buildDir, 'connectors');
 
 function requireEnv(name) {
   const v = process.env[name];
@@ -148,6 +152,7 @@ export async function runLatchdToExit({ env = {}, timeoutMs = 20000 } = {}) {
         LATCH_SECRET_KEY: runSecretKey(),
         LATCH_PUBLIC_URL: `http://127.0.0.1:${port}`,
         LATCH_LISTEN: `127.0.0.1:${port}`,
+        LATCH_CONNECTOR_DIR: buildConnectorDir,
         ...env,
       }),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -175,7 +180,9 @@ export async function runLatchdToExit({ env = {}, timeoutMs = 20000 } = {}) {
 
 /**
  * Starts latchd on a free 127.0.0.1 port against the test database and waits until /healthz
- * answers 200 (and /readyz, unless waitReady is false).
+ * answers 200 (and /readyz, unless waitReady is false). port: the port to listen on (a free one
+ * when not given; pass the port of a node that stopped to start it again where a load balancer
+ * expects it); exe and args: what to run instead of the build's latchd (e.g. an installed one).
  *
  * Returns {url, port, publicUrl, env, proc, logs, stderrText(), exited, stop(signal)}:
  *  - url: where this node listens; publicUrl: its LATCH_PUBLIC_URL (the same unless env sets it,
@@ -186,8 +193,9 @@ export async function runLatchdToExit({ env = {}, timeoutMs = 20000 } = {}) {
  *  - exited: a promise of {code, signal};
  *  - stop(signal = 'SIGTERM', timeoutMs = 30000): sends the signal and resolves {code, signal}.
  */
-export async function startLatchd({ env = {}, threads = 2, waitReady = true, timeoutMs = 20000 } = {}) {
-  const port = await freePort();
+export async function startLatchd({ env = {}, threads = 2, waitReady = true, timeoutMs = 20000,
+  port: wantPort, exe = latchdPath, args = [] } = {}) {
+  const port = wantPort ?? await freePort();
   const url = `http://127.0.0.1:${port}`;
   const latchEnv = {
     LATCH_DATABASE_URL: databaseUrl(),
@@ -199,12 +207,13 @@ export async function startLatchd({ env = {}, threads = 2, waitReady = true, tim
     LATCH_LOG_LEVEL: 'info',
     // No load balancer watches these nodes: stop at once on SIGTERM unless a test drains.
     LATCH_DRAIN_DELAY_MS: '0',
+    LATCH_CONNECTOR_DIR: buildConnectorDir,
     ...env,
   };
   for (const k of Object.keys(latchEnv)) {
     if (latchEnv[k] === undefined) delete latchEnv[k];
   }
-  const proc = spawn(latchdPath, [], {
+  const proc = spawn(exe, args, {
     env: baseEnv(latchEnv),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -288,7 +297,7 @@ export async function startLatchd({ env = {}, threads = 2, waitReady = true, tim
   };
   for (const probe of waitReady ? ['/healthz', '/readyz'] : ['/healthz']) {
     for (;;) {
-      if (spawnError) throw new Error(`cannot start ${latchdPath}: ${spawnError.message}`);
+      if (spawnError) throw new Error(`cannot start ${exe}: ${spawnError.message}`);
       if (exitInfo) {
         throw new Error(`latchd exited during start-up (code ${exitInfo.code}, signal ` +
           `${exitInfo.signal}); stderr tail:\n${tail()}`);
@@ -328,7 +337,8 @@ export const ctlEnv = (server) => ({
 export function latchctl(args, env = {}, { timeoutMs = 30000 } = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(latchctlPath, args, {
-      env: baseEnv({ LATCH_DATABASE_URL: databaseUrl(), LATCH_SECRET_KEY: runSecretKey(), ...env }),
+      env: baseEnv({ LATCH_DATABASE_URL: databaseUrl(), LATCH_SECRET_KEY: runSecretKey(),
+        LATCH_CONNECTOR_DIR: buildConnectorDir, ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
