@@ -176,8 +176,17 @@ describe('two nodes behind haproxy (deploy/haproxy.cfg)', { timeout: 110000 }, (
     await load.waitOk(200);
     for (const i of [1, 0]) {
       assert.ok(tokenRequests(i) > 0, `node ${i} serves part of the load before its SIGTERM`);
-      const exit = await node(i).stop('SIGTERM', 60000);
+      const stopping = node(i);
+      const exit = await stopping.stop('SIGTERM', 60000);
       assert.deepEqual(exit, { code: 0, signal: null }, `node ${i} exits 0 after SIGTERM`);
+      // It drained: /readyz failed and it kept answering until haproxy moved the load away.
+      const drainAt = stopping.logs.findIndex((l) => /SIGTERM: draining/.test(l?.msg ?? ''));
+      assert.ok(drainAt >= 0, `node ${i} logs its drain`);
+      const during = accessLines(stopping.logs.slice(drainAt));
+      assert.ok(during.some((l) => l.path === '/readyz' && l.status === 503),
+        `node ${i} failed /readyz while draining`);
+      assert.ok(during.some((l) => /\/oidc\/token$/.test(l.path) && l.status === 200),
+        `node ${i} kept serving tokens while draining`);
       await load.waitOk(200); // served by the other node alone
       await restart(i);
       await load.waitOk(200);

@@ -222,6 +222,8 @@ export async function startNodes({ publicPort, env = {} }) {
   const nodeEnv = {
     LATCH_PUBLIC_URL: `http://127.0.0.1:${publicPort}`,
     LATCH_TRUSTED_PROXIES: '127.0.0.1/32',
+    // Longer than haproxy needs to see /readyz fail (about 0.7 s with deploy/haproxy.cfg).
+    LATCH_DRAIN_DELAY_MS: '1500',
     ...env,
   };
   const cluster = {
