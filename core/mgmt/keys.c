@@ -2,6 +2,8 @@
  * Signing keys through the Management API, as Logto's /api/configs/oidc/private-keys:
  * list, rotate (with signingKeyAlgorithm and an optional grace period in seconds) and delete a
  * key that is not the current one. New keys are generated on the worker pool (RSA takes long).
+ * A rotation that would leave more than LATCH_KEYS_MAX keys (too many previous keys still in
+ * their grace period) is refused by the database and answered 422 oidc.key_limit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,24 @@ static void answer_list(struct latch_store_result *const *results, int n,
     const struct latch_store_result *last = results[n - 1];
     latch_http_respond_json(req, 200, latch_store_result_value(last, 0, 0),
                             latch_store_result_length(last, 0, 0));
+}
+
+/* After a rotation: a refusal over the key limit is the caller's (422 naming the limit). */
+static void answer_rotated(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
+{
+    struct latch_request *req = arg;
+    if (latch_keys_limit_reached(err)) {
+        struct latch_error limit;
+        (void)latch_keys_limit_error(&limit);
+        latch_info("tenant %s: key rotation refused: %d signing keys held", req->tenant->id,
+                   LATCH_KEYS_MAX);
+        latch_http_respond_error(req, &limit);
+        return;
+    }
+    if (err == NULL)
+        latch_info("tenant %s: signing keys rotated", req->tenant->id);
+    answer_list(results, n, err, arg);
 }
 
 static void list_keys(struct latch_request *req, void *arg)
@@ -63,13 +83,13 @@ static void rotate_done(void *arg)
     } else {
         struct latch_store_op ops[2] = {
             {.stmt = &latch_keys_rotate_stmt,
-             .params = {r->tenant, r->grace, r->cur.kid, r->cur.algorithm, r->cur.sealed_hex,
-                        r->cur.jwk, r->nxt.kid, r->nxt.algorithm, r->nxt.sealed_hex, r->nxt.jwk}},
+             .params = {r->tenant, r->grace, LATCH_KEYS_MAX_TEXT, r->cur.kid, r->cur.algorithm,
+                        r->cur.sealed_hex, r->cur.jwk, r->nxt.kid, r->nxt.algorithm,
+                        r->nxt.sealed_hex, r->nxt.jwk}},
             {.stmt = &latch_keys_list_stmt, .params = {r->tenant}},
         };
         /* Parameters are copied: the key material can go right after this call. */
-        latch_store_exec(latch_loop_store(req->loop), r->tenant, ops, 2, answer_list, req);
-        latch_info("tenant %s: signing keys rotated to %s", r->tenant, r->algorithm);
+        latch_store_exec(latch_loop_store(req->loop), r->tenant, ops, 2, answer_rotated, req);
     }
     latch_prepared_key_clear(&r->cur);
     latch_prepared_key_clear(&r->nxt);

@@ -102,7 +102,8 @@ static const struct body_doc bodies[] = {
     {"POST /api/configs/oidc/private-keys/rotate",
      "{\"type\":\"object\",\"properties\":{\"signingKeyAlgorithm\":{\"type\":\"string\","
      "\"enum\":[\"EC\",\"EC-P256\",\"RSA\",\"Ed25519\"]},\"gracePeriod\":{\"type\":\"integer\","
-     "\"description\":\"seconds the previous key stays published (default 86400)\"}}}"},
+     "\"description\":\"seconds the previous key stays published (default 86400); a tenant "
+     "holds at most 6 previous keys in their grace period, else 422 oidc.key_limit\"}}}"},
 };
 
 static char *document;

@@ -53,7 +53,10 @@ latch_rc latch_store_admin_run(const char *conninfo, const char *tenant_id,
 pg_fail : {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     bool unique = state != NULL && strcmp(state, "23505") == 0;
-    latch_error_set(err, unique ? 409 : 500, unique ? "conflict" : "store.failed",
+    /* The SQLSTATE is the code, as the asynchronous store does, so callers can tell errors
+     * their functions raise on purpose (e.g. latch_rotate_keys' limit) from failures. */
+    latch_error_set(err, unique ? 409 : 500,
+                    unique ? "conflict" : (state != NULL ? state : "store.failed"),
                     unique ? "already exists" : "the database refused the operation");
     latch_error_detail(err, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
 }

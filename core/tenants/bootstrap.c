@@ -62,11 +62,23 @@ latch_rc latch_bootstrap_rotate_keys(const struct latch_config *cfg, const char 
         return LATCH_FAIL;
     snprintf(grace, sizeof(grace), "%ld", grace_seconds);
     struct latch_admin_op op = {.sql = latch_keys_rotate_stmt.sql,
-                                .nparams = 10,
-                                .params = {tenant_id, grace, cur.kid, cur.algorithm, cur.sealed_hex,
-                                           cur.jwk, nxt.kid, nxt.algorithm, nxt.sealed_hex,
-                                           nxt.jwk}};
+                                .nparams = latch_keys_rotate_stmt.nparams,
+                                .params = {tenant_id, grace, LATCH_KEYS_MAX_TEXT, cur.kid,
+                                           cur.algorithm, cur.sealed_hex, cur.jwk, nxt.kid,
+                                           nxt.algorithm, nxt.sealed_hex, nxt.jwk}};
     latch_rc rc = latch_store_admin_run(cfg->database_url, tenant_id, &op, 1, NULL, 0, err);
+    if (rc != LATCH_OK && latch_keys_limit_reached(err)) {
+        /* Keep the database's DETAIL line (how many keys, when the first grace period ends). */
+        char db[sizeof(err->detail)];
+        snprintf(db, sizeof(db), "%s", err->detail);
+        (void)latch_keys_limit_error(err);
+        const char *d = strstr(db, "DETAIL:");
+        if (d != NULL) {
+            d += strlen("DETAIL:");
+            d += strspn(d, " ");
+            latch_error_detail(err, "%.*s", (int)strcspn(d, "\n"), d);
+        }
+    }
     latch_prepared_key_clear(&cur);
     latch_prepared_key_clear(&nxt);
     return rc;

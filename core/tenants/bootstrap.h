@@ -16,7 +16,8 @@
 latch_rc latch_bootstrap_tenant(const struct latch_config *cfg, const char *tenant_id,
                                 struct latch_error *err) LATCH_MUST_CHECK;
 
-/* Rotates the tenant's signing keys (see latch_rotate_keys in schema/0002). */
+/* Rotates the tenant's signing keys (latch_rotate_keys, schema/0006); a rotation over
+ * LATCH_KEYS_MAX keys is refused with 422 oidc.key_limit naming the limit. */
 latch_rc latch_bootstrap_rotate_keys(const struct latch_config *cfg, const char *tenant_id,
                                      const char *algorithm, long grace_seconds,
                                      struct latch_error *err) LATCH_MUST_CHECK;

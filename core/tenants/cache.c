@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/config.h"
 #include "jose/secret.h"
@@ -445,11 +446,22 @@ static const struct latch_stmt bootstrap_stmt = {
     .nparams = 2,
 };
 
+/*
+ * The keys a node holds: current, next, then the newest previous keys still in their grace
+ * period, at most LATCH_TENANT_MAX_KEYS. Rotation keeps a tenant within that bound
+ * (schema/0006), but rows written before it, or by hand, may exceed it: then the oldest previous
+ * keys are the ones left out, never the current or the next key. Column 4 is the time left until
+ * a key's grace period ends, in ms by the database's clock (NULL: no end), column 5 the number of
+ * live keys before the LIMIT.
+ */
 static const struct latch_stmt keys_stmt = {
     .name = "tenant_keys",
-    .sql = "SELECT id, algorithm, state, private_key FROM signing_keys "
+    .sql = "SELECT id, algorithm, state, private_key, "
+           "ceil(extract(epoch FROM expires_at - now()) * 1000)::bigint, count(*) OVER () "
+           "FROM signing_keys "
            "WHERE tenant_id = $1 AND (expires_at IS NULL OR expires_at > now()) "
-           "ORDER BY created_at",
+           "ORDER BY CASE state WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, "
+           "created_at DESC, id LIMIT " LATCH_KEYS_MAX_TEXT,
     .nparams = 1,
 };
 
@@ -491,6 +503,53 @@ static enum latch_key_state parse_state(const char *s)
     return LATCH_KEY_PREVIOUS;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Whether a previous key of st has reached the end of its grace period since st was loaded. */
+static bool state_keys_expired(const struct latch_tenant_state *st)
+{
+    return st->keys_expire_ms != 0 && mono_ms() >= st->keys_expire_ms;
+}
+
+/* Fills st's keys from the tenant_keys rows; a key that cannot be opened is skipped (logged). */
+static void load_keys(struct latch_tenant_state *st, const struct latch_store_result *keys,
+                      const char *tenant_id, struct latch_error *err)
+{
+    int rows = latch_store_result_rows(keys);
+    uint64_t now = mono_ms();
+    for (int r = 0; r < rows && st->nkeys < LATCH_TENANT_MAX_KEYS; r++) {
+        struct latch_tenant_key *k = &st->keys[st->nkeys];
+        const char *kid = latch_store_result_value(keys, r, 0);
+        if (latch_keys_open(seal_key, tenant_id, kid, latch_store_result_value(keys, r, 3), &k->key,
+                            err) != LATCH_OK) {
+            latch_log_error("skipping a signing key", err);
+            continue;
+        }
+        snprintf(k->algorithm, sizeof(k->algorithm), "%s", latch_store_result_value(keys, r, 1));
+        k->state = parse_state(latch_store_result_value(keys, r, 2));
+        if (k->state == LATCH_KEY_CURRENT)
+            st->current = st->nkeys;
+        if (!latch_store_result_isnull(keys, r, 4)) {
+            /* Measured by the database's clock, counted on ours: no skew between the two. */
+            long long left = strtoll(latch_store_result_value(keys, r, 4), NULL, 10);
+            uint64_t at = now + (uint64_t)(left > 0 ? left : 0);
+            if (st->keys_expire_ms == 0 || at < st->keys_expire_ms)
+                st->keys_expire_ms = at;
+        }
+        st->nkeys++;
+    }
+    long live = rows > 0 ? strtol(latch_store_result_value(keys, 0, 5), NULL, 10) : 0;
+    if (live > rows)
+        latch_warn("tenant %s: %ld signing keys are live but a node holds %d: the %ld oldest "
+                   "previous keys are left out of the JWKS and no longer verify tokens",
+                   tenant_id, live, LATCH_TENANT_MAX_KEYS, live - rows);
+}
+
 static struct latch_tenant_state *
 build_state(struct entry *e, struct latch_store_result *const *results, struct latch_error *err)
 {
@@ -513,29 +572,15 @@ build_state(struct entry *e, struct latch_store_result *const *results, struct l
     snprintf(st->issuer, n, "%s/oidc", st->endpoint);
     snprintf(st->mgmt_indicator, n, "%s/api", st->endpoint);
 
-    const struct latch_store_result *keys = results[1];
+    load_keys(st, results[1], e->id, err);
     const struct latch_jose_key *pub[LATCH_TENANT_MAX_KEYS];
-    int rows = latch_store_result_rows(keys);
-    for (int r = 0; r < rows && st->nkeys < LATCH_TENANT_MAX_KEYS; r++) {
-        struct latch_tenant_key *k = &st->keys[st->nkeys];
-        const char *kid = latch_store_result_value(keys, r, 0);
-        if (latch_keys_open(seal_key, e->id, kid, latch_store_result_value(keys, r, 3), &k->key,
-                            err) != LATCH_OK) {
-            latch_log_error("skipping a signing key", err);
-            continue;
-        }
-        snprintf(k->algorithm, sizeof(k->algorithm), "%s", latch_store_result_value(keys, r, 1));
-        k->state = parse_state(latch_store_result_value(keys, r, 2));
-        if (k->state == LATCH_KEY_CURRENT)
-            st->current = st->nkeys;
-        pub[st->nkeys] = k->key;
-        st->nkeys++;
-    }
+    for (int i = 0; i < st->nkeys; i++)
+        pub[i] = st->keys[i].key;
     if (latch_jose_jwks(pub, (size_t)st->nkeys, &st->jwks, &st->jwks_len, err) != LATCH_OK)
         goto fail;
 
     const struct latch_store_result *res = results[2];
-    rows = latch_store_result_rows(res);
+    int rows = latch_store_result_rows(res);
     if (rows > 0) {
         st->resources = calloc((size_t)rows, sizeof(*st->resources));
         if (st->resources == NULL)
@@ -695,7 +740,8 @@ void latch_tenant_state_get(struct latch_tenant_cache *cache, const struct latch
         cb(NULL, &oom, arg);
         return;
     }
-    if (e->state != NULL && e->state->epoch == latch_tenant_epoch_get(tenant->id)) {
+    if (e->state != NULL && e->state->epoch == latch_tenant_epoch_get(tenant->id) &&
+        !state_keys_expired(e->state)) {
         e->state->refs++;
         cb(e->state, NULL, arg);
         return;

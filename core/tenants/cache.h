@@ -18,6 +18,7 @@
 
 #include "jose/jwk.h"
 #include "store/store.h"
+#include "tenants/keys.h"
 #include "tenants/tenants.h"
 #include "util/error.h"
 
@@ -26,7 +27,8 @@ struct latch_config;
 struct latch_workpool;
 struct latch_mailbox;
 
-#define LATCH_TENANT_MAX_KEYS      8
+/* Keys held per tenant: current, next and the newest previous ones (see LATCH_KEYS_MAX). */
+#define LATCH_TENANT_MAX_KEYS      LATCH_KEYS_MAX
 #define LATCH_TENANT_MAX_RESOURCES 256
 
 enum latch_key_state { LATCH_KEY_NEXT = 0, LATCH_KEY_CURRENT, LATCH_KEY_PREVIOUS };
@@ -54,7 +56,10 @@ struct latch_tenant_state {
     struct latch_tenant_key keys[LATCH_TENANT_MAX_KEYS];
     int nkeys;
     int current; /* index of the signing key */
-    char *jwks;  /* {"keys":[…]} */
+    /* CLOCK_MONOTONIC ms at which the first previous key's grace period ends (0: none); the
+     * state is stale from then on, so that key leaves the JWKS and stops verifying. */
+    uint64_t keys_expire_ms;
+    char *jwks; /* {"keys":[…]} */
     size_t jwks_len;
     char *discovery; /* openid-configuration */
     size_t discovery_len;

@@ -17,10 +17,25 @@ const struct latch_stmt latch_keys_init_stmt = {
 
 const struct latch_stmt latch_keys_rotate_stmt = {
     .name = "keys_rotate",
-    .sql = "SELECT latch_rotate_keys($1, $2::bigint, $3, $4, $5::bytea, $6::jsonb, $7, $8, "
-           "$9::bytea, $10::jsonb)",
-    .nparams = 10,
+    .sql = "SELECT latch_rotate_keys($1, $2::bigint, $3::integer, $4, $5, $6::bytea, $7::jsonb, "
+           "$8, $9, $10::bytea, $11::jsonb)",
+    .nparams = 11,
 };
+
+bool latch_keys_limit_reached(const struct latch_error *err)
+{
+    return err != NULL && strcmp(err->code, LATCH_KEYS_LIMIT_SQLSTATE) == 0;
+}
+
+latch_rc latch_keys_limit_error(struct latch_error *err)
+{
+    latch_error_set(err, 422, "oidc.key_limit",
+                    "A tenant holds at most %d signing keys: the current key, the next key and %d "
+                    "previous keys in their grace period. Rotate again once a grace period has "
+                    "ended, delete a previous key, or rotate with a grace period of 0.",
+                    LATCH_KEYS_MAX, LATCH_KEYS_MAX - 2);
+    return LATCH_FAIL;
+}
 
 const struct latch_stmt latch_keys_list_stmt = {
     .name = "keys_list",
