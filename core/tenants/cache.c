@@ -370,6 +370,10 @@ static void finish(struct entry *e, struct latch_tenant_state *st, const struct 
     if (st != NULL) {
         latch_tenant_state_unref(e->state);
         e->state = st; /* the entry's reference */
+    } else if (err != NULL && err->status == 503 && e->state != NULL) {
+        /* The database is unreachable: keep serving what this node had (discovery, JWKS,
+         * tokens of known clients; docs/operations.md); the next use tries again. */
+        st = e->state;
     }
     while (w != NULL) {
         struct waiter *next = w->next;
@@ -685,6 +689,7 @@ static void start_load(struct entry *e)
 struct lookup {
     struct latch_tenant_cache *cache;
     uint64_t epoch;
+    bool fresh; /* the route asked for the database's word: nothing stale */
     char id[LATCH_TENANT_ID_MAX + 1];
     latch_tenants_lookup_cb cb;
     void *arg;
@@ -698,6 +703,13 @@ static void looked_up(const struct latch_tenant *tenant, const struct latch_erro
         if (e != NULL) {
             e->tenant = *tenant;
             e->tenant_epoch = lk->epoch;
+        }
+    } else if (err != NULL && err->status == 503 && lk->cache != NULL && !lk->fresh) {
+        /* Unreachable database: a tenant this node knew is served as it was. */
+        struct entry *e = find_entry(lk->cache, lk->id, false);
+        if (e != NULL && e->tenant_epoch != 0) {
+            tenant = &e->tenant;
+            err = NULL;
         }
     }
     lk->cb(tenant, err, lk->arg);
@@ -724,6 +736,7 @@ void latch_tenant_cache_lookup(struct latch_tenant_cache *cache, const char *id,
     }
     lk->cache = cache;
     lk->epoch = epoch;
+    lk->fresh = fresh;
     snprintf(lk->id, sizeof(lk->id), "%s", id);
     lk->cb = cb;
     lk->arg = arg;

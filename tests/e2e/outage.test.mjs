@@ -41,6 +41,16 @@ describe('PostgreSQL outage', () => {
     assert.equal((await http(`${base}/oidc/.well-known/openid-configuration`)).status, 200);
     assert.equal((await http(`${base}/oidc/jwks`)).status, 200);
     for (let i = 0; i < 4; i++) assert.equal((await token()).status, 200);
+    // A rotation whose grace period ends during the outage: the node must then reload the
+    // tenant's keys, cannot, and keeps serving what it had.
+    const mgmt = (await token()).json().access_token;
+    const rotated = await http(`${base}/api/configs/oidc/private-keys/rotate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${mgmt}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ gracePeriod: 1 }),
+    });
+    assert.equal(rotated.status, 200, rotated.text);
+    for (let i = 0; i < 4; i++) assert.equal((await token()).status, 200);
     const pid = srv.proc.pid;
 
     await pgctl('stop');
@@ -59,7 +69,8 @@ describe('PostgreSQL outage', () => {
     assert.equal(unseen.status, 503, unseen.text);
     assert.ok(unseen.headers.get('retry-after'), 'Retry-After on 503');
 
-    // What the caches hold keeps serving.
+    // What the caches hold keeps serving (also past the rotated-out key's grace period).
+    await sleep(1500);
     for (let i = 0; i < 8; i++) {
       const d = await http(`${base}/oidc/.well-known/openid-configuration`);
       assert.equal(d.status, 200, `discovery while down: ${d.text}`);
