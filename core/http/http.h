@@ -27,6 +27,7 @@ struct latch_request;
 struct latch_config;
 struct latch_store;
 struct latch_tenant;
+struct latch_workpool;
 
 enum latch_http_method {
     LATCH_HTTP_OTHER = 0,
@@ -158,5 +159,10 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err) L
 /* Stops accepting, lets requests in flight finish within the grace period, joins the threads. */
 void latch_server_shutdown(struct latch_server *srv);
 void latch_server_free(struct latch_server *srv);
+
+/* For metrics (main thread, after latch_server_start): loop i (NULL past the last one), and the
+ * worker pool. Borrowed; valid until latch_server_free(). */
+struct latch_loop *latch_server_loop(struct latch_server *srv, int i);
+struct latch_workpool *latch_server_workpool(struct latch_server *srv);
 
 #endif

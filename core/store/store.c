@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/metrics.h"
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -329,6 +330,7 @@ static void handle_result(struct conn *c, PGresult *res)
         } else {
             const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             const char *msg = PQresultErrorMessage(res);
+            latch_metrics_db_error(sqlstate);
             /* Constraint violations are the caller's business (409/422); others are ours. */
             if (sqlstate != NULL && strncmp(sqlstate, "23", 2) == 0)
                 call_set_error(call, 409, sqlstate, "The request conflicts with stored data.", msg);
@@ -504,6 +506,8 @@ static void connect_poll(struct conn *c)
     evtimer_del(c->ev_timer);
     if (c->backoff_ms > BACKOFF_MIN_MS * 2)
         latch_info("database connection %d re-established", c->index);
+    if (c->backoff_ms != 0)
+        latch_metrics_db_reconnect(); /* backoff is set by a loss or a failed attempt only */
     c->state = CONN_READY;
     c->backoff_ms = 0;
     c->store->nready++;
@@ -794,4 +798,15 @@ long latch_store_result_affected(const struct latch_store_result *res)
     if (res == NULL || res->pg == NULL)
         return 0;
     return strtol(PQcmdTuples(res->pg), NULL, 10);
+}
+
+void latch_store_stats_get(const struct latch_store *store, struct latch_store_stats *out)
+{
+    out->connections = store->nconns;
+    out->ready = store->nready;
+    out->busy = 0;
+    for (int i = 0; i < store->nconns; i++)
+        if (store->conns[i].state == CONN_READY && store->conns[i].inflight > 0)
+            out->busy++;
+    out->waiting = store->nwaiting;
 }

@@ -106,4 +106,13 @@ size_t latch_store_result_length(const struct latch_store_result *res, int row, 
 /* Rows affected by INSERT/UPDATE/DELETE. */
 long latch_store_result_affected(const struct latch_store_result *res);
 
+/* The pool's state, for metrics. Only on the store's thread. */
+struct latch_store_stats {
+    int connections; /* configured */
+    int ready;       /* established */
+    int busy;        /* established, with calls in flight */
+    int waiting;     /* calls queued for a connection */
+};
+void latch_store_stats_get(const struct latch_store *store, struct latch_store_stats *out);
+
 #endif
