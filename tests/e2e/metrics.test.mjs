@@ -9,6 +9,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   createTenant,
   freePort,
@@ -22,6 +25,7 @@ import {
 } from './lib/harness.mjs';
 import { clientCredentials, createAppWithCtl, managementIndicator } from './lib/oidc.mjs';
 
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 // Every label whose values are a fixed set, with that set. A label not listed here must be one
@@ -221,6 +225,17 @@ describe('Prometheus metrics', () => {
     assert.equal(value(ready, 'latch_db_calls_waiting', { pool: 'requests' }), 0);
     // The listener's first connect flushed every tenant once.
     assert.ok(value(ready, 'latch_invalidations_total', { scope: 'all' }) >= 1);
+
+    // Every metric the Grafana dashboard queries exists (histograms through _bucket).
+    const dashboard = readFileSync(path.join(repoRoot, 'deploy', 'grafana-dashboard.json'), 'utf8');
+    const queried = new Set(JSON.parse(dashboard).panels.flatMap((p) => p.targets ?? [])
+      .flatMap((t) => t.expr.match(/\b(latch_[a-z_]+|process_[a-z_]+)\b/g) ?? []));
+    assert.ok(queried.size >= 15, [...queried].join(' '));
+    for (const name of queried) {
+      const family = name.replace(/_bucket$/, '');
+      assert.ok(m.families.has(family) && (family === name || m.families.get(family).type === 'histogram'),
+        `the dashboard queries ${name}, which latchd does not expose`);
+    }
 
     // /metrics on the public port is an unknown route, never the metrics.
     const pub = await http(`${srv.url}/metrics`);
