@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "http/health.h"
 #include "http/http.h"
+#include "metrics/metrics.h"
 #include "experience/experience.h"
 #include "mgmt/mgmt.h"
 #include "oidc/oidc.h"
@@ -34,6 +35,7 @@
 #include "store/preflight.h"
 #include "users/password.h"
 #include "util/log.h"
+#include "util/workpool.h"
 
 #define DB_WAIT_MS 30000
 /* The listener NOTIFYs itself this often, and expects to hear itself within
@@ -202,6 +204,49 @@ static void on_collect(evutil_socket_t fd, short what, void *arg)
     latch_plugin_collect();
 }
 
+/* ---- metrics sources: each pool is sampled on its own thread ---- */
+
+static void listener_db_probe(void *arg, struct latch_metrics_db_sample *out)
+{
+    struct latch_store_stats s = {0};
+    if (arg != NULL)
+        latch_store_stats_get(arg, &s);
+    *out = (struct latch_metrics_db_sample){
+        .connections = s.connections, .ready = s.ready, .busy = s.busy, .waiting = s.waiting};
+}
+
+static void loop_db_probe(void *arg, struct latch_metrics_db_sample *out)
+{
+    listener_db_probe(latch_loop_store(arg), out);
+}
+
+static void lane_probe(void *arg, struct latch_metrics_lane_sample *out)
+{
+    struct latch_workpool_stats s;
+    latch_workpool_stats_get(arg, &s);
+    *out = (struct latch_metrics_lane_sample){.threads = s.threads,
+                                              .capacity = s.max_queue,
+                                              .queued = s.queued,
+                                              .busy = s.busy,
+                                              .rejected = s.rejected};
+}
+
+/* After latch_server_start: the probes, then the listener's thread. */
+static latch_rc metrics_start(const struct latch_config *cfg, struct latch_server *srv,
+                              struct event_base *main_base, struct latch_store *listener,
+                              struct latch_error *err)
+{
+    struct latch_loop *loop;
+    for (int i = 0; (loop = latch_server_loop(srv, i)) != NULL; i++)
+        if (latch_metrics_add_db_probe(latch_loop_base(loop), false, loop_db_probe, loop) !=
+            LATCH_OK)
+            return latch_error_set(err, 0, "metrics", "too many loop threads for the metrics");
+    if (latch_metrics_add_db_probe(main_base, true, listener_db_probe, listener) != LATCH_OK)
+        return latch_error_set(err, 0, "metrics", "too many loop threads for the metrics");
+    latch_metrics_set_lane(LATCH_METRICS_LANE_SHARED, lane_probe, latch_server_workpool(srv));
+    return latch_metrics_listener_start(cfg->metrics_host, cfg->metrics_port, err);
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: latchd [--version]\n"
@@ -235,6 +280,7 @@ int main(int argc, char **argv)
         return 2;
     }
     latch_log_set_level(cfg.log_level);
+    latch_metrics_init();
     /* Before any thread starts: also precomputes the dummy hash for unknown users. */
     latch_password_configure(&(struct latch_password_params){
         .iterations = (uint32_t)cfg.password_argon2_iterations,
@@ -350,6 +396,10 @@ int main(int argc, char **argv)
         latch_log_error("cannot start", &err);
         goto out;
     }
+    if (cfg.metrics_port != 0 && metrics_start(&cfg, srv, st.base, listener, &err) != LATCH_OK) {
+        latch_log_error("cannot serve metrics", &err);
+        goto out;
+    }
     latch_info("latchd %s serving %s", LATCH_VERSION, cfg.public_url);
     event_base_dispatch(st.base);
 
@@ -360,6 +410,8 @@ int main(int argc, char **argv)
     latch_info("stopped");
     status = 0;
 out:
+    /* Before the loops' event bases, which the probes use, are freed. */
+    latch_metrics_listener_stop();
     latch_server_free(srv);
     latch_store_free(listener);
     latch_store_free(notifier);

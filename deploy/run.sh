@@ -106,6 +106,8 @@ export LATCH_PUBLIC_URL="${LATCH_PUBLIC_URL:-http://localhost:3001}"
 export LATCH_AUTO_MIGRATE="${LATCH_AUTO_MIGRATE:-1}"
 # The connectors of this build (latchd's compiled-in default is where `meson install` puts them).
 export LATCH_CONNECTOR_DIR="${LATCH_CONNECTOR_DIR-$build_dir/connectors}"
+# Prometheus metrics on a loopback port of their own; LATCH_METRICS_LISTEN= (empty) turns them off.
+export LATCH_METRICS_LISTEN="${LATCH_METRICS_LISTEN-127.0.0.1:9464}"
 
 latch_log "latchctl migrate"
 "$latchctl" migrate
@@ -132,6 +134,25 @@ if [[ "$probe_host" == 0.0.0.0 || "$probe_host" == "::" || -z "$probe_host" ]]; 
 fi
 if latch_port_in_use "$probe_host" "$listen_port"; then
     latch_die "$LATCH_LISTEN is already in use: stop what listens there or set LATCH_LISTEN"
+fi
+metrics_note="off (LATCH_METRICS_LISTEN is empty)"
+if [[ -n "$LATCH_METRICS_LISTEN" ]]; then
+    metrics_host="${LATCH_METRICS_LISTEN%:*}"
+    metrics_port="${LATCH_METRICS_LISTEN##*:}"
+    metrics_host="${metrics_host#[}"
+    metrics_host="${metrics_host%]}"
+    metrics_probe="$metrics_host"
+    if [[ "$metrics_probe" == 0.0.0.0 || "$metrics_probe" == "::" || -z "$metrics_probe" ]]; then
+        metrics_probe=127.0.0.1
+    fi
+    if latch_port_in_use "$metrics_probe" "$metrics_port"; then
+        latch_die "$LATCH_METRICS_LISTEN (metrics) is already in use: set LATCH_METRICS_LISTEN to another host:port, or to nothing to turn metrics off"
+    fi
+    if [[ "$metrics_probe" == *:* ]]; then
+        metrics_note="http://[$metrics_probe]:$metrics_port/metrics"
+    else
+        metrics_note="http://$metrics_probe:$metrics_port/metrics"
+    fi
 fi
 
 latch_log "starting latchd on $LATCH_LISTEN"
@@ -168,6 +189,7 @@ EOF
     $LATCH_PUBLIC_URL/readyz            ready (PostgreSQL reachable, migrations current)
     $LATCH_PUBLIC_URL/api/status        tenant "default" (204)
     $LATCH_PUBLIC_URL/t/<tenant>/...    any other tenant
+    Metrics (Prometheus): $metrics_note
 
   Create a tenant (in another terminal):
     LATCH_DATABASE_URL=$LATCH_DATABASE_URL \\

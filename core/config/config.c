@@ -343,10 +343,10 @@ static latch_rc parse_public_url(const char *name, const char *value, struct lat
 
 #define LISTEN_EXPECT "expected host:port or [ipv6]:port with a port from 1 to 65535"
 
-static latch_rc parse_listen(const char *name, const char *value, struct latch_config *cfg,
-                             struct latch_error *err)
+/* host:port or [v6]:port into host (cap bytes) and *port. */
+static latch_rc parse_host_port(const char *name, const char *v, char *host_out, size_t cap,
+                                uint16_t *port, struct latch_error *err)
 {
-    const char *v = value != NULL ? value : "0.0.0.0:3001";
     const char *host;
     size_t host_len;
     const char *port_s;
@@ -372,12 +372,39 @@ static latch_rc parse_listen(const char *name, const char *value, struct latch_c
             return config_error(err, name, "has an invalid host; " LISTEN_EXPECT);
         port_s = colon + 1;
     }
-    if (!parse_port(port_s, strlen(port_s), &cfg->listen_port))
+    if (!parse_port(port_s, strlen(port_s), port))
         return config_error(err, name, "has an invalid port; " LISTEN_EXPECT);
-    if (host_len >= sizeof(cfg->listen_host))
+    if (host_len >= cap)
         return config_error(err, name, "host is too long; " LISTEN_EXPECT);
-    memcpy(cfg->listen_host, host, host_len);
-    cfg->listen_host[host_len] = '\0';
+    memcpy(host_out, host, host_len);
+    host_out[host_len] = '\0';
+    return LATCH_OK;
+}
+
+static latch_rc parse_listen(const char *name, const char *value, struct latch_config *cfg,
+                             struct latch_error *err)
+{
+    return parse_host_port(name, value != NULL ? value : "0.0.0.0:3001", cfg->listen_host,
+                           sizeof(cfg->listen_host), &cfg->listen_port, err);
+}
+
+/* ---- LATCH_METRICS_LISTEN (after LATCH_LISTEN, whose port it must not share) ---- */
+
+static latch_rc parse_metrics_listen(const char *name, const char *value, struct latch_config *cfg,
+                                     struct latch_error *err)
+{
+    cfg->metrics_host[0] = '\0';
+    cfg->metrics_port = 0;
+    if (value == NULL || value[0] == '\0')
+        return LATCH_OK; /* off */
+    if (parse_host_port(name, value, cfg->metrics_host, sizeof(cfg->metrics_host),
+                        &cfg->metrics_port, err) != LATCH_OK)
+        return LATCH_FAIL;
+    if (cfg->metrics_port == cfg->listen_port)
+        return config_error(err, name,
+                            "uses port %u, the port of LATCH_LISTEN; expected a port of its own "
+                            "(metrics are never served on the public port)",
+                            cfg->metrics_port);
     return LATCH_OK;
 }
 
@@ -1033,6 +1060,7 @@ static const struct config_var {
     {"LATCH_OUTBOUND_CA_FILE", parse_outbound_ca_file},
     {"LATCH_OUTBOUND_CONNECT_TO", parse_outbound_connect_to},
     {"LATCH_CONNECTOR_DIR", parse_connector_dir},
+    {"LATCH_METRICS_LISTEN", parse_metrics_listen},
 };
 
 #define N_CONFIG_VARS (sizeof(config_vars) / sizeof(config_vars[0]))

@@ -92,6 +92,11 @@ struct latch_config {
      * that does not exist. Set to ""
      * for none. "" when none: no connectors are loaded. */
     char connector_dir[1024];
+
+    /* LATCH_METRICS_LISTEN host:port ([v6]:port accepted) of the Prometheus metrics listener;
+     * off (metrics_port 0) when unset or empty. Never the port of LATCH_LISTEN. */
+    char metrics_host[256];
+    uint16_t metrics_port;
 };
 
 /* Function used to read variables; tests pass their own. Returns NULL when unset. */

@@ -34,6 +34,7 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "http/form.h"
+#include "metrics/metrics.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
 #include "tenants/cache.h"
@@ -732,6 +733,7 @@ static void upstream_failed(struct cb_call *cc)
     }
     latch_warn("tenant %s: connector %s (%s): sign-in failed: %s %s", cc->tenant_id,
                cc->connector_id, cc->factory_id, code, cc->error_detail);
+    latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
     cb_fail(cc, status, msg);
 }
 
@@ -765,14 +767,17 @@ static void identify_done(struct latch_store_result *const *results, int n,
     bool created = !latch_store_result_isnull(res, 0, 5);
     bool updated = strcmp(latch_store_result_value(res, 0, 6), "0") != 0;
     if (!pending) {
+        latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
         cb_fail(cc, 400, "This sign-in link was already used or has expired.");
         return;
     }
     if (ex_susp || lk_susp) {
+        latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUSPENDED);
         cb_fail(cc, 401, "This account is suspended. Contact the administrator.");
         return;
     }
     if (!updated) {
+        latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
         cb_fail(cc, 403,
                 "No account is linked to this sign-in, and creating an account is not enabled.");
         return;
@@ -784,6 +789,7 @@ static void identify_done(struct latch_store_result *const *results, int n,
         latch_info("tenant %s: connector %s linked to user %s", cc->tenant_id, cc->connector_id,
                    latch_store_result_value(res, 0, 3));
     (void)ex;
+    latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUCCESS);
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
     char *target =
         endpoint ? latch_arena_printf(req->arena, "%s/oidc/auth/resume", endpoint) : NULL;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "experience/experience_internal.h"
+#include "metrics/metrics.h"
 #include "users/password.h"
 #include "users/users.h"
 #include "util/json.h"
@@ -140,6 +141,7 @@ static void respond_verification(struct latch_request *req, const char *verifica
 static void respond_blocked(struct latch_request *req, const char *minutes)
 {
     long m = minutes ? strtol(minutes, NULL, 10) : 1;
+    latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_LOCKED);
     latch_http_respond_errorf(req, 400, "session.verification_blocked_too_many_attempts",
                               "Too many attempts in a short time. Please try again in %ld "
                               "minute%s.",
@@ -178,6 +180,7 @@ static void pw_cleanup(struct latch_xp_call *call)
 
 static void invalid_credentials(struct latch_request *req)
 {
+    latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_FAILURE);
     latch_http_respond_errorf(req, 422, "session.invalid_credentials",
                               "Incorrect account or password. Please check your input.");
 }
@@ -220,6 +223,7 @@ static void pw_ok_done(struct latch_store_result *const *results, int n,
     if (pc->upgraded)
         latch_info("tenant %s: password hash of user %s upgraded to Argon2i", call->req->tenant->id,
                    pc->user_id);
+    latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_SUCCESS);
     respond_verification(call->req, pc->verification_id);
 }
 
@@ -263,6 +267,7 @@ static void pw_done(void *arg)
     }
     if (pc->suspended) {
         pw_cleanup(call);
+        latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_SUSPENDED);
         latch_http_respond_errorf(req, 401, "user.suspended", "This account is suspended.");
         return;
     }

@@ -27,6 +27,7 @@ struct latch_request;
 struct latch_config;
 struct latch_store;
 struct latch_tenant;
+struct latch_workpool;
 
 enum latch_http_method {
     LATCH_HTTP_OTHER = 0,
@@ -165,5 +166,10 @@ void latch_server_drain(struct latch_server *srv);
  * within the grace period, joins the threads. */
 void latch_server_shutdown(struct latch_server *srv);
 void latch_server_free(struct latch_server *srv);
+
+/* For metrics (main thread, after latch_server_start): loop i (NULL past the last one), and the
+ * worker pool. Borrowed; valid until latch_server_free(). */
+struct latch_loop *latch_server_loop(struct latch_server *srv, int i);
+struct latch_workpool *latch_server_workpool(struct latch_server *srv);
 
 #endif

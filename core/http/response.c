@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "http/server_internal.h"
+#include "metrics/metrics.h"
 #include "util/log.h"
 
 uint64_t latch_http_now_ns(void)
@@ -205,6 +206,10 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
             evbuffer_add(out, body, len);
     }
     c->info.keep_alive = keep;
+    /* The route class of the matched pattern; req->route is NULL when nothing matched. */
+    latch_metrics_http_request(req->route != NULL ? req->route->metrics_route
+                                                  : LATCH_METRICS_ROUTE_UNMATCHED,
+                               status, latch_http_now_ns() - c->start_ns);
     access_log(c, status);
     latch_http_conn_request_done(c);
 }

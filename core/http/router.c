@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/parser.h"
+#include "metrics/metrics.h"
 
 struct segment {
     char *text; /* literal, or the parameter name */
@@ -20,6 +21,7 @@ struct route {
     latch_http_handler handler;
     void *arg;
     unsigned flags;
+    int metrics_route; /* classified once here, so requests only copy it */
 };
 
 struct latch_router {
@@ -92,6 +94,7 @@ latch_rc latch_router_add_flags(struct latch_router *router, enum latch_http_met
     rt->handler = handler;
     rt->arg = arg;
     rt->flags = flags;
+    rt->metrics_route = (int)latch_metrics_route_class(pattern);
 
     int nparams = 0;
     const char *p = pattern + 1;
@@ -192,6 +195,7 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
     match->handler = found->handler;
     match->arg = found->arg;
     match->flags = found->flags;
+    match->metrics_route = found->metrics_route;
     match->allow[0] = '\0';
     for (int s = 0; s < n; s++) {
         if (!found->segs[s].is_param)

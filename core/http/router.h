@@ -31,6 +31,7 @@ struct latch_route_match {
     latch_http_handler handler;
     void *arg;
     unsigned flags;
+    int metrics_route; /* enum latch_metrics_route of the pattern; 0 (unmatched) when none */
     struct latch_route_param params[LATCH_ROUTE_MAX_PARAMS];
     int nparams;
     char allow[96]; /* "GET, POST" when the method did not match */

@@ -985,3 +985,13 @@ void latch_server_free(struct latch_server *srv)
     latch_router_free(srv->tenant_routes);
     free(srv);
 }
+
+struct latch_loop *latch_server_loop(struct latch_server *srv, int i)
+{
+    return srv != NULL && i >= 0 && i < srv->nloops ? &srv->loops[i] : NULL;
+}
+
+struct latch_workpool *latch_server_workpool(struct latch_server *srv)
+{
+    return srv->pool;
+}

@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 
 #include "jose/base64url.h"
+#include "metrics/metrics.h"
 
 static latch_rc internal_fail(struct latch_error *err, const char *what)
 {
@@ -81,6 +82,7 @@ latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *h
     *out = buf;
     buf = NULL;
     rc = LATCH_OK;
+    latch_metrics_token_signed((int)key->alg);
 done:
     free(buf);
     return rc;

@@ -19,6 +19,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "metrics/metrics.h"
 #include "outbound/outbound.h"
 #include "plugin/plugin_internal.h"
 #include "util/arena.h"
@@ -755,7 +756,11 @@ latch_rc latch_plugin_authorization_uri(struct latch_plugin *p, struct latch_plu
     req.state = state;
     req.redirect_uri = redirect_uri;
     req.scope = scope;
+    uint64_t t0 = latch_metrics_now_ns();
     st = p->ops.get_authorization_uri(&ctx, &host_table, &req, &u);
+    latch_metrics_connector_call(p->info.id, p->info.version,
+                                 LATCH_METRICS_CONNECTOR_AUTHORIZATION_URI,
+                                 st == LATCH_CONNECTOR_OK, latch_metrics_now_ns() - t0);
     if (st != LATCH_CONNECTOR_OK) {
         op_failed(call, &ctx, "get_authorization_uri", st);
         goto out;
@@ -832,7 +837,10 @@ latch_rc latch_plugin_user_info(struct latch_plugin *p, struct latch_plugin_call
             params[i].value = values[i];
         }
     }
+    uint64_t t0 = latch_metrics_now_ns();
     st = p->ops.get_user_info(&ctx, &host_table, params, nparams, &out);
+    latch_metrics_connector_call(p->info.id, p->info.version, LATCH_METRICS_CONNECTOR_USER_INFO,
+                                 st == LATCH_CONNECTOR_OK, latch_metrics_now_ns() - t0);
     if (st != LATCH_CONNECTOR_OK) {
         op_failed(call, &ctx, "get_user_info", st);
         goto out;
@@ -958,7 +966,11 @@ latch_rc latch_plugin_validate_config(struct latch_plugin *p, const char *config
     }
     if (p->ops.validate_config != NULL) {
         const char *reason = NULL;
+        uint64_t t0 = latch_metrics_now_ns();
         int st = p->ops.validate_config(&ctx, &host_table, &reason);
+        latch_metrics_connector_call(p->info.id, p->info.version,
+                                     LATCH_METRICS_CONNECTOR_VALIDATE_CONFIG,
+                                     st == LATCH_CONNECTOR_OK, latch_metrics_now_ns() - t0);
         if (st != LATCH_CONNECTOR_OK) {
             latch_error_set(err, 400, "connector.invalid_config", "%.200s",
                             reason != NULL && reason[0] != '\0' ? reason

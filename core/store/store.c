@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
 #include "util/log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -147,7 +148,6 @@ static void pump(struct latch_store *store);
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct latch_store *registry;
 static atomic_int ready_total;
-static atomic_long reconnects;
 static atomic_bool pooled_detected; /* transaction pooling seen in session mode */
 
 static uint64_t now_ms(void)
@@ -705,6 +705,7 @@ static void handle_result(struct conn *c, PGresult *res)
         } else {
             const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             const char *msg = PQresultErrorMessage(res);
+            latch_metrics_db_error(sqlstate);
             if (sqlstate != NULL &&
                 (strcmp(sqlstate, "26000") == 0 || strcmp(sqlstate, "42P05") == 0))
                 detect_pooling(c->store, msg);
@@ -962,7 +963,7 @@ static void connect_poll(struct conn *c)
     atomic_fetch_add_explicit(&ready_total, 1, memory_order_relaxed);
     if (recovered) {
         /* The database is back: nobody else waits for their backoff. */
-        atomic_fetch_add_explicit(&reconnects, 1, memory_order_relaxed);
+        latch_metrics_db_reconnect();
         wake_all(c->store);
         on_wake(-1, 0, c->store);
     }
@@ -1279,24 +1280,9 @@ int latch_store_ready_total(void)
     return atomic_load_explicit(&ready_total, memory_order_relaxed);
 }
 
-long latch_store_reconnects(void)
-{
-    return atomic_load_explicit(&reconnects, memory_order_relaxed);
-}
-
 bool latch_store_transaction_pooling(void)
 {
     return atomic_load_explicit(&pooled_detected, memory_order_relaxed);
-}
-
-void latch_store_get_stats(const struct latch_store *store, struct latch_store_stats *out)
-{
-    out->connections = store->nconns;
-    out->ready = store->nready;
-    out->busy = 0;
-    for (int i = 0; i < store->nconns; i++)
-        out->busy += store->conns[i].state == CONN_READY && store->conns[i].inflight > 0;
-    out->waiting = store->nwaiting;
 }
 
 const char *latch_store_last_error(const struct latch_store *store)
@@ -1338,4 +1324,15 @@ long latch_store_result_affected(const struct latch_store_result *res)
     if (res == NULL || res->pg == NULL)
         return 0;
     return strtol(PQcmdTuples(res->pg), NULL, 10);
+}
+
+void latch_store_stats_get(const struct latch_store *store, struct latch_store_stats *out)
+{
+    out->connections = store->nconns;
+    out->ready = store->nready;
+    out->busy = 0;
+    for (int i = 0; i < store->nconns; i++)
+        if (store->conns[i].state == CONN_READY && store->conns[i].inflight > 0)
+            out->busy++;
+    out->waiting = store->nwaiting;
 }

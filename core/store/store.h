@@ -114,16 +114,6 @@ bool latch_store_has_connected(const struct latch_store *store);
 /* Connections established across every store of the process (any thread). */
 int latch_store_ready_total(void);
 
-/* Pool statistics of one store (its thread only). */
-struct latch_store_stats {
-    int connections, ready, busy; /* busy: ready with calls in flight */
-    int waiting;                  /* calls waiting for a connection */
-};
-void latch_store_get_stats(const struct latch_store *store, struct latch_store_stats *out);
-
-/* Connections established after a failure, across the process (any thread). */
-long latch_store_reconnects(void);
-
 /* True once transaction pooling was detected on a store set up for session pooling (every
  * store of the process then works as under transaction pooling). Any thread. */
 bool latch_store_transaction_pooling(void);
@@ -140,5 +130,14 @@ const char *latch_store_result_value(const struct latch_store_result *res, int r
 size_t latch_store_result_length(const struct latch_store_result *res, int row, int col);
 /* Rows affected by INSERT/UPDATE/DELETE. */
 long latch_store_result_affected(const struct latch_store_result *res);
+
+/* The pool's state, for metrics. Only on the store's thread. */
+struct latch_store_stats {
+    int connections; /* configured */
+    int ready;       /* established */
+    int busy;        /* established, with calls in flight */
+    int waiting;     /* calls queued for a connection */
+};
+void latch_store_stats_get(const struct latch_store *store, struct latch_store_stats *out);
 
 #endif

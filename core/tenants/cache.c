@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "jose/secret.h"
+#include "metrics/metrics.h"
 #include "tenants/keys.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -67,11 +68,13 @@ void latch_tenant_cache_on_notify(const char *channel, const char *payload, void
         return;
     latch_debug("invalidate tenant %s", payload);
     latch_tenant_epoch_bump(payload);
+    latch_metrics_invalidation(false);
 }
 
 void latch_tenant_cache_on_connect(void *arg)
 {
     latch_tenant_epoch_bump(NULL);
+    latch_metrics_invalidation(true);
 }
 
 void latch_tenant_cache_set_master_key(const uint8_t master[32])
@@ -723,9 +726,11 @@ void latch_tenant_cache_lookup(struct latch_tenant_cache *cache, const char *id,
     if (!fresh) {
         struct entry *e = find_entry(cache, id, false);
         if (e != NULL && e->tenant_epoch == epoch) {
+            latch_metrics_cache_lookup(LATCH_METRICS_CACHE_TENANT, true);
             cb(&e->tenant, NULL, arg);
             return;
         }
+        latch_metrics_cache_lookup(LATCH_METRICS_CACHE_TENANT, false);
     }
     struct lookup *lk = malloc(sizeof(*lk));
     if (lk == NULL) {
@@ -753,8 +758,10 @@ void latch_tenant_state_get(struct latch_tenant_cache *cache, const struct latch
         cb(NULL, &oom, arg);
         return;
     }
-    if (e->state != NULL && e->state->epoch == latch_tenant_epoch_get(tenant->id) &&
-        !state_keys_expired(e->state)) {
+    bool hit = e->state != NULL && e->state->epoch == latch_tenant_epoch_get(tenant->id) &&
+               !state_keys_expired(e->state);
+    latch_metrics_cache_lookup(LATCH_METRICS_CACHE_STATE, hit);
+    if (hit) {
         e->state->refs++;
         cb(e->state, NULL, arg);
         return;

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -33,6 +34,8 @@ struct latch_workpool {
     bool stopping;
     pthread_t *threads;
     int nthreads;
+    atomic_int busy;        /* for metrics: jobs running */
+    atomic_ullong rejected; /* for metrics: submits refused */
 };
 
 static void mailbox_deliver(evutil_socket_t fd, short what, void *arg)
@@ -97,7 +100,9 @@ static void *worker_main(void *arg)
         pool->queued--;
         pthread_mutex_unlock(&pool->lock);
 
+        atomic_fetch_add_explicit(&pool->busy, 1, memory_order_relaxed);
         job->work(job->arg);
+        atomic_fetch_sub_explicit(&pool->busy, 1, memory_order_relaxed);
 
         struct latch_mailbox *mb = job->mb;
         job->next = NULL;
@@ -166,6 +171,7 @@ latch_rc latch_workpool_submit(struct latch_workpool *pool, struct latch_mailbox
     job->mb = mb;
     pthread_mutex_lock(&pool->lock);
     if (pool->stopping || pool->queued >= pool->max_queue) {
+        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
         pthread_mutex_unlock(&pool->lock);
         free(job);
         return LATCH_FAIL;
@@ -179,4 +185,15 @@ latch_rc latch_workpool_submit(struct latch_workpool *pool, struct latch_mailbox
     pthread_cond_signal(&pool->cond);
     pthread_mutex_unlock(&pool->lock);
     return LATCH_OK;
+}
+
+void latch_workpool_stats_get(struct latch_workpool *pool, struct latch_workpool_stats *out)
+{
+    pthread_mutex_lock(&pool->lock);
+    out->threads = pool->nthreads;
+    out->max_queue = pool->max_queue;
+    out->queued = pool->queued;
+    pthread_mutex_unlock(&pool->lock);
+    out->busy = atomic_load_explicit(&pool->busy, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&pool->rejected, memory_order_relaxed);
 }

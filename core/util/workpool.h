@@ -31,4 +31,11 @@ void latch_mailbox_free(struct latch_mailbox *mb);
 latch_rc latch_workpool_submit(struct latch_workpool *pool, struct latch_mailbox *mb,
                                latch_job_fn work, latch_job_fn done, void *arg) LATCH_MUST_CHECK;
 
+/* The pool's state, for metrics. Any thread. */
+struct latch_workpool_stats {
+    int threads, max_queue, queued, busy;
+    unsigned long long rejected; /* submits refused (queue full or stopping) since start */
+};
+void latch_workpool_stats_get(struct latch_workpool *pool, struct latch_workpool_stats *out);
+
 #endif

@@ -469,6 +469,51 @@ static void test_listen(void **state)
     }
 }
 
+/* LATCH_METRICS_LISTEN: off by default and when empty, host:port like LATCH_LISTEN, never the
+ * port of LATCH_LISTEN. */
+static void test_metrics_listen(void **state)
+{
+    static const struct {
+        const char *listen, *value, *host;
+        uint16_t port; /* 0 with host NULL: refused */
+    } cases[] = {
+        {NULL, NULL, "", 0},
+        {NULL, "", "", 0},
+        {NULL, "127.0.0.1:9464", "127.0.0.1", 9464},
+        {NULL, "[::1]:9464", "::1", 9464},
+        {"127.0.0.1:3001", "localhost:9100", "localhost", 9100},
+        {NULL, "127.0.0.1:3001", NULL, 0}, /* the default LATCH_LISTEN port */
+        {"0.0.0.0:8080", "127.0.0.1:8080", NULL, 0},
+        {NULL, "127.0.0.1", NULL, 0},
+        {NULL, "127.0.0.1:0", NULL, 0},
+        {NULL, "::1:9464", NULL, 0},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fake_env env;
+        struct latch_config cfg;
+        struct latch_error err = {0};
+
+        env_base(&env);
+        if (cases[i].listen != NULL)
+            env_set(&env, "LATCH_LISTEN", cases[i].listen);
+        if (cases[i].value != NULL)
+            env_set(&env, "LATCH_METRICS_LISTEN", cases[i].value);
+        latch_rc rc = latch_config_load(&cfg, fake_getenv, &env, &err);
+        if (cases[i].host != NULL) {
+            if (rc != LATCH_OK)
+                fail_msg("\"%s\" refused: %s", cases[i].value, err.message);
+            assert_string_equal(cfg.metrics_host, cases[i].host);
+            assert_int_equal(cfg.metrics_port, cases[i].port);
+        } else {
+            if (rc != LATCH_FAIL)
+                fail_msg("\"%s\" accepted", cases[i].value);
+            assert_config_error(&err, "LATCH_METRICS_LISTEN");
+        }
+        latch_config_clear(&cfg);
+    }
+}
+
 static void test_database_url(void **state)
 {
     char url[1100];
@@ -998,6 +1043,7 @@ int main(void)
         cmocka_unit_test(test_public_url),
         cmocka_unit_test(test_public_url_too_long),
         cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_database_url),
         cmocka_unit_test(test_secret_key),
         cmocka_unit_test(test_trusted_proxies_valid),
