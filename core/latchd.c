@@ -60,6 +60,7 @@ struct main_state {
     struct latch_store *listener, *notifier;
     struct event *heartbeat_timer, *heartbeat_deadline;
     char heartbeat_nonce[40];
+    uint64_t heartbeat_sent_ns;
     unsigned long heartbeat_seq;
     bool heartbeat_pending; /* sent, not heard back yet */
     bool heartbeat_failing; /* the last one was not heard: said once until one is */
@@ -90,6 +91,7 @@ static void heartbeat_send(struct main_state *st)
              ++st->heartbeat_seq);
     const char *params[1] = {st->heartbeat_nonce};
     st->heartbeat_pending = true;
+    st->heartbeat_sent_ns = latch_metrics_now_ns();
     struct timeval tv = {.tv_sec = HEARTBEAT_TIMEOUT_MS / 1000,
                          .tv_usec = (HEARTBEAT_TIMEOUT_MS % 1000) * 1000};
     evtimer_add(st->heartbeat_deadline, &tv);
@@ -128,6 +130,7 @@ static void heartbeat_heard(struct main_state *st, const char *payload)
         return; /* another node's, or a late one */
     st->heartbeat_pending = false;
     evtimer_del(st->heartbeat_deadline);
+    latch_metrics_invalidation_lag(latch_metrics_now_ns() - st->heartbeat_sent_ns);
     if (st->heartbeat_failing) {
         st->heartbeat_failing = false;
         latch_info("the listener hears NOTIFY again");

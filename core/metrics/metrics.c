@@ -405,6 +405,16 @@ FAMILY(invalidation_last, 1) = {
     .type = LATCH_METRICS_GAUGE,
     .data = invalidation_last_data,
 };
+FAMILY(invalidation_lag, NELEMS(http_bounds) + 2) = {
+    .name = "latch_invalidation_lag_seconds",
+    .help = "Round trip of the listener's heartbeat: a NOTIFY sent through the pool's database "
+            "URL until the listener hears it, which is what an invalidation from another node "
+            "takes.",
+    .type = LATCH_METRICS_HISTOGRAM,
+    .bounds = http_bounds,
+    .nbounds = NELEMS(http_bounds),
+    .data = invalidation_lag_data,
+};
 FAMILY(tokens_signed, NELEMS(alg_names)) = {
     .name = "latch_tokens_signed_total",
     .help = "JWTs signed (ID, access and management tokens), by algorithm.",
@@ -438,10 +448,11 @@ FAMILY(start_time, 1) = {
 
 /* In exposition order; the connector families come last (their own table). */
 static struct latch_metrics_family *const families[] = {
-    &build_info,     &start_time,      &http_requests,     &http_duration, &db_connections,
-    &db_ready,       &db_busy,         &db_waiting,        &db_reconnects, &db_errors,
-    &worker_threads, &worker_capacity, &worker_queued,     &worker_busy,   &worker_rejected,
-    &cache_lookups,  &invalidations,   &invalidation_last, &tokens_signed, &signins,
+    &build_info,     &start_time,      &http_requests,     &http_duration,    &db_connections,
+    &db_ready,       &db_busy,         &db_waiting,        &db_reconnects,    &db_errors,
+    &worker_threads, &worker_capacity, &worker_queued,     &worker_busy,      &worker_rejected,
+    &cache_lookups,  &invalidations,   &invalidation_last, &invalidation_lag, &tokens_signed,
+    &signins,
 };
 
 /* ---- recording ---- */
@@ -531,6 +542,11 @@ void latch_metrics_cache_lookup(enum latch_metrics_cache cache, bool hit)
 {
     int c = cache == LATCH_METRICS_CACHE_STATE ? 1 : 0;
     atomic_fetch_add_explicit(&cache_lookups_data[c * 2 + (hit ? 0 : 1)], 1, memory_order_relaxed);
+}
+
+void latch_metrics_invalidation_lag(uint64_t ns)
+{
+    latch_metrics_observe(&invalidation_lag, 0, ns);
 }
 
 void latch_metrics_invalidation(bool all_tenants)

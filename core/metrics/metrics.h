@@ -123,6 +123,8 @@ void latch_metrics_cache_lookup(enum latch_metrics_cache cache, bool hit);
 /* Invalidations applied: one tenant (a NOTIFY), or every tenant (the listener (re)connected,
  * so notifications may have been missed). Also records the time of the last one. */
 void latch_metrics_invalidation(bool all_tenants);
+/* The listener heard its own heartbeat ns after sending it (latchd.c). */
+void latch_metrics_invalidation_lag(uint64_t ns);
 
 /* A JWS signed, by algorithm (enum latch_jose_alg value: 0 ES256, 1 ES384, 2 RS256, 3 EdDSA). */
 void latch_metrics_token_signed(int jose_alg);
