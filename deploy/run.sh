@@ -186,7 +186,8 @@ EOF
   Database: $db_note
 
     $LATCH_PUBLIC_URL/healthz           alive
-    $LATCH_PUBLIC_URL/readyz            ready (PostgreSQL reachable, migrations current)
+    $LATCH_PUBLIC_URL/readyz            ready for traffic (schema current, not draining)
+    $LATCH_PUBLIC_URL/readyz/database   PostgreSQL reachable right now (for monitoring)
     $LATCH_PUBLIC_URL/api/status        tenant "default" (204)
     $LATCH_PUBLIC_URL/t/<tenant>/...    any other tenant
     Metrics (Prometheus): $metrics_note
