@@ -11,7 +11,7 @@
 // Every assertion is on counts; a failure prints the counts by status.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessLines, http, pgctl, randomId } from './lib/harness.mjs';
+import { accessLines, adminQuery, createTenant, http, pgctl, randomId } from './lib/harness.mjs';
 import { startHaproxy, startLoad, startNginx, startNodes, freePorts } from './lib/cluster.mjs';
 import {
   CookieJar,
@@ -196,6 +196,19 @@ describe('two nodes behind haproxy (deploy/haproxy.cfg)', { timeout: 110000 }, (
     const summary = load.describe();
     load = null;
     assert.equal(failed, 0, `failed requests during the rolling restart: ${summary}`);
+  });
+
+  it('the first requests of a new tenant, on both nodes at once, bootstrap it once', async () => {
+    // Created without LATCH_SECRET_KEY: the nodes give it its Management API and keys on first use.
+    const id = await createTenant('fresh', 'Fresh tenant', { LATCH_SECRET_KEY: undefined });
+    const answers = await Promise.all(Array.from({ length: 24 },
+      (_, i) => http(`${node(i % 2).url}/t/${id}/oidc/jwks`)));
+    const byStatus = {};
+    for (const r of answers) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    assert.deepEqual(byStatus, { 200: 24 }, `first requests of a new tenant: ${JSON.stringify(byStatus)}`);
+    const { rows } = await adminQuery(
+      'SELECT count(*)::int AS n FROM resources WHERE tenant_id = $1 AND is_management', [id]);
+    assert.equal(rows[0].n, 1, 'one Management API resource');
   });
 
   it('kill -9 of a node under load: only the requests then in flight fail', async () => {
