@@ -11,7 +11,7 @@
 // Every assertion is on counts; a failure prints the counts by status.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessLines, adminQuery, createTenant, http, pgctl, randomId } from './lib/harness.mjs';
+import { accessLines, adminQuery, createTenant, http, pgctl, randomId, withAppClient } from './lib/harness.mjs';
 import { startHaproxy, startLoad, startNginx, startNodes, freePorts } from './lib/cluster.mjs';
 import {
   CookieJar,
@@ -209,6 +209,28 @@ describe('two nodes behind haproxy (deploy/haproxy.cfg)', { timeout: 110000 }, (
     const { rows } = await adminQuery(
       'SELECT count(*)::int AS n FROM resources WHERE tenant_id = $1 AND is_management', [id]);
     assert.equal(rows[0].n, 1, 'one Management API resource');
+  });
+
+  it('two transactions bootstrapping one tenant at once: the second finds the first one\'s rows', async () => {
+    const id = await createTenant('boot', 'Boot tenant', { LATCH_SECRET_KEY: undefined });
+    const indicator = `${lb.url}/t/${id}/api`;
+    const begin = async (c) => {
+      await c.query('BEGIN');
+      await c.query("SELECT set_config('latch.tenant_id', $1, true)", [id]);
+    };
+    await withAppClient((a) => withAppClient(async (b) => {
+      await begin(a);
+      await a.query('SELECT latch_bootstrap_tenant($1, $2)', [id, indicator]);
+      await begin(b);
+      const second = b.query('SELECT latch_bootstrap_tenant($1, $2) AS rid', [id, indicator])
+        .then((r) => r, (e) => e);
+      await sleep(300); // b is now waiting for a
+      await a.query('COMMIT');
+      const r = await second;
+      assert.ok(!(r instanceof Error), `the second bootstrap failed: ${r.message}`);
+      assert.equal(r.rows[0].rid, 'management-api');
+      await b.query('COMMIT');
+    }));
   });
 
   it('kill -9 of a node under load: only the requests then in flight fail', async () => {
