@@ -5,8 +5,8 @@
  *
  * Per-key bounds: each key with a job queued or running has a slot (in a small hash table)
  * counting both. A worker takes the first queued job whose key is under key_max_running, so a
- * key at its bound is skipped, not waited for; the worker that finishes a job of that key takes
- * the next one itself, so no wake-up is needed for it. The scan is bounded by max_queue.
+ * key at its bound is skipped, not waited for; a worker that finishes a job of a key with jobs
+ * waiting looks for work again and wakes one idle worker. The scan is bounded by max_queue.
  */
 #include "util/workpool.h"
 
@@ -203,6 +203,10 @@ static void *worker_main(void *arg)
             pool->completed++;
             if (finished != NULL) {
                 finished->running--;
+                /* A job of this key may run now. This worker takes the first runnable job, which
+                 * may be another one: wake an idle worker to look too. */
+                if (finished->queued > 0)
+                    pthread_cond_signal(&pool->cond);
                 slot_release(pool, finished);
             }
             ran = false;
