@@ -223,10 +223,16 @@ static void loop_db_probe(void *arg, struct latch_metrics_db_sample *out)
     listener_db_probe(latch_loop_store(arg), out);
 }
 
+struct lane_source {
+    struct latch_server *srv;
+    enum latch_lane lane;
+};
+
 static void lane_probe(void *arg, struct latch_metrics_lane_sample *out)
 {
+    const struct lane_source *src = arg;
     struct latch_workpool_stats s;
-    latch_workpool_stats_get(arg, &s);
+    latch_server_lane_stats(src->srv, src->lane, &s);
     *out = (struct latch_metrics_lane_sample){.threads = s.threads,
                                               .capacity = s.max_queue,
                                               .queued = s.queued,
@@ -246,7 +252,11 @@ static latch_rc metrics_start(const struct latch_config *cfg, struct latch_serve
             return latch_error_set(err, 0, "metrics", "too many loop threads for the metrics");
     if (latch_metrics_add_db_probe(main_base, true, listener_db_probe, listener) != LATCH_OK)
         return latch_error_set(err, 0, "metrics", "too many loop threads for the metrics");
-    latch_metrics_set_lane(LATCH_METRICS_LANE_SHARED, lane_probe, latch_server_workpool(srv));
+    static struct lane_source lanes[LATCH_LANES];
+    for (int l = 0; l < LATCH_LANES; l++) {
+        lanes[l] = (struct lane_source){.srv = srv, .lane = (enum latch_lane)l};
+        latch_metrics_set_lane((enum latch_metrics_lane)l, lane_probe, &lanes[l]);
+    }
     return latch_metrics_listener_start(cfg->metrics_host, cfg->metrics_port, err);
 }
 

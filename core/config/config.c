@@ -478,6 +478,15 @@ RANGE_VAR(parse_threads, threads, int, 1, 256, online_cores())
 
 RANGE_VAR(parse_workers, workers, int, 1, 256, online_cores())
 
+/* LATCH_WORKERS sized the one pool there was; it stays as the CPU lane's default. */
+RANGE_VAR(parse_cpu_workers, cpu_workers, int, 1, 256, cfg->workers)
+
+RANGE_VAR(parse_io_workers, io_workers, int, 1, 1024, 16)
+
+/* Checked after LATCH_IO_WORKERS: a bound above the lane's size would bound nothing. */
+RANGE_VAR(parse_io_tenant_workers, io_tenant_workers, int, 1, cfg->io_workers,
+          cfg->io_workers > 1 ? cfg->io_workers / 2 : 1)
+
 RANGE_VAR(parse_db_pool_size, db_pool_size, int, 1, 64, 2)
 
 RANGE_VAR(parse_max_header_bytes, max_header_bytes, size_t, 1024, 1048576, 16384)
@@ -1041,6 +1050,9 @@ static const struct config_var {
     {"LATCH_DB_POOL_MODE", parse_db_pool_mode},
     {"LATCH_THREADS", parse_threads},
     {"LATCH_WORKERS", parse_workers},
+    {"LATCH_CPU_WORKERS", parse_cpu_workers},
+    {"LATCH_IO_WORKERS", parse_io_workers},
+    {"LATCH_IO_TENANT_WORKERS", parse_io_tenant_workers},
     {"LATCH_DB_POOL_SIZE", parse_db_pool_size},
     {"LATCH_TRUSTED_PROXIES", parse_trusted_proxies},
     {"LATCH_LOG_LEVEL", parse_log_level},

@@ -46,8 +46,15 @@ struct latch_config {
     bool db_transaction_pooling;
 
     int threads;      /* LATCH_THREADS, 1..256, default: online cores */
-    int workers;      /* LATCH_WORKERS, 1..256, default: online cores */
+    int workers;      /* LATCH_WORKERS: deprecated, the default of LATCH_CPU_WORKERS */
     int db_pool_size; /* LATCH_DB_POOL_SIZE, connections per loop thread, 1..64, default 2 */
+
+    /* The worker lanes (http/lanes.c). LATCH_CPU_WORKERS 1..256, default LATCH_WORKERS (so the
+     * cores); LATCH_IO_WORKERS 1..1024, default 16; LATCH_IO_TENANT_WORKERS, the I/O workers
+     * one tenant's jobs may hold at once, 1..io_workers, default half of io_workers. */
+    int cpu_workers;
+    int io_workers;
+    int io_tenant_workers;
 
     struct latch_cidr trusted_proxies[LATCH_CONFIG_MAX_PROXIES]; /* LATCH_TRUSTED_PROXIES */
     int n_trusted_proxies;

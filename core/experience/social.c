@@ -519,7 +519,7 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
     yajl_tree_free(meta);
     yajl_tree_free(targets);
     struct latch_error err;
-    if (latch_loop_submit(req->loop, auth_work, auth_done, ac, &err) != LATCH_OK) {
+    if (latch_http_submit(req, LATCH_LANE_IO, auth_work, auth_done, ac, &err) != LATCH_OK) {
         latch_http_respond_error(req, &err);
         auth_cleanup(call);
     }
@@ -999,7 +999,7 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     cc->tenant_id = req->tenant->id;
     cc->master = latch_loop_config(req->loop)->secret_key;
     struct latch_error werr;
-    if (latch_loop_submit(req->loop, cb_work, cb_work_done, cc, &werr) != LATCH_OK) {
+    if (latch_http_submit(req, LATCH_LANE_IO, cb_work, cb_work_done, cc, &werr) != LATCH_OK) {
         error_page(req, 503, TITLE_FAILED, "The server is busy; try again in a moment.");
         cb_clear(cc);
     }

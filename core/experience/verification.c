@@ -315,7 +315,7 @@ static void pw_loaded(struct latch_xp_call *call, struct latch_store_result *con
     }
     struct latch_error err;
     if ((pc->found && pc->method[0] != '\0' && pc->encrypted == NULL) ||
-        latch_loop_submit(req->loop, pw_work, pw_done, call, &err) != LATCH_OK) {
+        latch_http_submit(req, LATCH_LANE_CPU, pw_work, pw_done, call, &err) != LATCH_OK) {
         pw_cleanup(call);
         latch_http_respond_errorf(req, 503, "service_unavailable",
                                   "The server is busy; try again shortly.");
@@ -525,7 +525,7 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
         respond_rejected(req, issues, pp);
         return;
     }
-    if (latch_loop_submit(req->loop, npi_work, npi_done, call, &err) != LATCH_OK) {
+    if (latch_http_submit(req, LATCH_LANE_CPU, npi_work, npi_done, call, &err) != LATCH_OK) {
         npi_cleanup(call);
         latch_http_respond_error(req, &err);
     }

@@ -149,12 +149,31 @@ int latch_loop_index(const struct latch_loop *loop);
 const struct latch_config *latch_loop_config(const struct latch_loop *loop);
 
 /*
- * Runs fn(arg) on the worker pool, then done(arg) on this loop's thread. Returns LATCH_FAIL
- * (with a 503 in err) when the pool's queue is full; done is then never called.
+ * The worker lanes (http/lanes.c): blocking or CPU-heavy work runs on one of two bounded pools
+ * so that neither starves the other (a hanging upstream never delays a password sign-in).
+ */
+enum latch_lane {
+    LATCH_LANE_CPU = 0, /* Argon2 hashing and verification, key generation (LATCH_CPU_WORKERS) */
+    LATCH_LANE_IO,      /* connector calls, outbound HTTP (LATCH_IO_WORKERS); bounded per tenant */
+};
+#define LATCH_LANES 2
+
+/*
+ * Runs fn(arg) on the lane's workers, then done(arg) on req's loop thread. On the I/O lane the
+ * job counts against req's tenant: at most LATCH_IO_TENANT_WORKERS of a tenant's jobs run at
+ * once, the others wait in a bounded per-tenant queue. Returns LATCH_FAIL when the lane's queue
+ * (or the tenant's) is full: err then holds a 503, req has a Retry-After header, and done is
+ * never called. Loop thread only.
  */
 typedef void (*latch_work_fn)(void *arg);
-latch_rc latch_loop_submit(struct latch_loop *loop, latch_work_fn fn, latch_work_fn done, void *arg,
-                           struct latch_error *err) LATCH_MUST_CHECK;
+latch_rc latch_http_submit(struct latch_request *req, enum latch_lane lane, latch_work_fn fn,
+                           latch_work_fn done, void *arg, struct latch_error *err) LATCH_MUST_CHECK;
+
+struct latch_workpool_stats;
+/* The lane's counters now (queue depth, busy workers, rejections); for metrics. Any thread
+ * while the server runs. */
+void latch_server_lane_stats(struct latch_server *srv, enum latch_lane lane,
+                             struct latch_workpool_stats *out);
 
 /* Server life cycle (main thread). */
 struct latch_server *latch_server_new(const struct latch_config *cfg, struct latch_error *err);
@@ -167,9 +186,8 @@ void latch_server_drain(struct latch_server *srv);
 void latch_server_shutdown(struct latch_server *srv);
 void latch_server_free(struct latch_server *srv);
 
-/* For metrics (main thread, after latch_server_start): loop i (NULL past the last one), and the
- * worker pool. Borrowed; valid until latch_server_free(). */
+/* For metrics (main thread, after latch_server_start): loop i (NULL past the last one).
+ * Borrowed; valid until latch_server_free(). */
 struct latch_loop *latch_server_loop(struct latch_server *srv, int i);
-struct latch_workpool *latch_server_workpool(struct latch_server *srv);
 
 #endif

@@ -30,9 +30,8 @@
 #include "util/log.h"
 #include "util/workpool.h"
 
-#define WORK_QUEUE_MAX 4096
-#define DB_QUEUE_MAX   2048
-#define DB_IN_FLIGHT   64
+#define DB_QUEUE_MAX 2048
+#define DB_IN_FLIGHT 64
 
 static void conn_process(struct conn *c);
 static void conn_free(struct conn *c);
@@ -199,15 +198,6 @@ bool latch_loop_is_stopping(const struct latch_loop *loop)
 bool latch_loop_is_draining(const struct latch_loop *loop)
 {
     return atomic_load_explicit(&loop->srv->draining, memory_order_relaxed);
-}
-
-latch_rc latch_loop_submit(struct latch_loop *loop, latch_work_fn fn, latch_work_fn done, void *arg,
-                           struct latch_error *err)
-{
-    if (latch_workpool_submit(loop->srv->pool, loop->mailbox, fn, done, arg) != LATCH_OK)
-        return latch_error_set(err, 503, "service_unavailable",
-                               "The server is busy; try again shortly.");
-    return LATCH_OK;
 }
 
 /* ---- dispatch ---- */
@@ -878,10 +868,11 @@ void latch_server_each_tenant_route(struct latch_server *srv,
 latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
 {
     const struct latch_config *cfg = srv->cfg;
-    srv->pool = latch_workpool_new(cfg->workers, WORK_QUEUE_MAX);
+    if (latch_server_lanes_start(srv, err) != LATCH_OK)
+        return LATCH_FAIL;
     srv->loops = calloc((size_t)cfg->threads, sizeof(struct latch_loop));
-    if (srv->pool == NULL || srv->loops == NULL)
-        return latch_error_set(err, 500, "server_error", "cannot start the worker pool");
+    if (srv->loops == NULL)
+        return latch_error_set(err, 500, "server_error", "cannot start the event loops");
 
     struct latch_store_options sopts = {
         .conninfo = cfg->database_url,
@@ -906,7 +897,8 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
         loop->max_conns = (cfg->max_connections + cfg->threads - 1) / cfg->threads;
         loop->mailbox = latch_mailbox_new(loop->base);
         loop->store = latch_store_new(loop->base, &sopts);
-        loop->tenant_cache = latch_tenant_cache_new(cfg, loop->store, srv->pool, loop->mailbox);
+        loop->tenant_cache =
+            latch_tenant_cache_new(cfg, loop->store, srv->lanes[LATCH_LANE_CPU], loop->mailbox);
         if (loop->ev_stop == NULL || loop->ev_grace == NULL || loop->ev_accept_resume == NULL ||
             loop->mailbox == NULL || loop->store == NULL || loop->tenant_cache == NULL)
             return latch_error_set(err, 500, "server_error", "cannot set up loop %d", i);
@@ -951,8 +943,7 @@ void latch_server_free(struct latch_server *srv)
     if (srv == NULL)
         return;
     latch_server_shutdown(srv);
-    /* Workers finish what they run; completions not yet delivered are dropped. */
-    latch_workpool_free(srv->pool);
+    latch_server_lanes_free(srv);
     for (int i = 0; i < srv->nloops; i++) {
         struct latch_loop *loop = &srv->loops[i];
         loop->stopping = true;
@@ -989,9 +980,4 @@ void latch_server_free(struct latch_server *srv)
 struct latch_loop *latch_server_loop(struct latch_server *srv, int i)
 {
     return srv != NULL && i >= 0 && i < srv->nloops ? &srv->loops[i] : NULL;
-}
-
-struct latch_workpool *latch_server_workpool(struct latch_server *srv)
-{
-    return srv->pool;
 }

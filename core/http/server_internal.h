@@ -92,12 +92,16 @@ struct latch_server {
     const struct latch_config *cfg;
     struct latch_loop *loops;
     int nloops;
-    struct latch_workpool *pool;
+    struct latch_workpool *lanes[LATCH_LANES]; /* lanes.c */
     struct latch_router *node_routes;
     struct latch_router *tenant_routes;
     bool started;
     atomic_bool draining;
 };
+
+/* lanes.c: start the worker lanes (before the loops) and free them (after the loops stop). */
+latch_rc latch_server_lanes_start(struct latch_server *srv, struct latch_error *err);
+void latch_server_lanes_free(struct latch_server *srv);
 
 /* response.c */
 void latch_http_conn_finish(struct conn *c, int status, const char *content_type, const char *body,

@@ -237,7 +237,7 @@ static const struct latch_metrics_label sqlstate_labels[] = {LABEL("class", sqls
 static const char *const pool_names[] = {"requests", "listener"};
 static const struct latch_metrics_label pool_labels[] = {LABEL("pool", pool_names)};
 
-static const char *const lane_names[] = {"shared"};
+static const char *const lane_names[] = {"cpu", "io"};
 static const struct latch_metrics_label lane_labels[] = {LABEL("lane", lane_names)};
 
 static const char *const cache_names[] = {"tenant", "state"};
@@ -342,7 +342,7 @@ FAMILY(db_errors, NELEMS(sqlstate_classes)) = {
     .sparse = true,
     .data = db_errors_data,
 };
-FAMILY(worker_threads, 1) = {
+FAMILY(worker_threads, LATCH_METRICS_LANES) = {
     .name = "latch_worker_threads",
     .help = "Worker threads of the lane.",
     .type = LATCH_METRICS_GAUGE,
@@ -350,7 +350,7 @@ FAMILY(worker_threads, 1) = {
     .nlabels = 1,
     .data = worker_threads_data,
 };
-FAMILY(worker_capacity, 1) = {
+FAMILY(worker_capacity, LATCH_METRICS_LANES) = {
     .name = "latch_worker_queue_capacity",
     .help = "Jobs that may wait in the lane's queue before submits are refused.",
     .type = LATCH_METRICS_GAUGE,
@@ -358,7 +358,7 @@ FAMILY(worker_capacity, 1) = {
     .nlabels = 1,
     .data = worker_capacity_data,
 };
-FAMILY(worker_queued, 1) = {
+FAMILY(worker_queued, LATCH_METRICS_LANES) = {
     .name = "latch_worker_queue_depth",
     .help = "Jobs waiting for a worker thread.",
     .type = LATCH_METRICS_GAUGE,
@@ -366,7 +366,7 @@ FAMILY(worker_queued, 1) = {
     .nlabels = 1,
     .data = worker_queued_data,
 };
-FAMILY(worker_busy, 1) = {
+FAMILY(worker_busy, LATCH_METRICS_LANES) = {
     .name = "latch_worker_busy",
     .help = "Worker threads running a job.",
     .type = LATCH_METRICS_GAUGE,
@@ -374,9 +374,10 @@ FAMILY(worker_busy, 1) = {
     .nlabels = 1,
     .data = worker_busy_data,
 };
-FAMILY(worker_rejected, 1) = {
+FAMILY(worker_rejected, LATCH_METRICS_LANES) = {
     .name = "latch_worker_rejected_total",
-    .help = "Jobs refused because the lane's queue was full (answered 503).",
+    .help = "Jobs refused because the lane's queue (or, on the I/O lane, the tenant's share) was "
+            "full (answered 503).",
     .type = LATCH_METRICS_COUNTER,
     .labels = lane_labels,
     .nlabels = 1,
@@ -706,8 +707,8 @@ static int nprobes;
 static int probes_pending;
 
 static pthread_mutex_t lane_lock = PTHREAD_MUTEX_INITIALIZER;
-static latch_metrics_lane_fn lane_fn;
-static void *lane_arg;
+static latch_metrics_lane_fn lane_fn[LATCH_METRICS_LANES];
+static void *lane_arg[LATCH_METRICS_LANES];
 
 /* Serialises whole scrapes (the listener serves one at a time; tests may call in parallel). */
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -801,24 +802,27 @@ static void run_probes(void)
         latch_metrics_gauge_set(&db_waiting, p, sum[p].waiting);
     }
 
-    struct latch_metrics_lane_sample lane = {0};
-    pthread_mutex_lock(&lane_lock);
-    if (lane_fn != NULL)
-        lane_fn(lane_arg, &lane);
-    pthread_mutex_unlock(&lane_lock);
-    latch_metrics_gauge_set(&worker_threads, 0, lane.threads);
-    latch_metrics_gauge_set(&worker_capacity, 0, lane.capacity);
-    latch_metrics_gauge_set(&worker_queued, 0, lane.queued);
-    latch_metrics_gauge_set(&worker_busy, 0, lane.busy);
-    atomic_store_explicit(&worker_rejected_data[0], lane.rejected, memory_order_relaxed);
+    for (int l = 0; l < LATCH_METRICS_LANES; l++) {
+        struct latch_metrics_lane_sample lane = {0};
+        pthread_mutex_lock(&lane_lock);
+        if (lane_fn[l] != NULL)
+            lane_fn[l](lane_arg[l], &lane);
+        pthread_mutex_unlock(&lane_lock);
+        latch_metrics_gauge_set(&worker_threads, l, lane.threads);
+        latch_metrics_gauge_set(&worker_capacity, l, lane.capacity);
+        latch_metrics_gauge_set(&worker_queued, l, lane.queued);
+        latch_metrics_gauge_set(&worker_busy, l, lane.busy);
+        atomic_store_explicit(&worker_rejected_data[l], lane.rejected, memory_order_relaxed);
+    }
 }
 
 void latch_metrics_set_lane(enum latch_metrics_lane lane, latch_metrics_lane_fn fn, void *arg)
 {
-    (void)lane; /* one lane until the pool is split */
+    if ((int)lane < 0 || lane >= LATCH_METRICS_LANES)
+        return;
     pthread_mutex_lock(&lane_lock);
-    lane_fn = fn;
-    lane_arg = arg;
+    lane_fn[lane] = fn;
+    lane_arg[lane] = arg;
     pthread_mutex_unlock(&lane_lock);
 }
 
@@ -827,7 +831,8 @@ void latch_metrics_clear_sources(void)
     pthread_mutex_lock(&probe_lock);
     nprobes = 0;
     pthread_mutex_unlock(&probe_lock);
-    latch_metrics_set_lane(LATCH_METRICS_LANE_SHARED, NULL, NULL);
+    for (int l = 0; l < LATCH_METRICS_LANES; l++)
+        latch_metrics_set_lane((enum latch_metrics_lane)l, NULL, NULL);
 }
 
 /* The process start time, taken once (the first scrape, or start-up through the listener). */

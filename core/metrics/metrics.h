@@ -177,10 +177,11 @@ struct latch_metrics_lane_sample {
     int capacity; /* queue bound */
     int queued;
     int busy;
-    uint64_t rejected; /* submits refused because the queue was full, since start */
+    uint64_t rejected; /* submits refused (queue, or a tenant's share, full) since start */
 };
 typedef void (*latch_metrics_lane_fn)(void *arg, struct latch_metrics_lane_sample *out);
-enum latch_metrics_lane { LATCH_METRICS_LANE_SHARED = 0 };
+/* The worker lanes (http.h's enum latch_lane, in the same order). */
+enum latch_metrics_lane { LATCH_METRICS_LANE_CPU = 0, LATCH_METRICS_LANE_IO, LATCH_METRICS_LANES };
 void latch_metrics_set_lane(enum latch_metrics_lane lane, latch_metrics_lane_fn fn, void *arg);
 
 /* ---- exposition ---- */

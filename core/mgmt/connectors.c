@@ -798,7 +798,8 @@ static void validate_then_write(struct cx *c)
         return;
     }
     struct latch_error err;
-    if (latch_loop_submit(c->req->loop, validate_work, validate_done, c, &err) != LATCH_OK) {
+    if (latch_http_submit(c->req, LATCH_LANE_IO, validate_work, validate_done, c, &err) !=
+        LATCH_OK) {
         latch_http_respond_error(c->req, &err);
         cx_clear(c);
     }

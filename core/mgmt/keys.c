@@ -138,7 +138,7 @@ static void rotate_keys(struct latch_request *req, void *arg)
     snprintf(r->algorithm, sizeof(r->algorithm), "%s", algorithm);
     snprintf(r->grace, sizeof(r->grace), "%ld", grace);
     struct latch_error err;
-    if (latch_loop_submit(req->loop, rotate_work, rotate_done, r, &err) != LATCH_OK) {
+    if (latch_http_submit(req, LATCH_LANE_CPU, rotate_work, rotate_done, r, &err) != LATCH_OK) {
         free(r);
         latch_http_respond_error(req, &err);
     }

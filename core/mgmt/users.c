@@ -4,8 +4,8 @@
  * delete, password set and verify, suspension, custom data, profile, social identities and the
  * user's (User-type) roles. A user created here gets the tenant's default User roles.
  *
- * Passwords never meet the loop thread's CPU: hashing and verifying run on the worker pool
- * (latch_loop_submit) and the statements are sent from the completion. The request's copy of a
+ * Passwords never meet the loop thread's CPU: hashing and verifying run on the CPU worker lane
+ * (latch_http_submit) and the statements are sent from the completion. The request's copy of a
  * password is wiped as soon as the worker is done with it. Identifier conflicts are checked in
  * the same statement that writes, and answered with Logto's 422 codes.
  */
@@ -534,7 +534,7 @@ static void run_with_hash(struct latch_request *req, char *password,
     job->hash_param = hash_param;
     job->reply = *reply;
     struct latch_error err;
-    if (latch_loop_submit(req->loop, hash_work, hash_done, job, &err) != LATCH_OK) {
+    if (latch_http_submit(req, LATCH_LANE_CPU, hash_work, hash_done, job, &err) != LATCH_OK) {
         wipe(password);
         latch_http_respond_error(req, &err);
     }
@@ -815,7 +815,7 @@ static void verify_found(struct latch_store_result *const *results, int n,
         oom(req);
         return;
     }
-    if (latch_loop_submit(req->loop, verify_work, verify_done, job, &serr) != LATCH_OK) {
+    if (latch_http_submit(req, LATCH_LANE_CPU, verify_work, verify_done, job, &serr) != LATCH_OK) {
         wipe(job->password);
         latch_http_respond_error(req, &serr);
     }

@@ -10,7 +10,12 @@
  *
  * Two locks: `admin` serializes the operator's actions (load, unload, rescan), which dlopen and
  * may take a while; `lock` guards the list, the states and the reference counts, and is held
- * only briefly, so lookups from loop threads never wait for a dlopen.
+ * only for that pointer and counter work, so lookups from loop threads never wait for a dlopen,
+ * a stat() or a log write: messages decided under `lock` are composed into a `struct deferred`
+ * and written once it is released. Releasing the last reference never closes anything either
+ * (that may be a loop thread, and dlclose() runs the object's destructors and unmaps it): an
+ * unloaded version is closed by the next collect (latch_plugin_collect, on the main thread's
+ * timer) or operator action.
  *
  * Scans: a rescan (start-up, SIGHUP, `latchctl connectors reload`) loads the *.so files of the
  * directory that are new or whose content changed, and unloads versions whose file is gone. It
@@ -25,6 +30,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +44,7 @@
 #define CODE_NOT_FOUND "plugin.not_found"
 #define CODE_CHANGED   "plugin.changed_in_place"
 #define MAX_SUPPRESSED 256
+#define DEFERRED_MAX   8
 
 static pthread_mutex_t admin = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -50,6 +57,42 @@ static char suppressed[MAX_SUPPRESSED][sizeof(((struct latch_plugin_info *)0)->i
 static int nsuppressed;
 
 enum load_mode { LOAD_EXPLICIT, LOAD_SCAN };
+
+/* Log lines composed under `lock`, written by deferred_flush() after it is released. */
+struct deferred {
+    int n, dropped;
+    struct {
+        enum latch_log_level level;
+        char text[768];
+    } lines[DEFERRED_MAX];
+};
+
+static void defer(struct deferred *d, enum latch_log_level level, const char *fmt, ...)
+    LATCH_PRINTF(3, 4);
+
+static void defer(struct deferred *d, enum latch_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (d->n == DEFERRED_MAX) {
+        d->dropped++;
+        return;
+    }
+    d->lines[d->n].level = level;
+    va_start(ap, fmt);
+    vsnprintf(d->lines[d->n].text, sizeof(d->lines[0].text), fmt, ap);
+    va_end(ap);
+    d->n++;
+}
+
+static void deferred_flush(struct deferred *d)
+{
+    for (int i = 0; i < d->n; i++)
+        latch_log(d->lines[i].level, "%s", d->lines[i].text);
+    if (d->dropped > 0)
+        latch_info("connector registry: %d more messages not shown", d->dropped);
+    d->n = d->dropped = 0;
+}
 
 static time_t now_s(void)
 {
@@ -76,17 +119,6 @@ static struct latch_plugin *find_current(const char *id)
     return NULL;
 }
 
-static void unlink_plugin(struct latch_plugin *p)
-{
-    for (struct latch_plugin **pp = &plugins; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == p) {
-            *pp = p->next;
-            p->next = NULL;
-            return;
-        }
-    }
-}
-
 /*
  * Before p goes: when another loaded version shares p's object (the same file loaded twice),
  * the object keeps the name p loaded it under (/proc/self/fd/<p's fd>), so that descriptor must
@@ -104,10 +136,10 @@ static void hand_over_fd(struct latch_plugin *p)
     }
 }
 
-/* Moves every closable version to *out (a list to close outside the lock). */
-static void take_closable(struct latch_plugin **out)
+/* Moves every closable version to *out (a list to close outside the lock); now: now_s(),
+ * read before taking the lock. */
+static void take_closable(struct latch_plugin **out, time_t now)
 {
-    time_t now = now_s();
     struct latch_plugin **pp = &plugins;
 
     while (*pp != NULL) {
@@ -177,9 +209,10 @@ static void close_list(struct latch_plugin *list)
 static void collect(void)
 {
     struct latch_plugin *dead = NULL;
+    time_t now = now_s();
 
     pthread_mutex_lock(&lock);
-    take_closable(&dead);
+    take_closable(&dead, now);
     pthread_mutex_unlock(&lock);
     close_list(dead);
 }
@@ -194,6 +227,8 @@ static latch_rc install(struct latch_plugin *p, enum load_mode mode, struct latc
 {
     struct latch_plugin *discard = NULL;
     struct latch_plugin *old = NULL;
+    struct deferred log = {0};
+    time_t now = now_s();
     latch_rc rc = LATCH_OK;
 
     pthread_mutex_lock(&lock);
@@ -214,8 +249,9 @@ static latch_rc install(struct latch_plugin *p, enum load_mode mode, struct latc
     if (c != NULL && strcmp(c->info.sha256, p->info.sha256) == 0) {
         /* The very version that is current: nothing to do. */
         if (mode == LOAD_EXPLICIT && strcmp(c->info.path, p->info.path) != 0)
-            latch_info("connector %s %s is already loaded from %s (same content as %s)", c->info.id,
-                       c->info.version, c->relname, p->relname);
+            defer(&log, LATCH_LOG_INFO,
+                  "connector %s %s is already loaded from %s (same content as %s)", c->info.id,
+                  c->info.version, c->relname, p->relname);
         if (mode == LOAD_EXPLICIT)
             unsuppress(p->info.id);
         if (info != NULL)
@@ -224,8 +260,9 @@ static latch_rc install(struct latch_plugin *p, enum load_mode mode, struct latc
         goto out;
     }
     if (mode == LOAD_SCAN && c == NULL && is_suppressed(p->info.id)) {
-        latch_debug("connector %s stays unloaded (unloaded by the operator): %s not loaded",
-                    p->info.id, p->relname);
+        defer(&log, LATCH_LOG_DEBUG,
+              "connector %s stays unloaded (unloaded by the operator): %s not loaded", p->info.id,
+              p->relname);
         discard = p;
         rc = LATCH_OK;
         if (info != NULL)
@@ -246,14 +283,15 @@ static latch_rc install(struct latch_plugin *p, enum load_mode mode, struct latc
      * factory's file is gone. */
     for (struct latch_plugin *q = plugins; q != NULL; q = q->next) {
         if (q->state == PLUGIN_CURRENT && q != c && strcmp(q->info.path, p->info.path) == 0) {
-            latch_info("connector unloaded: id=%s version=%s sha256=%s (its file %s now holds %s)",
-                       q->info.id, q->info.version, q->info.sha256, q->relname, p->info.id);
+            defer(&log, LATCH_LOG_INFO,
+                  "connector unloaded: id=%s version=%s sha256=%s (its file %s now holds %s)",
+                  q->info.id, q->info.version, q->info.sha256, q->relname, p->info.id);
             unload_id(q->info.id);
         }
     }
     if (c != NULL) {
         c->state = PLUGIN_RETIRED;
-        c->retired_at = now_s();
+        c->retired_at = now;
         old = c;
     }
     p->state = PLUGIN_CURRENT;
@@ -262,21 +300,24 @@ static latch_rc install(struct latch_plugin *p, enum load_mode mode, struct latc
     if (info != NULL)
         *info = p->info;
     if (old != NULL) {
-        latch_info("connector upgraded: id=%s version=%s sha256=%s file=%s abi=%u.%u, replacing "
-                   "version=%s sha256=%s file=%s (sign-ins under way finish on it)",
-                   p->info.id, p->info.version, p->info.sha256, p->relname, p->info.abi_major,
-                   p->info.abi_minor, old->info.version, old->info.sha256, old->relname);
+        defer(&log, LATCH_LOG_INFO,
+              "connector upgraded: id=%s version=%s sha256=%s file=%s abi=%u.%u, replacing "
+              "version=%s sha256=%s file=%s (sign-ins under way finish on it)",
+              p->info.id, p->info.version, p->info.sha256, p->relname, p->info.abi_major,
+              p->info.abi_minor, old->info.version, old->info.sha256, old->relname);
         if (strcmp(old->info.path, p->info.path) != 0)
-            latch_warn("connector %s: remove %s from the connector directory, or the next start "
-                       "loads whichever of %s and %s comes first by name",
-                       p->info.id, old->relname, old->relname, p->relname);
+            defer(&log, LATCH_LOG_WARN,
+                  "connector %s: remove %s from the connector directory, or the next start "
+                  "loads whichever of %s and %s comes first by name",
+                  p->info.id, old->relname, old->relname, p->relname);
     } else {
-        latch_info("connector loaded: id=%s version=%s sha256=%s file=%s abi=%u.%u", p->info.id,
-                   p->info.version, p->info.sha256, p->relname, p->info.abi_major,
-                   p->info.abi_minor);
+        defer(&log, LATCH_LOG_INFO,
+              "connector loaded: id=%s version=%s sha256=%s file=%s abi=%u.%u", p->info.id,
+              p->info.version, p->info.sha256, p->relname, p->info.abi_major, p->info.abi_minor);
     }
 out:
     pthread_mutex_unlock(&lock);
+    deferred_flush(&log);
     if (discard != NULL)
         latch_plugin_close(discard);
     return rc;
@@ -322,28 +363,56 @@ static void scan(void)
 {
     struct dirent **names = NULL;
     struct latch_plugin *gone = NULL;
+    struct latch_plugin **current = NULL;
+    bool *missing = NULL;
+    size_t ncurrent = 0;
+    time_t now;
     int n;
 
     if (plugin_dir[0] == '\0')
         return;
-    /* Versions whose file is gone first, so a file renamed (same content) loads again. */
+    /* Versions whose file is gone first, so a file renamed (same content) loads again. Which
+     * versions are current changes only under `admin`, which we hold, and a current version is
+     * never closed: the snapshot stays valid while its files are stat()ed outside `lock`. */
     pthread_mutex_lock(&lock);
-    for (struct latch_plugin *p = plugins; p != NULL; p = p->next) {
-        struct stat st;
-        if (p->state == PLUGIN_CURRENT && stat(p->info.path, &st) != 0 && errno == ENOENT) {
-            latch_info("connector unloaded: id=%s version=%s sha256=%s (its file %s is gone)",
-                       p->info.id, p->info.version, p->info.sha256, p->relname);
-            unload_id(p->info.id);
+    for (struct latch_plugin *p = plugins; p != NULL; p = p->next)
+        ncurrent += p->state == PLUGIN_CURRENT;
+    pthread_mutex_unlock(&lock);
+    if (ncurrent > 0) {
+        current = calloc(ncurrent, sizeof(*current));
+        missing = calloc(ncurrent, sizeof(*missing));
+        if (current == NULL || missing == NULL) {
+            latch_err("connector rescan: out of memory");
+            goto out;
+        }
+        size_t i = 0;
+        pthread_mutex_lock(&lock);
+        for (struct latch_plugin *p = plugins; p != NULL && i < ncurrent; p = p->next)
+            if (p->state == PLUGIN_CURRENT)
+                current[i++] = p;
+        pthread_mutex_unlock(&lock);
+        for (i = 0; i < ncurrent; i++) {
+            struct stat st;
+            missing[i] = stat(current[i]->info.path, &st) != 0 && errno == ENOENT;
+            if (missing[i])
+                latch_info("connector unloaded: id=%s version=%s sha256=%s (its file %s is gone)",
+                           current[i]->info.id, current[i]->info.version, current[i]->info.sha256,
+                           current[i]->relname);
         }
     }
-    take_closable(&gone);
+    now = now_s();
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < ncurrent; i++)
+        if (missing[i])
+            unload_id(current[i]->info.id);
+    take_closable(&gone, now);
     pthread_mutex_unlock(&lock);
     close_list(gone);
 
     n = scandir(plugin_dir, &names, so_filter, alphasort);
     if (n < 0) {
         latch_err("cannot read the connector directory %s: %s", plugin_dir, strerror(errno));
-        return;
+        goto out;
     }
     for (int i = 0; i < n; i++) {
         struct latch_error err;
@@ -353,6 +422,9 @@ static void scan(void)
         free(names[i]);
     }
     free(names);
+out:
+    free(current);
+    free(missing);
 }
 
 /* ---- public ---- */
@@ -399,18 +471,21 @@ out:
 void latch_plugin_shutdown(void)
 {
     struct latch_plugin *dead = NULL;
+    struct deferred log = {0};
+    time_t now = now_s();
 
     pthread_mutex_lock(&admin);
     pthread_mutex_lock(&lock);
     for (struct latch_plugin *p = plugins; p != NULL; p = p->next)
         p->state = PLUGIN_UNLOADED;
-    take_closable(&dead);
+    take_closable(&dead, now);
     for (struct latch_plugin *p = plugins; p != NULL; p = p->next)
-        latch_warn("connector %s %s is still referenced at shutdown; left loaded", p->info.id,
-                   p->info.version);
+        defer(&log, LATCH_LOG_WARN, "connector %s %s is still referenced at shutdown; left loaded",
+              p->info.id, p->info.version);
     nsuppressed = 0;
     plugin_dir[0] = '\0';
     pthread_mutex_unlock(&lock);
+    deferred_flush(&log);
     while (dead != NULL) {
         struct latch_plugin *next = dead->next;
         latch_plugin_close(dead);
@@ -431,6 +506,8 @@ latch_rc latch_plugin_load(const char *path, struct latch_plugin_info *info,
 
     if (info != NULL)
         memset(info, 0, sizeof(*info));
+    /* Versions released since the last collect go first: one of them may hold this file. */
+    collect();
     pthread_mutex_lock(&admin);
     rc = load_one(path, LOAD_EXPLICIT, info, err);
     pthread_mutex_unlock(&admin);
@@ -441,6 +518,8 @@ latch_rc latch_plugin_load(const char *path, struct latch_plugin_info *info,
 latch_rc latch_plugin_unload(const char *factory_id, struct latch_error *err)
 {
     struct latch_plugin *dead = NULL;
+    struct deferred log = {0};
+    time_t now = now_s();
     latch_rc rc = LATCH_OK;
 
     pthread_mutex_lock(&admin);
@@ -453,11 +532,12 @@ latch_rc latch_plugin_unload(const char *factory_id, struct latch_error *err)
         /* Flows under way fail cleanly: get_version() no longer finds any version of the id. */
         unload_id(c->info.id);
         suppress(c->info.id);
-        latch_info("connector unloaded: id=%s version=%s sha256=%s file=%s", c->info.id,
-                   c->info.version, c->info.sha256, c->relname);
-        take_closable(&dead);
+        defer(&log, LATCH_LOG_INFO, "connector unloaded: id=%s version=%s sha256=%s file=%s",
+              c->info.id, c->info.version, c->info.sha256, c->relname);
+        take_closable(&dead, now);
     }
     pthread_mutex_unlock(&lock);
+    deferred_flush(&log);
     close_list(dead);
     pthread_mutex_unlock(&admin);
     return rc;
@@ -465,6 +545,7 @@ latch_rc latch_plugin_unload(const char *factory_id, struct latch_error *err)
 
 void latch_plugin_rescan(void)
 {
+    collect();
     pthread_mutex_lock(&admin);
     if (plugin_dir[0] == '\0')
         latch_warn("connector rescan: no connector directory is configured");
@@ -524,22 +605,13 @@ void latch_plugin_ref(struct latch_plugin *p)
 
 void latch_plugin_unref(struct latch_plugin *p)
 {
-    bool close_it = false;
-
     if (p == NULL)
         return;
+    /* The last reference to an unloaded version leaves it for the next collect: this may be a
+     * loop thread (see the file comment). */
     pthread_mutex_lock(&lock);
-    if (--p->refs == 0 && p->state == PLUGIN_UNLOADED) {
-        unlink_plugin(p);
-        hand_over_fd(p);
-        close_it = true;
-    }
+    p->refs--;
     pthread_mutex_unlock(&lock);
-    if (close_it) {
-        latch_info("connector closed: id=%s version=%s sha256=%s", p->info.id, p->info.version,
-                   p->info.sha256);
-        latch_plugin_close(p);
-    }
 }
 
 const struct latch_plugin_info *latch_plugin_info(const struct latch_plugin *p)

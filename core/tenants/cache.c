@@ -8,7 +8,7 @@
  */
 #include "tenants/cache.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +29,15 @@
 
 #define EPOCH_SLOTS 1024
 
-static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t global_epoch = 1;
+/*
+ * Lock-free: every request reads its tenant's epoch (twice), the listener bumps them. Both
+ * counters only grow, so an epoch read while a bump lands is either the old value (the entry is
+ * reloaded at the next read) or the new one; the release/acquire pair makes a reader that sees
+ * a bump also see what preceded it on the bumping thread.
+ */
+static _Atomic uint64_t global_epoch = 1;
 /* A tenant's epoch is global_epoch + bumps of its hash slot; collisions only cost a reload. */
-static uint64_t slot_epoch[EPOCH_SLOTS];
+static _Atomic uint64_t slot_epoch[EPOCH_SLOTS];
 static uint8_t seal_key[32], hash_key[32];
 
 static size_t slot_of(const char *id)
@@ -45,20 +50,17 @@ static size_t slot_of(const char *id)
 
 void latch_tenant_epoch_bump(const char *tenant_id)
 {
-    pthread_mutex_lock(&epoch_lock);
     if (tenant_id == NULL)
-        global_epoch++;
+        atomic_fetch_add_explicit(&global_epoch, 1, memory_order_release);
     else
-        slot_epoch[slot_of(tenant_id)]++;
-    pthread_mutex_unlock(&epoch_lock);
+        atomic_fetch_add_explicit(&slot_epoch[slot_of(tenant_id)], 1, memory_order_release);
 }
 
 uint64_t latch_tenant_epoch_get(const char *tenant_id)
 {
-    pthread_mutex_lock(&epoch_lock);
-    uint64_t e = (global_epoch << 32) + slot_epoch[slot_of(tenant_id)];
-    pthread_mutex_unlock(&epoch_lock);
-    return e;
+    uint64_t g = atomic_load_explicit(&global_epoch, memory_order_acquire);
+    uint64_t s = atomic_load_explicit(&slot_epoch[slot_of(tenant_id)], memory_order_acquire);
+    return (g << 32) + s;
 }
 
 void latch_tenant_cache_on_notify(const char *channel, const char *payload, void *arg)

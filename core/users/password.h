@@ -3,8 +3,8 @@
  * default; LATCH_PASSWORD_ARGON2_* change them). Verification also accepts Argon2id, Argon2d and
  * bcrypt hashes of imported users and says when a hash should be upgraded.
  *
- * Every function here is CPU-heavy and blocking: call them on the worker pool
- * (latch_loop_submit), never on a loop thread. Any worker thread may call them.
+ * Every function here is CPU-heavy and blocking: call them on the CPU worker lane
+ * (latch_http_submit, LATCH_LANE_CPU), never on a loop thread. Any worker thread may call them.
  */
 #ifndef LATCH_USERS_PASSWORD_H
 #define LATCH_USERS_PASSWORD_H

@@ -35,7 +35,7 @@ const BOUNDED = {
     'oidc_other', 'experience', 'mgmt', 'pages', 'health', 'other'],
   status: ['2xx', '3xx', '4xx', '5xx'],
   pool: ['requests', 'listener'],
-  lane: ['shared'],
+  lane: ['cpu', 'io'],
   cache: ['tenant', 'state'],
   result: ['hit', 'miss'],
   scope: ['tenant', 'all'],
@@ -175,7 +175,8 @@ describe('Prometheus metrics', () => {
       threads: 2,
       env: {
         LATCH_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
-        LATCH_WORKERS: '3',
+        LATCH_CPU_WORKERS: '3',
+        LATCH_IO_WORKERS: '5',
         LATCH_DB_POOL_SIZE: '2',
       },
     });
@@ -211,12 +212,16 @@ describe('Prometheus metrics', () => {
     const started = value(m, 'process_start_time_seconds');
     assert.ok(started > 1.6e9 && started <= Date.now() / 1000 + 1, `start time ${started}`);
 
-    // Gauges sampled on the owning threads: 2 loops x 2 connections, one listener, 3 workers.
+    // Gauges sampled on the owning threads: 2 loops x 2 connections, one listener, 3 CPU and 5
+    // I/O workers.
     assert.equal(value(m, 'latch_db_connections', { pool: 'requests' }), 4);
     assert.equal(value(m, 'latch_db_connections', { pool: 'listener' }), 1);
-    assert.equal(value(m, 'latch_worker_threads', { lane: 'shared' }), 3);
-    assert.ok(value(m, 'latch_worker_queue_capacity', { lane: 'shared' }) > 0);
-    assert.equal(value(m, 'latch_worker_rejected_total', { lane: 'shared' }), 0);
+    assert.equal(value(m, 'latch_worker_threads', { lane: 'cpu' }), 3);
+    assert.equal(value(m, 'latch_worker_threads', { lane: 'io' }), 5);
+    for (const lane of ['cpu', 'io']) {
+      assert.ok(value(m, 'latch_worker_queue_capacity', { lane }) > 0);
+      assert.equal(value(m, 'latch_worker_rejected_total', { lane }), 0);
+    }
     const ready = await waitFor(async () => {
       const s = await scrape();
       return value(s, 'latch_db_connections_ready', { pool: 'listener' }) === 1 &&

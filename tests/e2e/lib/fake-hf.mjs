@@ -51,6 +51,7 @@ const NO_FAILURES = Object.freeze({
   userinfo401: false, // /oauth/userinfo answers 401 {"error":"invalid_token"}
   userinfoMalformed: false, // /oauth/userinfo answers 200 with a body that is not JSON
   userinfoSlow: false, // /oauth/userinfo answers only after SLOW_USERINFO_MS
+  tokenHang: false, // /oauth/token never answers: the request is held until the client gives up
 });
 
 /** Makes a test CA and a leaf for huggingface.co (and 127.0.0.1) with the openssl CLI. */
@@ -124,7 +125,7 @@ function readBody(req, limit = 64 * 1024) {
  *   connectTo ('huggingface.co:443:127.0.0.1:<port>', for LATCH_OUTBOUND_CONNECT_TO),
  *   hostResolverRules ('MAP huggingface.co:443 127.0.0.1:<port>'), chromiumArgs,
  *   clientId, clientSecret, users, user (get/set: who "is signed in" on huggingface.co),
- *   failures (get/set: {token400, userinfo401, userinfoMalformed, userinfoSlow}; assigning an
+ *   failures (get/set: {token400, userinfo401, userinfoMalformed, userinfoSlow, tokenHang}; assigning an
  *             object turns on what it sets true and turns everything else off),
  *   requests ([{method, path, query, authorization, body}] of every request, newest last),
  *   issued ({codes, tokens} counts), reset() (failures off, log cleared), stop()
@@ -151,6 +152,7 @@ export async function startFakeHf({
   const tokens = new Map(); // access token -> {sub, scope}
   const requests = [];
   const timers = new Set();
+  const held = new Set(); // responses tokenHang never answers
   const issued = { codes: 0, tokens: 0 };
   let failures = { ...NO_FAILURES };
   let currentSub = users[0].sub;
@@ -238,6 +240,11 @@ export async function startFakeHf({
       return send(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic' });
     }
     if (failures.token400) return send(res, 400, { error: 'invalid_grant' });
+    if (failures.tokenHang) {
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      return undefined;
+    }
     if (form.get('grant_type') !== 'authorization_code') {
       return send(res, 400, { error: 'unsupported_grant_type' });
     }
@@ -364,6 +371,8 @@ export async function startFakeHf({
     async stop() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      for (const res of held) res.destroy();
+      held.clear();
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(() => resolve()));
       await rm(dir, { recursive: true, force: true });

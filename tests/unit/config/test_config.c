@@ -131,6 +131,9 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.database_url, DB_URL);
     assert_int_equal(cfg.threads, expect_threads);
     assert_int_equal(cfg.workers, expect_threads);
+    assert_int_equal(cfg.cpu_workers, expect_threads);
+    assert_int_equal(cfg.io_workers, 16);
+    assert_int_equal(cfg.io_tenant_workers, 8);
     assert_int_equal(cfg.db_pool_size, 2);
     assert_int_equal(cfg.n_trusted_proxies, 0);
     assert_int_equal(cfg.log_level, LATCH_LOG_INFO);
@@ -146,6 +149,36 @@ static void test_defaults(void **state)
     latch_config_clear(&cfg);
     assert_true(all_zero(cfg.secret_key, sizeof(cfg.secret_key)));
     assert_true(all_zero(&cfg, sizeof(cfg)));
+}
+
+/* LATCH_WORKERS (deprecated) is the CPU lane's default; the tenant bound follows the I/O lane. */
+static void test_worker_lanes(void **state)
+{
+    struct fake_env env;
+    struct latch_config cfg;
+    struct latch_error err = {0};
+
+    (void)state;
+    env_base(&env);
+    env_set(&env, "LATCH_WORKERS", "3");
+    env_set(&env, "LATCH_IO_WORKERS", "40");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_int_equal(cfg.cpu_workers, 3);
+    assert_int_equal(cfg.io_workers, 40);
+    assert_int_equal(cfg.io_tenant_workers, 20);
+    latch_config_clear(&cfg);
+
+    env_set(&env, "LATCH_CPU_WORKERS", "5"); /* wins over LATCH_WORKERS */
+    env_set(&env, "LATCH_IO_WORKERS", "1");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_int_equal(cfg.cpu_workers, 5);
+    assert_int_equal(cfg.io_tenant_workers, 1);
+    latch_config_clear(&cfg);
+
+    env_set(&env, "LATCH_IO_TENANT_WORKERS", "2"); /* more than the lane has */
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_FAIL);
+    assert_config_error(&err, "LATCH_IO_TENANT_WORKERS");
+    assert_non_null(strstr(err.message, "from 1 to 1"));
 }
 
 static void test_required(void **state)
@@ -202,6 +235,12 @@ static long long int_field(const struct latch_config *cfg, const char *var)
         return cfg->threads;
     if (strcmp(var, "LATCH_WORKERS") == 0)
         return cfg->workers;
+    if (strcmp(var, "LATCH_CPU_WORKERS") == 0)
+        return cfg->cpu_workers;
+    if (strcmp(var, "LATCH_IO_WORKERS") == 0)
+        return cfg->io_workers;
+    if (strcmp(var, "LATCH_IO_TENANT_WORKERS") == 0)
+        return cfg->io_tenant_workers;
     if (strcmp(var, "LATCH_DB_POOL_SIZE") == 0)
         return cfg->db_pool_size;
     if (strcmp(var, "LATCH_MAX_HEADER_BYTES") == 0)
@@ -240,6 +279,18 @@ static const struct value_case scalar_cases[] = {
     {"LATCH_WORKERS", "256", true, 256},
     {"LATCH_WORKERS", "0", false, 0},
     {"LATCH_WORKERS", "257", false, 0},
+    {"LATCH_CPU_WORKERS", "1", true, 1},
+    {"LATCH_CPU_WORKERS", "256", true, 256},
+    {"LATCH_CPU_WORKERS", "0", false, 0},
+    {"LATCH_CPU_WORKERS", "257", false, 0},
+    {"LATCH_IO_WORKERS", "1", true, 1},
+    {"LATCH_IO_WORKERS", "1024", true, 1024},
+    {"LATCH_IO_WORKERS", "0", false, 0},
+    {"LATCH_IO_WORKERS", "1025", false, 0},
+    {"LATCH_IO_TENANT_WORKERS", "1", true, 1},
+    {"LATCH_IO_TENANT_WORKERS", "16", true, 16}, /* up to LATCH_IO_WORKERS (default 16) */
+    {"LATCH_IO_TENANT_WORKERS", "17", false, 0},
+    {"LATCH_IO_TENANT_WORKERS", "0", false, 0},
     {"LATCH_DB_POOL_SIZE", "1", true, 1},
     {"LATCH_DB_POOL_SIZE", "64", true, 64},
     {"LATCH_DB_POOL_SIZE", "0", false, 0},
@@ -1037,6 +1088,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_worker_lanes),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_null_getenv_reads_process_env),
         cmocka_unit_test(test_scalar_values),

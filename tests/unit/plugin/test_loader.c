@@ -808,7 +808,14 @@ static void test_unload(void **state)
     assert_null(latch_plugin_get_version("mock-social", info.sha256));
     /* A call already running finishes: its reference keeps the code mapped. */
     assert_string_equal(latch_plugin_info(held)->id, "mock-social");
+    /* Releasing the last reference closes nothing (it may run on a loop thread): the object
+     * and its file stay open until the next collect. */
+    int fd = held->fd;
+    assert_true(fd >= 0);
     latch_plugin_unref(held);
+    assert_int_not_equal(fcntl(fd, F_GETFD), -1);
+    latch_plugin_collect();
+    assert_int_equal(fcntl(fd, F_GETFD), -1);
 
     /* A rescan does not bring back what the operator unloaded, from any file... */
     latch_plugin_rescan();
