@@ -294,8 +294,9 @@ static void *resolve_main(void *arg)
         struct addrinfo *ai = NULL;
         int rc = getaddrinfo(host, NULL, &hints, &ai);
         if (rc != 0) {
-            snprintf(r->error, sizeof(r->error), "could not resolve the database host \"%s\": %s",
-                     host, gai_strerror(rc));
+            snprintf(r->error, sizeof(r->error),
+                     "could not resolve the database host \"%.128s\": %.80s", host,
+                     gai_strerror(rc));
             continue;
         }
         for (struct addrinfo *a = ai; a != NULL && found < RESOLVE_MAX_ADDRS; a = a->ai_next) {

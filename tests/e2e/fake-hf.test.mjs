@@ -249,7 +249,7 @@ describe('fake Hugging Face', () => {
     } finally {
       fake.failures = {};
     }
-    assert.deepEqual(Object.values(fake.failures), [false, false, false, false]);
+    assert.ok(Object.values(fake.failures).every((v) => v === false), 'every failure switch reset');
   });
 
   test('failure: userinfo 401', async () => {

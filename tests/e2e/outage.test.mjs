@@ -7,7 +7,7 @@
 // 100 ms polls, with no restart.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTenant, http, pgctl, randomId, startLatchd, waitFor } from './lib/harness.mjs';
+import { adminQuery, createTenant, http, pgctl, randomId, startLatchd, waitFor } from './lib/harness.mjs';
 import { createAppWithCtl, tokenRequest } from './lib/oidc.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,5 +121,33 @@ describe('PostgreSQL outage', () => {
 
     const exit = await srv.stop();
     assert.deepEqual(exit, { code: 0, signal: null });
+    srv = null;
+  });
+
+  it('connections terminated by the administrator (57P01) under load: 503 or success, never 500', async () => {
+    const id = await createTenant('terminated');
+    srv = await startLatchd();
+    const route = `${srv.url}/t/${id}/api/status`;
+    assert.equal((await http(route)).status, 204);
+    const statuses = {};
+    let stop = false;
+    const workers = Array.from({ length: 6 }, async () => {
+      while (!stop) {
+        const r = await http(route);
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      }
+    });
+    for (let round = 0; round < 5; round++) {
+      await sleep(200);
+      const { rows } = await adminQuery("SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) " +
+        "FROM pg_stat_activity WHERE application_name = 'latchd' AND pid <> pg_backend_pid()) t");
+      assert.ok(rows[0].n > 0, 'latchd connections were terminated');
+    }
+    await sleep(300);
+    stop = true;
+    await Promise.all(workers);
+    assert.equal(statuses[500], undefined, `no 500 (statuses ${JSON.stringify(statuses)})`);
+    assert.ok((statuses[204] ?? 0) > 0, `requests succeeded (statuses ${JSON.stringify(statuses)})`);
+    assert.equal((await http(route)).status, 204, 'serving again');
   });
 });
