@@ -908,9 +908,11 @@ static void listen_done(struct latch_store_result *const *results, int n,
                         const struct latch_error *err, void *arg)
 {
     struct latch_store *store = arg;
+    if (store->freeing)
+        return;
     if (err != NULL)
         latch_warn("LISTEN failed: %s (%s)", err->message, err->detail);
-    else if (store->on_connect != NULL && !store->freeing)
+    else if (store->on_connect != NULL)
         store->on_connect(store->notify_arg);
 }
 

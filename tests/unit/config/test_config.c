@@ -143,6 +143,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_header_bytes, 16384);
     assert_int_equal(cfg.max_body_bytes, 1048576);
     assert_int_equal(cfg.shutdown_grace_ms, 10000);
+    assert_int_equal(cfg.drain_delay_ms, 5000);
+    assert_int_equal(cfg.max_connections, 10000);
+    assert_false(cfg.db_transaction_pooling);
     assert_int_equal(cfg.idle_timeout_ms, 60000);
     assert_string_equal(cfg.config_file, "");
 
@@ -251,6 +254,12 @@ static long long int_field(const struct latch_config *cfg, const char *var)
         return cfg->shutdown_grace_ms;
     if (strcmp(var, "LATCH_IDLE_TIMEOUT_MS") == 0)
         return cfg->idle_timeout_ms;
+    if (strcmp(var, "LATCH_DRAIN_DELAY_MS") == 0)
+        return cfg->drain_delay_ms;
+    if (strcmp(var, "LATCH_MAX_CONNECTIONS") == 0)
+        return cfg->max_connections;
+    if (strcmp(var, "LATCH_DB_POOL_MODE") == 0)
+        return cfg->db_transaction_pooling;
     if (strcmp(var, "LATCH_AUTO_MIGRATE") == 0)
         return cfg->auto_migrate;
     if (strcmp(var, "LATCH_LOG_LEVEL") == 0)
@@ -310,6 +319,18 @@ static const struct value_case scalar_cases[] = {
     {"LATCH_IDLE_TIMEOUT_MS", "3600000", true, 3600000},
     {"LATCH_IDLE_TIMEOUT_MS", "999", false, 0},
     {"LATCH_IDLE_TIMEOUT_MS", "3600001", false, 0},
+    {"LATCH_DRAIN_DELAY_MS", "0", true, 0},
+    {"LATCH_DRAIN_DELAY_MS", "600000", true, 600000},
+    {"LATCH_DRAIN_DELAY_MS", "600001", false, 0},
+    {"LATCH_DRAIN_DELAY_MS", "-1", false, 0},
+    {"LATCH_MAX_CONNECTIONS", "16", true, 16},
+    {"LATCH_MAX_CONNECTIONS", "1000000", true, 1000000},
+    {"LATCH_MAX_CONNECTIONS", "15", false, 0},
+    {"LATCH_MAX_CONNECTIONS", "1000001", false, 0},
+    {"LATCH_DB_POOL_MODE", "session", true, 0},
+    {"LATCH_DB_POOL_MODE", "transaction", true, 1},
+    {"LATCH_DB_POOL_MODE", "statement", false, 0},
+    {"LATCH_DB_POOL_MODE", "Transaction", false, 0},
     {"LATCH_AUTO_MIGRATE", "1", true, 1},
     {"LATCH_AUTO_MIGRATE", "true", true, 1},
     {"LATCH_AUTO_MIGRATE", "YES", true, 1},
@@ -591,6 +612,26 @@ static void test_database_url(void **state)
     assert_config_error(&err, "LATCH_DATABASE_URL");
     assert_null(strstr(err.message, "hunter2"));
     assert_null(strstr(err.detail, "hunter2"));
+}
+
+static void test_database_listen_url(void **state)
+{
+    struct fake_env env;
+    struct latch_config cfg;
+    struct latch_error err = {0};
+
+    (void)state;
+    env_base(&env);
+    /* Unset or empty: the listener uses LATCH_DATABASE_URL. */
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_string_equal(cfg.database_listen_url, cfg.database_url);
+    env_set(&env, "LATCH_DATABASE_LISTEN_URL", "");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_string_equal(cfg.database_listen_url, cfg.database_url);
+    env_set(&env, "LATCH_DATABASE_LISTEN_URL", "postgresql://latch@db-direct:5432/latch");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_string_equal(cfg.database_listen_url, "postgresql://latch@db-direct:5432/latch");
+    assert_string_equal(cfg.database_url, DB_URL);
 }
 
 /* ---- secret key ---- */
@@ -1097,6 +1138,7 @@ int main(void)
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_database_url),
+        cmocka_unit_test(test_database_listen_url),
         cmocka_unit_test(test_secret_key),
         cmocka_unit_test(test_trusted_proxies_valid),
         cmocka_unit_test(test_trusted_proxies_invalid),
