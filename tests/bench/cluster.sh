@@ -13,7 +13,11 @@
 #
 # Usage: bash tests/bench/cluster.sh [seconds per fault run]        (default 20)
 # Knobs: BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32), BENCH_PG_DOWN_S (5),
-#        BENCH_FAULT_AT_S (5: when in the run the fault starts).
+#        BENCH_FAULT_AT_S (5: when in the run the fault starts), BENCH_FAULTS (which faults to
+#        run, default "rolling kill9 pgrestart"), BENCH_HAPROXY_CFG (default deploy/haproxy.cfg:
+#        try your own load balancer settings), and any LATCH_* variable for the nodes (e.g.
+#        LATCH_DRAIN_DELAY_MS, default 5000). The rolling restart also prints how long each node
+#        took from SIGTERM to its exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/lib.sh
@@ -23,6 +27,8 @@ threads=${BENCH_WRK_THREADS:-2}
 conns=${BENCH_WRK_CONNECTIONS:-32}
 pg_down=${BENCH_PG_DOWN_S:-5}
 fault_at=${BENCH_FAULT_AT_S:-5}
+faults=" ${BENCH_FAULTS:-rolling kill9 pgrestart} "
+haproxy_cfg=${BENCH_HAPROXY_CFG:-deploy/haproxy.cfg}
 
 latch_install_packages wrk curl openssl python3 haproxy
 # Starts PostgreSQL and a first latchd (node 1 below is started anew with the cluster's settings).
@@ -100,7 +106,7 @@ start_node 0
 start_node 1
 LATCH_LB_BIND="127.0.0.1:$lbport" LATCH_LB_NODE1="127.0.0.1:${ports[0]}" \
   LATCH_LB_NODE2="127.0.0.1:${ports[1]}" LATCH_LB_ADMIN_SOCKET="$tmp/haproxy.sock" \
-  haproxy -db -f deploy/haproxy.cfg >"$tmp/haproxy.log" 2>&1 &
+  haproxy -db -f "$haproxy_cfg" >"$tmp/haproxy.log" 2>&1 &
 haproxy_pid=$!
 for _ in $(seq 1 100); do
   [ -S "$tmp/haproxy.sock" ] && break
@@ -208,26 +214,36 @@ wrk_start "$duration"
 wrk_finish baseline
 
 # Rolling restart: each node in turn gets SIGTERM, is started again, and is back in haproxy.
-wrk_start "$duration"
-sleep "$fault_at"
-for i in 0 1; do
-  kill -TERM "${pids[$i]}"
-  wait "${pids[$i]}" || echo "  node $((i + 1)) exited with status $?"
-  start_node "$i"
-  wait_up "node$((i + 1))"
-done
-wrk_finish rolling
+if [[ "$faults" == *" rolling "* ]]; then
+  wrk_start "$duration"
+  sleep "$fault_at"
+  : >"$tmp/stops.out"
+  for i in 0 1; do
+    t0=$(date +%s%N)
+    kill -TERM "${pids[$i]}"
+    wait "${pids[$i]}" || echo "  node $((i + 1)) exited with status $?"
+    echo "  node $((i + 1)) exited $((($(date +%s%N) - t0) / 1000000)) ms after SIGTERM" \
+      "(drain delay ${LATCH_DRAIN_DELAY_MS:-5000} ms)" >>"$tmp/stops.out"
+    start_node "$i"
+    wait_up "node$((i + 1))"
+  done
+  wrk_finish rolling
+  cat "$tmp/stops.out"
+fi
 
 # kill -9 of node 1, then started again.
-wrk_start "$duration"
-sleep "$fault_at"
-kill -KILL "${pids[0]}"
-wait "${pids[0]}" 2>/dev/null || true
-sleep 2
-start_node 0
-wait_up node1
-wrk_finish kill9
+if [[ "$faults" == *" kill9 "* ]]; then
+  wrk_start "$duration"
+  sleep "$fault_at"
+  kill -KILL "${pids[0]}"
+  wait "${pids[0]}" 2>/dev/null || true
+  sleep 2
+  start_node 0
+  wait_up node1
+  wrk_finish kill9
+fi
 
+[[ "$faults" == *" pgrestart "* ]] || exit 0
 # PostgreSQL stopped for $pg_down s, then started again (wrk goes on while recovery is measured).
 wrk_start "$((fault_at + pg_down + duration + 10))"
 sleep "$fault_at"
