@@ -7,7 +7,7 @@
 // 100 ms polls, with no restart.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminQuery, createTenant, http, pgctl, randomId, startLatchd, waitFor } from './lib/harness.mjs';
+import { adminQuery, createTenant, databaseUrl, http, pgctl, randomId, startLatchd, waitFor } from './lib/harness.mjs';
 import { createAppWithCtl, tokenRequest } from './lib/oidc.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,6 +121,18 @@ describe('PostgreSQL outage', () => {
 
     const exit = await srv.stop();
     assert.deepEqual(exit, { code: 0, signal: null });
+    srv = null;
+  });
+
+  it('a database host name (localhost) is resolved off the loop and connected to by address', async () => {
+    const url = new URL(databaseUrl());
+    url.hostname = 'localhost';
+    const id = await createTenant('byname');
+    srv = await startLatchd({ env: { LATCH_DATABASE_URL: url.toString() } });
+    assert.equal((await http(`${srv.url}/t/${id}/api/status`)).status, 204);
+    assert.equal((await http(`${srv.url}/readyz/database`)).status, 200);
+    assert.doesNotMatch(srv.stderrText(), /could not resolve/);
+    await srv.stop();
     srv = null;
   });
 
