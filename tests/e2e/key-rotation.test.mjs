@@ -235,6 +235,29 @@ describe('signing key rotation without a cliff', () => {
     assert.equal(await rows(), 0, 'rotation prunes expired keys');
   });
 
+  it('an expired key is neither published nor trusted on another node that had it cached, without a restart', async () => {
+    const other = await startLatchd({ threads: 2, env: { LATCH_PUBLIC_URL: srv.publicUrl } });
+    try {
+      const ctx = await TenantCtx.create(srv, 'rotexp2');
+      const ctx2 = ctx.on(other);
+      const old = await ctx.mgmtToken({ refresh: true });
+      const oldKid = jose.decodeProtectedHeader(old).kid;
+      // The other node has the key cached, and trusts the token.
+      assert.ok((await ctx2.jwks()).keys.some((k) => k.kid === oldKid), 'published on the other node');
+      assert.equal((await apiClient(other, ctx.id, old).get(KEYS)).status, 200, 'trusted on the other node');
+      expectStatus(await rotate(ctx, { gracePeriod: 2 }), 200, 'rotate with gracePeriod 2');
+      assert.equal((await apiClient(other, ctx.id, old).get(KEYS)).status, 200, 'still trusted in its grace period');
+      await waitFor(async () => !(await ctx2.jwks()).keys.some((k) => k.kid === oldKid),
+        { timeoutMs: 15000, what: 'the expired key leaves the other node\'s JWKS' });
+      for (let i = 0; i < 8; i++) {
+        assert.ok(!(await ctx2.jwks()).keys.some((k) => k.kid === oldKid), 'not published on the other node');
+        assert.equal((await apiClient(other, ctx.id, old).get(KEYS)).status, 401, 'refused on the other node');
+      }
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('a tenant holding more keys than a node can (rows from before the limit) keeps its current and next keys', async () => {
     const ctx = await TenantCtx.create(srv, 'rotover');
     const list = expectStatus(await (await ctx.api()).get(KEYS), 200, 'list');
