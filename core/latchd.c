@@ -305,6 +305,9 @@ int main(int argc, char **argv)
             &(struct latch_outbound_options){
                 .ca_file = cfg.outbound_ca_file,
                 .connect_to = cfg.outbound_connect_to,
+                .allow_private_all = cfg.outbound_allow_private_all,
+                .allow = cfg.outbound_allow,
+                .nallow = cfg.n_outbound_allow,
             },
             &err) != LATCH_OK) {
         latch_log_error("cannot set up outbound HTTP", &err);

@@ -589,19 +589,20 @@ bool latch_cidr_contains(const struct latch_cidr *nets, int n, const uint8_t add
 
 #define PROXIES_EXPECT "expected comma-separated networks such as 10.0.0.0/8, ::1 or fd00::/8"
 
-static latch_rc parse_trusted_proxies(const char *name, const char *value, struct latch_config *cfg,
-                                      struct latch_error *err)
+/* A comma-separated list of networks into nets (at most max; *n set). Blank: none. */
+static latch_rc parse_cidr_list(const char *name, const char *value, struct latch_cidr *nets,
+                                int max, int *n, struct latch_error *err)
 {
     const char *p = value;
     int index = 0;
 
-    cfg->n_trusted_proxies = 0;
+    *n = 0;
     if (value == NULL)
         return LATCH_OK;
     while (is_space(*p))
         p++;
     if (*p == '\0')
-        return LATCH_OK; /* set but blank: no trusted proxies */
+        return LATCH_OK; /* set but blank: none */
 
     p = value;
     for (;;) {
@@ -617,26 +618,47 @@ static latch_rc parse_trusted_proxies(const char *name, const char *value, struc
             e--;
         if (s == e)
             return config_error(err, name, "entry %d is empty; " PROXIES_EXPECT, index);
-        if (cfg->n_trusted_proxies == LATCH_CONFIG_MAX_PROXIES)
+        if (*n == max)
             return config_error(err, name, "has more than %d entries; expected at most %d networks",
-                                LATCH_CONFIG_MAX_PROXIES, LATCH_CONFIG_MAX_PROXIES);
+                                max, max);
         if ((size_t)(e - s) >= sizeof(item))
             return config_error(err, name, "entry %d is not a valid network; " PROXIES_EXPECT,
                                 index);
         memcpy(item, s, (size_t)(e - s));
         item[e - s] = '\0';
-        if (latch_config_parse_cidr(item, &cfg->trusted_proxies[cfg->n_trusted_proxies]) !=
-            LATCH_OK)
+        if (latch_config_parse_cidr(item, &nets[*n]) != LATCH_OK)
             return config_error(err, name,
                                 "entry %d (\"%.48s\") is not a valid network or has host bits "
                                 "set; " PROXIES_EXPECT,
                                 index, item);
-        cfg->n_trusted_proxies++;
+        (*n)++;
         if (*end == '\0')
             break;
         p = end + 1;
     }
     return LATCH_OK;
+}
+
+static latch_rc parse_trusted_proxies(const char *name, const char *value, struct latch_config *cfg,
+                                      struct latch_error *err)
+{
+    return parse_cidr_list(name, value, cfg->trusted_proxies, LATCH_CONFIG_MAX_PROXIES,
+                           &cfg->n_trusted_proxies, err);
+}
+
+/* LATCH_OUTBOUND_ALLOW_PRIVATE: outbound requests may reach loopback, private, link-local and
+ * other non-public addresses: "all", or only those networks (a CIDR list). Unset: none. */
+static latch_rc parse_outbound_allow_private(const char *name, const char *value,
+                                             struct latch_config *cfg, struct latch_error *err)
+{
+    cfg->outbound_allow_private_all = false;
+    cfg->n_outbound_allow = 0;
+    if (value != NULL && strcmp(value, "all") == 0) {
+        cfg->outbound_allow_private_all = true;
+        return LATCH_OK;
+    }
+    return parse_cidr_list(name, value, cfg->outbound_allow, LATCH_CONFIG_MAX_PROXIES,
+                           &cfg->n_outbound_allow, err);
 }
 
 /* ---- LATCH_LOG_LEVEL ---- */
@@ -1071,6 +1093,7 @@ static const struct config_var {
     {"LATCH_PASSWORD_ARGON2_PARALLELISM", parse_argon2_parallelism},
     {"LATCH_OUTBOUND_CA_FILE", parse_outbound_ca_file},
     {"LATCH_OUTBOUND_CONNECT_TO", parse_outbound_connect_to},
+    {"LATCH_OUTBOUND_ALLOW_PRIVATE", parse_outbound_allow_private},
     {"LATCH_CONNECTOR_DIR", parse_connector_dir},
     {"LATCH_METRICS_LISTEN", parse_metrics_listen},
 };

@@ -92,6 +92,11 @@ struct latch_config {
      * host:port:connect-host:connect-port (at most LATCH_CONFIG_MAX_CONNECT_TO; "" for none). */
     char outbound_ca_file[512];
     char outbound_connect_to[1024];
+    /* LATCH_OUTBOUND_ALLOW_PRIVATE: "all", or networks that outbound requests may reach although
+     * they are not public (loopback, private, link-local...); none by default. */
+    bool outbound_allow_private_all;
+    struct latch_cidr outbound_allow[LATCH_CONFIG_MAX_PROXIES];
+    int n_outbound_allow;
 
     /* LATCH_CONNECTOR_DIR: the directory connector .so files are loaded from, canonical (symbolic
      * links resolved); it must exist. Default: the installed connectors directory,

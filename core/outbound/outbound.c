@@ -7,8 +7,10 @@
  */
 #include "outbound/outbound.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +24,8 @@
 #define USER_AGENT        "Latch/" LATCH_VERSION
 #define INITIAL_BODY_SIZE 4096
 #define HEADER_LINE_MAX   8192
+/* Connecting never takes long to a healthy upstream; the rest of the timeout is for answers. */
+#define CONNECT_TIMEOUT_MAX_MS 3000
 
 /* Node-wide options: written by init and shutdown only, when no request is under way. */
 static struct {
@@ -30,6 +34,10 @@ static struct {
     struct curl_slist *connect_to;
     size_t max_bytes;
     unsigned generation;
+    /* the address policy */
+    bool allow_all; /* LATCH_OUTBOUND_ALLOW_PRIVATE=all, or a proxy resolves for us */
+    struct latch_cidr allow[LATCH_CONFIG_MAX_PROXIES + LATCH_OUTBOUND_MAX_CONNECT_TO];
+    int nallow;
 } g;
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -107,6 +115,140 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
+/* ---- the address policy ---- */
+
+static bool in_prefix(const uint8_t *a, const uint8_t *net, int bits)
+{
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+        if ((a[i] & mask) != (net[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+static bool v4_public(const uint8_t v4[4])
+{
+    static const struct {
+        uint8_t net[4];
+        int bits;
+    } denied[] = {
+        {{0, 0, 0, 0}, 8},       /* "this" network */
+        {{10, 0, 0, 0}, 8},      /* private */
+        {{100, 64, 0, 0}, 10},   /* shared (carrier-grade NAT) */
+        {{127, 0, 0, 0}, 8},     /* loopback */
+        {{169, 254, 0, 0}, 16},  /* link-local (cloud metadata services live here) */
+        {{172, 16, 0, 0}, 12},   /* private */
+        {{192, 0, 0, 0}, 24},    /* IETF protocol assignments */
+        {{192, 0, 2, 0}, 24},    /* documentation */
+        {{192, 88, 99, 0}, 24},  /* 6to4 relays */
+        {{192, 168, 0, 0}, 16},  /* private */
+        {{198, 18, 0, 0}, 15},   /* benchmarking */
+        {{198, 51, 100, 0}, 24}, /* documentation */
+        {{203, 0, 113, 0}, 24},  /* documentation */
+        {{224, 0, 0, 0}, 4},     /* multicast */
+        {{240, 0, 0, 0}, 4},     /* reserved, broadcast */
+    };
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+        if (in_prefix(v4, denied[i].net, denied[i].bits))
+            return false;
+    return true;
+}
+
+bool latch_outbound_address_public(const uint8_t a[16])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t zero[16] = {0};
+    static const struct {
+        uint8_t net[16];
+        int bits;
+    } denied[] = {
+        {{0}, 96},                         /* ::, ::1, IPv4-compatible (deprecated) */
+        {{0, 0x64, 0xff, 0x9b, 0, 1}, 48}, /* local-use NAT64 */
+        {{0x01, 0x00}, 64},                /* discard-only */
+        {{0x20, 0x01, 0x00, 0x00}, 23},    /* IETF protocol assignments (Teredo, ORCHID) */
+        {{0x20, 0x01, 0x0d, 0xb8}, 32},    /* documentation */
+        {{0xfc}, 7},                       /* unique local */
+        {{0xfe, 0x80}, 10},                /* link-local */
+        {{0xfe, 0xc0}, 10},                /* site-local (deprecated) */
+        {{0xff}, 8},                       /* multicast */
+    };
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+        return v4_public(a + 12);
+    if (a[0] == 0x20 && a[1] == 0x02) /* 6to4: the IPv4 address is bytes 2..5 */
+        return v4_public(a + 2);
+    if (memcmp(a, zero, 16) == 0)
+        return false;
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+        if (in_prefix(a, denied[i].net, denied[i].bits))
+            return false;
+    return true;
+}
+
+static bool address_allowed(const uint8_t a[16])
+{
+    return g.allow_all || latch_outbound_address_public(a) ||
+           latch_cidr_contains(g.allow, g.nallow, a);
+}
+
+/* The connect-host of a connect-to entry ("host:port:connect-host:connect-port"), when it is an
+ * address, joins the allowed networks: the operator pointed that name there on purpose. */
+static void allow_connect_host(const char *entry)
+{
+    const char *p = strchr(entry, ':');
+    p = p != NULL ? strchr(p + 1, ':') : NULL;
+    const char *end = p != NULL ? strrchr(entry, ':') : NULL;
+    if (p == NULL || end == NULL || end <= p + 1 ||
+        g.nallow >= (int)(sizeof(g.allow) / sizeof(g.allow[0])))
+        return;
+    char host[INET6_ADDRSTRLEN + 2];
+    size_t n = (size_t)(end - (p + 1));
+    if (n >= sizeof(host))
+        return;
+    memcpy(host, p + 1, n);
+    host[n] = '\0';
+    if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    if (latch_config_parse_cidr(host, &g.allow[g.nallow]) == LATCH_OK)
+        g.nallow++;
+}
+
+/* Per request: why the connection was not opened. */
+struct refusal {
+    bool refused;
+    char ip[INET6_ADDRSTRLEN];
+};
+
+/* libcurl's CURLOPT_OPENSOCKETFUNCTION: the last moment before connecting, on the address
+ * libcurl is about to connect to. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+    struct refusal *r = clientp;
+    uint8_t a[16] = {0};
+    if (sa->family == AF_INET) {
+        a[10] = a[11] = 0xff;
+        memcpy(a + 12, &((struct sockaddr_in *)&sa->addr)->sin_addr, 4);
+    } else if (sa->family == AF_INET6) {
+        memcpy(a, &((struct sockaddr_in6 *)&sa->addr)->sin6_addr, 16);
+    } else {
+        r->refused = true;
+        snprintf(r->ip, sizeof(r->ip), "family %d", sa->family);
+        return CURL_SOCKET_BAD;
+    }
+    if (!address_allowed(a)) {
+        r->refused = true;
+        if (sa->family == AF_INET)
+            inet_ntop(AF_INET, a + 12, r->ip, sizeof(r->ip));
+        else
+            inet_ntop(AF_INET6, a, r->ip, sizeof(r->ip));
+        return CURL_SOCKET_BAD;
+    }
+    return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
+}
+
 /* Splits the comma-separated list into curl's list. Entries are checked in depth by config/;
  * here only what would make curl misbehave: empty entries and entries without four fields. */
 static latch_rc parse_connect_to(const char *list, struct latch_error *err)
@@ -142,6 +284,7 @@ static latch_rc parse_connect_to(const char *list, struct latch_error *err)
                                    "connect-to entry %d has fewer than four fields; expected "
                                    "host:port:connect-host:connect-port",
                                    n);
+        allow_connect_host(entry);
         next = curl_slist_append(g.connect_to, entry);
         if (next == NULL)
             return latch_error_set(err, 0, "config.invalid", "connect-to: out of memory");
@@ -182,9 +325,24 @@ latch_rc latch_outbound_init(const struct latch_outbound_options *opts, struct l
             goto fail;
         }
     }
+    g.nallow = 0;
+    g.allow_all = opts != NULL && opts->allow_private_all;
+    for (int i = 0; opts != NULL && i < opts->nallow && i < LATCH_CONFIG_MAX_PROXIES; i++)
+        g.allow[g.nallow++] = opts->allow[i];
     if (opts != NULL && opts->connect_to != NULL && opts->connect_to[0] != '\0' &&
         parse_connect_to(opts->connect_to, err) != LATCH_OK)
         goto fail;
+    static const char *const proxies[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; !g.allow_all && i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+        const char *v = getenv(proxies[i]);
+        if (v != NULL && v[0] != '\0') {
+            /* The proxy resolves the names: what we could check is the proxy's address. */
+            g.allow_all = true;
+            latch_info("outbound requests go through the proxy in %s: which addresses they may "
+                       "reach is the proxy's policy",
+                       proxies[i]);
+        }
+    }
 
     g.generation++;
     g.ready = true;
@@ -425,6 +583,7 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
 {
     struct curl_slist *headers = NULL;
     struct sink sink = {0};
+    struct refusal refusal = {0};
     char errbuf[CURL_ERROR_SIZE];
     char host[256];
     const char *method;
@@ -483,7 +642,10 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_TIMEOUT_MS, (long)timeout);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(timeout < CONNECT_TIMEOUT_MAX_MS ? timeout : CONNECT_TIMEOUT_MAX_MS));
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SET(CURLOPT_OPENSOCKETDATA, &refusal);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     if (g.ca_file != NULL) {
@@ -512,7 +674,13 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
-        if (cc == CURLE_OPERATION_TIMEDOUT)
+        if (refusal.refused)
+            latch_error_set(err, 502, LATCH_OUTBOUND_ERR_ADDRESS,
+                            "%s resolves to an address that is not public (loopback, private, "
+                            "link-local...): this server does not call it unless its operator "
+                            "allows it (LATCH_OUTBOUND_ALLOW_PRIVATE)",
+                            host);
+        else if (cc == CURLE_OPERATION_TIMEDOUT)
             latch_error_set(err, 504, LATCH_OUTBOUND_ERR_TIMEOUT, "%s did not answer within %u ms",
                             host, timeout);
         else if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED)
@@ -520,8 +688,11 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
                             "the answer of %s is larger than %zu bytes", host, g.max_bytes);
         else
             latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL, "request to %s failed", host);
-        latch_error_detail(err, "curl error %d: %s", (int)cc,
-                           errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+        if (refusal.refused)
+            latch_error_detail(err, "refused address %s", refusal.ip);
+        else
+            latch_error_detail(err, "curl error %d: %s", (int)cc,
+                               errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
         latch_debug("outbound %s %s failed after %ld ms: %s", method, host, elapsed_ms(&t0),
                     err != NULL ? err->detail : curl_easy_strerror(cc));
         goto out;

@@ -6,6 +6,14 @@
  * mapping (LATCH_OUTBOUND_CONNECT_TO, libcurl's CURLOPT_CONNECT_TO) and the proxy environment
  * variables (http_proxy, https_proxy, no_proxy), which libcurl honours.
  *
+ * Address policy (server-side request forgery): a connection is opened only to a public address,
+ * checked on the address libcurl resolved, right before it connects (so a DNS answer cannot
+ * change between the check and the connection). Loopback, private, link-local, shared,
+ * multicast, reserved and documentation ranges are refused unless the operator allows them
+ * (allow_private_all, or networks in allow), and so are IPv6 forms that embed such an IPv4
+ * address. The connect-hosts of the operator's connect-to entries are allowed. Behind a proxy
+ * (https_proxy or all_proxy set), the proxy resolves the names, and the policy is the proxy's.
+ *
  * latch_outbound_request() blocks for up to the request's timeout: call it on the worker pool
  * only, never on a loop thread. Each thread keeps one cached curl handle (its connections and TLS
  * sessions are reused by the next request of that thread).
@@ -16,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "util/error.h"
 
 #define LATCH_OUTBOUND_DEFAULT_TIMEOUT_MS 5000
@@ -28,6 +37,7 @@
 /* Error codes (struct latch_error.code) of latch_outbound_request(). */
 #define LATCH_OUTBOUND_ERR_TIMEOUT "connector.timeout"
 #define LATCH_OUTBOUND_ERR_GENERAL "connector.general"
+#define LATCH_OUTBOUND_ERR_ADDRESS "connector.address_refused"
 
 /* Node-wide settings, copied by latch_outbound_init(). */
 struct latch_outbound_options {
@@ -40,7 +50,15 @@ struct latch_outbound_options {
     const char *connect_to;
     /* Largest response body accepted; a larger one is an error, never truncated. 0: 1 MiB. */
     size_t max_response_bytes;
+    /* Non-public addresses that may be reached: all of them, or these networks (IPv4 as
+     * IPv4-mapped IPv6 prefixes, as config/ parses them). */
+    bool allow_private_all;
+    const struct latch_cidr *allow;
+    int nallow;
 };
+
+/* Whether addr (16 bytes; IPv4 as ::ffff:a.b.c.d) is a public unicast address. Any thread. */
+bool latch_outbound_address_public(const uint8_t addr[16]);
 
 struct latch_outbound_header {
     const char *name;  /* a header field name, e.g. "Authorization" */

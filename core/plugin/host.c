@@ -48,7 +48,8 @@ struct latch_connector_ctx {
     yajl_val config; /* an object, or NULL */
     struct session_kv session[SESSION_MAX_KEYS];
     int nsession;
-    char problem[256]; /* the last warning or error the connector logged (error detail) */
+    char problem[256];    /* the last warning or error the connector logged (error detail) */
+    bool address_refused; /* an outbound request was refused by the address policy */
 };
 
 /* ---- JSON ---- */
@@ -437,6 +438,7 @@ static int host_http(struct latch_connector_ctx *ctx,
     url_origin(req->url, origin, sizeof(origin));
     if (latch_outbound_request(&oreq, &oresp, &err) != LATCH_OK) {
         bool timeout = strcmp(err.code, LATCH_OUTBOUND_ERR_TIMEOUT) == 0;
+        ctx->address_refused |= strcmp(err.code, LATCH_OUTBOUND_ERR_ADDRESS) == 0;
         host_log(ctx, LATCH_CONNECTOR_LOG_WARN, "http %s %s: %s%s%s",
                  req->method != NULL ? req->method : "GET", origin, err.message,
                  err.detail[0] ? ": " : "", err.detail);
@@ -718,9 +720,12 @@ static void call_reset(struct latch_plugin_call *call)
 static latch_rc op_failed(struct latch_plugin_call *call, struct latch_connector_ctx *ctx,
                           const char *op, int status)
 {
-    return call_fail(call, status, "%s %s: %s returned %d%s%s", ctx->plugin->info.id,
-                     ctx->plugin->info.version, op, status, ctx->problem[0] ? ": " : "",
-                     ctx->problem);
+    call_fail(call, status, "%s %s: %s returned %d%s%s", ctx->plugin->info.id,
+              ctx->plugin->info.version, op, status, ctx->problem[0] ? ": " : "", ctx->problem);
+    /* Whatever the connector made of it, the cause is the operator's address policy. */
+    if (ctx->address_refused)
+        snprintf(call->error_code, sizeof(call->error_code), "%s", LATCH_OUTBOUND_ERR_ADDRESS);
+    return LATCH_FAIL;
 }
 
 static bool uri_ok(const char *u)

@@ -614,6 +614,31 @@ static void test_database_url(void **state)
     assert_null(strstr(err.detail, "hunter2"));
 }
 
+static void test_outbound_allow_private(void **state)
+{
+    struct fake_env env;
+    struct latch_config cfg;
+    struct latch_error err = {0};
+    const uint8_t lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+
+    (void)state;
+    env_base(&env);
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_false(cfg.outbound_allow_private_all);
+    assert_int_equal(cfg.n_outbound_allow, 0);
+    env_set(&env, "LATCH_OUTBOUND_ALLOW_PRIVATE", "all");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_true(cfg.outbound_allow_private_all);
+    env_set(&env, "LATCH_OUTBOUND_ALLOW_PRIVATE", "127.0.0.0/8, fd00::/8");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_OK);
+    assert_false(cfg.outbound_allow_private_all);
+    assert_int_equal(cfg.n_outbound_allow, 2);
+    assert_true(latch_cidr_contains(cfg.outbound_allow, cfg.n_outbound_allow, lo));
+    env_set(&env, "LATCH_OUTBOUND_ALLOW_PRIVATE", "everything");
+    assert_int_equal(latch_config_load(&cfg, fake_getenv, &env, &err), LATCH_FAIL);
+    assert_config_error(&err, "LATCH_OUTBOUND_ALLOW_PRIVATE");
+}
+
 static void test_database_listen_url(void **state)
 {
     struct fake_env env;
@@ -1139,6 +1164,7 @@ int main(void)
         cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_database_url),
         cmocka_unit_test(test_database_listen_url),
+        cmocka_unit_test(test_outbound_allow_private),
         cmocka_unit_test(test_secret_key),
         cmocka_unit_test(test_trusted_proxies_valid),
         cmocka_unit_test(test_trusted_proxies_invalid),

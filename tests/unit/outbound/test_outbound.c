@@ -414,10 +414,13 @@ static char connect_to[128]; /* huggingface.co:443 -> the test server */
 static void init_with(const char *ca, const char *mapping, size_t max_bytes)
 {
     struct latch_error err = {0};
+    /* Without a mapping the tests call the loopback server by its address, which the address
+     * policy refuses unless allowed, as an operator would with LATCH_OUTBOUND_ALLOW_PRIVATE. */
     struct latch_outbound_options opts = {
         .ca_file = ca,
         .connect_to = mapping,
         .max_response_bytes = max_bytes,
+        .allow_private_all = mapping == NULL,
     };
 
     if (latch_outbound_init(&opts, &err) != LATCH_OK)
@@ -754,6 +757,113 @@ static void test_proxy_variables_honoured(void **state)
     latch_outbound_shutdown();
 }
 
+/* ---- the address policy ---- */
+
+static bool public_text(const char *text)
+{
+    uint8_t a[16] = {0};
+    struct in_addr v4;
+    if (inet_pton(AF_INET, text, &v4) == 1) {
+        a[10] = a[11] = 0xff;
+        memcpy(a + 12, &v4, 4);
+    } else if (inet_pton(AF_INET6, text, a) != 1) {
+        fail_msg("bad address in the test: %s", text);
+    }
+    return latch_outbound_address_public(a);
+}
+
+static void test_address_policy(void **state)
+{
+    static const char *const refused[] = {"0.0.0.0",
+                                          "0.1.2.3",
+                                          "10.0.0.1",
+                                          "10.255.255.255",
+                                          "100.64.0.1",
+                                          "100.127.255.254",
+                                          "127.0.0.1",
+                                          "127.9.9.9",
+                                          "169.254.169.254",
+                                          "172.16.0.1",
+                                          "172.31.255.255",
+                                          "192.0.0.8",
+                                          "192.0.2.1",
+                                          "192.88.99.1",
+                                          "192.168.1.1",
+                                          "198.18.0.1",
+                                          "198.19.255.1",
+                                          "198.51.100.7",
+                                          "203.0.113.9",
+                                          "224.0.0.1",
+                                          "239.255.255.250",
+                                          "240.0.0.1",
+                                          "255.255.255.255",
+                                          "::",
+                                          "::1",
+                                          "::127.0.0.1",
+                                          "::ffff:127.0.0.1",
+                                          "::ffff:10.1.2.3",
+                                          "::ffff:169.254.169.254",
+                                          "64:ff9b::a9fe:a9fe",
+                                          "64:ff9b::7f00:1",
+                                          "64:ff9b:1::1",
+                                          "100::1",
+                                          "2001::1",
+                                          "2001:db8::1",
+                                          "2002:7f00:1::1",
+                                          "2002:a00:1::1",
+                                          "fc00::1",
+                                          "fd12:3456::1",
+                                          "fe80::1",
+                                          "febf::1",
+                                          "fec0::1",
+                                          "ff02::1",
+                                          "ff0e::1"};
+    static const char *const allowed[] = {"1.1.1.1",
+                                          "8.8.8.8",
+                                          "100.63.255.255",
+                                          "100.128.0.1",
+                                          "172.15.255.255",
+                                          "172.32.0.1",
+                                          "192.0.1.1",
+                                          "192.169.0.1",
+                                          "198.17.255.255",
+                                          "198.20.0.1",
+                                          "223.255.255.255",
+                                          "::ffff:8.8.8.8",
+                                          "64:ff9b::808:808",
+                                          "2002:808:808::1",
+                                          "2600:1f18::1",
+                                          "2a00:1450:4001::200e",
+                                          "2606:4700:4700::1111"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (public_text(refused[i]))
+            fail_msg("%s counted as public", refused[i]);
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        if (!public_text(allowed[i]))
+            fail_msg("%s counted as not public", allowed[i]);
+}
+
+/* A name mapped elsewhere is not allowed by the mapping: only the connect-host is. */
+static void test_private_address_refused_unless_allowed(void **state)
+{
+    struct latch_outbound_response resp;
+    struct latch_error err;
+    char url[64];
+    int accepted;
+
+    (void)state;
+    init_mapped(0);
+    accepted = atomic_load(&srv.accepted);
+    /* 127.0.0.2 is not the mapping's connect-host (127.0.0.1): refused before connecting. */
+    snprintf(url, sizeof(url), "https://127.0.0.2:%u/hello", (unsigned)srv.port);
+    assert_int_equal(get(url, 2000, &resp, &err), LATCH_FAIL);
+    assert_string_equal(err.code, LATCH_OUTBOUND_ERR_ADDRESS);
+    assert_non_null(strstr(err.detail, "127.0.0.2"));
+    assert_int_equal(atomic_load(&srv.accepted), accepted);
+    latch_outbound_shutdown();
+}
+
 /* ---- a request on another thread ---- */
 
 static void *thread_get(void *arg)
@@ -915,6 +1025,8 @@ int main(void)
         cmocka_unit_test_teardown(test_post_sends_body_headers_and_user_agent, outbound_down),
         cmocka_unit_test_teardown(test_redirect_not_followed, outbound_down),
         cmocka_unit_test_teardown(test_proxy_variables_honoured, outbound_down),
+        cmocka_unit_test(test_address_policy),
+        cmocka_unit_test_teardown(test_private_address_refused_unless_allowed, outbound_down),
         cmocka_unit_test_teardown(test_worker_threads, outbound_down),
         cmocka_unit_test_teardown(test_init_rejects_bad_options, outbound_down),
         cmocka_unit_test_teardown(test_config_outbound_variables, outbound_down),
