@@ -497,6 +497,10 @@ RANGE_VAR(parse_shutdown_grace_ms, shutdown_grace_ms, int, 0, 600000, 10000)
 
 RANGE_VAR(parse_drain_delay_ms, drain_delay_ms, int, 0, 600000, 5000)
 
+RANGE_VAR(parse_limit_client_auth_failures, limit_client_auth_failures, int, 0, 1000000, 30)
+
+RANGE_VAR(parse_limit_ip_auth_failures, limit_ip_auth_failures, int, 0, 1000000, 120)
+
 RANGE_VAR(parse_max_connections, max_connections, int, 16, 1000000, 10000)
 
 RANGE_VAR(parse_idle_timeout_ms, idle_timeout_ms, int, 1000, 3600000, 60000)
@@ -1085,6 +1089,8 @@ static const struct config_var {
     {"LATCH_SHUTDOWN_GRACE_MS", parse_shutdown_grace_ms},
     {"LATCH_DRAIN_DELAY_MS", parse_drain_delay_ms},
     {"LATCH_MAX_CONNECTIONS", parse_max_connections},
+    {"LATCH_LIMIT_CLIENT_AUTH_FAILURES", parse_limit_client_auth_failures},
+    {"LATCH_LIMIT_IP_AUTH_FAILURES", parse_limit_ip_auth_failures},
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
     {"LATCH_BOOTSTRAP_CLIENT_ID", parse_bootstrap_id},
     {"LATCH_BOOTSTRAP_CLIENT_SECRET", parse_bootstrap_secret},

@@ -70,7 +70,12 @@ struct latch_config {
     int shutdown_grace_ms;   /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
     int drain_delay_ms;      /* LATCH_DRAIN_DELAY_MS, SIGTERM to stop accepting, default 5000 */
     int max_connections;     /* LATCH_MAX_CONNECTIONS, open client connections, default 10000 */
-    int idle_timeout_ms;     /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
+    /* Failure throttling per node (util/ratelimit.h), failures per minute; 0 turns it off:
+     * LATCH_LIMIT_CLIENT_AUTH_FAILURES per client id (default 30), LATCH_LIMIT_IP_AUTH_FAILURES
+     * per client IP (default 120: failed client authentication and invalid bearer tokens). */
+    int limit_client_auth_failures;
+    int limit_ip_auth_failures;
+    int idle_timeout_ms; /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
 
     /* LATCH_BOOTSTRAP_CLIENT_ID / _SECRET: a management application tenant `default` gets at
      * start-up (both or neither; "" when unset). */

@@ -3,16 +3,24 @@
  * the tenant's live keys, issued by <tenant endpoint>/oidc for the audience
  * <tenant endpoint>/api, unexpired, with scope `all`. 401 when the token is missing or invalid
  * (with WWW-Authenticate, RFC 6750 §3), 403 when it lacks the scope.
+ *
+ * Invalid tokens count against the client IP (util/ratelimit.h, LATCH_LIMIT_IP_AUTH_FAILURES a
+ * minute, shared with failed client authentication at the token endpoint): past the bound the
+ * answer is 429 with Retry-After before any signature is verified, so forged tokens cannot buy
+ * a signature verification each on a loop thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "jose/jwt.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/cache.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 
 struct guard {
     latch_http_handler handler;
@@ -24,6 +32,26 @@ static void unauthorized(struct latch_request *req, const char *code, const char
     latch_http_add_header(req, "WWW-Authenticate",
                           "Bearer realm=\"latch\", error=\"invalid_token\"");
     latch_http_respond_errorf(req, 401, code, "%s", message);
+}
+
+static struct latch_ratelimit_rule ip_rule(const struct latch_request *req)
+{
+    return (struct latch_ratelimit_rule){
+        .burst = latch_loop_config(req->loop)->limit_ip_auth_failures, .window_s = 60};
+}
+
+static void ip_key(const struct latch_request *req, char *out, size_t cap)
+{
+    snprintf(out, cap, "ipauth:%s", req->client_ip);
+}
+
+static void invalid_token(struct latch_request *req)
+{
+    char key[96];
+    struct latch_ratelimit_rule rule = ip_rule(req);
+    ip_key(req, key, sizeof(key));
+    latch_ratelimit_fail(latch_ratelimit_global(), &rule, key, latch_ratelimit_now_ms());
+    unauthorized(req, "auth.unauthorized", "The access token is invalid.");
 }
 
 static bool has_scope(const char *scopes, const char *want)
@@ -72,7 +100,7 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
         LATCH_OK) {
         latch_debug("management token refused: %s (%s)", verr.message, verr.detail);
         latch_tenant_state_unref(st);
-        unauthorized(req, "auth.unauthorized", "The access token is invalid.");
+        invalid_token(req);
         return;
     }
     const char *scope = latch_jose_jwt_get_string(&jwt, "scope");
@@ -97,6 +125,19 @@ static void guarded(struct latch_request *req, void *arg)
     if (strncasecmp(authz, "Bearer ", 7) != 0) {
         unauthorized(req, "auth.authorization_token_type_not_supported",
                      "Authorization type is not supported; use Bearer.");
+        return;
+    }
+    char key[96];
+    int retry = 0;
+    struct latch_ratelimit_rule rule = ip_rule(req);
+    ip_key(req, key, sizeof(key));
+    if (!latch_ratelimit_check(latch_ratelimit_global(), &rule, key, latch_ratelimit_now_ms(),
+                               &retry)) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", retry);
+        latch_http_add_header(req, "Retry-After", ra);
+        latch_http_respond_errorf(req, 429, "auth.too_many_requests",
+                                  "Too many invalid access tokens; try again later.");
         return;
     }
     struct check *ck = latch_arena_calloc(req->arena, 1, sizeof(*ck));

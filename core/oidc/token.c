@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "http/form.h"
 #include "jose/jws.h"
 #include "jose/secret.h"
@@ -22,6 +23,7 @@
 #include "tenants/cache.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 
 #define MAX_CLIENT_ID  128
 #define MAX_SECRET     512
@@ -59,8 +61,66 @@ void latch_oidc_error(struct latch_request *req, int status, const char *error,
     free(body);
 }
 
+/* ---- throttling of failed client authentication (util/ratelimit.h, per node) ---- */
+
+static void throttle_keys(const struct token_ctx *ctx, char *by_client, size_t ccap, char *by_ip,
+                          size_t icap)
+{
+    const struct latch_request *req = ctx->req;
+    snprintf(by_client, ccap, "cauth:%s:%s", req->tenant->id,
+             ctx->client_id != NULL ? ctx->client_id : "");
+    snprintf(by_ip, icap, "ipauth:%s", req->client_ip);
+}
+
+/* The configured failures per minute, per client id and per client IP. */
+static struct latch_ratelimit_rule client_rule(const struct latch_request *req)
+{
+    return (struct latch_ratelimit_rule){
+        .burst = latch_loop_config(req->loop)->limit_client_auth_failures, .window_s = 60};
+}
+
+static struct latch_ratelimit_rule ip_rule(const struct latch_request *req)
+{
+    return (struct latch_ratelimit_rule){
+        .burst = latch_loop_config(req->loop)->limit_ip_auth_failures, .window_s = 60};
+}
+
+/* 429 in the token endpoint's error shape, with Retry-After. */
+static void too_many(struct latch_request *req, int retry_after_s)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", retry_after_s);
+    latch_http_add_header(req, "Retry-After", ra);
+    latch_oidc_error(req, 429, "temporarily_unavailable",
+                     "Too many failed client authentications; try again later.");
+}
+
+/* Whether the client (and this client IP) may try to authenticate now; answers 429 if not. */
+static bool throttle_allows(struct token_ctx *ctx)
+{
+    char by_client[160], by_ip[96];
+    int retry = 0;
+    uint64_t now = latch_ratelimit_now_ms();
+    throttle_keys(ctx, by_client, sizeof(by_client), by_ip, sizeof(by_ip));
+    struct latch_ratelimit *rl = latch_ratelimit_global();
+    struct latch_ratelimit_rule ir = ip_rule(ctx->req), cr = client_rule(ctx->req);
+    if (latch_ratelimit_check(rl, &ir, by_ip, now, &retry) &&
+        latch_ratelimit_check(rl, &cr, by_client, now, &retry))
+        return true;
+    too_many(ctx->req, retry);
+    return false;
+}
+
 static void invalid_client(struct token_ctx *ctx, const char *why)
 {
+    /* Every failed authentication counts against the client id and the client IP. */
+    char by_client[160], by_ip[96];
+    uint64_t now = latch_ratelimit_now_ms();
+    throttle_keys(ctx, by_client, sizeof(by_client), by_ip, sizeof(by_ip));
+    struct latch_ratelimit_rule ir = ip_rule(ctx->req), cr = client_rule(ctx->req);
+    latch_ratelimit_fail(latch_ratelimit_global(), &ir, by_ip, now);
+    if (ctx->client_id != NULL)
+        latch_ratelimit_fail(latch_ratelimit_global(), &cr, by_client, now);
     latch_http_add_header(ctx->req, "WWW-Authenticate", "Basic realm=\"latch\", charset=\"UTF-8\"");
     latch_oidc_error(ctx->req, 401, "invalid_client", why);
 }
@@ -392,6 +452,9 @@ void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
         invalid_client(ctx, "Client authentication failed.");
         return;
     }
+    /* Before any work on the secret: a client (or an address) that failed too often waits. */
+    if (!throttle_allows(ctx))
+        return;
     latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, got_state, ctx);
 }
 
