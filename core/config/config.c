@@ -501,6 +501,10 @@ RANGE_VAR(parse_limit_client_auth_failures, limit_client_auth_failures, int, 0, 
 
 RANGE_VAR(parse_limit_ip_auth_failures, limit_ip_auth_failures, int, 0, 1000000, 120)
 
+RANGE_VAR(parse_limit_ip_password_failures, limit_ip_password_failures, int, 0, 1000000, 60)
+
+RANGE_VAR(parse_limit_ip_registration_checks, limit_ip_registration_checks, int, 0, 1000000, 30)
+
 RANGE_VAR(parse_max_connections, max_connections, int, 16, 1000000, 10000)
 
 RANGE_VAR(parse_idle_timeout_ms, idle_timeout_ms, int, 1000, 3600000, 60000)
@@ -1091,6 +1095,8 @@ static const struct config_var {
     {"LATCH_MAX_CONNECTIONS", parse_max_connections},
     {"LATCH_LIMIT_CLIENT_AUTH_FAILURES", parse_limit_client_auth_failures},
     {"LATCH_LIMIT_IP_AUTH_FAILURES", parse_limit_ip_auth_failures},
+    {"LATCH_LIMIT_IP_PASSWORD_FAILURES", parse_limit_ip_password_failures},
+    {"LATCH_LIMIT_IP_REGISTRATION_CHECKS", parse_limit_ip_registration_checks},
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
     {"LATCH_BOOTSTRAP_CLIENT_ID", parse_bootstrap_id},
     {"LATCH_BOOTSTRAP_CLIENT_SECRET", parse_bootstrap_secret},

@@ -75,6 +75,11 @@ struct latch_config {
      * per client IP (default 120: failed client authentication and invalid bearer tokens). */
     int limit_client_auth_failures;
     int limit_ip_auth_failures;
+    /* LATCH_LIMIT_IP_PASSWORD_FAILURES: wrong passwords at the Experience API per client IP a
+     * minute (default 60); LATCH_LIMIT_IP_REGISTRATION_CHECKS: registrations that found the
+     * username taken, per client IP a minute (default 30). */
+    int limit_ip_password_failures;
+    int limit_ip_registration_checks;
     int idle_timeout_ms; /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
 
     /* LATCH_BOOTSTRAP_CLIENT_ID / _SECRET: a management application tenant `default` gets at

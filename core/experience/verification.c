@@ -10,23 +10,30 @@
  * (LATCH_XP_SENTINEL_WINDOW_MINUTES):
  * the failure that reaches maxAttempts locks the identifier for lockoutDuration minutes, and while
  * it is locked every attempt gets the same 400 whether the account exists or not and whether the
- * password is right or wrong; a success clears the count.
+ * password is right or wrong; a success clears the count. Besides, each node counts wrong
+ * passwords per client IP (LATCH_LIMIT_IP_PASSWORD_FAILURES a minute, util/ratelimit.h): past
+ * it, 429 with Retry-After before any lookup or hashing, which bounds guessing across many
+ * identifiers from one address.
  *
  * POST /api/experience/verification/new-password-identity: a registration. The username must be
  * well-formed and free, the password must satisfy the tenant's policy; the hash (made on the
  * worker pool) waits in the interaction's params._pending until identification creates the user.
- * The hash never leaves the server.
+ * The hash never leaves the server. "Username already in use" answers count per client IP
+ * (LATCH_LIMIT_IP_REGISTRATION_CHECKS a minute): past it, 429, so that registration is no
+ * unthrottled oracle of who has an account.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "experience/experience_internal.h"
 #include "metrics/metrics.h"
 #include "users/password.h"
 #include "users/users.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
@@ -178,8 +185,44 @@ static void pw_cleanup(struct latch_xp_call *call)
     explicit_bzero(pc->new_hash, sizeof(pc->new_hash));
 }
 
+/* Per-IP throttles of this file: "pw" wrong passwords, "reg" usernames found taken. */
+static void throttle_key(const struct latch_request *req, const char *what, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:ip:%s", what, req->client_ip);
+}
+
+static int throttle_limit(const struct latch_request *req, const char *what)
+{
+    const struct latch_config *cfg = latch_loop_config(req->loop);
+    return strcmp(what, "pw") == 0 ? cfg->limit_ip_password_failures
+                                   : cfg->limit_ip_registration_checks;
+}
+
+/* Whether this client IP may try now; answers 429 with Retry-After if not. */
+static bool throttle_allows(struct latch_request *req, const char *what)
+{
+    char key[96], ra[16];
+    int retry = 0;
+    throttle_key(req, what, key, sizeof(key));
+    if (latch_ratelimit_allow_per_minute(throttle_limit(req, what), key, &retry))
+        return true;
+    snprintf(ra, sizeof(ra), "%d", retry);
+    latch_http_add_header(req, "Retry-After", ra);
+    latch_http_respond_errorf(req, 429, "guard.too_many_requests",
+                              "Too many attempts from this address; try again later.");
+    return false;
+}
+
+static void throttle_fail(struct latch_request *req, const char *what)
+{
+    char key[96];
+    throttle_key(req, what, key, sizeof(key));
+    latch_ratelimit_fail_per_minute(throttle_limit(req, what), key);
+}
+
 static void invalid_credentials(struct latch_request *req)
 {
+    throttle_fail(req, "pw");
     latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_FAILURE);
     latch_http_respond_errorf(req, 422, "session.invalid_credentials",
                               "Incorrect account or password. Please check your input.");
@@ -344,6 +387,8 @@ static bool read_identifier(struct latch_request *req, yajl_val body, const char
 
 static void post_password(struct latch_request *req, void *arg)
 {
+    if (!throttle_allows(req, "pw"))
+        return;
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
         return;
@@ -503,6 +548,7 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
         return;
     }
     if (strcmp(latch_store_result_value(results[0], 0, 0), "t") == 0) {
+        throttle_fail(req, "reg");
         npi_cleanup(call);
         latch_http_respond_errorf(req, 422, "user.username_already_in_use",
                                   "This username is already in use.");
@@ -533,6 +579,8 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
 
 static void post_new_password_identity(struct latch_request *req, void *arg)
 {
+    if (!throttle_allows(req, "reg"))
+        return;
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
         return;

@@ -34,12 +34,6 @@ static void unauthorized(struct latch_request *req, const char *code, const char
     latch_http_respond_errorf(req, 401, code, "%s", message);
 }
 
-static struct latch_ratelimit_rule ip_rule(const struct latch_request *req)
-{
-    return (struct latch_ratelimit_rule){
-        .burst = latch_loop_config(req->loop)->limit_ip_auth_failures, .window_s = 60};
-}
-
 static void ip_key(const struct latch_request *req, char *out, size_t cap)
 {
     snprintf(out, cap, "ipauth:%s", req->client_ip);
@@ -48,9 +42,8 @@ static void ip_key(const struct latch_request *req, char *out, size_t cap)
 static void invalid_token(struct latch_request *req)
 {
     char key[96];
-    struct latch_ratelimit_rule rule = ip_rule(req);
     ip_key(req, key, sizeof(key));
-    latch_ratelimit_fail(latch_ratelimit_global(), &rule, key, latch_ratelimit_now_ms());
+    latch_ratelimit_fail_per_minute(latch_loop_config(req->loop)->limit_ip_auth_failures, key);
     unauthorized(req, "auth.unauthorized", "The access token is invalid.");
 }
 
@@ -129,10 +122,9 @@ static void guarded(struct latch_request *req, void *arg)
     }
     char key[96];
     int retry = 0;
-    struct latch_ratelimit_rule rule = ip_rule(req);
     ip_key(req, key, sizeof(key));
-    if (!latch_ratelimit_check(latch_ratelimit_global(), &rule, key, latch_ratelimit_now_ms(),
-                               &retry)) {
+    if (!latch_ratelimit_allow_per_minute(latch_loop_config(req->loop)->limit_ip_auth_failures, key,
+                                          &retry)) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", retry);
         latch_http_add_header(req, "Retry-After", ra);

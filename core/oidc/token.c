@@ -72,19 +72,6 @@ static void throttle_keys(const struct token_ctx *ctx, char *by_client, size_t c
     snprintf(by_ip, icap, "ipauth:%s", req->client_ip);
 }
 
-/* The configured failures per minute, per client id and per client IP. */
-static struct latch_ratelimit_rule client_rule(const struct latch_request *req)
-{
-    return (struct latch_ratelimit_rule){
-        .burst = latch_loop_config(req->loop)->limit_client_auth_failures, .window_s = 60};
-}
-
-static struct latch_ratelimit_rule ip_rule(const struct latch_request *req)
-{
-    return (struct latch_ratelimit_rule){
-        .burst = latch_loop_config(req->loop)->limit_ip_auth_failures, .window_s = 60};
-}
-
 /* 429 in the token endpoint's error shape, with Retry-After. */
 static void too_many(struct latch_request *req, int retry_after_s)
 {
@@ -98,14 +85,12 @@ static void too_many(struct latch_request *req, int retry_after_s)
 /* Whether the client (and this client IP) may try to authenticate now; answers 429 if not. */
 static bool throttle_allows(struct token_ctx *ctx)
 {
+    const struct latch_config *cfg = latch_loop_config(ctx->req->loop);
     char by_client[160], by_ip[96];
     int retry = 0;
-    uint64_t now = latch_ratelimit_now_ms();
     throttle_keys(ctx, by_client, sizeof(by_client), by_ip, sizeof(by_ip));
-    struct latch_ratelimit *rl = latch_ratelimit_global();
-    struct latch_ratelimit_rule ir = ip_rule(ctx->req), cr = client_rule(ctx->req);
-    if (latch_ratelimit_check(rl, &ir, by_ip, now, &retry) &&
-        latch_ratelimit_check(rl, &cr, by_client, now, &retry))
+    if (latch_ratelimit_allow_per_minute(cfg->limit_ip_auth_failures, by_ip, &retry) &&
+        latch_ratelimit_allow_per_minute(cfg->limit_client_auth_failures, by_client, &retry))
         return true;
     too_many(ctx->req, retry);
     return false;
@@ -114,13 +99,12 @@ static bool throttle_allows(struct token_ctx *ctx)
 static void invalid_client(struct token_ctx *ctx, const char *why)
 {
     /* Every failed authentication counts against the client id and the client IP. */
+    const struct latch_config *cfg = latch_loop_config(ctx->req->loop);
     char by_client[160], by_ip[96];
-    uint64_t now = latch_ratelimit_now_ms();
     throttle_keys(ctx, by_client, sizeof(by_client), by_ip, sizeof(by_ip));
-    struct latch_ratelimit_rule ir = ip_rule(ctx->req), cr = client_rule(ctx->req);
-    latch_ratelimit_fail(latch_ratelimit_global(), &ir, by_ip, now);
+    latch_ratelimit_fail_per_minute(cfg->limit_ip_auth_failures, by_ip);
     if (ctx->client_id != NULL)
-        latch_ratelimit_fail(latch_ratelimit_global(), &cr, by_client, now);
+        latch_ratelimit_fail_per_minute(cfg->limit_client_auth_failures, by_client);
     latch_http_add_header(ctx->req, "WWW-Authenticate", "Basic realm=\"latch\", charset=\"UTF-8\"");
     latch_oidc_error(ctx->req, 401, "invalid_client", why);
 }

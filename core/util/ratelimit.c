@@ -155,3 +155,16 @@ void latch_ratelimit_fail(struct latch_ratelimit *rl, const struct latch_ratelim
     found->used = now_ms;
     pthread_mutex_unlock(&sh->lock);
 }
+
+bool latch_ratelimit_allow_per_minute(int n, const char *key, int *retry_after_s)
+{
+    struct latch_ratelimit_rule rule = {.burst = n, .window_s = 60};
+    return latch_ratelimit_check(latch_ratelimit_global(), &rule, key, latch_ratelimit_now_ms(),
+                                 retry_after_s);
+}
+
+void latch_ratelimit_fail_per_minute(int n, const char *key)
+{
+    struct latch_ratelimit_rule rule = {.burst = n, .window_s = 60};
+    latch_ratelimit_fail(latch_ratelimit_global(), &rule, key, latch_ratelimit_now_ms());
+}

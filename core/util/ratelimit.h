@@ -44,6 +44,10 @@ bool latch_ratelimit_check(struct latch_ratelimit *rl, const struct latch_rateli
 void latch_ratelimit_fail(struct latch_ratelimit *rl, const struct latch_ratelimit_rule *rule,
                           const char *key, uint64_t now_ms);
 
+/* The common case: n failures a minute (n = 0: off) for key, on the process-wide table, now. */
+bool latch_ratelimit_allow_per_minute(int n, const char *key, int *retry_after_s);
+void latch_ratelimit_fail_per_minute(int n, const char *key);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t latch_ratelimit_now_ms(void);
 

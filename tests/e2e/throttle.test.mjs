@@ -10,7 +10,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startLatchd } from './lib/harness.mjs';
-import { TenantCtx, basicAuth } from './lib/oidc.mjs';
+import { CookieJar, ExperienceClient, TenantCtx, basicAuth, uniqUsername } from './lib/oidc.mjs';
+import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
 
 /** One request from a chosen local address; resolves {status, headers, json}. */
 function request(url, { method = 'GET', headers = {}, body, from = '127.0.0.1' } = {}) {
@@ -93,6 +94,46 @@ describe('failure throttling', () => {
     assert.equal(refused.status, 429, refused.text);
     assert.ok(Number(refused.headers['retry-after']) >= 1);
     assert.equal((await grant(ctx, app.id, app.secret, '127.0.0.2')).status, 200, 'another address');
+  });
+
+  /** An Experience API client with an interaction of ctx's web app begun for event. */
+  async function interaction(ctx, event) {
+    const app = await ctx.createWebApp('http://127.0.0.1:9');
+    const config = await webAppConfig(ctx, app);
+    const xp = new ExperienceClient(ctx, new CookieJar());
+    await xp.start(authUrl(config, app, await flowChecks()));
+    await xp.begin(event);
+    return xp;
+  }
+
+  it('wrong passwords from one address: 429 past the bound, whatever the identifier, even for the right password', async () => {
+    const { ctx } = await setUp({ LATCH_LIMIT_IP_PASSWORD_FAILURES: '3' });
+    const user = await ctx.createUser();
+    const xp = await interaction(ctx, 'SignIn');
+    for (let i = 0; i < 3; i++) {
+      const r = await xp.verifyPassword(uniqUsername('nobody'), 'wrong-password');
+      assert.equal(r.status, 422, r.text);
+    }
+    const refused = await xp.verifyPassword(user.username, user.password);
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.json().code, 'guard.too_many_requests');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+  });
+
+  it('registration attempts that find the username taken: 429 past the bound (no free account oracle)', async () => {
+    const { ctx } = await setUp({ LATCH_LIMIT_IP_REGISTRATION_CHECKS: '2' });
+    const taken = await ctx.createUser();
+    const xp = await interaction(ctx, 'Register');
+    const register = (username) => xp.call('POST', '/verification/new-password-identity',
+      { identifier: { type: 'username', value: username }, password: 'A-long-enough-password-42!' });
+    for (let i = 0; i < 2; i++) {
+      const r = await register(taken.username);
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.json().code, 'user.username_already_in_use');
+    }
+    const refused = await register(uniqUsername('fresh'));
+    assert.equal(refused.status, 429, refused.text);
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
   });
 
   it('invalid bearer tokens at the Management API: 429 past the bound, before verifying a signature', async () => {
