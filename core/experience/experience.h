@@ -21,6 +21,7 @@
  *   POST /api/experience/identification              {verificationId} → 204 / 201
  *   POST /api/experience/submit                      → {redirectTo}
  *   GET  /sign-in, GET /register                     the hosted page
+ *   (the logout confirmation page is rendered here too, for /oidc/session/end)
  *   GET  /ui/:file                                   its assets (node route)
  *   GET, PATCH /api/sign-in-exp                      Management API (bearer token)
  */
@@ -29,6 +30,22 @@
 
 #include "http/http.h"
 #include "util/error.h"
+
+/* A hidden field of the logout confirmation form; value NULL: left out. */
+struct latch_xp_hidden {
+    const char *name;
+    const char *value;
+};
+
+/*
+ * Answers with the logout confirmation page (core/ui/logout.html; OIDC RP-Initiated Logout 1.0
+ * §2, like node-oidc-provider's logoutSource), in the tenant's language: a form that POSTs to
+ * action (a path) with xsrf, the fields, and logout=yes or logout=no. Every string is borrowed
+ * until the response is sent (the request's arena is fine). Loop thread.
+ */
+void latch_xp_logout_page(struct latch_request *req, const char *action, const char *xsrf,
+                          const char *ui_locales, const struct latch_xp_hidden *fields,
+                          int nfields);
 
 /* Registers every route above. Main thread, before the server starts. */
 latch_rc latch_experience_register(struct latch_server *srv) LATCH_MUST_CHECK;

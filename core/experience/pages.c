@@ -22,7 +22,8 @@
 #include "http/cookie.h"
 #include "ui/assets.h"
 
-#define PAGE_TEMPLATE "sign-in.html"
+#define PAGE_TEMPLATE   "sign-in.html"
+#define LOGOUT_TEMPLATE "logout.html"
 
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
@@ -254,6 +255,107 @@ static void get_register(struct latch_request *req, void *arg)
     serve_page(req, true);
 }
 
+/* ---- the logout confirmation page ---- */
+
+/* No script, so no script-src; no form-action either: the confirmed POST is answered by a
+ * redirect to the application's post_logout_redirect_uri, which browsers check against it. */
+static const char logout_csp[] = "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                                 "frame-ancestors 'none'; base-uri 'none'";
+
+struct logout_call {
+    struct latch_request *req;
+    const char *action;
+    const char *xsrf;
+    const char *ui_locales;
+    const struct latch_xp_hidden *fields;
+    int nfields;
+};
+
+static void logout_render(struct logout_call *lc, const char *language_info)
+{
+    struct latch_request *req = lc->req;
+    struct latch_language_info li;
+    yajl_val v = language_info ? yajl_tree_parse(language_info, NULL, 0) : NULL;
+    (void)latch_xp_language_info_read(v, false, &li, NULL, 0);
+    yajl_tree_free(v);
+    const char *locale =
+        latch_xp_locale(lc->ui_locales, latch_http_header_get(req, "accept-language"), &li);
+    bool es = strcmp(locale, "es") == 0;
+    const struct latch_config *cfg = latch_loop_config(req->loop);
+    const struct latch_ui_asset *tpl = latch_ui_asset_find(LOGOUT_TEMPLATE);
+    const char *ui = latch_arena_printf(req->arena, "%s/ui/", cfg->public_path);
+    /* The hidden inputs, each value escaped; "" when there are none. */
+    char *fields = latch_arena_strdup(req->arena, "");
+    for (int i = 0; i < lc->nfields && fields != NULL; i++) {
+        if (lc->fields[i].value == NULL)
+            continue;
+        const char *value = html_escape(req->arena, lc->fields[i].value);
+        fields = value ? latch_arena_printf(req->arena,
+                                            "%s    <input type=\"hidden\" name=\"%s\" "
+                                            "value=\"%s\">\n",
+                                            fields, lc->fields[i].name, value)
+                       : NULL;
+    }
+    if (tpl == NULL || ui == NULL || fields == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    struct placeholder ph[] = {
+        {"{{ui}}", html_escape(req->arena, ui)},
+        {"{{v}}", latch_ui_version},
+        {"{{lang}}", locale},
+        {"{{title}}", es ? "Cerrar sesi\xc3\xb3n" : "Sign out"},
+        {"{{question}}", es ? "\xc2\xbfQuiere cerrar la sesi\xc3\xb3n en este sitio?"
+                            : "Do you want to sign out of this site?"},
+        {"{{action}}", html_escape(req->arena, lc->action)},
+        {"{{xsrf}}", html_escape(req->arena, lc->xsrf)},
+        {"{{fields}}", fields},
+        {"{{confirm}}", es ? "S\xc3\xad, cerrar sesi\xc3\xb3n" : "Yes, sign me out"},
+        {"{{cancel}}", es ? "No, seguir conectado" : "No, stay signed in"},
+    };
+    int nph = (int)(sizeof(ph) / sizeof(ph[0]));
+    for (int k = 0; k < nph; k++) {
+        if (ph[k].value == NULL) {
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+            return;
+        }
+    }
+    size_t len = 0;
+    char *html = render(req->arena, tpl, ph, nph, &len);
+    if (html == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return;
+    }
+    latch_http_add_header(req, "Content-Security-Policy", logout_csp);
+    latch_http_add_header(req, "Referrer-Policy", "no-referrer");
+    latch_http_add_header(req, "X-Frame-Options", "DENY");
+    latch_http_add_header(req, "Cache-Control", "no-store");
+    latch_http_add_header(req, "Content-Language", locale);
+    latch_http_respond(req, 200, tpl->content_type, html, len);
+}
+
+static void logout_locale_loaded(struct latch_store_result *const *results, int n,
+                                 const struct latch_error *err, void *arg)
+{
+    struct logout_call *lc = arg;
+    /* Without the tenant's languageInfo the page still works in the visitor's language. */
+    logout_render(lc, err == NULL ? latch_store_result_value(results[0], 0, 1) : NULL);
+}
+
+void latch_xp_logout_page(struct latch_request *req, const char *action, const char *xsrf,
+                          const char *ui_locales, const struct latch_xp_hidden *fields, int nfields)
+{
+    struct logout_call *lc = latch_arena_calloc(req->arena, 1, sizeof(*lc));
+    if (lc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    *lc = (struct logout_call){req, action, xsrf, ui_locales, fields, nfields};
+    const char *params[2] = {req->tenant->id, NULL};
+    latch_store_query(latch_loop_store(req->loop), req->tenant->id, &page_locale, params,
+                      logout_locale_loaded, lc);
+}
+
 /* Whether the If-None-Match header lists etag (or is "*"). */
 static bool etag_matches(const char *header, const char *etag)
 {
@@ -278,8 +380,8 @@ static void get_asset(struct latch_request *req, void *arg)
 {
     const char *name = latch_http_param(req, "file");
     const struct latch_ui_asset *a = latch_ui_asset_find(name);
-    /* The page template is served only through /sign-in and /register, filled in. */
-    if (a == NULL || strcmp(a->name, PAGE_TEMPLATE) == 0) {
+    /* The page templates are served only through their routes, filled in. */
+    if (a == NULL || strcmp(a->name, PAGE_TEMPLATE) == 0 || strcmp(a->name, LOGOUT_TEMPLATE) == 0) {
         latch_http_respond_errorf(req, 404, "http.not_found", "Not found.");
         return;
     }

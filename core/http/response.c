@@ -187,6 +187,13 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
                             status, reason(status), http_date(c->loop), req->request_id);
         if (!c->has_cache_control)
             evbuffer_add(out, "Cache-Control: no-store\r\n", 25);
+        /* HSTS (RFC 6797) whenever the public URL is https, even on a response this node sends
+         * over plain http behind a TLS-terminating proxy: the browser only honours it over TLS. */
+        if (c->loop->srv->cfg->public_https) {
+            static const char hsts[] =
+                "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n";
+            evbuffer_add(out, hsts, sizeof(hsts) - 1);
+        }
         for (struct resp_header *h = c->resp_headers; h != NULL; h = h->next)
             evbuffer_add_printf(out, "%s: %s\r\n", h->name, h->value);
         if (status == 503 && !has_header(c, "retry-after")) {

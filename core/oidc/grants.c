@@ -307,6 +307,12 @@ static void tokens_issue(struct issue *is)
         latch_json_key(&j, "sid");
         latch_json_string(&j, is->sid);
     }
+    /* The grant (authorization) the token comes from: a reused code revokes it, and userinfo
+     * then refuses the token (revoked_grants, schema 0008). */
+    if (is->grant_id != NULL) {
+        latch_json_key(&j, "grant_id");
+        latch_json_string(&j, is->grant_id);
+    }
     latch_json_end_object(&j);
     char *access = sign_json(st, &j, "\"typ\":\"at+jwt\"");
 

@@ -1,6 +1,10 @@
 /*
  * Userinfo (<issuer>/me, OIDC Core §5.3), RP-initiated logout (<issuer>/session/end, OIDC
  * RP-Initiated Logout 1.0), revocation (RFC 7009) and introspection (RFC 7662).
+ *
+ * Logout ends the session at once only when the application proves it asks, with a valid
+ * id_token_hint; otherwise (a link any site could make the browser follow) the person confirms
+ * on a page whose form carries an anti-forgery token, as node-oidc-provider does.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +12,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "config/config.h"
+#include "experience/experience.h"
 #include "http/cookie.h"
+#include "jose/base64url.h"
 #include "jose/jwt.h"
 #include "jose/secret.h"
 #include "oidc/claims.h"
@@ -74,15 +82,20 @@ static const char *claim_str(yajl_val claims, const char *name)
 
 /* ---- userinfo ---- */
 
+/* Every organization claim: the access token's scope decides which are written. Column 17:
+ * whether the token's grant ($4, NULL for none) was revoked by a reused code; read in the same
+ * statement as the user, so checking it costs no round trip. */
+#define USERINFO_COLUMNS                                                                           \
+    USER_COLUMNS_FOR("'" LATCH_SCOPE_ORGANIZATIONS " " LATCH_SCOPE_ORGANIZATION_ROLES "'",         \
+                     ORGANIZATION_DATA_SQL)
 static const struct latch_stmt user_stmt = {
     .name = "userinfo_user",
-    /* Every organization claim: the access token's scope decides which are written. */
-    .sql = "SELECT " USER_COLUMNS_FOR("'" LATCH_SCOPE_ORGANIZATIONS
-                                      " " LATCH_SCOPE_ORGANIZATION_ROLES "'",
-                                      ORGANIZATION_DATA_SQL) " FROM users u "
-                                                             "WHERE u.tenant_id = $1 AND u.id = $2",
-    .nparams = 3,
+    .sql = "SELECT " USERINFO_COLUMNS ", EXISTS (SELECT 1 FROM revoked_grants g "
+           "WHERE g.tenant_id = $1 AND g.grant_id = $4) FROM users u "
+           "WHERE u.tenant_id = $1 AND u.id = $2",
+    .nparams = 4,
 };
+enum { COL_GRANT_REVOKED = 17 };
 
 struct ui_ctx {
     struct latch_request *req;
@@ -90,6 +103,7 @@ struct ui_ctx {
     const char *sub;
     const char *scope;
     const char *client_id;
+    const char *grant_id; /* NULL: the token names no grant */
 };
 
 static void bearer_error(struct latch_request *req, const char *error, const char *why)
@@ -116,6 +130,10 @@ static void user_loaded(struct latch_store_result *const *results, int n,
     const struct latch_store_result *r = results[0];
     if (latch_store_result_rows(r) != 1 || strcmp(latch_store_result_value(r, 0, 11), "t") == 0) {
         bearer_error(req, "invalid_token", "The user of this token cannot sign in.");
+        return;
+    }
+    if (strcmp(latch_store_result_value(r, 0, COL_GRANT_REVOKED), "t") == 0) {
+        bearer_error(req, "invalid_token", "The access token was revoked.");
         return;
     }
     struct latch_claims_user cu = {
@@ -162,7 +180,7 @@ static void ui_client(struct latch_client *client, const struct latch_error *err
         latch_http_add_header(req, "Vary", "Origin");
     }
     latch_client_unref(client);
-    const char *p[3] = {req->tenant->id, u->sub, NULL};
+    const char *p[4] = {req->tenant->id, u->sub, NULL, u->grant_id};
     latch_store_query(latch_loop_store(req->loop), req->tenant->id, &user_stmt, p, user_loaded, u);
 }
 
@@ -185,6 +203,8 @@ static void ui_state(struct latch_tenant_state *st, const struct latch_error *er
     u->sub = latch_arena_strdup(req->arena, claim_str(jwt.claims, "sub") ?: "");
     u->scope = latch_arena_strdup(req->arena, claim_str(jwt.claims, "scope") ?: "");
     u->client_id = latch_arena_strdup(req->arena, claim_str(jwt.claims, "client_id") ?: "");
+    const char *grant_id = claim_str(jwt.claims, "grant_id");
+    u->grant_id = grant_id ? latch_arena_strdup(req->arena, grant_id) : NULL;
     latch_jose_jwt_clear(&jwt);
     if (!latch_scope_has(u->scope, "openid") || u->sub[0] == '\0') {
         bearer_error(req, "insufficient_scope", "The token was not granted the openid scope.");
@@ -269,6 +289,7 @@ struct logout_ctx {
     const char *client_id;
     const char *post_logout;
     const char *state_param;
+    bool hinted; /* a valid id_token_hint: the application asks, no confirmation needed */
 };
 
 static void logged_out(struct latch_store_result *const *results, int n,
@@ -302,20 +323,115 @@ static void logged_out(struct latch_store_result *const *results, int n,
     latch_oidc_error_page(req, 200, "Signed out", "You have signed out.");
 }
 
+static const char *session_cookie(struct latch_request *req)
+{
+    const char *cookie =
+        latch_http_cookie_get(req, latch_http_tenant_cookie_name(req, "latch_session"));
+    return cookie != NULL && cookie[0] != '\0' && strlen(cookie) <= 128 ? cookie : NULL;
+}
+
 static void end_now(struct logout_ctx *l)
 {
     struct latch_request *req = l->req;
-    const char *cookie =
-        latch_http_cookie_get(req, latch_http_tenant_cookie_name(req, "latch_session"));
+    const char *cookie = session_cookie(req);
     char hash[LATCH_TOKEN_HASH_TEXT];
     const char *tid = l->state->id;
     latch_tenant_state_unref(l->state);
-    if (cookie == NULL || strlen(cookie) > 128 || latch_jose_token_hash(cookie, hash) != LATCH_OK) {
+    if (cookie == NULL || latch_jose_token_hash(cookie, hash) != LATCH_OK) {
         logged_out(NULL, 0, NULL, l);
         return;
     }
     const char *p[2] = {tid, hash};
     latch_store_query(latch_loop_store(req->loop), req->tenant->id, &end_session, p, logged_out, l);
+}
+
+/*
+ * The confirmation form's anti-forgery token (node-oidc-provider's `xsrf`): an HMAC of the
+ * tenant and the session cookie under a key derived from LATCH_SECRET_KEY. Only a page that
+ * came with the (HttpOnly) cookie can know it, it needs no stored state (any node can check
+ * it), and it changes with the session. out: 43 characters of base64url and a NUL.
+ */
+#define XSRF_LEN 43
+static bool logout_xsrf(struct latch_request *req, const char *cookie, char out[XSRF_LEN + 1])
+{
+    uint8_t key[32], mac[LATCH_SECRET_HASH_LEN];
+    const char *msg = latch_arena_printf(req->arena, "%s\n%s", req->tenant->id, cookie);
+    bool ok = msg != NULL &&
+              latch_jose_derive_key(latch_loop_config(req->loop)->secret_key,
+                                    "latch/logout-xsrf/v1", key) == LATCH_OK &&
+              latch_jose_client_secret_hash(key, msg, strlen(msg), mac) == LATCH_OK &&
+              latch_jose_b64url_encode(mac, sizeof(mac), out, XSRF_LEN + 1) == XSRF_LEN;
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return ok;
+}
+
+/* The application's parameters checked: end the session when the request may, else ask. */
+static void confirm_or_end(struct logout_ctx *l)
+{
+    struct latch_request *req = l->req;
+    const char *cookie = session_cookie(req);
+    /* With a valid id_token_hint the application asks (as before); without a session there is
+     * nothing to end, only the cookie to clear and the redirect. */
+    if (l->hinted || cookie == NULL) {
+        end_now(l);
+        return;
+    }
+    char expected[XSRF_LEN + 1];
+    if (!logout_xsrf(req, cookie, expected)) {
+        latch_tenant_state_unref(l->state);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Please try again shortly.");
+        return;
+    }
+    const char *answer = req->method == LATCH_HTTP_POST ? latch_form_get(&l->form, "logout") : NULL;
+    if (answer == NULL) {
+        latch_tenant_state_unref(l->state);
+        const char *base = latch_http_tenant_cookie_path(req);
+        const char *action =
+            base ? latch_arena_printf(req->arena, "%soidc/session/end", base) : NULL;
+        const char *xsrf = latch_arena_strdup(req->arena, expected);
+        struct latch_xp_hidden *fields = latch_arena_calloc(req->arena, 4, sizeof(*fields));
+        if (action == NULL || xsrf == NULL || fields == NULL) {
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            return;
+        }
+        const char *ui_locales = latch_form_get(&l->form, "ui_locales");
+        fields[0] = (struct latch_xp_hidden){"client_id", l->client_id};
+        fields[1] = (struct latch_xp_hidden){"post_logout_redirect_uri", l->post_logout};
+        fields[2] = (struct latch_xp_hidden){"state", l->state_param};
+        fields[3] = (struct latch_xp_hidden){"ui_locales", ui_locales};
+        latch_xp_logout_page(req, action, xsrf, ui_locales, fields, 4);
+        return;
+    }
+    const char *given = latch_form_get(&l->form, "xsrf");
+    bool ok = given != NULL && strlen(given) == XSRF_LEN &&
+              latch_jose_equal((const uint8_t *)given, (const uint8_t *)expected, XSRF_LEN);
+    OPENSSL_cleanse(expected, sizeof(expected));
+    if (!ok) {
+        /* A forged or stale form: the session stays. */
+        latch_tenant_state_unref(l->state);
+        latch_oidc_error_page(req, 400, "Invalid request",
+                              "The sign-out request could not be verified. Go back to the "
+                              "application and sign out again.");
+        return;
+    }
+    if (strcmp(answer, "yes") == 0) {
+        end_now(l);
+        return;
+    }
+    /* "No, stay signed in": back to the application when it said where, session kept. */
+    latch_tenant_state_unref(l->state);
+    if (l->post_logout != NULL) {
+        const char *sep = strchr(l->post_logout, '?') ? "&" : "?";
+        char *url = l->state_param
+                        ? latch_arena_printf(req->arena, "%s%sstate=%s", l->post_logout, sep,
+                                             latch_oidc_urlencode(req, l->state_param))
+                        : latch_arena_strdup(req->arena, l->post_logout);
+        latch_http_add_header(req, "Location", url);
+        latch_http_respond(req, 303, NULL, NULL, 0);
+        return;
+    }
+    latch_oidc_error_page(req, 200, "Still signed in", "You are still signed in.");
 }
 
 static void logout_client(struct latch_client *client, const struct latch_error *err, void *arg)
@@ -331,7 +447,7 @@ static void logout_client(struct latch_client *client, const struct latch_error 
                               "application.");
         return;
     }
-    end_now(l);
+    confirm_or_end(l);
 }
 
 static void logout_state(struct latch_tenant_state *st, const struct latch_error *err, void *arg)
@@ -362,6 +478,7 @@ static void logout_state(struct latch_tenant_state *st, const struct latch_error
         if (l->client_id == NULL && aud != NULL)
             l->client_id = latch_arena_strdup(req->arena, aud);
         latch_jose_jwt_clear(&jwt);
+        l->hinted = true;
     }
     if (l->post_logout != NULL) {
         if (l->client_id == NULL) {
@@ -373,7 +490,7 @@ static void logout_state(struct latch_tenant_state *st, const struct latch_error
         latch_client_get(req->loop, req->tenant->id, l->client_id, logout_client, l);
         return;
     }
-    end_now(l);
+    confirm_or_end(l);
 }
 
 void latch_oidc_end_session(struct latch_request *req, void *arg)

@@ -192,9 +192,11 @@ static char *build_discovery(const struct latch_tenant_state *st, size_t *len)
     static const char *const subjects[] = {"public", NULL};
     static const char *const pkce[] = {"S256", NULL};
     static const char *const prompts[] = {"none", "login", "consent", NULL};
-    static const char *const scopes[] = {
-        "openid",  "offline_access", "profile",    "email", "phone",
-        "address", "custom_data",    "identities", "roles", NULL};
+    static const char *const scopes[] = {"openid", "offline_access", "profile", "email", "phone",
+                                         "address", "custom_data", "identities", "roles",
+                                         /* Served by oidc/ (claims.h); Logto lists them too. */
+                                         "urn:logto:scope:organizations",
+                                         "urn:logto:scope:organization_roles", NULL};
     static const char *const claims[] = {"sub",
                                          "iss",
                                          "aud",

@@ -173,7 +173,8 @@ describe('people sign in (browser + openid-client)', () => {
     }
     assert.ok(!d.grant_types_supported.includes('implicit') && !d.grant_types_supported.includes('password'));
     assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
-    for (const s of ['openid', 'offline_access', 'profile', 'email', 'phone', 'custom_data', 'identities', 'roles']) {
+    for (const s of ['openid', 'offline_access', 'profile', 'email', 'phone', 'custom_data', 'identities', 'roles',
+      'urn:logto:scope:organizations', 'urn:logto:scope:organization_roles']) {
       assert.ok(d.scopes_supported.includes(s), `scope ${s} in ${d.scopes_supported}`);
     }
     assert.deepEqual(d.id_token_signing_alg_values_supported, ['ES384'], 'the current key of a new tenant');
