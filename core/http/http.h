@@ -72,6 +72,10 @@ struct latch_request {
     const struct latch_tenant *tenant; /* set by tenant routes; borrowed from the request */
     const char *tenant_id;             /* for the access log, NULL when none */
     const char *route_path;            /* path inside the tenant endpoint ("/api/status") */
+    /* A successful (2xx) answer to this request changed the tenant's data: this node drops its
+     * cached view of the tenant before the answer goes out, so the client's next request here
+     * sees the change at once (other nodes learn of it through NOTIFY). */
+    bool changes_tenant;
 
     struct latch_loop *loop;
     struct latch_route_match *route; /* parameters of the matched route */

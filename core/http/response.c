@@ -13,6 +13,7 @@
 
 #include "http/server_internal.h"
 #include "metrics/metrics.h"
+#include "tenants/cache.h"
 #include "util/log.h"
 
 uint64_t latch_http_now_ns(void)
@@ -176,6 +177,8 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
         return;
     }
     c->responded = true;
+    if (req->changes_tenant && req->tenant_id != NULL && status >= 200 && status < 300)
+        latch_tenant_epoch_bump(req->tenant_id); /* read-your-writes on this node */
     /* Draining: every answer closes its connection, so that the load balancer's reused
      * connections move to other nodes before this one stops accepting. */
     bool keep = c->info.keep_alive && !c->loop->stopping && !latch_loop_is_draining(c->loop);

@@ -105,6 +105,7 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
                                   "The access token lacks the `all` scope.");
         return;
     }
+    req->changes_tenant = req->method != LATCH_HTTP_GET && req->method != LATCH_HTTP_HEAD;
     ck->guard->handler(req, (void *)ck->guard->arg);
 }
 

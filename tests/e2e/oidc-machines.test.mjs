@@ -825,6 +825,20 @@ describe('OIDC for machines', () => {
       await assert.rejects(a.verify(tb.access_token, { audience: objsA.resource.indicator }),
         'B\'s token does not verify as A\'s');
     });
+
+    it('a Management API change is seen by the very next request on the same node', async () => {
+      // The node drops its cached view of the tenant before answering a successful write, so
+      // no request after the answer can meet the old view (other nodes follow by NOTIFY).
+      const api = await b.api();
+      for (let i = 0; i < 15; i++) {
+        const indicator = `https://e2e.example/${uniq('ryw')}`;
+        expectStatus(await api.post('/resources', { name: uniq('ryw'), indicator }), [200, 201], 'create');
+        const r = await b.tokenRequest({
+          client: b.admin, params: { grant_type: 'client_credentials', resource: indicator },
+        });
+        assert.equal(r.status, 200, `round ${i}: ${r.text}`);
+      }
+    });
   });
 });
 
