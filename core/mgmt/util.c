@@ -13,6 +13,7 @@
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #define BODY_MAX_DEPTH 16
 #define SEARCH_MAX     256
@@ -51,6 +52,63 @@ static const char *body_prescan(const char *s, size_t len)
     return NULL;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first key that occurs twice in obj, or NULL (also NULL when out of memory, after which
+ * the answer is a 500 anyway). Sorting a copy keeps a body with many keys O(n log n). */
+static const char *duplicate_key(struct latch_request *req, yajl_val obj)
+{
+    size_t n = obj->u.object.len;
+    if (n < 2)
+        return NULL;
+    const char **keys = latch_arena_alloc(req->arena, n * sizeof(*keys));
+    if (keys == NULL)
+        return NULL;
+    memcpy(keys, obj->u.object.keys, n * sizeof(*keys));
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return keys[i];
+    return NULL;
+}
+
+/* Checks what the parsed tree may still hold: an object key given twice (RFC 8259 leaves the
+ * meaning open; which one wins must not be up to the parser), and strings that escapes made
+ * ill-formed UTF-8. Answers 400 naming the key or field; the depth is bounded by the prescan. */
+static bool tree_check(struct latch_request *req, yajl_val v)
+{
+    if (YAJL_IS_STRING(v)) {
+        if (!latch_utf8_valid_str(v->u.string)) {
+            latch_mgmt_invalid(req, "body", "a string is not valid UTF-8");
+            return false;
+        }
+    } else if (YAJL_IS_OBJECT(v)) {
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            if (!latch_utf8_valid_str(v->u.object.keys[i])) {
+                latch_mgmt_invalid(req, "body", "a key is not valid UTF-8");
+                return false;
+            }
+        }
+        const char *dup = duplicate_key(req, v);
+        if (dup != NULL) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "body: duplicate key `%.64s`", dup);
+            return false;
+        }
+        for (size_t i = 0; i < v->u.object.len; i++)
+            if (!tree_check(req, v->u.object.values[i]))
+                return false;
+    } else if (YAJL_IS_ARRAY(v)) {
+        for (size_t i = 0; i < v->u.array.len; i++)
+            if (!tree_check(req, v->u.array.values[i]))
+                return false;
+    }
+    return true;
+}
+
 yajl_val latch_mgmt_body(struct latch_request *req)
 {
     if (req->body == NULL || req->body_len == 0) {
@@ -66,6 +124,13 @@ yajl_val latch_mgmt_body(struct latch_request *req)
         latch_mgmt_invalid(req, "body", problem);
         return NULL;
     }
+    /* Raw bytes first (yajl would only say "not valid JSON"), then the decoded tree, where
+     * escapes such as "\udc00" (a lone surrogate, which yajl encodes as ED B0 80) can still
+     * make ill-formed UTF-8 that PostgreSQL refuses. */
+    if (!latch_utf8_valid(req->body, req->body_len)) {
+        latch_mgmt_invalid(req, "body", "is not valid UTF-8");
+        return NULL;
+    }
     char errbuf[128];
     yajl_val tree = yajl_tree_parse(req->body, errbuf, sizeof(errbuf));
     if (tree == NULL) {
@@ -75,6 +140,10 @@ yajl_val latch_mgmt_body(struct latch_request *req)
     if (!YAJL_IS_OBJECT(tree)) {
         yajl_tree_free(tree);
         latch_mgmt_invalid(req, "body", "must be a JSON object");
+        return NULL;
+    }
+    if (!tree_check(req, tree)) {
+        yajl_tree_free(tree);
         return NULL;
     }
     return tree;
@@ -397,11 +466,13 @@ void latch_mgmt_store_error(struct latch_request *req, const struct latch_error 
                                   "and ensure that all referenced entities exist.");
         return;
     }
+    /* The store answers every data exception (SQLSTATE class 22: too long, out of range, not
+     * UTF-8) with 400 invalid_request; its detail names the SQLSTATE. */
     if (strcmp(err->code, "23514") == 0 || strcmp(err->code, "23502") == 0 ||
-        strcmp(err->code, "22001") == 0 || strcmp(err->code, "22003") == 0) {
+        (err->status == 400 && strcmp(err->code, "invalid_request") == 0)) {
         latch_warn("management api: request %s: constraint: %s", req->request_id, err->detail);
         latch_http_respond_errorf(req, 400, "guard.invalid_input",
-                                  "body: a value is out of the allowed range");
+                                  "body: a value is malformed or out of the allowed range");
         return;
     }
     if (err->status >= 500)
