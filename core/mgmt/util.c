@@ -21,6 +21,23 @@
 
 /* ---- body ---- */
 
+/* The value of four hex digits at s, or -1. */
+static long hex4(const char *s)
+{
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = s[k];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
 /* Checks what yajl_tree_parse() does not: nesting depth, and "\u0000", which would end the C
  * string yajl hands back and silently cut the value. Returns a problem or NULL. */
 static const char *body_prescan(const char *s, size_t len)
@@ -34,6 +51,18 @@ static const char *body_prescan(const char *s, size_t len)
                 if (i + 5 < len && s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
                     s[i + 4] == '0' && s[i + 5] == '0')
                     return "\\u0000 is not allowed in strings";
+                /* yajl turns a lone high surrogate into "?" and a lone low one into ill-formed
+                 * UTF-8: a surrogate must be a high one followed by a low one. */
+                long u = i + 5 < len && s[i + 1] == 'u' ? hex4(s + i + 2) : -1;
+                if (u >= 0xdc00 && u <= 0xdfff)
+                    return "a string holds a lone UTF-16 surrogate";
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    long lo =
+                        i + 11 < len && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4(s + i + 8) : -1;
+                    if (lo < 0xdc00 || lo > 0xdfff)
+                        return "a string holds a lone UTF-16 surrogate";
+                    i += 6; /* the low half is checked */
+                }
                 i++; /* skip the escaped character */
             } else if (c == '"') {
                 in_string = false;
