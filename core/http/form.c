@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http/parser.h"
+#include "util/utf8.h"
 
 static char *decode_component(struct latch_arena *arena, const char *s, size_t len)
 {
@@ -22,26 +23,40 @@ latch_rc latch_form_parse(struct latch_form *form, struct latch_arena *arena, co
                           size_t len, struct latch_error *err)
 {
     form->n = 0;
+    form->invalid = NULL;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *fend = amp ? amp : end;
         if (fend > p) {
-            if (form->n == LATCH_FORM_MAX_FIELDS)
+            if (form->n == LATCH_FORM_MAX_FIELDS) {
+                form->invalid = NULL; /* fields[] is incomplete */
                 return latch_error_set(err, 400, "invalid_request", "Too many parameters.");
+            }
             const char *eq = memchr(p, '=', (size_t)(fend - p));
             const char *nend = eq ? eq : fend;
             const char *vstart = eq ? eq + 1 : fend;
             char *name = decode_component(arena, p, (size_t)(nend - p));
             char *value = decode_component(arena, vstart, (size_t)(fend - vstart));
-            if (name == NULL || value == NULL)
+            if (name == NULL || value == NULL) {
+                form->invalid = NULL;
                 return latch_error_set(err, 400, "invalid_request", "Malformed form encoding.");
+            }
+            /* PostgreSQL refuses ill-formed UTF-8 (22021): stop it here, with the field's name.
+             * Parsing goes on so that fields[] is complete for callers that route the error. */
+            if (form->invalid == NULL && !latch_utf8_valid_str(name))
+                form->invalid = "(parameter name)";
+            else if (form->invalid == NULL && !latch_utf8_valid_str(value))
+                form->invalid = name;
             form->fields[form->n].name = name;
             form->fields[form->n].value = value;
             form->n++;
         }
         p = amp ? amp + 1 : end;
     }
+    if (form->invalid != NULL)
+        return latch_error_set(err, 400, "invalid_request", "Parameter `%.64s` is not valid UTF-8.",
+                               form->invalid);
     return LATCH_OK;
 }
 

@@ -23,9 +23,16 @@ struct latch_form_field {
 struct latch_form {
     struct latch_form_field fields[LATCH_FORM_MAX_FIELDS];
     int n;
+    /* After a failed parse: the name of the first field whose name or value is not well-formed
+     * UTF-8 ("(parameter name)" when the name itself is not), NULL when the parse failed for
+     * another reason. Only in that case are fields[] complete (invalid values included), so the
+     * authorization endpoint can still read client_id and redirect_uri to decide where the error
+     * goes. */
+    const char *invalid;
 };
 
-/* Parses text[0..len). 400 "invalid_request" on malformed escapes, NULs or too many fields. */
+/* Parses text[0..len). 400 "invalid_request" on malformed escapes, NULs, too many fields, or a
+ * name or value that is not well-formed UTF-8 once decoded (the message names the field). */
 latch_rc latch_form_parse(struct latch_form *form, struct latch_arena *arena, const char *text,
                           size_t len, struct latch_error *err) LATCH_MUST_CHECK;
 

@@ -139,8 +139,12 @@ void latch_http_respond(struct latch_request *req, int status, const char *conte
 void latch_http_respond_json(struct latch_request *req, int status, const char *json, size_t len);
 
 /* Answers with Logto's error shape {"code":…,"message":…}; 405 gets its Allow header from the
- * router, 401 errors get WWW-Authenticate from the caller. */
+ * router, 401 errors get WWW-Authenticate from the caller. A SQLSTATE-shaped code (a store
+ * error passed on unmapped) is answered as server_error (5xx) or invalid_request (4xx). */
 void latch_http_respond_error(struct latch_request *req, const struct latch_error *err);
+
+/* Whether code looks like a PostgreSQL SQLSTATE: exactly five of [0-9A-Z]. */
+bool latch_http_is_sqlstate(const char *code);
 
 /* Shortcut building the error in place. */
 void latch_http_respond_errorf(struct latch_request *req, int status, const char *code,

@@ -235,12 +235,25 @@ void latch_http_respond_json(struct latch_request *req, int status, const char *
     latch_http_conn_finish(req->priv, status, "application/json; charset=utf-8", json, len);
 }
 
+bool latch_http_is_sqlstate(const char *code)
+{
+    size_t i = 0;
+    for (; code[i] != '\0'; i++)
+        if (i == 5 || !((code[i] >= '0' && code[i] <= '9') || (code[i] >= 'A' && code[i] <= 'Z')))
+            return false;
+    return i == 5;
+}
+
 void latch_http_respond_error(struct latch_request *req, const struct latch_error *err)
 {
     char buf[1024];
     int status = err->status >= 400 && err->status <= 599 ? err->status : 500;
     const char *code = err->code[0] ? err->code : "server_error";
     const char *message = err->message[0] ? err->message : "Internal error.";
+    /* A store error nobody mapped carries PostgreSQL's SQLSTATE as its code: that names our
+     * schema's failure modes and means nothing to a client. The log has it (err->detail). */
+    if (latch_http_is_sqlstate(code))
+        code = status >= 500 ? "server_error" : "invalid_request";
     if (status >= 500 && status != 503)
         message = "Internal error."; /* details of our failures stay in the log */
     size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"code\":\"");

@@ -41,7 +41,8 @@ enum latch_route_result {
     LATCH_ROUTE_FOUND = 0,
     LATCH_ROUTE_NOT_FOUND,
     LATCH_ROUTE_METHOD_NOT_ALLOWED,
-    LATCH_ROUTE_BAD_PATH, /* a parameter with malformed percent-encoding */
+    LATCH_ROUTE_BAD_PATH, /* a parameter with malformed percent-encoding or not UTF-8; its name
+                           * is params[nparams - 1].name */
 };
 
 struct latch_router *latch_router_new(void);

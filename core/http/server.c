@@ -203,12 +203,16 @@ bool latch_loop_is_draining(const struct latch_loop *loop)
 /* ---- dispatch ---- */
 
 static void respond_route_miss(struct latch_request *req, enum latch_route_result r,
-                               const char *allow)
+                               const struct latch_route_match *m)
 {
     if (r == LATCH_ROUTE_METHOD_NOT_ALLOWED) {
-        latch_http_add_header(req, "Allow", allow);
+        latch_http_add_header(req, "Allow", m->allow);
         latch_http_respond_errorf(req, 405, "http.method_not_allowed",
                                   "Method %s is not allowed here.", req->method_text);
+    } else if (r == LATCH_ROUTE_BAD_PATH && m->nparams > 0) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "%s: is not valid percent-encoded UTF-8",
+                                  m->params[m->nparams - 1].name);
     } else if (r == LATCH_ROUTE_BAD_PATH) {
         latch_http_respond_errorf(req, 400, "http.bad_request", "Malformed request path.");
     } else {
@@ -258,7 +262,7 @@ static void dispatch(struct conn *c)
         return;
     }
     if (r != LATCH_ROUTE_NOT_FOUND) {
-        respond_route_miss(req, r, c->route.allow);
+        respond_route_miss(req, r, &c->route);
         return;
     }
 
@@ -278,7 +282,7 @@ static void dispatch(struct conn *c)
     req->route_path = inner_decoded;
     r = latch_router_match(srv->tenant_routes, req->method, inner, req->arena, &c->route);
     if (r != LATCH_ROUTE_FOUND) {
-        respond_route_miss(req, r, c->route.allow);
+        respond_route_miss(req, r, &c->route);
         return;
     }
     req->route = &c->route;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "http/form.h"
 #include "jose/jwt.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/cache.h"
@@ -103,6 +104,18 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
     if (!allowed) {
         latch_http_respond_errorf(req, 403, "auth.forbidden",
                                   "The access token lacks the `all` scope.");
+        return;
+    }
+    /* Handlers read the query leniently (a malformed one reads as absent parameters); a query
+     * that does not parse, above all one that is not UTF-8, is refused here for all of them. */
+    struct latch_form form;
+    struct latch_error qerr;
+    if (latch_form_parse(&form, req->arena, req->query, strlen(req->query), &qerr) != LATCH_OK) {
+        if (form.invalid != NULL)
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%.64s: is not valid UTF-8",
+                                      form.invalid);
+        else
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "query: %s", qerr.message);
         return;
     }
     req->changes_tenant = req->method != LATCH_HTTP_GET && req->method != LATCH_HTTP_HEAD;

@@ -24,6 +24,7 @@
 #include "rbac/scopes.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include <yajl/yajl_tree.h>
 
 #define MAX_STATE      2048
@@ -120,7 +121,11 @@ void latch_oidc_error_page(struct latch_request *req, int status, const char *ti
     free(page);
 }
 
-bool latch_oidc_params(struct latch_request *req, struct latch_form *form, bool page_errors)
+/* latch_oidc_params(); with keep_invalid, parameters that are not UTF-8 are left for the caller
+ * to refuse (form->invalid set, true returned), so that the authorization endpoint can decide
+ * between its error page and a redirect to the client. */
+static bool parse_params(struct latch_request *req, struct latch_form *form, bool page_errors,
+                         bool keep_invalid)
 {
     struct latch_error err;
     const char *text = req->query;
@@ -139,15 +144,24 @@ bool latch_oidc_params(struct latch_request *req, struct latch_form *form, bool 
         text = req->body;
         len = req->body_len;
     }
+    form->invalid = NULL;
     if (memchr(text, '\0', len) != NULL ||
         latch_form_parse(form, req->arena, text, len, &err) != LATCH_OK) {
+        if (keep_invalid && form->invalid != NULL)
+            return true;
+        const char *why = form->invalid ? err.message : "The parameters are malformed.";
         if (page_errors)
-            latch_oidc_error_page(req, 400, "Invalid request", "The parameters are malformed.");
+            latch_oidc_error_page(req, 400, "Invalid request", why);
         else
-            latch_oidc_error(req, 400, "invalid_request", "The parameters are malformed.");
+            latch_oidc_error(req, 400, "invalid_request", why);
         return false;
     }
     return true;
+}
+
+bool latch_oidc_params(struct latch_request *req, struct latch_form *form, bool page_errors)
+{
+    return parse_params(req, form, page_errors, false);
 }
 
 /* ---- redirects back to the client ---- */
@@ -468,7 +482,8 @@ static void got_client(struct latch_client *client, const struct latch_error *er
         return;
     }
     const char *redirect_uri = latch_form_get(&a->form, "redirect_uri");
-    if (redirect_uri == NULL || !latch_client_redirect_uri_ok(client, redirect_uri)) {
+    if (redirect_uri == NULL || !latch_utf8_valid_str(redirect_uri) ||
+        !latch_client_redirect_uri_ok(client, redirect_uri)) {
         auth_release(a);
         latch_oidc_error_page(req, 400, "Invalid redirect URI",
                               "The redirect_uri is not registered for this application.");
@@ -476,6 +491,16 @@ static void got_client(struct latch_client *client, const struct latch_error *er
     }
     a->redirect_uri = redirect_uri;
     a->state_param = latch_form_get(&a->form, "state");
+    if (a->form.invalid != NULL) {
+        /* A state that is not UTF-8 cannot go back; any other such parameter is an error the
+         * client hears about at its (trusted) redirect URI. */
+        if (a->state_param != NULL && !latch_utf8_valid_str(a->state_param))
+            a->state_param = NULL;
+        char *msg = latch_arena_printf(req->arena, "Parameter `%.64s` is not valid UTF-8.",
+                                       a->form.invalid);
+        auth_error(a, "invalid_request", msg ? msg : "A parameter is not valid UTF-8.");
+        return;
+    }
 
     /* From here on, errors go back to the client. */
     static const char *const repeatable[] = {"resource", NULL};
@@ -617,7 +642,8 @@ static void got_state(struct latch_tenant_state *st, const struct latch_error *e
     }
     a->state = st;
     const char *client_id = latch_form_get(&a->form, "client_id");
-    if (client_id == NULL || client_id[0] == '\0' || strlen(client_id) > 64) {
+    if (client_id == NULL || client_id[0] == '\0' || strlen(client_id) > 64 ||
+        !latch_utf8_valid_str(client_id)) {
         latch_tenant_state_unref(st);
         latch_oidc_error_page(a->req, 400, "Unknown application", "The client_id is missing.");
         return;
@@ -633,7 +659,7 @@ void latch_oidc_authorize(struct latch_request *req, void *arg)
         return;
     }
     a->req = req;
-    if (!latch_oidc_params(req, &a->form, true))
+    if (!parse_params(req, &a->form, true, true))
         return;
     latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, got_state, a);
 }

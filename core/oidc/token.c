@@ -396,7 +396,8 @@ void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
     }
     if (memchr(req->body, '\0', req->body_len) != NULL ||
         latch_form_parse(&ctx->tr.form, req->arena, req->body, req->body_len, &err) != LATCH_OK) {
-        latch_oidc_error(req, 400, "invalid_request", "The form body is malformed.");
+        latch_oidc_error(req, 400, "invalid_request",
+                         ctx->tr.form.invalid ? err.message : "The form body is malformed.");
         return;
     }
     static const char *const repeatable[] = {"resource", NULL};

@@ -718,7 +718,14 @@ static void handle_result(struct conn *c, PGresult *res)
                 call_set_error(call, 409, sqlstate, "The request conflicts with stored data.", msg);
             else if (sqlstate != NULL && strcmp(sqlstate, "42501") == 0)
                 call_set_error(call, 403, sqlstate, "Not permitted.", msg);
-            else
+            else if (sqlstate != NULL && strncmp(sqlstate, "22", 2) == 0) {
+                /* Data exception (22021 bad UTF-8, 22001 too long, 22P02 bad syntax...): the
+                 * input was bad, not the server. Parsers refuse such input first; this is the
+                 * backstop, and the SQLSTATE stays in the log. */
+                char detail[sizeof(call->err.detail)];
+                snprintf(detail, sizeof(detail), "SQLSTATE %s: %s", sqlstate, msg);
+                call_set_error(call, 400, "invalid_request", "Malformed input.", detail);
+            } else
                 call_set_error(call, 500, sqlstate ? sqlstate : "server_error",
                                "The database rejected the request.", msg);
         }

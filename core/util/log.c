@@ -7,6 +7,7 @@
  * a visible marker; the line stays valid JSON.
  */
 #include "util/log.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -89,44 +90,6 @@ void latch_log_timestamp(char *buf, size_t cap)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at s (at most len bytes), or 0 when the bytes there are
- * not one: a stray continuation byte, a truncated sequence, an overlong form, a surrogate or a
- * code point above U+10FFFF.
- */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/*
  * The escaper behind latch_log_json_escape(). Appends whole units only (an escape sequence or a
  * UTF-8 character is never split), keeps out NUL-terminated when there is room, and reports
  * through *cut whether it stopped early. Returns the new length.
@@ -158,7 +121,7 @@ static size_t escape_units(char *out, size_t used, size_t cap, const char *s, si
             unit[0] = (char)c;
             n = 1;
         } else {
-            consumed = utf8_seq_len(p + i, len - i);
+            consumed = latch_utf8_seq_len(p + i, len - i);
             if (consumed == 0) {
                 /* Invalid UTF-8 would make the whole line invalid JSON: substitute U+FFFD. */
                 src = "\\ufffd";
