@@ -207,6 +207,10 @@ static void peer_refuse(struct latch_loop *loop, evutil_socket_t fd, const char 
     _Static_assert(sizeof(TOO_MANY_BODY) - 1 == 93, "Content-Length of the 429 body");
     ssize_t n = send(fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n; /* best effort: the close says the same */
+    /* Closing with unread bytes would send a reset, which can make the client lose the answer:
+     * take what already arrived (a request sent with the connect), without waiting. */
+    char sink[4096];
+    n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
     evutil_closesocket(fd);
     char what[200];
     snprintf(what, sizeof(what),
