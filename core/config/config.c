@@ -509,6 +509,15 @@ RANGE_VAR(parse_max_connections, max_connections, int, 16, 1000000, 10000)
 
 RANGE_VAR(parse_idle_timeout_ms, idle_timeout_ms, int, 1000, 3600000, 60000)
 
+RANGE_VAR(parse_header_timeout_ms, header_timeout_ms, int, 500, 600000, 10000)
+
+RANGE_VAR(parse_body_timeout_ms, body_timeout_ms, int, 500, 600000, 10000)
+
+/* No 0: a body deadline needs a rate to grow with the body's length. */
+RANGE_VAR(parse_min_body_rate, min_body_rate, int, 1, 1073741824, 1024)
+
+RANGE_VAR(parse_max_connections_per_ip, max_connections_per_ip, int, 0, 1000000, 256)
+
 /* ---- LATCH_TRUSTED_PROXIES ---- */
 
 latch_rc latch_config_parse_cidr(const char *text, struct latch_cidr *out)
@@ -1098,6 +1107,10 @@ static const struct config_var {
     {"LATCH_LIMIT_IP_PASSWORD_FAILURES", parse_limit_ip_password_failures},
     {"LATCH_LIMIT_IP_REGISTRATION_CHECKS", parse_limit_ip_registration_checks},
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
+    {"LATCH_HEADER_TIMEOUT_MS", parse_header_timeout_ms},
+    {"LATCH_BODY_TIMEOUT_MS", parse_body_timeout_ms},
+    {"LATCH_MIN_BODY_RATE", parse_min_body_rate},
+    {"LATCH_MAX_CONNECTIONS_PER_IP", parse_max_connections_per_ip},
     {"LATCH_BOOTSTRAP_CLIENT_ID", parse_bootstrap_id},
     {"LATCH_BOOTSTRAP_CLIENT_SECRET", parse_bootstrap_secret},
     {"LATCH_PASSWORD_ARGON2_ITERATIONS", parse_argon2_iterations},

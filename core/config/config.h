@@ -81,6 +81,11 @@ struct latch_config {
     int limit_ip_password_failures;
     int limit_ip_registration_checks;
     int idle_timeout_ms; /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
+    /* Per-connection limits against slow clients (docs/operations.md, "Connection limits"). */
+    int header_timeout_ms;      /* LATCH_HEADER_TIMEOUT_MS, whole head, default 10000 */
+    int body_timeout_ms;        /* LATCH_BODY_TIMEOUT_MS, body deadline base, default 10000 */
+    int min_body_rate;          /* LATCH_MIN_BODY_RATE, bytes/s on top of it, default 1024 */
+    int max_connections_per_ip; /* LATCH_MAX_CONNECTIONS_PER_IP, per TCP peer, 0 = off, 256 */
 
     /* LATCH_BOOTSTRAP_CLIENT_ID / _SECRET: a management application tenant `default` gets at
      * start-up (both or neither; "" when unset). */

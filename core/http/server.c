@@ -5,6 +5,12 @@
  * the kernel spread connections over the loops), its store and its mailbox. A connection reads
  * a head (bounded by LATCH_MAX_HEADER_BYTES), then a body (bounded by LATCH_MAX_BODY_BYTES),
  * then stops reading while its handler runs; the answer re-arms it for the next request.
+ *
+ * Slow clients: the idle timeout (bufferevent timeouts) restarts on every byte, so each request
+ * also has a deadline of its own, one timer per connection: the whole head within
+ * LATCH_HEADER_TIMEOUT_MS of its first byte, the body within LATCH_BODY_TIMEOUT_MS plus its
+ * length at LATCH_MIN_BODY_RATE; past it, 408 and close. Open connections are also counted per
+ * TCP peer (LATCH_MAX_CONNECTIONS_PER_IP) in a table shared by the loops.
  */
 #include "http/server_internal.h"
 
@@ -70,11 +76,148 @@ static bool valid_request_id(const char *v)
     return true;
 }
 
+static bool addr_trusted(const struct latch_config *cfg, const uint8_t addr[16])
+{
+    return cfg->n_trusted_proxies > 0 &&
+           latch_cidr_contains(cfg->trusted_proxies, cfg->n_trusted_proxies, addr);
+}
+
 static bool peer_trusted(const struct conn *c)
 {
+    return addr_trusted(c->loop->srv->cfg, c->peer_addr);
+}
+
+#define RATE_WARN_SECONDS 10
+
+static void loop_warn(struct latch_loop *loop, struct rate_warn *rw, const char *what)
+{
+    time_t now = time(NULL);
+    if (now - rw->last < RATE_WARN_SECONDS) {
+        rw->suppressed++;
+        return;
+    }
+    if (rw->suppressed > 0)
+        latch_warn("loop %d: %s (and %ld more such events since the last warning)", loop->index,
+                   what, rw->suppressed);
+    else
+        latch_warn("loop %d: %s", loop->index, what);
+    rw->last = now;
+    rw->suppressed = 0;
+}
+
+static void deadline_arm(struct conn *c, uint64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    event_add(&c->deadline, &tv);
+}
+
+/* The body's deadline: LATCH_BODY_TIMEOUT_MS after the head, plus the time the body takes at
+ * LATCH_MIN_BODY_RATE; for a chunked body, whose length is unknown, plus what has arrived so far
+ * at that rate, so that the client must keep at least the minimum rate on average. */
+static void body_deadline_arm(struct conn *c, size_t length)
+{
     const struct latch_config *cfg = c->loop->srv->cfg;
-    return cfg->n_trusted_proxies > 0 &&
-           latch_cidr_contains(cfg->trusted_proxies, cfg->n_trusted_proxies, c->peer_addr);
+    uint64_t ms =
+        (uint64_t)cfg->body_timeout_ms + (uint64_t)length * 1000 / (uint64_t)cfg->min_body_rate;
+    uint64_t elapsed = (latch_http_now_ns() - c->body_start_ns) / 1000000;
+    deadline_arm(c, ms > elapsed ? ms - elapsed : 0);
+}
+
+/* ---- connections per peer ---- */
+
+/*
+ * LATCH_MAX_CONNECTIONS_PER_IP counts the TCP peer at accept time: X-Forwarded-For is known only
+ * once a head is parsed, and a connection must be refused before it costs anything. Peers in
+ * LATCH_TRUSTED_PROXIES are not counted (a load balancer carries many clients; bound those at
+ * the balancer). IPv6 peers count by their /64, since one host commonly holds a whole /64.
+ *
+ * The counts are shared by all loops, so the bound is exact whatever LATCH_THREADS is, and
+ * lock-free: two rows of atomic counters indexed by a keyed hash of the address (a count-min
+ * sketch). A peer is over the bound when both of its counters are; distinct peers share a
+ * counter only by collision in both rows, which can only make a bound bite early for peers that
+ * collide with heavy ones, never let a peer past it. The key is random per process, so that
+ * collisions cannot be aimed.
+ */
+#define PEER_SLOTS 16384 /* per row, a power of two; two rows: 128 KiB */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void peer_slots(const struct latch_server *srv, const uint8_t addr[16], size_t slot[2])
+{
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint64_t hi, lo;
+    memcpy(&hi, addr, 8);
+    memcpy(&lo, addr + 8, 8);
+    if (memcmp(addr, v4_prefix, sizeof(v4_prefix)) != 0)
+        lo = 0; /* IPv6: the /64 */
+    uint64_t h = mix64(mix64(hi ^ srv->peer_key[0]) ^ lo ^ srv->peer_key[1]);
+    slot[0] = (size_t)(h & (PEER_SLOTS - 1));
+    slot[1] = PEER_SLOTS + (size_t)((h >> 32) & (PEER_SLOTS - 1));
+}
+
+/* Counts a new connection from addr; false (and nothing counted) when the peer is at the bound.
+ * *counted says whether conn_free must uncount it. Any loop thread. */
+static bool peer_admit(struct latch_server *srv, const uint8_t addr[16], bool *counted)
+{
+    *counted = false;
+    if (srv->peer_counts == NULL || addr_trusted(srv->cfg, addr))
+        return true;
+    size_t slot[2];
+    peer_slots(srv, addr, slot);
+    unsigned a = atomic_fetch_add_explicit(&srv->peer_counts[slot[0]], 1, memory_order_relaxed);
+    unsigned b = atomic_fetch_add_explicit(&srv->peer_counts[slot[1]], 1, memory_order_relaxed);
+    if ((a < b ? a : b) >= (unsigned)srv->cfg->max_connections_per_ip) {
+        atomic_fetch_sub_explicit(&srv->peer_counts[slot[0]], 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&srv->peer_counts[slot[1]], 1, memory_order_relaxed);
+        return false;
+    }
+    *counted = true;
+    return true;
+}
+
+static void peer_release(struct latch_server *srv, const uint8_t addr[16])
+{
+    size_t slot[2];
+    peer_slots(srv, addr, slot);
+    atomic_fetch_sub_explicit(&srv->peer_counts[slot[0]], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&srv->peer_counts[slot[1]], 1, memory_order_relaxed);
+}
+
+#define TOO_MANY_BODY                                                                              \
+    "{\"code\":\"http.too_many_connections\",\"message\":\"Too many open connections from this "   \
+    "address.\"}"
+
+/* Refuses an accepted socket over the per-peer bound: a fixed 429 if the socket takes it at
+ * once (no buffering, no state), then close. */
+static void peer_refuse(struct latch_loop *loop, evutil_socket_t fd, const char *ip)
+{
+    static const char answer[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                                 "Content-Type: application/json; charset=utf-8\r\n"
+                                 "Retry-After: 1\r\nConnection: close\r\n"
+                                 "Cache-Control: no-store\r\n"
+                                 "Content-Length: 93\r\n\r\n" TOO_MANY_BODY;
+    _Static_assert(sizeof(TOO_MANY_BODY) - 1 == 93, "Content-Length of the 429 body");
+    ssize_t n = send(fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n; /* best effort: the close says the same */
+    /* Closing with unread bytes would send a reset, which can make the client lose the answer:
+     * take what already arrived (a request sent with the connect), without waiting. */
+    char sink[4096];
+    n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    evutil_closesocket(fd);
+    char what[200];
+    snprintf(what, sizeof(what),
+             "refused a connection from %s: LATCH_MAX_CONNECTIONS_PER_IP (%d) open connections "
+             "from that peer",
+             ip, loop->srv->cfg->max_connections_per_ip);
+    loop_warn(loop, &loop->peer_warn, what);
 }
 
 static bool text_to_addr16(const char *text, uint8_t out[16])
@@ -331,6 +474,8 @@ static bool start_request(struct conn *c)
     memset(&c->info, 0, sizeof(c->info));
     memset(&c->chunked, 0, sizeof(c->chunked));
     c->start_ns = latch_http_now_ns();
+    /* The head's deadline runs from its first byte, whatever the pace of the bytes after it. */
+    deadline_arm(c, (uint64_t)cfg->header_timeout_ms);
     snprintf(c->req->client_ip, sizeof(c->req->client_ip), "%s", c->peer_ip);
     assign_request_id(c, c->req); /* a fresh id until the head is parsed */
     return true;
@@ -389,6 +534,7 @@ static void conn_process(struct conn *c)
                 continue;
             }
             c->scanned = 0;
+            event_del(&c->deadline);
             const char *p = (const char *)evbuffer_pullup(in, head);
             struct latch_error err;
             if (p == NULL)
@@ -411,6 +557,11 @@ static void conn_process(struct conn *c)
                 c->info.chunked || (c->info.has_content_length && c->info.content_length > 0);
             if (has_body && c->info.expect_continue)
                 bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            if (has_body) {
+                c->body_start_ns = latch_http_now_ns();
+                c->body_received = 0;
+                body_deadline_arm(c, c->info.chunked ? 0 : c->info.content_length);
+            }
             if (c->info.chunked) {
                 c->body = evbuffer_new();
                 if (c->body == NULL)
@@ -450,8 +601,13 @@ static void conn_process(struct conn *c)
                 framing_error(c, &err);
                 continue;
             }
-            if (rc == 0)
+            if (rc == 0) {
+                if (used > 0) {
+                    c->body_received += used;
+                    body_deadline_arm(c, c->body_received);
+                }
                 break;
+            }
             size_t n = evbuffer_get_length(c->body);
             char *body = latch_arena_alloc(c->arena, n + 1);
             if (body == NULL)
@@ -467,6 +623,7 @@ static void conn_process(struct conn *c)
         if (c->state == CONN_HANDLING) {
             /* One request at a time: pipelined bytes wait in the buffer until we answer. */
             bufferevent_disable(c->bev, EV_READ);
+            event_del(&c->deadline);
             dispatch(c);
             if (c->state == CONN_HANDLING)
                 break; /* answered later, from a completion */
@@ -488,6 +645,7 @@ oom:
 void latch_http_conn_request_done(struct conn *c)
 {
     bool keep = c->info.keep_alive && !c->loop->stopping && c->bev != NULL;
+    event_del(&c->deadline);
     c->req = NULL;
     if (c->body != NULL) {
         evbuffer_free(c->body);
@@ -542,6 +700,9 @@ static void start_linger(struct conn *c)
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
     struct timeval tv = {.tv_sec = LINGER_MS / 1000, .tv_usec = (LINGER_MS % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &tv, NULL);
+    /* The read timeout restarts on every byte; a client that keeps dribbling must not keep
+     * a lingering connection open either. */
+    deadline_arm(c, LINGER_MS);
     evbuffer_drain(bufferevent_get_input(c->bev),
                    evbuffer_get_length(bufferevent_get_input(c->bev)));
     bufferevent_enable(c->bev, EV_READ);
@@ -570,6 +731,34 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_free(c);
 }
 
+/* The request's deadline passed (or lingering's): 408 if nothing of it was answered, then close. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (c->bev == NULL || c->req == NULL || c->responded ||
+        (c->state != CONN_READ_HEAD && c->state != CONN_READ_BODY &&
+         c->state != CONN_READ_CHUNKED)) {
+        conn_free(c);
+        return;
+    }
+    struct latch_loop *loop = c->loop;
+    const struct latch_config *cfg = loop->srv->cfg;
+    bool head = c->state == CONN_READ_HEAD;
+    char line[200];
+    snprintf(line, sizeof(line), "request %s from %s too slow (LATCH_%s); answered 408 and closed",
+             head ? "head" : "body", c->peer_ip,
+             head ? "HEADER_TIMEOUT_MS" : "BODY_TIMEOUT_MS, LATCH_MIN_BODY_RATE");
+    loop_warn(loop, &loop->timeout_warn, line);
+    struct latch_error err;
+    if (head)
+        latch_error_set(&err, 408, "http.request_timeout",
+                        "The request head did not arrive within %d ms.", cfg->header_timeout_ms);
+    else
+        latch_error_set(&err, 408, "http.request_timeout",
+                        "The request body arrived slower than %d bytes/s.", cfg->min_body_rate);
+    framing_error(c, &err);
+}
+
 static void conn_free(struct conn *c)
 {
     struct latch_loop *loop = c->loop;
@@ -581,6 +770,9 @@ static void conn_free(struct conn *c)
         }
         return;
     }
+    event_del(&c->deadline);
+    if (c->ip_counted)
+        peer_release(loop->srv, c->peer_addr);
     if (c->bev != NULL)
         bufferevent_free(c->bev);
     if (c->body != NULL)
@@ -606,26 +798,6 @@ static void conn_free(struct conn *c)
     }
 }
 
-/* A warning about accepting, at most one every ACCEPT_WARN_SECONDS per loop: under a flood the
- * log must not become the next problem. */
-#define ACCEPT_WARN_SECONDS 10
-
-static void accept_warn(struct latch_loop *loop, const char *what)
-{
-    time_t now = time(NULL);
-    if (now - loop->accept_warned < ACCEPT_WARN_SECONDS) {
-        loop->accept_suppressed++;
-        return;
-    }
-    if (loop->accept_suppressed > 0)
-        latch_warn("loop %d: %s (and %ld more such events since the last warning)", loop->index,
-                   what, loop->accept_suppressed);
-    else
-        latch_warn("loop %d: %s", loop->index, what);
-    loop->accept_warned = now;
-    loop->accept_suppressed = 0;
-}
-
 /* Takes an accepted socket into the loop. */
 static struct conn *conn_open(struct latch_loop *loop, evutil_socket_t fd,
                               const struct sockaddr *sa)
@@ -637,6 +809,7 @@ static struct conn *conn_open(struct latch_loop *loop, evutil_socket_t fd,
         return NULL;
     }
     c->loop = loop;
+    event_assign(&c->deadline, loop->base, -1, 0, on_deadline, c);
     if (sa->sa_family == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in->sin_addr, c->peer_ip, sizeof(c->peer_ip));
@@ -649,11 +822,18 @@ static struct conn *conn_open(struct latch_loop *loop, evutil_socket_t fd,
     } else {
         snprintf(c->peer_ip, sizeof(c->peer_ip), "unix");
     }
+    if (sa->sa_family != AF_UNIX && !peer_admit(loop->srv, c->peer_addr, &c->ip_counted)) {
+        peer_refuse(loop, fd, c->peer_ip);
+        free(c);
+        return NULL;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL) {
         evutil_closesocket(fd);
+        if (c->ip_counted)
+            peer_release(loop->srv, c->peer_addr);
         free(c);
         return NULL;
     }
@@ -684,8 +864,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     if (loop->nconns >= loop->max_conns && !loop->accept_paused) {
         loop->accept_paused = true;
         evconnlistener_disable(listener);
-        accept_warn(loop,
-                    "LATCH_MAX_CONNECTIONS reached; accepting paused until connections close");
+        loop_warn(loop, &loop->accept_warn,
+                  "LATCH_MAX_CONNECTIONS reached; accepting paused until connections close");
     }
 }
 
@@ -707,7 +887,7 @@ static void on_accept_error(struct evconnlistener *listener, void *arg)
                  "accept failed: %s; pausing accepting for %d ms (raise the descriptor limit or "
                  "lower LATCH_MAX_CONNECTIONS)",
                  evutil_socket_error_to_string(e), ACCEPT_PAUSE_MS);
-        accept_warn(loop, what);
+        loop_warn(loop, &loop->accept_warn, what);
         return;
     }
     latch_debug("accept failed: %s", evutil_socket_error_to_string(e));
@@ -877,6 +1057,12 @@ latch_rc latch_server_start(struct latch_server *srv, struct latch_error *err)
     srv->loops = calloc((size_t)cfg->threads, sizeof(struct latch_loop));
     if (srv->loops == NULL)
         return latch_error_set(err, 500, "server_error", "cannot start the event loops");
+    if (cfg->max_connections_per_ip > 0) {
+        srv->peer_counts = calloc(2 * PEER_SLOTS, sizeof(*srv->peer_counts));
+        if (srv->peer_counts == NULL ||
+            getrandom(srv->peer_key, sizeof(srv->peer_key), 0) != (ssize_t)sizeof(srv->peer_key))
+            return latch_error_set(err, 500, "server_error", "cannot set up the per-peer counts");
+    }
 
     struct latch_store_options sopts = {
         .conninfo = cfg->database_url,
@@ -976,6 +1162,7 @@ void latch_server_free(struct latch_server *srv)
             event_base_free(loop->base);
     }
     free(srv->loops);
+    free(srv->peer_counts);
     latch_router_free(srv->node_routes);
     latch_router_free(srv->tenant_routes);
     free(srv);

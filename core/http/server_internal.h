@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <event2/event_struct.h>
+
 #include "config/config.h"
 #include "http/http.h"
 #include "http/parser.h"
@@ -58,8 +60,21 @@ struct conn {
     size_t lingered;   /* bytes discarded while lingering */
     struct latch_route_match route;
     uint64_t start_ns;
+    /* The request's deadline, independent of per-read activity (the idle timeout restarts on
+     * every byte): the head's, then the body's, then the bound on lingering. */
+    struct event deadline;
+    uint64_t body_start_ns; /* when the head was complete */
+    size_t body_received;   /* body bytes taken so far (chunked framing included) */
+    bool ip_counted;        /* counted in the server's per-peer table (conn_free uncounts) */
     char peer_ip[64];
     uint8_t peer_addr[16];
+};
+
+/* At most one warning line every RATE_WARN_SECONDS per loop and kind, with a count of the
+ * suppressed ones: under a flood the log must not become the next problem. */
+struct rate_warn {
+    time_t last;
+    long suppressed;
 };
 
 struct latch_loop {
@@ -80,8 +95,9 @@ struct latch_loop {
     int nconns;
     int max_conns;      /* this loop's share of LATCH_MAX_CONNECTIONS */
     bool accept_paused; /* at max_conns, or out of descriptors */
-    time_t accept_warned;
-    long accept_suppressed;
+    struct rate_warn accept_warn;
+    struct rate_warn peer_warn;    /* LATCH_MAX_CONNECTIONS_PER_IP refusals */
+    struct rate_warn timeout_warn; /* head and body deadlines */
     bool stopping;
     uint64_t rng[4];
     time_t date_sec;
@@ -97,6 +113,10 @@ struct latch_server {
     struct latch_router *tenant_routes;
     bool started;
     atomic_bool draining;
+    /* Open connections per TCP peer, shared by the loops (lock-free: atomics only); NULL when
+     * LATCH_MAX_CONNECTIONS_PER_IP is 0. See peer_admit() in server.c. */
+    atomic_uint *peer_counts;
+    uint64_t peer_key[2];
 };
 
 /* lanes.c: start the worker lanes (before the loops) and free them (after the loops stop). */

@@ -435,12 +435,13 @@ export const withAppClient = (fn) => withClient(databaseUrl(), fn);
 export const withAdminClient = (fn) => withClient(adminUrl(), fn);
 
 /**
- * A raw TCP connection for hand-made HTTP/1.1.
+ * A raw TCP connection for hand-made HTTP/1.1 (localAddress: the client's source address, e.g.
+ * '127.0.0.2', since Linux routes all of 127/8 to loopback).
  *  write(bytes) → Promise; readResponse({timeoutMs}) → next complete response (see parseResponse);
  *  received() → all text so far; closed → Promise resolved when the peer closed; close().
  */
-export async function openRaw(port, { host = '127.0.0.1' } = {}) {
-  const sock = net.connect({ host, port });
+export async function openRaw(port, { host = '127.0.0.1', localAddress } = {}) {
+  const sock = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
   await new Promise((resolve, reject) => {
     sock.once('connect', resolve);
     sock.once('error', reject);

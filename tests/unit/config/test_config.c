@@ -147,6 +147,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.max_connections, 10000);
     assert_false(cfg.db_transaction_pooling);
     assert_int_equal(cfg.idle_timeout_ms, 60000);
+    assert_int_equal(cfg.header_timeout_ms, 10000);
+    assert_int_equal(cfg.body_timeout_ms, 10000);
+    assert_int_equal(cfg.min_body_rate, 1024);
+    assert_int_equal(cfg.max_connections_per_ip, 256);
     assert_string_equal(cfg.config_file, "");
 
     latch_config_clear(&cfg);
@@ -258,6 +262,14 @@ static long long int_field(const struct latch_config *cfg, const char *var)
         return cfg->drain_delay_ms;
     if (strcmp(var, "LATCH_MAX_CONNECTIONS") == 0)
         return cfg->max_connections;
+    if (strcmp(var, "LATCH_HEADER_TIMEOUT_MS") == 0)
+        return cfg->header_timeout_ms;
+    if (strcmp(var, "LATCH_BODY_TIMEOUT_MS") == 0)
+        return cfg->body_timeout_ms;
+    if (strcmp(var, "LATCH_MIN_BODY_RATE") == 0)
+        return cfg->min_body_rate;
+    if (strcmp(var, "LATCH_MAX_CONNECTIONS_PER_IP") == 0)
+        return cfg->max_connections_per_ip;
     if (strcmp(var, "LATCH_DB_POOL_MODE") == 0)
         return cfg->db_transaction_pooling;
     if (strcmp(var, "LATCH_AUTO_MIGRATE") == 0)
@@ -327,6 +339,25 @@ static const struct value_case scalar_cases[] = {
     {"LATCH_MAX_CONNECTIONS", "1000000", true, 1000000},
     {"LATCH_MAX_CONNECTIONS", "15", false, 0},
     {"LATCH_MAX_CONNECTIONS", "1000001", false, 0},
+    {"LATCH_HEADER_TIMEOUT_MS", "500", true, 500},
+    {"LATCH_HEADER_TIMEOUT_MS", "600000", true, 600000},
+    {"LATCH_HEADER_TIMEOUT_MS", "499", false, 0},
+    {"LATCH_HEADER_TIMEOUT_MS", "600001", false, 0},
+    {"LATCH_HEADER_TIMEOUT_MS", "1.5s", false, 0},
+    {"LATCH_BODY_TIMEOUT_MS", "500", true, 500},
+    {"LATCH_BODY_TIMEOUT_MS", "600000", true, 600000},
+    {"LATCH_BODY_TIMEOUT_MS", "499", false, 0},
+    {"LATCH_BODY_TIMEOUT_MS", "600001", false, 0},
+    {"LATCH_MIN_BODY_RATE", "1", true, 1},
+    {"LATCH_MIN_BODY_RATE", "1073741824", true, 1073741824},
+    {"LATCH_MIN_BODY_RATE", "0", false, 0},
+    {"LATCH_MIN_BODY_RATE", "1073741825", false, 0},
+    {"LATCH_MIN_BODY_RATE", "-1024", false, 0},
+    {"LATCH_MAX_CONNECTIONS_PER_IP", "0", true, 0},
+    {"LATCH_MAX_CONNECTIONS_PER_IP", "8", true, 8},
+    {"LATCH_MAX_CONNECTIONS_PER_IP", "1000000", true, 1000000},
+    {"LATCH_MAX_CONNECTIONS_PER_IP", "1000001", false, 0},
+    {"LATCH_MAX_CONNECTIONS_PER_IP", "-1", false, 0},
     {"LATCH_DB_POOL_MODE", "session", true, 0},
     {"LATCH_DB_POOL_MODE", "transaction", true, 1},
     {"LATCH_DB_POOL_MODE", "statement", false, 0},
