@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         if (info.has_content_length && info.chunked)
             abort(); /* RFC 9112 §6.3: both together is refused (request smuggling) */
-    } else if (err.status != 400 && err.status != 413 && err.status != 414 && err.status != 431 &&
-               err.status != 501 && err.status != 505) {
+    } else if (err.status != 400 && err.status != 413 && err.status != 414 && err.status != 417 &&
+               err.status != 431 && err.status != 501 && err.status != 505) {
         abort();
     }
     latch_arena_free(arena);
