@@ -12,7 +12,7 @@
 #
 # Optional: LATCH_TEST_BUILDS="normal asan" (which builds to test), LATCH_E2E_FILES (test files,
 # space separated, instead of tests/e2e/*.test.mjs), LATCH_FUZZ_SECONDS (per driver, default 10;
-# 0 skips the fuzz step).
+# 0 skips the fuzz step), LATCH_FUZZ_BUILD_DIR (default build-fuzz).
 set -euo pipefail
 
 # shellcheck source=deploy/lib.sh
@@ -261,7 +261,7 @@ done
 # Short runs only (tests/fuzz/soak.sh runs them long); each driver is one pass or one failure.
 fuzz_seconds="${LATCH_FUZZ_SECONDS:-10}"
 if [[ "$fuzz_seconds" != 0 ]]; then
-    fuzz_dir="$LATCH_ROOT/build-fuzz"
+    fuzz_dir="${LATCH_FUZZ_BUILD_DIR:-$LATCH_ROOT/build-fuzz}"
     fuzz_start=$SECONDS
     if latch_fuzz_build "$fuzz_dir"; then
         read -r -a fuzz_drivers <<<"$(latch_fuzz_drivers)"
@@ -277,8 +277,8 @@ if [[ "$fuzz_seconds" != 0 ]]; then
                 record "fuzz $d" 1 0
             else
                 # Keep the crashing input: $tmp_dir goes away with the teardown.
-                mkdir -p "$LATCH_ROOT/build-fuzz/artifacts"
-                cp "$tmp_dir/fuzz-artifacts/$d-"* "$LATCH_ROOT/build-fuzz/artifacts/" 2>/dev/null ||
+                mkdir -p "$fuzz_dir/artifacts"
+                cp "$tmp_dir/fuzz-artifacts/$d-"* "$fuzz_dir/artifacts/" 2>/dev/null ||
                     true
                 record "fuzz $d" 0 1
             fi
