@@ -10,6 +10,8 @@
 #   latch_pg_ensure_db PORT SOCKDIR DBNAME...   role `latch` (no superuser, no BYPASSRLS) + dbs
 #   latch_free_port                     a free TCP port on 127.0.0.1
 #   latch_port_in_use HOST PORT         true when something accepts connections there
+#   latch_fuzz_build DIR                the libFuzzer build (clang, -Dfuzz=true) of tests/fuzz/
+#   latch_fuzz_drivers                  the names of the libFuzzer drivers (tests/fuzz/meson.build)
 
 LATCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LATCH_PG_BIN="${LATCH_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -24,9 +26,11 @@ LATCH_BUILD_PACKAGES=(
 )
 # Added for the test command (Node itself comes from latch_ensure_node20): the browser, the load
 # balancers the cluster tests put in front of latchd (deploy/haproxy.cfg, deploy/nginx.conf) and
-# systemd-analyze, which verifies deploy/latchd.service; pgbouncer for the transaction-pooling tests.
+# systemd-analyze, which verifies deploy/latchd.service; pgbouncer for the transaction-pooling tests;
+# clang with its sanitizer and libFuzzer runtimes for the fuzz build (tests/fuzz/).
 # shellcheck disable=SC2034
-LATCH_TEST_PACKAGES=(chromium fonts-liberation haproxy nginx-light systemd pgbouncer)
+LATCH_TEST_PACKAGES=(chromium fonts-liberation haproxy nginx-light systemd pgbouncer
+    clang libclang-rt-14-dev)
 
 latch_log() {
     printf '==> %s\n' "$*" >&2
@@ -342,4 +346,30 @@ latch_pg_ensure_db() {
             latch_pg_psql "$port" "$sockdir" postgres -c "CREATE DATABASE $db OWNER latch"
         fi
     done
+}
+
+# latch_fuzz_drivers: prints the libFuzzer drivers' names, as tests/fuzz/meson.build lists them.
+latch_fuzz_drivers() {
+    sed -n "s/^ *'\\(fuzz_[a-z0-9_]*\\)',\\{0,1\\}\$/\\1/p" "$LATCH_ROOT/tests/fuzz/meson.build" | tr '\n' ' '
+}
+
+# latch_fuzz_build DIR: the fuzz build of tests/fuzz/ in DIR: clang, every driver and core/
+# instrumented for libFuzzer, ASan and UBSan (the top-level meson.build), no unit tests; -O1 with
+# line tables only (quicker to compile than -O2 -g, with the same stack traces); only the
+# drivers and what they link are built.
+latch_fuzz_build() {
+    local dir="$1"
+    if [[ ! -f "$dir/build.ninja" ]]; then
+        rm -rf "$dir"
+        latch_log "meson setup $dir (clang, -Dfuzz=true)"
+        CC=clang meson setup "$dir" "$LATCH_ROOT" -Dfuzz=true -Dtests=false \
+            -Dbuildtype=plain -Doptimization=1 -Dc_args=-gline-tables-only -Db_lundef=false >&2 ||
+            return 1
+    fi
+    local targets=() d
+    for d in $(latch_fuzz_drivers); do
+        targets+=("tests/fuzz/$d")
+    done
+    latch_log "ninja -C $dir (${#targets[@]} fuzz drivers)"
+    ninja -C "$dir" "${targets[@]}" >&2 || return 1
 }

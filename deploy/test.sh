@@ -4,11 +4,15 @@
 # packages, Node 20, the npm packages of tests/e2e), builds build/ (release) and build-asan/
 # (AddressSanitizer + UndefinedBehaviorSanitizer), both with -Werror, starts a throwaway
 # PostgreSQL on a free port, then runs the cmocka unit tests and the node --test end-to-end tests
-# against each build. It stops everything it started, prints `N passed, N failed` as its last line
-# and exits non-zero on any failure or when no test ran.
+# against each build. Then it builds build-fuzz/ (clang, libFuzzer + ASan + UBSan) and runs every
+# libFuzzer driver of tests/fuzz/ for a short budget over a copy of its seed corpus; each driver
+# counts as one test (a crash, leak or sanitizer report fails it). It stops everything it started,
+# prints `N passed, N failed` as its last line and exits non-zero on any failure or when no test
+# ran.
 #
 # Optional: LATCH_TEST_BUILDS="normal asan" (which builds to test), LATCH_E2E_FILES (test files,
-# space separated, instead of tests/e2e/*.test.mjs).
+# space separated, instead of tests/e2e/*.test.mjs), LATCH_FUZZ_SECONDS (per driver, default 10;
+# 0 skips the fuzz step), LATCH_FUZZ_BUILD_DIR (default build-fuzz).
 set -euo pipefail
 
 # shellcheck source=deploy/lib.sh
@@ -252,6 +256,39 @@ for b in "${builds[@]}"; do
     # A PostgreSQL left stopped by a failed outage test must not fail the next build's tests.
     "$pgctl" start >/dev/null 2>&1 || true
 done
+
+# --- fuzzing -----------------------------------------------------------------------------------
+# Short runs only (tests/fuzz/soak.sh runs them long); each driver is one pass or one failure.
+fuzz_seconds="${LATCH_FUZZ_SECONDS:-10}"
+if [[ "$fuzz_seconds" != 0 ]]; then
+    fuzz_dir="${LATCH_FUZZ_BUILD_DIR:-$LATCH_ROOT/build-fuzz}"
+    fuzz_start=$SECONDS
+    if latch_fuzz_build "$fuzz_dir"; then
+        read -r -a fuzz_drivers <<<"$(latch_fuzz_drivers)"
+        latch_log "fuzzing: ${#fuzz_drivers[@]} drivers, ${fuzz_seconds} s each"
+        for d in "${fuzz_drivers[@]}"; do
+            set +e
+            line="$(FUZZ_ARTIFACT_DIR="$tmp_dir/fuzz-artifacts" \
+                bash tests/fuzz/run.sh "$fuzz_dir" "$fuzz_seconds" "$d")"
+            rc=$?
+            set -e
+            echo "  $line" >&2
+            if [[ "$rc" -eq 0 ]]; then
+                record "fuzz $d" 1 0
+            else
+                # Keep the crashing input: $tmp_dir goes away with the teardown.
+                mkdir -p "$fuzz_dir/artifacts"
+                cp "$tmp_dir/fuzz-artifacts/$d-"* "$fuzz_dir/artifacts/" 2>/dev/null ||
+                    true
+                record "fuzz $d" 0 1
+            fi
+        done
+    else
+        echo "BUILD FAILED: fuzz ($fuzz_dir)" >&2
+        record "build fuzz" 0 1
+    fi
+    latch_log "fuzz step: $((SECONDS - fuzz_start)) s (build included)"
+fi
 
 # Stop everything first, so that the totals are the last line printed.
 teardown 2>&1

@@ -313,7 +313,9 @@ int latch_chunked_feed(struct latch_chunked *ck, const char *in, size_t len, siz
                 goto more;
             }
             size_t llen = (size_t)(nl - (in + i));
-            if (llen == 0 || in[i + llen - 1] != '\r')
+            /* The same bound whether the line came in one read or several (found by
+             * tests/fuzz/fuzz_chunked: a long extension passed when it arrived whole). */
+            if (llen == 0 || llen > 1024 || in[i + llen - 1] != '\r')
                 goto bad;
             size_t n = 0, digits = 0;
             size_t k = i;
@@ -369,7 +371,7 @@ int latch_chunked_feed(struct latch_chunked *ck, const char *in, size_t len, siz
                 goto more;
             }
             size_t llen = (size_t)(nl - (in + i));
-            if (llen == 0 || in[i + llen - 1] != '\r')
+            if (llen == 0 || llen > 8192 || in[i + llen - 1] != '\r')
                 goto bad;
             i += llen + 1;
             if (llen == 1)

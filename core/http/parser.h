@@ -23,7 +23,7 @@ struct latch_http_head_info {
 
 /*
  * Parses a complete request head buf[0..len), which ends with the empty line, into req (strings
- * go to req->arena). On failure err->status is 400, 414, 431, 501 or 505.
+ * go to req->arena). On failure err->status is 400, 413, 414, 417, 431, 501 or 505.
  */
 latch_rc latch_http_parse_head(struct latch_request *req, const char *buf, size_t len,
                                struct latch_http_head_info *info,

@@ -84,12 +84,6 @@ latch_rc latch_password_hash(const char *password, char out[LATCH_PASSWORD_HASH_
 
 /* ---- PHC strings ---- */
 
-struct phc {
-    argon2_type type;
-    unsigned version; /* 0x10 when the string has no v= (Argon2 1.0) */
-    uint32_t m, t, p;
-};
-
 /* A decimal number of at most 10 digits that fits in uint32_t, at *s; advances *s. */
 static bool read_u32(const char **s, uint32_t *out)
 {
@@ -119,7 +113,7 @@ static bool skip(const char **s, const char *lit)
 
 /* Reads "$argon2<x>$[v=<n>$]m=<n>,t=<n>,p=<n>$" (what libargon2 encodes; the rest is left to
  * argon2_verify()). */
-static bool parse_phc(const char *s, struct phc *out)
+bool latch_password_phc_parse(const char *s, struct latch_password_phc *out)
 {
     if (skip(&s, "$argon2id$"))
         out->type = Argon2_id;
@@ -143,8 +137,8 @@ static bool parse_phc(const char *s, struct phc *out)
 static bool verify_argon2(const char *password, size_t len, const char *encrypted, argon2_type want,
                           bool *needs_upgrade)
 {
-    struct phc phc;
-    if (!parse_phc(encrypted, &phc) || phc.type != want)
+    struct latch_password_phc phc;
+    if (!latch_password_phc_parse(encrypted, &phc) || phc.type != (int)want)
         return false;
     if (phc.m > LATCH_PASSWORD_VERIFY_MAX_MEMORY_KIB ||
         phc.t > LATCH_PASSWORD_VERIFY_MAX_ITERATIONS || phc.p > LATCH_PASSWORD_VERIFY_MAX_LANES) {
@@ -162,7 +156,7 @@ static bool verify_argon2(const char *password, size_t len, const char *encrypte
 }
 
 /* "$2a$NN$" + 53 characters of salt and hash, NN from 04 to LATCH_PASSWORD_VERIFY_MAX_BCRYPT. */
-static bool bcrypt_shape(const char *s)
+bool latch_password_bcrypt_shape(const char *s)
 {
     if (strlen(s) != 60 || s[0] != '$' || s[1] != '2' ||
         (s[2] != 'a' && s[2] != 'b' && s[2] != 'y') || s[3] != '$' || s[6] != '$')
@@ -181,7 +175,7 @@ static bool bcrypt_shape(const char *s)
 
 static bool verify_bcrypt(const char *password, const char *encrypted)
 {
-    if (!bcrypt_shape(encrypted))
+    if (!latch_password_bcrypt_shape(encrypted))
         return false;
     struct crypt_data *data = calloc(1, sizeof(*data));
     if (data == NULL)

@@ -43,4 +43,20 @@ bool latch_password_verify(const char *password, const char *encrypted, const ch
  * absence cannot be told from the time taken. */
 void latch_password_verify_dummy(const char *password);
 
+/* The head of an Argon2 PHC string, as latch_password_verify() reads it before deciding whether
+ * the hash is worth verifying. Public for the fuzzer (tests/fuzz/fuzz_phc.c): parsing only. */
+struct latch_password_phc {
+    int type;         /* an argon2_type */
+    unsigned version; /* 0x10 when the string has no v= (Argon2 1.0) */
+    uint32_t m, t, p;
+};
+
+/* Reads "$argon2<x>$[v=<n>$]m=<n>,t=<n>,p=<n>$" from the NUL-terminated s; false when s does
+ * not start so. Any thread. */
+bool latch_password_phc_parse(const char *s, struct latch_password_phc *out);
+
+/* Whether s looks like a bcrypt hash Latch agrees to verify ("$2a$NN$" + 53 characters, NN in
+ * 04..LATCH_PASSWORD_VERIFY_MAX_BCRYPT). Any thread. */
+bool latch_password_bcrypt_shape(const char *s);
+
 #endif
