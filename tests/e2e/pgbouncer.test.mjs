@@ -44,6 +44,12 @@ async function startPgBouncer() {
     // connection land on different server connections.
     'default_pool_size = 3',
     'max_client_conn = 200',
+    // Every server connection forgets its session state between transactions, as it does when
+    // transactions hop between server connections: a named prepared statement never survives
+    // to the next transaction, so a node in session mode meets the pooler's confusion on its
+    // first reuse, whatever the load (the transaction-mode nodes send nothing named).
+    'server_reset_query = DISCARD ALL',
+    'server_reset_query_always = 1',
     `logfile = ${path.join(dir, 'pgbouncer.log')}`,
     '',
   ].join('\n'));
