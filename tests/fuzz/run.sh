@@ -6,6 +6,7 @@
 #   <driver> <executions> execs <crashes> crashes <seconds> s [<artifact>]
 # and exits non-zero when any driver crashed, leaked, timed out on an input or did not run.
 # The crashing input is kept in FUZZ_ARTIFACT_DIR (default: a folder under /tmp, printed).
+# FUZZ_RUNS, when set, also stops each driver after that many executions (whichever comes first).
 # Used by deploy/test.sh (a short budget) and tests/fuzz/soak.sh (a long one).
 set -uo pipefail
 
@@ -35,7 +36,7 @@ for driver in "$@"; do
     start=$SECONDS
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1" \
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-        "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        "$exe" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/$driver-" "$corpus" >"$log" 2>&1
     rc=$?
     elapsed=$((SECONDS - start))
