@@ -1,8 +1,8 @@
 /*
  * The pure rules behind the Experience API and the sign-in experience settings, kept free of I/O
  * so unit tests can drive them: reading the JSON policies stored in sign_in_experiences (sentinel,
- * language) with Logto's defaults, writing the password policy and its rejection issues in
- * Logto's shapes (the checker itself is users/users.h), the sentinel's identifier key, choosing
+ * language, Latch's rateLimits) with their defaults, writing the password policy and its rejection
+ * issues in Logto's shapes (the checker itself is users/users.h), the sentinel's keys, choosing
  * the page language from ui_locales and Accept-Language, and the small request checks (JSON
  * content type, CSRF token, interaction event and sign-in mode).
  *
