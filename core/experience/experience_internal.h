@@ -49,6 +49,7 @@ struct latch_xp_interaction {
     const char *sentinel_policy; /* JSON text */
     const char *language_info;   /* JSON text */
     bool has_pending;            /* a registration waits in params._pending */
+    const char *rate_limits;     /* JSON text, Latch's rateLimits ("{}" when none is set) */
 };
 
 struct latch_xp_call;

@@ -34,7 +34,8 @@ static const struct latch_stmt load_stmt = {
            " coalesce(s.password_policy, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb)::text,"
            " coalesce(s.sentinel_policy, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb)::text,"
            " coalesce(s.language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb)::text,"
-           " i.params ? '_pending'"
+           " i.params ? '_pending',"
+           " coalesce(s.rate_limits, '{}'::jsonb)::text"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN applications a ON a.tenant_id = i.tenant_id"
@@ -176,8 +177,9 @@ static void load_done(struct latch_store_result *const *results, int n,
     ia->sentinel_policy = col(req, res, 10);
     ia->language_info = col(req, res, 11);
     ia->has_pending = strcmp(latch_store_result_value(res, 0, 12), "t") == 0;
+    ia->rate_limits = col(req, res, 13);
     if (ia->csrf_token == NULL || ia->sign_in_mode == NULL || ia->password_policy == NULL ||
-        ia->sentinel_policy == NULL || ia->language_info == NULL) {
+        ia->sentinel_policy == NULL || ia->language_info == NULL || ia->rate_limits == NULL) {
         end_early(call);
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;

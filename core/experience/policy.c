@@ -220,6 +220,51 @@ latch_rc latch_xp_sentinel_key(const char *type, const char *value, char out[LAT
     return rc;
 }
 
+latch_rc latch_xp_sentinel_user_key(const char *user_id, char out[LATCH_TOKEN_HASH_TEXT])
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "user:%s", user_id);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return LATCH_FAIL;
+    return latch_jose_token_hash(buf, out);
+}
+
+/* ---- per-tenant throttling ---- */
+
+bool latch_xp_rate_limits_read(yajl_val v, bool strict, struct latch_xp_rate_limits *rl,
+                               char *problem, size_t cap)
+{
+    static const char *const keys[] = {"passwordFailuresPerIpPerMinute",
+                                       "registrationChecksPerIpPerMinute", NULL};
+    memset(rl, 0, sizeof(*rl));
+    if (v == NULL || YAJL_IS_NULL(v))
+        return true;
+    if (!YAJL_IS_OBJECT(v))
+        return strict ? fail(problem, cap, "rateLimits", "must be an object") : true;
+    if (strict && !only_keys(v, keys, "rateLimits", problem, cap))
+        return false;
+    return read_int(v, keys[0], LATCH_XP_RATE_LIMIT_MIN, LATCH_XP_RATE_LIMIT_MAX, strict,
+                    "rateLimits.passwordFailuresPerIpPerMinute", &rl->password_failures_per_ip,
+                    problem, cap) &&
+           read_int(v, keys[1], LATCH_XP_RATE_LIMIT_MIN, LATCH_XP_RATE_LIMIT_MAX, strict,
+                    "rateLimits.registrationChecksPerIpPerMinute", &rl->registration_checks_per_ip,
+                    problem, cap);
+}
+
+void latch_xp_rate_limits_write(const struct latch_xp_rate_limits *rl, struct latch_json *j)
+{
+    latch_json_begin_object(j);
+    if (rl->password_failures_per_ip > 0) {
+        latch_json_key(j, "passwordFailuresPerIpPerMinute");
+        latch_json_int(j, rl->password_failures_per_ip);
+    }
+    if (rl->registration_checks_per_ip > 0) {
+        latch_json_key(j, "registrationChecksPerIpPerMinute");
+        latch_json_int(j, rl->registration_checks_per_ip);
+    }
+    latch_json_end_object(j);
+}
+
 /* ---- language ---- */
 
 void latch_xp_language_info_default(struct latch_language_info *li)

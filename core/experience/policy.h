@@ -1,8 +1,8 @@
 /*
  * The pure rules behind the Experience API and the sign-in experience settings, kept free of I/O
  * so unit tests can drive them: reading the JSON policies stored in sign_in_experiences (sentinel,
- * language) with Logto's defaults, writing the password policy and its rejection issues in
- * Logto's shapes (the checker itself is users/users.h), the sentinel's identifier key, choosing
+ * language, Latch's rateLimits) with their defaults, writing the password policy and its rejection
+ * issues in Logto's shapes (the checker itself is users/users.h), the sentinel's keys, choosing
  * the page language from ui_locales and Accept-Language, and the small request checks (JSON
  * content type, CSRF token, interaction event and sign-in mode).
  *
@@ -51,10 +51,38 @@ bool latch_xp_sentinel_policy_read(yajl_val v, bool strict, struct latch_sentine
                                    char *problem, size_t cap);
 void latch_xp_sentinel_policy_write(const struct latch_sentinel_policy *p, struct latch_json *j);
 
-/* The sentinel's key for an identifier: latch_jose_token_hash("<type>:<value in lowercase>")
- * (ASCII case folding). */
+/* The sentinel's key for an identifier nobody has: latch_jose_token_hash("<type>:<value in
+ * lowercase>") (ASCII case folding). */
 latch_rc latch_xp_sentinel_key(const char *type, const char *value,
                                char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
+
+/* The sentinel's key for a user, whichever identifier was typed:
+ * latch_jose_token_hash("user:<id>") (the id as stored; in SQL
+ * sha256(convert_to('user:' || id, 'UTF8'))). No identifier key can be equal: types are
+ * username, email and phone. */
+latch_rc latch_xp_sentinel_user_key(const char *user_id,
+                                    char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
+
+/* ---- per-tenant throttling (Latch's rateLimits) ---- */
+
+/* Bounds of a tenant's override: a tenant may lower or raise the node's limit but not switch
+ * the throttle off or open it wide (Argon2 runs on the node's shared CPU lane). */
+#define LATCH_XP_RATE_LIMIT_MIN 1
+#define LATCH_XP_RATE_LIMIT_MAX 10000
+
+/* Failures a minute per client IP in this tenant; 0 = the node's LATCH_LIMIT_* applies. */
+struct latch_xp_rate_limits {
+    int password_failures_per_ip;   /* passwordFailuresPerIpPerMinute */
+    int registration_checks_per_ip; /* registrationChecksPerIpPerMinute */
+};
+
+/* Reads rateLimits (members optional, null = the node's default). Strict reads refuse unknown
+ * members and values outside [LATCH_XP_RATE_LIMIT_MIN, LATCH_XP_RATE_LIMIT_MAX], naming the
+ * member in problem; lenient reads (stored values) skip what is invalid. */
+bool latch_xp_rate_limits_read(yajl_val v, bool strict, struct latch_xp_rate_limits *rl,
+                               char *problem, size_t cap);
+/* Writes the members that are set (an empty object when none is). */
+void latch_xp_rate_limits_write(const struct latch_xp_rate_limits *rl, struct latch_json *j);
 
 /* ---- language (Logto's languageInfo) ---- */
 

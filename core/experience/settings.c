@@ -2,8 +2,10 @@
  * Management API: the tenant's sign-in experience, Logto's GET/PATCH /api/sign-in-exp, limited to
  * what Latch uses: signInMode, passwordPolicy, sentinelPolicy, languageInfo, branding,
  * socialSignInConnectorTargets (the social buttons, by connector target, in order), socialSignIn
- * ({automaticAccountLinking, skipRequiredIdentifiers}) and signUp ({identifiers, password,
- * verify}; no identifiers = social-only sign-up). A tenant
+ * ({automaticAccountLinking, skipRequiredIdentifiers}), signUp ({identifiers, password,
+ * verify}; no identifiers = social-only sign-up) and Latch's own rateLimits
+ * ({passwordFailuresPerIpPerMinute, registrationChecksPerIpPerMinute}: the tenant's throttling
+ * limits; an absent member means the node's LATCH_LIMIT_* value). A tenant
  * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
  * field it names (after validating it strictly and filling the omitted members of a policy with
  * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
@@ -35,7 +37,8 @@
     " 'socialSignInConnectorTargets', coalesce(" s ".social_sign_in_connector_targets,"          \
     " '[]'::jsonb),"                                                                               \
     " 'socialSignIn', coalesce(" s ".social_sign_in, '{}'::jsonb),"                              \
-    " 'signUp', coalesce(" s ".sign_up, '" DEFAULT_SIGN_UP "'::jsonb))"
+    " 'signUp', coalesce(" s ".sign_up, '" DEFAULT_SIGN_UP "'::jsonb),"                         \
+    " 'rateLimits', coalesce(" s ".rate_limits, '{}'::jsonb))"
 
 static const struct latch_stmt sie_get = {
     .name = "xp_sie_get",
@@ -44,18 +47,19 @@ static const struct latch_stmt sie_get = {
     .nparams = 1,
 };
 
-/* $2 mode, $3..$9 JSON texts; NULL keeps the stored value (or the column default). */
+/* $2 mode, $3..$10 JSON texts; NULL keeps the stored value (or the column default). */
 static const struct latch_stmt sie_patch = {
     .name = "xp_sie_patch",
     .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
            " sentinel_policy, language_info, branding, social_sign_in_connector_targets,"
-           " social_sign_in, sign_up)"
+           " social_sign_in, sign_up, rate_limits)"
            " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
            " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
            " coalesce($5::jsonb, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb),"
            " coalesce($6::jsonb, '{}'::jsonb), coalesce($7::jsonb, '[]'::jsonb),"
-           " coalesce($8::jsonb, '{}'::jsonb), coalesce($9::jsonb, '" DEFAULT_SIGN_UP "'::jsonb))"
+           " coalesce($8::jsonb, '{}'::jsonb), coalesce($9::jsonb, '" DEFAULT_SIGN_UP "'::jsonb),"
+           " coalesce($10::jsonb, '{}'::jsonb))"
            " ON CONFLICT (tenant_id, id) DO UPDATE SET"
            " sign_in_mode = coalesce($2, s.sign_in_mode),"
            " password_policy = coalesce($3::jsonb, s.password_policy),"
@@ -65,9 +69,10 @@ static const struct latch_stmt sie_patch = {
            " social_sign_in_connector_targets = coalesce($7::jsonb,"
            " s.social_sign_in_connector_targets),"
            " social_sign_in = coalesce($8::jsonb, s.social_sign_in),"
-           " sign_up = coalesce($9::jsonb, s.sign_up)"
+           " sign_up = coalesce($9::jsonb, s.sign_up),"
+           " rate_limits = coalesce($10::jsonb, s.rate_limits)"
            " RETURNING " SIE_JSON("s"),
-    .nparams = 9,
+    .nparams = 10,
 };
 // clang-format on
 
@@ -283,12 +288,12 @@ static yajl_val top_member(yajl_val body, const char *key)
     return NULL;
 }
 
-/* Reads every field PATCH knows into params[2..6); answers 400 and returns false when one is
+/* Reads every field PATCH knows into params[1..10); answers 400 and returns false when one is
  * invalid. */
 static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
                        const char **pp_json, const char **sp_json, const char **li_json,
                        const char **branding_json, const char **targets_json,
-                       const char **social_json, const char **sign_up_json)
+                       const char **social_json, const char **sign_up_json, const char **rl_json)
 {
     char problem[192];
     struct latch_json j;
@@ -346,6 +351,17 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
         if ((*sp_json = take(req, &j)) == NULL)
             return false;
     }
+    if ((v = top_member(body, "rateLimits")) != NULL && !YAJL_IS_NULL(v)) {
+        struct latch_xp_rate_limits rl;
+        if (!latch_xp_rate_limits_read(v, true, &rl, problem, sizeof(problem))) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s", problem);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_rate_limits_write(&rl, &j);
+        if ((*rl_json = take(req, &j)) == NULL)
+            return false;
+    }
     if ((v = top_member(body, "languageInfo")) != NULL && !YAJL_IS_NULL(v)) {
         struct latch_language_info li;
         if (!latch_xp_language_info_read(v, true, &li, problem, sizeof(problem))) {
@@ -378,14 +394,15 @@ static void patch_sie(struct latch_request *req, void *arg)
     if (body == NULL)
         return;
     const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
-    const char *targets = NULL, *social = NULL, *sign_up = NULL;
-    bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up);
+    const char *targets = NULL, *social = NULL, *sign_up = NULL, *rl = NULL;
+    bool ok =
+        read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up, &rl);
     yajl_tree_free(body);
     if (!ok)
         return;
     struct latch_store_op op = {
         .stmt = &sie_patch,
-        .params = {req->tenant->id, mode, pp, sp, li, branding, targets, social, sign_up}};
+        .params = {req->tenant->id, mode, pp, sp, li, branding, targets, social, sign_up, rl}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

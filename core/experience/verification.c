@@ -1,26 +1,32 @@
 /*
  * Experience API verifications, each answering {verificationId}:
  *
- * POST /api/experience/verification/password: who is this? The identifier (username or email,
- * case-insensitive) is looked up together with the interaction and the identifier's sentinel
- * state in one round trip; the password is checked on the worker pool (Argon2 is far too slow
- * for a loop thread), against a fixed dummy hash when nobody has that identifier, so both cost
- * the same. A hash in an older format or with weaker parameters is replaced on success. The
- * sentinel (Logto's sentinelPolicy) counts failures per identifier, not per user, within an hour
- * (LATCH_XP_SENTINEL_WINDOW_MINUTES):
- * the failure that reaches maxAttempts locks the identifier for lockoutDuration minutes, and while
- * it is locked every attempt gets the same 400 whether the account exists or not and whether the
- * password is right or wrong; a success clears the count. Besides, each node counts wrong
- * passwords per client IP (LATCH_LIMIT_IP_PASSWORD_FAILURES a minute, util/ratelimit.h): past
- * it, 429 with Retry-After before any lookup or hashing, which bounds guessing across many
- * identifiers from one address.
+ * POST /api/experience/verification/password: who is this? The identifier (username, email or
+ * phone; case-insensitive but the phone) is looked up together with the interaction and the
+ * sentinel state in one round trip; the password is checked on the worker pool (Argon2 is far
+ * too slow for a loop thread), against a fixed dummy hash when nobody has that identifier, so
+ * both cost the same. A hash in an older format or with weaker parameters is replaced on
+ * success.
+ *
+ * The sentinel (Logto's sentinelPolicy, in PostgreSQL, so shared by every node) counts failures
+ * within an hour (LATCH_XP_SENTINEL_WINDOW_MINUTES) per user when the identifier names one
+ * (key "user:<id>": the lockout holds whichever of the user's identifiers is typed next) and per
+ * identifier when it names nobody (key "<type>:<value>"), so an unknown identifier locks after
+ * the same number of failures as a known one. The failure that reaches maxAttempts locks for
+ * lockoutDuration minutes, and while locked every attempt gets the same 400 whether the account
+ * exists or not and whether the password is right or wrong; a success clears the count.
+ *
+ * Besides, each node counts wrong passwords per tenant and client IP (the tenant's
+ * rateLimits.passwordFailuresPerIpPerMinute, else LATCH_LIMIT_IP_PASSWORD_FAILURES; util/
+ * ratelimit.h): past it, 429 with Retry-After once the interaction is read and before any
+ * hashing, which bounds guessing across many identifiers from one address.
  *
  * POST /api/experience/verification/new-password-identity: a registration. The username must be
  * well-formed and free, the password must satisfy the tenant's policy; the hash (made on the
  * worker pool) waits in the interaction's params._pending until identification creates the user.
- * The hash never leaves the server. "Username already in use" answers count per client IP
- * (LATCH_LIMIT_IP_REGISTRATION_CHECKS a minute): past it, 429, so that registration is no
- * unthrottled oracle of who has an account.
+ * The hash never leaves the server. "Username already in use" answers count per tenant and
+ * client IP (rateLimits.registrationChecksPerIpPerMinute, else LATCH_LIMIT_IP_REGISTRATION_CHECKS
+ * a minute): past it, 429, so that registration is no unthrottled oracle of who has an account.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +46,26 @@
 /* Minutes left (rounded up) when the identifier is locked; no row otherwise. */
 #define LOCK_MINUTES "greatest(1, ceil(extract(epoch FROM locked_until - now()) / 60))::int"
 
-static const struct latch_stmt sentinel_get = {
-    .name = "xp_sentinel_get",
-    .sql = "SELECT " LOCK_MINUTES " FROM sentinel_activities"
-           " WHERE tenant_id = $1 AND identifier_hash = $2::bytea AND locked_until > now()",
-    .nparams = 2,
+/*
+ * Whether the sentinel holds a lock for what the identifier $3 names: the user who has it
+ * (sha256("user:<id>"), latch_xp_sentinel_user_key) or, when nobody has it, the identifier
+ * itself ($2, latch_xp_sentinel_key). One statement per identifier type, in the order of
+ * sentinel_get_stmt(), matching as users/users.c's users_find_* do, so both resolve to the same
+ * user in the same transaction.
+ */
+#define SENTINEL_GET(type, match)                                                                  \
+    {                                                                                              \
+        .name = "xp_sentinel_get_" type,                                                           \
+        .sql = "SELECT " LOCK_MINUTES " FROM sentinel_activities"                                  \
+               " WHERE tenant_id = $1 AND locked_until > now() AND identifier_hash ="              \
+               " coalesce((SELECT sha256(convert_to('user:' || u.id, 'UTF8')) FROM users u"         \
+               " WHERE u.tenant_id = $1 AND " match "), $2::bytea)",                               \
+        .nparams = 3,                                                                              \
+    }
+static const struct latch_stmt sentinel_get[] = {
+    SENTINEL_GET("username", "lower(u.username) = lower($3)"),
+    SENTINEL_GET("email", "lower(u.primary_email) = lower($3)"),
+    SENTINEL_GET("phone", "u.primary_phone = $3"),
 };
 
 /* A right password: unless the identifier got locked meanwhile, the interaction records the
@@ -155,14 +176,27 @@ static void respond_blocked(struct latch_request *req, const char *minutes)
                               m, m == 1 ? "" : "s");
 }
 
+/* ---- throttles ---- */
+
+/* The per-IP throttles of this file: wrong passwords and usernames found taken. */
+enum throttle_kind { THROTTLE_PASSWORD, THROTTLE_REGISTRATION };
+
+/* One throttle of one request: its bucket key and the limit a minute that applies. The key
+ * names the tenant, so one tenant's limit never spends another's budget for the same address. */
+struct throttle {
+    char key[128];
+    int limit;
+};
+
 /* ---- POST /api/experience/verification/password ---- */
 
 struct pw_call {
     char type[16];
     const char *value;
-    char key[LATCH_TOKEN_HASH_TEXT]; /* sentinel key */
+    char key[LATCH_TOKEN_HASH_TEXT]; /* sentinel key: the identifier's, then the user's if found */
     char *password;                  /* heap, wiped */
     struct latch_sentinel_policy sentinel;
+    struct throttle throttle;
 
     /* the user, when found */
     bool found, suspended;
@@ -185,26 +219,32 @@ static void pw_cleanup(struct latch_xp_call *call)
     explicit_bzero(pc->new_hash, sizeof(pc->new_hash));
 }
 
-/* Per-IP throttles of this file: "pw" wrong passwords, "reg" usernames found taken. */
-static void throttle_key(const struct latch_request *req, const char *what, char *out, size_t cap)
+/* The tenant's rateLimits override the node's LATCH_LIMIT_* (read leniently: what is stored
+ * was validated when written). */
+static void throttle_init(struct throttle *t, const struct latch_xp_call *call,
+                          enum throttle_kind kind)
 {
-    snprintf(out, cap, "%s:ip:%s", what, req->client_ip);
-}
-
-static int throttle_limit(const struct latch_request *req, const char *what)
-{
+    const struct latch_request *req = call->req;
     const struct latch_config *cfg = latch_loop_config(req->loop);
-    return strcmp(what, "pw") == 0 ? cfg->limit_ip_password_failures
-                                   : cfg->limit_ip_registration_checks;
+    struct latch_xp_rate_limits rl;
+    yajl_val v = yajl_tree_parse(call->ia.rate_limits, NULL, 0);
+    (void)latch_xp_rate_limits_read(v, false, &rl, NULL, 0);
+    yajl_tree_free(v);
+    bool pw = kind == THROTTLE_PASSWORD;
+    int tenant_limit = pw ? rl.password_failures_per_ip : rl.registration_checks_per_ip;
+    t->limit = tenant_limit > 0 ? tenant_limit
+               : pw             ? cfg->limit_ip_password_failures
+                                : cfg->limit_ip_registration_checks;
+    snprintf(t->key, sizeof(t->key), "%s:%s:ip:%s", pw ? "pw" : "reg", req->tenant->id,
+             req->client_ip);
 }
 
 /* Whether this client IP may try now; answers 429 with Retry-After if not. */
-static bool throttle_allows(struct latch_request *req, const char *what)
+static bool throttle_allows(struct latch_request *req, const struct throttle *t)
 {
-    char key[96], ra[16];
+    char ra[16];
     int retry = 0;
-    throttle_key(req, what, key, sizeof(key));
-    if (latch_ratelimit_allow_per_minute(throttle_limit(req, what), key, &retry))
+    if (latch_ratelimit_allow_per_minute(t->limit, t->key, &retry))
         return true;
     snprintf(ra, sizeof(ra), "%d", retry);
     latch_http_add_header(req, "Retry-After", ra);
@@ -213,16 +253,14 @@ static bool throttle_allows(struct latch_request *req, const char *what)
     return false;
 }
 
-static void throttle_fail(struct latch_request *req, const char *what)
+static void throttle_fail(const struct throttle *t)
 {
-    char key[96];
-    throttle_key(req, what, key, sizeof(key));
-    latch_ratelimit_fail_per_minute(throttle_limit(req, what), key);
+    latch_ratelimit_fail_per_minute(t->limit, t->key);
 }
 
-static void invalid_credentials(struct latch_request *req)
+static void invalid_credentials(struct latch_request *req, const struct throttle *t)
 {
-    throttle_fail(req, "pw");
+    throttle_fail(t);
     latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_FAILURE);
     latch_http_respond_errorf(req, 422, "session.invalid_credentials",
                               "Incorrect account or password. Please check your input.");
@@ -242,7 +280,8 @@ static void pw_fail_done(struct latch_store_result *const *results, int n,
         respond_blocked(call->req, latch_store_result_value(res, 0, 0));
         return;
     }
-    invalid_credentials(call->req);
+    struct pw_call *pc = call->data;
+    invalid_credentials(call->req, &pc->throttle);
 }
 
 static void pw_ok_done(struct latch_store_result *const *results, int n,
@@ -336,6 +375,11 @@ static void pw_loaded(struct latch_xp_call *call, struct latch_store_result *con
     struct pw_call *pc = call->data;
     struct latch_request *req = call->req;
 
+    throttle_init(&pc->throttle, call, THROTTLE_PASSWORD);
+    if (!throttle_allows(req, &pc->throttle)) {
+        pw_cleanup(call);
+        return;
+    }
     yajl_val v = yajl_tree_parse(call->ia.sentinel_policy, NULL, 0);
     (void)latch_xp_sentinel_policy_read(v, false, &pc->sentinel, NULL, 0);
     yajl_tree_free(v);
@@ -357,7 +401,9 @@ static void pw_loaded(struct latch_xp_call *call, struct latch_store_result *con
         pc->suspended = strcmp(latch_store_result_value(user, 0, 3), "t") == 0;
     }
     struct latch_error err;
-    if ((pc->found && pc->method[0] != '\0' && pc->encrypted == NULL) ||
+    /* From here on the sentinel counts the user, whichever identifier was typed. */
+    if ((pc->found && latch_xp_sentinel_user_key(pc->user_id, pc->key) != LATCH_OK) ||
+        (pc->found && pc->method[0] != '\0' && pc->encrypted == NULL) ||
         latch_http_submit(req, LATCH_LANE_CPU, pw_work, pw_done, call, &err) != LATCH_OK) {
         pw_cleanup(call);
         latch_http_respond_errorf(req, 503, "service_unavailable",
@@ -385,10 +431,18 @@ static bool read_identifier(struct latch_request *req, yajl_val body, const char
            latch_xp_get_str(req, body, "password", "password", LATCH_PASSWORD_MAX, true, password);
 }
 
+/* The sentinel_get statement of an identifier type (NULL for an unknown type). */
+static const struct latch_stmt *sentinel_get_stmt(const char *type)
+{
+    static const char *const types[] = {"username", "email", "phone"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(types[i], type) == 0)
+            return &sentinel_get[i];
+    return NULL;
+}
+
 static void post_password(struct latch_request *req, void *arg)
 {
-    if (!throttle_allows(req, "pw"))
-        return;
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
         return;
@@ -402,7 +456,7 @@ static void post_password(struct latch_request *req, void *arg)
         return;
     const char *type, *value, *password;
     bool ok = read_identifier(req, body, &type, &value, &password);
-    if (ok && latch_users_find_stmt(type) == NULL) {
+    if (ok && (latch_users_find_stmt(type) == NULL || sentinel_get_stmt(type) == NULL)) {
         latch_http_respond_errorf(req, 400, "guard.invalid_input",
                                   "identifier.type: must be username, email or phone");
         ok = false;
@@ -426,7 +480,7 @@ static void post_password(struct latch_request *req, void *arg)
     const char *tenant = req->tenant->id;
     struct latch_store_op extra[2] = {
         {.stmt = latch_users_find_stmt(pc->type), .params = {tenant, pc->value}},
-        {.stmt = &sentinel_get, .params = {tenant, pc->key}},
+        {.stmt = sentinel_get_stmt(pc->type), .params = {tenant, pc->key, pc->value}},
     };
     latch_xp_load(call, extra, 2, pw_loaded);
 }
@@ -542,13 +596,19 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
 {
     struct npi_call *nc = call->data;
     struct latch_request *req = call->req;
+    struct throttle throttle;
+    throttle_init(&throttle, call, THROTTLE_REGISTRATION);
+    if (!throttle_allows(req, &throttle)) {
+        npi_cleanup(call);
+        return;
+    }
     if (!latch_xp_mode_allows(call->ia.sign_in_mode, LATCH_XP_EVENT_REGISTER)) {
         npi_cleanup(call);
         latch_http_respond_errorf(req, 403, "auth.forbidden", "Registration is not enabled.");
         return;
     }
     if (strcmp(latch_store_result_value(results[0], 0, 0), "t") == 0) {
-        throttle_fail(req, "reg");
+        throttle_fail(&throttle);
         npi_cleanup(call);
         latch_http_respond_errorf(req, 422, "user.username_already_in_use",
                                   "This username is already in use.");
@@ -579,8 +639,6 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
 
 static void post_new_password_identity(struct latch_request *req, void *arg)
 {
-    if (!throttle_allows(req, "reg"))
-        return;
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
         return;

@@ -2,8 +2,9 @@
  * Unit tests for core/experience/policy.c and core/ui/assets.c: the page language from
  * ui_locales, Accept-Language (q-values, exclusions, malformed entries) and languageInfo; the
  * sentinel and language policies read strictly (Management API bodies: every bad member named)
- * and leniently (stored values: defaults kept); the sentinel key (SHA-256 of
- * "<type>:<lowercased value>", checked against a known digest); the password policy written in
+ * and leniently (stored values: defaults kept); the sentinel keys (SHA-256 of
+ * "<type>:<lowercased value>" and of "user:<id>", checked against known digests); the tenant's
+ * rateLimits read strictly and leniently and written back; the password policy written in
  * Logto's shape and the interpolation of rejection issues; the JSON content-type, CSRF, event and
  * sign-in-mode checks; and the compiled-in page assets (exact-name lookup only).
  */
@@ -293,6 +294,89 @@ static void test_sentinel_key(void **state)
     assert_string_not_equal(a, b);
 }
 
+static void test_sentinel_user_key(void **state)
+{
+    char a[LATCH_TOKEN_HASH_TEXT], b[LATCH_TOKEN_HASH_TEXT];
+    (void)state;
+    /* sha256("user:abc123def456"), as PostgreSQL's sha256(convert_to('user:' || id, 'UTF8')) */
+    assert_int_equal(latch_xp_sentinel_user_key("abc123def456", a), LATCH_OK);
+    assert_string_equal(a, "\\x46c1348b69ba6d9cac750ad1a19e3ee82385b7afa6309b277b43f11c3fed9490");
+    /* Never the key of an identifier, even one spelling the same text. */
+    assert_int_equal(latch_xp_sentinel_key("user", "abc123def456", b), LATCH_OK);
+    assert_string_equal(a, b); /* same text, same hash: which is why no identifier type is "user" */
+    assert_int_equal(latch_xp_sentinel_key("username", "abc123def456", b), LATCH_OK);
+    assert_string_not_equal(a, b);
+    /* Ids are taken as stored (not case-folded) and bounded. */
+    assert_int_equal(latch_xp_sentinel_user_key("ABC123DEF456", b), LATCH_OK);
+    assert_string_not_equal(a, b);
+    char long_id[80];
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(latch_xp_sentinel_user_key(long_id, b), LATCH_FAIL);
+}
+
+/* ---- rate limits ---- */
+
+static void test_rate_limits(void **state)
+{
+    struct latch_xp_rate_limits rl;
+    char problem[160];
+    (void)state;
+
+    /* Nothing set: every limit is the node's. */
+    assert_true(latch_xp_rate_limits_read(NULL, true, &rl, problem, sizeof(problem)));
+    assert_int_equal(rl.password_failures_per_ip, 0);
+    assert_int_equal(rl.registration_checks_per_ip, 0);
+
+    yajl_val v = parse("{\"passwordFailuresPerIpPerMinute\": 3,"
+                       " \"registrationChecksPerIpPerMinute\": null}");
+    assert_true(latch_xp_rate_limits_read(v, true, &rl, problem, sizeof(problem)));
+    assert_int_equal(rl.password_failures_per_ip, 3);
+    assert_int_equal(rl.registration_checks_per_ip, 0);
+    yajl_tree_free(v);
+
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_xp_rate_limits_write(&rl, &j);
+    char *text = latch_json_take(&j, NULL);
+    assert_string_equal(text, "{\"passwordFailuresPerIpPerMinute\":3}");
+    free(text);
+    struct latch_xp_rate_limits none = {0};
+    latch_json_init(&j);
+    latch_xp_rate_limits_write(&none, &j);
+    text = latch_json_take(&j, NULL);
+    assert_string_equal(text, "{}");
+    free(text);
+
+    static const struct {
+        const char *json;
+        const char *problem;
+    } bad[] = {
+        {"{\"passwordFailuresPerIpPerMinute\": 0}",
+         "rateLimits.passwordFailuresPerIpPerMinute: must be an integer from 1 to 10000"},
+        {"{\"passwordFailuresPerIpPerMinute\": 10001}",
+         "rateLimits.passwordFailuresPerIpPerMinute: must be an integer"},
+        {"{\"registrationChecksPerIpPerMinute\": \"5\"}",
+         "rateLimits.registrationChecksPerIpPerMinute: must be an integer"},
+        {"{\"registrationChecksPerIpPerMinute\": -3}",
+         "rateLimits.registrationChecksPerIpPerMinute: must be an integer"},
+        {"{\"clientAuthFailures\": 5}", "rateLimits.clientAuthFailures: is not a known member"},
+        {"7", "rateLimits: must be an object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = parse(bad[i].json);
+        problem[0] = '\0';
+        assert_false(latch_xp_rate_limits_read(v, true, &rl, problem, sizeof(problem)));
+        if (strncmp(problem, bad[i].problem, strlen(bad[i].problem)) != 0)
+            fail_msg("%s: problem \"%s\", want \"%s...\"", bad[i].json, problem, bad[i].problem);
+        /* Stored values are read leniently: a bad member means the node's limit. */
+        assert_true(latch_xp_rate_limits_read(v, false, &rl, NULL, 0));
+        assert_int_equal(rl.password_failures_per_ip, 0);
+        assert_int_equal(rl.registration_checks_per_ip, 0);
+        yajl_tree_free(v);
+    }
+}
+
 /* ---- small checks ---- */
 
 static void test_is_json(void **state)
@@ -426,6 +510,8 @@ int main(void)
         cmocka_unit_test(test_password_policy_write),
         cmocka_unit_test(test_password_issues),
         cmocka_unit_test(test_sentinel_key),
+        cmocka_unit_test(test_sentinel_user_key),
+        cmocka_unit_test(test_rate_limits),
         cmocka_unit_test(test_is_json),
         cmocka_unit_test(test_csrf),
         cmocka_unit_test(test_events_and_modes),
