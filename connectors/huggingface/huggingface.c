@@ -370,7 +370,8 @@ static const struct latch_connector_ops hf_ops = {
 };
 
 static const struct latch_connector_descriptor hf_descriptor = {
-    LATCH_CONNECTOR_DESCRIPTOR_HEADER,
+    /* Uses only 1.0 services: declares 1.0 so that every 1.x host loads it. */
+    LATCH_CONNECTOR_DESCRIPTOR_HEADER_MINOR(0),
     .kind = LATCH_CONNECTOR_SOCIAL,
     .flags = 0,
     .id = "huggingface-universal",

@@ -154,7 +154,9 @@ static const char logo[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"
                            "<circle cx=\"12\" cy=\"12\" r=\"10\" fill=\"#888\"/></svg>";
 
 static const struct latch_connector_descriptor descriptor = {
-    LATCH_CONNECTOR_DESCRIPTOR_HEADER,
+    /* 1.0: built against the current header, it stays loadable by 1.0 hosts (and tests that
+     * a 1.0 declaration still loads). */
+    LATCH_CONNECTOR_DESCRIPTOR_HEADER_MINOR(0),
     .kind = LATCH_CONNECTOR_SOCIAL,
     .id = "mock-social",
     .target = "mock",

@@ -3,9 +3,9 @@
  * "standard" connector (LATCH_CONNECTOR_FLAG_STANDARD, Logto's isStandard), so a tenant may add
  * several instances, each with its own target, name and logo, for any provider that speaks the
  * authorization-code flow. Written against plugins-api/latch/connector.h alone: HTTP, JSON,
- * base64, form encoding, memory and the per-flow session come from the host services table;
- * randomness comes from /dev/urandom (ABI 1.0 has no RNG service) and SHA-256 (for PKCE) is
- * computed here, so the .so links nothing but libc.
+ * base64, form encoding, SHA-256 (PKCE), random bytes (nonce, verifier), memory and the
+ * per-flow session come from the host services table (ABI 1.1), so the .so links nothing but
+ * libc and carries no crypto of its own.
  *
  * Flow:
  *   get_authorization_uri: resolves the endpoints (OpenID Provider discovery at
@@ -14,21 +14,23 @@
  *     connector session, and sends the person to the authorization endpoint.
  *   get_user_info: exchanges the code at the token endpoint (client_secret_basic,
  *     client_secret_post, or a public client), checks the id_token's claims when one comes back
- *     (iss, aud, azp, exp, nonce; NOT its signature: ABI 1.0 has no verification service, see
+ *     (iss, aud, azp, exp, nonce; NOT its signature: the ABI has no verification service, see
  *     README.md), reads the userinfo endpoint when there is one (else takes the id_token's
  *     claims), and maps the profile with profileMap (dotted paths such as "data.user.id").
  *
- * The connector keeps no state of its own (no mutable globals), so it is thread-safe.
+ * State: one thing is kept across calls, the discovery cache (below): discovery documents by
+ * URL, process-wide, shared by every instance and tenant (a document is public and the same for
+ * everyone who asks), bounded, under a mutex because operations run on several worker threads
+ * at once, and freed when the .so is unloaded. Everything else is per call or in the session.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <latch/connector.h>
 
@@ -72,12 +74,12 @@ static bool nonempty(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
-/* Every service used here is in 1.0, which every 1.x host has; checked all the same, so a
- * broken host fails the call instead of crashing it. */
+/* The descriptor declares ABI 1.1 (sha256, random_bytes), so the loader refuses this connector
+ * on older hosts; checked all the same, so a broken host fails the call instead of crashing it. */
 static bool host_ok(const struct latch_connector_host *host)
 {
     return host != NULL && host->host_major == LATCH_CONNECTOR_ABI_MAJOR &&
-           LATCH_CONNECTOR_HAS(host, struct latch_connector_host, base64);
+           LATCH_CONNECTOR_HAS(host, struct latch_connector_host, random_bytes);
 }
 
 static const char *param(const struct latch_connector_param *params, size_t nparams,
@@ -120,36 +122,22 @@ static bool same_issuer(const char *a, const char *b)
 
 /* ---- base64url (RFC 4648 §5), no padding ---- */
 
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
+/* The host's base64 with the URL-safe alphabet and no padding. */
 static char *b64url_encode(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
                            const unsigned char *data, size_t len)
 {
-    char *out = host->alloc(ctx, (len + 2) / 3 * 4 + 1);
-    char *o = out;
-    size_t i = 0;
+    char *out = host->base64(ctx, data, len);
 
-    if (out == NULL)
-        return NULL;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        *o++ = b64url_alphabet[v >> 18 & 63];
-        *o++ = b64url_alphabet[v >> 12 & 63];
-        *o++ = b64url_alphabet[v >> 6 & 63];
-        *o++ = b64url_alphabet[v & 63];
+    for (char *p = out; p != NULL && *p != '\0'; p++) {
+        if (*p == '+') {
+            *p = '-';
+        } else if (*p == '/') {
+            *p = '_';
+        } else if (*p == '=') {
+            *p = '\0';
+            break;
+        }
     }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        *o++ = b64url_alphabet[v >> 18 & 63];
-        *o++ = b64url_alphabet[v >> 12 & 63];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
-        *o++ = b64url_alphabet[v >> 18 & 63];
-        *o++ = b64url_alphabet[v >> 12 & 63];
-        *o++ = b64url_alphabet[v >> 6 & 63];
-    }
-    *o = '\0';
     return out;
 }
 
@@ -205,121 +193,18 @@ static unsigned char *b64url_decode(struct latch_connector_ctx *ctx,
     return out;
 }
 
-/* ---- SHA-256 (FIPS 180-4), for the PKCE S256 challenge ---- */
-
-static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static uint32_t ror32(uint32_t x, unsigned n)
-{
-    return x >> n | x << (32 - n);
-}
-
-static void sha256_block(uint32_t h[8], const unsigned char b[64])
-{
-    uint32_t w[64];
-    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
-               (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3;
-        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10;
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
-                      sha256_k[i] + w[i];
-        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
-        hh = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = bb;
-        bb = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += bb;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
-}
-
-static void sha256(const void *data, size_t len, unsigned char out[32])
-{
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const unsigned char *p = data;
-    unsigned char last[128];
-    size_t rest, tail;
-    uint64_t bits = (uint64_t)len * 8;
-
-    for (rest = len; rest >= 64; rest -= 64, p += 64)
-        sha256_block(h, p);
-    memset(last, 0, sizeof(last));
-    memcpy(last, p, rest);
-    last[rest] = 0x80;
-    tail = rest + 1 + 8 <= 64 ? 64 : 128;
-    for (int i = 0; i < 8; i++)
-        last[tail - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha256_block(h, last);
-    if (tail == 128)
-        sha256_block(h, last + 64);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (unsigned char)(h[i] >> 24);
-        out[4 * i + 1] = (unsigned char)(h[i] >> 16);
-        out[4 * i + 2] = (unsigned char)(h[i] >> 8);
-        out[4 * i + 3] = (unsigned char)h[i];
-    }
-}
-
 /* ---- randomness ---- */
-
-/* n bytes from the kernel's CSPRNG. ABI 1.0 has no RNG service; open/read are plain libc. */
-static bool random_bytes(unsigned char *buf, size_t n)
-{
-    size_t got = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return false;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    return got == n;
-}
 
 /* A fresh random base64url string (nonce, PKCE verifier) in the arena. */
 static char *random_token(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
 {
     unsigned char raw[RANDOM_BYTES];
-    char *out;
+    char *out = NULL;
 
-    if (!random_bytes(raw, sizeof(raw))) {
-        host->log_msg(ctx, LOG_ERROR, "cannot read random bytes from /dev/urandom");
-        return NULL;
-    }
-    out = b64url_encode(ctx, host, raw, sizeof(raw));
+    if (host->random_bytes(ctx, raw, sizeof(raw)) == LATCH_CONNECTOR_OK)
+        out = b64url_encode(ctx, host, raw, sizeof(raw));
+    else
+        host->log_msg(ctx, LOG_ERROR, "the host's random_bytes failed");
     memset(raw, 0, sizeof(raw));
     return out;
 }
@@ -675,20 +560,186 @@ struct endpoints {
     const char *issuer;   /* NULL: unknown; the id_token's iss is not compared */
 };
 
-/* GET <issuer>/.well-known/openid-configuration (OpenID Connect Discovery 1.0 §4). */
-static int discover(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
-                    const char *issuer, struct endpoints *ep)
+/* ---- the discovery cache ----
+ *
+ * Discovery documents by URL, so a sign-in does not cost a request to the issuer's discovery
+ * endpoint each time, and a hung or failing issuer is asked at most once per CACHE_FAIL_TTL
+ * instead of tying up a worker for the whole timeout on every sign-in (issue 15, item 3).
+ * A document is kept CACHE_TTL seconds (no Cache-Control: a provider changes its endpoints
+ * rarely, and ten minutes bounds how long a change takes to be seen); a failure is kept
+ * CACHE_FAIL_TTL seconds and replayed with the status and message it had. Not cached: a request
+ * that failed before any answer for another reason than a timeout (the address policy refused
+ * it, DNS or TLS failed, the connection was refused): those fail fast, and the host's own
+ * classification of them (connector.address_refused) must reach every sign-in.
+ *
+ * At most CACHE_MAX_ENTRIES entries; a new one replaces an expired entry or else the one
+ * fetched longest ago, so a tenant adding many issuers can only make others fetch again.
+ * Values longer than CACHE_MAX_VALUE are used but not cached (bounded memory: ~2.5 MiB at
+ * most). The lock is never held across a request; two threads missing at once both fetch.
+ */
+
+#define CACHE_MAX_ENTRIES 256
+#define CACHE_TTL         600
+#define CACHE_FAIL_TTL    30
+#define CACHE_MAX_VALUE   2048
+
+/* What discovery found (or the failure), before the hand-set endpoints are merged in. */
+struct discovered {
+    int status;                                            /* LATCH_CONNECTOR_OK, or the failure */
+    const char *issuer, *authorization, *token, *userinfo; /* on success; each may be NULL */
+    const char *problem;                                   /* on failure: what was logged */
+};
+
+struct cache_entry {
+    char *url; /* the key; NULL: a free slot */
+    int64_t fetched_at;
+    int status;
+    char *issuer, *authorization, *token, *userinfo, *problem; /* malloc'd; NULL when absent */
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_entry cache[CACHE_MAX_ENTRIES];
+
+static int64_t monotonic_seconds(void)
 {
-    size_t n = strlen(issuer);
-    const char *url, *doc_issuer;
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec;
+}
+
+static bool entry_fresh(const struct cache_entry *e, int64_t now)
+{
+    int64_t ttl = e->status == LATCH_CONNECTOR_OK ? CACHE_TTL : CACHE_FAIL_TTL;
+    return e->url != NULL && now >= e->fetched_at && now - e->fetched_at < ttl;
+}
+
+static void entry_free(struct cache_entry *e)
+{
+    free(e->url);
+    free(e->issuer);
+    free(e->authorization);
+    free(e->token);
+    free(e->userinfo);
+    free(e->problem);
+    memset(e, 0, sizeof(*e));
+}
+
+/* The .so is being unloaded (or the process ends): nothing may outlive it. */
+__attribute__((destructor)) static void cache_clear(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_MAX_ENTRIES; i++)
+        entry_free(&cache[i]);
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* A fresh entry for url, copied into the call's arena; false when there is none (or no
+ * memory, which only costs a fetch). */
+static bool cache_lookup(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                         const char *url, struct discovered *out, int64_t *age)
+{
+    int64_t now = monotonic_seconds();
+    bool hit = false;
+
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CACHE_MAX_ENTRIES; i++) {
+        const struct cache_entry *e = &cache[i];
+        if (e->url == NULL || strcmp(e->url, url) != 0 || !entry_fresh(e, now))
+            continue;
+        out->status = e->status;
+        out->issuer = host->dup(ctx, e->issuer);
+        out->authorization = host->dup(ctx, e->authorization);
+        out->token = host->dup(ctx, e->token);
+        out->userinfo = host->dup(ctx, e->userinfo);
+        out->problem = host->dup(ctx, e->problem);
+        *age = now - e->fetched_at;
+        hit = (e->issuer == NULL || out->issuer != NULL) &&
+              (e->authorization == NULL || out->authorization != NULL) &&
+              (e->token == NULL || out->token != NULL) &&
+              (e->userinfo == NULL || out->userinfo != NULL) &&
+              (e->problem == NULL || out->problem != NULL);
+        break;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+static bool copy_value(const char *s, char **out)
+{
+    *out = NULL;
+    if (s == NULL)
+        return true;
+    if (strlen(s) > CACHE_MAX_VALUE)
+        return false;
+    *out = strdup(s);
+    return *out != NULL;
+}
+
+/* Keeps what discovery found for url. Best effort: a value too long or no memory leaves the
+ * cache as it was. */
+static void cache_store(const char *url, const struct discovered *d)
+{
+    struct cache_entry fresh, old;
+    int64_t now = monotonic_seconds();
+    size_t slot = CACHE_MAX_ENTRIES;
+
+    memset(&fresh, 0, sizeof(fresh));
+    memset(&old, 0, sizeof(old));
+    if (!copy_value(url, &fresh.url) || fresh.url == NULL ||
+        !copy_value(d->issuer, &fresh.issuer) ||
+        !copy_value(d->authorization, &fresh.authorization) ||
+        !copy_value(d->token, &fresh.token) || !copy_value(d->userinfo, &fresh.userinfo) ||
+        !copy_value(d->problem, &fresh.problem)) {
+        entry_free(&fresh);
+        return;
+    }
+    fresh.status = d->status;
+    fresh.fetched_at = now;
+
+    pthread_mutex_lock(&cache_lock);
+    /* The same URL (another thread fetched it too, or it expired), else a free or expired
+     * slot, else the entry fetched longest ago. */
+    for (size_t i = 0; i < CACHE_MAX_ENTRIES && slot == CACHE_MAX_ENTRIES; i++)
+        if (cache[i].url != NULL && strcmp(cache[i].url, url) == 0)
+            slot = i;
+    for (size_t i = 0; i < CACHE_MAX_ENTRIES && slot == CACHE_MAX_ENTRIES; i++)
+        if (!entry_fresh(&cache[i], now))
+            slot = i;
+    if (slot == CACHE_MAX_ENTRIES) {
+        slot = 0;
+        for (size_t i = 1; i < CACHE_MAX_ENTRIES; i++)
+            if (cache[i].fetched_at < cache[slot].fetched_at)
+                slot = i;
+    }
+    old = cache[slot];
+    cache[slot] = fresh;
+    pthread_mutex_unlock(&cache_lock);
+    entry_free(&old);
+}
+
+/* Logs a failure of discovery and keeps its text for the cache. */
+static void discovery_failed(struct latch_connector_ctx *ctx,
+                             const struct latch_connector_host *host, int level, int status,
+                             const char *problem, struct discovered *d)
+{
+    d->status = status;
+    d->problem = problem;
+    host->log_msg(ctx, level, "%s", problem != NULL ? problem : "discovery failed");
+}
+
+/* GET url, <issuer>/.well-known/openid-configuration (OpenID Connect Discovery 1.0 §4), into
+ * *d; *cacheable says whether the outcome may be cached (see above). */
+static void fetch_discovery(struct latch_connector_ctx *ctx,
+                            const struct latch_connector_host *host, const char *url,
+                            const char *issuer, struct discovered *d, bool *cacheable)
+{
+    const char *doc_issuer;
     int rc;
 
-    if (n > 0 && issuer[n - 1] == '/')
-        n--;
-    url = host->format(ctx, "%.*s%s", (int)n, issuer, DISCOVERY_PATH);
-    if (url == NULL)
-        return LATCH_CONNECTOR_ERR_GENERAL;
-
+    memset(d, 0, sizeof(*d));
+    *cacheable = true;
     const struct latch_connector_http_header headers[] = {{"Accept", "application/json"}};
     struct latch_connector_http_request req = LATCH_CONNECTOR_HTTP_REQUEST_INIT;
     struct latch_connector_http_response resp = LATCH_CONNECTOR_HTTP_RESPONSE_INIT;
@@ -700,43 +751,95 @@ static int discover(struct latch_connector_ctx *ctx, const struct latch_connecto
 
     rc = host->http(ctx, &req, &resp);
     if (rc != LATCH_CONNECTOR_OK) {
-        host->log_msg(ctx, LOG_WARN, "discovery request to %s failed before an answer (%d)", url,
-                      rc);
-        return http_failure(rc);
+        *cacheable = rc == LATCH_CONNECTOR_ERR_TIMEOUT;
+        discovery_failed(
+            ctx, host, LOG_WARN, http_failure(rc),
+            host->format(ctx, "discovery request to %s failed before an answer (%d)", url, rc), d);
+        return;
     }
     if (resp.status >= 400 && resp.status < 500) {
-        host->log_msg(ctx, LOG_ERROR,
-                      "discovery document %s answered HTTP %d: check the issuer setting", url,
-                      resp.status);
-        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+        discovery_failed(ctx, host, LOG_ERROR, LATCH_CONNECTOR_ERR_INVALID_CONFIG,
+                         host->format(ctx,
+                                      "discovery document %s answered HTTP %d: check the issuer "
+                                      "setting",
+                                      url, resp.status),
+                         d);
+        return;
     }
     if (resp.status < 200 || resp.status > 299) {
-        host->log_msg(ctx, LOG_WARN, "discovery document %s answered HTTP %d", url, resp.status);
-        return LATCH_CONNECTOR_ERR_GENERAL;
+        discovery_failed(
+            ctx, host, LOG_WARN, LATCH_CONNECTOR_ERR_GENERAL,
+            host->format(ctx, "discovery document %s answered HTTP %d", url, resp.status), d);
+        return;
     }
     doc_issuer = resp.body != NULL ? host->json_get(ctx, resp.body, "issuer") : NULL;
     if (doc_issuer == NULL) {
-        host->log_msg(ctx, LOG_WARN, "discovery document %s is not JSON or has no issuer", url);
-        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+        discovery_failed(
+            ctx, host, LOG_WARN, LATCH_CONNECTOR_ERR_INVALID_RESPONSE,
+            host->format(ctx, "discovery document %s is not JSON or has no issuer", url), d);
+        return;
     }
-    /* Discovery §4.3: the document's issuer is the one we asked for, else it is not ours. */
+    /* Discovery §4.3: the document's issuer is the one we asked for, else it is not ours. The
+     * cache key is the URL, which the configured issuer determines up to a trailing '/', which
+     * same_issuer ignores too: the outcome is the same for every issuer with this URL. */
     if (!same_issuer(doc_issuer, issuer)) {
-        host->log_msg(ctx, LOG_WARN,
-                      "discovery document %s names the issuer \"%.200s\", not the configured "
-                      "\"%.200s\"",
-                      url, doc_issuer, issuer);
-        return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
+        discovery_failed(ctx, host, LOG_WARN, LATCH_CONNECTOR_ERR_INVALID_RESPONSE,
+                         host->format(ctx,
+                                      "discovery document %s names the issuer \"%.200s\", not "
+                                      "the configured \"%.200s\"",
+                                      url, doc_issuer, issuer),
+                         d);
+        return;
     }
-    ep->issuer = doc_issuer;
+    d->status = LATCH_CONNECTOR_OK;
+    d->issuer = doc_issuer;
+    d->authorization = host->json_get(ctx, resp.body, "authorization_endpoint");
+    d->token = host->json_get(ctx, resp.body, "token_endpoint");
+    d->userinfo = host->json_get(ctx, resp.body, "userinfo_endpoint");
+    if (d->userinfo != NULL && d->userinfo[0] == '\0')
+        d->userinfo = NULL;
+}
+
+/* The issuer's endpoints, from the cache or its discovery document, for those *ep lacks. */
+static int discover(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                    const char *issuer, struct endpoints *ep)
+{
+    size_t n = strlen(issuer);
+    struct discovered d;
+    int64_t age = 0;
+    bool cacheable;
+    const char *url;
+
+    if (n > 0 && issuer[n - 1] == '/')
+        n--;
+    url = host->format(ctx, "%.*s%s", (int)n, issuer, DISCOVERY_PATH);
+    if (url == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+
+    memset(&d, 0, sizeof(d));
+    if (cache_lookup(ctx, host, url, &d, &age)) {
+        if (d.status != LATCH_CONNECTOR_OK) {
+            /* The host's detail for this failure: what happened, and that it was not retried. */
+            host->log_msg(ctx, LOG_WARN, "%s (%llds ago; not retried for %d s)",
+                          d.problem != NULL ? d.problem : "discovery failed", (long long)age,
+                          CACHE_FAIL_TTL);
+            return d.status;
+        }
+    } else {
+        fetch_discovery(ctx, host, url, issuer, &d, &cacheable);
+        if (cacheable)
+            cache_store(url, &d);
+        if (d.status != LATCH_CONNECTOR_OK)
+            return d.status;
+    }
+
+    ep->issuer = d.issuer;
     if (ep->authorization == NULL)
-        ep->authorization = host->json_get(ctx, resp.body, "authorization_endpoint");
+        ep->authorization = d.authorization;
     if (ep->token == NULL)
-        ep->token = host->json_get(ctx, resp.body, "token_endpoint");
-    if (ep->userinfo == NULL) {
-        ep->userinfo = host->json_get(ctx, resp.body, "userinfo_endpoint");
-        if (ep->userinfo != NULL && ep->userinfo[0] == '\0')
-            ep->userinfo = NULL;
-    }
+        ep->token = d.token;
+    if (ep->userinfo == NULL)
+        ep->userinfo = d.userinfo;
     if (!https_url(ep->authorization) || !https_url(ep->token) ||
         (ep->userinfo != NULL && !https_url(ep->userinfo))) {
         host->log_msg(ctx, LOG_WARN,
@@ -822,7 +925,8 @@ static int oidc_get_authorization_uri(struct latch_connector_ctx *ctx,
         verifier = random_token(ctx, host);
         if (verifier == NULL)
             return LATCH_CONNECTOR_ERR_GENERAL;
-        sha256(verifier, strlen(verifier), digest);
+        if (host->sha256(ctx, verifier, strlen(verifier), digest) != LATCH_CONNECTOR_OK)
+            return LATCH_CONNECTOR_ERR_GENERAL;
         challenge = b64url_encode(ctx, host, digest, sizeof(digest));
         if (challenge == NULL)
             return LATCH_CONNECTOR_ERR_GENERAL;
@@ -969,7 +1073,7 @@ static bool json_object_text(const char *s)
 }
 
 /*
- * The id_token's claims (OIDC Core §3.1.3.7), all but its signature: ABI 1.0 has no signature
+ * The id_token's claims (OIDC Core §3.1.3.7), all but its signature: the ABI has no signature
  * verification service. The token came straight from the token endpoint over TLS the host
  * verified, which §3.1.3.7 item 6 accepts in place of checking the signature. On success
  * *claims is the payload, a JSON object.
@@ -1334,7 +1438,7 @@ static const struct latch_connector_descriptor oidc_descriptor = {
     .flags = LATCH_CONNECTOR_FLAG_STANDARD,
     .id = "oidc",
     .target = "oidc",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .name = oidc_name,
     .description = oidc_description,
     .logo = OIDC_LOGO_SVG,

@@ -15,7 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -36,6 +39,8 @@
 #define URI_MAX_BYTES     8192
 #define PROFILE_RAW_MAX   ((size_t)1 << 20)
 #define HTTP_MAX_HEADERS  32
+#define RANDOM_MAX_BYTES  65536
+#define HMAC_KEY_MAX      ((size_t)1 << 20)
 
 struct session_kv {
     char *key;   /* arena */
@@ -584,6 +589,62 @@ static char *host_base64(struct latch_connector_ctx *ctx, const void *data, size
     return out;
 }
 
+/* ---- 1.1: SHA-256, HMAC-SHA-256, random bytes (OpenSSL), so connectors carry no crypto ---- */
+
+static int host_sha256(struct latch_connector_ctx *ctx, const void *data, size_t len,
+                       unsigned char out[32])
+{
+    unsigned int n = 0;
+
+    if (out == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if ((data == NULL && len > 0) ||
+        EVP_Digest(len > 0 ? data : "", len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        memset(out, 0, 32);
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR, "sha256: no data, or the digest failed");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
+static int host_hmac_sha256(struct latch_connector_ctx *ctx, const void *key, size_t keylen,
+                            const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 0;
+
+    if (out == NULL)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    /* HMAC() takes the key length as an int; no real key comes near the bound. */
+    if ((key == NULL && keylen > 0) || (data == NULL && len > 0) || keylen > HMAC_KEY_MAX ||
+        HMAC(EVP_sha256(), keylen > 0 ? key : "", (int)keylen, len > 0 ? data : (const void *)"",
+             len, out, &n) == NULL ||
+        n != 32) {
+        memset(out, 0, 32);
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "hmac_sha256: no key or data, a key over %zu bytes, or the MAC failed",
+                 HMAC_KEY_MAX);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
+static int host_random_bytes(struct latch_connector_ctx *ctx, void *buf, size_t len)
+{
+    if (buf == NULL && len > 0)
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    if (len == 0)
+        return LATCH_CONNECTOR_OK;
+    if (len > RANDOM_MAX_BYTES || RAND_bytes(buf, (int)len) != 1) {
+        /* Never hand out a buffer that might look random. */
+        OPENSSL_cleanse(buf, len);
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "random_bytes: more than %d bytes asked, or the generator failed",
+                 RANDOM_MAX_BYTES);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
 static const struct latch_connector_host host_table = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -600,6 +661,9 @@ static const struct latch_connector_host host_table = {
     .json_get = host_json_get,
     .json_string = host_json_string,
     .base64 = host_base64,
+    .sha256 = host_sha256,
+    .hmac_sha256 = host_hmac_sha256,
+    .random_bytes = host_random_bytes,
 };
 
 /* ---- calls ---- */

@@ -1,5 +1,5 @@
 /*
- * latch/connector.h — the Latch connector ABI, version 1.0.
+ * latch/connector.h — the Latch connector ABI, version 1.1.
  *
  * A connector is one shared object (.so) that exports exactly one symbol:
  *
@@ -37,7 +37,7 @@ extern "C" {
 /* The ABI this header describes. A connector built against it declares these numbers in its
  * descriptor (LATCH_CONNECTOR_DESCRIPTOR_HEADER does). */
 #define LATCH_CONNECTOR_ABI_MAJOR 1
-#define LATCH_CONNECTOR_ABI_MINOR 0
+#define LATCH_CONNECTOR_ABI_MINOR 1
 
 /* "LATCHCON" */
 #define LATCH_CONNECTOR_MAGIC UINT64_C(0x4c41544348434f4e)
@@ -227,6 +227,24 @@ struct latch_connector_host {
 
     /* Base64 (standard alphabet, padded) of data, into the arena (HTTP Basic). */
     char *(*base64)(struct latch_connector_ctx *ctx, const void *data, size_t len);
+
+    /* ---- added in 1.1: check with LATCH_CONNECTOR_HAS() when declaring abi_minor 0 ---- */
+
+    /* SHA-256 (FIPS 180-4) of data[0..len) into out (e.g. a PKCE S256 challenge). data may be
+     * NULL when len is 0. Returns LATCH_CONNECTOR_OK, or ERR_GENERAL (out is then zeroed). */
+    int (*sha256)(struct latch_connector_ctx *ctx, const void *data, size_t len,
+                  unsigned char out[32]);
+
+    /* HMAC-SHA-256 (RFC 2104) of data[0..len) under key[0..keylen) into out (e.g. a signed
+     * request or webhook). key and data may be NULL when their length is 0. Returns
+     * LATCH_CONNECTOR_OK, or ERR_GENERAL (out is then zeroed). */
+    int (*hmac_sha256)(struct latch_connector_ctx *ctx, const void *key, size_t keylen,
+                       const void *data, size_t len, unsigned char out[32]);
+
+    /* len bytes from the host's cryptographically secure generator (OpenSSL's, seeded by the
+     * kernel) into buf: nonces, PKCE verifiers, state. len at most 65536. Returns
+     * LATCH_CONNECTOR_OK, or ERR_GENERAL (buf is then zeroed: never use it). */
+    int (*random_bytes)(struct latch_connector_ctx *ctx, void *buf, size_t len);
 };
 
 /* ---- operations ---- */
@@ -334,8 +352,15 @@ struct latch_connector_descriptor {
  *     static const struct latch_connector_descriptor d = {
  *         LATCH_CONNECTOR_DESCRIPTOR_HEADER, .kind = LATCH_CONNECTOR_SOCIAL, ...};  */
 #define LATCH_CONNECTOR_DESCRIPTOR_HEADER                                                          \
+    LATCH_CONNECTOR_DESCRIPTOR_HEADER_MINOR(LATCH_CONNECTOR_ABI_MINOR)
+
+/* (1.1) The same, declaring an older minor: the oldest whose features the connector uses, so
+ * that older hosts load it too. Services newer than minor must then be checked with
+ * LATCH_CONNECTOR_HAS() before use:
+ *     LATCH_CONNECTOR_DESCRIPTOR_HEADER_MINOR(0), .kind = LATCH_CONNECTOR_SOCIAL, ...  */
+#define LATCH_CONNECTOR_DESCRIPTOR_HEADER_MINOR(minor)                                             \
     .magic = LATCH_CONNECTOR_MAGIC, .struct_size = sizeof(struct latch_connector_descriptor),      \
-    .abi_major = LATCH_CONNECTOR_ABI_MAJOR, .abi_minor = LATCH_CONNECTOR_ABI_MINOR
+    .abi_major = LATCH_CONNECTOR_ABI_MAJOR, .abi_minor = (minor)
 
 typedef const struct latch_connector_descriptor *(*latch_connector_describe_fn)(void);
 

@@ -2,7 +2,8 @@
  * probe: a connector that exercises the host services and reports what they returned, so
  * tests/unit/plugin/test_loader.c can check each service through the real ABI. Its
  * get_user_info answers with raw_json = an object of results; the callback parameter `doc` is
- * the JSON document the json_get probes read.
+ * the JSON document the json_get probes read. Built against the current header (1.1), so it
+ * also probes the 1.1 crypto services.
  */
 #include <string.h>
 
@@ -23,6 +24,47 @@ static const char *param(const struct latch_connector_param *params, size_t n, c
         if (strcmp(params[i].name, name) == 0)
             return params[i].value;
     return NULL;
+}
+
+/* Lower-case hex of n bytes, into the arena. */
+static char *hex(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                 const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *out = host->alloc(ctx, 2 * n + 1);
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    return out;
+}
+
+/* The 1.1 crypto services on known vectors (FIPS 180-2 "abc", RFC 4231 test cases 1 and 2),
+ * and random_bytes: two draws that differ, and its bound; as a JSON object of results. */
+static char *crypto_probe(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
+{
+    unsigned char d_abc[32], d_empty[32], m1[32], m2[32], r1[32], r2[32], key1[20];
+    static unsigned char big[65537];
+    int rc_abc, rc_empty, rc_m1, rc_m2, rc_r1, rc_r2, rc_big, rc_zero;
+
+    if (!LATCH_CONNECTOR_HAS(host, struct latch_connector_host, random_bytes))
+        return host->dup(ctx, "\"no 1.1 services\"");
+    memset(key1, 0x0b, sizeof(key1));
+    rc_abc = host->sha256(ctx, "abc", 3, d_abc);
+    rc_empty = host->sha256(ctx, NULL, 0, d_empty);
+    rc_m1 = host->hmac_sha256(ctx, key1, sizeof(key1), "Hi There", 8, m1);
+    rc_m2 = host->hmac_sha256(ctx, "Jefe", 4, "what do ya want for nothing?", 28, m2);
+    rc_r1 = host->random_bytes(ctx, r1, sizeof(r1));
+    rc_r2 = host->random_bytes(ctx, r2, sizeof(r2));
+    rc_zero = host->random_bytes(ctx, NULL, 0);
+    rc_big = host->random_bytes(ctx, big, sizeof(big));
+    return host->format(
+        ctx,
+        "{\"sha256_abc\":\"%s\",\"sha256_empty\":\"%s\",\"hmac_1\":\"%s\",\"hmac_2\":\"%s\","
+        "\"random_1\":\"%s\",\"random_2\":\"%s\",\"rcs\":\"%d%d%d%d%d%d%d\",\"rc_big\":%d}",
+        hex(ctx, host, d_abc, 32), hex(ctx, host, d_empty, 32), hex(ctx, host, m1, 32),
+        hex(ctx, host, m2, 32), hex(ctx, host, r1, 32), hex(ctx, host, r2, 32), rc_abc, rc_empty,
+        rc_m1, rc_m2, rc_r1, rc_r2, rc_zero, rc_big);
 }
 
 static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
@@ -57,7 +99,7 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
         "\"notjson\":%s,\"base64\":%s,\"base64_empty\":%s,\"form\":%s,\"quote\":%s,"
         "\"cfg_default\":%s,\"cfg_number\":%s,\"cfg_switch\":%s,\"cfg_json\":%s,\"cfg_unset\":%s,"
         "\"cfg_extra\":%s,\"too_big\":%d,\"over_keys\":%d,\"session_k0\":%s,\"zeroed\":%d,"
-        "\"host\":\"%u.%u\"}",
+        "\"host\":\"%u.%u\",\"crypto\":%s}",
         S(host->json_get(ctx, doc, "data.user.id")), S(host->json_get(ctx, doc, "list.1.v")),
         S(host->json_get(ctx, doc, "n")), S(host->json_get(ctx, doc, "ok")),
         S(host->json_get(ctx, doc, "data.nope")), S(host->json_get(ctx, doc, "data")),
@@ -66,7 +108,7 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
         S(host->config_get(ctx, "retries")), S(host->config_get(ctx, "pkce")),
         S(host->config_get(ctx, "mapping")), S(host->config_get(ctx, "clientSecret")),
         S(host->config_get(ctx, "extra")), too_big, over_keys, S(host->session_get(ctx, "k0")),
-        zeroed, host->host_major, host->host_minor);
+        zeroed, host->host_major, host->host_minor, crypto_probe(ctx, host));
 #undef S
     return out->raw_json != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
 }

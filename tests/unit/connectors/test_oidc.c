@@ -3,12 +3,17 @@
  * dlopen (as latchd loads it) and driven through its operations with a fake host services table
  * written here: configuration and connector session in tables, an HTTP service answering from
  * canned responses keyed by method and URL (and recording every request), json_get with dotted
- * paths on yajl, form encoding and base64 as the real host does them, and an arena that is a
- * list of malloc'd blocks freed after each test.
+ * paths on yajl, form encoding, base64 and the 1.1 crypto services (OpenSSL) as the real host
+ * does them, and an arena that is a list of malloc'd blocks freed after each test. oidc.so is
+ * loaded afresh for each test (its discovery cache starts empty), and its monotonic clock is
+ * this file's clock_gettime (the executable exports it, so the .so binds to it): cache expiry
+ * is tested by moving that clock, never by waiting.
  *
  * Covered: the descriptor; the authorization URI (parameters, nonce kept in the session, PKCE
- * challenge = base64url(SHA-256(verifier)) checked with OpenSSL); endpoints from discovery and
- * by hand; client_secret_basic, client_secret_post and public clients; profile mapping with
+ * challenge = base64url(SHA-256(verifier)) checked with OpenSSL; nonce and verifier from the
+ * host's random_bytes); a host without the 1.1 services refused; endpoints from discovery and
+ * by hand; the discovery cache (hits, expiry, the bound, failures cached briefly, concurrent
+ * callers); client_secret_basic, client_secret_post and public clients; profile mapping with
  * nested paths; the id_token's claim checks; each error mapping; validate_config.
  */
 #include <setjmp.h>
@@ -20,6 +25,7 @@
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,8 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <yajl/yajl_tree.h>
 
@@ -49,6 +57,11 @@
 
 #define MAX_ITEMS 64
 
+/* The connector's discovery cache (connectors/oidc/oidc.c). */
+#define CACHE_TTL         600
+#define CACHE_FAIL_TTL    30
+#define CACHE_MAX_ENTRIES 256
+
 /* ---- the fake host ---- */
 
 struct kv {
@@ -62,6 +75,7 @@ struct route {
     int rc; /* what http returns: OK (answer below), TIMEOUT or GENERAL */
     int status;
     const char *body;
+    bool any_issuer; /* url is a prefix; answers a discovery document for the issuer asked */
 };
 
 struct recorded {
@@ -87,11 +101,38 @@ struct latch_connector_ctx {
     size_t nrequests;
     char last_log[1024];
     int last_log_level;
+    int nrandom, nsha256; /* calls of the 1.1 services */
+    bool random_fails;
 };
 
 static struct latch_connector_ctx F;
 static void *dl;
 static const struct latch_connector_descriptor *D;
+
+/* ---- the connector's clock ---- */
+
+/* CLOCK_MONOTONIC as oidc.so sees it: frozen, moved only by the tests (advance()). Other clocks
+ * are the real ones. */
+static time_t fake_monotonic = 1000000;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    static int (*real)(clockid_t, struct timespec *);
+
+    if (id == CLOCK_MONOTONIC) {
+        ts->tv_sec = __atomic_load_n(&fake_monotonic, __ATOMIC_SEQ_CST);
+        ts->tv_nsec = 0;
+        return 0;
+    }
+    if (real == NULL)
+        real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+    return real(id, ts);
+}
+
+static void advance(time_t seconds)
+{
+    __atomic_add_fetch(&fake_monotonic, seconds, __ATOMIC_SEQ_CST);
+}
 
 static void *fake_alloc(struct latch_connector_ctx *ctx, size_t size)
 {
@@ -254,6 +295,20 @@ static int fake_http(struct latch_connector_ctx *ctx,
     }
     for (size_t i = 0; i < ctx->nroutes; i++) {
         const struct route *rt = &ctx->routes[i];
+        if (rt->any_issuer && strcmp(method, "GET") == 0 &&
+            strncmp(req->url, rt->url, strlen(rt->url)) == 0) {
+            static const char suffix[] = "/.well-known/openid-configuration";
+            size_t n = strlen(req->url) - (sizeof(suffix) - 1);
+            assert_string_equal(req->url + n, suffix);
+            resp->status = 200;
+            resp->body = fake_format(ctx,
+                                     "{\"issuer\": \"%.*s\", \"authorization_endpoint\": "
+                                     "\"%.*s/authorize\", \"token_endpoint\": \"%.*s/token\"}",
+                                     (int)n, req->url, (int)n, req->url, (int)n, req->url);
+            resp->body_len = strlen(resp->body);
+            resp->content_type = "application/json";
+            return LATCH_CONNECTOR_OK;
+        }
         if (strcmp(rt->method, method) != 0 || strcmp(rt->url, req->url) != 0)
             continue;
         if (rt->rc != LATCH_CONNECTOR_OK)
@@ -386,6 +441,33 @@ static char *fake_base64(struct latch_connector_ctx *ctx, const void *data, size
     return out;
 }
 
+static int fake_sha256(struct latch_connector_ctx *ctx, const void *data, size_t len,
+                       unsigned char out[32])
+{
+    ctx->nsha256++;
+    SHA256(len > 0 ? data : (const void *)"", len, out);
+    return LATCH_CONNECTOR_OK;
+}
+
+static int fake_hmac_sha256(struct latch_connector_ctx *ctx, const void *key, size_t keylen,
+                            const void *data, size_t len, unsigned char out[32])
+{
+    (void)ctx;
+    return HMAC(EVP_sha256(), key, (int)keylen, data, len, out, NULL) != NULL
+               ? LATCH_CONNECTOR_OK
+               : LATCH_CONNECTOR_ERR_GENERAL;
+}
+
+static int fake_random_bytes(struct latch_connector_ctx *ctx, void *buf, size_t len)
+{
+    ctx->nrandom++;
+    if (ctx->random_fails || RAND_bytes(buf, (int)len) != 1) {
+        memset(buf, 0, len);
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    return LATCH_CONNECTOR_OK;
+}
+
 static const struct latch_connector_host host = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -402,6 +484,9 @@ static const struct latch_connector_host host = {
     .json_get = fake_json_get,
     .json_string = fake_json_string,
     .base64 = fake_base64,
+    .sha256 = fake_sha256,
+    .hmac_sha256 = fake_hmac_sha256,
+    .random_bytes = fake_random_bytes,
 };
 
 /* ---- test helpers ---- */
@@ -435,14 +520,21 @@ static void free_arena(void)
     free(F.blocks);
 }
 
+/* Each test loads oidc.so afresh, so its discovery cache starts empty (and unloading it checks,
+ * under ASan, that the cache frees what it holds); the clock moves a day on besides, so nothing
+ * cached could survive even if the loader kept the object. */
 static int fresh(void **state)
 {
     memset(&F, 0, sizeof(F));
-    return 0;
+    advance(86400);
+    return load(state);
 }
 
 static int cleanup(void **state)
 {
+    unload(state);
+    dl = NULL;
+    D = NULL;
     free_arena();
     memset(&F, 0, sizeof(F));
     return 0;
@@ -481,13 +573,21 @@ static void config_manual(void)
 static void route(const char *method, const char *url, int status, const char *body)
 {
     assert_true(F.nroutes < MAX_ITEMS);
-    F.routes[F.nroutes++] = (struct route){method, url, LATCH_CONNECTOR_OK, status, body};
+    F.routes[F.nroutes++] = (struct route){method, url, LATCH_CONNECTOR_OK, status, body, false};
 }
 
 static void route_fail(const char *method, const char *url, int rc)
 {
     assert_true(F.nroutes < MAX_ITEMS);
-    F.routes[F.nroutes++] = (struct route){method, url, rc, 0, NULL};
+    F.routes[F.nroutes++] = (struct route){method, url, rc, 0, NULL, false};
+}
+
+/* Every GET under url_prefix answers the discovery document of the issuer it names. */
+static void route_any_issuer(struct latch_connector_ctx *ctx, const char *url_prefix)
+{
+    assert_true(ctx->nroutes < MAX_ITEMS);
+    ctx->routes[ctx->nroutes++] =
+        (struct route){"GET", url_prefix, LATCH_CONNECTOR_OK, 200, NULL, true};
 }
 
 static const char *discovery_doc(bool with_userinfo)
@@ -649,7 +749,8 @@ static void test_descriptor(void **state)
 
     assert_int_equal(D->magic, LATCH_CONNECTOR_MAGIC);
     assert_int_equal(D->abi_major, 1);
-    assert_int_equal(D->abi_minor, 0);
+    assert_int_equal(D->abi_minor, 1); /* it uses the 1.1 services sha256 and random_bytes */
+    assert_string_equal(D->version, "1.1.0");
     assert_int_equal(D->kind, LATCH_CONNECTOR_SOCIAL);
     assert_true(D->flags & LATCH_CONNECTOR_FLAG_STANDARD);
     assert_string_equal(D->id, "oidc");
@@ -717,6 +818,9 @@ static void test_authorization_uri(void **state)
     SHA256((const unsigned char *)verifier, strlen(verifier), digest);
     assert_string_equal(form_value(uri, "code_challenge"), b64url(digest, sizeof(digest)));
     assert_null(strstr(uri, verifier));
+    /* Nonce and verifier from the host's random_bytes, the challenge from its sha256. */
+    assert_int_equal(F.nrandom, 2);
+    assert_int_equal(F.nsha256, 1);
     assert_string_equal(fake_session_get(&F, "tokenEndpoint"), TOKEN_URL);
     assert_string_equal(fake_session_get(&F, "userInfoEndpoint"), USERINFO_URL);
     assert_null(fake_session_get(&F, "issuer"));
@@ -730,6 +834,35 @@ static void test_authorization_uri(void **state)
     SHA256((const unsigned char *)fake_session_get(&F, "codeVerifier"),
            strlen(fake_session_get(&F, "codeVerifier")), digest);
     assert_string_equal(form_value(uri, "code_challenge"), b64url(digest, sizeof(digest)));
+
+    /* The host's generator fails: no sign-in with a guessable nonce or verifier. */
+    new_flow();
+    F.random_fails = true;
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
+    assert_null(uri);
+    assert_null(fake_session_get(&F, "nonce"));
+}
+
+/* A host whose services table ends at 1.0's base64 (a broken host: the loader refuses this
+ * 1.1 connector on a real 1.0 host) fails the call instead of calling past the table. */
+static void test_host_without_1_1_services(void **state)
+{
+    struct latch_connector_host old = host;
+    struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
+    char *uri = NULL;
+    const char *why = NULL;
+
+    config_manual();
+    old.struct_size = offsetof(struct latch_connector_host, sha256);
+    old.host_minor = 0;
+    req.state = STATE;
+    req.redirect_uri = REDIRECT_URI;
+    assert_int_equal(D->ops->get_authorization_uri(&F, &old, &req, &uri),
+                     LATCH_CONNECTOR_ERR_GENERAL);
+    assert_null(uri);
+    assert_int_equal(D->ops->validate_config(&F, &old, &why), LATCH_CONNECTOR_ERR_GENERAL);
+    assert_int_equal(F.nrandom, 0);
+    assert_int_equal(F.nrequests, 0);
 }
 
 static void test_authorization_uri_scope_and_query(void **state)
@@ -882,14 +1015,243 @@ static void test_discovery(void **state)
     assert_string_equal(out.id, "user-42");
     assert_string_equal(out.name, "Ada Lovelace");
 
-    /* A session without the endpoints (a sign-in begun elsewhere) discovers them again. */
+    /* A session without the endpoints (a sign-in begun elsewhere) resolves them again: from
+     * the discovery cache, no request (there is no discovery route now). */
     new_flow();
     fake_session_set(&F, "redirectUri", REDIRECT_URI);
-    route("GET", DISCOVERY_URL, 200, discovery_doc(true));
     route("POST", "https://idp.example/oauth2/v1/token", 200, token_body(NULL));
     route("GET", "https://idp.example/oauth2/v1/userinfo", 200, USERINFO_STANDARD);
     assert_int_equal(user_info("code-1", NULL, &out), LATCH_CONNECTOR_OK);
-    assert_non_null(request_to("GET", DISCOVERY_URL));
+    assert_null(request_to("GET", DISCOVERY_URL));
+    assert_int_equal(F.nrequests, 2);
+}
+
+/* The discovery URL was requested in the last call (and how many requests there were). */
+static bool discovered(size_t expect_requests)
+{
+    assert_int_equal(F.nrequests, expect_requests);
+    return request_to("GET", DISCOVERY_URL) != NULL;
+}
+
+/* A document is fetched once and used for CACHE_TTL seconds, for every instance whose issuer
+ * has that discovery URL; then fetched again, and the new one is used. */
+static void test_discovery_cache(void **state)
+{
+    char *uri;
+
+    config("issuer", ISSUER);
+    config("clientId", CLIENT_ID);
+    route("GET", DISCOVERY_URL, 200, discovery_doc(true));
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(discovered(1));
+
+    /* No route: a request would fail the test (fake_http's "unexpected request"). */
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_false(discovered(0));
+    assert_true(strncmp(uri, "https://idp.example/oauth2/v1/authorize?", 40) == 0);
+    assert_string_equal(fake_session_get(&F, "tokenEndpoint"),
+                        "https://idp.example/oauth2/v1/token");
+    assert_string_equal(fake_session_get(&F, "userInfoEndpoint"),
+                        "https://idp.example/oauth2/v1/userinfo");
+    assert_string_equal(fake_session_get(&F, "issuer"), ISSUER);
+
+    /* Another instance, the same issuer but for a trailing '/', and its own hand-set token
+     * endpoint: the same document, merged with its own settings. */
+    new_flow();
+    config("issuer", ISSUER "/");
+    config("tokenEndpoint", "https://token.idp.example/t");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_false(discovered(0));
+    assert_string_equal(fake_session_get(&F, "tokenEndpoint"), "https://token.idp.example/t");
+    config("tokenEndpoint", NULL);
+    config("issuer", ISSUER);
+
+    /* Still cached one second before CACHE_TTL. */
+    advance(CACHE_TTL - 1);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_false(discovered(0));
+
+    /* Expired: fetched again, and the provider's new endpoints are used. */
+    advance(1);
+    new_flow();
+    route("GET", DISCOVERY_URL, 200,
+          "{\"issuer\": \"" ISSUER "\", \"authorization_endpoint\": "
+          "\"https://idp.example/v2/authorize\", \"token_endpoint\": "
+          "\"https://idp.example/v2/token\"}");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(discovered(1));
+    assert_true(strncmp(uri, "https://idp.example/v2/authorize?", 33) == 0);
+    assert_string_equal(fake_session_get(&F, "tokenEndpoint"), "https://idp.example/v2/token");
+    assert_null(fake_session_get(&F, "userInfoEndpoint"));
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_false(discovered(0));
+}
+
+/* One sign-in start with issuer https://idp-<i>.example; whether it fetched discovery. */
+static bool start_with_issuer(int i)
+{
+    char *uri;
+    const char *issuer = fake_format(&F, "https://idp-%d.example", i);
+
+    new_flow();
+    route_any_issuer(&F, "https://idp-");
+    config("issuer", issuer);
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(strncmp(uri, fake_format(&F, "%s/authorize?", issuer), strlen(issuer) + 11) == 0);
+    assert_true(F.nrequests <= 1);
+    return F.nrequests == 1;
+}
+
+/* At most CACHE_MAX_ENTRIES documents; one more replaces the one fetched longest ago. */
+static void test_discovery_cache_bound(void **state)
+{
+    config("clientId", CLIENT_ID);
+    /* CACHE_MAX_ENTRIES issuers, one second apart: each fetched once, all then cached. */
+    for (int i = 0; i < CACHE_MAX_ENTRIES; i++) {
+        assert_true(start_with_issuer(i));
+        advance(1);
+    }
+    for (int i = 0; i < CACHE_MAX_ENTRIES; i++)
+        assert_false(start_with_issuer(i));
+
+    /* One more: it is cached, and the oldest (issuer 0) is gone; the others stay. */
+    assert_true(start_with_issuer(CACHE_MAX_ENTRIES));
+    assert_false(start_with_issuer(CACHE_MAX_ENTRIES));
+    for (int i = 1; i < CACHE_MAX_ENTRIES; i++)
+        assert_false(start_with_issuer(i));
+    advance(1);
+    assert_true(start_with_issuer(0));
+    /* ... which in turn replaced the oldest left, issuer 1. */
+    assert_true(start_with_issuer(1));
+    assert_false(start_with_issuer(CACHE_MAX_ENTRIES));
+}
+
+/* A failure is replayed, not retried, for CACHE_FAIL_TTL seconds (a hung issuer costs one
+ * timeout per 30 s, not one per sign-in); a request that failed fast before any answer for
+ * another reason (e.g. refused by the host's address policy) is not cached. */
+static void test_discovery_failure_cache(void **state)
+{
+    char *uri;
+
+    config("issuer", ISSUER);
+    config("clientId", CLIENT_ID);
+    route_fail("GET", DISCOVERY_URL, LATCH_CONNECTOR_ERR_TIMEOUT);
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_TIMEOUT);
+    assert_true(discovered(1));
+
+    /* No route now: within CACHE_FAIL_TTL the failure comes back without a request, with the
+     * first failure's message as the detail. */
+    for (int i = 0; i < 3; i++) {
+        new_flow();
+        assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_TIMEOUT);
+        assert_null(uri);
+        assert_false(discovered(0));
+        assert_int_equal(F.last_log_level, LATCH_CONNECTOR_LOG_WARN);
+        assert_non_null(strstr(F.last_log, "discovery request to " DISCOVERY_URL " failed"));
+        assert_non_null(strstr(F.last_log, "not retried for 30 s"));
+        advance(CACHE_FAIL_TTL / 3 - 1);
+    }
+    advance(CACHE_FAIL_TTL - 3 * (CACHE_FAIL_TTL / 3 - 1) - 1);
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_TIMEOUT);
+    assert_false(discovered(0));
+
+    /* CACHE_FAIL_TTL after the failure: asked again; the answer is cached as any other. */
+    advance(1);
+    new_flow();
+    route("GET", DISCOVERY_URL, 200, discovery_doc(true));
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_true(discovered(1));
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_OK);
+    assert_false(discovered(0));
+
+    /* An answer that is a failure (HTTP 503) is cached too. */
+    advance(CACHE_TTL);
+    new_flow();
+    route("GET", DISCOVERY_URL, 503, "");
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
+    assert_true(discovered(1));
+    new_flow();
+    assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
+    assert_false(discovered(0));
+    assert_non_null(strstr(F.last_log, "answered HTTP 503"));
+
+    /* No answer and no timeout (the address policy, DNS, TLS, a refused connection): asked
+     * every time, so the host's classification reaches each sign-in. */
+    advance(CACHE_FAIL_TTL);
+    for (int i = 0; i < 2; i++) {
+        new_flow();
+        route_fail("GET", DISCOVERY_URL, LATCH_CONNECTOR_ERR_GENERAL);
+        assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
+        assert_true(discovered(1));
+    }
+}
+
+/* Many sign-ins at once on several threads, over more issuers than the cache holds (so entries
+ * are replaced while others read them): each gets its own issuer's endpoints. Run under ASan in
+ * the sanitizer build, which reports any use of a replaced entry. */
+#define THREADS       4
+#define THREAD_CALLS  300
+#define THREAD_ISSUER 400
+
+struct worker {
+    struct latch_connector_ctx *ctx;
+    int id;
+    int wrong; /* calls that failed or got another issuer's endpoint */
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct latch_connector_ctx *ctx = w->ctx;
+
+    for (int i = 0; i < THREAD_CALLS; i++) {
+        int n = (i * 7 + w->id * 101) % THREAD_ISSUER;
+        struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
+        char *uri = NULL;
+        const char *issuer = fake_format(ctx, "https://idp-%d.example", n);
+        const char *want = fake_format(ctx, "%s/authorize?", issuer);
+
+        ctx->nsession = 0;
+        ctx->nrequests = 0;
+        ctx->config[0] = (struct kv){"issuer", issuer};
+        req.state = STATE;
+        req.redirect_uri = REDIRECT_URI;
+        if (D->ops->get_authorization_uri(ctx, &host, &req, &uri) != LATCH_CONNECTOR_OK ||
+            uri == NULL || strncmp(uri, want, strlen(want)) != 0)
+            w->wrong++;
+    }
+    return NULL;
+}
+
+static void test_discovery_cache_threads(void **state)
+{
+    struct latch_connector_ctx *ctxs[THREADS];
+    struct worker workers[THREADS];
+    pthread_t threads[THREADS];
+
+    for (int t = 0; t < THREADS; t++) {
+        ctxs[t] = calloc(1, sizeof(*ctxs[t]));
+        assert_non_null(ctxs[t]);
+        ctxs[t]->config[0] = (struct kv){"issuer", NULL};
+        ctxs[t]->config[1] = (struct kv){"clientId", CLIENT_ID};
+        ctxs[t]->nconfig = 2;
+        route_any_issuer(ctxs[t], "https://idp-");
+        workers[t] = (struct worker){ctxs[t], t, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, worker_run, &workers[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+        assert_int_equal(workers[t].wrong, 0);
+        for (size_t i = 0; i < ctxs[t]->nblocks; i++)
+            free(ctxs[t]->blocks[i]);
+        free(ctxs[t]->blocks);
+        free(ctxs[t]);
+    }
 }
 
 static void test_discovery_hand_set_endpoint_wins(void **state)
@@ -914,6 +1276,13 @@ static void test_discovery_hand_set_endpoint_wins(void **state)
     assert_string_equal(fake_session_get(&F, "issuer"), ISSUER);
 }
 
+/* A new flow after the last failure's CACHE_FAIL_TTL, so it is asked again. */
+static void next_failure(void)
+{
+    new_flow();
+    advance(CACHE_FAIL_TTL);
+}
+
 static void test_discovery_errors(void **state)
 {
     char *uri;
@@ -928,33 +1297,33 @@ static void test_discovery_errors(void **state)
     assert_null(uri);
     assert_non_null(strstr(F.last_log, "not the configured"));
 
-    new_flow();
+    next_failure();
     route("GET", DISCOVERY_URL, 404, "not found");
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_CONFIG);
 
-    new_flow();
+    next_failure();
     route("GET", DISCOVERY_URL, 503, "");
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
 
-    new_flow();
+    next_failure();
     route_fail("GET", DISCOVERY_URL, LATCH_CONNECTOR_ERR_TIMEOUT);
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_TIMEOUT);
 
-    new_flow();
+    next_failure();
     route_fail("GET", DISCOVERY_URL, LATCH_CONNECTOR_ERR_GENERAL);
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_GENERAL);
 
-    new_flow();
+    next_failure();
     route("GET", DISCOVERY_URL, 200, "<html>nope</html>");
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
 
-    new_flow();
+    next_failure();
     route("GET", DISCOVERY_URL, 200,
           "{\"issuer\": \"https://idp.example\", \"authorization_endpoint\": "
           "\"http://idp.example/a\", \"token_endpoint\": \"https://idp.example/t\"}");
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
 
-    new_flow();
+    next_failure();
     route("GET", DISCOVERY_URL, 200, "{\"issuer\": \"https://idp.example\"}");
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
 }
@@ -1382,6 +1751,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_descriptor, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_authorization_uri, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_host_without_1_1_services, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_authorization_uri_scope_and_query, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_without_pkce, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_client_secret_basic, fresh, cleanup),
@@ -1390,6 +1760,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discovery, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_discovery_hand_set_endpoint_wins, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_discovery_errors, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery_cache, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery_cache_bound, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery_failure_cache, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_discovery_cache_threads, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_default_profile_mapping, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_nested_profile_mapping, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_id_token_claims_without_userinfo, fresh, cleanup),
@@ -1397,5 +1771,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_mapping, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_validate_config, fresh, cleanup),
     };
-    return cmocka_run_group_tests(tests, load, unload);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -259,7 +259,7 @@ static void test_broken_connectors_refused_with_their_message(void **state)
          "against the Latch 1.x headers",
          0},
         {"minor_newer.so",
-         "minor_newer.so: needs connector ABI 1.1; this host provides 1.0: upgrade Latch, or "
+         "minor_newer.so: needs connector ABI 1.2; this host provides 1.1: upgrade Latch, or "
          "build the connector against older headers",
          0},
         {"missing_op.so",
@@ -592,7 +592,23 @@ static void test_host_services(void **state)
     assert_string_equal(str_at(r, "over_keys", NULL), "1");
     assert_null(str_at(r, "session_k0", NULL));
     assert_string_equal(str_at(r, "zeroed", NULL), "1");
-    assert_string_equal(str_at(r, "host", NULL), "1.0");
+    assert_string_equal(str_at(r, "host", NULL), "1.1");
+    /* 1.1: SHA-256 (FIPS 180-2 "abc", and empty input), HMAC-SHA-256 (RFC 4231 test cases 1
+     * and 2), random bytes (two draws differ; over 64 KiB refused); every call's status. */
+    assert_string_equal(str_at(r, "crypto", "sha256_abc"),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(str_at(r, "crypto", "sha256_empty"),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(str_at(r, "crypto", "hmac_1"),
+                        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    assert_string_equal(str_at(r, "crypto", "hmac_2"),
+                        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_int_equal(strlen(str_at(r, "crypto", "random_1")), 64);
+    assert_string_not_equal(str_at(r, "crypto", "random_1"), str_at(r, "crypto", "random_2"));
+    assert_string_not_equal(str_at(r, "crypto", "random_1"),
+                            "0000000000000000000000000000000000000000000000000000000000000000");
+    assert_string_equal(str_at(r, "crypto", "rcs"), "0000000");
+    assert_string_equal(str_at(r, "crypto", "rc_big"), "1");
     yajl_tree_free(r);
 
     /* The session as the host keeps it: string values only, k0 removed, at most 32 keys. */
