@@ -124,7 +124,8 @@ static struct {
     pthread_t conns[MAX_CONNS];
     int nconns;
     atomic_int accepted; /* TCP connections accepted */
-    atomic_int served;   /* requests answered */
+    atomic_int served;   /* requests answered (counted before the answer is sent, so a client
+                            that has its answer sees its request counted) */
 } srv;
 
 struct request {
@@ -234,6 +235,7 @@ static void respond(SSL *ssl, int status, const char *extra, const char *body, s
         n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n%sConnection: close\r\n\r\n",
                      status, extra);
+    atomic_fetch_add(&srv.served, 1);
     write_all(ssl, head, (size_t)n);
     write_all(ssl, body, len);
 }
@@ -282,7 +284,6 @@ static void serve(SSL *ssl)
     } else {
         respond(ssl, 404, "", "not found", 9, true);
     }
-    atomic_fetch_add(&srv.served, 1);
 out:
     free(buf);
     free(r);
