@@ -272,7 +272,9 @@ describe('body budget', () => {
       res = r.res;
       return res.status !== 503;
     }, { what: 'the budget released' });
-    assert.equal(res.status, 400, res.body); // read and refused as a form, not as too large
+    // Read in full and answered as a token request (no client authentication), not refused.
+    assert.equal(res.status, 401, res.body);
+    assert.equal(JSON.parse(res.body).error, 'invalid_client');
     await waitFor(() => /LATCH_BODY_BUDGET_BYTES \(200000\)/.test(srv.stderrText()),
       { what: 'the refusal logged' });
   });
