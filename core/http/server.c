@@ -3,8 +3,16 @@
  *
  * Each loop thread owns an event_base, an evconnlistener on the shared port (SO_REUSEPORT lets
  * the kernel spread connections over the loops), its store and its mailbox. A connection reads
- * a head (bounded by LATCH_MAX_HEADER_BYTES), then a body (bounded by LATCH_MAX_BODY_BYTES),
- * then stops reading while its handler runs; the answer re-arms it for the next request.
+ * a head (bounded by LATCH_MAX_HEADER_BYTES), then a body, then stops reading while its handler
+ * runs; the answer re-arms it for the next request.
+ *
+ * Memory before authentication: the route is matched as soon as the head is parsed, and its body
+ * bound (router.h: 64 KiB for most routes, none on GET, LATCH_MAX_BODY_BYTES where the handler
+ * checks credentials first) is applied from Content-Length before a byte of the body is read. On
+ * LATCH_ROUTE_AUTH_FIRST routes a body that did not come with the head is read only once the
+ * handler asks for it (latch_http_read_body). Every body also takes its size from a node-wide
+ * budget (LATCH_BODY_BUDGET_BYTES, one atomic counter shared by the loops) until its request's
+ * memory is released; past the budget, 503.
  *
  * Slow clients: the idle timeout (bufferevent timeouts) restarts on every byte, so each request
  * also has a deadline of its own, one timer per connection: the whole head within
@@ -526,6 +534,10 @@ static bool budget_take(struct conn *c, size_t n)
     return true;
 }
 
+/* Bodies up to this size cost no more than a request head (which the budget does not count
+ * either): they leave the budget with the answer and the arena at the next request's start. */
+#define BODY_KEEP_MAX 2048
+
 /* Gives back what the request took, once its body's memory is released. */
 static void budget_release(struct conn *c)
 {
@@ -827,11 +839,14 @@ void latch_http_conn_request_done(struct conn *c)
         return;
     }
     c->state = CONN_READ_HEAD;
-    /* The body's memory goes once the answer's call stack has unwound (the deadline timer at
-     * 0 ms, see on_deadline), not when the next request begins: an idle keep-alive connection
-     * must not hold a big body, nor its share of the budget. */
-    if (c->body_reserved > 0)
+    /* A body that may have outgrown the arena's first block goes once the answer's call stack
+     * has unwound (the deadline timer at 0 ms, see on_deadline), not when the next request
+     * begins: an idle keep-alive connection must not hold a big body, nor its share of the
+     * budget. A small one is left to the next request (BODY_KEEP_MAX): no timer per request. */
+    if (c->body_reserved > BODY_KEEP_MAX)
         deadline_arm(c, 0);
+    else
+        budget_release(c);
     bufferevent_enable(c->bev, EV_READ);
     if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
         conn_process(c);
