@@ -9,9 +9,10 @@
 //     still has most of it to send, and an authorized large body is read and served;
 //   - LATCH_BODY_BUDGET_BYTES bounds the bodies the node buffers at once: past it 503 with
 //     Retry-After, and the budget comes back when a request's memory goes;
-//   - 400 connections posting 0.94 MB declared bodies to the Management API without credentials
-//     raise the node's peak RSS (VmHWM, reset just before) by less than 32 MB, and a normal
-//     client is served meanwhile.
+//   - 400 connections posting 0.9 MB declared bodies to the Management API without credentials
+//     are all answered 401, raise the node's peak RSS (VmHWM, reset just before) by less than
+//     32 MB (release build; under ASan its quarantine holds freed memory), and a normal client is
+//     served meanwhile.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -206,7 +207,11 @@ describe('request bodies', () => {
     const growthMb = (afterFlood.hwm - before.rss) / 1024;
     console.log(`RSS before ${before.rss} kB, peak during the flood ${afterFlood.hwm} kB ` +
       `(+${growthMb.toFixed(1)} MB), after ${afterFlood.rss} kB`);
-    assert.ok(growthMb < 32, `peak RSS grew by ${growthMb.toFixed(1)} MB`);
+    // Under AddressSanitizer freed memory waits in its quarantine (256 MB) and RSS says little
+    // about the node's own buffering: the bound holds for the release build.
+    if (!readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan')) {
+      assert.ok(growthMb < 32, `peak RSS grew by ${growthMb.toFixed(1)} MB`);
+    }
     const still = await fetch(`${ctx.base}/api/applications`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(still.status, 200);
   });
