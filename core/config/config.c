@@ -493,6 +493,8 @@ RANGE_VAR(parse_max_header_bytes, max_header_bytes, size_t, 1024, 1048576, 16384
 
 RANGE_VAR(parse_max_body_bytes, max_body_bytes, size_t, 0, 67108864, 1048576)
 
+RANGE_VAR(parse_body_budget_bytes, body_budget_bytes, size_t, 0, 68719476736, 67108864)
+
 RANGE_VAR(parse_shutdown_grace_ms, shutdown_grace_ms, int, 0, 600000, 10000)
 
 RANGE_VAR(parse_drain_delay_ms, drain_delay_ms, int, 0, 600000, 5000)
@@ -1099,6 +1101,7 @@ static const struct config_var {
     {"LATCH_AUTO_MIGRATE", parse_auto_migrate},
     {"LATCH_MAX_HEADER_BYTES", parse_max_header_bytes},
     {"LATCH_MAX_BODY_BYTES", parse_max_body_bytes},
+    {"LATCH_BODY_BUDGET_BYTES", parse_body_budget_bytes},
     {"LATCH_SHUTDOWN_GRACE_MS", parse_shutdown_grace_ms},
     {"LATCH_DRAIN_DELAY_MS", parse_drain_delay_ms},
     {"LATCH_MAX_CONNECTIONS", parse_max_connections},

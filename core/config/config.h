@@ -87,6 +87,10 @@ struct latch_config {
     int min_body_rate;          /* LATCH_MIN_BODY_RATE, bytes/s on top of it, default 1024 */
     int max_connections_per_ip; /* LATCH_MAX_CONNECTIONS_PER_IP, per TCP peer, 0 = off, 256 */
 
+    /* LATCH_BODY_BUDGET_BYTES: request bodies buffered at once by the whole node (all loops),
+     * default 64 MiB, 0 = no bound; a body that would pass it gets 503 with Retry-After. */
+    size_t body_budget_bytes;
+
     /* LATCH_BOOTSTRAP_CLIENT_ID / _SECRET: a management application tenant `default` gets at
      * start-up (both or neither; "" when unset). */
     char bootstrap_client_id[22];

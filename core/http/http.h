@@ -102,6 +102,24 @@ latch_rc latch_server_add_tenant_route_fresh(struct latch_server *srv,
                                              latch_http_handler handler,
                                              void *arg) LATCH_MUST_CHECK;
 
+/* As latch_server_add_tenant_route, with LATCH_ROUTE_* flags (http/router.h). */
+latch_rc latch_server_add_tenant_route_flags(struct latch_server *srv,
+                                             enum latch_http_method method, const char *pattern,
+                                             latch_http_handler handler, void *arg,
+                                             unsigned flags) LATCH_MUST_CHECK;
+
+/*
+ * Memory before authentication. On a route registered with LATCH_ROUTE_AUTH_FIRST whose body
+ * has not all arrived with the head, the handler runs as soon as the head is parsed, with
+ * req->body NULL, and reading stops: it checks the credentials in the headers, then either
+ * answers (the body is never read; the answer closes the connection) or calls
+ * latch_http_read_body(), which reads the body and then calls next(req, arg) on the loop
+ * thread. When the body is already there, next runs at once. When reading fails (the node's
+ * body budget, LATCH_BODY_BUDGET_BYTES, is spent: 503 with Retry-After; malformed chunks: 400;
+ * past the route's bound: 413; too slow: 408), the server answers and next never runs.
+ */
+void latch_http_read_body(struct latch_request *req, latch_http_handler next, void *arg);
+
 /* The loop's tenant state cache (tenants/cache.h). Loop thread only. */
 struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop);
 

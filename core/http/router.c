@@ -2,6 +2,7 @@
 #include "http/router.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct route {
     latch_http_handler handler;
     void *arg;
     unsigned flags;
+    size_t max_body;
     int metrics_route; /* classified once here, so requests only copy it */
 };
 
@@ -95,6 +97,16 @@ latch_rc latch_router_add_flags(struct latch_router *router, enum latch_http_met
     rt->handler = handler;
     rt->arg = arg;
     rt->flags = flags;
+    if (strncmp(pattern, "/oidc/", 6) == 0)
+        rt->flags |= LATCH_ROUTE_OAUTH_ERRORS;
+    /* Bodies are bounded per route before a byte of them is read: only routes whose handler
+     * checks credentials first (and so refuses strangers before their body) take big ones. */
+    if (method == LATCH_HTTP_GET || method == LATCH_HTTP_HEAD)
+        rt->max_body = 0;
+    else if (flags & LATCH_ROUTE_AUTH_FIRST)
+        rt->max_body = SIZE_MAX;
+    else
+        rt->max_body = LATCH_ROUTE_SMALL_BODY;
     rt->metrics_route = (int)latch_metrics_route_class(pattern);
 
     int nparams = 0;
@@ -196,6 +208,7 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
     match->handler = found->handler;
     match->arg = found->arg;
     match->flags = found->flags;
+    match->max_body = found->max_body;
     match->metrics_route = found->metrics_route;
     match->allow[0] = '\0';
     for (int s = 0; s < n; s++) {

@@ -26,11 +26,24 @@ struct latch_route_param {
 
 /* Route flags. */
 #define LATCH_ROUTE_FRESH_TENANT 1u /* read the tenant from PostgreSQL, not the cache */
+/* The handler checks credentials sent in the headers (the Management API's bearer token) and
+ * may run before the body has arrived: see latch_http_read_body(). Such routes take bodies up
+ * to LATCH_MAX_BODY_BYTES; the others take LATCH_ROUTE_SMALL_BODY at most. */
+#define LATCH_ROUTE_AUTH_FIRST 2u
+/* Set by the router for patterns under /oidc/: errors the server answers itself before the
+ * handler runs (413, 503) take OAuth's shape, {"error":…,"error_description":…}. */
+#define LATCH_ROUTE_OAUTH_ERRORS 4u
+
+/* The body bound of routes without LATCH_ROUTE_AUTH_FIRST (token, revocation and introspection
+ * endpoints, the Experience API, social callbacks) and of requests that match no route: what
+ * anyone may make the node buffer without credentials. GET and HEAD routes take no body. */
+#define LATCH_ROUTE_SMALL_BODY ((size_t)64 << 10)
 
 struct latch_route_match {
     latch_http_handler handler;
     void *arg;
     unsigned flags;
+    size_t max_body;   /* the route's body bound before LATCH_MAX_BODY_BYTES applies */
     int metrics_route; /* enum latch_metrics_route of the pattern; 0 (unmatched) when none */
     struct latch_route_param params[LATCH_ROUTE_MAX_PARAMS];
     int nparams;

@@ -3,8 +3,16 @@
  *
  * Each loop thread owns an event_base, an evconnlistener on the shared port (SO_REUSEPORT lets
  * the kernel spread connections over the loops), its store and its mailbox. A connection reads
- * a head (bounded by LATCH_MAX_HEADER_BYTES), then a body (bounded by LATCH_MAX_BODY_BYTES),
- * then stops reading while its handler runs; the answer re-arms it for the next request.
+ * a head (bounded by LATCH_MAX_HEADER_BYTES), then a body, then stops reading while its handler
+ * runs; the answer re-arms it for the next request.
+ *
+ * Memory before authentication: the route is matched as soon as the head is parsed, and its body
+ * bound (router.h: 64 KiB for most routes, none on GET, LATCH_MAX_BODY_BYTES where the handler
+ * checks credentials first) is applied from Content-Length before a byte of the body is read. On
+ * LATCH_ROUTE_AUTH_FIRST routes a body that did not come with the head is read only once the
+ * handler asks for it (latch_http_read_body). Every body also takes its size from a node-wide
+ * budget (LATCH_BODY_BUDGET_BYTES, one atomic counter shared by the loops) until its request's
+ * memory is released; past the budget, 503.
  *
  * Slow clients: the idle timeout (bufferevent timeouts) restarts on every byte, so each request
  * also has a deadline of its own, one timer per connection: the whole head within
@@ -391,42 +399,80 @@ static void tenant_ready(const struct latch_tenant *tenant, const struct latch_e
     c->route.handler(req, c->route.arg);
 }
 
-static void dispatch(struct conn *c)
+/* What a request's head leads to, decided before its body is read (route_request) and acted
+ * on once it is (dispatch). */
+enum route_outcome {
+    ROUTE_NODE = 0,  /* a node route matched */
+    ROUTE_TENANT,    /* a tenant route matched; the tenant is looked up in dispatch */
+    ROUTE_MISS,      /* no route: respond_route_miss(route_result) */
+    ROUTE_NO_TENANT, /* not a tenant endpoint */
+    ROUTE_BAD_PATH,  /* the path inside the tenant endpoint does not decode */
+};
+
+/* Matches the parsed head against the routes and sets the body's bound: the route's, within
+ * LATCH_MAX_BODY_BYTES; requests that match nothing are answered without looking at their body,
+ * so they take no more than a small one. */
+static void route_request(struct conn *c)
 {
     struct latch_request *req = c->req;
     struct latch_server *srv = c->loop->srv;
+    size_t limit = LATCH_ROUTE_SMALL_BODY;
 
     enum latch_route_result r =
         latch_router_match(srv->node_routes, req->method, req->raw_path, req->arena, &c->route);
+    c->route_result = (int)r;
     if (r == LATCH_ROUTE_FOUND) {
+        c->outcome = ROUTE_NODE;
+        limit = c->route.max_body;
+    } else if (r != LATCH_ROUTE_NOT_FOUND) {
+        c->outcome = ROUTE_MISS;
+    } else {
+        const char *id, *inner;
+        size_t id_len;
+        char *inner_decoded = NULL;
+        if (!latch_tenants_resolve(req->raw_path, &id, &id_len, &inner)) {
+            c->outcome = ROUTE_NO_TENANT;
+            goto done;
+        }
+        req->tenant_id = latch_arena_strndup(req->arena, id, id_len);
+        inner_decoded = latch_arena_alloc(req->arena, strlen(inner) + 1);
+        if (req->tenant_id == NULL || inner_decoded == NULL ||
+            latch_http_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
+            c->outcome = ROUTE_BAD_PATH;
+            goto done;
+        }
+        req->route_path = inner_decoded;
+        r = latch_router_match(srv->tenant_routes, req->method, inner, req->arena, &c->route);
+        c->route_result = (int)r;
+        c->outcome = r == LATCH_ROUTE_FOUND ? ROUTE_TENANT : ROUTE_MISS;
+        if (r == LATCH_ROUTE_FOUND)
+            limit = c->route.max_body;
+    }
+done:
+    c->body_limit = limit < srv->cfg->max_body_bytes ? limit : srv->cfg->max_body_bytes;
+}
+
+static void dispatch(struct conn *c)
+{
+    struct latch_request *req = c->req;
+
+    switch ((enum route_outcome)c->outcome) {
+    case ROUTE_NODE:
         req->route = &c->route;
         req->route_path = req->path;
         c->route.handler(req, c->route.arg);
         return;
-    }
-    if (r != LATCH_ROUTE_NOT_FOUND) {
-        respond_route_miss(req, r, &c->route);
+    case ROUTE_MISS:
+        respond_route_miss(req, (enum latch_route_result)c->route_result, &c->route);
         return;
-    }
-
-    const char *id, *inner;
-    size_t id_len;
-    if (!latch_tenants_resolve(req->raw_path, &id, &id_len, &inner)) {
+    case ROUTE_NO_TENANT:
         latch_http_respond_errorf(req, 404, "tenant.not_found", "Tenant not found.");
         return;
-    }
-    req->tenant_id = latch_arena_strndup(req->arena, id, id_len);
-    char *inner_decoded = latch_arena_alloc(req->arena, strlen(inner) + 1);
-    if (req->tenant_id == NULL || inner_decoded == NULL ||
-        latch_http_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
+    case ROUTE_BAD_PATH:
         latch_http_respond_errorf(req, 400, "http.bad_request", "Malformed request path.");
         return;
-    }
-    req->route_path = inner_decoded;
-    r = latch_router_match(srv->tenant_routes, req->method, inner, req->arena, &c->route);
-    if (r != LATCH_ROUTE_FOUND) {
-        respond_route_miss(req, r, &c->route);
-        return;
+    case ROUTE_TENANT:
+        break;
     }
     req->route = &c->route;
     latch_tenant_cache_lookup(c->loop->tenant_cache, req->tenant_id,
@@ -448,6 +494,106 @@ static void framing_error(struct conn *c, const struct latch_error *err)
     latch_http_respond_error(c->req, err);
 }
 
+/* Answers before the body was read (the body's bound, the body budget) in the route's error
+ * shape, and closes: the unread body cannot be told from a next request. */
+static void body_refused(struct conn *c, const struct latch_error *err, const char *oauth_error)
+{
+    c->info.keep_alive = false;
+    c->linger = true;
+    if (err->status == 503)
+        latch_http_add_header(c->req, "Retry-After", "1");
+    if ((c->outcome == ROUTE_NODE || c->outcome == ROUTE_TENANT) &&
+        (c->route.flags & LATCH_ROUTE_OAUTH_ERRORS)) {
+        char buf[512];
+        size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"error_description\":\"",
+                                    oauth_error);
+        n = latch_log_json_escape(buf, n, sizeof(buf) - 2, err->message, strlen(err->message));
+        buf[n++] = '"';
+        buf[n++] = '}';
+        latch_http_add_header(c->req, "Pragma", "no-cache");
+        latch_http_respond_json(c->req, err->status, buf, n);
+        return;
+    }
+    latch_http_respond_error(c->req, err);
+}
+
+/* Body budget: takes n bytes of LATCH_BODY_BUDGET_BYTES for this request; false (nothing
+ * taken) when they would pass it. Any loop thread: the counter is shared by all loops. */
+static bool budget_take(struct conn *c, size_t n)
+{
+    struct latch_server *srv = c->loop->srv;
+    size_t budget = srv->cfg->body_budget_bytes;
+    if (budget == 0 || n == 0)
+        return true;
+    size_t before = atomic_fetch_add_explicit(&srv->body_bytes, n, memory_order_relaxed);
+    if (before > budget || n > budget - before) {
+        atomic_fetch_sub_explicit(&srv->body_bytes, n, memory_order_relaxed);
+        return false;
+    }
+    c->body_reserved += n;
+    return true;
+}
+
+/* Bodies up to this size cost no more than a request head (which the budget does not count
+ * either): they leave the budget with the answer and the arena at the next request's start. */
+#define BODY_KEEP_MAX 2048
+
+/* Gives back what the request took, once its body's memory is released. */
+static void budget_release(struct conn *c)
+{
+    if (c->body_reserved == 0)
+        return;
+    atomic_fetch_sub_explicit(&c->loop->srv->body_bytes, c->body_reserved, memory_order_relaxed);
+    c->body_reserved = 0;
+}
+
+static void budget_refuse(struct conn *c)
+{
+    struct latch_loop *loop = c->loop;
+    char line[200];
+    snprintf(line, sizeof(line),
+             "refused a request body from %s: LATCH_BODY_BUDGET_BYTES (%zu) of bodies buffered; "
+             "answered 503",
+             c->peer_ip, loop->srv->cfg->body_budget_bytes);
+    loop_warn(loop, &loop->budget_warn, line);
+    struct latch_error err;
+    latch_error_set(&err, 503, "http.body_budget_exceeded",
+                    "Too many request bodies are being received; try again later.");
+    body_refused(c, &err, "temporarily_unavailable");
+}
+
+/* Head read, body next: takes the body's share of the budget and starts reading it. False when
+ * the request was answered instead (503). */
+static bool body_begin(struct conn *c)
+{
+    const struct latch_config *cfg = c->loop->srv->cfg;
+    if (!c->info.chunked && !budget_take(c, c->info.content_length)) {
+        budget_refuse(c);
+        return false;
+    }
+    if (c->info.expect_continue)
+        bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    c->body_start_ns = latch_http_now_ns();
+    c->body_received = 0;
+    body_deadline_arm(c, c->info.chunked ? 0 : c->info.content_length);
+    if (c->info.chunked) {
+        c->body = evbuffer_new();
+        if (c->body == NULL)
+            return false; /* conn_process notices: state is still CONN_READ_HEAD */
+        c->state = CONN_READ_CHUNKED;
+        return true;
+    }
+    /* The whole body must fit in the input buffer before it is taken: raise the read
+     * watermark for a big one (and only then, so small requests cost no call). */
+    if (c->info.content_length > LATCH_ROUTE_SMALL_BODY) {
+        bufferevent_setwatermark(c->bev, EV_READ, 0,
+                                 c->info.content_length + cfg->max_header_bytes + 65536);
+        c->big_watermark = true;
+    }
+    c->state = CONN_READ_BODY;
+    return true;
+}
+
 static bool start_request(struct conn *c)
 {
     struct latch_loop *loop = c->loop;
@@ -458,6 +604,7 @@ static bool start_request(struct conn *c)
             return false;
     } else {
         latch_arena_reset(c->arena);
+        budget_release(c); /* the previous request's body is gone with the reset */
     }
     c->req = latch_arena_calloc(c->arena, 1, sizeof(*c->req));
     if (c->req == NULL)
@@ -547,31 +694,32 @@ static void conn_process(struct conn *c)
             }
             resolve_client(c, c->req);
             assign_request_id(c, c->req);
-            if (c->info.has_content_length && c->info.content_length > cfg->max_body_bytes) {
+            route_request(c);
+            if (c->info.has_content_length && c->info.content_length > c->body_limit) {
                 latch_error_set(&err, 413, "http.payload_too_large",
-                                "Request body exceeds %zu bytes.", cfg->max_body_bytes);
-                framing_error(c, &err);
+                                "Request body exceeds %zu bytes.", c->body_limit);
+                body_refused(c, &err, "invalid_request");
                 continue;
             }
             bool has_body =
                 c->info.chunked || (c->info.has_content_length && c->info.content_length > 0);
-            if (has_body && c->info.expect_continue)
-                bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            if (has_body) {
-                c->body_start_ns = latch_http_now_ns();
-                c->body_received = 0;
-                body_deadline_arm(c, c->info.chunked ? 0 : c->info.content_length);
-            }
-            if (c->info.chunked) {
-                c->body = evbuffer_new();
-                if (c->body == NULL)
-                    goto oom;
-                c->state = CONN_READ_CHUNKED;
-            } else if (has_body) {
-                c->state = CONN_READ_BODY;
-            } else {
+            if (!has_body) {
                 c->req->body = "";
                 c->state = CONN_HANDLING;
+            } else if ((c->route.flags & LATCH_ROUTE_AUTH_FIRST) && c->outcome == ROUTE_TENANT &&
+                       (c->info.chunked || evbuffer_get_length(in) < c->info.content_length)) {
+                /* Credentials first: the handler sees the head before a byte of the body is
+                 * buffered beyond what came with it (latch_http_read_body). An answer before
+                 * then closes the connection. No 100 Continue until the body is wanted. */
+                c->body_deferred = true;
+                c->deferred_keep_alive = c->info.keep_alive;
+                c->info.keep_alive = false;
+                c->linger = true;
+                c->state = CONN_HANDLING;
+            } else if (!body_begin(c)) {
+                if (c->state == CONN_READ_HEAD)
+                    goto oom;
+                continue; /* answered 503 */
             }
         }
         if (c->state == CONN_READ_BODY) {
@@ -594,11 +742,21 @@ static void conn_process(struct conn *c)
             const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)avail);
             size_t used = 0;
             struct latch_error err;
-            int rc = latch_chunked_feed(&c->chunked, p, avail, &used, cfg->max_body_bytes,
-                                        body_append, c->body, &err);
+            int rc = latch_chunked_feed(&c->chunked, p, avail, &used, c->body_limit, body_append,
+                                        c->body, &err);
             evbuffer_drain(in, used);
             if (rc < 0) {
-                framing_error(c, &err);
+                if (err.status == 413)
+                    body_refused(c, &err, "invalid_request");
+                else
+                    framing_error(c, &err);
+                continue;
+            }
+            /* A chunked body takes its share of the budget as it grows, 16 KiB at a time. */
+            size_t decoded = evbuffer_get_length(c->body);
+            if (decoded > c->body_reserved &&
+                !budget_take(c, ((decoded - c->body_reserved) + 16383) & ~(size_t)16383)) {
+                budget_refuse(c);
                 continue;
             }
             if (rc == 0) {
@@ -624,7 +782,14 @@ static void conn_process(struct conn *c)
             /* One request at a time: pipelined bytes wait in the buffer until we answer. */
             bufferevent_disable(c->bev, EV_READ);
             event_del(&c->deadline);
-            dispatch(c);
+            if (c->body_next != NULL) {
+                /* The deferred body has arrived: back to the handler that asked for it. */
+                latch_http_handler next = c->body_next;
+                c->body_next = NULL;
+                next(c->req, c->body_next_arg);
+            } else {
+                dispatch(c);
+            }
             if (c->state == CONN_HANDLING)
                 break; /* answered later, from a completion */
             continue;  /* answered at once; maybe another request is buffered */
@@ -647,9 +812,16 @@ void latch_http_conn_request_done(struct conn *c)
     bool keep = c->info.keep_alive && !c->loop->stopping && c->bev != NULL;
     event_del(&c->deadline);
     c->req = NULL;
+    c->body_deferred = false;
+    c->body_next = NULL;
     if (c->body != NULL) {
         evbuffer_free(c->body);
         c->body = NULL;
+    }
+    if (c->big_watermark && c->bev != NULL) {
+        const struct latch_config *cfg = c->loop->srv->cfg;
+        bufferevent_setwatermark(c->bev, EV_READ, 0, cfg->max_header_bytes + 65536);
+        c->big_watermark = false;
     }
     if (c->bev == NULL) {
         /* The peer went away while the handler ran. */
@@ -667,8 +839,43 @@ void latch_http_conn_request_done(struct conn *c)
         return;
     }
     c->state = CONN_READ_HEAD;
+    /* A body that may have outgrown the arena's first block goes once the answer's call stack
+     * has unwound (the deadline timer at 0 ms, see on_deadline), not when the next request
+     * begins: an idle keep-alive connection must not hold a big body, nor its share of the
+     * budget. A small one is left to the next request (BODY_KEEP_MAX): no timer per request. */
+    if (c->body_reserved > BODY_KEEP_MAX)
+        deadline_arm(c, 0);
+    else
+        budget_release(c);
     bufferevent_enable(c->bev, EV_READ);
     if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        conn_process(c);
+}
+
+void latch_http_read_body(struct latch_request *req, latch_http_handler next, void *arg)
+{
+    struct conn *c = req->priv;
+    if (!c->body_deferred) {
+        next(req, arg);
+        return;
+    }
+    c->body_deferred = false;
+    if (c->bev == NULL) {
+        /* The client went away meanwhile: nobody reads this answer. */
+        latch_http_respond_errorf(req, 400, "http.bad_request", "The client went away.");
+        return;
+    }
+    c->info.keep_alive = c->deferred_keep_alive;
+    c->linger = false;
+    if (!body_begin(c)) {
+        if (c->state == CONN_HANDLING)
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return; /* answered */
+    }
+    c->body_next = next;
+    c->body_next_arg = arg;
+    bufferevent_enable(c->bev, EV_READ);
+    if (!c->in_process)
         conn_process(c);
 }
 
@@ -735,6 +942,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
+    if (c->state == CONN_READ_HEAD && c->req == NULL && c->bev != NULL) {
+        /* Between requests (latch_http_conn_request_done): release the last body. */
+        latch_arena_reset(c->arena);
+        budget_release(c);
+        return;
+    }
     if (c->bev == NULL || c->req == NULL || c->responded ||
         (c->state != CONN_READ_HEAD && c->state != CONN_READ_BODY &&
          c->state != CONN_READ_CHUNKED)) {
@@ -771,6 +984,7 @@ static void conn_free(struct conn *c)
         return;
     }
     event_del(&c->deadline);
+    budget_release(c);
     if (c->ip_counted)
         peer_release(loop->srv, c->peer_addr);
     if (c->bev != NULL)
@@ -843,9 +1057,9 @@ static struct conn *conn_open(struct latch_loop *loop, evutil_socket_t fd,
     loop->conns = c;
     loop->nconns++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    /* Stop reading once a full head and body could be buffered; the bounds answer earlier. */
-    bufferevent_setwatermark(c->bev, EV_READ, 0,
-                             cfg->max_header_bytes + cfg->max_body_bytes + 65536);
+    /* Stop reading once a full head could be buffered (the bound answers earlier); a big body
+     * raises the mark while it is read (body_begin). */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, cfg->max_header_bytes + 65536);
     struct timeval idle = {.tv_sec = cfg->idle_timeout_ms / 1000,
                            .tv_usec = (cfg->idle_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &idle, &idle);
@@ -1031,6 +1245,13 @@ latch_rc latch_server_add_tenant_route(struct latch_server *srv, enum latch_http
                                        const char *pattern, latch_http_handler handler, void *arg)
 {
     return latch_router_add(srv->tenant_routes, method, pattern, handler, arg);
+}
+
+latch_rc latch_server_add_tenant_route_flags(struct latch_server *srv,
+                                             enum latch_http_method method, const char *pattern,
+                                             latch_http_handler handler, void *arg, unsigned flags)
+{
+    return latch_router_add_flags(srv->tenant_routes, method, pattern, handler, arg, flags);
 }
 
 latch_rc latch_server_add_tenant_route_fresh(struct latch_server *srv,

@@ -59,6 +59,17 @@ struct conn {
     bool from_backlog; /* accepted from the backlog at shutdown: served before closing */
     size_t lingered;   /* bytes discarded while lingering */
     struct latch_route_match route;
+    int outcome;       /* enum route_outcome in server.c: what dispatch() will do */
+    int route_result;  /* enum latch_route_result of a miss */
+    size_t body_limit; /* the route's body bound, within LATCH_MAX_BODY_BYTES */
+    /* Memory before authentication (latch_http_read_body): the handler of an AUTH_FIRST route
+     * runs before its body is read; until it asks for the body, an answer closes. */
+    bool body_deferred;
+    bool deferred_keep_alive;
+    latch_http_handler body_next; /* runs once the deferred body has arrived */
+    void *body_next_arg;
+    size_t body_reserved; /* bytes of the node's body budget this request holds */
+    bool big_watermark;   /* the read watermark was raised for a big body */
     uint64_t start_ns;
     /* The request's deadline, independent of per-read activity (the idle timeout restarts on
      * every byte): the head's, then the body's, then the bound on lingering. */
@@ -98,6 +109,7 @@ struct latch_loop {
     struct rate_warn accept_warn;
     struct rate_warn peer_warn;    /* LATCH_MAX_CONNECTIONS_PER_IP refusals */
     struct rate_warn timeout_warn; /* head and body deadlines */
+    struct rate_warn budget_warn;  /* LATCH_BODY_BUDGET_BYTES refusals */
     bool stopping;
     uint64_t rng[4];
     time_t date_sec;
@@ -117,6 +129,8 @@ struct latch_server {
      * LATCH_MAX_CONNECTIONS_PER_IP is 0. See peer_admit() in server.c. */
     atomic_uint *peer_counts;
     uint64_t peer_key[2];
+    /* Request body bytes the loops buffer now, against LATCH_BODY_BUDGET_BYTES. */
+    atomic_size_t body_bytes;
 };
 
 /* lanes.c: start the worker lanes (before the loops) and free them (after the loops stop). */

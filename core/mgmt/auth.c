@@ -8,6 +8,11 @@
  * minute, shared with failed client authentication at the token endpoint): past the bound the
  * answer is 429 with Retry-After before any signature is verified, so forged tokens cannot buy
  * a signature verification each on a loop thread.
+ *
+ * The routes are registered with LATCH_ROUTE_AUTH_FIRST: when a body has not all arrived with
+ * the head, this check runs first and the body is read only for a valid token, so that
+ * unauthenticated clients cannot make the node buffer Management API bodies (up to
+ * LATCH_MAX_BODY_BYTES each).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 
 #include "config/config.h"
 #include "http/form.h"
+#include "http/router.h"
 #include "jose/jwt.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/cache.h"
@@ -119,7 +125,9 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
         return;
     }
     req->changes_tenant = req->method != LATCH_HTTP_GET && req->method != LATCH_HTTP_HEAD;
-    ck->guard->handler(req, (void *)ck->guard->arg);
+    /* Only now is the body read, when it had not all come with the head (LATCH_ROUTE_AUTH_FIRST):
+     * a stranger's large body is refused before it costs memory. */
+    latch_http_read_body(req, ck->guard->handler, (void *)ck->guard->arg);
 }
 
 static void guarded(struct latch_request *req, void *arg)
@@ -172,7 +180,8 @@ static latch_rc add_guarded(struct latch_server *srv, enum latch_http_method met
     struct guard *g = &guards[nguards];
     g->handler = handler;
     g->arg = arg;
-    if (latch_server_add_tenant_route(srv, method, pattern, guarded, g) != LATCH_OK)
+    if (latch_server_add_tenant_route_flags(srv, method, pattern, guarded, g,
+                                            LATCH_ROUTE_AUTH_FIRST) != LATCH_OK)
         return LATCH_FAIL;
     nguards++;
     return LATCH_OK;

@@ -142,6 +142,7 @@ static void test_defaults(void **state)
     assert_false(cfg.auto_migrate);
     assert_int_equal(cfg.max_header_bytes, 16384);
     assert_int_equal(cfg.max_body_bytes, 1048576);
+    assert_int_equal(cfg.body_budget_bytes, 67108864);
     assert_int_equal(cfg.shutdown_grace_ms, 10000);
     assert_int_equal(cfg.drain_delay_ms, 5000);
     assert_int_equal(cfg.max_connections, 10000);
@@ -254,6 +255,8 @@ static long long int_field(const struct latch_config *cfg, const char *var)
         return (long long)cfg->max_header_bytes;
     if (strcmp(var, "LATCH_MAX_BODY_BYTES") == 0)
         return (long long)cfg->max_body_bytes;
+    if (strcmp(var, "LATCH_BODY_BUDGET_BYTES") == 0)
+        return (long long)cfg->body_budget_bytes;
     if (strcmp(var, "LATCH_SHUTDOWN_GRACE_MS") == 0)
         return cfg->shutdown_grace_ms;
     if (strcmp(var, "LATCH_IDLE_TIMEOUT_MS") == 0)
@@ -324,6 +327,10 @@ static const struct value_case scalar_cases[] = {
     {"LATCH_MAX_BODY_BYTES", "67108864", true, 67108864},
     {"LATCH_MAX_BODY_BYTES", "67108865", false, 0},
     {"LATCH_MAX_BODY_BYTES", "-1", false, 0},
+    {"LATCH_BODY_BUDGET_BYTES", "0", true, 0},
+    {"LATCH_BODY_BUDGET_BYTES", "68719476736", true, 68719476736LL},
+    {"LATCH_BODY_BUDGET_BYTES", "68719476737", false, 0},
+    {"LATCH_BODY_BUDGET_BYTES", "64MiB", false, 0},
     {"LATCH_SHUTDOWN_GRACE_MS", "0", true, 0},
     {"LATCH_SHUTDOWN_GRACE_MS", "600000", true, 600000},
     {"LATCH_SHUTDOWN_GRACE_MS", "600001", false, 0},

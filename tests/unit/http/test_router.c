@@ -88,6 +88,52 @@ struct resolve_case {
     const char *inner;
 };
 
+/* Body bounds and error shapes are classified per route when it is added. */
+static void test_body_bounds(void **state)
+{
+    struct latch_router *r = latch_router_new();
+    struct latch_arena *arena = latch_arena_new(0);
+    struct latch_route_match m;
+    assert_int_equal(latch_router_add(r, LATCH_HTTP_POST, "/oidc/token", h_a, NULL), LATCH_OK);
+    assert_int_equal(latch_router_add(r, LATCH_HTTP_GET, "/oidc/jwks", h_a, NULL), LATCH_OK);
+    assert_int_equal(latch_router_add(r, LATCH_HTTP_PUT, "/api/experience", h_a, NULL), LATCH_OK);
+    assert_int_equal(latch_router_add_flags(r, LATCH_HTTP_POST, "/api/applications", h_b, NULL,
+                                            LATCH_ROUTE_AUTH_FIRST),
+                     LATCH_OK);
+    assert_int_equal(latch_router_add_flags(r, LATCH_HTTP_GET, "/api/applications", h_b, NULL,
+                                            LATCH_ROUTE_AUTH_FIRST),
+                     LATCH_OK);
+
+    assert_int_equal(latch_router_match(r, LATCH_HTTP_POST, "/oidc/token", arena, &m),
+                     LATCH_ROUTE_FOUND);
+    assert_int_equal(m.max_body, LATCH_ROUTE_SMALL_BODY);
+    assert_true(m.flags & LATCH_ROUTE_OAUTH_ERRORS);
+    assert_false(m.flags & LATCH_ROUTE_AUTH_FIRST);
+
+    assert_int_equal(latch_router_match(r, LATCH_HTTP_HEAD, "/oidc/jwks", arena, &m),
+                     LATCH_ROUTE_FOUND);
+    assert_int_equal(m.max_body, 0);
+    assert_true(m.flags & LATCH_ROUTE_OAUTH_ERRORS);
+
+    assert_int_equal(latch_router_match(r, LATCH_HTTP_PUT, "/api/experience", arena, &m),
+                     LATCH_ROUTE_FOUND);
+    assert_int_equal(m.max_body, LATCH_ROUTE_SMALL_BODY);
+    assert_false(m.flags & LATCH_ROUTE_OAUTH_ERRORS);
+
+    assert_int_equal(latch_router_match(r, LATCH_HTTP_POST, "/api/applications", arena, &m),
+                     LATCH_ROUTE_FOUND);
+    assert_true(m.max_body == SIZE_MAX);
+    assert_true(m.flags & LATCH_ROUTE_AUTH_FIRST);
+    assert_false(m.flags & LATCH_ROUTE_OAUTH_ERRORS);
+
+    assert_int_equal(latch_router_match(r, LATCH_HTTP_GET, "/api/applications", arena, &m),
+                     LATCH_ROUTE_FOUND);
+    assert_int_equal(m.max_body, 0);
+
+    latch_arena_free(arena);
+    latch_router_free(r);
+}
+
 static void test_tenant_resolution(void **state)
 {
     const struct resolve_case cases[] = {
@@ -125,6 +171,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_body_bounds),
         cmocka_unit_test(test_tenant_resolution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
