@@ -373,6 +373,28 @@ bool latch_mgmt_search(struct latch_request *req, const char **pattern)
     return true;
 }
 
+bool latch_mgmt_search_q(struct latch_request *req, const char **pattern)
+{
+    const char *q = latch_mgmt_query(req, "q");
+    *pattern = NULL;
+    if (q == NULL || q[0] == '\0')
+        return true;
+    long n = latch_mgmt_utf8_len(q);
+    bool control = false;
+    for (const unsigned char *c = (const unsigned char *)q; *c; c++)
+        control = control || *c < 0x20 || *c == 0x7F;
+    if (n < 0 || n > 256 || control) {
+        latch_mgmt_invalid(req, "q", "must be valid text of at most 256 characters");
+        return false;
+    }
+    *pattern = latch_arena_printf(req->arena, "%%%s%%", q);
+    if (*pattern == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return false;
+    }
+    return true;
+}
+
 bool latch_mgmt_search_users(struct latch_request *req, const char **pattern)
 {
     const char *s;
