@@ -173,7 +173,7 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
 {
     struct latch_request *req = c->req;
     if (c->responded) {
-        latch_err("request %s answered twice", req->request_id);
+        latch_http_log(req, LATCH_LOG_ERROR, "request answered twice");
         return;
     }
     c->responded = true;

@@ -521,13 +521,13 @@ void latch_mgmt_store_error(struct latch_request *req, const struct latch_error 
      * UTF-8) with 400 invalid_request; its detail names the SQLSTATE. */
     if (strcmp(err->code, "23514") == 0 || strcmp(err->code, "23502") == 0 ||
         (err->status == 400 && strcmp(err->code, "invalid_request") == 0)) {
-        latch_warn("management api: request %s: constraint: %s", req->request_id, err->detail);
+        latch_http_log(req, LATCH_LOG_WARN, "management api: constraint: %s", err->detail);
         latch_http_respond_errorf(req, 400, "guard.invalid_input",
                                   "body: a value is malformed or out of the allowed range");
         return;
     }
     if (err->status >= 500)
-        latch_log_error("management api store call", err);
+        latch_http_log_error(req, "management api store call", err);
     latch_http_respond_error(req, err);
 }
 
@@ -577,7 +577,7 @@ static bool check_problem(struct run *run, const struct latch_store_result *res)
             return true;
         }
     }
-    latch_err("management api: request %s: unhandled problem %s", run->req->request_id, name);
+    latch_http_log(run->req, LATCH_LOG_ERROR, "management api: unhandled problem %s", name);
     latch_http_respond_errorf(run->req, 500, "server_error", "Internal error.");
     return true;
 }

@@ -227,7 +227,7 @@ static void refresh_stored(struct latch_store_result *const *results, int n,
 {
     struct issue *is = arg;
     if (err != NULL) {
-        latch_log_error("cannot store a refresh token", err);
+        latch_http_log_error(is->tr->req, "cannot store a refresh token", err);
         free(is->body);
         latch_http_respond_errorf(is->tr->req, 503, "service_unavailable",
                                   "Please try again shortly.");
@@ -392,7 +392,7 @@ static void code_used(struct latch_store_result *const *results, int n,
     struct latch_token_request *tr = cg->is.tr;
     struct latch_arena *a = tr->req->arena;
     if (err != NULL) {
-        latch_log_error("code lookup failed", err);
+        latch_http_log_error(tr->req, "code lookup failed", err);
         latch_http_respond_errorf(tr->req, 503, "service_unavailable", "Please try again shortly.");
         release(tr);
         return;
@@ -494,7 +494,7 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     struct latch_token_request *tr = rg->is.tr;
     struct latch_arena *a = tr->req->arena;
     if (err != NULL) {
-        latch_log_error("refresh token lookup failed", err);
+        latch_http_log_error(tr->req, "refresh token lookup failed", err);
         latch_http_respond_errorf(tr->req, 503, "service_unavailable", "Please try again shortly.");
         release(tr);
         return;
@@ -516,7 +516,8 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     const char *status = latch_store_result_value(t, 0, 0);
     if (strcmp(status, "ok") != 0) {
         if (strcmp(status, "reused") == 0)
-            latch_warn("tenant %s: refresh token replayed; its family is revoked", tr->state->id);
+            latch_http_log(tr->req, LATCH_LOG_WARN,
+                           "refresh token replayed; its family is revoked");
         grant_error(tr, "invalid_grant", "The refresh token is invalid, expired or revoked.");
         return;
     }
