@@ -120,8 +120,8 @@ static void new_done(struct latch_store_result *const *results, int n,
         verification_not_found(req);
         return;
     }
-    latch_info("tenant %s: user %s registered", req->tenant->id,
-               latch_store_result_value(results[0], 0, 0));
+    latch_http_log(req, LATCH_LOG_INFO, "user %s registered",
+                   latch_store_result_value(results[0], 0, 0));
     /* A body, as Logto's (Koa answers its status text): some clients treat an empty 201 as an
      * aborted response. */
     latch_http_respond_json(req, 201, "{}", 2);

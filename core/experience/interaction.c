@@ -76,7 +76,7 @@ void latch_xp_not_found(struct latch_request *req)
 void latch_xp_store_error(struct latch_request *req, const struct latch_error *err)
 {
     if (err->status >= 500 && err->status != 503)
-        latch_log_error("experience api store call", err);
+        latch_http_log_error(req, "experience api store call", err);
     if (err->status == 409) {
         /* A constraint the handler did not expect: say so without details. */
         latch_http_respond_errorf(req, 409, "entity.unique_integrity_violation",
@@ -305,8 +305,8 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     yajl_tree_free(v);
     struct latch_error err;
     if (latch_users_policy_parse(ia->password_policy, pp, &err) != LATCH_OK)
-        latch_warn("tenant %s: stored password policy is invalid (%s); using the defaults",
-                   req->tenant->id, err.message);
+        latch_http_log(req, LATCH_LOG_WARN,
+                       "stored password policy is invalid (%s); using the defaults", err.message);
     const char *locale =
         latch_xp_locale(ia->ui_locales, latch_http_header_get(req, "accept-language"), &li);
 

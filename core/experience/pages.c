@@ -126,6 +126,33 @@ struct page_call {
     char id_hash[LATCH_TOKEN_HASH_TEXT];
 };
 
+/* Fills the template's placeholders (any NULL value: out of memory) and answers 200 with the
+ * page and the headers every page carries: its Content-Security-Policy, no referrer, no
+ * framing, no caching, and its language. */
+static void respond_page(struct latch_request *req, const struct latch_ui_asset *tpl,
+                         const struct placeholder *ph, int nph, const char *page_csp,
+                         const char *locale)
+{
+    for (int k = 0; k < nph; k++) {
+        if (ph[k].value == NULL) {
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+            return;
+        }
+    }
+    size_t len = 0;
+    char *html = render(req->arena, tpl, ph, nph, &len);
+    if (html == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return;
+    }
+    latch_http_add_header(req, "Content-Security-Policy", page_csp);
+    latch_http_add_header(req, "Referrer-Policy", "no-referrer");
+    latch_http_add_header(req, "X-Frame-Options", "DENY");
+    latch_http_add_header(req, "Cache-Control", "no-store");
+    latch_http_add_header(req, "Content-Language", locale);
+    latch_http_respond(req, 200, tpl->content_type, html, len);
+}
+
 static void render_page(struct page_call *pc, const char *ui_locales, const char *language_info)
 {
     struct latch_request *req = pc->req;
@@ -158,25 +185,7 @@ static void render_page(struct page_call *pc, const char *ui_locales, const char
         /* JSON in a non-executed script element; embed.py makes sure it holds no "<". */
         {"{{i18n}}", i18n},
     };
-    int nph = (int)(sizeof(ph) / sizeof(ph[0]));
-    for (int k = 0; k < nph; k++) {
-        if (ph[k].value == NULL) {
-            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
-            return;
-        }
-    }
-    size_t len = 0;
-    char *html = render(req->arena, tpl, ph, nph, &len);
-    if (html == NULL) {
-        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
-        return;
-    }
-    latch_http_add_header(req, "Content-Security-Policy", csp);
-    latch_http_add_header(req, "Referrer-Policy", "no-referrer");
-    latch_http_add_header(req, "X-Frame-Options", "DENY");
-    latch_http_add_header(req, "Cache-Control", "no-store");
-    latch_http_add_header(req, "Content-Language", locale);
-    latch_http_respond(req, 200, tpl->content_type, html, len);
+    respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), csp, locale);
 }
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
@@ -313,25 +322,7 @@ static void logout_render(struct logout_call *lc, const char *language_info)
         {"{{confirm}}", es ? "S\xc3\xad, cerrar sesi\xc3\xb3n" : "Yes, sign me out"},
         {"{{cancel}}", es ? "No, seguir conectado" : "No, stay signed in"},
     };
-    int nph = (int)(sizeof(ph) / sizeof(ph[0]));
-    for (int k = 0; k < nph; k++) {
-        if (ph[k].value == NULL) {
-            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
-            return;
-        }
-    }
-    size_t len = 0;
-    char *html = render(req->arena, tpl, ph, nph, &len);
-    if (html == NULL) {
-        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
-        return;
-    }
-    latch_http_add_header(req, "Content-Security-Policy", logout_csp);
-    latch_http_add_header(req, "Referrer-Policy", "no-referrer");
-    latch_http_add_header(req, "X-Frame-Options", "DENY");
-    latch_http_add_header(req, "Cache-Control", "no-store");
-    latch_http_add_header(req, "Content-Language", locale);
-    latch_http_respond(req, 200, tpl->content_type, html, len);
+    respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), logout_csp, locale);
 }
 
 static void logout_locale_loaded(struct latch_store_result *const *results, int n,

@@ -405,7 +405,10 @@ static void auth_work(void *arg)
         snprintf(ac->error_detail, sizeof(ac->error_detail), "the stored config cannot be opened");
         return;
     }
-    struct latch_plugin_call pc = {.config_json = config, .session_json = "{}"};
+    struct latch_plugin_call pc = {.config_json = config,
+                                   .session_json = "{}",
+                                   .request_id = ac->xp->req->request_id,
+                                   .tenant = ac->xp->req->tenant->id};
     ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->state, ac->redirect_uri, NULL,
                                             &ac->uri);
     latch_mgmt_connector_config_free(config);
@@ -446,9 +449,9 @@ static void auth_done(void *arg)
     struct latch_xp_call *call = ac->xp;
     struct latch_request *req = call->req;
     if (ac->rc != LATCH_OK || ac->uri == NULL) {
-        latch_warn("tenant %s: connector %s (%s %s): authorization URI failed: %s %s",
-                   ac->tenant_id, ac->connector_id, ac->info.id, ac->info.version, ac->error_code,
-                   ac->error_detail);
+        latch_http_log(req, LATCH_LOG_WARN, "connector %s (%s %s): authorization URI failed: %s %s",
+                       ac->connector_id, ac->info.id, ac->info.version, ac->error_code,
+                       ac->error_detail);
         latch_http_respond_errorf(req, 400,
                                   ac->error_code[0] ? ac->error_code : "connector.general",
                                   "The sign-in method could not start. Contact the "
@@ -731,8 +734,8 @@ static void upstream_failed(struct cb_call *cc)
     } else {
         snprintf(msg, sizeof(msg), "Signing in with %s failed.", name);
     }
-    latch_warn("tenant %s: connector %s (%s): sign-in failed: %s %s", cc->tenant_id,
-               cc->connector_id, cc->factory_id, code, cc->error_detail);
+    latch_http_log(cc->req, LATCH_LOG_WARN, "connector %s (%s): sign-in failed: %s %s",
+                   cc->connector_id, cc->factory_id, code, cc->error_detail);
     latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
     cb_fail(cc, status, msg);
 }
@@ -752,7 +755,7 @@ static void identify_done(struct latch_store_result *const *results, int n,
     struct latch_request *req = cc->req;
     if (err != NULL) {
         if (err->status >= 500 && err->status != 503)
-            latch_log_error("social callback: identify", err);
+            latch_http_log_error(req, "social callback: identify", err);
         cb_fail(cc, err->status == 503 ? 503 : 500,
                 "The sign-in could not be completed because of a server problem.");
         return;
@@ -783,11 +786,11 @@ static void identify_done(struct latch_store_result *const *results, int n,
         return;
     }
     if (created)
-        latch_info("tenant %s: user %s registered with connector %s", cc->tenant_id,
-                   latch_store_result_value(res, 0, 5), cc->connector_id);
+        latch_http_log(req, LATCH_LOG_INFO, "user %s registered with connector %s",
+                       latch_store_result_value(res, 0, 5), cc->connector_id);
     else if (linked)
-        latch_info("tenant %s: connector %s linked to user %s", cc->tenant_id, cc->connector_id,
-                   latch_store_result_value(res, 0, 3));
+        latch_http_log(req, LATCH_LOG_INFO, "connector %s linked to user %s", cc->connector_id,
+                       latch_store_result_value(res, 0, 3));
     (void)ex;
     latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUCCESS);
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
@@ -903,7 +906,10 @@ static void cb_work(void *arg)
         names[i] = cc->form.fields[i].name;
         values[i] = cc->form.fields[i].value;
     }
-    struct latch_plugin_call pc = {.config_json = config, .session_json = cc->session};
+    struct latch_plugin_call pc = {.config_json = config,
+                                   .session_json = cc->session,
+                                   .request_id = cc->req->request_id,
+                                   .tenant = cc->req->tenant->id};
     cc->rc = latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n, &cc->user);
     latch_mgmt_connector_config_free(config);
     free(pc.session_out); /* the flow ends here */
@@ -939,7 +945,7 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     struct latch_request *req = cc->req;
     if (err != NULL) {
         if (err->status >= 500 && err->status != 503)
-            latch_log_error("social callback: load", err);
+            latch_http_log_error(req, "social callback: load", err);
         error_page(req, err->status == 503 ? 503 : 500, TITLE_FAILED,
                    "The sign-in could not be completed because of a server problem.");
         return;
@@ -967,8 +973,8 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     }
     const char *given = latch_form_get(&cc->form, "state");
     if (!latch_xp_csrf_ok(state, given)) {
-        latch_warn("tenant %s: connector %s: callback with a wrong state", req->tenant->id,
-                   cc->connector_id);
+        latch_http_log(req, LATCH_LOG_WARN, "connector %s: callback with a wrong state",
+                       cc->connector_id);
         error_page(req, 400, TITLE_FAILED,
                    "The sign-in response does not belong to this sign-in (state mismatch).");
         return;

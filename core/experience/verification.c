@@ -303,8 +303,8 @@ static void pw_ok_done(struct latch_store_result *const *results, int n,
         return;
     }
     if (pc->upgraded)
-        latch_info("tenant %s: password hash of user %s upgraded to Argon2i", call->req->tenant->id,
-                   pc->user_id);
+        latch_http_log(call->req, LATCH_LOG_INFO, "password hash of user %s upgraded to Argon2i",
+                       pc->user_id);
     latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_SUCCESS);
     respond_verification(call->req, pc->verification_id);
 }
@@ -324,7 +324,7 @@ static void pw_work(void *arg)
         if (latch_password_hash(pc->password, pc->new_hash, &err) == LATCH_OK)
             pc->upgraded = true;
         else
-            latch_log_error("password hash upgrade failed", &err);
+            latch_http_log_error(call->req, "password hash upgrade failed", &err);
     }
     explicit_bzero(pc->password, strlen(pc->password));
 }
@@ -568,7 +568,7 @@ static void npi_work(void *arg)
     struct latch_error err;
     nc->rc = latch_password_hash(nc->password, nc->hash, &err);
     if (nc->rc != LATCH_OK)
-        latch_log_error("password hashing failed", &err);
+        latch_http_log_error(call->req, "password hashing failed", &err);
     explicit_bzero(nc->password, strlen(nc->password));
 }
 
@@ -622,8 +622,8 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
     }
     struct latch_error err;
     if (latch_users_policy_parse(call->ia.password_policy, pp, &err) != LATCH_OK)
-        latch_warn("tenant %s: stored password policy is invalid (%s); using the defaults",
-                   req->tenant->id, err.message);
+        latch_http_log(req, LATCH_LOG_WARN,
+                       "stored password policy is invalid (%s); using the defaults", err.message);
     struct latch_users_info info = {.username = nc->username};
     unsigned issues = latch_users_password_issues(nc->password, pp, &info);
     if (issues != 0) {

@@ -20,6 +20,7 @@
 
 #include "util/arena.h"
 #include "util/error.h"
+#include "util/log.h"
 
 struct latch_server;
 struct latch_loop;
@@ -167,6 +168,15 @@ bool latch_http_is_sqlstate(const char *code);
 /* Shortcut building the error in place. */
 void latch_http_respond_errorf(struct latch_request *req, int status, const char *code,
                                const char *fmt, ...) LATCH_PRINTF(4, 5);
+
+/* Logs a line about the request being served (util/log.h): with its request id and tenant, so
+ * every line a request causes can be found from its access line. For any thread that may use
+ * req (a worker job holding the request included). Never pass secrets, codes or tokens. */
+void latch_http_log(const struct latch_request *req, enum latch_log_level level, const char *fmt,
+                    ...) LATCH_PRINTF(3, 4);
+/* latch_log_error() for the request being served. */
+void latch_http_log_error(const struct latch_request *req, const char *what,
+                          const struct latch_error *err);
 
 /* The loop's store, event_base and index; only valid on the loop's own thread. */
 struct latch_store *latch_loop_store(struct latch_loop *loop);

@@ -80,8 +80,8 @@ latch_rc latch_http_submit(struct latch_request *req, enum latch_lane lane, latc
     if (err != NULL && now != last &&
         atomic_compare_exchange_strong_explicit(&last_warn[lane], &last, now, memory_order_relaxed,
                                                 memory_order_relaxed))
-        latch_warn("%s worker lane refused a job (tenant %s): %s", lane_names[lane],
-                   req->tenant_id != NULL ? req->tenant_id : "-", err->detail);
+        latch_http_log(req, LATCH_LOG_WARN, "%s worker lane refused a job: %s", lane_names[lane],
+                       err->detail);
     return LATCH_FAIL;
 }
 

@@ -173,7 +173,7 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
 {
     struct latch_request *req = c->req;
     if (c->responded) {
-        latch_err("request %s answered twice", req->request_id);
+        latch_http_log(req, LATCH_LOG_ERROR, "request answered twice");
         return;
     }
     c->responded = true;
@@ -269,6 +269,30 @@ void latch_http_respond_error(struct latch_request *req, const struct latch_erro
         buf[n++] = '}';
     }
     latch_http_respond_json(req, status, buf, n);
+}
+
+/* The tenant a line names: the one the request's path named (also for an unknown tenant, as
+ * the access log does), else the resolved tenant's id, else none. */
+static const char *log_tenant(const struct latch_request *req)
+{
+    if (req->tenant_id != NULL)
+        return req->tenant_id;
+    return req->tenant != NULL ? req->tenant->id : NULL;
+}
+
+void latch_http_log(const struct latch_request *req, enum latch_log_level level, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    latch_log_request_v(level, req->request_id, log_tenant(req), fmt, ap);
+    va_end(ap);
+}
+
+void latch_http_log_error(const struct latch_request *req, const char *what,
+                          const struct latch_error *err)
+{
+    latch_log_request_error(req->request_id, log_tenant(req), what, err);
 }
 
 void latch_http_respond_errorf(struct latch_request *req, int status, const char *code,

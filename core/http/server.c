@@ -377,7 +377,7 @@ static void tenant_ready(const struct latch_tenant *tenant, const struct latch_e
     struct latch_request *req = arg;
     struct conn *c = req->priv;
     if (err != NULL) {
-        latch_log_error("tenant lookup failed", err);
+        latch_http_log_error(req, "tenant lookup failed", err);
         latch_http_respond_error(req, err);
         return;
     }

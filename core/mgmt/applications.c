@@ -584,7 +584,7 @@ static bool make_secret(struct latch_request *req, struct new_secret *s)
     if (key == NULL || latch_jose_client_secret_new(s->value) != LATCH_OK ||
         latch_jose_client_secret_hash(key, s->value, strlen(s->value), hash) != LATCH_OK) {
         explicit_bzero(s, sizeof(*s));
-        latch_err("management api: request %s: cannot generate a client secret", req->request_id);
+        latch_http_log(req, LATCH_LOG_ERROR, "management api: cannot generate a client secret");
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return false;
     }

@@ -98,7 +98,8 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
     memset(&jwt, 0, sizeof(jwt));
     if (latch_jose_jwt_verify(ck->token, strlen(ck->token), keys, st->nkeys, &rules, &jwt, &verr) !=
         LATCH_OK) {
-        latch_debug("management token refused: %s (%s)", verr.message, verr.detail);
+        latch_http_log(req, LATCH_LOG_DEBUG, "management token refused: %s (%s)", verr.message,
+                       verr.detail);
         latch_tenant_state_unref(st);
         invalid_token(req);
         return;

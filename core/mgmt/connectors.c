@@ -594,7 +594,7 @@ static void delete_done(struct latch_store_result *const *results, int n,
         latch_mgmt_not_found(c->req, CONNECTOR_ENTITY, c->id);
         return;
     }
-    latch_info("tenant %s: connector %s deleted", c->req->tenant->id, c->id);
+    latch_http_log(c->req, LATCH_LOG_INFO, "connector %s deleted", c->id);
     latch_http_respond(c->req, 204, NULL, NULL, 0);
 }
 
@@ -732,8 +732,8 @@ static void write_done(struct latch_store_result *const *results, int n,
             latch_mgmt_not_found(req, CONNECTOR_ENTITY, c->id);
         return;
     }
-    latch_info("tenant %s: connector %s (%s) %s", req->tenant->id, c->id,
-               c->factory_id ? c->factory_id : "-", insert ? "created" : "updated");
+    latch_http_log(req, LATCH_LOG_INFO, "connector %s (%s) %s", c->id,
+                   c->factory_id ? c->factory_id : "-", insert ? "created" : "updated");
     respond_connectors(req, results[0], 200, false);
 }
 

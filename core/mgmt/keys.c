@@ -37,13 +37,13 @@ static void answer_rotated(struct latch_store_result *const *results, int n,
     if (latch_keys_limit_reached(err)) {
         struct latch_error limit;
         (void)latch_keys_limit_error(&limit);
-        latch_info("tenant %s: key rotation refused: %d signing keys held", req->tenant->id,
-                   LATCH_KEYS_MAX);
+        latch_http_log(req, LATCH_LOG_INFO, "key rotation refused: %d signing keys held",
+                       LATCH_KEYS_MAX);
         latch_http_respond_error(req, &limit);
         return;
     }
     if (err == NULL)
-        latch_info("tenant %s: signing keys rotated", req->tenant->id);
+        latch_http_log(req, LATCH_LOG_INFO, "signing keys rotated");
     answer_list(results, n, err, arg);
 }
 
@@ -78,7 +78,7 @@ static void rotate_done(void *arg)
     struct rotation *r = arg;
     struct latch_request *req = r->req;
     if (r->rc != LATCH_OK) {
-        latch_log_error("key generation failed", &r->err);
+        latch_http_log_error(req, "key generation failed", &r->err);
         latch_http_respond_error(req, &r->err);
     } else {
         struct latch_store_op ops[2] = {

@@ -1,8 +1,8 @@
 /*
  * mgmt/ internals shared by the Management API modules (applications.c, resources.c, roles.c,
- * keys.c, swagger.c) and implemented in util.c: each module's register function, a runner that
- * sends a handler's statements and turns their result into the answer, and body readers that
- * validate one field each and answer 400 naming it.
+ * keys.c, swagger.c) and implemented in util.c (relation handlers in relation.c): each module's
+ * register function, a runner that sends a handler's statements and turns their result into the
+ * answer, and body readers that validate one field each and answer 400 naming it.
  *
  * Statement convention for latch_mgmt_run(): a statement that answers returns one row whose
  * columns are, in order and each optional:
@@ -155,6 +155,11 @@ bool latch_mgmt_search(struct latch_request *req, const char **pattern);
  * matches anywhere with `_` and `\` taken literally. Same validation as latch_mgmt_search. */
 bool latch_mgmt_search_users(struct latch_request *req, const char **pattern);
 
+/* Logto's `q` query parameter (organization lists) as an ILIKE pattern "%<q>%" (its `%`
+ * wildcards keep working), NULL when absent or empty. Answers 400 and returns false when it is
+ * not valid text of at most 256 characters (no control characters). */
+bool latch_mgmt_search_q(struct latch_request *req, const char **pattern);
+
 /* All values of a repeatable query parameter, in order, into out[0..max); returns how many, or
  * -1 (after answering 400) when there are more than max. */
 int latch_mgmt_query_all(struct latch_request *req, const char *name, const char **out, int max);
@@ -225,5 +230,41 @@ long latch_mgmt_utf8_len(const char *s);
 
 /* Current time in epoch milliseconds. */
 long long latch_mgmt_now_ms(void);
+
+/* ---- relations (relation.c) ----
+ * A relation between the item named by the path's :id (its owner: a role, an organization...)
+ * and a set of others, described once; the route table passes the description as the argument
+ * of the handlers below. Each statement takes ($1 tenant, $2 owner id, ...):
+ *   list     GET    ($3 limit, $4 offset, $5 search pattern or NULL), answers 200 with a list;
+ *   add      POST   ($3 ids as a JSON array, at least one), answers 201 without a body, or 200
+ *                   with add_answer's row (run after add, in the same transaction) when set;
+ *   replace  PUT    ($3 ids, [] removes all), answers 204;
+ *   remove   DELETE ($3 the id of the path's :<param>), answers 204.
+ * A relation without a statement has no such route. */
+enum latch_mgmt_search_kind {
+    LATCH_MGMT_SEARCH_NONE,
+    LATCH_MGMT_SEARCH_PATTERN, /* `search`, latch_mgmt_search() */
+    LATCH_MGMT_SEARCH_USERS,   /* `search`, latch_mgmt_search_users() */
+    LATCH_MGMT_SEARCH_Q,       /* `q`, latch_mgmt_search_q() */
+};
+
+struct latch_mgmt_relation {
+    const char *owner_entity; /* the owner, for a malformed id and 404s: "role" */
+    const struct latch_stmt *list, *add, *replace, *remove;
+    const struct latch_stmt *add_answer;       /* NULL: add answers 201 without a body */
+    const char *ids_key;                       /* body member of POST and PUT: "userIds" */
+    const char *param;                         /* path parameter of DELETE: "userId" */
+    const char *param_entity;                  /* for a malformed DELETE id: "user" */
+    bool page_optional;                        /* latch_mgmt_paginate()'s `optional` for the list */
+    enum latch_mgmt_search_kind search;        /* the list's search parameter */
+    const struct latch_mgmt_problem *problems; /* may be NULL */
+    const char *conflict_code;                 /* add: a unique violation (two adds racing) */
+    const char *conflict_message;
+};
+
+void latch_mgmt_relation_list(struct latch_request *req, void *arg);
+void latch_mgmt_relation_add(struct latch_request *req, void *arg);
+void latch_mgmt_relation_replace(struct latch_request *req, void *arg);
+void latch_mgmt_relation_remove(struct latch_request *req, void *arg);
 
 #endif

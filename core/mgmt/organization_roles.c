@@ -13,9 +13,8 @@
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
 
-#define NAME_MAX_CHARS   128 /* organization_roles.name, organization_scopes.name: varchar(128) */
-#define DESC_MAX_CHARS   256 /* .description: varchar(256) */
-#define SEARCH_MAX_CHARS 256
+#define NAME_MAX_CHARS 128 /* organization_roles.name, organization_scopes.name: varchar(128) */
+#define DESC_MAX_CHARS 256 /* .description: varchar(256) */
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
@@ -315,39 +314,9 @@ static const struct latch_mgmt_problem org_role_problems[] = {
 
 /* ---- helpers ---- */
 
-static void oom(struct latch_request *req)
-{
-    latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
-}
-
 static bool valid_role_type(const char *t)
 {
     return strcmp(t, "User") == 0 || strcmp(t, "MachineToMachine") == 0;
-}
-
-/* Logto's `q` query parameter as an ILIKE pattern "%<q>%" (its own `%` keep working), NULL
- * when absent or empty. Answers 400 and returns false when it is not valid text of at most 256
- * characters. */
-static bool read_q(struct latch_request *req, const char **pattern)
-{
-    const char *q = latch_mgmt_query(req, "q");
-    *pattern = NULL;
-    if (q == NULL || q[0] == '\0')
-        return true;
-    long n = latch_mgmt_utf8_len(q);
-    bool control = false;
-    for (const unsigned char *p = (const unsigned char *)q; *p && !control; p++)
-        control = *p < 0x20 || *p == 0x7F;
-    if (n < 0 || n > SEARCH_MAX_CHARS || control) {
-        latch_mgmt_invalid(req, "q", "must be valid text of at most 256 characters");
-        return false;
-    }
-    *pattern = latch_arena_printf(req->arena, "%%%s%%", q);
-    if (*pattern == NULL) {
-        oom(req);
-        return false;
-    }
-    return true;
 }
 
 /* A new 21-character id in req->arena; answers 500 and returns NULL on failure. */
@@ -368,18 +337,6 @@ static const char *name_conflict(struct latch_request *req, const char *what, co
     return latch_arena_printf(req->arena, "The %s name `%s` is already in use.", what, name);
 }
 
-/* Reads {<key>: [ids]} from the body; POST needs at least one id, PUT may replace with none. */
-static bool read_ids(struct latch_request *req, const char *key, bool nonempty, const char **ids)
-{
-    yajl_val tree = latch_mgmt_body(req);
-    if (tree == NULL)
-        return false;
-    struct latch_mgmt_obj body = {.req = req, .val = tree, .path = ""};
-    bool ok = latch_mgmt_get_ids(&body, key, LATCH_MGMT_REQUIRED, nonempty, ids);
-    yajl_tree_free(tree);
-    return ok;
-}
-
 /* A list answer (Total-Number) for one statement with (tenant, [id,] limit, offset[, q]). */
 static void run_list(struct latch_request *req, const struct latch_store_op *op, const char *id)
 {
@@ -393,7 +350,7 @@ static void run_list(struct latch_request *req, const struct latch_store_op *op,
 static void list_roles(struct latch_request *req, void *arg)
 {
     const char *limit, *offset, *q;
-    if (!latch_mgmt_paginate(req, true, &limit, &offset) || !read_q(req, &q))
+    if (!latch_mgmt_paginate(req, true, &limit, &offset) || !latch_mgmt_search_q(req, &q))
         return;
     struct latch_store_op op = {&role_list, {req->tenant->id, limit, offset, q}};
     run_list(req, &op, NULL);
@@ -475,93 +432,39 @@ static void update_role(struct latch_request *req, void *arg)
 
 /* ---- handlers: what a role grants ---- */
 
-/* The two kinds of grants share their handlers; each names its statements and body key. */
-struct grant_kind {
-    const struct latch_stmt *list, *add, *replace, *remove;
-    const char *ids_key;     /* body member of POST and PUT */
-    const char *param;       /* path parameter of DELETE */
-    const char *param_thing; /* for a malformed DELETE id */
-};
-
-static const struct grant_kind org_scope_grants = {
+/* The two kinds of grants (relation.c): organization scopes and API-resource scopes. */
+static const struct latch_mgmt_relation org_scope_grants = {
+    .owner_entity = "organization role",
     .list = &role_scope_list,
     .add = &role_scope_add,
     .replace = &role_scope_replace,
     .remove = &role_scope_delete,
     .ids_key = "organizationScopeIds",
     .param = "organizationScopeId",
-    .param_thing = "organization scope",
+    .param_entity = "organization scope",
+    .page_optional = true,
+    .problems = org_role_problems,
 };
 
-static const struct grant_kind resource_scope_grants = {
+static const struct latch_mgmt_relation resource_scope_grants = {
+    .owner_entity = "organization role",
     .list = &role_rscope_list,
     .add = &role_rscope_add,
     .replace = &role_rscope_replace,
     .remove = &role_rscope_delete,
     .ids_key = "scopeIds",
     .param = "scopeId",
-    .param_thing = "scope",
+    .param_entity = "scope",
+    .page_optional = true,
+    .problems = org_role_problems,
 };
-
-/* Handlers of the two grant kinds; the route table passes the kind. */
-static void list_grants(struct latch_request *req, void *arg)
-{
-    const struct grant_kind *kind = arg;
-    const char *limit, *offset;
-    const char *id = latch_mgmt_param_id(req, "id", "organization role");
-    if (id == NULL || !latch_mgmt_paginate(req, true, &limit, &offset))
-        return;
-    struct latch_store_op op = {kind->list, {req->tenant->id, id, limit, offset}};
-    run_list(req, &op, id);
-}
-
-/* POST (add; 201) and PUT (replace; 204), no body. */
-static void set_grants(struct latch_request *req, const struct grant_kind *kind, bool replace)
-{
-    const char *ids;
-    const char *id = latch_mgmt_param_id(req, "id", "organization role");
-    if (id == NULL || !read_ids(req, kind->ids_key, !replace, &ids))
-        return;
-    struct latch_store_op op = {replace ? kind->replace : kind->add, {req->tenant->id, id, ids}};
-    struct latch_mgmt_reply reply = {
-        .status = replace ? 204 : 201,
-        .entity = "organization role",
-        .id = id,
-        .problems = org_role_problems,
-        .no_body = true,
-    };
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void add_grants(struct latch_request *req, void *arg)
-{
-    set_grants(req, arg, false);
-}
-
-static void replace_grants(struct latch_request *req, void *arg)
-{
-    set_grants(req, arg, true);
-}
-
-static void delete_grant(struct latch_request *req, void *arg)
-{
-    const struct grant_kind *kind = arg;
-    const char *id = latch_mgmt_param_id(req, "id", "organization role");
-    const char *scope = id ? latch_mgmt_param_id(req, kind->param, kind->param_thing) : NULL;
-    if (scope == NULL)
-        return;
-    struct latch_store_op op = {kind->remove, {req->tenant->id, id, scope}};
-    struct latch_mgmt_reply reply = {
-        .status = 204, .entity = "organization role", .id = id, .problems = org_role_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
 
 /* ---- handlers: organization scopes ---- */
 
 static void list_scopes(struct latch_request *req, void *arg)
 {
     const char *limit, *offset, *q;
-    if (!latch_mgmt_paginate(req, true, &limit, &offset) || !read_q(req, &q))
+    if (!latch_mgmt_paginate(req, true, &limit, &offset) || !latch_mgmt_search_q(req, &q))
         return;
     struct latch_store_op op = {&scope_list, {req->tenant->id, limit, offset, q}};
     struct latch_mgmt_reply reply = {.status = 200, .entity = "organization scope", .list = true};
@@ -647,19 +550,22 @@ latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
         {LATCH_HTTP_GET, "/api/organization-roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/organization-roles/:id", update_role, NULL},
         {LATCH_HTTP_DELETE, "/api/organization-roles/:id", latch_mgmt_by_id, &delete_role_call},
-        {LATCH_HTTP_GET, "/api/organization-roles/:id/scopes", list_grants, &org_scope_grants},
-        {LATCH_HTTP_POST, "/api/organization-roles/:id/scopes", add_grants, &org_scope_grants},
-        {LATCH_HTTP_PUT, "/api/organization-roles/:id/scopes", replace_grants, &org_scope_grants},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/scopes/:organizationScopeId", delete_grant,
+        {LATCH_HTTP_GET, "/api/organization-roles/:id/scopes", latch_mgmt_relation_list,
          &org_scope_grants},
-        {LATCH_HTTP_GET, "/api/organization-roles/:id/resource-scopes", list_grants,
+        {LATCH_HTTP_POST, "/api/organization-roles/:id/scopes", latch_mgmt_relation_add,
+         &org_scope_grants},
+        {LATCH_HTTP_PUT, "/api/organization-roles/:id/scopes", latch_mgmt_relation_replace,
+         &org_scope_grants},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/scopes/:organizationScopeId",
+         latch_mgmt_relation_remove, &org_scope_grants},
+        {LATCH_HTTP_GET, "/api/organization-roles/:id/resource-scopes", latch_mgmt_relation_list,
          &resource_scope_grants},
-        {LATCH_HTTP_POST, "/api/organization-roles/:id/resource-scopes", add_grants,
+        {LATCH_HTTP_POST, "/api/organization-roles/:id/resource-scopes", latch_mgmt_relation_add,
          &resource_scope_grants},
-        {LATCH_HTTP_PUT, "/api/organization-roles/:id/resource-scopes", replace_grants,
+        {LATCH_HTTP_PUT, "/api/organization-roles/:id/resource-scopes", latch_mgmt_relation_replace,
          &resource_scope_grants},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/resource-scopes/:scopeId", delete_grant,
-         &resource_scope_grants},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id/resource-scopes/:scopeId",
+         latch_mgmt_relation_remove, &resource_scope_grants},
         {LATCH_HTTP_GET, "/api/organization-scopes", list_scopes, NULL},
         {LATCH_HTTP_POST, "/api/organization-scopes", create_scope, NULL},
         {LATCH_HTTP_GET, "/api/organization-scopes/:id", get_scope, NULL},

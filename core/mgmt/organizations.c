@@ -18,7 +18,6 @@
 #define NAME_MAX_CHARS   128 /* organizations.name is varchar(128) */
 #define DESC_MAX_CHARS   256 /* organizations.description is varchar(256) */
 #define DOMAIN_MAX_CHARS 128 /* organization_jit_email_domains.email_domain is varchar(128) */
-#define SEARCH_MAX_CHARS 256
 
 #define DOMAIN_PROBLEM "must be a domain name such as example.com"
 
@@ -558,30 +557,6 @@ static void run(struct latch_request *req, const struct latch_store_op *op, cons
     latch_mgmt_run(req, op, 1, &reply);
 }
 
-/* Logto's `q` query parameter as an ILIKE pattern "%<q>%" (its `%` wildcards keep working),
- * NULL when absent. */
-static bool search_q(struct latch_request *req, const char **pattern)
-{
-    const char *q = latch_mgmt_query(req, "q");
-    *pattern = NULL;
-    if (q == NULL || q[0] == '\0')
-        return true;
-    long n = latch_mgmt_utf8_len(q);
-    bool control = false;
-    for (const unsigned char *c = (const unsigned char *)q; *c; c++)
-        control = control || *c < 0x20 || *c == 0x7F;
-    if (n < 0 || n > SEARCH_MAX_CHARS || control) {
-        latch_mgmt_invalid(req, "q", "must be valid text of at most 256 characters");
-        return false;
-    }
-    *pattern = latch_arena_printf(req->arena, "%%%s%%", q);
-    if (*pattern == NULL) {
-        oom(req);
-        return false;
-    }
-    return true;
-}
-
 /* Reads the id arrays key1 (and key2 when not NULL) from the body; both required, [] refused
  * when nonempty. */
 static bool read_ids(struct latch_request *req, const char *key1, const char **ids1,
@@ -658,7 +633,7 @@ static bool domain_lower(const char *s, char out[DOMAIN_MAX_CHARS + 1])
 static void list_orgs(struct latch_request *req, void *arg)
 {
     const char *limit, *offset, *search;
-    if (!latch_mgmt_paginate(req, true, &limit, &offset) || !search_q(req, &search))
+    if (!latch_mgmt_paginate(req, true, &limit, &offset) || !latch_mgmt_search_q(req, &search))
         return;
     const char *featured = latch_mgmt_query_flag(req, "showFeatured") ? "true" : "false";
     struct latch_store_op op = {&org_list, {req->tenant->id, limit, offset, search, featured}};
@@ -728,88 +703,53 @@ static void update_org(struct latch_request *req, void *arg)
 
 /* ---- handlers: members (users and applications) ---- */
 
-/* User and application members share their handlers, and the route table passes the kind; each
- * kind names its statements, body key and path parameter. */
+/* User and application members: the member set is a relation (relation.c); the roles members
+ * hold in the organization have their own handlers. The route table passes the kind (to the
+ * relation handlers, its `members`). */
 struct member_kind {
-    const struct latch_stmt *list, *add, *replace, *remove;
+    struct latch_mgmt_relation members;
     const struct latch_stmt *role_list, *role_add, *role_replace, *role_remove;
-    const char *ids_key;      /* body member of POST and PUT /:id/<members> and POST .../roles */
-    const char *param;        /* path parameter naming one member */
-    const char *param_entity; /* for a malformed member id */
 };
 
 static const struct member_kind user_members = {
-    .list = &member_list,
-    .add = &member_add,
-    .replace = &member_replace,
-    .remove = &member_delete,
+    .members =
+        {
+            .owner_entity = "organization",
+            .list = &member_list,
+            .add = &member_add,
+            .replace = &member_replace,
+            .remove = &member_delete,
+            .ids_key = "userIds",
+            .param = "userId",
+            .param_entity = "user",
+            .search = LATCH_MGMT_SEARCH_Q,
+            .problems = org_problems,
+        },
     .role_list = &user_role_list,
     .role_add = &user_role_add,
     .role_replace = &user_role_replace,
     .role_remove = &user_role_delete,
-    .ids_key = "userIds",
-    .param = "userId",
-    .param_entity = "user",
 };
 
 static const struct member_kind app_members = {
-    .list = &app_list,
-    .add = &app_add,
-    .replace = &app_replace,
-    .remove = &app_delete,
+    .members =
+        {
+            .owner_entity = "organization",
+            .list = &app_list,
+            .add = &app_add,
+            .replace = &app_replace,
+            .remove = &app_delete,
+            .ids_key = "applicationIds",
+            .param = "applicationId",
+            .param_entity = "application",
+            .search = LATCH_MGMT_SEARCH_Q,
+            .problems = org_problems,
+        },
     .role_list = &app_role_list,
     .role_add = &app_role_add,
     .role_replace = &app_role_replace,
     .role_remove = &app_role_delete,
-    .ids_key = "applicationIds",
-    .param = "applicationId",
-    .param_entity = "application",
 };
-
-/* GET /:id/users and /:id/applications: pagination (default 20) and `q`. */
-static void list_members(struct latch_request *req, void *arg)
-{
-    const struct member_kind *kind = arg;
-    const char *limit, *offset, *search;
-    const char *id = org_id(req);
-    if (id == NULL || !latch_mgmt_paginate(req, false, &limit, &offset) || !search_q(req, &search))
-        return;
-    struct latch_store_op op = {kind->list, {req->tenant->id, id, limit, offset, search}};
-    run(req, &op, id, 200, true);
-}
-
-/* POST (201; ids required, non-empty) and PUT (204; [] removes all) of a member set. */
-static void set_members(struct latch_request *req, const struct member_kind *kind, bool replace)
-{
-    const char *ids;
-    const char *id = org_id(req);
-    if (id == NULL || !read_ids(req, kind->ids_key, &ids, NULL, NULL, !replace))
-        return;
-    struct latch_store_op op = {replace ? kind->replace : kind->add, {req->tenant->id, id, ids}};
-    run(req, &op, id, replace ? 204 : 201, false);
-}
-
-static void add_members(struct latch_request *req, void *arg)
-{
-    set_members(req, arg, false);
-}
-
-static void replace_members(struct latch_request *req, void *arg)
-{
-    set_members(req, arg, true);
-}
-
-/* DELETE /:id/<members>/:<param>. */
-static void delete_member(struct latch_request *req, void *arg)
-{
-    const struct member_kind *kind = arg;
-    const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
-    if (member == NULL)
-        return;
-    struct latch_store_op op = {kind->remove, {req->tenant->id, id, member}};
-    run(req, &op, id, 204, false);
-}
 
 /* POST /:id/<members>/roles {<ids_key>: [...], organizationRoleIds: [...]}: every listed member
  * gets every listed role. */
@@ -818,7 +758,8 @@ static void add_members_roles(struct latch_request *req, void *arg)
     const struct member_kind *kind = arg;
     const char *members, *roles;
     const char *id = org_id(req);
-    if (id == NULL || !read_ids(req, kind->ids_key, &members, "organizationRoleIds", &roles, true))
+    if (id == NULL ||
+        !read_ids(req, kind->members.ids_key, &members, "organizationRoleIds", &roles, true))
         return;
     struct latch_store_op op = {kind->role_add, {req->tenant->id, id, members, roles}};
     run(req, &op, id, 201, false);
@@ -830,7 +771,8 @@ static void list_member_roles(struct latch_request *req, void *arg)
     const struct member_kind *kind = arg;
     const char *limit, *offset;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
+    const char *member =
+        id ? latch_mgmt_param_id(req, kind->members.param, kind->members.param_entity) : NULL;
     if (member == NULL || !latch_mgmt_paginate(req, true, &limit, &offset))
         return;
     struct latch_store_op op = {kind->role_list, {req->tenant->id, id, member, limit, offset}};
@@ -844,7 +786,8 @@ static void set_member_roles(struct latch_request *req, const struct member_kind
 {
     const char *roles;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
+    const char *member =
+        id ? latch_mgmt_param_id(req, kind->members.param, kind->members.param_entity) : NULL;
     if (member == NULL || !read_ids(req, "organizationRoleIds", &roles, NULL, NULL, !replace))
         return;
     const char *members = one_id_array(req, member);
@@ -870,7 +813,8 @@ static void delete_member_role(struct latch_request *req, void *arg)
 {
     const struct member_kind *kind = arg;
     const char *id = org_id(req);
-    const char *member = id ? latch_mgmt_param_id(req, kind->param, kind->param_entity) : NULL;
+    const char *member =
+        id ? latch_mgmt_param_id(req, kind->members.param, kind->members.param_entity) : NULL;
     const char *role =
         member ? latch_mgmt_param_id(req, "organizationRoleId", "organization role") : NULL;
     if (role == NULL)
@@ -1076,11 +1020,15 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
         {LATCH_HTTP_GET, "/api/organizations/:id", latch_mgmt_by_id, &get_org_call},
         {LATCH_HTTP_PATCH, "/api/organizations/:id", update_org, NULL},
         {LATCH_HTTP_DELETE, "/api/organizations/:id", latch_mgmt_by_id, &delete_org_call},
-        {LATCH_HTTP_GET, "/api/organizations/:id/users", list_members, &user_members},
-        {LATCH_HTTP_POST, "/api/organizations/:id/users", add_members, &user_members},
-        {LATCH_HTTP_PUT, "/api/organizations/:id/users", replace_members, &user_members},
+        {LATCH_HTTP_GET, "/api/organizations/:id/users", latch_mgmt_relation_list,
+         &user_members.members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/users", latch_mgmt_relation_add,
+         &user_members.members},
+        {LATCH_HTTP_PUT, "/api/organizations/:id/users", latch_mgmt_relation_replace,
+         &user_members.members},
         {LATCH_HTTP_POST, "/api/organizations/:id/users/roles", add_members_roles, &user_members},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id/users/:userId", delete_member, &user_members},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id/users/:userId", latch_mgmt_relation_remove,
+         &user_members.members},
         {LATCH_HTTP_GET, "/api/organizations/:id/users/:userId/roles", list_member_roles,
          &user_members},
         {LATCH_HTTP_POST, "/api/organizations/:id/users/:userId/roles", add_member_roles,
@@ -1090,13 +1038,16 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
         {LATCH_HTTP_DELETE, "/api/organizations/:id/users/:userId/roles/:organizationRoleId",
          delete_member_role, &user_members},
         {LATCH_HTTP_GET, "/api/organizations/:id/users/:userId/scopes", list_user_scopes, NULL},
-        {LATCH_HTTP_GET, "/api/organizations/:id/applications", list_members, &app_members},
-        {LATCH_HTTP_POST, "/api/organizations/:id/applications", add_members, &app_members},
-        {LATCH_HTTP_PUT, "/api/organizations/:id/applications", replace_members, &app_members},
+        {LATCH_HTTP_GET, "/api/organizations/:id/applications", latch_mgmt_relation_list,
+         &app_members.members},
+        {LATCH_HTTP_POST, "/api/organizations/:id/applications", latch_mgmt_relation_add,
+         &app_members.members},
+        {LATCH_HTTP_PUT, "/api/organizations/:id/applications", latch_mgmt_relation_replace,
+         &app_members.members},
         {LATCH_HTTP_POST, "/api/organizations/:id/applications/roles", add_members_roles,
          &app_members},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id/applications/:applicationId", delete_member,
-         &app_members},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id/applications/:applicationId",
+         latch_mgmt_relation_remove, &app_members.members},
         {LATCH_HTTP_GET, "/api/organizations/:id/applications/:applicationId/roles",
          list_member_roles, &app_members},
         {LATCH_HTTP_POST, "/api/organizations/:id/applications/:applicationId/roles",

@@ -326,18 +326,6 @@ static const char *name_conflict(struct latch_request *req, const char *name)
     return latch_arena_printf(req->arena, "This role name %s is already in use", name);
 }
 
-/* Reads {<key>: [ids]} from the body (required, non-empty). */
-static bool read_ids(struct latch_request *req, const char *key, const char **ids)
-{
-    yajl_val tree = latch_mgmt_body(req);
-    if (tree == NULL)
-        return false;
-    struct latch_mgmt_obj body = {.req = req, .val = tree, .path = ""};
-    bool ok = latch_mgmt_get_ids(&body, key, LATCH_MGMT_REQUIRED, true, ids);
-    yajl_tree_free(tree);
-    return ok;
-}
-
 /* ---- handlers ---- */
 
 static void list_roles(struct latch_request *req, void *arg)
@@ -440,126 +428,49 @@ static void update_role(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void list_role_scopes(struct latch_request *req, void *arg)
-{
-    const char *limit, *offset, *search;
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL || !latch_mgmt_paginate(req, true, &limit, &offset) ||
-        !latch_mgmt_search(req, &search))
-        return;
-    struct latch_store_op op = {&role_scope_list, {req->tenant->id, id, limit, offset, search}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "role", .id = id, .list = true};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
+/* What a role relates to (relation.c): the scopes it grants (adding answers with all of them),
+ * the MachineToMachine applications and the users that hold it. Logto answers 201 without a
+ * body when applications or users are added. */
+static const struct latch_mgmt_relation role_scopes = {
+    .owner_entity = "role",
+    .list = &role_scope_list,
+    .add = &role_scope_add,
+    .add_answer = &role_scope_all,
+    .remove = &role_scope_delete,
+    .ids_key = "scopeIds",
+    .param = "scopeId",
+    .param_entity = "scope",
+    .page_optional = true,
+    .search = LATCH_MGMT_SEARCH_PATTERN,
+    .problems = role_problems,
+};
 
-static void add_role_scopes(struct latch_request *req, void *arg)
-{
-    const char *ids;
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL || !read_ids(req, "scopeIds", &ids))
-        return;
-    struct latch_store_op ops[2] = {
-        {&role_scope_add, {req->tenant->id, id, ids}},
-        {&role_scope_all, {req->tenant->id, id}},
-    };
-    struct latch_mgmt_reply reply = {
-        .status = 200, .op = 1, .entity = "role", .id = id, .problems = role_problems};
-    latch_mgmt_run(req, ops, 2, &reply);
-}
+static const struct latch_mgmt_relation role_apps = {
+    .owner_entity = "role",
+    .list = &role_app_list,
+    .add = &role_app_add,
+    .remove = &role_app_delete,
+    .ids_key = "applicationIds",
+    .param = "applicationId",
+    .param_entity = "application",
+    .search = LATCH_MGMT_SEARCH_PATTERN,
+    .problems = role_problems,
+};
 
-static void delete_role_scope(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    const char *scope = id ? latch_mgmt_param_id(req, "scopeId", "scope") : NULL;
-    if (scope == NULL)
-        return;
-    struct latch_store_op op = {&role_scope_delete, {req->tenant->id, id, scope}};
-    struct latch_mgmt_reply reply = {
-        .status = 204, .entity = "role", .id = id, .problems = role_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void list_role_apps(struct latch_request *req, void *arg)
-{
-    const char *limit, *offset, *search;
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL || !latch_mgmt_paginate(req, false, &limit, &offset) ||
-        !latch_mgmt_search(req, &search))
-        return;
-    struct latch_store_op op = {&role_app_list, {req->tenant->id, id, limit, offset, search}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "role", .id = id, .list = true};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void add_role_apps(struct latch_request *req, void *arg)
-{
-    const char *ids;
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL || !read_ids(req, "applicationIds", &ids))
-        return;
-    struct latch_store_op op = {&role_app_add, {req->tenant->id, id, ids}};
-    /* Logto answers 201 without a body. */
-    struct latch_mgmt_reply reply = {
-        .status = 201, .entity = "role", .id = id, .problems = role_problems, .no_body = true};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_role_app(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    const char *app = id ? latch_mgmt_param_id(req, "applicationId", "application") : NULL;
-    if (app == NULL)
-        return;
-    struct latch_store_op op = {&role_app_delete, {req->tenant->id, id, app}};
-    struct latch_mgmt_reply reply = {
-        .status = 204, .entity = "role", .id = id, .problems = role_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void list_role_users(struct latch_request *req, void *arg)
-{
-    const char *limit, *offset, *search;
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL || !latch_mgmt_paginate(req, false, &limit, &offset) ||
-        !latch_mgmt_search_users(req, &search))
-        return;
-    struct latch_store_op op = {&role_user_list, {req->tenant->id, id, limit, offset, search}};
-    struct latch_mgmt_reply reply = {.status = 200, .entity = "role", .id = id, .list = true};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void add_role_users(struct latch_request *req, void *arg)
-{
-    const char *ids;
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    if (id == NULL || !read_ids(req, "userIds", &ids))
-        return;
-    struct latch_store_op op = {&role_user_add, {req->tenant->id, id, ids}};
-    /* Logto answers 201 without a body. Two requests adding the same user at once: the loser
-     * hits the primary key. */
-    struct latch_mgmt_reply reply = {
-        .status = 201,
-        .entity = "role",
-        .id = id,
-        .problems = role_problems,
-        .no_body = true,
-        .conflict_code = "role.user_exists",
-        .conflict_message = "The user is already been added to this role",
-    };
-    latch_mgmt_run(req, &op, 1, &reply);
-}
-
-static void delete_role_user(struct latch_request *req, void *arg)
-{
-    const char *id = latch_mgmt_param_id(req, "id", "role");
-    const char *user = id ? latch_mgmt_param_id(req, "userId", "user") : NULL;
-    if (user == NULL)
-        return;
-    struct latch_store_op op = {&role_user_delete, {req->tenant->id, id, user}};
-    struct latch_mgmt_reply reply = {
-        .status = 204, .entity = "role", .id = id, .problems = role_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
-}
+/* Two requests adding the same user at once: the loser hits the primary key. */
+static const struct latch_mgmt_relation role_users = {
+    .owner_entity = "role",
+    .list = &role_user_list,
+    .add = &role_user_add,
+    .remove = &role_user_delete,
+    .ids_key = "userIds",
+    .param = "userId",
+    .param_entity = "user",
+    .search = LATCH_MGMT_SEARCH_USERS,
+    .problems = role_problems,
+    .conflict_code = "role.user_exists",
+    .conflict_message = "The user is already been added to this role",
+};
 
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_role_call = {&role_get, "id", "role", 200, NULL};
@@ -573,15 +484,18 @@ latch_rc latch_mgmt_roles_register(struct latch_server *srv)
         {LATCH_HTTP_GET, "/api/roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/roles/:id", update_role, NULL},
         {LATCH_HTTP_DELETE, "/api/roles/:id", latch_mgmt_by_id, &delete_role_call},
-        {LATCH_HTTP_GET, "/api/roles/:id/scopes", list_role_scopes, NULL},
-        {LATCH_HTTP_POST, "/api/roles/:id/scopes", add_role_scopes, NULL},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", delete_role_scope, NULL},
-        {LATCH_HTTP_GET, "/api/roles/:id/applications", list_role_apps, NULL},
-        {LATCH_HTTP_POST, "/api/roles/:id/applications", add_role_apps, NULL},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId", delete_role_app, NULL},
-        {LATCH_HTTP_GET, "/api/roles/:id/users", list_role_users, NULL},
-        {LATCH_HTTP_POST, "/api/roles/:id/users", add_role_users, NULL},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/users/:userId", delete_role_user, NULL},
+        {LATCH_HTTP_GET, "/api/roles/:id/scopes", latch_mgmt_relation_list, &role_scopes},
+        {LATCH_HTTP_POST, "/api/roles/:id/scopes", latch_mgmt_relation_add, &role_scopes},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", latch_mgmt_relation_remove,
+         &role_scopes},
+        {LATCH_HTTP_GET, "/api/roles/:id/applications", latch_mgmt_relation_list, &role_apps},
+        {LATCH_HTTP_POST, "/api/roles/:id/applications", latch_mgmt_relation_add, &role_apps},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId",
+         latch_mgmt_relation_remove, &role_apps},
+        {LATCH_HTTP_GET, "/api/roles/:id/users", latch_mgmt_relation_list, &role_users},
+        {LATCH_HTTP_POST, "/api/roles/:id/users", latch_mgmt_relation_add, &role_users},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/users/:userId", latch_mgmt_relation_remove,
+         &role_users},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -507,7 +507,7 @@ static void hash_done(void *arg)
     struct hash_job *job = arg;
     if (job->rc != LATCH_OK) {
         if (job->err.status >= 500)
-            latch_log_error("password hash", &job->err);
+            latch_http_log_error(job->req, "password hash", &job->err);
         latch_http_respond_error(job->req, &job->err);
         return;
     }
@@ -752,7 +752,7 @@ static void verify_work(void *arg)
         struct latch_error err;
         job->upgraded = latch_password_hash(job->password, job->hash, &err) == LATCH_OK;
         if (!job->upgraded)
-            latch_log_error("password upgrade", &err);
+            latch_http_log_error(job->req, "password upgrade", &err);
     }
     wipe(job->password);
 }
@@ -763,7 +763,7 @@ static void upgrade_stored(struct latch_store_result *const *results, int n,
     struct verify_job *job = arg;
     /* The password was right either way; a failed upgrade is retried at the next sign-in. */
     if (err != NULL)
-        latch_log_error("password upgrade store", err);
+        latch_http_log_error(job->req, "password upgrade store", err);
     latch_http_respond(job->req, 204, NULL, NULL, 0);
 }
 

@@ -373,6 +373,28 @@ bool latch_mgmt_search(struct latch_request *req, const char **pattern)
     return true;
 }
 
+bool latch_mgmt_search_q(struct latch_request *req, const char **pattern)
+{
+    const char *q = latch_mgmt_query(req, "q");
+    *pattern = NULL;
+    if (q == NULL || q[0] == '\0')
+        return true;
+    long n = latch_mgmt_utf8_len(q);
+    bool control = false;
+    for (const unsigned char *c = (const unsigned char *)q; *c; c++)
+        control = control || *c < 0x20 || *c == 0x7F;
+    if (n < 0 || n > 256 || control) {
+        latch_mgmt_invalid(req, "q", "must be valid text of at most 256 characters");
+        return false;
+    }
+    *pattern = latch_arena_printf(req->arena, "%%%s%%", q);
+    if (*pattern == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return false;
+    }
+    return true;
+}
+
 bool latch_mgmt_search_users(struct latch_request *req, const char **pattern)
 {
     const char *s;
@@ -499,13 +521,13 @@ void latch_mgmt_store_error(struct latch_request *req, const struct latch_error 
      * UTF-8) with 400 invalid_request; its detail names the SQLSTATE. */
     if (strcmp(err->code, "23514") == 0 || strcmp(err->code, "23502") == 0 ||
         (err->status == 400 && strcmp(err->code, "invalid_request") == 0)) {
-        latch_warn("management api: request %s: constraint: %s", req->request_id, err->detail);
+        latch_http_log(req, LATCH_LOG_WARN, "management api: constraint: %s", err->detail);
         latch_http_respond_errorf(req, 400, "guard.invalid_input",
                                   "body: a value is malformed or out of the allowed range");
         return;
     }
     if (err->status >= 500)
-        latch_log_error("management api store call", err);
+        latch_http_log_error(req, "management api store call", err);
     latch_http_respond_error(req, err);
 }
 
@@ -555,7 +577,7 @@ static bool check_problem(struct run *run, const struct latch_store_result *res)
             return true;
         }
     }
-    latch_err("management api: request %s: unhandled problem %s", run->req->request_id, name);
+    latch_http_log(run->req, LATCH_LOG_ERROR, "management api: unhandled problem %s", name);
     latch_http_respond_errorf(run->req, 500, "server_error", "Internal error.");
     return true;
 }

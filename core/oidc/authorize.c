@@ -247,7 +247,7 @@ static void code_stored(struct latch_store_result *const *results, int n,
     struct code_ctx *cc = arg;
     struct latch_request *req = cc->req;
     if (err != NULL) {
-        latch_log_error("cannot store an authorization code", err);
+        latch_http_log_error(req, "cannot store an authorization code", err);
         latch_oidc_error_page(req, 503, "Service unavailable", "Please try again shortly.");
         return;
     }
@@ -331,7 +331,7 @@ static void session_checked(struct latch_store_result *const *results, int n,
 {
     struct auth_ctx *a = arg;
     if (err != NULL) {
-        latch_log_error("session lookup failed", err);
+        latch_http_log_error(a->req, "session lookup failed", err);
         auth_error(a, "server_error", "The session could not be read; try again.");
         return;
     }
@@ -370,7 +370,7 @@ static void interaction_stored(struct latch_store_result *const *results, int n,
 {
     struct latch_request *req = arg;
     if (err != NULL) {
-        latch_log_error("cannot store an interaction", err);
+        latch_http_log_error(req, "cannot store an interaction", err);
         latch_oidc_error_page(req, 503, "Service unavailable", "Please try again shortly.");
         return;
     }
@@ -716,7 +716,7 @@ static void interaction_found(struct latch_store_result *const *results, int n,
     const struct latch_store_result *r = err ? NULL : results[0];
     if (err != NULL || latch_store_result_rows(r) != 1) {
         if (err != NULL)
-            latch_log_error("interaction lookup failed", err);
+            latch_http_log_error(req, "interaction lookup failed", err);
         latch_tenant_state_unref(rc->state);
         latch_oidc_error_page(req, 400, "Sign-in expired",
                               "This sign-in is no longer valid. Go back to the application and "

@@ -227,7 +227,7 @@ static void refresh_stored(struct latch_store_result *const *results, int n,
 {
     struct issue *is = arg;
     if (err != NULL) {
-        latch_log_error("cannot store a refresh token", err);
+        latch_http_log_error(is->tr->req, "cannot store a refresh token", err);
         free(is->body);
         latch_http_respond_errorf(is->tr->req, 503, "service_unavailable",
                                   "Please try again shortly.");
@@ -250,12 +250,6 @@ static void tokens_issue(struct issue *is)
     }
     const char *alg = latch_jose_alg_name(st->keys[st->current].key->alg);
     time_t now = time(NULL);
-    char jti[33];
-    if (latch_jose_random_id(jti, 32) != LATCH_OK) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
-        release(tr);
-        return;
-    }
 
     /* Access token: for the resource (in the organization's context when there is one), for
      * the organization, or for userinfo. */
@@ -280,46 +274,29 @@ static void tokens_issue(struct issue *is)
         release(tr);
         return;
     }
+    struct latch_oidc_access at = {
+        .sub = is->user_id,
+        .aud = aud,
+        .scope = at_scope,
+        .ttl = at_ttl,
+        .organization_id = org,
+        .sid = is->sid,
+        .grant_id = is->grant_id,
+        .iat = now,
+    };
+    char *access = NULL;
+    struct latch_error err;
+    if (latch_oidc_access_token(tr, &at, &access, &err) != LATCH_OK) {
+        latch_http_respond_error(req, &err);
+        release(tr);
+        return;
+    }
     struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "jti");
-    latch_json_string(&j, jti);
-    latch_json_key(&j, "sub");
-    latch_json_string(&j, is->user_id);
-    latch_json_key(&j, "iat");
-    latch_json_int(&j, now);
-    latch_json_key(&j, "exp");
-    latch_json_int(&j, now + at_ttl);
-    latch_json_key(&j, "scope");
-    latch_json_string(&j, at_scope);
-    latch_json_key(&j, "client_id");
-    latch_json_string(&j, client->id);
-    latch_json_key(&j, "iss");
-    latch_json_string(&j, st->issuer);
-    latch_json_key(&j, "aud");
-    latch_json_string(&j, aud);
-    if (org != NULL) {
-        latch_json_key(&j, "organization_id");
-        latch_json_string(&j, org);
-    }
-    if (is->sid != NULL) {
-        latch_json_key(&j, "sid");
-        latch_json_string(&j, is->sid);
-    }
-    /* The grant (authorization) the token comes from: a reused code revokes it, and userinfo
-     * then refuses the token (revoked_grants, schema 0008). */
-    if (is->grant_id != NULL) {
-        latch_json_key(&j, "grant_id");
-        latch_json_string(&j, is->grant_id);
-    }
-    latch_json_end_object(&j);
-    char *access = sign_json(st, &j, "\"typ\":\"at+jwt\"");
 
     /* ID token. */
     char at_hash[48] = "";
     char *id_token = NULL;
-    if (access != NULL && latch_scope_has(is->scope, "openid") &&
+    if (latch_scope_has(is->scope, "openid") &&
         latch_jose_at_hash(alg, access, at_hash) == LATCH_OK) {
         latch_json_init(&j);
         latch_json_begin_object(&j);
@@ -349,25 +326,15 @@ static void tokens_issue(struct issue *is)
         latch_json_end_object(&j);
         id_token = sign_json(st, &j, NULL);
     }
-    if (access == NULL || (latch_scope_has(is->scope, "openid") && id_token == NULL)) {
+    if (latch_scope_has(is->scope, "openid") && id_token == NULL) {
         free(access);
-        free(id_token);
-        latch_err("cannot sign tokens");
+        latch_http_log(req, LATCH_LOG_ERROR, "cannot sign an ID token");
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         release(tr);
         return;
     }
 
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "access_token");
-    latch_json_string(&j, access);
-    latch_json_key(&j, "expires_in");
-    latch_json_int(&j, at_ttl);
-    latch_json_key(&j, "token_type");
-    latch_json_string(&j, "Bearer");
-    latch_json_key(&j, "scope");
-    latch_json_string(&j, at_scope);
+    latch_oidc_token_body_begin(&j, access, at_ttl, at_scope);
     if (id_token != NULL) {
         latch_json_key(&j, "id_token");
         latch_json_string(&j, id_token);
@@ -425,7 +392,7 @@ static void code_used(struct latch_store_result *const *results, int n,
     struct latch_token_request *tr = cg->is.tr;
     struct latch_arena *a = tr->req->arena;
     if (err != NULL) {
-        latch_log_error("code lookup failed", err);
+        latch_http_log_error(tr->req, "code lookup failed", err);
         latch_http_respond_errorf(tr->req, 503, "service_unavailable", "Please try again shortly.");
         release(tr);
         return;
@@ -527,7 +494,7 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     struct latch_token_request *tr = rg->is.tr;
     struct latch_arena *a = tr->req->arena;
     if (err != NULL) {
-        latch_log_error("refresh token lookup failed", err);
+        latch_http_log_error(tr->req, "refresh token lookup failed", err);
         latch_http_respond_errorf(tr->req, 503, "service_unavailable", "Please try again shortly.");
         release(tr);
         return;
@@ -549,7 +516,8 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     const char *status = latch_store_result_value(t, 0, 0);
     if (strcmp(status, "ok") != 0) {
         if (strcmp(status, "reused") == 0)
-            latch_warn("tenant %s: refresh token replayed; its family is revoked", tr->state->id);
+            latch_http_log(tr->req, LATCH_LOG_WARN,
+                           "refresh token replayed; its family is revoked");
         grant_error(tr, "invalid_grant", "The refresh token is invalid, expired or revoked.");
         return;
     }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/form.h"
 #include "oidc/clients.h"
@@ -161,6 +162,34 @@ const char *latch_oidc_resource_param(const struct latch_form *form);
 /* Whether s is a well-formed organization id (what the Management API generates or accepts:
  * 1..21 characters of [0-9A-Za-z_-]); anything else names no organization. */
 bool latch_oidc_organization_id_ok(const char *s);
+
+/* What an access token (RFC 9068) says, for every grant: client_credentials (with or without an
+ * organization), authorization_code and refresh_token. latch_oidc_access_token() alone turns it
+ * into claims, so the grants cannot drift apart. Strings are borrowed. */
+struct latch_oidc_access {
+    const char *sub;             /* the user, or the client itself for client_credentials */
+    const char *aud;             /* the resource indicator, organization URN or <issuer>/me */
+    const char *scope;           /* the granted scopes, space-separated */
+    long ttl;                    /* seconds from iat to exp */
+    int64_t iat;                 /* issued at (the ID token issued with it shares it) */
+    const char *organization_id; /* optional: an organization token (Logto RFC 0001) */
+    const char *sid;             /* optional: the session the grant was made in */
+    const char *grant_id;        /* optional: the grant, revoked when its code is reused */
+};
+
+/* Builds the access token's claims (jti, sub, iat, exp, scope, client_id, iss, aud, then the
+ * optional ones) and signs them with the tenant's current key as an at+jwt. *token is a heap
+ * string the caller frees. On failure err says what to answer (503 without a key or
+ * randomness, 500 when signing fails, which is also logged). Loop thread. */
+latch_rc latch_oidc_access_token(const struct latch_token_request *tr,
+                                 const struct latch_oidc_access *at, char **token,
+                                 struct latch_error *err) LATCH_MUST_CHECK;
+
+/* Starts a token response: {"access_token","expires_in","token_type":"Bearer","scope"; the
+ * caller adds its other members (id_token, refresh_token) and ends the object. */
+struct latch_json;
+void latch_oidc_token_body_begin(struct latch_json *j, const char *access_token, long ttl,
+                                 const char *scope);
 
 /* Signs a client_credentials access token and answers with it (token.c): aud, lifetime,
  * granted scopes, and the organization_id claim when organization_id is not NULL. Does not

@@ -73,7 +73,7 @@ static void member_read(struct latch_store_result *const *results, int n,
     struct latch_request *req = tr->req;
     (void)n;
     if (err != NULL) {
-        latch_log_error("organization membership lookup failed", err);
+        latch_http_log_error(req, "organization membership lookup failed", err);
         latch_http_respond_errorf(req, 503, "service_unavailable", "Please try again shortly.");
         release(tr);
         return;

@@ -208,69 +208,102 @@ static char *grant_scopes(struct token_ctx *ctx, const char *held, const char *r
     return out;
 }
 
-void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, long ttl,
-                              const char *scope, const char *organization_id)
+void latch_oidc_token_body_begin(struct latch_json *j, const char *access_token, long ttl,
+                                 const char *scope)
 {
-    struct latch_request *req = tr->req;
+    latch_json_init(j);
+    latch_json_begin_object(j);
+    latch_json_key(j, "access_token");
+    latch_json_string(j, access_token);
+    latch_json_key(j, "expires_in");
+    latch_json_int(j, ttl);
+    latch_json_key(j, "token_type");
+    latch_json_string(j, "Bearer");
+    latch_json_key(j, "scope");
+    latch_json_string(j, scope);
+}
+
+latch_rc latch_oidc_access_token(const struct latch_token_request *tr,
+                                 const struct latch_oidc_access *at, char **token,
+                                 struct latch_error *err)
+{
     struct latch_tenant_state *st = tr->state;
-    struct latch_client *client = tr->client;
-    if (st->current < 0) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "No signing key available.");
-        return;
-    }
+    *token = NULL;
+    if (st->current < 0)
+        return latch_error_set(err, 503, "service_unavailable", "No signing key available.");
     char jti[33];
-    if (latch_jose_random_id(jti, 32) != LATCH_OK) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
-        return;
-    }
-    time_t now = time(NULL);
+    if (latch_jose_random_id(jti, 32) != LATCH_OK)
+        return latch_error_set(err, 503, "service_unavailable", "No randomness available.");
+    time_t now = at->iat;
+    /* The claim order is part of what clients see (and what the tests compare): keep it. */
     struct latch_json j;
     latch_json_init(&j);
     latch_json_begin_object(&j);
     latch_json_key(&j, "jti");
     latch_json_string(&j, jti);
     latch_json_key(&j, "sub");
-    latch_json_string(&j, client->id);
+    latch_json_string(&j, at->sub);
     latch_json_key(&j, "iat");
     latch_json_int(&j, (int64_t)now);
     latch_json_key(&j, "exp");
-    latch_json_int(&j, (int64_t)now + ttl);
+    latch_json_int(&j, (int64_t)now + at->ttl);
     latch_json_key(&j, "scope");
-    latch_json_string(&j, scope);
+    latch_json_string(&j, at->scope);
     latch_json_key(&j, "client_id");
-    latch_json_string(&j, client->id);
+    latch_json_string(&j, tr->client->id);
     latch_json_key(&j, "iss");
     latch_json_string(&j, st->issuer);
     latch_json_key(&j, "aud");
-    latch_json_string(&j, aud);
-    if (organization_id != NULL) {
+    latch_json_string(&j, at->aud);
+    if (at->organization_id != NULL) {
         latch_json_key(&j, "organization_id");
-        latch_json_string(&j, organization_id);
+        latch_json_string(&j, at->organization_id);
+    }
+    if (at->sid != NULL) {
+        latch_json_key(&j, "sid");
+        latch_json_string(&j, at->sid);
+    }
+    /* The grant (authorization) the token comes from: a reused code revokes it, and userinfo
+     * then refuses the token (revoked_grants, schema 0008). */
+    if (at->grant_id != NULL) {
+        latch_json_key(&j, "grant_id");
+        latch_json_string(&j, at->grant_id);
     }
     latch_json_end_object(&j);
     size_t plen = 0;
     char *payload = latch_json_take(&j, &plen);
-    char *token = NULL;
-    struct latch_error err;
+    struct latch_error sign_err;
     if (payload == NULL || latch_jose_sign(st->keys[st->current].key, "\"typ\":\"at+jwt\"", payload,
-                                           plen, &token, &err) != LATCH_OK) {
+                                           plen, token, &sign_err) != LATCH_OK) {
         free(payload);
-        latch_err("cannot sign an access token");
-        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
-        return;
+        *token = NULL;
+        latch_http_log(tr->req, LATCH_LOG_ERROR, "cannot sign an access token");
+        return latch_error_set(err, 500, "server_error", "Internal error.");
     }
     free(payload);
+    return LATCH_OK;
+}
 
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "access_token");
-    latch_json_string(&j, token);
-    latch_json_key(&j, "expires_in");
-    latch_json_int(&j, ttl);
-    latch_json_key(&j, "token_type");
-    latch_json_string(&j, "Bearer");
-    latch_json_key(&j, "scope");
-    latch_json_string(&j, scope);
+void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, long ttl,
+                              const char *scope, const char *organization_id)
+{
+    struct latch_request *req = tr->req;
+    struct latch_oidc_access at = {
+        .sub = tr->client->id,
+        .aud = aud,
+        .scope = scope,
+        .ttl = ttl,
+        .organization_id = organization_id,
+        .iat = time(NULL),
+    };
+    char *token = NULL;
+    struct latch_error err;
+    if (latch_oidc_access_token(tr, &at, &token, &err) != LATCH_OK) {
+        latch_http_respond_error(req, &err);
+        return;
+    }
+    struct latch_json j;
+    latch_oidc_token_body_begin(&j, token, ttl, scope);
     latch_json_end_object(&j);
     free(token);
     size_t blen = 0;

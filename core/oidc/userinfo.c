@@ -298,7 +298,7 @@ static void logged_out(struct latch_store_result *const *results, int n,
     struct logout_ctx *l = arg;
     struct latch_request *req = l->req;
     if (err != NULL)
-        latch_log_error("cannot end a session", err);
+        latch_http_log_error(req, "cannot end a session", err);
     const struct latch_config *cfg = latch_loop_config(req->loop);
     struct latch_cookie gone = {
         .name = latch_http_tenant_cookie_name(req, "latch_session"),

@@ -53,9 +53,30 @@ struct latch_connector_ctx {
     yajl_val config; /* an object, or NULL */
     struct session_kv session[SESSION_MAX_KEYS];
     int nsession;
-    char problem[256];    /* the last warning or error the connector logged (error detail) */
-    bool address_refused; /* an outbound request was refused by the address policy */
+    char problem[256];      /* the last warning or error the connector logged (error detail) */
+    bool address_refused;   /* an outbound request was refused by the address policy */
+    const char *request_id; /* the request served (latch_plugin_call), NULL for none */
+    const char *tenant;
 };
+
+/* Logs a line about a call, with the request's id and tenant when the call serves one. */
+static void ctx_log(const struct latch_connector_ctx *ctx, enum latch_log_level level,
+                    const char *fmt, ...) LATCH_PRINTF(3, 4);
+static void ctx_log(const struct latch_connector_ctx *ctx, enum latch_log_level level,
+                    const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    if (!latch_log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (ctx->request_id != NULL)
+        latch_log_request(level, ctx->request_id, ctx->tenant, "%s", msg);
+    else
+        latch_log(level, "%s", msg);
+}
 
 /* ---- JSON ---- */
 
@@ -294,7 +315,8 @@ static void host_log(struct latch_connector_ctx *ctx, int level, const char *fmt
         ctx->problem[n] = '\0';
     }
     if (latch_log_enabled(l))
-        latch_log(l, "connector %s %s: %s", ctx->plugin->info.id, ctx->plugin->info.version, msg);
+        ctx_log(ctx, l, "connector %s %s: %s", ctx->plugin->info.id, ctx->plugin->info.version,
+                msg);
 }
 
 static const struct latch_connector_field *schema_field(const struct latch_plugin *p,
@@ -462,8 +484,8 @@ static int host_http(struct latch_connector_ctx *ctx,
     resp->body = body;
     resp->body_len = oresp.body != NULL ? oresp.body_len : 0;
     resp->content_type = ctype;
-    latch_debug("connector %s: %s %s -> %d (%zu bytes)", ctx->plugin->info.id,
-                req->method != NULL ? req->method : "GET", origin, oresp.status, resp->body_len);
+    ctx_log(ctx, LATCH_LOG_DEBUG, "connector %s: %s %s -> %d (%zu bytes)", ctx->plugin->info.id,
+            req->method != NULL ? req->method : "GET", origin, oresp.status, resp->body_len);
     rc = LATCH_CONNECTOR_OK;
 out:
     latch_outbound_response_clear(&oresp);
@@ -822,6 +844,8 @@ latch_rc latch_plugin_authorization_uri(struct latch_plugin *p, struct latch_plu
     call_reset(call);
     if (ctx_init(&ctx, p, call->config_json, call->session_json, &why) != LATCH_OK)
         return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
+    ctx.request_id = call->request_id;
+    ctx.tenant = call->tenant;
     req.state = state;
     req.redirect_uri = redirect_uri;
     req.scope = scope;
@@ -895,6 +919,8 @@ latch_rc latch_plugin_user_info(struct latch_plugin *p, struct latch_plugin_call
     call_reset(call);
     if (ctx_init(&ctx, p, call->config_json, call->session_json, &why) != LATCH_OK)
         return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
+    ctx.request_id = call->request_id;
+    ctx.tenant = call->tenant;
     if (nparams > 0) {
         params = latch_arena_calloc(ctx.arena, nparams, sizeof(*params));
         if (params == NULL) {

@@ -101,6 +101,8 @@ struct latch_plugin_call {
     char *session_out;        /* out: the session afterwards (malloc'd; caller frees) */
     char error_code[64];      /* out on failure: "connector.<status>" */
     char error_detail[256];   /* out on failure: log only */
+    const char *request_id;   /* the request the call serves (its log lines carry it), or NULL */
+    const char *tenant;       /* its tenant, or NULL */
 };
 
 /* get_authorization_uri; *uri malloc'd (caller frees). Worker pool. */

@@ -243,34 +243,73 @@ static void line_end(struct line *ln)
     write_all(&iov, 1);
 }
 
-void latch_log(enum latch_log_level level, const char *fmt, ...)
+/* Appends the request's id and tenant as the access log names them ("requestId", and "tenant"
+ * a string or null), so a line can be joined with the request's access line. They come before
+ * the message: a long message cut at the end of the line cannot drop them. */
+static void line_context(struct line *ln, const char *request_id, const char *tenant)
+{
+    line_field(ln, "requestId", request_id, strlen(request_id));
+    if (tenant != NULL)
+        line_field(ln, "tenant", tenant, strlen(tenant));
+    else if (!ln->full)
+        line_put(ln, ",\"tenant\":null", 14);
+}
+
+/* Formats and writes one line; request_id NULL: a line about no request. */
+static void log_v(enum latch_log_level level, const char *request_id, const char *tenant,
+                  const char *fmt, va_list ap)
 {
     struct line ln;
     /* As large as a whole line: a message vsnprintf() had to cut can never fit in the line, so
      * line_field() always cuts it too and adds the marker. */
     char msg[LOG_LINE_MAX];
-    va_list ap;
     int n;
     size_t mlen;
     int saved_errno = errno; /* so callers may log between a failure and reading errno */
 
     if (!latch_log_enabled(level))
         return;
-    va_start(ap, fmt);
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (n < 0) {
         snprintf(msg, sizeof(msg), "(unformattable log message)");
         n = (int)strlen(msg);
     }
     mlen = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
     line_begin(&ln, level);
+    if (request_id != NULL)
+        line_context(&ln, request_id, tenant);
     line_field(&ln, "msg", msg, mlen);
     line_end(&ln);
     errno = saved_errno;
 }
 
-void latch_log_error(const char *what, const struct latch_error *err)
+void latch_log(enum latch_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(level, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void latch_log_request(enum latch_log_level level, const char *request_id, const char *tenant,
+                       const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(level, request_id != NULL ? request_id : "", tenant, fmt, ap);
+    va_end(ap);
+}
+
+void latch_log_request_v(enum latch_log_level level, const char *request_id, const char *tenant,
+                         const char *fmt, va_list ap)
+{
+    log_v(level, request_id != NULL ? request_id : "", tenant, fmt, ap);
+}
+
+static void log_err(const char *request_id, const char *tenant, const char *what,
+                    const struct latch_error *err)
 {
     struct line ln;
     int saved_errno = errno;
@@ -280,6 +319,8 @@ void latch_log_error(const char *what, const struct latch_error *err)
     if (what == NULL)
         what = "";
     line_begin(&ln, LATCH_LOG_ERROR);
+    if (request_id != NULL)
+        line_context(&ln, request_id, tenant);
     line_field(&ln, "msg", what, strlen(what));
     if (err != NULL) {
         line_field(&ln, "code", err->code, strnlen(err->code, sizeof(err->code)));
@@ -294,6 +335,17 @@ void latch_log_error(const char *what, const struct latch_error *err)
     }
     line_end(&ln);
     errno = saved_errno;
+}
+
+void latch_log_error(const char *what, const struct latch_error *err)
+{
+    log_err(NULL, NULL, what, err);
+}
+
+void latch_log_request_error(const char *request_id, const char *tenant, const char *what,
+                             const struct latch_error *err)
+{
+    log_err(request_id != NULL ? request_id : "", tenant, what, err);
 }
 
 void latch_log_raw_line(const char *json, size_t len)

@@ -1,5 +1,6 @@
 /*
- * Structured logging: one JSON object per line on stderr.
+ * Structured logging: one JSON object per line on stderr. Lines logged while serving a request
+ * carry its id and tenant (latch_log_request, and latch_http_log in http/http.h).
  *
  * Any thread may log. The level can change at run time (SIGHUP); reads of it are relaxed atomics.
  * Never pass secrets, passwords, codes or tokens; use latch_log_fingerprint() to correlate.
@@ -7,6 +8,7 @@
 #ifndef LATCH_UTIL_LOG_H
 #define LATCH_UTIL_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,6 +34,17 @@ void latch_log(enum latch_log_level level, const char *fmt, ...) LATCH_PRINTF(2,
 
 /* Logs an error with its code, message and detail. */
 void latch_log_error(const char *what, const struct latch_error *err);
+
+/* As latch_log() and latch_log_error(), for a line logged while serving a request: the line
+ * also carries "requestId" and "tenant" (null when tenant is NULL), named as in the access log.
+ * Request handlers use latch_http_log() and latch_http_log_error() (http/http.h), which pass the
+ * request's own; these are for code that holds the two strings but not the request. */
+void latch_log_request(enum latch_log_level level, const char *request_id, const char *tenant,
+                       const char *fmt, ...) LATCH_PRINTF(4, 5);
+void latch_log_request_v(enum latch_log_level level, const char *request_id, const char *tenant,
+                         const char *fmt, va_list ap) LATCH_PRINTF(4, 0);
+void latch_log_request_error(const char *request_id, const char *tenant, const char *what,
+                             const struct latch_error *err);
 
 /* Writes a complete, already-formatted JSON object as one line (used by the access log). */
 void latch_log_raw_line(const char *json, size_t len);

@@ -158,7 +158,8 @@ describe('worker lanes: a hanging connector upstream', () => {
     assert.ok(firstCallback > order.lastIndexOf('password'), order.join(', '));
     assert.ok(firstCallback > order.indexOf('other tenant'), order.join(', '));
     const refusals = srv.logs.slice(started).filter((l) => typeof l === 'object' &&
-      /io worker lane refused a job \(tenant lanesa/.test(l.msg ?? ''));
+      /io worker lane refused a job/.test(l.msg ?? '') && /^lanesa/.test(l.tenant ?? '') &&
+      /^[0-9a-f]{32}$/.test(l.requestId ?? ''));
     assert.ok(refusals.length >= 1, 'the refusal is logged');
   });
 });

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
-import { buildDir, startLatchd } from './lib/harness.mjs';
+import { buildDir, startLatchd, waitFor } from './lib/harness.mjs';
 import { CookieJar, ExperienceClient, TenantCtx, expectStatus } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
 
@@ -43,8 +43,15 @@ async function authorizationUri(srv, issuer) {
   await ctx.patchSignInExp({ socialSignInConnectorTargets: ['oidc'] });
   const xp = new ExperienceClient(ctx, new CookieJar());
   await xp.start(authUrl(config, app, await flowChecks()));
-  return xp.call('POST', `/verification/social/${connector.id}/authorization-uri`,
+  const res = await xp.call('POST', `/verification/social/${connector.id}/authorization-uri`,
     { state: 'page-state', redirectUri: `${ctx.base}/callback/${connector.id}` });
+  res.tenantId = ctx.id;
+  return res;
+}
+
+/** The JSON log lines of srv that carry requestId. */
+function linesOf(srv, requestId) {
+  return srv.logs.filter((l) => typeof l === 'object' && l !== null && l.requestId === requestId);
 }
 
 describe('outbound address policy', () => {
@@ -68,6 +75,34 @@ describe('outbound address policy', () => {
     }
     assert.equal(upstream.connections, 0, 'no connection was opened to the refused address');
     assert.match(srv.stderrText(), /resolves to an address that is not public/);
+  });
+
+  it('the lines logged for a refused sign-in carry its request id and tenant (issue 15, item 9)', async () => {
+    const srv = await startLatchd({ env: { LATCH_CONNECTOR_DIR: connectorDir } });
+    servers.push(srv);
+    const results = [];
+    for (let i = 0; i < 2; i++) results.push(await authorizationUri(srv, `https://127.0.0.1:${upstream.port}`));
+    const ids = results.map((r) => r.headers.get('x-request-id'));
+    assert.ok(ids.every((id) => /^[0-9a-f]{32}$/.test(id ?? '')), `request ids: ${ids}`);
+    assert.notEqual(ids[0], ids[1]);
+    for (const [i, res] of results.entries()) {
+      assert.equal(res.json().code, 'connector.address_refused', res.text);
+      // Written before the answer, but read from another pipe than the answer: wait for them.
+      await waitFor(() => linesOf(srv, ids[i]).some((l) => l.msg === 'request'),
+        { what: `the access line of request ${ids[i]}` });
+      const lines = linesOf(srv, ids[i]);
+      // The connector's own warning (host services) and the sign-in's, both with the tenant.
+      const connector = lines.find((l) => /^connector \S+ \S+: http GET .*not public/.test(l.msg));
+      const signIn = lines.find((l) => /authorization URI failed/.test(l.msg));
+      assert.ok(connector, `the connector's line carries the request id: ${JSON.stringify(lines)}`);
+      assert.ok(signIn, `the sign-in's line carries the request id: ${JSON.stringify(lines)}`);
+      for (const l of [connector, signIn]) {
+        assert.equal(l.tenant, res.tenantId);
+        assert.equal(l.level, 'warn');
+      }
+      // No line of this request is attributed to the other one.
+      assert.ok(!linesOf(srv, ids[1 - i]).some((l) => l.tenant !== results[1 - i].tenantId));
+    }
   });
 
   it('LATCH_OUTBOUND_ALLOW_PRIVATE lets the operator allow that network', async () => {

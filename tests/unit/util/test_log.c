@@ -2,7 +2,8 @@
  * Unit tests for core/util/log.c: JSON string escaping (quotes, backslash, control characters,
  * UTF-8 kept or replaced when invalid, cutting at unit boundaries), level names and parsing, and
  * the lines written to stderr — captured in a temp file and parsed back with yajl, so every line
- * is proved to be one valid JSON object, also when a long message had to be cut.
+ * is proved to be one valid JSON object, also when a long message had to be cut; lines about a
+ * request carry its id and tenant.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -353,6 +354,87 @@ static void test_log_error(void **state)
     free(out);
 }
 
+/* Lines logged while serving a request carry its id and tenant as the access log names them
+ * ("requestId", "tenant": a string, or null without a tenant), before the message, so a message
+ * cut at the end of the line keeps them. */
+static void test_log_request(void **state)
+{
+    struct capture cap;
+    struct latch_error err;
+    size_t len;
+    char *out, *line, *nl;
+    char *big = malloc(9000);
+    yajl_val v;
+    const char *tenant_path[] = {"tenant", NULL};
+    const char *status_path[] = {"status", NULL};
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'y', 8999);
+    big[8999] = '\0';
+    latch_error_set(&err, 503, "service_unavailable", "Please try again shortly.");
+    latch_error_detail(&err, "connection lost");
+    latch_log_set_level(LATCH_LOG_INFO);
+    capture_begin(&cap);
+    latch_log_request(LATCH_LOG_WARN, "0123456789abcdef0123456789abcdef", "acme",
+                      "connector %s failed", "c1");
+    latch_log_request(LATCH_LOG_INFO, "rid-\"quoted\"", NULL, "no tenant");
+    latch_log_request_error("rid-3", "beta", "store call failed", &err);
+    latch_log_request(LATCH_LOG_ERROR, "rid-4", "gamma", "%s", big);
+    latch_log_request(LATCH_LOG_DEBUG, "rid-5", "acme", "filtered at info");
+    out = capture_end(&cap, &len);
+
+    line = out;
+    nl = strchr(line, '\n');
+    assert_non_null(nl);
+    v = parse_line(line, (size_t)(nl - line));
+    assert_string_equal(field(v, "level"), "warn");
+    assert_string_equal(field(v, "requestId"), "0123456789abcdef0123456789abcdef");
+    assert_string_equal(field(v, "tenant"), "acme");
+    assert_string_equal(field(v, "msg"), "connector c1 failed");
+    /* The same prefix as the access line: time, level, then the request's fields. */
+    assert_non_null(strstr(line, "\"level\":\"warn\",\"requestId\":\"0123456789abcdef"));
+    yajl_tree_free(v);
+
+    line = nl + 1;
+    nl = strchr(line, '\n');
+    assert_non_null(nl);
+    v = parse_line(line, (size_t)(nl - line));
+    assert_string_equal(field(v, "requestId"), "rid-\"quoted\"");
+    assert_true(YAJL_IS_NULL(yajl_tree_get(v, tenant_path, yajl_t_any)));
+    assert_non_null(yajl_tree_get(v, tenant_path, yajl_t_any));
+    assert_string_equal(field(v, "msg"), "no tenant");
+    yajl_tree_free(v);
+
+    line = nl + 1;
+    nl = strchr(line, '\n');
+    assert_non_null(nl);
+    v = parse_line(line, (size_t)(nl - line));
+    assert_string_equal(field(v, "level"), "error");
+    assert_string_equal(field(v, "requestId"), "rid-3");
+    assert_string_equal(field(v, "tenant"), "beta");
+    assert_string_equal(field(v, "msg"), "store call failed");
+    assert_string_equal(field(v, "code"), "service_unavailable");
+    assert_string_equal(field(v, "detail"), "connection lost");
+    assert_int_equal(YAJL_GET_INTEGER(yajl_tree_get(v, status_path, yajl_t_number)), 503);
+    yajl_tree_free(v);
+
+    line = nl + 1;
+    nl = strchr(line, '\n');
+    assert_non_null(nl);
+    assert_true(nl - line + 1 <= 4096);
+    v = parse_line(line, (size_t)(nl - line));
+    assert_string_equal(field(v, "requestId"), "rid-4");
+    assert_string_equal(field(v, "tenant"), "gamma");
+    assert_true(strlen(field(v, "msg")) > 3000);
+    yajl_tree_free(v);
+
+    /* Four lines: the debug one was filtered. */
+    assert_ptr_equal(nl, out + len - 1);
+    free(out);
+    free(big);
+}
+
 static void test_log_raw_line(void **state)
 {
     struct capture cap;
@@ -379,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_log_line),
         cmocka_unit_test(test_log_long_message_cut),
         cmocka_unit_test(test_log_error),
+        cmocka_unit_test(test_log_request),
         cmocka_unit_test(test_log_raw_line),
     };
     /* clang-format on */
