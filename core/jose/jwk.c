@@ -46,8 +46,6 @@ struct latch_jose_sign_pool {
 #define RSA_E_MAX_BYTES 16
 #define B64_CAP(n)      (((n) + 2) / 3 * 4 + 1)
 
-#define JSON_MAX_MEMBERS 256
-
 /* The public members of a key, base64url-encoded, as a JWK and its thumbprint need them. */
 struct pub_members {
     const char *kty;
@@ -116,125 +114,7 @@ static latch_rc invalid_key(struct latch_error *err, const char *why)
     return LATCH_FAIL;
 }
 
-/* ---- strict JSON ------------------------------------------------------------------------- */
-
-/* A lexical pass before yajl: bounded depth, no NUL, no "\u0000", no comments. */
-static bool json_scan(const char *s, size_t len, unsigned max_depth, const char **why)
-{
-    unsigned depth = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '\0') {
-            *why = "contains a NUL byte";
-            return false;
-        }
-        if (in_string) {
-            if (c == '\\') {
-                if (i + 5 < len && memcmp(s + i + 1, "u0000", 5) == 0) {
-                    *why = "contains an escaped NUL";
-                    return false;
-                }
-                i++; /* the escaped character cannot end the string */
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            in_string = true;
-            break;
-        case '{':
-        case '[':
-            if (++depth > max_depth) {
-                *why = "nested too deeply";
-                return false;
-            }
-            break;
-        case '}':
-        case ']':
-            if (depth > 0)
-                depth--;
-            break;
-        case '/':
-            *why = "contains a comment";
-            return false;
-        default:
-            break;
-        }
-    }
-    return true;
-}
-
-static bool json_unique(yajl_val v, const char **why)
-{
-    if (YAJL_IS_OBJECT(v)) {
-        size_t n = v->u.object.len;
-        if (n > JSON_MAX_MEMBERS) {
-            *why = "has too many members";
-            return false;
-        }
-        for (size_t i = 0; i < n; i++) {
-            for (size_t j = i + 1; j < n; j++) {
-                if (strcmp(v->u.object.keys[i], v->u.object.keys[j]) == 0) {
-                    *why = "has a duplicate member";
-                    return false;
-                }
-            }
-            if (!json_unique(v->u.object.values[i], why))
-                return false;
-        }
-    } else if (YAJL_IS_ARRAY(v)) {
-        for (size_t i = 0; i < v->u.array.len; i++)
-            if (!json_unique(v->u.array.values[i], why))
-                return false;
-    }
-    return true;
-}
-
-bool latch_jose_json_parse_object(const char *json, size_t len, unsigned max_depth, yajl_val *out,
-                                  const char **why)
-{
-    const char *reason = "is not valid JSON";
-    char stackbuf[1024];
-    char *copy = NULL;
-    char errbuf[128];
-    yajl_val v = NULL;
-    bool ok = false;
-
-    *out = NULL;
-    if (!json_scan(json, len, max_depth, &reason))
-        goto done;
-    /* yajl's tree parser wants a NUL-terminated string. */
-    copy = len < sizeof(stackbuf) ? stackbuf : malloc(len + 1);
-    if (copy == NULL) {
-        reason = "could not be copied (out of memory)";
-        goto done;
-    }
-    memcpy(copy, json, len);
-    copy[len] = '\0';
-    v = yajl_tree_parse(copy, errbuf, sizeof(errbuf));
-    if (v == NULL)
-        goto done;
-    if (!YAJL_IS_OBJECT(v)) {
-        reason = "is not a JSON object";
-        goto done;
-    }
-    if (!json_unique(v, &reason))
-        goto done;
-    *out = v;
-    v = NULL;
-    ok = true;
-done:
-    if (copy != stackbuf)
-        free(copy);
-    yajl_tree_free(v);
-    if (!ok && why != NULL)
-        *why = reason;
-    return ok;
-}
+/* ---- JSON ---- */
 
 yajl_val latch_jose_json_get(yajl_val obj, const char *name)
 {
@@ -1044,7 +924,6 @@ latch_rc latch_jose_key_from_jwk(const char *json, size_t len, struct latch_jose
     EVP_PKEY *pkey = NULL;
     BIGNUM *bn_n = NULL;
     BIGNUM *bn_e = NULL;
-    const char *why = NULL;
     const char *type = NULL;
     const char *kid = NULL;
     enum latch_jose_alg alg = LATCH_JOSE_ES256;
@@ -1057,9 +936,11 @@ latch_rc latch_jose_key_from_jwk(const char *json, size_t len, struct latch_jose
         invalid_key(err, "the JWK is too large");
         goto done;
     }
-    if (!latch_jose_json_parse_object(json, len, 4, &jwk, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(4);
+    struct latch_error perr = {0};
+    if (latch_json_parse(json, len, &lim, &jwk, &perr) != LATCH_OK) {
         invalid_key(err, "the JWK is not a valid JSON object");
-        latch_error_detail(err, "jwk %s", why);
+        latch_error_detail(err, "jwk %s", perr.message);
         goto done;
     }
     bld = OSSL_PARAM_BLD_new();

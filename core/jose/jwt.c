@@ -305,7 +305,6 @@ latch_rc latch_jose_jwt_check_claims(const char *payload, size_t len,
                                      struct latch_error *err)
 {
     yajl_val tree = NULL;
-    const char *why = NULL;
     int64_t exp;
     int64_t iat;
     int64_t nbf;
@@ -315,9 +314,11 @@ latch_rc latch_jose_jwt_check_claims(const char *payload, size_t len,
         *claims = NULL;
     if (!rules_ok(rules, err))
         goto done;
-    if (!latch_jose_json_parse_object(payload, len, LATCH_JOSE_CLAIMS_DEPTH, &tree, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(LATCH_JOSE_CLAIMS_DEPTH);
+    struct latch_error perr = {0};
+    if (latch_json_parse(payload, len, &lim, &tree, &perr) != LATCH_OK) {
         bad_claims(err, "The token's claims are malformed.", "payload is not a strict object");
-        latch_error_detail(err, " (%s)", why);
+        latch_error_detail(err, " (%s)", perr.message);
         goto done;
     }
     if (check_tree(tree, rules, &exp, &iat, &nbf, err) != LATCH_OK)
@@ -351,7 +352,6 @@ latch_rc latch_jose_jwt_verify(const char *token, size_t len,
                                struct latch_error *err)
 {
     struct latch_jose_jwt jwt = {0};
-    const char *why = NULL;
     latch_rc rc = LATCH_FAIL;
 
     memset(out, 0, sizeof(*out));
@@ -364,10 +364,12 @@ latch_rc latch_jose_jwt_verify(const char *token, size_t len,
         bad_claims(err, "The token's type is not accepted.", "typ differs");
         goto done;
     }
-    if (!latch_jose_json_parse_object(jwt.jws.payload, jwt.jws.payload_len, LATCH_JOSE_CLAIMS_DEPTH,
-                                      &jwt.claims, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(LATCH_JOSE_CLAIMS_DEPTH);
+    struct latch_error perr = {0};
+    if (latch_json_parse(jwt.jws.payload, jwt.jws.payload_len, &lim, &jwt.claims, &perr) !=
+        LATCH_OK) {
         bad_claims(err, "The token's claims are malformed.", "payload is not a strict object");
-        latch_error_detail(err, " (%s)", why);
+        latch_error_detail(err, " (%s)", perr.message);
         goto done;
     }
     if (check_tree(jwt.claims, rules, &jwt.exp, &jwt.iat, &jwt.nbf, err) != LATCH_OK)

@@ -54,43 +54,16 @@ struct latch_connector_ctx {
 
 /* ---- JSON ---- */
 
-/* A lexical pass before yajl, whose tree code recurses: bounded nesting. */
-static bool json_depth_ok(const char *s, size_t len, unsigned max_depth)
-{
-    unsigned depth = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return false;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
-
 yajl_val latch_plugin_json_parse(const char *text, size_t max_len, unsigned max_depth)
 {
-    size_t len;
-
     if (text == NULL)
         return NULL;
-    len = strnlen(text, max_len + 1);
-    if (len > max_len || !json_depth_ok(text, len, max_depth))
+    struct latch_json_limits lim = {.max_bytes = max_len, .max_depth = max_depth};
+    struct latch_error err = {0};
+    yajl_val v = NULL;
+    if (latch_json_parse(text, strnlen(text, max_len + 1), &lim, &v, &err) != LATCH_OK)
         return NULL;
-    return yajl_tree_parse(text, NULL, 0);
+    return v;
 }
 
 static yajl_val obj_get(yajl_val obj, const char *key)
