@@ -668,17 +668,17 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
             o, key, nonempty ? "must list 1 to 100 ids" : "must list at most 100 ids");
         return false;
     }
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL) {
         latch_http_respond_errorf(o->req, 500, "server_error", "Out of memory.");
         return false;
     }
-    yajl_gen_array_open(g);
+    latch_json_begin_array(g);
     for (size_t i = 0; i < n; i++) {
         yajl_val item = v->u.array.values[i];
         long len = YAJL_IS_STRING(item) ? latch_mgmt_utf8_len(item->u.string) : -1;
         if (len < 1 || len > ID_ITEM_MAX || has_control(item->u.string)) {
-            yajl_gen_free(g);
+            latch_mgmt_gen_free(g);
             char problem[64];
             snprintf(problem, sizeof(problem), "item %zu must be an id (1 to %d characters)", i,
                      ID_ITEM_MAX);
@@ -687,7 +687,7 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
         }
         latch_mgmt_gen_str(g, item->u.string);
     }
-    yajl_gen_array_close(g);
+    latch_json_end_array(g);
     *json = latch_mgmt_gen_take(o->req, g);
     if (*json == NULL) {
         latch_http_respond_errorf(o->req, 500, "server_error", "Out of memory.");
@@ -698,53 +698,40 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
 
 /* ---- JSON text ---- */
 
-yajl_gen latch_mgmt_gen_new(void)
+struct latch_json *latch_mgmt_gen_new(void)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
+    struct latch_json *g = malloc(sizeof(*g));
     if (g != NULL)
-        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+        latch_json_init(g);
     return g;
 }
 
-char *latch_mgmt_gen_take(struct latch_request *req, yajl_gen g)
+void latch_mgmt_gen_free(struct latch_json *g)
 {
-    const unsigned char *buf;
-    size_t len;
-    char *out = NULL;
-    if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-        out = latch_arena_strndup(req->arena, (const char *)buf, len);
-    yajl_gen_free(g);
+    if (g != NULL) {
+        latch_json_clear(g);
+        free(g);
+    }
+}
+
+char *latch_mgmt_gen_take(struct latch_request *req, struct latch_json *g)
+{
+    size_t len = 0;
+    char *text = latch_json_take(g, &len);
+    char *out = text != NULL ? latch_arena_strndup(req->arena, text, len) : NULL;
+    free(text);
+    latch_mgmt_gen_free(g);
     return out;
 }
 
-void latch_mgmt_gen_str(yajl_gen g, const char *s)
+void latch_mgmt_gen_str(struct latch_json *g, const char *s)
 {
-    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    latch_json_string(g, s);
 }
 
-void latch_mgmt_gen_value(yajl_gen g, yajl_val v)
+void latch_mgmt_gen_value(struct latch_json *g, yajl_val v)
 {
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        yajl_gen_null(g);
-    } else if (YAJL_IS_STRING(v)) {
-        latch_mgmt_gen_str(g, v->u.string);
-    } else if (YAJL_IS_NUMBER(v)) {
-        yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-        yajl_gen_bool(g, YAJL_IS_TRUE(v));
-    } else if (YAJL_IS_OBJECT(v)) {
-        yajl_gen_map_open(g);
-        for (size_t i = 0; i < v->u.object.len; i++) {
-            latch_mgmt_gen_str(g, v->u.object.keys[i]);
-            latch_mgmt_gen_value(g, v->u.object.values[i]);
-        }
-        yajl_gen_map_close(g);
-    } else if (YAJL_IS_ARRAY(v)) {
-        yajl_gen_array_open(g);
-        for (size_t i = 0; i < v->u.array.len; i++)
-            latch_mgmt_gen_value(g, v->u.array.values[i]);
-        yajl_gen_array_close(g);
-    }
+    latch_json_value(g, v);
 }
 
 void latch_mgmt_by_id(struct latch_request *req, void *arg)

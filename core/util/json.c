@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "util/utf8.h"
 
 /* ---- writer ---- */
@@ -21,8 +23,16 @@ void latch_json_init_strict(struct latch_json *j)
     j->strict_utf8 = true;
 }
 
+void latch_json_init_secret(struct latch_json *j)
+{
+    latch_json_init_strict(j);
+    j->wipe = true;
+}
+
 void latch_json_clear(struct latch_json *j)
 {
+    if (j->wipe && j->buf != NULL)
+        OPENSSL_cleanse(j->buf, j->cap);
     free(j->buf);
     memset(j, 0, sizeof(*j));
 }
@@ -35,7 +45,18 @@ static void put(struct latch_json *j, const char *s, size_t n)
         size_t cap = j->cap ? j->cap : 256;
         while (cap < j->len + n + 1)
             cap *= 2;
-        char *b = realloc(j->buf, cap);
+        char *b;
+        if (j->wipe) {
+            /* realloc() could leave the old copy behind unwiped. */
+            b = malloc(cap);
+            if (b != NULL && j->buf != NULL) {
+                memcpy(b, j->buf, j->len + 1);
+                OPENSSL_cleanse(j->buf, j->cap);
+                free(j->buf);
+            }
+        } else {
+            b = realloc(j->buf, cap);
+        }
         if (b == NULL) {
             j->failed = true;
             return;
@@ -74,9 +95,23 @@ static void value_start(struct latch_json *j)
 static void container_open(struct latch_json *j, const char *c)
 {
     value_start(j);
+    if (j->level >= LATCH_JSON_MAX_LEVEL) {
+        j->failed = true;
+        return;
+    }
     put(j, c, 1);
+    if (c[0] == '{')
+        j->objects |= (uint64_t)1 << j->level;
+    else
+        j->objects &= ~((uint64_t)1 << j->level);
     j->level++;
     j->comma = false;
+}
+
+/* Whether a key is due: inside an object, with no key written for the next value. */
+static bool key_due(const struct latch_json *j)
+{
+    return j->level > 0 && (j->objects >> (j->level - 1) & 1) && !j->after_key;
 }
 
 static void container_close(struct latch_json *j, const char *c)
@@ -165,13 +200,18 @@ static void put_escaped(struct latch_json *j, const char *s, size_t n)
     put(j, "\"", 1);
 }
 
-void latch_json_key(struct latch_json *j, const char *key)
+static void put_key(struct latch_json *j, const char *key, size_t n)
 {
     value_start(j);
-    put_escaped(j, key, strlen(key));
+    put_escaped(j, key, n);
     put(j, j->indent > 0 ? ": " : ":", j->indent > 0 ? 2 : 1);
     j->comma = false;
     j->after_key = true;
+}
+
+void latch_json_key(struct latch_json *j, const char *key)
+{
+    put_key(j, key, strlen(key));
 }
 
 void latch_json_string(struct latch_json *j, const char *s)
@@ -181,6 +221,10 @@ void latch_json_string(struct latch_json *j, const char *s)
 
 void latch_json_string_n(struct latch_json *j, const char *s, size_t n)
 {
+    if (key_due(j)) {
+        put_key(j, s, n);
+        return;
+    }
     value_start(j);
     put_escaped(j, s, n);
 }

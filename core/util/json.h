@@ -30,8 +30,13 @@ struct latch_json {
     bool bad_utf8;    /* a string was ill-formed UTF-8 (sets failed when strict_utf8) */
     unsigned indent;  /* pretty-printing: spaces per level (0 = compact), as JSON.stringify */
     unsigned level;   /* current nesting, for pretty-printing */
-    bool after_key;   /* the next value follows a key on the same line */
+    bool after_key;   /* a key was written; the next string is its value */
+    bool wipe;        /* the text holds secrets: wiped when it moves or is freed */
+    uint64_t objects; /* bit n: the container at level n+1 is an object */
 };
+
+/* Containers nest at most this deep; deeper fails the writer. */
+#define LATCH_JSON_MAX_LEVEL 64
 
 /* A compact writer. Strings that are not well-formed UTF-8 are written with U+FFFD for each
  * byte that does not start a well-formed sequence, so the output is always valid JSON. */
@@ -39,6 +44,10 @@ void latch_json_init(struct latch_json *j);
 /* Like latch_json_init(), but a string that is not well-formed UTF-8 fails the writer (for text
  * that is signed or stored, where a silent replacement would change its meaning). */
 void latch_json_init_strict(struct latch_json *j);
+/* Like latch_json_init(), for text holding secrets: every buffer the text leaves (growth,
+ * latch_json_clear(), a failure) is wiped first. Text handed over by latch_json_take() is the
+ * caller's to wipe. Strict about UTF-8, like latch_json_init_strict(). */
+void latch_json_init_secret(struct latch_json *j);
 /* Frees the buffer (when not taken). */
 void latch_json_clear(struct latch_json *j);
 
@@ -48,6 +57,8 @@ void latch_json_begin_array(struct latch_json *j);
 void latch_json_end_array(struct latch_json *j);
 /* A key inside an object; the next call writes its value. */
 void latch_json_key(struct latch_json *j, const char *key);
+/* A string value; inside an object where a key is due, the string is the key (as yajl_gen
+ * writes members), so latch_json_key() is optional. */
 void latch_json_string(struct latch_json *j, const char *s);
 void latch_json_string_n(struct latch_json *j, const char *s, size_t n);
 void latch_json_int(struct latch_json *j, int64_t v);
