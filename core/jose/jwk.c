@@ -22,8 +22,6 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "jose/base64url.h"
 
 /* Largest DER ECDSA signature for P-384: SEQUENCE(2) + 2 x INTEGER(2 + 49). */
@@ -246,83 +244,75 @@ latch_rc latch_jose_key_thumbprint(const struct latch_jose_key *key,
     return thumbprint_of(&m, out, err);
 }
 
-#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-
-static bool gen_jwk(yajl_gen g, const struct latch_jose_key *key, const struct pub_members *m)
+/* Writes one public JWK as an object (member order as RFC 7517's examples). */
+static void gen_jwk(struct latch_json *g, const struct latch_jose_key *key,
+                    const struct pub_members *m)
 {
-    bool ok = yajl_gen_map_open(g) == yajl_gen_status_ok;
-    ok = ok && GEN_STR(g, "kty") == yajl_gen_status_ok && GEN_STR(g, m->kty) == yajl_gen_status_ok;
-    if (m->crv != NULL)
-        ok = ok && GEN_STR(g, "crv") == yajl_gen_status_ok &&
-             GEN_STR(g, m->crv) == yajl_gen_status_ok;
-    if (strcmp(m->kty, "RSA") == 0) {
-        ok = ok && GEN_STR(g, "n") == yajl_gen_status_ok && GEN_STR(g, m->n) == yajl_gen_status_ok;
-        ok = ok && GEN_STR(g, "e") == yajl_gen_status_ok && GEN_STR(g, m->e) == yajl_gen_status_ok;
-    } else {
-        ok = ok && GEN_STR(g, "x") == yajl_gen_status_ok && GEN_STR(g, m->x) == yajl_gen_status_ok;
-        if (strcmp(m->kty, "EC") == 0)
-            ok = ok && GEN_STR(g, "y") == yajl_gen_status_ok &&
-                 GEN_STR(g, m->y) == yajl_gen_status_ok;
+    latch_json_begin_object(g);
+    latch_json_key(g, "kty");
+    latch_json_string(g, m->kty);
+    if (m->crv != NULL) {
+        latch_json_key(g, "crv");
+        latch_json_string(g, m->crv);
     }
-    ok =
-        ok && GEN_STR(g, "kid") == yajl_gen_status_ok && GEN_STR(g, key->kid) == yajl_gen_status_ok;
-    ok = ok && GEN_STR(g, "alg") == yajl_gen_status_ok &&
-         GEN_STR(g, latch_jose_alg_name(key->alg)) == yajl_gen_status_ok;
-    ok = ok && GEN_STR(g, "use") == yajl_gen_status_ok && GEN_STR(g, "sig") == yajl_gen_status_ok;
-    ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
-    return ok;
-}
-
-/* Copies the generator's buffer into a malloc'd NUL-terminated string. */
-static latch_rc gen_take(yajl_gen g, char **json, size_t *len, struct latch_error *err)
-{
-    const unsigned char *buf = NULL;
-    size_t n = 0;
-    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok)
-        return internal_fail(err, "reading the JSON generator");
-    char *copy = malloc(n + 1);
-    if (copy == NULL)
-        return internal_fail(err, "allocating JSON");
-    memcpy(copy, buf, n);
-    copy[n] = '\0';
-    *json = copy;
-    if (len != NULL)
-        *len = n;
-    return LATCH_OK;
+    if (strcmp(m->kty, "RSA") == 0) {
+        latch_json_key(g, "n");
+        latch_json_string(g, m->n);
+        latch_json_key(g, "e");
+        latch_json_string(g, m->e);
+    } else {
+        latch_json_key(g, "x");
+        latch_json_string(g, m->x);
+        if (strcmp(m->kty, "EC") == 0) {
+            latch_json_key(g, "y");
+            latch_json_string(g, m->y);
+        }
+    }
+    latch_json_key(g, "kid");
+    latch_json_string(g, key->kid);
+    latch_json_key(g, "alg");
+    latch_json_string(g, latch_jose_alg_name(key->alg));
+    latch_json_key(g, "use");
+    latch_json_string(g, "sig");
+    latch_json_end_object(g);
 }
 
 static latch_rc jwks_or_jwk(const struct latch_jose_key *const *keys, size_t n, bool set,
                             char **json, size_t *len, struct latch_error *err)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
+    struct latch_json g;
     struct pub_members *m = malloc(sizeof(*m));
     latch_rc rc = LATCH_FAIL;
-    bool ok;
 
     *json = NULL;
     /* Key ids from imported JWKs are arbitrary text: refuse to emit invalid UTF-8. */
-    if (g == NULL || m == NULL || yajl_gen_config(g, yajl_gen_validate_utf8, 1) == 0) {
-        internal_fail(err, "setting up the JWK generator");
+    latch_json_init_strict(&g);
+    if (m == NULL) {
+        internal_fail(err, "setting up the JWK writer");
         goto done;
     }
-    ok = !set ||
-         (yajl_gen_map_open(g) == yajl_gen_status_ok && GEN_STR(g, "keys") == yajl_gen_status_ok &&
-          yajl_gen_array_open(g) == yajl_gen_status_ok);
-    for (size_t i = 0; ok && i < n; i++) {
+    if (set) {
+        latch_json_begin_object(&g);
+        latch_json_key(&g, "keys");
+        latch_json_begin_array(&g);
+    }
+    for (size_t i = 0; i < n; i++) {
         if (pub_members_get(keys[i], m, err) != LATCH_OK)
             goto done;
-        ok = gen_jwk(g, keys[i], m);
+        gen_jwk(&g, keys[i], m);
     }
-    ok = ok && (!set || (yajl_gen_array_close(g) == yajl_gen_status_ok &&
-                         yajl_gen_map_close(g) == yajl_gen_status_ok));
-    if (!ok) {
+    if (set) {
+        latch_json_end_array(&g);
+        latch_json_end_object(&g);
+    }
+    *json = latch_json_take(&g, len);
+    if (*json == NULL) {
         internal_fail(err, "generating JWK JSON");
         goto done;
     }
-    rc = gen_take(g, json, len, err);
+    rc = LATCH_OK;
 done:
-    if (g != NULL)
-        yajl_gen_free(g);
+    latch_json_clear(&g);
     free(m);
     return rc;
 }
@@ -629,27 +619,21 @@ static latch_rc alg_of_pkey(EVP_PKEY *pkey, enum latch_jose_alg *alg, struct lat
 /* The protected header prefix `{"alg":"…","kid":"…"` for a signing key. */
 static latch_rc header_prefix(struct latch_jose_key *key, struct latch_error *err)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
+    struct latch_json g;
     latch_rc rc = LATCH_FAIL;
-    char *json = NULL;
     size_t len = 0;
 
-    if (g == NULL || yajl_gen_config(g, yajl_gen_validate_utf8, 1) == 0) {
-        internal_fail(err, "setting up the header generator");
-        goto done;
-    }
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "alg") != yajl_gen_status_ok ||
-        GEN_STR(g, latch_jose_alg_name(key->alg)) != yajl_gen_status_ok ||
-        GEN_STR(g, "kid") != yajl_gen_status_ok || GEN_STR(g, key->kid) != yajl_gen_status_ok ||
-        yajl_gen_map_close(g) != yajl_gen_status_ok) {
-        internal_fail(err, "generating the protected header");
-        goto done;
-    }
-    if (gen_take(g, &json, &len, err) != LATCH_OK)
-        goto done;
-    if (len < 2 || json[len - 1] != '}') {
+    latch_json_init_strict(&g);
+    latch_json_begin_object(&g);
+    latch_json_key(&g, "alg");
+    latch_json_string(&g, latch_jose_alg_name(key->alg));
+    latch_json_key(&g, "kid");
+    latch_json_string(&g, key->kid);
+    latch_json_end_object(&g);
+    char *json = latch_json_take(&g, &len);
+    if (json == NULL || len < 2 || json[len - 1] != '}') {
         free(json);
-        internal_fail(err, "closing the protected header");
+        internal_fail(err, "generating the protected header");
         goto done;
     }
     /* Drop the closing brace: signing appends the caller's members, then closes it. */
@@ -658,8 +642,7 @@ static latch_rc header_prefix(struct latch_jose_key *key, struct latch_error *er
     key->header_len = len;
     rc = LATCH_OK;
 done:
-    if (g != NULL)
-        yajl_gen_free(g);
+    latch_json_clear(&g);
     return rc;
 }
 

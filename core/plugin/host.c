@@ -16,7 +16,6 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "metrics/metrics.h"
@@ -76,39 +75,6 @@ static yajl_val obj_get(yajl_val obj, const char *key)
     return NULL;
 }
 
-static bool gen_value(yajl_gen g, yajl_val v)
-{
-    yajl_gen_status st = yajl_gen_status_ok;
-
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        st = yajl_gen_null(g);
-    } else if (YAJL_IS_STRING(v)) {
-        st = yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
-    } else if (YAJL_IS_NUMBER(v)) {
-        st = yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-        st = yajl_gen_bool(g, YAJL_IS_TRUE(v));
-    } else if (YAJL_IS_OBJECT(v)) {
-        st = yajl_gen_map_open(g);
-        for (size_t i = 0; st == yajl_gen_status_ok && i < v->u.object.len; i++) {
-            const char *k = v->u.object.keys[i];
-            st = yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-            if (st == yajl_gen_status_ok && !gen_value(g, v->u.object.values[i]))
-                return false;
-        }
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_map_close(g);
-    } else if (YAJL_IS_ARRAY(v)) {
-        st = yajl_gen_array_open(g);
-        for (size_t i = 0; st == yajl_gen_status_ok && i < v->u.array.len; i++)
-            if (!gen_value(g, v->u.array.values[i]))
-                return false;
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_array_close(g);
-    }
-    return st == yajl_gen_status_ok;
-}
-
 /* A scalar as text into the arena; objects and arrays as JSON text when `structured`. */
 static const char *value_text(struct latch_arena *arena, yajl_val v, bool structured)
 {
@@ -124,15 +90,13 @@ static const char *value_text(struct latch_arena *arena, yajl_val v, bool struct
         return "false";
     if (!structured)
         return NULL;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    const unsigned char *buf = NULL;
+    struct latch_json g;
     size_t len = 0;
-    const char *out = NULL;
-    if (g == NULL)
-        return NULL;
-    if (gen_value(g, v) && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-        out = latch_arena_strndup(arena, (const char *)buf, len);
-    yajl_gen_free(g);
+    latch_json_init(&g);
+    latch_json_value(&g, v);
+    char *text = latch_json_take(&g, &len);
+    const char *out = text != NULL ? latch_arena_strndup(arena, text, len) : NULL;
+    free(text);
     return out;
 }
 
