@@ -295,7 +295,10 @@ static void test_reader_limits(void **state)
     /* Texts longer than the reader's stack buffer take the heap path. */
     size_t big = 200000;
     char *text = malloc(big + 16);
-    assert_non_null(text);
+    if (text == NULL) { /* not assert_non_null(): GCC's -Warray-bounds needs to see the return */
+        fail();
+        return;
+    }
     size_t k = (size_t)sprintf(text, "{\"s\":\"");
     memset(text + k, 'y', big);
     k += big;
