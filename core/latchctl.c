@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <yajl/yajl_gen.h>
 
 #include "store/migrate.h"
 #include "tenants/tenant_id.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "config/config.h"
 #include "jose/secret.h"
@@ -404,60 +404,34 @@ enum { COL_ID, COL_NAME, COL_CREATED, COL_CREATED_MS, COL_SUSPENDED };
 
 static int print_tenants_json(PGresult *res)
 {
-    int rc = EXIT_FAILED;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        fputs("latchctl: out of memory\n", stderr);
+    struct latch_json j;
+    latch_json_init(&j);
+    j.indent = 2; /* for people; scripts parse it */
+    latch_json_begin_array(&j);
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *ms = PQgetvalue(res, i, COL_CREATED_MS);
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "id");
+        latch_json_string(&j, PQgetvalue(res, i, COL_ID));
+        latch_json_key(&j, "name");
+        latch_json_string(&j, PQgetvalue(res, i, COL_NAME));
+        latch_json_key(&j, "createdAt"); /* epoch milliseconds, as Logto's API */
+        latch_json_number(&j, ms, strlen(ms));
+        latch_json_key(&j, "isSuspended");
+        latch_json_bool(&j, strcmp(PQgetvalue(res, i, COL_SUSPENDED), "t") == 0);
+        latch_json_end_object(&j);
+    }
+    latch_json_end_array(&j);
+    size_t len = 0;
+    char *text = latch_json_take(&j, &len);
+    if (text == NULL) {
+        fputs("latchctl: cannot write JSON (out of memory or a bad value)\n", stderr);
         return EXIT_FAILED;
     }
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-    yajl_gen_config(g, yajl_gen_beautify, 1);
-    yajl_gen_config(g, yajl_gen_indent_string, "  ");
-
-#define GEN_KEY(k) yajl_gen_string(g, (const unsigned char *)(k), strlen(k))
-#define GEN_STR(s) yajl_gen_string(g, (const unsigned char *)(s), strlen(s))
-    yajl_gen_status st = yajl_gen_array_open(g);
-    for (int i = 0; st == yajl_gen_status_ok && i < PQntuples(res); i++) {
-        const char *ms = PQgetvalue(res, i, COL_CREATED_MS);
-        st = yajl_gen_map_open(g);
-        if (st == yajl_gen_status_ok)
-            st = GEN_KEY("id");
-        if (st == yajl_gen_status_ok)
-            st = GEN_STR(PQgetvalue(res, i, COL_ID));
-        if (st == yajl_gen_status_ok)
-            st = GEN_KEY("name");
-        if (st == yajl_gen_status_ok)
-            st = GEN_STR(PQgetvalue(res, i, COL_NAME));
-        if (st == yajl_gen_status_ok)
-            st = GEN_KEY("createdAt"); /* epoch milliseconds, as Logto's API */
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_number(g, ms, strlen(ms));
-        if (st == yajl_gen_status_ok)
-            st = GEN_KEY("isSuspended");
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_bool(g, strcmp(PQgetvalue(res, i, COL_SUSPENDED), "t") == 0);
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_map_close(g);
-    }
-    if (st == yajl_gen_status_ok)
-        st = yajl_gen_array_close(g);
-#undef GEN_KEY
-#undef GEN_STR
-    if (st != yajl_gen_status_ok) {
-        fprintf(stderr, "latchctl: cannot write JSON (yajl status %d)\n", (int)st);
-        goto done;
-    }
-    const unsigned char *buf = NULL;
-    size_t len = 0;
-    yajl_gen_get_buf(g, &buf, &len);
-    fwrite(buf, 1, len, stdout);
-    if (len == 0 || buf[len - 1] != '\n')
-        fputc('\n', stdout);
-    rc = EXIT_OK;
-
-done:
-    yajl_gen_free(g);
-    return rc;
+    fwrite(text, 1, len, stdout);
+    fputc('\n', stdout);
+    free(text);
+    return EXIT_OK;
 }
 
 static void print_tenants_table(PGresult *res)
@@ -579,50 +553,49 @@ struct connector_row {
     bool ok;
 };
 
-static bool gen_str(yajl_gen g, const char *s)
-{
-    return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok;
-}
-
+/* The loader's messages may quote file names: a byte that is not UTF-8 is written as U+FFFD. */
 static int print_connectors_json(const struct connector_row *rows, int n)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
-    bool ok = g != NULL;
-    if (g == NULL) {
-        fputs("latchctl: out of memory\n", stderr);
-        return EXIT_FAILED;
-    }
-    yajl_gen_config(g, yajl_gen_beautify, 1);
-    yajl_gen_config(g, yajl_gen_indent_string, "  ");
-    ok = ok && yajl_gen_array_open(g) == yajl_gen_status_ok;
-    for (int i = 0; ok && i < n; i++) {
+    struct latch_json j;
+    latch_json_init(&j);
+    j.indent = 2; /* for people; scripts parse it */
+    latch_json_begin_array(&j);
+    for (int i = 0; i < n; i++) {
         const struct latch_plugin_info *info = &rows[i].info;
         char abi[16];
         snprintf(abi, sizeof(abi), "%u.%u", info->abi_major, info->abi_minor);
-        ok = yajl_gen_map_open(g) == yajl_gen_status_ok && gen_str(g, "file") &&
-             gen_str(g, rows[i].file);
-        if (ok && info->id[0] != '\0')
-            ok = gen_str(g, "id") && gen_str(g, info->id) && gen_str(g, "target") &&
-                 gen_str(g, info->target) && gen_str(g, "version") && gen_str(g, info->version) &&
-                 gen_str(g, "abi") && gen_str(g, abi) && gen_str(g, "sha256") &&
-                 gen_str(g, info->sha256);
-        ok = ok && gen_str(g, "ok") && yajl_gen_bool(g, rows[i].ok) == yajl_gen_status_ok &&
-             gen_str(g, "status") && gen_str(g, rows[i].status) &&
-             yajl_gen_map_close(g) == yajl_gen_status_ok;
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "file");
+        latch_json_string(&j, rows[i].file);
+        if (info->id[0] != '\0') {
+            latch_json_key(&j, "id");
+            latch_json_string(&j, info->id);
+            latch_json_key(&j, "target");
+            latch_json_string(&j, info->target);
+            latch_json_key(&j, "version");
+            latch_json_string(&j, info->version);
+            latch_json_key(&j, "abi");
+            latch_json_string(&j, abi);
+            latch_json_key(&j, "sha256");
+            latch_json_string(&j, info->sha256);
+        }
+        latch_json_key(&j, "ok");
+        latch_json_bool(&j, rows[i].ok);
+        latch_json_key(&j, "status");
+        latch_json_string(&j, rows[i].status);
+        latch_json_end_object(&j);
     }
-    ok = ok && yajl_gen_array_close(g) == yajl_gen_status_ok;
-    if (ok) {
-        const unsigned char *buf = NULL;
-        size_t len = 0;
-        yajl_gen_get_buf(g, &buf, &len);
-        fwrite(buf, 1, len, stdout);
-        if (len == 0 || buf[len - 1] != '\n')
-            fputc('\n', stdout);
-    } else {
+    latch_json_end_array(&j);
+    size_t len = 0;
+    char *text = latch_json_take(&j, &len);
+    if (text == NULL) {
         fputs("latchctl: cannot write JSON\n", stderr);
+        return EXIT_FAILED;
     }
-    yajl_gen_free(g);
-    return ok ? EXIT_OK : EXIT_FAILED;
+    fwrite(text, 1, len, stdout);
+    fputc('\n', stdout);
+    free(text);
+    return EXIT_OK;
 }
 
 static void print_connectors_table(const struct connector_row *rows, int n)

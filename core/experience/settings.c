@@ -315,7 +315,7 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
             return false;
         }
         /* users/ parses the stored text; give it this member's text. */
-        yajl_gen g = latch_mgmt_gen_new();
+        struct latch_json *g = latch_mgmt_gen_new();
         if (g == NULL) {
             latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
             return false;

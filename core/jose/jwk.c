@@ -22,8 +22,6 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "jose/base64url.h"
 
 /* Largest DER ECDSA signature for P-384: SEQUENCE(2) + 2 x INTEGER(2 + 49). */
@@ -45,8 +43,6 @@ struct latch_jose_sign_pool {
 #define RSA_N_MAX_BYTES (LATCH_JOSE_RSA_MAX_BITS / 8)
 #define RSA_E_MAX_BYTES 16
 #define B64_CAP(n)      (((n) + 2) / 3 * 4 + 1)
-
-#define JSON_MAX_MEMBERS 256
 
 /* The public members of a key, base64url-encoded, as a JWK and its thumbprint need them. */
 struct pub_members {
@@ -116,125 +112,7 @@ static latch_rc invalid_key(struct latch_error *err, const char *why)
     return LATCH_FAIL;
 }
 
-/* ---- strict JSON ------------------------------------------------------------------------- */
-
-/* A lexical pass before yajl: bounded depth, no NUL, no "\u0000", no comments. */
-static bool json_scan(const char *s, size_t len, unsigned max_depth, const char **why)
-{
-    unsigned depth = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '\0') {
-            *why = "contains a NUL byte";
-            return false;
-        }
-        if (in_string) {
-            if (c == '\\') {
-                if (i + 5 < len && memcmp(s + i + 1, "u0000", 5) == 0) {
-                    *why = "contains an escaped NUL";
-                    return false;
-                }
-                i++; /* the escaped character cannot end the string */
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            in_string = true;
-            break;
-        case '{':
-        case '[':
-            if (++depth > max_depth) {
-                *why = "nested too deeply";
-                return false;
-            }
-            break;
-        case '}':
-        case ']':
-            if (depth > 0)
-                depth--;
-            break;
-        case '/':
-            *why = "contains a comment";
-            return false;
-        default:
-            break;
-        }
-    }
-    return true;
-}
-
-static bool json_unique(yajl_val v, const char **why)
-{
-    if (YAJL_IS_OBJECT(v)) {
-        size_t n = v->u.object.len;
-        if (n > JSON_MAX_MEMBERS) {
-            *why = "has too many members";
-            return false;
-        }
-        for (size_t i = 0; i < n; i++) {
-            for (size_t j = i + 1; j < n; j++) {
-                if (strcmp(v->u.object.keys[i], v->u.object.keys[j]) == 0) {
-                    *why = "has a duplicate member";
-                    return false;
-                }
-            }
-            if (!json_unique(v->u.object.values[i], why))
-                return false;
-        }
-    } else if (YAJL_IS_ARRAY(v)) {
-        for (size_t i = 0; i < v->u.array.len; i++)
-            if (!json_unique(v->u.array.values[i], why))
-                return false;
-    }
-    return true;
-}
-
-bool latch_jose_json_parse_object(const char *json, size_t len, unsigned max_depth, yajl_val *out,
-                                  const char **why)
-{
-    const char *reason = "is not valid JSON";
-    char stackbuf[1024];
-    char *copy = NULL;
-    char errbuf[128];
-    yajl_val v = NULL;
-    bool ok = false;
-
-    *out = NULL;
-    if (!json_scan(json, len, max_depth, &reason))
-        goto done;
-    /* yajl's tree parser wants a NUL-terminated string. */
-    copy = len < sizeof(stackbuf) ? stackbuf : malloc(len + 1);
-    if (copy == NULL) {
-        reason = "could not be copied (out of memory)";
-        goto done;
-    }
-    memcpy(copy, json, len);
-    copy[len] = '\0';
-    v = yajl_tree_parse(copy, errbuf, sizeof(errbuf));
-    if (v == NULL)
-        goto done;
-    if (!YAJL_IS_OBJECT(v)) {
-        reason = "is not a JSON object";
-        goto done;
-    }
-    if (!json_unique(v, &reason))
-        goto done;
-    *out = v;
-    v = NULL;
-    ok = true;
-done:
-    if (copy != stackbuf)
-        free(copy);
-    yajl_tree_free(v);
-    if (!ok && why != NULL)
-        *why = reason;
-    return ok;
-}
+/* ---- JSON ---- */
 
 yajl_val latch_jose_json_get(yajl_val obj, const char *name)
 {
@@ -366,83 +244,75 @@ latch_rc latch_jose_key_thumbprint(const struct latch_jose_key *key,
     return thumbprint_of(&m, out, err);
 }
 
-#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-
-static bool gen_jwk(yajl_gen g, const struct latch_jose_key *key, const struct pub_members *m)
+/* Writes one public JWK as an object (member order as RFC 7517's examples). */
+static void gen_jwk(struct latch_json *g, const struct latch_jose_key *key,
+                    const struct pub_members *m)
 {
-    bool ok = yajl_gen_map_open(g) == yajl_gen_status_ok;
-    ok = ok && GEN_STR(g, "kty") == yajl_gen_status_ok && GEN_STR(g, m->kty) == yajl_gen_status_ok;
-    if (m->crv != NULL)
-        ok = ok && GEN_STR(g, "crv") == yajl_gen_status_ok &&
-             GEN_STR(g, m->crv) == yajl_gen_status_ok;
-    if (strcmp(m->kty, "RSA") == 0) {
-        ok = ok && GEN_STR(g, "n") == yajl_gen_status_ok && GEN_STR(g, m->n) == yajl_gen_status_ok;
-        ok = ok && GEN_STR(g, "e") == yajl_gen_status_ok && GEN_STR(g, m->e) == yajl_gen_status_ok;
-    } else {
-        ok = ok && GEN_STR(g, "x") == yajl_gen_status_ok && GEN_STR(g, m->x) == yajl_gen_status_ok;
-        if (strcmp(m->kty, "EC") == 0)
-            ok = ok && GEN_STR(g, "y") == yajl_gen_status_ok &&
-                 GEN_STR(g, m->y) == yajl_gen_status_ok;
+    latch_json_begin_object(g);
+    latch_json_key(g, "kty");
+    latch_json_string(g, m->kty);
+    if (m->crv != NULL) {
+        latch_json_key(g, "crv");
+        latch_json_string(g, m->crv);
     }
-    ok =
-        ok && GEN_STR(g, "kid") == yajl_gen_status_ok && GEN_STR(g, key->kid) == yajl_gen_status_ok;
-    ok = ok && GEN_STR(g, "alg") == yajl_gen_status_ok &&
-         GEN_STR(g, latch_jose_alg_name(key->alg)) == yajl_gen_status_ok;
-    ok = ok && GEN_STR(g, "use") == yajl_gen_status_ok && GEN_STR(g, "sig") == yajl_gen_status_ok;
-    ok = ok && yajl_gen_map_close(g) == yajl_gen_status_ok;
-    return ok;
-}
-
-/* Copies the generator's buffer into a malloc'd NUL-terminated string. */
-static latch_rc gen_take(yajl_gen g, char **json, size_t *len, struct latch_error *err)
-{
-    const unsigned char *buf = NULL;
-    size_t n = 0;
-    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok)
-        return internal_fail(err, "reading the JSON generator");
-    char *copy = malloc(n + 1);
-    if (copy == NULL)
-        return internal_fail(err, "allocating JSON");
-    memcpy(copy, buf, n);
-    copy[n] = '\0';
-    *json = copy;
-    if (len != NULL)
-        *len = n;
-    return LATCH_OK;
+    if (strcmp(m->kty, "RSA") == 0) {
+        latch_json_key(g, "n");
+        latch_json_string(g, m->n);
+        latch_json_key(g, "e");
+        latch_json_string(g, m->e);
+    } else {
+        latch_json_key(g, "x");
+        latch_json_string(g, m->x);
+        if (strcmp(m->kty, "EC") == 0) {
+            latch_json_key(g, "y");
+            latch_json_string(g, m->y);
+        }
+    }
+    latch_json_key(g, "kid");
+    latch_json_string(g, key->kid);
+    latch_json_key(g, "alg");
+    latch_json_string(g, latch_jose_alg_name(key->alg));
+    latch_json_key(g, "use");
+    latch_json_string(g, "sig");
+    latch_json_end_object(g);
 }
 
 static latch_rc jwks_or_jwk(const struct latch_jose_key *const *keys, size_t n, bool set,
                             char **json, size_t *len, struct latch_error *err)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
+    struct latch_json g;
     struct pub_members *m = malloc(sizeof(*m));
     latch_rc rc = LATCH_FAIL;
-    bool ok;
 
     *json = NULL;
     /* Key ids from imported JWKs are arbitrary text: refuse to emit invalid UTF-8. */
-    if (g == NULL || m == NULL || yajl_gen_config(g, yajl_gen_validate_utf8, 1) == 0) {
-        internal_fail(err, "setting up the JWK generator");
+    latch_json_init_strict(&g);
+    if (m == NULL) {
+        internal_fail(err, "setting up the JWK writer");
         goto done;
     }
-    ok = !set ||
-         (yajl_gen_map_open(g) == yajl_gen_status_ok && GEN_STR(g, "keys") == yajl_gen_status_ok &&
-          yajl_gen_array_open(g) == yajl_gen_status_ok);
-    for (size_t i = 0; ok && i < n; i++) {
+    if (set) {
+        latch_json_begin_object(&g);
+        latch_json_key(&g, "keys");
+        latch_json_begin_array(&g);
+    }
+    for (size_t i = 0; i < n; i++) {
         if (pub_members_get(keys[i], m, err) != LATCH_OK)
             goto done;
-        ok = gen_jwk(g, keys[i], m);
+        gen_jwk(&g, keys[i], m);
     }
-    ok = ok && (!set || (yajl_gen_array_close(g) == yajl_gen_status_ok &&
-                         yajl_gen_map_close(g) == yajl_gen_status_ok));
-    if (!ok) {
+    if (set) {
+        latch_json_end_array(&g);
+        latch_json_end_object(&g);
+    }
+    *json = latch_json_take(&g, len);
+    if (*json == NULL) {
         internal_fail(err, "generating JWK JSON");
         goto done;
     }
-    rc = gen_take(g, json, len, err);
+    rc = LATCH_OK;
 done:
-    if (g != NULL)
-        yajl_gen_free(g);
+    latch_json_clear(&g);
     free(m);
     return rc;
 }
@@ -749,27 +619,21 @@ static latch_rc alg_of_pkey(EVP_PKEY *pkey, enum latch_jose_alg *alg, struct lat
 /* The protected header prefix `{"alg":"…","kid":"…"` for a signing key. */
 static latch_rc header_prefix(struct latch_jose_key *key, struct latch_error *err)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
+    struct latch_json g;
     latch_rc rc = LATCH_FAIL;
-    char *json = NULL;
     size_t len = 0;
 
-    if (g == NULL || yajl_gen_config(g, yajl_gen_validate_utf8, 1) == 0) {
-        internal_fail(err, "setting up the header generator");
-        goto done;
-    }
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "alg") != yajl_gen_status_ok ||
-        GEN_STR(g, latch_jose_alg_name(key->alg)) != yajl_gen_status_ok ||
-        GEN_STR(g, "kid") != yajl_gen_status_ok || GEN_STR(g, key->kid) != yajl_gen_status_ok ||
-        yajl_gen_map_close(g) != yajl_gen_status_ok) {
-        internal_fail(err, "generating the protected header");
-        goto done;
-    }
-    if (gen_take(g, &json, &len, err) != LATCH_OK)
-        goto done;
-    if (len < 2 || json[len - 1] != '}') {
+    latch_json_init_strict(&g);
+    latch_json_begin_object(&g);
+    latch_json_key(&g, "alg");
+    latch_json_string(&g, latch_jose_alg_name(key->alg));
+    latch_json_key(&g, "kid");
+    latch_json_string(&g, key->kid);
+    latch_json_end_object(&g);
+    char *json = latch_json_take(&g, &len);
+    if (json == NULL || len < 2 || json[len - 1] != '}') {
         free(json);
-        internal_fail(err, "closing the protected header");
+        internal_fail(err, "generating the protected header");
         goto done;
     }
     /* Drop the closing brace: signing appends the caller's members, then closes it. */
@@ -778,8 +642,7 @@ static latch_rc header_prefix(struct latch_jose_key *key, struct latch_error *er
     key->header_len = len;
     rc = LATCH_OK;
 done:
-    if (g != NULL)
-        yajl_gen_free(g);
+    latch_json_clear(&g);
     return rc;
 }
 
@@ -1044,7 +907,6 @@ latch_rc latch_jose_key_from_jwk(const char *json, size_t len, struct latch_jose
     EVP_PKEY *pkey = NULL;
     BIGNUM *bn_n = NULL;
     BIGNUM *bn_e = NULL;
-    const char *why = NULL;
     const char *type = NULL;
     const char *kid = NULL;
     enum latch_jose_alg alg = LATCH_JOSE_ES256;
@@ -1057,9 +919,11 @@ latch_rc latch_jose_key_from_jwk(const char *json, size_t len, struct latch_jose
         invalid_key(err, "the JWK is too large");
         goto done;
     }
-    if (!latch_jose_json_parse_object(json, len, 4, &jwk, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(4);
+    struct latch_error perr = {0};
+    if (latch_json_parse(json, len, &lim, &jwk, &perr) != LATCH_OK) {
         invalid_key(err, "the JWK is not a valid JSON object");
-        latch_error_detail(err, "jwk %s", why);
+        latch_error_detail(err, "jwk %s", perr.message);
         goto done;
     }
     bld = OSSL_PARAM_BLD_new();

@@ -21,6 +21,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "util/error.h"
+#include "util/json.h"
 
 enum latch_jose_alg {
     LATCH_JOSE_ES256 = 0, /* ECDSA P-256 SHA-256, signature r||s of 2 x 32 bytes */
@@ -156,14 +157,18 @@ latch_rc latch_jose_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t 
 latch_rc latch_jose_ecdsa_raw_to_der(const uint8_t *raw, size_t coord, uint8_t *der, size_t cap,
                                      size_t *der_len, struct latch_error *err) LATCH_MUST_CHECK;
 
-/* Strict JSON for the JOSE layer: parses json[0..len) (need not be NUL-terminated) into a yajl
- * tree that must be an object, refusing NUL bytes and "\u0000" escapes (yajl's tree keeps C
- * strings, which would silently cut them), comments (yajl's tree parser allows them), nesting
- * deeper than max_depth, objects with more than 256 members, and duplicate member names at any
- * level. On success *out is the caller's (yajl_tree_free()); on failure returns false with a
- * static reason in *why (may be NULL). Any thread. */
-bool latch_jose_json_parse_object(const char *json, size_t len, unsigned max_depth, yajl_val *out,
-                                  const char **why);
+/* The bounds of the JSON the JOSE layer reads with latch_json_parse() (util/json.h): JOSE
+ * headers, JWT claims and JWKs are objects of at most LATCH_JOSE_TOKEN_MAX bytes, 256 members per
+ * object, no deeper than max_depth. Any thread. */
+static inline struct latch_json_limits latch_jose_json_limits(unsigned max_depth)
+{
+    return (struct latch_json_limits){
+        .max_bytes = 16 * 1024, /* LATCH_JOSE_TOKEN_MAX (jws.h), which includes jwk.h */
+        .max_depth = max_depth,
+        .max_members = 256,
+        .require_object = true,
+    };
+}
 
 /* The member `name` of object obj, or NULL (borrowed from obj). */
 yajl_val latch_jose_json_get(yajl_val obj, const char *name);

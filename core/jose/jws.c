@@ -165,7 +165,6 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
     struct latch_jose_jws jws = {0};
     const struct latch_jose_key *key = NULL;
     uint8_t sig[LATCH_JOSE_SIG_MAX];
-    const char *why = NULL;
     latch_rc rc = LATCH_FAIL;
 
     memset(out, 0, sizeof(*out));
@@ -193,10 +192,11 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
         bad_token(err, malformed, "header is not base64url");
         goto done;
     }
-    if (!latch_jose_json_parse_object(jws.header, jws.header_len, LATCH_JOSE_HEADER_DEPTH,
-                                      &jws.header_json, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(LATCH_JOSE_HEADER_DEPTH);
+    struct latch_error perr = {0};
+    if (latch_json_parse(jws.header, jws.header_len, &lim, &jws.header_json, &perr) != LATCH_OK) {
         bad_token(err, malformed, "header is not a strict JSON object");
-        latch_error_detail(err, " (%s)", why);
+        latch_error_detail(err, " (%s)", perr.message);
         goto done;
     }
     yajl_val alg = latch_jose_json_get(jws.header_json, "alg");

@@ -1,6 +1,6 @@
 /*
- * JWT claims: the escaping builder over yajl_gen and the post-signature claim checks. See
- * jwt.h.
+ * JWT claims: the escaping builder over util/json.c's strict writer and the post-signature claim
+ * checks. See jwt.h.
  */
 #include "jose/jwt.h"
 
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <yajl/yajl_gen.h>
+#include "util/json.h"
 
 struct latch_jose_claims {
-    yajl_gen gen;
+    struct latch_json gen;
     bool failed;
     bool finished;
     char error[160];
@@ -28,17 +28,9 @@ struct latch_jose_claims *latch_jose_claims_new(void)
     struct latch_jose_claims *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->gen = yajl_gen_alloc(NULL);
-    if (c->gen == NULL) {
-        free(c);
-        return NULL;
-    }
-    /* Invalid UTF-8 in a value is an error, not bytes copied into the token. */
-    if (yajl_gen_config(c->gen, yajl_gen_validate_utf8, 1) == 0 ||
-        yajl_gen_map_open(c->gen) != yajl_gen_status_ok) {
-        latch_jose_claims_free(c);
-        return NULL;
-    }
+    /* Invalid UTF-8 in a value is an error, not bytes copied (or replaced) into the token. */
+    latch_json_init_strict(&c->gen);
+    latch_json_begin_object(&c->gen);
     return c;
 }
 
@@ -48,7 +40,7 @@ void latch_jose_claims_free(struct latch_jose_claims *c)
         return;
     for (size_t i = 0; i < c->n; i++)
         free(c->names[i]);
-    yajl_gen_free(c->gen);
+    latch_json_clear(&c->gen);
     free(c);
 }
 
@@ -86,19 +78,21 @@ static bool claims_begin(struct latch_jose_claims *c, const char *name)
         return false;
     }
     c->names[c->n++] = copy;
-    if (yajl_gen_string(c->gen, (const unsigned char *)name, strlen(name)) != yajl_gen_status_ok) {
+    latch_json_key(&c->gen, name);
+    if (c->gen.bad_utf8) {
         claims_fail(c, name, "the name is not valid UTF-8");
         return false;
     }
     return true;
 }
 
-static void claims_check(struct latch_jose_claims *c, const char *name, yajl_gen_status st)
+/* After a value: the writer's sticky state says whether it went in. */
+static void claims_check(struct latch_jose_claims *c, const char *name)
 {
-    if (st == yajl_gen_invalid_string)
+    if (c->gen.bad_utf8)
         claims_fail(c, name, "the value is not valid UTF-8");
-    else if (st != yajl_gen_status_ok)
-        claims_fail(c, name, "the JSON generator failed");
+    else if (c->gen.failed)
+        claims_fail(c, name, "the JSON writer failed");
 }
 
 void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name, const char *value,
@@ -110,7 +104,8 @@ void latch_jose_claims_add_stringn(struct latch_jose_claims *c, const char *name
         claims_fail(c, name, "no value");
         return;
     }
-    claims_check(c, name, yajl_gen_string(c->gen, (const unsigned char *)value, len));
+    latch_json_string_n(&c->gen, value, len);
+    claims_check(c, name);
 }
 
 void latch_jose_claims_add_string(struct latch_jose_claims *c, const char *name, const char *value)
@@ -120,14 +115,18 @@ void latch_jose_claims_add_string(struct latch_jose_claims *c, const char *name,
 
 void latch_jose_claims_add_int(struct latch_jose_claims *c, const char *name, int64_t value)
 {
-    if (claims_begin(c, name))
-        claims_check(c, name, yajl_gen_integer(c->gen, (long long)value));
+    if (claims_begin(c, name)) {
+        latch_json_int(&c->gen, value);
+        claims_check(c, name);
+    }
 }
 
 void latch_jose_claims_add_bool(struct latch_jose_claims *c, const char *name, bool value)
 {
-    if (claims_begin(c, name))
-        claims_check(c, name, yajl_gen_bool(c->gen, value ? 1 : 0));
+    if (claims_begin(c, name)) {
+        latch_json_bool(&c->gen, value);
+        claims_check(c, name);
+    }
 }
 
 void latch_jose_claims_add_strings(struct latch_jose_claims *c, const char *name,
@@ -135,24 +134,23 @@ void latch_jose_claims_add_strings(struct latch_jose_claims *c, const char *name
 {
     if (!claims_begin(c, name))
         return;
-    yajl_gen_status st = yajl_gen_array_open(c->gen);
-    for (size_t i = 0; st == yajl_gen_status_ok && i < n; i++) {
+    latch_json_begin_array(&c->gen);
+    for (size_t i = 0; i < n; i++) {
         if (values[i] == NULL) {
             claims_fail(c, name, "a NULL array element");
             return;
         }
-        st = yajl_gen_string(c->gen, (const unsigned char *)values[i], strlen(values[i]));
+        latch_json_string(&c->gen, values[i]);
     }
-    if (st == yajl_gen_status_ok)
-        st = yajl_gen_array_close(c->gen);
-    claims_check(c, name, st);
+    latch_json_end_array(&c->gen);
+    claims_check(c, name);
 }
 
 latch_rc latch_jose_claims_finish(struct latch_jose_claims *c, char **json, size_t *len,
                                   struct latch_error *err)
 {
-    const unsigned char *buf = NULL;
     size_t n = 0;
+    char *text = NULL;
 
     *json = NULL;
     if (c == NULL)
@@ -160,20 +158,18 @@ latch_rc latch_jose_claims_finish(struct latch_jose_claims *c, char **json, size
     if (c->finished)
         claims_fail(c, NULL, "the builder was already finished");
     c->finished = true;
-    if (!c->failed && (yajl_gen_map_close(c->gen) != yajl_gen_status_ok ||
-                       yajl_gen_get_buf(c->gen, &buf, &n) != yajl_gen_status_ok))
-        claims_fail(c, NULL, "closing the object failed");
-    char *copy = c->failed ? NULL : malloc(n + 1);
-    if (!c->failed && copy == NULL)
-        claims_fail(c, NULL, "out of memory");
+    if (!c->failed) {
+        latch_json_end_object(&c->gen);
+        text = latch_json_take(&c->gen, &n);
+        if (text == NULL)
+            claims_fail(c, NULL, "out of memory");
+    }
     if (c->failed) {
         latch_error_set(err, 500, "server_error", "Internal server error.");
         latch_error_detail(err, "jwt: %s", c->error);
         return LATCH_FAIL;
     }
-    memcpy(copy, buf, n);
-    copy[n] = '\0';
-    *json = copy;
+    *json = text;
     if (len != NULL)
         *len = n;
     return LATCH_OK;
@@ -305,7 +301,6 @@ latch_rc latch_jose_jwt_check_claims(const char *payload, size_t len,
                                      struct latch_error *err)
 {
     yajl_val tree = NULL;
-    const char *why = NULL;
     int64_t exp;
     int64_t iat;
     int64_t nbf;
@@ -315,9 +310,11 @@ latch_rc latch_jose_jwt_check_claims(const char *payload, size_t len,
         *claims = NULL;
     if (!rules_ok(rules, err))
         goto done;
-    if (!latch_jose_json_parse_object(payload, len, LATCH_JOSE_CLAIMS_DEPTH, &tree, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(LATCH_JOSE_CLAIMS_DEPTH);
+    struct latch_error perr = {0};
+    if (latch_json_parse(payload, len, &lim, &tree, &perr) != LATCH_OK) {
         bad_claims(err, "The token's claims are malformed.", "payload is not a strict object");
-        latch_error_detail(err, " (%s)", why);
+        latch_error_detail(err, " (%s)", perr.message);
         goto done;
     }
     if (check_tree(tree, rules, &exp, &iat, &nbf, err) != LATCH_OK)
@@ -351,7 +348,6 @@ latch_rc latch_jose_jwt_verify(const char *token, size_t len,
                                struct latch_error *err)
 {
     struct latch_jose_jwt jwt = {0};
-    const char *why = NULL;
     latch_rc rc = LATCH_FAIL;
 
     memset(out, 0, sizeof(*out));
@@ -364,10 +360,12 @@ latch_rc latch_jose_jwt_verify(const char *token, size_t len,
         bad_claims(err, "The token's type is not accepted.", "typ differs");
         goto done;
     }
-    if (!latch_jose_json_parse_object(jwt.jws.payload, jwt.jws.payload_len, LATCH_JOSE_CLAIMS_DEPTH,
-                                      &jwt.claims, &why)) {
+    struct latch_json_limits lim = latch_jose_json_limits(LATCH_JOSE_CLAIMS_DEPTH);
+    struct latch_error perr = {0};
+    if (latch_json_parse(jwt.jws.payload, jwt.jws.payload_len, &lim, &jwt.claims, &perr) !=
+        LATCH_OK) {
         bad_claims(err, "The token's claims are malformed.", "payload is not a strict object");
-        latch_error_detail(err, " (%s)", why);
+        latch_error_detail(err, " (%s)", perr.message);
         goto done;
     }
     if (check_tree(jwt.claims, rules, &jwt.exp, &jwt.iat, &jwt.nbf, err) != LATCH_OK)

@@ -354,14 +354,14 @@ static bool valid_origin(const char *s)
 
 /* Writes key: [validated URIs] into g. */
 static bool gen_uris(const struct latch_mgmt_obj *o, const char *key, yajl_val arr, bool native,
-                     bool *custom, yajl_gen g)
+                     bool *custom, struct latch_json *g)
 {
     if (!YAJL_IS_ARRAY(arr) || arr->u.array.len > URIS_MAX) {
         latch_mgmt_invalid_member(o, key, "must be an array of at most 50 URIs");
         return false;
     }
     latch_mgmt_gen_str(g, key);
-    yajl_gen_array_open(g);
+    latch_json_begin_array(g);
     for (size_t i = 0; i < arr->u.array.len; i++) {
         yajl_val item = arr->u.array.values[i];
         char problem[160];
@@ -385,7 +385,7 @@ static bool gen_uris(const struct latch_mgmt_obj *o, const char *key, yajl_val a
             *custom = true;
         latch_mgmt_gen_str(g, item->u.string);
     }
-    yajl_gen_array_close(g);
+    latch_json_end_array(g);
     return true;
 }
 
@@ -401,31 +401,31 @@ static bool oidc_metadata(const struct latch_mgmt_obj *body, bool create, bool n
         return false;
     if (m.val == NULL && !create)
         return true;
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL)
         goto oom;
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     for (const char *const *k = keys; *k; k++) {
         yajl_val arr = latch_mgmt_member(&m, *k);
         if (arr == NULL || YAJL_IS_NULL(arr)) {
             if (arr != NULL && !create) {
                 latch_mgmt_invalid_member(&m, *k, "must be an array of URIs");
-                yajl_gen_free(g);
+                latch_mgmt_gen_free(g);
                 return false;
             }
             if (create) {
                 latch_mgmt_gen_str(g, *k);
-                yajl_gen_array_open(g);
-                yajl_gen_array_close(g);
+                latch_json_begin_array(g);
+                latch_json_end_array(g);
             }
             continue;
         }
         if (!gen_uris(&m, *k, arr, native, custom, g)) {
-            yajl_gen_free(g);
+            latch_mgmt_gen_free(g);
             return false;
         }
     }
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     *out = latch_mgmt_gen_take(body->req, g);
     if (*out == NULL)
         goto oom;
@@ -453,19 +453,19 @@ static bool custom_metadata(const struct latch_mgmt_obj *body, const char **out)
         !latch_mgmt_get_bool(&m, "rotateRefreshToken", 0, &rotate))
         return false;
     yajl_val origins = latch_mgmt_member(&m, "corsAllowedOrigins");
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL)
         goto oom;
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     if (origins != NULL) {
         if (!YAJL_IS_ARRAY(origins) || origins->u.array.len > URIS_MAX) {
-            yajl_gen_free(g);
+            latch_mgmt_gen_free(g);
             latch_mgmt_invalid_member(&m, "corsAllowedOrigins",
                                       "must be an array of at most 50 origins");
             return false;
         }
         latch_mgmt_gen_str(g, "corsAllowedOrigins");
-        yajl_gen_array_open(g);
+        latch_json_begin_array(g);
         for (size_t i = 0; i < origins->u.array.len; i++) {
             yajl_val item = origins->u.array.values[i];
             if (!YAJL_IS_STRING(item) || strlen(item->u.string) > URI_MAX_CHARS ||
@@ -473,31 +473,31 @@ static bool custom_metadata(const struct latch_mgmt_obj *body, const char **out)
                 char problem[96];
                 snprintf(problem, sizeof(problem),
                          "item %zu must be an origin such as https://app.example.com", i);
-                yajl_gen_free(g);
+                latch_mgmt_gen_free(g);
                 latch_mgmt_invalid_member(&m, "corsAllowedOrigins", problem);
                 return false;
             }
             latch_mgmt_gen_str(g, item->u.string);
         }
-        yajl_gen_array_close(g);
+        latch_json_end_array(g);
     }
     if (has_ttl) {
         latch_mgmt_gen_str(g, "idTokenTtl");
-        yajl_gen_integer(g, ttl);
+        latch_json_int(g, ttl);
     }
     if (has_days) {
         latch_mgmt_gen_str(g, "refreshTokenTtlInDays");
-        yajl_gen_integer(g, days);
+        latch_json_int(g, days);
     }
     if (always >= 0) {
         latch_mgmt_gen_str(g, "alwaysIssueRefreshToken");
-        yajl_gen_bool(g, always);
+        latch_json_bool(g, always);
     }
     if (rotate >= 0) {
         latch_mgmt_gen_str(g, "rotateRefreshToken");
-        yajl_gen_bool(g, rotate);
+        latch_json_bool(g, rotate);
     }
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     *out = latch_mgmt_gen_take(body->req, g);
     if (*out == NULL)
         goto oom;
@@ -516,7 +516,7 @@ static bool custom_data(const struct latch_mgmt_obj *body, const char **out)
         return false;
     if (m.val == NULL)
         return true;
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g != NULL)
         latch_mgmt_gen_value(g, m.val);
     *out = g ? latch_mgmt_gen_take(body->req, g) : NULL;
@@ -621,20 +621,20 @@ static void list_apps(struct latch_request *req, void *arg)
         return;
     const char *types_json = NULL;
     if (ntypes > 0) {
-        yajl_gen g = latch_mgmt_gen_new();
+        struct latch_json *g = latch_mgmt_gen_new();
         if (g == NULL)
             goto oom;
-        yajl_gen_array_open(g);
+        latch_json_begin_array(g);
         for (int i = 0; i < ntypes; i++) {
             if (!valid_type(types[i])) {
-                yajl_gen_free(g);
+                latch_mgmt_gen_free(g);
                 latch_mgmt_invalid(req, "types",
                                    "must be Traditional, SPA, Native or MachineToMachine");
                 return;
             }
             latch_mgmt_gen_str(g, types[i]);
         }
-        yajl_gen_array_close(g);
+        latch_json_end_array(g);
         types_json = latch_mgmt_gen_take(req, g);
         if (types_json == NULL)
             goto oom;

@@ -95,69 +95,22 @@ static const struct latch_stmt delete_stmt = {
 };
 // clang-format on
 
-/* ---- secrets: allocation that wipes, sealing and opening ---- */
+/* ---- secrets: writing that wipes, sealing and opening ---- */
 
-/* yajl allocation functions that wipe every block they free: generators that hold plaintext
- * secrets leave nothing behind in the heap. */
-union wipe_hdr {
-    size_t size;
-    max_align_t align;
-};
-
-static void *wipe_malloc(void *ctx, size_t n)
+/* A writer for text that holds plaintext secrets: every buffer it leaves behind is wiped. */
+static struct latch_json *secret_gen_new(void)
 {
-    (void)ctx;
-    union wipe_hdr *h = malloc(sizeof(*h) + n);
-    if (h == NULL)
-        return NULL;
-    h->size = n;
-    return h + 1;
-}
-
-static void wipe_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p == NULL)
-        return;
-    union wipe_hdr *h = (union wipe_hdr *)p - 1;
-    explicit_bzero(p, h->size);
-    free(h);
-}
-
-static void *wipe_realloc(void *ctx, void *p, size_t n)
-{
-    if (p == NULL)
-        return wipe_malloc(ctx, n);
-    union wipe_hdr *h = (union wipe_hdr *)p - 1;
-    void *q = wipe_malloc(ctx, n);
-    if (q == NULL)
-        return NULL;
-    memcpy(q, p, h->size < n ? h->size : n);
-    wipe_free(ctx, p);
-    return q;
-}
-
-static yajl_alloc_funcs wipe_funcs = {wipe_malloc, wipe_realloc, wipe_free, NULL};
-
-static yajl_gen secret_gen_new(void)
-{
-    yajl_gen g = yajl_gen_alloc(&wipe_funcs);
+    struct latch_json *g = malloc(sizeof(*g));
     if (g != NULL)
-        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+        latch_json_init_secret(g);
     return g;
 }
 
-/* The generator's text as a malloc'd string (wipe and free it), then frees the generator. */
-static char *secret_gen_take(yajl_gen g)
+/* The writer's text as a malloc'd string (wipe and free it), then frees the writer. */
+static char *secret_gen_take(struct latch_json *g)
 {
-    const unsigned char *buf;
-    size_t len;
-    char *out = NULL;
-    if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok && (out = malloc(len + 1)) != NULL) {
-        memcpy(out, buf, len);
-        out[len] = '\0';
-    }
-    yajl_gen_free(g);
+    char *out = latch_json_take(g, NULL);
+    latch_mgmt_gen_free(g);
     return out;
 }
 
@@ -200,7 +153,8 @@ static bool seal_aad(char *aad, size_t cap, const char *tenant_id, const char *c
 }
 
 /* {"$sealed": "<b64url>"} for plain. */
-static bool gen_sealed(yajl_gen g, const uint8_t key[32], const char *aad, const char *plain)
+static bool gen_sealed(struct latch_json *g, const uint8_t key[32], const char *aad,
+                       const char *plain)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
@@ -216,10 +170,10 @@ static bool gen_sealed(yajl_gen g, const uint8_t key[32], const char *aad, const
         return false;
     }
     text[n] = '\0';
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     latch_mgmt_gen_str(g, "$sealed");
     latch_mgmt_gen_str(g, text);
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     free(text);
     return true;
 }
@@ -260,7 +214,7 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
 {
     uint8_t key[32];
     char *out = NULL;
-    yajl_gen g = NULL;
+    struct latch_json *g = NULL;
     yajl_val tree = yajl_tree_parse(stored, NULL, 0);
     if (tree == NULL || !YAJL_IS_OBJECT(tree))
         goto done;
@@ -268,7 +222,7 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
         goto done;
     if ((g = secret_gen_new()) == NULL)
         goto done;
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     for (size_t i = 0; i < tree->u.object.len; i++) {
         const char *k = tree->u.object.keys[i];
         yajl_val v = tree->u.object.values[i];
@@ -291,12 +245,12 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
         latch_mgmt_gen_str(g, plain);
         latch_mgmt_connector_config_free(plain);
     }
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     out = secret_gen_take(g);
     g = NULL;
 done:
     if (g != NULL)
-        yajl_gen_free(g);
+        latch_mgmt_gen_free(g);
     explicit_bzero(key, sizeof(key));
     yajl_tree_free(tree);
     return out;
@@ -352,7 +306,7 @@ static bool factory_standard(yajl_val factory)
 }
 
 struct factories {
-    yajl_gen g;
+    struct latch_json *g;
 };
 
 static void each_factory(struct latch_plugin *p, void *arg)
@@ -373,9 +327,9 @@ static void list_factories(struct latch_request *req, void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
         return;
     }
-    yajl_gen_array_open(f.g);
+    latch_json_begin_array(f.g);
     latch_plugin_each(each_factory, &f);
-    yajl_gen_array_close(f.g);
+    latch_json_end_array(f.g);
     const char *body = latch_mgmt_gen_take(req, f.g);
     if (body == NULL) {
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
@@ -421,7 +375,7 @@ static void get_factory(struct latch_request *req, void *arg)
 /* ---- connector JSON ---- */
 
 /* Writes the connector: the factory's metadata (when loaded), then the row over it. */
-static void gen_connector(yajl_gen g, yajl_val row)
+static void gen_connector(struct latch_json *g, yajl_val row)
 {
     yajl_val cid = obj_get(row, "connectorId");
     struct latch_plugin *p = cid && YAJL_IS_STRING(cid) ? latch_plugin_get(cid->u.string) : NULL;
@@ -431,7 +385,7 @@ static void gen_connector(yajl_gen g, yajl_val row)
     yajl_val meta = obj_get(row, "metadata");
     static const char *const overrides[] = {"target", "name", "logo", "logoDark", NULL};
 
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     if (factory != NULL) {
         for (size_t i = 0; i < factory->u.object.len; i++) {
             const char *k = factory->u.object.keys[i];
@@ -457,7 +411,7 @@ static void gen_connector(yajl_gen g, yajl_val row)
         } else if (factory == NULL && strcmp(*o, "target") == 0) {
             /* The factory is not loaded on this node: say so rather than guess. */
             latch_mgmt_gen_str(g, "target");
-            yajl_gen_null(g);
+            latch_json_null(g);
         }
     }
     for (size_t i = 0; i < row->u.object.len; i++) {
@@ -468,7 +422,7 @@ static void gen_connector(yajl_gen g, yajl_val row)
     latch_mgmt_gen_str(g, "Social");
     latch_mgmt_gen_str(g, "platform");
     latch_mgmt_gen_str(g, "Universal");
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     yajl_tree_free(factory);
 }
 
@@ -476,14 +430,14 @@ static void gen_connector(yajl_gen g, yajl_val row)
 static void respond_connectors(struct latch_request *req, const struct latch_store_result *res,
                                int status, bool list)
 {
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL) {
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
         return;
     }
     int n = latch_store_result_rows(res);
     if (list)
-        yajl_gen_array_open(g);
+        latch_json_begin_array(g);
     for (int i = 0; i < n && (list || i < 1); i++) {
         yajl_val row = yajl_tree_parse(latch_store_result_value(res, i, 0), NULL, 0);
         if (row != NULL && YAJL_IS_OBJECT(row))
@@ -491,7 +445,7 @@ static void respond_connectors(struct latch_request *req, const struct latch_sto
         yajl_tree_free(row);
     }
     if (list)
-        yajl_gen_array_close(g);
+        latch_json_end_array(g);
     const char *body = latch_mgmt_gen_take(req, g);
     if (body == NULL) {
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
@@ -622,29 +576,29 @@ static bool build_plain(struct cx *c, yajl_val config, yajl_val factory, yajl_va
         return false;
     }
     c->confidential = latch_arena_calloc(req->arena, config->u.object.len + 1, sizeof(char *));
-    yajl_gen g = secret_gen_new();
+    struct latch_json *g = secret_gen_new();
     if (c->confidential == NULL || g == NULL) {
         if (g != NULL)
-            yajl_gen_free(g);
+            latch_mgmt_gen_free(g);
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return false;
     }
     size_t nconf = 0;
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     for (size_t i = 0; i < config->u.object.len; i++) {
         const char *k = config->u.object.keys[i];
         yajl_val v = config->u.object.values[i];
         latch_mgmt_gen_str(g, k);
         bool conf = factory_confidential(factory, k);
         if (conf && (c->confidential[nconf++] = latch_arena_strdup(req->arena, k)) == NULL) {
-            yajl_gen_free(g);
+            latch_mgmt_gen_free(g);
             latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
             return false;
         }
         if (conf && YAJL_IS_STRING(v) && strcmp(v->u.string, SEALED_MASK) == 0) {
             yajl_val old = obj_get(stored, k);
             if (old == NULL) {
-                yajl_gen_free(g);
+                latch_mgmt_gen_free(g);
                 char field[160];
                 snprintf(field, sizeof(field), "config.%.100s", k);
                 latch_mgmt_invalid(req, field, "the masked value can only keep a stored value");
@@ -655,7 +609,7 @@ static bool build_plain(struct cx *c, yajl_val config, yajl_val factory, yajl_va
         }
         latch_mgmt_gen_value(g, v);
     }
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     c->config_plain = secret_gen_take(g);
     if (c->config_plain == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
@@ -669,13 +623,13 @@ static latch_rc seal_config(struct cx *c, const uint8_t master[32])
 {
     uint8_t key[32];
     latch_rc rc = LATCH_FAIL;
-    yajl_gen g = NULL;
+    struct latch_json *g = NULL;
     yajl_val tree = yajl_tree_parse(c->config_plain, NULL, 0);
     if (tree == NULL || !YAJL_IS_OBJECT(tree) ||
         latch_jose_derive_key(master, SEAL_PURPOSE, key) != LATCH_OK ||
         (g = latch_mgmt_gen_new()) == NULL)
         goto done;
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     for (size_t i = 0; i < tree->u.object.len; i++) {
         const char *k = tree->u.object.keys[i];
         yajl_val v = tree->u.object.values[i];
@@ -692,18 +646,13 @@ static latch_rc seal_config(struct cx *c, const uint8_t master[32])
             latch_mgmt_gen_value(g, v);
         }
     }
-    yajl_gen_map_close(g);
-    const unsigned char *buf;
-    size_t len;
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok ||
-        (c->config_sealed = malloc(len + 1)) == NULL)
+    latch_json_end_object(g);
+    if ((c->config_sealed = latch_json_take(g, NULL)) == NULL)
         goto done;
-    memcpy(c->config_sealed, buf, len);
-    c->config_sealed[len] = '\0';
     rc = LATCH_OK;
 done:
     if (g != NULL)
-        yajl_gen_free(g);
+        latch_mgmt_gen_free(g);
     explicit_bzero(key, sizeof(key));
     secret_tree_free(tree);
     return rc;
@@ -816,7 +765,7 @@ static bool read_common(struct cx *c, yajl_val body)
             latch_mgmt_invalid(req, "metadata", "must be an object");
             return false;
         }
-        yajl_gen g = latch_mgmt_gen_new();
+        struct latch_json *g = latch_mgmt_gen_new();
         if (g == NULL) {
             latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
             return false;

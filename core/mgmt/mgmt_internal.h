@@ -21,8 +21,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
+
+#include "util/json.h"
 
 #include "mgmt/mgmt.h"
 
@@ -212,18 +213,22 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
 void latch_mgmt_invalid_member(const struct latch_mgmt_obj *o, const char *key,
                                const char *problem);
 
-/* ---- JSON text building (yajl_gen, bounded by the body it came from) ---- */
+/* ---- JSON text building (util/json.h's writer, bounded by the body it came from) ---- */
 
-/* A new generator (no beautify, UTF-8 validated); NULL on allocation failure. */
-yajl_gen latch_mgmt_gen_new(void);
+/* A new heap writer (compact; ill-formed UTF-8 written as U+FFFD); NULL on allocation failure.
+ * Inside an object, a string where a key is due is the key (util/json.h). */
+struct latch_json *latch_mgmt_gen_new(void);
 
-/* Copies the generator's output into req->arena and frees the generator; NULL on failure. */
-char *latch_mgmt_gen_take(struct latch_request *req, yajl_gen g);
+/* Frees a writer that was not taken (NULL is fine). */
+void latch_mgmt_gen_free(struct latch_json *g);
 
-void latch_mgmt_gen_str(yajl_gen g, const char *s);
+/* Copies the writer's output into req->arena and frees the writer; NULL on failure. */
+char *latch_mgmt_gen_take(struct latch_request *req, struct latch_json *g);
+
+void latch_mgmt_gen_str(struct latch_json *g, const char *s);
 
 /* Writes a parsed value as JSON (for customData, which is stored as given). */
-void latch_mgmt_gen_value(yajl_gen g, yajl_val v);
+void latch_mgmt_gen_value(struct latch_json *g, yajl_val v);
 
 /* Number of UTF-8 code points in s, or -1 when s is not valid UTF-8. */
 long latch_mgmt_utf8_len(const char *s);

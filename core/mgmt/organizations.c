@@ -591,7 +591,7 @@ static bool get_obj_text(const struct latch_mgmt_obj *o, const char *key, const 
         return false;
     if (m.val == NULL)
         return true;
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g != NULL)
         latch_mgmt_gen_value(g, m.val);
     *out = g ? latch_mgmt_gen_take(o->req, g) : NULL;
@@ -895,7 +895,7 @@ static bool read_domains(struct latch_request *req, const char **json)
         return false;
     struct latch_mgmt_obj body = {.req = req, .val = tree, .path = ""};
     yajl_val v = latch_mgmt_member(&body, "emailDomains");
-    yajl_gen g = NULL;
+    struct latch_json *g = NULL;
     bool ok = false;
     *json = NULL;
     if (v == NULL || YAJL_IS_NULL(v)) {
@@ -911,7 +911,7 @@ static bool read_domains(struct latch_request *req, const char **json)
         oom(req);
         goto done;
     }
-    yajl_gen_array_open(g);
+    latch_json_begin_array(g);
     for (size_t i = 0; i < v->u.array.len; i++) {
         yajl_val item = v->u.array.values[i];
         char domain[DOMAIN_MAX_CHARS + 1];
@@ -923,7 +923,7 @@ static bool read_domains(struct latch_request *req, const char **json)
         }
         latch_mgmt_gen_str(g, domain);
     }
-    yajl_gen_array_close(g);
+    latch_json_end_array(g);
     *json = latch_mgmt_gen_take(req, g);
     g = NULL;
     if (*json == NULL) {
@@ -933,7 +933,7 @@ static bool read_domains(struct latch_request *req, const char **json)
     ok = true;
 done:
     if (g != NULL)
-        yajl_gen_free(g);
+        latch_mgmt_gen_free(g);
     yajl_tree_free(tree);
     return ok;
 }

@@ -380,7 +380,7 @@ static bool get_custom_data(const struct latch_mgmt_obj *o, unsigned flags, cons
         return false;
     if (m.val == NULL)
         return true;
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g != NULL)
         latch_mgmt_gen_value(g, m.val);
     *out = g ? latch_mgmt_gen_take(o->req, g) : NULL;
@@ -402,7 +402,8 @@ static const char *const address_keys[] = {
 
 /* Writes the known string members of o (keys) into g; unknown members are dropped, as Logto's
  * guard strips them. */
-static bool gen_claims(const struct latch_mgmt_obj *o, const char *const *keys, yajl_gen g)
+static bool gen_claims(const struct latch_mgmt_obj *o, const char *const *keys,
+                       struct latch_json *g)
 {
     for (const char *const *k = keys; *k; k++) {
         const char *v;
@@ -428,22 +429,22 @@ static bool get_profile(const struct latch_mgmt_obj *o, unsigned flags, const ch
         return true;
     if (!latch_mgmt_get_obj(&m, "address", 0, &addr))
         return false;
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL) {
         oom(o->req);
         return false;
     }
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     bool ok = gen_claims(&m, profile_keys, g);
     if (ok && addr.val != NULL) {
         latch_mgmt_gen_str(g, "address");
-        yajl_gen_map_open(g);
+        latch_json_begin_object(g);
         ok = gen_claims(&addr, address_keys, g);
-        yajl_gen_map_close(g);
+        latch_json_end_object(g);
     }
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     if (!ok) {
-        yajl_gen_free(g);
+        latch_mgmt_gen_free(g);
         return false;
     }
     *out = latch_mgmt_gen_take(o->req, g);
@@ -648,11 +649,11 @@ static void run_simple(struct latch_request *req, const struct latch_stmt *stmt,
 }
 
 /* Adds key: value (a string, or null) to the changes. */
-static void gen_change(yajl_gen g, const char *key, const char *value)
+static void gen_change(struct latch_json *g, const char *key, const char *value)
 {
     latch_mgmt_gen_str(g, key);
     if (value == NULL)
-        yajl_gen_null(g);
+        latch_json_null(g);
     else
         latch_mgmt_gen_str(g, value);
 }
@@ -677,12 +678,12 @@ static void update_user(struct latch_request *req, void *arg)
     yajl_tree_free(tree);
     if (!ok)
         return;
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL) {
         oom(req);
         return;
     }
-    yajl_gen_map_open(g);
+    latch_json_begin_object(g);
     if (has_username)
         gen_change(g, "username", username);
     if (has_email)
@@ -693,7 +694,7 @@ static void update_user(struct latch_request *req, void *arg)
         gen_change(g, "name", name);
     if (has_avatar)
         gen_change(g, "avatar", avatar);
-    yajl_gen_map_close(g);
+    latch_json_end_object(g);
     const char *changes = latch_mgmt_gen_take(req, g);
     if (changes == NULL) {
         oom(req);

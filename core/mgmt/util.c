@@ -12,131 +12,24 @@
 #include "http/form.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
 #define BODY_MAX_DEPTH 16
+#define BODY_MAX_BYTES ((size_t)2 << 20)
 #define SEARCH_MAX     256
 #define ID_ITEM_MAX    128
 
 /* ---- body ---- */
 
-/* The value of four hex digits at s, or -1. */
-static long hex4(const char *s)
-{
-    long v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = s[k];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0)
-            return -1;
-        v = v << 4 | d;
-    }
-    return v;
-}
-
-/* Checks what yajl_tree_parse() does not: nesting depth, and "\u0000", which would end the C
- * string yajl hands back and silently cut the value. Returns a problem or NULL. */
-static const char *body_prescan(const char *s, size_t len)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\') {
-                if (i + 5 < len && s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
-                    s[i + 4] == '0' && s[i + 5] == '0')
-                    return "\\u0000 is not allowed in strings";
-                /* yajl turns a lone high surrogate into "?" and a lone low one into ill-formed
-                 * UTF-8: a surrogate must be a high one followed by a low one. */
-                long u = i + 5 < len && s[i + 1] == 'u' ? hex4(s + i + 2) : -1;
-                if (u >= 0xdc00 && u <= 0xdfff)
-                    return "a string holds a lone UTF-16 surrogate";
-                if (u >= 0xd800 && u <= 0xdbff) {
-                    long lo =
-                        i + 11 < len && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4(s + i + 8) : -1;
-                    if (lo < 0xdc00 || lo > 0xdfff)
-                        return "a string holds a lone UTF-16 surrogate";
-                    i += 6; /* the low half is checked */
-                }
-                i++; /* skip the escaped character */
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > BODY_MAX_DEPTH)
-                return "nested too deeply";
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return NULL;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The first key that occurs twice in obj, or NULL (also NULL when out of memory, after which
- * the answer is a 500 anyway). Sorting a copy keeps a body with many keys O(n log n). */
-static const char *duplicate_key(struct latch_request *req, yajl_val obj)
-{
-    size_t n = obj->u.object.len;
-    if (n < 2)
-        return NULL;
-    const char **keys = latch_arena_alloc(req->arena, n * sizeof(*keys));
-    if (keys == NULL)
-        return NULL;
-    memcpy(keys, obj->u.object.keys, n * sizeof(*keys));
-    qsort(keys, n, sizeof(*keys), key_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(keys[i - 1], keys[i]) == 0)
-            return keys[i];
-    return NULL;
-}
-
-/* Checks what the parsed tree may still hold: an object key given twice (RFC 8259 leaves the
- * meaning open; which one wins must not be up to the parser), and strings that escapes made
- * ill-formed UTF-8. Answers 400 naming the key or field; the depth is bounded by the prescan. */
-static bool tree_check(struct latch_request *req, yajl_val v)
-{
-    if (YAJL_IS_STRING(v)) {
-        if (!latch_utf8_valid_str(v->u.string)) {
-            latch_mgmt_invalid(req, "body", "a string is not valid UTF-8");
-            return false;
-        }
-    } else if (YAJL_IS_OBJECT(v)) {
-        for (size_t i = 0; i < v->u.object.len; i++) {
-            if (!latch_utf8_valid_str(v->u.object.keys[i])) {
-                latch_mgmt_invalid(req, "body", "a key is not valid UTF-8");
-                return false;
-            }
-        }
-        const char *dup = duplicate_key(req, v);
-        if (dup != NULL) {
-            latch_http_respond_errorf(req, 400, "guard.invalid_input",
-                                      "body: duplicate key `%.64s`", dup);
-            return false;
-        }
-        for (size_t i = 0; i < v->u.object.len; i++)
-            if (!tree_check(req, v->u.object.values[i]))
-                return false;
-    } else if (YAJL_IS_ARRAY(v)) {
-        for (size_t i = 0; i < v->u.array.len; i++)
-            if (!tree_check(req, v->u.array.values[i]))
-                return false;
-    }
-    return true;
-}
+/* The Management and Experience APIs' bounds for a JSON body (the HTTP layer bounds its size
+ * first; this is the reader's own ceiling). */
+static const struct latch_json_limits body_limits = {
+    .max_bytes = BODY_MAX_BYTES,
+    .max_depth = BODY_MAX_DEPTH,
+    .require_object = true,
+};
 
 yajl_val latch_mgmt_body(struct latch_request *req)
 {
@@ -144,35 +37,13 @@ yajl_val latch_mgmt_body(struct latch_request *req)
         latch_mgmt_invalid(req, "body", "a JSON object is required");
         return NULL;
     }
-    if (memchr(req->body, '\0', req->body_len) != NULL) {
-        latch_mgmt_invalid(req, "body", "contains a NUL byte");
-        return NULL;
-    }
-    const char *problem = body_prescan(req->body, req->body_len);
-    if (problem != NULL) {
-        latch_mgmt_invalid(req, "body", problem);
-        return NULL;
-    }
-    /* Raw bytes first (yajl would only say "not valid JSON"), then the decoded tree, where
-     * escapes such as "\udc00" (a lone surrogate, which yajl encodes as ED B0 80) can still
-     * make ill-formed UTF-8 that PostgreSQL refuses. */
-    if (!latch_utf8_valid(req->body, req->body_len)) {
-        latch_mgmt_invalid(req, "body", "is not valid UTF-8");
-        return NULL;
-    }
-    char errbuf[128];
-    yajl_val tree = yajl_tree_parse(req->body, errbuf, sizeof(errbuf));
-    if (tree == NULL) {
-        latch_mgmt_invalid(req, "body", "is not valid JSON");
-        return NULL;
-    }
-    if (!YAJL_IS_OBJECT(tree)) {
-        yajl_tree_free(tree);
-        latch_mgmt_invalid(req, "body", "must be a JSON object");
-        return NULL;
-    }
-    if (!tree_check(req, tree)) {
-        yajl_tree_free(tree);
+    yajl_val tree = NULL;
+    struct latch_error err = {0};
+    if (latch_json_parse(req->body, req->body_len, &body_limits, &tree, &err) != LATCH_OK) {
+        if (err.status >= 500)
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        else
+            latch_mgmt_invalid(req, "body", err.message);
         return NULL;
     }
     return tree;
@@ -819,17 +690,17 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
             o, key, nonempty ? "must list 1 to 100 ids" : "must list at most 100 ids");
         return false;
     }
-    yajl_gen g = latch_mgmt_gen_new();
+    struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL) {
         latch_http_respond_errorf(o->req, 500, "server_error", "Out of memory.");
         return false;
     }
-    yajl_gen_array_open(g);
+    latch_json_begin_array(g);
     for (size_t i = 0; i < n; i++) {
         yajl_val item = v->u.array.values[i];
         long len = YAJL_IS_STRING(item) ? latch_mgmt_utf8_len(item->u.string) : -1;
         if (len < 1 || len > ID_ITEM_MAX || has_control(item->u.string)) {
-            yajl_gen_free(g);
+            latch_mgmt_gen_free(g);
             char problem[64];
             snprintf(problem, sizeof(problem), "item %zu must be an id (1 to %d characters)", i,
                      ID_ITEM_MAX);
@@ -838,7 +709,7 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
         }
         latch_mgmt_gen_str(g, item->u.string);
     }
-    yajl_gen_array_close(g);
+    latch_json_end_array(g);
     *json = latch_mgmt_gen_take(o->req, g);
     if (*json == NULL) {
         latch_http_respond_errorf(o->req, 500, "server_error", "Out of memory.");
@@ -849,53 +720,40 @@ bool latch_mgmt_get_ids(const struct latch_mgmt_obj *o, const char *key, unsigne
 
 /* ---- JSON text ---- */
 
-yajl_gen latch_mgmt_gen_new(void)
+struct latch_json *latch_mgmt_gen_new(void)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
+    struct latch_json *g = malloc(sizeof(*g));
     if (g != NULL)
-        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+        latch_json_init(g);
     return g;
 }
 
-char *latch_mgmt_gen_take(struct latch_request *req, yajl_gen g)
+void latch_mgmt_gen_free(struct latch_json *g)
 {
-    const unsigned char *buf;
-    size_t len;
-    char *out = NULL;
-    if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-        out = latch_arena_strndup(req->arena, (const char *)buf, len);
-    yajl_gen_free(g);
+    if (g != NULL) {
+        latch_json_clear(g);
+        free(g);
+    }
+}
+
+char *latch_mgmt_gen_take(struct latch_request *req, struct latch_json *g)
+{
+    size_t len = 0;
+    char *text = latch_json_take(g, &len);
+    char *out = text != NULL ? latch_arena_strndup(req->arena, text, len) : NULL;
+    free(text);
+    latch_mgmt_gen_free(g);
     return out;
 }
 
-void latch_mgmt_gen_str(yajl_gen g, const char *s)
+void latch_mgmt_gen_str(struct latch_json *g, const char *s)
 {
-    yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    latch_json_string(g, s);
 }
 
-void latch_mgmt_gen_value(yajl_gen g, yajl_val v)
+void latch_mgmt_gen_value(struct latch_json *g, yajl_val v)
 {
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        yajl_gen_null(g);
-    } else if (YAJL_IS_STRING(v)) {
-        latch_mgmt_gen_str(g, v->u.string);
-    } else if (YAJL_IS_NUMBER(v)) {
-        yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-        yajl_gen_bool(g, YAJL_IS_TRUE(v));
-    } else if (YAJL_IS_OBJECT(v)) {
-        yajl_gen_map_open(g);
-        for (size_t i = 0; i < v->u.object.len; i++) {
-            latch_mgmt_gen_str(g, v->u.object.keys[i]);
-            latch_mgmt_gen_value(g, v->u.object.values[i]);
-        }
-        yajl_gen_map_close(g);
-    } else if (YAJL_IS_ARRAY(v)) {
-        yajl_gen_array_open(g);
-        for (size_t i = 0; i < v->u.array.len; i++)
-            latch_mgmt_gen_value(g, v->u.array.values[i]);
-        yajl_gen_array_close(g);
-    }
+    latch_json_value(g, v);
 }
 
 void latch_mgmt_by_id(struct latch_request *req, void *arg)

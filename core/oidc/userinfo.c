@@ -55,8 +55,9 @@ static bool verify_jwt(struct latch_tenant_state *st, const char *token, const c
     if (latch_jose_verify(token, strlen(token), keys, st->nkeys, LATCH_JOSE_ALGS_ALL, &jws, &err) !=
         LATCH_OK)
         return false;
-    const char *why = NULL;
-    bool ok = latch_jose_json_parse_object(jws.payload, jws.payload_len, 8, &jwt->claims, &why);
+    struct latch_json_limits lim = latch_jose_json_limits(8);
+    struct latch_error perr = {0};
+    bool ok = latch_json_parse(jws.payload, jws.payload_len, &lim, &jwt->claims, &perr) == LATCH_OK;
     latch_jose_jws_clear(&jws);
     if (!ok)
         return false;

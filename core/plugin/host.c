@@ -19,7 +19,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "metrics/metrics.h"
@@ -80,43 +79,16 @@ static void ctx_log(const struct latch_connector_ctx *ctx, enum latch_log_level 
 
 /* ---- JSON ---- */
 
-/* A lexical pass before yajl, whose tree code recurses: bounded nesting. */
-static bool json_depth_ok(const char *s, size_t len, unsigned max_depth)
-{
-    unsigned depth = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return false;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
-
 yajl_val latch_plugin_json_parse(const char *text, size_t max_len, unsigned max_depth)
 {
-    size_t len;
-
     if (text == NULL)
         return NULL;
-    len = strnlen(text, max_len + 1);
-    if (len > max_len || !json_depth_ok(text, len, max_depth))
+    struct latch_json_limits lim = {.max_bytes = max_len, .max_depth = max_depth};
+    struct latch_error err = {0};
+    yajl_val v = NULL;
+    if (latch_json_parse(text, strnlen(text, max_len + 1), &lim, &v, &err) != LATCH_OK)
         return NULL;
-    return yajl_tree_parse(text, NULL, 0);
+    return v;
 }
 
 static yajl_val obj_get(yajl_val obj, const char *key)
@@ -127,39 +99,6 @@ static yajl_val obj_get(yajl_val obj, const char *key)
         if (strcmp(obj->u.object.keys[i], key) == 0)
             return obj->u.object.values[i];
     return NULL;
-}
-
-static bool gen_value(yajl_gen g, yajl_val v)
-{
-    yajl_gen_status st = yajl_gen_status_ok;
-
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        st = yajl_gen_null(g);
-    } else if (YAJL_IS_STRING(v)) {
-        st = yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
-    } else if (YAJL_IS_NUMBER(v)) {
-        st = yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
-    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-        st = yajl_gen_bool(g, YAJL_IS_TRUE(v));
-    } else if (YAJL_IS_OBJECT(v)) {
-        st = yajl_gen_map_open(g);
-        for (size_t i = 0; st == yajl_gen_status_ok && i < v->u.object.len; i++) {
-            const char *k = v->u.object.keys[i];
-            st = yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-            if (st == yajl_gen_status_ok && !gen_value(g, v->u.object.values[i]))
-                return false;
-        }
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_map_close(g);
-    } else if (YAJL_IS_ARRAY(v)) {
-        st = yajl_gen_array_open(g);
-        for (size_t i = 0; st == yajl_gen_status_ok && i < v->u.array.len; i++)
-            if (!gen_value(g, v->u.array.values[i]))
-                return false;
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_array_close(g);
-    }
-    return st == yajl_gen_status_ok;
 }
 
 /* A scalar as text into the arena; objects and arrays as JSON text when `structured`. */
@@ -177,15 +116,13 @@ static const char *value_text(struct latch_arena *arena, yajl_val v, bool struct
         return "false";
     if (!structured)
         return NULL;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    const unsigned char *buf = NULL;
+    struct latch_json g;
     size_t len = 0;
-    const char *out = NULL;
-    if (g == NULL)
-        return NULL;
-    if (gen_value(g, v) && yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
-        out = latch_arena_strndup(arena, (const char *)buf, len);
-    yajl_gen_free(g);
+    latch_json_init(&g);
+    latch_json_value(&g, v);
+    char *text = latch_json_take(&g, &len);
+    const char *out = text != NULL ? latch_arena_strndup(arena, text, len) : NULL;
+    free(text);
     return out;
 }
 

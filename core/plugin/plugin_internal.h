@@ -95,7 +95,8 @@ const char *latch_plugin_text_en(const struct latch_connector_i18n *t);
 /* Whether s[0..n) is well-formed UTF-8 (host.c). */
 bool latch_plugin_utf8_ok(const char *s, size_t n);
 
-/* Parses JSON text of at most max_len bytes and nesting max_depth (host.c); NULL when invalid.
+/* Parses the C string text with latch_json_parse() (util/json.h): at most max_len bytes, nesting
+ * max_depth, any top-level value (host.c); NULL when invalid.
  * Free with yajl_tree_free(). */
 struct yajl_val_s *latch_plugin_json_parse(const char *text, size_t max_len, unsigned max_depth);
 

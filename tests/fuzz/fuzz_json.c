@@ -1,13 +1,16 @@
 /*
- * libFuzzer driver for the JSON readers and the writer's string escaping:
- * - latch_jose_json_parse_object() (core/jose/jwk.c), the bounded reader of JOSE headers,
- *   claims and JWKs: an accepted input is an object no deeper than asked, with at most 256
- *   members per object and no duplicate member name at any level (checked on the tree);
- * - latch_plugin_json_parse() (core/plugin/host.c), the connector host's bounded reader: an
- *   accepted tree is no deeper than asked;
- * - latch_json_string_n() (core/util/json.c): valid UTF-8 written as a JSON string reads back
- *   (with yajl) as exactly the same bytes.
- * Build: meson setup build-fuzz -Dfuzz=true (clang); run: build-fuzz/tests/fuzz/fuzz_json.
+ * libFuzzer driver for the one JSON reader and the one JSON writer (core/util/json.c):
+ * - latch_json_parse(), with the JOSE layer's limits (an object, depth 6, at most 256 members)
+ *   and with the connector host's (any value, depth 8): an accepted tree is no deeper than
+ *   asked, has no object with more members than asked and no duplicate member name at any
+ *   level, and every string and key in it is well-formed UTF-8 without NUL; a refusal is a 400
+ *   with a message;
+ * - the writer round trip: an accepted tree written with latch_json_value() parses again (same
+ *   limits) to a tree that writes the same text;
+ * - latch_json_string_n(): any bytes become one JSON string that the reader accepts; well-formed
+ *   UTF-8 without NUL reads back as exactly the same bytes.
+ * Build: bash -c 'source deploy/lib.sh && latch_fuzz_build build-fuzz'; run:
+ * build-fuzz/tests/fuzz/fuzz_json tests/fuzz/corpus/fuzz_json.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,34 +21,40 @@
 #include <yajl/yajl_tree.h>
 
 #include "jose/jwk.h"
-#include "plugin/plugin_internal.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 #define JOSE_DEPTH   6
 #define PLUGIN_DEPTH 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Depth of v (a scalar is 0, {} is 1); also checks objects for the jose reader's rules. */
-static unsigned depth_of(yajl_val v, bool jose_rules)
+/* Depth of v (a scalar is 0, {} is 1); aborts on what the reader must have refused. */
+static unsigned check_tree(yajl_val v, size_t max_members)
 {
     unsigned d = 0;
+    if (YAJL_IS_STRING(v)) {
+        if (!latch_utf8_valid_str(v->u.string))
+            abort();
+        return 0;
+    }
     if (YAJL_IS_OBJECT(v)) {
-        if (jose_rules && v->u.object.len > 256)
+        if (max_members > 0 && v->u.object.len > max_members)
             abort();
         for (size_t i = 0; i < v->u.object.len; i++) {
-            if (jose_rules)
-                for (size_t k = 0; k < i; k++)
-                    if (strcmp(v->u.object.keys[i], v->u.object.keys[k]) == 0)
-                        abort(); /* a duplicate member name was accepted */
-            unsigned c = depth_of(v->u.object.values[i], jose_rules);
+            if (!latch_utf8_valid_str(v->u.object.keys[i]))
+                abort();
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(v->u.object.keys[i], v->u.object.keys[k]) == 0)
+                    abort(); /* a duplicate member name was accepted */
+            unsigned c = check_tree(v->u.object.values[i], max_members);
             d = c > d ? c : d;
         }
         return d + 1;
     }
     if (YAJL_IS_ARRAY(v)) {
         for (size_t i = 0; i < v->u.array.len; i++) {
-            unsigned c = depth_of(v->u.array.values[i], jose_rules);
+            unsigned c = check_tree(v->u.array.values[i], max_members);
             d = c > d ? c : d;
         }
         return d + 1;
@@ -53,63 +62,78 @@ static unsigned depth_of(yajl_val v, bool jose_rules)
     return 0;
 }
 
-/* Whether s[0..n) is valid UTF-8 as yajl sees it (it refuses invalid UTF-8 by default). */
-static bool yajl_reads_string(const char *json, const char *want, size_t n)
+/* The tree as compact text (malloc'd); aborts when the writer fails on a tree the reader made. */
+static char *write_tree(yajl_val v, size_t *len)
 {
-    yajl_val v = yajl_tree_parse(json, NULL, 0);
-    bool same = v != NULL && YAJL_IS_STRING(v) && strlen(v->u.string) == n &&
-                memcmp(v->u.string, want, n) == 0;
-    yajl_tree_free(v);
-    return same;
+    struct latch_json j;
+    latch_json_init_strict(&j);
+    latch_json_value(&j, v);
+    char *text = latch_json_take(&j, len);
+    if (text == NULL)
+        abort();
+    return text;
+}
+
+static void reader(const uint8_t *data, size_t size, const struct latch_json_limits *lim)
+{
+    struct latch_error err = {0};
+    yajl_val tree = NULL;
+    if (latch_json_parse((const char *)data, size, lim, &tree, &err) != LATCH_OK) {
+        if (tree != NULL || err.status != 400 || err.message[0] == '\0')
+            abort(); /* a refusal is a 400 that says why (out of memory aborts under ASan) */
+        return;
+    }
+    if (tree == NULL || (lim->require_object && !YAJL_IS_OBJECT(tree)) ||
+        check_tree(tree, lim->max_members) > lim->max_depth)
+        abort();
+    /* Round trip: written, read again, written again: the same text. */
+    size_t n1 = 0, n2 = 0;
+    char *t1 = write_tree(tree, &n1);
+    yajl_tree_free(tree);
+    struct latch_json_limits again = *lim;
+    again.max_bytes = n1; /* escapes may make the text longer than the input */
+    if (latch_json_parse(t1, n1, &again, &tree, &err) != LATCH_OK)
+        abort();
+    char *t2 = write_tree(tree, &n2);
+    if (n1 != n2 || memcmp(t1, t2, n1) != 0)
+        abort();
+    yajl_tree_free(tree);
+    free(t1);
+    free(t2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *why = NULL;
-    yajl_val tree = NULL;
+    struct latch_json_limits jose = latch_jose_json_limits(JOSE_DEPTH);
+    struct latch_json_limits plugin = {.max_bytes = 1 << 20, .max_depth = PLUGIN_DEPTH};
+    reader(data, size, &jose);
+    reader(data, size, &plugin);
 
-    if (latch_jose_json_parse_object((const char *)data, size, JOSE_DEPTH, &tree, &why)) {
-        if (tree == NULL || !YAJL_IS_OBJECT(tree) || depth_of(tree, true) > JOSE_DEPTH)
-            abort();
-        yajl_tree_free(tree);
-    } else if (why == NULL) {
-        abort(); /* a refusal always says why */
-    }
-
-    char *text = malloc(size + 1);
-    if (text == NULL)
-        abort();
-    memcpy(text, data, size);
-    text[size] = '\0';
-    tree = latch_plugin_json_parse(text, 1 << 20, PLUGIN_DEPTH);
-    if (tree != NULL) {
-        if (depth_of(tree, false) > PLUGIN_DEPTH)
-            abort();
-        yajl_tree_free(tree);
-    }
-
-    /* The writer: the input (up to its first NUL) as a string value. */
-    size_t n = strlen(text);
+    /* The writer: the input bytes as one string value. */
     struct latch_json j;
     latch_json_init(&j);
-    latch_json_string_n(&j, text, n);
+    latch_json_string_n(&j, (const char *)data, size);
     size_t out_len = 0;
     char *out = latch_json_take(&j, &out_len);
     if (out == NULL || strlen(out) != out_len)
-        abort();
-    /* Valid UTF-8 must read back unchanged; yajl refuses invalid UTF-8, so compare only when
-     * the bytes themselves read back as a JSON string once quoted by the writer. */
-    yajl_val raw = yajl_tree_parse(out, NULL, 0);
-    if (raw != NULL) {
-        if (!YAJL_IS_STRING(raw))
-            abort(); /* the writer's string must be one string value */
-        if (latch_plugin_utf8_ok(text, n) && !yajl_reads_string(out, text, n))
+        abort(); /* NUL is escaped, so the text has no NUL inside */
+    struct latch_json_limits scalar = {.max_bytes = out_len, .max_depth = 0};
+    struct latch_error err = {0};
+    yajl_val v = NULL;
+    bool has_nul = memchr(data, '\0', size) != NULL;
+    latch_rc rc = latch_json_parse(out, out_len, &scalar, &v, &err);
+    if (has_nul) {
+        /* The reader refuses "\u0000" by design; nothing else to compare. */
+        if (rc == LATCH_OK)
             abort();
-        yajl_tree_free(raw);
-    } else if (latch_plugin_utf8_ok(text, n)) {
-        abort(); /* valid UTF-8 written as a string must be valid JSON */
+    } else {
+        if (rc != LATCH_OK || !YAJL_IS_STRING(v))
+            abort(); /* any bytes written as a string are valid JSON and UTF-8 */
+        if (latch_utf8_valid((const char *)data, size) &&
+            (strlen(v->u.string) != size || memcmp(v->u.string, data, size) != 0))
+            abort(); /* well-formed UTF-8 reads back unchanged */
     }
+    yajl_tree_free(v);
     free(out);
-    free(text);
     return 0;
 }

@@ -87,11 +87,21 @@ static struct latch_jose_key *generate(enum latch_jose_alg alg)
     return key;
 }
 
+/* The JOSE layer's bounds on latch_json_parse() (util/json.h; the reader itself is tested in
+ * tests/unit/util/test_json.c). */
+static bool jose_parse(const char *json, size_t len, unsigned depth, yajl_val *v,
+                       struct latch_error *err)
+{
+    struct latch_json_limits lim = latch_jose_json_limits(depth);
+    return latch_json_parse(json, len, &lim, v, err) == LATCH_OK;
+}
+
 /* Parses JSON text for assertions. */
 static yajl_val parse(const char *json)
 {
     yajl_val v = NULL;
-    assert_true(latch_jose_json_parse_object(json, strlen(json), 8, &v, NULL));
+    struct latch_error err = {0};
+    assert_true(jose_parse(json, strlen(json), 8, &v, &err));
     return v;
 }
 
@@ -566,25 +576,40 @@ static void test_alg_names(void **state)
 static void test_strict_json(void **state)
 {
     yajl_val v = NULL;
-    const char *why = NULL;
+    struct latch_error err = {0};
 
     (void)state;
-    assert_true(latch_jose_json_parse_object("{\"a\":{\"b\":[1,2]}}", 17, 3, &v, &why));
+    assert_true(jose_parse("{\"a\":{\"b\":[1,2]}}", 17, 3, &v, &err));
     yajl_tree_free(v);
-    assert_false(latch_jose_json_parse_object("{\"a\":{\"b\":[1,2]}}", 17, 2, &v, &why));
-    assert_string_equal(why, "nested too deeply");
+    assert_false(jose_parse("{\"a\":{\"b\":[1,2]}}", 17, 2, &v, &err));
+    assert_string_equal(err.message, "nested too deeply");
     assert_null(v);
-    assert_false(latch_jose_json_parse_object("{\"a\":1,\"a\":2}", 13, 3, &v, &why));
-    assert_string_equal(why, "has a duplicate member");
-    assert_false(latch_jose_json_parse_object("{\"a\":{\"b\":1,\"b\":1}}", 19, 3, &v, &why));
-    assert_false(latch_jose_json_parse_object("{\"a\":1}//", 9, 3, &v, &why));
-    assert_false(latch_jose_json_parse_object("{\"a\":1}\0", 8, 3, &v, &why));
-    assert_false(latch_jose_json_parse_object("[1]", 3, 3, &v, &why));
-    assert_false(latch_jose_json_parse_object("{\"a\":1} {}", 10, 3, &v, &why));
+    assert_false(jose_parse("{\"a\":1,\"a\":2}", 13, 3, &v, &err));
+    assert_string_equal(err.message, "duplicate key `a`");
+    assert_false(jose_parse("{\"a\":{\"b\":1,\"b\":1}}", 19, 3, &v, &err));
+    assert_false(jose_parse("{\"a\":1}//", 9, 3, &v, &err));
+    assert_false(jose_parse("{\"a\":1}\0", 8, 3, &v, &err));
+    assert_false(jose_parse("[1]", 3, 3, &v, &err));
+    assert_string_equal(err.message, "must be a JSON object");
+    assert_false(jose_parse("{\"a\":1} {}", 10, 3, &v, &err));
     /* A slash inside a string is fine; an escaped quote does not end the string. */
-    assert_true(latch_jose_json_parse_object("{\"a\":\"x/\\\"//\"}", 14, 3, &v, &why));
+    assert_true(jose_parse("{\"a\":\"x/\\\"//\"}", 14, 3, &v, &err));
     assert_string_equal(member(v, "a"), "x/\"//");
     yajl_tree_free(v);
+    /* At most 256 members per object. */
+    char big[257 * 12 + 2];
+    for (int n = 256; n <= 257; n++) {
+        size_t k = 0;
+        big[k++] = '{';
+        for (int i = 0; i < n; i++)
+            k += (size_t)snprintf(big + k, sizeof(big) - k, "%s\"k%d\":1", i ? "," : "", i);
+        big[k++] = '}';
+        bool ok = jose_parse(big, k, 3, &v, &err);
+        assert_int_equal(ok, n == 256);
+        yajl_tree_free(v);
+        v = NULL;
+    }
+    assert_string_equal(err.message, "an object has too many members");
 }
 
 int main(void)
