@@ -34,6 +34,7 @@
 #include "tenants/cache.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
+#include "util/percent.h"
 #include "util/workpool.h"
 
 #define DB_QUEUE_MAX 2048
@@ -418,7 +419,7 @@ static void dispatch(struct conn *c)
     req->tenant_id = latch_arena_strndup(req->arena, id, id_len);
     char *inner_decoded = latch_arena_alloc(req->arena, strlen(inner) + 1);
     if (req->tenant_id == NULL || inner_decoded == NULL ||
-        latch_http_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
+        latch_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
         latch_http_respond_errorf(req, 400, "http.bad_request", "Malformed request path.");
         return;
     }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 void latch_json_init(struct latch_json *j)
 {
     memset(j, 0, sizeof(*j));
@@ -13,6 +15,8 @@ void latch_json_init(struct latch_json *j)
 
 void latch_json_clear(struct latch_json *j)
 {
+    if (j->buf != NULL)
+        OPENSSL_cleanse(j->buf, j->len);
     free(j->buf);
     memset(j, 0, sizeof(*j));
 }
@@ -25,10 +29,17 @@ static void put(struct latch_json *j, const char *s, size_t n)
         size_t cap = j->cap ? j->cap : 256;
         while (cap < j->len + n + 1)
             cap *= 2;
-        char *b = realloc(j->buf, cap);
+        /* Not realloc(): the old buffer may hold tokens (token responses are built here), so
+         * it is wiped before it goes back to the allocator. */
+        char *b = malloc(cap);
         if (b == NULL) {
             j->failed = true;
             return;
+        }
+        if (j->buf != NULL) {
+            memcpy(b, j->buf, j->len + 1);
+            OPENSSL_cleanse(j->buf, j->len);
+            free(j->buf);
         }
         j->buf = b;
         j->cap = cap;
