@@ -22,6 +22,9 @@
 
 #include <openssl/crypto.h>
 
+#include "util/base64.h"
+#include "util/hex.h"
+
 #define CONFIG_CODE             "config.invalid"
 #define CONFIG_FILE_MAX_BYTES   (1 << 20)
 #define CONFIG_FILE_MAX_ENTRIES 64
@@ -68,11 +71,6 @@ static bool is_digit(char c)
 static bool is_alpha(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_hex(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 static bool is_space(char c)
@@ -210,7 +208,8 @@ static bool valid_path(const char *p, size_t len, const char **why)
         size_t start = ++i; /* skip the '/' */
         while (i < len && p[i] != '/') {
             if (p[i] == '%') {
-                if (i + 2 >= len || !is_hex(p[i + 1]) || !is_hex(p[i + 2])) {
+                if (i + 2 >= len || latch_hex_digit((unsigned char)p[i + 1]) < 0 ||
+                    latch_hex_digit((unsigned char)p[i + 2]) < 0) {
                     *why = "path has a malformed %-escape";
                     return false;
                 }
@@ -705,75 +704,6 @@ static latch_rc parse_log_level(const char *name, const char *value, struct latc
 
 #define SECRET_EXPECT "expected exactly 32 bytes in base64 or base64url (openssl rand -base64 32)"
 
-/* 0..63 for a base64 or base64url digit, -1 otherwise; *std / *url note which alphabet. */
-static int b64_digit(char c, bool *std, bool *url)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '/') {
-        *std = true;
-        return c == '+' ? 62 : 63;
-    }
-    if (c == '-' || c == '_') {
-        *url = true;
-        return c == '-' ? 62 : 63;
-    }
-    return -1;
-}
-
-/*
- * Strict decoder: one alphabet (not both), '=' only as final padding that completes a 4-character
- * group, no whitespace, and unused trailing bits zero (so each key has exactly one spelling).
- * Returns the decoded length, or -1 when the text is not base64; out must hold cap bytes.
- */
-static long b64_decode_strict(const char *text, uint8_t *out, size_t cap)
-{
-    size_t len = strlen(text);
-    size_t pad = 0;
-    size_t k = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    bool std = false;
-    bool url = false;
-    long rc = -1;
-
-    while (pad < 2 && len > pad && text[len - 1 - pad] == '=')
-        pad++;
-    if (pad > 0 && len % 4 != 0)
-        goto out;
-    len -= pad;
-    if (len == 0 || len % 4 == 1)
-        goto out;
-    for (size_t i = 0; i < len; i++) {
-        int d = b64_digit(text[i], &std, &url);
-        if (d < 0)
-            goto out;
-        acc = (acc << 6) | (uint32_t)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (k == cap)
-                goto out;
-            out[k++] = (uint8_t)(acc >> bits);
-        }
-        acc &= (1u << bits) - 1;
-    }
-    if (std && url)
-        goto out;
-    if (acc != 0)
-        goto out; /* non-zero unused bits */
-    if (pad > 0 && (len + pad) / 4 * 3 - pad != k)
-        goto out;
-    rc = (long)k;
-out:
-    OPENSSL_cleanse(&acc, sizeof(acc));
-    return rc;
-}
-
 static latch_rc parse_secret_key(const char *name, const char *value, struct latch_config *cfg,
                                  struct latch_error *err)
 {
@@ -791,8 +721,10 @@ static latch_rc parse_secret_key(const char *name, const char *value, struct lat
         config_error(err, name, "is too long; " SECRET_EXPECT);
         goto out;
     }
-    n = b64_decode_strict(value, buf, sizeof(buf));
-    if (n < 0) {
+    /* Strict (util/base64.h): one alphabet, '=' only as final padding, no whitespace, unused
+     * trailing bits zero, so each key has exactly one spelling per alphabet. */
+    n = latch_base64_decode_any(value, strlen(value), buf, sizeof(buf));
+    if (n <= 0) {
         config_error(err, name, "is not valid base64; " SECRET_EXPECT);
         goto out;
     }

@@ -21,6 +21,7 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "ui/assets.h"
+#include "util/html.h"
 
 #define PAGE_TEMPLATE   "sign-in.html"
 #define LOGOUT_TEMPLATE "logout.html"
@@ -28,46 +29,6 @@
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
                           "frame-ancestors 'none'; base-uri 'none'";
-
-/* s with &, <, >, " and ' escaped for an HTML attribute or text, in arena. */
-static char *html_escape(struct latch_arena *arena, const char *s)
-{
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += strchr("&<>\"'", *p) ? 6 : 1;
-    char *out = latch_arena_alloc(arena, n + 1);
-    if (out == NULL)
-        return NULL;
-    char *o = out;
-    for (const char *p = s; *p; p++) {
-        const char *rep = NULL;
-        switch (*p) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            *o++ = *p;
-            continue;
-        }
-        size_t r = strlen(rep);
-        memcpy(o, rep, r);
-        o += r;
-    }
-    *o = '\0';
-    return out;
-}
 
 struct placeholder {
     const char *name; /* "{{ui}}" */
@@ -176,9 +137,9 @@ static void render_page(struct page_call *pc, const char *ui_locales, const char
         return;
     }
     struct placeholder ph[] = {
-        {"{{ui}}", html_escape(req->arena, ui)},
+        {"{{ui}}", latch_html_escape(req->arena, ui)},
         {"{{v}}", latch_ui_version},
-        {"{{base}}", html_escape(req->arena, base)},
+        {"{{base}}", latch_html_escape(req->arena, base)},
         {"{{mode}}", pc->register_mode ? "register" : "sign-in"},
         {"{{lang}}", locale},
         {"{{title}}", page_title(locale, pc->register_mode)},
@@ -298,7 +259,7 @@ static void logout_render(struct logout_call *lc, const char *language_info)
     for (int i = 0; i < lc->nfields && fields != NULL; i++) {
         if (lc->fields[i].value == NULL)
             continue;
-        const char *value = html_escape(req->arena, lc->fields[i].value);
+        const char *value = latch_html_escape(req->arena, lc->fields[i].value);
         fields = value ? latch_arena_printf(req->arena,
                                             "%s    <input type=\"hidden\" name=\"%s\" "
                                             "value=\"%s\">\n",
@@ -310,14 +271,14 @@ static void logout_render(struct logout_call *lc, const char *language_info)
         return;
     }
     struct placeholder ph[] = {
-        {"{{ui}}", html_escape(req->arena, ui)},
+        {"{{ui}}", latch_html_escape(req->arena, ui)},
         {"{{v}}", latch_ui_version},
         {"{{lang}}", locale},
         {"{{title}}", es ? "Cerrar sesi\xc3\xb3n" : "Sign out"},
         {"{{question}}", es ? "\xc2\xbfQuiere cerrar la sesi\xc3\xb3n en este sitio?"
                             : "Do you want to sign out of this site?"},
-        {"{{action}}", html_escape(req->arena, lc->action)},
-        {"{{xsrf}}", html_escape(req->arena, lc->xsrf)},
+        {"{{action}}", latch_html_escape(req->arena, lc->action)},
+        {"{{xsrf}}", latch_html_escape(req->arena, lc->xsrf)},
         {"{{fields}}", fields},
         {"{{confirm}}", es ? "S\xc3\xad, cerrar sesi\xc3\xb3n" : "Yes, sign me out"},
         {"{{cancel}}", es ? "No, seguir conectado" : "No, stay signed in"},

@@ -39,8 +39,10 @@
 #include "plugin/plugin.h"
 #include "tenants/cache.h"
 #include "users/users.h"
+#include "util/html.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/percent.h"
 
 #define COOKIE_PREFIX     "latch_interaction"
 #define TOKEN_MAX_BYTES   256
@@ -259,26 +261,10 @@ static const char *logo_uri(struct latch_arena *arena, const char *logo)
     const char *s = logo + strspn(logo, " \t\r\n");
     if (s[0] != '<')
         return NULL;
-    static const char prefix[] = "data:image/svg+xml,";
-    size_t n = strlen(s);
-    char *out = latch_arena_alloc(arena, sizeof(prefix) + 3 * n);
-    if (out == NULL)
-        return NULL;
-    memcpy(out, prefix, sizeof(prefix) - 1);
-    char *o = out + sizeof(prefix) - 1;
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr(" -_.!~*'()/:;=,", *p) != NULL) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
+    /* Percent-encoded (RFC 2397): every byte but the unreserved ones, so nothing in the SVG
+     * text can end the attribute or the URI it is placed in. */
+    const char *enc = latch_percent_encode(arena, s);
+    return enc != NULL ? latch_arena_printf(arena, "data:image/svg+xml,%s", enc) : NULL;
 }
 
 static bool targets_has(yajl_val targets, const char *target)
@@ -581,37 +567,13 @@ static void post_authorization_uri(struct latch_request *req, void *arg)
 
 /* ---- <tenant endpoint>/callback/:connectorId ---- */
 
-static void html_escape(struct latch_json *b, const char *s)
-{
-    for (const char *p = s; *p; p++) {
-        const char *rep = NULL;
-        switch (*p) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        }
-        b->comma = false;
-        if (rep != NULL)
-            latch_json_raw(b, rep, strlen(rep));
-        else
-            latch_json_raw(b, p, 1);
-    }
-}
-
+/* Appends s as is; a NULL s (an escape that ran out of memory) fails the page. */
 static void raw(struct latch_json *b, const char *s)
 {
+    if (s == NULL) {
+        b->failed = true;
+        return;
+    }
     b->comma = false;
     latch_json_raw(b, s, strlen(s));
 }
@@ -620,15 +582,17 @@ static void raw(struct latch_json *b, const char *s)
 static void error_page(struct latch_request *req, int status, const char *title,
                        const char *message)
 {
+    const char *t = latch_html_escape(req->arena, title);
+    const char *m = latch_html_escape(req->arena, message);
     struct latch_json b;
     latch_json_init(&b);
     raw(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width\"><title>");
-    html_escape(&b, title);
+    raw(&b, t);
     raw(&b, "</title></head><body><main><h1 id=\"title\">");
-    html_escape(&b, title);
+    raw(&b, t);
     raw(&b, "</h1><p id=\"error\" role=\"alert\">");
-    html_escape(&b, message);
+    raw(&b, m);
     raw(&b, "</p><p>Go back to the application and try again.</p></main></body></html>");
     size_t len = 0;
     char *page = latch_json_take(&b, &len);

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "http/parser.h"
+#include "util/percent.h"
 #include "util/utf8.h"
 
 static char *decode_component(struct latch_arena *arena, const char *s, size_t len)
@@ -14,7 +14,7 @@ static char *decode_component(struct latch_arena *arena, const char *s, size_t l
     for (size_t i = 0; i < len; i++)
         tmp[i] = s[i] == '+' ? ' ' : s[i];
     char *out = latch_arena_alloc(arena, len + 1);
-    if (out == NULL || latch_http_percent_decode(out, tmp, len) < 0)
+    if (out == NULL || latch_percent_decode(out, tmp, len) < 0)
         return NULL;
     return out;
 }

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/hex.h"
+#include "util/percent.h"
+
 /* RFC 9110 tchar */
 static bool is_tchar(unsigned char c)
 {
@@ -34,41 +37,6 @@ static enum latch_http_method method_from(const char *m, size_t n)
         if (strlen(methods[i].name) == n && memcmp(methods[i].name, m, n) == 0)
             return methods[i].method;
     return LATCH_HTTP_OTHER;
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-long latch_http_percent_decode(char *dst, const char *src, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c == '%') {
-            if (len - i < 3)
-                return -1;
-            int hi = hexval((unsigned char)src[i + 1]);
-            int lo = hexval((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (unsigned char)(hi << 4 | lo);
-            if (c == '\0')
-                return -1;
-            i += 2;
-        } else if (c == '\0') {
-            return -1;
-        }
-        dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
-    return (long)o;
 }
 
 /* Token list contains `want` (case-insensitive), as in "Connection: keep-alive, Upgrade". */
@@ -163,7 +131,7 @@ static latch_rc parse_request_line(struct latch_request *req, const char *line, 
     char *decoded = latch_arena_alloc(req->arena, plen + 1);
     if (raw == NULL || decoded == NULL)
         return latch_error_set(err, 431, "http.header_too_large", "Request head too large.");
-    if (latch_http_percent_decode(decoded, p, plen) < 0)
+    if (latch_percent_decode(decoded, p, plen) < 0)
         return latch_error_set(err, 400, "http.bad_request", "Malformed percent-encoding in path.");
     req->raw_path = raw;
     req->path = decoded;
@@ -320,7 +288,7 @@ int latch_chunked_feed(struct latch_chunked *ck, const char *in, size_t len, siz
             size_t n = 0, digits = 0;
             size_t k = i;
             for (; k < i + llen - 1; k++) {
-                int h = hexval((unsigned char)in[k]);
+                int h = latch_hex_digit((unsigned char)in[k]);
                 if (h < 0)
                     break;
                 if (++digits > 15)

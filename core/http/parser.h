@@ -29,12 +29,6 @@ latch_rc latch_http_parse_head(struct latch_request *req, const char *buf, size_
                                struct latch_http_head_info *info,
                                struct latch_error *err) LATCH_MUST_CHECK;
 
-/*
- * Percent-decodes src[0..len) into dst (capacity >= len + 1). Rejects malformed escapes and
- * %00. Returns the decoded length, or -1.
- */
-long latch_http_percent_decode(char *dst, const char *src, size_t len);
-
 /* Incremental decoder for Transfer-Encoding: chunked. */
 enum latch_chunked_state {
     LATCH_CHUNKED_SIZE = 0,

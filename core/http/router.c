@@ -9,6 +9,7 @@
 
 #include "http/parser.h"
 #include "metrics/metrics.h"
+#include "util/percent.h"
 #include "util/utf8.h"
 
 struct segment {
@@ -219,7 +220,7 @@ enum latch_route_result latch_router_match(const struct latch_router *router,
         char *value = latch_arena_alloc(arena, lens[s] + 1);
         /* An id that is not UTF-8 can match nothing stored, and PostgreSQL would refuse it
          * with 22021: a 400 naming the parameter (params[nparams - 1]), before any handler. */
-        long dlen = value ? latch_http_percent_decode(value, starts[s], lens[s]) : -1;
+        long dlen = value ? latch_percent_decode(value, starts[s], lens[s]) : -1;
         if (dlen < 0 || !latch_utf8_valid(value, (size_t)dlen))
             return LATCH_ROUTE_BAD_PATH;
         param->value = value;

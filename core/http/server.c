@@ -42,6 +42,7 @@
 #include "tenants/cache.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
+#include "util/percent.h"
 #include "util/workpool.h"
 
 #define DB_QUEUE_MAX 2048
@@ -437,7 +438,7 @@ static void route_request(struct conn *c)
         req->tenant_id = latch_arena_strndup(req->arena, id, id_len);
         inner_decoded = latch_arena_alloc(req->arena, strlen(inner) + 1);
         if (req->tenant_id == NULL || inner_decoded == NULL ||
-            latch_http_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
+            latch_percent_decode(inner_decoded, inner, strlen(inner)) < 0) {
             c->outcome = ROUTE_BAD_PATH;
             goto done;
         }

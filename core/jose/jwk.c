@@ -22,7 +22,7 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 
-#include "jose/base64url.h"
+#include "util/base64.h"
 
 /* Largest DER ECDSA signature for P-384: SEQUENCE(2) + 2 x INTEGER(2 + 49). */
 #define ECDSA_DER_MAX 112
@@ -128,7 +128,7 @@ yajl_val latch_jose_json_get(yajl_val obj, const char *name)
 
 static bool b64_into(const uint8_t *in, size_t len, char *out, size_t cap)
 {
-    return latch_jose_b64url_encode(in, len, out, cap) >= 0;
+    return latch_base64url_encode(in, len, out, cap) >= 0;
 }
 
 static latch_rc pub_members_get(const struct latch_jose_key *key, struct pub_members *m,
@@ -229,7 +229,7 @@ static latch_rc thumbprint_of(const struct pub_members *m, char out[LATCH_JOSE_T
         return internal_fail(err, "building the thumbprint input");
     if (EVP_Digest(canon, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
         return internal_fail(err, "hashing the thumbprint input");
-    if (latch_jose_b64url_encode(md, mdlen, out, LATCH_JOSE_THUMBPRINT_LEN + 1) !=
+    if (latch_base64url_encode(md, mdlen, out, LATCH_JOSE_THUMBPRINT_LEN + 1) !=
         LATCH_JOSE_THUMBPRINT_LEN)
         return internal_fail(err, "encoding the thumbprint");
     return LATCH_OK;
@@ -853,7 +853,7 @@ static bool jwk_bytes(yajl_val jwk, const char *name, uint8_t *buf, size_t min, 
     if (!YAJL_IS_STRING(v))
         return false;
     const char *s = v->u.string;
-    ssize_t n = latch_jose_b64url_decode(s, strlen(s), buf, max);
+    ssize_t n = latch_base64url_decode(s, strlen(s), buf, max);
     if (n < 0 || (size_t)n < min)
         return false;
     *len = (size_t)n;

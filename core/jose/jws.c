@@ -11,7 +11,7 @@
 
 #include <openssl/err.h>
 
-#include "jose/base64url.h"
+#include "util/base64.h"
 #include "metrics/metrics.h"
 
 static latch_rc internal_fail(struct latch_error *err, const char *what)
@@ -55,9 +55,9 @@ latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *h
         internal_fail(err, "signing an oversized header or payload");
         goto done;
     }
-    size_t eh = latch_jose_b64url_encoded_len(hlen);
-    size_t ep = latch_jose_b64url_encoded_len(plen);
-    size_t es = latch_jose_b64url_encoded_len(latch_jose_key_sig_len(key));
+    size_t eh = latch_base64url_encoded_len(hlen);
+    size_t ep = latch_base64url_encoded_len(plen);
+    size_t es = latch_base64url_encoded_len(latch_jose_key_sig_len(key));
     size_t total = eh + 1 + ep + 1 + es + 1;
     buf = malloc(total);
     if (buf == NULL) {
@@ -65,9 +65,9 @@ latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *h
         goto done;
     }
     /* The buffer is sized exactly, so the encoders cannot fail; the checks guard the sizing. */
-    bool ok = latch_jose_b64url_encode((const uint8_t *)header, hlen, buf, eh + 1) == (ssize_t)eh;
+    bool ok = latch_base64url_encode((const uint8_t *)header, hlen, buf, eh + 1) == (ssize_t)eh;
     buf[eh] = '.';
-    ok = ok && latch_jose_b64url_encode(payload, plen, buf + eh + 1, ep + 1) == (ssize_t)ep;
+    ok = ok && latch_base64url_encode(payload, plen, buf + eh + 1, ep + 1) == (ssize_t)ep;
     buf[eh + 1 + ep] = '.';
     if (!ok) {
         internal_fail(err, "encoding a token");
@@ -75,7 +75,7 @@ latch_rc latch_jose_sign_compact(const struct latch_jose_key *key, const char *h
     }
     if (latch_jose_key_sign(key, buf, eh + 1 + ep, sig, sizeof(sig), &siglen, err) != LATCH_OK)
         goto done;
-    if (latch_jose_b64url_encode(sig, siglen, buf + eh + ep + 2, es + 1) != (ssize_t)es) {
+    if (latch_base64url_encode(sig, siglen, buf + eh + ep + 2, es + 1) != (ssize_t)es) {
         internal_fail(err, "encoding a signature");
         goto done;
     }
@@ -143,11 +143,11 @@ void latch_jose_jws_clear(struct latch_jose_jws *jws)
 /* Strictly decodes part[0..len) into a malloc'd NUL-terminated buffer. */
 static char *decode_part(const char *part, size_t len, size_t *out_len)
 {
-    size_t cap = latch_jose_b64url_decoded_len(len);
+    size_t cap = latch_base64_decoded_len(len);
     char *buf = malloc(cap + 1);
     if (buf == NULL)
         return NULL;
-    ssize_t n = latch_jose_b64url_decode(part, len, (uint8_t *)buf, cap);
+    ssize_t n = latch_base64url_decode(part, len, (uint8_t *)buf, cap);
     if (n < 0) {
         free(buf);
         return NULL;
@@ -247,7 +247,7 @@ latch_rc latch_jose_verify(const char *token, size_t len, const struct latch_jos
     }
 
     size_t want = latch_jose_key_sig_len(key);
-    ssize_t got = latch_jose_b64url_decode(dot2 + 1, spart, sig, want);
+    ssize_t got = latch_base64url_decode(dot2 + 1, spart, sig, want);
     if (want == 0 || got != (ssize_t)want) {
         bad_token(err, malformed, "signature is not base64url of the algorithm's length");
         goto done;

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jose/base64url.h"
+#include "util/base64.h"
+#include "util/hex.h"
 
 #define GCM_IV_LEN  12
 #define GCM_TAG_LEN 16
@@ -107,7 +108,7 @@ latch_rc latch_jose_client_secret_new(char out[LATCH_CLIENT_SECRET_LEN + 1])
     uint8_t raw[32];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return LATCH_FAIL;
-    long n = latch_jose_b64url_encode(raw, sizeof(raw), out, LATCH_CLIENT_SECRET_LEN + 1);
+    long n = latch_base64url_encode(raw, sizeof(raw), out, LATCH_CLIENT_SECRET_LEN + 1);
     OPENSSL_cleanse(raw, sizeof(raw));
     return n == LATCH_CLIENT_SECRET_LEN ? LATCH_OK : LATCH_FAIL;
 }
@@ -158,19 +159,14 @@ latch_rc latch_jose_random_id(char *out, size_t len)
 
 latch_rc latch_jose_token_hash(const char *token, char out[LATCH_TOKEN_HASH_TEXT])
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t md[32];
     unsigned int n = 0;
     if (EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
         return LATCH_FAIL;
     out[0] = '\\';
     out[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        out[2 + 2 * i] = hex[md[i] >> 4];
-        out[3 + 2 * i] = hex[md[i] & 15];
-    }
-    out[66] = '\0';
-    return LATCH_OK;
+    return latch_hex_encode(md, 32, out + 2, LATCH_TOKEN_HASH_TEXT - 2) == 64 ? LATCH_OK
+                                                                              : LATCH_FAIL;
 }
 
 bool latch_jose_pkce_s256_ok(const char *verifier, const char *challenge)
@@ -189,7 +185,7 @@ bool latch_jose_pkce_s256_ok(const char *verifier, const char *challenge)
     unsigned int mdlen = 0;
     char expect[64];
     if (EVP_Digest(verifier, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        latch_jose_b64url_encode(md, 32, expect, sizeof(expect)) != 43 || strlen(challenge) != 43)
+        latch_base64url_encode(md, 32, expect, sizeof(expect)) != 43 || strlen(challenge) != 43)
         return false;
     return CRYPTO_memcmp(expect, challenge, 43) == 0;
 }
@@ -205,5 +201,5 @@ latch_rc latch_jose_at_hash(const char *alg, const char *token, char out[48])
     unsigned int n = 0;
     if (EVP_Digest(token, strlen(token), digest, &n, md, NULL) != 1)
         return LATCH_FAIL;
-    return latch_jose_b64url_encode(digest, n / 2, out, 48) > 0 ? LATCH_OK : LATCH_FAIL;
+    return latch_base64url_encode(digest, n / 2, out, 48) > 0 ? LATCH_OK : LATCH_FAIL;
 }

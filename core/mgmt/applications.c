@@ -13,6 +13,7 @@
 #include "jose/secret.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 #define NAME_MAX_CHARS  256
@@ -588,12 +589,7 @@ static bool make_secret(struct latch_request *req, struct new_secret *s)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return false;
     }
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(hash); i++) {
-        s->hash_hex[2 * i] = hex[hash[i] >> 4];
-        s->hash_hex[2 * i + 1] = hex[hash[i] & 15];
-    }
-    s->hash_hex[2 * sizeof(hash)] = '\0';
+    (void)latch_hex_encode(hash, sizeof(hash), s->hash_hex, sizeof(s->hash_hex)); /* sized */
     memcpy(s->hint, s->value, SECRET_HINT_LEN);
     s->hint[SECRET_HINT_LEN] = '\0';
     return true;

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "jose/base64url.h"
+#include "util/base64.h"
 #include "jose/secret.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
@@ -161,9 +161,9 @@ static bool gen_sealed(struct latch_json *g, const uint8_t key[32], const char *
     if (latch_jose_seal(key, aad, (const uint8_t *)plain, strlen(plain), &sealed, &sealed_len) !=
         LATCH_OK)
         return false;
-    size_t cap = latch_jose_b64url_encoded_len(sealed_len) + 1;
+    size_t cap = latch_base64url_encoded_len(sealed_len) + 1;
     char *text = malloc(cap);
-    ssize_t n = text ? latch_jose_b64url_encode(sealed, sealed_len, text, cap) : -1;
+    ssize_t n = text ? latch_base64url_encode(sealed, sealed_len, text, cap) : -1;
     free(sealed);
     if (n < 0) {
         free(text);
@@ -190,9 +190,9 @@ static yajl_val sealed_member(yajl_val v)
 static char *open_sealed(const uint8_t key[32], const char *aad, const char *b64)
 {
     size_t len = strlen(b64);
-    size_t cap = latch_jose_b64url_decoded_len(len) + 1;
+    size_t cap = latch_base64_decoded_len(len) + 1;
     uint8_t *sealed = malloc(cap);
-    ssize_t n = sealed ? latch_jose_b64url_decode(b64, len, sealed, cap) : -1;
+    ssize_t n = sealed ? latch_base64url_decode(b64, len, sealed, cap) : -1;
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     char *out = NULL;

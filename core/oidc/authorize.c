@@ -22,8 +22,10 @@
 #include "oidc/claims.h"
 #include "oidc/oidc_internal.h"
 #include "rbac/scopes.h"
+#include "util/html.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/percent.h"
 #include "util/utf8.h"
 #include <yajl/yajl_tree.h>
 
@@ -36,77 +38,32 @@
 
 char *latch_oidc_urlencode(struct latch_request *req, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = latch_arena_alloc(req->arena, 3 * n + 1);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static void html_escape(struct latch_json *b, const char *s)
-{
-    /* latch_json is used as a plain growing buffer here (raw appends). */
-    for (const char *p = s; *p; p++) {
-        const char *rep = NULL;
-        switch (*p) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        }
-        if (rep != NULL) {
-            b->comma = false;
-            latch_json_raw(b, rep, strlen(rep));
-        } else {
-            b->comma = false;
-            latch_json_raw(b, p, 1);
-        }
-    }
+    return latch_percent_encode(req->arena, s);
 }
 
 void latch_oidc_error_page(struct latch_request *req, int status, const char *title,
                            const char *message)
 {
+    const char *t = latch_html_escape(req->arena, title);
+    const char *m = latch_html_escape(req->arena, message);
     struct latch_json b;
     latch_json_init(&b);
     static const char head[] = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                                "<meta name=\"viewport\" content=\"width=device-width\">"
                                "<title>";
-    latch_json_raw(&b, head, sizeof(head) - 1);
-    html_escape(&b, title);
-    static const char mid[] = "</title></head><body><main><h1>";
-    b.comma = false;
-    latch_json_raw(&b, mid, sizeof(mid) - 1);
-    html_escape(&b, title);
-    b.comma = false;
-    latch_json_raw(&b, "</h1><p id=\"error\" role=\"alert\">", 32);
-    html_escape(&b, message);
-    b.comma = false;
-    latch_json_raw(&b, "</p></main></body></html>", 25);
+    /* latch_json is used as a plain growing buffer here (raw appends). */
+    if (t == NULL || m == NULL) {
+        b.failed = true; /* out of memory: the plain-text answer below */
+    } else {
+        latch_json_raw(&b, head, sizeof(head) - 1);
+        const char *const rest[] = {t, "</title></head><body><main><h1>",
+                                    t, "</h1><p id=\"error\" role=\"alert\">",
+                                    m, "</p></main></body></html>"};
+        for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
+            b.comma = false;
+            latch_json_raw(&b, rest[i], strlen(rest[i]));
+        }
+    }
     size_t len = 0;
     char *page = latch_json_take(&b, &len);
     latch_http_add_header(req, "Content-Security-Policy",

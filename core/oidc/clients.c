@@ -9,6 +9,7 @@
 
 #include "store/store.h"
 #include "tenants/cache.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 #define CLIENT_BUCKETS 1024
@@ -144,15 +145,6 @@ static size_t hash2(const char *a, const char *b)
     return (size_t)(h % CLIENT_BUCKETS);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static bool string_list(yajl_val obj, const char *key, char ***out, int *n)
 {
     const char *path[] = {key, NULL};
@@ -245,12 +237,8 @@ static struct latch_client *build(struct slot *s, struct latch_store_result *con
         if (strlen(hex) != 2 * LATCH_SECRET_HASH_LEN)
             continue;
         struct latch_client_secret *sec = &c->secrets[c->nsecrets];
-        bool ok = true;
-        for (int i = 0; i < LATCH_SECRET_HASH_LEN; i++) {
-            int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-            ok &= hi >= 0 && lo >= 0;
-            sec->hash[i] = (uint8_t)((hi << 4) | (lo & 15));
-        }
+        bool ok = latch_hex_decode(hex, 2 * LATCH_SECRET_HASH_LEN, sec->hash, sizeof(sec->hash)) ==
+                  LATCH_SECRET_HASH_LEN;
         sec->expires_at = strtoll(latch_store_result_value(results[1], r, 1), NULL, 10);
         if (ok)
             c->nsecrets++;

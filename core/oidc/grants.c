@@ -17,6 +17,7 @@
 #include "rbac/scopes.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/wipe.h"
 
 static const struct latch_stmt use_code = {
     .name = "grant_use_code",
@@ -218,7 +219,7 @@ static void answer(struct issue *is)
     struct latch_token_request *tr = is->tr;
     latch_http_add_header(tr->req, "Pragma", "no-cache");
     latch_http_respond_json(tr->req, 200, is->body, is->body_len);
-    free(is->body); /* tokens: freed at once, never logged */
+    latch_wipe_free(is->body, is->body_len); /* tokens: wiped at once, never logged */
     release(tr);
 }
 
@@ -228,7 +229,7 @@ static void refresh_stored(struct latch_store_result *const *results, int n,
     struct issue *is = arg;
     if (err != NULL) {
         latch_http_log_error(is->tr->req, "cannot store a refresh token", err);
-        free(is->body);
+        latch_wipe_free(is->body, is->body_len);
         latch_http_respond_errorf(is->tr->req, 503, "service_unavailable",
                                   "Please try again shortly.");
         release(is->tr);
@@ -327,7 +328,7 @@ static void tokens_issue(struct issue *is)
         id_token = sign_json(st, &j, NULL);
     }
     if (latch_scope_has(is->scope, "openid") && id_token == NULL) {
-        free(access);
+        latch_wipe_free_str(access);
         latch_http_log(req, LATCH_LOG_ERROR, "cannot sign an ID token");
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         release(tr);
@@ -344,8 +345,8 @@ static void tokens_issue(struct issue *is)
         latch_json_string(&j, is->refresh_token);
     }
     latch_json_end_object(&j);
-    free(access);
-    free(id_token);
+    latch_wipe_free_str(access);
+    latch_wipe_free_str(id_token);
     is->body = latch_json_take(&j, &is->body_len);
     if (is->body == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
@@ -359,7 +360,7 @@ static void tokens_issue(struct issue *is)
     char hash[LATCH_TOKEN_HASH_TEXT], family[22], auth_time[24], ttl[24];
     if (latch_jose_token_hash(is->refresh_token, hash) != LATCH_OK ||
         latch_jose_random_id(family, 21) != LATCH_OK) {
-        free(is->body);
+        latch_wipe_free(is->body, is->body_len);
         latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
         release(tr);
         return;

@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "config/config.h"
 #include "http/form.h"
 #include "jose/jws.h"
@@ -21,9 +23,11 @@
 #include "oidc/oidc_internal.h"
 #include "rbac/scopes.h"
 #include "tenants/cache.h"
+#include "util/base64.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
+#include "util/wipe.h"
 
 #define MAX_CLIENT_ID  128
 #define MAX_SECRET     512
@@ -109,72 +113,45 @@ static void invalid_client(struct token_ctx *ctx, const char *why)
     latch_oidc_error(ctx->req, 401, "invalid_client", why);
 }
 
-/* Standard base64 (RFC 4648 §4) with padding, as HTTP Basic uses. */
-static long b64_decode(const char *in, size_t len, char *out, size_t cap)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (len % 4 != 0)
-        return -1;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        for (int k = 0; k < 4; k++) {
-            char c = in[i + k];
-            if (c == '=' && i + 4 == len && k >= 2) {
-                v[k] = -2;
-            } else {
-                const char *p = c ? strchr(alphabet, c) : NULL;
-                if (p == NULL)
-                    return -1;
-                v[k] = (int)(p - alphabet);
-            }
-        }
-        if (v[2] == -2 && v[3] != -2)
-            return -1;
-        uint32_t n = (uint32_t)(v[0] << 18 | v[1] << 12 | (v[2] < 0 ? 0 : v[2]) << 6 |
-                                (v[3] < 0 ? 0 : v[3]));
-        int bytes = v[2] == -2 ? 1 : v[3] == -2 ? 2 : 3;
-        if (o + (size_t)bytes >= cap)
-            return -1;
-        out[o++] = (char)(n >> 16);
-        if (bytes > 1)
-            out[o++] = (char)(n >> 8 & 0xff);
-        if (bytes > 2)
-            out[o++] = (char)(n & 0xff);
-    }
-    out[o] = '\0';
-    return (long)o;
-}
-
-/* Reads HTTP Basic credentials; both parts are form-urlencoded (RFC 6749 §2.3.1). */
+/* Reads HTTP Basic credentials; both parts are form-urlencoded (RFC 6749 §2.3.1). The decoded
+ * text holds the client secret: it is wiped before returning (the copies live in the arena,
+ * which is wiped with the request). */
 static bool parse_basic(struct token_ctx *ctx, const char *header)
 {
+    char raw[MAX_CLIENT_ID + MAX_SECRET * 3 + 8];
+    bool ok = false;
+
     if (strncasecmp(header, "Basic ", 6) != 0)
         return false;
     const char *b64 = header + 6;
     while (*b64 == ' ')
         b64++;
-    char raw[MAX_CLIENT_ID + MAX_SECRET * 3 + 8];
-    long n = b64_decode(b64, strlen(b64), raw, sizeof(raw));
-    if (n <= 0 || memchr(raw, '\0', (size_t)n) != NULL)
-        return false;
+    /* Standard base64 with padding (RFC 7617), one byte kept for the NUL. */
+    ssize_t n = latch_base64_decode(b64, strlen(b64), (uint8_t *)raw, sizeof(raw) - 1);
+    if (n <= 0)
+        goto out;
+    raw[n] = '\0';
+    if (memchr(raw, '\0', (size_t)n) != NULL)
+        goto out;
     char *colon = strchr(raw, ':');
     if (colon == NULL)
-        return false;
+        goto out;
     *colon = '\0';
     struct latch_form f;
     struct latch_error err;
     char *pair = latch_arena_printf(ctx->req->arena, "id=%s&secret=%s", raw, colon + 1);
     if (pair == NULL || latch_form_parse(&f, ctx->req->arena, pair, strlen(pair), &err) != LATCH_OK)
-        return false;
+        goto out;
     /* '&' or '=' inside the raw parts would have split differently: insist on two fields. */
     if (f.n != 2)
-        return false;
+        goto out;
     ctx->client_id = latch_form_get(&f, "id");
     ctx->client_secret = latch_form_get(&f, "secret");
     ctx->basic = true;
-    return ctx->client_id != NULL && ctx->client_secret != NULL;
+    ok = ctx->client_id != NULL && ctx->client_secret != NULL;
+out:
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return ok;
 }
 
 /* The scopes a machine holds on a resource, space-separated, into the request arena. */
@@ -305,7 +282,7 @@ void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, l
     struct latch_json j;
     latch_oidc_token_body_begin(&j, token, ttl, scope);
     latch_json_end_object(&j);
-    free(token);
+    latch_wipe_free_str(token);
     size_t blen = 0;
     char *body = latch_json_take(&j, &blen);
     if (body == NULL) {
@@ -314,7 +291,7 @@ void latch_oidc_machine_token(struct latch_token_request *tr, const char *aud, l
     }
     latch_http_add_header(req, "Pragma", "no-cache");
     latch_http_respond_json(req, 200, body, blen);
-    free(body);
+    latch_wipe_free(body, blen);
 }
 
 /* Answers the client_credentials grant; true when it went on asynchronously (and then releases

@@ -17,7 +17,7 @@
 #include "config/config.h"
 #include "experience/experience.h"
 #include "http/cookie.h"
-#include "jose/base64url.h"
+#include "util/base64.h"
 #include "jose/jwt.h"
 #include "jose/secret.h"
 #include "oidc/claims.h"
@@ -361,7 +361,7 @@ static bool logout_xsrf(struct latch_request *req, const char *cookie, char out[
               latch_jose_derive_key(latch_loop_config(req->loop)->secret_key,
                                     "latch/logout-xsrf/v1", key) == LATCH_OK &&
               latch_jose_client_secret_hash(key, msg, strlen(msg), mac) == LATCH_OK &&
-              latch_jose_b64url_encode(mac, sizeof(mac), out, XSRF_LEN + 1) == XSRF_LEN;
+              latch_base64url_encode(mac, sizeof(mac), out, XSRF_LEN + 1) == XSRF_LEN;
     OPENSSL_cleanse(key, sizeof(key));
     OPENSSL_cleanse(mac, sizeof(mac));
     return ok;

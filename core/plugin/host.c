@@ -25,8 +25,10 @@
 #include "outbound/outbound.h"
 #include "plugin/plugin_internal.h"
 #include "util/arena.h"
+#include "util/base64.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/percent.h"
 
 #define CALL_ARENA_LIMIT  ((size_t)8 << 20)
 #define SESSION_MAX_KEYS  32
@@ -429,29 +431,6 @@ out:
     return rc;
 }
 
-static char *percent_encode(struct latch_arena *arena, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = latch_arena_alloc(arena, n * 3 + 1);
-    char *o = out;
-
-    if (out == NULL)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 static int host_form_add(struct latch_connector_ctx *ctx, char **buf, const char *key,
                          const char *value)
 {
@@ -461,8 +440,8 @@ static int host_form_add(struct latch_connector_ctx *ctx, char **buf, const char
         return LATCH_CONNECTOR_ERR_GENERAL;
     if (value == NULL)
         return LATCH_CONNECTOR_OK;
-    k = percent_encode(ctx->arena, key);
-    v = percent_encode(ctx->arena, value);
+    k = latch_percent_encode(ctx->arena, key);
+    v = latch_percent_encode(ctx->arena, value);
     if (k == NULL || v == NULL)
         return LATCH_CONNECTOR_ERR_GENERAL;
     if (*buf != NULL && (*buf)[0] != '\0')
@@ -537,14 +516,10 @@ static char *host_base64(struct latch_connector_ctx *ctx, const void *data, size
 
     if (len > (size_t)1 << 28 || (data == NULL && len > 0))
         return NULL;
-    out = latch_arena_alloc(ctx->arena, 4 * ((len + 2) / 3) + 1);
-    if (out == NULL)
+    size_t cap = latch_base64_encoded_len(len) + 1;
+    out = latch_arena_alloc(ctx->arena, cap);
+    if (out == NULL || latch_base64_encode(data, len, out, cap) < 0)
         return NULL;
-    if (len == 0) {
-        out[0] = '\0';
-        return out;
-    }
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
     return out;
 }
 
@@ -1049,19 +1024,21 @@ static void json_logo(struct latch_json *j, const char *logo)
         latch_json_string(j, logo);
         return;
     }
+    static const char prefix[] = "data:image/svg+xml;base64,";
     size_t n = strlen(logo);
-    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-    char *uri = b64 != NULL ? malloc(4 * ((n + 2) / 3) + 32) : NULL;
+    size_t cap = sizeof(prefix) + latch_base64_encoded_len(n);
+    char *uri = n < SIZE_MAX / 2 ? malloc(cap) : NULL;
     if (uri == NULL) {
-        free(b64);
         j->failed = true;
         return;
     }
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)logo, (int)n);
-    sprintf(uri, "data:image/svg+xml;base64,%s", b64);
-    latch_json_string(j, uri);
+    memcpy(uri, prefix, sizeof(prefix) - 1);
+    if (latch_base64_encode((const uint8_t *)logo, n, uri + sizeof(prefix) - 1,
+                            cap - (sizeof(prefix) - 1)) < 0)
+        j->failed = true;
+    else
+        latch_json_string(j, uri);
     free(uri);
-    free(b64);
 }
 
 static void json_default(struct latch_json *j, const struct latch_connector_field *f)

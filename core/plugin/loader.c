@@ -17,6 +17,7 @@
  * `mv`) is loaded as a new object rather than found by name among the loaded ones.
  */
 #include "plugin/plugin_internal.h"
+#include "util/hex.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -63,7 +64,6 @@ void latch_plugin_file_close(struct plugin_file *f)
 
 static bool sha256_fd(int fd, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char buf[65536];
     unsigned char md[32];
     unsigned int mdlen = 0;
@@ -87,12 +87,7 @@ static bool sha256_fd(int fd, char out[65])
     }
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != sizeof(md))
         goto out;
-    for (size_t i = 0; i < sizeof(md); i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-    ok = true;
+    ok = latch_hex_encode(md, sizeof(md), out, 65) == 64;
 out:
     EVP_MD_CTX_free(ctx);
     return ok;

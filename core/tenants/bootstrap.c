@@ -9,6 +9,7 @@
 #include "store/admin.h"
 #include "tenants/cache.h"
 #include "tenants/keys.h"
+#include "util/hex.h"
 
 static latch_rc two_keys(const struct latch_config *cfg, const char *tenant_id,
                          const char *algorithm, struct latch_prepared_key *a,
@@ -110,14 +111,9 @@ latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_
     if (latch_jose_client_secret_hash(latch_tenant_secret_hash_key(), secret, strlen(secret),
                                       hash) != LATCH_OK)
         return latch_error_set(err, 500, "server_error", "cannot hash the secret");
-    static const char hex[] = "0123456789abcdef";
     hash_hex[0] = '\\';
     hash_hex[1] = 'x';
-    for (int i = 0; i < LATCH_SECRET_HASH_LEN; i++) {
-        hash_hex[2 + 2 * i] = hex[hash[i] >> 4];
-        hash_hex[3 + 2 * i] = hex[hash[i] & 15];
-    }
-    hash_hex[2 + 2 * LATCH_SECRET_HASH_LEN] = '\0';
+    (void)latch_hex_encode(hash, sizeof(hash), hash_hex + 2, sizeof(hash_hex) - 2); /* sized */
     snprintf(hint, sizeof(hint), "%.4s", secret);
 
     const char *conflict =

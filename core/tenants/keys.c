@@ -8,6 +8,7 @@
 
 #include "jose/secret.h"
 #include "tenants/tenant_id.h"
+#include "util/hex.h"
 
 const struct latch_stmt latch_keys_init_stmt = {
     .name = "keys_init",
@@ -64,31 +65,16 @@ bool latch_keys_algorithm(const char *name, enum latch_jose_alg *alg)
     return false;
 }
 
+/* PostgreSQL's bytea text form: "\\x" and the hex digits; malloc'd, NULL when out of memory. */
 static char *to_hex_bytea(const uint8_t *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    char *out = malloc(2 * n + 3);
+    char *out = n < SIZE_MAX / 2 - 3 ? malloc(2 * n + 3) : NULL;
     if (out == NULL)
         return NULL;
     out[0] = '\\';
     out[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        out[2 + 2 * i] = hex[p[i] >> 4];
-        out[3 + 2 * i] = hex[p[i] & 15];
-    }
-    out[2 + 2 * n] = '\0';
+    (void)latch_hex_encode(p, n, out + 2, 2 * n + 1); /* sized exactly: cannot fail */
     return out;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 latch_rc latch_keys_prepare(const uint8_t seal_key[32], const char *tenant_id,
@@ -155,13 +141,9 @@ latch_rc latch_keys_open(const uint8_t seal_key[32], const char *tenant_id, cons
     sealed = malloc(n ? n : 1);
     if (sealed == NULL)
         return latch_error_set(err, 500, "server_error", "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(sealed_hex[2 + 2 * i]), lo = hexval(sealed_hex[3 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            latch_error_set(err, 500, "server_error", "malformed sealed key");
-            goto out;
-        }
-        sealed[i] = (uint8_t)(hi << 4 | lo);
+    if (latch_hex_decode(sealed_hex + 2, hl - 2, sealed, n) != (ssize_t)n) {
+        latch_error_set(err, 500, "server_error", "malformed sealed key");
+        goto out;
     }
     snprintf(aad, sizeof(aad), "%s/%s", tenant_id, kid);
     if (latch_jose_open(seal_key, aad, sealed, n, &der, &der_len) != LATCH_OK) {

@@ -5,6 +5,10 @@
  * an allocation too big for that gets a block of its own, so it neither wastes the current block
  * nor inflates the next. Every allocation is counted (rounded to 16 bytes) against the arena's
  * limit and fails with NULL beyond it. All size arithmetic checks for overflow.
+ *
+ * A request's arena holds passwords, client secrets, codes and tokens, so reset and free wipe
+ * (OPENSSL_cleanse) every byte that was handed out, and only those: each block remembers how far
+ * it was used, so the cost follows the request's size, not the blocks' capacity.
  */
 #include "util/arena.h"
 
@@ -13,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #define ARENA_ALIGN         16
 #define ARENA_DEFAULT_LIMIT ((size_t)16 << 20)
@@ -24,11 +30,15 @@
 struct arena_block {
     struct arena_block *next; /* older blocks */
     size_t size;              /* usable bytes after the header (alignment slack included) */
+    size_t used; /* bytes from the start of the data that were handed out, once not current */
 };
 
 struct latch_arena {
     unsigned char *cur; /* next free byte of the current block */
     unsigned char *end; /* end of the current block */
+    /* The block cur points into, NULL for the embedded first block. */
+    struct arena_block *current;
+    size_t first_used; /* bytes of the embedded block handed out, once it is not current */
     /* Chained blocks, newest first; the embedded first block is not among them. */
     struct arena_block *blocks;
     size_t limit;
@@ -47,6 +57,39 @@ static uintptr_t align_up(uintptr_t p)
     return (p + (ARENA_ALIGN - 1)) & ~(uintptr_t)(ARENA_ALIGN - 1);
 }
 
+static unsigned char *block_data(struct arena_block *b)
+{
+    return (unsigned char *)(b + 1);
+}
+
+/* An arena with nothing handed out, serving from its embedded block. */
+static void start_empty(struct latch_arena *arena)
+{
+    arena->blocks = NULL;
+    arena->current = NULL;
+    arena->cur = first_block(arena);
+    arena->end = arena->cur + arena->first_size;
+    arena->first_used = 0;
+    arena->used = 0;
+    arena->next_size = ARENA_SECOND_BLOCK;
+}
+
+/* Wipes the bytes handed out from every block and frees the chained ones. */
+static void wipe_and_release(struct latch_arena *arena)
+{
+    unsigned char *first = first_block(arena);
+    size_t n = arena->current == NULL ? (size_t)(arena->cur - first) : arena->first_used;
+    OPENSSL_cleanse(first, n);
+    struct arena_block *b = arena->blocks;
+    while (b != NULL) {
+        struct arena_block *next = b->next;
+        n = b == arena->current ? (size_t)(arena->cur - block_data(b)) : b->used;
+        OPENSSL_cleanse(block_data(b), n);
+        free(b);
+        b = next;
+    }
+}
+
 struct latch_arena *latch_arena_new(size_t limit)
 {
     struct latch_arena *arena;
@@ -55,37 +98,25 @@ struct latch_arena *latch_arena_new(size_t limit)
     arena = malloc(ARENA_FIRST_ALLOC);
     if (arena == NULL)
         return NULL;
-    arena->blocks = NULL;
     arena->limit = limit == 0 ? ARENA_DEFAULT_LIMIT : limit;
     arena->first_size = ARENA_FIRST_ALLOC - sizeof(*arena);
-    latch_arena_reset(arena);
+    start_empty(arena);
     return arena;
 }
 
 void latch_arena_reset(struct latch_arena *arena)
 {
-    struct arena_block *b;
-
     if (arena == NULL)
         return;
-    b = arena->blocks;
-    while (b != NULL) {
-        struct arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
-    arena->blocks = NULL;
-    arena->cur = first_block(arena);
-    arena->end = arena->cur + arena->first_size;
-    arena->used = 0;
-    arena->next_size = ARENA_SECOND_BLOCK;
+    wipe_and_release(arena);
+    start_empty(arena);
 }
 
 void latch_arena_free(struct latch_arena *arena)
 {
     if (arena == NULL)
         return;
-    latch_arena_reset(arena);
+    wipe_and_release(arena);
     free(arena);
 }
 
@@ -104,14 +135,10 @@ static struct arena_block *add_block(struct latch_arena *arena, size_t need, siz
     if (b == NULL)
         return NULL;
     b->size = size;
+    b->used = 0;
     b->next = arena->blocks;
     arena->blocks = b;
     return b;
-}
-
-static unsigned char *block_data(struct arena_block *b)
-{
-    return (unsigned char *)(b + 1);
 }
 
 void *latch_arena_alloc(struct latch_arena *arena, size_t size)
@@ -144,8 +171,10 @@ void *latch_arena_alloc(struct latch_arena *arena, size_t size)
         b = add_block(arena, rounded, rounded);
         if (b == NULL)
             return NULL;
+        p = (unsigned char *)align_up((uintptr_t)block_data(b));
+        b->used = (size_t)(p - block_data(b)) + rounded;
         arena->used += rounded;
-        return (void *)align_up((uintptr_t)block_data(b));
+        return p;
     }
 
     /* Never reserve much more than the limit still allows. */
@@ -154,6 +183,12 @@ void *latch_arena_alloc(struct latch_arena *arena, size_t size)
         return NULL;
     if (arena->next_size <= SIZE_MAX / 2)
         arena->next_size *= 2;
+    /* The block being left keeps its extent, for the wipe. */
+    if (arena->current == NULL)
+        arena->first_used = (size_t)(arena->cur - first_block(arena));
+    else
+        arena->current->used = (size_t)(arena->cur - block_data(arena->current));
+    arena->current = b;
     p = (unsigned char *)align_up((uintptr_t)block_data(b));
     arena->end = block_data(b) + b->size;
     arena->cur = p + rounded;

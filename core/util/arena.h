@@ -14,8 +14,10 @@ struct latch_arena;
 
 /* limit: total bytes this arena may hand out (0 = 16 MiB). */
 struct latch_arena *latch_arena_new(size_t limit);
+/* Wipes every byte handed out (the arena holds secrets) and frees the arena. */
 void latch_arena_free(struct latch_arena *arena);
-/* Frees every block but the first, so the arena can serve the next request on a connection. */
+/* Wipes every byte handed out and frees every block but the first, so the arena can serve the
+ * next request on a connection. */
 void latch_arena_reset(struct latch_arena *arena);
 
 /* 16-byte aligned; NULL when the limit would be exceeded or memory is exhausted. */

@@ -26,13 +26,12 @@ void latch_json_init_strict(struct latch_json *j)
 void latch_json_init_secret(struct latch_json *j)
 {
     latch_json_init_strict(j);
-    j->wipe = true;
 }
 
 void latch_json_clear(struct latch_json *j)
 {
-    if (j->wipe && j->buf != NULL)
-        OPENSSL_cleanse(j->buf, j->cap);
+    if (j->buf != NULL)
+        OPENSSL_cleanse(j->buf, j->len);
     free(j->buf);
     memset(j, 0, sizeof(*j));
 }
@@ -45,21 +44,17 @@ static void put(struct latch_json *j, const char *s, size_t n)
         size_t cap = j->cap ? j->cap : 256;
         while (cap < j->len + n + 1)
             cap *= 2;
-        char *b;
-        if (j->wipe) {
-            /* realloc() could leave the old copy behind unwiped. */
-            b = malloc(cap);
-            if (b != NULL && j->buf != NULL) {
-                memcpy(b, j->buf, j->len + 1);
-                OPENSSL_cleanse(j->buf, j->cap);
-                free(j->buf);
-            }
-        } else {
-            b = realloc(j->buf, cap);
-        }
+        /* Not realloc(): the old buffer may hold tokens (token responses are built here), so
+         * it is wiped before it goes back to the allocator. */
+        char *b = malloc(cap);
         if (b == NULL) {
             j->failed = true;
             return;
+        }
+        if (j->buf != NULL) {
+            memcpy(b, j->buf, j->len + 1);
+            OPENSSL_cleanse(j->buf, j->len);
+            free(j->buf);
         }
         j->buf = b;
         j->cap = cap;

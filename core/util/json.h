@@ -31,7 +31,6 @@ struct latch_json {
     unsigned indent;  /* pretty-printing: spaces per level (0 = compact), as JSON.stringify */
     unsigned level;   /* current nesting, for pretty-printing */
     bool after_key;   /* a key was written; the next string is its value */
-    bool wipe;        /* the text holds secrets: wiped when it moves or is freed */
     uint64_t objects; /* bit n: the container at level n+1 is an object */
 };
 
@@ -39,14 +38,16 @@ struct latch_json {
 #define LATCH_JSON_MAX_LEVEL 64
 
 /* A compact writer. Strings that are not well-formed UTF-8 are written with U+FFFD for each
- * byte that does not start a well-formed sequence, so the output is always valid JSON. */
+ * byte that does not start a well-formed sequence, so the output is always valid JSON. Every
+ * buffer the text leaves (growth, latch_json_clear()) is wiped first, whatever the writer holds:
+ * token responses and connector configs are written here. Text handed over by latch_json_take()
+ * is the caller's to wipe. */
 void latch_json_init(struct latch_json *j);
 /* Like latch_json_init(), but a string that is not well-formed UTF-8 fails the writer (for text
  * that is signed or stored, where a silent replacement would change its meaning). */
 void latch_json_init_strict(struct latch_json *j);
-/* Like latch_json_init(), for text holding secrets: every buffer the text leaves (growth,
- * latch_json_clear(), a failure) is wiped first. Text handed over by latch_json_take() is the
- * caller's to wipe. Strict about UTF-8, like latch_json_init_strict(). */
+/* The writer for text holding secrets (connector configs): strict about UTF-8, like
+ * latch_json_init_strict(); its buffers are wiped as every writer's are. */
 void latch_json_init_secret(struct latch_json *j);
 /* Frees the buffer (when not taken). */
 void latch_json_clear(struct latch_json *j);

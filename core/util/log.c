@@ -7,6 +7,7 @@
  * a visible marker; the line stays valid JSON.
  */
 #include "util/log.h"
+#include "util/hex.h"
 #include "util/utf8.h"
 
 #include <errno.h>
@@ -96,7 +97,6 @@ void latch_log_timestamp(char *buf, size_t cap)
  */
 static size_t escape_units(char *out, size_t used, size_t cap, const char *s, size_t len, bool *cut)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
 
@@ -114,8 +114,7 @@ static size_t escape_units(char *out, size_t used, size_t cap, const char *s, si
             n = 2;
         } else if (c < 0x20) {
             memcpy(unit, "\\u00", 4);
-            unit[4] = hex[c >> 4];
-            unit[5] = hex[c & 0xf];
+            (void)latch_hex_encode(&c, 1, unit + 4, sizeof(unit) - 4);
             n = 6;
         } else if (c < 0x80) {
             unit[0] = (char)c;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "http/parser.h"
+#include "util/percent.h"
 
 struct head_case {
     const char *name;
@@ -198,12 +199,12 @@ static void test_chunked(void **state)
 static void test_percent_decode(void **state)
 {
     char out[32];
-    assert_int_equal(latch_http_percent_decode(out, "a%2Fb", 5), 3);
+    assert_int_equal(latch_percent_decode(out, "a%2Fb", 5), 3);
     assert_string_equal(out, "a/b");
-    assert_int_equal(latch_http_percent_decode(out, "%", 1), -1);
-    assert_int_equal(latch_http_percent_decode(out, "%4", 2), -1);
-    assert_int_equal(latch_http_percent_decode(out, "%g0", 3), -1);
-    assert_int_equal(latch_http_percent_decode(out, "a+b", 3), 3);
+    assert_int_equal(latch_percent_decode(out, "%", 1), -1);
+    assert_int_equal(latch_percent_decode(out, "%4", 2), -1);
+    assert_int_equal(latch_percent_decode(out, "%g0", 3), -1);
+    assert_int_equal(latch_percent_decode(out, "a+b", 3), 3);
     assert_string_equal(out, "a+b"); /* '+' is only a space in form bodies */
 }
 

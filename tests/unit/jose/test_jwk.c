@@ -25,7 +25,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
-#include "jose/base64url.h"
+#include "util/base64.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 
@@ -116,7 +116,7 @@ static size_t member_bytes(yajl_val obj, const char *name, uint8_t *buf, size_t 
 {
     const char *s = member(obj, name);
     assert_non_null(s);
-    ssize_t n = latch_jose_b64url_decode(s, strlen(s), buf, cap);
+    ssize_t n = latch_base64url_decode(s, strlen(s), buf, cap);
     assert_true(n >= 0);
     return (size_t)n;
 }
@@ -406,7 +406,7 @@ static void test_import_small_rsa(void **state)
     assert_non_null(pkey);
     assert_int_equal(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &bn), 1);
     assert_int_equal(BN_bn2bin(bn, buf), 128);
-    assert_int_equal(latch_jose_b64url_encode(buf, 128, n, sizeof(n)), 171);
+    assert_int_equal(latch_base64url_encode(buf, 128, n, sizeof(n)), 171);
     snprintf(json, sizeof(json), "{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}", n);
     assert_int_equal(latch_jose_key_from_jwk(json, strlen(json), &key, &err), LATCH_FAIL);
     assert_null(key);

@@ -22,7 +22,7 @@
 
 #include <openssl/evp.h>
 
-#include "jose/base64url.h"
+#include "util/base64.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "jose/jwt.h"
@@ -154,7 +154,7 @@ __attribute__((noinline)) static char *sign_header(const struct latch_jose_key *
 
 static void b64(const void *data, size_t len, char *out, size_t cap)
 {
-    assert_true(latch_jose_b64url_encode(data, len, out, cap) >= 0);
+    assert_true(latch_base64url_encode(data, len, out, cap) >= 0);
 }
 
 /* header.payload.signature from raw parts. */
@@ -214,7 +214,7 @@ static size_t sig_of(const char *tok, uint8_t *sig, size_t cap)
 {
     const char *dot = strrchr(tok, '.');
     assert_non_null(dot);
-    ssize_t n = latch_jose_b64url_decode(dot + 1, strlen(dot + 1), sig, cap);
+    ssize_t n = latch_base64url_decode(dot + 1, strlen(dot + 1), sig, cap);
     assert_true(n > 0);
     return (size_t)n;
 }
@@ -815,10 +815,10 @@ static void test_refuse_oversized(void **state)
 
     /* Find the largest payload whose token fits: token length = fixed + encoded payload. */
     char *tok = sign(f->es256, NULL, "{}");
-    size_t fixed = strlen(tok) - latch_jose_b64url_encoded_len(2);
+    size_t fixed = strlen(tok) - latch_base64url_encoded_len(2);
     free(tok);
     size_t plen = 2;
-    while (fixed + latch_jose_b64url_encoded_len(plen + 1) <= LATCH_JOSE_TOKEN_MAX)
+    while (fixed + latch_base64url_encoded_len(plen + 1) <= LATCH_JOSE_TOKEN_MAX)
         plen++;
     char *payload = malloc(plen + 2);
     assert_non_null(payload);
@@ -828,7 +828,7 @@ static void test_refuse_oversized(void **state)
     payload[plen - 1] = '}';
     payload[plen] = '\0';
     tok = sign(f->es256, NULL, payload);
-    assert_int_equal(strlen(tok), fixed + latch_jose_b64url_encoded_len(plen));
+    assert_int_equal(strlen(tok), fixed + latch_base64url_encoded_len(plen));
     assert_true(strlen(tok) <= LATCH_JOSE_TOKEN_MAX);
     expect_ok(tok, keys, 1, LATCH_JOSE_ALGS_ALL, &jws);
     assert_int_equal(jws.payload_len, plen);

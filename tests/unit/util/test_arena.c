@@ -1,7 +1,9 @@
 /*
  * Unit tests for core/util/arena.c: 16-byte alignment, growth past the first block with every
  * byte kept intact, big allocations, the total limit and overflow-safe sizes, reset keeping the
- * first block, and the string helpers. Run under ASan, leaks and overlaps show up too.
+ * first block, reset wiping what was handed out (the bytes of a secret read back as zeros, with
+ * and without chained blocks), and the string helpers. Run under ASan, leaks and overlaps show
+ * up too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/arena.h"
@@ -228,6 +231,49 @@ static void test_printf_limit(void **state)
     latch_arena_free(a);
 }
 
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
+/* A secret written into the arena is gone after reset: the first block, which survives the
+ * reset, reads back as zeros, whether it was still the current block or had been left for
+ * chained ones (whose own bytes are wiped before free(), which a test cannot read back). */
+static void test_reset_wipes(void **state)
+{
+    struct latch_arena *a = latch_arena_new(1 << 20);
+    unsigned char *secret;
+    unsigned char *again;
+
+    (void)state;
+    /* Still in the first block. */
+    secret = latch_arena_alloc(a, 64);
+    memset(secret, 'S', 64);
+    latch_arena_reset(a);
+    again = latch_arena_alloc(a, 64);
+    assert_ptr_equal(again, secret);
+    assert_true(all_zero(again, 64));
+
+    /* The first block left behind for chained ones, a big block of its own, then reset. */
+    memset(again, 'S', 64);
+    unsigned char *tail = latch_arena_alloc(a, 1000);
+    memset(tail, 'T', 1000);
+    for (int i = 0; i < 20; i++)
+        memset(latch_arena_alloc(a, 1000), 'C', 1000);
+    memset(latch_arena_alloc(a, 100000), 'B', 100000);
+    latch_arena_reset(a);
+    again = latch_arena_alloc(a, 64);
+    assert_ptr_equal(again, secret);
+    assert_true(all_zero(again, 64));
+    unsigned char *tail2 = latch_arena_alloc(a, 1000);
+    assert_ptr_equal(tail2, tail);
+    assert_true(all_zero(tail2, 1000));
+    latch_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_reset_keeps_first_block),
+        cmocka_unit_test(test_reset_wipes),
         cmocka_unit_test(test_calloc_zeroes),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_printf_limit),
