@@ -454,19 +454,13 @@ static int host_form_add(struct latch_connector_ctx *ctx, char **buf, const char
     return LATCH_CONNECTOR_OK;
 }
 
-static const char *host_json_get(struct latch_connector_ctx *ctx, const char *json,
-                                 const char *path)
+/* The value at a dotted path ("" is root itself; a numeric segment indexes an array), or NULL
+ * when the path is absent. */
+static yajl_val json_at(yajl_val root, const char *path)
 {
-    yajl_val root, v;
-    const char *out = NULL;
+    yajl_val v = root;
     char seg[256];
 
-    if (json == NULL || path == NULL)
-        return NULL;
-    root = latch_plugin_json_parse(json, JSON_MAX_BYTES, JSON_MAX_DEPTH);
-    if (root == NULL)
-        return NULL;
-    v = root;
     for (const char *p = path; v != NULL && *p != '\0';) {
         size_t n = strcspn(p, ".");
         if (n == 0 || n >= sizeof(seg)) {
@@ -487,6 +481,21 @@ static const char *host_json_get(struct latch_connector_ctx *ctx, const char *js
             v = NULL;
         }
     }
+    return v;
+}
+
+static const char *host_json_get(struct latch_connector_ctx *ctx, const char *json,
+                                 const char *path)
+{
+    yajl_val root, v;
+    const char *out = NULL;
+
+    if (json == NULL || path == NULL)
+        return NULL;
+    root = latch_plugin_json_parse(json, JSON_MAX_BYTES, JSON_MAX_DEPTH);
+    if (root == NULL)
+        return NULL;
+    v = json_at(root, path);
     if (v != NULL)
         out = value_text(ctx->arena, v, false);
     yajl_tree_free(root);
@@ -579,6 +588,140 @@ static int host_random_bytes(struct latch_connector_ctx *ctx, void *buf, size_t 
     return LATCH_CONNECTOR_OK;
 }
 
+/* ---- 1.1: base64url and JSON object members (core/util's), so connectors carry no codec ---- */
+
+static char *host_base64url(struct latch_connector_ctx *ctx, const void *data, size_t len)
+{
+    char *out;
+
+    if (len > (size_t)1 << 28 || (data == NULL && len > 0))
+        return NULL;
+    size_t cap = latch_base64url_encoded_len(len) + 1;
+    out = latch_arena_alloc(ctx->arena, cap);
+    if (out == NULL || latch_base64url_encode(data, len, out, cap) < 0)
+        return NULL;
+    return out;
+}
+
+static unsigned char *host_base64url_decode(struct latch_connector_ctx *ctx, const char *text,
+                                            size_t len, size_t *out_len)
+{
+    unsigned char *out;
+    ssize_t n;
+
+    if (out_len != NULL)
+        *out_len = 0;
+    if (out_len == NULL || (text == NULL && len > 0) || len > (size_t)1 << 28)
+        return NULL;
+    size_t cap = latch_base64_decoded_len(len) + 1;
+    out = latch_arena_alloc(ctx->arena, cap);
+    if (out == NULL)
+        return NULL;
+    n = latch_base64url_decode(len > 0 ? text : "", len, out, cap - 1);
+    if (n < 0)
+        return NULL;
+    out[n] = '\0';
+    *out_len = (size_t)n;
+    return out;
+}
+
+static int json_type(yajl_val v)
+{
+    if (YAJL_IS_STRING(v))
+        return LATCH_CONNECTOR_JSON_STRING;
+    if (YAJL_IS_NUMBER(v))
+        return LATCH_CONNECTOR_JSON_NUMBER;
+    if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+        return LATCH_CONNECTOR_JSON_BOOLEAN;
+    if (YAJL_IS_OBJECT(v))
+        return LATCH_CONNECTOR_JSON_OBJECT;
+    if (YAJL_IS_ARRAY(v))
+        return LATCH_CONNECTOR_JSON_ARRAY;
+    return LATCH_CONNECTOR_JSON_NULL;
+}
+
+static int host_json_members(struct latch_connector_ctx *ctx, const char *json, const char *path,
+                             struct latch_connector_json_members *out)
+{
+    struct latch_json_limits lim = {.max_bytes = JSON_MAX_BYTES, .max_depth = JSON_MAX_DEPTH};
+    struct latch_error err;
+    yajl_val root = NULL, obj;
+    const char **names, **values;
+    int *types;
+    int rc = LATCH_CONNECTOR_ERR_GENERAL;
+
+    if (out == NULL || out->struct_size < PLUGIN_END_OF(struct latch_connector_json_members, why)) {
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "json_members: out missing or its struct_size too small (use "
+                 "LATCH_CONNECTOR_JSON_MEMBERS_INIT)");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    out->count = 0;
+    out->names = out->values = NULL;
+    out->types = NULL;
+    out->why = NULL;
+    latch_error_clear(&err);
+    if (json == NULL) {
+        out->why = "is not valid JSON";
+        goto out;
+    }
+    /* The reader refuses duplicate names, bad UTF-8, NULs and depth beyond the bound: the
+     * members handed out are exactly the document's, with no guess at which duplicate wins. */
+    if (latch_json_parse(json, strnlen(json, JSON_MAX_BYTES + 1), &lim, &root, &err) != LATCH_OK) {
+        out->why = err.status >= 500 ? "exceeds the host's memory"
+                                     : host_format(ctx, "is not valid JSON: %s", err.message);
+        if (out->why == NULL)
+            out->why = "is not valid JSON";
+        goto out;
+    }
+    obj = json_at(root, path != NULL ? path : "");
+    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+        out->why = path != NULL && path[0] != '\0'
+                       ? host_format(ctx, "has no JSON object at \"%.200s\"", path)
+                       : "is not a JSON object";
+        if (out->why == NULL)
+            out->why = "is not a JSON object";
+        goto out;
+    }
+    size_t n = obj->u.object.len;
+    if (n > LATCH_CONNECTOR_JSON_MEMBERS_MAX) {
+        out->why = host_format(ctx, "has more than %d members", LATCH_CONNECTOR_JSON_MEMBERS_MAX);
+        goto out;
+    }
+    if (n == 0) {
+        rc = LATCH_CONNECTOR_OK;
+        goto out;
+    }
+    names = latch_arena_calloc(ctx->arena, n, sizeof(*names));
+    values = latch_arena_calloc(ctx->arena, n, sizeof(*values));
+    types = latch_arena_calloc(ctx->arena, n, sizeof(*types));
+    if (names == NULL || values == NULL || types == NULL) {
+        out->why = "exceeds the call's memory";
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yajl_val v = obj->u.object.values[i];
+        names[i] = latch_arena_strdup(ctx->arena, obj->u.object.keys[i]);
+        types[i] = json_type(v);
+        values[i] = value_text(ctx->arena, v, false);
+        if (names[i] == NULL || ((YAJL_IS_STRING(v) || YAJL_IS_NUMBER(v)) && values[i] == NULL)) {
+            out->why = "exceeds the call's memory";
+            goto out;
+        }
+    }
+    out->count = n;
+    out->names = names;
+    out->values = values;
+    out->types = types;
+    rc = LATCH_CONNECTOR_OK;
+out:
+    yajl_tree_free(root);
+    if (rc != LATCH_CONNECTOR_OK)
+        ctx_log(ctx, LATCH_LOG_DEBUG, "connector %s: json_members: the document %s",
+                ctx->plugin->info.id, out->why);
+    return rc;
+}
+
 static const struct latch_connector_host host_table = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -598,6 +741,9 @@ static const struct latch_connector_host host_table = {
     .sha256 = host_sha256,
     .hmac_sha256 = host_hmac_sha256,
     .random_bytes = host_random_bytes,
+    .base64url = host_base64url,
+    .base64url_decode = host_base64url_decode,
+    .json_members = host_json_members,
 };
 
 /* ---- calls ---- */

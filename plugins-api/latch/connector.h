@@ -166,6 +166,38 @@ struct latch_connector_http_response {
     const char *content_type; /* in the arena; NULL when the answer had none */
 };
 
+/* (1.1) The JSON type of a member json_members reports. */
+enum latch_connector_json_type {
+    LATCH_CONNECTOR_JSON_NULL = 0,
+    LATCH_CONNECTOR_JSON_STRING = 1,
+    LATCH_CONNECTOR_JSON_NUMBER = 2,
+    LATCH_CONNECTOR_JSON_BOOLEAN = 3,
+    LATCH_CONNECTOR_JSON_OBJECT = 4,
+    LATCH_CONNECTOR_JSON_ARRAY = 5,
+};
+
+/* (1.1) The most members json_members reports; a larger object is refused. */
+#define LATCH_CONNECTOR_JSON_MEMBERS_MAX 256
+
+/*
+ * (1.1) What json_members fills (declare it with LATCH_CONNECTOR_JSON_MEMBERS_INIT). The three
+ * arrays have count elements each (NULL when count is 0) and live in the call's arena: names[i] is
+ * a member's name, types[i] its enum latch_connector_json_type, and values[i] its value as text the
+ * way json_get gives scalars (a string as is, a number in JSON notation, a boolean as "true" or
+ * "false"), or NULL for null, an object or an array. types[] tells the string "5" from the
+ * number 5. On failure count is 0, the arrays NULL, and why a short phrase (static or arena) saying
+ * what is wrong with the document ("is not valid JSON: duplicate key `id`", "is not a JSON
+ * object"), meant to follow the document's name in a message to an administrator.
+ */
+struct latch_connector_json_members {
+    uint32_t struct_size;
+    size_t count;
+    const char *const *names;
+    const char *const *values;
+    const int *types;
+    const char *why;
+};
+
 /*
  * Services the host gives every call. The table grows at its end: a member added after the
  * minor your descriptor declares must be checked with LATCH_CONNECTOR_HAS() before use.
@@ -245,6 +277,32 @@ struct latch_connector_host {
      * kernel) into buf: nonces, PKCE verifiers, state. len at most 65536. Returns
      * LATCH_CONNECTOR_OK, or ERR_GENERAL (buf is then zeroed: never use it). */
     int (*random_bytes)(struct latch_connector_ctx *ctx, void *buf, size_t len);
+
+    /* base64url (RFC 4648 §5) of data[0..len) without padding, as JOSE writes it (RFC 7515
+     * §2), into the arena; "" for len 0. data may be NULL when len is 0. NULL when out of
+     * memory. */
+    char *(*base64url)(struct latch_connector_ctx *ctx, const void *data, size_t len);
+
+    /* Strictly decodes text[0..len) as unpadded base64url: no '=', no whitespace, no character
+     * outside the URL-safe alphabet, no length 4k+1, no non-zero bits left over in the last
+     * character (so each byte string has exactly one accepted spelling; JWS compact parts are
+     * written this way). Returns a NUL-terminated arena buffer (the NUL is not counted; the
+     * bytes may contain NULs) with *out_len the byte count, or NULL (*out_len 0) when the text
+     * is not such base64url. */
+    unsigned char *(*base64url_decode)(struct latch_connector_ctx *ctx, const char *text,
+                                       size_t len, size_t *out_len);
+
+    /* JSON object reading (e.g. a Json config field such as a profile map): the members of the
+     * object at a dotted path of a JSON document, in document order. path as json_get takes
+     * it; NULL or "" is the top level. The document is read by the host's bounded reader
+     * (4 MiB, depth 64), which refuses text that is not JSON, is not well-formed UTF-8 or
+     * names a member twice in any object. Fills *out (declare it with
+     * LATCH_CONNECTOR_JSON_MEMBERS_INIT) and returns LATCH_CONNECTOR_OK, or returns
+     * LATCH_CONNECTOR_ERR_GENERAL with out->why set when the document is refused, the path
+     * is absent or names no object, or the object has more than LATCH_CONNECTOR_JSON_MEMBERS_MAX
+     * members. */
+    int (*json_members)(struct latch_connector_ctx *ctx, const char *json, const char *path,
+                        struct latch_connector_json_members *out);
 };
 
 /* ---- operations ---- */
@@ -277,6 +335,10 @@ struct latch_connector_user_info {
 #define LATCH_CONNECTOR_HTTP_RESPONSE_INIT                                                         \
     {                                                                                              \
         .struct_size = sizeof(struct latch_connector_http_response)                                \
+    }
+#define LATCH_CONNECTOR_JSON_MEMBERS_INIT                                                          \
+    {                                                                                              \
+        .struct_size = sizeof(struct latch_connector_json_members)                                 \
     }
 #define LATCH_CONNECTOR_AUTH_REQUEST_INIT                                                          \
     {                                                                                              \

@@ -3,7 +3,7 @@
  * tests/unit/plugin/test_loader.c can check each service through the real ABI. Its
  * get_user_info answers with raw_json = an object of results; the callback parameter `doc` is
  * the JSON document the json_get probes read. Built against the current header (1.1), so it
- * also probes the 1.1 crypto services.
+ * also probes the 1.1 crypto and codec services.
  */
 #include <string.h>
 
@@ -67,6 +67,74 @@ static char *crypto_probe(struct latch_connector_ctx *ctx, const struct latch_co
         rc_m1, rc_m2, rc_r1, rc_r2, rc_zero, rc_big);
 }
 
+/* Members as "name:type:value|..." ('~' for a NULL value), or "rc=<status> why=<why>". */
+static char *members_text(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                          const char *json, const char *path)
+{
+    struct latch_connector_json_members m = LATCH_CONNECTOR_JSON_MEMBERS_INIT;
+    int rc = host->json_members(ctx, json, path, &m);
+    char *out = "";
+
+    if (rc != LATCH_CONNECTOR_OK)
+        return host->format(ctx, "rc=%d count=%zu why=%s", rc, m.count, m.why);
+    for (size_t i = 0; out != NULL && i < m.count; i++)
+        out = host->format(ctx, "%s%s%s:%d:%s", out, i > 0 ? "|" : "", m.names[i], m.types[i],
+                           m.values[i] != NULL ? m.values[i] : "~");
+    return out;
+}
+
+/* The 1.1 codec services: base64url on the RFC 4648 §10 vectors and the URL-safe characters,
+ * strict decoding (padding, the standard alphabet, a 4k+1 length and leftover bits refused),
+ * and json_members on objects, a duplicate name, non-objects and the member bound. */
+static char *codec_probe(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
+{
+    static const unsigned char safe[] = {0xfb, 0xff, 0xbf};
+    static const char *const refused[] = {"Zm9vYg==", "Zm9v+g", "Zm9vY", "Zh", "Zm 9v", "Zg="};
+    char *vectors = "", *bad = "", *big;
+    size_t n = 0, len;
+    unsigned char *dec;
+
+    if (!LATCH_CONNECTOR_HAS(host, struct latch_connector_host, json_members))
+        return host->dup(ctx, "\"no 1.1 codec services\"");
+    for (size_t i = 0; i <= 6; i++)
+        vectors = host->format(ctx, "%s%s%s", vectors, i > 0 ? "," : "",
+                               host->base64url(ctx, "foobar", i));
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        dec = host->base64url_decode(ctx, refused[i], strlen(refused[i]), &len);
+        bad = host->format(ctx, "%s%d", bad, dec == NULL && len == 0);
+    }
+    dec = host->base64url_decode(ctx, "Zm9vYmFy", 8, &n);
+    unsigned char *dec_safe = host->base64url_decode(ctx, "-_-_", 4, &len);
+    /* 257 members: one over the bound. */
+    big = "{";
+    for (int i = 0; big != NULL && i <= LATCH_CONNECTOR_JSON_MEMBERS_MAX; i++)
+        big = host->format(ctx, "%s%s\"k%d\":%d", big, i > 0 ? "," : "", i, i);
+    big = host->format(ctx, "%s}", big);
+
+#define S(x) host->json_string(ctx, (x))
+    return host->format(
+        ctx,
+        "{\"encode\":%s,\"safe\":%s,\"empty\":%s,\"decoded\":%s,\"decoded_len\":%zu,"
+        "\"decoded_safe\":%s,\"refused\":%s,\"members\":%s,\"nested\":%s,\"top_empty\":%s,"
+        "\"empty_object\":%s,\"duplicate\":%s,\"not_object\":%s,\"absent\":%s,\"array\":%s,"
+        "\"not_json\":%s,\"too_many\":%s}",
+        S(vectors), S(host->base64url(ctx, safe, sizeof(safe))), S(host->base64url(ctx, NULL, 0)),
+        S((const char *)dec), n, S(dec_safe != NULL ? hex(ctx, host, dec_safe, len) : NULL), S(bad),
+        S(members_text(ctx, host,
+                       "{\"a\":\"x\",\"n\":-1.5e3,\"s\":\"5\",\"t\":true,\"f\":false,"
+                       "\"z\":null,\"o\":{\"k\":\"v\"},\"l\":[1]}",
+                       NULL)),
+        S(members_text(ctx, host, "{\"data\":{\"map\":{\"id\":\"sub\",\"é\":\"ü\"}}}", "data.map")),
+        S(members_text(ctx, host, "{\"id\":\"sub\"}", "")),
+        S(members_text(ctx, host, " {} ", NULL)),
+        S(members_text(ctx, host, "{\"a\":{\"id\":\"x\",\"id\":\"y\"}}", NULL)),
+        S(members_text(ctx, host, "{\"a\":\"x\"}", "a")),
+        S(members_text(ctx, host, "{\"a\":\"x\"}", "b.c")),
+        S(members_text(ctx, host, "[{\"a\":1}]", NULL)),
+        S(members_text(ctx, host, "{\"a\":", NULL)), S(members_text(ctx, host, big, NULL)));
+#undef S
+}
+
 static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
                          const struct latch_connector_param *params, size_t nparams,
                          struct latch_connector_user_info *out)
@@ -99,7 +167,7 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
         "\"notjson\":%s,\"base64\":%s,\"base64_empty\":%s,\"form\":%s,\"quote\":%s,"
         "\"cfg_default\":%s,\"cfg_number\":%s,\"cfg_switch\":%s,\"cfg_json\":%s,\"cfg_unset\":%s,"
         "\"cfg_extra\":%s,\"too_big\":%d,\"over_keys\":%d,\"session_k0\":%s,\"zeroed\":%d,"
-        "\"host\":\"%u.%u\",\"crypto\":%s}",
+        "\"host\":\"%u.%u\",\"crypto\":%s,\"codec\":%s}",
         S(host->json_get(ctx, doc, "data.user.id")), S(host->json_get(ctx, doc, "list.1.v")),
         S(host->json_get(ctx, doc, "n")), S(host->json_get(ctx, doc, "ok")),
         S(host->json_get(ctx, doc, "data.nope")), S(host->json_get(ctx, doc, "data")),
@@ -108,7 +176,8 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
         S(host->config_get(ctx, "retries")), S(host->config_get(ctx, "pkce")),
         S(host->config_get(ctx, "mapping")), S(host->config_get(ctx, "clientSecret")),
         S(host->config_get(ctx, "extra")), too_big, over_keys, S(host->session_get(ctx, "k0")),
-        zeroed, host->host_major, host->host_minor, crypto_probe(ctx, host));
+        zeroed, host->host_major, host->host_minor, crypto_probe(ctx, host),
+        codec_probe(ctx, host));
 #undef S
     return out->raw_json != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
 }

@@ -609,6 +609,32 @@ static void test_host_services(void **state)
                             "0000000000000000000000000000000000000000000000000000000000000000");
     assert_string_equal(str_at(r, "crypto", "rcs"), "0000000");
     assert_string_equal(str_at(r, "crypto", "rc_big"), "1");
+    /* 1.1 codecs: base64url on RFC 4648 §10's vectors, unpadded, with '-' and '_'; strict
+     * decoding refuses padding, '+', a 4k+1 length, leftover bits, a space and a lone '='. */
+    assert_string_equal(str_at(r, "codec", "encode"), ",Zg,Zm8,Zm9v,Zm9vYg,Zm9vYmE,Zm9vYmFy");
+    assert_string_equal(str_at(r, "codec", "safe"), "-_-_");
+    assert_string_equal(str_at(r, "codec", "empty"), "");
+    assert_string_equal(str_at(r, "codec", "decoded"), "foobar");
+    assert_string_equal(str_at(r, "codec", "decoded_len"), "6");
+    assert_string_equal(str_at(r, "codec", "decoded_safe"), "fbffbf");
+    assert_string_equal(str_at(r, "codec", "refused"), "111111");
+    /* json_members: name:type:value in document order; a string "5" and a number told apart;
+     * null, objects and arrays have no text. */
+    assert_string_equal(str_at(r, "codec", "members"),
+                        "a:1:x|n:2:-1.5e3|s:1:5|t:3:true|f:3:false|z:0:~|o:4:~|l:5:~");
+    assert_string_equal(str_at(r, "codec", "nested"), "id:1:sub|\xc3\xa9:1:\xc3\xbc");
+    assert_string_equal(str_at(r, "codec", "top_empty"), "id:1:sub");
+    assert_string_equal(str_at(r, "codec", "empty_object"), "");
+    assert_string_equal(str_at(r, "codec", "duplicate"),
+                        "rc=1 count=0 why=is not valid JSON: duplicate key `id`");
+    assert_string_equal(str_at(r, "codec", "not_object"),
+                        "rc=1 count=0 why=has no JSON object at \"a\"");
+    assert_string_equal(str_at(r, "codec", "absent"),
+                        "rc=1 count=0 why=has no JSON object at \"b.c\"");
+    assert_string_equal(str_at(r, "codec", "array"), "rc=1 count=0 why=is not a JSON object");
+    assert_non_null(strstr(str_at(r, "codec", "not_json"), "rc=1 count=0 why=is not valid JSON"));
+    assert_string_equal(str_at(r, "codec", "too_many"),
+                        "rc=1 count=0 why=has more than 256 members");
     yajl_tree_free(r);
 
     /* The session as the host keeps it: string values only, k0 removed, at most 32 keys. */
