@@ -2,10 +2,11 @@
  * The generic OpenID Connect / OAuth 2.0 social connector (oidc.so), factory id `oidc`: a
  * "standard" connector (LATCH_CONNECTOR_FLAG_STANDARD, Logto's isStandard), so a tenant may add
  * several instances, each with its own target, name and logo, for any provider that speaks the
- * authorization-code flow. Written against plugins-api/latch/connector.h alone: HTTP, JSON,
- * base64, form encoding, SHA-256 (PKCE), random bytes (nonce, verifier), memory and the
- * per-flow session come from the host services table (ABI 1.1), so the .so links nothing but
- * libc and carries no crypto of its own.
+ * authorization-code flow. Written against plugins-api/latch/connector.h alone: HTTP, JSON
+ * (scalars and profileMap's members), base64 and base64url (the id_token's parts, PKCE), form
+ * encoding, SHA-256 (PKCE), random bytes (nonce, verifier), memory and the per-flow session
+ * come from the host services table (ABI 1.1), so the .so links nothing but libc and carries
+ * no crypto, codec or JSON parser of its own.
  *
  * Flow:
  *   get_authorization_uri: resolves the endpoints (OpenID Provider discovery at
@@ -74,12 +75,13 @@ static bool nonempty(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
-/* The descriptor declares ABI 1.1 (sha256, random_bytes), so the loader refuses this connector
- * on older hosts; checked all the same, so a broken host fails the call instead of crashing it. */
+/* The descriptor declares ABI 1.1 (sha256, random_bytes, base64url, json_members), so the loader
+ * refuses this connector on older hosts; checked all the same, so a broken host fails the call
+ * instead of crashing it. */
 static bool host_ok(const struct latch_connector_host *host)
 {
     return host != NULL && host->host_major == LATCH_CONNECTOR_ABI_MAJOR &&
-           LATCH_CONNECTOR_HAS(host, struct latch_connector_host, random_bytes);
+           LATCH_CONNECTOR_HAS(host, struct latch_connector_host, json_members);
 }
 
 static const char *param(const struct latch_connector_param *params, size_t nparams,
@@ -120,79 +122,6 @@ static bool same_issuer(const char *a, const char *b)
     return na == nb && memcmp(a, b, na) == 0;
 }
 
-/* ---- base64url (RFC 4648 §5), no padding ---- */
-
-/* The host's base64 with the URL-safe alphabet and no padding. */
-static char *b64url_encode(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
-                           const unsigned char *data, size_t len)
-{
-    char *out = host->base64(ctx, data, len);
-
-    for (char *p = out; p != NULL && *p != '\0'; p++) {
-        if (*p == '+') {
-            *p = '-';
-        } else if (*p == '/') {
-            *p = '_';
-        } else if (*p == '=') {
-            *p = '\0';
-            break;
-        }
-    }
-    return out;
-}
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes n characters of base64url (trailing '=' padding tolerated) into a NUL-terminated
- * arena buffer; *out_len gets the byte count. NULL when the text is not base64url. */
-static unsigned char *b64url_decode(struct latch_connector_ctx *ctx,
-                                    const struct latch_connector_host *host, const char *s,
-                                    size_t n, size_t *out_len)
-{
-    unsigned char *out;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
-        return NULL;
-    out = host->alloc(ctx, n / 4 * 3 + 3);
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)s[i]);
-        if (v < 0)
-            return NULL;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits & 0xff);
-        }
-    }
-    /* The unused low bits of the last character must be zero (canonical encoding). */
-    if ((acc & ((1u << bits) - 1)) != 0)
-        return NULL;
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 /* ---- randomness ---- */
 
 /* A fresh random base64url string (nonce, PKCE verifier) in the arena. */
@@ -202,7 +131,7 @@ static char *random_token(struct latch_connector_ctx *ctx, const struct latch_co
     char *out = NULL;
 
     if (host->random_bytes(ctx, raw, sizeof(raw)) == LATCH_CONNECTOR_OK)
-        out = b64url_encode(ctx, host, raw, sizeof(raw));
+        out = host->base64url(ctx, raw, sizeof(raw));
     else
         host->log_msg(ctx, LOG_ERROR, "the host's random_bytes failed");
     memset(raw, 0, sizeof(raw));
@@ -238,129 +167,6 @@ struct profile_map {
     const char *path[MAP_COUNT];
 };
 
-static const char *skip_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static long hex4(const char *p)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int d = hex_digit(p[i]);
-        if (d < 0)
-            return -1;
-        v = v << 4 | d;
-    }
-    return v;
-}
-
-/* Parses the JSON string literal at *pp (which points at its opening quote) into an arena
- * string, UTF-8; advances *pp past the closing quote. NULL when it is not a valid string. */
-static char *json_parse_string(struct latch_connector_ctx *ctx,
-                               const struct latch_connector_host *host, const char **pp)
-{
-    const char *p = *pp;
-    const char *end;
-    char *out, *o;
-
-    if (*p != '"')
-        return NULL;
-    /* Decoded text is never longer than its literal. */
-    for (end = p + 1; *end != '"'; end++) {
-        if (*end == '\0')
-            return NULL;
-        if (*end == '\\' && *++end == '\0')
-            return NULL;
-    }
-    out = host->alloc(ctx, (size_t)(end - p) + 1);
-    if (out == NULL)
-        return NULL;
-    o = out;
-    for (p++; *p != '"'; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20)
-            return NULL;
-        if (c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
-        switch (*++p) {
-        case '"':
-        case '\\':
-        case '/':
-            *o++ = *p;
-            break;
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'u': {
-            long cp = hex4(p + 1);
-            if (cp < 0)
-                return NULL;
-            p += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                long lo = p[1] == '\\' && p[2] == 'u' ? hex4(p + 3) : -1;
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return NULL;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                p += 6;
-            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                return NULL;
-            }
-            if (cp == 0)
-                return NULL; /* no NUL inside a C string */
-            if (cp < 0x80) {
-                *o++ = (char)cp;
-            } else if (cp < 0x800) {
-                *o++ = (char)(0xc0 | cp >> 6);
-                *o++ = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                *o++ = (char)(0xe0 | cp >> 12);
-                *o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-                *o++ = (char)(0x80 | (cp & 0x3f));
-            } else {
-                *o++ = (char)(0xf0 | cp >> 18);
-                *o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-                *o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-                *o++ = (char)(0x80 | (cp & 0x3f));
-            }
-            break;
-        }
-        default:
-            return NULL;
-        }
-    }
-    *o = '\0';
-    *pp = p + 1;
-    return out;
-}
-
 /* A dotted path json_get can follow: non-empty segments of at most MAX_SEGMENT bytes. */
 static bool dotted_path_ok(const char *path)
 {
@@ -380,93 +186,58 @@ static bool dotted_path_ok(const char *path)
 }
 
 /*
- * Reads profileMap (NULL or empty: the defaults): a JSON object whose members are among
+ * Reads profileMap (NULL or blank: the defaults): a JSON object whose members are among
  * map_keys and whose values are dotted paths. Keys it leaves out keep their default claim, as
- * Logto's OAuth 2.0 connector does. On failure *why says what is wrong (arena or static).
+ * Logto's OAuth 2.0 connector does. The host's json_members reads it (and refuses a key given
+ * twice, as its JSON reader refuses duplicates everywhere). On failure *why says what is wrong
+ * (arena or static).
  */
 static bool parse_profile_map(struct latch_connector_ctx *ctx,
                               const struct latch_connector_host *host, const char *json,
                               struct profile_map *map, const char **why)
 {
-    bool seen[MAP_COUNT] = {false};
-    const char *p;
+    struct latch_connector_json_members m = LATCH_CONNECTOR_JSON_MEMBERS_INIT;
 
     for (int i = 0; i < MAP_COUNT; i++)
         map->path[i] = map_keys[i].claim;
-    if (json == NULL || *skip_ws(json) == '\0')
+    if (json == NULL || json[strspn(json, " \t\r\n")] == '\0')
         return true;
-    p = skip_ws(json);
-    if (*p != '{') {
-        *why = "profileMap must be a JSON object such as {\"id\": \"sub\", \"name\": \"name\"}";
+    if (host->json_members(ctx, json, NULL, &m) != LATCH_CONNECTOR_OK) {
+        /* m.why reads after the document's name: "is not a JSON object", "is not valid
+         * JSON: duplicate key `id`". */
+        *why = host->format(ctx,
+                            "profileMap %s (it must be a JSON object of dotted paths such as "
+                            "{\"id\": \"sub\", \"name\": \"name\"})",
+                            m.why != NULL ? m.why : "is not a valid JSON object");
         return false;
     }
-    p = skip_ws(p + 1);
-    if (*p == '}') {
-        p++;
-    } else {
-        for (;;) {
-            const char *key, *value;
-            int k;
+    for (size_t i = 0; i < m.count; i++) {
+        int k;
 
-            if (*p != '"' || (key = json_parse_string(ctx, host, &p)) == NULL) {
-                *why = "profileMap is not a valid JSON object";
-                return false;
-            }
-            p = skip_ws(p);
-            if (*p != ':') {
-                *why = "profileMap is not a valid JSON object";
-                return false;
-            }
-            p = skip_ws(p + 1);
-            for (k = 0; k < MAP_COUNT && strcmp(map_keys[k].key, key) != 0; k++)
-                ;
-            if (k == MAP_COUNT) {
-                *why = host->format(ctx,
-                                    "profileMap: unknown key \"%.64s\" (the keys are id, name, "
-                                    "email, phone, avatar and emailVerified)",
-                                    key);
-                return false;
-            }
-            if (seen[k]) {
-                *why = host->format(ctx, "profileMap: key \"%s\" appears twice", key);
-                return false;
-            }
-            seen[k] = true;
-            if (*p != '"') {
-                *why = host->format(ctx,
-                                    "profileMap.%s must be a string: the dotted path of the "
-                                    "profile value, e.g. \"data.user.id\"",
-                                    key);
-                return false;
-            }
-            if ((value = json_parse_string(ctx, host, &p)) == NULL) {
-                *why = "profileMap is not a valid JSON object";
-                return false;
-            }
-            if (!dotted_path_ok(value)) {
-                *why = host->format(ctx,
-                                    "profileMap.%s: \"%.64s\" is not a dotted path (non-empty "
-                                    "names separated by single dots, e.g. \"data.user.id\")",
-                                    key, value);
-                return false;
-            }
-            map->path[k] = value;
-            p = skip_ws(p);
-            if (*p == ',') {
-                p = skip_ws(p + 1);
-                continue;
-            }
-            if (*p == '}') {
-                p++;
-                break;
-            }
-            *why = "profileMap is not a valid JSON object";
+        for (k = 0; k < MAP_COUNT && strcmp(map_keys[k].key, m.names[i]) != 0; k++)
+            ;
+        if (k == MAP_COUNT) {
+            *why = host->format(ctx,
+                                "profileMap: unknown key \"%.64s\" (the keys are id, name, "
+                                "email, phone, avatar and emailVerified)",
+                                m.names[i]);
             return false;
         }
-    }
-    if (*skip_ws(p) != '\0') {
-        *why = "profileMap has text after its JSON object";
-        return false;
+        if (m.types[i] != LATCH_CONNECTOR_JSON_STRING) {
+            *why = host->format(ctx,
+                                "profileMap.%s must be a string: the dotted path of the "
+                                "profile value, e.g. \"data.user.id\"",
+                                m.names[i]);
+            return false;
+        }
+        if (!dotted_path_ok(m.values[i])) {
+            *why = host->format(ctx,
+                                "profileMap.%s: \"%.64s\" is not a dotted path (non-empty "
+                                "names separated by single dots, e.g. \"data.user.id\")",
+                                m.names[i], m.values[i]);
+            return false;
+        }
+        map->path[k] = m.values[i];
     }
     return true;
 }
@@ -927,7 +698,7 @@ static int oidc_get_authorization_uri(struct latch_connector_ctx *ctx,
             return LATCH_CONNECTOR_ERR_GENERAL;
         if (host->sha256(ctx, verifier, strlen(verifier), digest) != LATCH_CONNECTOR_OK)
             return LATCH_CONNECTOR_ERR_GENERAL;
-        challenge = b64url_encode(ctx, host, digest, sizeof(digest));
+        challenge = host->base64url(ctx, digest, sizeof(digest));
         if (challenge == NULL)
             return LATCH_CONNECTOR_ERR_GENERAL;
     }
@@ -1066,10 +837,12 @@ static int exchange_code(struct latch_connector_ctx *ctx, const struct latch_con
     return LATCH_CONNECTOR_OK;
 }
 
-/* Whether the JSON text is an object (the first non-blank character is '{'). */
+/* Whether the JSON text looks like an object (the first non-blank character is '{'); json_get
+ * reads it strictly afterwards, and finds nothing in text its reader refuses. No member bound
+ * here: a profile may be large. */
 static bool json_object_text(const char *s)
 {
-    return s != NULL && *skip_ws(s) == '{';
+    return s != NULL && s[strspn(s, " \t\r\n")] == '{';
 }
 
 /*
@@ -1097,8 +870,9 @@ static int check_id_token(struct latch_connector_ctx *ctx, const struct latch_co
                       "encrypted id_tokens are not supported");
         return LATCH_CONNECTOR_ERR_INVALID_RESPONSE;
     }
-    header = b64url_decode(ctx, host, id_token, (size_t)(dot1 - id_token), &header_len);
-    payload = b64url_decode(ctx, host, dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload_len);
+    /* JWS compact parts are unpadded base64url (RFC 7515 §2, §7.1): the host's strict decoder. */
+    header = host->base64url_decode(ctx, id_token, (size_t)(dot1 - id_token), &header_len);
+    payload = host->base64url_decode(ctx, dot1 + 1, (size_t)(dot2 - dot1 - 1), &payload_len);
     if (header == NULL || payload == NULL || memchr(header, '\0', header_len) != NULL ||
         memchr(payload, '\0', payload_len) != NULL || !json_object_text((const char *)payload) ||
         host->json_get(ctx, (const char *)header, "alg") == NULL) {

@@ -668,7 +668,11 @@ static int host_json_members(struct latch_connector_ctx *ctx, const char *json, 
     /* The reader refuses duplicate names, bad UTF-8, NULs and depth beyond the bound: the
      * members handed out are exactly the document's, with no guess at which duplicate wins. */
     if (latch_json_parse(json, strnlen(json, JSON_MAX_BYTES + 1), &lim, &root, &err) != LATCH_OK) {
+        /* The reader's phrases either read after a name ("is too large") or name a part
+         * ("duplicate key `id`"). */
+        bool phrase = strncmp(err.message, "is ", 3) == 0 || strncmp(err.message, "must ", 5) == 0;
         out->why = err.status >= 500 ? "exceeds the host's memory"
+                   : phrase          ? host_dup(ctx, err.message)
                                      : host_format(ctx, "is not valid JSON: %s", err.message);
         if (out->why == NULL)
             out->why = "is not valid JSON";

@@ -4,10 +4,11 @@
  * written here: configuration and connector session in tables, an HTTP service answering from
  * canned responses keyed by method and URL (and recording every request), json_get with dotted
  * paths on yajl, form encoding, base64 and the 1.1 crypto services (OpenSSL) as the real host
- * does them, and an arena that is a list of malloc'd blocks freed after each test. oidc.so is
- * loaded afresh for each test (its discovery cache starts empty), and its monotonic clock is
- * this file's clock_gettime (the executable exports it, so the .so binds to it): cache expiry
- * is tested by moving that clock, never by waiting.
+ * does them, the 1.1 base64url and json_members services on core/util's codec and bounded JSON
+ * reader (the real host's own), and an arena that is a list of malloc'd blocks freed after each
+ * test. oidc.so is loaded afresh for each test (its discovery cache starts empty), and its
+ * monotonic clock is this file's clock_gettime (the executable exports it, so the .so binds to it):
+ * cache expiry is tested by moving that clock, never by waiting.
  *
  * Covered: the descriptor; the authorization URI (parameters, nonce kept in the session, PKCE
  * challenge = base64url(SHA-256(verifier)) checked with OpenSSL; nonce and verifier from the
@@ -40,6 +41,9 @@
 #include <yajl/yajl_tree.h>
 
 #include <latch/connector.h>
+
+#include "util/base64.h"
+#include "util/json.h"
 
 #ifndef LATCH_TEST_OIDC_SO
 #error "the build passes LATCH_TEST_OIDC_SO, the path of oidc.so"
@@ -101,7 +105,7 @@ struct latch_connector_ctx {
     size_t nrequests;
     char last_log[1024];
     int last_log_level;
-    int nrandom, nsha256; /* calls of the 1.1 services */
+    int nrandom, nsha256, njson_members; /* calls of the 1.1 services */
     bool random_fails;
 };
 
@@ -468,6 +472,85 @@ static int fake_random_bytes(struct latch_connector_ctx *ctx, void *buf, size_t 
     return LATCH_CONNECTOR_OK;
 }
 
+/* The 1.1 codec services on core/util's codec and bounded reader, as the real host has them. */
+static char *fake_base64url(struct latch_connector_ctx *ctx, const void *data, size_t len)
+{
+    size_t cap = latch_base64url_encoded_len(len) + 1;
+    char *out = fake_alloc(ctx, cap);
+    return out != NULL && latch_base64url_encode(data, len, out, cap) >= 0 ? out : NULL;
+}
+
+static unsigned char *fake_base64url_decode(struct latch_connector_ctx *ctx, const char *text,
+                                            size_t len, size_t *out_len)
+{
+    size_t cap = latch_base64_decoded_len(len) + 1;
+    unsigned char *out = fake_alloc(ctx, cap);
+    ssize_t n = out != NULL ? latch_base64url_decode(len > 0 ? text : "", len, out, cap - 1) : -1;
+
+    *out_len = n > 0 ? (size_t)n : 0;
+    if (n < 0)
+        return NULL;
+    out[n] = '\0';
+    return out;
+}
+
+static int fake_json_members(struct latch_connector_ctx *ctx, const char *json, const char *path,
+                             struct latch_connector_json_members *out)
+{
+    struct latch_json_limits lim = {.max_bytes = (size_t)4 << 20, .max_depth = 64};
+    struct latch_error err = {0};
+    yajl_val root = NULL, obj;
+    int rc = LATCH_CONNECTOR_ERR_GENERAL;
+
+    out->count = 0;
+    out->names = out->values = NULL;
+    out->types = NULL;
+    ctx->njson_members++;
+    if (json == NULL || latch_json_parse(json, strlen(json), &lim, &root, &err) != LATCH_OK) {
+        bool phrase = json == NULL || strncmp(err.message, "is ", 3) == 0;
+        out->why =
+            phrase ? "is not valid JSON" : fake_format(ctx, "is not valid JSON: %s", err.message);
+        return rc;
+    }
+    obj = path != NULL && path[0] != '\0' ? NULL : root; /* oidc.so reads the top level only */
+    if (obj == NULL || !YAJL_IS_OBJECT(obj) || obj->u.object.len > 256) {
+        out->why = "is not a JSON object";
+        goto out;
+    }
+    size_t n = obj->u.object.len;
+    const char **names = fake_alloc(ctx, (n + 1) * sizeof(*names));
+    const char **values = fake_alloc(ctx, (n + 1) * sizeof(*values));
+    int *types = fake_alloc(ctx, (n + 1) * sizeof(*types));
+    for (size_t i = 0; i < n; i++) {
+        yajl_val v = obj->u.object.values[i];
+        names[i] = fake_dup(ctx, obj->u.object.keys[i]);
+        values[i] = NULL;
+        types[i] = LATCH_CONNECTOR_JSON_NULL;
+        if (YAJL_IS_STRING(v)) {
+            values[i] = fake_dup(ctx, v->u.string);
+            types[i] = LATCH_CONNECTOR_JSON_STRING;
+        } else if (YAJL_IS_NUMBER(v)) {
+            values[i] = fake_dup(ctx, v->u.number.r);
+            types[i] = LATCH_CONNECTOR_JSON_NUMBER;
+        } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+            values[i] = YAJL_IS_TRUE(v) ? "true" : "false";
+            types[i] = LATCH_CONNECTOR_JSON_BOOLEAN;
+        } else if (YAJL_IS_OBJECT(v)) {
+            types[i] = LATCH_CONNECTOR_JSON_OBJECT;
+        } else if (YAJL_IS_ARRAY(v)) {
+            types[i] = LATCH_CONNECTOR_JSON_ARRAY;
+        }
+    }
+    out->count = n;
+    out->names = n > 0 ? names : NULL;
+    out->values = n > 0 ? values : NULL;
+    out->types = n > 0 ? types : NULL;
+    rc = LATCH_CONNECTOR_OK;
+out:
+    yajl_tree_free(root);
+    return rc;
+}
+
 static const struct latch_connector_host host = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -487,6 +570,9 @@ static const struct latch_connector_host host = {
     .sha256 = fake_sha256,
     .hmac_sha256 = fake_hmac_sha256,
     .random_bytes = fake_random_bytes,
+    .base64url = fake_base64url,
+    .base64url_decode = fake_base64url_decode,
+    .json_members = fake_json_members,
 };
 
 /* ---- test helpers ---- */
@@ -1437,6 +1523,17 @@ static void test_id_token_claims_without_userinfo(void **state)
 
 /* One callback with the given id_token payload (manual endpoints with an issuer), on the
  * session the caller set. */
+static int with_token(const char *id_token, const char *userinfo)
+{
+    struct latch_connector_user_info out;
+    F.nroutes = 0;
+    F.nrequests = 0;
+    route("POST", TOKEN_URL, 200, token_body(id_token));
+    if (userinfo != NULL)
+        route("GET", USERINFO_URL, 200, userinfo);
+    return user_info("code-1", NULL, &out);
+}
+
 static int with_id_token(const char *payload, const char *userinfo)
 {
     struct latch_connector_user_info out;
@@ -1471,6 +1568,24 @@ static void test_id_token_checks(void **state)
                      LATCH_CONNECTOR_OK);
     assert_int_equal(CALLBACK(claims(ISSUER "/", aud, 600, nonce, NULL), USERINFO_STANDARD),
                      LATCH_CONNECTOR_OK);
+    /* The same good token with its payload padded with '=' is refused: JWS parts are unpadded
+     * base64url (RFC 7515 §2), and the host's decoder is strict. Blanks after the claims make
+     * the payload's encoding a length that padding would complete. */
+    const char *good = claims(ISSUER, aud, 600, nonce, NULL);
+    while (strlen(b64url(good, strlen(good))) % 4 == 0)
+        good = fake_format(&F, "%s ", good);
+    const char *unpadded = jwt(good);
+    const char *sig = strrchr(unpadded, '.');
+    size_t pad = 4 - strlen(b64url(good, strlen(good))) % 4;
+    const char *padded =
+        fake_format(&F, "%.*s%.*s%s", (int)(sig - unpadded), unpadded, (int)pad, "==", sig);
+    memcpy(F.session, saved, sizeof(saved));
+    F.nsession = nsaved;
+    assert_int_equal(with_token(unpadded, USERINFO_STANDARD), LATCH_CONNECTOR_OK);
+    memcpy(F.session, saved, sizeof(saved));
+    F.nsession = nsaved;
+    assert_int_equal(with_token(padded, USERINFO_STANDARD), LATCH_CONNECTOR_ERR_INVALID_RESPONSE);
+    assert_non_null(strstr(F.last_log, "not base64url JSON"));
     /* Expired a moment ago, within the clock skew allowed. */
     assert_int_equal(CALLBACK(claims(ISSUER, aud, -30, nonce, NULL), USERINFO_STANDARD),
                      LATCH_CONNECTOR_OK);
@@ -1712,15 +1827,18 @@ static void test_validate_config(void **state)
         "{\"name\": \"pr\\u00e9nom\", \"id\": \"a\\/b\"}",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        int before = F.njson_members;
         config("profileMap", good[i]);
         if (validate(&why) != LATCH_CONNECTOR_OK)
             fail_msg("profileMap %s refused: %s", good[i], why);
+        /* Read with the host's json_members, not a parser of the connector's own. */
+        assert_int_equal(F.njson_members, before + 1);
     }
     static const struct {
         const char *map, *needle;
     } bad[] = {
-        {"[\"id\"]", "JSON object"},
-        {"\"sub\"", "JSON object"},
+        {"[\"id\"]", "profileMap is not a JSON object"},
+        {"\"sub\"", "profileMap is not a JSON object"},
         {"{\"id\": 5}", "profileMap.id must be a string"},
         {"{\"id\": {\"path\": \"sub\"}}", "profileMap.id must be a string"},
         {"{\"id\": null}", "profileMap.id must be a string"},
@@ -1730,12 +1848,13 @@ static void test_validate_config(void **state)
         {"{\"id\": \"data..id\"}", "dotted path"},
         {"{\"id\": \".id\"}", "dotted path"},
         {"{\"id\": \"id.\"}", "dotted path"},
-        {"{\"id\": \"a\", \"id\": \"b\"}", "twice"},
-        {"{\"id\": \"a\",}", "not a valid JSON object"},
-        {"{\"id\" \"a\"}", "not a valid JSON object"},
-        {"{\"id\": \"a\"", "not a valid JSON object"},
-        {"{\"id\": \"a\"} x", "after"},
-        {"{\"id\": \"\\ud800\"}", "not a valid JSON object"},
+        /* The host's reader refuses these (a key given twice too), and the connector says so. */
+        {"{\"id\": \"a\", \"id\": \"b\"}", "profileMap is not valid JSON: duplicate key `id`"},
+        {"{\"id\": \"a\",}", "profileMap is not valid JSON"},
+        {"{\"id\" \"a\"}", "profileMap is not valid JSON"},
+        {"{\"id\": \"a\"", "profileMap is not valid JSON"},
+        {"{\"id\": \"a\"} x", "profileMap is not valid JSON"},
+        {"{\"id\": \"\\ud800\"}", "profileMap is not valid JSON"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         config("profileMap", bad[i].map);
