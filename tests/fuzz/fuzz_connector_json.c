@@ -5,10 +5,13 @@
  * against the fields' types, then calls the host table as a connector would. The input is
  * "<path>\n<document>": the document is the config, and is read at the path with json_get.
  * Checks that json_string() of a value json_get() found reads back unchanged through json_get
- * (path ""), and the same for the document text itself when it is valid UTF-8.
+ * (path ""), and the same for the document text itself when it is valid UTF-8; that
+ * json_members() at the path agrees with json_get() member by member; and that base64url and
+ * base64url_decode() are each other's inverse on the document.
  * Build: meson setup build-fuzz -Dfuzz=true (clang); run:
  * build-fuzz/tests/fuzz/fuzz_connector_json.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,9 +36,59 @@ static void round_trip(struct latch_connector_ctx *ctx, const struct latch_conne
         abort();
 }
 
+/* json_members (1.1) at the path: a bounded list whose scalar values are what json_get reads at
+ * the member's own path (for names json_get can address: no '.', not all digits). */
+static void members_check(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
+{
+    struct latch_connector_json_members m = LATCH_CONNECTOR_JSON_MEMBERS_INIT;
+    if (host->json_members(ctx, doc, path, &m) != LATCH_CONNECTOR_OK) {
+        if (m.why == NULL || m.count != 0 || m.names != NULL)
+            abort();
+        return;
+    }
+    if (m.count > LATCH_CONNECTOR_JSON_MEMBERS_MAX || (m.count > 0 && m.names == NULL))
+        abort();
+    for (size_t i = 0; i < m.count; i++) {
+        bool scalar = m.types[i] == LATCH_CONNECTOR_JSON_STRING ||
+                      m.types[i] == LATCH_CONNECTOR_JSON_NUMBER ||
+                      m.types[i] == LATCH_CONNECTOR_JSON_BOOLEAN;
+        if (m.names[i] == NULL || scalar != (m.values[i] != NULL))
+            abort();
+        const char *name = m.names[i];
+        if (!scalar || name[0] == '\0' || strchr(name, '.') != NULL ||
+            strspn(name, "0123456789") == strlen(name))
+            continue;
+        const char *full = path[0] != '\0' ? host->format(ctx, "%s.%s", path, name) : name;
+        const char *got = full != NULL ? host->json_get(ctx, doc, full) : NULL;
+        if (full != NULL && (got == NULL || strcmp(got, m.values[i]) != 0))
+            abort();
+    }
+}
+
+/* base64url (1.1): the document decodes strictly or not at all, and what decodes encodes back to
+ * the same text; the document's bytes encode and decode back unchanged. */
+static void codec_check(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
+{
+    size_t n = strlen(doc), len = 0;
+    unsigned char *dec = host->base64url_decode(ctx, doc, n, &len);
+    if (dec != NULL) {
+        char *back = host->base64url(ctx, dec, len);
+        if (back != NULL && strcmp(back, doc) != 0)
+            abort();
+    }
+    char *enc = host->base64url(ctx, doc, n);
+    if (enc == NULL)
+        return;
+    dec = host->base64url_decode(ctx, enc, strlen(enc), &len);
+    if (dec == NULL || len != n || memcmp(dec, doc, n) != 0)
+        abort();
+}
+
 static int validate(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
                     const char **why)
 {
+    members_check(ctx, host);
+    codec_check(ctx, host);
     const char *got = host->json_get(ctx, doc, path);
     if (got != NULL)
         round_trip(ctx, host, got);
