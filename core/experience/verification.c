@@ -50,8 +50,8 @@
  * Whether the sentinel holds a lock for what the identifier $3 names: the user who has it
  * (sha256("user:<id>"), latch_xp_sentinel_user_key) or, when nobody has it, the identifier
  * itself ($2, latch_xp_sentinel_key). One statement per identifier type, in the order of
- * sentinel_get_stmt(), matching as users/users.c's users_find_* do, so both resolve to the same
- * user in the same transaction.
+ * sentinel_get_stmt(), matching with users.h's LATCH_USERS_SQL_MATCH_* as users_find_* do, so
+ * both resolve to the same user in the same transaction.
  */
 #define SENTINEL_GET(type, match)                                                                  \
     {                                                                                              \
@@ -63,9 +63,9 @@
         .nparams = 3,                                                                              \
     }
 static const struct latch_stmt sentinel_get[] = {
-    SENTINEL_GET("username", "lower(u.username) = lower($3)"),
-    SENTINEL_GET("email", "lower(u.primary_email) = lower($3)"),
-    SENTINEL_GET("phone", "u.primary_phone = $3"),
+    SENTINEL_GET("username", LATCH_USERS_SQL_MATCH_USERNAME("u.", "$3")),
+    SENTINEL_GET("email", LATCH_USERS_SQL_MATCH_EMAIL("u.", "$3")),
+    SENTINEL_GET("phone", LATCH_USERS_SQL_MATCH_PHONE("u.", "$3")),
 };
 
 /* A right password: unless the identifier got locked meanwhile, the interaction records the

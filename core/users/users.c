@@ -25,19 +25,19 @@ latch_rc latch_users_new_id(char out[LATCH_USERS_ID_LEN + 1])
 
 const struct latch_stmt latch_users_stmt_find_username = {
     .name = "users_find_username",
-    .sql = FIND_COLUMNS " WHERE tenant_id = $1 AND lower(username) = lower($2)",
+    .sql = FIND_COLUMNS " WHERE tenant_id = $1 AND " LATCH_USERS_SQL_MATCH_USERNAME("", "$2"),
     .nparams = 2,
 };
 
 const struct latch_stmt latch_users_stmt_find_email = {
     .name = "users_find_email",
-    .sql = FIND_COLUMNS " WHERE tenant_id = $1 AND lower(primary_email) = lower($2)",
+    .sql = FIND_COLUMNS " WHERE tenant_id = $1 AND " LATCH_USERS_SQL_MATCH_EMAIL("", "$2"),
     .nparams = 2,
 };
 
 const struct latch_stmt latch_users_stmt_find_phone = {
     .name = "users_find_phone",
-    .sql = FIND_COLUMNS " WHERE tenant_id = $1 AND primary_phone = $2",
+    .sql = FIND_COLUMNS " WHERE tenant_id = $1 AND " LATCH_USERS_SQL_MATCH_PHONE("", "$2"),
     .nparams = 2,
 };
 

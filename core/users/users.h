@@ -70,6 +70,13 @@ extern const struct latch_stmt latch_users_stmt_touch_sign_in;
 
 /* ---- identifier formats (Logto's core-kit regular expressions) ---- */
 
+/* How a sign-in identifier finds its user, as SQL conditions on the users row prefixed by p
+ * ("" or "u.") against the parameter v ("$2"): usernames and emails case-insensitively, phones
+ * exactly. Every statement that resolves an identifier uses these, so all resolve it alike. */
+#define LATCH_USERS_SQL_MATCH_USERNAME(p, v) "lower(" p "username) = lower(" v ")"
+#define LATCH_USERS_SQL_MATCH_EMAIL(p, v)    "lower(" p "primary_email) = lower(" v ")"
+#define LATCH_USERS_SQL_MATCH_PHONE(p, v)    p "primary_phone = " v
+
 #define LATCH_USERS_IDENTIFIER_MAX 128 /* users.username/primary_email/primary_phone */
 
 /* ^[A-Z_a-z]\w*$ (ASCII), 1..128 characters. */
