@@ -162,6 +162,11 @@ void latch_http_respond_json(struct latch_request *req, int status, const char *
  * error passed on unmapped) is answered as server_error (5xx) or invalid_request (4xx). */
 void latch_http_respond_error(struct latch_request *req, const struct latch_error *err);
 
+/* Answers an OAuth error: {"error":…,"error_description":…} with the status (RFC 6749 §5.2) and
+ * Pragma: no-cache. */
+void latch_http_respond_oauth_error(struct latch_request *req, int status, const char *error,
+                                    const char *description);
+
 /* Whether code looks like a PostgreSQL SQLSTATE: exactly five of [0-9A-Z]. */
 bool latch_http_is_sqlstate(const char *code);
 

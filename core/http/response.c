@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #include "http/server_internal.h"
 #include "metrics/metrics.h"
 #include "tenants/cache.h"
+#include "util/json.h"
 #include "util/log.h"
 
 uint64_t latch_http_now_ns(void)
@@ -269,6 +271,28 @@ void latch_http_respond_error(struct latch_request *req, const struct latch_erro
         buf[n++] = '}';
     }
     latch_http_respond_json(req, status, buf, n);
+}
+
+void latch_http_respond_oauth_error(struct latch_request *req, int status, const char *error,
+                                    const char *description)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "error");
+    latch_json_string(&j, error);
+    latch_json_key(&j, "error_description");
+    latch_json_string(&j, description);
+    latch_json_end_object(&j);
+    size_t len = 0;
+    char *body = latch_json_take(&j, &len);
+    latch_http_add_header(req, "Pragma", "no-cache");
+    if (body == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    latch_http_respond_json(req, status, body, len);
+    free(body);
 }
 
 /* The tenant a line names: the one the request's path named (also for an unknown tenant, as

@@ -505,14 +505,7 @@ static void body_refused(struct conn *c, const struct latch_error *err, const ch
         latch_http_add_header(c->req, "Retry-After", "1");
     if ((c->outcome == ROUTE_NODE || c->outcome == ROUTE_TENANT) &&
         (c->route.flags & LATCH_ROUTE_OAUTH_ERRORS)) {
-        char buf[512];
-        size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"error_description\":\"",
-                                    oauth_error);
-        n = latch_log_json_escape(buf, n, sizeof(buf) - 2, err->message, strlen(err->message));
-        buf[n++] = '"';
-        buf[n++] = '}';
-        latch_http_add_header(c->req, "Pragma", "no-cache");
-        latch_http_respond_json(c->req, err->status, buf, n);
+        latch_http_respond_oauth_error(c->req, err->status, oauth_error, err->message);
         return;
     }
     latch_http_respond_error(c->req, err);

@@ -94,8 +94,9 @@ static bool parse_params(struct latch_request *req, struct latch_form *form, boo
                 latch_oidc_error_page(req, 400, "Invalid request",
                                       "The body must be application/x-www-form-urlencoded.");
             else
-                latch_oidc_error(req, 400, "invalid_request",
-                                 "The body must be application/x-www-form-urlencoded.");
+                latch_http_respond_oauth_error(
+                    req, 400, "invalid_request",
+                    "The body must be application/x-www-form-urlencoded.");
             return false;
         }
         text = req->body;
@@ -110,7 +111,7 @@ static bool parse_params(struct latch_request *req, struct latch_form *form, boo
         if (page_errors)
             latch_oidc_error_page(req, 400, "Invalid request", why);
         else
-            latch_oidc_error(req, 400, "invalid_request", why);
+            latch_http_respond_oauth_error(req, 400, "invalid_request", why);
         return false;
     }
     return true;

@@ -128,7 +128,7 @@ static void release(struct latch_token_request *tr)
 
 static void grant_error(struct latch_token_request *tr, const char *error, const char *why)
 {
-    latch_oidc_error(tr->req, 400, error, why);
+    latch_http_respond_oauth_error(tr->req, 400, error, why);
     release(tr);
 }
 
@@ -506,8 +506,9 @@ static void refresh_used(struct latch_store_result *const *results, int n,
         /* use_refresh_org refused the organization before using the token. */
         if (latch_store_result_rows(u) == 1 &&
             strcmp(latch_store_result_value(u, 0, COL_HAS_ORG_SCOPE), "t") != 0) {
-            latch_oidc_error(tr->req, 403, "insufficient_scope",
-                             "The refresh token lacks the " LATCH_SCOPE_ORGANIZATIONS " scope.");
+            latch_http_respond_oauth_error(tr->req, 403, "insufficient_scope",
+                                           "The refresh token lacks the " LATCH_SCOPE_ORGANIZATIONS
+                                           " scope.");
             release(tr);
         } else {
             grant_error(tr, "invalid_grant", "The user is not a member of the organization.");

@@ -9,8 +9,4 @@
 /* Registers discovery, JWKS and the token endpoint. Main thread, before the server starts. */
 latch_rc latch_oidc_register(struct latch_server *srv) LATCH_MUST_CHECK;
 
-/* Answers an OAuth error: {"error":…,"error_description":…} with the status (RFC 6749 §5.2). */
-void latch_oidc_error(struct latch_request *req, int status, const char *error,
-                      const char *description);
-
 #endif

@@ -80,8 +80,8 @@ static void member_read(struct latch_store_result *const *results, int n,
     }
     const struct latch_store_result *r = results[0];
     if (latch_store_result_rows(r) != 1 || strcmp(latch_store_result_value(r, 0, 0), "t") != 0) {
-        latch_oidc_error(req, 400, "invalid_grant",
-                         "The application is not a member of the organization.");
+        latch_http_respond_oauth_error(req, 400, "invalid_grant",
+                                       "The application is not a member of the organization.");
         release(tr);
         return;
     }
@@ -110,8 +110,8 @@ void latch_oidc_grant_client_organization(struct latch_token_request *tr,
 {
     struct latch_request *req = tr->req;
     if (!latch_oidc_organization_id_ok(organization_id)) {
-        latch_oidc_error(req, 400, "invalid_grant",
-                         "The application is not a member of the organization.");
+        latch_http_respond_oauth_error(req, 400, "invalid_grant",
+                                       "The application is not a member of the organization.");
         release(tr);
         return;
     }

@@ -43,28 +43,6 @@ struct token_ctx {
     latch_oidc_client_cb done;
 };
 
-void latch_oidc_error(struct latch_request *req, int status, const char *error,
-                      const char *description)
-{
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "error");
-    latch_json_string(&j, error);
-    latch_json_key(&j, "error_description");
-    latch_json_string(&j, description);
-    latch_json_end_object(&j);
-    size_t len = 0;
-    char *body = latch_json_take(&j, &len);
-    latch_http_add_header(req, "Pragma", "no-cache");
-    if (body == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    latch_http_respond_json(req, status, body, len);
-    free(body);
-}
-
 /* ---- throttling of failed client authentication (util/ratelimit.h, per node) ---- */
 
 static void throttle_keys(const struct token_ctx *ctx, char *by_client, size_t ccap, char *by_ip,
@@ -82,8 +60,8 @@ static void too_many(struct latch_request *req, int retry_after_s)
     char ra[16];
     snprintf(ra, sizeof(ra), "%d", retry_after_s);
     latch_http_add_header(req, "Retry-After", ra);
-    latch_oidc_error(req, 429, "temporarily_unavailable",
-                     "Too many failed client authentications; try again later.");
+    latch_http_respond_oauth_error(req, 429, "temporarily_unavailable",
+                                   "Too many failed client authentications; try again later.");
 }
 
 /* Whether the client (and this client IP) may try to authenticate now; answers 429 if not. */
@@ -110,7 +88,7 @@ static void invalid_client(struct token_ctx *ctx, const char *why)
     if (ctx->client_id != NULL)
         latch_ratelimit_fail_per_minute(cfg->limit_client_auth_failures, by_client);
     latch_http_add_header(ctx->req, "WWW-Authenticate", "Basic realm=\"latch\", charset=\"UTF-8\"");
-    latch_oidc_error(ctx->req, 401, "invalid_client", why);
+    latch_http_respond_oauth_error(ctx->req, 401, "invalid_client", why);
 }
 
 /* Reads HTTP Basic credentials; both parts are form-urlencoded (RFC 6749 §2.3.1). The decoded
@@ -301,8 +279,9 @@ static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     struct latch_request *req = ctx->req;
     struct latch_tenant_state *st = ctx->tr.state;
     if (latch_form_count(&ctx->tr.form, "resource") > 1) {
-        latch_oidc_error(req, 400, "invalid_target",
-                         "Only one resource can be requested with client_credentials.");
+        latch_http_respond_oauth_error(
+            req, 400, "invalid_target",
+            "Only one resource can be requested with client_credentials.");
         return false;
     }
     const char *requested = latch_form_get(&ctx->tr.form, "scope");
@@ -310,12 +289,13 @@ static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client 
                                          ? LATCH_RBAC_TOO_LONG
                                          : latch_rbac_check(requested);
     if (checked != LATCH_RBAC_OK) {
-        latch_oidc_error(req, 400, "invalid_scope", latch_rbac_describe(checked));
+        latch_http_respond_oauth_error(req, 400, "invalid_scope", latch_rbac_describe(checked));
         return false;
     }
     const char *indicator = latch_oidc_resource_param(&ctx->tr.form);
     if (indicator != NULL && latch_tenant_resource(st, indicator) == NULL) {
-        latch_oidc_error(req, 400, "invalid_target", "The resource indicator is not registered.");
+        latch_http_respond_oauth_error(req, 400, "invalid_target",
+                                       "The resource indicator is not registered.");
         return false;
     }
     const char *org = latch_form_get(&ctx->tr.form, "organization_id");
@@ -326,8 +306,8 @@ static bool issue_client_credentials(struct token_ctx *ctx, struct latch_client 
     const struct latch_resource *res =
         indicator ? latch_tenant_resource(st, indicator) : latch_tenant_default_resource(st);
     if (res == NULL) {
-        latch_oidc_error(req, 400, "invalid_target",
-                         "A resource indicator is required (RFC 8707 `resource`).");
+        latch_http_respond_oauth_error(req, 400, "invalid_target",
+                                       "A resource indicator is required (RFC 8707 `resource`).");
         return false;
     }
     const char *held = held_scopes(req->arena, client, res->indicator);
@@ -400,21 +380,23 @@ void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
     const char *ct = latch_http_header_get(req, "content-type");
     if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
         (ct[33] != '\0' && ct[33] != ';' && ct[33] != ' ')) {
-        latch_oidc_error(req, 400, "invalid_request",
-                         "The body must be application/x-www-form-urlencoded.");
+        latch_http_respond_oauth_error(req, 400, "invalid_request",
+                                       "The body must be application/x-www-form-urlencoded.");
         return;
     }
     if (memchr(req->body, '\0', req->body_len) != NULL ||
         latch_form_parse(&ctx->tr.form, req->arena, req->body, req->body_len, &err) != LATCH_OK) {
-        latch_oidc_error(req, 400, "invalid_request",
-                         ctx->tr.form.invalid ? err.message : "The form body is malformed.");
+        latch_http_respond_oauth_error(req, 400, "invalid_request",
+                                       ctx->tr.form.invalid ? err.message
+                                                            : "The form body is malformed.");
         return;
     }
     static const char *const repeatable[] = {"resource", NULL};
     const char *dup = latch_form_repeated(&ctx->tr.form, repeatable);
     if (dup != NULL) {
         char *msg = latch_arena_printf(req->arena, "Parameter `%.64s` is repeated.", dup);
-        latch_oidc_error(req, 400, "invalid_request", msg ? msg : "A parameter is repeated.");
+        latch_http_respond_oauth_error(req, 400, "invalid_request",
+                                       msg ? msg : "A parameter is repeated.");
         return;
     }
 
@@ -427,12 +409,13 @@ void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
             return;
         }
         if (post_secret != NULL) {
-            latch_oidc_error(req, 400, "invalid_request",
-                             "Use one client authentication method, not several.");
+            latch_http_respond_oauth_error(req, 400, "invalid_request",
+                                           "Use one client authentication method, not several.");
             return;
         }
         if (post_id != NULL && strcmp(post_id, ctx->client_id) != 0) {
-            latch_oidc_error(req, 400, "invalid_request", "client_id does not match.");
+            latch_http_respond_oauth_error(req, 400, "invalid_request",
+                                           "client_id does not match.");
             return;
         }
     } else if (post_id != NULL) {
@@ -460,18 +443,21 @@ static void token_dispatch(struct latch_token_request *tr)
     const char *grant_type = latch_form_get(&tr->form, "grant_type");
     bool m2m = strcmp(client->type, "MachineToMachine") == 0;
     if (grant_type == NULL || grant_type[0] == '\0') {
-        latch_oidc_error(tr->req, 400, "invalid_request", "Missing parameter `grant_type`.");
+        latch_http_respond_oauth_error(tr->req, 400, "invalid_request",
+                                       "Missing parameter `grant_type`.");
     } else if (strcmp(grant_type, "client_credentials") == 0) {
         if (!m2m)
-            latch_oidc_error(tr->req, 400, "unauthorized_client",
-                             "The client_credentials grant is for MachineToMachine applications.");
+            latch_http_respond_oauth_error(
+                tr->req, 400, "unauthorized_client",
+                "The client_credentials grant is for MachineToMachine applications.");
         else if (issue_client_credentials(ctx, client))
             return; /* the organization grant releases the references */
     } else if (strcmp(grant_type, "authorization_code") == 0 ||
                strcmp(grant_type, "refresh_token") == 0) {
         if (m2m) {
-            latch_oidc_error(tr->req, 400, "unauthorized_client",
-                             "This grant is not allowed for MachineToMachine applications.");
+            latch_http_respond_oauth_error(
+                tr->req, 400, "unauthorized_client",
+                "This grant is not allowed for MachineToMachine applications.");
         } else if (grant_type[0] == 'a') {
             latch_oidc_grant_authorization_code(tr);
             return; /* the grant releases the references */
@@ -480,8 +466,8 @@ static void token_dispatch(struct latch_token_request *tr)
             return;
         }
     } else {
-        latch_oidc_error(tr->req, 400, "unsupported_grant_type",
-                         "The grant type is not supported.");
+        latch_http_respond_oauth_error(tr->req, 400, "unsupported_grant_type",
+                                       "The grant type is not supported.");
     }
     latch_client_unref(client);
     latch_tenant_state_unref(tr->state);

@@ -116,7 +116,7 @@ static void bearer_error(struct latch_request *req, const char *error, const cha
     int status = strcmp(error, "invalid_request") == 0      ? 400
                  : strcmp(error, "insufficient_scope") == 0 ? 403
                                                             : 401;
-    latch_oidc_error(req, status, error, why);
+    latch_http_respond_oauth_error(req, status, error, why);
 }
 
 static void user_loaded(struct latch_store_result *const *results, int n,
@@ -268,7 +268,7 @@ void latch_oidc_userinfo(struct latch_request *req, void *arg)
     }
     if (u->token == NULL || u->token[0] == '\0') {
         latch_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"latch\"");
-        latch_oidc_error(req, 401, "invalid_token", "An access token is required.");
+        latch_http_respond_oauth_error(req, 401, "invalid_token", "An access token is required.");
         return;
     }
     latch_tenant_state_get(latch_loop_tenant_cache(req->loop), req->tenant, ui_state, u);
@@ -558,7 +558,7 @@ static void revoke(struct latch_token_request *tr)
     const char *token = latch_form_get(&tr->form, "token");
     char hash[LATCH_TOKEN_HASH_TEXT];
     if (token == NULL) {
-        latch_oidc_error(req, 400, "invalid_request", "Missing parameter `token`.");
+        latch_http_respond_oauth_error(req, 400, "invalid_request", "Missing parameter `token`.");
     } else if (looks_like_jwt(token) || strlen(token) > 128 ||
                latch_jose_token_hash(token, hash) != LATCH_OK) {
         /* Access tokens are self-contained JWTs that expire on their own; RFC 7009 §2.2 lets
@@ -629,7 +629,7 @@ static void introspect(struct latch_token_request *tr)
     struct latch_request *req = tr->req;
     const char *token = latch_form_get(&tr->form, "token");
     if (token == NULL) {
-        latch_oidc_error(req, 400, "invalid_request", "Missing parameter `token`.");
+        latch_http_respond_oauth_error(req, 400, "invalid_request", "Missing parameter `token`.");
         finish(tr);
         return;
     }
