@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "util/hex.h"
 #include "util/utf8.h"
 
 /* ---- writer ---- */
@@ -346,11 +347,7 @@ static long hex4(const char *s)
 {
     long v = 0;
     for (int k = 0; k < 4; k++) {
-        char c = s[k];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = latch_hex_digit((unsigned char)s[k]);
         if (d < 0)
             return -1;
         v = v << 4 | d;
