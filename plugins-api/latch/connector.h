@@ -59,11 +59,12 @@ extern "C" {
 #define LATCH_CONNECTOR_HAS(ptr, type, member)                                                     \
     ((ptr)->struct_size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
-/* What a connector does (descriptor.kind). This host loads social connectors. */
+/* What a connector does (descriptor.kind). A 1.0 host loads social connectors only; a 1.1 host
+ * loads all three (email and SMS connectors declare abi_minor 1). */
 enum latch_connector_kind {
     LATCH_CONNECTOR_SOCIAL = 1,
-    LATCH_CONNECTOR_EMAIL = 2, /* reserved for a later minor version */
-    LATCH_CONNECTOR_SMS = 3,   /* reserved for a later minor version */
+    LATCH_CONNECTOR_EMAIL = 2, /* (1.1) sends mail: ops.send_message required */
+    LATCH_CONNECTOR_SMS = 3,   /* (1.1) sends text messages: ops.send_message required */
 };
 
 /* descriptor.flags. Bits a host does not know are ignored, so a flag added in a later minor must
@@ -198,6 +199,100 @@ struct latch_connector_json_members {
     const char *why;
 };
 
+/* ---- (1.1) messages: email and SMS connectors ---- */
+
+/* A name/value pair: a callback parameter (the query or form of <tenant endpoint>/callback/<id>)
+ * or a message variable. Frozen. */
+struct latch_connector_param {
+    const char *name;
+    const char *value;
+};
+
+/* (1.1) Why a message is sent (Logto's TemplateType; latch_connector_message.type). A connector
+ * picks its template by the type's name (message.type_name: "SignIn", "Register", ...), and uses
+ * the "Generic" template when it has none for the type. Later minors may add types. */
+enum latch_connector_template {
+    LATCH_CONNECTOR_TEMPLATE_SIGN_IN = 1,                    /* "SignIn" */
+    LATCH_CONNECTOR_TEMPLATE_REGISTER = 2,                   /* "Register" */
+    LATCH_CONNECTOR_TEMPLATE_FORGOT_PASSWORD = 3,            /* "ForgotPassword" */
+    LATCH_CONNECTOR_TEMPLATE_GENERIC = 4,                    /* "Generic" (tests, admin use) */
+    LATCH_CONNECTOR_TEMPLATE_ORGANIZATION_INVITATION = 5,    /* "OrganizationInvitation" */
+    LATCH_CONNECTOR_TEMPLATE_USER_PERMISSION_VALIDATION = 6, /* "UserPermissionValidation" */
+    LATCH_CONNECTOR_TEMPLATE_BIND_NEW_IDENTIFIER = 7,        /* "BindNewIdentifier" */
+    LATCH_CONNECTOR_TEMPLATE_MFA_VERIFICATION = 8,           /* "MfaVerification" */
+    LATCH_CONNECTOR_TEMPLATE_BIND_MFA = 9,                   /* "BindMfa" */
+};
+
+/*
+ * (1.1) One message to send: the input of send_message, built by the host (declare it with
+ * LATCH_CONNECTOR_MESSAGE_INIT in tests). Strings are the host's, valid during the call.
+ *
+ * vars are Logto's SendMessagePayload as name/value pairs: "code" (a verification code),
+ * "link" (a URL), "locale" (the resolved BCP 47 tag), "uiLocales" (the request's ui_locales),
+ * and per type "inviter", "organization", "applicationName", ... A template refers to them as
+ * {{name}} (host->render_template fills them in).
+ *
+ * subject/content/content_type carry the tenant's own template for this type and locale when an
+ * administrator set one (Logto's email templates, /api/email-templates): a connector that sends
+ * mail uses them instead of its configured template. NULL when the tenant has none.
+ */
+struct latch_connector_message {
+    uint32_t struct_size;
+    uint32_t type;                            /* enum latch_connector_template */
+    const char *type_name;                    /* Logto's name of type: "SignIn", "Generic", ... */
+    const char *to;                           /* an email address, or a phone number in E.164
+                                                 digits without '+' (Logto's form) */
+    const char *locale;                       /* BCP 47 ("es", "en-US"); NULL: none known */
+    const struct latch_connector_param *vars; /* see above; NULL when nvars is 0 */
+    size_t nvars;                             /* at most 32 */
+    const char *ip;                           /* the client that caused it; may be NULL */
+    const char *subject;                      /* the tenant's template (see above), or NULL */
+    const char *content;
+    const char *content_type; /* "text/html" or "text/plain"; NULL with content NULL */
+};
+
+/* (1.1) How an SMTP connection is protected (latch_connector_smtp_request.tls). */
+enum latch_connector_smtp_tls {
+    LATCH_CONNECTOR_SMTP_TLS_IMPLICIT = 1, /* TLS from the first byte (port 465, "smtps") */
+    LATCH_CONNECTOR_SMTP_TLS_STARTTLS = 2, /* plain, then STARTTLS, which the server must offer */
+    LATCH_CONNECTOR_SMTP_TLS_NONE = 3,     /* no TLS: the host allows it to loopback only */
+};
+
+/* (1.1) The most recipients one smtp_send takes. */
+#define LATCH_CONNECTOR_SMTP_RCPT_MAX 16
+
+/*
+ * (1.1) One mail handed to an SMTP server (host->smtp_send; declare it with
+ * LATCH_CONNECTOR_SMTP_REQUEST_INIT). data is the whole RFC 5322 message (headers, an empty
+ * line, the body), lines ending in CRLF; the host does the dot-stuffing of the SMTP DATA phase.
+ */
+struct latch_connector_smtp_request {
+    uint32_t struct_size;
+    uint32_t timeout_ms;      /* 0: the host's default (10 s) */
+    const char *host;         /* a DNS name or an IP literal */
+    uint16_t port;            /* 0: 465 for IMPLICIT, 587 otherwise */
+    uint32_t tls;             /* enum latch_connector_smtp_tls */
+    const char *username;     /* AUTH (PLAIN or LOGIN, as the server offers); NULL: none */
+    const char *password;     /* with username */
+    const char *mail_from;    /* the envelope sender: an address without <> */
+    const char *const *rcpt;  /* envelope recipients: addresses without <> */
+    size_t nrcpt;             /* 1 to LATCH_CONNECTOR_SMTP_RCPT_MAX */
+    const char *data;         /* the message */
+    size_t data_len;          /* at most 1 MiB */
+};
+
+/* (1.1) What smtp_send reports (declare it with LATCH_CONNECTOR_SMTP_RESPONSE_INIT). */
+struct latch_connector_smtp_response {
+    uint32_t struct_size;
+    int code;            /* the server's last reply code (250 after a delivered message; 535 for
+                            refused credentials ...); 0 when no reply arrived */
+    const char *message; /* a short description of the outcome for the administrator (arena;
+                            never holds the password), "" when none */
+};
+
+/* (1.1) host->render_template flags. */
+#define LATCH_CONNECTOR_RENDER_HTML 0x1u /* escape values for HTML text and attributes */
+
 /*
  * Services the host gives every call. The table grows at its end: a member added after the
  * minor your descriptor declares must be checked with LATCH_CONNECTOR_HAS() before use.
@@ -303,6 +398,25 @@ struct latch_connector_host {
      * members. */
     int (*json_members)(struct latch_connector_ctx *ctx, const char *json, const char *path,
                         struct latch_connector_json_members *out);
+    /* Template filling (Logto's handlebars for messages): a copy of tpl in which every
+     * {{name}} (spaces inside the braces allowed) is replaced by the value of the var of that
+     * name, and by "" when there is none; with LATCH_CONNECTOR_RENDER_HTML each value is
+     * escaped for HTML (& < > " '), so a variable cannot inject markup into a mail. Text outside
+     * the braces is copied as is. Arena memory; NULL when out of memory or tpl is NULL. (1.1) */
+    char *(*render_template)(struct latch_connector_ctx *ctx, const char *tpl,
+                             const struct latch_connector_param *vars, size_t nvars,
+                             unsigned flags);
+
+    /* Sends one mail through an SMTP server (libcurl in the host): the connection obeys the
+     * host's outbound policy (the resolved address must be public unless the operator allows
+     * private ones; TLS none only to loopback), the TLS certificate is verified with the host's
+     * CA bundle, and the host's timeouts apply. Returns LATCH_CONNECTOR_OK when the server
+     * accepted the message, else LATCH_CONNECTOR_ERR_INVALID_CONFIG (refused credentials, a TLS
+     * mode the server does not offer, a refused address), LATCH_CONNECTOR_ERR_TIMEOUT or
+     * LATCH_CONNECTOR_ERR_GENERAL, with *resp filled either way. (1.1) */
+    int (*smtp_send)(struct latch_connector_ctx *ctx,
+                     const struct latch_connector_smtp_request *req,
+                     struct latch_connector_smtp_response *resp);
 };
 
 /* ---- operations ---- */
@@ -340,6 +454,18 @@ struct latch_connector_user_info {
     {                                                                                              \
         .struct_size = sizeof(struct latch_connector_json_members)                                 \
     }
+#define LATCH_CONNECTOR_MESSAGE_INIT                                                               \
+    {                                                                                              \
+        .struct_size = sizeof(struct latch_connector_message)                                      \
+    }
+#define LATCH_CONNECTOR_SMTP_REQUEST_INIT                                                          \
+    {                                                                                              \
+        .struct_size = sizeof(struct latch_connector_smtp_request)                                 \
+    }
+#define LATCH_CONNECTOR_SMTP_RESPONSE_INIT                                                         \
+    {                                                                                              \
+        .struct_size = sizeof(struct latch_connector_smtp_response)                                \
+    }
 #define LATCH_CONNECTOR_AUTH_REQUEST_INIT                                                          \
     {                                                                                              \
         .struct_size = sizeof(struct latch_connector_auth_request)                                 \
@@ -348,12 +474,6 @@ struct latch_connector_user_info {
     {                                                                                              \
         .struct_size = sizeof(struct latch_connector_user_info)                                    \
     }
-
-/* A callback parameter (the query or form of <tenant endpoint>/callback/<id>). Frozen. */
-struct latch_connector_param {
-    const char *name;
-    const char *value;
-};
 
 /*
  * The operations, called by the host on its worker pool. Each returns an enum
@@ -376,6 +496,12 @@ struct latch_connector_ops {
      * host->config_get; on failure *why (arena or static) says what is wrong, for the admin. */
     int (*validate_config)(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
                            const char **why);
+    /* (1.1) Required (email, SMS): sends msg to msg->to (Logto's sendMessage), reading the
+     * connector's config with host->config_get. LATCH_CONNECTOR_OK once the provider accepted
+     * it; on failure log why (never the code or link). Email and SMS connectors leave the
+     * social operations NULL. */
+    int (*send_message)(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                        const struct latch_connector_message *msg);
 };
 
 /*
