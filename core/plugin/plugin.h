@@ -10,7 +10,7 @@
  *
  * Threads: lookups (latch_plugin_get, _get_version, _ref, _unref, _info, _each,
  * _factory_json) never block and any thread may call them, loop threads included. Calls into a
- * connector (latch_plugin_authorization_uri, _user_info, _validate_config) block: worker pool
+ * connector (latch_plugin_authorization_uri, _user_info, _validate_config, _send_message) block: worker pool
  * only. Loading (init, load, unload, rescan, command) blocks on dlopen: the main thread or the
  * worker pool.
  */
@@ -121,5 +121,26 @@ latch_rc latch_plugin_user_info(struct latch_plugin *p, struct latch_plugin_call
                                 const char *const *names, const char *const *values, size_t nparams,
                                 struct latch_plugin_user *user) LATCH_MUST_CHECK;
 void latch_plugin_user_clear(struct latch_plugin_user *user);
+
+/* One message for an email or SMS connector (Logto's SendMessageData); strings are the
+ * caller's. type is an enum latch_connector_template value; vars are Logto's payload (code,
+ * link, locale, uiLocales, inviter, organization, ...), at most 32; subject/content/content_type
+ * are the tenant's template override for the type and locale (NULL when none). */
+struct latch_plugin_message {
+    int type;
+    const char *to; /* an email address, or E.164 digits without '+' */
+    const char *locale;
+    const char *const *var_names;
+    const char *const *var_values;
+    size_t nvars;
+    const char *ip;
+    const char *subject, *content, *content_type;
+};
+
+/* send_message of an email or SMS connector (ABI 1.1); call->config_json is the instance's
+ * config. On failure call->error_code is "connector.<status>" and error_detail says why (log
+ * only). Worker pool (the I/O lane: it blocks on the provider). */
+latch_rc latch_plugin_send_message(struct latch_plugin *p, struct latch_plugin_call *call,
+                                   const struct latch_plugin_message *msg) LATCH_MUST_CHECK;
 
 #endif
