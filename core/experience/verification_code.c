@@ -1,0 +1,596 @@
+/*
+ * Experience API verification codes (Logto's verification-code routes and CodeVerification), a
+ * code sent by email or SMS to prove that the person holds an address or a number:
+ *
+ * POST /api/experience/verification/verification-code {identifier: {type: email|phone, value},
+ *   interactionEvent} → {verificationId}: stores a new code (code.h: 6 digits, kept only as a
+ *   keyed hash, schema/0010) bound to this interaction and identifier, and sends it through
+ *   core/messages with the template of the event (SignIn, Register, ForgotPassword). The code
+ *   the interaction had for the same template is superseded. Whether an account has that
+ *   identifier is not looked at: a code to an unknown address is sent and answered exactly as
+ *   one to a known address (as Logto does), and only identification, once the code proved the
+ *   address, says that nobody has it.
+ * POST /api/experience/verification/verification-code/verify {identifier, verificationId, code}
+ *   → {verificationId}: the code is checked (Logto's errors, 400: verification_code.not_found,
+ *   email_mismatch / phone_mismatch, expired, exceed_max_try, code_mismatch). An attempt is
+ *   counted before the comparison, in the same statement that checks the count, so concurrent
+ *   guesses cannot exceed verificationCodePolicy.maxRetryAttempts (10). The comparison of the
+ *   keyed hashes is constant-time. The right code marks the row verified (once: a code is
+ *   single use) and makes it the interaction's current verification, which identification
+ *   (identification.c) then consumes.
+ *
+ * Sending is throttled twice, and both answers are 429 guard.too_many_requests with Retry-After:
+ * per identifier in PostgreSQL, so shared by every node (one code per
+ * LATCH_XP_CODE_RESEND_SECONDS, at most LATCH_XP_CODE_PER_HOUR an hour, counted from the rows of
+ * the last hour under a transaction advisory lock on the identifier), and per tenant and client IP
+ * on each node (util/ratelimit, LATCH_LIMIT_IP_CODE_SENDS a minute, every send counts). Neither
+ * depends on whether an account exists.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "experience/experience_internal.h"
+#include "messages/messages.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/ratelimit.h"
+
+/* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
+// clang-format off
+const struct latch_stmt latch_xp_methods_stmt = {
+    .name = "xp_methods",
+    .sql = "SELECT coalesce(s.sign_in, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb)::text,"
+           " coalesce(s.sign_up, '" LATCH_XP_DEFAULT_SIGN_UP "'::jsonb)::text,"
+           " coalesce(s.forgot_password_methods, '[]'::jsonb)::text,"
+           " coalesce(s.verification_code_policy, '{}'::jsonb)::text"
+           " FROM (SELECT 1) AS one"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = $1 AND s.id = 'default'",
+    .nparams = 1,
+};
+
+/* Serializes the sends to one identifier (across nodes) for the rest of the transaction, so the
+ * throttle below counts every concurrent send. $2 type, $3 value. */
+static const struct latch_stmt code_lock = {
+    .name = "xp_code_lock",
+    .sql = "SELECT pg_advisory_xact_lock(hashtextextended('latch-code:' || $1 || ':' || $2"
+           " || ':' || lower($3), 0))",
+    .nparams = 3,
+};
+
+/*
+ * A new code, unless the identifier is throttled: $2 id, $3 interaction hash (NULL: a
+ * Management API code), $4 type, $5 value, $6 template, $7 code hash, $8 lifetime (s), $9 tries.
+ * Deletes the identifier's rows older than an hour (they no longer count) and supersedes the
+ * unverified code this interaction (or, without one, this identifier) had for the template.
+ * Answers (seconds to wait or NULL, whether the code was stored). The interaction must still be
+ * live for an interaction's code.
+ */
+#define SAME_IDENTIFIER                                                                            \
+    "tenant_id = $1 AND identifier_type = $4 AND lower(identifier) = lower($5)"
+static const struct latch_stmt code_insert = {
+    .name = "xp_code_insert",
+    .sql = "WITH recent AS (SELECT count(*) AS n, min(created_at) AS first,"
+           " max(created_at) AS last FROM verification_codes WHERE " SAME_IDENTIFIER
+           " AND created_at > now() - interval '1 hour'),"
+           " wait AS (SELECT CASE"
+           " WHEN r.last > now() - make_interval(secs => " LATCH_XP_STR(LATCH_XP_CODE_RESEND_SECONDS) ")"
+           " THEN greatest(1, ceil(extract(epoch FROM r.last + make_interval(secs => "
+           LATCH_XP_STR(LATCH_XP_CODE_RESEND_SECONDS) ") - now())))"
+           " WHEN r.n >= " LATCH_XP_STR(LATCH_XP_CODE_PER_HOUR)
+           " THEN greatest(1, ceil(extract(epoch FROM r.first + interval '1 hour' - now())))"
+           " END::int AS s FROM recent r),"
+           " ok AS (SELECT (SELECT s FROM wait) IS NULL AND ($3::bytea IS NULL OR EXISTS"
+           " (SELECT 1 FROM interactions WHERE tenant_id = $1 AND id_hash = $3::bytea"
+           " AND expires_at > now())) AS go),"
+           " old AS (DELETE FROM verification_codes WHERE " SAME_IDENTIFIER
+           " AND created_at <= now() - interval '1 hour' RETURNING 1),"
+           " sup AS (UPDATE verification_codes SET consumed_at = now()"
+           " WHERE tenant_id = $1 AND template_type = $6 AND verified_at IS NULL"
+           " AND consumed_at IS NULL AND (SELECT go FROM ok)"
+           " AND (interaction_hash = $3::bytea OR ($3::bytea IS NULL AND interaction_hash IS NULL"
+           " AND identifier_type = $4 AND lower(identifier) = lower($5))) RETURNING 1),"
+           " ins AS (INSERT INTO verification_codes (tenant_id, id, interaction_hash,"
+           " identifier_type, identifier, template_type, code_hash, expires_at, max_tries)"
+           " SELECT $1, $2, $3::bytea, $4, $5, $6, $7::bytea,"
+           " now() + make_interval(secs => $8::int), $9::int WHERE (SELECT go FROM ok)"
+           " RETURNING 1)"
+           " SELECT (SELECT s FROM wait), EXISTS (SELECT 1 FROM ins),"
+           " (SELECT count(*) FROM old), (SELECT count(*) FROM sup)",
+    .nparams = 9,
+};
+
+/* A code that could not be sent is forgotten (it neither works nor counts for the throttle). */
+static const struct latch_stmt code_delete = {
+    .name = "xp_code_delete",
+    .sql = "DELETE FROM verification_codes WHERE tenant_id = $1 AND id = $2",
+    .nparams = 2,
+};
+
+/* The state of code $2 of interaction $3 (columns read by verify_loaded()). */
+static const struct latch_stmt code_get = {
+    .name = "xp_code_get",
+    .sql = "SELECT identifier_type, identifier,"
+           " verified_at IS NOT NULL OR consumed_at IS NOT NULL, expires_at <= now(),"
+           " try_count, max_tries FROM verification_codes"
+           " WHERE tenant_id = $1 AND id = $2 AND interaction_hash = $3::bytea",
+    .nparams = 3,
+};
+
+/* Takes one attempt, if any is left; answers the stored hash (hex) when one was taken. */
+static const struct latch_stmt code_attempt = {
+    .name = "xp_code_attempt",
+    .sql = "UPDATE verification_codes SET try_count = try_count + 1"
+           " WHERE tenant_id = $1 AND id = $2 AND interaction_hash = $3::bytea"
+           " AND verified_at IS NULL AND consumed_at IS NULL AND expires_at > now()"
+           " AND try_count < max_tries RETURNING encode(code_hash, 'hex')",
+    .nparams = 3,
+};
+
+/* The right code: verified once, and the interaction's current verification. */
+static const struct latch_stmt code_verified = {
+    .name = "xp_code_verified",
+    .sql = "WITH v AS (UPDATE verification_codes SET verified_at = now()"
+           " WHERE tenant_id = $1 AND id = $2 AND interaction_hash = $3::bytea"
+           " AND verified_at IS NULL AND consumed_at IS NULL AND expires_at > now()"
+           " RETURNING id)"
+           " UPDATE interactions SET verification_id = (SELECT id FROM v),"
+           " verified_user_id = NULL"
+           " WHERE tenant_id = $1 AND id_hash = $3::bytea AND expires_at > now()"
+           " AND EXISTS (SELECT 1 FROM v) RETURNING 1",
+    .nparams = 3,
+};
+// clang-format on
+
+void latch_xp_methods_read(const struct latch_store_result *res, struct latch_xp_methods *m)
+{
+    const char *text[4] = {NULL, NULL, NULL, NULL};
+    if (res != NULL && latch_store_result_rows(res) > 0)
+        for (int c = 0; c < 4; c++)
+            if (!latch_store_result_isnull(res, 0, c))
+                text[c] = latch_store_result_value(res, 0, c);
+    yajl_val v = text[0] ? yajl_tree_parse(text[0], NULL, 0) : NULL;
+    (void)latch_xp_sign_in_read(v, false, &m->sign_in, NULL, 0);
+    yajl_tree_free(v);
+    v = text[1] ? yajl_tree_parse(text[1], NULL, 0) : NULL;
+    latch_xp_sign_up_read(v, &m->sign_up);
+    yajl_tree_free(v);
+    v = text[2] ? yajl_tree_parse(text[2], NULL, 0) : NULL;
+    (void)latch_xp_forgot_methods_read(v, false, &m->forgot, NULL, 0);
+    yajl_tree_free(v);
+    v = text[3] ? yajl_tree_parse(text[3], NULL, 0) : NULL;
+    (void)latch_xp_code_policy_read(v, false, &m->code_policy, NULL, 0);
+    yajl_tree_free(v);
+}
+
+/* ---- shared ---- */
+
+static void respond_verdict(struct latch_request *req, enum latch_xp_code_verdict v)
+{
+    const char *message;
+    const char *code = latch_xp_code_error(v, &message);
+    latch_http_respond_errorf(req, 400, code, "%s", message);
+}
+
+static void respond_throttled(struct latch_request *req, int seconds, const char *why)
+{
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", seconds < 1 ? 1 : seconds);
+    latch_http_add_header(req, "Retry-After", ra);
+    latch_http_respond_errorf(req, 429, "guard.too_many_requests",
+                              "%s Please try again in %d second%s.", why, seconds < 1 ? 1 : seconds,
+                              seconds == 1 ? "" : "s");
+}
+
+/* Reads {identifier: {type: email|phone, value}} of body (answers 400 when invalid). */
+static bool read_code_identifier(struct latch_request *req, yajl_val body, const char **type,
+                                 const char **value)
+{
+    yajl_val ident = NULL;
+    for (size_t i = 0; i < body->u.object.len; i++)
+        if (strcmp(body->u.object.keys[i], "identifier") == 0)
+            ident = body->u.object.values[i];
+    if (ident == NULL || !YAJL_IS_OBJECT(ident)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier: must be an object {type, value}");
+        return false;
+    }
+    if (!latch_xp_get_str(req, ident, "type", "identifier.type", 16, true, type) ||
+        !latch_xp_get_str(req, ident, "value", "identifier.value", LATCH_XP_IDENTIFIER_MAX, true,
+                          value))
+        return false;
+    if (strcmp(*type, "email") != 0 && strcmp(*type, "phone") != 0) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier.type: must be email or phone");
+        return false;
+    }
+    if (!latch_xp_code_identifier_ok(*type, *value)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s",
+                                  strcmp(*type, "email") == 0
+                                      ? "identifier.value: must be an email address"
+                                      : "identifier.value: must be a phone number (digits only)");
+        return false;
+    }
+    return true;
+}
+
+/* The code's keyed hash (code.h) under the node's derived key. */
+static latch_rc hash_code(struct latch_request *req, const char *id, const char *type,
+                          const char *value, const char *code, char out[LATCH_TOKEN_HASH_TEXT])
+{
+    uint8_t key[32];
+    latch_rc rc = latch_jose_derive_key(latch_loop_config(req->loop)->secret_key,
+                                        LATCH_XP_CODE_KEY_PURPOSE, key);
+    if (rc == LATCH_OK)
+        rc = latch_xp_code_hash(key, req->tenant->id, id, type, value, code, out);
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+/* ---- POST /api/experience/verification/verification-code ---- */
+
+struct send_call {
+    const char *type, *value;
+    enum latch_xp_event event;
+    enum latch_xp_code_template template;
+    const char *locale;
+    char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
+    char code[LATCH_XP_CODE_DIGITS + 1];
+    char hash[LATCH_TOKEN_HASH_TEXT];
+    struct latch_messages_var vars[1];
+    struct latch_messages_send msg;
+    struct latch_error send_err; /* kept while the unsent code is deleted */
+};
+
+static void send_cleanup(struct latch_xp_call *call)
+{
+    struct send_call *sc = call->data;
+    OPENSSL_cleanse(sc->code, sizeof(sc->code));
+    OPENSSL_cleanse(sc->hash, sizeof(sc->hash));
+}
+
+static void deleted_done(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct send_call *sc = call->data;
+    if (err != NULL)
+        latch_http_log_error(call->req, "deleting an unsent verification code", err);
+    latch_http_respond_error(call->req, &sc->send_err);
+}
+
+static void sent(struct latch_request *req, const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct send_call *sc = call->data;
+    send_cleanup(call);
+    if (err == NULL) {
+        latch_http_log(req, LATCH_LOG_INFO, "verification code %s sent (%s, %s)",
+                       sc->verification_id, sc->type,
+                       latch_xp_code_template_name(sc->template));
+        latch_xp_respond_verification(req, sc->verification_id);
+        return;
+    }
+    sc->send_err = *err;
+    if (err->status >= 500)
+        latch_http_log_error(req, "sending a verification code", err);
+    struct latch_store_op op = {.stmt = &code_delete,
+                                .params = {req->tenant->id, sc->verification_id}};
+    latch_xp_exec(call, &op, 1, deleted_done);
+}
+
+static void stored_done(struct latch_store_result *const *results, int n,
+                        const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct send_call *sc = call->data;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        send_cleanup(call);
+        latch_xp_store_error(req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[1];
+    if (!latch_store_result_isnull(res, 0, 0)) {
+        send_cleanup(call);
+        respond_throttled(req, atoi(latch_store_result_value(res, 0, 0)),
+                          "A verification code was sent to this address recently.");
+        return;
+    }
+    if (strcmp(latch_store_result_value(res, 0, 1), "t") != 0) {
+        send_cleanup(call);
+        latch_xp_not_found(req); /* the interaction expired meanwhile */
+        return;
+    }
+    sc->vars[0] = (struct latch_messages_var){.name = "code", .value = sc->code};
+    sc->msg = (struct latch_messages_send){
+        .channel = strcmp(sc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
+        .type = (int)sc->template,
+        .to = sc->value,
+        .locale = sc->locale,
+        .vars = sc->vars,
+        .nvars = 1,
+    };
+    latch_messages_send(req, &sc->msg, sent, call);
+}
+
+/* Whether the tenant lets a code of this event go to this kind of identifier; answers if not. */
+static bool event_allows(struct latch_request *req, const struct latch_xp_methods *m,
+                         enum latch_xp_event event, unsigned bit)
+{
+    switch (event) {
+    case LATCH_XP_EVENT_SIGN_IN:
+        if (latch_xp_sign_in_by_code(&m->sign_in, bit))
+            return true;
+        latch_http_respond_errorf(req, 422, "user.sign_in_method_not_enabled",
+                                  "This sign-in method is not enabled.");
+        return false;
+    case LATCH_XP_EVENT_REGISTER:
+        if (m->sign_up.identifiers & bit)
+            return true;
+        latch_http_respond_errorf(req, 422, "user.sign_up_method_not_enabled",
+                                  "This sign-up method is not enabled.");
+        return false;
+    case LATCH_XP_EVENT_FORGOT_PASSWORD:
+        if (m->forgot & bit)
+            return true;
+        latch_http_respond_errorf(req, 422, "session.forgot_password_not_enabled",
+                                  "Forgot password is not enabled.");
+        return false;
+    case LATCH_XP_EVENT_NONE:
+        break;
+    }
+    return false;
+}
+
+static void send_loaded(struct latch_xp_call *call, struct latch_store_result *const *results,
+                        int n)
+{
+    struct send_call *sc = call->data;
+    struct latch_request *req = call->req;
+    const struct latch_xp_interaction *ia = &call->ia;
+    struct latch_xp_methods m;
+    latch_xp_methods_read(results[0], &m);
+
+    if (!latch_xp_mode_allows(ia->sign_in_mode, sc->event)) {
+        latch_http_respond_errorf(req, 403, "auth.forbidden", "%s",
+                                  sc->event == LATCH_XP_EVENT_REGISTER
+                                      ? "Registration is not enabled."
+                                      : "Sign-in is not enabled; create an account instead.");
+        return;
+    }
+    if (!event_allows(req, &m, sc->event, latch_xp_identifier_bit(sc->type)))
+        return;
+
+    const struct latch_config *cfg = latch_loop_config(req->loop);
+    char key[128];
+    int retry = 0;
+    snprintf(key, sizeof(key), "code:%s:ip:%s", req->tenant->id, req->client_ip);
+    if (!latch_ratelimit_allow_per_minute(cfg->limit_ip_code_sends, key, &retry)) {
+        respond_throttled(req, retry, "Too many verification codes requested from this address.");
+        return;
+    }
+    /* Every send counts, so the bucket bounds messages sent, not failures. */
+    latch_ratelimit_fail_per_minute(cfg->limit_ip_code_sends, key);
+
+    struct latch_language_info li;
+    yajl_val v = yajl_tree_parse(ia->language_info, NULL, 0);
+    (void)latch_xp_language_info_read(v, false, &li, NULL, 0);
+    yajl_tree_free(v);
+    sc->locale = latch_xp_locale(ia->ui_locales, latch_http_header_get(req, "accept-language"), &li);
+
+    char ttl[16], tries[16];
+    snprintf(ttl, sizeof(ttl), "%d", m.code_policy.ttl_seconds);
+    snprintf(tries, sizeof(tries), "%d", m.code_policy.max_tries);
+    if (latch_jose_random_id(sc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK ||
+        latch_xp_code_generate(sc->code) != LATCH_OK ||
+        hash_code(req, sc->verification_id, sc->type, sc->value, sc->code, sc->hash) != LATCH_OK) {
+        send_cleanup(call);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    const char *tenant = req->tenant->id;
+    struct latch_store_op ops[2] = {
+        {.stmt = &code_lock, .params = {tenant, sc->type, sc->value}},
+        {.stmt = &code_insert,
+         .params = {tenant, sc->verification_id, call->id_hash, sc->type, sc->value,
+                    latch_xp_code_template_name(sc->template), sc->hash, ttl, tries}},
+    };
+    /* The store copies parameters: the hash is not needed any more. */
+    latch_xp_exec(call, ops, 2, stored_done);
+    OPENSSL_cleanse(sc->hash, sizeof(sc->hash));
+}
+
+static void post_send(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return;
+    struct send_call *sc = latch_arena_calloc(req->arena, 1, sizeof(*sc));
+    if (sc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return;
+    const char *type, *value, *event;
+    bool ok = read_code_identifier(req, body, &type, &value) &&
+              latch_xp_get_str(req, body, "interactionEvent", "interactionEvent", 32, true, &event);
+    if (ok) {
+        sc->event = latch_xp_event_parse(event);
+        sc->template = sc->event == LATCH_XP_EVENT_SIGN_IN    ? LATCH_XP_TEMPLATE_SIGN_IN
+                       : sc->event == LATCH_XP_EVENT_REGISTER ? LATCH_XP_TEMPLATE_REGISTER
+                                                              : LATCH_XP_TEMPLATE_FORGOT_PASSWORD;
+        if (sc->event == LATCH_XP_EVENT_NONE) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "interactionEvent: must be SignIn, Register or "
+                                      "ForgotPassword");
+            ok = false;
+        }
+    }
+    if (ok) {
+        sc->type = latch_arena_strdup(req->arena, type);
+        sc->value = latch_arena_strdup(req->arena, value);
+        if (sc->type == NULL || sc->value == NULL) {
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    if (!ok)
+        return;
+    call->data = sc;
+    call->cleanup = send_cleanup;
+    struct latch_store_op extra = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
+    latch_xp_load(call, &extra, 1, send_loaded);
+}
+
+/* ---- POST /api/experience/verification/verification-code/verify ---- */
+
+struct verify_call {
+    const char *type, *value;
+    const char *verification_id;
+    char code[LATCH_XP_CODE_INPUT_MAX + 1];
+};
+
+static void verify_cleanup(struct latch_xp_call *call)
+{
+    struct verify_call *vc = call->data;
+    OPENSSL_cleanse(vc->code, sizeof(vc->code));
+}
+
+static void verified_done(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct verify_call *vc = call->data;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        /* A concurrent request with the same code won, or the code expired meanwhile. */
+        respond_verdict(call->req, LATCH_XP_CODE_NOT_FOUND);
+        return;
+    }
+    latch_xp_respond_verification(call->req, vc->verification_id);
+}
+
+static void attempt_done(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct verify_call *vc = call->data;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        verify_cleanup(call);
+        latch_xp_store_error(req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        /* Concurrent attempts spent the last tries (or it expired or was used just now). */
+        verify_cleanup(call);
+        respond_verdict(req, LATCH_XP_CODE_EXCEEDED);
+        return;
+    }
+    char given[LATCH_TOKEN_HASH_TEXT];
+    bool right = hash_code(req, vc->verification_id, vc->type, vc->value, vc->code, given) ==
+                     LATCH_OK &&
+                 latch_xp_code_hash_equal(given + 2, latch_store_result_value(results[0], 0, 0));
+    OPENSSL_cleanse(given, sizeof(given));
+    verify_cleanup(call);
+    if (!right) {
+        respond_verdict(req, LATCH_XP_CODE_USABLE); /* code_mismatch */
+        return;
+    }
+    struct latch_store_op op = {.stmt = &code_verified,
+                                .params = {req->tenant->id, vc->verification_id, call->id_hash}};
+    latch_xp_exec(call, &op, 1, verified_done);
+}
+
+static void verify_loaded(struct latch_xp_call *call, struct latch_store_result *const *results,
+                          int n)
+{
+    struct verify_call *vc = call->data;
+    struct latch_request *req = call->req;
+    const struct latch_store_result *res = results[0];
+    struct latch_xp_code_row row = {.found = latch_store_result_rows(res) > 0};
+    if (row.found) {
+        row.type = latch_store_result_value(res, 0, 0);
+        row.value = latch_store_result_value(res, 0, 1);
+        row.used = strcmp(latch_store_result_value(res, 0, 2), "t") == 0;
+        row.expired = strcmp(latch_store_result_value(res, 0, 3), "t") == 0;
+        row.try_count = atoi(latch_store_result_value(res, 0, 4));
+        row.max_tries = atoi(latch_store_result_value(res, 0, 5));
+    }
+    enum latch_xp_code_verdict verdict = latch_xp_code_check(&row, vc->type, vc->value);
+    if (verdict != LATCH_XP_CODE_USABLE) {
+        verify_cleanup(call);
+        respond_verdict(req, verdict);
+        return;
+    }
+    /* The stored identifier, as the hash was made with it (an email differs only in case). */
+    vc->value = latch_arena_strdup(req->arena, row.value);
+    if (vc->value == NULL) {
+        verify_cleanup(call);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_store_op op = {.stmt = &code_attempt,
+                                .params = {req->tenant->id, vc->verification_id, call->id_hash}};
+    latch_xp_exec(call, &op, 1, attempt_done);
+}
+
+static void post_verify(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return;
+    struct verify_call *vc = latch_arena_calloc(req->arena, 1, sizeof(*vc));
+    if (vc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return;
+    const char *type, *value, *vid, *code;
+    bool ok = read_code_identifier(req, body, &type, &value) &&
+              latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid) &&
+              latch_xp_get_str(req, body, "code", "code", LATCH_XP_CODE_INPUT_MAX, true, &code);
+    if (ok) {
+        vc->type = latch_arena_strdup(req->arena, type);
+        vc->value = latch_arena_strdup(req->arena, value);
+        vc->verification_id = latch_arena_strdup(req->arena, vid);
+        snprintf(vc->code, sizeof(vc->code), "%s", code);
+        if (vc->type == NULL || vc->value == NULL || vc->verification_id == NULL) {
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    if (!ok) {
+        OPENSSL_cleanse(vc->code, sizeof(vc->code));
+        return;
+    }
+    call->data = vc;
+    call->cleanup = verify_cleanup;
+    struct latch_store_op extra = {
+        .stmt = &code_get, .params = {req->tenant->id, vc->verification_id, call->id_hash}};
+    latch_xp_load(call, &extra, 1, verify_loaded);
+}
+
+latch_rc latch_xp_code_register(struct latch_server *srv)
+{
+    if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
+                                      "/api/experience/verification/verification-code", post_send,
+                                      NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
+                                      "/api/experience/verification/verification-code/verify",
+                                      post_verify, NULL) != LATCH_OK)
+        return LATCH_FAIL;
+    return LATCH_OK;
+}
