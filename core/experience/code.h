@@ -24,12 +24,12 @@
 #define LATCH_XP_CODE_INPUT_MAX 32
 
 /* verificationCodePolicy bounds and defaults (Logto's). */
-#define LATCH_XP_CODE_TTL_MIN        60
-#define LATCH_XP_CODE_TTL_MAX        3600
-#define LATCH_XP_CODE_TTL_DEFAULT    600
-#define LATCH_XP_CODE_TRIES_MIN      1
-#define LATCH_XP_CODE_TRIES_MAX      100
-#define LATCH_XP_CODE_TRIES_DEFAULT  10
+#define LATCH_XP_CODE_TTL_MIN       60
+#define LATCH_XP_CODE_TTL_MAX       3600
+#define LATCH_XP_CODE_TTL_DEFAULT   600
+#define LATCH_XP_CODE_TRIES_MIN     1
+#define LATCH_XP_CODE_TRIES_MAX     100
+#define LATCH_XP_CODE_TRIES_DEFAULT 10
 
 /* Resend throttle per identifier (in PostgreSQL, shared by the nodes): one code per
  * LATCH_XP_CODE_RESEND_SECONDS, at most LATCH_XP_CODE_PER_HOUR in an hour. */
@@ -90,11 +90,11 @@ struct latch_xp_code_row {
 
 enum latch_xp_code_verdict {
     LATCH_XP_CODE_USABLE = 0,
-    LATCH_XP_CODE_NOT_FOUND,  /* verification_code.not_found */
+    LATCH_XP_CODE_NOT_FOUND,      /* verification_code.not_found */
     LATCH_XP_CODE_EMAIL_MISMATCH, /* verification_code.email_mismatch */
     LATCH_XP_CODE_PHONE_MISMATCH, /* verification_code.phone_mismatch */
-    LATCH_XP_CODE_EXPIRED,    /* verification_code.expired */
-    LATCH_XP_CODE_EXCEEDED,   /* verification_code.exceed_max_try */
+    LATCH_XP_CODE_EXPIRED,        /* verification_code.expired */
+    LATCH_XP_CODE_EXCEEDED,       /* verification_code.exceed_max_try */
 };
 
 /* Whether row may be tried with the identifier (type, value) the client names, in Logto's

@@ -38,7 +38,7 @@
 #define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
     "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
-    "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                           \
+    "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
 
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
@@ -127,7 +127,8 @@ latch_rc latch_xp_identification_register(struct latch_server *srv) LATCH_MUST_C
 latch_rc latch_xp_settings_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
-latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK; /* verification_code.c */
+/* verification_code.c */
+latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
 
 /* ---- verification_code.c: the sign-in experience fields of codes ---- */
 

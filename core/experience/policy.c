@@ -499,9 +499,9 @@ bool latch_xp_sign_in_read(yajl_val v, bool strict, struct latch_xp_sign_in *si,
     if (methods == NULL || YAJL_IS_NULL(methods))
         return true;
     if (!YAJL_IS_ARRAY(methods) || methods->u.array.len > 3)
-        return strict ? fail(problem, cap, "signIn.methods",
-                             "must be an array of at most 3 methods")
-                      : true;
+        return strict
+                   ? fail(problem, cap, "signIn.methods", "must be an array of at most 3 methods")
+                   : true;
     struct latch_xp_sign_in out = {0};
     unsigned seen = 0;
     for (size_t i = 0; i < methods->u.array.len; i++) {
@@ -517,8 +517,8 @@ bool latch_xp_sign_in_read(yajl_val v, bool strict, struct latch_xp_sign_in *si,
             return false;
         yajl_val id = member(m, "identifier");
         unsigned bit = id != NULL && YAJL_IS_STRING(id) ? latch_xp_identifier_bit(id->u.string) : 0;
-        struct latch_xp_sign_in_method sm = {.identifier = bit, .password = true,
-                                             .password_primary = true};
+        struct latch_xp_sign_in_method sm = {
+            .identifier = bit, .password = true, .password_primary = true};
         if (!read_bool(m, "password", strict, path, &sm.password, problem, cap) ||
             !read_bool(m, "verificationCode", strict, path, &sm.verification_code, problem, cap) ||
             !read_bool(m, "isPasswordPrimary", strict, path, &sm.password_primary, problem, cap))
@@ -656,9 +656,8 @@ bool latch_xp_code_policy_read(yajl_val v, bool strict, struct latch_xp_code_pol
         return false;
     return read_int(v, "expirationDuration", LATCH_XP_CODE_TTL_MIN, LATCH_XP_CODE_TTL_MAX, strict,
                     "verificationCodePolicy.expirationDuration", &p->ttl_seconds, problem, cap) &&
-           read_int(v, "maxRetryAttempts", LATCH_XP_CODE_TRIES_MIN, LATCH_XP_CODE_TRIES_MAX,
-                    strict, "verificationCodePolicy.maxRetryAttempts", &p->max_tries, problem,
-                    cap);
+           read_int(v, "maxRetryAttempts", LATCH_XP_CODE_TRIES_MIN, LATCH_XP_CODE_TRIES_MAX, strict,
+                    "verificationCodePolicy.maxRetryAttempts", &p->max_tries, problem, cap);
 }
 
 void latch_xp_code_policy_write(const struct latch_xp_code_policy *p, struct latch_json *j)

@@ -457,10 +457,9 @@ static void patch_sie(struct latch_request *req, void *arg)
     yajl_tree_free(body);
     if (!ok)
         return;
-    struct latch_store_op op = {
-        .stmt = &sie_patch,
-        .params = {req->tenant->id, mode, pp, sp, li, branding, targets, social, sign_up, rl,
-                   sign_in, forgot, code_policy}};
+    struct latch_store_op op = {.stmt = &sie_patch,
+                                .params = {req->tenant->id, mode, pp, sp, li, branding, targets,
+                                           social, sign_up, rl, sign_in, forgot, code_policy}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

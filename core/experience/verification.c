@@ -548,7 +548,7 @@ static void post_password(struct latch_request *req, void *arg)
 struct npi_call {
     const char *username;
     char user_id[LATCH_USERS_ID_LEN + 1]; /* a password reset's user */
-    char *password; /* heap, wiped */
+    char *password;                       /* heap, wiped */
     latch_rc rc;
     char hash[LATCH_PASSWORD_HASH_MAX];
     char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
@@ -809,12 +809,12 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
         latch_http_log(req, LATCH_LOG_WARN,
                        "stored password policy is invalid (%s); using the defaults", err.message);
     struct latch_users_info info = {
-        .username = latch_store_result_isnull(user, 0, 1) ? NULL
-                                                          : latch_store_result_value(user, 0, 1),
-        .email = latch_store_result_isnull(user, 0, 2) ? NULL
-                                                       : latch_store_result_value(user, 0, 2),
-        .phone = latch_store_result_isnull(user, 0, 3) ? NULL
-                                                       : latch_store_result_value(user, 0, 3),
+        .username =
+            latch_store_result_isnull(user, 0, 1) ? NULL : latch_store_result_value(user, 0, 1),
+        .email =
+            latch_store_result_isnull(user, 0, 2) ? NULL : latch_store_result_value(user, 0, 2),
+        .phone =
+            latch_store_result_isnull(user, 0, 3) ? NULL : latch_store_result_value(user, 0, 3),
         .name = latch_store_result_isnull(user, 0, 4) ? NULL : latch_store_result_value(user, 0, 4),
     };
     unsigned issues = latch_users_password_issues(nc->password, pp, &info);
@@ -843,8 +843,8 @@ static void put_profile_password(struct latch_request *req, void *arg)
     if (body == NULL)
         return;
     const char *password;
-    bool ok = latch_xp_get_str(req, body, "password", "password", LATCH_PASSWORD_MAX, true,
-                               &password);
+    bool ok =
+        latch_xp_get_str(req, body, "password", "password", LATCH_PASSWORD_MAX, true, &password);
     if (ok && (nc->password = password_dup(password)) == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         ok = false;
@@ -860,6 +860,12 @@ static void put_profile_password(struct latch_request *req, void *arg)
 
 /* ---- POST /api/experience/submit of ForgotPassword ---- */
 
+static void new_password_required(struct latch_request *req)
+{
+    latch_http_respond_errorf(req, 422, "user.new_password_required_in_profile",
+                              "Set a new password first (PUT /api/experience/profile/password).");
+}
+
 static void reset_done(struct latch_store_result *const *results, int n,
                        const struct latch_error *err, void *arg)
 {
@@ -871,8 +877,7 @@ static void reset_done(struct latch_store_result *const *results, int n,
     }
     const struct latch_store_result *res = results[0];
     if (latch_store_result_isnull(res, 0, 0)) {
-        latch_http_respond_errorf(req, 422, "user.new_password_required_in_profile",
-                                  "Set a new password first (PUT /api/experience/profile/password).");
+        new_password_required(req);
         return;
     }
     latch_http_log(req, LATCH_LOG_INFO,
@@ -887,11 +892,11 @@ void latch_xp_password_reset_submit(struct latch_xp_call *call)
 {
     struct latch_request *req = call->req;
     if (!call->ia.has_new_password) {
-        latch_http_respond_errorf(req, 422, "user.new_password_required_in_profile",
-                                  "Set a new password first (PUT /api/experience/profile/password).");
+        new_password_required(req);
         return;
     }
-    struct latch_store_op op = {.stmt = &password_reset, .params = {req->tenant->id, call->id_hash}};
+    struct latch_store_op op = {.stmt = &password_reset,
+                                .params = {req->tenant->id, call->id_hash}};
     latch_xp_exec(call, &op, 1, reset_done);
 }
 

@@ -19,12 +19,18 @@
  *   single use) and makes it the interaction's current verification, which identification
  *   (identification.c) then consumes.
  *
+ * The Management API's Logto routes for apps that verify contacts themselves: POST
+ * /api/verification-codes {email} or {phone} sends a code with the Generic template (204), and
+ * POST /api/verification-codes/verify {email|phone, verificationCode} checks the latest one sent
+ * to that identifier (204, or the same 400 errors); such codes belong to no interaction and are
+ * used up by the right answer.
+ *
  * Sending is throttled twice, and both answers are 429 guard.too_many_requests with Retry-After:
  * per identifier in PostgreSQL, so shared by every node (one code per
  * LATCH_XP_CODE_RESEND_SECONDS, at most LATCH_XP_CODE_PER_HOUR an hour, counted from the rows of
- * the last hour under a transaction advisory lock on the identifier), and per tenant and client IP
- * on each node (util/ratelimit, LATCH_LIMIT_IP_CODE_SENDS a minute, every send counts). Neither
- * depends on whether an account exists.
+ * the last hour under a transaction advisory lock on the identifier), and, at the Experience API,
+ * per tenant and client IP on each node (util/ratelimit, LATCH_LIMIT_IP_CODE_SENDS a minute, every
+ * send counts). Neither depends on whether an account exists.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -34,6 +40,7 @@
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "messages/messages.h"
+#include "mgmt/mgmt_internal.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
@@ -119,11 +126,12 @@ static const struct latch_stmt code_get = {
     .nparams = 3,
 };
 
-/* Takes one attempt, if any is left; answers the stored hash (hex) when one was taken. */
+/* Takes one attempt, if any is left; answers the stored hash (hex) when one was taken. $3 the
+ * interaction hash, NULL for a Management API code. */
 static const struct latch_stmt code_attempt = {
     .name = "xp_code_attempt",
     .sql = "UPDATE verification_codes SET try_count = try_count + 1"
-           " WHERE tenant_id = $1 AND id = $2 AND interaction_hash = $3::bytea"
+           " WHERE tenant_id = $1 AND id = $2 AND interaction_hash IS NOT DISTINCT FROM $3::bytea"
            " AND verified_at IS NULL AND consumed_at IS NULL AND expires_at > now()"
            " AND try_count < max_tries RETURNING encode(code_hash, 'hex')",
     .nparams = 3,
@@ -141,6 +149,27 @@ static const struct latch_stmt code_verified = {
            " WHERE tenant_id = $1 AND id_hash = $3::bytea AND expires_at > now()"
            " AND EXISTS (SELECT 1 FROM v) RETURNING 1",
     .nparams = 3,
+};
+/* The Management API's latest live code for an identifier ($2 type, $3 value): id, then the
+ * columns of code_get. */
+static const struct latch_stmt code_get_generic = {
+    .name = "xp_code_get_generic",
+    .sql = "SELECT id, identifier_type, identifier,"
+           " verified_at IS NOT NULL OR consumed_at IS NOT NULL, expires_at <= now(),"
+           " try_count, max_tries FROM verification_codes"
+           " WHERE tenant_id = $1 AND interaction_hash IS NULL AND template_type = 'Generic'"
+           " AND identifier_type = $2 AND lower(identifier) = lower($3) AND consumed_at IS NULL"
+           " ORDER BY created_at DESC LIMIT 1",
+    .nparams = 3,
+};
+
+/* The Management API's right code: used up at once (it verifies nothing in Latch itself). */
+static const struct latch_stmt code_consume = {
+    .name = "xp_code_consume",
+    .sql = "UPDATE verification_codes SET verified_at = now(), consumed_at = now()"
+           " WHERE tenant_id = $1 AND id = $2 AND interaction_hash IS NULL"
+           " AND verified_at IS NULL AND consumed_at IS NULL AND expires_at > now() RETURNING 1",
+    .nparams = 2,
 };
 // clang-format on
 
@@ -268,8 +297,7 @@ static void sent(struct latch_request *req, const struct latch_error *err, void 
     send_cleanup(call);
     if (err == NULL) {
         latch_http_log(req, LATCH_LOG_INFO, "verification code %s sent (%s, %s)",
-                       sc->verification_id, sc->type,
-                       latch_xp_code_template_name(sc->template));
+                       sc->verification_id, sc->type, latch_xp_code_template_name(sc->template));
         latch_xp_respond_verification(req, sc->verification_id);
         return;
     }
@@ -379,7 +407,8 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
     yajl_val v = yajl_tree_parse(ia->language_info, NULL, 0);
     (void)latch_xp_language_info_read(v, false, &li, NULL, 0);
     yajl_tree_free(v);
-    sc->locale = latch_xp_locale(ia->ui_locales, latch_http_header_get(req, "accept-language"), &li);
+    sc->locale =
+        latch_xp_locale(ia->ui_locales, latch_http_header_get(req, "accept-language"), &li);
 
     char ttl[16], tries[16];
     snprintf(ttl, sizeof(ttl), "%d", m.code_policy.ttl_seconds);
@@ -479,31 +508,87 @@ static void verified_done(struct latch_store_result *const *results, int n,
     latch_xp_respond_verification(call->req, vc->verification_id);
 }
 
-static void attempt_done(struct latch_store_result *const *results, int n,
-                         const struct latch_error *err, void *arg)
+/* ---- one attempt at a code (both APIs) ---- */
+
+/* The outcome of an attempt: right, wrong (counted), or no attempt was left. */
+enum attempt_result { ATTEMPT_RIGHT, ATTEMPT_WRONG, ATTEMPT_NONE_LEFT, ATTEMPT_FAILED };
+
+struct attempt {
+    struct latch_request *req;
+    const char *id, *type, *value; /* the stored identifier, as the hash was made with it */
+    const char *interaction_hash;  /* NULL: a Management API code */
+    char code[LATCH_XP_CODE_INPUT_MAX + 1];
+    void (*done)(struct attempt *a, enum attempt_result r, const struct latch_error *err);
+    void *arg;
+};
+
+static void attempt_taken(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
 {
-    struct latch_xp_call *call = arg;
-    struct verify_call *vc = call->data;
-    struct latch_request *req = call->req;
+    struct attempt *a = arg;
     if (err != NULL) {
-        verify_cleanup(call);
-        latch_xp_store_error(req, err);
+        OPENSSL_cleanse(a->code, sizeof(a->code));
+        a->done(a, ATTEMPT_FAILED, err);
         return;
     }
     if (latch_store_result_rows(results[0]) < 1) {
         /* Concurrent attempts spent the last tries (or it expired or was used just now). */
-        verify_cleanup(call);
-        respond_verdict(req, LATCH_XP_CODE_EXCEEDED);
+        OPENSSL_cleanse(a->code, sizeof(a->code));
+        a->done(a, ATTEMPT_NONE_LEFT, NULL);
         return;
     }
     char given[LATCH_TOKEN_HASH_TEXT];
-    bool right = hash_code(req, vc->verification_id, vc->type, vc->value, vc->code, given) ==
-                     LATCH_OK &&
+    bool right = hash_code(a->req, a->id, a->type, a->value, a->code, given) == LATCH_OK &&
                  latch_xp_code_hash_equal(given + 2, latch_store_result_value(results[0], 0, 0));
     OPENSSL_cleanse(given, sizeof(given));
-    verify_cleanup(call);
-    if (!right) {
-        respond_verdict(req, LATCH_XP_CODE_USABLE); /* code_mismatch */
+    OPENSSL_cleanse(a->code, sizeof(a->code));
+    a->done(a, right ? ATTEMPT_RIGHT : ATTEMPT_WRONG, NULL);
+}
+
+/* Takes an attempt at code a->id (counted before the comparison) and compares a->code with it
+ * in constant time; a->done runs once. */
+static void attempt_start(struct attempt *a)
+{
+    struct latch_store_op op = {.stmt = &code_attempt,
+                                .params = {a->req->tenant->id, a->id, a->interaction_hash}};
+    latch_store_exec(latch_loop_store(a->req->loop), a->req->tenant->id, &op, 1, attempt_taken, a);
+}
+
+/* Answers the outcomes other than a right code. */
+static void attempt_respond(struct latch_request *req, enum attempt_result r,
+                            const struct latch_error *err)
+{
+    if (r == ATTEMPT_FAILED)
+        latch_xp_store_error(req, err);
+    else
+        respond_verdict(req, r == ATTEMPT_WRONG ? LATCH_XP_CODE_USABLE /* code_mismatch */
+                                                : LATCH_XP_CODE_EXCEEDED);
+}
+
+/* Reads a latch_xp_code_row from columns first.. of row 0 (type, value, used, expired, tries,
+ * max tries). */
+static void read_code_row(const struct latch_store_result *res, int first,
+                          struct latch_xp_code_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    row->found = latch_store_result_rows(res) > 0;
+    if (!row->found)
+        return;
+    row->type = latch_store_result_value(res, 0, first);
+    row->value = latch_store_result_value(res, 0, first + 1);
+    row->used = strcmp(latch_store_result_value(res, 0, first + 2), "t") == 0;
+    row->expired = strcmp(latch_store_result_value(res, 0, first + 3), "t") == 0;
+    row->try_count = atoi(latch_store_result_value(res, 0, first + 4));
+    row->max_tries = atoi(latch_store_result_value(res, 0, first + 5));
+}
+
+static void xp_attempt_done(struct attempt *a, enum attempt_result r, const struct latch_error *err)
+{
+    struct latch_xp_call *call = a->arg;
+    struct verify_call *vc = call->data;
+    struct latch_request *req = call->req;
+    if (r != ATTEMPT_RIGHT) {
+        attempt_respond(req, r, err);
         return;
     }
     struct latch_store_op op = {.stmt = &code_verified,
@@ -516,32 +601,31 @@ static void verify_loaded(struct latch_xp_call *call, struct latch_store_result 
 {
     struct verify_call *vc = call->data;
     struct latch_request *req = call->req;
-    const struct latch_store_result *res = results[0];
-    struct latch_xp_code_row row = {.found = latch_store_result_rows(res) > 0};
-    if (row.found) {
-        row.type = latch_store_result_value(res, 0, 0);
-        row.value = latch_store_result_value(res, 0, 1);
-        row.used = strcmp(latch_store_result_value(res, 0, 2), "t") == 0;
-        row.expired = strcmp(latch_store_result_value(res, 0, 3), "t") == 0;
-        row.try_count = atoi(latch_store_result_value(res, 0, 4));
-        row.max_tries = atoi(latch_store_result_value(res, 0, 5));
-    }
+    struct latch_xp_code_row row;
+    read_code_row(results[0], 0, &row);
     enum latch_xp_code_verdict verdict = latch_xp_code_check(&row, vc->type, vc->value);
-    if (verdict != LATCH_XP_CODE_USABLE) {
-        verify_cleanup(call);
-        respond_verdict(req, verdict);
-        return;
-    }
+    struct attempt *a =
+        verdict == LATCH_XP_CODE_USABLE ? latch_arena_calloc(req->arena, 1, sizeof(*a)) : NULL;
     /* The stored identifier, as the hash was made with it (an email differs only in case). */
-    vc->value = latch_arena_strdup(req->arena, row.value);
-    if (vc->value == NULL) {
+    const char *value = a != NULL ? latch_arena_strdup(req->arena, row.value) : NULL;
+    if (verdict != LATCH_XP_CODE_USABLE || value == NULL) {
         verify_cleanup(call);
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        if (verdict != LATCH_XP_CODE_USABLE)
+            respond_verdict(req, verdict);
+        else
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    struct latch_store_op op = {.stmt = &code_attempt,
-                                .params = {req->tenant->id, vc->verification_id, call->id_hash}};
-    latch_xp_exec(call, &op, 1, attempt_done);
+    *a = (struct attempt){.req = req,
+                          .id = vc->verification_id,
+                          .type = vc->type,
+                          .value = value,
+                          .interaction_hash = call->id_hash,
+                          .done = xp_attempt_done,
+                          .arg = call};
+    memcpy(a->code, vc->code, sizeof(a->code));
+    verify_cleanup(call);
+    attempt_start(a);
 }
 
 static void post_verify(struct latch_request *req, void *arg)
@@ -578,9 +662,236 @@ static void post_verify(struct latch_request *req, void *arg)
     }
     call->data = vc;
     call->cleanup = verify_cleanup;
-    struct latch_store_op extra = {
-        .stmt = &code_get, .params = {req->tenant->id, vc->verification_id, call->id_hash}};
+    struct latch_store_op extra = {.stmt = &code_get,
+                                   .params = {req->tenant->id, vc->verification_id, call->id_hash}};
     latch_xp_load(call, &extra, 1, verify_loaded);
+}
+
+/* ---- Management API: POST /api/verification-codes and /api/verification-codes/verify ---- */
+
+struct mgmt_code {
+    struct latch_request *req;
+    const char *type, *value;
+    struct latch_xp_code_policy policy;
+    char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
+    char code[LATCH_XP_CODE_DIGITS + 1];
+    char hash[LATCH_TOKEN_HASH_TEXT];
+    struct latch_messages_var vars[1];
+    struct latch_messages_send msg;
+    struct latch_error send_err;
+    struct attempt attempt;
+};
+
+/* Reads {email} or {phone} (exactly one) and, for verify, {verificationCode}; answers 400. */
+static struct mgmt_code *mgmt_code_read(struct latch_request *req, bool verify)
+{
+    struct mgmt_code *mc = latch_arena_calloc(req->arena, 1, sizeof(*mc));
+    yajl_val body = mc != NULL ? latch_mgmt_body(req) : NULL;
+    if (mc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return NULL;
+    }
+    if (body == NULL)
+        return NULL;
+    mc->req = req;
+    struct latch_mgmt_obj o = {.req = req, .val = body, .path = ""};
+    const char *email = NULL, *phone = NULL, *code = NULL;
+    bool ok = latch_mgmt_get_str(&o, "email", 1, LATCH_XP_IDENTIFIER_MAX, 0, &email, NULL) &&
+              latch_mgmt_get_str(&o, "phone", 1, LATCH_XP_IDENTIFIER_MAX, 0, &phone, NULL) &&
+              (!verify || latch_mgmt_get_str(&o, "verificationCode", 1, LATCH_XP_CODE_INPUT_MAX,
+                                             LATCH_MGMT_REQUIRED, &code, NULL));
+    if (ok && (email == NULL) == (phone == NULL)) {
+        latch_mgmt_invalid(req, "email", "give either email or phone");
+        ok = false;
+    }
+    if (ok) {
+        mc->type = email != NULL ? "email" : "phone";
+        mc->value = latch_arena_strdup(req->arena, email != NULL ? email : phone);
+        if (mc->value == NULL || !latch_xp_code_identifier_ok(mc->type, mc->value)) {
+            latch_mgmt_invalid(req, mc->type,
+                               email != NULL ? "must be an email address"
+                                             : "must be a phone number (digits only)");
+            ok = false;
+        }
+    }
+    if (ok && code != NULL)
+        snprintf(mc->attempt.code, sizeof(mc->attempt.code), "%s", code);
+    /* latch_mgmt_body() leaves the raw body: the code is in it. */
+    if (req->body != NULL)
+        explicit_bzero((char *)req->body, req->body_len);
+    yajl_tree_free(body);
+    return ok ? mc : NULL;
+}
+
+static void mgmt_cleanup(struct mgmt_code *mc)
+{
+    OPENSSL_cleanse(mc->code, sizeof(mc->code));
+    OPENSSL_cleanse(mc->hash, sizeof(mc->hash));
+    OPENSSL_cleanse(mc->attempt.code, sizeof(mc->attempt.code));
+}
+
+static void mgmt_deleted(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    struct mgmt_code *mc = arg;
+    if (err != NULL)
+        latch_http_log_error(mc->req, "deleting an unsent verification code", err);
+    latch_http_respond_error(mc->req, &mc->send_err);
+}
+
+static void mgmt_sent(struct latch_request *req, const struct latch_error *err, void *arg)
+{
+    struct mgmt_code *mc = arg;
+    mgmt_cleanup(mc);
+    if (err == NULL) {
+        latch_http_respond(req, 204, NULL, NULL, 0);
+        return;
+    }
+    mc->send_err = *err;
+    struct latch_store_op op = {.stmt = &code_delete,
+                                .params = {req->tenant->id, mc->verification_id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mgmt_deleted, mc);
+}
+
+static void mgmt_stored(struct latch_store_result *const *results, int n,
+                        const struct latch_error *err, void *arg)
+{
+    struct mgmt_code *mc = arg;
+    struct latch_request *req = mc->req;
+    if (err != NULL) {
+        mgmt_cleanup(mc);
+        latch_mgmt_store_error(req, err, NULL, NULL);
+        return;
+    }
+    const struct latch_store_result *res = results[1];
+    if (!latch_store_result_isnull(res, 0, 0)) {
+        mgmt_cleanup(mc);
+        respond_throttled(req, atoi(latch_store_result_value(res, 0, 0)),
+                          "A verification code was sent to this address recently.");
+        return;
+    }
+    mc->vars[0] = (struct latch_messages_var){.name = "code", .value = mc->code};
+    mc->msg = (struct latch_messages_send){
+        .channel = strcmp(mc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
+        .type = LATCH_XP_TEMPLATE_GENERIC,
+        .to = mc->value,
+        .locale = "en",
+        .vars = mc->vars,
+        .nvars = 1,
+    };
+    latch_messages_send(req, &mc->msg, mgmt_sent, mc);
+}
+
+static void mgmt_policy_read(struct latch_store_result *const *results, int n,
+                             const struct latch_error *err, void *arg)
+{
+    struct mgmt_code *mc = arg;
+    struct latch_request *req = mc->req;
+    if (err != NULL) {
+        latch_mgmt_store_error(req, err, NULL, NULL);
+        return;
+    }
+    struct latch_xp_methods m;
+    latch_xp_methods_read(results[0], &m);
+    char ttl[16], tries[16];
+    snprintf(ttl, sizeof(ttl), "%d", m.code_policy.ttl_seconds);
+    snprintf(tries, sizeof(tries), "%d", m.code_policy.max_tries);
+    if (latch_jose_random_id(mc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK ||
+        latch_xp_code_generate(mc->code) != LATCH_OK ||
+        hash_code(req, mc->verification_id, mc->type, mc->value, mc->code, mc->hash) != LATCH_OK) {
+        mgmt_cleanup(mc);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    const char *tenant = req->tenant->id;
+    struct latch_store_op ops[2] = {
+        {.stmt = &code_lock, .params = {tenant, mc->type, mc->value}},
+        {.stmt = &code_insert,
+         .params = {tenant, mc->verification_id, NULL, mc->type, mc->value, "Generic", mc->hash,
+                    ttl, tries}},
+    };
+    latch_store_exec(latch_loop_store(req->loop), tenant, ops, 2, mgmt_stored, mc);
+    OPENSSL_cleanse(mc->hash, sizeof(mc->hash));
+}
+
+static void post_mgmt_send(struct latch_request *req, void *arg)
+{
+    struct mgmt_code *mc = mgmt_code_read(req, false);
+    if (mc == NULL)
+        return;
+    struct latch_store_op op = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mgmt_policy_read, mc);
+}
+
+static void mgmt_consumed(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
+{
+    struct mgmt_code *mc = arg;
+    if (err != NULL) {
+        latch_mgmt_store_error(mc->req, err, NULL, NULL);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        respond_verdict(mc->req, LATCH_XP_CODE_NOT_FOUND); /* used concurrently */
+        return;
+    }
+    latch_http_respond(mc->req, 204, NULL, NULL, 0);
+}
+
+static void mgmt_attempt_done(struct attempt *a, enum attempt_result r,
+                              const struct latch_error *err)
+{
+    struct mgmt_code *mc = a->arg;
+    struct latch_request *req = mc->req;
+    if (r != ATTEMPT_RIGHT) {
+        attempt_respond(req, r, err);
+        return;
+    }
+    struct latch_store_op op = {.stmt = &code_consume, .params = {req->tenant->id, a->id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mgmt_consumed, mc);
+}
+
+static void mgmt_code_found(struct latch_store_result *const *results, int n,
+                            const struct latch_error *err, void *arg)
+{
+    struct mgmt_code *mc = arg;
+    struct latch_request *req = mc->req;
+    if (err != NULL) {
+        mgmt_cleanup(mc);
+        latch_mgmt_store_error(req, err, NULL, NULL);
+        return;
+    }
+    struct latch_xp_code_row row;
+    read_code_row(results[0], 1, &row);
+    enum latch_xp_code_verdict verdict = latch_xp_code_check(&row, mc->type, mc->value);
+    const char *id =
+        row.found ? latch_arena_strdup(req->arena, latch_store_result_value(results[0], 0, 0))
+                  : NULL;
+    const char *value = row.found ? latch_arena_strdup(req->arena, row.value) : NULL;
+    if (verdict != LATCH_XP_CODE_USABLE || id == NULL || value == NULL) {
+        mgmt_cleanup(mc);
+        respond_verdict(req, verdict != LATCH_XP_CODE_USABLE ? verdict : LATCH_XP_CODE_NOT_FOUND);
+        return;
+    }
+    struct attempt *a = &mc->attempt;
+    a->req = req;
+    a->id = id;
+    a->type = mc->type;
+    a->value = value;
+    a->interaction_hash = NULL;
+    a->done = mgmt_attempt_done;
+    a->arg = mc;
+    attempt_start(a);
+}
+
+static void post_mgmt_verify(struct latch_request *req, void *arg)
+{
+    struct mgmt_code *mc = mgmt_code_read(req, true);
+    if (mc == NULL)
+        return;
+    struct latch_store_op op = {.stmt = &code_get_generic,
+                                .params = {req->tenant->id, mc->type, mc->value}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mgmt_code_found, mc);
 }
 
 latch_rc latch_xp_code_register(struct latch_server *srv)
@@ -590,7 +901,11 @@ latch_rc latch_xp_code_register(struct latch_server *srv)
                                       NULL) != LATCH_OK ||
         latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
                                       "/api/experience/verification/verification-code/verify",
-                                      post_verify, NULL) != LATCH_OK)
+                                      post_verify, NULL) != LATCH_OK ||
+        latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/verification-codes", post_mgmt_send) !=
+            LATCH_OK ||
+        latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/verification-codes/verify",
+                         post_mgmt_verify) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -81,19 +81,21 @@ describe('verification codes and the flows they enable', () => {
    * A code as latchd stores one that was sent to value for this interaction: resolves
    * {verificationId, code}. `expired` backdates it.
    */
-  async function plant(xp, value, template, { type = 'email', code = null, expired = false, maxTries = 10 } = {}) {
+  async function plant(xp, value, template, { type = 'email', code = null, expired = false, maxTries = 10,
+    tenantId = xp.ctx.id } = {}) {
     const id = randomId(21).toLowerCase();
     const theCode = code ?? String(Math.floor(Math.random() * 1e6)).padStart(6, '0');
     const canonical = type === 'email' ? value.toLowerCase() : value;
     const hash = createHmac('sha256', codeKey)
-      .update(`${xp.ctx.id}\n${id}\n${type}\n${canonical}\n${theCode}`).digest();
-    const interaction = createHash('sha256').update(xp.jar.get(xp.interactionCookie)).digest();
+      .update(`${tenantId}\n${id}\n${type}\n${canonical}\n${theCode}`).digest();
+    // A Management API code (xp null) belongs to no interaction.
+    const interaction = xp ? createHash('sha256').update(xp.jar.get(xp.interactionCookie)).digest() : null;
     await adminQuery(
       `INSERT INTO verification_codes (tenant_id, id, interaction_hash, identifier_type, identifier,
          template_type, code_hash, created_at, expires_at, max_tries)
        VALUES ($1, $2, $3, $4, $5, $6, $7, now() - interval '2 hours',
          now() + CASE WHEN $8 THEN interval '-1 second' ELSE interval '10 minutes' END, $9)`,
-      [xp.ctx.id, id, interaction, type, value, template, hash, expired, maxTries]);
+      [tenantId, id, interaction, type, value, template, hash, expired, maxTries]);
     return { verificationId: id, code: theCode };
   }
 
@@ -444,6 +446,28 @@ describe('verification codes and the flows they enable', () => {
       const body = assertApiError(ident, 422, 'code without username');
       assert.equal(body.code, 'user.missing_profile');
       assert.equal((await t.ctx.searchUsers(email)).length, 0);
+    });
+  });
+
+  describe('Management API /api/verification-codes', () => {
+    it('sends a Generic code (or says there is no connector) and verifies the latest one once', async () => {
+      const { ctx } = await tenant('codemgmt');
+      const api = await ctx.api();
+      const email = `${uniqUsername('m')}@example.com`;
+      assertInvalidField(await api.post('/verification-codes', {}), 'email', 'neither email nor phone');
+      assertInvalidField(await api.post('/verification-codes', { email: 'nope' }), 'email', 'a bad email');
+      const sent = await api.post('/verification-codes', { email });
+      if (sent.status !== 204) assert.equal(assertApiError(sent, 400, 'no connector').code, 'connector.not_found');
+
+      const c = await plant(null, email, 'Generic', { tenantId: ctx.id });
+      let res = await api.post('/verification-codes/verify', { email, verificationCode: wrong(c.code) });
+      assert.equal(assertApiError(res, 400, 'wrong code').code, 'verification_code.code_mismatch');
+      res = await api.post('/verification-codes/verify', { email: `x${email}`, verificationCode: c.code });
+      assert.equal(assertApiError(res, 400, 'another address').code, 'verification_code.not_found');
+      res = await api.post('/verification-codes/verify', { email, verificationCode: c.code });
+      assert.equal(res.status, 204, res.text);
+      res = await api.post('/verification-codes/verify', { email, verificationCode: c.code });
+      assert.equal(assertApiError(res, 400, 'used twice').code, 'verification_code.not_found');
     });
   });
 

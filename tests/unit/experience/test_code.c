@@ -24,7 +24,7 @@
 #include "experience/code.h"
 #include "experience/policy.h"
 
-static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void test_generate(void **state)
@@ -55,8 +55,8 @@ static void hmac_hex(const char *msg, char out[LATCH_TOKEN_HASH_TEXT])
 {
     unsigned char mac[32];
     unsigned int len = 0;
-    assert_non_null(HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)msg, strlen(msg),
-                         mac, &len));
+    assert_non_null(
+        HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)msg, strlen(msg), mac, &len));
     assert_int_equal(len, 32);
     out[0] = '\\';
     out[1] = 'x';
@@ -68,13 +68,13 @@ static void test_hash(void **state)
 {
     (void)state;
     char a[LATCH_TOKEN_HASH_TEXT], b[LATCH_TOKEN_HASH_TEXT], want[LATCH_TOKEN_HASH_TEXT];
-    assert_int_equal(latch_xp_code_hash(key, "acme", "v1", "email", "Alice@Example.COM", "012345", a),
-                     LATCH_OK);
+    assert_int_equal(
+        latch_xp_code_hash(key, "acme", "v1", "email", "Alice@Example.COM", "012345", a), LATCH_OK);
     hmac_hex("acme\nv1\nemail\nalice@example.com\n012345", want);
     assert_string_equal(a, want);
     /* an email's case does not matter */
-    assert_int_equal(latch_xp_code_hash(key, "acme", "v1", "email", "alice@example.com", "012345", b),
-                     LATCH_OK);
+    assert_int_equal(
+        latch_xp_code_hash(key, "acme", "v1", "email", "alice@example.com", "012345", b), LATCH_OK);
     assert_true(latch_xp_code_hash_equal(a, b));
     /* a phone is taken as it is */
     assert_int_equal(latch_xp_code_hash(key, "acme", "v1", "phone", "15550001", "012345", b),
@@ -99,8 +99,9 @@ static void test_hash(void **state)
     uint8_t other[32];
     memcpy(other, key, sizeof(other));
     other[0] ^= 1;
-    assert_int_equal(latch_xp_code_hash(other, "acme", "v1", "email", "alice@example.com", "012345", b),
-                     LATCH_OK);
+    assert_int_equal(
+        latch_xp_code_hash(other, "acme", "v1", "email", "alice@example.com", "012345", b),
+        LATCH_OK);
     assert_false(latch_xp_code_hash_equal(a, b));
     /* a newline would let two contexts collide: refused */
     assert_int_equal(latch_xp_code_hash(key, "acme", "v1", "email", "a\n@b.c", "012345", b),
@@ -130,36 +131,69 @@ static void test_check(void **state)
 {
     (void)state;
     const struct check_case cases[] = {
-        {{.found = false}, "email", "a@b.co", LATCH_XP_CODE_NOT_FOUND,
+        {{.found = false},
+         "email",
+         "a@b.co",
+         LATCH_XP_CODE_NOT_FOUND,
          "verification_code.not_found"},
         /* used (verified or consumed): single use */
-        {{true, "email", "a@b.co", true, false, 0, 10}, "email", "a@b.co", LATCH_XP_CODE_NOT_FOUND,
+        {{true, "email", "a@b.co", true, false, 0, 10},
+         "email",
+         "a@b.co",
+         LATCH_XP_CODE_NOT_FOUND,
          "verification_code.not_found"},
         /* another identifier type is another verification */
-        {{true, "phone", "123", false, false, 0, 10}, "email", "a@b.co", LATCH_XP_CODE_NOT_FOUND,
+        {{true, "phone", "123", false, false, 0, 10},
+         "email",
+         "a@b.co",
+         LATCH_XP_CODE_NOT_FOUND,
          "verification_code.not_found"},
-        {{true, "email", "a@b.co", false, false, 0, 10}, "email", "c@b.co",
-         LATCH_XP_CODE_EMAIL_MISMATCH, "verification_code.email_mismatch"},
-        {{true, "phone", "123", false, false, 0, 10}, "phone", "124",
-         LATCH_XP_CODE_PHONE_MISMATCH, "verification_code.phone_mismatch"},
+        {{true, "email", "a@b.co", false, false, 0, 10},
+         "email",
+         "c@b.co",
+         LATCH_XP_CODE_EMAIL_MISMATCH,
+         "verification_code.email_mismatch"},
+        {{true, "phone", "123", false, false, 0, 10},
+         "phone",
+         "124",
+         LATCH_XP_CODE_PHONE_MISMATCH,
+         "verification_code.phone_mismatch"},
         /* mismatch before expiry, expiry before tries (Logto's order) */
-        {{true, "email", "a@b.co", false, true, 10, 10}, "email", "c@b.co",
-         LATCH_XP_CODE_EMAIL_MISMATCH, "verification_code.email_mismatch"},
-        {{true, "email", "a@b.co", false, true, 10, 10}, "email", "a@b.co", LATCH_XP_CODE_EXPIRED,
+        {{true, "email", "a@b.co", false, true, 10, 10},
+         "email",
+         "c@b.co",
+         LATCH_XP_CODE_EMAIL_MISMATCH,
+         "verification_code.email_mismatch"},
+        {{true, "email", "a@b.co", false, true, 10, 10},
+         "email",
+         "a@b.co",
+         LATCH_XP_CODE_EXPIRED,
          "verification_code.expired"},
-        {{true, "email", "a@b.co", false, false, 10, 10}, "email", "a@b.co",
-         LATCH_XP_CODE_EXCEEDED, "verification_code.exceed_max_try"},
-        {{true, "email", "a@b.co", false, false, 3, 3}, "email", "a@b.co", LATCH_XP_CODE_EXCEEDED,
+        {{true, "email", "a@b.co", false, false, 10, 10},
+         "email",
+         "a@b.co",
+         LATCH_XP_CODE_EXCEEDED,
+         "verification_code.exceed_max_try"},
+        {{true, "email", "a@b.co", false, false, 3, 3},
+         "email",
+         "a@b.co",
+         LATCH_XP_CODE_EXCEEDED,
          "verification_code.exceed_max_try"},
         /* usable: the last try, and an email in another case */
-        {{true, "email", "a@b.co", false, false, 9, 10}, "email", "A@B.CO", LATCH_XP_CODE_USABLE,
+        {{true, "email", "a@b.co", false, false, 9, 10},
+         "email",
+         "A@B.CO",
+         LATCH_XP_CODE_USABLE,
          "verification_code.code_mismatch"},
-        {{true, "phone", "123", false, false, 0, 10}, "phone", "123", LATCH_XP_CODE_USABLE,
+        {{true, "phone", "123", false, false, 0, 10},
+         "phone",
+         "123",
+         LATCH_XP_CODE_USABLE,
          "verification_code.code_mismatch"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        enum latch_xp_code_verdict v = latch_xp_code_check(&cases[i].row, cases[i].type,
-                                                           cases[i].value);
+        enum latch_xp_code_verdict v =
+            latch_xp_code_check(&cases[i].row, cases[i].type, cases[i].value);
         if (v != cases[i].want)
             fail_msg("case %zu: verdict %d, want %d", i, (int)v, (int)cases[i].want);
         const char *message = NULL;
@@ -199,11 +233,11 @@ static yajl_val parse(const char *text)
     return v;
 }
 
-static char *written(void (*write)(const void *, struct latch_json *), const void *what)
+static char *written(void (*writer)(const void *, struct latch_json *), const void *what)
 {
     struct latch_json j;
     latch_json_init(&j);
-    write(what, &j);
+    writer(what, &j);
     return latch_json_take(&j, NULL);
 }
 
