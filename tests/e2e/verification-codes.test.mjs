@@ -63,7 +63,7 @@ describe('verification codes and the flows they enable', () => {
       };
     };
     const open = async (event = 'SignIn', xp = new ExperienceClient(ctx)) => {
-      await xp.start(authUrl(ctx, authParams().params), { page: event === 'Register' ? 'register' : 'sign-in' });
+      await xp.start(authUrl(ctx, authParams().params));
       if (event) await xp.begin(event);
       return xp;
     };
@@ -198,7 +198,7 @@ describe('verification codes and the flows they enable', () => {
     });
 
     it('ForgotPassword as the interaction event is refused until forgotPasswordMethods enables it', async () => {
-      const { ctx, open } = await tenant('codeforgotoff');
+      const { ctx, open } = await tenant('codeforgot');
       const xp = await open(null);
       const refused = await xp.call('PUT', '', { interactionEvent: 'ForgotPassword' });
       assert.equal(assertApiError(refused, 422, 'ForgotPassword off').code, 'session.forgot_password_not_enabled');
@@ -548,7 +548,7 @@ describe('verification codes and the flows they enable', () => {
     });
 
     it('a phone code is refused when only email resets are enabled', async () => {
-      const t = await tenant('coderesetphone', { forgotPasswordMethods: ['EmailVerificationCode'] });
+      const t = await tenant('codephonerst', { forgotPasswordMethods: ['EmailVerificationCode'] });
       const xp = await t.open('ForgotPassword');
       const res = await send(xp, '15550001', 'ForgotPassword', 'phone');
       assert.equal(assertApiError(res, 422, 'phone reset').code, 'session.forgot_password_not_enabled');
