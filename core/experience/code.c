@@ -11,28 +11,6 @@
 #include "users/users.h"
 #include "util/hex.h"
 
-static const char *const template_names[] = {
-    [LATCH_XP_TEMPLATE_SIGN_IN] = "SignIn",
-    [LATCH_XP_TEMPLATE_REGISTER] = "Register",
-    [LATCH_XP_TEMPLATE_FORGOT_PASSWORD] = "ForgotPassword",
-    [LATCH_XP_TEMPLATE_GENERIC] = "Generic",
-    [LATCH_XP_TEMPLATE_BIND_NEW_IDENTIFIER] = "BindNewIdentifier",
-};
-#define NTEMPLATES (sizeof(template_names) / sizeof(template_names[0]))
-
-enum latch_xp_code_template latch_xp_code_template_parse(const char *s)
-{
-    for (size_t i = 0; s != NULL && i < NTEMPLATES; i++)
-        if (template_names[i] != NULL && strcmp(template_names[i], s) == 0)
-            return (enum latch_xp_code_template)i;
-    return 0;
-}
-
-const char *latch_xp_code_template_name(enum latch_xp_code_template t)
-{
-    return (size_t)t < NTEMPLATES ? template_names[t] : NULL;
-}
-
 latch_rc latch_xp_code_generate(char out[LATCH_XP_CODE_DIGITS + 1])
 {
     /* 10^6 divides none of the powers of two: draw 32 bits and reject the top partial block so

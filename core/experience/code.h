@@ -43,21 +43,6 @@
 /* The key purpose under LATCH_SECRET_KEY (latch_jose_derive_key). */
 #define LATCH_XP_CODE_KEY_PURPOSE "latch/verification-code/v1"
 
-/* Logto's TemplateType values a code is sent with (the numbers of plugins-api's
- * latch_connector_template and of core/messages). */
-enum latch_xp_code_template {
-    LATCH_XP_TEMPLATE_SIGN_IN = 1,
-    LATCH_XP_TEMPLATE_REGISTER = 2,
-    LATCH_XP_TEMPLATE_FORGOT_PASSWORD = 3,
-    LATCH_XP_TEMPLATE_GENERIC = 4,
-    LATCH_XP_TEMPLATE_BIND_NEW_IDENTIFIER = 7,
-};
-
-/* "SignIn", "Register", "ForgotPassword", "Generic", "BindNewIdentifier" and back (0 / NULL
- * for anything else). */
-enum latch_xp_code_template latch_xp_code_template_parse(const char *s);
-const char *latch_xp_code_template_name(enum latch_xp_code_template t);
-
 /* Writes a new code: LATCH_XP_CODE_DIGITS decimal digits and a NUL, uniformly distributed
  * (OpenSSL's CSPRNG with rejection sampling, no modulo bias). */
 latch_rc latch_xp_code_generate(char out[LATCH_XP_CODE_DIGITS + 1]) LATCH_MUST_CHECK;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "experience/experience_internal.h"
+#include "messages/messages.h"
 #include "util/json.h"
 #include "users/users.h"
 #include "util/log.h"
@@ -283,8 +284,7 @@ static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
     struct id_call *ic = call->data;
     struct latch_request *req = call->req;
     const char *type = latch_store_result_value(code, 0, 0);
-    enum latch_xp_code_template template =
-        latch_xp_code_template_parse(latch_store_result_value(code, 0, 2));
+    int template = latch_messages_template_type(latch_store_result_value(code, 0, 2));
     bool verified = strcmp(latch_store_result_value(code, 0, 3), "t") == 0;
     bool consumed = strcmp(latch_store_result_value(code, 0, 4), "t") == 0;
     unsigned bit = latch_xp_identifier_bit(type);
@@ -294,10 +294,9 @@ static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
         verification_not_found(req);
         return;
     }
-    enum latch_xp_code_template want = event == LATCH_XP_EVENT_SIGN_IN ? LATCH_XP_TEMPLATE_SIGN_IN
-                                       : event == LATCH_XP_EVENT_REGISTER
-                                           ? LATCH_XP_TEMPLATE_REGISTER
-                                           : LATCH_XP_TEMPLATE_FORGOT_PASSWORD;
+    int want = event == LATCH_XP_EVENT_SIGN_IN    ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
+               : event == LATCH_XP_EVENT_REGISTER ? LATCH_MESSAGES_TEMPLATE_REGISTER
+                                                  : LATCH_MESSAGES_TEMPLATE_FORGOT_PASSWORD;
     if (template != want) {
         latch_http_respond_errorf(req, 400, "session.verification_failed",
                                   "This code was sent for another purpose; request a new one.");

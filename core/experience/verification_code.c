@@ -263,7 +263,7 @@ static latch_rc hash_code(struct latch_request *req, const char *id, const char 
 struct send_call {
     const char *type, *value;
     enum latch_xp_event event;
-    enum latch_xp_code_template template;
+    int template;
     const char *locale;
     char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
     char code[LATCH_XP_CODE_DIGITS + 1];
@@ -297,7 +297,7 @@ static void sent(struct latch_request *req, const struct latch_error *err, void 
     send_cleanup(call);
     if (err == NULL) {
         latch_http_log(req, LATCH_LOG_INFO, "verification code %s sent (%s, %s)",
-                       sc->verification_id, sc->type, latch_xp_code_template_name(sc->template));
+                       sc->verification_id, sc->type, latch_messages_template_name(sc->template));
         latch_xp_respond_verification(req, sc->verification_id);
         return;
     }
@@ -335,7 +335,7 @@ static void stored_done(struct latch_store_result *const *results, int n,
     sc->vars[0] = (struct latch_messages_var){.name = "code", .value = sc->code};
     sc->msg = (struct latch_messages_send){
         .channel = strcmp(sc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
-        .type = (int)sc->template,
+        .type = sc->template,
         .to = sc->value,
         .locale = sc->locale,
         .vars = sc->vars,
@@ -425,7 +425,7 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
         {.stmt = &code_lock, .params = {tenant, sc->type, sc->value}},
         {.stmt = &code_insert,
          .params = {tenant, sc->verification_id, call->id_hash, sc->type, sc->value,
-                    latch_xp_code_template_name(sc->template), sc->hash, ttl, tries}},
+                    latch_messages_template_name(sc->template), sc->hash, ttl, tries}},
     };
     /* The store copies parameters: the hash is not needed any more. */
     latch_xp_exec(call, ops, 2, stored_done);
@@ -450,9 +450,10 @@ static void post_send(struct latch_request *req, void *arg)
               latch_xp_get_str(req, body, "interactionEvent", "interactionEvent", 32, true, &event);
     if (ok) {
         sc->event = latch_xp_event_parse(event);
-        sc->template = sc->event == LATCH_XP_EVENT_SIGN_IN    ? LATCH_XP_TEMPLATE_SIGN_IN
-                       : sc->event == LATCH_XP_EVENT_REGISTER ? LATCH_XP_TEMPLATE_REGISTER
-                                                              : LATCH_XP_TEMPLATE_FORGOT_PASSWORD;
+        sc->template = sc->event == LATCH_XP_EVENT_SIGN_IN ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
+                       : sc->event == LATCH_XP_EVENT_REGISTER
+                           ? LATCH_MESSAGES_TEMPLATE_REGISTER
+                           : LATCH_MESSAGES_TEMPLATE_FORGOT_PASSWORD;
         if (sc->event == LATCH_XP_EVENT_NONE) {
             latch_http_respond_errorf(req, 400, "guard.invalid_input",
                                       "interactionEvent: must be SignIn, Register or "
@@ -773,7 +774,7 @@ static void mgmt_stored(struct latch_store_result *const *results, int n,
     mc->vars[0] = (struct latch_messages_var){.name = "code", .value = mc->code};
     mc->msg = (struct latch_messages_send){
         .channel = strcmp(mc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
-        .type = LATCH_XP_TEMPLATE_GENERIC,
+        .type = LATCH_MESSAGES_TEMPLATE_GENERIC,
         .to = mc->value,
         .locale = "en",
         .vars = mc->vars,

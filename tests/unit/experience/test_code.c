@@ -203,20 +203,9 @@ static void test_check(void **state)
     }
 }
 
-static void test_templates_and_identifiers(void **state)
+static void test_identifiers(void **state)
 {
     (void)state;
-    assert_int_equal(latch_xp_code_template_parse("SignIn"), LATCH_XP_TEMPLATE_SIGN_IN);
-    assert_int_equal(latch_xp_code_template_parse("Register"), 2);
-    assert_int_equal(latch_xp_code_template_parse("ForgotPassword"), 3);
-    assert_int_equal(latch_xp_code_template_parse("BindNewIdentifier"), 7);
-    assert_int_equal(latch_xp_code_template_parse("signin"), 0);
-    assert_int_equal(latch_xp_code_template_parse(NULL), 0);
-    assert_string_equal(latch_xp_code_template_name(LATCH_XP_TEMPLATE_FORGOT_PASSWORD),
-                        "ForgotPassword");
-    assert_null(latch_xp_code_template_name(5));
-    assert_null(latch_xp_code_template_name(99));
-
     assert_true(latch_xp_code_identifier_ok("email", "a@b.co"));
     assert_false(latch_xp_code_identifier_ok("email", "ab.co"));
     assert_true(latch_xp_code_identifier_ok("phone", "15550001"));
@@ -410,14 +399,10 @@ static void test_code_policy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generate),
-        cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_hash_equal),
-        cmocka_unit_test(test_check),
-        cmocka_unit_test(test_templates_and_identifiers),
-        cmocka_unit_test(test_sign_in),
-        cmocka_unit_test(test_sign_up),
-        cmocka_unit_test(test_forgot_methods),
+        cmocka_unit_test(test_generate),    cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_hash_equal),  cmocka_unit_test(test_check),
+        cmocka_unit_test(test_identifiers), cmocka_unit_test(test_sign_in),
+        cmocka_unit_test(test_sign_up),     cmocka_unit_test(test_forgot_methods),
         cmocka_unit_test(test_code_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
