@@ -8,12 +8,19 @@
 // one that has none. Those of what a code does after it was delivered plant the code the way
 // latchd stores it (schema/0010: the HMAC-SHA-256, under the key HKDF derives from the run's
 // LATCH_SECRET_KEY, of "tenant\nid\ntype\nvalue\ncode", bound to the interaction cookie's SHA-256),
-// so that the test knows the code as a person who read the mail would. The sending itself through
-// an email connector (a real SMTP receiver) is the part these tests do not cover yet.
+// so that the test knows the code as a person who read the mail would.
+//
+// The last group sends real messages: through the test email and SMS connectors of ABI 1.1
+// (tests/abi/mailer.c, "test-mailer" / "test-sms", loaded by a latchd from a connector directory),
+// which write each message they are handed to a file; the code is read from there as a person
+// reads it from the mail or the SMS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
-import { adminQuery, http, randomId, startLatchd } from './lib/harness.mjs';
+import { chmod, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { adminQuery, buildDir, http, randomId, startLatchd } from './lib/harness.mjs';
 import {
   ExperienceClient,
   TenantCtx,
@@ -553,5 +560,196 @@ describe('verification codes and the flows they enable', () => {
       const res = await send(xp, '15550001', 'ForgotPassword', 'phone');
       assert.equal(assertApiError(res, 422, 'phone reset').code, 'session.forgot_password_not_enabled');
     });
+  });
+});
+
+describe('verification codes delivered through an email and an SMS connector', () => {
+  let srv;
+  let dir;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'latch-codes-'));
+    await chmod(dir, 0o755);
+    for (const name of ['mailer.so', 'mailer_sms.so']) {
+      await copyFile(path.join(buildDir, 'tests', 'abi', name), path.join(dir, name));
+      await chmod(path.join(dir, name), 0o755);
+    }
+    srv = await startLatchd({ env: { LATCH_CONNECTOR_DIR: dir } });
+  });
+  after(async () => {
+    if (srv) assert.equal((await srv.stop()).code, 0);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A tenant with the test email and SMS connectors; inbox(kind) reads the last message. */
+  async function tenant(name, signInExp) {
+    const ctx = await TenantCtx.create(srv, name);
+    const api = await ctx.api();
+    const files = { email: path.join(dir, `${ctx.id}-mail.json`), sms: path.join(dir, `${ctx.id}-sms.json`) };
+    for (const [connectorId, outFile] of [['test-mailer', files.email], ['test-sms', files.sms]]) {
+      expectStatus(await api.post('/connectors', { connectorId, config: { outFile } }), [200, 201],
+        `create ${connectorId}`);
+    }
+    if (signInExp) await ctx.patchSignInExp(signInExp);
+    const app = await ctx.createWebApp(RP);
+    const open = async (event = 'SignIn') => {
+      const pkce = pkcePair();
+      const xp = new ExperienceClient(ctx);
+      await xp.start(authUrl(ctx, { client_id: app.id, redirect_uri: app.redirectUri, response_type: 'code',
+        scope: 'openid profile', state: `st-${randomId(6)}`, nonce: 'n-1',
+        code_challenge: pkce.challenge, code_challenge_method: 'S256' }));
+      if (event) await xp.begin(event);
+      return xp;
+    };
+    /** The message the connector was last handed (after a 200 it has been written). */
+    const inbox = async (kind = 'email') => JSON.parse(await readFile(files[kind], 'utf8'));
+    return { ctx, api, app, open, inbox, files };
+  }
+
+  const send = (xp, value, interactionEvent, type = 'email') =>
+    xp.call('POST', '/verification/verification-code', { identifier: { type, value }, interactionEvent });
+  const verify = (xp, verificationId, value, code, type = 'email') =>
+    xp.call('POST', '/verification/verification-code/verify', { identifier: { type, value }, verificationId, code });
+
+  /** Sends a code to value and reads it from the message; resolves {verificationId, code, message}. */
+  async function sendAndRead(t, xp, value, event, type = 'email') {
+    const res = await send(xp, value, event, type);
+    assert.equal(res.status, 200, `send ${event} code to ${value}: ${res.text}`);
+    const { verificationId } = res.json();
+    assert.equal(typeof verificationId, 'string');
+    const message = await t.inbox(type === 'phone' ? 'sms' : 'email');
+    assert.equal(message.to, value, 'the message went to the address asked for');
+    assert.equal(message.type_name, event, 'Logto\'s template type of the event');
+    assert.match(message.vars.code, /^[0-9]{6}$/, `a 6-digit code in ${JSON.stringify(message.vars)}`);
+    return { verificationId, code: message.vars.code, message };
+  }
+
+  it('passwordless sign-up, then sign-in, with codes read from the mail; the code is stored only hashed', async () => {
+    const t = await tenant('mailsignup', { ...emailCodeSignIn,
+      signUp: { identifiers: ['email'], password: false, verify: true } });
+    const email = `${uniqUsername('mia')}@example.com`.toLowerCase();
+    const xp = await t.open('Register');
+    const c = await sendAndRead(t, xp, email, 'Register');
+    assert.match(c.message.body, new RegExp(`Register: your code is ${c.code}`));
+    const stored = await adminQuery('SELECT code_hash FROM verification_codes WHERE tenant_id = $1 AND id = $2',
+      [t.ctx.id, c.verificationId]);
+    assert.equal(stored.rows.length, 1);
+    assert.ok(!stored.rows[0].code_hash.toString('hex').includes(Buffer.from(c.code).toString('hex')) &&
+      !stored.rows[0].code_hash.toString('latin1').includes(c.code), 'the code is not stored in clear');
+    const v = await verify(xp, c.verificationId, email, c.code);
+    assert.equal(v.status, 200, v.text);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: c.verificationId })).status, 201);
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 200, sub.text);
+    const [user] = await t.ctx.searchUsers(email);
+    assert.equal(user?.primaryEmail, email);
+
+    // The address had its code less than a minute ago: let the minute pass.
+    await adminQuery("UPDATE verification_codes SET created_at = created_at - interval '61 seconds' WHERE tenant_id = $1",
+      [t.ctx.id]);
+    const si = await t.open('SignIn');
+    const c2 = await sendAndRead(t, si, email, 'SignIn');
+    assert.equal((await verify(si, c2.verificationId, email, c2.code)).status, 200);
+    assert.equal((await si.call('POST', '/identification', { verificationId: c2.verificationId })).status, 204);
+    const sub2 = await si.call('POST', '/submit');
+    assert.equal(sub2.status, 200, sub2.text);
+    const landed = new URL(await si.resume(new URL(sub2.json().redirectTo, `${t.ctx.base}/`).href));
+    assert.ok(landed.searchParams.get('code'), `signed in: ${landed}`);
+  });
+
+  it('an address nobody has gets the same answer and the same mail as an account\'s', async () => {
+    const t = await tenant('mailenum', emailCodeSignIn);
+    const known = `${uniqUsername('kay')}@example.com`;
+    await t.ctx.createUser({ primaryEmail: known });
+    const unknown = `${uniqUsername('nobody')}@example.com`;
+    const seen = [];
+    for (const value of [known, unknown]) {
+      const res = await send(await t.open(), value, 'SignIn');
+      const body = res.json();
+      const message = await t.inbox();
+      seen.push({ status: res.status, keys: Object.keys(body).sort(), idLength: body.verificationId.length,
+        type: message.type_name, codeShape: /^[0-9]{6}$/.test(message.vars.code), to: message.to === value });
+    }
+    assert.deepEqual(seen[1], seen[0]);
+    assert.equal(seen[0].status, 200);
+  });
+
+  it('a second code to the same address within a minute: 429 with Retry-After, whichever interaction asks', async () => {
+    const t = await tenant('mailresend', emailCodeSignIn);
+    const email = `${uniqUsername('rex')}@example.com`;
+    await sendAndRead(t, await t.open(), email, 'SignIn');
+    const res = await send(await t.open(), email.toUpperCase(), 'SignIn');
+    const body = assertApiError(res, 429, 'resend within a minute');
+    assert.equal(body.code, 'guard.too_many_requests');
+    assert.match(body.message, /recently.*try again in \d+ seconds?/i);
+    const ra = Number(res.headers.get('retry-after'));
+    assert.ok(ra >= 1 && ra <= 60, `Retry-After ${res.headers.get('retry-after')}`);
+    // Another address is not held back.
+    await sendAndRead(t, await t.open(), `${uniqUsername('sam')}@example.com`, 'SignIn');
+  });
+
+  it('forgot password by a code from the mail: old password refused, new one works', async () => {
+    const t = await tenant('mailreset', { forgotPasswordMethods: ['EmailVerificationCode'] });
+    const email = `${uniqUsername('flo')}@example.com`;
+    const user = await t.ctx.createUser({ primaryEmail: email });
+    const xp = await t.open('ForgotPassword');
+    const c = await sendAndRead(t, xp, email, 'ForgotPassword');
+    assert.equal((await verify(xp, c.verificationId, email, c.code)).status, 200);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: c.verificationId })).status, 204);
+    const newPassword = `New-${randomId(12)}-7y!R`;
+    assert.equal((await xp.call('PUT', '/profile/password', { password: newPassword })).status, 204);
+    assert.equal((await xp.call('POST', '/submit')).status, 204);
+    const old = await (await t.open()).verifyPassword(user.username, user.password);
+    assert.equal(assertApiError(old, 422, 'old password').code, 'session.invalid_credentials');
+    assert.equal((await (await t.open()).verifyPassword(user.username, newPassword)).status, 200);
+  });
+
+  it('passwordless sign-in by SMS', async () => {
+    const t = await tenant('smssignin', { signIn: { methods: [
+      { identifier: 'username', password: true },
+      { identifier: 'phone', password: false, verificationCode: true }] } });
+    const phone = `1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    const user = await t.ctx.createUser({ primaryPhone: phone });
+    const xp = await t.open();
+    const c = await sendAndRead(t, xp, phone, 'SignIn', 'phone');
+    const wrongCode = String((Number(c.code) + 1) % 1e6).padStart(6, '0');
+    assert.equal(assertApiError(await verify(xp, c.verificationId, phone, wrongCode, 'phone'), 400, 'wrong').code,
+      'verification_code.code_mismatch');
+    assert.equal((await verify(xp, c.verificationId, phone, c.code, 'phone')).status, 200);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: c.verificationId })).status, 204);
+    const state = await xp.loadInteraction();
+    assert.equal(state.identified, true);
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 200, sub.text);
+    const landed = new URL(await xp.resume(new URL(sub.json().redirectTo, `${t.ctx.base}/`).href));
+    assert.ok(landed.searchParams.get('code'), `signed in as ${user.id}: ${landed}`);
+  });
+
+  it('a connector that fails: its error, and no code is left behind', async () => {
+    const t = await tenant('mailfail', emailCodeSignIn);
+    const connectors = expectStatus(await t.api.get('/connectors'), 200, 'list connectors');
+    const mailer = connectors.find((c) => c.connectorId === 'test-mailer');
+    // A report file it cannot write: the connector fails (LATCH_CONNECTOR_ERR_GENERAL).
+    expectStatus(await t.api.patch(`/connectors/${mailer.id}`,
+      { config: { outFile: path.join(dir, 'no-such-dir', 'x.json') } }), 200, 'make the mailer fail');
+    const res = await send(await t.open(), `${uniqUsername('f')}@example.com`, 'SignIn');
+    const body = assertApiError(res, [400, 502, 503], 'a failing connector');
+    assert.match(body.code, /^connector\./, res.text);
+    const rows = await adminQuery('SELECT count(*)::int AS n FROM verification_codes WHERE tenant_id = $1', [t.ctx.id]);
+    assert.equal(rows.rows[0].n, 0);
+  });
+
+  it('Management API: POST /api/verification-codes sends, /verify checks the code from the mail', async () => {
+    const t = await tenant('mailmgmt');
+    const email = `${uniqUsername('api')}@example.com`;
+    const sent = await t.api.post('/verification-codes', { email });
+    assert.equal(sent.status, 204, sent.text);
+    const message = await t.inbox();
+    assert.equal(message.type_name, 'Generic');
+    const code = message.vars.code;
+    const wrongCode = String((Number(code) + 1) % 1e6).padStart(6, '0');
+    assert.equal(assertApiError(await t.api.post('/verification-codes/verify', { email, verificationCode: wrongCode }),
+      400, 'wrong').code, 'verification_code.code_mismatch');
+    const ok = await t.api.post('/verification-codes/verify', { email, verificationCode: code });
+    assert.equal(ok.status, 204, ok.text);
   });
 });
