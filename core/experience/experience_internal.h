@@ -98,6 +98,12 @@ void latch_xp_load(struct latch_xp_call *call, const struct latch_store_op *extr
 void latch_xp_exec(struct latch_xp_call *call, const struct latch_store_op *ops, int nops,
                    latch_store_cb cb);
 
+/* A mutating call with a JSON body: latch_xp_begin(req, true), (*call)->data = data_size zeroed
+ * bytes in req->arena (the handler's state), and the parsed body as latch_xp_body() gives it.
+ * NULL after answering. */
+yajl_val latch_xp_begin_body(struct latch_request *req, size_t data_size,
+                             struct latch_xp_call **call);
+
 /* Parses the JSON body (400 guard.invalid_input on failure, answered; NULL). Free the tree
  * with latch_xp_body_free(), which also wipes every string in it (passwords). */
 yajl_val latch_xp_body(struct latch_request *req);

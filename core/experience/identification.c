@@ -83,6 +83,13 @@ static const struct latch_stmt code_row = {
     .nparams = 3,
 };
 
+/* CTE c: the identifier of the verified, unused code $3 of interaction $2 for identifier type
+ * `type` (and the further condition `extra`), locked. */
+#define VERIFIED_CODE(type, extra)                                                                 \
+    "c AS (SELECT identifier FROM verification_codes WHERE tenant_id = $1 AND id = $3"             \
+    " AND interaction_hash = $2::bytea AND identifier_type = '" type "'" extra                     \
+    " AND verified_at IS NOT NULL AND consumed_at IS NULL FOR UPDATE)"
+
 /*
  * SignIn or ForgotPassword with a verified code: the person who has the identifier the code
  * proved, found with users.h's LATCH_USERS_SQL_MATCH_* as every sign-in lookup. The code is
@@ -91,9 +98,7 @@ static const struct latch_stmt code_row = {
 #define IDENTIFY_BY_CODE(type, match)                                                              \
     {                                                                                              \
         .name = "xp_identify_code_" type,                                                          \
-        .sql = "WITH c AS (SELECT identifier FROM verification_codes WHERE tenant_id = $1"         \
-               " AND id = $3 AND interaction_hash = $2::bytea AND identifier_type = '" type "'"    \
-               " AND verified_at IS NOT NULL AND consumed_at IS NULL FOR UPDATE),"                \
+        .sql = "WITH " VERIFIED_CODE(type, "") ","                                                 \
                " i AS (SELECT result_user_id FROM interactions WHERE tenant_id = $1"               \
                " AND id_hash = $2::bytea AND expires_at > now() AND verification_id = $3"          \
                " FOR UPDATE),"                                                                     \
@@ -131,10 +136,7 @@ static const struct latch_stmt identify_by_code[] = {
 #define REGISTER_BY_CODE(type, column, match)                                                      \
     {                                                                                              \
         .name = "xp_register_code_" type,                                                          \
-        .sql = "WITH c AS (SELECT identifier FROM verification_codes WHERE tenant_id = $1"         \
-               " AND id = $3 AND interaction_hash = $2::bytea AND identifier_type = '" type "'"    \
-               " AND template_type = 'Register' AND verified_at IS NOT NULL"                       \
-               " AND consumed_at IS NULL FOR UPDATE),"                                             \
+        .sql = "WITH " VERIFIED_CODE(type, " AND template_type = 'Register'") ","                  \
                " i AS (SELECT params->'_pending' AS p FROM interactions WHERE tenant_id = $1"      \
                " AND id_hash = $2::bytea AND expires_at > now() AND verification_id = $3"          \
                " AND result_user_id IS NULL FOR UPDATE),"                                          \
@@ -417,17 +419,11 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
 
 static void post_identification(struct latch_request *req, void *arg)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct id_call *ic = latch_arena_calloc(req->arena, 1, sizeof(*ic));
-    if (ic == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct id_call), &call);
     if (body == NULL)
         return;
+    struct id_call *ic = call->data;
     const char *vid;
     bool ok = latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
     if (ok) {
@@ -440,7 +436,6 @@ static void post_identification(struct latch_request *req, void *arg)
     latch_xp_body_free(req, body);
     if (!ok)
         return;
-    call->data = ic;
     struct latch_store_op extra[2] = {
         {.stmt = &code_row, .params = {req->tenant->id, ic->verification_id, call->id_hash}},
         {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}},

@@ -253,6 +253,20 @@ yajl_val latch_xp_body(struct latch_request *req)
     return tree;
 }
 
+yajl_val latch_xp_begin_body(struct latch_request *req, size_t data_size,
+                             struct latch_xp_call **call)
+{
+    *call = latch_xp_begin(req, true);
+    if (*call == NULL)
+        return NULL;
+    (*call)->data = latch_arena_calloc(req->arena, 1, data_size);
+    if ((*call)->data == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return NULL;
+    }
+    return latch_xp_body(req);
+}
+
 static void wipe_tree(yajl_val v)
 {
     if (v == NULL)
@@ -420,17 +434,11 @@ static void event_loaded(struct latch_xp_call *call, struct latch_store_result *
 
 static void put_event(struct latch_request *req, bool reset)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct event_change *ec = latch_arena_calloc(req->arena, 1, sizeof(*ec));
-    if (ec == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct event_change), &call);
     if (body == NULL)
         return;
+    struct event_change *ec = call->data;
     const char *event;
     bool ok = latch_xp_get_str(req, body, "interactionEvent", "interactionEvent", 32, true, &event);
     if (ok) {
@@ -449,7 +457,6 @@ static void put_event(struct latch_request *req, bool reset)
                      : ec->event == LATCH_XP_EVENT_REGISTER ? "Register"
                                                             : "ForgotPassword";
     ec->reset = reset;
-    call->data = ec;
     struct latch_store_op extra = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
     latch_xp_load(call, &extra, 1, event_loaded);
 }

@@ -501,17 +501,11 @@ static const struct latch_stmt *sentinel_get_stmt(const char *type)
 
 static void post_password(struct latch_request *req, void *arg)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct pw_call *pc = latch_arena_calloc(req->arena, 1, sizeof(*pc));
-    if (pc == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct pw_call), &call);
     if (body == NULL)
         return;
+    struct pw_call *pc = call->data;
     const char *type, *value, *password;
     bool ok = read_identifier(req, body, &type, &value, &password);
     if (ok && (latch_users_find_stmt(type) == NULL || sentinel_get_stmt(type) == NULL)) {
@@ -533,7 +527,6 @@ static void post_password(struct latch_request *req, void *arg)
     latch_xp_body_free(req, body);
     if (!ok)
         return;
-    call->data = pc;
     call->cleanup = pw_cleanup;
     const char *tenant = req->tenant->id;
     struct latch_store_op extra[2] = {
@@ -651,6 +644,36 @@ static void npi_done(void *arg)
     npi_cleanup(call);
 }
 
+/* Checks nc->password against the tenant's password policy (info for its userInfo rule), then
+ * hashes it on the worker pool and runs done there after; answers 422 password.rejected (or
+ * 503) and wipes it otherwise. */
+static void check_and_hash(struct latch_xp_call *call, const struct latch_users_info *info,
+                           void (*done)(void *))
+{
+    struct npi_call *nc = call->data;
+    struct latch_request *req = call->req;
+    struct latch_password_policy *pp = latch_arena_alloc(req->arena, sizeof(*pp));
+    if (pp == NULL) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_error err;
+    if (latch_users_policy_parse(call->ia.password_policy, pp, &err) != LATCH_OK)
+        latch_http_log(req, LATCH_LOG_WARN,
+                       "stored password policy is invalid (%s); using the defaults", err.message);
+    unsigned issues = latch_users_password_issues(nc->password, pp, info);
+    if (issues != 0) {
+        npi_cleanup(call);
+        respond_rejected(req, issues, pp);
+        return;
+    }
+    if (latch_http_submit(req, LATCH_LANE_CPU, npi_work, done, call, &err) != LATCH_OK) {
+        npi_cleanup(call);
+        latch_http_respond_error(req, &err);
+    }
+}
+
 static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *const *results, int n)
 {
     struct npi_call *nc = call->data;
@@ -673,42 +696,17 @@ static void npi_loaded(struct latch_xp_call *call, struct latch_store_result *co
                                   "This username is already in use.");
         return;
     }
-    struct latch_password_policy *pp = latch_arena_alloc(req->arena, sizeof(*pp));
-    if (pp == NULL) {
-        npi_cleanup(call);
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    struct latch_error err;
-    if (latch_users_policy_parse(call->ia.password_policy, pp, &err) != LATCH_OK)
-        latch_http_log(req, LATCH_LOG_WARN,
-                       "stored password policy is invalid (%s); using the defaults", err.message);
     struct latch_users_info info = {.username = nc->username};
-    unsigned issues = latch_users_password_issues(nc->password, pp, &info);
-    if (issues != 0) {
-        npi_cleanup(call);
-        respond_rejected(req, issues, pp);
-        return;
-    }
-    if (latch_http_submit(req, LATCH_LANE_CPU, npi_work, npi_done, call, &err) != LATCH_OK) {
-        npi_cleanup(call);
-        latch_http_respond_error(req, &err);
-    }
+    check_and_hash(call, &info, npi_done);
 }
 
 static void post_new_password_identity(struct latch_request *req, void *arg)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct npi_call *nc = latch_arena_calloc(req->arena, 1, sizeof(*nc));
-    if (nc == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct npi_call), &call);
     if (body == NULL)
         return;
+    struct npi_call *nc = call->data;
     const char *type, *value, *password;
     bool ok = read_identifier(req, body, &type, &value, &password);
     if (ok && strcmp(type, "username") != 0) {
@@ -735,7 +733,6 @@ static void post_new_password_identity(struct latch_request *req, void *arg)
     latch_xp_body_free(req, body);
     if (!ok)
         return;
-    call->data = nc;
     call->cleanup = npi_cleanup;
     struct latch_store_op extra = {.stmt = &username_taken,
                                    .params = {req->tenant->id, nc->username}};
@@ -798,16 +795,6 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
         return;
     }
     snprintf(nc->user_id, sizeof(nc->user_id), "%s", latch_store_result_value(user, 0, 0));
-    struct latch_password_policy *pp = latch_arena_alloc(req->arena, sizeof(*pp));
-    if (pp == NULL) {
-        npi_cleanup(call);
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    struct latch_error err;
-    if (latch_users_policy_parse(call->ia.password_policy, pp, &err) != LATCH_OK)
-        latch_http_log(req, LATCH_LOG_WARN,
-                       "stored password policy is invalid (%s); using the defaults", err.message);
     struct latch_users_info info = {
         .username =
             latch_store_result_isnull(user, 0, 1) ? NULL : latch_store_result_value(user, 0, 1),
@@ -817,31 +804,16 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
             latch_store_result_isnull(user, 0, 3) ? NULL : latch_store_result_value(user, 0, 3),
         .name = latch_store_result_isnull(user, 0, 4) ? NULL : latch_store_result_value(user, 0, 4),
     };
-    unsigned issues = latch_users_password_issues(nc->password, pp, &info);
-    if (issues != 0) {
-        npi_cleanup(call);
-        respond_rejected(req, issues, pp);
-        return;
-    }
-    if (latch_http_submit(req, LATCH_LANE_CPU, npi_work, np_done, call, &err) != LATCH_OK) {
-        npi_cleanup(call);
-        latch_http_respond_error(req, &err);
-    }
+    check_and_hash(call, &info, np_done);
 }
 
 static void put_profile_password(struct latch_request *req, void *arg)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct npi_call *nc = latch_arena_calloc(req->arena, 1, sizeof(*nc));
-    if (nc == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct npi_call), &call);
     if (body == NULL)
         return;
+    struct npi_call *nc = call->data;
     const char *password;
     bool ok =
         latch_xp_get_str(req, body, "password", "password", LATCH_PASSWORD_MAX, true, &password);
@@ -852,7 +824,6 @@ static void put_profile_password(struct latch_request *req, void *arg)
     latch_xp_body_free(req, body);
     if (!ok)
         return;
-    call->data = nc;
     call->cleanup = npi_cleanup;
     struct latch_store_op extra = {.stmt = &reset_user, .params = {req->tenant->id, call->id_hash}};
     latch_xp_load(call, &extra, 1, np_loaded);

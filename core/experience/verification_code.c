@@ -258,13 +258,15 @@ static latch_rc hash_code(struct latch_request *req, const char *id, const char 
     return rc;
 }
 
-/* ---- POST /api/experience/verification/verification-code ---- */
+/* ---- a new code, stored and sent (both APIs) ---- */
 
-struct send_call {
-    const char *type, *value;
-    enum latch_xp_event event;
-    int template;
+struct new_code {
+    struct latch_request *req;
+    const char *type, *value;     /* the identifier, as given */
+    const char *interaction_hash; /* NULL: a Management API code */
+    int template;                 /* LATCH_MESSAGES_TEMPLATE_* */
     const char *locale;
+    void (*sent)(struct new_code *nc); /* answers once the message went out */
     char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
     char code[LATCH_XP_CODE_DIGITS + 1];
     char hash[LATCH_TOKEN_HASH_TEXT];
@@ -273,75 +275,117 @@ struct send_call {
     struct latch_error send_err; /* kept while the unsent code is deleted */
 };
 
-static void send_cleanup(struct latch_xp_call *call)
+static void new_code_wipe(struct new_code *nc)
 {
-    struct send_call *sc = call->data;
-    OPENSSL_cleanse(sc->code, sizeof(sc->code));
-    OPENSSL_cleanse(sc->hash, sizeof(sc->hash));
+    OPENSSL_cleanse(nc->code, sizeof(nc->code));
+    OPENSSL_cleanse(nc->hash, sizeof(nc->hash));
 }
 
-static void deleted_done(struct latch_store_result *const *results, int n,
-                         const struct latch_error *err, void *arg)
+static void unsent_deleted(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
 {
-    struct latch_xp_call *call = arg;
-    struct send_call *sc = call->data;
+    struct new_code *nc = arg;
     if (err != NULL)
-        latch_http_log_error(call->req, "deleting an unsent verification code", err);
-    latch_http_respond_error(call->req, &sc->send_err);
+        latch_http_log_error(nc->req, "deleting an unsent verification code", err);
+    latch_http_respond_error(nc->req, &nc->send_err);
 }
 
-static void sent(struct latch_request *req, const struct latch_error *err, void *arg)
+static void new_code_sent(struct latch_request *req, const struct latch_error *err, void *arg)
 {
-    struct latch_xp_call *call = arg;
-    struct send_call *sc = call->data;
-    send_cleanup(call);
+    struct new_code *nc = arg;
+    new_code_wipe(nc);
     if (err == NULL) {
         latch_http_log(req, LATCH_LOG_INFO, "verification code %s sent (%s, %s)",
-                       sc->verification_id, sc->type, latch_messages_template_name(sc->template));
-        latch_xp_respond_verification(req, sc->verification_id);
+                       nc->verification_id, nc->type, latch_messages_template_name(nc->template));
+        nc->sent(nc);
         return;
     }
-    sc->send_err = *err;
+    nc->send_err = *err;
     if (err->status >= 500)
         latch_http_log_error(req, "sending a verification code", err);
     struct latch_store_op op = {.stmt = &code_delete,
-                                .params = {req->tenant->id, sc->verification_id}};
-    latch_xp_exec(call, &op, 1, deleted_done);
+                                .params = {req->tenant->id, nc->verification_id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, unsent_deleted, nc);
 }
 
-static void stored_done(struct latch_store_result *const *results, int n,
-                        const struct latch_error *err, void *arg)
+static void new_code_stored(struct latch_store_result *const *results, int n,
+                            const struct latch_error *err, void *arg)
 {
-    struct latch_xp_call *call = arg;
-    struct send_call *sc = call->data;
-    struct latch_request *req = call->req;
+    struct new_code *nc = arg;
+    struct latch_request *req = nc->req;
     if (err != NULL) {
-        send_cleanup(call);
+        new_code_wipe(nc);
         latch_xp_store_error(req, err);
         return;
     }
     const struct latch_store_result *res = results[1];
     if (!latch_store_result_isnull(res, 0, 0)) {
-        send_cleanup(call);
+        new_code_wipe(nc);
         respond_throttled(req, atoi(latch_store_result_value(res, 0, 0)),
                           "A verification code was sent to this address recently.");
         return;
     }
     if (strcmp(latch_store_result_value(res, 0, 1), "t") != 0) {
-        send_cleanup(call);
+        new_code_wipe(nc);
         latch_xp_not_found(req); /* the interaction expired meanwhile */
         return;
     }
-    sc->vars[0] = (struct latch_messages_var){.name = "code", .value = sc->code};
-    sc->msg = (struct latch_messages_send){
-        .channel = strcmp(sc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
-        .type = sc->template,
-        .to = sc->value,
-        .locale = sc->locale,
-        .vars = sc->vars,
+    nc->vars[0] = (struct latch_messages_var){.name = "code", .value = nc->code};
+    nc->msg = (struct latch_messages_send){
+        .channel = strcmp(nc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
+        .type = nc->template,
+        .to = nc->value,
+        .locale = nc->locale,
+        .vars = nc->vars,
         .nvars = 1,
     };
-    latch_messages_send(req, &sc->msg, sent, call);
+    latch_messages_send(req, &nc->msg, new_code_sent, nc);
+}
+
+/* Makes nc's code (a verification id, the digits, their keyed hash), stores it under the
+ * identifier's throttle with policy's lifetime and tries, and sends it: nc->sent answers when
+ * it went out; every other outcome is answered here. */
+static void new_code_start(struct new_code *nc, const struct latch_xp_code_policy *policy)
+{
+    struct latch_request *req = nc->req;
+    char ttl[16], tries[16];
+    snprintf(ttl, sizeof(ttl), "%d", policy->ttl_seconds);
+    snprintf(tries, sizeof(tries), "%d", policy->max_tries);
+    if (latch_jose_random_id(nc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK ||
+        latch_xp_code_generate(nc->code) != LATCH_OK ||
+        hash_code(req, nc->verification_id, nc->type, nc->value, nc->code, nc->hash) != LATCH_OK) {
+        new_code_wipe(nc);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    const char *tenant = req->tenant->id;
+    struct latch_store_op ops[2] = {
+        {.stmt = &code_lock, .params = {tenant, nc->type, nc->value}},
+        {.stmt = &code_insert,
+         .params = {tenant, nc->verification_id, nc->interaction_hash, nc->type, nc->value,
+                    latch_messages_template_name(nc->template), nc->hash, ttl, tries}},
+    };
+    latch_store_exec(latch_loop_store(req->loop), tenant, ops, 2, new_code_stored, nc);
+    /* The store copied the parameters. */
+    OPENSSL_cleanse(nc->hash, sizeof(nc->hash));
+}
+
+/* ---- POST /api/experience/verification/verification-code ---- */
+
+struct send_call {
+    enum latch_xp_event event;
+    struct new_code nc;
+};
+
+static void send_cleanup(struct latch_xp_call *call)
+{
+    struct send_call *sc = call->data;
+    new_code_wipe(&sc->nc);
+}
+
+static void xp_sent(struct new_code *nc)
+{
+    latch_xp_respond_verification(nc->req, nc->verification_id);
 }
 
 /* Whether the tenant lets a code of this event go to this kind of identifier; answers if not. */
@@ -389,7 +433,7 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
                                       : "Sign-in is not enabled; create an account instead.");
         return;
     }
-    if (!event_allows(req, &m, sc->event, latch_xp_identifier_bit(sc->type)))
+    if (!event_allows(req, &m, sc->event, latch_xp_identifier_bit(sc->nc.type)))
         return;
 
     const struct latch_config *cfg = latch_loop_config(req->loop);
@@ -407,53 +451,27 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
     yajl_val v = yajl_tree_parse(ia->language_info, NULL, 0);
     (void)latch_xp_language_info_read(v, false, &li, NULL, 0);
     yajl_tree_free(v);
-    sc->locale =
+    sc->nc.locale =
         latch_xp_locale(ia->ui_locales, latch_http_header_get(req, "accept-language"), &li);
-
-    char ttl[16], tries[16];
-    snprintf(ttl, sizeof(ttl), "%d", m.code_policy.ttl_seconds);
-    snprintf(tries, sizeof(tries), "%d", m.code_policy.max_tries);
-    if (latch_jose_random_id(sc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK ||
-        latch_xp_code_generate(sc->code) != LATCH_OK ||
-        hash_code(req, sc->verification_id, sc->type, sc->value, sc->code, sc->hash) != LATCH_OK) {
-        send_cleanup(call);
-        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
-        return;
-    }
-    const char *tenant = req->tenant->id;
-    struct latch_store_op ops[2] = {
-        {.stmt = &code_lock, .params = {tenant, sc->type, sc->value}},
-        {.stmt = &code_insert,
-         .params = {tenant, sc->verification_id, call->id_hash, sc->type, sc->value,
-                    latch_messages_template_name(sc->template), sc->hash, ttl, tries}},
-    };
-    /* The store copies parameters: the hash is not needed any more. */
-    latch_xp_exec(call, ops, 2, stored_done);
-    OPENSSL_cleanse(sc->hash, sizeof(sc->hash));
+    new_code_start(&sc->nc, &m.code_policy);
 }
 
 static void post_send(struct latch_request *req, void *arg)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct send_call *sc = latch_arena_calloc(req->arena, 1, sizeof(*sc));
-    if (sc == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct send_call), &call);
     if (body == NULL)
         return;
+    struct send_call *sc = call->data;
     const char *type, *value, *event;
     bool ok = read_code_identifier(req, body, &type, &value) &&
               latch_xp_get_str(req, body, "interactionEvent", "interactionEvent", 32, true, &event);
     if (ok) {
         sc->event = latch_xp_event_parse(event);
-        sc->template = sc->event == LATCH_XP_EVENT_SIGN_IN ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
-                       : sc->event == LATCH_XP_EVENT_REGISTER
-                           ? LATCH_MESSAGES_TEMPLATE_REGISTER
-                           : LATCH_MESSAGES_TEMPLATE_FORGOT_PASSWORD;
+        sc->nc.template = sc->event == LATCH_XP_EVENT_SIGN_IN ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
+                          : sc->event == LATCH_XP_EVENT_REGISTER
+                              ? LATCH_MESSAGES_TEMPLATE_REGISTER
+                              : LATCH_MESSAGES_TEMPLATE_FORGOT_PASSWORD;
         if (sc->event == LATCH_XP_EVENT_NONE) {
             latch_http_respond_errorf(req, 400, "guard.invalid_input",
                                       "interactionEvent: must be SignIn, Register or "
@@ -462,9 +480,12 @@ static void post_send(struct latch_request *req, void *arg)
         }
     }
     if (ok) {
-        sc->type = latch_arena_strdup(req->arena, type);
-        sc->value = latch_arena_strdup(req->arena, value);
-        if (sc->type == NULL || sc->value == NULL) {
+        sc->nc.req = req;
+        sc->nc.interaction_hash = call->id_hash;
+        sc->nc.sent = xp_sent;
+        sc->nc.type = latch_arena_strdup(req->arena, type);
+        sc->nc.value = latch_arena_strdup(req->arena, value);
+        if (sc->nc.type == NULL || sc->nc.value == NULL) {
             latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
             ok = false;
         }
@@ -472,7 +493,6 @@ static void post_send(struct latch_request *req, void *arg)
     latch_xp_body_free(req, body);
     if (!ok)
         return;
-    call->data = sc;
     call->cleanup = send_cleanup;
     struct latch_store_op extra = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
     latch_xp_load(call, &extra, 1, send_loaded);
@@ -631,17 +651,11 @@ static void verify_loaded(struct latch_xp_call *call, struct latch_store_result 
 
 static void post_verify(struct latch_request *req, void *arg)
 {
-    struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call == NULL)
-        return;
-    struct verify_call *vc = latch_arena_calloc(req->arena, 1, sizeof(*vc));
-    if (vc == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    yajl_val body = latch_xp_body(req);
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct verify_call), &call);
     if (body == NULL)
         return;
+    struct verify_call *vc = call->data;
     const char *type, *value, *vid, *code;
     bool ok = read_code_identifier(req, body, &type, &value) &&
               latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid) &&
@@ -661,7 +675,6 @@ static void post_verify(struct latch_request *req, void *arg)
         OPENSSL_cleanse(vc->code, sizeof(vc->code));
         return;
     }
-    call->data = vc;
     call->cleanup = verify_cleanup;
     struct latch_store_op extra = {.stmt = &code_get,
                                    .params = {req->tenant->id, vc->verification_id, call->id_hash}};
@@ -673,13 +686,7 @@ static void post_verify(struct latch_request *req, void *arg)
 struct mgmt_code {
     struct latch_request *req;
     const char *type, *value;
-    struct latch_xp_code_policy policy;
-    char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
-    char code[LATCH_XP_CODE_DIGITS + 1];
-    char hash[LATCH_TOKEN_HASH_TEXT];
-    struct latch_messages_var vars[1];
-    struct latch_messages_send msg;
-    struct latch_error send_err;
+    struct new_code nc;
     struct attempt attempt;
 };
 
@@ -726,93 +733,32 @@ static struct mgmt_code *mgmt_code_read(struct latch_request *req, bool verify)
 
 static void mgmt_cleanup(struct mgmt_code *mc)
 {
-    OPENSSL_cleanse(mc->code, sizeof(mc->code));
-    OPENSSL_cleanse(mc->hash, sizeof(mc->hash));
+    new_code_wipe(&mc->nc);
     OPENSSL_cleanse(mc->attempt.code, sizeof(mc->attempt.code));
 }
 
-static void mgmt_deleted(struct latch_store_result *const *results, int n,
-                         const struct latch_error *err, void *arg)
+static void mgmt_sent(struct new_code *nc)
 {
-    struct mgmt_code *mc = arg;
-    if (err != NULL)
-        latch_http_log_error(mc->req, "deleting an unsent verification code", err);
-    latch_http_respond_error(mc->req, &mc->send_err);
-}
-
-static void mgmt_sent(struct latch_request *req, const struct latch_error *err, void *arg)
-{
-    struct mgmt_code *mc = arg;
-    mgmt_cleanup(mc);
-    if (err == NULL) {
-        latch_http_respond(req, 204, NULL, NULL, 0);
-        return;
-    }
-    mc->send_err = *err;
-    struct latch_store_op op = {.stmt = &code_delete,
-                                .params = {req->tenant->id, mc->verification_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mgmt_deleted, mc);
-}
-
-static void mgmt_stored(struct latch_store_result *const *results, int n,
-                        const struct latch_error *err, void *arg)
-{
-    struct mgmt_code *mc = arg;
-    struct latch_request *req = mc->req;
-    if (err != NULL) {
-        mgmt_cleanup(mc);
-        latch_mgmt_store_error(req, err, NULL, NULL);
-        return;
-    }
-    const struct latch_store_result *res = results[1];
-    if (!latch_store_result_isnull(res, 0, 0)) {
-        mgmt_cleanup(mc);
-        respond_throttled(req, atoi(latch_store_result_value(res, 0, 0)),
-                          "A verification code was sent to this address recently.");
-        return;
-    }
-    mc->vars[0] = (struct latch_messages_var){.name = "code", .value = mc->code};
-    mc->msg = (struct latch_messages_send){
-        .channel = strcmp(mc->type, "email") == 0 ? LATCH_MESSAGES_EMAIL : LATCH_MESSAGES_SMS,
-        .type = LATCH_MESSAGES_TEMPLATE_GENERIC,
-        .to = mc->value,
-        .locale = "en",
-        .vars = mc->vars,
-        .nvars = 1,
-    };
-    latch_messages_send(req, &mc->msg, mgmt_sent, mc);
+    latch_http_respond(nc->req, 204, NULL, NULL, 0);
 }
 
 static void mgmt_policy_read(struct latch_store_result *const *results, int n,
                              const struct latch_error *err, void *arg)
 {
     struct mgmt_code *mc = arg;
-    struct latch_request *req = mc->req;
     if (err != NULL) {
-        latch_mgmt_store_error(req, err, NULL, NULL);
+        latch_mgmt_store_error(mc->req, err, NULL, NULL);
         return;
     }
     struct latch_xp_methods m;
     latch_xp_methods_read(results[0], &m);
-    char ttl[16], tries[16];
-    snprintf(ttl, sizeof(ttl), "%d", m.code_policy.ttl_seconds);
-    snprintf(tries, sizeof(tries), "%d", m.code_policy.max_tries);
-    if (latch_jose_random_id(mc->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK ||
-        latch_xp_code_generate(mc->code) != LATCH_OK ||
-        hash_code(req, mc->verification_id, mc->type, mc->value, mc->code, mc->hash) != LATCH_OK) {
-        mgmt_cleanup(mc);
-        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
-        return;
-    }
-    const char *tenant = req->tenant->id;
-    struct latch_store_op ops[2] = {
-        {.stmt = &code_lock, .params = {tenant, mc->type, mc->value}},
-        {.stmt = &code_insert,
-         .params = {tenant, mc->verification_id, NULL, mc->type, mc->value, "Generic", mc->hash,
-                    ttl, tries}},
-    };
-    latch_store_exec(latch_loop_store(req->loop), tenant, ops, 2, mgmt_stored, mc);
-    OPENSSL_cleanse(mc->hash, sizeof(mc->hash));
+    mc->nc = (struct new_code){.req = mc->req,
+                               .type = mc->type,
+                               .value = mc->value,
+                               .template = LATCH_MESSAGES_TEMPLATE_GENERIC,
+                               .locale = "en",
+                               .sent = mgmt_sent};
+    new_code_start(&mc->nc, &m.code_policy);
 }
 
 static void post_mgmt_send(struct latch_request *req, void *arg)
