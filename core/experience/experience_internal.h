@@ -120,6 +120,9 @@ void latch_xp_store_error(struct latch_request *req, const struct latch_error *e
 /* Answers 404 session.not_found. */
 void latch_xp_not_found(struct latch_request *req);
 
+/* Answers 400 session.identifier_not_found (nobody identified yet, or no longer). */
+void latch_xp_identifier_not_found(struct latch_request *req);
+
 /* Answers JSON that was built with latch_json (frees it). 500 when building failed. */
 void latch_xp_respond_json(struct latch_request *req, int status, struct latch_json *j);
 

@@ -76,6 +76,12 @@ void latch_xp_not_found(struct latch_request *req)
                               "Session not found. Please go back and sign in again.");
 }
 
+void latch_xp_identifier_not_found(struct latch_request *req)
+{
+    latch_http_respond_errorf(req, 400, "session.identifier_not_found",
+                              "User identifier not found. Please go back and sign in again.");
+}
+
 void latch_xp_store_error(struct latch_request *req, const struct latch_error *err)
 {
     if (err->status >= 500 && err->status != 503)
@@ -477,8 +483,7 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
 {
     struct latch_request *req = call->req;
     if (call->ia.result_user_id == NULL) {
-        latch_http_respond_errorf(req, 400, "session.identifier_not_found",
-                                  "User identifier not found. Please go back and sign in again.");
+        latch_xp_identifier_not_found(req);
         return;
     }
     if (latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD) {

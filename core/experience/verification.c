@@ -751,8 +751,7 @@ static void np_set_done(struct latch_store_result *const *results, int n,
     }
     if (latch_store_result_rows(results[0]) < 1) {
         /* Expired, or the event or the person changed meanwhile. */
-        latch_http_respond_errorf(call->req, 400, "session.identifier_not_found",
-                                  "User identifier not found. Please go back and sign in again.");
+        latch_xp_identifier_not_found(call->req);
         return;
     }
     latch_http_respond(call->req, 204, NULL, NULL, 0);
@@ -790,8 +789,7 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
     }
     if (call->ia.result_user_id == NULL || latch_store_result_rows(user) < 1) {
         npi_cleanup(call);
-        latch_http_respond_errorf(req, 400, "session.identifier_not_found",
-                                  "User identifier not found. Please go back and sign in again.");
+        latch_xp_identifier_not_found(req);
         return;
     }
     snprintf(nc->user_id, sizeof(nc->user_id), "%s", latch_store_result_value(user, 0, 0));
