@@ -4,7 +4,8 @@
  *   SignIn   — a password verification names an existing user: 204, unless the user was
  *              suspended or deleted meanwhile, or the interaction already identified someone else;
  *   Register — a new-password-identity verification: the user is created (with the tenant's
- *              default roles) from params._pending in the same transaction: 201.
+ *              default roles) from params._pending in the same transaction: 201;
+ *   either   — a social verification (…/social/:connectorId/verify): social.c decides.
  * Errors: 404 session.interaction_not_found without an event (PUT /api/experience first),
  * 404 session.verification_session_not_found for an unknown verificationId, 400
  * session.verification_failed when the verification does not fit the event, 403 auth.forbidden
@@ -151,6 +152,11 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
         return;
     }
     const char *tenant = req->tenant->id;
+    if (ia->verified_user_id == NULL && !ia->has_pending) {
+        /* Neither a password nor a new-password identity: a social verification, if any. */
+        latch_xp_social_identify(call, ic->verification_id, event == LATCH_XP_EVENT_REGISTER);
+        return;
+    }
     if (event == LATCH_XP_EVENT_SIGN_IN) {
         if (ia->verified_user_id == NULL) {
             latch_http_respond_errorf(req, 400, "session.verification_failed",
