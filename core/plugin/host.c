@@ -1181,6 +1181,14 @@ static const char *const template_names[] = {
     "BindMfa",
 };
 
+int latch_plugin_template_type(const char *name)
+{
+    for (size_t t = 1; name != NULL && t < sizeof(template_names) / sizeof(template_names[0]); t++)
+        if (strcmp(name, template_names[t]) == 0)
+            return (int)t;
+    return 0;
+}
+
 /* s is NULL, or at most max bytes of UTF-8 without control characters (tab and, when
  * multiline, CR and LF aside). */
 static bool text_ok(const char *s, size_t max, bool multiline)

@@ -137,6 +137,12 @@ struct latch_plugin_message {
     const char *subject, *content, *content_type;
 };
 
+/* The struct latch_plugin_message.type (enum latch_connector_template) of a Logto TemplateType
+ * name: "SignIn", "Register", "ForgotPassword", "Generic", "OrganizationInvitation",
+ * "UserPermissionValidation", "BindNewIdentifier", "MfaVerification", "BindMfa"; 0 when name is
+ * none of them (or NULL). Any thread. */
+int latch_plugin_template_type(const char *name);
+
 /* send_message of an email or SMS connector (ABI 1.1); call->config_json is the instance's
  * config. On failure call->error_code is "connector.<status>" and error_detail says why (log
  * only). Worker pool (the I/O lane: it blocks on the provider). */

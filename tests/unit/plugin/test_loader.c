@@ -876,12 +876,16 @@ static void test_send_message(void **state)
                                              "MfaVerification",
                                              "BindMfa"};
     for (int t = 1; t <= 9; t++) {
+        assert_int_equal(latch_plugin_template_type(type_names[t - 1]), t);
         msg.type = t;
         assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_OK);
         r = read_report();
         assert_string_equal(str_at(r, "type_name", NULL), type_names[t - 1]);
         yajl_tree_free(r);
     }
+    assert_int_equal(latch_plugin_template_type("Test"), 0); /* Logto's deprecated type */
+    assert_int_equal(latch_plugin_template_type("signin"), 0);
+    assert_int_equal(latch_plugin_template_type(NULL), 0);
     msg.type = LATCH_CONNECTOR_TEMPLATE_GENERIC;
 
     /* The connector's failure: its status as connector.<status>, what it logged as detail. */
