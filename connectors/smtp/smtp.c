@@ -49,6 +49,13 @@
 static const char *const required_usage_types[] = {"Register", "SignIn", "ForgotPassword",
                                                    "Generic"};
 
+/* One template: the tenant's or one of the configured. */
+struct smtp_template {
+    const char *subject;
+    const char *content;
+    bool html;
+};
+
 /* A configuration, read and checked. Strings are the host's (arena). */
 struct smtp_config {
     const char *host;
@@ -58,13 +65,10 @@ struct smtp_config {
     const char *from;        /* fromEmail as configured: "a@b" or "Name <a@b>" */
     const char *reply_to;    /* NULL: none */
     const char *templates;   /* JSON array text */
-};
-
-/* One template: the tenant's or one of the configured. */
-struct smtp_template {
-    const char *subject;
-    const char *content;
-    bool html;
+    /* The templates, read once: usage[i] is the usageType of templates[i]. */
+    struct smtp_template list[MAX_TEMPLATES];
+    const char *usage[MAX_TEMPLATES];
+    size_t ntemplates;
 };
 
 static bool nonempty(const char *s)
@@ -189,8 +193,9 @@ static bool template_at(struct latch_connector_ctx *ctx, const struct latch_conn
 /* Checks the templates array as Logto does (each with usageType, contentType text/plain or
  * text/html, subject and content; Register, SignIn, ForgotPassword and Generic present). */
 static const char *check_templates(struct latch_connector_ctx *ctx,
-                                   const struct latch_connector_host *host, const char *templates)
+                                   const struct latch_connector_host *host, struct smtp_config *c)
 {
+    const char *templates = c->templates;
     const char *p = templates;
     bool have[sizeof(required_usage_types) / sizeof(required_usage_types[0])] = {false};
     size_t i;
@@ -219,6 +224,9 @@ static const char *check_templates(struct latch_connector_ctx *ctx,
                                 i);
         for (size_t r = 0; r < sizeof(have) / sizeof(have[0]); r++)
             have[r] |= strcmp(usage, required_usage_types[r]) == 0;
+        c->list[i] = t;
+        c->usage[i] = usage;
+        c->ntemplates = i + 1;
     }
     if (i == MAX_TEMPLATES)
         return host->format(ctx, "templates has more than %d entries.", MAX_TEMPLATES - 1);
@@ -289,19 +297,17 @@ static const char *read_config(struct latch_connector_ctx *ctx,
     c->templates = host->config_get(ctx, "templates");
     if (c->templates == NULL)
         return "templates is required.";
-    return check_templates(ctx, host, c->templates);
+    return check_templates(ctx, host, c);
 }
 
 /* The configured template for usage type `usage`, or false when there is none. */
-static bool find_template(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
-                          const char *templates, const char *usage, struct smtp_template *t)
+static bool find_template(const struct smtp_config *c, const char *usage, struct smtp_template *t)
 {
-    for (size_t i = 0; i < MAX_TEMPLATES; i++) {
-        const char *u, *ctype;
-        if (!template_at(ctx, host, templates, i, &u, &ctype, t))
-            return false;
-        if (u != NULL && strcmp(u, usage) == 0 && t->subject != NULL && t->content != NULL)
+    for (size_t i = 0; i < c->ntemplates; i++) {
+        if (strcmp(c->usage[i], usage) == 0) {
+            *t = c->list[i];
             return true;
+        }
     }
     return false;
 }
@@ -592,8 +598,7 @@ static int smtp_send_message(struct latch_connector_ctx *ctx,
         t.subject = msg->subject != NULL ? msg->subject : "";
         t.content = msg->content;
         t.html = msg->content_type != NULL && strcmp(msg->content_type, "text/html") == 0;
-    } else if (!find_template(ctx, host, c.templates, msg->type_name, &t) &&
-               !find_template(ctx, host, c.templates, "Generic", &t)) {
+    } else if (!find_template(&c, msg->type_name, &t) && !find_template(&c, "Generic", &t)) {
         host->log_msg(ctx, LOG_WARN, "no template for %s and no Generic template", msg->type_name);
         return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
     }
@@ -629,10 +634,10 @@ static int smtp_send_message(struct latch_connector_ctx *ctx,
 /* ---- descriptor ---- */
 
 #define I18N(en, es) ((const struct latch_connector_i18n[]){{"en", en}, {"es", es}, {NULL, NULL}})
-#define FIELD(k, ty, req, conf, def, lab, desc)                                                  \
+#define FIELD(k, ty, req, conf, def, lab, desc)                                                    \
     {                                                                                              \
         .struct_size = sizeof(struct latch_connector_field), .type = (ty), .key = (k),             \
-        .required = (req), .confidential = (conf), .default_value = (def), .label = (lab),       \
+        .required = (req), .confidential = (conf), .default_value = (def), .label = (lab),         \
         .description = (desc)                                                                      \
     }
 
