@@ -83,6 +83,10 @@ void latch_plugin_ref(struct latch_plugin *p);
 void latch_plugin_unref(struct latch_plugin *p);
 const struct latch_plugin_info *latch_plugin_info(const struct latch_plugin *p);
 
+/* Logto's ConnectorType of a kind (struct latch_plugin_info.kind): "Social", "Email" or "Sms";
+ * NULL for another value. Any thread. */
+const char *latch_plugin_kind_type(int kind);
+
 /* Calls fn for each current factory (for GET /api/connector-factories and latchctl list). */
 void latch_plugin_each(void (*fn)(struct latch_plugin *p, void *arg), void *arg);
 

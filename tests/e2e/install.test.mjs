@@ -115,6 +115,9 @@ describe('meson install', () => {
     const ls = await run('unshare', inNamespace(layout.latchctl, 'connectors', 'list', '--json'), { env });
     assert.equal(ls.code, 0, ls.out);
     assert.match(ls.out, /huggingface-universal/, ls.out);
+    const listed = JSON.parse(ls.out);
+    assert.equal(listed.find((c) => c.id === 'huggingface-universal')?.type, 'Social', ls.out);
+    assert.equal(listed.find((c) => c.id === 'simple-mail-transfer-protocol')?.type, 'Email', ls.out);
   });
 
   it('deploy/latchd.service passes systemd-analyze verify', async (t) => {
