@@ -10,7 +10,9 @@
  * pool, since a connector op may block. Confidential fields (the factory's formItems with
  * isConfidential) are sealed before they reach PostgreSQL: each becomes
  * {"$sealed": "<base64url of iv || ciphertext || tag>"} (AES-256-GCM under a key derived from
- * LATCH_SECRET_KEY, bound to tenant, connector and field), and answers show them as "********".
+ * LATCH_SECRET_KEY, bound to tenant, connector and field), or for a Json field (an SMTP
+ * connector's auth {user, pass}) {"$sealedJson": ...} over the value's JSON text, and answers
+ * show them as "********".
  * A PATCH that sends "********" back for a confidential field keeps the stored value.
  *
  * The connector JSON is the row's (id, tenantId, connectorId, config, metadata, syncProfile,
@@ -44,7 +46,8 @@
     "json_build_object('id', " c ".id, 'tenantId', " c ".tenant_id,"                               \
     " 'connectorId', " c ".connector_id,"                                                          \
     " 'config', coalesce((SELECT jsonb_object_agg(e.key, CASE WHEN jsonb_typeof(e.value) ="       \
-    " 'object' AND e.value ? '$sealed' THEN '\"" SEALED_MASK "\"'::jsonb ELSE e.value END)"         \
+    " 'object' AND (e.value ? '$sealed' OR e.value ? '$sealedJson') THEN"                       \
+    " '\"" SEALED_MASK "\"'::jsonb ELSE e.value END)"                                               \
     " FROM jsonb_each(" c ".config) AS e), '{}'::jsonb),"                                          \
     " 'metadata', " c ".metadata, 'syncProfile', " c ".sync_profile,"                              \
     " 'createdAt', " LATCH_MGMT_SQL_MS(c ".created_at") ")::text"
@@ -152,9 +155,9 @@ static bool seal_aad(char *aad, size_t cap, const char *tenant_id, const char *c
     return n > 0 && (size_t)n < cap;
 }
 
-/* {"$sealed": "<b64url>"} for plain. */
+/* {marker: "<b64url>"} for plain; marker "$sealed" (a string) or "$sealedJson" (JSON text). */
 static bool gen_sealed(struct latch_json *g, const uint8_t key[32], const char *aad,
-                       const char *plain)
+                       const char *plain, const char *marker)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
@@ -171,17 +174,21 @@ static bool gen_sealed(struct latch_json *g, const uint8_t key[32], const char *
     }
     text[n] = '\0';
     latch_json_begin_object(g);
-    latch_mgmt_gen_str(g, "$sealed");
+    latch_mgmt_gen_str(g, marker);
     latch_mgmt_gen_str(g, text);
     latch_json_end_object(g);
     free(text);
     return true;
 }
 
-static yajl_val sealed_member(yajl_val v)
+/* The sealed text of a {"$sealed": …} or {"$sealedJson": …} value (*json: which), or NULL. */
+static yajl_val sealed_member(yajl_val v, bool *json)
 {
     if (v == NULL || !YAJL_IS_OBJECT(v) || v->u.object.len != 1 ||
-        strcmp(v->u.object.keys[0], "$sealed") != 0 || !YAJL_IS_STRING(v->u.object.values[0]))
+        !YAJL_IS_STRING(v->u.object.values[0]))
+        return NULL;
+    *json = strcmp(v->u.object.keys[0], "$sealedJson") == 0;
+    if (!*json && strcmp(v->u.object.keys[0], "$sealed") != 0)
         return NULL;
     return v->u.object.values[0];
 }
@@ -227,7 +234,8 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
         const char *k = tree->u.object.keys[i];
         yajl_val v = tree->u.object.values[i];
         latch_mgmt_gen_str(g, k);
-        yajl_val s = sealed_member(v);
+        bool json = false;
+        yajl_val s = sealed_member(v, &json);
         if (s == NULL) {
             latch_mgmt_gen_value(g, v);
             continue;
@@ -242,7 +250,18 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
                        tenant_id, connector_id, k);
             goto done;
         }
-        latch_mgmt_gen_str(g, plain);
+        yajl_val value = json ? yajl_tree_parse(plain, NULL, 0) : NULL;
+        if (json && value == NULL) {
+            latch_mgmt_connector_config_free(plain);
+            latch_warn("tenant %s: connector %s: config field %s is not JSON once opened",
+                       tenant_id, connector_id, k);
+            goto done;
+        }
+        if (json)
+            latch_mgmt_gen_value(g, value);
+        else
+            latch_mgmt_gen_str(g, plain);
+        secret_tree_free(value);
         latch_mgmt_connector_config_free(plain);
     }
     latch_json_end_object(g);
@@ -640,7 +659,18 @@ static latch_rc seal_config(struct cx *c, const uint8_t master[32])
         char aad[512];
         if (conf && YAJL_IS_STRING(v)) {
             if (!seal_aad(aad, sizeof(aad), c->req->tenant->id, c->id, k) ||
-                !gen_sealed(g, key, aad, v->u.string))
+                !gen_sealed(g, key, aad, v->u.string, "$sealed"))
+                goto done;
+        } else if (conf && (YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v))) {
+            /* A Json field holding a secret (auth {user, pass}): its JSON text, sealed. */
+            struct latch_json *t = secret_gen_new();
+            if (t != NULL)
+                latch_mgmt_gen_value(t, v);
+            char *text = t != NULL ? secret_gen_take(t) : NULL;
+            bool ok = text != NULL && seal_aad(aad, sizeof(aad), c->req->tenant->id, c->id, k) &&
+                      gen_sealed(g, key, aad, text, "$sealedJson");
+            latch_mgmt_connector_config_free(text);
+            if (!ok)
                 goto done;
         } else {
             latch_mgmt_gen_value(g, v);

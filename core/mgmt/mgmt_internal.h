@@ -46,9 +46,10 @@ latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* co
 /* ---- connector configs at rest (connectors.c) ---- */
 
 /* Opens a stored connector config (JSON object text): each {"$sealed": ...} value becomes its
- * plaintext string again. Returns malloc'd JSON text the caller releases with
- * latch_mgmt_connector_config_free() (which wipes it); NULL when a value cannot be opened
- * (tampered row, other LATCH_SECRET_KEY) or on allocation failure. Any thread. */
+ * plaintext string again, each {"$sealedJson": ...} the JSON value it sealed. Returns malloc'd
+ * JSON text the caller releases with latch_mgmt_connector_config_free() (which wipes it); NULL
+ * when a value cannot be opened (tampered row, other LATCH_SECRET_KEY) or on allocation
+ * failure. Any thread. */
 char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *tenant_id,
                                        const char *connector_id, const char *stored);
 void latch_mgmt_connector_config_free(char *config);
