@@ -11,6 +11,7 @@
  */
 #include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -19,6 +20,7 @@
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
 #include "store/store.h"
+#include "util/json.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
 
@@ -256,6 +258,30 @@ latch_rc latch_messages_deliver(struct latch_plugin *p, struct latch_plugin_call
     return latch_error_set(err, 502, code, "The %s provider could not be reached or refused the "
                                            "message.",
                            what);
+}
+
+void latch_messages_respond_error(struct latch_request *req, const struct latch_error *err)
+{
+    if (err->status != 501 && err->status != 502 && err->status != 504) {
+        latch_http_respond_error(req, err);
+        return;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "code");
+    latch_json_string(&j, err->code);
+    latch_json_key(&j, "message");
+    latch_json_string(&j, err->message);
+    latch_json_end_object(&j);
+    size_t len = 0;
+    char *body = latch_json_take(&j, &len);
+    if (body == NULL) {
+        latch_http_respond_error(req, err);
+        return;
+    }
+    latch_http_respond_json(req, err->status, body, len);
+    free(body);
 }
 
 /* ---- latch_messages_send ---- */

@@ -1096,7 +1096,7 @@ static void test_done(void *arg)
         if (t->err.status == 0)
             latch_error_set(&t->err, 400, "connector.invalid_config",
                             "The connector's config is invalid.");
-        latch_http_respond_error(req, &t->err);
+        latch_messages_respond_error(req, &t->err);
     } else {
         latch_http_log(req, LATCH_LOG_INFO, "connector factory %s: test message sent",
                        t->factory_id);
