@@ -389,8 +389,8 @@ static void auth_work(void *arg)
     ac->rc = latch_mgmt_connector_call_open(&pc, ac->master, ac->tenant_id, ac->connector_id,
                                             ac->stored_config);
     if (ac->rc == LATCH_OK) {
-        ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->state, ac->redirect_uri,
-                                                NULL, &ac->uri);
+        ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->state, ac->redirect_uri, NULL,
+                                                &ac->uri);
         ac->session = pc.session_out;
     }
     latch_mgmt_connector_call_close(&pc);
@@ -863,8 +863,8 @@ static void cb_work(void *arg)
     cc->rc = latch_mgmt_connector_call_open(&pc, cc->master, cc->tenant_id, cc->connector_id,
                                             cc->stored_config);
     if (cc->rc == LATCH_OK) {
-        cc->rc = latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n,
-                                        &cc->user);
+        cc->rc =
+            latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n, &cc->user);
         free(pc.session_out); /* the flow ends here */
     }
     latch_mgmt_connector_call_close(&pc);

@@ -191,9 +191,9 @@ struct latch_mgmt_obj {
 };
 
 enum {
-    LATCH_MGMT_REQUIRED = 1 << 0, /* absent (or null) → 400 */
-    LATCH_MGMT_NULLABLE = 1 << 1, /* null is accepted (then *out stays NULL, *present true) */
-    LATCH_MGMT_NO_SPACE = 1 << 2, /* strings: no whitespace at all */
+    LATCH_MGMT_REQUIRED = 1 << 0,  /* absent (or null) → 400 */
+    LATCH_MGMT_NULLABLE = 1 << 1,  /* null is accepted (then *out stays NULL, *present true) */
+    LATCH_MGMT_NO_SPACE = 1 << 2,  /* strings: no whitespace at all */
     LATCH_MGMT_MULTILINE = 1 << 3, /* strings: tab, CR and LF allowed (templates, HTML) */
 };
 

@@ -437,7 +437,7 @@ describe('the tenant\'s email templates in the mail latch_messages_send sends', 
     assert.equal(body.code, 'connector.not_found');
   });
 
-  it('the connector\'s template without a tenant template; the tenant\'s (HTML-escaped variables) once set; the connector\'s again once deleted', async (t) => {
+  it('the connector\'s template without a tenant template; the tenant\'s (text/html) once set; the connector\'s again once deleted', async (t) => {
     if (!haveCaller) return t.skip('POST /api/verification-codes is not on this branch');
     expectStatus(await api.post('/connectors', { connectorId: SMTP, config: smtpConfig() }), 200, 'smtp connector');
     assert.equal((await api.post('/verification-codes', { email: 'one@example.com' })).status, 204);
