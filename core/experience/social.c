@@ -34,6 +34,7 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "http/form.h"
+#include "messages/messages.h"
 #include "metrics/metrics.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
@@ -59,12 +60,14 @@
     "coalesce((SELECT social_sign_in_connector_targets FROM sign_in_experiences"                  \
     " WHERE tenant_id = $1 AND id = 'default'), '[]'::jsonb)::text"
 
-/* For the page: the enabled targets, and every connector of the tenant (none: one row of
- * NULLs). */
+/* For the page: the enabled targets, and every social connector of the tenant (none: one row
+ * of NULLs). Email and SMS connectors (connectors.type) never become buttons, whatever their
+ * target. */
 const struct latch_stmt latch_xp_social_buttons_stmt = {
     .name = "xp_social_buttons",
     .sql = "SELECT " TARGETS_SQL ", c.id, c.connector_id, c.metadata::text"
            " FROM (SELECT 1) AS one LEFT JOIN connectors c ON c.tenant_id = $1"
+           " AND c.type = 'Social'"
            " ORDER BY c.created_at, c.id",
     .nparams = 1,
 };
@@ -73,7 +76,7 @@ const struct latch_stmt latch_xp_social_buttons_stmt = {
 static const struct latch_stmt connector_get = {
     .name = "xp_social_connector",
     .sql = "SELECT c.connector_id, c.config::text, c.metadata::text, " TARGETS_SQL
-           " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2",
+           " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2 AND c.type = 'Social'",
     .nparams = 2,
 };
 
@@ -100,6 +103,7 @@ static const struct latch_stmt callback_load = {
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN connectors c ON c.tenant_id = i.tenant_id AND c.id = $3"
+           " AND c.type = 'Social'"
            " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
     .nparams = 3,
 };
@@ -243,6 +247,14 @@ static void face_read(yajl_val factory, yajl_val meta, const char *locale, struc
         f->logo = v->u.string;
 }
 
+/* Whether p signs people in (a factory id may come back as another kind after an operator
+ * replaced its file): only a social connector has the operations this file calls. */
+static bool is_social(const struct latch_plugin *p)
+{
+    const char *kind = latch_messages_kind_name(latch_plugin_info(p)->kind);
+    return kind != NULL && strcmp(kind, "Social") == 0;
+}
+
 static yajl_val factory_tree(struct latch_plugin *p)
 {
     char *text = latch_plugin_factory_json(p);
@@ -299,6 +311,10 @@ void latch_xp_social_buttons_write(struct latch_request *req, const struct latch
             struct latch_plugin *p = latch_plugin_get(latch_store_result_value(res, r, 2));
             if (p == NULL)
                 continue; /* not loaded on this node (or unloaded): no button */
+            if (!is_social(p)) {
+                latch_plugin_unref(p);
+                continue;
+            }
             factories[r] = factory_tree(p);
             latch_plugin_unref(p);
             metas[r] = parse_object(latch_store_result_value(res, r, 3));
@@ -465,6 +481,10 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
         goto fail;
     }
     ac->plugin = latch_plugin_get(latch_store_result_value(res, 0, 0));
+    if (ac->plugin != NULL && !is_social(ac->plugin)) {
+        latch_plugin_unref(ac->plugin);
+        ac->plugin = NULL;
+    }
     if (ac->plugin == NULL) {
         latch_http_respond_errorf(req, 422, "connector.not_found",
                                   "This sign-in method is no longer available.");
@@ -943,6 +963,10 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     }
     /* The version the flow started on, even when a newer one was loaded since. */
     cc->plugin = latch_plugin_get_version(cc->factory_id, cc->sha256);
+    if (cc->plugin != NULL && !is_social(cc->plugin)) {
+        latch_plugin_unref(cc->plugin);
+        cc->plugin = NULL;
+    }
     if (cc->plugin == NULL) {
         cb_fail(cc, 410, "This sign-in method is no longer available.");
         return;
