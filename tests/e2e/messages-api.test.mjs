@@ -476,4 +476,27 @@ describe('the tenant\'s email templates in the mail latch_messages_send sends', 
     mail = await receiver.waitFor((m) => m.to.includes('three@example.com'));
     assert.match(mail.subject, /^Generic \d{6}$/, 'the connector\'s template again');
   });
+
+  it('which template: the message\'s locale (any case) before the fallback language\'s', async (t) => {
+    if (!haveCaller) return t.skip('POST /api/verification-codes is not on this branch');
+    // /api/verification-codes sends in locale "en"; the tenant falls back to Spanish.
+    expectStatus(await api.patch('/sign-in-exp', { languageInfo: { autoDetect: true, fallbackLanguage: 'es' } }), 200, 'fallback es');
+    expectStatus(await api.put('/email-templates', {
+      templates: [
+        { languageTag: 'es', templateType: 'Generic', details: { subject: 'Código {{code}}', content: 'Tu código: {{code}}', contentType: 'text/plain' } },
+        { languageTag: 'fr', templateType: 'Generic', details: { subject: 'Code fr {{code}}', content: 'fr {{code}}', contentType: 'text/plain' } },
+      ],
+    }), 200, 'es and fr templates');
+    assert.equal((await api.post('/verification-codes', { email: 'four@example.com' })).status, 204);
+    let mail = await receiver.waitFor((m) => m.to.includes('four@example.com'));
+    assert.match(mail.subject, /^Código \d{6}$/, 'no en template: the fallback language\'s');
+
+    expectStatus(await api.put('/email-templates', {
+      templates: [{ languageTag: 'EN', templateType: 'Generic', details: { subject: 'Exact {{code}}', content: 'Exact: {{code}}', contentType: 'text/plain' } }],
+    }), 200, 'EN template');
+    assert.equal((await api.post('/verification-codes', { email: 'five@example.com' })).status, 204);
+    mail = await receiver.waitFor((m) => m.to.includes('five@example.com'));
+    assert.match(mail.subject, /^Exact \d{6}$/, 'the locale\'s template, whatever its case');
+    expectStatus(await api.patch('/sign-in-exp', { languageInfo: { autoDetect: true, fallbackLanguage: 'en' } }), 200, 'reset');
+  });
 });
