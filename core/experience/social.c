@@ -34,6 +34,7 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "http/form.h"
+#include "messages/messages.h"
 #include "metrics/metrics.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
@@ -59,12 +60,14 @@
     "coalesce((SELECT social_sign_in_connector_targets FROM sign_in_experiences"                  \
     " WHERE tenant_id = $1 AND id = 'default'), '[]'::jsonb)::text"
 
-/* For the page: the enabled targets, and every connector of the tenant (none: one row of
- * NULLs). */
+/* For the page: the enabled targets, and every social connector of the tenant (none: one row
+ * of NULLs). Email and SMS connectors (connectors.type) never become buttons, whatever their
+ * target. */
 const struct latch_stmt latch_xp_social_buttons_stmt = {
     .name = "xp_social_buttons",
     .sql = "SELECT " TARGETS_SQL ", c.id, c.connector_id, c.metadata::text"
            " FROM (SELECT 1) AS one LEFT JOIN connectors c ON c.tenant_id = $1"
+           " AND c.type = 'Social'"
            " ORDER BY c.created_at, c.id",
     .nparams = 1,
 };
@@ -73,7 +76,7 @@ const struct latch_stmt latch_xp_social_buttons_stmt = {
 static const struct latch_stmt connector_get = {
     .name = "xp_social_connector",
     .sql = "SELECT c.connector_id, c.config::text, c.metadata::text, " TARGETS_SQL
-           " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2",
+           " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2 AND c.type = 'Social'",
     .nparams = 2,
 };
 
@@ -102,6 +105,7 @@ static const struct latch_stmt callback_load = {
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN connectors c ON c.tenant_id = i.tenant_id AND c.id = $3"
+           " AND c.type = 'Social'"
            " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
     .nparams = 3,
 };
@@ -271,6 +275,14 @@ static void face_read(yajl_val factory, yajl_val meta, const char *locale, struc
         f->logo = v->u.string;
 }
 
+/* Whether p signs people in (a factory id may come back as another kind after an operator
+ * replaced its file): only a social connector has the operations this file calls. */
+static bool is_social(const struct latch_plugin *p)
+{
+    const char *kind = latch_messages_kind_name(latch_plugin_info(p)->kind);
+    return kind != NULL && strcmp(kind, "Social") == 0;
+}
+
 static yajl_val factory_tree(struct latch_plugin *p)
 {
     char *text = latch_plugin_factory_json(p);
@@ -327,6 +339,10 @@ void latch_xp_social_buttons_write(struct latch_request *req, const struct latch
             struct latch_plugin *p = latch_plugin_get(latch_store_result_value(res, r, 2));
             if (p == NULL)
                 continue; /* not loaded on this node (or unloaded): no button */
+            if (!is_social(p)) {
+                latch_plugin_unref(p);
+                continue;
+            }
             factories[r] = factory_tree(p);
             latch_plugin_unref(p);
             metas[r] = parse_object(latch_store_result_value(res, r, 3));
@@ -415,22 +431,17 @@ static void auth_cleanup(struct latch_xp_call *call)
 static void auth_work(void *arg)
 {
     struct auth_call *ac = arg;
-    char *config = latch_mgmt_connector_config_open(ac->master, ac->tenant_id, ac->connector_id,
-                                                    ac->stored_config);
-    if (config == NULL) {
-        ac->rc = LATCH_FAIL;
-        snprintf(ac->error_code, sizeof(ac->error_code), "connector.invalid_config");
-        snprintf(ac->error_detail, sizeof(ac->error_detail), "the stored config cannot be opened");
-        return;
-    }
-    struct latch_plugin_call pc = {.config_json = config,
-                                   .session_json = "{}",
+    struct latch_plugin_call pc = {.session_json = "{}",
                                    .request_id = ac->xp->req->request_id,
                                    .tenant = ac->xp->req->tenant->id};
-    ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->flow_state, ac->redirect_uri, NULL,
-                                            &ac->uri);
-    latch_mgmt_connector_config_free(config);
-    ac->session = pc.session_out;
+    ac->rc = latch_mgmt_connector_call_open(&pc, ac->master, ac->tenant_id, ac->connector_id,
+                                            ac->stored_config);
+    if (ac->rc == LATCH_OK) {
+        ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->flow_state, ac->redirect_uri,
+                                                NULL, &ac->uri);
+        ac->session = pc.session_out;
+    }
+    latch_mgmt_connector_call_close(&pc);
     if (ac->rc != LATCH_OK) {
         memcpy(ac->error_code, pc.error_code, sizeof(ac->error_code));
         memcpy(ac->error_detail, pc.error_detail, sizeof(ac->error_detail));
@@ -503,6 +514,10 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
         goto fail;
     }
     ac->plugin = latch_plugin_get(latch_store_result_value(res, 0, 0));
+    if (ac->plugin != NULL && !is_social(ac->plugin)) {
+        latch_plugin_unref(ac->plugin);
+        ac->plugin = NULL;
+    }
     if (ac->plugin == NULL) {
         latch_http_respond_errorf(req, 422, "connector.not_found",
                                   "This sign-in method is no longer available.");
@@ -1029,26 +1044,22 @@ static void cb_store_profile(struct cb_call *cc)
 static void cb_work(void *arg)
 {
     struct cb_call *cc = arg;
-    char *config = latch_mgmt_connector_config_open(cc->master, cc->tenant_id, cc->connector_id,
-                                                    cc->stored_config);
-    if (config == NULL) {
-        cc->rc = LATCH_FAIL;
-        snprintf(cc->error_code, sizeof(cc->error_code), "connector.invalid_config");
-        snprintf(cc->error_detail, sizeof(cc->error_detail), "the stored config cannot be opened");
-        return;
-    }
     const char *names[LATCH_FORM_MAX_FIELDS], *values[LATCH_FORM_MAX_FIELDS];
     for (int i = 0; i < cc->form.n; i++) {
         names[i] = cc->form.fields[i].name;
         values[i] = cc->form.fields[i].value;
     }
-    struct latch_plugin_call pc = {.config_json = config,
-                                   .session_json = cc->session,
+    struct latch_plugin_call pc = {.session_json = cc->session,
                                    .request_id = cc->req->request_id,
                                    .tenant = cc->req->tenant->id};
-    cc->rc = latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n, &cc->user);
-    latch_mgmt_connector_config_free(config);
-    free(pc.session_out); /* the flow ends here */
+    cc->rc = latch_mgmt_connector_call_open(&pc, cc->master, cc->tenant_id, cc->connector_id,
+                                            cc->stored_config);
+    if (cc->rc == LATCH_OK) {
+        cc->rc =
+            latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n, &cc->user);
+        free(pc.session_out); /* the flow ends here */
+    }
+    latch_mgmt_connector_call_close(&pc);
     if (cc->rc != LATCH_OK) {
         memcpy(cc->error_code, pc.error_code, sizeof(cc->error_code));
         cc->error_code[sizeof(cc->error_code) - 1] = '\0';
@@ -1137,6 +1148,10 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     }
     /* The version the flow started on, even when a newer one was loaded since. */
     cc->plugin = latch_plugin_get_version(cc->factory_id, cc->sha256);
+    if (cc->plugin != NULL && !is_social(cc->plugin)) {
+        latch_plugin_unref(cc->plugin);
+        cc->plugin = NULL;
+    }
     if (cc->plugin == NULL) {
         cb_fail(cc, 410, "connector.not_found", "This sign-in method is no longer available.");
         return;
