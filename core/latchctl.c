@@ -572,6 +572,8 @@ static int print_connectors_json(const struct connector_row *rows, int n)
             latch_json_string(&j, info->id);
             latch_json_key(&j, "target");
             latch_json_string(&j, info->target);
+            latch_json_key(&j, "type");
+            latch_json_string(&j, latch_plugin_kind_type(info->kind));
             latch_json_key(&j, "version");
             latch_json_string(&j, info->version);
             latch_json_key(&j, "abi");
@@ -606,16 +608,18 @@ static void print_connectors_table(const struct connector_row *rows, int n)
         wi = (int)strlen(rows[i].info.id) > wi ? (int)strlen(rows[i].info.id) : wi;
         wv = (int)strlen(rows[i].info.version) > wv ? (int)strlen(rows[i].info.version) : wv;
     }
-    printf("%-*s  %-*s  %-*s  %-3s  %-12s  %s\n", wf, "FILE", wi, "ID", wv, "VERSION", "ABI",
-           "SHA256", "STATUS");
+    printf("%-*s  %-*s  %-6s  %-*s  %-3s  %-12s  %s\n", wf, "FILE", wi, "ID", "TYPE", wv, "VERSION",
+           "ABI", "SHA256", "STATUS");
     for (int i = 0; i < n; i++) {
         const struct latch_plugin_info *info = &rows[i].info;
+        const char *type = info->id[0] != '\0' ? latch_plugin_kind_type(info->kind) : NULL;
         char abi[16] = "-";
         if (info->id[0] != '\0')
             snprintf(abi, sizeof(abi), "%u.%u", info->abi_major, info->abi_minor);
-        printf("%-*s  %-*s  %-*s  %-3s  %-12.12s  %s\n", wf, rows[i].file, wi,
-               info->id[0] ? info->id : "-", wv, info->version[0] ? info->version : "-", abi,
-               info->sha256[0] ? info->sha256 : "-", rows[i].status);
+        printf("%-*s  %-*s  %-6s  %-*s  %-3s  %-12.12s  %s\n", wf, rows[i].file, wi,
+               info->id[0] ? info->id : "-", type != NULL ? type : "-", wv,
+               info->version[0] ? info->version : "-", abi, info->sha256[0] ? info->sha256 : "-",
+               rows[i].status);
     }
 }
 

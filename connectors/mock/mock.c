@@ -4,7 +4,8 @@
  * its profile comes from the callback parameters themselves: `id` (required), `name`, `email`,
  * `email_verified` ("true"), `avatar`; an `error` parameter (as an upstream sends when the
  * person denies consent) fails with authorization_failed. The raw profile records which version
- * of the connector read it, so tests can tell an upgrade happened.
+ * of the connector read it, so tests can tell an upgrade happened, and its confidential Json
+ * field secretParams when set, so tests can tell the host opened it.
  *
  * Built three times by connectors/mock/meson.build: mock.so and mock_v1.so (version 1.0.0) and
  * mock_v2.so (MOCK_V2: version 2.0.0, name "Mock v2"), for the upgrade tests.
@@ -79,9 +80,12 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
     out->email = email;
     out->email_verified = verified != NULL && strcmp(verified, "true") == 0;
     out->avatar = avatar;
+    /* secretParams, when configured, as the connector received it (opened by the host). */
+    const char *secret = host->config_get(ctx, "secretParams");
     out->raw_json = host->format(
-        ctx, "{\"id\":%s,\"name\":%s,\"email\":%s,\"connectorVersion\":\"" MOCK_VERSION "\"}",
-        host->json_string(ctx, id), host->json_string(ctx, name), host->json_string(ctx, email));
+        ctx, "{\"id\":%s,\"name\":%s,\"email\":%s,\"connectorVersion\":\"" MOCK_VERSION "\"%s%s}",
+        host->json_string(ctx, id), host->json_string(ctx, name), host->json_string(ctx, email),
+        secret != NULL ? ",\"secretParams\":" : "", secret != NULL ? secret : "");
     return out->raw_json != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
 }
 
@@ -136,6 +140,14 @@ static const struct latch_connector_field fields[] = {
         .key = "scope",
         .default_value = "profile",
         .label = (const struct latch_connector_i18n[]){{"en", "Scope"}, {NULL, NULL}},
+    },
+    {
+        /* A confidential Json field (as an SMTP connector's auth): sealed as a whole at rest. */
+        .struct_size = sizeof(struct latch_connector_field),
+        .type = LATCH_CONNECTOR_FIELD_JSON,
+        .key = "secretParams",
+        .confidential = 1,
+        .label = (const struct latch_connector_i18n[]){{"en", "Secret parameters"}, {NULL, NULL}},
     },
 };
 

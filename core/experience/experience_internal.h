@@ -169,6 +169,13 @@ void latch_xp_password_reset_submit(struct latch_xp_call *call);
  * order, whose factory is loaded on this node. */
 struct latch_json;
 extern const struct latch_stmt latch_xp_social_buttons_stmt;
+/* social.c: POST /api/experience/identification with the verification id of a social
+ * verification (…/social/:connectorId/verify): the user with that identity (or the one linked by
+ * verified email when the tenant links automatically) signs in, 204; with sign_up (the Register
+ * event) a new user is created from the profile when none exists, 201; otherwise 422
+ * user.identity_not_exist (Logto's answer, after which a client may switch to Register). */
+void latch_xp_social_identify(struct latch_xp_call *call, const char *verification_id,
+                              bool sign_up);
 void latch_xp_social_buttons_write(struct latch_request *req, const struct latch_store_result *res,
                                    const char *locale, struct latch_json *j);
 

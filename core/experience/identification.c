@@ -15,6 +15,8 @@
  *              new-password-identity made before, which signUp may require: else 422
  *              user.missing_profile); 422 user.email_already_in_use / phone_already_in_use: 201.
  * The code is consumed.
+ * With a social verification (…/social/:connectorId/verify), social.c decides
+ * (latch_xp_social_identify).
  * Errors: 404 session.interaction_not_found without an event (PUT /api/experience first),
  * 404 session.verification_session_not_found for an unknown verificationId, 400
  * session.verification_failed when the verification does not fit the event, 403 auth.forbidden
@@ -382,6 +384,11 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
         /* Only a code proves who forgot their password. */
         latch_http_respond_errorf(req, 400, "session.verification_failed",
                                   "A password reset needs a verification code.");
+        return;
+    }
+    if (ia->verified_user_id == NULL && !ia->has_pending) {
+        /* Neither a password nor a new-password identity: a social verification, if any. */
+        latch_xp_social_identify(call, ic->verification_id, event == LATCH_XP_EVENT_REGISTER);
         return;
     }
     if (event == LATCH_XP_EVENT_SIGN_IN) {

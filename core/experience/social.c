@@ -34,6 +34,7 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "http/form.h"
+#include "messages/messages.h"
 #include "metrics/metrics.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
@@ -59,12 +60,14 @@
     "coalesce((SELECT social_sign_in_connector_targets FROM sign_in_experiences"                  \
     " WHERE tenant_id = $1 AND id = 'default'), '[]'::jsonb)::text"
 
-/* For the page: the enabled targets, and every connector of the tenant (none: one row of
- * NULLs). */
+/* For the page: the enabled targets, and every social connector of the tenant (none: one row
+ * of NULLs). Email and SMS connectors (connectors.type) never become buttons, whatever their
+ * target. */
 const struct latch_stmt latch_xp_social_buttons_stmt = {
     .name = "xp_social_buttons",
     .sql = "SELECT " TARGETS_SQL ", c.id, c.connector_id, c.metadata::text"
            " FROM (SELECT 1) AS one LEFT JOIN connectors c ON c.tenant_id = $1"
+           " AND c.type = 'Social'"
            " ORDER BY c.created_at, c.id",
     .nparams = 1,
 };
@@ -73,19 +76,20 @@ const struct latch_stmt latch_xp_social_buttons_stmt = {
 static const struct latch_stmt connector_get = {
     .name = "xp_social_connector",
     .sql = "SELECT c.connector_id, c.config::text, c.metadata::text, " TARGETS_SQL
-           " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2",
+           " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2 AND c.type = 'Social'",
     .nparams = 2,
 };
 
+/* $10 the redirect URI of a custom sign-in UI (NULL: the tenant's own callback). */
 static const struct latch_stmt social_set = {
     .name = "xp_social_set",
     .sql = "UPDATE interactions SET params = params || jsonb_build_object('_social',"
            " jsonb_build_object('connectorId', $3::text, 'factoryId', $4::text,"
            " 'sha256', $5::text, 'state', $6::text, 'session', $7::jsonb,"
-           " 'verificationId', $8::text, 'target', $9::text)),"
+           " 'verificationId', $8::text, 'target', $9::text, 'redirectUri', $10::text)),"
            " verification_id = $8"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
-    .nparams = 9,
+    .nparams = 10,
 };
 
 /* The callback's first round trip: the flow under way, the tenant's rules, the connector. */
@@ -96,11 +100,39 @@ static const struct latch_stmt callback_load = {
            " (i.params->'_social'->'session')::text, i.params->'_social'->>'target',"
            " coalesce(s.sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce((s.social_sign_in->>'automaticAccountLinking')::boolean, false),"
-           " c.config::text"
+           " c.config::text, i.params->'_social'->>'verificationId',"
+           " i.params->'_social' ? 'profile'"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN connectors c ON c.tenant_id = i.tenant_id AND c.id = $3"
+           " AND c.type = 'Social'"
            " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
+    .nparams = 3,
+};
+
+/* …/verify keeps the profile for identification: $3 state, $4 verification id, $5 the profile
+ * ({uid, name, avatar, email (verified only), identity}). Once per flow. */
+static const struct latch_stmt profile_set = {
+    .name = "xp_social_profile_set",
+    .sql = "UPDATE interactions SET params = jsonb_set(params, '{_social,profile}', $5::jsonb)"
+           " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
+           " AND params->'_social'->>'state' = $3 AND params->'_social'->>'verificationId' = $4"
+           " AND NOT (params->'_social' ? 'profile') RETURNING 1",
+    .nparams = 5,
+};
+
+/* Identification with a verified social profile: $3 verification id. */
+static const struct latch_stmt profile_get = {
+    .name = "xp_social_profile_get",
+    .sql = "SELECT i.params->'_social'->>'state', i.params->'_social'->>'target',"
+           " x.p->>'uid', x.p->>'name', x.p->>'avatar', x.p->>'email', (x.p->'identity')::text,"
+           " coalesce((s.social_sign_in->>'automaticAccountLinking')::boolean, false)"
+           " FROM interactions i CROSS JOIN LATERAL"
+           " (SELECT i.params->'_social'->'profile' AS p) x"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()"
+           " AND i.params->'_social'->>'verificationId' = $3"
+           " AND jsonb_typeof(x.p) = 'object'",
     .nparams = 3,
 };
 
@@ -243,6 +275,14 @@ static void face_read(yajl_val factory, yajl_val meta, const char *locale, struc
         f->logo = v->u.string;
 }
 
+/* Whether p signs people in (a factory id may come back as another kind after an operator
+ * replaced its file): only a social connector has the operations this file calls. */
+static bool is_social(const struct latch_plugin *p)
+{
+    const char *kind = latch_messages_kind_name(latch_plugin_info(p)->kind);
+    return kind != NULL && strcmp(kind, "Social") == 0;
+}
+
 static yajl_val factory_tree(struct latch_plugin *p)
 {
     char *text = latch_plugin_factory_json(p);
@@ -299,6 +339,10 @@ void latch_xp_social_buttons_write(struct latch_request *req, const struct latch
             struct latch_plugin *p = latch_plugin_get(latch_store_result_value(res, r, 2));
             if (p == NULL)
                 continue; /* not loaded on this node (or unloaded): no button */
+            if (!is_social(p)) {
+                latch_plugin_unref(p);
+                continue;
+            }
             factories[r] = factory_tree(p);
             latch_plugin_unref(p);
             metas[r] = parse_object(latch_store_result_value(res, r, 3));
@@ -354,6 +398,10 @@ struct auth_call {
     char state[LATCH_CLIENT_SECRET_LEN + 1];
     char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
     char *redirect_uri;
+    /* A custom sign-in UI's own redirect URI and state (Logto's body), or NULL. */
+    const char *client_state, *client_redirect;
+    const char *flow_state; /* state or client_state */
+    bool custom;            /* the upstream returns to client_redirect, not to the tenant */
     const char *tenant_id;
     const uint8_t *master;
     /* worker results */
@@ -389,8 +437,8 @@ static void auth_work(void *arg)
     ac->rc = latch_mgmt_connector_call_open(&pc, ac->master, ac->tenant_id, ac->connector_id,
                                             ac->stored_config);
     if (ac->rc == LATCH_OK) {
-        ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->state, ac->redirect_uri, NULL,
-                                                &ac->uri);
+        ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->flow_state, ac->redirect_uri,
+                                                NULL, &ac->uri);
         ac->session = pc.session_out;
     }
     latch_mgmt_connector_call_close(&pc);
@@ -447,7 +495,8 @@ static void auth_done(void *arg)
     struct latch_store_op op = {
         .stmt = &social_set,
         .params = {ac->tenant_id, call->id_hash, ac->connector_id, ac->info.id, ac->info.sha256,
-                   ac->state, session, ac->verification_id, ac->target},
+                   ac->flow_state, session, ac->verification_id, ac->target,
+                   ac->custom ? ac->redirect_uri : NULL},
     };
     latch_xp_exec(call, &op, 1, auth_stored);
 }
@@ -465,6 +514,10 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
         goto fail;
     }
     ac->plugin = latch_plugin_get(latch_store_result_value(res, 0, 0));
+    if (ac->plugin != NULL && !is_social(ac->plugin)) {
+        latch_plugin_unref(ac->plugin);
+        ac->plugin = NULL;
+    }
     if (ac->plugin == NULL) {
         latch_http_respond_errorf(req, 422, "connector.not_found",
                                   "This sign-in method is no longer available.");
@@ -491,6 +544,27 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
     if (ac->target == NULL || ac->stored_config == NULL || ac->redirect_uri == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         goto fail;
+    }
+    /* A custom sign-in UI (Logto's Experience API) names its own page as the redirect URI and
+     * keeps its own state: the upstream returns there, and the UI hands the callback's
+     * parameters to …/verify, where the state is checked against the one kept here. The
+     * upstream checks the redirect URI against its registration. The hosted page names the
+     * tenant's callback and gets a state of the server's making. */
+    ac->flow_state = ac->state;
+    if (ac->client_redirect != NULL && strcmp(ac->client_redirect, ac->redirect_uri) != 0) {
+        if (ac->client_state == NULL) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "`state` is required with a redirectUri of your own.");
+            goto fail;
+        }
+        free(ac->redirect_uri);
+        ac->redirect_uri = strdup(ac->client_redirect);
+        if (ac->redirect_uri == NULL) {
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            goto fail;
+        }
+        ac->flow_state = ac->client_state;
+        ac->custom = true;
     }
     if (latch_jose_token_new(ac->state) != LATCH_OK ||
         latch_jose_random_id(ac->verification_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
@@ -522,6 +596,21 @@ static bool connector_id_ok(const char *id)
            strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-.") == n;
 }
 
+/* An absolute http(s) URL of printable ASCII without a fragment: where a custom sign-in UI
+ * wants the upstream to return. */
+static bool redirect_uri_ok(const char *u)
+{
+    if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+        return false;
+    const char *host = strstr(u, "://") + 3;
+    if (*host == '\0' || *host == '/' || *host == '?')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7F || *p == '#')
+            return false;
+    return true;
+}
+
 static void post_authorization_uri(struct latch_request *req, void *arg)
 {
     const char *cid = latch_http_param(req, "connectorId");
@@ -538,16 +627,28 @@ static void post_authorization_uri(struct latch_request *req, void *arg)
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    /* Logto's body {state, redirectUri, scope?}: the state and redirect URI are the server's
-     * own here (bound to the interaction; the tenant's callback), so they are only checked to
-     * be well-formed when given. */
+    /* Logto's body {state, redirectUri, scope?} (see auth_loaded for what each is used for). */
     if (req->body_len > 0) {
         yajl_val body = latch_xp_body(req);
         if (body == NULL)
             return;
-        const char *ignored;
-        bool ok = latch_xp_get_str(req, body, "state", "state", 512, false, &ignored) &&
-                  latch_xp_get_str(req, body, "redirectUri", "redirectUri", 2048, false, &ignored);
+        const char *state, *redirect;
+        bool ok = latch_xp_get_str(req, body, "state", "state", 512, false, &state) &&
+                  latch_xp_get_str(req, body, "redirectUri", "redirectUri", 2048, false, &redirect);
+        if (ok && redirect != NULL && !redirect_uri_ok(redirect)) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "`redirectUri` must be an absolute http or https URL "
+                                      "without a fragment.");
+            ok = false;
+        }
+        if (ok) {
+            ac->client_state = state ? latch_arena_strdup(req->arena, state) : NULL;
+            ac->client_redirect = redirect ? latch_arena_strdup(req->arena, redirect) : NULL;
+            if ((state && !ac->client_state) || (redirect && !ac->client_redirect)) {
+                latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+                ok = false;
+            }
+        }
         latch_xp_body_free(req, body);
         if (!ok)
             return;
@@ -606,10 +707,15 @@ static void error_page(struct latch_request *req, int status, const char *title,
 
 #define TITLE_FAILED "Sign-in failed"
 
+/* One callback: the hosted flow's GET <tenant endpoint>/callback/:connectorId, or a custom UI's
+ * POST …/social/:connectorId/verify (api: answers are Logto's JSON errors, and the profile is
+ * kept for identification instead of signing in at once). */
 struct cb_call {
     struct latch_request *req;
     char id_hash[LATCH_TOKEN_HASH_TEXT];
     const char *connector_id;
+    bool api;
+    const char *verification_id; /* api: the body's */
     struct latch_form form;
     /* loaded */
     const char *factory_id, *sha256, *state, *session, *target, *sign_in_mode;
@@ -657,10 +763,20 @@ static void cb_drop(struct cb_call *cc)
     latch_store_exec(latch_loop_store(cc->req->loop), cc->req->tenant->id, &op, 1, drop_done, NULL);
 }
 
-static void cb_fail(struct cb_call *cc, int status, const char *message)
+/* Answers a refused callback: an error page for the hosted flow, Logto's {code, message} for a
+ * custom UI. */
+static void cb_refuse(struct cb_call *cc, int status, const char *code, const char *message)
+{
+    if (cc->api)
+        latch_http_respond_errorf(cc->req, status, code, "%s", message);
+    else
+        error_page(cc->req, status, TITLE_FAILED, message);
+}
+
+static void cb_fail(struct cb_call *cc, int status, const char *code, const char *message)
 {
     cb_drop(cc);
-    error_page(cc->req, status, TITLE_FAILED, message);
+    cb_refuse(cc, status, code, message);
     cb_clear(cc);
 }
 
@@ -696,7 +812,7 @@ static void upstream_failed(struct cb_call *cc)
     latch_http_log(cc->req, LATCH_LOG_WARN, "connector %s (%s): sign-in failed: %s %s",
                    cc->connector_id, cc->factory_id, code, cc->error_detail);
     latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
-    cb_fail(cc, status, msg);
+    cb_fail(cc, status, strncmp(code, "connector.", 10) == 0 ? code : "connector.general", msg);
 }
 
 static void redirect(struct latch_request *req, const char *location)
@@ -716,6 +832,7 @@ static void identify_done(struct latch_store_result *const *results, int n,
         if (err->status >= 500 && err->status != 503)
             latch_http_log_error(req, "social callback: identify", err);
         cb_fail(cc, err->status == 503 ? 503 : 500,
+                err->status == 503 ? "service_unavailable" : "server_error",
                 "The sign-in could not be completed because of a server problem.");
         return;
     }
@@ -730,17 +847,18 @@ static void identify_done(struct latch_store_result *const *results, int n,
     bool updated = strcmp(latch_store_result_value(res, 0, 6), "0") != 0;
     if (!pending) {
         latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
-        cb_fail(cc, 400, "This sign-in link was already used or has expired.");
+        cb_fail(cc, 400, "session.verification_failed",
+                "This sign-in link was already used or has expired.");
         return;
     }
     if (ex_susp || lk_susp) {
         latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUSPENDED);
-        cb_fail(cc, 401, "This account is suspended. Contact the administrator.");
+        cb_fail(cc, 401, "user.suspended", "This account is suspended. Contact the administrator.");
         return;
     }
     if (!updated) {
         latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_FAILURE);
-        cb_fail(cc, 403,
+        cb_fail(cc, 403, "auth.forbidden",
                 "No account is linked to this sign-in, and creating an account is not enabled.");
         return;
     }
@@ -779,7 +897,17 @@ static const char *cut(struct latch_arena *arena, const char *s, size_t max)
     return latch_arena_strndup(arena, s, n);
 }
 
-static void cb_identify(struct cb_call *cc)
+/* What the upstream profile contributes to an account (arena strings; NULL when absent). */
+struct social_profile {
+    const char *uid;      /* the upstream's user id */
+    const char *name;     /* cut to NAME_MAX_BYTES */
+    const char *avatar;   /* NULL when too long */
+    const char *email;    /* only when the upstream says it is verified */
+    const char *identity; /* users.identities.<target>: {userId, details} as JSON text */
+};
+
+/* Reads cc->user into *p; false after answering (an unusable profile, out of memory). */
+static bool profile_prepare(struct cb_call *cc, struct social_profile *p)
 {
     struct latch_request *req = cc->req;
     const struct latch_plugin_user *u = &cc->user;
@@ -787,14 +915,13 @@ static void cb_identify(struct cb_call *cc)
         snprintf(cc->error_code, sizeof(cc->error_code), "connector.invalid_response");
         snprintf(cc->error_detail, sizeof(cc->error_detail), "profile without a usable id");
         upstream_failed(cc);
-        return;
+        return false;
     }
-    const char *name = cut(req->arena, u->name, NAME_MAX_BYTES);
-    const char *avatar = u->avatar && strlen(u->avatar) <= AVATAR_MAX ? u->avatar : NULL;
     const char *email = u->email && u->email_verified && strlen(u->email) <= EMAIL_MAX &&
                                 strchr(u->email, '@') != NULL
                             ? u->email
                             : NULL;
+    const char *avatar = u->avatar && strlen(u->avatar) <= AVATAR_MAX ? u->avatar : NULL;
     yajl_val raw_tree = u->raw_json ? yajl_tree_parse(u->raw_json, NULL, 0) : NULL;
     struct latch_json j;
     latch_json_init(&j);
@@ -805,21 +932,13 @@ static void cb_identify(struct cb_call *cc)
     latch_json_begin_object(&j);
     latch_json_key(&j, "id");
     latch_json_string(&j, u->id);
-    if (u->name != NULL) {
-        latch_json_key(&j, "name");
-        latch_json_string(&j, u->name);
-    }
-    if (u->email != NULL) {
-        latch_json_key(&j, "email");
-        latch_json_string(&j, u->email);
-    }
-    if (u->avatar != NULL) {
-        latch_json_key(&j, "avatar");
-        latch_json_string(&j, u->avatar);
-    }
-    if (u->phone != NULL) {
-        latch_json_key(&j, "phone");
-        latch_json_string(&j, u->phone);
+    const char *keys[] = {"name", "email", "avatar", "phone"};
+    const char *vals[] = {u->name, u->email, u->avatar, u->phone};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (vals[i] != NULL) {
+            latch_json_key(&j, keys[i]);
+            latch_json_string(&j, vals[i]);
+        }
     }
     if (raw_tree != NULL) {
         latch_json_key(&j, "rawData");
@@ -829,24 +948,97 @@ static void cb_identify(struct cb_call *cc)
     latch_json_end_object(&j);
     yajl_tree_free(raw_tree);
     char *identity_text = latch_json_take(&j, NULL);
-    const char *identity = identity_text ? latch_arena_strdup(req->arena, identity_text) : NULL;
+    p->identity = identity_text ? latch_arena_strdup(req->arena, identity_text) : NULL;
     free(identity_text);
-    const char *uid = latch_arena_strdup(req->arena, u->id);
-    const char *email_copy = email ? latch_arena_strdup(req->arena, email) : NULL;
-    const char *avatar_copy = avatar ? latch_arena_strdup(req->arena, avatar) : NULL;
-    if (identity == NULL || uid == NULL || (email && !email_copy) || (avatar && !avatar_copy) ||
-        (u->name && !name) || latch_users_new_id(cc->new_id) != LATCH_OK) {
-        cb_fail(cc, 503, "The server is out of memory; try again.");
+    p->uid = latch_arena_strdup(req->arena, u->id);
+    p->name = cut(req->arena, u->name, NAME_MAX_BYTES);
+    p->email = email ? latch_arena_strdup(req->arena, email) : NULL;
+    p->avatar = avatar ? latch_arena_strdup(req->arena, avatar) : NULL;
+    if (p->identity == NULL || p->uid == NULL || (email && !p->email) || (avatar && !p->avatar) ||
+        (u->name && !p->name)) {
+        cb_fail(cc, 503, "service_unavailable", "The server is out of memory; try again.");
+        return false;
+    }
+    return true;
+}
+
+/* The hosted flow: who signs in is decided now, and the browser resumes the authorization. */
+static void cb_identify(struct cb_call *cc)
+{
+    struct latch_request *req = cc->req;
+    struct social_profile p;
+    if (!profile_prepare(cc, &p))
+        return;
+    if (latch_users_new_id(cc->new_id) != LATCH_OK) {
+        cb_fail(cc, 500, "server_error", "Internal error.");
         return;
     }
     bool allow_signup = strcmp(cc->sign_in_mode, "SignIn") != 0;
     struct latch_store_op op = {
         .stmt = &identify,
-        .params = {req->tenant->id, cc->id_hash, cc->state, cc->target, uid, cc->new_id, name,
-                   avatar_copy, email_copy, identity, allow_signup ? "true" : "false",
+        .params = {req->tenant->id, cc->id_hash, cc->state, cc->target, p.uid, cc->new_id, p.name,
+                   p.avatar, p.email, p.identity, allow_signup ? "true" : "false",
                    cc->auto_link ? "true" : "false"},
     };
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, identify_done, cc);
+}
+
+static void profile_stored(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
+{
+    struct cb_call *cc = arg;
+    struct latch_request *req = cc->req;
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
+    } else if (n < 1 || latch_store_result_rows(results[0]) < 1) {
+        cb_refuse(cc, 400, "session.verification_failed",
+                  "This social verification was already used or has expired.");
+    } else {
+        struct latch_json j;
+        latch_json_init(&j);
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "verificationId");
+        latch_json_string(&j, cc->verification_id);
+        latch_json_end_object(&j);
+        latch_xp_respond_json(req, 200, &j);
+    }
+    cb_clear(cc);
+}
+
+/* A custom UI's …/verify: the profile is kept in the flow; POST /api/experience/identification
+ * with the verification id decides who signs in (latch_xp_social_identify). */
+static void cb_store_profile(struct cb_call *cc)
+{
+    struct latch_request *req = cc->req;
+    struct social_profile p;
+    if (!profile_prepare(cc, &p))
+        return;
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    const char *keys[] = {"uid", "name", "avatar", "email"};
+    const char *vals[] = {p.uid, p.name, p.avatar, p.email};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (vals[i] != NULL) {
+            latch_json_key(&j, keys[i]);
+            latch_json_string(&j, vals[i]);
+        }
+    }
+    latch_json_key(&j, "identity");
+    latch_json_raw(&j, p.identity, strlen(p.identity));
+    latch_json_end_object(&j);
+    char *text = latch_json_take(&j, NULL);
+    const char *profile = text ? latch_arena_strdup(req->arena, text) : NULL;
+    free(text);
+    if (profile == NULL) {
+        cb_fail(cc, 503, "service_unavailable", "The server is out of memory; try again.");
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &profile_set,
+        .params = {req->tenant->id, cc->id_hash, cc->state, cc->verification_id, profile},
+    };
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, profile_stored, cc);
 }
 
 static void cb_work(void *arg)
@@ -883,7 +1075,10 @@ static void cb_work_done(void *arg)
         upstream_failed(cc);
         return;
     }
-    cb_identify(cc);
+    if (cc->api)
+        cb_store_profile(cc);
+    else
+        cb_identify(cc);
 }
 
 static const char *colv(struct latch_request *req, const struct latch_store_result *res, int c)
@@ -901,14 +1096,20 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     if (err != NULL) {
         if (err->status >= 500 && err->status != 503)
             latch_http_log_error(req, "social callback: load", err);
-        error_page(req, err->status == 503 ? 503 : 500, TITLE_FAILED,
-                   "The sign-in could not be completed because of a server problem.");
+        if (cc->api)
+            latch_xp_store_error(req, err);
+        else
+            error_page(req, err->status == 503 ? 503 : 500, TITLE_FAILED,
+                       "The sign-in could not be completed because of a server problem.");
         return;
     }
     const struct latch_store_result *res = results[0];
     if (latch_store_result_rows(res) < 1) {
-        error_page(req, 400, TITLE_FAILED,
-                   "This sign-in session has expired or was not found in this browser.");
+        if (cc->api)
+            latch_xp_not_found(req);
+        else
+            error_page(req, 400, TITLE_FAILED,
+                       "This sign-in session has expired or was not found in this browser.");
         return;
     }
     const char *cid = colv(req, res, 0);
@@ -920,31 +1121,39 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     cc->sign_in_mode = colv(req, res, 6);
     cc->auto_link = !latch_store_result_isnull(res, 0, 7) &&
                     strcmp(latch_store_result_value(res, 0, 7), "t") == 0;
+    const char *vid = colv(req, res, 9);
+    bool has_profile = !latch_store_result_isnull(res, 0, 10) &&
+                       strcmp(latch_store_result_value(res, 0, 10), "t") == 0;
     if (cid == NULL || state == NULL || cc->factory_id == NULL || cc->sha256 == NULL ||
-        cc->target == NULL || cc->sign_in_mode == NULL || strcmp(cid, cc->connector_id) != 0) {
-        error_page(req, 400, TITLE_FAILED,
-                   "No sign-in with this method is under way in this browser.");
+        cc->target == NULL || cc->sign_in_mode == NULL || strcmp(cid, cc->connector_id) != 0 ||
+        (cc->api && (vid == NULL || strcmp(vid, cc->verification_id) != 0)) || has_profile) {
+        cb_refuse(cc, cc->api ? 404 : 400, "session.verification_session_not_found",
+                  "No sign-in with this method is under way in this browser.");
         return;
     }
     const char *given = latch_form_get(&cc->form, "state");
     if (!latch_xp_csrf_ok(state, given)) {
         latch_http_log(req, LATCH_LOG_WARN, "connector %s: callback with a wrong state",
                        cc->connector_id);
-        error_page(req, 400, TITLE_FAILED,
-                   "The sign-in response does not belong to this sign-in (state mismatch).");
+        cb_refuse(cc, 400, "session.connector_validation_session_not_found",
+                  "The sign-in response does not belong to this sign-in (state mismatch).");
         return;
     }
     cc->state = state;
     if (cc->session == NULL)
         cc->session = "{}";
     if (latch_store_result_isnull(res, 0, 8)) {
-        cb_fail(cc, 410, "This sign-in method is no longer available.");
+        cb_fail(cc, 410, "connector.not_found", "This sign-in method is no longer available.");
         return;
     }
     /* The version the flow started on, even when a newer one was loaded since. */
     cc->plugin = latch_plugin_get_version(cc->factory_id, cc->sha256);
+    if (cc->plugin != NULL && !is_social(cc->plugin)) {
+        latch_plugin_unref(cc->plugin);
+        cc->plugin = NULL;
+    }
     if (cc->plugin == NULL) {
-        cb_fail(cc, 410, "This sign-in method is no longer available.");
+        cb_fail(cc, 410, "connector.not_found", "This sign-in method is no longer available.");
         return;
     }
     yajl_val factory = factory_tree(cc->plugin);
@@ -954,14 +1163,14 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     yajl_tree_free(factory);
     cc->stored_config = strdup(latch_store_result_value(res, 0, 8));
     if (cc->stored_config == NULL) {
-        cb_fail(cc, 503, "The server is out of memory; try again.");
+        cb_fail(cc, 503, "service_unavailable", "The server is out of memory; try again.");
         return;
     }
     cc->tenant_id = req->tenant->id;
     cc->master = latch_loop_config(req->loop)->secret_key;
     struct latch_error werr;
     if (latch_http_submit(req, LATCH_LANE_IO, cb_work, cb_work_done, cc, &werr) != LATCH_OK) {
-        error_page(req, 503, TITLE_FAILED, "The server is busy; try again in a moment.");
+        cb_refuse(cc, 503, "service_unavailable", "The server is busy; try again in a moment.");
         cb_clear(cc);
     }
 }
@@ -1036,12 +1245,194 @@ static void post_callback(struct latch_request *req, void *arg)
     redirect(req, location);
 }
 
+/* ---- POST /api/experience/verification/social/:connectorId/verify ---- */
+
+/* The most callback parameters a custom UI may hand over, and the longest value. */
+#define CONNECTOR_DATA_VALUE_MAX 4096
+
+static void verify_loaded(struct latch_xp_call *call, struct latch_store_result *const *results,
+                          int n)
+{
+    cb_loaded(results, n, NULL, call->data);
+}
+
+/* Logto's body {connectorData, verificationId}: connectorData holds the parameters the upstream
+ * sent to the custom UI's redirect URI (code, state, ...), all strings. */
+static void post_verify(struct latch_request *req, void *arg)
+{
+    (void)arg;
+    const char *cid = latch_http_param(req, "connectorId");
+    if (!connector_id_ok(cid)) {
+        latch_http_respond_errorf(req, 404, "entity.not_exists_with_id",
+                                  "The connector does not exist.");
+        return;
+    }
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return;
+    struct cb_call *cc = latch_arena_calloc(req->arena, 1, sizeof(*cc));
+    if (cc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    cc->req = req;
+    cc->connector_id = cid;
+    cc->api = true;
+    memcpy(cc->id_hash, call->id_hash, sizeof(cc->id_hash));
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return;
+    const char *vid;
+    bool ok = latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
+    yajl_val data = ok ? obj_get(body, "connectorData") : NULL;
+    if (ok &&
+        (data == NULL || !YAJL_IS_OBJECT(data) || data->u.object.len > LATCH_FORM_MAX_FIELDS)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "`connectorData` must be an object of at most %d strings.",
+                                  LATCH_FORM_MAX_FIELDS);
+        ok = false;
+    }
+    if (ok) {
+        cc->verification_id = latch_arena_strdup(req->arena, vid);
+        ok = cc->verification_id != NULL;
+        for (size_t i = 0; ok && i < data->u.object.len; i++) {
+            const char *key = data->u.object.keys[i];
+            yajl_val v = data->u.object.values[i];
+            /* As a query string would carry them: strings, possibly empty. */
+            const char *value = YAJL_IS_STRING(v) ? v->u.string : NULL;
+            size_t len = value ? strlen(value) : 0;
+            bool printable = value != NULL;
+            for (size_t k = 0; printable && k < len; k++)
+                printable = (unsigned char)value[k] >= 0x20 && value[k] != 0x7F;
+            if (!printable || len > CONNECTOR_DATA_VALUE_MAX || strlen(key) > 128) {
+                latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                          "connectorData: `%.128s` must be a string of at most %d "
+                                          "bytes without control characters",
+                                          key, CONNECTOR_DATA_VALUE_MAX);
+                ok = false;
+                break;
+            }
+            struct latch_form_field *f = &cc->form.fields[cc->form.n++];
+            f->name = latch_arena_strdup(req->arena, key);
+            f->value = latch_arena_strdup(req->arena, value);
+            if (f->name == NULL || f->value == NULL) {
+                latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+                ok = false;
+            }
+        }
+    }
+    latch_xp_body_free(req, body);
+    if (!ok)
+        return;
+    call->data = cc;
+    struct latch_store_op op = {.stmt = &callback_load,
+                                .params = {req->tenant->id, cc->id_hash, cid}};
+    latch_xp_load(call, &op, 1, verify_loaded);
+}
+
+/* ---- identification with a verified social profile ---- */
+
+struct social_id {
+    struct latch_xp_call *call;
+    bool sign_up;
+    char new_id[LATCH_USERS_ID_LEN + 1];
+};
+
+static void api_identify_done(struct latch_store_result *const *results, int n,
+                              const struct latch_error *err, void *arg)
+{
+    struct social_id *si = arg;
+    struct latch_request *req = si->call->req;
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[0];
+    bool pending = strcmp(latch_store_result_value(res, 0, 0), "t") == 0;
+    bool ex_susp = !latch_store_result_isnull(res, 0, 1) &&
+                   strcmp(latch_store_result_value(res, 0, 2), "t") == 0;
+    bool lk_susp = !latch_store_result_isnull(res, 0, 4) &&
+                   strcmp(latch_store_result_value(res, 0, 4), "t") == 0;
+    bool created = !latch_store_result_isnull(res, 0, 5);
+    bool updated = strcmp(latch_store_result_value(res, 0, 6), "0") != 0;
+    if (!pending) {
+        latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
+                                  "The verification was not successful. Restart the "
+                                  "verification flow and try again.");
+    } else if (ex_susp || lk_susp) {
+        latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUSPENDED);
+        latch_http_respond_errorf(req, 401, "user.suspended", "This account is suspended.");
+    } else if (!updated) {
+        /* Logto's answer: the client may switch the event to Register and identify again. */
+        latch_http_respond_errorf(req, 422, "user.identity_not_exist",
+                                  "The social account has not been registered yet.");
+    } else {
+        latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUCCESS);
+        if (created) {
+            latch_http_log(req, LATCH_LOG_INFO, "user %s registered with a social verification",
+                           latch_store_result_value(res, 0, 5));
+            latch_http_respond_json(req, 201, "{}", 2);
+        } else {
+            latch_http_respond(req, 204, NULL, NULL, 0);
+        }
+    }
+}
+
+static void api_profile_loaded(struct latch_store_result *const *results, int n,
+                               const struct latch_error *err, void *arg)
+{
+    struct social_id *si = arg;
+    struct latch_xp_call *call = si->call;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[0];
+    if (latch_store_result_rows(res) < 1) {
+        latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
+                                  "The verification was not successful. Restart the "
+                                  "verification flow and try again.");
+        return;
+    }
+    if (latch_users_new_id(si->new_id) != LATCH_OK) {
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &identify,
+        .params = {req->tenant->id, call->id_hash, colv(req, res, 0), colv(req, res, 1),
+                   colv(req, res, 2), si->new_id, colv(req, res, 3), colv(req, res, 4),
+                   colv(req, res, 5), colv(req, res, 6), si->sign_up ? "true" : "false",
+                   strcmp(latch_store_result_value(res, 0, 7), "t") == 0 ? "true" : "false"},
+    };
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, api_identify_done, si);
+}
+
+void latch_xp_social_identify(struct latch_xp_call *call, const char *verification_id, bool sign_up)
+{
+    struct latch_request *req = call->req;
+    struct social_id *si = latch_arena_calloc(req->arena, 1, sizeof(*si));
+    if (si == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    si->call = call;
+    si->sign_up = sign_up;
+    struct latch_store_op op = {.stmt = &profile_get,
+                                .params = {req->tenant->id, call->id_hash, verification_id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, api_profile_loaded, si);
+}
+
 latch_rc latch_xp_social_register(struct latch_server *srv)
 {
     if (latch_server_add_tenant_route(
             srv, LATCH_HTTP_POST,
             "/api/experience/verification/social/:connectorId/authorization-uri",
             post_authorization_uri, NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
+                                      "/api/experience/verification/social/:connectorId/verify",
+                                      post_verify, NULL) != LATCH_OK ||
         latch_server_add_tenant_route(srv, LATCH_HTTP_GET, "/callback/:connectorId", get_callback,
                                       NULL) != LATCH_OK ||
         latch_server_add_tenant_route(srv, LATCH_HTTP_POST, "/callback/:connectorId", post_callback,

@@ -11,6 +11,7 @@
  */
 #include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -19,6 +20,7 @@
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
 #include "store/store.h"
+#include "util/json.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
 
@@ -105,7 +107,7 @@ enum latch_messages_channel latch_messages_kind_channel(int kind)
 
 const char *latch_messages_kind_name(int kind)
 {
-    return kind == KIND_SOCIAL ? "Social"
+    return kind == KIND_SOCIAL  ? "Social"
            : kind == KIND_EMAIL ? "Email"
            : kind == KIND_SMS   ? "Sms"
                                 : NULL;
@@ -168,15 +170,14 @@ latch_rc latch_messages_check(const struct latch_messages_send *m, struct latch_
         return latch_error_set(err, 400, "guard.invalid_input", "Unknown message channel.");
     if (latch_messages_template_name(m->type) == NULL)
         return latch_error_set(err, 400, "guard.invalid_input", "Unknown message template type.");
-    if (m->to == NULL ||
-        !(m->channel == LATCH_MESSAGES_EMAIL ? email_ok(m->to) : phone_ok(m->to)))
+    if (m->to == NULL || !(m->channel == LATCH_MESSAGES_EMAIL ? email_ok(m->to) : phone_ok(m->to)))
         return latch_error_set(err, 400, "guard.invalid_input",
                                m->channel == LATCH_MESSAGES_EMAIL
                                    ? "The email address is invalid."
                                    : "The phone number is invalid (digits only).");
-    if (m->locale != NULL &&
-        !charset_ok(m->locale, LATCH_MESSAGES_LOCALE_MAX, "-_0123456789abcdefghijklmnopqrstuvwxyz"
-                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    if (m->locale != NULL && !charset_ok(m->locale, LATCH_MESSAGES_LOCALE_MAX,
+                                         "-_0123456789abcdefghijklmnopqrstuvwxyz"
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
         return latch_error_set(err, 400, "guard.invalid_input", "The locale is invalid.");
     if (m->nvars > LATCH_MESSAGES_VARS_MAX || (m->nvars > 0 && m->vars == NULL))
         return latch_error_set(err, 400, "guard.invalid_input", "Too many message variables.");
@@ -253,9 +254,34 @@ latch_rc latch_messages_deliver(struct latch_plugin *p, struct latch_plugin_call
         return latch_error_set(err, 501, code, "The %s connector cannot send messages.", what);
     if (strcmp(code, "connector.timeout") == 0)
         return latch_error_set(err, 502, code, "The %s provider did not answer in time.", what);
-    return latch_error_set(err, 502, code, "The %s provider could not be reached or refused the "
-                                           "message.",
+    return latch_error_set(err, 502, code,
+                           "The %s provider could not be reached or refused the "
+                           "message.",
                            what);
+}
+
+void latch_messages_respond_error(struct latch_request *req, const struct latch_error *err)
+{
+    if (err->status != 501 && err->status != 502 && err->status != 504) {
+        latch_http_respond_error(req, err);
+        return;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "code");
+    latch_json_string(&j, err->code);
+    latch_json_key(&j, "message");
+    latch_json_string(&j, err->message);
+    latch_json_end_object(&j);
+    size_t len = 0;
+    char *body = latch_json_take(&j, &len);
+    if (body == NULL) {
+        latch_http_respond_error(req, err);
+        return;
+    }
+    latch_http_respond_json(req, err->status, body, len);
+    free(body);
 }
 
 /* ---- latch_messages_send ---- */
@@ -313,8 +339,8 @@ static void send_work(void *arg)
                                 "The %s connector's stored configuration cannot be read.",
                                 j->m.channel == LATCH_MESSAGES_EMAIL ? "email" : "SMS");
     } else {
-        j->rc = latch_messages_deliver(j->plugin, &j->call, &j->m, &j->tpl, j->req->client_ip,
-                                       &j->err);
+        j->rc =
+            latch_messages_deliver(j->plugin, &j->call, &j->m, &j->tpl, j->req->client_ip, &j->err);
     }
     latch_mgmt_connector_call_close(&j->call);
 }
@@ -324,14 +350,15 @@ static void send_done(void *arg)
     struct job *j = arg;
     const char *what = j->m.channel == LATCH_MESSAGES_EMAIL ? "email" : "SMS";
     if (j->rc != LATCH_OK) {
-        latch_http_log(j->req, LATCH_LOG_WARN, "%s message (%s) through connector %s (%s) failed: %s %s",
-                       what, latch_messages_template_name(j->m.type), j->connector_id,
-                       j->factory_id, j->err.code, j->call.error_detail);
+        latch_http_log(j->req, LATCH_LOG_WARN,
+                       "%s message (%s) through connector %s (%s) failed: %s %s", what,
+                       latch_messages_template_name(j->m.type), j->connector_id, j->factory_id,
+                       j->err.code, j->call.error_detail);
         finish(j, &j->err);
         return;
     }
-    latch_http_log(j->req, LATCH_LOG_INFO, "%s message (%s) sent through connector %s (%s)%s",
-                   what, latch_messages_template_name(j->m.type), j->connector_id, j->factory_id,
+    latch_http_log(j->req, LATCH_LOG_INFO, "%s message (%s) sent through connector %s (%s)%s", what,
+                   latch_messages_template_name(j->m.type), j->connector_id, j->factory_id,
                    j->tpl.content != NULL ? " with the tenant's template" : "");
     finish(j, NULL);
 }

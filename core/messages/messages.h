@@ -79,6 +79,12 @@ typedef void (*latch_messages_cb)(struct latch_request *req, const struct latch_
 void latch_messages_send(struct latch_request *req, const struct latch_messages_send *m,
                          latch_messages_cb cb, void *arg);
 
+/* Answers err (from latch_messages_send or latch_messages_deliver) in Logto's shape
+ * {code, message}. Unlike latch_http_respond_error, a 501, 502 or 504 keeps its message: the
+ * messages set here describe the provider's failure for an administrator and hold nothing of
+ * the server's internals. Loop thread of req. */
+void latch_messages_respond_error(struct latch_request *req, const struct latch_error *err);
+
 /* ---- shared with the Management API (connectors' test endpoint, email templates) ---- */
 
 /* Logto's name of a template type ("SignIn", ...), NULL when type is unknown. */

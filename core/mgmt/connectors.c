@@ -46,8 +46,8 @@
 #define SEALED_MASK      "********"
 /* A sealed string value is {"$sealed": …}; a sealed JSON value (an object such as SMTP's auth,
  * a number, a boolean) is {"$sealedJson": …} over its JSON text. */
-#define SEALED_KEY      "$sealed"
-#define SEALED_JSON_KEY "$sealedJson"
+#define SEALED_KEY       "$sealed"
+#define SEALED_JSON_KEY  "$sealedJson"
 #define SEAL_PURPOSE     "latch/connector-config/v1"
 #define GENERATED_ID_LEN 21
 #define CONNECTOR_ENTITY "connector"
@@ -715,7 +715,8 @@ static latch_rc seal_config(struct cx *c, const uint8_t master[32])
                 latch_mgmt_gen_value(vg, v);
                 text = secret_gen_take(vg);
             }
-            bool sealed = text != NULL && seal_aad(aad, sizeof(aad), c->req->tenant->id, c->id, k) &&
+            bool sealed = text != NULL &&
+                          seal_aad(aad, sizeof(aad), c->req->tenant->id, c->id, k) &&
                           gen_sealed(g, key, aad, SEALED_JSON_KEY, text);
             latch_mgmt_connector_config_free(text);
             if (!sealed)
@@ -769,7 +770,8 @@ static void write_done(struct latch_store_result *const *results, int n,
     latch_http_log(req, LATCH_LOG_INFO, "connector %s (%s) %s", c->id,
                    c->factory_id ? c->factory_id : "-", insert ? "created" : "updated");
     for (int i = 0; replacing && i < latch_store_result_rows(results[0]); i++)
-        latch_http_log(req, LATCH_LOG_INFO, "connector %s deleted: replaced by %s (one %s "
+        latch_http_log(req, LATCH_LOG_INFO,
+                       "connector %s deleted: replaced by %s (one %s "
                        "connector per tenant)",
                        latch_store_result_value(results[0], i, 0), c->id, c->type);
     respond_connectors(req, res, 200, false);
@@ -1096,7 +1098,7 @@ static void test_done(void *arg)
         if (t->err.status == 0)
             latch_error_set(&t->err, 400, "connector.invalid_config",
                             "The connector's config is invalid.");
-        latch_http_respond_error(req, &t->err);
+        latch_messages_respond_error(req, &t->err);
     } else {
         latch_http_log(req, LATCH_LOG_INFO, "connector factory %s: test message sent",
                        t->factory_id);
@@ -1137,8 +1139,8 @@ static bool test_target(struct test_call *t, struct latch_mgmt_obj *o)
     if (!latch_mgmt_get_str(o, "email", 1, LATCH_MESSAGES_TO_MAX, LATCH_MGMT_NO_SPACE, &email,
                             NULL) ||
         !latch_mgmt_get_str(o, "phone", 1, 32, LATCH_MGMT_NO_SPACE, &phone, NULL) ||
-        !latch_mgmt_get_str(o, "locale", 1, LATCH_MESSAGES_LOCALE_MAX, LATCH_MGMT_NO_SPACE,
-                            &locale, NULL))
+        !latch_mgmt_get_str(o, "locale", 1, LATCH_MESSAGES_LOCALE_MAX, LATCH_MGMT_NO_SPACE, &locale,
+                            NULL))
         return false;
     if (email == NULL && phone == NULL) {
         latch_mgmt_invalid(req, "email", "an email address or a phone number is required");
@@ -1160,7 +1162,8 @@ static bool test_target(struct test_call *t, struct latch_mgmt_obj *o)
         latch_http_respond_errorf(req, 400, "connector.unexpected_type",
                                   "The connector factory `%s` sends %s messages: test it with %s.",
                                   t->factory_id, want == LATCH_MESSAGES_SMS ? "email" : "SMS",
-                                  want == LATCH_MESSAGES_SMS ? "an email address" : "a phone number");
+                                  want == LATCH_MESSAGES_SMS ? "an email address"
+                                                             : "a phone number");
         return false;
     }
     t->code = (struct latch_messages_var){.name = "code", .value = TEST_CODE};
@@ -1241,8 +1244,8 @@ latch_rc latch_mgmt_connectors_register(struct latch_server *srv)
             LATCH_OK ||
         latch_mgmt_route(srv, LATCH_HTTP_DELETE, "/api/connectors/:id", delete_connector) !=
             LATCH_OK ||
-        latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/connectors/:factoryId/test",
-                         test_connector) != LATCH_OK)
+        latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/connectors/:factoryId/test", test_connector) !=
+            LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -23,12 +23,12 @@
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
 
-#define TEMPLATES_MAX       100 /* per PUT: 9 types in a good ten languages */
-#define LANGUAGE_TAG_MAX    16  /* the column's size, as Logto's */
-#define SUBJECT_MAX         998 /* RFC 5322's line limit */
-#define CONTENT_MAX         65536
+#define TEMPLATES_MAX        100 /* per PUT: 9 types in a good ten languages */
+#define LANGUAGE_TAG_MAX     16  /* the column's size, as Logto's */
+#define SUBJECT_MAX          998 /* RFC 5322's line limit */
+#define CONTENT_MAX          65536
 #define ADDRESS_TEMPLATE_MAX 512
-#define TEMPLATE_ENTITY     "email template"
+#define TEMPLATE_ENTITY      "email template"
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
@@ -309,8 +309,7 @@ static void patch_details(struct latch_request *req, void *arg)
 }
 
 static const struct latch_mgmt_by_id get_call = {&get_stmt, "id", TEMPLATE_ENTITY, 200, NULL};
-static const struct latch_mgmt_by_id delete_call = {&delete_stmt, "id", TEMPLATE_ENTITY, 204,
-                                                    NULL};
+static const struct latch_mgmt_by_id delete_call = {&delete_stmt, "id", TEMPLATE_ENTITY, 204, NULL};
 
 latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
 {

@@ -48,9 +48,10 @@ latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
 /* ---- connector configs at rest (connectors.c) ---- */
 
 /* Opens a stored connector config (JSON object text): each {"$sealed": ...} value becomes its
- * plaintext string again. Returns malloc'd JSON text the caller releases with
- * latch_mgmt_connector_config_free() (which wipes it); NULL when a value cannot be opened
- * (tampered row, other LATCH_SECRET_KEY) or on allocation failure. Any thread. */
+ * plaintext string again, each {"$sealedJson": ...} the JSON value it sealed. Returns malloc'd
+ * JSON text the caller releases with latch_mgmt_connector_config_free() (which wipes it); NULL
+ * when a value cannot be opened (tampered row, other LATCH_SECRET_KEY) or on allocation
+ * failure. Any thread. */
 char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *tenant_id,
                                        const char *connector_id, const char *stored);
 void latch_mgmt_connector_config_free(char *config);
@@ -191,9 +192,9 @@ struct latch_mgmt_obj {
 };
 
 enum {
-    LATCH_MGMT_REQUIRED = 1 << 0, /* absent (or null) → 400 */
-    LATCH_MGMT_NULLABLE = 1 << 1, /* null is accepted (then *out stays NULL, *present true) */
-    LATCH_MGMT_NO_SPACE = 1 << 2, /* strings: no whitespace at all */
+    LATCH_MGMT_REQUIRED = 1 << 0,  /* absent (or null) → 400 */
+    LATCH_MGMT_NULLABLE = 1 << 1,  /* null is accepted (then *out stays NULL, *present true) */
+    LATCH_MGMT_NO_SPACE = 1 << 2,  /* strings: no whitespace at all */
     LATCH_MGMT_MULTILINE = 1 << 3, /* strings: tab, CR and LF allowed (templates, HTML) */
 };
 

@@ -121,6 +121,21 @@ static latch_rc check_request(const struct latch_outbound_smtp_request *req, cha
     return LATCH_OK;
 }
 
+/* The name to greet the server with (EHLO): the sender's domain when it is a plain DNS name,
+ * else "localhost". libcurl takes it from the URL's path and would otherwise send "null", which
+ * servers that check the greeting refuse. */
+static const char *ehlo_name(const char *mail_from)
+{
+    const char *d = strrchr(mail_from, '@') + 1; /* address_ok: there is one, text after it */
+    if (strlen(d) > HOST_MAX || d[0] == '.' || d[0] == '-')
+        return "localhost";
+    for (const char *p = d; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.'))
+            return "localhost";
+    return d;
+}
+
 /* err for a failed transfer: what the administrator should change, or what the server said. */
 static void transfer_failed(struct latch_error *err, const char *url, CURLcode cc, long reply,
                             uint32_t timeout)
@@ -169,6 +184,7 @@ latch_rc latch_outbound_smtp_send(const struct latch_outbound_smtp_request *req,
     struct source src = {0};
     char errbuf[CURL_ERROR_SIZE];
     char url[HOST_MAX + 32];
+    char url_ehlo[2 * HOST_MAX + 40];
     char from[ADDRESS_MAX + 3];
     char line[ADDRESS_MAX + 3];
     struct timespec t0;
@@ -213,7 +229,8 @@ latch_rc latch_outbound_smtp_send(const struct latch_outbound_smtp_request *req,
     refusal.direct = true;
     cc = outbound_connection_options(curl, timeout, &refusal, errbuf);
 #define SET(opt, val) OUTBOUND_SET(curl, cc, opt, val)
-    SET(CURLOPT_URL, url);
+    snprintf(url_ehlo, sizeof(url_ehlo), "%s/%s", url, ehlo_name(req->mail_from));
+    SET(CURLOPT_URL, url_ehlo);
     SET(CURLOPT_PROTOCOLS_STR, req->tls == LATCH_OUTBOUND_SMTP_TLS_IMPLICIT ? "smtps" : "smtp");
     SET(CURLOPT_USE_SSL,
         (long)(req->tls == LATCH_OUTBOUND_SMTP_TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));

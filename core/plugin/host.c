@@ -1181,6 +1181,14 @@ static const char *const template_names[] = {
     "BindMfa",
 };
 
+int latch_plugin_template_type(const char *name)
+{
+    for (size_t t = 1; name != NULL && t < sizeof(template_names) / sizeof(template_names[0]); t++)
+        if (strcmp(name, template_names[t]) == 0)
+            return (int)t;
+    return 0;
+}
+
 /* s is NULL, or at most max bytes of UTF-8 without control characters (tab and, when
  * multiline, CR and LF aside). */
 static bool text_ok(const char *s, size_t max, bool multiline)
@@ -1481,6 +1489,20 @@ static void json_default(struct latch_json *j, const struct latch_connector_fiel
     }
 }
 
+const char *latch_plugin_kind_type(int kind)
+{
+    switch (kind) {
+    case LATCH_CONNECTOR_SOCIAL:
+        return "Social";
+    case LATCH_CONNECTOR_EMAIL:
+        return "Email";
+    case LATCH_CONNECTOR_SMS:
+        return "Sms";
+    default:
+        return NULL;
+    }
+}
+
 char *latch_plugin_factory_json(const struct latch_plugin *p)
 {
     static const char *const types[] = {"Text",   "Text",   "MultilineText",
@@ -1505,9 +1527,7 @@ char *latch_plugin_factory_json(const struct latch_plugin *p)
     latch_json_string(&j, p->info.sha256);
     /* Logto's ConnectorType; its email and SMS connectors have no platform. */
     latch_json_key(&j, "type");
-    latch_json_string(&j, d->kind == LATCH_CONNECTOR_EMAIL ? "Email"
-                          : d->kind == LATCH_CONNECTOR_SMS ? "Sms"
-                                                           : "Social");
+    latch_json_string(&j, latch_plugin_kind_type((int)d->kind));
     latch_json_key(&j, "platform");
     if (d->kind == LATCH_CONNECTOR_SOCIAL)
         latch_json_string(&j, "Universal");

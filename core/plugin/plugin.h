@@ -83,6 +83,10 @@ void latch_plugin_ref(struct latch_plugin *p);
 void latch_plugin_unref(struct latch_plugin *p);
 const struct latch_plugin_info *latch_plugin_info(const struct latch_plugin *p);
 
+/* Logto's ConnectorType of a kind (struct latch_plugin_info.kind): "Social", "Email" or "Sms";
+ * NULL for another value. Any thread. */
+const char *latch_plugin_kind_type(int kind);
+
 /* Calls fn for each current factory (for GET /api/connector-factories and latchctl list). */
 void latch_plugin_each(void (*fn)(struct latch_plugin *p, void *arg), void *arg);
 
@@ -136,6 +140,12 @@ struct latch_plugin_message {
     const char *ip;
     const char *subject, *content, *content_type;
 };
+
+/* The struct latch_plugin_message.type (enum latch_connector_template) of a Logto TemplateType
+ * name: "SignIn", "Register", "ForgotPassword", "Generic", "OrganizationInvitation",
+ * "UserPermissionValidation", "BindNewIdentifier", "MfaVerification", "BindMfa"; 0 when name is
+ * none of them (or NULL). Any thread. */
+int latch_plugin_template_type(const char *name);
 
 /* send_message of an email or SMS connector (ABI 1.1); call->config_json is the instance's
  * config. On failure call->error_code is "connector.<status>" and error_detail says why (log

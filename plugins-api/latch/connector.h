@@ -399,10 +399,12 @@ struct latch_connector_host {
     int (*json_members)(struct latch_connector_ctx *ctx, const char *json, const char *path,
                         struct latch_connector_json_members *out);
     /* Template filling (Logto's handlebars for messages): a copy of tpl in which every
-     * {{name}} (spaces inside the braces allowed) is replaced by the value of the var of that
-     * name, and by "" when there is none; with LATCH_CONNECTOR_RENDER_HTML each value is
-     * escaped for HTML (& < > " '), so a variable cannot inject markup into a mail. Text outside
-     * the braces is copied as is. Arena memory; NULL when out of memory or tpl is NULL. (1.1) */
+     * {{name}} (spaces inside the braces allowed; name 1 to 64 letters, digits, '_', '.' or '-')
+     * is replaced by the value of the first var of that name, and by "" when there is none;
+     * with LATCH_CONNECTOR_RENDER_HTML each value is escaped for HTML (& < > " '), so a variable
+     * cannot inject markup into a mail. Text outside the braces, and braces that do not form a
+     * {{name}}, are copied as is; values are not rendered again. Arena memory; NULL when out of
+     * memory, when the result would pass 1 MiB, or when tpl is NULL. (1.1) */
     char *(*render_template)(struct latch_connector_ctx *ctx, const char *tpl,
                              const struct latch_connector_param *vars, size_t nvars,
                              unsigned flags);

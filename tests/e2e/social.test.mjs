@@ -171,6 +171,26 @@ describe('social sign-in with the mock connector', () => {
     assert.equal((await api.get('/connectors/nope')).status, 404);
   });
 
+  const secretParams = { token: `tok-${uniq('secret')}`, n: 3 };
+
+  it('a confidential Json field is sealed as a whole ($sealedJson), masked, and kept by "********"', async () => {
+    const config = { authorizationEndpoint: `${up.origin}/authorize`, secretParams };
+    const patched = expectStatus(await api.patch(`/connectors/${connector.id}`, { config }), 200, 'PATCH secretParams');
+    assert.equal(patched.config.secretParams, '********');
+    const sealedRow = async () => (await adminQuery('SELECT config FROM connectors WHERE tenant_id = $1 AND id = $2',
+      [ctx.id, connector.id])).rows[0].config;
+    let row = await sealedRow();
+    assert.equal(typeof row.secretParams.$sealedJson, 'string', 'sealed at rest');
+    assert.ok(!JSON.stringify(row).includes(secretParams.token), 'no plaintext in PostgreSQL');
+    assert.equal(expectStatus(await api.get(`/connectors/${connector.id}`), 200, 'GET').config.secretParams, '********');
+    // "********" sent back keeps the stored value (the sign-in below shows the connector gets it).
+    expectStatus(await api.patch(`/connectors/${connector.id}`, {
+      config: { authorizationEndpoint: `${up.origin}/authorize`, secretParams: '********' },
+    }), 200, 'PATCH keeps secretParams');
+    row = await sealedRow();
+    assert.equal(typeof row.secretParams.$sealedJson, 'string', 'still sealed');
+  });
+
   it('PATCH /api/sign-in-exp takes socialSignInConnectorTargets and a social-only signUp', async () => {
     const sie = await ctx.patchSignInExp({
       socialSignInConnectorTargets: ['mock'],
@@ -219,6 +239,8 @@ describe('social sign-in with the mock connector', () => {
     assert.ok(rows[0].primary_email === null || rows[0].primary_email === alice.email, rows[0].primary_email);
     const user = expectStatus(await api.get(`/users/${aliceSub}`), 200, 'GET user');
     assert.equal(user.identities.mock.userId, alice.id);
+    // The sealed Json field reached the connector opened, as configured.
+    assert.deepEqual(rows[0].identities.mock.details.rawData.secretParams, secretParams);
   });
 
   it('the same person signing in again is the same user (no second user)', async () => {

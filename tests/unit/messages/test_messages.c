@@ -27,7 +27,8 @@ _Static_assert(LATCH_MESSAGES_TEMPLATE_USER_PERMISSION_VALIDATION ==
 _Static_assert(LATCH_MESSAGES_TEMPLATE_BIND_NEW_IDENTIFIER ==
                    LATCH_CONNECTOR_TEMPLATE_BIND_NEW_IDENTIFIER,
                "BindNewIdentifier");
-_Static_assert(LATCH_MESSAGES_TEMPLATE_MFA_VERIFICATION == LATCH_CONNECTOR_TEMPLATE_MFA_VERIFICATION,
+_Static_assert(LATCH_MESSAGES_TEMPLATE_MFA_VERIFICATION ==
+                   LATCH_CONNECTOR_TEMPLATE_MFA_VERIFICATION,
                "MfaVerification");
 _Static_assert(LATCH_MESSAGES_TEMPLATE_BIND_MFA == LATCH_CONNECTOR_TEMPLATE_BIND_MFA, "BindMfa");
 _Static_assert(LATCH_MESSAGES_VARS_MAX <= 32, "the ABI takes at most 32 variables");
@@ -102,8 +103,8 @@ static const struct check_case cases[] = {
     {"phone to email", LATCH_MESSAGES_EMAIL, 1, "34600111222", NULL, false},
     {"phone too long", LATCH_MESSAGES_SMS, 1, "123456789012345678901234567890123", NULL, false},
     {"unknown type", LATCH_MESSAGES_EMAIL, 0, "ada@example.com", NULL, false},
-    {"type past the last", LATCH_MESSAGES_EMAIL, LATCH_MESSAGES_TEMPLATE_MAX + 1,
-     "ada@example.com", NULL, false},
+    {"type past the last", LATCH_MESSAGES_EMAIL, LATCH_MESSAGES_TEMPLATE_MAX + 1, "ada@example.com",
+     NULL, false},
     {"unknown channel", (enum latch_messages_channel)3, 1, "ada@example.com", NULL, false},
     {"locale with a quote", LATCH_MESSAGES_EMAIL, 1, "ada@example.com", "en'--", false},
     {"locale too long", LATCH_MESSAGES_EMAIL, 1, "ada@example.com", "en-aaaaaaaaaaaaaaa", false},

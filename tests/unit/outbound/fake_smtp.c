@@ -271,17 +271,9 @@ static void *server_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        struct pollfd p[2] = {{.fd = fs.listen_fd, .events = POLLIN},
-                              {.fd = fs.stop_pipe[0], .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return NULL;
-        if (p[1].revents != 0)
-            return NULL;
-        if ((p[0].revents & POLLIN) == 0)
-            continue;
-        int fd = accept(fs.listen_fd, NULL, NULL);
+        int fd = latch_test_accept(fs.listen_fd, fs.stop_pipe[0]);
         if (fd < 0)
-            continue;
+            return NULL;
         struct timeval tv = {.tv_sec = 5};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

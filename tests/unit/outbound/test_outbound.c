@@ -257,19 +257,9 @@ static void *accept_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        struct pollfd p[2] = {{.fd = srv.listen_fd, .events = POLLIN},
-                              {.fd = srv.stop_pipe[0], .events = POLLIN}};
-        int fd;
-
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return NULL;
-        if (p[1].revents != 0)
-            return NULL;
-        if ((p[0].revents & POLLIN) == 0)
-            continue;
-        fd = accept(srv.listen_fd, NULL, NULL);
+        int fd = latch_test_accept(srv.listen_fd, srv.stop_pipe[0]);
         if (fd < 0)
-            continue;
+            return NULL;
         atomic_fetch_add(&srv.accepted, 1);
         pthread_mutex_lock(&srv.lock);
         if (srv.nconns == MAX_CONNS ||

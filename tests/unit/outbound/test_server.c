@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -104,4 +106,19 @@ int latch_test_listen(uint16_t *port)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &alen), 0);
     *port = ntohs(addr.sin_port);
     return fd;
+}
+
+int latch_test_accept(int listen_fd, int stop_fd)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN},
+                              {.fd = stop_fd, .events = POLLIN}};
+        if ((poll(p, 2, -1) < 0 && errno != EINTR) || p[1].revents != 0)
+            return -1;
+        if ((p[0].revents & POLLIN) == 0)
+            continue;
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd >= 0)
+            return fd;
+    }
 }

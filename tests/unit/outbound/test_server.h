@@ -29,4 +29,8 @@ SSL_CTX *latch_test_server_ctx(const char *ca_path, const char *cn, const char *
 /* A TCP socket listening on 127.0.0.1 at a port the kernel picks, returned in *port. */
 int latch_test_listen(uint16_t *port);
 
+/* Waits for the next connection on listen_fd and returns it, or -1 once stop_fd is readable
+ * (the test's teardown writes to it). */
+int latch_test_accept(int listen_fd, int stop_fd);
+
 #endif

@@ -444,7 +444,7 @@ static void test_mock_loads_and_renders_its_factory(void **state)
     const char *items_path[] = {"formItems", NULL};
     yajl_val items = yajl_tree_get(f, items_path, yajl_t_array);
     assert_non_null(items);
-    assert_int_equal(items->u.array.len, 4);
+    assert_int_equal(items->u.array.len, 5);
     yajl_val secret = items->u.array.values[2];
     assert_string_equal(str_at(secret, "key", NULL), "clientSecret");
     assert_string_equal(str_at(secret, "type", NULL), "Text");
@@ -455,6 +455,9 @@ static void test_mock_loads_and_renders_its_factory(void **state)
     assert_string_equal(str_at(scope, "type", NULL), "MultilineText");
     assert_string_equal(str_at(scope, "defaultValue", NULL), "profile");
     assert_string_equal(str_at(items->u.array.values[0], "required", NULL), "true");
+    yajl_val params = items->u.array.values[4];
+    assert_string_equal(str_at(params, "type", NULL), "Json");
+    assert_string_equal(str_at(params, "isConfidential", NULL), "true");
     yajl_tree_free(f);
 }
 
@@ -873,12 +876,16 @@ static void test_send_message(void **state)
                                              "MfaVerification",
                                              "BindMfa"};
     for (int t = 1; t <= 9; t++) {
+        assert_int_equal(latch_plugin_template_type(type_names[t - 1]), t);
         msg.type = t;
         assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_OK);
         r = read_report();
         assert_string_equal(str_at(r, "type_name", NULL), type_names[t - 1]);
         yajl_tree_free(r);
     }
+    assert_int_equal(latch_plugin_template_type("Test"), 0); /* Logto's deprecated type */
+    assert_int_equal(latch_plugin_template_type("signin"), 0);
+    assert_int_equal(latch_plugin_template_type(NULL), 0);
     msg.type = LATCH_CONNECTOR_TEMPLATE_GENERIC;
 
     /* The connector's failure: its status as connector.<status>, what it logged as detail. */
@@ -1060,7 +1067,9 @@ static void test_smtp_send_service(void **state)
     assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
     assert_string_equal(call.error_code, "connector.invalid_config");
     assert_non_null(strstr(call.error_detail, "does not offer STARTTLS"));
-    assert_non_null(read_report());
+    r = read_report();
+    assert_non_null(r);
+    yajl_tree_free(r);
 
     /* The operator does not allow private addresses: the address policy's own code. */
     latch_outbound_shutdown();
