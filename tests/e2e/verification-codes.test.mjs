@@ -13,7 +13,9 @@
 // The last group sends real messages: through the test email and SMS connectors of ABI 1.1
 // (tests/abi/mailer.c, "test-mailer" / "test-sms", loaded by a latchd from a connector directory),
 // which write each message they are handed to a file; the code is read from there as a person
-// reads it from the mail or the SMS.
+// reads it from the mail or the SMS. And the real thing: the SMTP connector
+// (simple-mail-transfer-protocol) mailing a local SMTP server (npm smtp-server), whose mail gives
+// the code; with the server down or refusing the login, a clear error and nothing created.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
@@ -21,6 +23,7 @@ import { chmod, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { adminQuery, buildDir, http, randomId, startLatchd } from './lib/harness.mjs';
+import { startSmtpReceiver } from './lib/smtp-receiver.mjs';
 import {
   ExperienceClient,
   TenantCtx,
@@ -753,3 +756,125 @@ describe('verification codes delivered through an email and an SMS connector', (
     assert.equal(ok.status, 204, ok.text);
   });
 });
+
+describe('verification codes by real mail: the SMTP connector and a local SMTP server', () => {
+  const auth = { user: 'latch', pass: `pw-${randomId(8)}` };
+  let srv;
+  let dir;
+  let receiver;
+  before(async () => {
+    receiver = await startSmtpReceiver({ auth });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'latch-codes-smtp-'));
+    await chmod(dir, 0o755);
+    await copyFile(path.join(buildDir, 'connectors', 'smtp.so'), path.join(dir, 'smtp.so'));
+    await chmod(path.join(dir, 'smtp.so'), 0o755);
+    // The receiver is on loopback, which the outbound policy refuses unless allowed.
+    srv = await startLatchd({ env: { LATCH_CONNECTOR_DIR: dir, LATCH_OUTBOUND_ALLOW_PRIVATE: '127.0.0.0/8' } });
+  });
+  after(async () => {
+    if (srv) assert.equal((await srv.stop()).code, 0);
+    await receiver?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const smtpConfig = (over = {}) => ({
+    host: '127.0.0.1',
+    port: receiver.port,
+    auth,
+    fromEmail: 'Latch <noreply@latch.test>',
+    ignoreTLS: true,
+    templates: ['SignIn', 'Register', 'ForgotPassword', 'Generic'].map((usageType) => ({
+      usageType, contentType: 'text/plain', subject: `Your ${usageType} code`,
+      content: `Your code is {{code}}. It expires in 10 minutes.` })),
+    ...over,
+  });
+
+  async function tenant(name, signInExp, config = smtpConfig()) {
+    const ctx = await TenantCtx.create(srv, name);
+    const api = await ctx.api();
+    expectStatus(await api.post('/connectors', { connectorId: 'simple-mail-transfer-protocol', config }),
+      [200, 201], 'create the SMTP connector');
+    await ctx.patchSignInExp(signInExp);
+    const app = await ctx.createWebApp(RP);
+    const open = async (event) => {
+      const pkce = pkcePair();
+      const xp = new ExperienceClient(ctx);
+      await xp.start(authUrl(ctx, { client_id: app.id, redirect_uri: app.redirectUri, response_type: 'code',
+        scope: 'openid profile', state: `st-${randomId(6)}`, nonce: 'n-1',
+        code_challenge: pkce.challenge, code_challenge_method: 'S256' }));
+      await xp.begin(event);
+      return xp;
+    };
+    return { ctx, api, open };
+  }
+
+  /** Sends a code to email and reads it from the mail the receiver got. */
+  async function mailedCode(xp, email, event) {
+    const res = await xp.call('POST', '/verification/verification-code',
+      { identifier: { type: 'email', value: email }, interactionEvent: event });
+    assert.equal(res.status, 200, `send: ${res.text}`);
+    const mail = await receiver.waitFor((m) => m.to.includes(email) && m.subject === `Your ${event} code`);
+    const code = /Your code is ([0-9]{6})\./.exec(mail.text)?.[1];
+    assert.ok(code, `a code in the mail: ${mail.text}`);
+    return { verificationId: res.json().verificationId, code };
+  }
+  const verifyAndIdentify = async (xp, email, c, status) => {
+    const v = await xp.call('POST', '/verification/verification-code/verify',
+      { identifier: { type: 'email', value: email }, verificationId: c.verificationId, code: c.code });
+    assert.equal(v.status, 200, `verify: ${v.text}`);
+    const ident = await xp.call('POST', '/identification', { verificationId: c.verificationId });
+    assert.equal(ident.status, status, `identification: ${ident.text}`);
+  };
+
+  it('passwordless sign-up and sign-in, and a password reset, with codes read from the mail', async () => {
+    const t = await tenant('smtpflows', { ...emailCodeSignIn,
+      signUp: { identifiers: ['email'], password: false, verify: true },
+      forgotPasswordMethods: ['EmailVerificationCode'] });
+    const email = `${uniqUsername('ann')}@example.com`.toLowerCase();
+
+    const reg = await t.open('Register');
+    await verifyAndIdentify(reg, email, await mailedCode(reg, email, 'Register'), 201);
+    assert.equal((await reg.call('POST', '/submit')).status, 200);
+    const [user] = await t.ctx.searchUsers(email);
+    assert.equal(user?.primaryEmail, email);
+
+    // The next code to the address waits out the minute; let it pass.
+    await adminQuery("UPDATE verification_codes SET created_at = created_at - interval '61 seconds' WHERE tenant_id = $1",
+      [t.ctx.id]);
+    const si = await t.open('SignIn');
+    await verifyAndIdentify(si, email, await mailedCode(si, email, 'SignIn'), 204);
+    const sub = await si.call('POST', '/submit');
+    assert.equal(sub.status, 200, sub.text);
+
+    await adminQuery("UPDATE verification_codes SET created_at = created_at - interval '61 seconds' WHERE tenant_id = $1",
+      [t.ctx.id]);
+    const fp = await t.open('ForgotPassword');
+    await verifyAndIdentify(fp, email, await mailedCode(fp, email, 'ForgotPassword'), 204);
+    const newPassword = `New-${randomId(12)}-7y!R`;
+    assert.equal((await fp.call('PUT', '/profile/password', { password: newPassword })).status, 204);
+    assert.equal((await fp.call('POST', '/submit')).status, 204);
+    const pw = await (await t.open('SignIn')).verifyPassword(email, newPassword, { type: 'email' });
+    assert.equal(pw.status, 200, pw.text);
+  });
+
+  it('the SMTP server refusing the login, or down: a clear error, no code and no account', async () => {
+    const signUp = { signUp: { identifiers: ['email'], password: false, verify: true } };
+    for (const [name, config] of [
+      ['smtpauth', smtpConfig({ auth: { user: 'latch', pass: 'wrong' } })],
+      ['smtpdown', smtpConfig({ port: 1 })],
+    ]) {
+      const t = await tenant(name, signUp, config);
+      const email = `${uniqUsername('z')}@example.com`;
+      const xp = await t.open('Register');
+      const res = await xp.call('POST', '/verification/verification-code',
+        { identifier: { type: 'email', value: email }, interactionEvent: 'Register' });
+      const body = assertApiError(res, [400, 502, 503], `${name}: sending`);
+      assert.match(body.code, /^connector\./, `${name}: ${res.text}`);
+      assert.ok(!/your code is/i.test(res.text), 'the answer does not carry the message');
+      const rows = await adminQuery('SELECT count(*)::int AS n FROM verification_codes WHERE tenant_id = $1', [t.ctx.id]);
+      assert.equal(rows.rows[0].n, 0, `${name}: no code left`);
+      assert.equal((await t.ctx.searchUsers(email)).length, 0, `${name}: no account`);
+    }
+  });
+});
+
