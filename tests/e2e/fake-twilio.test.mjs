@@ -5,47 +5,12 @@
 // RiskCheck) with Twilio's error shape, each failure switch, and the helpers tests read codes
 // with. Needs no latchd.
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { SLOW_MS, startFakeTwilio } from './lib/fake-twilio.mjs';
+import { requestFake } from './lib/fake-tls.mjs';
 
-// Resolves api.twilio.com to the fake, as LATCH_OUTBOUND_CONNECT_TO does for libcurl.
-const toFake = (hostname, opts, cb) => (opts && opts.all
-  ? cb(null, [{ address: '127.0.0.1', family: 4 }])
-  : cb(null, '127.0.0.1', 4));
-
-function twilio(fake, method, path, { headers = {}, body, systemCa = false, timeout = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      method,
-      host: 'api.twilio.com',
-      port: fake.port,
-      path,
-      ...(systemCa ? {} : { ca: fake.caCertPem }),
-      lookup: toFake,
-      agent: false,
-      headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) },
-      timeout,
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, text, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
+/** An https request to https://api.twilio.com<path> landing on the fake. */
+const twilio = (fake, method, path, opts) => requestFake(fake, 'api.twilio.com', method, path, opts);
 
 const basic = (user, password) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 

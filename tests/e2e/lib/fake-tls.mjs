@@ -1,10 +1,11 @@
 // What the fake upstreams of the end-to-end tests share (fake-hf.mjs, fake-twilio.mjs): a test CA
 // and a leaf certificate for the real host name the connector calls, made at start-up by the
 // openssl CLI in a temp dir, so that the fake serves real TLS and latchd verifies it against
-// LATCH_OUTBOUND_CA_FILE; plus the small request helpers both fakes need.
+// LATCH_OUTBOUND_CA_FILE; plus the small request helpers the fakes and their tests need.
 import { execFile } from 'node:child_process';
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -77,5 +78,49 @@ export function readBody(req, limit = 64 * 1024) {
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
+  });
+}
+
+// Resolves any name to 127.0.0.1, as LATCH_OUTBOUND_CONNECT_TO does for libcurl.
+const toLoopback = (hostname, opts, cb) => (opts && opts.all
+  ? cb(null, [{ address: '127.0.0.1', family: 4 }])
+  : cb(null, '127.0.0.1', 4));
+
+/**
+ * An https request to https://<host><path> landing on the fake (its port on 127.0.0.1), trusting
+ * the fake's test CA unless systemCa (Node's own roots only). Resolves {status, headers, text,
+ * json (undefined when the body is not JSON)}; rejects with code TIMEOUT after `timeout` ms.
+ */
+export function requestFake(fake, host, method, path,
+  { headers = {}, body, systemCa = false, timeout = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      method,
+      host,
+      port: fake.port,
+      path,
+      ...(systemCa ? {} : { ca: fake.caCertPem }),
+      lookup: toLoopback,
+      agent: false,
+      headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) },
+      timeout,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
   });
 }

@@ -652,3 +652,22 @@ const char *header(const struct recorded *r, const char *name)
             return r->headers[i].value;
     return NULL;
 }
+void assert_logs_lack(const char *const *secrets)
+{
+    for (size_t i = 0; secrets[i] != NULL; i++)
+        if (strstr(F.all_logs, secrets[i]) != NULL)
+            fail_msg("\"%s\" reached the log: %s", secrets[i], F.all_logs);
+}
+
+void expect_send_failure(const struct latch_connector_message *msg, const char *url, int status,
+                         const char *body, int want, const char *needle, const char *const *secrets)
+{
+    new_flow();
+    route("POST", url, status, body);
+    assert_int_equal(D->ops->send_message(&F, &fake_host, msg), want);
+    assert_int_equal(F.nrequests, 1);
+    assert_int_equal(F.last_log_level, LATCH_CONNECTOR_LOG_WARN);
+    if (strstr(F.last_log, needle) == NULL)
+        fail_msg("HTTP %d: log \"%s\" lacks \"%s\"", status, F.last_log, needle);
+    assert_logs_lack(secrets);
+}

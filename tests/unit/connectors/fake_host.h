@@ -100,4 +100,15 @@ const char *form_value(const char *text, const char *name);
 const struct recorded *request_to(const char *method, const char *url);
 const char *header(const struct recorded *r, const char *name);
 
+/* Fails the test when a line logged since the last new_flow contains one of secrets (a
+ * NULL-terminated list). */
+void assert_logs_lack(const char *const *secrets);
+
+/* A message connector's failing send: with POST url answering status and body, D's send_message
+ * of msg returns want after one request, its last log line is a warning containing needle, and
+ * no log line holds one of secrets. */
+void expect_send_failure(const struct latch_connector_message *msg, const char *url, int status,
+                         const char *body, int want, const char *needle,
+                         const char *const *secrets);
+
 #endif
