@@ -2,7 +2,7 @@
  * tests/unit/connectors/fake_host.c: the fake connector host the connector unit tests share
  * (see fake_host.h). The services behave as core/plugin/host.c's do where a connector can tell:
  * json_get and json_members walk the same dotted paths, json_members and base64url use the real
- * host's core/util code, render_template fills {{name}} as the host's does.
+ * host's core/util code, and render_template is core/util/template.c, the host's renderer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,8 +26,14 @@
 #include <yajl/yajl_tree.h>
 
 #include "fake_host.h"
+#include "util/arena.h"
 #include "util/base64.h"
 #include "util/json.h"
+#include "util/template.h"
+
+/* The most variables render_template takes here (a message has at most 32, and the connector
+ * may add the locale). */
+#define FAKE_RENDER_VARS_MAX 64
 
 struct latch_connector_ctx F;
 const struct latch_connector_descriptor *D;
@@ -454,65 +460,29 @@ out:
     return rc;
 }
 
-/* {{name}} filling as the host's render_template does it: spaces inside the braces allowed, an
- * unknown name gives "", and LATCH_CONNECTOR_RENDER_HTML escapes & < > " ' in values. */
+/* render_template on core/util/template.c, the renderer behind the real host's service. */
 static char *fake_render_template(struct latch_connector_ctx *ctx, const char *tpl,
                                   const struct latch_connector_param *vars, size_t nvars,
                                   unsigned flags)
 {
-    size_t cap, len = 0;
-    char *out;
+    const char *names[FAKE_RENDER_VARS_MAX];
+    const char *values[FAKE_RENDER_VARS_MAX];
+    struct latch_arena *arena;
+    char *text, *out;
 
     ctx->nrender++;
     ctx->last_render_flags = flags;
-    if (tpl == NULL)
-        return NULL;
-    /* Room for every placeholder replaced by the longest value, each byte escaped ("&quot;"). */
-    size_t longest = 0, placeholders = 0;
-    for (size_t i = 0; i < nvars; i++)
-        longest = strlen(vars[i].value) > longest ? strlen(vars[i].value) : longest;
-    for (const char *p = strstr(tpl, "{{"); p != NULL; p = strstr(p + 2, "{{"))
-        placeholders++;
-    cap = strlen(tpl) + 1 + placeholders * 6 * longest;
-    out = fake_alloc(ctx, cap);
-    for (const char *p = tpl; *p != '\0';) {
-        const char *close = strncmp(p, "{{", 2) == 0 ? strstr(p + 2, "}}") : NULL;
-        if (close == NULL) {
-            out[len++] = *p++;
-            continue;
-        }
-        const char *name = p + 2;
-        const char *end = close;
-        while (*name == ' ')
-            name++;
-        while (end > name && end[-1] == ' ')
-            end--;
-        for (size_t i = 0; i < nvars; i++) {
-            if (strlen(vars[i].name) != (size_t)(end - name) ||
-                strncmp(vars[i].name, name, (size_t)(end - name)) != 0)
-                continue;
-            for (const char *v = vars[i].value; *v != '\0'; v++) {
-                const char *esc = NULL;
-                if (flags & LATCH_CONNECTOR_RENDER_HTML)
-                    esc = *v == '&'    ? "&amp;"
-                          : *v == '<'  ? "&lt;"
-                          : *v == '>'  ? "&gt;"
-                          : *v == '"'  ? "&quot;"
-                          : *v == '\'' ? "&#39;"
-                                       : NULL;
-                if (esc != NULL) {
-                    memcpy(out + len, esc, strlen(esc));
-                    len += strlen(esc);
-                } else {
-                    out[len++] = *v;
-                }
-                assert_true(len < cap);
-            }
-            break;
-        }
-        p = close + 2;
+    assert_true(nvars <= FAKE_RENDER_VARS_MAX);
+    for (size_t i = 0; i < nvars; i++) {
+        names[i] = vars[i].name;
+        values[i] = vars[i].value;
     }
-    out[len] = '\0';
+    arena = latch_arena_new((size_t)4 << 20);
+    assert_non_null(arena);
+    text = latch_template_render(arena, tpl, names, values, nvars,
+                                 (flags & LATCH_CONNECTOR_RENDER_HTML) ? LATCH_TEMPLATE_HTML : 0);
+    out = fake_dup(ctx, text);
+    latch_arena_free(arena);
     return out;
 }
 

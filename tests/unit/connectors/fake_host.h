@@ -6,8 +6,9 @@
  * that answers from canned routes keyed by method and URL and records every request, json_get
  * with dotted paths on yajl, form encoding, base64 and the crypto services (OpenSSL) as the real
  * host does them, base64url and json_members on core/util's codec and bounded JSON reader (the
- * real host's own), render_template, and an arena that is a list of malloc'd blocks freed by
- * fake_host_clear(). One connector is loaded at a time (D); F is the ctx most tests use.
+ * real host's own), render_template on core/util/template.c (the real host's renderer), and an
+ * arena that is a list of malloc'd blocks freed by fake_host_clear(). One connector is loaded at a
+ * time (D); F is the ctx most tests use.
  */
 #ifndef LATCH_TEST_FAKE_HOST_H
 #define LATCH_TEST_FAKE_HOST_H
