@@ -301,10 +301,13 @@ const char *fake_json_get(struct latch_connector_ctx *ctx, const char *json, con
     yajl_val root, v;
     const char *out = NULL;
 
+    struct latch_json_limits lim = {.max_bytes = (size_t)4 << 20, .max_depth = 64};
+    struct latch_error err = {0};
+
     if (json == NULL || path == NULL)
         return NULL;
-    root = yajl_tree_parse(json, NULL, 0);
-    if (root == NULL)
+    /* The real host's bounded reader: duplicate names, bad UTF-8 and excess depth refused. */
+    if (latch_json_parse(json, strlen(json), &lim, &root, &err) != LATCH_OK)
         return NULL;
     v = json_at(root, path);
     if (v != NULL) {
@@ -486,6 +489,18 @@ static char *fake_render_template(struct latch_connector_ctx *ctx, const char *t
     return out;
 }
 
+static int fake_smtp_send(struct latch_connector_ctx *ctx,
+                          const struct latch_connector_smtp_request *req,
+                          struct latch_connector_smtp_response *resp)
+{
+    ctx->nsent++;
+    ctx->smtp_req = *req;
+    ctx->rcpt0 = req->nrcpt > 0 ? req->rcpt[0] : NULL;
+    resp->code = ctx->smtp_rc == LATCH_CONNECTOR_OK ? 250 : 535;
+    resp->message = ctx->smtp_rc == LATCH_CONNECTOR_OK ? "accepted" : "refused";
+    return ctx->smtp_rc;
+}
+
 const struct latch_connector_host fake_host = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -509,6 +524,7 @@ const struct latch_connector_host fake_host = {
     .base64url_decode = fake_base64url_decode,
     .json_members = fake_json_members,
     .render_template = fake_render_template,
+    .smtp_send = fake_smtp_send,
 };
 
 /* ---- loading, and the helpers on F ---- */

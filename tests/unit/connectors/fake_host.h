@@ -5,10 +5,11 @@
  * connector sees it as opaque): configuration and connector session in tables, an HTTP service
  * that answers from canned routes keyed by method and URL and records every request, json_get
  * with dotted paths on yajl, form encoding, base64 and the crypto services (OpenSSL) as the real
- * host does them, base64url and json_members on core/util's codec and bounded JSON reader (the
- * real host's own), render_template on core/util/template.c (the real host's renderer), and an
- * arena that is a list of malloc'd blocks freed by fake_host_clear(). One connector is loaded at a
- * time (D); F is the ctx most tests use.
+ * host does them, base64url, json_get and json_members on core/util's codec and bounded JSON
+ * reader (the real host's own), render_template on core/util/template.c (the real host's
+ * renderer), an smtp_send that records the request instead of connecting, and an arena that is a
+ * list of malloc'd blocks freed by fake_host_clear(). One connector is loaded at a time (D); F is
+ * the ctx most tests use.
  */
 #ifndef LATCH_TEST_FAKE_HOST_H
 #define LATCH_TEST_FAKE_HOST_H
@@ -68,6 +69,12 @@ struct latch_connector_ctx {
     int nrender;                         /* calls of render_template */
     unsigned last_render_flags;
     bool random_fails;
+    /* smtp_send: what it returns, how often it was called, and the last request it got (its
+     * strings are the connector's, which live in this arena until fake_host_clear) */
+    int smtp_rc;
+    int nsent;
+    struct latch_connector_smtp_request smtp_req;
+    const char *rcpt0;
 };
 
 extern struct latch_connector_ctx F;
