@@ -1060,7 +1060,9 @@ static void test_smtp_send_service(void **state)
     assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
     assert_string_equal(call.error_code, "connector.invalid_config");
     assert_non_null(strstr(call.error_detail, "does not offer STARTTLS"));
-    assert_non_null(read_report());
+    r = read_report();
+    assert_non_null(r);
+    yajl_tree_free(r);
 
     /* The operator does not allow private addresses: the address policy's own code. */
     latch_outbound_shutdown();
