@@ -506,6 +506,8 @@ RANGE_VAR(parse_limit_ip_password_failures, limit_ip_password_failures, int, 0, 
 
 RANGE_VAR(parse_limit_ip_registration_checks, limit_ip_registration_checks, int, 0, 1000000, 30)
 
+RANGE_VAR(parse_limit_ip_code_sends, limit_ip_code_sends, int, 0, 1000000, 10)
+
 RANGE_VAR(parse_max_connections, max_connections, int, 16, 1000000, 10000)
 
 RANGE_VAR(parse_idle_timeout_ms, idle_timeout_ms, int, 1000, 3600000, 60000)
@@ -1041,6 +1043,7 @@ static const struct config_var {
     {"LATCH_LIMIT_IP_AUTH_FAILURES", parse_limit_ip_auth_failures},
     {"LATCH_LIMIT_IP_PASSWORD_FAILURES", parse_limit_ip_password_failures},
     {"LATCH_LIMIT_IP_REGISTRATION_CHECKS", parse_limit_ip_registration_checks},
+    {"LATCH_LIMIT_IP_CODE_SENDS", parse_limit_ip_code_sends},
     {"LATCH_IDLE_TIMEOUT_MS", parse_idle_timeout_ms},
     {"LATCH_HEADER_TIMEOUT_MS", parse_header_timeout_ms},
     {"LATCH_BODY_TIMEOUT_MS", parse_body_timeout_ms},

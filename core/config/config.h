@@ -80,6 +80,9 @@ struct latch_config {
      * username taken, per client IP a minute (default 30). */
     int limit_ip_password_failures;
     int limit_ip_registration_checks;
+    /* LATCH_LIMIT_IP_CODE_SENDS: verification codes sent per tenant and client IP a minute
+     * (default 10; 0 = off). */
+    int limit_ip_code_sends;
     int idle_timeout_ms; /* LATCH_IDLE_TIMEOUT_MS, keep-alive idle, default 60000 */
     /* Per-connection limits against slow clients (docs/operations.md, "Connection limits"). */
     int header_timeout_ms;      /* LATCH_HEADER_TIMEOUT_MS, whole head, default 10000 */

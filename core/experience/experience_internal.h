@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
+#include "experience/code.h"
 #include "experience/experience.h"
 #include "experience/policy.h"
 #include "http/http.h"
@@ -33,6 +34,12 @@
 #define LATCH_XP_DEFAULT_PASSWORD_POLICY "{\"length\": {\"min\": 8, \"max\": 256}}"
 #define LATCH_XP_DEFAULT_SENTINEL_POLICY "{\"maxAttempts\": 100, \"lockoutDuration\": 60}"
 #define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
+/* schema/0004 and 0010. */
+#define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
+    "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
+#define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
+    "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \
+    " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
 
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
@@ -49,6 +56,7 @@ struct latch_xp_interaction {
     const char *sentinel_policy; /* JSON text */
     const char *language_info;   /* JSON text */
     bool has_pending;            /* a registration waits in params._pending */
+    bool has_new_password;       /* a password reset waits in params._newPassword */
     const char *rate_limits;     /* JSON text, Latch's rateLimits ("{}" when none is set) */
 };
 
@@ -109,6 +117,9 @@ void latch_xp_not_found(struct latch_request *req);
 /* Answers JSON that was built with latch_json (frees it). 500 when building failed. */
 void latch_xp_respond_json(struct latch_request *req, int status, struct latch_json *j);
 
+/* Answers 200 {verificationId}. */
+void latch_xp_respond_verification(struct latch_request *req, const char *verification_id);
+
 /* Each file's routes (main thread, before start). */
 latch_rc latch_xp_interaction_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_verification_register(struct latch_server *srv) LATCH_MUST_CHECK;
@@ -116,6 +127,32 @@ latch_rc latch_xp_identification_register(struct latch_server *srv) LATCH_MUST_C
 latch_rc latch_xp_settings_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
+/* verification_code.c */
+latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
+
+/* ---- verification_code.c: the sign-in experience fields of codes ---- */
+
+/* The statement ($1 tenant) that reads signIn, signUp, forgotPasswordMethods and
+ * verificationCodePolicy (stored or default), for latch_xp_methods_read(). */
+extern const struct latch_stmt latch_xp_methods_stmt;
+
+struct latch_xp_methods {
+    struct latch_xp_sign_in sign_in;
+    struct latch_xp_sign_up sign_up;
+    unsigned forgot; /* LATCH_XP_ID_EMAIL / LATCH_XP_ID_PHONE */
+    struct latch_xp_code_policy code_policy;
+};
+
+/* Reads the result of latch_xp_methods_stmt leniently (defaults for what is invalid). */
+void latch_xp_methods_read(const struct latch_store_result *res, struct latch_xp_methods *m);
+
+/* ---- verification.c: password reset ---- */
+
+/* POST /api/experience/submit of a ForgotPassword interaction: sets the new password (from
+ * PUT /api/experience/profile/password), ends the person's sessions, revokes their refresh
+ * tokens and grants and clears their sentinel lock in one transaction, and resets the
+ * interaction (event and verifications), answering 204. */
+void latch_xp_password_reset_submit(struct latch_xp_call *call);
 
 /* social.c: the statement ($1 tenant) that reads what the page's social buttons need, and the
  * writer of GET /api/experience/interaction's socialConnectors from its result:

@@ -35,7 +35,8 @@ static const struct latch_stmt load_stmt = {
            " coalesce(s.sentinel_policy, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb)::text,"
            " coalesce(s.language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb)::text,"
            " i.params ? '_pending',"
-           " coalesce(s.rate_limits, '{}'::jsonb)::text"
+           " coalesce(s.rate_limits, '{}'::jsonb)::text,"
+           " i.params ? '_newPassword'"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN applications a ON a.tenant_id = i.tenant_id"
@@ -48,7 +49,7 @@ static const struct latch_stmt load_stmt = {
 static const struct latch_stmt event_reset_stmt = {
     .name = "xp_event_reset",
     .sql = "UPDATE interactions SET event = $3, verified_user_id = NULL, verification_id = NULL,"
-           " result_user_id = NULL, params = params - '_pending'"
+           " result_user_id = NULL, params = params - '_pending' - '_newPassword'"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
 };
@@ -59,7 +60,9 @@ static const struct latch_stmt event_change_stmt = {
     .name = "xp_event_change",
     .sql = "UPDATE interactions SET event = $3::text,"
            " result_user_id = CASE WHEN event IS DISTINCT FROM $3::text THEN NULL"
-           " ELSE result_user_id END"
+           " ELSE result_user_id END,"
+           " params = CASE WHEN event IS DISTINCT FROM $3::text THEN params - '_newPassword'"
+           " ELSE params END"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
 };
@@ -178,6 +181,7 @@ static void load_done(struct latch_store_result *const *results, int n,
     ia->language_info = col(req, res, 11);
     ia->has_pending = strcmp(latch_store_result_value(res, 0, 12), "t") == 0;
     ia->rate_limits = col(req, res, 13);
+    ia->has_new_password = strcmp(latch_store_result_value(res, 0, 14), "t") == 0;
     if (ia->csrf_token == NULL || ia->sign_in_mode == NULL || ia->password_policy == NULL ||
         ia->sentinel_policy == NULL || ia->language_info == NULL || ia->rate_limits == NULL) {
         end_early(call);
@@ -218,6 +222,17 @@ void latch_xp_exec(struct latch_xp_call *call, const struct latch_store_op *ops,
                    latch_store_cb cb)
 {
     latch_store_exec(latch_loop_store(call->req->loop), call->req->tenant->id, ops, nops, cb, call);
+}
+
+void latch_xp_respond_verification(struct latch_request *req, const char *verification_id)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, verification_id);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 200, &j);
 }
 
 static bool has_control(const char *s)
@@ -379,6 +394,16 @@ static void event_done(struct latch_store_result *const *results, int n,
 static void event_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
 {
     struct event_change *ec = call->data;
+    if (ec->event == LATCH_XP_EVENT_FORGOT_PASSWORD) {
+        /* Password reset exists only where the tenant chose how codes prove the person. */
+        struct latch_xp_methods m;
+        latch_xp_methods_read(res[0], &m);
+        if (m.forgot == 0) {
+            latch_http_respond_errorf(call->req, 422, "session.forgot_password_not_enabled",
+                                      "Forgot password is not enabled.");
+            return;
+        }
+    }
     if (!latch_xp_mode_allows(call->ia.sign_in_mode, ec->event)) {
         latch_http_respond_errorf(call->req, 403, "auth.forbidden", "%s",
                                   ec->event == LATCH_XP_EVENT_REGISTER
@@ -411,22 +436,22 @@ static void put_event(struct latch_request *req, bool reset)
     if (ok) {
         ec->event = latch_xp_event_parse(event);
         if (ec->event == LATCH_XP_EVENT_NONE) {
-            if (strcmp(event, "ForgotPassword") == 0)
-                latch_http_respond_errorf(req, 422, "session.forgot_password_not_enabled",
-                                          "Forgot password is not enabled.");
-            else
-                latch_http_respond_errorf(req, 400, "guard.invalid_input",
-                                          "interactionEvent: must be SignIn or Register");
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "interactionEvent: must be SignIn, Register or "
+                                      "ForgotPassword");
             ok = false;
         }
     }
     latch_xp_body_free(req, body);
     if (!ok)
         return;
-    ec->event_text = ec->event == LATCH_XP_EVENT_SIGN_IN ? "SignIn" : "Register";
+    ec->event_text = ec->event == LATCH_XP_EVENT_SIGN_IN    ? "SignIn"
+                     : ec->event == LATCH_XP_EVENT_REGISTER ? "Register"
+                                                            : "ForgotPassword";
     ec->reset = reset;
     call->data = ec;
-    latch_xp_load(call, NULL, 0, event_loaded);
+    struct latch_store_op extra = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
+    latch_xp_load(call, &extra, 1, event_loaded);
 }
 
 static void put_experience(struct latch_request *req, void *arg)
@@ -447,6 +472,10 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
     if (call->ia.result_user_id == NULL) {
         latch_http_respond_errorf(req, 400, "session.identifier_not_found",
                                   "User identifier not found. Please go back and sign in again.");
+        return;
+    }
+    if (latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD) {
+        latch_xp_password_reset_submit(call);
         return;
     }
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
@@ -498,7 +527,7 @@ latch_rc latch_experience_register(struct latch_server *srv)
         latch_xp_verification_register(srv) != LATCH_OK ||
         latch_xp_identification_register(srv) != LATCH_OK ||
         latch_xp_settings_register(srv) != LATCH_OK || latch_xp_pages_register(srv) != LATCH_OK ||
-        latch_xp_social_register(srv) != LATCH_OK)
+        latch_xp_social_register(srv) != LATCH_OK || latch_xp_code_register(srv) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -1,6 +1,8 @@
 /* Pure rules of the Experience API; see policy.h. */
 #include "experience/policy.h"
 
+#include "experience/code.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,14 +448,224 @@ enum latch_xp_event latch_xp_event_parse(const char *s)
         return LATCH_XP_EVENT_SIGN_IN;
     if (strcmp(s, "Register") == 0)
         return LATCH_XP_EVENT_REGISTER;
+    if (strcmp(s, "ForgotPassword") == 0)
+        return LATCH_XP_EVENT_FORGOT_PASSWORD;
     return LATCH_XP_EVENT_NONE;
 }
 
 bool latch_xp_mode_allows(const char *mode, enum latch_xp_event event)
 {
-    if (event == LATCH_XP_EVENT_SIGN_IN)
+    if (event == LATCH_XP_EVENT_SIGN_IN || event == LATCH_XP_EVENT_FORGOT_PASSWORD)
         return mode == NULL || strcmp(mode, "Register") != 0;
     if (event == LATCH_XP_EVENT_REGISTER)
         return mode == NULL || strcmp(mode, "SignIn") != 0;
     return false;
+}
+
+/* ---- sign-in and sign-up methods, password reset, verification codes ---- */
+
+static const char *const id_names[] = {"username", "email", "phone"};
+
+unsigned latch_xp_identifier_bit(const char *type)
+{
+    for (unsigned i = 0; type != NULL && i < 3; i++)
+        if (strcmp(type, id_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+void latch_xp_sign_in_default(struct latch_xp_sign_in *si)
+{
+    memset(si, 0, sizeof(*si));
+    si->nmethods = 1;
+    si->methods[0] = (struct latch_xp_sign_in_method){
+        .identifier = LATCH_XP_ID_USERNAME, .password = true, .password_primary = true};
+}
+
+bool latch_xp_sign_in_read(yajl_val v, bool strict, struct latch_xp_sign_in *si, char *problem,
+                           size_t cap)
+{
+    static const char *const keys[] = {"methods", NULL};
+    static const char *const mkeys[] = {"identifier", "password", "verificationCode",
+                                        "isPasswordPrimary", NULL};
+    latch_xp_sign_in_default(si);
+    if (v == NULL || YAJL_IS_NULL(v))
+        return true;
+    if (!YAJL_IS_OBJECT(v))
+        return strict ? fail(problem, cap, "signIn", "must be an object") : true;
+    if (strict && !only_keys(v, keys, "signIn", problem, cap))
+        return false;
+    yajl_val methods = member(v, "methods");
+    if (methods == NULL || YAJL_IS_NULL(methods))
+        return true;
+    if (!YAJL_IS_ARRAY(methods) || methods->u.array.len > 3)
+        return strict
+                   ? fail(problem, cap, "signIn.methods", "must be an array of at most 3 methods")
+                   : true;
+    struct latch_xp_sign_in out = {0};
+    unsigned seen = 0;
+    for (size_t i = 0; i < methods->u.array.len; i++) {
+        yajl_val m = methods->u.array.values[i];
+        char path[64];
+        snprintf(path, sizeof(path), "signIn.methods[%zu]", i);
+        if (!YAJL_IS_OBJECT(m)) {
+            if (strict)
+                return fail(problem, cap, path, "must be an object");
+            continue;
+        }
+        if (strict && !only_keys(m, mkeys, path, problem, cap))
+            return false;
+        yajl_val id = member(m, "identifier");
+        unsigned bit = id != NULL && YAJL_IS_STRING(id) ? latch_xp_identifier_bit(id->u.string) : 0;
+        struct latch_xp_sign_in_method sm = {
+            .identifier = bit, .password = true, .password_primary = true};
+        if (!read_bool(m, "password", strict, path, &sm.password, problem, cap) ||
+            !read_bool(m, "verificationCode", strict, path, &sm.verification_code, problem, cap) ||
+            !read_bool(m, "isPasswordPrimary", strict, path, &sm.password_primary, problem, cap))
+            return false;
+        const char *why = NULL;
+        if (bit == 0)
+            why = "identifier must be username, email or phone";
+        else if (seen & bit)
+            why = "identifier must not repeat";
+        else if (!sm.password && !sm.verification_code)
+            why = "must enable password, verificationCode or both";
+        else if (bit == LATCH_XP_ID_USERNAME && sm.verification_code)
+            why = "a username cannot receive a verification code";
+        if (why != NULL) {
+            if (strict)
+                return fail(problem, cap, path, why);
+            continue;
+        }
+        if (bit == LATCH_XP_ID_USERNAME)
+            sm.password_primary = true;
+        seen |= bit;
+        out.methods[out.nmethods++] = sm;
+    }
+    *si = out;
+    return true;
+}
+
+void latch_xp_sign_in_write(const struct latch_xp_sign_in *si, struct latch_json *j)
+{
+    latch_json_begin_object(j);
+    latch_json_key(j, "methods");
+    latch_json_begin_array(j);
+    for (int i = 0; i < si->nmethods; i++) {
+        const struct latch_xp_sign_in_method *m = &si->methods[i];
+        const char *name = m->identifier == LATCH_XP_ID_EMAIL   ? "email"
+                           : m->identifier == LATCH_XP_ID_PHONE ? "phone"
+                                                                : "username";
+        latch_json_begin_object(j);
+        latch_json_key(j, "identifier");
+        latch_json_string(j, name);
+        latch_json_key(j, "password");
+        latch_json_bool(j, m->password);
+        latch_json_key(j, "verificationCode");
+        latch_json_bool(j, m->verification_code);
+        latch_json_key(j, "isPasswordPrimary");
+        latch_json_bool(j, m->password_primary);
+        latch_json_end_object(j);
+    }
+    latch_json_end_array(j);
+    latch_json_end_object(j);
+}
+
+bool latch_xp_sign_in_by_code(const struct latch_xp_sign_in *si, unsigned identifier)
+{
+    for (int i = 0; i < si->nmethods; i++)
+        if (si->methods[i].identifier == identifier)
+            return si->methods[i].verification_code;
+    return false;
+}
+
+void latch_xp_sign_up_read(yajl_val v, struct latch_xp_sign_up *su)
+{
+    su->identifiers = LATCH_XP_ID_USERNAME;
+    su->password = true;
+    su->verify = false;
+    if (v == NULL || !YAJL_IS_OBJECT(v))
+        return;
+    yajl_val ids = member(v, "identifiers");
+    if (ids != NULL && YAJL_IS_ARRAY(ids)) {
+        su->identifiers = 0;
+        for (size_t i = 0; i < ids->u.array.len; i++) {
+            yajl_val t = ids->u.array.values[i];
+            su->identifiers |= YAJL_IS_STRING(t) ? latch_xp_identifier_bit(t->u.string) : 0;
+        }
+    }
+    (void)read_bool(v, "password", false, "signUp.password", &su->password, NULL, 0);
+    (void)read_bool(v, "verify", false, "signUp.verify", &su->verify, NULL, 0);
+}
+
+static const char *const forgot_names[] = {"EmailVerificationCode", "PhoneVerificationCode"};
+
+bool latch_xp_forgot_methods_read(yajl_val v, bool strict, unsigned *methods, char *problem,
+                                  size_t cap)
+{
+    *methods = 0;
+    if (v == NULL || YAJL_IS_NULL(v))
+        return true;
+    if (!YAJL_IS_ARRAY(v))
+        return strict ? fail(problem, cap, "forgotPasswordMethods", "must be an array") : true;
+    unsigned out = 0;
+    for (size_t i = 0; i < v->u.array.len; i++) {
+        yajl_val t = v->u.array.values[i];
+        unsigned bit = 0;
+        for (int k = 0; k < 2 && YAJL_IS_STRING(t); k++)
+            if (strcmp(t->u.string, forgot_names[k]) == 0)
+                bit = k == 0 ? LATCH_XP_ID_EMAIL : LATCH_XP_ID_PHONE;
+        if (bit == 0 || (out & bit)) {
+            if (strict)
+                return fail(problem, cap, "forgotPasswordMethods",
+                            "each must be EmailVerificationCode or PhoneVerificationCode, once");
+            continue;
+        }
+        out |= bit;
+    }
+    *methods = out;
+    return true;
+}
+
+void latch_xp_forgot_methods_write(unsigned methods, struct latch_json *j)
+{
+    latch_json_begin_array(j);
+    if (methods & LATCH_XP_ID_EMAIL)
+        latch_json_string(j, forgot_names[0]);
+    if (methods & LATCH_XP_ID_PHONE)
+        latch_json_string(j, forgot_names[1]);
+    latch_json_end_array(j);
+}
+
+void latch_xp_code_policy_default(struct latch_xp_code_policy *p)
+{
+    p->ttl_seconds = LATCH_XP_CODE_TTL_DEFAULT;
+    p->max_tries = LATCH_XP_CODE_TRIES_DEFAULT;
+}
+
+bool latch_xp_code_policy_read(yajl_val v, bool strict, struct latch_xp_code_policy *p,
+                               char *problem, size_t cap)
+{
+    static const char *const keys[] = {"expirationDuration", "maxRetryAttempts", NULL};
+    latch_xp_code_policy_default(p);
+    if (v == NULL || YAJL_IS_NULL(v))
+        return true;
+    if (!YAJL_IS_OBJECT(v))
+        return strict ? fail(problem, cap, "verificationCodePolicy", "must be an object") : true;
+    if (strict && !only_keys(v, keys, "verificationCodePolicy", problem, cap))
+        return false;
+    return read_int(v, "expirationDuration", LATCH_XP_CODE_TTL_MIN, LATCH_XP_CODE_TTL_MAX, strict,
+                    "verificationCodePolicy.expirationDuration", &p->ttl_seconds, problem, cap) &&
+           read_int(v, "maxRetryAttempts", LATCH_XP_CODE_TRIES_MIN, LATCH_XP_CODE_TRIES_MAX, strict,
+                    "verificationCodePolicy.maxRetryAttempts", &p->max_tries, problem, cap);
+}
+
+void latch_xp_code_policy_write(const struct latch_xp_code_policy *p, struct latch_json *j)
+{
+    latch_json_begin_object(j);
+    latch_json_key(j, "expirationDuration");
+    latch_json_int(j, p->ttl_seconds);
+    latch_json_key(j, "maxRetryAttempts");
+    latch_json_int(j, p->max_tries);
+    latch_json_end_object(j);
 }

@@ -114,12 +114,79 @@ bool latch_xp_is_json(const char *content_type);
 bool latch_xp_csrf_ok(const char *expected, const char *given);
 
 /* interactionEvent values. */
-enum latch_xp_event { LATCH_XP_EVENT_NONE = 0, LATCH_XP_EVENT_SIGN_IN, LATCH_XP_EVENT_REGISTER };
+enum latch_xp_event {
+    LATCH_XP_EVENT_NONE = 0,
+    LATCH_XP_EVENT_SIGN_IN,
+    LATCH_XP_EVENT_REGISTER,
+    LATCH_XP_EVENT_FORGOT_PASSWORD,
+};
 
-/* "SignIn", "Register" (else NONE). */
+/* "SignIn", "Register", "ForgotPassword" (else NONE). */
 enum latch_xp_event latch_xp_event_parse(const char *s);
 
-/* Whether sign_in_mode ("SignIn", "Register", "SignInAndRegister") allows event. */
+/* Whether sign_in_mode ("SignIn", "Register", "SignInAndRegister") allows event (ForgotPassword
+ * as SignIn: a tenant without sign-in has no password to reset). */
 bool latch_xp_mode_allows(const char *sign_in_mode, enum latch_xp_event event);
+
+/* ---- sign-in and sign-up methods, password reset, verification codes ---- */
+
+enum {
+    LATCH_XP_ID_USERNAME = 1 << 0,
+    LATCH_XP_ID_EMAIL = 1 << 1,
+    LATCH_XP_ID_PHONE = 1 << 2,
+};
+
+/* The bit of "username", "email", "phone" (0 otherwise). */
+unsigned latch_xp_identifier_bit(const char *type);
+
+/* signIn: {methods: [{identifier, password, verificationCode, isPasswordPrimary}]}, at most one
+ * method per identifier. */
+struct latch_xp_sign_in_method {
+    unsigned identifier; /* one LATCH_XP_ID_* bit */
+    bool password;
+    bool verification_code;
+    bool password_primary;
+};
+struct latch_xp_sign_in {
+    int nmethods;
+    struct latch_xp_sign_in_method methods[3];
+};
+
+/* Logto's OSS default: username with password. */
+void latch_xp_sign_in_default(struct latch_xp_sign_in *si);
+/* Strict reads (PATCH) refuse unknown identifiers, duplicates, a method with neither password
+ * nor verificationCode and a username with verificationCode, naming the member in problem;
+ * lenient reads (stored values) skip what is invalid. Missing booleans: password true,
+ * verificationCode false, isPasswordPrimary true. */
+bool latch_xp_sign_in_read(yajl_val v, bool strict, struct latch_xp_sign_in *si, char *problem,
+                           size_t cap);
+void latch_xp_sign_in_write(const struct latch_xp_sign_in *si, struct latch_json *j);
+/* Whether signing in by a code sent to an identifier of this bit is enabled. */
+bool latch_xp_sign_in_by_code(const struct latch_xp_sign_in *si, unsigned identifier);
+
+/* signUp, read leniently from storage (settings.c validates what is written). */
+struct latch_xp_sign_up {
+    unsigned identifiers; /* LATCH_XP_ID_* bits; default username */
+    bool password;        /* default true */
+    bool verify;          /* default false */
+};
+void latch_xp_sign_up_read(yajl_val v, struct latch_xp_sign_up *su);
+
+/* forgotPasswordMethods: ["EmailVerificationCode", "PhoneVerificationCode"] as LATCH_XP_ID_EMAIL
+ * and LATCH_XP_ID_PHONE bits; default none (password reset off). Strict reads refuse anything
+ * else and duplicates. */
+bool latch_xp_forgot_methods_read(yajl_val v, bool strict, unsigned *methods, char *problem,
+                                  size_t cap);
+void latch_xp_forgot_methods_write(unsigned methods, struct latch_json *j);
+
+/* verificationCodePolicy: {expirationDuration (s), maxRetryAttempts}. */
+struct latch_xp_code_policy {
+    int ttl_seconds; /* expirationDuration */
+    int max_tries;   /* maxRetryAttempts */
+};
+void latch_xp_code_policy_default(struct latch_xp_code_policy *p);
+bool latch_xp_code_policy_read(yajl_val v, bool strict, struct latch_xp_code_policy *p,
+                               char *problem, size_t cap);
+void latch_xp_code_policy_write(const struct latch_xp_code_policy *p, struct latch_json *j);
 
 #endif

@@ -5,7 +5,10 @@
  * ({automaticAccountLinking, skipRequiredIdentifiers}), signUp ({identifiers, password,
  * verify}; no identifiers = social-only sign-up) and Latch's own rateLimits
  * ({passwordFailuresPerIpPerMinute, registrationChecksPerIpPerMinute}: the tenant's throttling
- * limits; an absent member means the node's LATCH_LIMIT_* value). A tenant
+ * limits; an absent member means the node's LATCH_LIMIT_* value), and what verification codes
+ * may do: signIn ({methods: [{identifier, password, verificationCode, isPasswordPrimary}]}),
+ * forgotPasswordMethods (EmailVerificationCode, PhoneVerificationCode) and
+ * verificationCodePolicy ({expirationDuration, maxRetryAttempts}). A tenant
  * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
  * field it names (after validating it strictly and filling the omitted members of a policy with
  * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
@@ -24,7 +27,6 @@
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
-#define DEFAULT_SIGN_UP "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
 #define SIE_JSON(s)                                                                                \
     "json_build_object('tenantId', $1::text, 'id', 'default',"                                    \
     " 'signInMode', coalesce(" s ".sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"                    \
@@ -37,8 +39,11 @@
     " 'socialSignInConnectorTargets', coalesce(" s ".social_sign_in_connector_targets,"          \
     " '[]'::jsonb),"                                                                               \
     " 'socialSignIn', coalesce(" s ".social_sign_in, '{}'::jsonb),"                              \
-    " 'signUp', coalesce(" s ".sign_up, '" DEFAULT_SIGN_UP "'::jsonb),"                         \
-    " 'rateLimits', coalesce(" s ".rate_limits, '{}'::jsonb))"
+    " 'signUp', coalesce(" s ".sign_up, '" LATCH_XP_DEFAULT_SIGN_UP "'::jsonb),"                         \
+    " 'rateLimits', coalesce(" s ".rate_limits, '{}'::jsonb),"                                  \
+    " 'signIn', coalesce(" s ".sign_in, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"                  \
+    " 'forgotPasswordMethods', coalesce(" s ".forgot_password_methods, '[]'::jsonb),"            \
+    " 'verificationCodePolicy', coalesce(" s ".verification_code_policy, '{}'::jsonb))"
 
 static const struct latch_stmt sie_get = {
     .name = "xp_sie_get",
@@ -47,19 +52,22 @@ static const struct latch_stmt sie_get = {
     .nparams = 1,
 };
 
-/* $2 mode, $3..$10 JSON texts; NULL keeps the stored value (or the column default). */
+/* $2 mode, $3..$13 JSON texts; NULL keeps the stored value (or the column default). */
 static const struct latch_stmt sie_patch = {
     .name = "xp_sie_patch",
     .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
            " sentinel_policy, language_info, branding, social_sign_in_connector_targets,"
-           " social_sign_in, sign_up, rate_limits)"
+           " social_sign_in, sign_up, rate_limits, sign_in, forgot_password_methods,"
+           " verification_code_policy)"
            " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
            " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
            " coalesce($5::jsonb, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb),"
            " coalesce($6::jsonb, '{}'::jsonb), coalesce($7::jsonb, '[]'::jsonb),"
-           " coalesce($8::jsonb, '{}'::jsonb), coalesce($9::jsonb, '" DEFAULT_SIGN_UP "'::jsonb),"
-           " coalesce($10::jsonb, '{}'::jsonb))"
+           " coalesce($8::jsonb, '{}'::jsonb), coalesce($9::jsonb, '" LATCH_XP_DEFAULT_SIGN_UP "'::jsonb),"
+           " coalesce($10::jsonb, '{}'::jsonb),"
+           " coalesce($11::jsonb, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"
+           " coalesce($12::jsonb, '[]'::jsonb), coalesce($13::jsonb, '{}'::jsonb))"
            " ON CONFLICT (tenant_id, id) DO UPDATE SET"
            " sign_in_mode = coalesce($2, s.sign_in_mode),"
            " password_policy = coalesce($3::jsonb, s.password_policy),"
@@ -70,9 +78,12 @@ static const struct latch_stmt sie_patch = {
            " s.social_sign_in_connector_targets),"
            " social_sign_in = coalesce($8::jsonb, s.social_sign_in),"
            " sign_up = coalesce($9::jsonb, s.sign_up),"
-           " rate_limits = coalesce($10::jsonb, s.rate_limits)"
+           " rate_limits = coalesce($10::jsonb, s.rate_limits),"
+           " sign_in = coalesce($11::jsonb, s.sign_in),"
+           " forgot_password_methods = coalesce($12::jsonb, s.forgot_password_methods),"
+           " verification_code_policy = coalesce($13::jsonb, s.verification_code_policy)"
            " RETURNING " SIE_JSON("s"),
-    .nparams = 10,
+    .nparams = 13,
 };
 // clang-format on
 
@@ -288,12 +299,56 @@ static yajl_val top_member(yajl_val body, const char *key)
     return NULL;
 }
 
-/* Reads every field PATCH knows into params[1..10); answers 400 and returns false when one is
+/* signIn, forgotPasswordMethods and verificationCodePolicy (policy.h's strict readers) into
+ * out[0..3); answers 400 and returns false when one is invalid. */
+static bool read_code_fields(struct latch_request *req, yajl_val body, const char **out[3])
+{
+    char problem[192];
+    struct latch_json j;
+    yajl_val v;
+    if ((v = top_member(body, "signIn")) != NULL && !YAJL_IS_NULL(v)) {
+        struct latch_xp_sign_in si;
+        if (!latch_xp_sign_in_read(v, true, &si, problem, sizeof(problem))) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s", problem);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_sign_in_write(&si, &j);
+        if ((*out[0] = take(req, &j)) == NULL)
+            return false;
+    }
+    if ((v = top_member(body, "forgotPasswordMethods")) != NULL && !YAJL_IS_NULL(v)) {
+        unsigned methods;
+        if (!latch_xp_forgot_methods_read(v, true, &methods, problem, sizeof(problem))) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s", problem);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_forgot_methods_write(methods, &j);
+        if ((*out[1] = take(req, &j)) == NULL)
+            return false;
+    }
+    if ((v = top_member(body, "verificationCodePolicy")) != NULL && !YAJL_IS_NULL(v)) {
+        struct latch_xp_code_policy cp;
+        if (!latch_xp_code_policy_read(v, true, &cp, problem, sizeof(problem))) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input", "%s", problem);
+            return false;
+        }
+        latch_json_init(&j);
+        latch_xp_code_policy_write(&cp, &j);
+        if ((*out[2] = take(req, &j)) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* Reads every field PATCH knows into params[1..13); answers 400 and returns false when one is
  * invalid. */
 static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
                        const char **pp_json, const char **sp_json, const char **li_json,
                        const char **branding_json, const char **targets_json,
-                       const char **social_json, const char **sign_up_json, const char **rl_json)
+                       const char **social_json, const char **sign_up_json, const char **rl_json,
+                       const char **codes_json[3])
 {
     char problem[192];
     struct latch_json j;
@@ -385,7 +440,7 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
     if ((v = top_member(body, "signUp")) != NULL && !YAJL_IS_NULL(v) &&
         !read_sign_up(req, v, sign_up_json))
         return false;
-    return true;
+    return read_code_fields(req, body, codes_json);
 }
 
 static void patch_sie(struct latch_request *req, void *arg)
@@ -395,14 +450,16 @@ static void patch_sie(struct latch_request *req, void *arg)
         return;
     const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
     const char *targets = NULL, *social = NULL, *sign_up = NULL, *rl = NULL;
-    bool ok =
-        read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up, &rl);
+    const char *sign_in = NULL, *forgot = NULL, *code_policy = NULL;
+    const char **codes[3] = {&sign_in, &forgot, &code_policy};
+    bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up,
+                         &rl, codes);
     yajl_tree_free(body);
     if (!ok)
         return;
-    struct latch_store_op op = {
-        .stmt = &sie_patch,
-        .params = {req->tenant->id, mode, pp, sp, li, branding, targets, social, sign_up, rl}};
+    struct latch_store_op op = {.stmt = &sie_patch,
+                                .params = {req->tenant->id, mode, pp, sp, li, branding, targets,
+                                           social, sign_up, rl, sign_in, forgot, code_policy}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

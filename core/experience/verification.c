@@ -27,6 +27,12 @@
  * The hash never leaves the server. "Username already in use" answers count per tenant and
  * client IP (rateLimits.registrationChecksPerIpPerMinute, else LATCH_LIMIT_IP_REGISTRATION_CHECKS
  * a minute): past it, 429, so that registration is no unthrottled oracle of who has an account.
+ *
+ * PUT /api/experience/profile/password {password} (ForgotPassword, once identification named the
+ * person through a verified code): checked against the password policy and the person's own
+ * info, hashed on the worker pool, and kept in params._newPassword (tied to that user) until
+ * POST /api/experience/submit (latch_xp_password_reset_submit) sets it, ends every session of the
+ * person and revokes their refresh tokens and grants, all in one statement; 204.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +130,69 @@ static const struct latch_stmt username_taken = {
     .nparams = 2,
 };
 
+/* The password reset's user and what the policy's userInfo rule needs (no row: nobody is
+ * identified, or the user is gone). */
+static const struct latch_stmt reset_user = {
+    .name = "xp_reset_user",
+    .sql = "SELECT u.id, u.username, u.primary_email, u.primary_phone, u.name"
+           " FROM interactions i JOIN users u ON u.tenant_id = i.tenant_id"
+           " AND u.id = i.result_user_id"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
+    .nparams = 2,
+};
+
+/* The new password waits in params._newPassword, tied to the user it was checked for ($3). */
+static const struct latch_stmt new_password_set = {
+    .name = "xp_new_password_set",
+    .sql = "UPDATE interactions SET params = params || jsonb_build_object('_newPassword',"
+           " jsonb_build_object('userId', $3::text, 'passwordEncrypted', $4::text,"
+           " 'passwordEncryptionMethod', 'Argon2i'))"
+           " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
+           " AND event = 'ForgotPassword' AND result_user_id = $3 RETURNING 1",
+    .nparams = 4,
+};
+
+/*
+ * The reset, in one statement: the password; every session of the user ended, every refresh
+ * token revoked, every authorization code not yet used spent (a later use then counts as a
+ * reuse), every grant recorded in revoked_grants (so the access tokens issued from them stop
+ * working at userinfo, schema/0008), the sentinel's lock on the user cleared; the interaction
+ * back to no event. Answers (user id or NULL when nothing was waiting, sessions ended, refresh
+ * tokens revoked, grants revoked).
+ */
+static const struct latch_stmt password_reset = {
+    .name = "xp_password_reset",
+    .sql = "WITH i AS (SELECT result_user_id AS uid, params->'_newPassword' AS p"
+           " FROM interactions WHERE tenant_id = $1 AND id_hash = $2::bytea"
+           " AND expires_at > now() AND event = 'ForgotPassword' AND result_user_id IS NOT NULL"
+           " AND params->'_newPassword'->>'userId' = result_user_id FOR UPDATE),"
+           " pw AS (UPDATE users u SET password_encrypted = i.p->>'passwordEncrypted',"
+           " password_encryption_method = i.p->>'passwordEncryptionMethod', updated_at = now()"
+           " FROM i WHERE u.tenant_id = $1 AND u.id = i.uid RETURNING u.id),"
+           " ses AS (UPDATE sessions SET ended_at = now() WHERE tenant_id = $1"
+           " AND user_id = (SELECT id FROM pw) AND ended_at IS NULL RETURNING 1),"
+           " rt AS (UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = $1"
+           " AND user_id = (SELECT id FROM pw) AND revoked_at IS NULL RETURNING 1),"
+           " ac AS (UPDATE authorization_codes SET consumed_at = now() WHERE tenant_id = $1"
+           " AND user_id = (SELECT id FROM pw) AND consumed_at IS NULL RETURNING 1),"
+           " g AS (INSERT INTO revoked_grants (tenant_id, grant_id)"
+           " SELECT $1, grant_id FROM (SELECT grant_id FROM refresh_tokens WHERE tenant_id = $1"
+           " AND user_id = (SELECT id FROM pw) UNION SELECT grant_id FROM authorization_codes"
+           " WHERE tenant_id = $1 AND user_id = (SELECT id FROM pw)) AS grants"
+           " ON CONFLICT DO NOTHING RETURNING 1),"
+           " sen AS (DELETE FROM sentinel_activities WHERE tenant_id = $1 AND identifier_hash ="
+           " sha256(convert_to('user:' || (SELECT id FROM pw), 'UTF8')) RETURNING 1),"
+           " ia AS (UPDATE interactions SET event = NULL, result_user_id = NULL,"
+           " verified_user_id = NULL, verification_id = NULL,"
+           " params = params - '_newPassword' - '_pending'"
+           " WHERE tenant_id = $1 AND id_hash = $2::bytea AND EXISTS (SELECT 1 FROM pw)"
+           " RETURNING 1)"
+           " SELECT (SELECT id FROM pw), (SELECT count(*) FROM ses), (SELECT count(*) FROM rt),"
+           " (SELECT count(*) FROM g), (SELECT count(*) FROM ac) + (SELECT count(*) FROM sen)"
+           " + (SELECT count(*) FROM ia)",
+    .nparams = 2,
+};
+
 static const struct latch_stmt pending_set = {
     .name = "xp_pending_set",
     .sql = "UPDATE interactions SET params = params || jsonb_build_object('_pending',"
@@ -153,17 +222,6 @@ static void password_free(char **p)
         free(*p);
         *p = NULL;
     }
-}
-
-static void respond_verification(struct latch_request *req, const char *verification_id)
-{
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "verificationId");
-    latch_json_string(&j, verification_id);
-    latch_json_end_object(&j);
-    latch_xp_respond_json(req, 200, &j);
 }
 
 static void respond_blocked(struct latch_request *req, const char *minutes)
@@ -306,7 +364,7 @@ static void pw_ok_done(struct latch_store_result *const *results, int n,
         latch_http_log(call->req, LATCH_LOG_INFO, "password hash of user %s upgraded to Argon2i",
                        pc->user_id);
     latch_metrics_signin(LATCH_METRICS_SIGNIN_PASSWORD, LATCH_METRICS_SIGNIN_SUCCESS);
-    respond_verification(call->req, pc->verification_id);
+    latch_xp_respond_verification(call->req, pc->verification_id);
 }
 
 static void pw_work(void *arg)
@@ -489,7 +547,8 @@ static void post_password(struct latch_request *req, void *arg)
 
 struct npi_call {
     const char *username;
-    char *password; /* heap, wiped */
+    char user_id[LATCH_USERS_ID_LEN + 1]; /* a password reset's user */
+    char *password;                       /* heap, wiped */
     latch_rc rc;
     char hash[LATCH_PASSWORD_HASH_MAX];
     char verification_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
@@ -558,7 +617,7 @@ static void npi_set_done(struct latch_store_result *const *results, int n,
         latch_xp_not_found(call->req);
         return;
     }
-    respond_verification(call->req, nc->verification_id);
+    latch_xp_respond_verification(call->req, nc->verification_id);
 }
 
 static void npi_work(void *arg)
@@ -683,13 +742,173 @@ static void post_new_password_identity(struct latch_request *req, void *arg)
     latch_xp_load(call, &extra, 1, npi_loaded);
 }
 
+/* ---- PUT /api/experience/profile/password (ForgotPassword) ---- */
+
+static void np_set_done(struct latch_store_result *const *results, int n,
+                        const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        /* Expired, or the event or the person changed meanwhile. */
+        latch_http_respond_errorf(call->req, 400, "session.identifier_not_found",
+                                  "User identifier not found. Please go back and sign in again.");
+        return;
+    }
+    latch_http_respond(call->req, 204, NULL, NULL, 0);
+}
+
+static void np_done(void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct npi_call *nc = call->data;
+    struct latch_request *req = call->req;
+    password_free(&nc->password);
+    if (nc->rc != LATCH_OK) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &new_password_set,
+        .params = {req->tenant->id, call->id_hash, nc->user_id, nc->hash},
+    };
+    latch_xp_exec(call, &op, 1, np_set_done);
+    npi_cleanup(call);
+}
+
+static void np_loaded(struct latch_xp_call *call, struct latch_store_result *const *results, int n)
+{
+    struct npi_call *nc = call->data;
+    struct latch_request *req = call->req;
+    const struct latch_store_result *user = results[0];
+    if (latch_xp_event_parse(call->ia.event) != LATCH_XP_EVENT_FORGOT_PASSWORD) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 400, "session.invalid_interaction_type",
+                                  "A new password is set only in the ForgotPassword event.");
+        return;
+    }
+    if (call->ia.result_user_id == NULL || latch_store_result_rows(user) < 1) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 400, "session.identifier_not_found",
+                                  "User identifier not found. Please go back and sign in again.");
+        return;
+    }
+    snprintf(nc->user_id, sizeof(nc->user_id), "%s", latch_store_result_value(user, 0, 0));
+    struct latch_password_policy *pp = latch_arena_alloc(req->arena, sizeof(*pp));
+    if (pp == NULL) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_error err;
+    if (latch_users_policy_parse(call->ia.password_policy, pp, &err) != LATCH_OK)
+        latch_http_log(req, LATCH_LOG_WARN,
+                       "stored password policy is invalid (%s); using the defaults", err.message);
+    struct latch_users_info info = {
+        .username =
+            latch_store_result_isnull(user, 0, 1) ? NULL : latch_store_result_value(user, 0, 1),
+        .email =
+            latch_store_result_isnull(user, 0, 2) ? NULL : latch_store_result_value(user, 0, 2),
+        .phone =
+            latch_store_result_isnull(user, 0, 3) ? NULL : latch_store_result_value(user, 0, 3),
+        .name = latch_store_result_isnull(user, 0, 4) ? NULL : latch_store_result_value(user, 0, 4),
+    };
+    unsigned issues = latch_users_password_issues(nc->password, pp, &info);
+    if (issues != 0) {
+        npi_cleanup(call);
+        respond_rejected(req, issues, pp);
+        return;
+    }
+    if (latch_http_submit(req, LATCH_LANE_CPU, npi_work, np_done, call, &err) != LATCH_OK) {
+        npi_cleanup(call);
+        latch_http_respond_error(req, &err);
+    }
+}
+
+static void put_profile_password(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return;
+    struct npi_call *nc = latch_arena_calloc(req->arena, 1, sizeof(*nc));
+    if (nc == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return;
+    const char *password;
+    bool ok =
+        latch_xp_get_str(req, body, "password", "password", LATCH_PASSWORD_MAX, true, &password);
+    if (ok && (nc->password = password_dup(password)) == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        ok = false;
+    }
+    latch_xp_body_free(req, body);
+    if (!ok)
+        return;
+    call->data = nc;
+    call->cleanup = npi_cleanup;
+    struct latch_store_op extra = {.stmt = &reset_user, .params = {req->tenant->id, call->id_hash}};
+    latch_xp_load(call, &extra, 1, np_loaded);
+}
+
+/* ---- POST /api/experience/submit of ForgotPassword ---- */
+
+static void new_password_required(struct latch_request *req)
+{
+    latch_http_respond_errorf(req, 422, "user.new_password_required_in_profile",
+                              "Set a new password first (PUT /api/experience/profile/password).");
+}
+
+static void reset_done(struct latch_store_result *const *results, int n,
+                       const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[0];
+    if (latch_store_result_isnull(res, 0, 0)) {
+        new_password_required(req);
+        return;
+    }
+    latch_http_log(req, LATCH_LOG_INFO,
+                   "password of user %s reset: %s sessions ended, %s refresh tokens and %s "
+                   "grants revoked",
+                   latch_store_result_value(res, 0, 0), latch_store_result_value(res, 0, 1),
+                   latch_store_result_value(res, 0, 2), latch_store_result_value(res, 0, 3));
+    latch_http_respond(req, 204, NULL, NULL, 0);
+}
+
+void latch_xp_password_reset_submit(struct latch_xp_call *call)
+{
+    struct latch_request *req = call->req;
+    if (!call->ia.has_new_password) {
+        new_password_required(req);
+        return;
+    }
+    struct latch_store_op op = {.stmt = &password_reset,
+                                .params = {req->tenant->id, call->id_hash}};
+    latch_xp_exec(call, &op, 1, reset_done);
+}
+
 latch_rc latch_xp_verification_register(struct latch_server *srv)
 {
     if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, "/api/experience/verification/password",
                                       post_password, NULL) != LATCH_OK ||
         latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
                                       "/api/experience/verification/new-password-identity",
-                                      post_new_password_identity, NULL) != LATCH_OK)
+                                      post_new_password_identity, NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_PUT, "/api/experience/profile/password",
+                                      put_profile_password, NULL) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

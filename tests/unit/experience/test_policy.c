@@ -414,7 +414,8 @@ static void test_events_and_modes(void **state)
     assert_int_equal(latch_xp_event_parse("SignIn"), LATCH_XP_EVENT_SIGN_IN);
     assert_int_equal(latch_xp_event_parse("Register"), LATCH_XP_EVENT_REGISTER);
     assert_int_equal(latch_xp_event_parse("signin"), LATCH_XP_EVENT_NONE);
-    assert_int_equal(latch_xp_event_parse("ForgotPassword"), LATCH_XP_EVENT_NONE);
+    assert_int_equal(latch_xp_event_parse("ForgotPassword"), LATCH_XP_EVENT_FORGOT_PASSWORD);
+    assert_int_equal(latch_xp_event_parse("forgotpassword"), LATCH_XP_EVENT_NONE);
     assert_int_equal(latch_xp_event_parse(NULL), LATCH_XP_EVENT_NONE);
 
     assert_true(latch_xp_mode_allows("SignInAndRegister", LATCH_XP_EVENT_SIGN_IN));
@@ -424,6 +425,10 @@ static void test_events_and_modes(void **state)
     assert_false(latch_xp_mode_allows("Register", LATCH_XP_EVENT_SIGN_IN));
     assert_true(latch_xp_mode_allows("Register", LATCH_XP_EVENT_REGISTER));
     assert_false(latch_xp_mode_allows("SignInAndRegister", LATCH_XP_EVENT_NONE));
+    /* a password to reset exists only where people sign in */
+    assert_true(latch_xp_mode_allows("SignIn", LATCH_XP_EVENT_FORGOT_PASSWORD));
+    assert_true(latch_xp_mode_allows("SignInAndRegister", LATCH_XP_EVENT_FORGOT_PASSWORD));
+    assert_false(latch_xp_mode_allows("Register", LATCH_XP_EVENT_FORGOT_PASSWORD));
 }
 
 /* ---- compiled-in assets ---- */
