@@ -415,22 +415,17 @@ static void auth_cleanup(struct latch_xp_call *call)
 static void auth_work(void *arg)
 {
     struct auth_call *ac = arg;
-    char *config = latch_mgmt_connector_config_open(ac->master, ac->tenant_id, ac->connector_id,
-                                                    ac->stored_config);
-    if (config == NULL) {
-        ac->rc = LATCH_FAIL;
-        snprintf(ac->error_code, sizeof(ac->error_code), "connector.invalid_config");
-        snprintf(ac->error_detail, sizeof(ac->error_detail), "the stored config cannot be opened");
-        return;
-    }
-    struct latch_plugin_call pc = {.config_json = config,
-                                   .session_json = "{}",
+    struct latch_plugin_call pc = {.session_json = "{}",
                                    .request_id = ac->xp->req->request_id,
                                    .tenant = ac->xp->req->tenant->id};
-    ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->flow_state, ac->redirect_uri, NULL,
-                                            &ac->uri);
-    latch_mgmt_connector_config_free(config);
-    ac->session = pc.session_out;
+    ac->rc = latch_mgmt_connector_call_open(&pc, ac->master, ac->tenant_id, ac->connector_id,
+                                            ac->stored_config);
+    if (ac->rc == LATCH_OK) {
+        ac->rc = latch_plugin_authorization_uri(ac->plugin, &pc, ac->flow_state, ac->redirect_uri,
+                                                NULL, &ac->uri);
+        ac->session = pc.session_out;
+    }
+    latch_mgmt_connector_call_close(&pc);
     if (ac->rc != LATCH_OK) {
         memcpy(ac->error_code, pc.error_code, sizeof(ac->error_code));
         memcpy(ac->error_detail, pc.error_detail, sizeof(ac->error_detail));
@@ -1029,26 +1024,22 @@ static void cb_store_profile(struct cb_call *cc)
 static void cb_work(void *arg)
 {
     struct cb_call *cc = arg;
-    char *config = latch_mgmt_connector_config_open(cc->master, cc->tenant_id, cc->connector_id,
-                                                    cc->stored_config);
-    if (config == NULL) {
-        cc->rc = LATCH_FAIL;
-        snprintf(cc->error_code, sizeof(cc->error_code), "connector.invalid_config");
-        snprintf(cc->error_detail, sizeof(cc->error_detail), "the stored config cannot be opened");
-        return;
-    }
     const char *names[LATCH_FORM_MAX_FIELDS], *values[LATCH_FORM_MAX_FIELDS];
     for (int i = 0; i < cc->form.n; i++) {
         names[i] = cc->form.fields[i].name;
         values[i] = cc->form.fields[i].value;
     }
-    struct latch_plugin_call pc = {.config_json = config,
-                                   .session_json = cc->session,
+    struct latch_plugin_call pc = {.session_json = cc->session,
                                    .request_id = cc->req->request_id,
                                    .tenant = cc->req->tenant->id};
-    cc->rc = latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n, &cc->user);
-    latch_mgmt_connector_config_free(config);
-    free(pc.session_out); /* the flow ends here */
+    cc->rc = latch_mgmt_connector_call_open(&pc, cc->master, cc->tenant_id, cc->connector_id,
+                                            cc->stored_config);
+    if (cc->rc == LATCH_OK) {
+        cc->rc = latch_plugin_user_info(cc->plugin, &pc, names, values, (size_t)cc->form.n,
+                                        &cc->user);
+        free(pc.session_out); /* the flow ends here */
+    }
+    latch_mgmt_connector_call_close(&pc);
     if (cc->rc != LATCH_OK) {
         memcpy(cc->error_code, pc.error_code, sizeof(cc->error_code));
         cc->error_code[sizeof(cc->error_code) - 1] = '\0';

@@ -1,20 +1,47 @@
 /*
- * INTERIM (branch h11-codes): the interface of core/messages as agreed with branch h11-msg, which
- * implements it. This file and messages.c are replaced by that branch when it is merged; they
- * exist so that the verification codes of experience/ build and run before it lands.
+ * messages/: email and SMS sent by the core on behalf of a tenant (verification codes, password
+ * resets, invitations), through the tenant's email or SMS connector (plugin/, ABI 1.1's
+ * send_message), with the tenant's email templates (/api/email-templates) over the connector's.
  *
- * Sends a message (a verification code, an invitation) through the tenant's email or SMS
- * connector.
+ * A tenant has at most one email and one SMS connector (Logto's rule; `connectors.type`), so a
+ * message names only its channel. The connector runs on the I/O worker lane, bounded per tenant,
+ * as social connector calls do; nothing here blocks a loop thread.
+ *
+ * The names and numbers below mirror the connector ABI's (plugins-api/latch/connector.h) so that
+ * core callers need not include it; tests/unit/messages checks that they stay equal.
  */
 #ifndef LATCH_MESSAGES_MESSAGES_H
 #define LATCH_MESSAGES_MESSAGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-#include "http/http.h"
 #include "util/error.h"
 
+struct latch_request;
+struct latch_plugin;
+struct latch_plugin_call;
+
 enum latch_messages_channel { LATCH_MESSAGES_EMAIL = 1, LATCH_MESSAGES_SMS = 2 };
+
+/* Why a message is sent: enum latch_connector_template's values (Logto's TemplateType). */
+#define LATCH_MESSAGES_TEMPLATE_SIGN_IN                    1 /* "SignIn" */
+#define LATCH_MESSAGES_TEMPLATE_REGISTER                   2 /* "Register" */
+#define LATCH_MESSAGES_TEMPLATE_FORGOT_PASSWORD            3 /* "ForgotPassword" */
+#define LATCH_MESSAGES_TEMPLATE_GENERIC                    4 /* "Generic" */
+#define LATCH_MESSAGES_TEMPLATE_ORGANIZATION_INVITATION    5 /* "OrganizationInvitation" */
+#define LATCH_MESSAGES_TEMPLATE_USER_PERMISSION_VALIDATION 6 /* "UserPermissionValidation" */
+#define LATCH_MESSAGES_TEMPLATE_BIND_NEW_IDENTIFIER        7 /* "BindNewIdentifier" */
+#define LATCH_MESSAGES_TEMPLATE_MFA_VERIFICATION           8 /* "MfaVerification" */
+#define LATCH_MESSAGES_TEMPLATE_BIND_MFA                   9 /* "BindMfa" */
+#define LATCH_MESSAGES_TEMPLATE_MAX                        9
+
+/* Bounds of what one message carries (the ABI allows 32 variables). */
+#define LATCH_MESSAGES_VARS_MAX      32
+#define LATCH_MESSAGES_VAR_NAME_MAX  64
+#define LATCH_MESSAGES_VAR_VALUE_MAX 2048
+#define LATCH_MESSAGES_TO_MAX        256
+#define LATCH_MESSAGES_LOCALE_MAX    16 /* Logto's language_tag is varchar(16) */
 
 struct latch_messages_var {
     const char *name, *value;
@@ -22,20 +49,72 @@ struct latch_messages_var {
 
 struct latch_messages_send {
     enum latch_messages_channel channel;
-    int type; /* Logto's TemplateType: SignIn 1, Register 2, ForgotPassword 3, Generic 4,
-               * OrganizationInvitation 5, UserPermissionValidation 6, BindNewIdentifier 7 */
-    const char *to;
-    const char *locale;
+    int type;           /* LATCH_MESSAGES_TEMPLATE_* */
+    const char *to;     /* email address, or phone digits */
+    const char *locale; /* may be NULL */
     const struct latch_messages_var *vars;
-    size_t nvars;
+    size_t nvars; /* code, link, ... */
 };
 
+/* err is NULL when the message was handed to the provider. req is the one given to
+ * latch_messages_send, still unanswered. */
 typedef void (*latch_messages_cb)(struct latch_request *req, const struct latch_error *err,
                                   void *arg);
 
-/* cb runs once on req's loop; err NULL = sent; 400 connector.not_found when the tenant has no
- * connector of the channel. */
+/*
+ * Sends on behalf of req's tenant: finds the tenant's connector of that channel (its row in
+ * `connectors` whose factory is of that kind and loaded on this node), decrypts its config,
+ * reads the tenant's email template override for (language, type) when channel is email (the
+ * exact locale, then its language without region, then the sign-in experience's fallback
+ * language, then the fallback language's Generic template, as Logto; none: the connector's own
+ * template), runs latch_plugin_send_message on the I/O worker lane (per-tenant bound), and
+ * calls cb on req's loop thread exactly once, never from inside this call (unless req's arena
+ * is exhausted, when cb gets a 503 at once): err NULL when sent;
+ * else err with a Logto-style code: 400 "connector.not_found" when the tenant has no connector
+ * of that channel, 400 "guard.invalid_input" for a message out of bounds, 400/502
+ * "connector.<status>" from the connector, 503 when the lane is full or the store is away.
+ * Everything m points to is copied before this returns. Loop thread of req only; req must stay
+ * unanswered until cb runs. Never logs the recipient's variables (codes, links).
+ */
 void latch_messages_send(struct latch_request *req, const struct latch_messages_send *m,
                          latch_messages_cb cb, void *arg);
+
+/* ---- shared with the Management API (connectors' test endpoint, email templates) ---- */
+
+/* Logto's name of a template type ("SignIn", ...), NULL when type is unknown. */
+const char *latch_messages_template_name(int type);
+/* The type of a Logto template name (case-sensitive), 0 when unknown. */
+int latch_messages_template_type(const char *name);
+
+/* The connector kind (enum latch_connector_kind) of a channel, and the channel of a kind
+ * (0 when the kind sends no messages). */
+int latch_messages_channel_kind(enum latch_messages_channel channel);
+enum latch_messages_channel latch_messages_kind_channel(int kind);
+/* Logto's ConnectorType name of a kind: "Social", "Email", "Sms" (NULL when unknown). */
+const char *latch_messages_kind_name(int kind);
+
+/* Checks m's bounds: a known channel and type, a recipient of the channel's form (an email
+ * address for email, 1..15 digits for SMS as Logto's phone numbers), a locale of at most
+ * LATCH_MESSAGES_LOCALE_MAX characters of [A-Za-z0-9-_], at most LATCH_MESSAGES_VARS_MAX
+ * variables with names of [A-Za-z0-9_.] and bounded values. err: 400 "guard.invalid_input"
+ * naming what is wrong. Any thread. */
+latch_rc latch_messages_check(const struct latch_messages_send *m,
+                              struct latch_error *err) LATCH_MUST_CHECK;
+
+/* The tenant's template for a message (Logto's EmailTemplateDetails), NULL members when none. */
+struct latch_messages_template {
+    const char *subject, *content, *content_type;
+};
+
+/*
+ * The blocking part of a send: hands m to the connector p with call->config_json (plaintext),
+ * tpl (may be NULL) and ip (may be NULL). On failure err says why in Logto's form (the status
+ * the answer should have, "connector.<status>", a message fit for an administrator), and the
+ * connector's detail is in call->error_detail (log only). Worker pool only.
+ */
+latch_rc latch_messages_deliver(struct latch_plugin *p, struct latch_plugin_call *call,
+                                const struct latch_messages_send *m,
+                                const struct latch_messages_template *tpl, const char *ip,
+                                struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

@@ -571,9 +571,10 @@ void latch_metrics_signin(enum latch_metrics_signin_method method,
 
 /* ---- connectors: a table of the (id, version) pairs seen, filled as they are first called ---- */
 
-static const char *const op_names[] = {"authorization_uri", "user_info", "validate_config"};
+static const char *const op_names[] = {"authorization_uri", "user_info", "validate_config",
+                                       "send_message"};
 static const char *const call_outcomes[] = {"ok", "error"};
-#define N_OPS 3
+#define N_OPS 4
 
 struct connector_slot {
     char id[128];

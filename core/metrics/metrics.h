@@ -146,6 +146,7 @@ enum latch_metrics_connector_op {
     LATCH_METRICS_CONNECTOR_AUTHORIZATION_URI = 0,
     LATCH_METRICS_CONNECTOR_USER_INFO,
     LATCH_METRICS_CONNECTOR_VALIDATE_CONFIG,
+    LATCH_METRICS_CONNECTOR_SEND_MESSAGE,
 };
 void latch_metrics_connector_call(const char *id, const char *version,
                                   enum latch_metrics_connector_op op, bool ok,

@@ -1,21 +1,30 @@
 /*
- * Management API: social connectors, in Logto's shapes.
+ * Management API: social, email and SMS connectors, in Logto's shapes.
  *
  *   GET  /api/connector-factories[/:id]   what the node has loaded (plugin/ registry)
  *   GET  /api/connectors                   the tenant's connector instances
  *   POST /api/connectors                   {connectorId, config, metadata?, id?, syncProfile?}
  *   GET, PATCH, DELETE /api/connectors/:id
+ *   POST /api/connectors/:factoryId/test   {email | phone, config, locale?}: a test message
+ *
+ * A tenant has at most one email and one SMS connector (Logto's rule): creating one of another
+ * factory deletes the old one in the same transaction (connectors.type, with a unique index as
+ * the backstop when two creations race). The test endpoint sends Logto's Generic template with
+ * the code 000000 through the factory with the config given, stores nothing, and is throttled
+ * per tenant.
  *
  * A connector's config is validated by its factory (schema and validate_config op) on the worker
  * pool, since a connector op may block. Confidential fields (the factory's formItems with
  * isConfidential) are sealed before they reach PostgreSQL: each becomes
  * {"$sealed": "<base64url of iv || ciphertext || tag>"} (AES-256-GCM under a key derived from
- * LATCH_SECRET_KEY, bound to tenant, connector and field), and answers show them as "********".
+ * LATCH_SECRET_KEY, bound to tenant, connector and field), or {"$sealedJson": …} over the JSON
+ * text of a value that is no string (SMTP's auth object), and answers show them as "********".
  * A PATCH that sends "********" back for a confidential field keeps the stored value.
  *
  * The connector JSON is the row's (id, tenantId, connectorId, config, metadata, syncProfile,
- * createdAt) over the factory's metadata (target, name, logo, formItems, …), type "Social" and
- * platform "Universal", as Logto's ConnectorResponse. Factory lookups only read the registry;
+ * createdAt, type) over the factory's metadata (target, name, logo, formItems, …), with platform
+ * "Universal" for social connectors and null for email and SMS ones, as Logto's
+ * ConnectorResponse. Factory lookups only read the registry;
  * they do not call into a connector, so they run on the loop thread.
  */
 #include <stdio.h>
@@ -25,14 +34,20 @@
 #include "config/config.h"
 #include "util/base64.h"
 #include "jose/secret.h"
+#include "messages/messages.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
 #include "tenants/tenants.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 
 #define CONNECTOR_ID_MAX 128
 #define CONFIG_KEYS_MAX  64
 #define SEALED_MASK      "********"
+/* A sealed string value is {"$sealed": …}; a sealed JSON value (an object such as SMTP's auth,
+ * a number, a boolean) is {"$sealedJson": …} over its JSON text. */
+#define SEALED_KEY      "$sealed"
+#define SEALED_JSON_KEY "$sealedJson"
 #define SEAL_PURPOSE     "latch/connector-config/v1"
 #define GENERATED_ID_LEN 21
 #define CONNECTOR_ENTITY "connector"
@@ -44,9 +59,10 @@
     "json_build_object('id', " c ".id, 'tenantId', " c ".tenant_id,"                               \
     " 'connectorId', " c ".connector_id,"                                                          \
     " 'config', coalesce((SELECT jsonb_object_agg(e.key, CASE WHEN jsonb_typeof(e.value) ="       \
-    " 'object' AND e.value ? '$sealed' THEN '\"" SEALED_MASK "\"'::jsonb ELSE e.value END)"         \
+    " 'object' AND (e.value ? '" SEALED_KEY "' OR e.value ? '" SEALED_JSON_KEY "')"                \
+    " THEN '\"" SEALED_MASK "\"'::jsonb ELSE e.value END)"                                          \
     " FROM jsonb_each(" c ".config) AS e), '{}'::jsonb),"                                          \
-    " 'metadata', " c ".metadata, 'syncProfile', " c ".sync_profile,"                              \
+    " 'metadata', " c ".metadata, 'syncProfile', " c ".sync_profile, 'type', " c ".type,"         \
     " 'createdAt', " LATCH_MGMT_SQL_MS(c ".created_at") ")::text"
 
 static const struct latch_stmt list_stmt = {
@@ -58,22 +74,34 @@ static const struct latch_stmt list_stmt = {
 
 static const struct latch_stmt get_stmt = {
     .name = "mgmt_connectors_get",
-    .sql = "SELECT " CONNECTOR_ROW_JSON("c") ", c.connector_id, c.config::text"
+    .sql = "SELECT " CONNECTOR_ROW_JSON("c") ", c.connector_id, c.config::text, c.type"
            " FROM connectors c WHERE c.tenant_id = $1 AND c.id = $2",
     .nparams = 2,
 };
 
-/* $7: the factory allows several instances. No row: one exists already. */
+/* $7: the factory allows several instances. No row: one exists already. $8: the type
+ * ("Social", "Email", "Sms"). */
 static const struct latch_stmt insert_stmt = {
     .name = "mgmt_connectors_insert",
     .sql = "INSERT INTO connectors AS c (tenant_id, id, connector_id, config, metadata,"
-           " sync_profile)"
+           " sync_profile, type)"
            " SELECT $1::text, $2::text, $3::text, $4::jsonb, coalesce($5::jsonb, '{}'::jsonb),"
-           " coalesce($6::boolean, false)"
+           " coalesce($6::boolean, false), $8::text"
            " WHERE $7::boolean OR NOT EXISTS (SELECT 1 FROM connectors"
            " WHERE tenant_id = $1::text AND connector_id = $3::text)"
            " RETURNING " CONNECTOR_ROW_JSON("c"),
-    .nparams = 7,
+    .nparams = 8,
+};
+
+/* Before inserting an email or SMS connector ($2 its type, $3 its factory), in the same
+ * transaction: the tenant's connector of that type from another factory goes (Logto: "we can
+ * have only one working email/sms connector"). One of the same factory stays, and the insert
+ * then finds it and refuses, as Logto's one-instance rule does. */
+static const struct latch_stmt replace_stmt = {
+    .name = "mgmt_connectors_replace",
+    .sql = "DELETE FROM connectors WHERE tenant_id = $1 AND type = $2::text"
+           " AND connector_id <> $3::text RETURNING id",
+    .nparams = 3,
 };
 
 /* $3 config, $4 metadata, $5 syncProfile: NULL keeps the stored value. $6: the config read
@@ -152,9 +180,9 @@ static bool seal_aad(char *aad, size_t cap, const char *tenant_id, const char *c
     return n > 0 && (size_t)n < cap;
 }
 
-/* {"$sealed": "<b64url>"} for plain. */
+/* {"<marker>": "<b64url>"} for plain; marker is SEALED_KEY or SEALED_JSON_KEY. */
 static bool gen_sealed(struct latch_json *g, const uint8_t key[32], const char *aad,
-                       const char *plain)
+                       const char *marker, const char *plain)
 {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
@@ -171,17 +199,21 @@ static bool gen_sealed(struct latch_json *g, const uint8_t key[32], const char *
     }
     text[n] = '\0';
     latch_json_begin_object(g);
-    latch_mgmt_gen_str(g, "$sealed");
+    latch_mgmt_gen_str(g, marker);
     latch_mgmt_gen_str(g, text);
     latch_json_end_object(g);
     free(text);
     return true;
 }
 
-static yajl_val sealed_member(yajl_val v)
+/* The sealed text of a stored value, NULL when it is not sealed; *json: it seals JSON text. */
+static yajl_val sealed_member(yajl_val v, bool *json)
 {
     if (v == NULL || !YAJL_IS_OBJECT(v) || v->u.object.len != 1 ||
-        strcmp(v->u.object.keys[0], "$sealed") != 0 || !YAJL_IS_STRING(v->u.object.values[0]))
+        !YAJL_IS_STRING(v->u.object.values[0]))
+        return NULL;
+    *json = strcmp(v->u.object.keys[0], SEALED_JSON_KEY) == 0;
+    if (!*json && strcmp(v->u.object.keys[0], SEALED_KEY) != 0)
         return NULL;
     return v->u.object.values[0];
 }
@@ -227,7 +259,8 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
         const char *k = tree->u.object.keys[i];
         yajl_val v = tree->u.object.values[i];
         latch_mgmt_gen_str(g, k);
-        yajl_val s = sealed_member(v);
+        bool json = false;
+        yajl_val s = sealed_member(v, &json);
         if (s == NULL) {
             latch_mgmt_gen_value(g, v);
             continue;
@@ -236,13 +269,19 @@ char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *ten
         char *plain = seal_aad(aad, sizeof(aad), tenant_id, connector_id, k)
                           ? open_sealed(key, aad, s->u.string)
                           : NULL;
-        if (plain == NULL) {
+        yajl_val value = plain && json ? yajl_tree_parse(plain, NULL, 0) : NULL;
+        if (plain == NULL || (json && value == NULL)) {
             latch_warn("tenant %s: connector %s: config field %s cannot be opened (wrong "
                        "LATCH_SECRET_KEY or tampered row)",
                        tenant_id, connector_id, k);
+            latch_mgmt_connector_config_free(plain);
             goto done;
         }
-        latch_mgmt_gen_str(g, plain);
+        if (json)
+            latch_mgmt_gen_value(g, value);
+        else
+            latch_mgmt_gen_str(g, plain);
+        secret_tree_free(value);
         latch_mgmt_connector_config_free(plain);
     }
     latch_json_end_object(g);
@@ -254,6 +293,26 @@ done:
     explicit_bzero(key, sizeof(key));
     yajl_tree_free(tree);
     return out;
+}
+
+latch_rc latch_mgmt_connector_call_open(struct latch_plugin_call *call, const uint8_t master[32],
+                                        const char *tenant_id, const char *connector_id,
+                                        const char *stored)
+{
+    char *config = latch_mgmt_connector_config_open(master, tenant_id, connector_id, stored);
+    call->config_json = config;
+    if (config != NULL)
+        return LATCH_OK;
+    snprintf(call->error_code, sizeof(call->error_code), "connector.invalid_config");
+    snprintf(call->error_detail, sizeof(call->error_detail), "the stored config cannot be opened");
+    return LATCH_FAIL;
+}
+
+void latch_mgmt_connector_call_close(struct latch_plugin_call *call)
+{
+    /* The config was opened here, so it is this module's to wipe. */
+    latch_mgmt_connector_config_free((char *)call->config_json);
+    call->config_json = NULL;
 }
 
 /* ---- factories ---- */
@@ -312,7 +371,7 @@ struct factories {
 static void each_factory(struct latch_plugin *p, void *arg)
 {
     struct factories *f = arg;
-    if (latch_plugin_info(p)->kind != 1 /* social */)
+    if (latch_messages_kind_name(latch_plugin_info(p)->kind) == NULL)
         return;
     yajl_val t = factory_tree(p);
     if (t != NULL)
@@ -389,7 +448,7 @@ static void gen_connector(struct latch_json *g, yajl_val row)
     if (factory != NULL) {
         for (size_t i = 0; i < factory->u.object.len; i++) {
             const char *k = factory->u.object.keys[i];
-            if (obj_get(row, k) != NULL || strcmp(k, "type") == 0 || strcmp(k, "platform") == 0)
+            if (obj_get(row, k) != NULL || strcmp(k, "platform") == 0)
                 continue;
             bool overridden = false;
             for (const char *const *o = overrides; *o && !overridden; o++) {
@@ -418,10 +477,15 @@ static void gen_connector(struct latch_json *g, yajl_val row)
         latch_mgmt_gen_str(g, row->u.object.keys[i]);
         latch_mgmt_gen_value(g, row->u.object.values[i]);
     }
-    latch_mgmt_gen_str(g, "type");
-    latch_mgmt_gen_str(g, "Social");
+    /* The row's type ("Social", "Email", "Sms") came with it; Logto gives email and SMS
+     * connectors no platform. */
+    yajl_val type = obj_get(row, "type");
+    bool social = type == NULL || !YAJL_IS_STRING(type) || strcmp(type->u.string, "Social") == 0;
     latch_mgmt_gen_str(g, "platform");
-    latch_mgmt_gen_str(g, "Universal");
+    if (social)
+        latch_mgmt_gen_str(g, "Universal");
+    else
+        latch_json_null(g);
     latch_json_end_object(g);
     yajl_tree_free(factory);
 }
@@ -470,6 +534,7 @@ struct cx {
     const char *metadata_json;
     const char *sync_profile; /* "true"/"false"/NULL */
     const char *old_config;   /* PATCH: the stored text the update is based on */
+    const char *type;         /* Logto's ConnectorType: "Social", "Email", "Sms" */
     bool standard;
     bool config_given;
     char **confidential; /* keys, NULL-terminated (arena) */
@@ -640,7 +705,20 @@ static latch_rc seal_config(struct cx *c, const uint8_t master[32])
         char aad[512];
         if (conf && YAJL_IS_STRING(v)) {
             if (!seal_aad(aad, sizeof(aad), c->req->tenant->id, c->id, k) ||
-                !gen_sealed(g, key, aad, v->u.string))
+                !gen_sealed(g, key, aad, SEALED_KEY, v->u.string))
+                goto done;
+        } else if (conf && !YAJL_IS_NULL(v)) {
+            /* An object (SMTP's auth {user, pass}), a number or a boolean: its JSON text. */
+            struct latch_json *vg = secret_gen_new();
+            char *text = NULL;
+            if (vg != NULL) {
+                latch_mgmt_gen_value(vg, v);
+                text = secret_gen_take(vg);
+            }
+            bool sealed = text != NULL && seal_aad(aad, sizeof(aad), c->req->tenant->id, c->id, k) &&
+                          gen_sealed(g, key, aad, SEALED_JSON_KEY, text);
+            latch_mgmt_connector_config_free(text);
+            if (!sealed)
                 goto done;
         } else {
             latch_mgmt_gen_value(g, v);
@@ -664,12 +742,19 @@ static void write_done(struct latch_store_result *const *results, int n,
     struct cx *c = arg;
     struct latch_request *req = c->req;
     bool insert = c->old_config == NULL && req->method == LATCH_HTTP_POST;
+    bool replacing = insert && n == 2;
     if (err != NULL) {
-        latch_mgmt_store_error(req, err, "connector.id_already_exists",
-                               "A connector with this ID already exists.");
+        if (replacing)
+            latch_mgmt_store_error(req, err, "connector.id_already_exists",
+                                   "A connector with this ID already exists, or another connector "
+                                   "of this type was created at the same time; try again.");
+        else
+            latch_mgmt_store_error(req, err, "connector.id_already_exists",
+                                   "A connector with this ID already exists.");
         return;
     }
-    if (latch_store_result_rows(results[0]) < 1) {
+    const struct latch_store_result *res = results[n - 1];
+    if (latch_store_result_rows(res) < 1) {
         if (insert)
             latch_http_respond_errorf(req, 422, "connector.multiple_instances_not_supported",
                                       "Multiple instances are not supported for this "
@@ -683,34 +768,45 @@ static void write_done(struct latch_store_result *const *results, int n,
     }
     latch_http_log(req, LATCH_LOG_INFO, "connector %s (%s) %s", c->id,
                    c->factory_id ? c->factory_id : "-", insert ? "created" : "updated");
-    respond_connectors(req, results[0], 200, false);
+    for (int i = 0; replacing && i < latch_store_result_rows(results[0]); i++)
+        latch_http_log(req, LATCH_LOG_INFO, "connector %s deleted: replaced by %s (one %s "
+                       "connector per tenant)",
+                       latch_store_result_value(results[0], i, 0), c->id, c->type);
+    respond_connectors(req, res, 200, false);
 }
 
 static void write_row(struct cx *c)
 {
     struct latch_request *req = c->req;
-    struct latch_store_op op;
-    memset(&op, 0, sizeof(op));
+    struct latch_store_op ops[2];
+    int nops = 0;
+    memset(ops, 0, sizeof(ops));
     if (req->method == LATCH_HTTP_POST) {
-        op.stmt = &insert_stmt;
-        op.params[0] = req->tenant->id;
-        op.params[1] = c->id;
-        op.params[2] = c->factory_id;
-        op.params[3] = c->config_sealed;
-        op.params[4] = c->metadata_json;
-        op.params[5] = c->sync_profile;
-        op.params[6] = c->standard ? "true" : "false";
+        if (strcmp(c->type, "Social") != 0)
+            ops[nops++] = (struct latch_store_op){
+                .stmt = &replace_stmt, .params = {req->tenant->id, c->type, c->factory_id}};
+        struct latch_store_op *op = &ops[nops++];
+        op->stmt = &insert_stmt;
+        op->params[0] = req->tenant->id;
+        op->params[1] = c->id;
+        op->params[2] = c->factory_id;
+        op->params[3] = c->config_sealed;
+        op->params[4] = c->metadata_json;
+        op->params[5] = c->sync_profile;
+        op->params[6] = c->standard ? "true" : "false";
+        op->params[7] = c->type;
     } else {
-        op.stmt = &update_stmt;
-        op.params[0] = req->tenant->id;
-        op.params[1] = c->id;
-        op.params[2] = c->config_sealed;
-        op.params[3] = c->metadata_json;
-        op.params[4] = c->sync_profile;
-        op.params[5] = c->config_given ? c->old_config : NULL;
+        struct latch_store_op *op = &ops[nops++];
+        op->stmt = &update_stmt;
+        op->params[0] = req->tenant->id;
+        op->params[1] = c->id;
+        op->params[2] = c->config_sealed;
+        op->params[3] = c->metadata_json;
+        op->params[4] = c->sync_profile;
+        op->params[5] = c->config_given ? c->old_config : NULL;
     }
-    /* The params are copied when the statement is sent. */
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, write_done, c);
+    /* The params are copied when the statements are sent. */
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, nops, write_done, c);
     cx_clear(c);
 }
 
@@ -813,7 +909,8 @@ static void create_connector(struct latch_request *req, void *arg)
     }
     c->factory_id = fid;
     c->plugin = latch_plugin_get(fid);
-    if (c->plugin == NULL || latch_plugin_info(c->plugin)->kind != 1 /* social */) {
+    c->type = c->plugin ? latch_messages_kind_name(latch_plugin_info(c->plugin)->kind) : NULL;
+    if (c->type == NULL) {
         latch_http_respond_errorf(req, 422, "connector.not_found_with_connector_id",
                                   "Can not find connector with given standard connector id.");
         goto fail;
@@ -873,6 +970,13 @@ static void patch_loaded(struct latch_store_result *const *results, int n,
     c->old_config = latch_arena_strdup(req->arena, latch_store_result_value(res, 0, 2));
     if (c->factory_id == NULL || c->old_config == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        goto fail;
+    }
+    /* Logto: only a social connector syncs a profile. */
+    if (c->sync_profile != NULL && strcmp(c->sync_profile, "true") == 0 &&
+        strcmp(latch_store_result_value(res, 0, 3), "Social") != 0) {
+        latch_http_respond_errorf(req, 422, "connector.invalid_type_for_syncing_profile",
+                                  "Only a social connector can sync the user profile.");
         goto fail;
     }
     struct latch_mgmt_obj o = {.req = req, .val = pt->body, .path = ""};
@@ -942,6 +1046,188 @@ static void patch_connector(struct latch_request *req, void *arg)
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, patch_loaded, pt);
 }
 
+/* ---- POST /api/connectors/:factoryId/test ---- */
+
+/* Test sends a tenant may make a minute on one node. Each is a real message to an address the
+ * administrator typed, with a config that need not be stored: without a bound the endpoint
+ * would be a way to send mail or SMS in bulk through any configured provider. */
+#define TEST_SENDS_PER_MINUTE 10
+/* Logto's test message: the Generic template with this code. */
+#define TEST_CODE "000000"
+
+struct test_call {
+    struct latch_request *req;
+    const char *factory_id;
+    struct latch_plugin *plugin;
+    char *config; /* plaintext JSON (malloc'd; wiped) */
+    struct latch_messages_send m;
+    struct latch_messages_var code;
+    struct latch_plugin_call call;
+    struct latch_error err;
+    latch_rc rc;
+};
+
+static void test_clear(struct test_call *t)
+{
+    if (t->plugin != NULL)
+        latch_plugin_unref(t->plugin);
+    t->plugin = NULL;
+    latch_mgmt_connector_config_free(t->config);
+    t->config = NULL;
+}
+
+static void test_work(void *arg)
+{
+    struct test_call *t = arg;
+    t->rc = latch_plugin_validate_config(t->plugin, t->config, &t->err);
+    if (t->rc != LATCH_OK)
+        return;
+    t->call.config_json = t->config;
+    t->rc = latch_messages_deliver(t->plugin, &t->call, &t->m, NULL, t->req->client_ip, &t->err);
+}
+
+static void test_done(void *arg)
+{
+    struct test_call *t = arg;
+    struct latch_request *req = t->req;
+    if (t->rc != LATCH_OK) {
+        latch_http_log(req, LATCH_LOG_WARN, "connector factory %s: test message failed: %s %s",
+                       t->factory_id, t->err.code, t->call.error_detail);
+        if (t->err.status == 0)
+            latch_error_set(&t->err, 400, "connector.invalid_config",
+                            "The connector's config is invalid.");
+        latch_http_respond_error(req, &t->err);
+    } else {
+        latch_http_log(req, LATCH_LOG_INFO, "connector factory %s: test message sent",
+                       t->factory_id);
+        latch_http_respond(req, 204, NULL, NULL, 0);
+    }
+    test_clear(t);
+}
+
+/* The body's config as plaintext JSON text into t->config; answers 400 when it is no object. */
+static bool test_config(struct test_call *t, struct latch_mgmt_obj *o)
+{
+    yajl_val config = latch_mgmt_member(o, "config");
+    if (config == NULL || !YAJL_IS_OBJECT(config)) {
+        latch_mgmt_invalid(t->req, "config", "must be an object");
+        return false;
+    }
+    if (config->u.object.len > CONFIG_KEYS_MAX) {
+        latch_mgmt_invalid(t->req, "config", "has too many members");
+        return false;
+    }
+    struct latch_json *g = secret_gen_new();
+    if (g != NULL) {
+        latch_mgmt_gen_value(g, config);
+        t->config = secret_gen_take(g);
+    }
+    if (t->config == NULL) {
+        latch_http_respond_errorf(t->req, 503, "service_unavailable", "Out of memory.");
+        return false;
+    }
+    return true;
+}
+
+/* The recipient and the factory (of the recipient's kind); answers the error itself. */
+static bool test_target(struct test_call *t, struct latch_mgmt_obj *o)
+{
+    struct latch_request *req = t->req;
+    const char *email = NULL, *phone = NULL, *locale = NULL;
+    if (!latch_mgmt_get_str(o, "email", 1, LATCH_MESSAGES_TO_MAX, LATCH_MGMT_NO_SPACE, &email,
+                            NULL) ||
+        !latch_mgmt_get_str(o, "phone", 1, 32, LATCH_MGMT_NO_SPACE, &phone, NULL) ||
+        !latch_mgmt_get_str(o, "locale", 1, LATCH_MESSAGES_LOCALE_MAX, LATCH_MGMT_NO_SPACE,
+                            &locale, NULL))
+        return false;
+    if (email == NULL && phone == NULL) {
+        latch_mgmt_invalid(req, "email", "an email address or a phone number is required");
+        return false;
+    }
+    /* Logto: the phone when both are given. */
+    enum latch_messages_channel want = phone != NULL ? LATCH_MESSAGES_SMS : LATCH_MESSAGES_EMAIL;
+    const char *want_name = want == LATCH_MESSAGES_SMS ? "Sms" : "Email";
+    t->plugin = latch_plugin_get(t->factory_id);
+    enum latch_messages_channel have =
+        t->plugin ? latch_messages_kind_channel(latch_plugin_info(t->plugin)->kind) : 0;
+    if (have == 0) {
+        latch_http_respond_errorf(req, 404, "connector.not_found",
+                                  "No %s connector factory `%s` is loaded on this server.",
+                                  want_name, t->factory_id);
+        return false;
+    }
+    if (have != want) {
+        latch_http_respond_errorf(req, 400, "connector.unexpected_type",
+                                  "The connector factory `%s` sends %s messages: test it with %s.",
+                                  t->factory_id, want == LATCH_MESSAGES_SMS ? "email" : "SMS",
+                                  want == LATCH_MESSAGES_SMS ? "an email address" : "a phone number");
+        return false;
+    }
+    t->code = (struct latch_messages_var){.name = "code", .value = TEST_CODE};
+    t->m = (struct latch_messages_send){.channel = want,
+                                        .type = LATCH_MESSAGES_TEMPLATE_GENERIC,
+                                        .to = want == LATCH_MESSAGES_SMS ? phone : email,
+                                        .locale = locale,
+                                        .vars = &t->code,
+                                        .nvars = 1};
+    struct latch_error err;
+    if (latch_messages_check(&t->m, &err) != LATCH_OK) {
+        latch_http_respond_error(req, &err);
+        return false;
+    }
+    return true;
+}
+
+/* Whether the tenant may send another test message now; answers 429 if not. */
+static bool test_allowed(struct latch_request *req)
+{
+    char key[96], retry_after[16];
+    int retry = 0;
+    snprintf(key, sizeof(key), "conntest:%s", req->tenant->id);
+    if (latch_ratelimit_allow_per_minute(TEST_SENDS_PER_MINUTE, key, &retry)) {
+        latch_ratelimit_fail_per_minute(TEST_SENDS_PER_MINUTE, key); /* every send counts */
+        return true;
+    }
+    snprintf(retry_after, sizeof(retry_after), "%d", retry);
+    latch_http_add_header(req, "Retry-After", retry_after);
+    latch_http_respond_errorf(req, 429, "guard.too_many_requests",
+                              "Too many test messages from this tenant (at most %d a minute); "
+                              "try again in %d seconds.",
+                              TEST_SENDS_PER_MINUTE, retry);
+    return false;
+}
+
+static void test_connector(struct latch_request *req, void *arg)
+{
+    struct test_call *t = latch_arena_calloc(req->arena, 1, sizeof(*t));
+    if (t == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    t->req = req;
+    if ((t->factory_id = param_connector_id(req, "factoryId", "connector factory")) == NULL)
+        return;
+    yajl_val body = latch_mgmt_body(req);
+    if (body == NULL)
+        return;
+    if (req->body != NULL) /* the tree has its own copy of the secrets */
+        explicit_bzero((char *)req->body, req->body_len);
+    struct latch_mgmt_obj o = {.req = req, .val = body, .path = ""};
+    bool ok = test_target(t, &o) && test_config(t, &o) && test_allowed(req);
+    secret_tree_free(body);
+    struct latch_error err;
+    if (!ok) {
+        test_clear(t);
+        return;
+    }
+    t->call.request_id = req->request_id;
+    t->call.tenant = req->tenant->id;
+    if (latch_http_submit(req, LATCH_LANE_IO, test_work, test_done, t, &err) != LATCH_OK) {
+        latch_http_respond_error(req, &err);
+        test_clear(t);
+    }
+}
+
 latch_rc latch_mgmt_connectors_register(struct latch_server *srv)
 {
     if (latch_mgmt_route(srv, LATCH_HTTP_GET, "/api/connector-factories", list_factories) !=
@@ -954,7 +1240,9 @@ latch_rc latch_mgmt_connectors_register(struct latch_server *srv)
         latch_mgmt_route(srv, LATCH_HTTP_PATCH, "/api/connectors/:id", patch_connector) !=
             LATCH_OK ||
         latch_mgmt_route(srv, LATCH_HTTP_DELETE, "/api/connectors/:id", delete_connector) !=
-            LATCH_OK)
+            LATCH_OK ||
+        latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/connectors/:factoryId/test",
+                         test_connector) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -42,6 +42,8 @@ latch_mgmt_invitations_register(struct latch_server *srv) LATCH_MUST_CHECK;     
 latch_rc latch_mgmt_swagger_register(struct latch_server *srv) LATCH_MUST_CHECK; /* swagger.c */
 latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
+latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
+    LATCH_MUST_CHECK; /* email_templates.c */
 
 /* ---- connector configs at rest (connectors.c) ---- */
 
@@ -52,6 +54,17 @@ latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* co
 char *latch_mgmt_connector_config_open(const uint8_t master[32], const char *tenant_id,
                                        const char *connector_id, const char *stored);
 void latch_mgmt_connector_config_free(char *config);
+
+struct latch_plugin_call;
+/* A connector call on the worker pool (experience/social.c, messages/): opens the stored
+ * config of connector_id into call->config_json. On failure fills call->error_code
+ * ("connector.invalid_config") and error_detail and returns LATCH_FAIL. Pair it with
+ * latch_mgmt_connector_call_close(), which wipes and frees the config (also after a failure).
+ * Any thread. */
+latch_rc latch_mgmt_connector_call_open(struct latch_plugin_call *call, const uint8_t master[32],
+                                        const char *tenant_id, const char *connector_id,
+                                        const char *stored) LATCH_MUST_CHECK;
+void latch_mgmt_connector_call_close(struct latch_plugin_call *call);
 
 /* ---- SQL fragments shared by the modules ---- */
 
@@ -181,6 +194,7 @@ enum {
     LATCH_MGMT_REQUIRED = 1 << 0, /* absent (or null) → 400 */
     LATCH_MGMT_NULLABLE = 1 << 1, /* null is accepted (then *out stays NULL, *present true) */
     LATCH_MGMT_NO_SPACE = 1 << 2, /* strings: no whitespace at all */
+    LATCH_MGMT_MULTILINE = 1 << 3, /* strings: tab, CR and LF allowed (templates, HTML) */
 };
 
 /* The member `key` of o, NULL when absent. Borrowed from the tree. */

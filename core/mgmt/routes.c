@@ -1,8 +1,8 @@
 /*
  * Registers every Management API route under <tenant endpoint>/api: each module's register
- * function in turn (applications, resources, roles, signing keys, users, connectors, the OpenAPI
- * document, which comes last because it lists what the others registered). Main thread, before the
- * server starts.
+ * function in turn (applications, resources, roles, signing keys, users, connectors, email
+ * templates, the OpenAPI document, which comes last because it lists what the others
+ * registered). Main thread, before the server starts.
  */
 #include "mgmt/mgmt_internal.h"
 
@@ -13,6 +13,7 @@ latch_rc latch_mgmt_register(struct latch_server *srv)
         latch_mgmt_roles_register(srv) != LATCH_OK || latch_mgmt_keys_register(srv) != LATCH_OK ||
         latch_mgmt_users_register(srv) != LATCH_OK ||
         latch_mgmt_connectors_register(srv) != LATCH_OK ||
+        latch_mgmt_email_templates_register(srv) != LATCH_OK ||
         latch_mgmt_organizations_register(srv) != LATCH_OK ||
         latch_mgmt_organization_roles_register(srv) != LATCH_OK ||
         latch_mgmt_invitations_register(srv) != LATCH_OK ||

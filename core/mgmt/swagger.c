@@ -99,6 +99,24 @@ static const struct body_doc bodies[] = {
      "\"type\":\"string\",\"enum\":[\"Accepted\",\"Revoked\"]},\"acceptedUserId\":{"
      "\"type\":\"string\",\"description\":\"required to accept; the user's primary email must "
      "be the invitee\"}}}"},
+    {"POST /api/connectors/:factoryId/test",
+     "{\"type\":\"object\",\"required\":[\"config\"],\"description\":\"Sends the Generic "
+     "template with the code 000000 through the factory with this config; stores nothing; at "
+     "most 10 a minute per tenant\",\"properties\":{\"email\":{\"type\":\"string\"},"
+     "\"phone\":{\"type\":\"string\",\"pattern\":\"^\\\\d+$\"},\"config\":{\"type\":"
+     "\"object\"},\"locale\":{\"type\":\"string\",\"maxLength\":16}}}"},
+    {"PUT /api/email-templates",
+     "{\"type\":\"object\",\"required\":[\"templates\"],\"properties\":{\"templates\":{"
+     "\"type\":\"array\",\"minItems\":1,\"maxItems\":100,\"items\":{\"type\":\"object\","
+     "\"required\":[\"languageTag\",\"templateType\",\"details\"],\"properties\":{"
+     "\"languageTag\":{\"type\":\"string\",\"maxLength\":16},\"templateType\":{\"type\":"
+     "\"string\",\"enum\":[\"SignIn\",\"Register\",\"ForgotPassword\",\"Generic\","
+     "\"OrganizationInvitation\",\"UserPermissionValidation\",\"BindNewIdentifier\","
+     "\"MfaVerification\",\"BindMfa\"]},\"details\":{\"type\":\"object\",\"required\":["
+     "\"subject\",\"content\"],\"properties\":{\"subject\":{\"type\":\"string\"},"
+     "\"content\":{\"type\":\"string\"},\"contentType\":{\"type\":\"string\",\"enum\":["
+     "\"text/html\",\"text/plain\"]},\"replyTo\":{\"type\":\"string\"},\"sendFrom\":{"
+     "\"type\":\"string\"}}}}}}}}"},
     {"POST /api/configs/oidc/private-keys/rotate",
      "{\"type\":\"object\",\"properties\":{\"signingKeyAlgorithm\":{\"type\":\"string\","
      "\"enum\":[\"EC\",\"EC-P256\",\"RSA\",\"Ed25519\"]},\"gracePeriod\":{\"type\":\"integer\","

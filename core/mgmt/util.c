@@ -101,12 +101,18 @@ long latch_mgmt_utf8_len(const char *s)
     return n;
 }
 
-static bool has_control(const char *s)
+/* A control character of s that allowed does not list. */
+static bool has_control_but(const char *s, const char *allowed)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7F)
+        if ((*p < 0x20 || *p == 0x7F) && strchr(allowed, *p) == NULL)
             return true;
     return false;
+}
+
+static bool has_control(const char *s)
+{
+    return has_control_but(s, "");
 }
 
 /* Whitespace, ASCII or Unicode (White_Space property); s is valid UTF-8. */
@@ -585,7 +591,7 @@ bool latch_mgmt_get_str(const struct latch_mgmt_obj *o, const char *key, int min
     }
     const char *s = v->u.string;
     long n = latch_mgmt_utf8_len(s);
-    if (n < 0 || has_control(s)) {
+    if (n < 0 || has_control_but(s, (flags & LATCH_MGMT_MULTILINE) ? "\t\r\n" : "")) {
         latch_mgmt_invalid_member(o, key, "must not contain control characters");
         return false;
     }

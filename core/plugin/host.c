@@ -2,8 +2,8 @@
  * The host side of a connector call (plugin.h): the per-call context, the host services table
  * every operation receives (plugins-api/latch/connector.h, struct latch_connector_host), the
  * calls themselves with what they hand back checked and copied out of the call's arena, config
- * validation against a factory's schema, and the factory rendered as Logto's connector-factory
- * JSON.
+ * validation against a factory's schema, the messages of email and SMS connectors (ABI 1.1), and
+ * the factory rendered as Logto's connector-factory JSON.
  *
  * A call runs on one worker thread with its own context: an arena (everything the connector
  * allocates through the host, freed when the call ends), the instance's config parsed once, and
@@ -29,6 +29,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/percent.h"
+#include "util/template.h"
 
 #define CALL_ARENA_LIMIT  ((size_t)8 << 20)
 #define SESSION_MAX_KEYS  32
@@ -42,6 +43,16 @@
 #define HTTP_MAX_HEADERS  32
 #define RANDOM_MAX_BYTES  65536
 #define HMAC_KEY_MAX      ((size_t)1 << 20)
+/* send_message's input (struct latch_connector_message), as the header bounds it. */
+#define MESSAGE_MAX_VARS      32
+#define MESSAGE_VAR_NAME_MAX  64
+#define MESSAGE_VAR_VALUE_MAX 8192
+#define MESSAGE_EMAIL_MAX     320 /* RFC 5321: 64 for the local part, 255 for the domain */
+#define MESSAGE_PHONE_MAX     15  /* E.164 */
+#define MESSAGE_LOCALE_MAX    35
+#define MESSAGE_IP_MAX        45
+#define MESSAGE_SUBJECT_MAX   998 /* RFC 5322's line limit */
+#define MESSAGE_CONTENT_MAX   ((size_t)1 << 20)
 
 struct session_kv {
     char *key;   /* arena */
@@ -726,6 +737,36 @@ out:
     return rc;
 }
 
+/* ---- 1.1: message templates (util/template's renderer) ---- */
+
+static char *host_render_template(struct latch_connector_ctx *ctx, const char *tpl,
+                                  const struct latch_connector_param *vars, size_t nvars,
+                                  unsigned flags)
+{
+    const char **names = NULL, **values = NULL;
+
+    if (tpl == NULL || (nvars > 0 && vars == NULL))
+        return NULL;
+    if (nvars > 0) {
+        names = latch_arena_calloc(ctx->arena, nvars, sizeof(*names));
+        values = latch_arena_calloc(ctx->arena, nvars, sizeof(*values));
+        if (names == NULL || values == NULL)
+            return NULL;
+        for (size_t i = 0; i < nvars; i++) {
+            names[i] = vars[i].name;
+            values[i] = vars[i].value;
+        }
+    }
+    char *out =
+        latch_template_render(ctx->arena, tpl, names, values, nvars,
+                              (flags & LATCH_CONNECTOR_RENDER_HTML) != 0 ? LATCH_TEMPLATE_HTML : 0);
+    if (out == NULL)
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "render_template: the result exceeds %u bytes or the call's memory",
+                 LATCH_TEMPLATE_OUTPUT_MAX);
+    return out;
+}
+
 static const struct latch_connector_host host_table = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -748,6 +789,7 @@ static const struct latch_connector_host host_table = {
     .base64url = host_base64url,
     .base64url_decode = host_base64url_decode,
     .json_members = host_json_members,
+    .render_template = host_render_template,
 };
 
 /* ---- calls ---- */
@@ -1055,6 +1097,171 @@ void latch_plugin_user_clear(struct latch_plugin_user *user)
     memset(user, 0, sizeof(*user));
 }
 
+/* ---- send_message (1.1: email and SMS connectors) ---- */
+
+/* Logto's TemplateType names, by enum latch_connector_template value. */
+static const char *const template_names[] = {
+    NULL,
+    "SignIn",
+    "Register",
+    "ForgotPassword",
+    "Generic",
+    "OrganizationInvitation",
+    "UserPermissionValidation",
+    "BindNewIdentifier",
+    "MfaVerification",
+    "BindMfa",
+};
+
+/* s is NULL, or at most max bytes of UTF-8 without control characters (tab and, when
+ * multiline, CR and LF aside). */
+static bool text_ok(const char *s, size_t max, bool multiline)
+{
+    if (s == NULL)
+        return true;
+    size_t n = strnlen(s, max + 1);
+    if (n > max || !latch_plugin_utf8_ok(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t' && !(multiline && (c == '\r' || c == '\n'))) || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* A recipient as the connector's kind expects it: an email address (one '@' with text on both
+ * sides, nothing an SMTP command or a mail header could be split at), or E.164 digits. */
+static bool recipient_ok(int kind, const char *to)
+{
+    size_t n = to != NULL ? strnlen(to, MESSAGE_EMAIL_MAX + 1) : 0;
+
+    if (n == 0)
+        return false;
+    if (kind == LATCH_CONNECTOR_SMS) {
+        if (n > MESSAGE_PHONE_MAX)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (to[i] < '0' || to[i] > '9')
+                return false;
+        return true;
+    }
+    const char *at = strchr(to, '@');
+    if (n > MESSAGE_EMAIL_MAX || at == NULL || at == to || at[1] == '\0' ||
+        strchr(at + 1, '@') != NULL || !latch_plugin_utf8_ok(to, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)to[i];
+        if (c <= 0x20 || c == 0x7f || strchr("<>()[],;:\\\"", c) != NULL)
+            return false;
+    }
+    return true;
+}
+
+static bool var_name_ok(const char *s)
+{
+    size_t n = s != NULL ? strnlen(s, MESSAGE_VAR_NAME_MAX + 1) : 0;
+
+    if (n == 0 || n > MESSAGE_VAR_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* What is wrong with msg for connector p, or NULL when nothing is. */
+static const char *message_problem(const struct latch_plugin *p,
+                                   const struct latch_plugin_message *msg)
+{
+    if (msg->type <= 0 || (size_t)msg->type >= sizeof(template_names) / sizeof(template_names[0]))
+        return "unknown template type";
+    if (!recipient_ok(p->info.kind, msg->to))
+        return p->info.kind == LATCH_CONNECTOR_SMS
+                   ? "the recipient is not a phone number (1 to 15 digits, no '+')"
+                   : "the recipient is not a plain email address";
+    if (msg->nvars > MESSAGE_MAX_VARS ||
+        (msg->nvars > 0 && (msg->var_names == NULL || msg->var_values == NULL)))
+        return "more than 32 variables";
+    for (size_t i = 0; i < msg->nvars; i++)
+        if (!var_name_ok(msg->var_names[i]) ||
+            !text_ok(msg->var_values[i], MESSAGE_VAR_VALUE_MAX, false))
+            return "a variable's name is not 1 to 64 of A-Z a-z 0-9 _ . -, or its value is "
+                   "longer than 8 KiB, not UTF-8 or holds control characters";
+    if (!text_ok(msg->locale, MESSAGE_LOCALE_MAX, false) ||
+        !text_ok(msg->ip, MESSAGE_IP_MAX, false))
+        return "the locale or the client address is too long or malformed";
+    if (!text_ok(msg->subject, MESSAGE_SUBJECT_MAX, false) ||
+        !text_ok(msg->content, MESSAGE_CONTENT_MAX, true))
+        return "the template's subject is longer than 998 bytes, its content longer than "
+               "1 MiB, or either is not UTF-8 text";
+    if (msg->content != NULL &&
+        (msg->content_type == NULL || (strcmp(msg->content_type, "text/html") != 0 &&
+                                       strcmp(msg->content_type, "text/plain") != 0)))
+        return "the template's content type is not text/html or text/plain";
+    return NULL;
+}
+
+latch_rc latch_plugin_send_message(struct latch_plugin *p, struct latch_plugin_call *call,
+                                   const struct latch_plugin_message *msg)
+{
+    struct latch_connector_ctx ctx;
+    struct latch_connector_message m = LATCH_CONNECTOR_MESSAGE_INIT;
+    struct latch_connector_param *vars = NULL;
+    const char *why = NULL;
+    latch_rc rc = LATCH_FAIL;
+
+    call_reset(call);
+    if (p->info.kind == LATCH_CONNECTOR_SOCIAL || p->ops.send_message == NULL)
+        return call_fail(call, LATCH_CONNECTOR_ERR_NOT_IMPLEMENTED,
+                         "%s %s: a social connector sends no messages", p->info.id,
+                         p->info.version);
+    why = msg != NULL ? message_problem(p, msg) : "no message";
+    if (why != NULL)
+        return call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: message refused: %s", p->info.id,
+                         why);
+    if (ctx_init(&ctx, p, call->config_json, NULL, &why) != LATCH_OK)
+        return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
+    ctx.request_id = call->request_id;
+    ctx.tenant = call->tenant;
+    if (msg->nvars > 0) {
+        vars = latch_arena_calloc(ctx.arena, msg->nvars, sizeof(*vars));
+        if (vars == NULL) {
+            call_fail(call, LATCH_CONNECTOR_ERR_GENERAL, "%s: out of memory", p->info.id);
+            goto out;
+        }
+        for (size_t i = 0; i < msg->nvars; i++) {
+            vars[i].name = msg->var_names[i];
+            vars[i].value = msg->var_values[i] != NULL ? msg->var_values[i] : "";
+        }
+    }
+    m.type = (uint32_t)msg->type;
+    m.type_name = template_names[msg->type];
+    m.to = msg->to;
+    m.locale = msg->locale;
+    m.vars = vars;
+    m.nvars = msg->nvars;
+    m.ip = msg->ip;
+    m.subject = msg->content != NULL ? msg->subject : NULL;
+    m.content = msg->content;
+    m.content_type = msg->content != NULL ? msg->content_type : NULL;
+    uint64_t t0 = latch_metrics_now_ns();
+    int st = p->ops.send_message(&ctx, &host_table, &m);
+    latch_metrics_connector_call(p->info.id, p->info.version, LATCH_METRICS_CONNECTOR_SEND_MESSAGE,
+                                 st == LATCH_CONNECTOR_OK, latch_metrics_now_ns() - t0);
+    if (st != LATCH_CONNECTOR_OK) {
+        op_failed(call, &ctx, "send_message", st);
+        goto out;
+    }
+    rc = LATCH_OK;
+out:
+    ctx_clear(&ctx);
+    return rc;
+}
+
 /* ---- config validation ---- */
 
 static bool type_ok(uint32_t type, yajl_val v)
@@ -1228,10 +1435,16 @@ char *latch_plugin_factory_json(const struct latch_plugin *p)
     latch_json_string(&j, abi);
     latch_json_key(&j, "sha256");
     latch_json_string(&j, p->info.sha256);
+    /* Logto's ConnectorType; its email and SMS connectors have no platform. */
     latch_json_key(&j, "type");
-    latch_json_string(&j, "Social");
+    latch_json_string(&j, d->kind == LATCH_CONNECTOR_EMAIL ? "Email"
+                          : d->kind == LATCH_CONNECTOR_SMS ? "Sms"
+                                                           : "Social");
     latch_json_key(&j, "platform");
-    latch_json_string(&j, "Universal");
+    if (d->kind == LATCH_CONNECTOR_SOCIAL)
+        latch_json_string(&j, "Universal");
+    else
+        latch_json_null(&j);
     latch_json_key(&j, "name");
     json_i18n(&j, d->name);
     latch_json_key(&j, "description");

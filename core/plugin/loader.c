@@ -7,8 +7,10 @@
  * directory; it is a regular file nobody but its owner can write; dlopen(RTLD_NOW | RTLD_LOCAL)
  * succeeds; latch_connector_describe is exported and returns a descriptor; its magic; abi_major
  * equal to ours; abi_minor not newer than ours; the descriptor's struct_size at least ABI 1.0's;
- * kind supported; id, target and version well formed; name and description with English text;
- * an ops table at least ABI 1.0's size with the operations its kind requires; the config schema
+ * kind supported (email and SMS from ABI 1.1 on); id, target and version well formed; name and
+ * description with English text; an ops table at least ABI 1.0's size with the operations its
+ * kind requires (social: get_authorization_uri and get_user_info; email and SMS: send_message,
+ * which an ops table shorter than 1.1's lacks); the config schema
  * (struct sizes, keys unique and well formed, types known, labels, defaults of the right type).
  *
  * The file is hashed (SHA-256: the identity of a version) through a descriptor that stays open
@@ -447,10 +449,26 @@ static const char *kind_name(uint32_t kind)
     case LATCH_CONNECTOR_EMAIL:
         return "email";
     case LATCH_CONNECTOR_SMS:
-        return "sms";
+        return "SMS";
     default:
         return NULL;
     }
+}
+
+/* The operations every social connector has. */
+static latch_rc check_social_ops(const struct plugin_file *f, const struct latch_plugin *p,
+                                 struct latch_error *err)
+{
+    if (p->ops.get_authorization_uri == NULL)
+        return latch_error_set(err, 0, CODE_OPS,
+                               "%s: social connector lacks the required operation "
+                               "get_authorization_uri",
+                               f->relname);
+    if (p->ops.get_user_info == NULL)
+        return latch_error_set(err, 0, CODE_OPS,
+                               "%s: social connector lacks the required operation get_user_info",
+                               f->relname);
+    return LATCH_OK;
 }
 
 static latch_rc check_descriptor(const struct plugin_file *f,
@@ -490,13 +508,16 @@ static latch_rc check_descriptor(const struct plugin_file *f,
     if (kind == NULL)
         return latch_error_set(err, 0, CODE_DESCRIPTOR,
                                "%s: unknown connector kind %" PRIu32
-                               "; this host loads social connectors (%d)",
-                               f->relname, d->kind, LATCH_CONNECTOR_SOCIAL);
-    if (d->kind != LATCH_CONNECTOR_SOCIAL)
-        return latch_error_set(err, 0, CODE_DESCRIPTOR,
-                               "%s: %s connectors (kind %" PRIu32
-                               ") are not supported by this host; it loads social connectors (%d)",
-                               f->relname, kind, d->kind, LATCH_CONNECTOR_SOCIAL);
+                               "; this host loads social (%d), email (%d) and SMS (%d) connectors",
+                               f->relname, d->kind, LATCH_CONNECTOR_SOCIAL, LATCH_CONNECTOR_EMAIL,
+                               LATCH_CONNECTOR_SMS);
+    /* Email and SMS came with 1.1: a descriptor claiming 1.0 for them was built against a
+     * header that has no send_message, so its ops table cannot be read as having one. */
+    if (d->kind != LATCH_CONNECTOR_SOCIAL && d->abi_minor < 1)
+        return latch_error_set(err, 0, CODE_ABI,
+                               "%s: declares connector ABI %u.%u, but %s connectors need 1.1 or "
+                               "later (send_message came with 1.1): declare abi_minor 1",
+                               f->relname, d->abi_major, d->abi_minor, kind);
     if (d->id == NULL || !valid_id(d->id, ID_MAX))
         return latch_error_set(err, 0, CODE_DESCRIPTOR,
                                "%s: %s id: expected 1 to %d characters of a-z, 0-9, '.', '_' and "
@@ -538,15 +559,18 @@ static latch_rc check_descriptor(const struct plugin_file *f,
     memcpy(&p->ops, d->ops,
            d->ops->struct_size < sizeof(p->ops) ? d->ops->struct_size : sizeof(p->ops));
     p->ops.struct_size = sizeof(p->ops);
-    if (p->ops.get_authorization_uri == NULL)
+    /* A size that ends inside send_message (not a table of any header) has none. */
+    if (d->ops->struct_size < PLUGIN_OPS_SIZE_1_1)
+        p->ops.send_message = NULL;
+    if (d->kind == LATCH_CONNECTOR_SOCIAL) {
+        if (check_social_ops(f, p, err) != LATCH_OK)
+            return LATCH_FAIL;
+    } else if (p->ops.send_message == NULL) {
+        /* An ops table too short to hold send_message lacks it. */
         return latch_error_set(err, 0, CODE_OPS,
-                               "%s: social connector lacks the required operation "
-                               "get_authorization_uri",
-                               f->relname);
-    if (p->ops.get_user_info == NULL)
-        return latch_error_set(err, 0, CODE_OPS,
-                               "%s: social connector lacks the required operation get_user_info",
-                               f->relname);
+                               "%s: %s connector lacks the required operation send_message",
+                               f->relname, kind);
+    }
     return check_fields(f, d, &p->fields, err);
 }
 

@@ -10,9 +10,9 @@
  *
  * Threads: lookups (latch_plugin_get, _get_version, _ref, _unref, _info, _each,
  * _factory_json) never block and any thread may call them, loop threads included. Calls into a
- * connector (latch_plugin_authorization_uri, _user_info, _validate_config, _send_message) block: worker pool
- * only. Loading (init, load, unload, rescan, command) blocks on dlopen: the main thread or the
- * worker pool.
+ * connector (latch_plugin_authorization_uri, _user_info, _validate_config, _send_message) block:
+ * worker pool only. Loading (init, load, unload, rescan, command) blocks on dlopen: the main thread
+ * or the worker pool.
  */
 #ifndef LATCH_PLUGIN_PLUGIN_H
 #define LATCH_PLUGIN_PLUGIN_H

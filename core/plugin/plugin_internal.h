@@ -16,9 +16,11 @@
 
 /* The end of the last member of a struct as ABI 1.0 defined it: the smallest struct_size a 1.x
  * connector may declare. These stay as they are when later minors append members. */
-#define PLUGIN_END_OF(type, member)  (offsetof(type, member) + sizeof(((type *)0)->member))
-#define PLUGIN_DESCRIPTOR_SIZE_1_0   PLUGIN_END_OF(struct latch_connector_descriptor, ops)
-#define PLUGIN_OPS_SIZE_1_0          PLUGIN_END_OF(struct latch_connector_ops, validate_config)
+#define PLUGIN_END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+#define PLUGIN_DESCRIPTOR_SIZE_1_0  PLUGIN_END_OF(struct latch_connector_descriptor, ops)
+#define PLUGIN_OPS_SIZE_1_0         PLUGIN_END_OF(struct latch_connector_ops, validate_config)
+/* The ops table up to send_message, the operation of email and SMS connectors (1.1). */
+#define PLUGIN_OPS_SIZE_1_1          PLUGIN_END_OF(struct latch_connector_ops, send_message)
 #define PLUGIN_FIELD_SIZE_1_0        PLUGIN_END_OF(struct latch_connector_field, description)
 #define PLUGIN_HTTP_REQUEST_SIZE_1_0 PLUGIN_END_OF(struct latch_connector_http_request, body_len)
 

@@ -268,17 +268,17 @@ enum latch_connector_smtp_tls {
  */
 struct latch_connector_smtp_request {
     uint32_t struct_size;
-    uint32_t timeout_ms;      /* 0: the host's default (10 s) */
-    const char *host;         /* a DNS name or an IP literal */
-    uint16_t port;            /* 0: 465 for IMPLICIT, 587 otherwise */
-    uint32_t tls;             /* enum latch_connector_smtp_tls */
-    const char *username;     /* AUTH (PLAIN or LOGIN, as the server offers); NULL: none */
-    const char *password;     /* with username */
-    const char *mail_from;    /* the envelope sender: an address without <> */
-    const char *const *rcpt;  /* envelope recipients: addresses without <> */
-    size_t nrcpt;             /* 1 to LATCH_CONNECTOR_SMTP_RCPT_MAX */
-    const char *data;         /* the message */
-    size_t data_len;          /* at most 1 MiB */
+    uint32_t timeout_ms;     /* 0: the host's default (10 s) */
+    const char *host;        /* a DNS name or an IP literal */
+    uint16_t port;           /* 0: 465 for IMPLICIT, 587 otherwise */
+    uint32_t tls;            /* enum latch_connector_smtp_tls */
+    const char *username;    /* AUTH (PLAIN or LOGIN, as the server offers); NULL: none */
+    const char *password;    /* with username */
+    const char *mail_from;   /* the envelope sender: an address without <> */
+    const char *const *rcpt; /* envelope recipients: addresses without <> */
+    size_t nrcpt;            /* 1 to LATCH_CONNECTOR_SMTP_RCPT_MAX */
+    const char *data;        /* the message */
+    size_t data_len;         /* at most 1 MiB */
 };
 
 /* (1.1) What smtp_send reports (declare it with LATCH_CONNECTOR_SMTP_RESPONSE_INIT). */

@@ -60,11 +60,25 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
 }
 #endif
 
+#ifdef WITH_SEND_MESSAGE
+static int send_message(struct latch_connector_ctx *ctx, const struct latch_connector_host *host,
+                        const struct latch_connector_message *msg)
+{
+    (void)ctx;
+    (void)host;
+    (void)msg;
+    return LATCH_CONNECTOR_OK;
+}
+#endif
+
 static const struct latch_connector_ops ops = {
     .struct_size = OPS_SIZE,
     .get_authorization_uri = get_authorization_uri,
 #ifndef NO_USER_INFO
     .get_user_info = get_user_info,
+#endif
+#ifdef WITH_SEND_MESSAGE
+    .send_message = send_message,
 #endif
 };
 

@@ -282,9 +282,18 @@ static void test_broken_connectors_refused_with_their_message(void **state)
          "starting with a letter or digit",
          0},
         {"no_english.so", "no_english.so: name has no English (\"en\") text", 0},
-        {"email_kind.so",
-         "email_kind.so: email connectors (kind 2) are not supported by this host; it loads "
-         "social connectors (1)",
+        {"email_no_send.so",
+         "email_no_send.so: email connector lacks the required operation send_message", 0},
+        {"email_1_0.so",
+         "email_1_0.so: declares connector ABI 1.0, but email connectors need 1.1 or later "
+         "(send_message came with 1.1): declare abi_minor 1",
+         0},
+        /* send_message set, but a 1.0-sized ops table says it is not there. */
+        {"sms_short_ops.so",
+         "sms_short_ops.so: SMS connector lacks the required operation send_message", 0},
+        {"bad_kind.so",
+         "bad_kind.so: unknown connector kind 7; this host loads social (1), email (2) and SMS "
+         "(3) connectors",
          0},
     };
     int fds;
@@ -732,6 +741,253 @@ static void test_frozen_1_0_connector_keeps_working(void **state)
     latch_plugin_unref(p);
 }
 
+/* ---- email and SMS connectors (1.1): send_message through the real host ---- */
+
+static char report_path[PATH_MAX];
+
+/* The report the mailer wrote (parsed), or NULL when it wrote none; removes the file. */
+static yajl_val read_report(void)
+{
+    static char buf[65536];
+    FILE *f = fopen(report_path, "r");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    unlink(report_path);
+    buf[n] = '\0';
+    return parse(buf);
+}
+
+static const char *mailer_config(void)
+{
+    static char config[PATH_MAX + 64];
+    snprintf(report_path, sizeof(report_path), "%s/report.json", root);
+    snprintf(config, sizeof(config), "{\"outFile\":\"%s\"}", report_path);
+    return config;
+}
+
+static void test_email_connector_loads_as_email(void **state)
+{
+    (void)state;
+    struct latch_plugin_info info;
+    struct latch_error err;
+    put_abi("mailer.so");
+    put_abi("mailer_sms.so");
+    init_dir();
+    assert_int_equal(count_current(), 2);
+    assert_int_equal(latch_plugin_load("mailer.so", &info, &err), LATCH_OK);
+    assert_int_equal(info.kind, LATCH_CONNECTOR_EMAIL);
+    assert_int_equal(info.abi_minor, 1);
+
+    static const char *const ids[] = {"test-mailer", "test-sms"};
+    static const char *const types[] = {"Email", "Sms"};
+    for (size_t i = 0; i < 2; i++) {
+        struct latch_plugin *p = latch_plugin_get(ids[i]);
+        assert_non_null(p);
+        char *json = latch_plugin_factory_json(p);
+        latch_plugin_unref(p);
+        yajl_val f = parse(json);
+        free(json);
+        /* Logto's connector factory: type Email or Sms, and no platform. */
+        assert_string_equal(str_at(f, "type", NULL), types[i]);
+        const char *platform[] = {"platform", NULL};
+        assert_non_null(yajl_tree_get(f, platform, yajl_t_null));
+        assert_string_equal(str_at(f, "abiVersion", NULL), "1.1");
+        yajl_tree_free(f);
+    }
+}
+
+static void test_send_message(void **state)
+{
+    (void)state;
+    put_abi("mailer.so");
+    init_dir();
+    struct latch_plugin *p = latch_plugin_get("test-mailer");
+    assert_non_null(p);
+    struct latch_plugin_call call = {.config_json = mailer_config()};
+    const char *names[] = {"code", "link", "organization"};
+    const char *values[] = {"123456", "https://x.example/?a=1&b=<2>", "Acme \"A\" & Co"};
+    struct latch_plugin_message msg = {
+        .type = LATCH_CONNECTOR_TEMPLATE_SIGN_IN,
+        .to = "ada@example.com",
+        .locale = "es",
+        .var_names = names,
+        .var_values = values,
+        .nvars = 3,
+        .ip = "203.0.113.9",
+    };
+
+    /* The connector's own template, the variables as the host passed them. */
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_OK);
+    yajl_val r = read_report();
+    assert_non_null(r);
+    char size[16];
+    snprintf(size, sizeof(size), "%zu", sizeof(struct latch_connector_message));
+    assert_string_equal(str_at(r, "struct_size", NULL), size);
+    assert_string_equal(str_at(r, "type", NULL), "1");
+    assert_string_equal(str_at(r, "type_name", NULL), "SignIn");
+    assert_string_equal(str_at(r, "to", NULL), "ada@example.com");
+    assert_string_equal(str_at(r, "locale", NULL), "es");
+    assert_string_equal(str_at(r, "ip", NULL), "203.0.113.9");
+    assert_string_equal(str_at(r, "vars", "code"), "123456");
+    assert_string_equal(str_at(r, "vars", "link"), values[1]);
+    assert_string_equal(str_at(r, "vars", "organization"), values[2]);
+    assert_null(str_at(r, "subject", NULL));
+    assert_null(str_at(r, "content_type", NULL));
+    assert_string_equal(str_at(r, "body", NULL), "SignIn: your code is 123456");
+    yajl_tree_free(r);
+
+    /* The tenant's HTML template: render_template escapes the variables, not the markup. */
+    msg.subject = "{{organization}}: {{code}}";
+    msg.content = "<p><a href=\"{{link}}\">{{ organization }}</a> {{missing}}</p>";
+    msg.content_type = "text/html";
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_OK);
+    r = read_report();
+    assert_non_null(r);
+    assert_string_equal(str_at(r, "subject", NULL), "Acme \"A\" & Co: 123456");
+    assert_string_equal(str_at(r, "content_type", NULL), "text/html");
+    assert_string_equal(str_at(r, "body", NULL),
+                        "<p><a href=\"https://x.example/?a=1&amp;b=&lt;2&gt;\">Acme &quot;A&quot; "
+                        "&amp; Co</a> </p>");
+    yajl_tree_free(r);
+    /* The same as plain text: nothing escaped. */
+    msg.content_type = "text/plain";
+    msg.content = "{{link}}";
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_OK);
+    r = read_report();
+    assert_string_equal(str_at(r, "body", NULL), values[1]);
+    yajl_tree_free(r);
+    msg.subject = msg.content = msg.content_type = NULL;
+
+    /* Every template type by Logto's name. */
+    static const char *const type_names[] = {"SignIn",
+                                             "Register",
+                                             "ForgotPassword",
+                                             "Generic",
+                                             "OrganizationInvitation",
+                                             "UserPermissionValidation",
+                                             "BindNewIdentifier",
+                                             "MfaVerification",
+                                             "BindMfa"};
+    for (int t = 1; t <= 9; t++) {
+        msg.type = t;
+        assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_OK);
+        r = read_report();
+        assert_string_equal(str_at(r, "type_name", NULL), type_names[t - 1]);
+        yajl_tree_free(r);
+    }
+    msg.type = LATCH_CONNECTOR_TEMPLATE_GENERIC;
+
+    /* The connector's failure: its status as connector.<status>, what it logged as detail. */
+    call.config_json = "{\"outFile\":\"/nonexistent\",\"fail\":2}";
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.invalid_config");
+    assert_string_equal(call.error_detail,
+                        "test-mailer 1.1.0: send_message returned 2: failing on purpose with 2");
+    call.config_json = "{\"outFile\":\"/nonexistent\",\"fail\":7}";
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.timeout");
+    call.config_json = "[]";
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.invalid_config");
+    latch_plugin_unref(p);
+}
+
+/* What the host refuses before the connector sees it: the connector writes no report. */
+static void test_send_message_refusals(void **state)
+{
+    (void)state;
+    put_abi("mailer.so");
+    put_abi("mailer_sms.so");
+    put(LATCH_TEST_MOCK_SO, "mock.so");
+    init_dir();
+    struct latch_plugin *p = latch_plugin_get("test-mailer");
+    assert_non_null(p);
+    struct latch_plugin_call call = {.config_json = mailer_config()};
+    const char *names[33];
+    const char *values[33];
+    for (int i = 0; i < 33; i++) {
+        names[i] = "v";
+        values[i] = "x";
+    }
+    const struct latch_plugin_message ok = {.type = LATCH_CONNECTOR_TEMPLATE_REGISTER,
+                                            .to = "a@b.example",
+                                            .var_names = names,
+                                            .var_values = values,
+                                            .nvars = 1};
+    struct {
+        struct latch_plugin_message m;
+        const char *why;
+    } bad[] = {
+        {ok, "unknown template type"},
+        {ok, "unknown template type"},
+        {ok, "the recipient is not a plain email address"},
+        {ok, "the recipient is not a plain email address"},
+        {ok, "the recipient is not a plain email address"},
+        {ok, "the recipient is not a plain email address"},
+        {ok, "more than 32 variables"},
+        {ok, "a variable's name"},
+        {ok, "a variable's name"},
+        {ok, "the template's content type is not text/html or text/plain"},
+        {ok, "the template's content type is not text/html or text/plain"},
+        {ok, "the locale or the client address"},
+    };
+    bad[0].m.type = 0;
+    bad[1].m.type = 10;
+    bad[2].m.to = "not-an-address";
+    bad[3].m.to = "a@b.example\r\nBcc: c@d.example";
+    bad[4].m.to = "<a@b.example>";
+    bad[5].m.to = NULL;
+    bad[6].m.nvars = 33;
+    names[32] = "bad name";
+    bad[7].m.var_names = names + 32;
+    values[32] = "bell\a";
+    bad[8].m.var_values = values + 32;
+    bad[9].m.content = "{{code}}";
+    bad[10].m.content = "{{code}}";
+    bad[10].m.content_type = "application/json";
+    bad[11].m.locale = "es\n";
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(latch_plugin_send_message(p, &call, &bad[i].m), LATCH_FAIL);
+        assert_string_equal(call.error_code, "connector.general");
+        if (strstr(call.error_detail, bad[i].why) == NULL)
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, call.error_detail, bad[i].why);
+        assert_null(read_report());
+    }
+    assert_int_equal(latch_plugin_send_message(p, &call, &ok), LATCH_OK);
+    yajl_val r = read_report();
+    assert_non_null(r);
+    yajl_tree_free(r);
+    latch_plugin_unref(p);
+
+    /* SMS: E.164 digits without '+'. */
+    p = latch_plugin_get("test-sms");
+    assert_non_null(p);
+    struct latch_plugin_message sms = ok;
+    sms.to = "34600111222";
+    assert_int_equal(latch_plugin_send_message(p, &call, &sms), LATCH_OK);
+    r = read_report();
+    assert_string_equal(str_at(r, "to", NULL), "34600111222");
+    yajl_tree_free(r);
+    static const char *const bad_phones[] = {"+34600111222", "1234567890123456", "3460011122a",
+                                             "a@b.example", ""};
+    for (size_t i = 0; i < sizeof(bad_phones) / sizeof(bad_phones[0]); i++) {
+        sms.to = bad_phones[i];
+        assert_int_equal(latch_plugin_send_message(p, &call, &sms), LATCH_FAIL);
+        assert_non_null(strstr(call.error_detail, "not a phone number"));
+        assert_null(read_report());
+    }
+    latch_plugin_unref(p);
+
+    /* A social connector sends nothing. */
+    p = latch_plugin_get("mock-social");
+    assert_non_null(p);
+    assert_int_equal(latch_plugin_send_message(p, &call, &ok), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.not_implemented");
+    latch_plugin_unref(p);
+}
+
 /* ---- the registry ---- */
 
 static void scan_dir(void)
@@ -984,6 +1240,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mock_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_services, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frozen_1_0_connector_keeps_working, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_email_connector_loads_as_email, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_message_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_id_in_a_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_while_a_sign_in_is_under_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unload, setup, teardown),
