@@ -27,10 +27,11 @@ LATCH_BUILD_PACKAGES=(
 # Added for the test command (Node itself comes from latch_ensure_node20): the browser, the load
 # balancers the cluster tests put in front of latchd (deploy/haproxy.cfg, deploy/nginx.conf) and
 # systemd-analyze, which verifies deploy/latchd.service; pgbouncer for the transaction-pooling tests;
-# clang with its sanitizer and libFuzzer runtimes for the fuzz build (tests/fuzz/).
+# clang with its sanitizer and libFuzzer runtimes for the fuzz build (tests/fuzz/); libabigail's
+# abidw/abidiff for the connector ABI check (tests/abi/).
 # shellcheck disable=SC2034
 LATCH_TEST_PACKAGES=(chromium fonts-liberation haproxy nginx-light systemd pgbouncer
-    clang libclang-rt-14-dev)
+    clang libclang-rt-14-dev abigail-tools)
 
 latch_log() {
     printf '==> %s\n' "$*" >&2

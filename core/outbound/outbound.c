@@ -6,6 +6,7 @@
  * generation number so handles made under older options are replaced rather than reused.
  */
 #include "outbound/outbound.h"
+#include "outbound/outbound_internal.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -35,7 +36,8 @@ static struct {
     size_t max_bytes;
     unsigned generation;
     /* the address policy */
-    bool allow_all; /* LATCH_OUTBOUND_ALLOW_PRIVATE=all, or a proxy resolves for us */
+    bool allow_all; /* LATCH_OUTBOUND_ALLOW_PRIVATE=all */
+    bool proxied;   /* a proxy resolves the names of HTTPS requests (not of SMTP's) */
     struct latch_cidr allow[LATCH_CONFIG_MAX_PROXIES + LATCH_OUTBOUND_MAX_CONNECT_TO];
     int nallow;
 } g;
@@ -186,9 +188,11 @@ bool latch_outbound_address_public(const uint8_t a[16])
     return true;
 }
 
-static bool address_allowed(const uint8_t a[16])
+/* direct: the connection goes to a, never through a proxy (SMTP), so the proxy's policy does
+ * not stand in for ours. */
+static bool address_allowed(const uint8_t a[16], bool direct)
 {
-    return g.allow_all || latch_outbound_address_public(a) ||
+    return g.allow_all || (g.proxied && !direct) || latch_outbound_address_public(a) ||
            latch_cidr_contains(g.allow, g.nallow, a);
 }
 
@@ -216,17 +220,21 @@ static void allow_connect_host(const char *entry)
         g.nallow++;
 }
 
-/* Per request: why the connection was not opened. */
-struct refusal {
-    bool refused;
-    char ip[INET6_ADDRSTRLEN];
-};
+bool latch_outbound_address_loopback(const uint8_t a[16])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+    if (memcmp(a, mapped, 12) == 0)
+        return a[12] == 127;
+    return memcmp(a, v6_loopback, 16) == 0;
+}
 
 /* libcurl's CURLOPT_OPENSOCKETFUNCTION: the last moment before connecting, on the address
  * libcurl is about to connect to. */
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *sa)
 {
-    struct refusal *r = clientp;
+    struct outbound_refusal *r = clientp;
     uint8_t a[16] = {0};
     if (sa->family == AF_INET) {
         a[10] = a[11] = 0xff;
@@ -238,8 +246,10 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
         snprintf(r->ip, sizeof(r->ip), "family %d", sa->family);
         return CURL_SOCKET_BAD;
     }
-    if (!address_allowed(a)) {
+    bool not_loopback = r->loopback_only && !latch_outbound_address_loopback(a);
+    if (not_loopback || !address_allowed(a, r->direct)) {
         r->refused = true;
+        r->not_loopback = not_loopback;
         if (sa->family == AF_INET)
             inet_ntop(AF_INET, a + 12, r->ip, sizeof(r->ip));
         else
@@ -333,11 +343,13 @@ latch_rc latch_outbound_init(const struct latch_outbound_options *opts, struct l
         parse_connect_to(opts->connect_to, err) != LATCH_OK)
         goto fail;
     static const char *const proxies[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-    for (size_t i = 0; !g.allow_all && i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+    g.proxied = false;
+    for (size_t i = 0; !g.allow_all && !g.proxied && i < sizeof(proxies) / sizeof(proxies[0]);
+         i++) {
         const char *v = getenv(proxies[i]);
         if (v != NULL && v[0] != '\0') {
             /* The proxy resolves the names: what we could check is the proxy's address. */
-            g.allow_all = true;
+            g.proxied = true;
             latch_info("outbound requests go through the proxy in %s: which addresses they may "
                        "reach is the proxy's policy",
                        proxies[i]);
@@ -551,12 +563,61 @@ static latch_rc build_headers(const struct latch_outbound_request *req, struct c
     return LATCH_OK;
 }
 
-static long elapsed_ms(const struct timespec *t0)
+long outbound_elapsed_ms(const struct timespec *t0)
 {
     struct timespec t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+bool outbound_ready(void)
+{
+    return g.ready;
+}
+
+CURLcode outbound_connection_options(CURL *curl, uint32_t timeout_ms, struct outbound_refusal *r,
+                                     char *errbuf)
+{
+    CURLcode cc = CURLE_OK;
+#define SET(opt, val) OUTBOUND_SET(curl, cc, opt, val)
+    SET(CURLOPT_ERRORBUFFER, errbuf);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(timeout_ms < CONNECT_TIMEOUT_MAX_MS ? timeout_ms : CONNECT_TIMEOUT_MAX_MS));
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SET(CURLOPT_OPENSOCKETDATA, r);
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (g.ca_file != NULL) {
+        /* The operator's bundle is the whole trust: no default CA directory besides it. */
+        SET(CURLOPT_CAINFO, g.ca_file);
+        SET(CURLOPT_CAPATH, NULL);
+    }
+    if (g.connect_to != NULL)
+        SET(CURLOPT_CONNECT_TO, g.connect_to);
+#undef SET
+    return cc;
+}
+
+latch_rc outbound_address_refused(struct latch_error *err, const char *host,
+                                  const struct outbound_refusal *r)
+{
+    if (r->not_loopback)
+        latch_error_set(err, 502, LATCH_OUTBOUND_ERR_CONFIG,
+                        "%s resolves to %s, not a loopback address: mail without TLS may only go "
+                        "to a server on this machine (use implicit TLS or STARTTLS)",
+                        host, r->ip);
+    else
+        latch_error_set(err, 502, LATCH_OUTBOUND_ERR_ADDRESS,
+                        "%s resolves to an address that is not public (loopback, private, "
+                        "link-local...): this server does not call it unless its operator "
+                        "allows it (LATCH_OUTBOUND_ALLOW_PRIVATE)",
+                        host);
+    latch_error_detail(err, "refused address %s", r->ip);
+    return LATCH_FAIL;
 }
 
 /* Sets the method and body: POSTFIELDS for every method with a body, CUSTOMREQUEST for the
@@ -583,7 +644,7 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
 {
     struct curl_slist *headers = NULL;
     struct sink sink = {0};
-    struct refusal refusal = {0};
+    struct outbound_refusal refusal = {0};
     char errbuf[CURL_ERROR_SIZE];
     char host[256];
     const char *method;
@@ -599,7 +660,7 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
         return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
                                "outbound request: no response to fill");
     memset(resp, 0, sizeof(*resp));
-    if (!g.ready)
+    if (!outbound_ready())
         return latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL,
                                "outbound HTTP is not initialized");
     if (req == NULL)
@@ -630,31 +691,11 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
     errbuf[0] = '\0';
     /* Each option can only fail for lack of memory or an unsupported feature; the first
      * failure stops the request. */
-    cc = curl_easy_setopt(curl, CURLOPT_URL, req->url);
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if (cc == CURLE_OK)                                                                        \
-            cc = curl_easy_setopt(curl, opt, val);                                                 \
-    } while (0)
-    SET(CURLOPT_ERRORBUFFER, errbuf);
+    cc = outbound_connection_options(curl, timeout, &refusal, errbuf);
+#define SET(opt, val) OUTBOUND_SET(curl, cc, opt, val)
+    SET(CURLOPT_URL, req->url);
     SET(CURLOPT_PROTOCOLS_STR, "https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_TIMEOUT_MS, (long)timeout);
-    SET(CURLOPT_CONNECTTIMEOUT_MS,
-        (long)(timeout < CONNECT_TIMEOUT_MAX_MS ? timeout : CONNECT_TIMEOUT_MAX_MS));
-    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    SET(CURLOPT_OPENSOCKETDATA, &refusal);
-    SET(CURLOPT_SSL_VERIFYPEER, 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (g.ca_file != NULL) {
-        /* The operator's bundle is the whole trust: no default CA directory besides it. */
-        SET(CURLOPT_CAINFO, g.ca_file);
-        SET(CURLOPT_CAPATH, NULL);
-    }
-    if (g.connect_to != NULL)
-        SET(CURLOPT_CONNECT_TO, g.connect_to);
     SET(CURLOPT_USERAGENT, USER_AGENT);
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_WRITEFUNCTION, on_write);
@@ -675,11 +716,7 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
         if (refusal.refused)
-            latch_error_set(err, 502, LATCH_OUTBOUND_ERR_ADDRESS,
-                            "%s resolves to an address that is not public (loopback, private, "
-                            "link-local...): this server does not call it unless its operator "
-                            "allows it (LATCH_OUTBOUND_ALLOW_PRIVATE)",
-                            host);
+            (void)outbound_address_refused(err, host, &refusal);
         else if (cc == CURLE_OPERATION_TIMEDOUT)
             latch_error_set(err, 504, LATCH_OUTBOUND_ERR_TIMEOUT, "%s did not answer within %u ms",
                             host, timeout);
@@ -688,13 +725,11 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
                             "the answer of %s is larger than %zu bytes", host, g.max_bytes);
         else
             latch_error_set(err, 502, LATCH_OUTBOUND_ERR_GENERAL, "request to %s failed", host);
-        if (refusal.refused)
-            latch_error_detail(err, "refused address %s", refusal.ip);
-        else
+        if (!refusal.refused)
             latch_error_detail(err, "curl error %d: %s", (int)cc,
                                errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
-        latch_debug("outbound %s %s failed after %ld ms: %s", method, host, elapsed_ms(&t0),
-                    err != NULL ? err->detail : curl_easy_strerror(cc));
+        latch_debug("outbound %s %s failed after %ld ms: %s", method, host,
+                    outbound_elapsed_ms(&t0), err != NULL ? err->detail : curl_easy_strerror(cc));
         goto out;
     }
     if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status < 100 ||
@@ -723,7 +758,7 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
     resp->body_len = sink.len;
     sink.buf = NULL;
     latch_debug("outbound %s %s: %ld, %zu bytes in %ld ms", method, host, status, resp->body_len,
-                elapsed_ms(&t0));
+                outbound_elapsed_ms(&t0));
     rc = LATCH_OK;
 out:
     /* No pointer into this frame (error buffer, sink, header list) may outlive it in the cached

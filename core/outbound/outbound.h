@@ -1,7 +1,8 @@
 /*
- * outbound/: the node's outbound HTTPS client, on libcurl. Connectors reach their upstreams
- * (huggingface.co, an OIDC provider) only through it, via the host services of plugin/, so the
- * rules live in one place: https only, TLS verification always on, no redirects followed,
+ * outbound/: the node's outbound HTTPS and SMTP client, on libcurl. Connectors reach their
+ * upstreams (huggingface.co, an OIDC provider, a mail server) only through it, via the host
+ * services of plugin/, so the rules live in one place: https only (and SMTP with TLS, or without
+ * TLS to loopback only), TLS verification always on, no redirects followed,
  * timeouts, a response-size cap, the operator's CA bundle (LATCH_OUTBOUND_CA_FILE), connect-to
  * mapping (LATCH_OUTBOUND_CONNECT_TO, libcurl's CURLOPT_CONNECT_TO) and the proxy environment
  * variables (http_proxy, https_proxy, no_proxy), which libcurl honours.
@@ -38,6 +39,9 @@
 #define LATCH_OUTBOUND_ERR_TIMEOUT "connector.timeout"
 #define LATCH_OUTBOUND_ERR_GENERAL "connector.general"
 #define LATCH_OUTBOUND_ERR_ADDRESS "connector.address_refused"
+/* A setting of the caller is wrong (SMTP: refused credentials, no STARTTLS, no TLS off
+ * loopback). */
+#define LATCH_OUTBOUND_ERR_CONFIG "connector.invalid_config"
 
 /* Node-wide settings, copied by latch_outbound_init(). */
 struct latch_outbound_options {
@@ -59,6 +63,8 @@ struct latch_outbound_options {
 
 /* Whether addr (16 bytes; IPv4 as ::ffff:a.b.c.d) is a public unicast address. Any thread. */
 bool latch_outbound_address_public(const uint8_t addr[16]);
+/* Whether addr (as above) is a loopback address: 127.0.0.0/8 or ::1. Any thread. */
+bool latch_outbound_address_loopback(const uint8_t addr[16]);
 
 struct latch_outbound_header {
     const char *name;  /* a header field name, e.g. "Authorization" */
@@ -111,5 +117,48 @@ latch_rc latch_outbound_request(const struct latch_outbound_request *req,
                                 struct latch_error *err) LATCH_MUST_CHECK;
 
 void latch_outbound_response_clear(struct latch_outbound_response *resp);
+
+/* ---- SMTP (smtp.c) ---- */
+
+#define LATCH_OUTBOUND_SMTP_DEFAULT_TIMEOUT_MS 10000
+#define LATCH_OUTBOUND_SMTP_MAX_RCPT           16
+#define LATCH_OUTBOUND_SMTP_MAX_DATA           ((size_t)1 << 20)
+
+/* How the connection to the mail server is protected. */
+enum latch_outbound_smtp_tls {
+    LATCH_OUTBOUND_SMTP_TLS_IMPLICIT = 1, /* smtps: TLS from the first byte (port 465) */
+    LATCH_OUTBOUND_SMTP_TLS_STARTTLS = 2, /* smtp, then STARTTLS, which must succeed */
+    LATCH_OUTBOUND_SMTP_TLS_NONE = 3,     /* plain text: to a loopback address only */
+};
+
+struct latch_outbound_smtp_request {
+    const char *host; /* a DNS name or an IP literal (IPv6 without brackets) */
+    uint16_t port;    /* 0: 465 for IMPLICIT, 587 otherwise */
+    enum latch_outbound_smtp_tls tls;
+    const char *username;    /* AUTH PLAIN or LOGIN when set; NULL: no AUTH */
+    const char *password;    /* never logged nor put in a message */
+    const char *mail_from;   /* envelope sender, an address without <> */
+    const char *const *rcpt; /* envelope recipients, addresses without <> */
+    size_t nrcpt;            /* 1 to LATCH_OUTBOUND_SMTP_MAX_RCPT */
+    const char *data;        /* the RFC 5322 message, CRLF line ends; dot-stuffed by libcurl */
+    size_t data_len;         /* at most LATCH_OUTBOUND_SMTP_MAX_DATA */
+    uint32_t timeout_ms;     /* whole transaction. 0: 10000 ms; larger than 30000: 30000 ms */
+};
+
+/*
+ * Hands one message to an SMTP server: EHLO, STARTTLS (STARTTLS mode), AUTH (when a username
+ * is set), MAIL FROM, RCPT TO for each recipient, DATA, QUIT, on a connection of its own (never
+ * reused: connections are per server and per credentials) that obeys the address policy, the
+ * CA bundle, connect-to and timeouts as HTTPS does; without TLS the resolved address must also
+ * be loopback. *reply_code (may be NULL) is set to the server's last reply code (250 once the
+ * message is accepted, 535 for refused credentials...), 0 when none arrived. Returns LATCH_OK
+ * when the server accepted the message; otherwise err's code is LATCH_OUTBOUND_ERR_CONFIG
+ * (credentials refused, STARTTLS not offered, TLS none off loopback, a malformed request),
+ * LATCH_OUTBOUND_ERR_ADDRESS, LATCH_OUTBOUND_ERR_TIMEOUT or LATCH_OUTBOUND_ERR_GENERAL (the
+ * server refused a step, or the connection failed). Messages never hold the password. Blocking:
+ * worker threads only.
+ */
+latch_rc latch_outbound_smtp_send(const struct latch_outbound_smtp_request *req, int *reply_code,
+                                  struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

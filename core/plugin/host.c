@@ -767,6 +767,73 @@ static char *host_render_template(struct latch_connector_ctx *ctx, const char *t
     return out;
 }
 
+/* ---- 1.1: SMTP (outbound/'s client, under the same policy as http) ---- */
+
+static int host_smtp_send(struct latch_connector_ctx *ctx,
+                          const struct latch_connector_smtp_request *req,
+                          struct latch_connector_smtp_response *resp)
+{
+    struct latch_error err;
+    int reply = 0;
+
+    if (resp == NULL ||
+        resp->struct_size < PLUGIN_END_OF(struct latch_connector_smtp_response, message)) {
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "smtp_send: response missing or its struct_size too small (use "
+                 "LATCH_CONNECTOR_SMTP_RESPONSE_INIT)");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    resp->code = 0;
+    resp->message = "";
+    if (req == NULL ||
+        req->struct_size < PLUGIN_END_OF(struct latch_connector_smtp_request, data_len)) {
+        resp->message = "no request, or its struct_size is too small";
+        host_log(ctx, LATCH_CONNECTOR_LOG_ERROR,
+                 "smtp_send: request missing or its struct_size too small (use "
+                 "LATCH_CONNECTOR_SMTP_REQUEST_INIT)");
+        return LATCH_CONNECTOR_ERR_GENERAL;
+    }
+    struct latch_outbound_smtp_request oreq = {
+        .host = req->host,
+        .port = req->port,
+        .tls = (enum latch_outbound_smtp_tls)req->tls,
+        .username = req->username,
+        .password = req->password,
+        .mail_from = req->mail_from,
+        .rcpt = req->rcpt,
+        .nrcpt = req->nrcpt,
+        .data = req->data,
+        .data_len = req->data_len,
+        .timeout_ms = req->timeout_ms,
+    };
+    latch_error_clear(&err);
+    latch_rc rc = latch_outbound_smtp_send(&oreq, &reply, &err);
+    resp->code = reply;
+    if (rc == LATCH_OK) {
+        resp->message = host_format(ctx, "accepted (reply %d)", reply);
+        if (resp->message == NULL)
+            resp->message = "accepted";
+        ctx_log(ctx, LATCH_LOG_DEBUG, "connector %s: smtp_send: reply %d", ctx->plugin->info.id,
+                reply);
+        return LATCH_CONNECTOR_OK;
+    }
+    /* outbound/'s messages name the server and the reply, never the password. */
+    resp->message = host_dup(ctx, err.message);
+    if (resp->message == NULL)
+        resp->message = "";
+    host_log(ctx, LATCH_CONNECTOR_LOG_WARN, "smtp_send: %s%s%s", err.message,
+             err.detail[0] ? ": " : "", err.detail);
+    if (strcmp(err.code, LATCH_OUTBOUND_ERR_ADDRESS) == 0) {
+        ctx->address_refused = true;
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    }
+    if (strcmp(err.code, LATCH_OUTBOUND_ERR_CONFIG) == 0)
+        return LATCH_CONNECTOR_ERR_INVALID_CONFIG;
+    if (strcmp(err.code, LATCH_OUTBOUND_ERR_TIMEOUT) == 0)
+        return LATCH_CONNECTOR_ERR_TIMEOUT;
+    return LATCH_CONNECTOR_ERR_GENERAL;
+}
+
 static const struct latch_connector_host host_table = {
     .struct_size = sizeof(struct latch_connector_host),
     .host_major = LATCH_CONNECTOR_ABI_MAJOR,
@@ -790,6 +857,7 @@ static const struct latch_connector_host host_table = {
     .base64url_decode = host_base64url_decode,
     .json_members = host_json_members,
     .render_template = host_render_template,
+    .smtp_send = host_smtp_send,
 };
 
 /* ---- calls ---- */

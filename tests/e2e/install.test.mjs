@@ -73,11 +73,11 @@ describe('meson install', () => {
     await access(staged(layout.latchd));
     await access(staged(layout.latchctl));
     const files = (await readdir(staged(layout.connectors))).sort();
-    assert.deepEqual(files, ['huggingface.so', 'oidc.so'], `connectors installed in ${layout.connectors}`);
+    assert.deepEqual(files, ['huggingface.so', 'oidc.so', 'smtp.so'], `connectors installed in ${layout.connectors}`);
   });
 
   it('the installed connectors load under MemoryDenyWriteExecute (no TEXTREL, no executable stack)', async () => {
-    for (const f of ['huggingface.so', 'oidc.so']) {
+    for (const f of ['huggingface.so', 'oidc.so', 'smtp.so']) {
       const file = path.join(staged(layout.connectors), f);
       const dyn = await run('readelf', ['-dW', file]);
       assert.equal(dyn.code, 0, dyn.out);

@@ -42,6 +42,8 @@
 #include "config/config.h"
 #include "outbound/outbound.h"
 
+#include "test_server.h"
+
 #define MAX_CONNS  256
 #define HEAD_MAX   16384
 #define BODY_MAX   65536
@@ -56,61 +58,6 @@
 static char tmp_dir[64];
 static char ca_file[128];  /* the CA that signed the server's certificate */
 static char other_ca[128]; /* an unrelated CA */
-
-static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-    bool ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
-
-    X509_EXTENSION_free(ext);
-    return ok;
-}
-
-/* A certificate for key named cn, signed by issuer (NULL: self-signed CA). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       const char *san)
-{
-    static long serial = 1;
-    X509 *x = X509_new();
-    X509V3_CTX ctx;
-    X509_NAME *name;
-    bool ca = issuer == NULL;
-
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, 2), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-    assert_int_equal(X509_set_pubkey(x, key), 1);
-    name = X509_get_subject_name(x);
-    assert_int_equal(
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0),
-        1);
-    assert_int_equal(X509_set_issuer_name(x, ca ? name : X509_get_subject_name(issuer)), 1);
-
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, ca ? x : issuer, x, NULL, NULL, 0);
-    assert_true(add_ext(x, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE"));
-    assert_true(add_ext(x, &ctx, NID_key_usage,
-                        ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature"));
-    assert_true(add_ext(x, &ctx, NID_subject_key_identifier, "hash"));
-    assert_true(add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"));
-    if (!ca) {
-        assert_true(add_ext(x, &ctx, NID_ext_key_usage, "serverAuth"));
-        assert_true(add_ext(x, &ctx, NID_subject_alt_name, san));
-    }
-    assert_true(X509_sign(x, ca ? key : issuer_key, EVP_sha256()) > 0);
-    return x;
-}
-
-static void write_cert(const char *path, X509 *cert)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(PEM_write_X509(f, cert), 1);
-    assert_int_equal(fclose(f), 0);
-}
 
 /* ---- the TLS server ---- */
 
@@ -336,10 +283,8 @@ static void *accept_main(void *arg)
 
 static int setup(void **state)
 {
-    EVP_PKEY *ca_key, *other_key, *leaf_key;
-    X509 *ca, *other, *leaf;
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    socklen_t alen = sizeof(addr);
+    EVP_PKEY *other_key;
+    X509 *other;
 
     (void)state;
     signal(SIGPIPE, SIG_IGN);
@@ -355,36 +300,15 @@ static int setup(void **state)
     snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", tmp_dir);
     snprintf(other_ca, sizeof(other_ca), "%s/other-ca.pem", tmp_dir);
 
-    ca_key = EVP_EC_gen("P-256");
+    /* The server's CA, and an unrelated one a client must not accept it under. */
+    srv.ctx = latch_test_server_ctx(ca_file, "huggingface.co", LEAF_SAN);
     other_key = EVP_EC_gen("P-256");
-    leaf_key = EVP_EC_gen("P-256");
-    assert_non_null(ca_key);
     assert_non_null(other_key);
-    assert_non_null(leaf_key);
-    ca = make_cert(ca_key, "Latch Test CA", NULL, NULL, NULL);
-    other = make_cert(other_key, "Unrelated Test CA", NULL, NULL, NULL);
-    leaf = make_cert(leaf_key, "huggingface.co", ca, ca_key, LEAF_SAN);
-    write_cert(ca_file, ca);
-    write_cert(other_ca, other);
-
-    srv.ctx = SSL_CTX_new(TLS_server_method());
-    assert_non_null(srv.ctx);
-    assert_int_equal(SSL_CTX_use_certificate(srv.ctx, leaf), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(srv.ctx, leaf_key), 1);
-    X509_free(ca);
+    other = latch_test_make_cert(other_key, "Unrelated Test CA", NULL, NULL, NULL);
+    latch_test_write_cert(other_ca, other);
     X509_free(other);
-    X509_free(leaf);
-    EVP_PKEY_free(ca_key);
     EVP_PKEY_free(other_key);
-    EVP_PKEY_free(leaf_key);
-
-    srv.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(srv.listen_fd >= 0);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(srv.listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(srv.listen_fd, 64), 0);
-    assert_int_equal(getsockname(srv.listen_fd, (struct sockaddr *)&addr, &alen), 0);
-    srv.port = ntohs(addr.sin_port);
+    srv.listen_fd = latch_test_listen(&srv.port);
     assert_int_equal(pipe(srv.stop_pipe), 0);
     assert_int_equal(pthread_mutex_init(&srv.lock, NULL), 0);
     assert_int_equal(pthread_create(&srv.acceptor, NULL, accept_main, NULL), 0);

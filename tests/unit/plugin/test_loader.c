@@ -24,11 +24,13 @@
 #include <cmocka.h>
 #include <yajl/yajl_tree.h>
 
+#include "outbound/outbound.h"
 #include "plugin/plugin.h"
 #include "plugin/plugin_internal.h"
 #include "util/log.h"
 
 #include "../../abi/layout_list.h"
+#include "../outbound/fake_smtp.h"
 
 #ifndef LATCH_TEST_ABI_DIR
 #error "the build passes LATCH_TEST_ABI_DIR and the connector paths"
@@ -988,6 +990,95 @@ static void test_send_message_refusals(void **state)
     latch_plugin_unref(p);
 }
 
+/* host->smtp_send through the real host and outbound/, to the fake SMTP server on 127.0.0.1:
+ * delivery, refused credentials, STARTTLS not offered, and the address policy, each mapped to
+ * the call's error code. */
+static void test_smtp_send_service(void **state)
+{
+    (void)state;
+    char ca[PATH_MAX], config[PATH_MAX + 512];
+    struct latch_error err;
+    struct fake_smtp_session *seen = calloc(1, sizeof(*seen));
+    assert_non_null(seen);
+    snprintf(ca, sizeof(ca), "%s/smtp-ca.pem", root);
+    fake_smtp_start(ca);
+    struct latch_outbound_options opts = {.ca_file = ca, .allow_private_all = true};
+    latch_error_clear(&err);
+    assert_int_equal(latch_outbound_init(&opts, &err), LATCH_OK);
+    fake_smtp_configure(&(struct fake_smtp_options){
+        .auth = "PLAIN LOGIN", .user = "mailer", .pass = "right-pw-8472", .require_auth = true});
+    put_abi("mailer.so");
+    init_dir();
+    struct latch_plugin *p = latch_plugin_get("test-mailer");
+    assert_non_null(p);
+    (void)mailer_config(); /* sets report_path */
+    const char *names[] = {"code"};
+    const char *values[] = {"123456"};
+    struct latch_plugin_message msg = {.type = LATCH_CONNECTOR_TEMPLATE_SIGN_IN,
+                                       .to = "ada@example.com",
+                                       .var_names = names,
+                                       .var_values = values,
+                                       .nvars = 1};
+    struct latch_plugin_call call = {.config_json = config};
+#define SMTP_CONFIG(tls, pass)                                                                     \
+    snprintf(config, sizeof(config),                                                               \
+             "{\"outFile\":\"%s\",\"mode\":\"smtp\",\"smtpHost\":\"127.0.0.1\",\"smtpPort\":%u,"   \
+             "\"smtpTls\":%d,\"smtpUser\":\"mailer\",\"smtpPass\":\"%s\"}",                        \
+             report_path, (unsigned)fake_smtp_port(), (tls), (pass))
+
+    SMTP_CONFIG(LATCH_CONNECTOR_SMTP_TLS_NONE, "right-pw-8472");
+    int before = fake_smtp_sessions();
+    if (latch_plugin_send_message(p, &call, &msg) != LATCH_OK)
+        fail_msg("%s: %s", call.error_code, call.error_detail);
+    yajl_val r = read_report();
+    assert_string_equal(str_at(r, "rc", NULL), "0");
+    assert_string_equal(str_at(r, "code", NULL), "250");
+    assert_string_equal(str_at(r, "message", NULL), "accepted (reply 250)");
+    yajl_tree_free(r);
+    assert_true(fake_smtp_wait(before, seen));
+    assert_true(seen->authed);
+    assert_string_equal(seen->mail_from, "noreply@latch.test");
+    assert_int_equal(seen->nrcpt, 1);
+    assert_string_equal(seen->rcpt[0], "ada@example.com");
+    /* The message as the connector wrote it: the line that starts with a dot arrives intact. */
+    assert_non_null(strstr(seen->data, "Subject: SignIn\r\n"));
+    assert_non_null(strstr(seen->data, "\r\n.code 123456\r\n"));
+
+    /* Refused credentials: invalid_config, the reply code, and the password nowhere. */
+    SMTP_CONFIG(LATCH_CONNECTOR_SMTP_TLS_NONE, "wrong-pw-5521");
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.invalid_config");
+    assert_non_null(strstr(call.error_detail, "refused the username or password"));
+    assert_null(strstr(call.error_detail, "wrong-pw-5521"));
+    r = read_report();
+    assert_string_equal(str_at(r, "code", NULL), "535");
+    assert_null(strstr(str_at(r, "message", NULL), "wrong-pw-5521"));
+    yajl_tree_free(r);
+
+    /* STARTTLS asked for, not offered. */
+    SMTP_CONFIG(LATCH_CONNECTOR_SMTP_TLS_STARTTLS, "right-pw-8472");
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.invalid_config");
+    assert_non_null(strstr(call.error_detail, "does not offer STARTTLS"));
+    assert_non_null(read_report());
+
+    /* The operator does not allow private addresses: the address policy's own code. */
+    latch_outbound_shutdown();
+    opts.allow_private_all = false;
+    assert_int_equal(latch_outbound_init(&opts, &err), LATCH_OK);
+    SMTP_CONFIG(LATCH_CONNECTOR_SMTP_TLS_NONE, "right-pw-8472");
+    before = fake_smtp_sessions();
+    assert_int_equal(latch_plugin_send_message(p, &call, &msg), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.address_refused");
+    assert_int_equal(fake_smtp_sessions(), before);
+#undef SMTP_CONFIG
+    latch_plugin_unref(p);
+    latch_outbound_shutdown();
+    fake_smtp_stop();
+    unlink(ca);
+    free(seen);
+}
+
 /* ---- the registry ---- */
 
 static void scan_dir(void)
@@ -1243,6 +1334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_email_connector_loads_as_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_message_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smtp_send_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_id_in_a_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_while_a_sign_in_is_under_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unload, setup, teardown),
