@@ -122,6 +122,12 @@ struct latch_mgmt_reply {
     bool no_body; /* answer `status` without a body even when column 0 is set */
     char *append; /* JSON members spliced before the closing '}' of the body
                    * (",\"secret\":\"…\""); wiped once the answer is written */
+    /* Optional: once the statements succeeded without a problem and the answering row exists,
+     * this is called instead of answering (results valid during the call only), and must answer
+     * req itself, now or later: work that follows a committed change (sending a message). */
+    void (*then)(struct latch_request *req, struct latch_store_result *const *results, int nresults,
+                 void *arg);
+    void *then_arg;
 };
 
 /* Runs ops[0..nops) in one transaction for req->tenant and answers from the result as
@@ -191,9 +197,9 @@ struct latch_mgmt_obj {
 };
 
 enum {
-    LATCH_MGMT_REQUIRED = 1 << 0, /* absent (or null) → 400 */
-    LATCH_MGMT_NULLABLE = 1 << 1, /* null is accepted (then *out stays NULL, *present true) */
-    LATCH_MGMT_NO_SPACE = 1 << 2, /* strings: no whitespace at all */
+    LATCH_MGMT_REQUIRED = 1 << 0,  /* absent (or null) → 400 */
+    LATCH_MGMT_NULLABLE = 1 << 1,  /* null is accepted (then *out stays NULL, *present true) */
+    LATCH_MGMT_NO_SPACE = 1 << 2,  /* strings: no whitespace at all */
     LATCH_MGMT_MULTILINE = 1 << 3, /* strings: tab, CR and LF allowed (templates, HTML) */
 };
 

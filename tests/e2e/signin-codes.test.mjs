@@ -222,4 +222,88 @@ describe('one-time codes on the hosted sign-in page', () => {
       await p.close();
     }
   });
+
+  it('an invitation mail (HTML-escaped variables) whose link brings the invitee in: sign-up by code, accepted, a member', async () => {
+    const templates = [
+      ...box.connectorConfig().templates,
+      { usageType: 'OrganizationInvitation', contentType: 'text/html',
+        subject: 'Join {{organization}}',
+        content: '<p>{{inviter}} invites you to <b>{{organization}}</b>: <a href="{{link}}">accept</a></p>' },
+    ];
+    const t = await tenant('cinvite', { signUp: { identifiers: ['email'], password: false, verify: true } },
+      { connector: false });
+    const api = await t.ctx.api();
+    expectStatus(await api.post('/connectors', {
+      connectorId: 'simple-mail-transfer-protocol', config: box.connectorConfig({ templates }),
+    }), 200, 'the SMTP connector with an invitation template');
+    const org = expectStatus(await api.post('/organizations', { name: 'Acme <R&D>' }), 201, 'organization');
+    const inviter = await t.ctx.createUser({ name: 'Ada "the inviter"' });
+    const invitee = `invited.${Date.now()}@example.com`;
+    let mark = box.messages.length;
+    const created = await api.post('/organization-invitations', {
+      organizationId: org.id, invitee, inviterId: inviter.id, expiresAt: Date.now() + 86400000,
+      messagePayload: { link: 'https://app.example/join?a=1&b=2' },
+    });
+    const invitation = expectStatus(created, 201, 'invitation with a mail');
+    let mail = await box.next(invitee, { after: mark });
+    assert.match(mail.headers.subject, /Join Acme <R&D>/);
+    assert.ok(mail.text.includes('Ada &quot;the inviter&quot; invites you to <b>Acme &lt;R&amp;D&gt;</b>'), mail.text);
+    assert.ok(mail.text.includes('href="https://app.example/join?a=1&amp;b=2"'), mail.text);
+
+    // The application mails it again with a link naming the invitation (POST /:id/message).
+    mark = box.messages.length;
+    const link = `${rp.origin}/invitation/${invitation.id}`;
+    expectStatus(await api.post(`/organization-invitations/${invitation.id}/message`, { link }), 204, 'message');
+    mail = await box.next(invitee, { after: mark });
+    const href = /href="([^"]+)"/.exec(mail.text)[1];
+    assert.equal(href, link);
+    assert.equal((await api.post('/organization-invitations/nosuchinvite/message', { link })).status, 404);
+
+    // Following the link, the application signs the invitee up with the invited email (a code
+    // by mail), then accepts on their behalf: they are a member with an organization token.
+    const invitationId = href.split('/').pop();
+    const checks = await flowChecks();
+    const xp = new ExperienceClient(t.ctx, new CookieJar());
+    await xp.start(authUrl(t.config, t.app, checks, { first_screen: 'register', login_hint: invitee }), { page: 'register' });
+    await xp.begin('Register');
+    mark = box.messages.length;
+    const send = await xp.call('POST', '/verification/verification-code',
+      { identifier: { type: 'email', value: invitee }, interactionEvent: 'Register' });
+    assert.equal(send.status, 200, send.text);
+    const code = box.code(await box.next(invitee, { after: mark }));
+    const { verificationId } = send.json();
+    const verified = await xp.call('POST', '/verification/verification-code/verify',
+      { identifier: { type: 'email', value: invitee }, verificationId, code });
+    assert.equal(verified.status, 200, verified.text);
+    const ident = await xp.call('POST', '/identification', { verificationId });
+    assert.equal(ident.status, 201, ident.text);
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 200, sub.text);
+    const landed = await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href);
+    const userId = (await redeem(t.config, landed, checks)).claims().sub;
+    const accepted = expectStatus(await api.put(`/organization-invitations/${invitationId}/status`,
+      { status: 'Accepted', acceptedUserId: userId }), 200, 'accept');
+    assert.equal(accepted.status, 'Accepted');
+    const members = expectStatus(await api.get(`/organizations/${org.id}/users`), 200, 'members');
+    assert.ok(members.some((u) => u.id === userId), `the invitee is a member: ${JSON.stringify(members.map((u) => u.id))}`);
+  });
+
+  it('an invitation whose mail cannot be sent is not kept', async () => {
+    const t = await tenant('cinvfail', null);
+    const api = await t.ctx.api();
+    const org = expectStatus(await api.post('/organizations', { name: 'Refusing' }), 201, 'organization');
+    const invitee = `nobody.${Date.now()}@example.com`;
+    box.refuse = true;
+    try {
+      const r = await api.post('/organization-invitations', {
+        organizationId: org.id, invitee, expiresAt: Date.now() + 86400000, messagePayload: { link: 'https://app.example/' },
+      });
+      assert.equal(r.status >= 400 && r.status < 600, true, r.text);
+      assert.match(r.json().code, /^connector\./);
+    } finally {
+      box.refuse = false;
+    }
+    const list = expectStatus(await api.get(`/organization-invitations?invitee=${encodeURIComponent(invitee)}`), 200, 'list');
+    assert.deepEqual(list, []);
+  });
 });
