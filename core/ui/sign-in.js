@@ -148,6 +148,12 @@
         return t('error.tooManyRequests');
       case 'connector.not_found':
         return t('error.noSender');
+      case 'connector.invalid_config':
+      case 'connector.general':
+      case 'connector.timeout':
+      case 'connector.address_refused':
+        // The mail or text could not be sent (the connector's code says why, in the log).
+        return flow ? t('error.noSender') : t('error.generic');
       case 'user.user_not_exist':
         return t('error.noAccount');
       case 'user.email_already_in_use':

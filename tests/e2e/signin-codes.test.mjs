@@ -306,4 +306,38 @@ describe('one-time codes on the hosted sign-in page', () => {
     const list = expectStatus(await api.get(`/organization-invitations?invitee=${encodeURIComponent(invitee)}`), 200, 'list');
     assert.deepEqual(list, []);
   });
+
+  it('the mail server refusing the credentials, or down: a clear error, no code stored, nothing created', async () => {
+    const t = await tenant('csmtpbad', EMAIL_CODES, { connector: false });
+    const api = await t.ctx.api();
+    const wrong = { ...box.connectorConfig(), auth: { user: 'latch', pass: 'not-the-password' } };
+    const conn = expectStatus(await api.post('/connectors',
+      { connectorId: 'simple-mail-transfer-protocol', config: wrong }), 200, 'connector with a wrong password');
+    const email = `who.${Date.now()}@example.com`;
+    const tryCode = async () => {
+      const xp = new ExperienceClient(t.ctx, new CookieJar());
+      await xp.start(authUrl(t.config, t.app, await flowChecks()));
+      await xp.begin('SignIn');
+      return xp.call('POST', '/verification/verification-code',
+        { identifier: { type: 'email', value: email }, interactionEvent: 'SignIn' });
+    };
+    const auths = box.auths;
+    const refused = await tryCode();
+    assert.ok(refused.status >= 400, refused.text);
+    assert.equal(refused.json().code, 'connector.invalid_config', refused.text);
+    assert.ok(box.auths > auths, 'the server was asked to authenticate');
+    assert.doesNotMatch(refused.text, /not-the-password/);
+    assert.doesNotMatch(srv.stderrText(), /not-the-password/, 'no password in the log');
+
+    // The server gone: a port nothing listens on.
+    const down = { ...box.connectorConfig(), port: 1 };
+    expectStatus(await api.patch(`/connectors/${conn.id}`, { config: down }), 200, 'point at a closed port');
+    const gone = await tryCode();
+    assert.ok(gone.status >= 400, gone.text);
+    assert.match(gone.json().code, /^connector\./, gone.text);
+
+    const r = await adminQuery('SELECT count(*)::int AS n FROM verification_codes WHERE tenant_id = $1', [t.ctx.id]);
+    assert.equal(r.rows[0].n, 0, 'no code stored');
+    assert.equal(box.messages.filter((m) => m.to.includes(email)).length, 0);
+  });
 });
