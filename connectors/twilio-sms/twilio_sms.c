@@ -573,7 +573,7 @@ static const struct latch_connector_descriptor twilio_descriptor = {
     LATCH_CONNECTOR_DESCRIPTOR_HEADER,
     .kind = LATCH_CONNECTOR_SMS,
     .flags = 0,
-    .id = "twilio-sms",
+    .id = "twilio-short-message-service",
     .target = "twilio-sms",
     .version = "1.0.0",
     .name = twilio_name,

@@ -1,6 +1,6 @@
 // End-to-end tests of one-time codes on the hosted sign-in page (issue 11, item 4), in headless
 // Chromium, with real mail: the tenant's email connector is the SMTP connector (factory
-// `simple-mail-transfer-protocol`) talking to a local SMTP server (tests/e2e/lib/mailbox.mjs),
+// `simple-mail-transfer-protocol`) talking to a local SMTP server (tests/e2e/lib/smtp-receiver.mjs),
 // and each code is read from the mail Latch sent.
 //
 // Covered: "Forgot your password?" (code by email, a wrong code refused, a new password checked
@@ -22,7 +22,7 @@ import {
 } from './lib/browser.mjs';
 import { CookieJar, ExperienceClient, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
-import { startMailbox } from './lib/mailbox.mjs';
+import { startSmtpReceiver } from './lib/smtp-receiver.mjs';
 
 const EMAIL_CODES = {
   signIn: { methods: [
@@ -38,7 +38,7 @@ describe('one-time codes on the hosted sign-in page', () => {
   let rp;
   let box;
   before(async () => {
-    box = await startMailbox({ user: 'latch', pass: 'smtp-secret' });
+    box = await startSmtpReceiver({ auth: { user: 'latch', pass: 'smtp-secret' } });
     srv = await startLatchd({ env: { LATCH_OUTBOUND_ALLOW_PRIVATE: '127.0.0.0/8' } });
     browser = await launchBrowser();
     rp = await startCallbackServer();
@@ -97,7 +97,7 @@ describe('one-time codes on the hosted sign-in page', () => {
       await p.page.locator('button#cf-submit').click();
       const code = await codeFromMail(email, mark);
       const mail = box.messages[box.messages.length - 1];
-      assert.match(mail.headers.subject, /Password reset code/);
+      assert.match(mail.subject, /Password reset code/);
       await p.page.locator('input#cf-code').waitFor({ state: 'visible' });
 
       // A wrong code first: refused with a message, the form stays.
@@ -149,7 +149,7 @@ describe('one-time codes on the hosted sign-in page', () => {
       await p.page.locator('input#cf-address').fill(email);
       await p.page.locator('button#cf-submit').click();
       const code = await codeFromMail(email, mark);
-      assert.match(box.messages[box.messages.length - 1].headers.subject, /Sign-in code/);
+      assert.match(box.messages[box.messages.length - 1].subject, /Sign-in code/);
       await p.page.locator('input#cf-code').fill(code);
       await p.page.locator('button#cf-submit').click();
       const landed = await waitForUrlPrefix(p.page, rp.origin);
@@ -246,7 +246,7 @@ describe('one-time codes on the hosted sign-in page', () => {
     });
     const invitation = expectStatus(created, 201, 'invitation with a mail');
     let mail = await box.next(invitee, { after: mark });
-    assert.match(mail.headers.subject, /Join Acme <R&D>/);
+    assert.match(mail.subject, /Join Acme <R&D>/);
     assert.ok(mail.text.includes('Ada &quot;the inviter&quot; invites you to <b>Acme &lt;R&amp;D&gt;</b>'), mail.text);
     assert.ok(mail.text.includes('href="https://app.example/join?a=1&amp;b=2"'), mail.text);
 

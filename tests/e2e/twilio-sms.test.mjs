@@ -28,7 +28,7 @@ import {
   pkcePair,
 } from './lib/oidc.mjs';
 
-const FACTORY = 'twilio-sms';
+const FACTORY = 'twilio-short-message-service'; // Logto's id (target twilio-sms)
 const SO = path.join(buildDir, 'connectors', 'twilio-sms', 'twilio-sms.so');
 const PHONE = '15551234567';
 const TEMPLATES = [

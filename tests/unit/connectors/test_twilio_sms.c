@@ -134,7 +134,7 @@ static void test_descriptor(void **state)
     assert_int_equal(D->abi_major, 1);
     assert_int_equal(D->abi_minor, 1);
     assert_int_equal(D->kind, LATCH_CONNECTOR_SMS);
-    assert_string_equal(D->id, "twilio-sms");
+    assert_string_equal(D->id, "twilio-short-message-service");
     assert_string_equal(D->target, "twilio-sms");
     assert_string_equal(D->name[0].text, "Twilio SMS Service");
     assert_string_equal(D->name[1].lang, "es");
