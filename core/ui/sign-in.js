@@ -359,6 +359,17 @@
       methods.some((m) => m.identifier === type && m.verificationCode));
   }
 
+  // Registration with a username and password that must also prove an email or phone (signUp
+  // verify): the types the contact field takes, or none.
+  function verifiedContactTypes() {
+    const up = info && info.signUp ? info.signUp : {};
+    const ids = Array.isArray(up.identifiers) ? up.identifiers : [];
+    if (mode !== 'register' || !up.verify || !ids.includes('username')) {
+      return [];
+    }
+    return ['email', 'phone'].filter((type) => ids.includes(type));
+  }
+
   function passwordSignInOffered() {
     const methods = info && info.signIn && Array.isArray(info.signIn.methods) ? info.signIn.methods : [];
     return methods.length === 0 || methods.some((m) => m.password);
@@ -369,6 +380,12 @@
     const forgot = $('forgot');
     const useCode = $('use-code');
     if (mode === 'register') {
+      const contact = verifiedContactTypes();
+      $('contact-field').hidden = contact.length === 0;
+      if (contact.length > 0) {
+        $('contact-label').textContent = addressLabel(contact);
+        $('contact').type = contact.length === 1 && contact[0] === 'email' ? 'email' : 'text';
+      }
       if (codeTypes('register').length > 0) {
         openFlow('register', false);
       }
@@ -434,6 +451,17 @@
     }
     codeForm.hidden = false;
     $('back-line').hidden = !canGoBack;
+    showStep();
+  }
+
+  // The code step of a registration whose username and password are already waiting in the
+  // interaction: a code to the contact given, then identification creates the account.
+  async function startContactCode(parsed) {
+    openFlow('register');
+    cfAddress.value = parsed.value;
+    flow.identifier = parsed;
+    await sendCode();
+    flow.step = 'code';
     showStep();
   }
 
@@ -596,8 +624,26 @@
       identifier.focus();
       return;
     }
+    const contactTypes = verifiedContactTypes();
+    const contact = contactTypes.length > 0 ? parseAddress($('contact').value, contactTypes) : null;
+    if (contactTypes.length > 0 && !contact) {
+      showError(t('error.addressInvalid'), [$('contact')]);
+      $('contact').focus();
+      return;
+    }
     setBusy(true);
     try {
+      if (contact) {
+        // The username and password wait in the interaction until the code proves the contact.
+        await call('PUT', '', { interactionEvent: 'Register' });
+        await call('POST', '/verification/new-password-identity', {
+          identifier: { type: 'username', value: id },
+          password: secret,
+        });
+        setBusy(false);
+        await startContactCode(contact);
+        return;
+      }
       if (mode === 'register') {
         await register(id, secret);
       } else {

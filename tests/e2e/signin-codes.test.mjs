@@ -188,6 +188,40 @@ describe('one-time codes on the hosted sign-in page', () => {
     }
   });
 
+  it('registration with a username and password that must verify an email: the account exists only after the code', async () => {
+    const t = await tenant('cregv', { signUp: { identifiers: ['username', 'email'], password: true, verify: true } });
+    const username = `reg_${Date.now()}`;
+    const email = `reg.${Date.now()}@example.com`;
+    const checks = await flowChecks();
+    const p = await newPage(browser);
+    try {
+      await p.page.goto(authUrl(t.config, t.app, checks, { first_screen: 'register' }));
+      await p.page.locator('input#contact').waitFor({ state: 'visible' });
+      assert.equal((await p.page.locator('label#contact-label').innerText()).trim(), 'Email');
+      await assertLabelled(p.page, 'the registration form');
+      await p.page.locator('input#identifier').fill(username);
+      await p.page.locator('input#password').fill(`Pw-${uniq('x')}-42`);
+      await p.page.locator('input#contact').fill(email);
+      const mark = box.messages.length;
+      await p.page.locator('button#submit').click();
+      const code = await codeFromMail(email, mark);
+      assert.match(box.messages[box.messages.length - 1].subject, /Sign-up code/);
+      await p.page.locator('input#cf-code').waitFor({ state: 'visible' });
+      const none = await adminQuery('SELECT count(*)::int AS n FROM users WHERE tenant_id = $1 AND username = $2',
+        [t.ctx.id, username]);
+      assert.equal(none.rows[0].n, 0, 'no account before the code');
+      await p.page.locator('input#cf-code').fill(code);
+      await p.page.locator('button#cf-submit').click();
+      const landed = await waitForUrlPrefix(p.page, rp.origin);
+      const sub = (await redeem(t.config, landed, checks)).claims().sub;
+      const r = await adminQuery('SELECT username, primary_email, password_encrypted IS NOT NULL AS pw FROM users WHERE tenant_id = $1 AND id = $2',
+        [t.ctx.id, sub]);
+      assert.deepEqual(r.rows[0], { username, primary_email: email, pw: true });
+    } finally {
+      await p.close();
+    }
+  });
+
   it('the links appear only when the sign-in experience enables codes; the Spanish page says so in Spanish', async () => {
     const plain = await tenant('cnone', null);
     let p = await openSignIn(plain);
