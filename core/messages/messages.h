@@ -96,8 +96,6 @@ int latch_messages_template_type(const char *name);
  * (0 when the kind sends no messages). */
 int latch_messages_channel_kind(enum latch_messages_channel channel);
 enum latch_messages_channel latch_messages_kind_channel(int kind);
-/* Logto's ConnectorType name of a kind: "Social", "Email", "Sms" (NULL when unknown). */
-const char *latch_messages_kind_name(int kind);
 
 /* Checks m's bounds: a known channel and type, a recipient of the channel's form (an email
  * address for email, 1..15 digits for SMS as Logto's phone numbers), a locale of at most
