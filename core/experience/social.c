@@ -34,7 +34,6 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "http/form.h"
-#include "messages/messages.h"
 #include "metrics/metrics.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
@@ -279,7 +278,7 @@ static void face_read(yajl_val factory, yajl_val meta, const char *locale, struc
  * replaced its file): only a social connector has the operations this file calls. */
 static bool is_social(const struct latch_plugin *p)
 {
-    const char *kind = latch_messages_kind_name(latch_plugin_info(p)->kind);
+    const char *kind = latch_plugin_kind_type(latch_plugin_info(p)->kind);
     return kind != NULL && strcmp(kind, "Social") == 0;
 }
 
