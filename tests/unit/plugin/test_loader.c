@@ -1001,9 +1001,9 @@ static void test_send_message_refusals(void **state)
     p = latch_plugin_get("test-mailer");
     assert_non_null(p);
     char *uri = NULL;
-    assert_int_equal(latch_plugin_authorization_uri(p, &call, "state", "https://rp.example/cb",
-                                                    NULL, &uri),
-                     LATCH_FAIL);
+    assert_int_equal(
+        latch_plugin_authorization_uri(p, &call, "state", "https://rp.example/cb", NULL, &uri),
+        LATCH_FAIL);
     assert_null(uri);
     assert_string_equal(call.error_code, "connector.not_implemented");
     struct latch_plugin_user user;
