@@ -375,6 +375,32 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     latch_json_bool(&j, ia->result_user_id != NULL);
     latch_json_key(&j, "socialConnectors");
     latch_xp_social_buttons_write(req, n > 0 ? res[0] : NULL, locale, &j);
+    /* What the page offers: codes to sign in or register with, password reset. */
+    struct latch_xp_methods m;
+    latch_xp_methods_read(n > 1 ? res[1] : NULL, &m);
+    latch_json_key(&j, "signIn");
+    latch_xp_sign_in_write(&m.sign_in, &j);
+    latch_json_key(&j, "signUp");
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "identifiers");
+    latch_json_begin_array(&j);
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } ids[] = {{LATCH_XP_ID_USERNAME, "username"},
+               {LATCH_XP_ID_EMAIL, "email"},
+               {LATCH_XP_ID_PHONE, "phone"}};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (m.sign_up.identifiers & ids[i].bit)
+            latch_json_string(&j, ids[i].name);
+    latch_json_end_array(&j);
+    latch_json_key(&j, "password");
+    latch_json_bool(&j, m.sign_up.password);
+    latch_json_key(&j, "verify");
+    latch_json_bool(&j, m.sign_up.verify);
+    latch_json_end_object(&j);
+    latch_json_key(&j, "forgotPasswordMethods");
+    latch_xp_forgot_methods_write(m.forgot, &j);
     latch_json_end_object(&j);
     latch_xp_respond_json(req, 200, &j);
 }
@@ -384,8 +410,11 @@ static void get_interaction(struct latch_request *req, void *arg)
     struct latch_xp_call *call = latch_xp_begin(req, false);
     if (call == NULL)
         return;
-    struct latch_store_op op = {.stmt = &latch_xp_social_buttons_stmt, .params = {req->tenant->id}};
-    latch_xp_load(call, &op, 1, interaction_loaded);
+    struct latch_store_op ops[] = {
+        {.stmt = &latch_xp_social_buttons_stmt, .params = {req->tenant->id}},
+        {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}},
+    };
+    latch_xp_load(call, ops, 2, interaction_loaded);
 }
 
 /* ---- PUT /api/experience, PUT /api/experience/interaction-event ---- */

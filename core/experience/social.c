@@ -34,7 +34,6 @@
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "http/form.h"
-#include "messages/messages.h"
 #include "metrics/metrics.h"
 #include "mgmt/mgmt_internal.h"
 #include "plugin/plugin.h"
@@ -279,7 +278,7 @@ static void face_read(yajl_val factory, yajl_val meta, const char *locale, struc
  * replaced its file): only a social connector has the operations this file calls. */
 static bool is_social(const struct latch_plugin *p)
 {
-    const char *kind = latch_messages_kind_name(latch_plugin_info(p)->kind);
+    const char *kind = latch_plugin_kind_type(latch_plugin_info(p)->kind);
     return kind != NULL && strcmp(kind, "Social") == 0;
 }
 
@@ -611,22 +610,37 @@ static bool redirect_uri_ok(const char *u)
     return true;
 }
 
-static void post_authorization_uri(struct latch_request *req, void *arg)
+/* The start of the Experience API's social routes: the path's connector id (404 when it cannot
+ * name one), the mutating call, and size bytes of zeroed state in the arena. NULL after
+ * answering. */
+static struct latch_xp_call *social_begin(struct latch_request *req, size_t size, void **state,
+                                          const char **cid)
 {
-    const char *cid = latch_http_param(req, "connectorId");
-    if (!connector_id_ok(cid)) {
+    *cid = latch_http_param(req, "connectorId");
+    if (!connector_id_ok(*cid)) {
         latch_http_respond_errorf(req, 404, "entity.not_exists_with_id",
                                   "The connector does not exist.");
-        return;
+        return NULL;
     }
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
-        return;
-    struct auth_call *ac = latch_arena_calloc(req->arena, 1, sizeof(*ac));
-    if (ac == NULL) {
+        return NULL;
+    *state = latch_arena_calloc(req->arena, 1, size);
+    if (*state == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
+        return NULL;
     }
+    return call;
+}
+
+static void post_authorization_uri(struct latch_request *req, void *arg)
+{
+    const char *cid;
+    void *mem;
+    struct latch_xp_call *call = social_begin(req, sizeof(struct auth_call), &mem, &cid);
+    if (call == NULL)
+        return;
+    struct auth_call *ac = mem;
     /* Logto's body {state, redirectUri, scope?} (see auth_loaded for what each is used for). */
     if (req->body_len > 0) {
         yajl_val body = latch_xp_body(req);
@@ -1261,20 +1275,12 @@ static void verify_loaded(struct latch_xp_call *call, struct latch_store_result 
 static void post_verify(struct latch_request *req, void *arg)
 {
     (void)arg;
-    const char *cid = latch_http_param(req, "connectorId");
-    if (!connector_id_ok(cid)) {
-        latch_http_respond_errorf(req, 404, "entity.not_exists_with_id",
-                                  "The connector does not exist.");
-        return;
-    }
-    struct latch_xp_call *call = latch_xp_begin(req, true);
+    const char *cid;
+    void *mem;
+    struct latch_xp_call *call = social_begin(req, sizeof(struct cb_call), &mem, &cid);
     if (call == NULL)
         return;
-    struct cb_call *cc = latch_arena_calloc(req->arena, 1, sizeof(*cc));
-    if (cc == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
+    struct cb_call *cc = mem;
     cc->req = req;
     cc->connector_id = cid;
     cc->api = true;

@@ -37,9 +37,8 @@ static const char *const template_names[LATCH_MESSAGES_TEMPLATE_MAX + 1] = {
 };
 
 /* enum latch_connector_kind (plugins-api/latch/connector.h); tests/unit/messages checks them. */
-#define KIND_SOCIAL 1
-#define KIND_EMAIL  2
-#define KIND_SMS    3
+#define KIND_EMAIL 2
+#define KIND_SMS   3
 
 /* Logto's phone numbers: digits only (E.164 without '+'); a bound well past E.164's 15. */
 #define PHONE_DIGITS_MAX 32
@@ -103,14 +102,6 @@ enum latch_messages_channel latch_messages_kind_channel(int kind)
     return kind == KIND_EMAIL ? LATCH_MESSAGES_EMAIL
            : kind == KIND_SMS ? LATCH_MESSAGES_SMS
                               : (enum latch_messages_channel)0;
-}
-
-const char *latch_messages_kind_name(int kind)
-{
-    return kind == KIND_SOCIAL  ? "Social"
-           : kind == KIND_EMAIL ? "Email"
-           : kind == KIND_SMS   ? "Sms"
-                                : NULL;
 }
 
 /* ---- bounds ---- */

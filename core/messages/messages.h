@@ -69,10 +69,12 @@ typedef void (*latch_messages_cb)(struct latch_request *req, const struct latch_
  * language, then the fallback language's Generic template, as Logto; none: the connector's own
  * template), runs latch_plugin_send_message on the I/O worker lane (per-tenant bound), and
  * calls cb on req's loop thread exactly once, never from inside this call (unless req's arena
- * is exhausted, when cb gets a 503 at once): err NULL when sent;
- * else err with a Logto-style code: 400 "connector.not_found" when the tenant has no connector
- * of that channel, 400 "guard.invalid_input" for a message out of bounds, 400/502
- * "connector.<status>" from the connector, 503 when the lane is full or the store is away.
+ * is exhausted, when cb gets a 503 at once): err NULL when sent; else err with a Logto-style
+ * code: 400 "connector.not_found" when the tenant has no connector of that channel (or its
+ * factory is not loaded on this node), 400 "guard.invalid_input" for a message out of bounds,
+ * "connector.<status>" from the connector (400 invalid_config, invalid_response and
+ * address_refused; 501 not_implemented; 502 timeout and general), 503 when the lane is full or
+ * the store is away. Answer it with latch_messages_respond_error to keep the provider's message.
  * Everything m points to is copied before this returns. Loop thread of req only; req must stay
  * unanswered until cb runs. Never logs the recipient's variables (codes, links).
  */
@@ -96,11 +98,9 @@ int latch_messages_template_type(const char *name);
  * (0 when the kind sends no messages). */
 int latch_messages_channel_kind(enum latch_messages_channel channel);
 enum latch_messages_channel latch_messages_kind_channel(int kind);
-/* Logto's ConnectorType name of a kind: "Social", "Email", "Sms" (NULL when unknown). */
-const char *latch_messages_kind_name(int kind);
 
 /* Checks m's bounds: a known channel and type, a recipient of the channel's form (an email
- * address for email, 1..15 digits for SMS as Logto's phone numbers), a locale of at most
+ * address for email, 1 to 32 digits for SMS as Logto's phone numbers), a locale of at most
  * LATCH_MESSAGES_LOCALE_MAX characters of [A-Za-z0-9-_], at most LATCH_MESSAGES_VARS_MAX
  * variables with names of [A-Za-z0-9_.] and bounded values. err: 400 "guard.invalid_input"
  * naming what is wrong. Any thread. */

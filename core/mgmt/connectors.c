@@ -371,7 +371,7 @@ struct factories {
 static void each_factory(struct latch_plugin *p, void *arg)
 {
     struct factories *f = arg;
-    if (latch_messages_kind_name(latch_plugin_info(p)->kind) == NULL)
+    if (latch_plugin_kind_type(latch_plugin_info(p)->kind) == NULL)
         return;
     yajl_val t = factory_tree(p);
     if (t != NULL)
@@ -911,7 +911,7 @@ static void create_connector(struct latch_request *req, void *arg)
     }
     c->factory_id = fid;
     c->plugin = latch_plugin_get(fid);
-    c->type = c->plugin ? latch_messages_kind_name(latch_plugin_info(c->plugin)->kind) : NULL;
+    c->type = c->plugin ? latch_plugin_kind_type(latch_plugin_info(c->plugin)->kind) : NULL;
     if (c->type == NULL) {
         latch_http_respond_errorf(req, 422, "connector.not_found_with_connector_id",
                                   "Can not find connector with given standard connector id.");

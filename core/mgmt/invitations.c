@@ -5,13 +5,18 @@
  * past expires_at (then it reads Expired: the stored status stays Pending until something writes
  * it). Accepting makes the accepting user a member with the invitation's roles, in the same
  * statement that records the acceptance, and only for a user whose primary email is the invitee.
- * Latch sends no invitation emails yet (no email connector), so messagePayload must be false.
+ * With messagePayload (Logto's SendMessagePayload: link, locale, ...) creation also mails the
+ * invitee through the tenant's email connector (messages/, template OrganizationInvitation), and
+ * POST /:id/message mails an existing invitation again; the variables `organization` and
+ * `inviter` (names) are added unless given. An invitation whose mail could not be sent is not
+ * kept: the caller gets the connector's error, as Logto's transaction gives it.
  * See docs/management-api-organization-roles.md for every route's shapes and errors.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "jose/secret.h"
+#include "messages/messages.h"
 #include "mgmt/mgmt_internal.h"
 #include "tenants/tenants.h"
 
@@ -114,6 +119,18 @@ static const struct latch_stmt invitation_insert = {
            " SELECT $1, ins.id, found.id FROM ins CROSS JOIN found RETURNING 1)"
            " SELECT NULL::json, NULL::bigint, problem, detail FROM chk",
     .nparams = 7,
+};
+
+/* What the invitation mail needs: invitee, organization name, (NULL), inviter's name (or
+ * username). Column 2 stays NULL: latch_mgmt_run reads a third column as a problem. */
+static const struct latch_stmt invitation_mail_info = {
+    .name = "mgmt_invitation_mail_info",
+    .sql = "SELECT i.invitee, o.name, NULL::text, coalesce(u.name, u.username)"
+           " FROM organization_invitations i"
+           " JOIN organizations o ON o.tenant_id = i.tenant_id AND o.id = i.organization_id"
+           " LEFT JOIN users u ON u.tenant_id = i.tenant_id AND u.id = i.inviter_id"
+           " WHERE i.tenant_id = $1 AND i.id = $2",
+    .nparams = 2,
 };
 
 static const struct latch_stmt invitation_delete = {
@@ -237,17 +254,194 @@ static void list_invitations(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-/* messagePayload: Logto sends the invitation email with it; Latch has no email connector yet,
- * so only false (or nothing) is accepted: no caller may believe that an email went out. */
-static bool check_message_payload(const struct latch_mgmt_obj *body)
+/* ---- the invitation mail ---- */
+
+/* A messagePayload read from a body, copied into the request's arena. */
+struct mail_payload {
+    struct latch_request *req;
+    bool send;
+    const char *locale;
+    struct latch_messages_var vars[LATCH_MESSAGES_VARS_MAX];
+    size_t nvars;
+    char *body;     /* create: the invitation JSON to answer with once the mail is out */
+    const char *id; /* create: the invitation, deleted again when the mail fails */
+    struct latch_error failure; /* why the mail failed, answered once the row is gone */
+};
+
+static bool var_name_ok(const char *s)
 {
-    yajl_val v = latch_mgmt_member(body, "messagePayload");
-    if (v == NULL || YAJL_IS_FALSE(v))
-        return true;
-    latch_mgmt_invalid_member(body, "messagePayload",
-                              "must be false or absent: Latch does not send invitation emails "
-                              "yet (no email connector); deliver the invitation yourself");
+    size_t n = strlen(s);
+    return n > 0 && n <= LATCH_MESSAGES_VAR_NAME_MAX &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+/* Reads a SendMessagePayload object (v) into *mp: every member a string (Logto's payload holds
+ * code, link, locale, uiLocales and the template's own variables), at most
+ * LATCH_MESSAGES_VARS_MAX - 2 of them (organization and inviter are added). false after
+ * answering 400. */
+static bool read_payload(struct latch_request *req, const char *path, yajl_val v,
+                         struct mail_payload *mp)
+{
+    if (v == NULL || !YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, path, "must be an object of strings (or false)");
+        return false;
+    }
+    if (v->u.object.len > LATCH_MESSAGES_VARS_MAX - 2) {
+        latch_mgmt_invalid(req, path, "has too many members");
+        return false;
+    }
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        const char *key = v->u.object.keys[i];
+        yajl_val m = v->u.object.values[i];
+        if (!var_name_ok(key)) {
+            latch_mgmt_invalid(req, path, "member names are 1 to 64 letters, digits or '_'");
+            return false;
+        }
+        if (!YAJL_IS_STRING(m) || strlen(m->u.string) > LATCH_MESSAGES_VAR_VALUE_MAX) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "%s.%s: must be a string of at most %d bytes", path, key,
+                                      LATCH_MESSAGES_VAR_VALUE_MAX);
+            return false;
+        }
+        struct latch_messages_var *var = &mp->vars[mp->nvars++];
+        var->name = latch_arena_strdup(req->arena, key);
+        var->value = latch_arena_strdup(req->arena, m->u.string);
+        if (var->name == NULL || var->value == NULL) {
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            return false;
+        }
+        if (strcmp(key, "locale") == 0)
+            mp->locale = var->value;
+    }
+    if (mp->locale != NULL && strlen(mp->locale) > LATCH_MESSAGES_LOCALE_MAX)
+        mp->locale = NULL;
+    mp->send = true;
+    return true;
+}
+
+static bool payload_has(const struct mail_payload *mp, const char *name)
+{
+    for (size_t i = 0; i < mp->nvars; i++)
+        if (strcmp(mp->vars[i].name, name) == 0)
+            return true;
     return false;
+}
+
+static void mail_deleted(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    (void)results;
+    (void)n;
+    struct mail_payload *mp = arg;
+    if (err != NULL)
+        latch_http_log_error(mp->req, "invitation: removing an invitation whose mail failed", err);
+    latch_http_respond_error(mp->req, &mp->failure);
+}
+
+static void mail_sent(struct latch_request *req, const struct latch_error *err, void *arg)
+{
+    struct mail_payload *mp = arg;
+    if (err != NULL) {
+        latch_http_log(req, LATCH_LOG_WARN, "invitation mail not sent: %s", err->code);
+        if (mp->id == NULL) {
+            latch_http_respond_error(req, err);
+            return;
+        }
+        /* Not kept: the caller sees that nothing was created (Logto's transaction), once the
+         * row is gone. */
+        mp->failure = *err;
+        struct latch_store_op op = {&invitation_delete, {req->tenant->id, mp->id}};
+        latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mail_deleted, mp);
+        return;
+    }
+    if (mp->body != NULL)
+        latch_http_respond_json(req, 201, mp->body, strlen(mp->body));
+    else
+        latch_http_respond(req, 204, NULL, NULL, 0);
+}
+
+/* Sends the mail of the invitation whose invitation_mail_info row is res. */
+static void mail_send(struct latch_request *req, const struct latch_store_result *res,
+                      struct mail_payload *mp)
+{
+    const char *invitee = latch_arena_strdup(req->arena, latch_store_result_value(res, 0, 0));
+    const char *org = latch_arena_strdup(req->arena, latch_store_result_value(res, 0, 1));
+    const char *inviter = latch_store_result_isnull(res, 0, 3)
+                              ? NULL
+                              : latch_arena_strdup(req->arena, latch_store_result_value(res, 0, 3));
+    if (invitee == NULL || org == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    if (!payload_has(mp, "organization"))
+        mp->vars[mp->nvars++] = (struct latch_messages_var){"organization", org};
+    if (inviter != NULL && !payload_has(mp, "inviter"))
+        mp->vars[mp->nvars++] = (struct latch_messages_var){"inviter", inviter};
+    struct latch_messages_send m = {
+        .channel = LATCH_MESSAGES_EMAIL,
+        .type = LATCH_MESSAGES_TEMPLATE_ORGANIZATION_INVITATION,
+        .to = invitee,
+        .locale = mp->locale,
+        .vars = mp->vars,
+        .nvars = mp->nvars,
+    };
+    latch_messages_send(req, &m, mail_sent, mp);
+}
+
+/* After the invitation was stored (results: expire, insert, get, mail info). */
+static void created_then(struct latch_request *req, struct latch_store_result *const *results,
+                         int n, void *arg)
+{
+    struct mail_payload *mp = arg;
+    mp->body =
+        n > 3 ? latch_arena_strdup(req->arena, latch_store_result_value(results[2], 0, 0)) : NULL;
+    if (mp->body == NULL || latch_store_result_rows(results[3]) < 1) {
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    mail_send(req, results[3], mp);
+}
+
+static void message_loaded(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
+{
+    struct mail_payload *mp = arg;
+    struct latch_request *req = mp->req;
+    if (err != NULL) {
+        latch_mgmt_store_error(req, err, NULL, NULL);
+        return;
+    }
+    if (n < 1 || latch_store_result_rows(results[0]) < 1) {
+        latch_mgmt_not_found(req, "organization invitation", mp->id);
+        return;
+    }
+    mp->id = NULL; /* an existing invitation stays whatever happens to the mail */
+    mail_send(req, results[0], mp);
+}
+
+/* POST /api/organization-invitations/:id/message: the body is the SendMessagePayload. */
+static void post_message(struct latch_request *req, void *arg)
+{
+    (void)arg;
+    const char *id = latch_mgmt_param_id(req, "id", "organization invitation");
+    if (id == NULL)
+        return;
+    struct mail_payload *mp = latch_arena_calloc(req->arena, 1, sizeof(*mp));
+    if (mp == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    yajl_val tree = latch_mgmt_body(req);
+    if (tree == NULL)
+        return;
+    bool ok = read_payload(req, "body", tree, mp);
+    yajl_tree_free(tree);
+    if (!ok)
+        return;
+    mp->req = req;
+    mp->id = id;
+    struct latch_store_op op = {&invitation_mail_info, {req->tenant->id, id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, message_loaded, mp);
 }
 
 static void create_invitation(struct latch_request *req, void *arg)
@@ -267,8 +461,15 @@ static void create_invitation(struct latch_request *req, void *arg)
                                  &expires_at, &has_expires) &&
               latch_mgmt_get_str(&body, "inviterId", 1, ID_MAX_CHARS, LATCH_MGMT_NULLABLE, &inviter,
                                  NULL) &&
-              latch_mgmt_get_ids(&body, "organizationRoleIds", 0, false, &roles) &&
-              check_message_payload(&body);
+              latch_mgmt_get_ids(&body, "organizationRoleIds", 0, false, &roles);
+    struct mail_payload *mp = ok ? latch_arena_calloc(req->arena, 1, sizeof(*mp)) : NULL;
+    if (ok && mp == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        ok = false;
+    }
+    yajl_val payload = ok ? latch_mgmt_member(&body, "messagePayload") : NULL;
+    if (ok && payload != NULL && !YAJL_IS_FALSE(payload) && !YAJL_IS_NULL(payload))
+        ok = read_payload(req, "messagePayload", payload, mp);
     yajl_tree_free(tree);
     if (!ok)
         return;
@@ -287,11 +488,12 @@ static void create_invitation(struct latch_request *req, void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op ops[3] = {
+    struct latch_store_op ops[4] = {
         {&invitation_expire_stale, {req->tenant->id, org, invitee}},
         {&invitation_insert,
          {req->tenant->id, id, org, invitee, inviter, expires, roles ? roles : "[]"}},
         {&invitation_get, {req->tenant->id, id}},
+        {&invitation_mail_info, {req->tenant->id, id}},
     };
     /* A concurrent invitation of the same invitee can still meet the unique index. */
     struct latch_mgmt_reply reply = {
@@ -304,7 +506,13 @@ static void create_invitation(struct latch_request *req, void *arg)
         .conflict_message =
             "A pending invitation for this invitee to this organization already exists.",
     };
-    latch_mgmt_run(req, ops, 3, &reply);
+    if (mp->send) {
+        mp->req = req;
+        mp->id = id;
+        reply.then = created_then;
+        reply.then_arg = mp;
+    }
+    latch_mgmt_run(req, ops, mp->send ? 4 : 3, &reply);
 }
 
 static void set_invitation_status(struct latch_request *req, void *arg)
@@ -362,6 +570,7 @@ latch_rc latch_mgmt_invitations_register(struct latch_server *srv)
         {LATCH_HTTP_DELETE, "/api/organization-invitations/:id", latch_mgmt_by_id,
          &delete_invitation_call},
         {LATCH_HTTP_PUT, "/api/organization-invitations/:id/status", set_invitation_status, NULL},
+        {LATCH_HTTP_POST, "/api/organization-invitations/:id/message", post_message, NULL},
     };
     return latch_mgmt_routes(srv, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -38,7 +38,8 @@ latch_rc latch_mgmt_register(struct latch_server *srv) LATCH_MUST_CHECK;
 /* ---- helpers for handlers (mgmt/util.c) ---- */
 
 /* Parses the JSON request body with latch_json_parse() (util/json.h): an object, nesting depth
- * <= 16, well-formed UTF-8, no NUL bytes, no "\u0000" escapes, no duplicate keys. On failure answers 400
+ * <= 16, well-formed UTF-8, no NUL bytes, no "\u0000" escapes, no duplicate keys. On failure
+ * answers 400
  * {"code":"guard.invalid_input",...} itself and returns NULL. The caller owns the tree and must
  * yajl_tree_free() it: copy what it needs into req->arena, then free the tree before starting
  * anything asynchronous. */

@@ -123,6 +123,12 @@ struct latch_mgmt_reply {
     bool no_body; /* answer `status` without a body even when column 0 is set */
     char *append; /* JSON members spliced before the closing '}' of the body
                    * (",\"secret\":\"…\""); wiped once the answer is written */
+    /* Optional: once the statements succeeded without a problem and the answering row exists,
+     * this is called instead of answering (results valid during the call only), and must answer
+     * req itself, now or later: work that follows a committed change (sending a message). */
+    void (*then)(struct latch_request *req, struct latch_store_result *const *results, int nresults,
+                 void *arg);
+    void *then_arg;
 };
 
 /* Runs ops[0..nops) in one transaction for req->tenant and answers from the result as

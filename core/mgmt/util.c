@@ -504,6 +504,11 @@ static void run_done(struct latch_store_result *const *results, int nresults,
         latch_mgmt_not_found(req, r->entity, r->id ? r->id : "");
         return;
     }
+    if (r->then != NULL) {
+        wipe_append(run);
+        r->then(req, results, nresults, r->then_arg);
+        return;
+    }
     if (r->list && latch_store_result_cols(res) > 1)
         latch_http_add_header(req, "Total-Number", latch_store_result_value(res, 0, 1));
     if (r->status == 204 || r->no_body || latch_store_result_cols(res) < 1 ||

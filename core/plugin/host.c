@@ -1014,6 +1014,11 @@ latch_rc latch_plugin_authorization_uri(struct latch_plugin *p, struct latch_plu
 
     *uri = NULL;
     call_reset(call);
+    /* Only social connectors sign people in; the loader lets an email or SMS one leave this
+     * NULL, whatever a tenant's settings ask for. */
+    if (p->ops.get_authorization_uri == NULL || p->ops.get_user_info == NULL)
+        return call_fail(call, LATCH_CONNECTOR_ERR_NOT_IMPLEMENTED, "%s %s: not a social connector",
+                         p->info.id, p->info.version);
     if (ctx_init(&ctx, p, call->config_json, call->session_json, &why) != LATCH_OK)
         return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
     ctx.request_id = call->request_id;
@@ -1089,6 +1094,9 @@ latch_rc latch_plugin_user_info(struct latch_plugin *p, struct latch_plugin_call
 
     memset(user, 0, sizeof(*user));
     call_reset(call);
+    if (p->ops.get_user_info == NULL)
+        return call_fail(call, LATCH_CONNECTOR_ERR_NOT_IMPLEMENTED, "%s %s: not a social connector",
+                         p->info.id, p->info.version);
     if (ctx_init(&ctx, p, call->config_json, call->session_json, &why) != LATCH_OK)
         return call_fail(call, LATCH_CONNECTOR_ERR_INVALID_CONFIG, "%s: %s", p->info.id, why);
     ctx.request_id = call->request_id;

@@ -21,6 +21,10 @@
 
   let csrfToken = '';
   let passwordPolicy = null;
+  let info = null; // GET /interaction, once read
+  // The code flow under way: {kind: 'signIn' | 'register' | 'forgot', step: 'address' | 'code' |
+  // 'password', identifier: {type, value}, verificationId}, or null.
+  let flow = null;
   // The server embeds the translations of the page's language (<html lang>).
   let strings = {};
   try {
@@ -40,7 +44,7 @@
 
   function showError(text, fields) {
     errorBox.textContent = text;
-    for (const input of [identifier, password]) {
+    for (const input of document.querySelectorAll('input')) {
       if (fields && fields.includes(input)) {
         input.setAttribute('aria-invalid', 'true');
       } else {
@@ -126,10 +130,39 @@
       case 'auth.forbidden':
         return t(mode === 'register' ? 'error.registrationDisabled' : 'error.signInDisabled');
       case 'guard.invalid_input':
+        if (flow) {
+          return t(flow.step === 'code' ? 'error.codeInvalid' : 'error.addressInvalid');
+        }
         if (mode === 'register' && /^identifier\.value/.test(error.message)) {
           return t('error.usernameInvalid');
         }
         return t('error.generic');
+      case 'verification_code.code_mismatch':
+        return t('error.codeMismatch');
+      case 'verification_code.expired':
+      case 'verification_code.not_found':
+        return t('error.codeExpired');
+      case 'verification_code.exceed_max_try':
+        return t('error.codeTooManyTries');
+      case 'guard.too_many_requests':
+        return t('error.tooManyRequests');
+      case 'connector.not_found':
+        return t('error.noSender');
+      case 'connector.invalid_config':
+      case 'connector.general':
+      case 'connector.timeout':
+      case 'connector.address_refused':
+        // The mail or text could not be sent (the connector's code says why, in the log).
+        return flow ? t('error.noSender') : t('error.generic');
+      case 'user.user_not_exist':
+        return t('error.noAccount');
+      case 'user.email_already_in_use':
+      case 'user.phone_already_in_use':
+        return t('error.addressTaken');
+      case 'session.forgot_password_not_enabled':
+      case 'user.sign_in_method_not_enabled':
+      case 'user.sign_up_method_not_enabled':
+        return t('error.methodDisabled');
       default:
         return t('error.generic');
     }
@@ -187,7 +220,6 @@
   }
 
   async function init() {
-    let info = null;
     try {
       info = await call('GET', '/interaction');
     } catch (error) {
@@ -208,6 +240,10 @@
     }
     applyStrings(info);
     renderSocial(info.socialConnectors);
+    offerCodes();
+    if (flow) {
+      return;
+    }
     if (mode === 'sign-in' && info.loginHint && !identifier.value) {
       identifier.value = info.loginHint;
       password.focus();
@@ -290,6 +326,285 @@
     await call('POST', '/identification', { verificationId: verification.verificationId });
   }
 
+  // ---- one-time codes: passwordless sign-in and sign-up, password reset ----
+
+  const codeForm = $('code-form');
+  const cfAddress = $('cf-address');
+  const cfCode = $('cf-code');
+  const cfPassword = $('cf-password');
+  const cfSubmit = $('cf-submit');
+  const cfResend = $('cf-resend');
+
+  // The identifier types ('email', 'phone') a code may be sent to for a kind of flow.
+  function codeTypes(kind) {
+    if (!info) {
+      return [];
+    }
+    if (kind === 'forgot') {
+      const methods = Array.isArray(info.forgotPasswordMethods) ? info.forgotPasswordMethods : [];
+      return ['email', 'phone'].filter((type) =>
+        methods.includes(type === 'email' ? 'EmailVerificationCode' : 'PhoneVerificationCode'));
+    }
+    if (kind === 'register') {
+      const up = info.signUp || {};
+      const ids = Array.isArray(up.identifiers) ? up.identifiers : [];
+      // The page registers by code alone: no username or password to choose as well.
+      if (up.password || ids.includes('username')) {
+        return [];
+      }
+      return ['email', 'phone'].filter((type) => ids.includes(type));
+    }
+    const methods = info.signIn && Array.isArray(info.signIn.methods) ? info.signIn.methods : [];
+    return ['email', 'phone'].filter((type) =>
+      methods.some((m) => m.identifier === type && m.verificationCode));
+  }
+
+  // Registration with a username and password that must also prove an email or phone (signUp
+  // verify): the types the contact field takes, or none.
+  function verifiedContactTypes() {
+    const up = info && info.signUp ? info.signUp : {};
+    const ids = Array.isArray(up.identifiers) ? up.identifiers : [];
+    if (mode !== 'register' || !up.verify || !ids.includes('username')) {
+      return [];
+    }
+    return ['email', 'phone'].filter((type) => ids.includes(type));
+  }
+
+  function passwordSignInOffered() {
+    const methods = info && info.signIn && Array.isArray(info.signIn.methods) ? info.signIn.methods : [];
+    return methods.length === 0 || methods.some((m) => m.password);
+  }
+
+  // Links under the password form, or the code form straight away when codes are the only way.
+  function offerCodes() {
+    const forgot = $('forgot');
+    const useCode = $('use-code');
+    if (mode === 'register') {
+      const contact = verifiedContactTypes();
+      $('contact-field').hidden = contact.length === 0;
+      if (contact.length > 0) {
+        $('contact-label').textContent = addressLabel(contact);
+        $('contact').type = contact.length === 1 && contact[0] === 'email' ? 'email' : 'text';
+      }
+      if (codeTypes('register').length > 0) {
+        openFlow('register', false);
+      }
+      return;
+    }
+    forgot.hidden = codeTypes('forgot').length === 0;
+    useCode.hidden = codeTypes('signIn').length === 0;
+    $('alt-line').hidden = forgot.hidden && useCode.hidden;
+    if (!passwordSignInOffered() && !useCode.hidden) {
+      openFlow('signIn', false);
+    }
+  }
+
+  function addressLabel(types) {
+    return t(types.length === 2 ? 'emailOrPhone' : types[0] === 'phone' ? 'phone' : 'email');
+  }
+
+  // {type, value} from what was typed, or null: a phone number is sent as its digits (Logto's
+  // form), an email as typed.
+  function parseAddress(text, types) {
+    const value = text.trim();
+    if (value.includes('@')) {
+      return types.includes('email') && /^[^\s@]+@[^\s@]+$/.test(value) ? { type: 'email', value } : null;
+    }
+    const digits = value.replace(/[\s().-]/g, '').replace(/^\+/, '');
+    return types.includes('phone') && /^\d{6,15}$/.test(digits) ? { type: 'phone', value: digits } : null;
+  }
+
+  function showStep() {
+    const step = flow.step;
+    $('cf-address-field').hidden = false;
+    cfAddress.readOnly = step !== 'address';
+    $('cf-code-field').hidden = step !== 'code';
+    $('cf-password-field').hidden = step !== 'password';
+    cfResend.hidden = step !== 'code';
+    cfSubmit.textContent = t(step === 'address' ? 'sendCode' : step === 'code' ? 'continue' : 'setPassword');
+    const target = step === 'address' ? cfAddress : step === 'code' ? cfCode : cfPassword;
+    target.focus();
+  }
+
+  function openFlow(kind, canGoBack = true) {
+    const types = codeTypes(kind);
+    flow = { kind, step: 'address', identifier: null, verificationId: null };
+    clearError();
+    $('notice').textContent = '';
+    for (const id of ['form', 'alt-line', 'social', 'social-divider', 'to-register-line', 'to-sign-in-line']) {
+      $(id).hidden = true;
+    }
+    const title = t(kind === 'forgot' ? 'title.forgot' : kind === 'register' ? 'title.register' : 'title.signIn');
+    document.title = title;
+    $('heading').textContent = title;
+    $('cf-intro').textContent = t(kind === 'forgot' ? 'intro.forgot' : 'intro.code');
+    $('cf-address-label').textContent = addressLabel(types);
+    cfAddress.type = types.length === 1 && types[0] === 'email' ? 'email' : types.length === 1 ? 'tel' : 'text';
+    cfAddress.setAttribute('autocomplete', types.length === 1 && types[0] === 'phone' ? 'tel' : 'email');
+    cfAddress.value = identifier.value.includes('@') ? identifier.value.trim() : '';
+    cfCode.value = '';
+    cfPassword.value = '';
+    if (kind === 'forgot' && passwordPolicy && passwordPolicy.length && passwordPolicy.length.min) {
+      const hint = $('cf-password-hint');
+      hint.textContent = t('passwordHint', { min: passwordPolicy.length.min });
+      hint.hidden = false;
+    }
+    codeForm.hidden = false;
+    $('back-line').hidden = !canGoBack;
+    showStep();
+  }
+
+  // The code step of a registration whose username and password are already waiting in the
+  // interaction: a code to the contact given, then identification creates the account.
+  async function startContactCode(parsed) {
+    openFlow('register');
+    cfAddress.value = parsed.value;
+    flow.identifier = parsed;
+    await sendCode();
+    flow.step = 'code';
+    showStep();
+  }
+
+  function closeFlow(notice) {
+    flow = null;
+    codeForm.hidden = true;
+    $('back-line').hidden = true;
+    form.hidden = false;
+    applyStrings(info);
+    renderSocial(info && info.socialConnectors);
+    offerCodes();
+    clearError();
+    $('notice').textContent = notice || '';
+    identifier.focus();
+  }
+
+  function flowEvent() {
+    return flow.kind === 'forgot' ? 'ForgotPassword' : flow.kind === 'register' ? 'Register' : 'SignIn';
+  }
+
+  async function sendCode() {
+    const result = await call('POST', '/verification/verification-code',
+      { identifier: flow.identifier, interactionEvent: flowEvent() });
+    flow.verificationId = result.verificationId;
+    $('cf-code-hint').textContent = t('codeSent', { address: flow.identifier.value });
+  }
+
+  function setCodeBusy(busy) {
+    cfSubmit.disabled = busy;
+    cfResend.disabled = busy;
+    codeForm.setAttribute('aria-busy', busy ? 'true' : 'false');
+    if (busy) {
+      cfSubmit.textContent = t('working');
+    }
+  }
+
+  async function codeStep() {
+    if (flow.step === 'address') {
+      const types = codeTypes(flow.kind);
+      const parsed = parseAddress(cfAddress.value, types);
+      if (!parsed) {
+        showError(t('error.addressInvalid'), [cfAddress]);
+        return false;
+      }
+      flow.identifier = parsed;
+      await call('PUT', '', { interactionEvent: flowEvent() });
+      await sendCode();
+      flow.step = 'code';
+      return true;
+    }
+    if (flow.step === 'code') {
+      const code = cfCode.value.trim();
+      if (!/^\d{6}$/.test(code)) {
+        showError(t('error.codeInvalid'), [cfCode]);
+        return false;
+      }
+      await call('POST', '/verification/verification-code/verify',
+        { identifier: flow.identifier, verificationId: flow.verificationId, code });
+      await call('POST', '/identification', { verificationId: flow.verificationId });
+      if (flow.kind === 'forgot') {
+        flow.step = 'password';
+        return true;
+      }
+      const result = await call('POST', '/submit', {});
+      window.location.assign(result.redirectTo);
+      return false;
+    }
+    if (!cfPassword.value) {
+      showError(t('error.newPasswordRequired'), [cfPassword]);
+      return false;
+    }
+    await call('PUT', '/profile/password', { password: cfPassword.value });
+    await call('POST', '/submit', {});
+    const address = flow.identifier.value;
+    cfPassword.value = '';
+    closeFlow(t('passwordChanged'));
+    if (address.includes('@')) {
+      identifier.value = address;
+      password.focus();
+    }
+    return false;
+  }
+
+  codeForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (cfSubmit.disabled || !flow) {
+      return;
+    }
+    clearError();
+    $('notice').textContent = '';
+    const step = flow.step;
+    setCodeBusy(true);
+    let moved = false;
+    try {
+      moved = await codeStep();
+    } catch (error) {
+      const field = step === 'address' ? cfAddress : step === 'code' ? cfCode : cfPassword;
+      showError(messageFor(error), [field]);
+      field.focus();
+    } finally {
+      setCodeBusy(false);
+      if (flow) {
+        if (moved) {
+          showStep();
+        } else {
+          cfSubmit.textContent = t(flow.step === 'address' ? 'sendCode' : flow.step === 'code' ? 'continue' : 'setPassword');
+        }
+      }
+    }
+  });
+
+  cfResend.addEventListener('click', async () => {
+    if (cfResend.disabled || !flow || flow.step !== 'code') {
+      return;
+    }
+    clearError();
+    setCodeBusy(true);
+    try {
+      await sendCode();
+      $('notice').textContent = t('codeResent');
+      cfCode.value = '';
+    } catch (error) {
+      showError(messageFor(error), []);
+    } finally {
+      setCodeBusy(false);
+      cfSubmit.textContent = t('continue');
+      cfCode.focus();
+    }
+  });
+
+  $('forgot').addEventListener('click', (event) => {
+    event.preventDefault();
+    openFlow('forgot');
+  });
+  $('use-code').addEventListener('click', (event) => {
+    event.preventDefault();
+    openFlow('signIn');
+  });
+  $('back').addEventListener('click', (event) => {
+    event.preventDefault();
+    closeFlow();
+  });
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (submit.disabled) {
@@ -309,8 +624,26 @@
       identifier.focus();
       return;
     }
+    const contactTypes = verifiedContactTypes();
+    const contact = contactTypes.length > 0 ? parseAddress($('contact').value, contactTypes) : null;
+    if (contactTypes.length > 0 && !contact) {
+      showError(t('error.addressInvalid'), [$('contact')]);
+      $('contact').focus();
+      return;
+    }
     setBusy(true);
     try {
+      if (contact) {
+        // The username and password wait in the interaction until the code proves the contact.
+        await call('PUT', '', { interactionEvent: 'Register' });
+        await call('POST', '/verification/new-password-identity', {
+          identifier: { type: 'username', value: id },
+          password: secret,
+        });
+        setBusy(false);
+        await startContactCode(contact);
+        return;
+      }
       if (mode === 'register') {
         await register(id, secret);
       } else {

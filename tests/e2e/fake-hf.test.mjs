@@ -5,54 +5,17 @@
 // failure switch, and that Chromium reaches it with the flags the sign-in tests pass.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import https from 'node:https';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, startCallbackServer } from './lib/browser.mjs';
 import { SLOW_USERINFO_MS, spkiHash, startFakeHf } from './lib/fake-hf.mjs';
+import { requestFake } from './lib/fake-tls.mjs';
 
 const REDIRECT_URI = 'http://localhost:3001/callback/hf0connector1';
 
-// Resolves huggingface.co to the fake, as LATCH_OUTBOUND_CONNECT_TO does for libcurl.
-const toFake = (hostname, opts, cb) => (opts && opts.all
-  ? cb(null, [{ address: '127.0.0.1', family: 4 }])
-  : cb(null, '127.0.0.1', 4));
-
-/** An https request to https://huggingface.co<path> landing on the fake; trusting the fake's CA
- * unless systemCa (Node's own roots only). */
-function hf(fake, method, path, { headers = {}, body, systemCa = false, timeout = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      method,
-      host: 'huggingface.co',
-      port: fake.port,
-      path,
-      ...(systemCa ? {} : { ca: fake.caCertPem }),
-      lookup: toFake,
-      agent: false,
-      headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) },
-      timeout,
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
+/** An https request to https://huggingface.co<path> landing on the fake. */
+const hf = (fake, method, path, opts) => requestFake(fake, 'huggingface.co', method, path, opts);
 
 const form = (o) => new URLSearchParams(o).toString();
 const basic = (fake, secret = fake.clientSecret) =>

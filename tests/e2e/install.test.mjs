@@ -17,6 +17,10 @@ import { buildDir, startLatchd } from './lib/harness.mjs';
 import { repoRoot } from './lib/cluster.mjs';
 import { TenantCtx, expectStatus } from './lib/oidc.mjs';
 
+/** The connectors `meson install` puts in place (connectors/meson.build's `offered`), sorted. */
+const OFFERED = ['http-email.so', 'http-sms.so', 'huggingface.so', 'oidc.so', 'smtp.so',
+  'twilio-sms.so'];
+
 /** Runs a command; resolves {code, out} (stdout and stderr together). */
 function run(cmd, args, { env = process.env } = {}) {
   return new Promise((resolve) => {
@@ -73,11 +77,11 @@ describe('meson install', () => {
     await access(staged(layout.latchd));
     await access(staged(layout.latchctl));
     const files = (await readdir(staged(layout.connectors))).sort();
-    assert.deepEqual(files, ['huggingface.so', 'oidc.so', 'smtp.so'], `connectors installed in ${layout.connectors}`);
+    assert.deepEqual(files, OFFERED, `connectors installed in ${layout.connectors}`);
   });
 
   it('the installed connectors load under MemoryDenyWriteExecute (no TEXTREL, no executable stack)', async () => {
-    for (const f of ['huggingface.so', 'oidc.so', 'smtp.so']) {
+    for (const f of OFFERED) {
       const file = path.join(staged(layout.connectors), f);
       const dyn = await run('readelf', ['-dW', file]);
       assert.equal(dyn.code, 0, dyn.out);

@@ -17,15 +17,13 @@
 // {access_token, token_type: "Bearer", scope, expires_in}; /oauth/userinfo wants that bearer
 // token and answers the profile (email and email_verified only when the scope has `email`).
 // Switches make each upstream failure happen (see `failures`).
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+import { makeTestCertificates, readBody, safeEqual, spkiHash } from './fake-tls.mjs';
+
+export { spkiHash };
 
 /** How long the fake's `userinfoSlow` failure waits: beyond the connector's 5 s timeout. */
 export const SLOW_USERINFO_MS = 7000;
@@ -54,65 +52,8 @@ const NO_FAILURES = Object.freeze({
   tokenHang: false, // /oauth/token never answers: the request is held until the client gives up
 });
 
-/** Makes a test CA and a leaf for huggingface.co (and 127.0.0.1) with the openssl CLI. */
-async function makeCertificates(dir) {
-  const f = (name) => path.join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'),
-    '-days', '2', '-subj', '/CN=Latch test CA (fake Hugging Face)',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await run('openssl', ['req', '-new', ...ec, '-keyout', f('leaf.key'), '-out', f('leaf.csr'),
-    '-subj', '/CN=huggingface.co']);
-  await writeFile(f('leaf.ext'), [
-    'basicConstraints=critical,CA:FALSE',
-    'keyUsage=critical,digitalSignature',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=DNS:huggingface.co,IP:127.0.0.1',
-    'subjectKeyIdentifier=hash',
-    'authorityKeyIdentifier=keyid:always',
-    '',
-  ].join('\n'));
-  await run('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'),
-    '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('leaf.pem'), '-days', '2',
-    '-sha256', '-extfile', f('leaf.ext')]);
-  const [caCertPem, leafPem, leafKey] = await Promise.all(
-    ['ca.pem', 'leaf.pem', 'leaf.key'].map((n) => readFile(f(n), 'utf8')));
-  return { caFile: f('ca.pem'), caCertPem, leafPem, leafKey };
-}
-
-/** base64(SHA-256(SubjectPublicKeyInfo DER)): Chromium's --ignore-certificate-errors-spki-list. */
-export function spkiHash(certPem) {
-  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
-
 const html = (s) => String(s).replace(/[&<>"']/g, (c) =>
   ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-
-const safeEqual = (a, b) => {
-  const x = Buffer.from(String(a));
-  const y = Buffer.from(String(b));
-  return x.length === y.length && timingSafeEqual(x, y);
-};
-
-function readBody(req, limit = 64 * 1024) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on('data', (c) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /**
  * Starts the fake on 127.0.0.1 (a free port). Options:
@@ -139,14 +80,8 @@ export async function startFakeHf({
   if (!Array.isArray(users) || users.length === 0 || users.some((u) => !u || !u.sub)) {
     throw new Error('startFakeHf: users must be a non-empty array of profiles with a sub');
   }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'latch-fake-hf-'));
-  let certs;
-  try {
-    certs = await makeCertificates(dir);
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+  const certs = await makeTestCertificates({ host: 'huggingface.co', label: 'fake Hugging Face' });
+  const { dir } = certs;
 
   const codes = new Map(); // code -> {sub, redirectUri, scope, expires}
   const tokens = new Map(); // access token -> {sub, scope}

@@ -20,7 +20,7 @@ const repoRoot = path.resolve(here, '..', '..', '..');
 export const buildDir = path.resolve(process.env.LATCH_TEST_BUILD_DIR || path.join(repoRoot, 'build'));
 export const latchdPath = path.join(buildDir, 'core', 'latchd');
 export const latchctlPath = path.join(buildDir, 'core', 'latchctl');
-/** The connectors the build offers (huggingface.so, oidc.so), the tests' LATCH_CONNECTOR_DIR. */
+/** The connectors the build offers (connectors/meson.build's `offered`), the tests' LATCH_CONNECTOR_DIR. */
 export const buildConnectorDir = path.join(buildDir, 'connectors');
 
 function requireEnv(name) {

@@ -70,6 +70,8 @@ function parseEntity(raw) {
 export async function startSmtpReceiver({ auth = null } = {}) {
   const messages = [];
   const waiters = new Set();
+  // refuse: recipients are refused (550) while set; auths: AUTH attempts seen.
+  const state = { refuse: false, auths: 0 };
   const server = new SMTPServer({
     secure: false,
     disabledCommands: auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
@@ -78,11 +80,19 @@ export async function startSmtpReceiver({ auth = null } = {}) {
     logger: false,
     size: 1 << 20,
     onAuth(a, session, cb) {
+      state.auths += 1;
       if (auth && a.username === auth.user && a.password === auth.pass) {
         cb(null, { user: a.username });
         return;
       }
       cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
+    onRcptTo(address, session, cb) {
+      if (state.refuse) {
+        cb(Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 }));
+        return;
+      }
+      cb();
     },
     onData(stream, session, cb) {
       const chunks = [];
@@ -112,12 +122,42 @@ export async function startSmtpReceiver({ auth = null } = {}) {
   });
   server.on('error', () => {}); // a client that drops the connection is not the test's failure
   const { port } = server.server.address();
-  return {
+  const receiver = {
     host: '127.0.0.1',
     port,
     auth,
     messages,
+    get refuse() { return state.refuse; },
+    set refuse(v) { state.refuse = v; },
+    get auths() { return state.auths; },
     reset() { messages.length = 0; },
+    /** The first message to `to` among those received after the first `after` (default: from now). */
+    next(to, { after = messages.length, timeoutMs = 15000 } = {}) {
+      return receiver.waitFor((m) => messages.indexOf(m) >= after && m.to.includes(to), timeoutMs);
+    },
+    /** The 6-digit code in a message's text. */
+    code(mail) {
+      const m = /\b(\d{6})\b/.exec(mail.text);
+      if (!m) throw new Error(`no 6-digit code in ${JSON.stringify(mail.text)}`);
+      return m[1];
+    },
+    /** An SMTP connector config (Logto's keys) that sends here without TLS, with default
+     * templates for the code-bearing types. */
+    connectorConfig({ templates, fromEmail = 'Latch <noreply@latch.test>' } = {}) {
+      return {
+        host: '127.0.0.1',
+        port,
+        auth: auth ? { user: auth.user, pass: auth.pass } : { user: '', pass: '' },
+        fromEmail,
+        ignoreTLS: true,
+        templates: templates || [
+          { usageType: 'SignIn', contentType: 'text/plain', subject: 'Sign-in code', content: 'Your sign-in code is {{code}}.' },
+          { usageType: 'Register', contentType: 'text/plain', subject: 'Sign-up code', content: 'Your sign-up code is {{code}}.' },
+          { usageType: 'ForgotPassword', contentType: 'text/plain', subject: 'Password reset code', content: 'Your password reset code is {{code}}.' },
+          { usageType: 'Generic', contentType: 'text/plain', subject: 'Your code', content: 'Your code is {{code}}.' },
+        ],
+      };
+    },
     /** Resolves the first message (already received or to come) that pred accepts. */
     waitFor(pred, timeoutMs = 10000) {
       return new Promise((resolve, reject) => {
@@ -140,4 +180,5 @@ export async function startSmtpReceiver({ auth = null } = {}) {
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  return receiver;
 }

@@ -1,14 +1,11 @@
 /*
  * connectors/oidc/: the generic OpenID Connect connector, loaded from the build's oidc.so with
- * dlopen (as latchd loads it) and driven through its operations with a fake host services table
- * written here: configuration and connector session in tables, an HTTP service answering from
- * canned responses keyed by method and URL (and recording every request), json_get with dotted
- * paths on yajl, form encoding, base64 and the 1.1 crypto services (OpenSSL) as the real host
- * does them, the 1.1 base64url and json_members services on core/util's codec and bounded JSON
- * reader (the real host's own), and an arena that is a list of malloc'd blocks freed after each
- * test. oidc.so is loaded afresh for each test (its discovery cache starts empty), and its
- * monotonic clock is this file's clock_gettime (the executable exports it, so the .so binds to it):
- * cache expiry is tested by moving that clock, never by waiting.
+ * dlopen (as latchd loads it) and driven through its operations with the shared fake host
+ * (fake_host.h: config and session tables, canned HTTP routes with every request recorded, the
+ * JSON, codec and crypto services as the real host does them). oidc.so is loaded afresh for each
+ * test (its discovery cache starts empty), and its monotonic clock is this file's clock_gettime
+ * (the executable exports it, so the .so binds to it): cache expiry is tested by moving that
+ * clock, never by waiting.
  *
  * Covered: the descriptor; the authorization URI (parameters, nonce kept in the session, PKCE
  * challenge = base64url(SHA-256(verifier)) checked with OpenSSL; nonce and verifier from the
@@ -24,7 +21,6 @@
 
 #include <cmocka.h>
 
-#include <ctype.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -34,16 +30,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <yajl/yajl_tree.h>
 
 #include <latch/connector.h>
 
-#include "util/base64.h"
-#include "util/json.h"
+#include "fake_host.h"
 
 #ifndef LATCH_TEST_OIDC_SO
 #error "the build passes LATCH_TEST_OIDC_SO, the path of oidc.so"
@@ -59,59 +50,10 @@
 #define REDIRECT_URI  "https://auth.example.com/callback/c0nn3ct0r"
 #define STATE         "state-123"
 
-#define MAX_ITEMS 64
-
 /* The connector's discovery cache (connectors/oidc/oidc.c). */
 #define CACHE_TTL         600
 #define CACHE_FAIL_TTL    30
 #define CACHE_MAX_ENTRIES 256
-
-/* ---- the fake host ---- */
-
-struct kv {
-    const char *key;
-    const char *value;
-};
-
-struct route {
-    const char *method;
-    const char *url;
-    int rc; /* what http returns: OK (answer below), TIMEOUT or GENERAL */
-    int status;
-    const char *body;
-    bool any_issuer; /* url is a prefix; answers a discovery document for the issuer asked */
-};
-
-struct recorded {
-    const char *method;
-    const char *url;
-    const char *body;
-    uint32_t timeout_ms;
-    size_t nheaders;
-    struct kv headers[32];
-};
-
-/* The connector sees an opaque ctx; this test's is the whole fake state. */
-struct latch_connector_ctx {
-    void **blocks; /* the arena */
-    size_t nblocks, cap;
-    struct kv config[MAX_ITEMS];
-    size_t nconfig;
-    struct kv session[32];
-    size_t nsession;
-    struct route routes[MAX_ITEMS];
-    size_t nroutes;
-    struct recorded requests[MAX_ITEMS];
-    size_t nrequests;
-    char last_log[1024];
-    int last_log_level;
-    int nrandom, nsha256, njson_members; /* calls of the 1.1 services */
-    bool random_fails;
-};
-
-static struct latch_connector_ctx F;
-static void *dl;
-static const struct latch_connector_descriptor *D;
 
 /* ---- the connector's clock ---- */
 
@@ -138,513 +80,23 @@ static void advance(time_t seconds)
     __atomic_add_fetch(&fake_monotonic, seconds, __ATOMIC_SEQ_CST);
 }
 
-static void *fake_alloc(struct latch_connector_ctx *ctx, size_t size)
-{
-    void *p;
-    if (ctx->nblocks == ctx->cap) {
-        size_t cap = ctx->cap ? ctx->cap * 2 : 256;
-        void **b = realloc(ctx->blocks, cap * sizeof(*b));
-        if (b == NULL)
-            return NULL;
-        ctx->blocks = b;
-        ctx->cap = cap;
-    }
-    p = calloc(1, size ? size : 1);
-    if (p != NULL)
-        ctx->blocks[ctx->nblocks++] = p;
-    return p;
-}
-
-static char *fake_dup(struct latch_connector_ctx *ctx, const char *s)
-{
-    size_t n;
-    char *out;
-    if (s == NULL)
-        return NULL;
-    n = strlen(s);
-    out = fake_alloc(ctx, n + 1);
-    if (out != NULL)
-        memcpy(out, s, n + 1);
-    return out;
-}
-
-__attribute__((format(printf, 2, 0))) static char *fake_vformat(struct latch_connector_ctx *ctx,
-                                                                const char *fmt, va_list ap)
-{
-    va_list ap2;
-    int n;
-    char *out;
-
-    va_copy(ap2, ap);
-    n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (n < 0)
-        return NULL;
-    out = fake_alloc(ctx, (size_t)n + 1);
-    if (out != NULL)
-        vsnprintf(out, (size_t)n + 1, fmt, ap);
-    return out;
-}
-
-LATCH_CONNECTOR_PRINTF(2, 3)
-static char *fake_format(struct latch_connector_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    char *out;
-    va_start(ap, fmt);
-    out = fake_vformat(ctx, fmt, ap);
-    va_end(ap);
-    return out;
-}
-
-LATCH_CONNECTOR_PRINTF(3, 4)
-static void fake_log(struct latch_connector_ctx *ctx, int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->last_log, sizeof(ctx->last_log), fmt, ap);
-    va_end(ap);
-    ctx->last_log_level = level;
-    if (getenv("OIDC_TEST_VERBOSE") != NULL)
-        fprintf(stderr, "  [connector %d] %s\n", level, ctx->last_log);
-}
-
-/* The instance's config, with the schema's defaults applied, as the host does. */
-static const char *fake_config_get(struct latch_connector_ctx *ctx, const char *key)
-{
-    for (size_t i = 0; i < ctx->nconfig; i++)
-        if (strcmp(ctx->config[i].key, key) == 0)
-            return ctx->config[i].value;
-    for (size_t i = 0; i < D->nfields; i++) {
-        const struct latch_connector_field *f =
-            (const void *)((const char *)D->fields + i * D->fields[0].struct_size);
-        if (strcmp(f->key, key) == 0)
-            return f->default_value;
-    }
-    return NULL;
-}
-
-static bool session_key_ok(const char *key)
-{
-    size_t n = key != NULL ? strlen(key) : 0;
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)key[i]) && key[i] != '_')
-            return false;
-    return true;
-}
-
-static int fake_session_set(struct latch_connector_ctx *ctx, const char *key, const char *value)
-{
-    size_t at;
-    assert_true(session_key_ok(key));
-    for (at = 0; at < ctx->nsession && strcmp(ctx->session[at].key, key) != 0; at++)
-        ;
-    if (value == NULL) {
-        if (at < ctx->nsession)
-            ctx->session[at] = ctx->session[--ctx->nsession];
-        return LATCH_CONNECTOR_OK;
-    }
-    if (at == ctx->nsession) {
-        if (ctx->nsession == 32)
-            return LATCH_CONNECTOR_ERR_GENERAL;
-        ctx->nsession++;
-    }
-    ctx->session[at].key = fake_dup(ctx, key);
-    ctx->session[at].value = fake_dup(ctx, value);
-    return LATCH_CONNECTOR_OK;
-}
-
-static const char *fake_session_get(struct latch_connector_ctx *ctx, const char *key)
-{
-    for (size_t i = 0; i < ctx->nsession; i++)
-        if (strcmp(ctx->session[i].key, key) == 0)
-            return ctx->session[i].value;
-    return NULL;
-}
-
-static int fake_http(struct latch_connector_ctx *ctx,
-                     const struct latch_connector_http_request *req,
-                     struct latch_connector_http_response *resp)
-{
-    const char *method;
-    struct recorded *r;
-
-    assert_non_null(req);
-    assert_non_null(resp);
-    assert_int_equal(req->struct_size, sizeof(struct latch_connector_http_request));
-    assert_int_equal(resp->struct_size, sizeof(struct latch_connector_http_response));
-    assert_non_null(req->url);
-    assert_true(strncmp(req->url, "https://", 8) == 0);
-    assert_true(req->nheaders <= 32);
-    assert_true(ctx->nrequests < MAX_ITEMS);
-    method = req->method != NULL ? req->method : "GET";
-    r = &ctx->requests[ctx->nrequests++];
-    r->method = fake_dup(ctx, method);
-    r->url = fake_dup(ctx, req->url);
-    r->timeout_ms = req->timeout_ms;
-    if (req->body != NULL) {
-        char *b = fake_alloc(ctx, req->body_len + 1);
-        memcpy(b, req->body, req->body_len);
-        r->body = b;
-    }
-    r->nheaders = req->nheaders;
-    for (size_t i = 0; i < req->nheaders; i++) {
-        assert_non_null(req->headers[i].name);
-        assert_non_null(req->headers[i].value);
-        assert_null(strpbrk(req->headers[i].value, "\r\n"));
-        r->headers[i].key = fake_dup(ctx, req->headers[i].name);
-        r->headers[i].value = fake_dup(ctx, req->headers[i].value);
-    }
-    for (size_t i = 0; i < ctx->nroutes; i++) {
-        const struct route *rt = &ctx->routes[i];
-        if (rt->any_issuer && strcmp(method, "GET") == 0 &&
-            strncmp(req->url, rt->url, strlen(rt->url)) == 0) {
-            static const char suffix[] = "/.well-known/openid-configuration";
-            size_t n = strlen(req->url) - (sizeof(suffix) - 1);
-            assert_string_equal(req->url + n, suffix);
-            resp->status = 200;
-            resp->body = fake_format(ctx,
-                                     "{\"issuer\": \"%.*s\", \"authorization_endpoint\": "
-                                     "\"%.*s/authorize\", \"token_endpoint\": \"%.*s/token\"}",
-                                     (int)n, req->url, (int)n, req->url, (int)n, req->url);
-            resp->body_len = strlen(resp->body);
-            resp->content_type = "application/json";
-            return LATCH_CONNECTOR_OK;
-        }
-        if (strcmp(rt->method, method) != 0 || strcmp(rt->url, req->url) != 0)
-            continue;
-        if (rt->rc != LATCH_CONNECTOR_OK)
-            return rt->rc;
-        resp->status = rt->status;
-        resp->body = fake_dup(ctx, rt->body != NULL ? rt->body : "");
-        resp->body_len = strlen(resp->body);
-        resp->content_type = "application/json";
-        return LATCH_CONNECTOR_OK;
-    }
-    fail_msg("unexpected request %s %s", method, req->url);
-    return LATCH_CONNECTOR_ERR_GENERAL;
-}
-
-static char *percent_encode(struct latch_connector_ctx *ctx, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = fake_alloc(ctx, strlen(s) * 3 + 1);
-    char *o = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static int fake_form_add(struct latch_connector_ctx *ctx, char **buf, const char *key,
-                         const char *value)
-{
-    if (buf == NULL || key == NULL)
-        return LATCH_CONNECTOR_ERR_GENERAL;
-    if (value == NULL)
-        return LATCH_CONNECTOR_OK;
-    if (*buf != NULL && (*buf)[0] != '\0')
-        *buf = fake_format(ctx, "%s&%s=%s", *buf, percent_encode(ctx, key),
-                           percent_encode(ctx, value));
-    else
-        *buf = fake_format(ctx, "%s=%s", percent_encode(ctx, key), percent_encode(ctx, value));
-    return *buf != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
-}
-
-static yajl_val obj_get(yajl_val obj, const char *key)
-{
-    for (size_t i = 0; i < obj->u.object.len; i++)
-        if (strcmp(obj->u.object.keys[i], key) == 0)
-            return obj->u.object.values[i];
-    return NULL;
-}
-
-/* The scalar at a dotted path, as the host's json_get gives it. */
-static const char *fake_json_get(struct latch_connector_ctx *ctx, const char *json,
-                                 const char *path)
-{
-    yajl_val root, v;
-    const char *out = NULL;
-    char seg[256];
-
-    if (json == NULL || path == NULL)
-        return NULL;
-    root = yajl_tree_parse(json, NULL, 0);
-    if (root == NULL)
-        return NULL;
-    v = root;
-    for (const char *p = path; v != NULL && *p != '\0';) {
-        size_t n = strcspn(p, ".");
-        if (n == 0 || n >= sizeof(seg)) {
-            v = NULL;
-            break;
-        }
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        p += n;
-        if (*p == '.')
-            p++;
-        if (YAJL_IS_OBJECT(v))
-            v = obj_get(v, seg);
-        else if (YAJL_IS_ARRAY(v) && strspn(seg, "0123456789") == n)
-            v = (size_t)atol(seg) < v->u.array.len ? v->u.array.values[atol(seg)] : NULL;
-        else
-            v = NULL;
-    }
-    if (v != NULL) {
-        if (YAJL_IS_STRING(v))
-            out = fake_dup(ctx, v->u.string);
-        else if (YAJL_IS_NUMBER(v))
-            out = fake_dup(ctx, v->u.number.r);
-        else if (YAJL_IS_TRUE(v))
-            out = "true";
-        else if (YAJL_IS_FALSE(v))
-            out = "false";
-    }
-    yajl_tree_free(root);
-    return out;
-}
-
-static char *fake_json_string(struct latch_connector_ctx *ctx, const char *s)
-{
-    char *out, *o;
-    if (s == NULL)
-        return fake_dup(ctx, "null");
-    out = fake_alloc(ctx, strlen(s) * 6 + 3);
-    o = out;
-    *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            *o++ = '\\';
-            *o++ = (char)*p;
-        } else if (*p < 0x20) {
-            o += sprintf(o, "\\u%04x", *p);
-        } else {
-            *o++ = (char)*p;
-        }
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
-}
-
-static char *fake_base64(struct latch_connector_ctx *ctx, const void *data, size_t len)
-{
-    char *out = fake_alloc(ctx, 4 * ((len + 2) / 3) + 1);
-    if (out != NULL && len > 0)
-        EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
-
-static int fake_sha256(struct latch_connector_ctx *ctx, const void *data, size_t len,
-                       unsigned char out[32])
-{
-    ctx->nsha256++;
-    SHA256(len > 0 ? data : (const void *)"", len, out);
-    return LATCH_CONNECTOR_OK;
-}
-
-static int fake_hmac_sha256(struct latch_connector_ctx *ctx, const void *key, size_t keylen,
-                            const void *data, size_t len, unsigned char out[32])
-{
-    (void)ctx;
-    return HMAC(EVP_sha256(), key, (int)keylen, data, len, out, NULL) != NULL
-               ? LATCH_CONNECTOR_OK
-               : LATCH_CONNECTOR_ERR_GENERAL;
-}
-
-static int fake_random_bytes(struct latch_connector_ctx *ctx, void *buf, size_t len)
-{
-    ctx->nrandom++;
-    if (ctx->random_fails || RAND_bytes(buf, (int)len) != 1) {
-        memset(buf, 0, len);
-        return LATCH_CONNECTOR_ERR_GENERAL;
-    }
-    return LATCH_CONNECTOR_OK;
-}
-
-/* The 1.1 codec services on core/util's codec and bounded reader, as the real host has them. */
-static char *fake_base64url(struct latch_connector_ctx *ctx, const void *data, size_t len)
-{
-    size_t cap = latch_base64url_encoded_len(len) + 1;
-    char *out = fake_alloc(ctx, cap);
-    return out != NULL && latch_base64url_encode(data, len, out, cap) >= 0 ? out : NULL;
-}
-
-static unsigned char *fake_base64url_decode(struct latch_connector_ctx *ctx, const char *text,
-                                            size_t len, size_t *out_len)
-{
-    size_t cap = latch_base64_decoded_len(len) + 1;
-    unsigned char *out = fake_alloc(ctx, cap);
-    ssize_t n = out != NULL ? latch_base64url_decode(len > 0 ? text : "", len, out, cap - 1) : -1;
-
-    *out_len = n > 0 ? (size_t)n : 0;
-    if (n < 0)
-        return NULL;
-    out[n] = '\0';
-    return out;
-}
-
-static int fake_json_members(struct latch_connector_ctx *ctx, const char *json, const char *path,
-                             struct latch_connector_json_members *out)
-{
-    struct latch_json_limits lim = {.max_bytes = (size_t)4 << 20, .max_depth = 64};
-    struct latch_error err = {0};
-    yajl_val root = NULL, obj;
-    int rc = LATCH_CONNECTOR_ERR_GENERAL;
-
-    out->count = 0;
-    out->names = out->values = NULL;
-    out->types = NULL;
-    ctx->njson_members++;
-    if (json == NULL || latch_json_parse(json, strlen(json), &lim, &root, &err) != LATCH_OK) {
-        bool phrase = json == NULL || strncmp(err.message, "is ", 3) == 0;
-        out->why =
-            phrase ? "is not valid JSON" : fake_format(ctx, "is not valid JSON: %s", err.message);
-        return rc;
-    }
-    obj = path != NULL && path[0] != '\0' ? NULL : root; /* oidc.so reads the top level only */
-    if (obj == NULL || !YAJL_IS_OBJECT(obj) || obj->u.object.len > 256) {
-        out->why = "is not a JSON object";
-        goto out;
-    }
-    size_t n = obj->u.object.len;
-    const char **names = fake_alloc(ctx, (n + 1) * sizeof(*names));
-    const char **values = fake_alloc(ctx, (n + 1) * sizeof(*values));
-    int *types = fake_alloc(ctx, (n + 1) * sizeof(*types));
-    for (size_t i = 0; i < n; i++) {
-        yajl_val v = obj->u.object.values[i];
-        names[i] = fake_dup(ctx, obj->u.object.keys[i]);
-        values[i] = NULL;
-        types[i] = LATCH_CONNECTOR_JSON_NULL;
-        if (YAJL_IS_STRING(v)) {
-            values[i] = fake_dup(ctx, v->u.string);
-            types[i] = LATCH_CONNECTOR_JSON_STRING;
-        } else if (YAJL_IS_NUMBER(v)) {
-            values[i] = fake_dup(ctx, v->u.number.r);
-            types[i] = LATCH_CONNECTOR_JSON_NUMBER;
-        } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-            values[i] = YAJL_IS_TRUE(v) ? "true" : "false";
-            types[i] = LATCH_CONNECTOR_JSON_BOOLEAN;
-        } else if (YAJL_IS_OBJECT(v)) {
-            types[i] = LATCH_CONNECTOR_JSON_OBJECT;
-        } else if (YAJL_IS_ARRAY(v)) {
-            types[i] = LATCH_CONNECTOR_JSON_ARRAY;
-        }
-    }
-    out->count = n;
-    out->names = n > 0 ? names : NULL;
-    out->values = n > 0 ? values : NULL;
-    out->types = n > 0 ? types : NULL;
-    rc = LATCH_CONNECTOR_OK;
-out:
-    yajl_tree_free(root);
-    return rc;
-}
-
-static const struct latch_connector_host host = {
-    .struct_size = sizeof(struct latch_connector_host),
-    .host_major = LATCH_CONNECTOR_ABI_MAJOR,
-    .host_minor = LATCH_CONNECTOR_ABI_MINOR,
-    .alloc = fake_alloc,
-    .dup = fake_dup,
-    .format = fake_format,
-    .log_msg = fake_log,
-    .config_get = fake_config_get,
-    .session_set = fake_session_set,
-    .session_get = fake_session_get,
-    .http = fake_http,
-    .form_add = fake_form_add,
-    .json_get = fake_json_get,
-    .json_string = fake_json_string,
-    .base64 = fake_base64,
-    .sha256 = fake_sha256,
-    .hmac_sha256 = fake_hmac_sha256,
-    .random_bytes = fake_random_bytes,
-    .base64url = fake_base64url,
-    .base64url_decode = fake_base64url_decode,
-    .json_members = fake_json_members,
-};
-
 /* ---- test helpers ---- */
-
-static int load(void **state)
-{
-    latch_connector_describe_fn describe;
-
-    dl = dlopen(LATCH_TEST_OIDC_SO, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        fprintf(stderr, "dlopen %s: %s\n", LATCH_TEST_OIDC_SO, dlerror());
-        return -1;
-    }
-    describe = (latch_connector_describe_fn)dlsym(dl, LATCH_CONNECTOR_DESCRIBE_SYMBOL);
-    if (describe == NULL || (D = describe()) == NULL)
-        return -1;
-    return 0;
-}
-
-static int unload(void **state)
-{
-    if (dl != NULL)
-        dlclose(dl);
-    return 0;
-}
-
-static void free_arena(void)
-{
-    for (size_t i = 0; i < F.nblocks; i++)
-        free(F.blocks[i]);
-    free(F.blocks);
-}
 
 /* Each test loads oidc.so afresh, so its discovery cache starts empty (and unloading it checks,
  * under ASan, that the cache frees what it holds); the clock moves a day on besides, so nothing
  * cached could survive even if the loader kept the object. */
 static int fresh(void **state)
 {
-    memset(&F, 0, sizeof(F));
+    fake_host_clear();
     advance(86400);
-    return load(state);
+    return fake_host_load(LATCH_TEST_OIDC_SO);
 }
 
 static int cleanup(void **state)
 {
-    unload(state);
-    dl = NULL;
-    D = NULL;
-    free_arena();
-    memset(&F, 0, sizeof(F));
+    fake_host_unload();
+    fake_host_clear();
     return 0;
-}
-
-/* Forgets the flow (session, routes, requests) but keeps the config and the arena. */
-static void new_flow(void)
-{
-    F.nsession = 0;
-    F.nroutes = 0;
-    F.nrequests = 0;
-    F.last_log[0] = '\0';
-}
-
-static void config(const char *key, const char *value)
-{
-    for (size_t i = 0; i < F.nconfig; i++)
-        if (strcmp(F.config[i].key, key) == 0) {
-            F.config[i].value = value;
-            return;
-        }
-    assert_true(F.nconfig < MAX_ITEMS);
-    F.config[F.nconfig].key = key;
-    F.config[F.nconfig++].value = value;
 }
 
 static void config_manual(void)
@@ -656,24 +108,25 @@ static void config_manual(void)
     config("clientSecret", CLIENT_SECRET);
 }
 
-static void route(const char *method, const char *url, int status, const char *body)
+/* The discovery document of the issuer whose well-known URL was asked. */
+static const char *discovery_for(struct latch_connector_ctx *ctx, const char *url)
 {
-    assert_true(F.nroutes < MAX_ITEMS);
-    F.routes[F.nroutes++] = (struct route){method, url, LATCH_CONNECTOR_OK, status, body, false};
-}
+    static const char suffix[] = "/.well-known/openid-configuration";
+    size_t n = strlen(url) - (sizeof(suffix) - 1);
 
-static void route_fail(const char *method, const char *url, int rc)
-{
-    assert_true(F.nroutes < MAX_ITEMS);
-    F.routes[F.nroutes++] = (struct route){method, url, rc, 0, NULL, false};
+    assert_string_equal(url + n, suffix);
+    return fake_format(ctx,
+                       "{\"issuer\": \"%.*s\", \"authorization_endpoint\": "
+                       "\"%.*s/authorize\", \"token_endpoint\": \"%.*s/token\"}",
+                       (int)n, url, (int)n, url, (int)n, url);
 }
 
 /* Every GET under url_prefix answers the discovery document of the issuer it names. */
 static void route_any_issuer(struct latch_connector_ctx *ctx, const char *url_prefix)
 {
-    assert_true(ctx->nroutes < MAX_ITEMS);
+    assert_true(ctx->nroutes < FAKE_MAX_ITEMS);
     ctx->routes[ctx->nroutes++] =
-        (struct route){"GET", url_prefix, LATCH_CONNECTOR_OK, 200, NULL, true};
+        (struct route){"GET", url_prefix, LATCH_CONNECTOR_OK, 200, NULL, discovery_for};
 }
 
 static const char *discovery_doc(bool with_userinfo)
@@ -696,57 +149,12 @@ static int auth_uri_scope(const char *scope, char **uri)
     req.redirect_uri = REDIRECT_URI;
     req.scope = scope;
     *uri = NULL;
-    return D->ops->get_authorization_uri(&F, &host, &req, uri);
+    return D->ops->get_authorization_uri(&F, &fake_host, &req, uri);
 }
 
 static int auth_uri(char **uri)
 {
     return auth_uri_scope(NULL, uri);
-}
-
-/* The decoded value of name in a query string or form body (the part after '?' for a URL). */
-static const char *form_value(const char *text, const char *name)
-{
-    const char *q = strchr(text, '?');
-    const char *p = q != NULL ? q + 1 : text;
-    size_t nlen = strlen(name);
-
-    while (*p != '\0') {
-        size_t n = strcspn(p, "&");
-        if (n > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            char *out = fake_alloc(&F, n), *o = out;
-            for (const char *s = p + nlen + 1; s < p + n; s++) {
-                if (*s == '%' && s + 2 < p + n + 1) {
-                    char hex[3] = {s[1], s[2], 0};
-                    *o++ = (char)strtol(hex, NULL, 16);
-                    s += 2;
-                } else {
-                    *o++ = *s == '+' ? ' ' : *s;
-                }
-            }
-            return out;
-        }
-        p += n;
-        if (*p == '&')
-            p++;
-    }
-    return NULL;
-}
-
-static const struct recorded *request_to(const char *method, const char *url)
-{
-    for (size_t i = 0; i < F.nrequests; i++)
-        if (strcmp(F.requests[i].method, method) == 0 && strcmp(F.requests[i].url, url) == 0)
-            return &F.requests[i];
-    return NULL;
-}
-
-static const char *header(const struct recorded *r, const char *name)
-{
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].key, name) == 0)
-            return r->headers[i].value;
-    return NULL;
 }
 
 static char *b64url(const void *data, size_t len)
@@ -802,7 +210,7 @@ static int user_info(const char *code, const char *error, struct latch_connector
         params[n++] = (struct latch_connector_param){"error", error};
     memset(out, 0, sizeof(*out));
     out->struct_size = sizeof(*out);
-    return D->ops->get_user_info(&F, &host, params, n, out);
+    return D->ops->get_user_info(&F, &fake_host, params, n, out);
 }
 
 static const char *USERINFO_STANDARD =
@@ -933,7 +341,7 @@ static void test_authorization_uri(void **state)
  * 1.1 connector on a real 1.0 host) fails the call instead of calling past the table. */
 static void test_host_without_1_1_services(void **state)
 {
-    struct latch_connector_host old = host;
+    struct latch_connector_host old = fake_host;
     struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
     char *uri = NULL;
     const char *why = NULL;
@@ -970,7 +378,7 @@ static void test_authorization_uri_scope_and_query(void **state)
     /* Missing inputs. */
     struct latch_connector_auth_request req = LATCH_CONNECTOR_AUTH_REQUEST_INIT;
     req.redirect_uri = REDIRECT_URI;
-    assert_int_equal(D->ops->get_authorization_uri(&F, &host, &req, &uri),
+    assert_int_equal(D->ops->get_authorization_uri(&F, &fake_host, &req, &uri),
                      LATCH_CONNECTOR_ERR_GENERAL);
     config("clientId", "");
     assert_int_equal(auth_uri(&uri), LATCH_CONNECTOR_ERR_INVALID_CONFIG);
@@ -1307,7 +715,7 @@ static void *worker_run(void *arg)
         ctx->config[0] = (struct kv){"issuer", issuer};
         req.state = STATE;
         req.redirect_uri = REDIRECT_URI;
-        if (D->ops->get_authorization_uri(ctx, &host, &req, &uri) != LATCH_CONNECTOR_OK ||
+        if (D->ops->get_authorization_uri(ctx, &fake_host, &req, &uri) != LATCH_CONNECTOR_OK ||
             uri == NULL || strncmp(uri, want, strlen(want)) != 0)
             w->wrong++;
     }
@@ -1755,7 +1163,7 @@ static void test_error_mapping(void **state)
 static int validate(const char **why)
 {
     *why = NULL;
-    return D->ops->validate_config(&F, &host, why);
+    return D->ops->validate_config(&F, &fake_host, why);
 }
 
 static void expect_invalid(const char *needle)

@@ -1,10 +1,10 @@
 /*
  * connectors/smtp/: the SMTP email connector, loaded from the build's smtp.so with dlopen (as
- * latchd loads it) and driven through validate_config and send_message with a fake host services
- * table written here: config in a table with the schema's defaults, json_get and json_members
- * with dotted paths on core/util's bounded JSON reader, render_template on core/util/template
- * (the real host's renderer), base64 and random bytes from OpenSSL, and an smtp_send that
- * records the request instead of connecting. Checked: the descriptor (Logto's factory id and
+ * latchd loads it) and driven through validate_config and send_message with the shared fake host
+ * (fake_host.h): config in a table with the schema's defaults, json_get and json_members with
+ * dotted paths on core/util's bounded JSON reader, render_template on core/util/template (the
+ * real host's renderer), base64 and random bytes, and an smtp_send that records the request
+ * instead of connecting. Checked: the descriptor (Logto's factory id and
  * keys, the confidential auth), Logto's config checks, nodemailer's TLS switches mapped onto the
  * three modes (no TLS only for localhost), the template choice (tenant's, the type's, Generic),
  * and the message as built: headers, RFC 2047 subjects, quoted-printable bodies that decode to
@@ -17,306 +17,44 @@
 
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <yajl/yajl_tree.h>
 
 #include <latch/connector.h>
 
-#include "util/arena.h"
+#include "fake_host.h"
 #include "util/base64.h"
-#include "util/json.h"
-#include "util/template.h"
 
 #ifndef LATCH_TEST_SMTP_SO
 #error "the build passes LATCH_TEST_SMTP_SO, the path of smtp.so"
 #endif
 
-#define MAX_ITEMS 32
-
-/* ---- the fake host ---- */
-
-struct kv {
-    const char *key;
-    const char *value;
-};
-
-struct latch_connector_ctx {
-    struct latch_arena *arena;
-    struct kv config[MAX_ITEMS];
-    size_t nconfig;
-    char last_log[1024];
-    /* smtp_send: what it returns, and the last request it got (copies) */
-    int smtp_rc;
-    int nsent;
-    struct latch_connector_smtp_request req;
-    const char *rcpt0;
-};
-
-static struct latch_connector_ctx F;
-static void *dl;
-static const struct latch_connector_descriptor *D;
-
-static void *fake_alloc(struct latch_connector_ctx *ctx, size_t size)
-{
-    return latch_arena_calloc(ctx->arena, 1, size ? size : 1);
-}
-
-static char *fake_dup(struct latch_connector_ctx *ctx, const char *s)
-{
-    return s != NULL ? latch_arena_strdup(ctx->arena, s) : NULL;
-}
-
-LATCH_CONNECTOR_PRINTF(2, 3)
-static char *fake_format(struct latch_connector_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    char *out = n >= 0 ? latch_arena_alloc(ctx->arena, (size_t)n + 1) : NULL;
-    if (out != NULL)
-        vsnprintf(out, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return out;
-}
-
-LATCH_CONNECTOR_PRINTF(3, 4)
-static void fake_log(struct latch_connector_ctx *ctx, int level, const char *fmt, ...)
-{
-    va_list ap;
-    (void)level;
-    va_start(ap, fmt);
-    vsnprintf(ctx->last_log, sizeof(ctx->last_log), fmt, ap);
-    va_end(ap);
-}
-
-static const char *fake_config_get(struct latch_connector_ctx *ctx, const char *key)
-{
-    for (size_t i = 0; i < ctx->nconfig; i++)
-        if (strcmp(ctx->config[i].key, key) == 0)
-            return ctx->config[i].value;
-    for (size_t i = 0; i < D->nfields; i++)
-        if (strcmp(D->fields[i].key, key) == 0)
-            return D->fields[i].default_value;
-    return NULL;
-}
-
-/* The value at a dotted path of a parsed document (a numeric segment indexes an array). */
-static yajl_val at_path(yajl_val v, const char *path)
-{
-    char seg[256];
-    for (const char *p = path != NULL ? path : ""; v != NULL && *p != '\0';) {
-        size_t n = strcspn(p, ".");
-        if (n == 0 || n >= sizeof(seg))
-            return NULL;
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        p += n + (p[n] == '.');
-        yajl_val next = NULL;
-        if (YAJL_IS_OBJECT(v)) {
-            for (size_t i = 0; i < v->u.object.len; i++)
-                if (strcmp(v->u.object.keys[i], seg) == 0)
-                    next = v->u.object.values[i];
-        } else if (YAJL_IS_ARRAY(v) && strspn(seg, "0123456789") == n) {
-            size_t i = (size_t)atol(seg);
-            next = i < v->u.array.len ? v->u.array.values[i] : NULL;
-        }
-        v = next;
-    }
-    return v;
-}
-
-static yajl_val parse_json(const char *json)
-{
-    struct latch_json_limits lim = {.max_bytes = (size_t)4 << 20, .max_depth = 64};
-    struct latch_error err = {0};
-    yajl_val root = NULL;
-    if (json == NULL || latch_json_parse(json, strlen(json), &lim, &root, &err) != LATCH_OK)
-        return NULL;
-    return root;
-}
-
-static const char *scalar(struct latch_connector_ctx *ctx, yajl_val v)
-{
-    if (v == NULL)
-        return NULL;
-    if (YAJL_IS_STRING(v))
-        return fake_dup(ctx, v->u.string);
-    if (YAJL_IS_NUMBER(v))
-        return fake_dup(ctx, v->u.number.r);
-    if (YAJL_IS_TRUE(v))
-        return "true";
-    if (YAJL_IS_FALSE(v))
-        return "false";
-    return NULL;
-}
-
-static const char *fake_json_get(struct latch_connector_ctx *ctx, const char *json,
-                                 const char *path)
-{
-    yajl_val root = parse_json(json);
-    const char *out = scalar(ctx, at_path(root, path));
-    yajl_tree_free(root);
-    return out;
-}
-
-static int fake_json_members(struct latch_connector_ctx *ctx, const char *json, const char *path,
-                             struct latch_connector_json_members *out)
-{
-    yajl_val root = parse_json(json);
-    yajl_val obj = at_path(root, path);
-    int rc = LATCH_CONNECTOR_ERR_GENERAL;
-
-    out->count = 0;
-    out->names = out->values = NULL;
-    out->types = NULL;
-    out->why = "is not a JSON object";
-    if (obj == NULL || !YAJL_IS_OBJECT(obj))
-        goto out;
-    size_t n = obj->u.object.len;
-    const char **names = fake_alloc(ctx, (n + 1) * sizeof(*names));
-    const char **values = fake_alloc(ctx, (n + 1) * sizeof(*values));
-    int *types = fake_alloc(ctx, (n + 1) * sizeof(*types));
-    for (size_t i = 0; i < n; i++) {
-        yajl_val v = obj->u.object.values[i];
-        names[i] = fake_dup(ctx, obj->u.object.keys[i]);
-        values[i] = scalar(ctx, v);
-        types[i] = YAJL_IS_STRING(v)                     ? LATCH_CONNECTOR_JSON_STRING
-                   : YAJL_IS_NUMBER(v)                   ? LATCH_CONNECTOR_JSON_NUMBER
-                   : YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v) ? LATCH_CONNECTOR_JSON_BOOLEAN
-                   : YAJL_IS_OBJECT(v)                   ? LATCH_CONNECTOR_JSON_OBJECT
-                   : YAJL_IS_ARRAY(v)                    ? LATCH_CONNECTOR_JSON_ARRAY
-                                                         : LATCH_CONNECTOR_JSON_NULL;
-    }
-    out->count = n;
-    out->names = names;
-    out->values = values;
-    out->types = types;
-    out->why = NULL;
-    rc = LATCH_CONNECTOR_OK;
-out:
-    yajl_tree_free(root);
-    return rc;
-}
-
-static char *fake_json_string(struct latch_connector_ctx *ctx, const char *s)
-{
-    return fake_format(ctx, "\"%s\"", s != NULL ? s : "");
-}
-
-static char *fake_base64(struct latch_connector_ctx *ctx, const void *data, size_t len)
-{
-    size_t cap = latch_base64_encoded_len(len) + 1;
-    char *out = fake_alloc(ctx, cap);
-    return out != NULL && latch_base64_encode(data, len, out, cap) >= 0 ? out : NULL;
-}
-
-static int fake_random_bytes(struct latch_connector_ctx *ctx, void *buf, size_t len)
-{
-    (void)ctx;
-    return RAND_bytes(buf, (int)len) == 1 ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
-}
-
-static char *fake_render_template(struct latch_connector_ctx *ctx, const char *tpl,
-                                  const struct latch_connector_param *vars, size_t nvars,
-                                  unsigned flags)
-{
-    const char **names = fake_alloc(ctx, (nvars + 1) * sizeof(*names));
-    const char **values = fake_alloc(ctx, (nvars + 1) * sizeof(*values));
-    for (size_t i = 0; i < nvars; i++) {
-        names[i] = vars[i].name;
-        values[i] = vars[i].value;
-    }
-    return latch_template_render(ctx->arena, tpl, names, values, nvars,
-                                 flags & LATCH_CONNECTOR_RENDER_HTML ? LATCH_TEMPLATE_HTML : 0);
-}
-
-static int fake_smtp_send(struct latch_connector_ctx *ctx,
-                          const struct latch_connector_smtp_request *req,
-                          struct latch_connector_smtp_response *resp)
-{
-    ctx->nsent++;
-    ctx->req = *req;
-    ctx->rcpt0 = req->nrcpt > 0 ? req->rcpt[0] : NULL;
-    resp->code = ctx->smtp_rc == LATCH_CONNECTOR_OK ? 250 : 535;
-    resp->message = ctx->smtp_rc == LATCH_CONNECTOR_OK ? "accepted" : "refused";
-    return ctx->smtp_rc;
-}
-
-static const struct latch_connector_host host = {
-    .struct_size = sizeof(struct latch_connector_host),
-    .host_major = LATCH_CONNECTOR_ABI_MAJOR,
-    .host_minor = LATCH_CONNECTOR_ABI_MINOR,
-    .alloc = fake_alloc,
-    .dup = fake_dup,
-    .format = fake_format,
-    .log_msg = fake_log,
-    .config_get = fake_config_get,
-    .json_get = fake_json_get,
-    .json_string = fake_json_string,
-    .base64 = fake_base64,
-    .random_bytes = fake_random_bytes,
-    .json_members = fake_json_members,
-    .render_template = fake_render_template,
-    .smtp_send = fake_smtp_send,
-};
-
-/* ---- helpers ---- */
-
+/* Loaded once for the group; each test starts with an empty fake host. */
 static int setup(void **state)
 {
-    (void)state;
-    dl = dlopen(LATCH_TEST_SMTP_SO, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        fprintf(stderr, "dlopen %s: %s\n", LATCH_TEST_SMTP_SO, dlerror());
-        return -1;
-    }
-    latch_connector_describe_fn describe =
-        (latch_connector_describe_fn)dlsym(dl, LATCH_CONNECTOR_DESCRIBE_SYMBOL);
-    return describe == NULL || (D = describe()) == NULL ? -1 : 0;
+    return fake_host_load(LATCH_TEST_SMTP_SO);
 }
 
 static int teardown(void **state)
 {
-    (void)state;
-    dlclose(dl);
+    fake_host_unload();
     return 0;
 }
 
 static int fresh(void **state)
 {
-    (void)state;
-    memset(&F, 0, sizeof(F));
-    F.arena = latch_arena_new(0);
-    return F.arena == NULL ? -1 : 0;
+    fake_host_clear();
+    return 0;
 }
 
 static int cleanup(void **state)
 {
-    (void)state;
-    latch_arena_free(F.arena);
-    memset(&F, 0, sizeof(F));
+    fake_host_clear();
     return 0;
-}
-
-static void config(const char *key, const char *value)
-{
-    for (size_t i = 0; i < F.nconfig; i++)
-        if (strcmp(F.config[i].key, key) == 0) {
-            F.config[i].value = value;
-            return;
-        }
-    assert_true(F.nconfig < MAX_ITEMS);
-    F.config[F.nconfig].key = key;
-    F.config[F.nconfig++].value = value;
 }
 
 #define TEMPLATES                                                                                  \
@@ -341,7 +79,7 @@ static void good_config(void)
 static const char *validate(void)
 {
     const char *why = NULL;
-    int rc = D->ops->validate_config(&F, &host, &why);
+    int rc = D->ops->validate_config(&F, &fake_host, &why);
     assert_true((rc == LATCH_CONNECTOR_OK) == (why == NULL));
     return why;
 }
@@ -355,13 +93,13 @@ static int send_as(int type, const char *type_name, const char *to, const char *
     msg.to = to;
     msg.vars = vars;
     msg.nvars = link != NULL ? 3 : 1;
-    return D->ops->send_message(&F, &host, &msg);
+    return D->ops->send_message(&F, &fake_host, &msg);
 }
 
 /* The value of header name in the sent message (unfolded), or NULL. */
-static char *header(const char *name)
+static char *mail_header(const char *name)
 {
-    const char *data = F.req.data;
+    const char *data = F.smtp_req.data;
     const char *end = strstr(data, "\r\n\r\n");
     size_t n = strlen(name);
     for (const char *l = data; l != NULL && l < end; l = strstr(l, "\r\n") + 2) {
@@ -371,7 +109,7 @@ static char *header(const char *name)
             /* a folded header continues on lines that start with a space */
             while ((e = strstr(e, "\r\n")) != NULL && e[2] == ' ')
                 e += 2;
-            return latch_arena_strndup(F.arena, v, (size_t)(e - v));
+            return fake_format(&F, "%.*s", (int)(e - v), v);
         }
     }
     return NULL;
@@ -380,8 +118,8 @@ static char *header(const char *name)
 /* The body, quoted-printable decoded. */
 static char *body(void)
 {
-    const char *p = strstr(F.req.data, "\r\n\r\n") + 4;
-    char *out = latch_arena_alloc(F.arena, strlen(p) + 1), *o = out;
+    const char *p = strstr(F.smtp_req.data, "\r\n\r\n") + 4;
+    char *out = fake_alloc(&F, strlen(p) + 1), *o = out;
     while (*p != '\0') {
         if (p[0] == '=' && p[1] == '\r' && p[2] == '\n') {
             p += 3;
@@ -401,8 +139,8 @@ static char *body(void)
  * recommends for headers; quoted-printable lines are 76 at most). */
 static void assert_lines(size_t max)
 {
-    const char *d = F.req.data;
-    assert_int_equal(F.req.data_len, strlen(d));
+    const char *d = F.smtp_req.data;
+    assert_int_equal(F.smtp_req.data_len, strlen(d));
     for (const char *l = d; *l != '\0';) {
         const char *e = strstr(l, "\r\n");
         assert_non_null(e);
@@ -507,31 +245,31 @@ static void test_message_and_envelope(void **state)
                      LATCH_CONNECTOR_OK);
     assert_int_equal(F.nsent, 1);
     /* The envelope: STARTTLS (secure off, ignoreTLS unset), AUTH, MAIL FROM the bare address. */
-    assert_string_equal(F.req.host, "smtp.example.com");
-    assert_int_equal(F.req.port, 587);
-    assert_int_equal(F.req.tls, LATCH_CONNECTOR_SMTP_TLS_STARTTLS);
-    assert_string_equal(F.req.username, "mailer");
-    assert_string_equal(F.req.password, "pa55");
-    assert_string_equal(F.req.mail_from, "noreply@example.com");
-    assert_int_equal(F.req.nrcpt, 1);
+    assert_string_equal(F.smtp_req.host, "smtp.example.com");
+    assert_int_equal(F.smtp_req.port, 587);
+    assert_int_equal(F.smtp_req.tls, LATCH_CONNECTOR_SMTP_TLS_STARTTLS);
+    assert_string_equal(F.smtp_req.username, "mailer");
+    assert_string_equal(F.smtp_req.password, "pa55");
+    assert_string_equal(F.smtp_req.mail_from, "noreply@example.com");
+    assert_int_equal(F.smtp_req.nrcpt, 1);
     assert_string_equal(F.rcpt0, "ada@example.org");
-    assert_int_equal(F.req.struct_size, sizeof(struct latch_connector_smtp_request));
+    assert_int_equal(F.smtp_req.struct_size, sizeof(struct latch_connector_smtp_request));
 
     assert_lines(78);
-    assert_string_equal(header("From"), "\"Example\" <noreply@example.com>");
-    assert_string_equal(header("To"), "ada@example.org");
-    assert_string_equal(header("Reply-To"), "help@example.com");
-    assert_string_equal(header("Subject"), "Sign in: 123456");
-    assert_string_equal(header("MIME-Version"), "1.0");
-    assert_string_equal(header("Content-Type"), "text/plain; charset=utf-8");
-    assert_string_equal(header("Content-Transfer-Encoding"), "quoted-printable");
+    assert_string_equal(mail_header("From"), "\"Example\" <noreply@example.com>");
+    assert_string_equal(mail_header("To"), "ada@example.org");
+    assert_string_equal(mail_header("Reply-To"), "help@example.com");
+    assert_string_equal(mail_header("Subject"), "Sign in: 123456");
+    assert_string_equal(mail_header("MIME-Version"), "1.0");
+    assert_string_equal(mail_header("Content-Type"), "text/plain; charset=utf-8");
+    assert_string_equal(mail_header("Content-Transfer-Encoding"), "quoted-printable");
     /* Message-ID: 32 hex digits at the sender's domain. */
-    const char *id = header("Message-ID");
+    const char *id = mail_header("Message-ID");
     assert_int_equal(strlen(id), 1 + 32 + strlen("@example.com") + 1);
     assert_int_equal(strspn(id + 1, "0123456789ABCDEF"), 32);
     assert_string_equal(id + 33, "@example.com>");
     /* Date: "Thu, 03 Dec 2026 07:00:00 +0000" */
-    const char *date = header("Date");
+    const char *date = mail_header("Date");
     char day[4], mon[4];
     int d, y, h, m, s;
     assert_int_equal(
@@ -547,13 +285,13 @@ static void test_template_choice(void **state)
     /* The type's own template. */
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_REGISTER, "Register", "a@b.example", NULL),
                      LATCH_CONNECTOR_OK);
-    assert_string_equal(header("Subject"), "Register");
+    assert_string_equal(mail_header("Subject"), "Register");
     assert_string_equal(body(), "Register 123456\r\n");
     /* No template for the type: Generic. */
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_ORGANIZATION_INVITATION,
                              "OrganizationInvitation", "a@b.example", NULL),
                      LATCH_CONNECTOR_OK);
-    assert_string_equal(header("Subject"), "Generic");
+    assert_string_equal(mail_header("Subject"), "Generic");
     assert_string_equal(body(), "Generic 123456\r\n");
 
     /* The tenant's template wins over the configured one. */
@@ -567,10 +305,10 @@ static void test_template_choice(void **state)
     msg.subject = "{{organization}} code";
     msg.content = "<p>{{code}} for {{organization}}</p>";
     msg.content_type = "text/html";
-    assert_int_equal(D->ops->send_message(&F, &host, &msg), LATCH_CONNECTOR_OK);
+    assert_int_equal(D->ops->send_message(&F, &fake_host, &msg), LATCH_CONNECTOR_OK);
     /* The subject is text: not escaped. The HTML body: values escaped. */
-    assert_string_equal(header("Subject"), "<Acme> code");
-    assert_string_equal(header("Content-Type"), "text/html; charset=utf-8");
+    assert_string_equal(mail_header("Subject"), "<Acme> code");
+    assert_string_equal(mail_header("Content-Type"), "text/html; charset=utf-8");
     assert_string_equal(body(), "<p>654321 for &lt;Acme&gt;</p>\r\n");
 }
 
@@ -581,12 +319,12 @@ static void test_html_template_escapes_values(void **state)
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_FORGOT_PASSWORD, "ForgotPassword",
                              "a@b.example", "https://x.example/r?a=1&b=\"><script>"),
                      LATCH_CONNECTOR_OK);
-    assert_string_equal(header("Content-Type"), "text/html; charset=utf-8");
+    assert_string_equal(mail_header("Content-Type"), "text/html; charset=utf-8");
     assert_string_equal(body(), "<p>Code <b>123456</b> <a href=\"https://x.example/r?a=1&amp;b="
                                 "&quot;&gt;&lt;script&gt;\">reset</a></p>\r\n");
     assert_lines(78);
     /* '=' is encoded, as quoted-printable requires. */
-    assert_non_null(strstr(F.req.data, "href=3D"));
+    assert_non_null(strstr(F.smtp_req.data, "href=3D"));
 }
 
 /* 115 characters: a line that needs a soft break. */
@@ -612,7 +350,7 @@ static void test_encodings(void **state)
                      LATCH_CONNECTOR_OK);
     assert_lines(78);
     /* The subject: encoded words of at most 75 characters, decoding to the filled-in text. */
-    char *subject = header("Subject");
+    char *subject = mail_header("Subject");
     char decoded[1024] = "";
     for (char *w = strtok(subject, " \r\n"); w != NULL; w = strtok(NULL, " \r\n")) {
         size_t n = strlen(w);
@@ -626,12 +364,12 @@ static void test_encodings(void **state)
     assert_string_equal(decoded, "Tu código de verificación es 123456 — válido durante diez "
                                  "minutos, señor Ñandú");
     /* The display name: encoded too (not ASCII). */
-    char *from = header("From");
+    char *from = mail_header("From");
     assert_true(strncmp(from, "=?UTF-8?B?", 10) == 0);
     assert_non_null(strstr(from, "?= <noreply@example.com>"));
     /* The body decodes to the text, its line breaks as CRLF. */
     assert_string_equal(body(), "Línea = 123456 ends with a space \r\n" XS "\r\nlast\r\n");
-    assert_non_null(strstr(F.req.data, "L=C3=ADnea =3D 123456 ends with a space=20\r\n"));
+    assert_non_null(strstr(F.smtp_req.data, "L=C3=ADnea =3D 123456 ends with a space=20\r\n"));
 }
 
 /* A subject can hold no line break, whatever the template says: no header can be added. */
@@ -648,8 +386,8 @@ static void test_no_header_injection(void **state)
            "\"c\"}]");
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_GENERIC, "Generic", "a@b.example", NULL),
                      LATCH_CONNECTOR_OK);
-    assert_string_equal(header("Subject"), "Hi  Bcc: evil@example.net");
-    assert_null(header("Bcc"));
+    assert_string_equal(mail_header("Subject"), "Hi  Bcc: evil@example.net");
+    assert_null(mail_header("Bcc"));
     /* A recipient the host would refuse is refused here too. */
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_GENERIC, "Generic",
                              "a@b.example\r\nBcc: evil@example.net", NULL),
@@ -665,8 +403,8 @@ static void test_tls_modes_and_failures(void **state)
     config("port", "465");
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_GENERIC, "Generic", "a@b.example", NULL),
                      LATCH_CONNECTOR_OK);
-    assert_int_equal(F.req.tls, LATCH_CONNECTOR_SMTP_TLS_IMPLICIT);
-    assert_int_equal(F.req.port, 465);
+    assert_int_equal(F.smtp_req.tls, LATCH_CONNECTOR_SMTP_TLS_IMPLICIT);
+    assert_int_equal(F.smtp_req.port, 465);
     config("secure", "false");
     config("ignoreTLS", "true");
     config("host", "localhost");
@@ -674,8 +412,8 @@ static void test_tls_modes_and_failures(void **state)
     config("auth", "{\"user\":\"\",\"pass\":\"\"}");
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_GENERIC, "Generic", "a@b.example", NULL),
                      LATCH_CONNECTOR_OK);
-    assert_int_equal(F.req.tls, LATCH_CONNECTOR_SMTP_TLS_NONE);
-    assert_null(F.req.username); /* empty user: no AUTH */
+    assert_int_equal(F.smtp_req.tls, LATCH_CONNECTOR_SMTP_TLS_NONE);
+    assert_null(F.smtp_req.username); /* empty user: no AUTH */
     /* A configuration the checks refuse is never sent. */
     config("host", "mail.example.com");
     assert_int_equal(send_as(LATCH_CONNECTOR_TEMPLATE_GENERIC, "Generic", "a@b.example", NULL),

@@ -42,11 +42,6 @@ static void test_kinds(void **state)
     assert_int_equal(latch_messages_kind_channel(LATCH_CONNECTOR_SMS), LATCH_MESSAGES_SMS);
     assert_int_equal(latch_messages_kind_channel(LATCH_CONNECTOR_SOCIAL), 0);
     assert_int_equal(latch_messages_kind_channel(99), 0);
-    assert_string_equal(latch_messages_kind_name(LATCH_CONNECTOR_SOCIAL), "Social");
-    assert_string_equal(latch_messages_kind_name(LATCH_CONNECTOR_EMAIL), "Email");
-    assert_string_equal(latch_messages_kind_name(LATCH_CONNECTOR_SMS), "Sms");
-    assert_null(latch_messages_kind_name(0));
-    assert_null(latch_messages_kind_name(4));
 }
 
 static void test_template_names(void **state)

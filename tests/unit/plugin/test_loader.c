@@ -995,6 +995,25 @@ static void test_send_message_refusals(void **state)
     assert_int_equal(latch_plugin_send_message(p, &call, &ok), LATCH_FAIL);
     assert_string_equal(call.error_code, "connector.not_implemented");
     latch_plugin_unref(p);
+
+    /* And a mail connector signs nobody in, whatever a tenant's settings ask of it: its NULL
+     * social operations are never called. */
+    p = latch_plugin_get("test-mailer");
+    assert_non_null(p);
+    char *uri = NULL;
+    assert_int_equal(
+        latch_plugin_authorization_uri(p, &call, "state", "https://rp.example/cb", NULL, &uri),
+        LATCH_FAIL);
+    assert_null(uri);
+    assert_string_equal(call.error_code, "connector.not_implemented");
+    struct latch_plugin_user user;
+    const char *pn[] = {"code"}, *pv[] = {"x"};
+    assert_int_equal(latch_plugin_user_info(p, &call, pn, pv, 1, &user), LATCH_FAIL);
+    assert_string_equal(call.error_code, "connector.not_implemented");
+    latch_plugin_user_clear(&user);
+    free(call.session_out);
+    call.session_out = NULL;
+    latch_plugin_unref(p);
 }
 
 /* host->smtp_send through the real host and outbound/, to the fake SMTP server on 127.0.0.1:
