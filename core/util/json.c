@@ -409,6 +409,11 @@ static const char *prescan(const char *s, size_t len, unsigned max_depth)
             break;
         }
     }
+    /* yajl's tree parser accepts a complete value followed by the start of a string it never
+     * finishes ({}"abc): its lexer waits for the rest, and completing the parse does not look
+     * at what waits. No JSON text ends inside a string. */
+    if (in_string)
+        return "is not valid JSON";
     return NULL;
 }
 

@@ -37,7 +37,8 @@ static void round_trip(struct latch_connector_ctx *ctx, const struct latch_conne
 }
 
 /* json_members (1.1) at the path: a bounded list whose scalar values are what json_get reads at
- * the member's own path (for names json_get can address: no '.', not all digits). */
+ * the member's own path (for names json_get can address: no '.', not all digits, at most 255
+ * bytes). */
 static void members_check(struct latch_connector_ctx *ctx, const struct latch_connector_host *host)
 {
     struct latch_connector_json_members m = LATCH_CONNECTOR_JSON_MEMBERS_INIT;
@@ -55,8 +56,9 @@ static void members_check(struct latch_connector_ctx *ctx, const struct latch_co
         if (m.names[i] == NULL || scalar != (m.values[i] != NULL))
             abort();
         const char *name = m.names[i];
+        /* json_get addresses names without '.', not all digits, of at most 255 bytes. */
         if (!scalar || name[0] == '\0' || strchr(name, '.') != NULL ||
-            strspn(name, "0123456789") == strlen(name))
+            strspn(name, "0123456789") == strlen(name) || strlen(name) > 255)
             continue;
         const char *full = path[0] != '\0' ? host->format(ctx, "%s.%s", path, name) : name;
         const char *got = full != NULL ? host->json_get(ctx, doc, full) : NULL;

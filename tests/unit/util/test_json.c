@@ -241,6 +241,10 @@ static const struct parse_case cases[] = {
     NO("{\"a\":\"\\ud800\\u0041\"}", "a string holds a lone UTF-16 surrogate"),
     NO("{\"a\":1,}", "is not valid JSON"),
     NO("{\"a\":1} {}", "is not valid JSON"),
+    /* Found by fuzz_connector_json: yajl alone accepts an unfinished string after the value. */
+    NO("{}\"ZZZ", "is not valid JSON"),
+    NO("{\"a\":1}\"", "is not valid JSON"),
+    NO("[1] \"x", "is not valid JSON"),
     NO("{'a':1}", "is not valid JSON"),
     NO("{\"a\":\"x\ny\"}", "is not valid JSON"),
     NO("[1,2", "is not valid JSON"),
