@@ -343,9 +343,10 @@ struct latch_connector_host {
                     const char *value);
 
     /* JSON reading: the scalar at a dotted path ("data.user.id"; a numeric segment indexes an
-     * array: "emails.0.value"; each segment at most 255 bytes) of a JSON document, as text: a string as is, a number in JSON
-     * notation, a boolean as "true" or "false". NULL when the document is not JSON, the path
-     * is absent, or it names null, an object or an array. Arena memory. */
+     * array: "emails.0.value"; each segment at most 255 bytes) of a JSON document, as text: a
+     * string as is, a number in JSON notation, a boolean as "true" or "false". NULL when the
+     * document is not JSON, the path is absent, or it names null, an object or an array. Arena
+     * memory. */
     const char *(*json_get)(struct latch_connector_ctx *ctx, const char *json, const char *path);
 
     /* JSON writing: s as a JSON string literal, quotes included ("\"a\\\"b\""); NULL s gives
