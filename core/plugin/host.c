@@ -481,8 +481,10 @@ static yajl_val json_at(yajl_val root, const char *path)
         memcpy(seg, p, n);
         seg[n] = '\0';
         p += n;
-        if (*p == '.')
-            p++;
+        if (*p == '.' && *++p == '\0') {
+            v = NULL; /* "a.": an empty last segment names nothing, as an empty middle one */
+            break;
+        }
         if (YAJL_IS_OBJECT(v)) {
             v = obj_get(v, seg);
         } else if (YAJL_IS_ARRAY(v) && strspn(seg, "0123456789") == n && n < 10) {

@@ -167,7 +167,7 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
         "\"notjson\":%s,\"base64\":%s,\"base64_empty\":%s,\"form\":%s,\"quote\":%s,"
         "\"cfg_default\":%s,\"cfg_number\":%s,\"cfg_switch\":%s,\"cfg_json\":%s,\"cfg_unset\":%s,"
         "\"cfg_extra\":%s,\"too_big\":%d,\"over_keys\":%d,\"session_k0\":%s,\"zeroed\":%d,"
-        "\"host\":\"%u.%u\",\"crypto\":%s,\"codec\":%s}",
+        "\"host\":\"%u.%u\",\"crypto\":%s,\"codec\":%s,\"trailing_dot\":%s,\"empty_segment\":%s}",
         S(host->json_get(ctx, doc, "data.user.id")), S(host->json_get(ctx, doc, "list.1.v")),
         S(host->json_get(ctx, doc, "n")), S(host->json_get(ctx, doc, "ok")),
         S(host->json_get(ctx, doc, "data.nope")), S(host->json_get(ctx, doc, "data")),
@@ -176,8 +176,8 @@ static int get_user_info(struct latch_connector_ctx *ctx, const struct latch_con
         S(host->config_get(ctx, "retries")), S(host->config_get(ctx, "pkce")),
         S(host->config_get(ctx, "mapping")), S(host->config_get(ctx, "clientSecret")),
         S(host->config_get(ctx, "extra")), too_big, over_keys, S(host->session_get(ctx, "k0")),
-        zeroed, host->host_major, host->host_minor, crypto_probe(ctx, host),
-        codec_probe(ctx, host));
+        zeroed, host->host_major, host->host_minor, crypto_probe(ctx, host), codec_probe(ctx, host),
+        S(host->json_get(ctx, doc, "data.user.id.")), S(host->json_get(ctx, doc, "data..user.id")));
 #undef S
     return out->raw_json != NULL ? LATCH_CONNECTOR_OK : LATCH_CONNECTOR_ERR_GENERAL;
 }

@@ -590,6 +590,9 @@ static void test_host_services(void **state)
     assert_string_equal(str_at(r, "number", NULL), "12.5");
     assert_string_equal(str_at(r, "bool", NULL), "true");
     assert_null(str_at(r, "missing", NULL));
+    /* An empty segment names nothing, last ("data.user.id.") or in the middle. */
+    assert_null(str_at(r, "trailing_dot", NULL));
+    assert_null(str_at(r, "empty_segment", NULL));
     assert_null(str_at(r, "object", NULL));
     assert_null(str_at(r, "notjson", NULL));
     assert_string_equal(str_at(r, "base64", NULL), "dXNlcjpwYXNz");
