@@ -10,6 +10,10 @@
  *   identifier is not looked at: a code to an unknown address is sent and answered exactly as
  *   one to a known address (as Logto does), and only identification, once the code proved the
  *   address, says that nobody has it.
+ * Once the interaction has identified someone, a code goes out as BindNewIdentifier instead (when
+ * the tenant's signUp collects that kind of identifier), and POST /api/experience/profile
+ * {type: email|phone, verificationId} binds the proved identifier to the person's account
+ * (Logto's missing-profile fulfilment: 204, 422 user.email_already_in_use / phone_already_in_use).
  * POST /api/experience/verification/verification-code/verify {identifier, verificationId, code}
  *   → {verificationId}: the code is checked (Logto's errors, 400: verification_code.not_found,
  *   email_mismatch / phone_mismatch, expired, exceed_max_try, code_mismatch). An attempt is
@@ -425,16 +429,29 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
     const struct latch_xp_interaction *ia = &call->ia;
     struct latch_xp_methods m;
     latch_xp_methods_read(results[0], &m);
+    unsigned bit = latch_xp_identifier_bit(sc->nc.type);
 
-    if (!latch_xp_mode_allows(ia->sign_in_mode, sc->event)) {
-        latch_http_respond_errorf(req, 403, "auth.forbidden", "%s",
-                                  sc->event == LATCH_XP_EVENT_REGISTER
-                                      ? "Registration is not enabled."
-                                      : "Sign-in is not enabled; create an account instead.");
-        return;
+    if (ia->result_user_id != NULL) {
+        /* Someone is identified already: the code proves a new email or phone for their
+         * account (Logto's BindNewIdentifier), which POST /api/experience/profile binds. It
+         * signs nobody in: identification takes only a code of its event's template. */
+        if (!(m.sign_up.identifiers & bit)) {
+            latch_http_respond_errorf(req, 422, "user.sign_up_method_not_enabled",
+                                      "This identifier is not collected by this tenant.");
+            return;
+        }
+        sc->nc.template = LATCH_MESSAGES_TEMPLATE_BIND_NEW_IDENTIFIER;
+    } else {
+        if (!latch_xp_mode_allows(ia->sign_in_mode, sc->event)) {
+            latch_http_respond_errorf(req, 403, "auth.forbidden", "%s",
+                                      sc->event == LATCH_XP_EVENT_REGISTER
+                                          ? "Registration is not enabled."
+                                          : "Sign-in is not enabled; create an account instead.");
+            return;
+        }
+        if (!event_allows(req, &m, sc->event, bit))
+            return;
     }
-    if (!event_allows(req, &m, sc->event, latch_xp_identifier_bit(sc->nc.type)))
-        return;
 
     const struct latch_config *cfg = latch_loop_config(req->loop);
     char key[128];
@@ -841,6 +858,123 @@ static void post_mgmt_verify(struct latch_request *req, void *arg)
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, mgmt_code_found, mc);
 }
 
+/* ---- POST /api/experience/profile {type: email|phone, verificationId} ---- */
+
+/* Binds the identifier a BindNewIdentifier code proved ($3 code id, $4 type) to the identified
+ * user ($5), unless another user has it; the code is used up. Answers (code found, taken by
+ * someone else, bound). */
+// clang-format off
+static const struct latch_stmt profile_bind = {
+    .name = "xp_profile_bind",
+    .sql = "WITH c AS (SELECT identifier_type, identifier FROM verification_codes"
+           " WHERE tenant_id = $1 AND id = $3 AND interaction_hash = $2::bytea"
+           " AND template_type = 'BindNewIdentifier' AND identifier_type = $4"
+           " AND verified_at IS NOT NULL AND consumed_at IS NULL FOR UPDATE),"
+           " taken AS (SELECT 1 FROM users u, c WHERE u.tenant_id = $1 AND u.id <> $5"
+           " AND CASE WHEN c.identifier_type = 'email'"
+           " THEN lower(u.primary_email) = lower(c.identifier)"
+           " ELSE u.primary_phone = c.identifier END),"
+           " upd AS (UPDATE users u SET primary_email = CASE WHEN c.identifier_type = 'email'"
+           " THEN c.identifier ELSE u.primary_email END,"
+           " primary_phone = CASE WHEN c.identifier_type = 'phone'"
+           " THEN c.identifier ELSE u.primary_phone END, updated_at = now()"
+           " FROM c WHERE u.tenant_id = $1 AND u.id = $5 AND NOT EXISTS (SELECT 1 FROM taken)"
+           " RETURNING u.id),"
+           " used AS (UPDATE verification_codes SET consumed_at = now()"
+           " WHERE tenant_id = $1 AND id = $3 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)"
+           " SELECT EXISTS (SELECT 1 FROM c), EXISTS (SELECT 1 FROM taken),"
+           " EXISTS (SELECT 1 FROM upd), (SELECT count(*) FROM used)",
+    .nparams = 5,
+};
+// clang-format on
+
+struct profile_call {
+    const char *type;
+    const char *verification_id;
+};
+
+static void profile_bound(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct profile_call *pc = call->data;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        if (strcmp(err->code, "23505") == 0) /* someone took it meanwhile */
+            latch_http_respond_errorf(req, 422,
+                                      strcmp(pc->type, "email") == 0 ? "user.email_already_in_use"
+                                                                     : "user.phone_already_in_use",
+                                      "This %s is already in use.", pc->type);
+        else
+            latch_xp_store_error(req, err);
+        return;
+    }
+    const struct latch_store_result *res = results[0];
+    if (strcmp(latch_store_result_value(res, 0, 0), "t") != 0) {
+        latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
+                                  "The verification was not successful. Restart the "
+                                  "verification flow and try again.");
+    } else if (strcmp(latch_store_result_value(res, 0, 1), "t") == 0) {
+        latch_http_respond_errorf(req, 422,
+                                  strcmp(pc->type, "email") == 0 ? "user.email_already_in_use"
+                                                                 : "user.phone_already_in_use",
+                                  "This %s is already in use.", pc->type);
+    } else if (strcmp(latch_store_result_value(res, 0, 2), "t") != 0) {
+        latch_xp_identifier_not_found(req); /* the user is gone */
+    } else {
+        latch_http_log(req, LATCH_LOG_INFO, "user %s: verified %s bound", call->ia.result_user_id,
+                       pc->type);
+        latch_http_respond(req, 204, NULL, NULL, 0);
+    }
+}
+
+static void profile_loaded(struct latch_xp_call *call, struct latch_store_result *const *results,
+                           int n)
+{
+    struct profile_call *pc = call->data;
+    struct latch_request *req = call->req;
+    if (call->ia.result_user_id == NULL) {
+        latch_xp_identifier_not_found(req);
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &profile_bind,
+        .params = {req->tenant->id, call->id_hash, pc->verification_id, pc->type,
+                   call->ia.result_user_id},
+    };
+    latch_xp_exec(call, &op, 1, profile_bound);
+}
+
+static void post_profile(struct latch_request *req, void *arg)
+{
+    (void)arg;
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct profile_call), &call);
+    if (body == NULL)
+        return;
+    struct profile_call *pc = call->data;
+    const char *type, *vid;
+    bool ok = latch_xp_get_str(req, body, "type", "type", 16, true, &type) &&
+              latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
+    if (ok && strcmp(type, "email") != 0 && strcmp(type, "phone") != 0) {
+        /* Logto's other profile types (username, password, social) are not served here. */
+        latch_http_respond_errorf(req, 400, "guard.invalid_input", "type: must be email or phone");
+        ok = false;
+    }
+    if (ok) {
+        pc->type = latch_arena_strdup(req->arena, type);
+        pc->verification_id = latch_arena_strdup(req->arena, vid);
+        if (pc->type == NULL || pc->verification_id == NULL) {
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    if (!ok)
+        return;
+    latch_xp_load(call, NULL, 0, profile_loaded);
+}
+
 latch_rc latch_xp_code_register(struct latch_server *srv)
 {
     if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
@@ -849,6 +983,8 @@ latch_rc latch_xp_code_register(struct latch_server *srv)
         latch_server_add_tenant_route(srv, LATCH_HTTP_POST,
                                       "/api/experience/verification/verification-code/verify",
                                       post_verify, NULL) != LATCH_OK ||
+        latch_server_add_tenant_route(srv, LATCH_HTTP_POST, "/api/experience/profile", post_profile,
+                                      NULL) != LATCH_OK ||
         latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/verification-codes", post_mgmt_send) !=
             LATCH_OK ||
         latch_mgmt_route(srv, LATCH_HTTP_POST, "/api/verification-codes/verify",

@@ -374,4 +374,75 @@ describe('one-time codes on the hosted sign-in page', () => {
     assert.equal(r.rows[0].n, 0, 'no code stored');
     assert.equal(box.messages.filter((m) => m.to.includes(email)).length, 0);
   });
+
+  it('BindNewIdentifier: once someone is identified, a code proves a new email that POST /api/experience/profile binds to the account', async () => {
+    const templates = [
+      ...box.connectorConfig().templates,
+      { usageType: 'BindNewIdentifier', contentType: 'text/plain', subject: 'Confirm your new email',
+        content: 'Your code to add this email is {{code}}.' },
+    ];
+    const t = await tenant('cbind', { signUp: { identifiers: ['username', 'email'], password: true, verify: false } },
+      { connector: false });
+    const api = await t.ctx.api();
+    expectStatus(await api.post('/connectors', {
+      connectorId: 'simple-mail-transfer-protocol', config: box.connectorConfig({ templates }),
+    }), 200, 'the SMTP connector with a BindNewIdentifier template');
+    const user = await t.ctx.createUser();
+    const taken = `taken.${Date.now()}@example.com`;
+    await t.ctx.createUser({ primaryEmail: taken });
+    const fresh = `fresh.${Date.now()}@example.com`;
+    const checks = await flowChecks();
+    const xp = new ExperienceClient(t.ctx, new CookieJar());
+    await xp.start(authUrl(t.config, t.app, checks));
+    await xp.begin('SignIn');
+
+    // Before anyone is identified, a bind is refused.
+    const early = await xp.call('POST', '/profile', { type: 'email', verificationId: 'x' });
+    assert.equal(early.status, 400, early.text);
+    assert.equal(early.json().code, 'session.identifier_not_found');
+
+    const pw = await xp.verifyPassword(user.username, user.password);
+    assert.equal(pw.status, 200, pw.text);
+    const ident = await xp.call('POST', '/identification', { verificationId: pw.json().verificationId });
+    assert.equal(ident.status, 204, ident.text);
+
+    const proveEmail = async (email) => {
+      const mark = box.messages.length;
+      const send = await xp.call('POST', '/verification/verification-code',
+        { identifier: { type: 'email', value: email }, interactionEvent: 'SignIn' });
+      assert.equal(send.status, 200, send.text);
+      const mail = await box.next(email, { after: mark });
+      assert.equal(mail.subject, 'Confirm your new email', 'the BindNewIdentifier template');
+      const { verificationId } = send.json();
+      const v = await xp.call('POST', '/verification/verification-code/verify',
+        { identifier: { type: 'email', value: email }, verificationId, code: box.code(mail) });
+      assert.equal(v.status, 200, v.text);
+      return verificationId;
+    };
+
+    // Another account's email cannot be bound.
+    const takenId = await proveEmail(taken);
+    const refused = await xp.call('POST', '/profile', { type: 'email', verificationId: takenId });
+    assert.equal(refused.status, 422, refused.text);
+    assert.equal(refused.json().code, 'user.email_already_in_use');
+
+    const freshId = await proveEmail(fresh);
+    // A bind code signs nobody in.
+    const asSignIn = await xp.call('POST', '/identification', { verificationId: freshId });
+    assert.ok(asSignIn.status >= 400, asSignIn.text);
+    const wrongType = await xp.call('POST', '/profile', { type: 'phone', verificationId: freshId });
+    assert.equal(wrongType.status, 404, wrongType.text);
+    const bound = await xp.call('POST', '/profile', { type: 'email', verificationId: freshId });
+    assert.equal(bound.status, 204, bound.text);
+    const again = await xp.call('POST', '/profile', { type: 'email', verificationId: freshId });
+    assert.equal(again.status, 404, 'a code binds once');
+    const r = await adminQuery('SELECT primary_email FROM users WHERE tenant_id = $1 AND id = $2', [t.ctx.id, user.id]);
+    assert.equal(r.rows[0].primary_email, fresh);
+
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 200, sub.text);
+    const landed = await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href);
+    const tokens = await redeem(t.config, landed, checks);
+    assert.equal(tokens.claims().sub, user.id);
+  });
 });
