@@ -120,6 +120,14 @@ void latch_xp_store_error(struct latch_request *req, const struct latch_error *e
 /* Answers 404 session.not_found. */
 void latch_xp_not_found(struct latch_request *req);
 
+/* Answers 404 session.verification_session_not_found (an unknown, unusable or spent
+ * verification). */
+void latch_xp_verification_not_found(struct latch_request *req);
+
+/* Answers 422 user.email_already_in_use (email) or user.phone_already_in_use: another account
+ * has that identifier. */
+void latch_xp_identifier_in_use(struct latch_request *req, bool email);
+
 /* Answers 400 session.identifier_not_found (nobody identified yet, or no longer). */
 void latch_xp_identifier_not_found(struct latch_request *req);
 

@@ -176,11 +176,21 @@ struct id_call {
     bool email; /* the code's identifier type, for the answers */
 };
 
-static void verification_not_found(struct latch_request *req)
+void latch_xp_verification_not_found(struct latch_request *req)
 {
     latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
                               "The verification was not successful. Restart the verification "
                               "flow and try again.");
+}
+
+void latch_xp_identifier_in_use(struct latch_request *req, bool email)
+{
+    if (email)
+        latch_http_respond_errorf(req, 422, "user.email_already_in_use",
+                                  "This email is associated with an existing account.");
+    else
+        latch_http_respond_errorf(req, 422, "user.phone_already_in_use",
+                                  "This phone number is associated with an existing account.");
 }
 
 static void existing_done(struct latch_store_result *const *results, int n,
@@ -209,7 +219,7 @@ static void existing_done(struct latch_store_result *const *results, int n,
         latch_http_respond_errorf(req, 404, "user.user_not_exist",
                                   "The user does not exist or the identifier is incorrect.");
     } else {
-        verification_not_found(req);
+        latch_xp_verification_not_found(req);
     }
 }
 
@@ -229,7 +239,7 @@ static void new_done(struct latch_store_result *const *results, int n,
         return;
     }
     if (latch_store_result_isnull(results[0], 0, 0)) {
-        verification_not_found(req);
+        latch_xp_verification_not_found(req);
         return;
     }
     latch_http_log(req, LATCH_LOG_INFO, "user %s registered",
@@ -253,16 +263,11 @@ static void code_register_done(struct latch_store_result *const *results, int n,
     }
     if (err != NULL || taken) {
         /* Someone has the identifier (or took it, or the pending username, meanwhile). */
-        if (ic->email)
-            latch_http_respond_errorf(req, 422, "user.email_already_in_use",
-                                      "This email is associated with an existing account.");
-        else
-            latch_http_respond_errorf(req, 422, "user.phone_already_in_use",
-                                      "This phone number is associated with an existing account.");
+        latch_xp_identifier_in_use(req, ic->email);
         return;
     }
     if (latch_store_result_isnull(res, 0, 0)) {
-        verification_not_found(req);
+        latch_xp_verification_not_found(req);
         return;
     }
     latch_http_log(req, LATCH_LOG_INFO, "user %s registered with a verified %s",
@@ -295,7 +300,7 @@ static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
     ic->email = bit == LATCH_XP_ID_EMAIL;
     int k = ic->email ? 0 : 1;
     if (!verified || consumed) {
-        verification_not_found(req);
+        latch_xp_verification_not_found(req);
         return;
     }
     int want = event == LATCH_XP_EVENT_SIGN_IN    ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
@@ -363,7 +368,7 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
         return;
     }
     if (ia->verification_id == NULL || strcmp(ia->verification_id, ic->verification_id) != 0) {
-        verification_not_found(req);
+        latch_xp_verification_not_found(req);
         return;
     }
     if (!latch_xp_mode_allows(ia->sign_in_mode, event)) {

@@ -1362,9 +1362,7 @@ static void api_identify_done(struct latch_store_result *const *results, int n,
     bool created = !latch_store_result_isnull(res, 0, 5);
     bool updated = strcmp(latch_store_result_value(res, 0, 6), "0") != 0;
     if (!pending) {
-        latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
-                                  "The verification was not successful. Restart the "
-                                  "verification flow and try again.");
+        latch_xp_verification_not_found(req);
     } else if (ex_susp || lk_susp) {
         latch_metrics_signin(LATCH_METRICS_SIGNIN_SOCIAL, LATCH_METRICS_SIGNIN_SUSPENDED);
         latch_http_respond_errorf(req, 401, "user.suspended", "This account is suspended.");
@@ -1396,9 +1394,7 @@ static void api_profile_loaded(struct latch_store_result *const *results, int n,
     }
     const struct latch_store_result *res = results[0];
     if (latch_store_result_rows(res) < 1) {
-        latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
-                                  "The verification was not successful. Restart the "
-                                  "verification flow and try again.");
+        latch_xp_verification_not_found(req);
         return;
     }
     if (latch_users_new_id(si->new_id) != LATCH_OK) {

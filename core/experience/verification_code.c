@@ -901,24 +901,16 @@ static void profile_bound(struct latch_store_result *const *results, int n,
     struct latch_request *req = call->req;
     if (err != NULL) {
         if (strcmp(err->code, "23505") == 0) /* someone took it meanwhile */
-            latch_http_respond_errorf(req, 422,
-                                      strcmp(pc->type, "email") == 0 ? "user.email_already_in_use"
-                                                                     : "user.phone_already_in_use",
-                                      "This %s is already in use.", pc->type);
+            latch_xp_identifier_in_use(req, strcmp(pc->type, "email") == 0);
         else
             latch_xp_store_error(req, err);
         return;
     }
     const struct latch_store_result *res = results[0];
     if (strcmp(latch_store_result_value(res, 0, 0), "t") != 0) {
-        latch_http_respond_errorf(req, 404, "session.verification_session_not_found",
-                                  "The verification was not successful. Restart the "
-                                  "verification flow and try again.");
+        latch_xp_verification_not_found(req);
     } else if (strcmp(latch_store_result_value(res, 0, 1), "t") == 0) {
-        latch_http_respond_errorf(req, 422,
-                                  strcmp(pc->type, "email") == 0 ? "user.email_already_in_use"
-                                                                 : "user.phone_already_in_use",
-                                  "This %s is already in use.", pc->type);
+        latch_xp_identifier_in_use(req, strcmp(pc->type, "email") == 0);
     } else if (strcmp(latch_store_result_value(res, 0, 2), "t") != 0) {
         latch_xp_identifier_not_found(req); /* the user is gone */
     } else {

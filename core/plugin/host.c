@@ -481,9 +481,12 @@ static yajl_val json_at(yajl_val root, const char *path)
         memcpy(seg, p, n);
         seg[n] = '\0';
         p += n;
-        if (*p == '.' && *++p == '\0') {
-            v = NULL; /* "a.": an empty last segment names nothing, as an empty middle one */
-            break;
+        if (*p == '.') {
+            p++;
+            if (*p == '\0') {
+                v = NULL; /* "a.": an empty last segment names nothing, as an empty middle one */
+                break;
+            }
         }
         if (YAJL_IS_OBJECT(v)) {
             v = obj_get(v, seg);
