@@ -19,6 +19,9 @@
 #define LATCH_MFA_TOTP_KEY_PURPOSE   "latch/totp-secret/v1"
 #define LATCH_MFA_BACKUP_KEY_PURPOSE "latch/backup-code/v1"
 
+/* Factor ids (mfa_factors.id): Logto's 21-character ids. */
+#define LATCH_MFA_FACTOR_ID_LEN 21
+
 /* Logto's backup codes: ten codes of ten lower-case hex digits. */
 #define LATCH_MFA_BACKUP_CODES    10
 #define LATCH_MFA_BACKUP_CODE_LEN 10

@@ -312,4 +312,67 @@ describe('multi-factor authentication', () => {
     await enrolTotp(step.xp);
     await finish(t, step);
   });
+
+  it('Management API: /api/users/:userId/mfa-verifications lists, creates and deletes; changes sign the person out', async () => {
+    const t = await tenant('mfa-mgmt', { factors: ['Totp', 'BackupCode'], policy: 'UserControlled' });
+    const api = await t.ctx.api();
+    const base = `/users/${t.user.id}/mfa-verifications`;
+    assert.deepEqual(expectStatus(await api.get(base), 200, 'empty list'), []);
+    assert.equal((await api.get('/users/nobody/mfa-verifications')).status, 404);
+    // Backup codes need another factor first.
+    const alone = await api.post(base, { type: 'BackupCode' });
+    assert.equal(alone.status, 422, alone.text);
+    assert.equal(alone.json().code, 'session.mfa.backup_code_can_not_be_alone');
+    assert.equal((await api.post(base, { type: 'Sms' })).status, 400);
+
+    // A signed-in session, to see it end.
+    let step = await identified(t);
+    assertError(await step.xp.call('POST', '/submit'), 422, 'user.missing_mfa');
+    assert.equal((await step.xp.call('POST', '/profile/mfa/mfa-skipped')).status, 204);
+    const { tokens } = await finish(t, step);
+
+    const created = expectStatus(await api.post(base, { type: 'Totp' }), 200, 'create TOTP');
+    assert.equal(created.type, 'Totp');
+    assert.match(created.secret, /^[A-Z2-7]{32}$/);
+    assert.match(created.secretQrCode, /^otpauth:\/\/totp\//);
+    const again = await api.post(base, { type: 'Totp' });
+    assert.equal(again.status, 422);
+    assert.equal(again.json().code, 'user.totp_already_in_use');
+    const backup = expectStatus(await api.post(base, { type: 'BackupCode' }), 200, 'create backup codes');
+    assert.equal(backup.codes.length, 10);
+    assert.equal((await api.post(base, { type: 'BackupCode' })).json().code, 'user.backup_code_already_in_use');
+    const list = expectStatus(await api.get(base), 200, 'list');
+    assert.deepEqual(list.map((f) => f.type).sort(), ['BackupCode', 'Totp']);
+    const b = list.find((f) => f.type === 'BackupCode');
+    assert.equal(b.remainCodes, 10);
+    assert.ok(!Number.isNaN(Date.parse(b.createdAt)), b.createdAt);
+    assert.equal(list.find((f) => f.type === 'Totp').remainCodes, undefined);
+
+    // The change ended the session: the refresh token is revoked.
+    const rt = await t.ctx.tokenRequest({ client: t.app, params: {
+      grant_type: 'refresh_token', refresh_token: tokens.refresh_token } });
+    assert.equal(rt.status, 400, rt.text);
+    assert.equal(rt.json().error, 'invalid_grant');
+
+    // The factors the admin created work at sign-in, the skip notwithstanding.
+    step = await identified(t);
+    assertError(await step.xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
+    assert.equal((await step.xp.call('POST', '/verification/totp/verify', { code: totp(created.secret) })).status, 200);
+    await finish(t, step);
+    step = await identified(t);
+    assert.equal((await step.xp.call('POST', '/verification/backup-code/verify', { code: backup.codes[0] })).status, 200);
+    const { tokens: t2 } = await finish(t, step);
+    assert.equal(expectStatus(await api.get(base), 200, 'list').find((f) => f.type === 'BackupCode').remainCodes, 9);
+
+    // Deleting: 404 for an unknown id; the TOTP factor goes and the person is signed out.
+    const missing = await api.del(`${base}/nope`);
+    assert.equal(missing.status, 404, missing.text);
+    assert.equal(missing.json().code, 'entity.not_found');
+    const totpId = list.find((f) => f.type === 'Totp').id;
+    assert.equal((await api.del(`${base}/${totpId}`)).status, 204);
+    assert.deepEqual(expectStatus(await api.get(base), 200, 'list').map((f) => f.type), ['BackupCode']);
+    const rt2 = await t.ctx.tokenRequest({ client: t.app, params: {
+      grant_type: 'refresh_token', refresh_token: t2.refresh_token } });
+    assert.equal(rt2.status, 400, rt2.text);
+  });
 });
