@@ -53,7 +53,7 @@ SELECT latch_enable_tenancy('mfa_factors');
 -- Keyed for the reason schema/0010 gives for verification codes: a code has 40 bits, which a
 -- plain hash would give away to anyone with a copy of the table. used_at is set by the statement
 -- that accepts the code, which requires it to be NULL: a code works once, also across nodes.
--- Regenerating replaces the factor and so every code (ON DELETE CASCADE).
+-- Regenerating replaces every code of the factor; deleting the factor deletes them (CASCADE).
 CREATE TABLE mfa_backup_codes (
     tenant_id varchar(21) NOT NULL REFERENCES tenants (id) ON UPDATE CASCADE ON DELETE CASCADE,
     factor_id varchar(21) NOT NULL,
@@ -103,7 +103,7 @@ ALTER TABLE refresh_tokens ADD COLUMN amr text;
 -- ask, so no route around the Experience API skips the check. Answers one row:
 --   problem    NULL (done), 'require_mfa_verification' (a factor the person has must be verified
 --              first), 'missing_mfa' (enrolment needed), 'backup_code_required' (backup codes are
---              enabled and the person has none yet)
+--              enabled and the person has no unused one)
 --   available  the factor types to offer (JSON array)
 --   skippable  missing_mfa only: whether POST …/profile/mfa/mfa-skipped may end it
 --   amr        the methods the session gets (space-separated; mfa added after an MFA factor)
@@ -188,8 +188,8 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    IF 'BackupCode' = ANY (enabled) AND NOT EXISTS (SELECT 1 FROM mfa_factors f
-           WHERE f.tenant_id = tid AND f.user_id = i.result_user_id AND f.type = 'BackupCode') THEN
+    -- Backup codes are enabled: the person needs unused ones (all used: new ones).
+    IF 'BackupCode' = ANY (enabled) AND NOT ('BackupCode' = ANY (has)) THEN
         problem := 'backup_code_required';
         available := '["BackupCode"]';
     END IF;

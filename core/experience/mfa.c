@@ -15,7 +15,9 @@
  *        hashes pending in the interaction
  *   POST …/verification/backup-code/verify {code} → {verificationId}: marks one unused code used
  *   POST /api/experience/profile/mfa      {type: Totp|BackupCode, verificationId} → 204: binds a
- *        verified pending factor (Logto binds at submit; Latch at once, in one transaction)
+ *        verified pending factor (Logto binds at submit; Latch at once, in one transaction); a
+ *        person who has a factor must have verified one in this interaction first (403
+ *        session.mfa.require_mfa_verification), or the password alone could replace it
  *   POST /api/experience/profile/mfa/mfa-skipped → 204 where the policy lets the person skip
  *
  * A verification adds its factor type to interactions.mfa_verified and its RFC 8176 method to
@@ -137,10 +139,20 @@ static const struct latch_stmt backup_use_stmt = {
     "coalesce((SELECT s.mfa->'factors' FROM sign_in_experiences s"                                \
     " WHERE s.tenant_id = $1 AND s.id = 'default'), '[]'::jsonb)"
 
+/* A person who has a usable factor (backup codes while one is unused) and has not verified one
+ * in this interaction (CTE i: u the person, v the verified types): binding another would let
+ * whoever knows the password replace the second factor, so it waits for the proof. */
+#define UNVERIFIED                                                                                 \
+    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
+    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
+    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
+    " AND c.used_at IS NULL))) THEN 'unverified'"
+
 /* Binds the verified pending TOTP secret $3 as factor $4. Answers (problem, rows). */
 static const struct latch_stmt bind_totp_stmt = {
     .name = "xp_mfa_bind_totp",
-    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p FROM interactions"
+    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p, mfa_verified AS v"
+           " FROM interactions"
            " WHERE " THIS_INTERACTION " AND result_user_id IS NOT NULL FOR UPDATE),"
            " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM i)"
            " OR (SELECT p->'totp'->>'id' FROM i) IS DISTINCT FROM $3"
@@ -148,6 +160,7 @@ static const struct latch_stmt bind_totp_stmt = {
            " WHEN NOT coalesce((SELECT (p->'totp'->>'verified')::boolean FROM i), false)"
            " THEN 'not_verified'"
            " WHEN NOT " ENABLED_FACTORS " ? 'Totp' THEN 'not_enabled'"
+           UNVERIFIED
            " WHEN EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.user_id = i.u AND f.type = 'Totp') THEN 'in_use' END AS problem),"
            " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type, totp_secret_sealed)"
@@ -164,19 +177,24 @@ static const struct latch_stmt bind_totp_stmt = {
  * Answers (problem, rows). */
 static const struct latch_stmt bind_backup_stmt = {
     .name = "xp_mfa_bind_backup",
-    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p FROM interactions"
+    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p, mfa_verified AS v"
+           " FROM interactions"
            " WHERE " THIS_INTERACTION " AND result_user_id IS NOT NULL FOR UPDATE),"
            " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM i)"
            " OR (SELECT p->'backupCode'->>'id' FROM i) IS DISTINCT FROM $3"
            " THEN 'not_found'"
            " WHEN NOT " ENABLED_FACTORS " ? 'BackupCode' THEN 'not_enabled'"
+           UNVERIFIED
            " WHEN NOT EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.user_id = i.u AND f.type <> 'BackupCode') THEN 'alone' END AS problem),"
-           " del AS (DELETE FROM mfa_factors f USING i WHERE f.tenant_id = $1 AND f.user_id = i.u"
-           " AND f.type = 'BackupCode' AND (SELECT problem FROM chk) IS NULL RETURNING 1),"
+           /* The factor row stays (one statement cannot delete it and insert its successor
+            * under the one-per-person unique index); its codes are replaced. */
            " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type)"
-           " SELECT $1, $4, i.u, 'BackupCode' FROM i"
-           " WHERE (SELECT problem FROM chk) IS NULL RETURNING id),"
+           " SELECT $1, $4, i.u, 'BackupCode' FROM i WHERE (SELECT problem FROM chk) IS NULL"
+           " ON CONFLICT (tenant_id, user_id) WHERE type = 'BackupCode'"
+           " DO UPDATE SET created_at = now(), last_used_at = NULL RETURNING id),"
+           " del AS (DELETE FROM mfa_backup_codes c USING ins WHERE c.tenant_id = $1"
+           " AND c.factor_id = ins.id RETURNING 1),"
            " codes AS (INSERT INTO mfa_backup_codes (tenant_id, factor_id, code_hash)"
            " SELECT $1, ins.id, decode(substr(h, 3), 'hex') FROM ins, i,"
            " jsonb_array_elements_text(i.p->'backupCode'->'hashes') h RETURNING 1),"
@@ -783,6 +801,9 @@ static void bound(struct latch_store_result *const *results, int n, const struct
     } else if (strcmp(problem, "not_enabled") == 0) {
         latch_http_respond_errorf(req, 400, "session.mfa.mfa_factor_not_enabled",
                                   "The MFA factor is not enabled.");
+    } else if (strcmp(problem, "unverified") == 0) {
+        latch_http_respond_errorf(req, 403, "session.mfa.require_mfa_verification",
+                                  "MFA verification is required.");
     } else if (strcmp(problem, "in_use") == 0) {
         latch_http_respond_errorf(req, 422, "user.totp_already_in_use",
                                   "TOTP is already in use.");

@@ -76,11 +76,14 @@ static const struct latch_stmt mfa_add_backup = {
            " THEN 'backup_in_use'"
            " WHEN NOT EXISTS (SELECT 1 FROM mfa_factors WHERE tenant_id = $1 AND user_id = $2"
            " AND type <> 'BackupCode') THEN 'alone' END AS problem),"
-           " del AS (DELETE FROM mfa_factors WHERE tenant_id = $1 AND user_id = $2"
-           " AND type = 'BackupCode' AND (SELECT problem FROM chk) IS NULL RETURNING 1),"
+           /* Used-up codes are replaced under the same factor row (one statement cannot delete
+            * it and insert its successor under the one-per-person unique index). */
            " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type)"
            " SELECT $1, $3, $2, 'BackupCode' WHERE (SELECT problem FROM chk) IS NULL"
-           " RETURNING id),"
+           " ON CONFLICT (tenant_id, user_id) WHERE type = 'BackupCode'"
+           " DO UPDATE SET created_at = now(), last_used_at = NULL RETURNING id),"
+           " del AS (DELETE FROM mfa_backup_codes c USING ins WHERE c.tenant_id = $1"
+           " AND c.factor_id = ins.id RETURNING 1),"
            " codes AS (INSERT INTO mfa_backup_codes (tenant_id, factor_id, code_hash)"
            " SELECT $1, ins.id, decode(substr(h, 3), 'hex') FROM ins,"
            " jsonb_array_elements_text($4::jsonb) h RETURNING 1),"

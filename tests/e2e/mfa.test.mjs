@@ -197,6 +197,18 @@ describe('multi-factor authentication', () => {
     ({ xp } = step);
     body = assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
     assert.deepEqual([...body.data.availableFactors].sort(), ['BackupCode', 'Totp']);
+    // The password alone cannot replace the second factor: binding waits for a verification.
+    const regen = await xp.call('POST', '/verification/backup-code/generate');
+    assert.equal(regen.status, 200, regen.text);
+    assertError(await xp.call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: regen.json().verificationId }),
+      403, 'session.mfa.require_mfa_verification', 'new backup codes before MFA');
+    const sec2 = (await xp.call('POST', '/verification/totp/secret')).json();
+    assert.equal((await xp.call('POST', '/verification/totp/verify',
+      { verificationId: sec2.verificationId, code: totp(sec2.secret) })).status, 200);
+    assertError(await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId: sec2.verificationId }),
+      403, 'session.mfa.require_mfa_verification', 'a new TOTP before MFA');
+    const early2 = await jarFetch(xp.jar, `${t.ctx.base}/oidc/auth/resume`);
+    assert.ok(new URL(early2.location).pathname.endsWith('/sign-in'), `resume: ${early2.location}`);
     const wrong = await xp.call('POST', '/verification/totp/verify', { code: String((Number(totp(secret)) + 3) % 1e6).padStart(6, '0') });
     assertError(wrong, 400, 'session.mfa.invalid_totp_code');
     const code = totp(secret);
@@ -231,6 +243,19 @@ describe('multi-factor authentication', () => {
       `SELECT count(*) FROM mfa_backup_codes c JOIN mfa_factors f ON f.tenant_id = c.tenant_id AND f.id = c.factor_id
         WHERE f.tenant_id = $1 AND f.user_id = $2 AND c.used_at IS NULL`, [t.ctx.id, t.user.id]);
     assert.equal(Number(left.rows[0].count), 8);
+
+    // All backup codes used: after the authenticator, new ones are asked for.
+    await adminQuery(`UPDATE mfa_backup_codes SET used_at = now() WHERE tenant_id = $1`, [t.ctx.id]);
+    step = await identified(t);
+    ({ xp } = step);
+    const bodyAll = assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
+    assert.deepEqual(bodyAll.data.availableFactors, ['Totp'], 'used-up backup codes are not offered');
+    assert.equal((await xp.call('POST', '/verification/totp/verify',
+      { code: totp(secret, Math.floor(Date.now() / 30000) + 1) })).status, 200, 'the next step\'s code');
+    assertError(await xp.call('POST', '/submit'), 422, 'session.mfa.backup_code_required', 'new backup codes');
+    const fresh = (await xp.call('POST', '/verification/backup-code/generate')).json();
+    assert.equal((await xp.call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: fresh.verificationId })).status, 204);
+    await finish(t, step);
   });
 
   it('wrong codes are limited per interaction', async () => {
@@ -374,5 +399,12 @@ describe('multi-factor authentication', () => {
     const rt2 = await t.ctx.tokenRequest({ client: t.app, params: {
       grant_type: 'refresh_token', refresh_token: t2.refresh_token } });
     assert.equal(rt2.status, 400, rt2.text);
+
+    // Used-up backup codes can be replaced by the admin (with a TOTP factor again).
+    expectStatus(await api.post(base, { type: 'Totp' }), 200, 'TOTP again');
+    await adminQuery('UPDATE mfa_backup_codes SET used_at = now() WHERE tenant_id = $1', [t.ctx.id]);
+    const renewed = expectStatus(await api.post(base, { type: 'BackupCode' }), 200, 'new backup codes');
+    assert.equal(renewed.codes.length, 10);
+    assert.equal(expectStatus(await api.get(base), 200, 'list').find((f) => f.type === 'BackupCode').remainCodes, 10);
   });
 });
