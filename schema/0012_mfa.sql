@@ -107,11 +107,13 @@ ALTER TABLE refresh_tokens ADD COLUMN amr text;
 --   available  the factor types to offer (JSON array)
 --   skippable  missing_mfa only: whether POST …/profile/mfa/mfa-skipped may end it
 --   amr        the methods the session gets (space-separated; mfa added after an MFA factor)
+--   backup_codes_left  the person's unused backup codes (so the page can say how many remain)
 -- The person's factors count only where the sign-in experience enables their type, and backup
 -- codes only while one is unused. An organization that requires MFA (is_mfa_required) makes
 -- enrolment mandatory for its members when organizationRequiredMfaPolicy is Mandatory.
 CREATE FUNCTION latch_mfa_check(tid text, ihash bytea)
-RETURNS TABLE (problem text, available jsonb, skippable boolean, amr text)
+RETURNS TABLE (problem text, available jsonb, skippable boolean, amr text,
+               backup_codes_left integer)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     i interactions%ROWTYPE;
@@ -133,6 +135,10 @@ BEGIN
                                          THEN ARRAY['mfa'] ELSE '{}'::text[] END, ' ');
     skippable := false;
     available := '[]';
+    backup_codes_left := (SELECT count(*) FROM mfa_factors f JOIN mfa_backup_codes c
+                            ON c.tenant_id = f.tenant_id AND c.factor_id = f.id
+                           WHERE f.tenant_id = tid AND f.user_id = i.result_user_id
+                             AND f.type = 'BackupCode' AND c.used_at IS NULL);
     SELECT s.mfa INTO settings FROM sign_in_experiences s
      WHERE s.tenant_id = tid AND s.id = 'default';
     settings := coalesce(settings, '{}');

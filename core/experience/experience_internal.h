@@ -36,7 +36,7 @@
 #define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
 /* schema/0012. */
 #define LATCH_XP_DEFAULT_MFA                                                                       \
-    "{\"factors\": [], \"policy\": \"UserControlled\","                                         \
+    "{\"factors\": [], \"policy\": \"UserControlled\","                                            \
     " \"organizationRequiredMfaPolicy\": \"NoPrompt\"}"
 /* schema/0004 and 0010. */
 #define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
@@ -46,9 +46,11 @@
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
 
 /* SQL: forgets the MFA step of an interaction (schema/0012), with who it identified. */
-#define LATCH_XP_MFA_RESET "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
+#define LATCH_XP_MFA_RESET                                                                         \
+    "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
 /* SQL: records RFC 8176 method v (a literal) among the interaction's amr once. */
-#define LATCH_XP_AMR_ADD(v) "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
+#define LATCH_XP_AMR_ADD(v)                                                                        \
+    "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
 
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {

@@ -13,7 +13,8 @@
  *        once even when two nodes race with it
  *   POST …/verification/backup-code/generate → {verificationId, codes}: ten codes, their keyed
  *        hashes pending in the interaction
- *   POST …/verification/backup-code/verify {code} → {verificationId}: marks one unused code used
+ *   POST …/verification/backup-code/verify {code} → {verificationId, remainCodes}: marks one
+ *        unused code used (remainCodes, Latch's: how many are left)
  *   POST /api/experience/profile/mfa      {type: Totp|BackupCode, verificationId} → 204: binds a
  *        verified pending factor (Logto binds at submit; Latch at once, in one transaction); a
  *        person who has a factor must have verified one in this interaction first (403
@@ -130,7 +131,10 @@ static const struct latch_stmt backup_use_stmt = {
            " WHERE tenant_id = $1 AND id IN (SELECT id FROM c) RETURNING 1),"
            " upd AS (UPDATE interactions SET " VERIFIED_ADD("BackupCode") ", " AMR_ADD("otp")
            " WHERE " THIS_INTERACTION " AND EXISTS (SELECT 1 FROM c) RETURNING 1)"
-           " SELECT count(*) FROM upd, (SELECT count(*) FROM lu) x",
+           " SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM lu),"
+           /* what is left once this one is used (the snapshot still sees it unused) */
+           " (SELECT count(*) - 1 FROM mfa_backup_codes b WHERE b.tenant_id = $1"
+           " AND b.factor_id = (SELECT id FROM c) AND b.used_at IS NULL)",
     .nparams = 3,
 };
 
@@ -325,11 +329,10 @@ static struct latch_xp_call *begin_body(struct latch_request *req, bool want_cod
         return NULL;
     struct mfa_call *mc = call->data;
     const char *code = NULL, *vid = NULL, *type = NULL;
-    bool ok = (!want_code ||
-               latch_xp_get_str(req, body, "code", "code", CODE_MAX, true, &code)) &&
-              latch_xp_get_str(req, body, "verificationId", "verificationId", 64, want_type,
-                               &vid) &&
-              (!want_type || latch_xp_get_str(req, body, "type", "type", 32, true, &type));
+    bool ok =
+        (!want_code || latch_xp_get_str(req, body, "code", "code", CODE_MAX, true, &code)) &&
+        latch_xp_get_str(req, body, "verificationId", "verificationId", 64, want_type, &vid) &&
+        (!want_type || latch_xp_get_str(req, body, "type", "type", 32, true, &type));
     if (ok) {
         mc->code = code ? latch_arena_strdup(req->arena, code) : NULL;
         mc->verification_id = vid ? latch_arena_strdup(req->arena, vid) : NULL;
@@ -347,6 +350,19 @@ static struct latch_xp_call *begin_body(struct latch_request *req, bool want_cod
         return NULL;
     }
     return call;
+}
+
+/* Answers 200 with JSON that holds a secret or codes, wiping the text once it is sent. */
+static void respond_secret(struct latch_request *req, struct latch_json *j)
+{
+    size_t len = 0;
+    char *body = latch_json_take(j, &len);
+    if (body == NULL) {
+        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+        return;
+    }
+    latch_http_respond_json(req, 200, body, len);
+    latch_wipe_free(body, len);
 }
 
 /* A wrong code: counted, then answered with Logto's error. */
@@ -467,7 +483,7 @@ static void totp_secret_stored(struct latch_store_result *const *results, int n,
         latch_json_key(&j, "keyUri");
         latch_json_string(&j, a->uri);
         latch_json_end_object(&j);
-        latch_xp_respond_json(req, 200, &j);
+        respond_secret(req, &j);
     }
     explicit_bzero(a->b32, sizeof(a->b32));
     latch_wipe_free_str(a->uri);
@@ -504,10 +520,10 @@ static void totp_secret_next(struct latch_xp_call *call)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op op = {
-        .stmt = &totp_pending_stmt,
-        .params = {req->tenant->id, call->id_hash, mc->new_id,
-                   latch_arena_strdup(req->arena, sealed), call->ia.result_user_id}};
+    struct latch_store_op op = {.stmt = &totp_pending_stmt,
+                                .params = {req->tenant->id, call->id_hash, mc->new_id,
+                                           latch_arena_strdup(req->arena, sealed),
+                                           call->ia.result_user_id}};
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, totp_secret_stored, a);
 }
 
@@ -521,8 +537,8 @@ static void post_totp_secret(struct latch_request *req, void *arg)
 /* ---- POST /api/experience/verification/totp/verify ---- */
 
 /* Whether code is the TOTP of the sealed secret now (±1 step); *step the step. */
-static bool totp_ok(struct latch_xp_call *call, const char *sealed, const char *code,
-                    int64_t *step, bool *broken)
+static bool totp_ok(struct latch_xp_call *call, const char *sealed, const char *code, int64_t *step,
+                    bool *broken)
 {
     struct latch_request *req = call->req;
     uint8_t secret[LATCH_TOTP_SECRET_MAX];
@@ -661,7 +677,7 @@ static void backup_stored(struct latch_store_result *const *results, int n,
             latch_json_string(&j, a->codes[i]);
         latch_json_end_array(&j);
         latch_json_end_object(&j);
-        latch_xp_respond_json(req, 200, &j);
+        respond_secret(req, &j);
     }
     explicit_bzero(a->codes, sizeof(a->codes));
 }
@@ -712,9 +728,9 @@ static void backup_generate_next(struct latch_xp_call *call)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op op = {.stmt = &backup_pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, mc->new_id, copy,
-                                           call->ia.result_user_id}};
+    struct latch_store_op op = {
+        .stmt = &backup_pending_stmt,
+        .params = {req->tenant->id, call->id_hash, mc->new_id, copy, call->ia.result_user_id}};
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, backup_stored, a);
 }
 
@@ -741,7 +757,17 @@ static void backup_used(struct latch_store_result *const *results, int n,
         wrong_code(call, false);
         return;
     }
-    latch_xp_respond_verification(call->req, mc->new_id);
+    /* Logto's {verificationId}, and Latch's remainCodes: the person is told how many remain. */
+    const char *left = latch_store_result_value(results[0], 0, 1);
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, mc->new_id);
+    latch_json_key(&j, "remainCodes");
+    latch_json_number(&j, left, strlen(left));
+    latch_json_end_object(&j);
+    latch_xp_respond_json(call->req, 200, &j);
 }
 
 static void backup_verify_next(struct latch_xp_call *call)
@@ -787,11 +813,11 @@ static void bound(struct latch_store_result *const *results, int n, const struct
         return;
     }
     const struct latch_store_result *r = results[0];
-    const char *problem = latch_store_result_isnull(r, 0, 0) ? NULL
-                                                             : latch_store_result_value(r, 0, 0);
+    const char *problem =
+        latch_store_result_isnull(r, 0, 0) ? NULL : latch_store_result_value(r, 0, 0);
     if (problem == NULL) {
-        latch_http_log(req, LATCH_LOG_INFO, "user %s: MFA factor %s bound",
-                       call->ia.result_user_id, mc->type);
+        latch_http_log(req, LATCH_LOG_INFO, "user %s: MFA factor %s bound", call->ia.result_user_id,
+                       mc->type);
         latch_http_respond(req, 204, NULL, NULL, 0);
     } else if (strcmp(problem, "not_found") == 0) {
         latch_xp_verification_not_found(req);
@@ -805,8 +831,7 @@ static void bound(struct latch_store_result *const *results, int n, const struct
         latch_http_respond_errorf(req, 403, "session.mfa.require_mfa_verification",
                                   "MFA verification is required.");
     } else if (strcmp(problem, "in_use") == 0) {
-        latch_http_respond_errorf(req, 422, "user.totp_already_in_use",
-                                  "TOTP is already in use.");
+        latch_http_respond_errorf(req, 422, "user.totp_already_in_use", "TOTP is already in use.");
     } else {
         latch_http_respond_errorf(req, 422, "session.mfa.backup_code_can_not_be_alone",
                                   "Backup code can not be the only MFA factor.");
@@ -841,8 +866,8 @@ static void post_profile_mfa(struct latch_request *req, void *arg)
 
 /* ---- POST /api/experience/profile/mfa/mfa-skipped ---- */
 
-static void skipped(struct latch_store_result *const *results, int n,
-                    const struct latch_error *err, void *arg)
+static void skipped(struct latch_store_result *const *results, int n, const struct latch_error *err,
+                    void *arg)
 {
     struct latch_xp_call *call = arg;
     if (err != NULL) {
@@ -875,7 +900,8 @@ static void post_mfa_skipped(struct latch_request *req, void *arg)
 
 const struct latch_stmt latch_xp_mfa_check_stmt = {
     .name = "xp_mfa_check",
-    .sql = "SELECT problem, available::text, skippable FROM latch_mfa_check($1, $2::bytea)",
+    .sql = "SELECT problem, available::text, skippable, backup_codes_left"
+           " FROM latch_mfa_check($1, $2::bytea)",
     .nparams = 2,
 };
 
@@ -919,6 +945,12 @@ bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_sto
         latch_json_key(&j, "skippable");
         latch_json_bool(&j, true);
     }
+    if (strstr(available, "\"BackupCode\"") != NULL) {
+        /* Latch: how many backup codes remain, for the person to be told. */
+        const char *left = latch_store_result_value(res, 0, 3);
+        latch_json_key(&j, "backupCodesLeft");
+        latch_json_number(&j, left, strlen(left));
+    }
     latch_json_end_object(&j);
     latch_json_end_object(&j);
     latch_xp_respond_json(req, status, &j);
@@ -939,8 +971,8 @@ latch_rc latch_xp_mfa_register(struct latch_server *srv)
         {"/api/experience/profile/mfa/mfa-skipped", post_mfa_skipped},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, routes[i].path,
-                                          routes[i].handler, NULL) != LATCH_OK)
+        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, routes[i].path, routes[i].handler,
+                                          NULL) != LATCH_OK)
             return LATCH_FAIL;
     return LATCH_OK;
 }

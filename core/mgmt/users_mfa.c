@@ -153,9 +153,9 @@ static void created_then(struct latch_request *req, struct latch_store_result *c
         const char *host = endpoint ? strstr(endpoint, "://") : NULL;
         host = host ? host + 3 : "latch";
         char *issuer = latch_arena_strndup(req->arena, host, strcspn(host, "/:"));
-        const char *account =
-            latch_store_result_isnull(results[0], 0, 4) ? "user"
-                                                        : latch_store_result_value(results[0], 0, 4);
+        const char *account = latch_store_result_isnull(results[0], 0, 4)
+                                  ? "user"
+                                  : latch_store_result_value(results[0], 0, 4);
         char *uri = issuer ? latch_users_mfa_otpauth_uri(issuer, account, c->b32) : NULL;
         free(endpoint);
         if (uri == NULL) {
@@ -200,7 +200,8 @@ static bool new_totp(struct latch_request *req, const char *user, struct created
     if (rc == LATCH_OK)
         rc = latch_users_mfa_totp_seal(latch_loop_config(req->loop)->secret_key, req->tenant->id,
                                        user, secret, sizeof(secret), out);
-    if (rc == LATCH_OK && latch_jose_base32_encode(secret, sizeof(secret), c->b32, sizeof(c->b32)) < 0)
+    if (rc == LATCH_OK &&
+        latch_jose_base32_encode(secret, sizeof(secret), c->b32, sizeof(c->b32)) < 0)
         rc = LATCH_FAIL;
     explicit_bzero(secret, sizeof(secret));
     if (rc != LATCH_OK)
@@ -275,9 +276,9 @@ static void create_mfa(struct latch_request *req, void *arg)
     } else if (!new_codes(req, id, c, &param)) {
         return;
     }
-    struct latch_store_op op = {totp ? &mfa_add_totp : &mfa_add_backup,
-                                {req->tenant->id, id, latch_arena_strdup(req->arena, factor),
-                                 param}};
+    struct latch_store_op op = {
+        totp ? &mfa_add_totp : &mfa_add_backup,
+        {req->tenant->id, id, latch_arena_strdup(req->arena, factor), param}};
     struct latch_mgmt_reply reply = {.status = 200,
                                      .entity = "user",
                                      .id = id,
@@ -290,8 +291,8 @@ static void create_mfa(struct latch_request *req, void *arg)
 static void delete_mfa(struct latch_request *req, void *arg)
 {
     const char *id = path_user(req);
-    const char *factor = id ? latch_mgmt_param_name(req, "verificationId", 32, "MFA verification")
-                            : NULL;
+    const char *factor =
+        id ? latch_mgmt_param_name(req, "verificationId", 32, "MFA verification") : NULL;
     if (factor == NULL)
         return;
     struct latch_store_op op = {&mfa_delete, {req->tenant->id, id, factor}};

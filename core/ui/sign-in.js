@@ -636,7 +636,8 @@
       'user.missing_mfa': 'missing_mfa',
       'session.mfa.backup_code_required': 'backup_code_required',
     }[error.code];
-    return problem ? { problem, availableFactors: data.availableFactors || [], skippable: !!data.skippable } : null;
+    return problem ? { problem, availableFactors: data.availableFactors || [], skippable: !!data.skippable,
+      backupCodesLeft: data.backupCodesLeft } : null;
   }
 
   const mfaForm = $('mfa-form');
@@ -683,7 +684,8 @@
     if (factors.length === 0) {
       return false;
     }
-    mfa = { mode: 'verify', factors, factor: factors[0], skippable: false };
+    mfa = { mode: 'verify', factors, factor: factors[0], skippable: false,
+      backupCodesLeft: step.backupCodesLeft };
     renderMfa();
     return true;
   }
@@ -701,6 +703,9 @@
     $('mfa-code-label').textContent = t(isBackupCode ? 'mfa.backupLabel' : 'mfa.codeLabel');
     mfaCode.setAttribute('inputmode', isBackupCode ? 'text' : 'numeric');
     mfaCode.setAttribute('autocomplete', isBackupCode ? 'off' : 'one-time-code');
+    const hint = $('mfa-code-hint');
+    hint.hidden = !(isBackupCode && typeof mfa.backupCodesLeft === 'number');
+    hint.textContent = hint.hidden ? '' : t('mfa.backupLeft', { n: mfa.backupCodesLeft });
     mfaCode.value = '';
     const other = verifying ? mfa.factors.find((f) => f !== mfa.factor) : null;
     const switcher = $('mfa-switch');

@@ -75,8 +75,8 @@ out:
     return rc;
 }
 
-latch_rc latch_users_mfa_backup_codes_new(
-    char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1])
+latch_rc
+latch_users_mfa_backup_codes_new(char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1])
 {
     uint8_t raw[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN / 2];
     latch_rc rc = LATCH_OK;

@@ -148,6 +148,7 @@ describe('MFA on the hosted sign-in page', () => {
       assert.equal((await switcher.innerText()).trim(), 'Usar un código de respaldo');
       await switcher.click();
       assert.equal((await p.page.locator('label#mfa-code-label').innerText()).trim(), 'Código de respaldo');
+      assert.match(await p.page.locator('p#mfa-code-hint').innerText(), /restantes: 10\./);
       await p.page.locator('input#mfa-code').fill('0000000000');
       await p.page.locator('button#mfa-submit').click();
       assert.match(await expectErrorShown(p.page, 'a wrong backup code'), /no es correcto/);

@@ -197,6 +197,7 @@ describe('multi-factor authentication', () => {
     ({ xp } = step);
     body = assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
     assert.deepEqual([...body.data.availableFactors].sort(), ['BackupCode', 'Totp']);
+    assert.equal(body.data.backupCodesLeft, 10);
     // The password alone cannot replace the second factor: binding waits for a verification.
     const regen = await xp.call('POST', '/verification/backup-code/generate');
     assert.equal(regen.status, 200, regen.text);
@@ -229,6 +230,7 @@ describe('multi-factor authentication', () => {
     // A backup code works once.
     const used = await xp.call('POST', '/verification/backup-code/verify', { code: codes[3].toUpperCase() });
     assert.equal(used.status, 200, used.text);
+    assert.equal(used.json().remainCodes, 9, 'the person is told how many remain');
     await finish(t, step);
     step = await identified(t);
     ({ xp } = step);
