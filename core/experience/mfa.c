@@ -352,17 +352,45 @@ static struct latch_xp_call *begin_body(struct latch_request *req, bool want_cod
     return call;
 }
 
-/* Answers 200 with JSON that holds a secret or codes, wiping the text once it is sent. */
-static void respond_secret(struct latch_request *req, struct latch_json *j)
+/* An answer written before its statement runs (it holds a secret or codes): sent once the
+ * statement stored what it answers for, and wiped either way. */
+struct prepared {
+    struct latch_request *req;
+    char *body;
+    size_t len;
+};
+
+static void prepared_stored(struct latch_store_result *const *results, int n,
+                            const struct latch_error *err, void *arg)
 {
+    struct prepared *a = arg;
+    if (err != NULL)
+        latch_xp_store_error(a->req, err);
+    else if (latch_store_result_rows(results[0]) < 1)
+        latch_xp_not_found(a->req); /* the interaction expired meanwhile */
+    else
+        latch_http_respond_json(a->req, 200, a->body, a->len);
+    latch_wipe_free(a->body, a->len);
+}
+
+/* Runs op, then answers 200 with j's text (taken here). */
+static void store_then_answer(struct latch_xp_call *call, const struct latch_store_op *op,
+                              struct latch_json *j)
+{
+    struct latch_request *req = call->req;
+    struct prepared *a = latch_arena_calloc(req->arena, 1, sizeof(*a));
     size_t len = 0;
     char *body = latch_json_take(j, &len);
-    if (body == NULL) {
-        latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+    if (a == NULL || body == NULL) {
+        if (body != NULL)
+            latch_wipe_free(body, len);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    latch_http_respond_json(req, 200, body, len);
-    latch_wipe_free(body, len);
+    a->req = req;
+    a->body = body;
+    a->len = len;
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, op, 1, prepared_stored, a);
 }
 
 /* A wrong code: counted, then answered with Logto's error. */
@@ -454,84 +482,49 @@ static const char *issuer_label(struct latch_request *req)
     return out;
 }
 
-struct totp_secret_answer {
-    struct latch_xp_call *call;
-    char b32[LATCH_TOTP_SECRET_B32 + 1];
-    char *uri;
-};
-
-static void totp_secret_stored(struct latch_store_result *const *results, int n,
-                               const struct latch_error *err, void *arg)
-{
-    struct totp_secret_answer *a = arg;
-    struct latch_request *req = a->call->req;
-    struct mfa_call *mc = a->call->data;
-    if (err != NULL) {
-        latch_xp_store_error(req, err);
-    } else if (latch_store_result_rows(results[0]) < 1) {
-        latch_xp_not_found(req);
-    } else {
-        struct latch_json j;
-        latch_json_init_secret(&j);
-        latch_json_begin_object(&j);
-        latch_json_key(&j, "verificationId");
-        latch_json_string(&j, mc->new_id);
-        latch_json_key(&j, "secret");
-        latch_json_string(&j, a->b32);
-        latch_json_key(&j, "secretQrCode");
-        latch_json_string(&j, a->uri);
-        latch_json_key(&j, "keyUri");
-        latch_json_string(&j, a->uri);
-        latch_json_end_object(&j);
-        respond_secret(req, &j);
-    }
-    explicit_bzero(a->b32, sizeof(a->b32));
-    latch_wipe_free_str(a->uri);
-}
-
 static void totp_secret_next(struct latch_xp_call *call)
 {
     struct latch_request *req = call->req;
     struct mfa_call *mc = call->data;
-    struct totp_secret_answer *a = latch_arena_calloc(req->arena, 1, sizeof(*a));
-    uint8_t secret[LATCH_TOTP_SECRET_BYTES];
-    char sealed[LATCH_MFA_SEALED_HEX_MAX];
+    char b32[LATCH_TOTP_SECRET_B32 + 1], sealed[LATCH_MFA_SEALED_HEX_MAX];
     const char *issuer = issuer_label(req);
-    if (a == NULL || issuer == NULL || mc->st.account == NULL) {
+    if (issuer == NULL || mc->st.account == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    a->call = call;
     if (!new_id(call))
         return;
-    latch_rc rc = latch_jose_totp_secret_new(secret);
-    if (rc == LATCH_OK)
-        rc = latch_users_mfa_totp_seal(latch_loop_config(req->loop)->secret_key, req->tenant->id,
-                                       call->ia.result_user_id, secret, sizeof(secret), sealed);
-    if (rc == LATCH_OK &&
-        latch_jose_base32_encode(secret, sizeof(secret), a->b32, sizeof(a->b32)) < 0)
-        rc = LATCH_FAIL;
-    explicit_bzero(secret, sizeof(secret));
-    if (rc == LATCH_OK &&
-        (a->uri = latch_users_mfa_otpauth_uri(issuer, mc->st.account, a->b32)) == NULL)
-        rc = LATCH_FAIL;
-    if (rc != LATCH_OK) {
-        explicit_bzero(a->b32, sizeof(a->b32));
+    if (latch_users_mfa_totp_new(latch_loop_config(req->loop)->secret_key, req->tenant->id,
+                                 call->ia.result_user_id, b32, sealed) != LATCH_OK) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
+    char *uri = latch_users_mfa_otpauth_uri(issuer, mc->st.account, b32);
+    struct latch_json j;
+    latch_json_init_secret(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, mc->new_id);
+    latch_json_key(&j, "secret");
+    latch_json_string(&j, b32);
+    latch_json_key(&j, "secretQrCode");
+    latch_json_string(&j, uri ? uri : "");
+    latch_json_key(&j, "keyUri");
+    latch_json_string(&j, uri ? uri : "");
+    latch_json_end_object(&j);
+    explicit_bzero(b32, sizeof(b32));
+    const char *sealed_copy = latch_arena_strdup(req->arena, sealed);
+    if (uri == NULL || sealed_copy == NULL) {
+        latch_wipe_free_str(uri);
+        latch_json_clear(&j);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    latch_wipe_free_str(uri);
     struct latch_store_op op = {.stmt = &totp_pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, mc->new_id,
-                                           latch_arena_strdup(req->arena, sealed),
+                                .params = {req->tenant->id, call->id_hash, mc->new_id, sealed_copy,
                                            call->ia.result_user_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, totp_secret_stored, a);
-}
-
-static void post_totp_secret(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL)
-        mfa_load(call, totp_secret_next);
+    store_then_answer(call, &op, &j);
 }
 
 /* ---- POST /api/experience/verification/totp/verify ---- */
@@ -641,104 +634,44 @@ static void totp_verify_next(struct latch_xp_call *call)
     latch_xp_exec(call, &op, 1, totp_accepted);
 }
 
-static void post_totp_verify(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_body(req, true, false);
-    if (call != NULL)
-        mfa_load(call, totp_verify_next);
-}
-
 /* ---- POST /api/experience/verification/backup-code/generate ---- */
-
-struct backup_answer {
-    struct latch_xp_call *call;
-    char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1];
-};
-
-static void backup_stored(struct latch_store_result *const *results, int n,
-                          const struct latch_error *err, void *arg)
-{
-    struct backup_answer *a = arg;
-    struct latch_request *req = a->call->req;
-    struct mfa_call *mc = a->call->data;
-    if (err != NULL) {
-        latch_xp_store_error(req, err);
-    } else if (latch_store_result_rows(results[0]) < 1) {
-        latch_xp_not_found(req);
-    } else {
-        struct latch_json j;
-        latch_json_init_secret(&j);
-        latch_json_begin_object(&j);
-        latch_json_key(&j, "verificationId");
-        latch_json_string(&j, mc->new_id);
-        latch_json_key(&j, "codes");
-        latch_json_begin_array(&j);
-        for (int i = 0; i < LATCH_MFA_BACKUP_CODES; i++)
-            latch_json_string(&j, a->codes[i]);
-        latch_json_end_array(&j);
-        latch_json_end_object(&j);
-        respond_secret(req, &j);
-    }
-    explicit_bzero(a->codes, sizeof(a->codes));
-}
-
-/* The keyed hash of a backup code of the identified person. */
-static latch_rc backup_hash(struct latch_xp_call *call, const char *code,
-                            char out[LATCH_TOKEN_HASH_TEXT])
-{
-    uint8_t key[32];
-    struct latch_request *req = call->req;
-    latch_rc rc = latch_jose_derive_key(latch_loop_config(req->loop)->secret_key,
-                                        LATCH_MFA_BACKUP_KEY_PURPOSE, key);
-    if (rc == LATCH_OK)
-        rc = latch_users_mfa_backup_hash(key, req->tenant->id, call->ia.result_user_id, code, out);
-    explicit_bzero(key, sizeof(key));
-    return rc;
-}
 
 static void backup_generate_next(struct latch_xp_call *call)
 {
     struct latch_request *req = call->req;
     struct mfa_call *mc = call->data;
-    struct backup_answer *a = latch_arena_calloc(req->arena, 1, sizeof(*a));
-    if (a == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    a->call = call;
+    char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1];
+    char *hashes = NULL;
     if (!new_id(call))
         return;
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_array(&j);
-    latch_rc rc = latch_users_mfa_backup_codes_new(a->codes);
-    for (int i = 0; i < LATCH_MFA_BACKUP_CODES && rc == LATCH_OK; i++) {
-        char hash[LATCH_TOKEN_HASH_TEXT];
-        rc = backup_hash(call, a->codes[i], hash);
-        if (rc == LATCH_OK)
-            latch_json_string(&j, hash);
-    }
-    latch_json_end_array(&j);
-    size_t len = 0;
-    char *hashes = latch_json_take(&j, &len);
-    const char *copy = hashes ? latch_arena_strdup(req->arena, hashes) : NULL;
-    free(hashes);
-    if (rc != LATCH_OK || copy == NULL) {
-        explicit_bzero(a->codes, sizeof(a->codes));
+    if (latch_users_mfa_backup_new(latch_loop_config(req->loop)->secret_key, req->tenant->id,
+                                   call->ia.result_user_id, codes, &hashes) != LATCH_OK) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    const char *copy = latch_arena_strdup(req->arena, hashes);
+    free(hashes);
+    struct latch_json j;
+    latch_json_init_secret(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, mc->new_id);
+    latch_json_key(&j, "codes");
+    latch_json_begin_array(&j);
+    for (int i = 0; i < LATCH_MFA_BACKUP_CODES; i++)
+        latch_json_string(&j, codes[i]);
+    latch_json_end_array(&j);
+    latch_json_end_object(&j);
+    explicit_bzero(codes, sizeof(codes));
+    if (copy == NULL) {
+        latch_json_clear(&j);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
     struct latch_store_op op = {
         .stmt = &backup_pending_stmt,
         .params = {req->tenant->id, call->id_hash, mc->new_id, copy, call->ia.result_user_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, backup_stored, a);
-}
-
-static void post_backup_generate(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL)
-        mfa_load(call, backup_generate_next);
+    store_then_answer(call, &op, &j);
 }
 
 /* ---- POST /api/experience/verification/backup-code/verify ---- */
@@ -779,7 +712,9 @@ static void backup_verify_next(struct latch_xp_call *call)
         return;
     }
     char hash[LATCH_TOKEN_HASH_TEXT];
-    latch_rc rc = backup_hash(call, mc->code, hash);
+    latch_rc rc =
+        latch_users_mfa_backup_check_hash(latch_loop_config(req->loop)->secret_key, req->tenant->id,
+                                          call->ia.result_user_id, mc->code, hash);
     call_cleanup(call);
     if (rc != LATCH_OK) {
         wrong_code(call, false); /* not the shape of a backup code */
@@ -791,13 +726,6 @@ static void backup_verify_next(struct latch_xp_call *call)
         .stmt = &backup_use_stmt,
         .params = {req->tenant->id, call->id_hash, latch_arena_strdup(req->arena, hash)}};
     latch_xp_exec(call, &op, 1, backup_used);
-}
-
-static void post_backup_verify(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_body(req, true, false);
-    if (call != NULL)
-        mfa_load(call, backup_verify_next);
 }
 
 /* ---- POST /api/experience/profile/mfa ---- */
@@ -857,13 +785,6 @@ static void bind_next(struct latch_xp_call *call)
     latch_xp_exec(call, &op, 1, bound);
 }
 
-static void post_profile_mfa(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_body(req, false, true);
-    if (call != NULL)
-        mfa_load(call, bind_next);
-}
-
 /* ---- POST /api/experience/profile/mfa/mfa-skipped ---- */
 
 static void skipped(struct latch_store_result *const *results, int n, const struct latch_error *err,
@@ -887,13 +808,6 @@ static void skip_next(struct latch_xp_call *call)
     struct latch_store_op op = {.stmt = &skip_stmt,
                                 .params = {call->req->tenant->id, call->id_hash}};
     latch_xp_exec(call, &op, 1, skipped);
-}
-
-static void post_mfa_skipped(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL)
-        mfa_load(call, skip_next);
 }
 
 /* ---- the submit check ---- */
@@ -957,22 +871,36 @@ bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_sto
     return true;
 }
 
+/* How a route reads its request before next runs on the loaded interaction. */
+struct mfa_route {
+    const char *path;
+    enum { NO_BODY, CODE, TYPE } body; /* {code, verificationId?} or {type, verificationId} */
+    void (*next)(struct latch_xp_call *call);
+};
+
+static const struct mfa_route mfa_routes[] = {
+    {"/api/experience/verification/totp/secret", NO_BODY, totp_secret_next},
+    {"/api/experience/verification/totp/verify", CODE, totp_verify_next},
+    {"/api/experience/verification/backup-code/generate", NO_BODY, backup_generate_next},
+    {"/api/experience/verification/backup-code/verify", CODE, backup_verify_next},
+    {"/api/experience/profile/mfa", TYPE, bind_next},
+    {"/api/experience/profile/mfa/mfa-skipped", NO_BODY, skip_next},
+};
+
+static void mfa_post(struct latch_request *req, void *arg)
+{
+    const struct mfa_route *r = arg;
+    struct latch_xp_call *call =
+        r->body == NO_BODY ? begin_empty(req) : begin_body(req, r->body == CODE, r->body == TYPE);
+    if (call != NULL)
+        mfa_load(call, r->next);
+}
+
 latch_rc latch_xp_mfa_register(struct latch_server *srv)
 {
-    static const struct {
-        const char *path;
-        latch_http_handler handler;
-    } routes[] = {
-        {"/api/experience/verification/totp/secret", post_totp_secret},
-        {"/api/experience/verification/totp/verify", post_totp_verify},
-        {"/api/experience/verification/backup-code/generate", post_backup_generate},
-        {"/api/experience/verification/backup-code/verify", post_backup_verify},
-        {"/api/experience/profile/mfa", post_profile_mfa},
-        {"/api/experience/profile/mfa/mfa-skipped", post_mfa_skipped},
-    };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, routes[i].path, routes[i].handler,
-                                          NULL) != LATCH_OK)
+    for (size_t i = 0; i < sizeof(mfa_routes) / sizeof(mfa_routes[0]); i++)
+        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, mfa_routes[i].path, mfa_post,
+                                          (void *)&mfa_routes[i]) != LATCH_OK)
             return LATCH_FAIL;
     return LATCH_OK;
 }

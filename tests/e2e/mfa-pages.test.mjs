@@ -6,10 +6,10 @@
 // TOTP codes are computed in the test (RFC 6238 with node:crypto).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import jsQR from 'jsqr';
 import { startLatchd } from './lib/harness.mjs';
+import { otherCode, totp } from './lib/totp.mjs';
 import {
   assertLabelled,
   expectErrorShown,
@@ -21,30 +21,6 @@ import {
 } from './lib/browser.mjs';
 import { TenantCtx } from './lib/oidc.mjs';
 import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
-
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of s.replace(/[\s=]/g, '').toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret, step = Math.floor(Date.now() / 30000)) {
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', base32Decode(secret)).update(msg).digest();
-  const off = mac[19] & 0xf;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1e6).padStart(6, '0');
-}
 
 describe('MFA on the hosted sign-in page', () => {
   let srv;
@@ -111,7 +87,7 @@ describe('MFA on the hosted sign-in page', () => {
       assert.equal(await p.page.locator('a#mfa-uri').getAttribute('href'), decoded.data);
 
       // A wrong code first.
-      const wrong = String((Number(totp(secret)) + 7) % 1e6).padStart(6, '0');
+      const wrong = otherCode(totp(secret), 7);
       await p.page.locator('input#mfa-code').fill(wrong);
       await p.page.locator('button#mfa-submit').click();
       assert.match(await expectErrorShown(p.page, 'a wrong TOTP code'), /not right/);
