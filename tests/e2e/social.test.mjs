@@ -4,7 +4,8 @@
 // (headless Chromium), the flow button → upstream → <tenant endpoint>/callback/<connectorId> →
 // the application with a code (openid-client, the reference Auth.js scenario), a new user created
 // from the profile and found again by identity on the next sign-in, and callbacks that must fail
-// on an error page without creating anyone.
+// on an error page without creating anyone; with MFA required, the callback leads to the page's
+// MFA step before the application.
 //
 // Part 1 uses the mock connector (connectors/mock, factory `mock-social`, target `mock`), whose
 // "upstream" is a tiny HTTP server here that sends the browser straight back to the redirect URI
@@ -30,6 +31,7 @@ import {
 } from './lib/browser.mjs';
 import { REFERENCE_SCOPE, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
+import { totp } from './lib/totp.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The build offers huggingface.so in <build>/connectors; the mock test connector lives in
@@ -260,6 +262,32 @@ describe('social sign-in with the mock connector', () => {
     }
     assert.equal(await userCount(ctx.id), before1, 'no user created');
     assert.equal((await usersWithIdentity(ctx.id, 'mock', alice.id)).length, 1);
+  });
+
+  it('with MFA mandatory, the callback lands on the MFA step of the page; enrolment, then the app (amr otp, mfa)', async () => {
+    up.person = alice;
+    await ctx.patchSignInExp({ mfa: { factors: ['Totp'], policy: 'Mandatory' } });
+    const pc = await newPage(browser);
+    try {
+      const checks = await flowChecks();
+      await socialSignIn(pc.page, authUrl(config, app, checks), { buttonId: 'social-mock' });
+      // /oidc/auth/resume sends the browser back to the page, at the MFA step.
+      await pc.page.locator('section#mfa').waitFor({ state: 'visible' });
+      assert.equal((await pc.page.locator('h1#heading').innerText()).trim(), 'Set up two-step verification');
+      await pc.page.waitForFunction(() => document.getElementById('mfa-secret').textContent.length > 0);
+      const secret = (await pc.page.locator('code#mfa-secret').innerText()).replace(/\s/g, '');
+      await pc.page.locator('input#mfa-code').fill(totp(secret));
+      await pc.page.locator('button#mfa-submit').click();
+      const landed = await waitForUrlPrefix(pc.page, app.redirectUri);
+      const tokens = await client.authorizationCodeGrant(config, new URL(landed), {
+        pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
+      });
+      assert.equal(tokens.claims().sub, aliceSub);
+      assert.deepEqual([...tokens.claims().amr].sort(), ['mfa', 'otp'], 'social (no RFC 8176 value) + TOTP');
+    } finally {
+      await pc.close();
+      await ctx.patchSignInExp({ mfa: { factors: [], policy: 'UserControlled' } });
+    }
   });
 
   it('a callback with a wrong state ends on an error page and creates no user', async () => {
