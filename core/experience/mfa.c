@@ -85,12 +85,14 @@ static const struct latch_stmt totp_pending_stmt = {
     .nparams = 5,
 };
 
-/* $3 the pending verification id. */
+/* $3 the pending verification id, $4 the time step its code proved (the factor starts from it,
+ * so the enrolment code is not good for a sign-in as well). */
 static const struct latch_stmt totp_pending_verified_stmt = {
     .name = "xp_mfa_totp_pending_ok",
-    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(mfa_pending, '{totp,verified}',"
-           " 'true') WHERE " THIS_INTERACTION " AND mfa_pending->'totp'->>'id' = $3 RETURNING 1",
-    .nparams = 3,
+    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(jsonb_set(mfa_pending,"
+           " '{totp,verified}', 'true'), '{totp,step}', to_jsonb($4::bigint))"
+           " WHERE " THIS_INTERACTION " AND mfa_pending->'totp'->>'id' = $3 RETURNING 1",
+    .nparams = 4,
 };
 
 /* The person's TOTP factor accepts step $3 (later than the last one) and the interaction
@@ -167,8 +169,10 @@ static const struct latch_stmt bind_totp_stmt = {
            UNVERIFIED
            " WHEN EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.user_id = i.u AND f.type = 'Totp') THEN 'in_use' END AS problem),"
-           " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type, totp_secret_sealed)"
-           " SELECT $1, $4, i.u, 'Totp', decode(i.p->'totp'->>'sealed', 'hex') FROM i"
+           " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type, totp_secret_sealed,"
+           " totp_last_step)"
+           " SELECT $1, $4, i.u, 'Totp', decode(i.p->'totp'->>'sealed', 'hex'),"
+           " (i.p->'totp'->>'step')::bigint FROM i"
            " WHERE (SELECT problem FROM chk) IS NULL RETURNING 1),"
            " upd AS (UPDATE interactions SET mfa_pending = mfa_pending - 'totp',"
            " " VERIFIED_ADD("Totp") ", " AMR_ADD("otp")
@@ -604,7 +608,8 @@ static void totp_verify_next(struct latch_xp_call *call)
         snprintf(mc->new_id, sizeof(mc->new_id), "%s", mc->verification_id);
         struct latch_store_op op = {
             .stmt = &totp_pending_verified_stmt,
-            .params = {req->tenant->id, call->id_hash, mc->verification_id}};
+            .params = {req->tenant->id, call->id_hash, mc->verification_id,
+                       latch_arena_printf(req->arena, "%lld", (long long)step)}};
         latch_xp_exec(call, &op, 1, respond_new_id);
         return;
     }

@@ -76,6 +76,8 @@ describe('multi-factor authentication', () => {
     return res.json();
   }
 
+  let enrolStep; // the time step whose code proved the last secret enrolled
+
   /** Enrols TOTP in the interaction; resolves the secret. */
   async function enrolTotp(xp) {
     const sec = await xp.call('POST', '/verification/totp/secret');
@@ -89,7 +91,9 @@ describe('multi-factor authentication', () => {
     // Binding an unproved secret is refused.
     assertError(await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId }), 400,
       'session.verification_failed', 'binding before the proof');
-    const ok = await xp.call('POST', '/verification/totp/verify', { verificationId, code: totp(secret) });
+    enrolStep = totpStep();
+    const ok = await xp.call('POST', '/verification/totp/verify',
+      { verificationId, code: totp(secret, enrolStep) });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json().verificationId, verificationId);
     const bind = await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId });
@@ -186,7 +190,10 @@ describe('multi-factor authentication', () => {
     assert.ok(new URL(early2.location).pathname.endsWith('/sign-in'), `resume: ${early2.location}`);
     const wrong = await xp.call('POST', '/verification/totp/verify', { code: otherCode(totp(secret), 3) });
     assertError(wrong, 400, 'session.mfa.invalid_totp_code');
-    const code = totp(secret);
+    // The code that proved the secret at enrolment does not sign in as well.
+    assertError(await xp.call('POST', '/verification/totp/verify', { code: totp(secret, enrolStep) }), 400,
+      'session.mfa.invalid_totp_code', 'the enrolment code again');
+    const code = totp(secret, enrolStep + 1);
     const ok = await xp.call('POST', '/verification/totp/verify', { code });
     assert.equal(ok.status, 200, ok.text);
     ({ claims } = await finish(t, step));
@@ -226,8 +233,11 @@ describe('multi-factor authentication', () => {
     ({ xp } = step);
     const bodyAll = assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
     assert.deepEqual(bodyAll.data.availableFactors, ['Totp'], 'used-up backup codes are not offered');
-    assert.equal((await xp.call('POST', '/verification/totp/verify',
-      { code: totp(secret, totpStep() + 1) })).status, 200, 'the next step\'s code');
+    // (As if a minute had passed since the last accepted code.)
+    await adminQuery('UPDATE mfa_factors SET totp_last_step = $2 WHERE tenant_id = $1 AND type = $3',
+      [t.ctx.id, totpStep() - 2, 'Totp']);
+    assert.equal((await xp.call('POST', '/verification/totp/verify', { code: totp(secret) })).status, 200,
+      'a fresh code');
     assertError(await xp.call('POST', '/submit'), 422, 'session.mfa.backup_code_required', 'new backup codes');
     const fresh = (await xp.call('POST', '/verification/backup-code/generate')).json();
     assert.equal((await xp.call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: fresh.verificationId })).status, 204);
