@@ -76,13 +76,14 @@ static const struct latch_stmt failure_stmt = {
     .nparams = 2,
 };
 
-/* $3 verification id, $4 sealed secret (hex), $5 the identified person. */
-static const struct latch_stmt totp_pending_stmt = {
-    .name = "xp_mfa_totp_pending",
-    .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object('totp',"
-           " jsonb_build_object('id', $3::text, 'sealed', $4::text, 'verified', false))"
-           " WHERE " THIS_INTERACTION " AND result_user_id = $5 RETURNING 1",
-    .nparams = 5,
+/* What waits in the interaction to be bound: mfa_pending.$3 = {id: $4, $5: $6 (JSON)} for the
+ * identified person $7 ($3 totp with the sealed secret, or backupCode with the code hashes). */
+static const struct latch_stmt pending_stmt = {
+    .name = "xp_mfa_pending",
+    .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object($3::text,"
+           " jsonb_build_object('id', $4::text, $5::text, $6::jsonb))"
+           " WHERE " THIS_INTERACTION " AND result_user_id = $7 RETURNING 1",
+    .nparams = 7,
 };
 
 /* $3 the pending verification id, $4 the time step its code proved (the factor starts from it,
@@ -108,15 +109,6 @@ static const struct latch_stmt totp_accept_stmt = {
            " WHERE " THIS_INTERACTION " AND EXISTS (SELECT 1 FROM f) RETURNING 1)"
            " SELECT count(*) FROM upd",
     .nparams = 3,
-};
-
-/* $3 verification id, $4 the hashes as a JSON array, $5 the identified person. */
-static const struct latch_stmt backup_pending_stmt = {
-    .name = "xp_mfa_backup_pending",
-    .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object('backupCode',"
-           " jsonb_build_object('id', $3::text, 'hashes', $4::jsonb))"
-           " WHERE " THIS_INTERACTION " AND result_user_id = $5 RETURNING 1",
-    .nparams = 5,
 };
 
 /* Uses the person's unused backup code with hash $3. Answers the rows changed (0: wrong or
@@ -517,17 +509,17 @@ static void totp_secret_next(struct latch_xp_call *call)
     latch_json_string(&j, uri ? uri : "");
     latch_json_end_object(&j);
     explicit_bzero(b32, sizeof(b32));
-    const char *sealed_copy = latch_arena_strdup(req->arena, sealed);
-    if (uri == NULL || sealed_copy == NULL) {
+    const char *sealed_json = latch_arena_printf(req->arena, "\"%s\"", sealed); /* hex */
+    if (uri == NULL || sealed_json == NULL) {
         latch_wipe_free_str(uri);
         latch_json_clear(&j);
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
     latch_wipe_free_str(uri);
-    struct latch_store_op op = {.stmt = &totp_pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, mc->new_id, sealed_copy,
-                                           call->ia.result_user_id}};
+    struct latch_store_op op = {.stmt = &pending_stmt,
+                                .params = {req->tenant->id, call->id_hash, "totp", mc->new_id,
+                                           "sealed", sealed_json, call->ia.result_user_id}};
     store_then_answer(call, &op, &j);
 }
 
@@ -673,9 +665,9 @@ static void backup_generate_next(struct latch_xp_call *call)
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    struct latch_store_op op = {
-        .stmt = &backup_pending_stmt,
-        .params = {req->tenant->id, call->id_hash, mc->new_id, copy, call->ia.result_user_id}};
+    struct latch_store_op op = {.stmt = &pending_stmt,
+                                .params = {req->tenant->id, call->id_hash, "backupCode", mc->new_id,
+                                           "hashes", copy, call->ia.result_user_id}};
     store_then_answer(call, &op, &j);
 }
 
