@@ -89,9 +89,9 @@ struct latch_webauthn_auth_data {
     size_t extensions_len;
 };
 
-/* A parsed attestation object (WebAuthn §6.5); pointers borrow the parsed input, except
- * `cbor`, which keeps the decoded tree alive for att_stmt and is released by
- * latch_webauthn_attestation_clear(). */
+/* A parsed attestation object (WebAuthn §6.5). `cbor` is libcbor's decoded tree, which holds its
+ * own copies of the byte strings: auth_data, ad's pointers and att_stmt point into it and stay
+ * valid until latch_webauthn_attestation_clear() releases it. */
 struct latch_webauthn_attestation_object {
     char fmt[32];
     const uint8_t *auth_data;
