@@ -1,0 +1,266 @@
+// WebAuthn end to end with a real browser (issue 12): headless Chromium with a CDP virtual
+// authenticator (tests/e2e/lib/virtual-authenticator.mjs) registers and asserts credentials on a
+// latchd page at http://localhost:PORT (a secure context whose host is the RP ID), and what the
+// browser produced is verified by core/webauthn/ through the test-only command
+// build/tests/webauthn_verify (tests/unit/webauthn/webauthn_verify.c). The Experience API routes
+// for WebAuthn build on the same library; until they exist this proves the library accepts real
+// browser output and refuses it when the origin, RP ID, challenge, signature or counter is wrong.
+//
+// Covered: ES256, EdDSA and RS256 credentials; attestation none and direct (packed x5c from
+// Chromium's virtual device); assertions with an allow list and discoverable (passkey) ones with
+// the user handle; user verification required / not performed; a replayed assertion; a lowered
+// sign counter (the authenticator's credential put back with a smaller counter) reported as a
+// clone; a tampered signature and authenticator data.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { buildDir, freePort, startLatchd } from './lib/harness.mjs';
+import { launchBrowser, newPage } from './lib/browser.mjs';
+import {
+  addVirtualAuthenticator,
+  createCredential,
+  getAssertion,
+  toBase64url,
+} from './lib/virtual-authenticator.mjs';
+
+const verifier = path.join(buildDir, 'tests', 'webauthn_verify');
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+const challenge = () => b64url(randomBytes(32));
+
+/** Runs the test-only verifier on one request; resolves its JSON answer. */
+function verify(request) {
+  const r = spawnSync(verifier, { input: JSON.stringify(request), encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 0, `webauthn_verify exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('WebAuthn ceremonies from headless Chromium, verified by core/webauthn', () => {
+  let srv;
+  let browser;
+  let origin;
+  const rpId = 'localhost';
+
+  before(async () => {
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
+    srv = await startLatchd({ port, env: { LATCH_PUBLIC_URL: origin } });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    if (srv) assert.equal((await srv.stop()).code, 0);
+  });
+
+  /** A fresh page on latchd's origin with a virtual authenticator of its own. */
+  async function session(authOptions = {}) {
+    const p = await newPage(browser);
+    await p.page.goto(`${origin}/sign-in`, { waitUntil: 'commit' }).catch(() => {});
+    await p.page.waitForLoadState('domcontentloaded');
+    assert.equal(await p.page.evaluate('location.origin'), origin);
+    assert.equal(await p.page.evaluate('window.isSecureContext'), true, 'localhost is secure');
+    const auth = await addVirtualAuthenticator(p.page, authOptions);
+    return { ...p, auth };
+  }
+
+  /** Registers a credential (alg preference given) and verifies it; resolves what to store. */
+  async function register(s, { algs = [-7], attestation = 'none', userId = b64url(randomBytes(16)) } = {}) {
+    const c = challenge();
+    const cred = await createCredential(s.page, {
+      rp: { id: rpId, name: 'Latch' },
+      user: { id: userId, name: 'ada@example.com', displayName: 'Ada' },
+      challenge: c,
+      pubKeyCredParams: algs.map((alg) => ({ type: 'public-key', alg })),
+      attestation,
+    });
+    assert.equal(cred.error, undefined, `create(): ${JSON.stringify(cred.error)}`);
+    const request = {
+      ceremony: 'registration', rpId, origin, challenge: c, requireUv: true,
+      clientDataJSON: cred.response.clientDataJSON,
+      attestationObject: cred.response.attestationObject,
+    };
+    const res = verify(request);
+    assert.equal(res.ok, true, `registration refused: ${res.message}`);
+    assert.equal(res.credentialId, cred.rawId);
+    assert.equal(res.alg, algs[0]);
+    assert.ok(res.flags & 0x04, 'UV flag');
+    return { cred, res, request, userId };
+  }
+
+  async function assertion(s, { allow, userVerification = 'required' } = {}) {
+    const c = challenge();
+    const a = await getAssertion(s.page, {
+      challenge: c, rpId, userVerification,
+      allowCredentials: allow ? [{ id: allow, type: 'public-key' }] : [],
+    });
+    assert.equal(a.error, undefined, `get(): ${JSON.stringify(a.error)}`);
+    return { a, c };
+  }
+
+  function verifyAssertion(reg, { a, c }, over = {}) {
+    return verify({
+      ceremony: 'authentication', rpId, origin, challenge: c, requireUv: true,
+      publicKey: reg.res.publicKey, storedSignCount: reg.res.signCount,
+      clientDataJSON: a.response.clientDataJSON,
+      authenticatorData: a.response.authenticatorData,
+      signature: a.response.signature,
+      userHandle: a.response.userHandle,
+      ...over,
+    });
+  }
+
+  it('registers and signs in with ES256, EdDSA and RS256 credentials', async () => {
+    for (const alg of [-7, -8, -257]) {
+      const s = await session();
+      try {
+        const reg = await register(s, { algs: [alg] });
+        assert.equal(reg.res.attestation, 'none');
+        assert.equal(reg.res.fmt, 'none');
+        const stored = await s.auth.credential(reg.cred.rawId);
+        assert.equal(toBase64url(stored.credentialId), reg.res.credentialId);
+        assert.equal(stored.rpId, rpId);
+
+        const first = await assertion(s, { allow: reg.cred.rawId });
+        const ok = verifyAssertion(reg, first);
+        assert.equal(ok.ok, true, `alg ${alg}: ${ok.message}`);
+        assert.ok(ok.signCount > reg.res.signCount, 'counter moved forward');
+        assert.ok(ok.flags & 0x04, 'UV');
+        assert.equal(ok.userHandle, reg.userId);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('checks attestation "direct" from the virtual device (packed)', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s, { attestation: 'direct' });
+      assert.equal(reg.res.fmt, 'packed');
+      assert.equal(reg.res.attestation, 'basic');
+      // The same statement with a tampered attestation object is refused.
+      const ao = Buffer.from(reg.request.attestationObject, 'base64url');
+      ao[ao.length - 1] ^= 0x01;
+      const bad = verify({ ...reg.request, attestationObject: b64url(ao) });
+      assert.equal(bad.ok, false);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a registration for another origin, RP ID, challenge or type', async () => {
+    const s = await session();
+    try {
+      const { request } = await register(s);
+      for (const [over, why] of [
+        [{ origin: 'http://localhost:1' }, /origin/],
+        [{ origin: origin.replace('localhost', '127.0.0.1') }, /origin/],
+        [{ rpId: 'example.com' }, /RP ID/],
+        [{ challenge: challenge() }, /challenge/],
+        [{ ceremony: 'authentication', publicKey: 'pQECAyYgASFYIA', authenticatorData: '',
+          signature: '' }, /type is not webauthn.get/],
+      ]) {
+        const res = verify({ ...request, ...over });
+        assert.equal(res.ok, false, JSON.stringify(over));
+        assert.equal(res.status, 400);
+        assert.equal(res.code, 'session.mfa.webauthn_verification_failed');
+        assert.match(res.message, why);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('signs in with a discoverable credential (passkey) and returns the user handle', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      const pass = await assertion(s);
+      assert.equal(pass.a.rawId, reg.cred.rawId);
+      const ok = verifyAssertion(reg, pass);
+      assert.equal(ok.ok, true, ok.message);
+      assert.equal(ok.userHandle, reg.userId);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a replayed assertion, a tampered one and one from another origin or RP ID', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      const got = await assertion(s, { allow: reg.cred.rawId });
+      const ok = verifyAssertion(reg, got);
+      assert.equal(ok.ok, true, ok.message);
+      // Replayed in a later ceremony: that ceremony's challenge differs.
+      const later = verifyAssertion(reg, got, { challenge: challenge(), storedSignCount: ok.signCount });
+      assert.equal(later.ok, false);
+      assert.match(later.message, /challenge/);
+      // Replayed with its own challenge after it was used: the counter did not move.
+      const again = verifyAssertion(reg, got, { storedSignCount: ok.signCount });
+      assert.equal(again.ok, false);
+      assert.equal(again.clone, true);
+
+      const sig = Buffer.from(got.a.response.signature, 'base64url');
+      sig[sig.length - 2] ^= 0x01;
+      const badSig = verifyAssertion(reg, got, { signature: b64url(sig) });
+      assert.equal(badSig.ok, false);
+      assert.match(badSig.message, /signature/);
+      const ad = Buffer.from(got.a.response.authenticatorData, 'base64url');
+      ad[36] ^= 0x10; // the counter's low byte
+      const badAd = verifyAssertion(reg, got, { authenticatorData: b64url(ad) });
+      assert.equal(badAd.ok, false);
+      assert.match(badAd.message, /signature/);
+      const otherOrigin = verifyAssertion(reg, got, { origin: 'http://localhost:1' });
+      assert.match(otherOrigin.message, /origin/);
+      const otherRp = verifyAssertion(reg, got, { rpId: 'evil.localhost' });
+      assert.match(otherRp.message, /RP ID/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reports a lowered sign counter as a cloned authenticator', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      const first = verifyAssertion(reg, await assertion(s, { allow: reg.cred.rawId }));
+      assert.equal(first.ok, true, first.message);
+      const second = verifyAssertion(reg, await assertion(s, { allow: reg.cred.rawId }),
+        { storedSignCount: first.signCount });
+      assert.equal(second.ok, true, second.message);
+      assert.ok(second.signCount > first.signCount);
+
+      // A copy of the key that lags behind: the same credential with a counter of 0.
+      await s.auth.setSignCount(reg.cred.rawId, 0);
+      assert.equal((await s.auth.credential(reg.cred.rawId)).signCount, 0);
+      const cloned = verifyAssertion(reg, await assertion(s, { allow: reg.cred.rawId }),
+        { storedSignCount: second.signCount });
+      assert.equal(cloned.ok, false);
+      assert.equal(cloned.clone, true);
+      assert.equal(cloned.code, 'session.mfa.webauthn_cloned_authenticator');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('requires user verification when the caller does', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      await s.auth.setUserVerified(false);
+      const got = await assertion(s, { allow: reg.cred.rawId, userVerification: 'discouraged' });
+      const flags = Buffer.from(got.a.response.authenticatorData, 'base64url')[32];
+      assert.equal(flags & 0x04, 0, 'no UV flag');
+      const refused = verifyAssertion(reg, got);
+      assert.equal(refused.ok, false);
+      assert.match(refused.message, /user verification/);
+      const accepted = verifyAssertion(reg, got, { requireUv: false });
+      assert.equal(accepted.ok, true, accepted.message);
+      assert.equal(accepted.flags & 0x04, 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
