@@ -34,12 +34,21 @@
 #define LATCH_XP_DEFAULT_PASSWORD_POLICY "{\"length\": {\"min\": 8, \"max\": 256}}"
 #define LATCH_XP_DEFAULT_SENTINEL_POLICY "{\"maxAttempts\": 100, \"lockoutDuration\": 60}"
 #define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
+/* schema/0012. */
+#define LATCH_XP_DEFAULT_MFA                                                                       \
+    "{\"factors\": [], \"policy\": \"UserControlled\","                                         \
+    " \"organizationRequiredMfaPolicy\": \"NoPrompt\"}"
 /* schema/0004 and 0010. */
 #define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
     "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
     "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
+
+/* SQL: forgets the MFA step of an interaction (schema/0012), with who it identified. */
+#define LATCH_XP_MFA_RESET "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
+/* SQL: records RFC 8176 method v (a literal) among the interaction's amr once. */
+#define LATCH_XP_AMR_ADD(v) "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
 
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
@@ -146,6 +155,19 @@ latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
 /* verification_code.c */
 latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK; /* mfa.c */
+
+/* ---- mfa.c: the MFA step of submit ---- */
+
+/* The statement ($1 tenant, $2 interaction hash) asking schema/0012's latch_mfa_check whether
+ * MFA lets the interaction finish: (problem, available factors JSON, skippable). */
+extern const struct latch_stmt latch_xp_mfa_check_stmt;
+
+/* Answers Logto's error for an unfinished MFA step of the result of latch_xp_mfa_check_stmt
+ * (403 session.mfa.require_mfa_verification, 422 user.missing_mfa with data.availableFactors
+ * and data.skippable, 422 session.mfa.backup_code_required) and returns true; false when MFA
+ * is done (nothing answered). */
+bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_store_result *res);
 
 /* ---- verification_code.c: the sign-in experience fields of codes ---- */
 

@@ -49,7 +49,8 @@ static const struct latch_stmt load_stmt = {
 static const struct latch_stmt event_reset_stmt = {
     .name = "xp_event_reset",
     .sql = "UPDATE interactions SET event = $3, verified_user_id = NULL, verification_id = NULL,"
-           " result_user_id = NULL, params = params - '_pending' - '_newPassword'"
+           " result_user_id = NULL, params = params - '_pending' - '_newPassword',"
+           " " LATCH_XP_MFA_RESET
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
 };
@@ -62,9 +63,25 @@ static const struct latch_stmt event_change_stmt = {
            " result_user_id = CASE WHEN event IS DISTINCT FROM $3::text THEN NULL"
            " ELSE result_user_id END,"
            " params = CASE WHEN event IS DISTINCT FROM $3::text THEN params - '_newPassword'"
-           " ELSE params END"
+           " ELSE params END,"
+           " amr = CASE WHEN event IS DISTINCT FROM $3::text THEN '{}' ELSE amr END,"
+           " mfa_verified = CASE WHEN event IS DISTINCT FROM $3::text THEN '{}'"
+           " ELSE mfa_verified END,"
+           " mfa_pending = CASE WHEN event IS DISTINCT FROM $3::text THEN '{}'"
+           " ELSE mfa_pending END,"
+           " mfa_skipped = mfa_skipped AND event IS NOT DISTINCT FROM $3::text"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
+};
+/* GET /api/experience/interaction's mfa and mfaStep: the settings (stored or default) and
+ * latch_mfa_check's answer. */
+static const struct latch_stmt mfa_view_stmt = {
+    .name = "xp_interaction_mfa",
+    .sql = "SELECT coalesce((SELECT s.mfa FROM sign_in_experiences s WHERE s.tenant_id = $1"
+           " AND s.id = 'default'), '" LATCH_XP_DEFAULT_MFA "'::jsonb)::text,"
+           " m.problem, m.available::text, m.skippable"
+           " FROM latch_mfa_check($1, $2::bytea) m",
+    .nparams = 2,
 };
 // clang-format on
 
@@ -401,6 +418,27 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     latch_json_end_object(&j);
     latch_json_key(&j, "forgotPasswordMethods");
     latch_xp_forgot_methods_write(m.forgot, &j);
+    /* The tenant's MFA settings, and where this person stands (Latch: what submit would say,
+     * so the page knows which MFA screen to show without submitting first). */
+    const struct latch_store_result *mfa = n > 2 ? res[2] : NULL;
+    bool have_mfa = mfa != NULL && latch_store_result_rows(mfa) == 1;
+    const char *settings = have_mfa ? latch_store_result_value(mfa, 0, 0) : LATCH_XP_DEFAULT_MFA;
+    latch_json_key(&j, "mfa");
+    latch_json_raw(&j, settings, strlen(settings));
+    latch_json_key(&j, "mfaStep");
+    if (have_mfa && ia->result_user_id != NULL && !latch_store_result_isnull(mfa, 0, 1)) {
+        const char *available = latch_store_result_value(mfa, 0, 2);
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "problem");
+        latch_json_string(&j, latch_store_result_value(mfa, 0, 1));
+        latch_json_key(&j, "availableFactors");
+        latch_json_raw(&j, available, strlen(available));
+        latch_json_key(&j, "skippable");
+        latch_json_bool(&j, strcmp(latch_store_result_value(mfa, 0, 3), "t") == 0);
+        latch_json_end_object(&j);
+    } else {
+        latch_json_null(&j);
+    }
     latch_json_end_object(&j);
     latch_xp_respond_json(req, 200, &j);
 }
@@ -413,8 +451,9 @@ static void get_interaction(struct latch_request *req, void *arg)
     struct latch_store_op ops[] = {
         {.stmt = &latch_xp_social_buttons_stmt, .params = {req->tenant->id}},
         {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}},
+        {.stmt = &mfa_view_stmt, .params = {req->tenant->id, call->id_hash}},
     };
-    latch_xp_load(call, ops, 2, interaction_loaded);
+    latch_xp_load(call, ops, 3, interaction_loaded);
 }
 
 /* ---- PUT /api/experience, PUT /api/experience/interaction-event ---- */
@@ -519,6 +558,9 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
         latch_xp_password_reset_submit(call);
         return;
     }
+    /* /oidc/auth/resume asks latch_mfa_check again: this is the answer a client can act on. */
+    if (latch_xp_mfa_check_answer(req, n > 0 ? res[0] : NULL))
+        return;
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
     if (endpoint == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
@@ -542,8 +584,11 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
 static void post_submit(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call != NULL)
-        latch_xp_load(call, NULL, 0, submit_loaded);
+    if (call == NULL)
+        return;
+    struct latch_store_op op = {.stmt = &latch_xp_mfa_check_stmt,
+                                .params = {req->tenant->id, call->id_hash}};
+    latch_xp_load(call, &op, 1, submit_loaded);
 }
 
 /* ---- registration ---- */
@@ -568,7 +613,8 @@ latch_rc latch_experience_register(struct latch_server *srv)
         latch_xp_verification_register(srv) != LATCH_OK ||
         latch_xp_identification_register(srv) != LATCH_OK ||
         latch_xp_settings_register(srv) != LATCH_OK || latch_xp_pages_register(srv) != LATCH_OK ||
-        latch_xp_social_register(srv) != LATCH_OK || latch_xp_code_register(srv) != LATCH_OK)
+        latch_xp_social_register(srv) != LATCH_OK || latch_xp_code_register(srv) != LATCH_OK ||
+        latch_xp_mfa_register(srv) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

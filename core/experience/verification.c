@@ -184,7 +184,7 @@ static const struct latch_stmt password_reset = {
            " sha256(convert_to('user:' || (SELECT id FROM pw), 'UTF8')) RETURNING 1),"
            " ia AS (UPDATE interactions SET event = NULL, result_user_id = NULL,"
            " verified_user_id = NULL, verification_id = NULL,"
-           " params = params - '_newPassword' - '_pending'"
+           " params = params - '_newPassword' - '_pending', " LATCH_XP_MFA_RESET
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND EXISTS (SELECT 1 FROM pw)"
            " RETURNING 1)"
            " SELECT (SELECT id FROM pw), (SELECT count(*) FROM ses), (SELECT count(*) FROM rt),"

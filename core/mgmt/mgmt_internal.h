@@ -33,6 +33,8 @@ latch_rc latch_mgmt_resources_register(struct latch_server *srv) LATCH_MUST_CHEC
 latch_rc latch_mgmt_roles_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;  /* keys.c */
 latch_rc latch_mgmt_users_register(struct latch_server *srv) LATCH_MUST_CHECK; /* users.c */
+/* users_mfa.c */
+latch_rc latch_mgmt_users_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc
 latch_mgmt_organizations_register(struct latch_server *srv) LATCH_MUST_CHECK; /* organizations.c */
 latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)

@@ -185,9 +185,9 @@ static const struct latch_stmt insert_code = {
     .name = "auth_insert_code",
     .sql = "INSERT INTO authorization_codes (tenant_id, code_hash, grant_id, client_id, user_id, "
            "sid, redirect_uri, scope, resource, nonce, code_challenge, code_challenge_method, "
-           "auth_time, expires_at) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-           "$12, $13::timestamptz, now() + interval '60 seconds')",
-    .nparams = 13,
+           "auth_time, expires_at, amr) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8, $9, $10, "
+           "$11, $12, $13::timestamptz, now() + interval '60 seconds', nullif($14, ''))",
+    .nparams = 14,
 };
 
 struct code_ctx {
@@ -259,7 +259,8 @@ static void issue_code(struct latch_request *req, const struct latch_tenant_stat
                                        .params = {st->id, hash, grant, cr->client_id, cr->user_id,
                                                   cr->sid, cr->redirect_uri, cr->scope,
                                                   cr->resource, cr->nonce, cr->code_challenge,
-                                                  cr->code_challenge_method, cr->auth_time}};
+                                                  cr->code_challenge_method, cr->auth_time,
+                                                  cr->amr}};
     latch_store_exec(latch_loop_store(req->loop), st->id, ops, n, code_stored, cc);
 }
 
@@ -268,7 +269,7 @@ static void issue_code(struct latch_request *req, const struct latch_tenant_stat
 static const struct latch_stmt find_session = {
     .name = "auth_find_session",
     .sql = "SELECT s.sid, s.user_id, s.auth_time::text, "
-           "extract(epoch FROM now() - s.auth_time)::bigint "
+           "extract(epoch FROM now() - s.auth_time)::bigint, s.amr "
            "FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id "
            "WHERE s.tenant_id = $1 AND s.id_hash = $2::bytea AND s.ended_at IS NULL "
            "AND s.expires_at > now() AND NOT u.is_suspended",
@@ -311,6 +312,7 @@ static void session_checked(struct latch_store_result *const *results, int n,
             .user_id = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 1)),
             .sid = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 0)),
             .auth_time = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 2)),
+            .amr = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 4)),
         };
         issue_code(a->req, a->state, &cr, NULL, 0, NULL);
         auth_release(a);
@@ -626,19 +628,20 @@ void latch_oidc_authorize(struct latch_request *req, void *arg)
 
 static const struct latch_stmt find_interaction = {
     .name = "auth_find_interaction",
-    .sql = "SELECT i.params::text, i.result_user_id, u.is_suspended "
+    .sql = "SELECT i.params::text, i.result_user_id, u.is_suspended, m.problem, m.amr "
            "FROM interactions i LEFT JOIN users u "
            "ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id "
+           "LEFT JOIN LATERAL latch_mfa_check($1, $2::bytea) m ON true "
            "WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
     .nparams = 2,
 };
 
 static const struct latch_stmt insert_session = {
     .name = "auth_insert_session",
-    .sql = "INSERT INTO sessions (tenant_id, id_hash, sid, user_id, auth_time, expires_at) "
+    .sql = "INSERT INTO sessions (tenant_id, id_hash, sid, user_id, auth_time, expires_at, amr) "
            "VALUES ($1, $2::bytea, $3, $4, $5::timestamptz, "
-           "$5::timestamptz + interval '14 days')",
-    .nparams = 5,
+           "$5::timestamptz + interval '14 days', nullif($6, ''))",
+    .nparams = 6,
 };
 
 static const struct latch_stmt delete_interaction = {
@@ -694,6 +697,16 @@ static void interaction_found(struct latch_store_result *const *results, int n,
         latch_oidc_error_page(req, 403, "Account suspended", "This account is suspended.");
         return;
     }
+    if (!latch_store_result_isnull(r, 0, 3)) {
+        /* MFA is not done (schema/0012's latch_mfa_check): the page walks the person through
+         * it. Also stops a flow that comes here without POST /api/experience/submit (a social
+         * callback does). */
+        latch_http_add_header(req, "Location",
+                              latch_arena_printf(req->arena, "%s/sign-in", rc->state->endpoint));
+        latch_tenant_state_unref(rc->state);
+        latch_http_respond(req, 303, NULL, NULL, 0);
+        return;
+    }
     yajl_val params = yajl_tree_parse(latch_store_result_value(r, 0, 0), NULL, 0);
     if (params == NULL) {
         latch_tenant_state_unref(rc->state);
@@ -728,6 +741,9 @@ static void interaction_found(struct latch_store_result *const *results, int n,
         .user_id = user_id,
         .sid = latch_arena_strdup(arena, sid),
         .auth_time = latch_arena_strdup(arena, now),
+        .amr = latch_store_result_isnull(r, 0, 4)
+                   ? NULL
+                   : latch_arena_strdup(arena, latch_store_result_value(r, 0, 4)),
     };
     yajl_tree_free(params);
     if (cr.client_id == NULL || cr.redirect_uri == NULL || cr.scope == NULL) {
@@ -738,7 +754,8 @@ static void interaction_found(struct latch_store_result *const *results, int n,
     const char *tid = rc->state->id;
     struct latch_store_op before[3] = {
         {.stmt = &insert_session,
-         .params = {tid, latch_arena_strdup(arena, shash), cr.sid, user_id, cr.auth_time}},
+         .params = {tid, latch_arena_strdup(arena, shash), cr.sid, user_id, cr.auth_time,
+                    cr.amr}},
         {.stmt = &delete_interaction, .params = {tid, rc->hash}},
         {.stmt = &touch_user, .params = {tid, user_id}},
     };
