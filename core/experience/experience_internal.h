@@ -36,7 +36,7 @@
 #define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
 /* schema/0012. */
 #define LATCH_XP_DEFAULT_MFA                                                                       \
-    "{\"factors\": [], \"policy\": \"UserControlled\","                                         \
+    "{\"factors\": [], \"policy\": \"UserControlled\","                                            \
     " \"organizationRequiredMfaPolicy\": \"NoPrompt\"}"
 /* schema/0004 and 0010. */
 #define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
@@ -46,9 +46,11 @@
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
 
 /* SQL: forgets the MFA step of an interaction (schema/0012), with who it identified. */
-#define LATCH_XP_MFA_RESET "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
+#define LATCH_XP_MFA_RESET                                                                         \
+    "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
 /* SQL: records RFC 8176 method v (a literal) among the interaction's amr once. */
-#define LATCH_XP_AMR_ADD(v) "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
+#define LATCH_XP_AMR_ADD(v)                                                                        \
+    "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
 
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
@@ -155,12 +157,17 @@ latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
 /* verification_code.c */
 latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
-latch_rc latch_xp_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK; /* mfa.c */
+latch_rc latch_xp_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK;      /* mfa.c */
+latch_rc latch_xp_webauthn_register(struct latch_server *srv) LATCH_MUST_CHECK; /* webauthn.c */
 
 /* ---- mfa.c: the MFA step of submit ---- */
 
 /* The statement ($1 tenant, $2 interaction hash) asking schema/0012's latch_mfa_check whether
  * MFA lets the interaction finish: (problem, available factors JSON, skippable). */
+/* POST /api/experience/profile/mfa {type: "WebAuthn", verificationId}: binds the credential that
+ * verification registered and verified (webauthn.c); answers 204 or the error. */
+void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification_id);
+
 extern const struct latch_stmt latch_xp_mfa_check_stmt;
 
 /* Answers Logto's error for an unfinished MFA step of the result of latch_xp_mfa_check_stmt

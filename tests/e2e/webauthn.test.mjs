@@ -6,6 +6,11 @@
 // for WebAuthn build on the same library; until they exist this proves the library accepts real
 // browser output and refuses it when the origin, RP ID, challenge, signature or counter is wrong.
 //
+// The second suite runs the same ceremonies through latchd's Experience API routes
+// (…/verification/web-authn/registration[/verify], …/authentication[/verify], binding with
+// POST …/profile/mfa): enrolment, sign-in with WebAuthn as the second factor (amr pwd hwk mfa),
+// a spent challenge, a tampered assertion, and a lowered counter refused and logged.
+//
 // Covered: ES256, EdDSA and RS256 credentials; attestation none and direct (packed x5c from
 // Chromium's virtual device); assertions with an allow list and discoverable (passkey) ones with
 // the user handle; user verification required / not performed; a replayed assertion; a lowered
@@ -15,15 +20,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import dns from 'node:dns';
 import path from 'node:path';
-import { buildDir, freePort, startLatchd } from './lib/harness.mjs';
+import { buildDir, freePort, randomId, startLatchd } from './lib/harness.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
+import { ExperienceClient, TenantCtx, authUrl, jose, pkcePair } from './lib/oidc.mjs';
 import {
   addVirtualAuthenticator,
   createCredential,
   getAssertion,
   toBase64url,
 } from './lib/virtual-authenticator.mjs';
+
+// latchd listens on 127.0.0.1 and is addressed as localhost (the RP ID): resolve that to IPv4.
+dns.setDefaultResultOrder('ipv4first');
 
 const verifier = path.join(buildDir, 'tests', 'webauthn_verify');
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
@@ -261,6 +271,195 @@ describe('WebAuthn ceremonies from headless Chromium, verified by core/webauthn'
       assert.equal(accepted.flags & 0x04, 0);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('WebAuthn through the Experience API', () => {
+  let srv;
+  let local; // srv addressed as http://localhost:PORT, its public URL
+  let browser;
+  let origin;
+  const RP = 'http://localhost:3000';
+
+  before(async () => {
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
+    srv = await startLatchd({ port, env: { LATCH_PUBLIC_URL: origin } });
+    local = Object.create(srv, { url: { value: origin } });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    if (srv) assert.equal((await srv.stop()).code, 0);
+  });
+
+  async function tenant(name) {
+    const ctx = await TenantCtx.create(local, name);
+    await ctx.patchSignInExp({ mfa: { factors: ['WebAuthn'], policy: 'UserControlled' } });
+    return { ctx, app: await ctx.createWebApp(RP), user: await ctx.createUser() };
+  }
+
+  /** A new interaction identified by password; resolves {xp, pkce}. */
+  async function identified(t) {
+    const xp = new ExperienceClient(t.ctx);
+    const pkce = pkcePair();
+    await xp.start(authUrl(t.ctx, {
+      client_id: t.app.id, redirect_uri: t.app.redirectUri, response_type: 'code',
+      scope: 'openid', state: `st-${randomId(6)}`, nonce: 'n-1',
+      code_challenge: pkce.challenge, code_challenge_method: 'S256',
+    }));
+    await xp.begin('SignIn');
+    const v = await xp.verifyPassword(t.user.username, t.user.password);
+    assert.equal(v.status, 200, v.text);
+    const ident = await xp.call('POST', '/identification', { verificationId: v.json().verificationId });
+    assert.equal(ident.status, 204, ident.text);
+    return { xp, pkce };
+  }
+
+  /** submit → resume → code → ID token claims. */
+  async function finish(t, { xp, pkce }) {
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 200, `submit: ${sub.text}`);
+    const landed = new URL(await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href));
+    const res = await t.ctx.tokenRequest({ client: t.app, params: {
+      grant_type: 'authorization_code', code: landed.searchParams.get('code'),
+      redirect_uri: t.app.redirectUri, code_verifier: pkce.verifier } });
+    assert.equal(res.status, 200, res.text);
+    return jose.decodeJwt(res.json().id_token);
+  }
+
+  async function page() {
+    const p = await newPage(browser);
+    await p.page.goto(`${origin}/sign-in`, { waitUntil: 'commit' }).catch(() => {});
+    await p.page.waitForLoadState('domcontentloaded');
+    return { ...p, auth: await addVirtualAuthenticator(p.page) };
+  }
+
+  /** Enrols the virtual authenticator's new credential in the interaction; resolves its id. */
+  async function enrol(p, xp) {
+    const reg = await xp.call('POST', '/verification/web-authn/registration');
+    assert.equal(reg.status, 200, reg.text);
+    const { verificationId, registrationOptions: o } = reg.json();
+    assert.equal(o.rp.id, 'localhost');
+    assert.match(o.challenge, /^[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(o.pubKeyCredParams.map((c) => c.alg), [-7, -8, -257]);
+    assert.equal(o.attestation, 'none');
+    const cred = await createCredential(p.page, o);
+    assert.equal(cred.error, undefined, JSON.stringify(cred.error));
+    const payload = { type: 'WebAuthn', ...cred };
+    // Binding before the verification is refused.
+    const early = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+    assert.equal(early.status, 400, early.text);
+    const ok = await xp.call('POST', '/verification/web-authn/registration/verify', { verificationId, payload });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json().verificationId, verificationId);
+    const bind = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+    assert.equal(bind.status, 204, bind.text);
+    return cred.rawId;
+  }
+
+  /** Asks for authentication options and runs get() in the page; resolves {verificationId, payload}. */
+  async function assertWith(p, xp, credId) {
+    const res = await xp.call('POST', '/verification/web-authn/authentication');
+    assert.equal(res.status, 200, res.text);
+    const { verificationId, authenticationOptions: o } = res.json();
+    assert.equal(o.rpId, 'localhost');
+    assert.deepEqual(o.allowCredentials.map((c) => c.id), [credId]);
+    const a = await getAssertion(p.page, o);
+    assert.equal(a.error, undefined, JSON.stringify(a.error));
+    return { verificationId, payload: { type: 'WebAuthn', ...a } };
+  }
+
+  it('enrols a credential, then signs in with it as the second factor; amr hwk', async () => {
+    const t = await tenant('wa-xp');
+    const p = await page();
+    try {
+      const first = await identified(t);
+      // Before identification state exists nothing is offered; after, enrolment works.
+      const credId = await enrol(p, first.xp);
+      const enrolled = await finish(t, first);
+      assert.deepEqual([...enrolled.amr].sort(), ['hwk', 'mfa', 'pwd']);
+      const rows = await t.ctx.api().then((api) => api.get(`/users/${t.user.id}/mfa-verifications`));
+      assert.equal(rows.status, 200, rows.text);
+      assert.deepEqual(rows.json().map((f) => f.type), ['WebAuthn']);
+
+      // The next sign-in requires the factor.
+      const second = await identified(t);
+      const refusedSubmit = await second.xp.call('POST', '/submit');
+      assert.equal(refusedSubmit.status, 403, refusedSubmit.text);
+      assert.equal(refusedSubmit.json().code, 'session.mfa.require_mfa_verification');
+      const { verificationId, payload } = await assertWith(p, second.xp, credId);
+      // Tampered: refused with Logto's code, and the interaction stays unverified.
+      const badSig = Buffer.from(payload.response.signature, 'base64url');
+      badSig[badSig.length - 1] ^= 1;
+      const bad = await second.xp.call('POST', '/verification/web-authn/authentication/verify', {
+        verificationId, payload: { ...payload, response: { ...payload.response, signature: b64url(badSig) } } });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.json().code, 'session.mfa.webauthn_verification_failed');
+      const ok = await second.xp.call('POST', '/verification/web-authn/authentication/verify',
+        { verificationId, payload });
+      assert.equal(ok.status, 200, ok.text);
+      // The challenge is spent: the same assertion again finds no pending verification.
+      const again = await second.xp.call('POST', '/verification/web-authn/authentication/verify',
+        { verificationId, payload });
+      assert.equal(again.status, 404, again.text);
+      const claims = await finish(t, second);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('refuses and logs a lowered sign counter (a cloned authenticator)', async () => {
+    const t = await tenant('wa-clone');
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+      const second = await identified(t);
+      const v1 = await assertWith(p, second.xp, credId);
+      const ok = await second.xp.call('POST', '/verification/web-authn/authentication/verify', v1);
+      assert.equal(ok.status, 200, ok.text);
+      await finish(t, second);
+
+      await p.auth.setSignCount(credId, 0);
+      const third = await identified(t);
+      const v2 = await assertWith(p, third.xp, credId);
+      const cloned = await third.xp.call('POST', '/verification/web-authn/authentication/verify', v2);
+      assert.equal(cloned.status, 400, cloned.text);
+      assert.equal(cloned.json().code, 'session.mfa.webauthn_verification_failed');
+      assert.match(cloned.json().message, /counter/);
+      assert.ok(srv.logs.some((l) => typeof l === 'object' && /cloned authenticator/.test(l.msg ?? l.message ?? '')),
+        'the clone is logged');
+      const sub = await third.xp.call('POST', '/submit');
+      assert.equal(sub.status, 403, sub.text);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('refuses a registration whose client data names another origin', async () => {
+    const t = await tenant('wa-origin');
+    const p = await page();
+    try {
+      const { xp } = await identified(t);
+      const reg = await xp.call('POST', '/verification/web-authn/registration');
+      const { verificationId, registrationOptions: o } = reg.json();
+      const cred = await createCredential(p.page, o);
+      const cd = JSON.parse(Buffer.from(cred.response.clientDataJSON, 'base64url').toString());
+      cd.origin = 'http://localhost:1';
+      const payload = { type: 'WebAuthn', ...cred,
+        response: { ...cred.response, clientDataJSON: b64url(Buffer.from(JSON.stringify(cd))) } };
+      const res = await xp.call('POST', '/verification/web-authn/registration/verify', { verificationId, payload });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json().code, 'session.mfa.webauthn_verification_failed');
+      assert.match(res.json().message, /origin/);
+      const bind = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+      assert.equal(bind.status, 400, bind.text);
+    } finally {
+      await p.close();
     }
   });
 });
