@@ -347,7 +347,7 @@ describe('WebAuthn through the Experience API', () => {
     assert.equal(o.attestation, 'none');
     const cred = await createCredential(p.page, o);
     assert.equal(cred.error, undefined, JSON.stringify(cred.error));
-    const payload = { type: 'WebAuthn', ...cred };
+    const payload = { ...cred, type: 'WebAuthn' };
     // Binding before the verification is refused.
     const early = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
     assert.equal(early.status, 400, early.text);
@@ -368,7 +368,7 @@ describe('WebAuthn through the Experience API', () => {
     assert.deepEqual(o.allowCredentials.map((c) => c.id), [credId]);
     const a = await getAssertion(p.page, o);
     assert.equal(a.error, undefined, JSON.stringify(a.error));
-    return { verificationId, payload: { type: 'WebAuthn', ...a } };
+    return { verificationId, payload: { ...a, type: 'WebAuthn' } };
   }
 
   it('enrols a credential, then signs in with it as the second factor; amr hwk', async () => {
@@ -450,7 +450,7 @@ describe('WebAuthn through the Experience API', () => {
       const cred = await createCredential(p.page, o);
       const cd = JSON.parse(Buffer.from(cred.response.clientDataJSON, 'base64url').toString());
       cd.origin = 'http://localhost:1';
-      const payload = { type: 'WebAuthn', ...cred,
+      const payload = { ...cred, type: 'WebAuthn',
         response: { ...cred.response, clientDataJSON: b64url(Buffer.from(JSON.stringify(cd))) } };
       const res = await xp.call('POST', '/verification/web-authn/registration/verify', { verificationId, payload });
       assert.equal(res.status, 400, res.text);
