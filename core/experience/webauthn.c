@@ -468,86 +468,105 @@ static void options_stored(struct latch_store_result *const *results, int n,
     latch_xp_respond_json(call->req, 200, &wc->answer);
 }
 
+/* Starts an options answer: a fresh verification id and challenge, then
+ * {"verificationId": …, "<key>": { — the caller writes the options and calls options_send().
+ * False after answering. */
+static bool options_begin(struct latch_xp_call *call, const char *key)
+{
+    struct wa_call *wc = call->data;
+    struct latch_error err = {0};
+    if (!new_id(call))
+        return false;
+    if (latch_webauthn_challenge_new(wc->challenge, &err) != LATCH_OK) {
+        latch_http_respond_errorf(call->req, 503, "service_unavailable",
+                                  "No randomness available.");
+        return false;
+    }
+    latch_json_init(&wc->answer);
+    latch_json_begin_object(&wc->answer);
+    latch_json_key(&wc->answer, "verificationId");
+    latch_json_string(&wc->answer, wc->new_id);
+    latch_json_key(&wc->answer, key);
+    latch_json_begin_object(&wc->answer);
+    latch_json_key(&wc->answer, "challenge");
+    latch_json_string(&wc->answer, wc->challenge);
+    latch_json_key(&wc->answer, "timeout");
+    latch_json_int(&wc->answer, TIMEOUT_MS);
+    return true;
+}
+
+/* Closes the answer and keeps the challenge in mfa_pending.<slot>; answers once it is stored
+ * (the browser must not use a challenge the server has not kept). */
+static void options_send(struct latch_xp_call *call, const char *slot)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    latch_json_end_object(&wc->answer);
+    latch_json_end_object(&wc->answer);
+    struct latch_store_op op = {.stmt = &pending_stmt,
+                                .params = {req->tenant->id, call->id_hash, slot, wc->new_id,
+                                           wc->challenge, call->ia.result_user_id}};
+    latch_xp_exec(call, &op, 1, options_stored);
+}
+
 static void registration_next(struct latch_xp_call *call, struct latch_store_result *const *res,
                               int n)
 {
     struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
-    struct latch_error err = {0};
-    if (!new_id(call))
-        return;
-    if (latch_webauthn_challenge_new(wc->challenge, &err) != LATCH_OK) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
-        return;
-    }
+    struct latch_json *j = &wc->answer;
     char user_id[128];
     const char *uid = call->ia.result_user_id;
     if (latch_base64url_encode((const uint8_t *)uid, strlen(uid), user_id, sizeof(user_id)) < 0) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "verificationId");
-    latch_json_string(&j, wc->new_id);
-    latch_json_key(&j, "registrationOptions");
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "rp");
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "name");
-    latch_json_string(&j, wc->rp_id);
-    latch_json_key(&j, "id");
-    latch_json_string(&j, wc->rp_id);
-    latch_json_end_object(&j);
-    latch_json_key(&j, "user");
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "id");
-    latch_json_string(&j, user_id);
-    latch_json_key(&j, "name");
-    latch_json_string(&j, wc->user_name ? wc->user_name : uid);
-    latch_json_key(&j, "displayName");
-    latch_json_string(&j, wc->display_name ? wc->display_name : uid);
-    latch_json_end_object(&j);
-    latch_json_key(&j, "challenge");
-    latch_json_string(&j, wc->challenge);
-    latch_json_key(&j, "pubKeyCredParams");
-    latch_json_begin_array(&j);
+    if (!options_begin(call, "registrationOptions"))
+        return;
+    latch_json_key(j, "rp");
+    latch_json_begin_object(j);
+    latch_json_key(j, "name");
+    latch_json_string(j, wc->rp_id);
+    latch_json_key(j, "id");
+    latch_json_string(j, wc->rp_id);
+    latch_json_end_object(j);
+    latch_json_key(j, "user");
+    latch_json_begin_object(j);
+    latch_json_key(j, "id");
+    latch_json_string(j, user_id);
+    latch_json_key(j, "name");
+    latch_json_string(j, wc->user_name ? wc->user_name : uid);
+    latch_json_key(j, "displayName");
+    latch_json_string(j, wc->display_name ? wc->display_name : uid);
+    latch_json_end_object(j);
+    latch_json_key(j, "pubKeyCredParams");
+    latch_json_begin_array(j);
     static const int algs[] = {LATCH_WEBAUTHN_ALG_ES256, LATCH_WEBAUTHN_ALG_EDDSA,
                                LATCH_WEBAUTHN_ALG_RS256};
     for (size_t i = 0; i < 3; i++) {
-        latch_json_begin_object(&j);
-        latch_json_key(&j, "alg");
-        latch_json_int(&j, algs[i]);
-        latch_json_key(&j, "type");
-        latch_json_string(&j, "public-key");
-        latch_json_end_object(&j);
+        latch_json_begin_object(j);
+        latch_json_key(j, "alg");
+        latch_json_int(j, algs[i]);
+        latch_json_key(j, "type");
+        latch_json_string(j, "public-key");
+        latch_json_end_object(j);
     }
-    latch_json_end_array(&j);
-    latch_json_key(&j, "timeout");
-    latch_json_int(&j, TIMEOUT_MS);
-    latch_json_key(&j, "attestation");
-    latch_json_string(&j, "none");
-    latch_json_key(&j, "excludeCredentials");
-    latch_json_raw(&j, wc->credentials ? wc->credentials : "[]",
-                   strlen(wc->credentials ? wc->credentials : "[]"));
-    latch_json_key(&j, "authenticatorSelection");
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "residentKey");
-    latch_json_string(&j, "preferred");
-    latch_json_key(&j, "requireResidentKey");
-    latch_json_bool(&j, false);
-    latch_json_key(&j, "userVerification");
-    latch_json_string(&j, "preferred");
-    latch_json_end_object(&j);
-    latch_json_end_object(&j);
-    latch_json_end_object(&j);
-    wc->answer = j;
-    /* Stored first, answered after: the challenge must be kept before the browser uses it. */
-    struct latch_store_op op = {.stmt = &pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, "webAuthn", wc->new_id,
-                                           wc->challenge, call->ia.result_user_id}};
-    latch_xp_exec(call, &op, 1, options_stored);
+    latch_json_end_array(j);
+    latch_json_key(j, "attestation");
+    latch_json_string(j, "none");
+    const char *creds = wc->credentials ? wc->credentials : "[]";
+    latch_json_key(j, "excludeCredentials");
+    latch_json_raw(j, creds, strlen(creds));
+    latch_json_key(j, "authenticatorSelection");
+    latch_json_begin_object(j);
+    latch_json_key(j, "residentKey");
+    latch_json_string(j, "preferred");
+    latch_json_key(j, "requireResidentKey");
+    latch_json_bool(j, false);
+    latch_json_key(j, "userVerification");
+    latch_json_string(j, "preferred");
+    latch_json_end_object(j);
+    options_send(call, "webAuthn");
 }
 
 static void post_registration(struct latch_request *req, void *arg)
@@ -560,44 +579,22 @@ static void post_registration(struct latch_request *req, void *arg)
 static void authentication_next(struct latch_xp_call *call, struct latch_store_result *const *res,
                                 int n)
 {
-    struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
-    struct latch_error err = {0};
+    struct latch_json *j = &wc->answer;
     if (wc->credentials == NULL || strcmp(wc->credentials, "[]") == 0) {
-        latch_http_respond_errorf(req, 400, "session.mfa.webauthn_verification_not_found",
+        latch_http_respond_errorf(call->req, 400, "session.mfa.webauthn_verification_not_found",
                                   "No WebAuthn credential is registered for this account.");
         return;
     }
-    if (!new_id(call))
+    if (!options_begin(call, "authenticationOptions"))
         return;
-    if (latch_webauthn_challenge_new(wc->challenge, &err) != LATCH_OK) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
-        return;
-    }
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "verificationId");
-    latch_json_string(&j, wc->new_id);
-    latch_json_key(&j, "authenticationOptions");
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "challenge");
-    latch_json_string(&j, wc->challenge);
-    latch_json_key(&j, "timeout");
-    latch_json_int(&j, TIMEOUT_MS);
-    latch_json_key(&j, "rpId");
-    latch_json_string(&j, wc->rp_id);
-    latch_json_key(&j, "allowCredentials");
-    latch_json_raw(&j, wc->credentials, strlen(wc->credentials));
-    latch_json_key(&j, "userVerification");
-    latch_json_string(&j, "preferred");
-    latch_json_end_object(&j);
-    latch_json_end_object(&j);
-    wc->answer = j;
-    struct latch_store_op op = {.stmt = &pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, "webAuthnAuth",
-                                           wc->new_id, wc->challenge, call->ia.result_user_id}};
-    latch_xp_exec(call, &op, 1, options_stored);
+    latch_json_key(j, "rpId");
+    latch_json_string(j, wc->rp_id);
+    latch_json_key(j, "allowCredentials");
+    latch_json_raw(j, wc->credentials, strlen(wc->credentials));
+    latch_json_key(j, "userVerification");
+    latch_json_string(j, "preferred");
+    options_send(call, "webAuthnAuth");
 }
 
 static void post_authentication(struct latch_request *req, void *arg)

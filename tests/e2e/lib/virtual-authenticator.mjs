@@ -83,40 +83,23 @@ const PAGE_CODEC = `
 `;
 
 /**
- * navigator.credentials.create() in the page. Arguments mirror Logto's registration options
- * (@simplewebauthn's PublicKeyCredentialCreationOptionsJSON): rp {id, name}, user {id (base64url),
- * name, displayName}, challenge (base64url), pubKeyCredParams, authenticatorSelection,
- * attestation, excludeCredentials [{id, type}]. Resolves {id, rawId, type,
- * response: {clientDataJSON, attestationObject, transports}, authenticatorAttachment} or
+ * Runs `body` (source text of an async function body that sets `cred` and `response`) in the
+ * page with the options as `o`; resolves the credential's common fields plus `response`, or
  * {error: {name, message}} when the browser refuses.
  */
-export async function createCredential(page, options) {
+function ceremony(page, body, options) {
   return page.evaluate(`(async (o) => {
     ${PAGE_CODEC}
     try {
-      const cred = await navigator.credentials.create({ publicKey: {
-        rp: o.rp,
-        user: { ...o.user, id: fromB64url(o.user.id) },
-        challenge: fromB64url(o.challenge),
-        pubKeyCredParams: o.pubKeyCredParams ?? [
-          { type: 'public-key', alg: -7 }, { type: 'public-key', alg: -8 },
-          { type: 'public-key', alg: -257 }],
-        authenticatorSelection: o.authenticatorSelection ?? {
-          residentKey: 'required', userVerification: 'required' },
-        attestation: o.attestation ?? 'none',
-        excludeCredentials: (o.excludeCredentials ?? []).map((c) => ({ ...c, id: fromB64url(c.id) })),
-        timeout: 20000,
-      } });
+      let cred;
+      let response;
+      ${body}
       return {
         id: cred.id,
         rawId: toB64url(cred.rawId),
         type: cred.type,
         authenticatorAttachment: cred.authenticatorAttachment,
-        response: {
-          clientDataJSON: toB64url(cred.response.clientDataJSON),
-          attestationObject: toB64url(cred.response.attestationObject),
-          transports: cred.response.getTransports ? cred.response.getTransports() : [],
-        },
+        response,
         clientExtensionResults: cred.getClientExtensionResults(),
       };
     } catch (e) {
@@ -126,39 +109,56 @@ export async function createCredential(page, options) {
 }
 
 /**
+ * navigator.credentials.create() in the page. Arguments mirror Logto's registration options
+ * (@simplewebauthn's PublicKeyCredentialCreationOptionsJSON): rp {id, name}, user {id (base64url),
+ * name, displayName}, challenge (base64url), pubKeyCredParams, authenticatorSelection,
+ * attestation, excludeCredentials [{id, type}]. Resolves {id, rawId, type,
+ * response: {clientDataJSON, attestationObject, transports}, authenticatorAttachment} or
+ * {error: {name, message}} when the browser refuses.
+ */
+export function createCredential(page, options) {
+  return ceremony(page, `
+    cred = await navigator.credentials.create({ publicKey: {
+      rp: o.rp,
+      user: { ...o.user, id: fromB64url(o.user.id) },
+      challenge: fromB64url(o.challenge),
+      pubKeyCredParams: o.pubKeyCredParams ?? [
+        { type: 'public-key', alg: -7 }, { type: 'public-key', alg: -8 },
+        { type: 'public-key', alg: -257 }],
+      authenticatorSelection: o.authenticatorSelection ?? {
+        residentKey: 'required', userVerification: 'required' },
+      attestation: o.attestation ?? 'none',
+      excludeCredentials: (o.excludeCredentials ?? []).map((c) => ({ ...c, id: fromB64url(c.id) })),
+      timeout: 20000,
+    } });
+    response = {
+      clientDataJSON: toB64url(cred.response.clientDataJSON),
+      attestationObject: toB64url(cred.response.attestationObject),
+      transports: cred.response.getTransports ? cred.response.getTransports() : [],
+    };`, options);
+}
+
+/**
  * navigator.credentials.get() in the page: challenge (base64url), rpId, allowCredentials
  * [{id, type}] (empty for a discoverable, passkey sign-in), userVerification. Resolves {id, rawId,
  * type, response: {clientDataJSON, authenticatorData, signature, userHandle}} (base64url;
  * userHandle undefined when the authenticator sent none) or {error: {name, message}}.
  */
-export async function getAssertion(page, options) {
-  return page.evaluate(`(async (o) => {
-    ${PAGE_CODEC}
-    try {
-      const cred = await navigator.credentials.get({ publicKey: {
-        challenge: fromB64url(o.challenge),
-        rpId: o.rpId,
-        allowCredentials: (o.allowCredentials ?? []).map((c) => ({ type: 'public-key', ...c,
-          id: fromB64url(c.id) })),
-        userVerification: o.userVerification ?? 'required',
-        timeout: 20000,
-      } });
-      const r = cred.response;
-      return {
-        id: cred.id,
-        rawId: toB64url(cred.rawId),
-        type: cred.type,
-        authenticatorAttachment: cred.authenticatorAttachment,
-        response: {
-          clientDataJSON: toB64url(r.clientDataJSON),
-          authenticatorData: toB64url(r.authenticatorData),
-          signature: toB64url(r.signature),
-          userHandle: r.userHandle ? toB64url(r.userHandle) : undefined,
-        },
-        clientExtensionResults: cred.getClientExtensionResults(),
-      };
-    } catch (e) {
-      return { error: { name: e.name, message: e.message } };
-    }
-  })(${JSON.stringify(options)})`);
+export function getAssertion(page, options) {
+  return ceremony(page, `
+    cred = await navigator.credentials.get({ publicKey: {
+      challenge: fromB64url(o.challenge),
+      rpId: o.rpId,
+      allowCredentials: (o.allowCredentials ?? []).map((c) => ({ type: 'public-key', ...c,
+        id: fromB64url(c.id) })),
+      userVerification: o.userVerification ?? 'required',
+      timeout: 20000,
+    } });
+    const r = cred.response;
+    response = {
+      clientDataJSON: toB64url(r.clientDataJSON),
+      authenticatorData: toB64url(r.authenticatorData),
+      signature: toB64url(r.signature),
+      userHandle: r.userHandle ? toB64url(r.userHandle) : undefined,
+    };`, options);
 }
