@@ -192,33 +192,19 @@ static void oom(struct latch_request *req)
     latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
 }
 
-/* The RP ID (host) and origin (scheme://host[:port], default port left out, lower case) of
- * LATCH_PUBLIC_URL, as a browser serialises them. */
+/* The RP ID and origin of LATCH_PUBLIC_URL (core/webauthn/). */
 static bool rp_of(struct latch_request *req, struct wa_call *wc)
 {
-    const char *url = latch_loop_config(req->loop)->public_url;
-    const char *sep = strstr(url, "://");
-    if (sep == NULL)
+    char rp[LATCH_WEBAUTHN_RP_ID_MAX + 1], origin[LATCH_WEBAUTHN_ORIGIN_MAX + 1];
+    struct latch_error err = {0};
+    if (latch_webauthn_rp_from_url(latch_loop_config(req->loop)->public_url, rp, origin, &err) !=
+        LATCH_OK) {
+        latch_http_log(req, LATCH_LOG_ERROR, "%s", err.message);
         return false;
-    const char *host = sep + 3;
-    size_t hostport = strcspn(host, "/?#"), hostlen = strcspn(host, ":/?#");
-    char *origin = latch_arena_strndup(req->arena, url, (size_t)(host - url) + hostport);
-    char *rp = latch_arena_strndup(req->arena, host, hostlen);
-    if (origin == NULL || rp == NULL)
-        return false;
-    for (char *p = origin; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    for (char *p = rp; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    size_t n = strlen(origin);
-    if ((strncmp(origin, "https://", 8) == 0 && n > 4 && strcmp(origin + n - 4, ":443") == 0) ||
-        (strncmp(origin, "http://", 7) == 0 && n > 3 && strcmp(origin + n - 3, ":80") == 0))
-        *strrchr(origin, ':') = '\0';
-    wc->rp_id = rp;
-    wc->origin = origin;
-    return true;
+    }
+    wc->rp_id = latch_arena_strdup(req->arena, rp);
+    wc->origin = latch_arena_strdup(req->arena, origin);
+    return wc->rp_id != NULL && wc->origin != NULL;
 }
 
 static void state_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cbor.h>
 #include <openssl/bn.h>
@@ -938,6 +939,70 @@ done:
 }
 
 /* ---- the ceremonies ---------------------------------------------------------------------- */
+
+latch_rc latch_webauthn_rp_from_url(const char *url, char rp_id[LATCH_WEBAUTHN_RP_ID_MAX + 1],
+                                    char origin[LATCH_WEBAUTHN_ORIGIN_MAX + 1],
+                                    struct latch_error *err)
+{
+    const char *scheme, *host, *end;
+    size_t hostlen, portlen;
+    bool https;
+
+    rp_id[0] = origin[0] = '\0';
+    if (url == NULL)
+        goto bad;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        https = true;
+        host = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        https = false;
+        host = url + 7;
+    } else {
+        goto bad;
+    }
+    scheme = https ? "https" : "http";
+    end = host + strcspn(host, "/?#");
+    hostlen = strcspn(host, ":/?#");
+    portlen = (size_t)(end - host) - hostlen; /* ":port" or nothing */
+    if (hostlen == 0 || hostlen > LATCH_WEBAUTHN_RP_ID_MAX || memchr(host, '@', hostlen) ||
+        host[0] == '[')
+        goto bad;
+    bool digits_and_dots = true;
+    for (size_t i = 0; i < hostlen; i++) {
+        char c = host[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.';
+        if (!ok)
+            goto bad;
+        if (!(c >= '0' && c <= '9') && c != '.')
+            digits_and_dots = false;
+    }
+    if (digits_and_dots)
+        return latch_error_set(err, 500, "server_error",
+                               "WebAuthn needs LATCH_PUBLIC_URL with a domain name, not an IP "
+                               "address.");
+    for (size_t i = 0; i < hostlen; i++)
+        rp_id[i] = (char)((host[i] >= 'A' && host[i] <= 'Z') ? host[i] - 'A' + 'a' : host[i]);
+    rp_id[hostlen] = '\0';
+    if (portlen > 0) {
+        const char *port = host + hostlen + 1;
+        size_t n = portlen - 1;
+        if (n == 0 || n > 5 || strspn(port, "0123456789") < n)
+            goto bad;
+        if ((https && n == 3 && memcmp(port, "443", 3) == 0) ||
+            (!https && n == 2 && memcmp(port, "80", 2) == 0))
+            portlen = 0;
+    }
+    if (snprintf(origin, LATCH_WEBAUTHN_ORIGIN_MAX + 1, "%s://%s%.*s", scheme, rp_id, (int)portlen,
+                 host + hostlen) > LATCH_WEBAUTHN_ORIGIN_MAX)
+        goto bad;
+    return LATCH_OK;
+bad:
+    rp_id[0] = origin[0] = '\0';
+    return latch_error_set(
+        err, 500, "server_error",
+        "LATCH_PUBLIC_URL gives no WebAuthn RP ID (want http(s)://host[:port]).");
+}
 
 latch_rc latch_webauthn_challenge_new(char out[LATCH_WEBAUTHN_CHALLENGE_LEN + 1],
                                       struct latch_error *err)

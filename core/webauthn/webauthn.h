@@ -124,6 +124,21 @@ struct latch_webauthn_assertion {
     size_t user_handle_len; /* 0 when the authenticator sent none */
 };
 
+/* Longest RP ID and origin latch_webauthn_rp_from_url() writes (without the NUL). */
+#define LATCH_WEBAUTHN_RP_ID_MAX  253
+#define LATCH_WEBAUTHN_ORIGIN_MAX 300
+
+/*
+ * The RP ID and origin of a public URL (LATCH_PUBLIC_URL) as a browser derives them for pages
+ * served under it: rp_id is the host in lower case; origin is scheme://host[:port] in lower case,
+ * the scheme's default port (443 for https, 80 for http) left out. Refuses (500, the operator's
+ * configuration) a URL that is not http(s)://host..., a host that is an IP address (WebAuthn takes
+ * only domain names as RP IDs), userinfo, and names longer than the bounds above.
+ */
+latch_rc latch_webauthn_rp_from_url(const char *url, char rp_id[LATCH_WEBAUTHN_RP_ID_MAX + 1],
+                                    char origin[LATCH_WEBAUTHN_ORIGIN_MAX + 1],
+                                    struct latch_error *err) LATCH_MUST_CHECK;
+
 /* Writes a fresh challenge (32 bytes from OpenSSL's CSPRNG, base64url) and its NUL into out.
  * Fails (500) only when the CSPRNG does. */
 latch_rc latch_webauthn_challenge_new(char out[LATCH_WEBAUTHN_CHALLENGE_LEN + 1],

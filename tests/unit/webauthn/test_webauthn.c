@@ -763,6 +763,47 @@ static void test_assert_refusals(void **state)
                      LATCH_FAIL);
 }
 
+static void test_rp_from_url(void **state)
+{
+    static const struct {
+        const char *url, *rp_id, *origin; /* rp_id NULL: refused */
+    } cases[] = {
+        {"https://login.example.com", "login.example.com", "https://login.example.com"},
+        {"https://Login.Example.COM:443/auth/", "login.example.com", "https://login.example.com"},
+        {"HTTPS://login.example.com:8443/x?y#z", "login.example.com",
+         "https://login.example.com:8443"},
+        {"http://localhost:3001", "localhost", "http://localhost:3001"},
+        {"http://localhost:80", "localhost", "http://localhost"},
+        {"http://localhost:443", "localhost", "http://localhost:443"},
+        {"https://127.0.0.1:8443", NULL, NULL},
+        {"https://[::1]:8443", NULL, NULL},
+        {"https://user@login.example.com", NULL, NULL},
+        {"ftp://login.example.com", NULL, NULL},
+        {"https://", NULL, NULL},
+        {"https://login.example.com:", NULL, NULL},
+        {"https://login.example.com:12a", NULL, NULL},
+        {"https://login.example.com:123456", NULL, NULL},
+        {"https://login_example.com", NULL, NULL},
+    };
+    char rp[LATCH_WEBAUTHN_RP_ID_MAX + 1], origin[LATCH_WEBAUTHN_ORIGIN_MAX + 1];
+    struct latch_error err;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        latch_rc rc = latch_webauthn_rp_from_url(cases[i].url, rp, origin, &err);
+        if (cases[i].rp_id == NULL) {
+            if (rc != LATCH_FAIL)
+                fail_msg("%s accepted as %s / %s", cases[i].url, rp, origin);
+            assert_int_equal(err.status, 500);
+            assert_string_equal(rp, "");
+            continue;
+        }
+        if (rc != LATCH_OK)
+            fail_msg("%s refused: %s", cases[i].url, err.message);
+        assert_string_equal(rp, cases[i].rp_id);
+        assert_string_equal(origin, cases[i].origin);
+    }
+}
+
 static void test_challenge(void **state)
 {
     char a[LATCH_WEBAUTHN_CHALLENGE_LEN + 1], b[LATCH_WEBAUTHN_CHALLENGE_LEN + 1];
@@ -886,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_assert_counter),
         cmocka_unit_test(test_assert_refusals),
         cmocka_unit_test(test_challenge),
+        cmocka_unit_test(test_rp_from_url),
         cmocka_unit_test(test_chromium_packed_x5c),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
