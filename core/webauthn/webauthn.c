@@ -768,6 +768,15 @@ static latch_rc check_client_data(const struct latch_webauthn_expect *exp, const
         refuse(err, "cross-origin ceremonies are not accepted");
         goto done;
     }
+    /* Token binding (Level 2): "present" would have to match the TLS connection's binding,
+     * which this server does not negotiate; "supported" or absent is fine. */
+    const char *tb[] = {"tokenBinding", "status", NULL};
+    yajl_val tbs = yajl_tree_get(tree, tb, yajl_t_string);
+    const char *tb_status = tbs != NULL ? YAJL_GET_STRING(tbs) : NULL;
+    if (tb_status != NULL && strcmp(tb_status, "present") == 0) {
+        refuse(err, "token binding is not supported");
+        goto done;
+    }
     SHA256(cdj, len, hash);
     rc = LATCH_OK;
 done:

@@ -455,6 +455,18 @@ static void test_register_refusals(void **state)
     assert_refused(
         reg(&e, "{\"type\":\"webauthn.create\",\"type\":\"webauthn.create\"}", ao, n, &c, &err),
         &err, "duplicate");
+    assert_refused(reg(&e,
+                       "{\"type\":\"webauthn.create\",\"challenge\":\"" CHALLENGE
+                       "\",\"origin\":\"" ORIGIN "\",\"tokenBinding\":{\"status\":\"present\","
+                       "\"id\":\"AAAA\"}}",
+                       ao, n, &c, &err),
+                   &err, "token binding");
+    assert_int_equal(reg(&e,
+                         "{\"type\":\"webauthn.create\",\"challenge\":\"" CHALLENGE
+                         "\",\"origin\":\"" ORIGIN "\",\"tokenBinding\":{\"status\":"
+                         "\"supported\"}}",
+                         ao, n, &c, &err),
+                     LATCH_OK);
     /* Every proper prefix of the client data is refused. */
     for (size_t i = 0; i < strlen(good); i++) {
         assert_int_equal(
