@@ -53,7 +53,7 @@ SELECT latch_enable_tenancy('mfa_factors');
 -- Keyed for the reason schema/0010 gives for verification codes: a code has 40 bits, which a
 -- plain hash would give away to anyone with a copy of the table. used_at is set by the statement
 -- that accepts the code, which requires it to be NULL: a code works once, also across nodes.
--- Regenerating replaces the factor and so every code (ON DELETE CASCADE).
+-- Regenerating replaces every code of the factor; deleting the factor deletes them (CASCADE).
 CREATE TABLE mfa_backup_codes (
     tenant_id varchar(21) NOT NULL REFERENCES tenants (id) ON UPDATE CASCADE ON DELETE CASCADE,
     factor_id varchar(21) NOT NULL,
@@ -103,15 +103,17 @@ ALTER TABLE refresh_tokens ADD COLUMN amr text;
 -- ask, so no route around the Experience API skips the check. Answers one row:
 --   problem    NULL (done), 'require_mfa_verification' (a factor the person has must be verified
 --              first), 'missing_mfa' (enrolment needed), 'backup_code_required' (backup codes are
---              enabled and the person has none yet)
+--              enabled and the person has no unused one)
 --   available  the factor types to offer (JSON array)
 --   skippable  missing_mfa only: whether POST …/profile/mfa/mfa-skipped may end it
 --   amr        the methods the session gets (space-separated; mfa added after an MFA factor)
+--   backup_codes_left  the person's unused backup codes (so the page can say how many remain)
 -- The person's factors count only where the sign-in experience enables their type, and backup
 -- codes only while one is unused. An organization that requires MFA (is_mfa_required) makes
 -- enrolment mandatory for its members when organizationRequiredMfaPolicy is Mandatory.
 CREATE FUNCTION latch_mfa_check(tid text, ihash bytea)
-RETURNS TABLE (problem text, available jsonb, skippable boolean, amr text)
+RETURNS TABLE (problem text, available jsonb, skippable boolean, amr text,
+               backup_codes_left integer)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     i interactions%ROWTYPE;
@@ -133,6 +135,10 @@ BEGIN
                                          THEN ARRAY['mfa'] ELSE '{}'::text[] END, ' ');
     skippable := false;
     available := '[]';
+    backup_codes_left := (SELECT count(*) FROM mfa_factors f JOIN mfa_backup_codes c
+                            ON c.tenant_id = f.tenant_id AND c.factor_id = f.id
+                           WHERE f.tenant_id = tid AND f.user_id = i.result_user_id
+                             AND f.type = 'BackupCode' AND c.used_at IS NULL);
     SELECT s.mfa INTO settings FROM sign_in_experiences s
      WHERE s.tenant_id = tid AND s.id = 'default';
     settings := coalesce(settings, '{}');
@@ -188,8 +194,8 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
-    IF 'BackupCode' = ANY (enabled) AND NOT EXISTS (SELECT 1 FROM mfa_factors f
-           WHERE f.tenant_id = tid AND f.user_id = i.result_user_id AND f.type = 'BackupCode') THEN
+    -- Backup codes are enabled: the person needs unused ones (all used: new ones).
+    IF 'BackupCode' = ANY (enabled) AND NOT ('BackupCode' = ANY (has)) THEN
         problem := 'backup_code_required';
         available := '["BackupCode"]';
     END IF;

@@ -79,7 +79,7 @@ static const struct latch_stmt mfa_view_stmt = {
     .name = "xp_interaction_mfa",
     .sql = "SELECT coalesce((SELECT s.mfa FROM sign_in_experiences s WHERE s.tenant_id = $1"
            " AND s.id = 'default'), '" LATCH_XP_DEFAULT_MFA "'::jsonb)::text,"
-           " m.problem, m.available::text, m.skippable"
+           " m.problem, m.available::text, m.skippable, m.backup_codes_left"
            " FROM latch_mfa_check($1, $2::bytea) m",
     .nparams = 2,
 };
@@ -435,6 +435,9 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
         latch_json_raw(&j, available, strlen(available));
         latch_json_key(&j, "skippable");
         latch_json_bool(&j, strcmp(latch_store_result_value(mfa, 0, 3), "t") == 0);
+        const char *left = latch_store_result_value(mfa, 0, 4);
+        latch_json_key(&j, "backupCodesLeft");
+        latch_json_number(&j, left, strlen(left));
         latch_json_end_object(&j);
     } else {
         latch_json_null(&j);

@@ -13,9 +13,12 @@
  *        once even when two nodes race with it
  *   POST …/verification/backup-code/generate → {verificationId, codes}: ten codes, their keyed
  *        hashes pending in the interaction
- *   POST …/verification/backup-code/verify {code} → {verificationId}: marks one unused code used
+ *   POST …/verification/backup-code/verify {code} → {verificationId, remainCodes}: marks one
+ *        unused code used (remainCodes, Latch's: how many are left)
  *   POST /api/experience/profile/mfa      {type: Totp|BackupCode, verificationId} → 204: binds a
- *        verified pending factor (Logto binds at submit; Latch at once, in one transaction)
+ *        verified pending factor (Logto binds at submit; Latch at once, in one transaction); a
+ *        person who has a factor must have verified one in this interaction first (403
+ *        session.mfa.require_mfa_verification), or the password alone could replace it
  *   POST /api/experience/profile/mfa/mfa-skipped → 204 where the policy lets the person skip
  *
  * A verification adds its factor type to interactions.mfa_verified and its RFC 8176 method to
@@ -128,7 +131,10 @@ static const struct latch_stmt backup_use_stmt = {
            " WHERE tenant_id = $1 AND id IN (SELECT id FROM c) RETURNING 1),"
            " upd AS (UPDATE interactions SET " VERIFIED_ADD("BackupCode") ", " AMR_ADD("otp")
            " WHERE " THIS_INTERACTION " AND EXISTS (SELECT 1 FROM c) RETURNING 1)"
-           " SELECT count(*) FROM upd, (SELECT count(*) FROM lu) x",
+           " SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM lu),"
+           /* what is left once this one is used (the snapshot still sees it unused) */
+           " (SELECT count(*) - 1 FROM mfa_backup_codes b WHERE b.tenant_id = $1"
+           " AND b.factor_id = (SELECT id FROM c) AND b.used_at IS NULL)",
     .nparams = 3,
 };
 
@@ -137,10 +143,20 @@ static const struct latch_stmt backup_use_stmt = {
     "coalesce((SELECT s.mfa->'factors' FROM sign_in_experiences s"                                \
     " WHERE s.tenant_id = $1 AND s.id = 'default'), '[]'::jsonb)"
 
+/* A person who has a usable factor (backup codes while one is unused) and has not verified one
+ * in this interaction (CTE i: u the person, v the verified types): binding another would let
+ * whoever knows the password replace the second factor, so it waits for the proof. */
+#define UNVERIFIED                                                                                 \
+    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
+    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
+    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
+    " AND c.used_at IS NULL))) THEN 'unverified'"
+
 /* Binds the verified pending TOTP secret $3 as factor $4. Answers (problem, rows). */
 static const struct latch_stmt bind_totp_stmt = {
     .name = "xp_mfa_bind_totp",
-    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p FROM interactions"
+    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p, mfa_verified AS v"
+           " FROM interactions"
            " WHERE " THIS_INTERACTION " AND result_user_id IS NOT NULL FOR UPDATE),"
            " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM i)"
            " OR (SELECT p->'totp'->>'id' FROM i) IS DISTINCT FROM $3"
@@ -148,6 +164,7 @@ static const struct latch_stmt bind_totp_stmt = {
            " WHEN NOT coalesce((SELECT (p->'totp'->>'verified')::boolean FROM i), false)"
            " THEN 'not_verified'"
            " WHEN NOT " ENABLED_FACTORS " ? 'Totp' THEN 'not_enabled'"
+           UNVERIFIED
            " WHEN EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.user_id = i.u AND f.type = 'Totp') THEN 'in_use' END AS problem),"
            " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type, totp_secret_sealed)"
@@ -164,19 +181,24 @@ static const struct latch_stmt bind_totp_stmt = {
  * Answers (problem, rows). */
 static const struct latch_stmt bind_backup_stmt = {
     .name = "xp_mfa_bind_backup",
-    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p FROM interactions"
+    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending AS p, mfa_verified AS v"
+           " FROM interactions"
            " WHERE " THIS_INTERACTION " AND result_user_id IS NOT NULL FOR UPDATE),"
            " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM i)"
            " OR (SELECT p->'backupCode'->>'id' FROM i) IS DISTINCT FROM $3"
            " THEN 'not_found'"
            " WHEN NOT " ENABLED_FACTORS " ? 'BackupCode' THEN 'not_enabled'"
+           UNVERIFIED
            " WHEN NOT EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.user_id = i.u AND f.type <> 'BackupCode') THEN 'alone' END AS problem),"
-           " del AS (DELETE FROM mfa_factors f USING i WHERE f.tenant_id = $1 AND f.user_id = i.u"
-           " AND f.type = 'BackupCode' AND (SELECT problem FROM chk) IS NULL RETURNING 1),"
+           /* The factor row stays (one statement cannot delete it and insert its successor
+            * under the one-per-person unique index); its codes are replaced. */
            " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type)"
-           " SELECT $1, $4, i.u, 'BackupCode' FROM i"
-           " WHERE (SELECT problem FROM chk) IS NULL RETURNING id),"
+           " SELECT $1, $4, i.u, 'BackupCode' FROM i WHERE (SELECT problem FROM chk) IS NULL"
+           " ON CONFLICT (tenant_id, user_id) WHERE type = 'BackupCode'"
+           " DO UPDATE SET created_at = now(), last_used_at = NULL RETURNING id),"
+           " del AS (DELETE FROM mfa_backup_codes c USING ins WHERE c.tenant_id = $1"
+           " AND c.factor_id = ins.id RETURNING 1),"
            " codes AS (INSERT INTO mfa_backup_codes (tenant_id, factor_id, code_hash)"
            " SELECT $1, ins.id, decode(substr(h, 3), 'hex') FROM ins, i,"
            " jsonb_array_elements_text(i.p->'backupCode'->'hashes') h RETURNING 1),"
@@ -307,11 +329,10 @@ static struct latch_xp_call *begin_body(struct latch_request *req, bool want_cod
         return NULL;
     struct mfa_call *mc = call->data;
     const char *code = NULL, *vid = NULL, *type = NULL;
-    bool ok = (!want_code ||
-               latch_xp_get_str(req, body, "code", "code", CODE_MAX, true, &code)) &&
-              latch_xp_get_str(req, body, "verificationId", "verificationId", 64, want_type,
-                               &vid) &&
-              (!want_type || latch_xp_get_str(req, body, "type", "type", 32, true, &type));
+    bool ok =
+        (!want_code || latch_xp_get_str(req, body, "code", "code", CODE_MAX, true, &code)) &&
+        latch_xp_get_str(req, body, "verificationId", "verificationId", 64, want_type, &vid) &&
+        (!want_type || latch_xp_get_str(req, body, "type", "type", 32, true, &type));
     if (ok) {
         mc->code = code ? latch_arena_strdup(req->arena, code) : NULL;
         mc->verification_id = vid ? latch_arena_strdup(req->arena, vid) : NULL;
@@ -329,6 +350,47 @@ static struct latch_xp_call *begin_body(struct latch_request *req, bool want_cod
         return NULL;
     }
     return call;
+}
+
+/* An answer written before its statement runs (it holds a secret or codes): sent once the
+ * statement stored what it answers for, and wiped either way. */
+struct prepared {
+    struct latch_request *req;
+    char *body;
+    size_t len;
+};
+
+static void prepared_stored(struct latch_store_result *const *results, int n,
+                            const struct latch_error *err, void *arg)
+{
+    struct prepared *a = arg;
+    if (err != NULL)
+        latch_xp_store_error(a->req, err);
+    else if (latch_store_result_rows(results[0]) < 1)
+        latch_xp_not_found(a->req); /* the interaction expired meanwhile */
+    else
+        latch_http_respond_json(a->req, 200, a->body, a->len);
+    latch_wipe_free(a->body, a->len);
+}
+
+/* Runs op, then answers 200 with j's text (taken here). */
+static void store_then_answer(struct latch_xp_call *call, const struct latch_store_op *op,
+                              struct latch_json *j)
+{
+    struct latch_request *req = call->req;
+    struct prepared *a = latch_arena_calloc(req->arena, 1, sizeof(*a));
+    size_t len = 0;
+    char *body = latch_json_take(j, &len);
+    if (a == NULL || body == NULL) {
+        if (body != NULL)
+            latch_wipe_free(body, len);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    a->req = req;
+    a->body = body;
+    a->len = len;
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, op, 1, prepared_stored, a);
 }
 
 /* A wrong code: counted, then answered with Logto's error. */
@@ -420,91 +482,56 @@ static const char *issuer_label(struct latch_request *req)
     return out;
 }
 
-struct totp_secret_answer {
-    struct latch_xp_call *call;
-    char b32[LATCH_TOTP_SECRET_B32 + 1];
-    char *uri;
-};
-
-static void totp_secret_stored(struct latch_store_result *const *results, int n,
-                               const struct latch_error *err, void *arg)
-{
-    struct totp_secret_answer *a = arg;
-    struct latch_request *req = a->call->req;
-    struct mfa_call *mc = a->call->data;
-    if (err != NULL) {
-        latch_xp_store_error(req, err);
-    } else if (latch_store_result_rows(results[0]) < 1) {
-        latch_xp_not_found(req);
-    } else {
-        struct latch_json j;
-        latch_json_init_secret(&j);
-        latch_json_begin_object(&j);
-        latch_json_key(&j, "verificationId");
-        latch_json_string(&j, mc->new_id);
-        latch_json_key(&j, "secret");
-        latch_json_string(&j, a->b32);
-        latch_json_key(&j, "secretQrCode");
-        latch_json_string(&j, a->uri);
-        latch_json_key(&j, "keyUri");
-        latch_json_string(&j, a->uri);
-        latch_json_end_object(&j);
-        latch_xp_respond_json(req, 200, &j);
-    }
-    explicit_bzero(a->b32, sizeof(a->b32));
-    latch_wipe_free_str(a->uri);
-}
-
 static void totp_secret_next(struct latch_xp_call *call)
 {
     struct latch_request *req = call->req;
     struct mfa_call *mc = call->data;
-    struct totp_secret_answer *a = latch_arena_calloc(req->arena, 1, sizeof(*a));
-    uint8_t secret[LATCH_TOTP_SECRET_BYTES];
-    char sealed[LATCH_MFA_SEALED_HEX_MAX];
+    char b32[LATCH_TOTP_SECRET_B32 + 1], sealed[LATCH_MFA_SEALED_HEX_MAX];
     const char *issuer = issuer_label(req);
-    if (a == NULL || issuer == NULL || mc->st.account == NULL) {
+    if (issuer == NULL || mc->st.account == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    a->call = call;
     if (!new_id(call))
         return;
-    latch_rc rc = latch_jose_totp_secret_new(secret);
-    if (rc == LATCH_OK)
-        rc = latch_users_mfa_totp_seal(latch_loop_config(req->loop)->secret_key, req->tenant->id,
-                                       call->ia.result_user_id, secret, sizeof(secret), sealed);
-    if (rc == LATCH_OK &&
-        latch_jose_base32_encode(secret, sizeof(secret), a->b32, sizeof(a->b32)) < 0)
-        rc = LATCH_FAIL;
-    explicit_bzero(secret, sizeof(secret));
-    if (rc == LATCH_OK &&
-        (a->uri = latch_users_mfa_otpauth_uri(issuer, mc->st.account, a->b32)) == NULL)
-        rc = LATCH_FAIL;
-    if (rc != LATCH_OK) {
-        explicit_bzero(a->b32, sizeof(a->b32));
+    if (latch_users_mfa_totp_new(latch_loop_config(req->loop)->secret_key, req->tenant->id,
+                                 call->ia.result_user_id, b32, sealed) != LATCH_OK) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op op = {
-        .stmt = &totp_pending_stmt,
-        .params = {req->tenant->id, call->id_hash, mc->new_id,
-                   latch_arena_strdup(req->arena, sealed), call->ia.result_user_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, totp_secret_stored, a);
-}
-
-static void post_totp_secret(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL)
-        mfa_load(call, totp_secret_next);
+    char *uri = latch_users_mfa_otpauth_uri(issuer, mc->st.account, b32);
+    struct latch_json j;
+    latch_json_init_secret(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, mc->new_id);
+    latch_json_key(&j, "secret");
+    latch_json_string(&j, b32);
+    latch_json_key(&j, "secretQrCode");
+    latch_json_string(&j, uri ? uri : "");
+    latch_json_key(&j, "keyUri");
+    latch_json_string(&j, uri ? uri : "");
+    latch_json_end_object(&j);
+    explicit_bzero(b32, sizeof(b32));
+    const char *sealed_copy = latch_arena_strdup(req->arena, sealed);
+    if (uri == NULL || sealed_copy == NULL) {
+        latch_wipe_free_str(uri);
+        latch_json_clear(&j);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    latch_wipe_free_str(uri);
+    struct latch_store_op op = {.stmt = &totp_pending_stmt,
+                                .params = {req->tenant->id, call->id_hash, mc->new_id, sealed_copy,
+                                           call->ia.result_user_id}};
+    store_then_answer(call, &op, &j);
 }
 
 /* ---- POST /api/experience/verification/totp/verify ---- */
 
 /* Whether code is the TOTP of the sealed secret now (±1 step); *step the step. */
-static bool totp_ok(struct latch_xp_call *call, const char *sealed, const char *code,
-                    int64_t *step, bool *broken)
+static bool totp_ok(struct latch_xp_call *call, const char *sealed, const char *code, int64_t *step,
+                    bool *broken)
 {
     struct latch_request *req = call->req;
     uint8_t secret[LATCH_TOTP_SECRET_MAX];
@@ -607,104 +634,44 @@ static void totp_verify_next(struct latch_xp_call *call)
     latch_xp_exec(call, &op, 1, totp_accepted);
 }
 
-static void post_totp_verify(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_body(req, true, false);
-    if (call != NULL)
-        mfa_load(call, totp_verify_next);
-}
-
 /* ---- POST /api/experience/verification/backup-code/generate ---- */
-
-struct backup_answer {
-    struct latch_xp_call *call;
-    char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1];
-};
-
-static void backup_stored(struct latch_store_result *const *results, int n,
-                          const struct latch_error *err, void *arg)
-{
-    struct backup_answer *a = arg;
-    struct latch_request *req = a->call->req;
-    struct mfa_call *mc = a->call->data;
-    if (err != NULL) {
-        latch_xp_store_error(req, err);
-    } else if (latch_store_result_rows(results[0]) < 1) {
-        latch_xp_not_found(req);
-    } else {
-        struct latch_json j;
-        latch_json_init_secret(&j);
-        latch_json_begin_object(&j);
-        latch_json_key(&j, "verificationId");
-        latch_json_string(&j, mc->new_id);
-        latch_json_key(&j, "codes");
-        latch_json_begin_array(&j);
-        for (int i = 0; i < LATCH_MFA_BACKUP_CODES; i++)
-            latch_json_string(&j, a->codes[i]);
-        latch_json_end_array(&j);
-        latch_json_end_object(&j);
-        latch_xp_respond_json(req, 200, &j);
-    }
-    explicit_bzero(a->codes, sizeof(a->codes));
-}
-
-/* The keyed hash of a backup code of the identified person. */
-static latch_rc backup_hash(struct latch_xp_call *call, const char *code,
-                            char out[LATCH_TOKEN_HASH_TEXT])
-{
-    uint8_t key[32];
-    struct latch_request *req = call->req;
-    latch_rc rc = latch_jose_derive_key(latch_loop_config(req->loop)->secret_key,
-                                        LATCH_MFA_BACKUP_KEY_PURPOSE, key);
-    if (rc == LATCH_OK)
-        rc = latch_users_mfa_backup_hash(key, req->tenant->id, call->ia.result_user_id, code, out);
-    explicit_bzero(key, sizeof(key));
-    return rc;
-}
 
 static void backup_generate_next(struct latch_xp_call *call)
 {
     struct latch_request *req = call->req;
     struct mfa_call *mc = call->data;
-    struct backup_answer *a = latch_arena_calloc(req->arena, 1, sizeof(*a));
-    if (a == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    a->call = call;
+    char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1];
+    char *hashes = NULL;
     if (!new_id(call))
         return;
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_array(&j);
-    latch_rc rc = latch_users_mfa_backup_codes_new(a->codes);
-    for (int i = 0; i < LATCH_MFA_BACKUP_CODES && rc == LATCH_OK; i++) {
-        char hash[LATCH_TOKEN_HASH_TEXT];
-        rc = backup_hash(call, a->codes[i], hash);
-        if (rc == LATCH_OK)
-            latch_json_string(&j, hash);
-    }
-    latch_json_end_array(&j);
-    size_t len = 0;
-    char *hashes = latch_json_take(&j, &len);
-    const char *copy = hashes ? latch_arena_strdup(req->arena, hashes) : NULL;
-    free(hashes);
-    if (rc != LATCH_OK || copy == NULL) {
-        explicit_bzero(a->codes, sizeof(a->codes));
+    if (latch_users_mfa_backup_new(latch_loop_config(req->loop)->secret_key, req->tenant->id,
+                                   call->ia.result_user_id, codes, &hashes) != LATCH_OK) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op op = {.stmt = &backup_pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, mc->new_id, copy,
-                                           call->ia.result_user_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, backup_stored, a);
-}
-
-static void post_backup_generate(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL)
-        mfa_load(call, backup_generate_next);
+    const char *copy = latch_arena_strdup(req->arena, hashes);
+    free(hashes);
+    struct latch_json j;
+    latch_json_init_secret(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, mc->new_id);
+    latch_json_key(&j, "codes");
+    latch_json_begin_array(&j);
+    for (int i = 0; i < LATCH_MFA_BACKUP_CODES; i++)
+        latch_json_string(&j, codes[i]);
+    latch_json_end_array(&j);
+    latch_json_end_object(&j);
+    explicit_bzero(codes, sizeof(codes));
+    if (copy == NULL) {
+        latch_json_clear(&j);
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &backup_pending_stmt,
+        .params = {req->tenant->id, call->id_hash, mc->new_id, copy, call->ia.result_user_id}};
+    store_then_answer(call, &op, &j);
 }
 
 /* ---- POST /api/experience/verification/backup-code/verify ---- */
@@ -723,7 +690,17 @@ static void backup_used(struct latch_store_result *const *results, int n,
         wrong_code(call, false);
         return;
     }
-    latch_xp_respond_verification(call->req, mc->new_id);
+    /* Logto's {verificationId}, and Latch's remainCodes: the person is told how many remain. */
+    const char *left = latch_store_result_value(results[0], 0, 1);
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "verificationId");
+    latch_json_string(&j, mc->new_id);
+    latch_json_key(&j, "remainCodes");
+    latch_json_number(&j, left, strlen(left));
+    latch_json_end_object(&j);
+    latch_xp_respond_json(call->req, 200, &j);
 }
 
 static void backup_verify_next(struct latch_xp_call *call)
@@ -735,7 +712,9 @@ static void backup_verify_next(struct latch_xp_call *call)
         return;
     }
     char hash[LATCH_TOKEN_HASH_TEXT];
-    latch_rc rc = backup_hash(call, mc->code, hash);
+    latch_rc rc =
+        latch_users_mfa_backup_check_hash(latch_loop_config(req->loop)->secret_key, req->tenant->id,
+                                          call->ia.result_user_id, mc->code, hash);
     call_cleanup(call);
     if (rc != LATCH_OK) {
         wrong_code(call, false); /* not the shape of a backup code */
@@ -747,13 +726,6 @@ static void backup_verify_next(struct latch_xp_call *call)
         .stmt = &backup_use_stmt,
         .params = {req->tenant->id, call->id_hash, latch_arena_strdup(req->arena, hash)}};
     latch_xp_exec(call, &op, 1, backup_used);
-}
-
-static void post_backup_verify(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_body(req, true, false);
-    if (call != NULL)
-        mfa_load(call, backup_verify_next);
 }
 
 /* ---- POST /api/experience/profile/mfa ---- */
@@ -769,11 +741,11 @@ static void bound(struct latch_store_result *const *results, int n, const struct
         return;
     }
     const struct latch_store_result *r = results[0];
-    const char *problem = latch_store_result_isnull(r, 0, 0) ? NULL
-                                                             : latch_store_result_value(r, 0, 0);
+    const char *problem =
+        latch_store_result_isnull(r, 0, 0) ? NULL : latch_store_result_value(r, 0, 0);
     if (problem == NULL) {
-        latch_http_log(req, LATCH_LOG_INFO, "user %s: MFA factor %s bound",
-                       call->ia.result_user_id, mc->type);
+        latch_http_log(req, LATCH_LOG_INFO, "user %s: MFA factor %s bound", call->ia.result_user_id,
+                       mc->type);
         latch_http_respond(req, 204, NULL, NULL, 0);
     } else if (strcmp(problem, "not_found") == 0) {
         latch_xp_verification_not_found(req);
@@ -783,9 +755,11 @@ static void bound(struct latch_store_result *const *results, int n, const struct
     } else if (strcmp(problem, "not_enabled") == 0) {
         latch_http_respond_errorf(req, 400, "session.mfa.mfa_factor_not_enabled",
                                   "The MFA factor is not enabled.");
+    } else if (strcmp(problem, "unverified") == 0) {
+        latch_http_respond_errorf(req, 403, "session.mfa.require_mfa_verification",
+                                  "MFA verification is required.");
     } else if (strcmp(problem, "in_use") == 0) {
-        latch_http_respond_errorf(req, 422, "user.totp_already_in_use",
-                                  "TOTP is already in use.");
+        latch_http_respond_errorf(req, 422, "user.totp_already_in_use", "TOTP is already in use.");
     } else {
         latch_http_respond_errorf(req, 422, "session.mfa.backup_code_can_not_be_alone",
                                   "Backup code can not be the only MFA factor.");
@@ -814,17 +788,10 @@ static void bind_next(struct latch_xp_call *call)
     latch_xp_exec(call, &op, 1, bound);
 }
 
-static void post_profile_mfa(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_body(req, false, true);
-    if (call != NULL)
-        mfa_load(call, bind_next);
-}
-
 /* ---- POST /api/experience/profile/mfa/mfa-skipped ---- */
 
-static void skipped(struct latch_store_result *const *results, int n,
-                    const struct latch_error *err, void *arg)
+static void skipped(struct latch_store_result *const *results, int n, const struct latch_error *err,
+                    void *arg)
 {
     struct latch_xp_call *call = arg;
     if (err != NULL) {
@@ -846,18 +813,12 @@ static void skip_next(struct latch_xp_call *call)
     latch_xp_exec(call, &op, 1, skipped);
 }
 
-static void post_mfa_skipped(struct latch_request *req, void *arg)
-{
-    struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL)
-        mfa_load(call, skip_next);
-}
-
 /* ---- the submit check ---- */
 
 const struct latch_stmt latch_xp_mfa_check_stmt = {
     .name = "xp_mfa_check",
-    .sql = "SELECT problem, available::text, skippable FROM latch_mfa_check($1, $2::bytea)",
+    .sql = "SELECT problem, available::text, skippable, backup_codes_left"
+           " FROM latch_mfa_check($1, $2::bytea)",
     .nparams = 2,
 };
 
@@ -901,28 +862,48 @@ bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_sto
         latch_json_key(&j, "skippable");
         latch_json_bool(&j, true);
     }
+    if (strstr(available, "\"BackupCode\"") != NULL) {
+        /* Latch: how many backup codes remain, for the person to be told. */
+        const char *left = latch_store_result_value(res, 0, 3);
+        latch_json_key(&j, "backupCodesLeft");
+        latch_json_number(&j, left, strlen(left));
+    }
     latch_json_end_object(&j);
     latch_json_end_object(&j);
     latch_xp_respond_json(req, status, &j);
     return true;
 }
 
+/* How a route reads its request before next runs on the loaded interaction. */
+struct mfa_route {
+    const char *path;
+    enum { NO_BODY, CODE, TYPE } body; /* {code, verificationId?} or {type, verificationId} */
+    void (*next)(struct latch_xp_call *call);
+};
+
+static const struct mfa_route mfa_routes[] = {
+    {"/api/experience/verification/totp/secret", NO_BODY, totp_secret_next},
+    {"/api/experience/verification/totp/verify", CODE, totp_verify_next},
+    {"/api/experience/verification/backup-code/generate", NO_BODY, backup_generate_next},
+    {"/api/experience/verification/backup-code/verify", CODE, backup_verify_next},
+    {"/api/experience/profile/mfa", TYPE, bind_next},
+    {"/api/experience/profile/mfa/mfa-skipped", NO_BODY, skip_next},
+};
+
+static void mfa_post(struct latch_request *req, void *arg)
+{
+    const struct mfa_route *r = arg;
+    struct latch_xp_call *call =
+        r->body == NO_BODY ? begin_empty(req) : begin_body(req, r->body == CODE, r->body == TYPE);
+    if (call != NULL)
+        mfa_load(call, r->next);
+}
+
 latch_rc latch_xp_mfa_register(struct latch_server *srv)
 {
-    static const struct {
-        const char *path;
-        latch_http_handler handler;
-    } routes[] = {
-        {"/api/experience/verification/totp/secret", post_totp_secret},
-        {"/api/experience/verification/totp/verify", post_totp_verify},
-        {"/api/experience/verification/backup-code/generate", post_backup_generate},
-        {"/api/experience/verification/backup-code/verify", post_backup_verify},
-        {"/api/experience/profile/mfa", post_profile_mfa},
-        {"/api/experience/profile/mfa/mfa-skipped", post_mfa_skipped},
-    };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, routes[i].path,
-                                          routes[i].handler, NULL) != LATCH_OK)
+    for (size_t i = 0; i < sizeof(mfa_routes) / sizeof(mfa_routes[0]); i++)
+        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, mfa_routes[i].path, mfa_post,
+                                          (void *)&mfa_routes[i]) != LATCH_OK)
             return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -18,8 +18,8 @@ int64_t latch_jose_totp_step(int64_t t)
                   : -((-t + LATCH_TOTP_STEP_SECONDS - 1) / LATCH_TOTP_STEP_SECONDS);
 }
 
-latch_rc latch_jose_totp_code(const uint8_t *key, size_t key_len, uint64_t counter,
-                              unsigned digits, char *out)
+latch_rc latch_jose_totp_code(const uint8_t *key, size_t key_len, uint64_t counter, unsigned digits,
+                              char *out)
 {
     static const uint32_t mod[] = {1000000u, 10000000u, 100000000u};
     if (digits < 6 || digits > 8 || key == NULL || key_len == 0)
@@ -57,8 +57,8 @@ bool latch_jose_totp_match(const uint8_t *key, size_t key_len, const char *code,
     bool found = false;
     for (int64_t s = now - 1; s <= now + 1; s++) {
         char want[LATCH_TOTP_DIGITS + 1];
-        if (s < 0 || latch_jose_totp_code(key, key_len, (uint64_t)s, LATCH_TOTP_DIGITS, want) !=
-                         LATCH_OK)
+        if (s < 0 ||
+            latch_jose_totp_code(key, key_len, (uint64_t)s, LATCH_TOTP_DIGITS, want) != LATCH_OK)
             continue;
         /* No early exit: the same work whichever step matches. */
         if (CRYPTO_memcmp(want, code, LATCH_TOTP_DIGITS) == 0 && !found) {

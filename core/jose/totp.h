@@ -26,8 +26,8 @@ int64_t latch_jose_totp_step(int64_t t);
 
 /* HOTP(key, counter) truncated to digits (6..8) decimal digits with leading zeros, into out
  * (digits + 1 bytes). */
-latch_rc latch_jose_totp_code(const uint8_t *key, size_t key_len, uint64_t counter,
-                              unsigned digits, char *out) LATCH_MUST_CHECK;
+latch_rc latch_jose_totp_code(const uint8_t *key, size_t key_len, uint64_t counter, unsigned digits,
+                              char *out) LATCH_MUST_CHECK;
 
 /*
  * Whether code (6 digits) is the TOTP of key for the step of time t or the step before or after

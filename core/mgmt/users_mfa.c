@@ -76,11 +76,14 @@ static const struct latch_stmt mfa_add_backup = {
            " THEN 'backup_in_use'"
            " WHEN NOT EXISTS (SELECT 1 FROM mfa_factors WHERE tenant_id = $1 AND user_id = $2"
            " AND type <> 'BackupCode') THEN 'alone' END AS problem),"
-           " del AS (DELETE FROM mfa_factors WHERE tenant_id = $1 AND user_id = $2"
-           " AND type = 'BackupCode' AND (SELECT problem FROM chk) IS NULL RETURNING 1),"
+           /* Used-up codes are replaced under the same factor row (one statement cannot delete
+            * it and insert its successor under the one-per-person unique index). */
            " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type)"
            " SELECT $1, $3, $2, 'BackupCode' WHERE (SELECT problem FROM chk) IS NULL"
-           " RETURNING id),"
+           " ON CONFLICT (tenant_id, user_id) WHERE type = 'BackupCode'"
+           " DO UPDATE SET created_at = now(), last_used_at = NULL RETURNING id),"
+           " del AS (DELETE FROM mfa_backup_codes c USING ins WHERE c.tenant_id = $1"
+           " AND c.factor_id = ins.id RETURNING 1),"
            " codes AS (INSERT INTO mfa_backup_codes (tenant_id, factor_id, code_hash)"
            " SELECT $1, ins.id, decode(substr(h, 3), 'hex') FROM ins,"
            " jsonb_array_elements_text($4::jsonb) h RETURNING 1),"
@@ -150,9 +153,9 @@ static void created_then(struct latch_request *req, struct latch_store_result *c
         const char *host = endpoint ? strstr(endpoint, "://") : NULL;
         host = host ? host + 3 : "latch";
         char *issuer = latch_arena_strndup(req->arena, host, strcspn(host, "/:"));
-        const char *account =
-            latch_store_result_isnull(results[0], 0, 4) ? "user"
-                                                        : latch_store_result_value(results[0], 0, 4);
+        const char *account = latch_store_result_isnull(results[0], 0, 4)
+                                  ? "user"
+                                  : latch_store_result_value(results[0], 0, 4);
         char *uri = issuer ? latch_users_mfa_otpauth_uri(issuer, account, c->b32) : NULL;
         free(endpoint);
         if (uri == NULL) {
@@ -188,55 +191,6 @@ static void created_then(struct latch_request *req, struct latch_store_result *c
     latch_wipe_free(body, len);
 }
 
-/* The sealed secret of a new TOTP factor for user into c and out; false after answering. */
-static bool new_totp(struct latch_request *req, const char *user, struct created *c,
-                     char out[LATCH_MFA_SEALED_HEX_MAX])
-{
-    uint8_t secret[LATCH_TOTP_SECRET_BYTES];
-    latch_rc rc = latch_jose_totp_secret_new(secret);
-    if (rc == LATCH_OK)
-        rc = latch_users_mfa_totp_seal(latch_loop_config(req->loop)->secret_key, req->tenant->id,
-                                       user, secret, sizeof(secret), out);
-    if (rc == LATCH_OK && latch_jose_base32_encode(secret, sizeof(secret), c->b32, sizeof(c->b32)) < 0)
-        rc = LATCH_FAIL;
-    explicit_bzero(secret, sizeof(secret));
-    if (rc != LATCH_OK)
-        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
-    return rc == LATCH_OK;
-}
-
-/* New backup codes into c and their hashes (a JSON array) into *out; false after answering. */
-static bool new_codes(struct latch_request *req, const char *user, struct created *c,
-                      const char **out)
-{
-    uint8_t key[32];
-    latch_rc rc = latch_users_mfa_backup_codes_new(c->codes);
-    if (rc == LATCH_OK)
-        rc = latch_jose_derive_key(latch_loop_config(req->loop)->secret_key,
-                                   LATCH_MFA_BACKUP_KEY_PURPOSE, key);
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_array(&j);
-    for (int i = 0; i < LATCH_MFA_BACKUP_CODES && rc == LATCH_OK; i++) {
-        char hash[LATCH_TOKEN_HASH_TEXT];
-        rc = latch_users_mfa_backup_hash(key, req->tenant->id, user, c->codes[i], hash);
-        if (rc == LATCH_OK)
-            latch_json_string(&j, hash);
-    }
-    latch_json_end_array(&j);
-    explicit_bzero(key, sizeof(key));
-    size_t len = 0;
-    char *text = latch_json_take(&j, &len);
-    *out = text ? latch_arena_strdup(req->arena, text) : NULL;
-    free(text);
-    if (rc != LATCH_OK || *out == NULL) {
-        explicit_bzero(c->codes, sizeof(c->codes));
-        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
-        return false;
-    }
-    return true;
-}
-
 static void create_mfa(struct latch_request *req, void *arg)
 {
     const char *id = path_user(req);
@@ -265,16 +219,23 @@ static void create_mfa(struct latch_request *req, void *arg)
     c->totp = totp;
     char sealed[LATCH_MFA_SEALED_HEX_MAX];
     const char *param = NULL;
-    if (totp) {
-        if (!new_totp(req, id, c, sealed))
-            return;
-        param = latch_arena_strdup(req->arena, sealed);
-    } else if (!new_codes(req, id, c, &param)) {
+    const uint8_t *master = latch_loop_config(req->loop)->secret_key;
+    char *hashes = NULL;
+    latch_rc rc = totp ? latch_users_mfa_totp_new(master, req->tenant->id, id, c->b32, sealed)
+                       : latch_users_mfa_backup_new(master, req->tenant->id, id, c->codes, &hashes);
+    if (rc == LATCH_OK) {
+        param = latch_arena_strdup(req->arena, totp ? sealed : hashes);
+        free(hashes);
+    }
+    if (rc != LATCH_OK || param == NULL) {
+        explicit_bzero(c->b32, sizeof(c->b32));
+        explicit_bzero(c->codes, sizeof(c->codes));
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op op = {totp ? &mfa_add_totp : &mfa_add_backup,
-                                {req->tenant->id, id, latch_arena_strdup(req->arena, factor),
-                                 param}};
+    struct latch_store_op op = {
+        totp ? &mfa_add_totp : &mfa_add_backup,
+        {req->tenant->id, id, latch_arena_strdup(req->arena, factor), param}};
     struct latch_mgmt_reply reply = {.status = 200,
                                      .entity = "user",
                                      .id = id,
@@ -287,8 +248,8 @@ static void create_mfa(struct latch_request *req, void *arg)
 static void delete_mfa(struct latch_request *req, void *arg)
 {
     const char *id = path_user(req);
-    const char *factor = id ? latch_mgmt_param_name(req, "verificationId", 32, "MFA verification")
-                            : NULL;
+    const char *factor =
+        id ? latch_mgmt_param_name(req, "verificationId", 32, "MFA verification") : NULL;
     if (factor == NULL)
         return;
     struct latch_store_op op = {&mfa_delete, {req->tenant->id, id, factor}};

@@ -255,12 +255,11 @@ static void issue_code(struct latch_request *req, const struct latch_tenant_stat
     int n = 0;
     for (int i = 0; i < nbefore; i++)
         ops[n++] = before[i];
-    ops[n++] = (struct latch_store_op){.stmt = &insert_code,
-                                       .params = {st->id, hash, grant, cr->client_id, cr->user_id,
-                                                  cr->sid, cr->redirect_uri, cr->scope,
-                                                  cr->resource, cr->nonce, cr->code_challenge,
-                                                  cr->code_challenge_method, cr->auth_time,
-                                                  cr->amr}};
+    ops[n++] = (struct latch_store_op){
+        .stmt = &insert_code,
+        .params = {st->id, hash, grant, cr->client_id, cr->user_id, cr->sid, cr->redirect_uri,
+                   cr->scope, cr->resource, cr->nonce, cr->code_challenge,
+                   cr->code_challenge_method, cr->auth_time, cr->amr}};
     latch_store_exec(latch_loop_store(req->loop), st->id, ops, n, code_stored, cc);
 }
 
@@ -754,8 +753,7 @@ static void interaction_found(struct latch_store_result *const *results, int n,
     const char *tid = rc->state->id;
     struct latch_store_op before[3] = {
         {.stmt = &insert_session,
-         .params = {tid, latch_arena_strdup(arena, shash), cr.sid, user_id, cr.auth_time,
-                    cr.amr}},
+         .params = {tid, latch_arena_strdup(arena, shash), cr.sid, user_id, cr.auth_time, cr.amr}},
         {.stmt = &delete_interaction, .params = {tid, rc->hash}},
         {.stmt = &touch_user, .params = {tid, user_id}},
     };

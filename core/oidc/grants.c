@@ -58,7 +58,7 @@ enum { COL_CODE_AMR = 17, COL_REFRESH_AMR = 18 };
  * factor to do it with (backup codes alone do not count) (SQL over refresh_tokens t). */
 #define MFA_MISSING(org)                                                                           \
     "(EXISTS (SELECT 1 FROM organizations o WHERE o.tenant_id = $1 AND o.id = " org                \
-    " AND o.is_mfa_required) AND NOT EXISTS (SELECT 1 FROM mfa_factors f"                         \
+    " AND o.is_mfa_required) AND NOT EXISTS (SELECT 1 FROM mfa_factors f"                          \
     " WHERE f.tenant_id = $1 AND f.user_id = t.user_id AND f.type <> 'BackupCode'))"
 
 /* For an organization token ($7 the organization id): latch_refresh_use only when the grant has
@@ -103,7 +103,7 @@ static const struct latch_stmt refresh_user = {
 static const struct latch_stmt refresh_org_mfa = {
     .name = "grant_refresh_org_mfa",
     .sql = "SELECT " MFA_MISSING("$3::text") " FROM refresh_tokens t"
-           " WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
+                                             " WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
     .nparams = 3,
 };
 

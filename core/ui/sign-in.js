@@ -1,8 +1,9 @@
 /*
  * Latch hosted sign-in and registration page. Talks to the Experience API of this tenant
  * (<tenant endpoint>/api/experience), which the interaction cookie authenticates; every mutating
- * call carries the interaction's CSRF token. No dependencies, no inline code (the page's CSP
- * allows only scripts and styles from this origin).
+ * call carries the interaction's CSRF token. No dependencies but qrcode.js (vendored, MIT; it
+ * draws the TOTP enrolment QR code), no inline code (the page's CSP allows only scripts and
+ * styles from this origin).
  */
 'use strict';
 
@@ -146,6 +147,10 @@
         return t('error.codeTooManyTries');
       case 'guard.too_many_requests':
         return t('error.tooManyRequests');
+      case 'session.mfa.invalid_totp_code':
+        return t('error.totpInvalid');
+      case 'session.mfa.invalid_backup_code':
+        return t('error.backupCodeInvalid');
       case 'connector.not_found':
         return t('error.noSender');
       case 'connector.invalid_config':
@@ -240,6 +245,10 @@
     }
     applyStrings(info);
     renderSocial(info.socialConnectors);
+    // Identified already, MFA not done (back from a social sign-in, or a reload): that step.
+    if (info.identified && info.mfaStep && showMfa(info.mfaStep)) {
+      return;
+    }
     offerCodes();
     if (flow) {
       return;
@@ -525,8 +534,7 @@
         flow.step = 'password';
         return true;
       }
-      const result = await call('POST', '/submit', {});
-      window.location.assign(result.redirectTo);
+      await complete();
       return false;
     }
     if (!cfPassword.value) {
@@ -605,6 +613,284 @@
     closeFlow();
   });
 
+  // ---- the sign-in's end, and its MFA step ----
+
+  // POST /submit and off to the application; an unfinished MFA step opens the MFA panel instead.
+  async function complete() {
+    let result;
+    try {
+      result = await call('POST', '/submit', {});
+    } catch (error) {
+      if (error instanceof ApiError && mfaStepOf(error) && showMfa(mfaStepOf(error))) {
+        return;
+      }
+      throw error;
+    }
+    window.location.assign(result.redirectTo);
+  }
+
+  function mfaStepOf(error) {
+    const data = error.data || {};
+    const problem = {
+      'session.mfa.require_mfa_verification': 'require_mfa_verification',
+      'user.missing_mfa': 'missing_mfa',
+      'session.mfa.backup_code_required': 'backup_code_required',
+    }[error.code];
+    return problem ? { problem, availableFactors: data.availableFactors || [], skippable: !!data.skippable,
+      backupCodesLeft: data.backupCodesLeft } : null;
+  }
+
+  const mfaForm = $('mfa-form');
+  const mfaCode = $('mfa-code');
+  const mfaSubmit = $('mfa-submit');
+  // {mode: 'verify' | 'setup' | 'backup', factors, factor, verificationId, codes, skippable}
+  let mfa = null;
+
+  function mfaTitle(key) {
+    const title = t(key);
+    document.title = title;
+    $('heading').textContent = title;
+  }
+
+  // Shows the MFA step the server asks for; false when this page cannot offer it.
+  function showMfa(step) {
+    const known = ['Totp', 'BackupCode'];
+    const factors = (Array.isArray(step.availableFactors) ? step.availableFactors : [])
+      .filter((f) => known.includes(f)).sort((a, b) => known.indexOf(a) - known.indexOf(b));
+    flow = null;
+    for (const id of ['form', 'alt-line', 'social', 'social-divider', 'to-register-line',
+      'to-sign-in-line', 'code-form', 'back-line']) {
+      $(id).hidden = true;
+    }
+    $('notice').textContent = '';
+    $('mfa').hidden = false;
+    clearError();
+    if (step.problem === 'backup_code_required') {
+      mfa = { mode: 'backup', factors: ['BackupCode'], skippable: false };
+      startBackupCodes();
+      return true;
+    }
+    if (step.problem === 'missing_mfa') {
+      mfa = { mode: 'setup', factors, skippable: !!step.skippable };
+      if (!factors.includes('Totp')) {
+        renderMfa();
+        showError(t('error.mfaUnavailable'));
+        mfaForm.hidden = true;
+        return true;
+      }
+      startTotpSetup();
+      return true;
+    }
+    if (factors.length === 0) {
+      return false;
+    }
+    mfa = { mode: 'verify', factors, factor: factors[0], skippable: false,
+      backupCodesLeft: step.backupCodesLeft };
+    renderMfa();
+    return true;
+  }
+
+  function renderMfa() {
+    const verifying = mfa.mode === 'verify';
+    const backup = mfa.mode === 'backup';
+    mfaTitle(backup ? 'mfa.title.backup' : verifying ? 'mfa.title.verify' : 'mfa.title.setup');
+    $('mfa-setup').hidden = mfa.mode !== 'setup';
+    $('mfa-backup').hidden = !backup;
+    mfaForm.hidden = backup;
+    const isBackupCode = verifying && mfa.factor === 'BackupCode';
+    $('mfa-intro').textContent = t(backup ? 'mfa.intro.codes' : mfa.mode === 'setup' ? 'mfa.intro.setup'
+      : isBackupCode ? 'mfa.intro.backupCode' : 'mfa.intro.totp');
+    $('mfa-code-label').textContent = t(isBackupCode ? 'mfa.backupLabel' : 'mfa.codeLabel');
+    mfaCode.setAttribute('inputmode', isBackupCode ? 'text' : 'numeric');
+    mfaCode.setAttribute('autocomplete', isBackupCode ? 'off' : 'one-time-code');
+    const hint = $('mfa-code-hint');
+    hint.hidden = !(isBackupCode && typeof mfa.backupCodesLeft === 'number');
+    hint.textContent = hint.hidden ? '' : t('mfa.backupLeft', { n: mfa.backupCodesLeft });
+    mfaCode.value = '';
+    const other = verifying ? mfa.factors.find((f) => f !== mfa.factor) : null;
+    const switcher = $('mfa-switch');
+    switcher.hidden = !other;
+    if (other) {
+      switcher.textContent = t(other === 'BackupCode' ? 'mfa.useBackupCode' : 'mfa.useTotp');
+    }
+    $('mfa-skip').hidden = !mfa.skippable;
+    $('mfa-alt').hidden = switcher.hidden && $('mfa-skip').hidden;
+    if (!backup) {
+      mfaCode.focus();
+    }
+  }
+
+  // Draws text as a QR code (error correction M, 4 modules of quiet zone) on the canvas.
+  function drawQr(canvas, text) {
+    if (typeof qrcode !== 'function') {
+      canvas.hidden = true;
+      return;
+    }
+    const qr = qrcode(0, 'M');
+    qr.addData(text);
+    qr.make();
+    const n = qr.getModuleCount();
+    const scale = Math.max(3, Math.floor(200 / (n + 8)));
+    const size = (n + 8) * scale;
+    canvas.width = size;
+    canvas.height = size;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, size, size);
+    ctx.fillStyle = '#000000';
+    for (let r = 0; r < n; r += 1) {
+      for (let c = 0; c < n; c += 1) {
+        if (qr.isDark(r, c)) {
+          ctx.fillRect((c + 4) * scale, (r + 4) * scale, scale, scale);
+        }
+      }
+    }
+    canvas.setAttribute('aria-label', t('mfa.qrLabel'));
+    canvas.hidden = false;
+  }
+
+  async function startTotpSetup() {
+    renderMfa();
+    mfaSubmit.disabled = true;
+    try {
+      const result = await call('POST', '/verification/totp/secret', {});
+      mfa.verificationId = result.verificationId;
+      const uri = result.keyUri || result.secretQrCode;
+      drawQr($('mfa-qr'), uri);
+      $('mfa-secret').textContent = result.secret.replace(/(.{4})(?=.)/g, '$1 ');
+      $('mfa-uri').href = uri;
+    } catch (error) {
+      showError(messageFor(error));
+    } finally {
+      mfaSubmit.disabled = false;
+      mfaCode.focus();
+    }
+  }
+
+  async function startBackupCodes() {
+    renderMfa();
+    const list = $('mfa-codes');
+    list.textContent = '';
+    $('mfa-saved').disabled = true;
+    try {
+      const result = await call('POST', '/verification/backup-code/generate', {});
+      mfa.verificationId = result.verificationId;
+      mfa.codes = result.codes;
+      for (const code of result.codes) {
+        const item = document.createElement('li');
+        item.textContent = code;
+        list.appendChild(item);
+      }
+      $('mfa-saved').disabled = false;
+      $('mfa-saved').focus();
+    } catch (error) {
+      showError(messageFor(error));
+    }
+  }
+
+  function codesText() {
+    const app = info && info.applicationName ? info.applicationName : window.location.host;
+    return t('mfa.fileHeader', { app }) + '\n\n' + mfa.codes.join('\n') + '\n';
+  }
+
+  $('mfa-copy').addEventListener('click', async () => {
+    if (!mfa || !mfa.codes) {
+      return;
+    }
+    try {
+      await navigator.clipboard.writeText(codesText());
+      $('notice').textContent = t('mfa.copied');
+    } catch (error) {
+      // No clipboard (an insecure origin, or refused): the codes stay on screen to copy by hand.
+      $('notice').textContent = '';
+    }
+  });
+
+  $('mfa-download').addEventListener('click', () => {
+    if (!mfa || !mfa.codes) {
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([codesText()], { type: 'text/plain' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = 'backup-codes.txt';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  });
+
+  $('mfa-saved').addEventListener('click', async () => {
+    const button = $('mfa-saved');
+    if (button.disabled || !mfa) {
+      return;
+    }
+    clearError();
+    button.disabled = true;
+    try {
+      await call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: mfa.verificationId });
+      await complete();
+    } catch (error) {
+      showError(messageFor(error));
+      button.disabled = false;
+    }
+  });
+
+  $('mfa-switch').addEventListener('click', (event) => {
+    event.preventDefault();
+    if (!mfa || mfa.mode !== 'verify') {
+      return;
+    }
+    mfa.factor = mfa.factors.find((f) => f !== mfa.factor) || mfa.factor;
+    clearError();
+    renderMfa();
+  });
+
+  $('mfa-skip').addEventListener('click', async (event) => {
+    event.preventDefault();
+    clearError();
+    try {
+      await call('POST', '/profile/mfa/mfa-skipped', {});
+      await complete();
+    } catch (error) {
+      showError(messageFor(error));
+    }
+  });
+
+  mfaForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (mfaSubmit.disabled || !mfa) {
+      return;
+    }
+    clearError();
+    const code = mfaCode.value.replace(/\s+/g, '');
+    if (!code) {
+      showError(t('error.mfaCodeRequired'), [mfaCode]);
+      mfaCode.focus();
+      return;
+    }
+    mfaSubmit.disabled = true;
+    mfaSubmit.textContent = t('working');
+    try {
+      if (mfa.mode === 'setup') {
+        await call('POST', '/verification/totp/verify', { verificationId: mfa.verificationId, code });
+        await call('POST', '/profile/mfa', { type: 'Totp', verificationId: mfa.verificationId });
+      } else if (mfa.factor === 'BackupCode') {
+        await call('POST', '/verification/backup-code/verify', { code });
+      } else {
+        await call('POST', '/verification/totp/verify', { code });
+      }
+      await complete();
+    } catch (error) {
+      showError(messageFor(error), [mfaCode]);
+      mfaCode.value = '';
+      mfaCode.focus();
+    } finally {
+      mfaSubmit.disabled = false;
+      mfaSubmit.textContent = t('continue');
+    }
+  });
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (submit.disabled) {
@@ -649,8 +935,7 @@
       } else {
         await signIn(id, secret);
       }
-      const result = await call('POST', '/submit', {});
-      window.location.assign(result.redirectTo);
+      await complete();
     } catch (error) {
       setBusy(false);
       const fields = fieldsFor(error);

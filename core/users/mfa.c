@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/hex.h"
+#include "util/json.h"
 
 /* The AES-GCM additional data of a person's TOTP secret. */
 static char *totp_aad(const char *tenant, const char *user)
@@ -75,8 +76,8 @@ out:
     return rc;
 }
 
-latch_rc latch_users_mfa_backup_codes_new(
-    char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1])
+latch_rc
+latch_users_mfa_backup_codes_new(char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1])
 {
     uint8_t raw[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN / 2];
     latch_rc rc = LATCH_OK;
@@ -117,19 +118,70 @@ latch_rc latch_users_mfa_backup_hash(const uint8_t key[32], const char *tenant, 
     if (msg == NULL)
         return LATCH_FAIL;
     snprintf(msg, total, "%s\n%s\n%s", tenant, user, norm);
-    uint8_t mac[LATCH_SECRET_HASH_LEN];
-    latch_rc rc = latch_jose_client_secret_hash(key, msg, total - 1, mac);
+    latch_rc rc = latch_jose_keyed_hash_text(key, msg, total - 1, out);
     OPENSSL_cleanse(msg, total);
     OPENSSL_cleanse(norm, sizeof(norm));
     free(msg);
-    if (rc == LATCH_OK) {
-        out[0] = '\\';
-        out[1] = 'x';
-        if (latch_hex_encode(mac, sizeof(mac), out + 2, LATCH_TOKEN_HASH_TEXT - 2) != 64)
-            rc = LATCH_FAIL;
-    }
-    OPENSSL_cleanse(mac, sizeof(mac));
     return rc;
+}
+
+latch_rc latch_users_mfa_totp_new(const uint8_t master[32], const char *tenant, const char *user,
+                                  char b32[LATCH_TOTP_SECRET_B32 + 1],
+                                  char sealed[LATCH_MFA_SEALED_HEX_MAX])
+{
+    uint8_t secret[LATCH_TOTP_SECRET_BYTES];
+    latch_rc rc = latch_jose_totp_secret_new(secret);
+    if (rc == LATCH_OK)
+        rc = latch_users_mfa_totp_seal(master, tenant, user, secret, sizeof(secret), sealed);
+    if (rc == LATCH_OK &&
+        latch_jose_base32_encode(secret, sizeof(secret), b32, LATCH_TOTP_SECRET_B32 + 1) < 0)
+        rc = LATCH_FAIL;
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rc;
+}
+
+latch_rc latch_users_mfa_backup_check_hash(const uint8_t master[32], const char *tenant,
+                                           const char *user, const char *code,
+                                           char out[LATCH_TOKEN_HASH_TEXT])
+{
+    uint8_t key[32];
+    latch_rc rc = latch_jose_derive_key(master, LATCH_MFA_BACKUP_KEY_PURPOSE, key);
+    if (rc == LATCH_OK)
+        rc = latch_users_mfa_backup_hash(key, tenant, user, code, out);
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+latch_rc
+latch_users_mfa_backup_new(const uint8_t master[32], const char *tenant, const char *user,
+                           char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1],
+                           char **hashes)
+{
+    uint8_t key[32];
+    *hashes = NULL;
+    latch_rc rc = latch_users_mfa_backup_codes_new(codes);
+    if (rc == LATCH_OK)
+        rc = latch_jose_derive_key(master, LATCH_MFA_BACKUP_KEY_PURPOSE, key);
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_array(&j);
+    for (int i = 0; i < LATCH_MFA_BACKUP_CODES && rc == LATCH_OK; i++) {
+        char hash[LATCH_TOKEN_HASH_TEXT];
+        rc = latch_users_mfa_backup_hash(key, tenant, user, codes[i], hash);
+        if (rc == LATCH_OK)
+            latch_json_string(&j, hash);
+    }
+    latch_json_end_array(&j);
+    OPENSSL_cleanse(key, sizeof(key));
+    size_t len = 0;
+    char *text = latch_json_take(&j, &len);
+    if (rc != LATCH_OK || text == NULL) {
+        free(text);
+        OPENSSL_cleanse(codes, sizeof(char[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1]));
+        return LATCH_FAIL;
+    }
+    *hashes = text;
+    return LATCH_OK;
 }
 
 /* Appends s percent-encoded (RFC 3986 unreserved kept) at *at in out. */

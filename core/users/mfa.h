@@ -60,6 +60,25 @@ latch_rc latch_users_mfa_backup_hash(const uint8_t key[32], const char *tenant, 
                                      const char *code,
                                      char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
 
+/* A new TOTP factor's secret for user: base32 (for the person, the caller wipes it) into b32 and
+ * sealed (as latch_users_mfa_totp_seal()) into sealed; the raw bytes are wiped. */
+latch_rc latch_users_mfa_totp_new(const uint8_t master[32], const char *tenant, const char *user,
+                                  char b32[LATCH_TOTP_SECRET_B32 + 1],
+                                  char sealed[LATCH_MFA_SEALED_HEX_MAX]) LATCH_MUST_CHECK;
+
+/* New backup codes for user into codes (the caller wipes them) and their keyed hashes under
+ * master as a JSON array of bytea texts into *hashes (malloc'd; the caller frees it). */
+latch_rc
+latch_users_mfa_backup_new(const uint8_t master[32], const char *tenant, const char *user,
+                           char codes[LATCH_MFA_BACKUP_CODES][LATCH_MFA_BACKUP_CODE_LEN + 1],
+                           char **hashes) LATCH_MUST_CHECK;
+
+/* The keyed hash of one backup code of user under master (latch_users_mfa_backup_hash() with the
+ * derived key). */
+latch_rc latch_users_mfa_backup_check_hash(const uint8_t master[32], const char *tenant,
+                                           const char *user, const char *code,
+                                           char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
+
 /*
  * The otpauth:// URI (Google Authenticator's Key Uri Format) for secret_b32, labelled
  * "issuer:account" with issuer=… and the algorithm, digits and period spelled out; issuer and

@@ -8,8 +8,8 @@
 // an authenticator app would.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { adminQuery, randomId, startLatchd } from './lib/harness.mjs';
+import { base32Decode, otherCode, totp, totpStep } from './lib/totp.mjs';
 import {
   ExperienceClient,
   TenantCtx,
@@ -21,32 +21,6 @@ import {
 } from './lib/oidc.mjs';
 
 const RP = 'http://localhost:3000';
-
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of s.replace(/=+$/, '').toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238: the 6-digit TOTP of a base32 secret for time step `step`. */
-function totp(secret, step = Math.floor(Date.now() / 1000 / 30)) {
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', base32Decode(secret)).update(msg).digest();
-  const off = mac[19] & 0xf;
-  const bin = mac.readUInt32BE(off) & 0x7fffffff;
-  return String(bin % 1e6).padStart(6, '0');
-}
 
 describe('multi-factor authentication', () => {
   let srv;
@@ -110,7 +84,7 @@ describe('multi-factor authentication', () => {
     assert.match(secret, /^[A-Z2-7]{32}$/);
     assert.match(keyUri, /^otpauth:\/\/totp\/.+\?secret=[A-Z2-7]{32}&issuer=.+&algorithm=SHA1&digits=6&period=30$/);
     const bad = await xp.call('POST', '/verification/totp/verify',
-      { verificationId, code: String((Number(totp(secret)) + 1) % 1e6).padStart(6, '0') });
+      { verificationId, code: otherCode(totp(secret), 1) });
     assertError(bad, 400, 'session.mfa.invalid_totp_code', 'a wrong code for the new secret');
     // Binding an unproved secret is refused.
     assertError(await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId }), 400,
@@ -197,7 +171,20 @@ describe('multi-factor authentication', () => {
     ({ xp } = step);
     body = assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
     assert.deepEqual([...body.data.availableFactors].sort(), ['BackupCode', 'Totp']);
-    const wrong = await xp.call('POST', '/verification/totp/verify', { code: String((Number(totp(secret)) + 3) % 1e6).padStart(6, '0') });
+    assert.equal(body.data.backupCodesLeft, 10);
+    // The password alone cannot replace the second factor: binding waits for a verification.
+    const regen = await xp.call('POST', '/verification/backup-code/generate');
+    assert.equal(regen.status, 200, regen.text);
+    assertError(await xp.call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: regen.json().verificationId }),
+      403, 'session.mfa.require_mfa_verification', 'new backup codes before MFA');
+    const sec2 = (await xp.call('POST', '/verification/totp/secret')).json();
+    assert.equal((await xp.call('POST', '/verification/totp/verify',
+      { verificationId: sec2.verificationId, code: totp(sec2.secret) })).status, 200);
+    assertError(await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId: sec2.verificationId }),
+      403, 'session.mfa.require_mfa_verification', 'a new TOTP before MFA');
+    const early2 = await jarFetch(xp.jar, `${t.ctx.base}/oidc/auth/resume`);
+    assert.ok(new URL(early2.location).pathname.endsWith('/sign-in'), `resume: ${early2.location}`);
+    const wrong = await xp.call('POST', '/verification/totp/verify', { code: otherCode(totp(secret), 3) });
     assertError(wrong, 400, 'session.mfa.invalid_totp_code');
     const code = totp(secret);
     const ok = await xp.call('POST', '/verification/totp/verify', { code });
@@ -211,12 +198,13 @@ describe('multi-factor authentication', () => {
     assertError(await xp.call('POST', '/verification/totp/verify', { code }), 400, 'session.mfa.invalid_totp_code',
       'a TOTP code reused');
     assertError(await xp.call('POST', '/verification/totp/verify',
-      { code: totp(secret, Math.floor(Date.now() / 30000) - 1) }), 400, 'session.mfa.invalid_totp_code',
+      { code: totp(secret, totpStep() - 1) }), 400, 'session.mfa.invalid_totp_code',
     'an older step after a newer one was accepted');
     assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
     // A backup code works once.
     const used = await xp.call('POST', '/verification/backup-code/verify', { code: codes[3].toUpperCase() });
     assert.equal(used.status, 200, used.text);
+    assert.equal(used.json().remainCodes, 9, 'the person is told how many remain');
     await finish(t, step);
     step = await identified(t);
     ({ xp } = step);
@@ -231,6 +219,19 @@ describe('multi-factor authentication', () => {
       `SELECT count(*) FROM mfa_backup_codes c JOIN mfa_factors f ON f.tenant_id = c.tenant_id AND f.id = c.factor_id
         WHERE f.tenant_id = $1 AND f.user_id = $2 AND c.used_at IS NULL`, [t.ctx.id, t.user.id]);
     assert.equal(Number(left.rows[0].count), 8);
+
+    // All backup codes used: after the authenticator, new ones are asked for.
+    await adminQuery(`UPDATE mfa_backup_codes SET used_at = now() WHERE tenant_id = $1`, [t.ctx.id]);
+    step = await identified(t);
+    ({ xp } = step);
+    const bodyAll = assertError(await xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
+    assert.deepEqual(bodyAll.data.availableFactors, ['Totp'], 'used-up backup codes are not offered');
+    assert.equal((await xp.call('POST', '/verification/totp/verify',
+      { code: totp(secret, totpStep() + 1) })).status, 200, 'the next step\'s code');
+    assertError(await xp.call('POST', '/submit'), 422, 'session.mfa.backup_code_required', 'new backup codes');
+    const fresh = (await xp.call('POST', '/verification/backup-code/generate')).json();
+    assert.equal((await xp.call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: fresh.verificationId })).status, 204);
+    await finish(t, step);
   });
 
   it('wrong codes are limited per interaction', async () => {
@@ -239,7 +240,7 @@ describe('multi-factor authentication', () => {
     const secret = await enrolTotp(step.xp);
     await finish(t, step);
     const { xp } = await identified(t);
-    const bad = String((Number(totp(secret)) + 5) % 1e6).padStart(6, '0');
+    const bad = otherCode(totp(secret), 5);
     let last;
     for (let i = 0; i < 11; i++) last = await xp.call('POST', '/verification/totp/verify', { code: bad });
     assertError(last, 429, 'guard.too_many_requests', 'after ten wrong codes');
@@ -374,5 +375,12 @@ describe('multi-factor authentication', () => {
     const rt2 = await t.ctx.tokenRequest({ client: t.app, params: {
       grant_type: 'refresh_token', refresh_token: t2.refresh_token } });
     assert.equal(rt2.status, 400, rt2.text);
+
+    // Used-up backup codes can be replaced by the admin (with a TOTP factor again).
+    expectStatus(await api.post(base, { type: 'Totp' }), 200, 'TOTP again');
+    await adminQuery('UPDATE mfa_backup_codes SET used_at = now() WHERE tenant_id = $1', [t.ctx.id]);
+    const renewed = expectStatus(await api.post(base, { type: 'BackupCode' }), 200, 'new backup codes');
+    assert.equal(renewed.codes.length, 10);
+    assert.equal(expectStatus(await api.get(base), 200, 'list').find((f) => f.type === 'BackupCode').remainCodes, 10);
   });
 });

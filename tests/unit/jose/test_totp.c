@@ -66,8 +66,7 @@ static void window(void **state)
     char code[7];
     int64_t got = -1;
     for (int64_t d = -1; d <= 1; d++) {
-        assert_int_equal(latch_jose_totp_code(RFC_KEY, 20, (uint64_t)(now + d), 6, code),
-                         LATCH_OK);
+        assert_int_equal(latch_jose_totp_code(RFC_KEY, 20, (uint64_t)(now + d), 6, code), LATCH_OK);
         assert_true(latch_jose_totp_match(RFC_KEY, 20, code, t, &got));
         assert_int_equal(got, now + d);
     }
@@ -94,13 +93,18 @@ static void base32_rfc4648(void **state)
     (void)state;
     static const struct {
         const char *in, *out;
-    } v[] = {{"", ""},          {"f", "MY"},          {"fo", "MZXQ"},         {"foo", "MZXW6"},
-             {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+    } v[] = {{"", ""},
+             {"f", "MY"},
+             {"fo", "MZXQ"},
+             {"foo", "MZXW6"},
+             {"foob", "MZXW6YQ"},
+             {"fooba", "MZXW6YTB"},
+             {"foobar", "MZXW6YTBOI"}};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         char enc[32];
         uint8_t dec[32];
-        int n = latch_jose_base32_encode((const uint8_t *)v[i].in, strlen(v[i].in), enc,
-                                         sizeof(enc));
+        int n =
+            latch_jose_base32_encode((const uint8_t *)v[i].in, strlen(v[i].in), enc, sizeof(enc));
         assert_int_equal(n, (int)strlen(v[i].out));
         assert_string_equal(enc, v[i].out);
         n = latch_jose_base32_decode(v[i].out, dec, sizeof(dec));
@@ -117,8 +121,7 @@ static void base32_rfc4648(void **state)
     assert_int_equal(latch_jose_base32_decode("MZ", dec, sizeof(dec)), -1);
     assert_int_equal(latch_jose_base32_decode("MZXW6YTBOI", dec, 5), -1);
     char small[4];
-    assert_int_equal(latch_jose_base32_encode((const uint8_t *)"foo", 3, small, sizeof(small)),
-                     -1);
+    assert_int_equal(latch_jose_base32_encode((const uint8_t *)"foo", 3, small, sizeof(small)), -1);
     /* The RFC 6238 key as an app would receive it round-trips to the same codes. */
     char b32[LATCH_TOTP_SECRET_B32 + 1];
     assert_int_equal(latch_jose_base32_encode(RFC_KEY, 20, b32, sizeof(b32)), 32);
