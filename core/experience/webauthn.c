@@ -110,17 +110,28 @@ static const struct latch_stmt registered_stmt = {
     .nparams = 10,
 };
 
+/* mfa.c's rule for binding (the same SQL as its UNVERIFIED): a person who has a usable factor
+ * and has not verified one in this interaction cannot bind another, or whoever knows the password
+ * could add a security key of their own and pass the MFA step with it. */
+#define UNVERIFIED                                                                                 \
+    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
+    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
+    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
+    " AND c.used_at IS NULL))) THEN 'unverified'"
+
 /* Binds the verified pending credential of verification $3 as factor $4. Answers (problem,
  * rows). */
 static const struct latch_stmt bind_stmt = {
     .name = "xp_webauthn_bind",
-    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending->'webAuthn' AS w FROM interactions"
+    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending->'webAuthn' AS w,"
+           " mfa_verified AS v FROM interactions"
            " WHERE " THIS_INTERACTION " AND result_user_id IS NOT NULL FOR UPDATE),"
            " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM i)"
            " OR (SELECT w->>'id' FROM i) IS DISTINCT FROM $3 THEN 'not_found'"
            " WHEN NOT coalesce((SELECT (w->>'verified')::boolean FROM i), false)"
            " THEN 'not_verified'"
            " WHEN NOT " ENABLED_FACTORS " ? 'WebAuthn' THEN 'not_enabled'"
+           UNVERIFIED
            " WHEN EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.type = 'WebAuthn' AND f.credential_id = decode(i.w->>'credentialId', 'hex'))"
            " THEN 'in_use' END AS problem),"
@@ -811,6 +822,9 @@ static void bound(struct latch_store_result *const *results, int n, const struct
     } else if (strcmp(problem, "not_enabled") == 0) {
         latch_http_respond_errorf(req, 400, "session.mfa.mfa_factor_not_enabled",
                                   "The MFA factor is not enabled.");
+    } else if (strcmp(problem, "unverified") == 0) {
+        latch_http_respond_errorf(req, 403, "session.mfa.require_mfa_verification",
+                                  "MFA verification is required.");
     } else {
         latch_http_respond_errorf(req, 422, "user.webauthn_already_in_use",
                                   "This WebAuthn credential is already registered.");

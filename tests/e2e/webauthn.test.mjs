@@ -336,8 +336,9 @@ describe('WebAuthn through the Experience API', () => {
     return { ...p, auth: await addVirtualAuthenticator(p.page) };
   }
 
-  /** Enrols the virtual authenticator's new credential in the interaction; resolves its id. */
-  async function enrol(p, xp) {
+  /** Enrols the virtual authenticator's new credential in the interaction; resolves its id.
+   * bindStatus: what binding answers (204, or 403 while another factor waits for its proof). */
+  async function enrol(p, xp, { bindStatus = 204 } = {}) {
     const reg = await xp.call('POST', '/verification/web-authn/registration');
     assert.equal(reg.status, 200, reg.text);
     const { verificationId, registrationOptions: o } = reg.json();
@@ -355,7 +356,8 @@ describe('WebAuthn through the Experience API', () => {
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json().verificationId, verificationId);
     const bind = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
-    assert.equal(bind.status, 204, bind.text);
+    assert.equal(bind.status, bindStatus, bind.text);
+    if (bindStatus !== 204) return { verificationId, bind };
     return cred.rawId;
   }
 
@@ -408,6 +410,34 @@ describe('WebAuthn through the Experience API', () => {
       assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
     } finally {
       await p.close();
+    }
+  });
+
+  it('a second security key is bound only after the first one was used in the sign-in', async () => {
+    const t = await tenant('wa-second');
+    const p1 = await page();
+    const p2 = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p1, first.xp);
+      await finish(t, first);
+
+      // The password alone cannot add a key: that would replace the second factor.
+      const second = await identified(t);
+      const { verificationId, bind } = await enrol(p2, second.xp, { bindStatus: 403 });
+      assert.equal(bind.json().code, 'session.mfa.require_mfa_verification');
+      const v = await assertWith(p1, second.xp, credId);
+      const ok = await second.xp.call('POST', '/verification/web-authn/authentication/verify', v);
+      assert.equal(ok.status, 200, ok.text);
+      const again = await second.xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+      assert.equal(again.status, 204, again.text);
+      await finish(t, second);
+      const api = await t.ctx.api();
+      const rows = await api.get(`/users/${t.user.id}/mfa-verifications`);
+      assert.deepEqual(rows.json().map((f) => f.type), ['WebAuthn', 'WebAuthn']);
+    } finally {
+      await p1.close();
+      await p2.close();
     }
   });
 
