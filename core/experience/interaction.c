@@ -550,10 +550,47 @@ static void put_interaction_event(struct latch_request *req, void *arg)
 
 /* ---- POST /api/experience/submit ---- */
 
+void latch_xp_missing_profile(struct latch_request *req, const char *missing)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "code");
+    latch_json_string(&j, "user.missing_profile");
+    latch_json_key(&j, "message");
+    latch_json_string(&j, "You need to provide additional info before signing in.");
+    latch_json_key(&j, "data");
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "missingProfile");
+    latch_json_begin_array(&j);
+    for (const char *p = missing; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        latch_json_string_n(&j, p, len);
+        p += len + (p[len] == ',');
+    }
+    latch_json_end_array(&j);
+    latch_json_end_object(&j);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 422, &j);
+}
+
+/* What the identified user still lacks (one row, "a,b" text; no row when nobody is). */
+// clang-format off
+static const struct latch_stmt missing_stmt = {
+    .name = "xp_submit_missing",
+    .sql = "SELECT array_to_string(" LATCH_XP_MISSING_PROFILE_SQL("u", "s") ", ',')"
+           " FROM interactions i"
+           " JOIN users u ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea",
+    .nparams = 2,
+};
+// clang-format on
+
 static void submit_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
 {
     struct latch_request *req = call->req;
-    if (call->ia.result_user_id == NULL) {
+    if (call->ia.result_user_id == NULL || latch_store_result_rows(res[0]) != 1) {
         latch_xp_identifier_not_found(req);
         return;
     }
@@ -561,8 +598,21 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
         latch_xp_password_reset_submit(call);
         return;
     }
-    /* /oidc/auth/resume asks latch_mfa_check again: this is the answer a client can act on. */
-    if (latch_xp_mfa_check_answer(req, n > 0 ? res[0] : NULL))
+    /* In Logto's order: a factor the person has is verified first, then the profile is
+     * completed, then MFA enrolment. /oidc/auth/resume asks both again: these are the answers a
+     * client can act on. */
+    const struct latch_store_result *mfa = n > 1 ? res[1] : NULL;
+    bool must_verify = mfa != NULL && latch_store_result_rows(mfa) == 1 &&
+                       !latch_store_result_isnull(mfa, 0, 0) &&
+                       strcmp(latch_store_result_value(mfa, 0, 0), "require_mfa_verification") == 0;
+    if (must_verify && latch_xp_mfa_check_answer(req, mfa))
+        return;
+    const char *missing = latch_store_result_value(res[0], 0, 0);
+    if (missing[0] != '\0') {
+        latch_xp_missing_profile(req, missing);
+        return;
+    }
+    if (latch_xp_mfa_check_answer(req, mfa))
         return;
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
     if (endpoint == NULL) {
@@ -589,9 +639,11 @@ static void post_submit(struct latch_request *req, void *arg)
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
         return;
-    struct latch_store_op op = {.stmt = &latch_xp_mfa_check_stmt,
-                                .params = {req->tenant->id, call->id_hash}};
-    latch_xp_load(call, &op, 1, submit_loaded);
+    struct latch_store_op extra[2] = {
+        {.stmt = &missing_stmt, .params = {req->tenant->id, call->id_hash}},
+        {.stmt = &latch_xp_mfa_check_stmt, .params = {req->tenant->id, call->id_hash}},
+    };
+    latch_xp_load(call, extra, 2, submit_loaded);
 }
 
 /* ---- registration ---- */
