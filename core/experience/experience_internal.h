@@ -159,12 +159,17 @@ latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
 /* verification_code.c */
 latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
-latch_rc latch_xp_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK; /* mfa.c */
+latch_rc latch_xp_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK;      /* mfa.c */
+latch_rc latch_xp_webauthn_register(struct latch_server *srv) LATCH_MUST_CHECK; /* webauthn.c */
 
 /* ---- mfa.c: the MFA step of submit ---- */
 
 /* The statement ($1 tenant, $2 interaction hash) asking schema/0012's latch_mfa_check whether
  * MFA lets the interaction finish: (problem, available factors JSON, skippable). */
+/* POST /api/experience/profile/mfa {type: "WebAuthn", verificationId}: binds the credential that
+ * verification registered and verified (webauthn.c); answers 204 or the error. */
+void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification_id);
+
 extern const struct latch_stmt latch_xp_mfa_check_stmt;
 
 /* Answers Logto's error for an unfinished MFA step of the result of latch_xp_mfa_check_stmt

@@ -768,8 +768,11 @@ static void bind_next(struct latch_xp_call *call)
     struct latch_request *req = call->req;
     struct mfa_call *mc = call->data;
     bool totp = strcmp(mc->type, "Totp") == 0;
+    if (strcmp(mc->type, "WebAuthn") == 0) {
+        latch_xp_webauthn_bind(call, mc->verification_id); /* webauthn.c */
+        return;
+    }
     if (!totp && strcmp(mc->type, "BackupCode") != 0) {
-        /* WebAuthn credentials are bound by the WebAuthn ceremonies (not in this build). */
         latch_http_respond_errorf(req, 400, "session.mfa.mfa_factor_not_enabled",
                                   "The MFA factor is not enabled.");
         return;
