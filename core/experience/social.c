@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
@@ -637,9 +638,11 @@ static void post_authorization_uri(struct latch_request *req, void *arg)
 {
     const char *cid;
     void *mem;
+    latch_audit_track(req, "Interaction.{event}.Verification.Social.Create");
     struct latch_xp_call *call = social_begin(req, sizeof(struct auth_call), &mem, &cid);
     if (call == NULL)
         return;
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_ID, cid);
     struct auth_call *ac = mem;
     /* Logto's body {state, redirectUri, scope?} (see auth_loaded for what each is used for). */
     if (req->body_len > 0) {
@@ -1277,9 +1280,11 @@ static void post_verify(struct latch_request *req, void *arg)
     (void)arg;
     const char *cid;
     void *mem;
+    latch_audit_track(req, "Interaction.{event}.Verification.Social.Submit");
     struct latch_xp_call *call = social_begin(req, sizeof(struct cb_call), &mem, &cid);
     if (call == NULL)
         return;
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_ID, cid);
     struct cb_call *cc = mem;
     cc->req = req;
     cc->connector_id = cid;
