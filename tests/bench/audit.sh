@@ -58,16 +58,7 @@ done
 
 # ---- a machine-to-machine app, and a web app with a refresh token -------------------------------
 indicator="https://bench.example/api"
-resource_json=$(api POST /resources "{\"name\":\"Bench API\",\"indicator\":\"$indicator\",\"accessTokenTtl\":3600}")
-resource_id=$(json 'd["id"]' <<<"$resource_json")
-scope_json=$(api POST "/resources/$resource_id/scopes" '{"name":"read:bench","description":"Benchmark scope"}')
-scope_id=$(json 'd["id"]' <<<"$scope_json")
-role_json=$(api POST /roles "{\"name\":\"bench-m2m\",\"description\":\"Benchmark role\",\"type\":\"MachineToMachine\",\"scopeIds\":[\"$scope_id\"]}")
-role_id=$(json 'd["id"]' <<<"$role_json")
-m2m_json=$(api POST /applications '{"name":"bench-client","type":"MachineToMachine"}')
-m2m_id=$(json 'd["id"]' <<<"$m2m_json")
-m2m_secret=$(json 'd["secret"]' <<<"$m2m_json")
-api POST "/applications/$m2m_id/roles" "{\"roleIds\":[\"$role_id\"]}" >/dev/null
+bench_m2m_app "$indicator"
 
 # The redirect URI is never contacted: signin.mjs reads the code from the Location header.
 # rotateRefreshToken false: wrk replays one refresh token.
