@@ -524,6 +524,7 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
         goto fail;
     }
     ac->info = *latch_plugin_info(ac->plugin);
+    latch_audit_note(call->req, LATCH_AUDIT_CONNECTOR_VERSION, ac->info.version);
     factory = factory_tree(ac->plugin);
     meta = parse_object(latch_store_result_value(res, 0, 2));
     targets = yajl_tree_parse(latch_store_result_value(res, 0, 3), NULL, 0);
@@ -1173,6 +1174,7 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
         cb_fail(cc, 410, "connector.not_found", "This sign-in method is no longer available.");
         return;
     }
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_VERSION, latch_plugin_info(cc->plugin)->version);
     yajl_val factory = factory_tree(cc->plugin);
     struct face f;
     face_read(factory, NULL, "en", &f);

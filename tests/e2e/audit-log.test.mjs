@@ -338,6 +338,37 @@ describe('audit log', () => {
   });
 });
 
+describe('audit log under overload and at shutdown', () => {
+  let node;
+  after(async () => {
+    await node?.stop();
+  });
+  it('a full queue drops (counted, one warning); a stopping node writes what is queued', async () => {
+    const mport = await freePort();
+    // One loop, a queue of 16 and a flush far away: nothing is written before the stop.
+    node = await startLatchd({ threads: 1, env: { LATCH_AUDIT_LOG_QUEUE: '16',
+      LATCH_AUDIT_LOG_FLUSH_MS: '60000', LATCH_METRICS_LISTEN: `127.0.0.1:${mport}` } });
+    const t = await TenantCtx.create(node, 'auditfull');
+    for (let i = 0; i < 24; i++) {
+      const res = await t.tokenRequest({ client: t.admin, headers,
+        params: { grant_type: 'client_credentials', resource: t.apiIndicator, scope: 'all' } });
+      assert.equal(res.status, 200, 'the grants are served although their entries are dropped');
+    }
+    const metrics = (await http(`http://127.0.0.1:${mport}/metrics`)).text;
+    assert.match(metrics, /^latch_audit_log_dropped_total\{reason="queue_full"\} 8$/m, metrics);
+    assert.match(metrics, /^latch_audit_log_written_total 0$/m);
+    const warnings = node.logs.filter((l) => typeof l === 'object' &&
+      String(l.msg).startsWith('audit log: an entry was dropped'));
+    assert.equal(warnings.length, 1, 'one warning for the eight drops (rate-limited)');
+    const count = async () => (await adminQuery(
+      'SELECT count(*)::int AS n FROM logs WHERE tenant_id = $1', [t.id])).rows[0].n;
+    assert.equal(await count(), 0, 'nothing written yet');
+    const exit = await node.stop('SIGTERM');
+    assert.equal(exit.code, 0);
+    assert.equal(await count(), 16, 'the queued entries were written at shutdown');
+  });
+});
+
 describe('LATCH_AUDIT_LOG=off', () => {
   let srv;
   after(async () => {
