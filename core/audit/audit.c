@@ -517,3 +517,8 @@ bool latch_audit_tracked(const struct latch_request *req)
 {
     return req->on_answer == answered;
 }
+
+const char *latch_audit_key(const struct latch_request *req)
+{
+    return req->on_answer == answered ? ((const struct track *)req->on_answer_arg)->key : NULL;
+}

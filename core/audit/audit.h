@@ -65,6 +65,9 @@ void latch_audit_note_default(struct latch_request *req, enum latch_audit_field 
 /* Whether req is tracked. */
 bool latch_audit_tracked(const struct latch_request *req);
 
+/* The key req is tracked under (as given to latch_audit_track), NULL when not tracked. */
+const char *latch_audit_key(const struct latch_request *req);
+
 /* ---- the periodic retention task (retention.c), on the main thread ---- */
 
 struct event_base;

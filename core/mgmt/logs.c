@@ -33,7 +33,7 @@
  * endTime in epoch ms. The time bounds are compared with created_at itself so that partitions
  * outside them are pruned. */
 #define LOG_FILTER                                                                                 \
-    " FROM logs l WHERE l.tenant_id = $1"                                                          \
+    " FROM logs l WHERE l.tenant_id = $1 AND l.key NOT LIKE 'TriggerHook.%'"                       \
     " AND ($4::text IS NULL OR l.key = $4::text)"                                                  \
     " AND ($5::text IS NULL OR l.payload ->> 'userId' = $5::text)"                                 \
     " AND ($6::text IS NULL OR l.payload ->> 'applicationId' = $6::text)"                          \

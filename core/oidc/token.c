@@ -365,7 +365,8 @@ static void got_state(struct latch_tenant_state *st, const struct latch_error *e
     latch_client_get(ctx->req->loop, ctx->req->tenant->id, ctx->client_id, got_client, ctx);
 }
 
-/* The token request's audit-log key (Logto's ExchangeTokenBy.*), client and organization. */
+/* The audit log's client and organization of a token-endpoint style request, and for the token
+ * endpoint itself its key by grant type (Logto's ExchangeTokenBy.*). */
 static void note_grant(struct latch_request *req, const struct latch_form *form)
 {
     const char *grant = latch_form_get(form, "grant_type");
@@ -376,7 +377,8 @@ static void note_grant(struct latch_request *req, const struct latch_form *form)
         key = "ExchangeTokenBy.RefreshToken";
     else if (grant != NULL && strcmp(grant, "client_credentials") == 0)
         key = "ExchangeTokenBy.ClientCredentials";
-    latch_audit_track(req, key);
+    if (strncmp(latch_audit_key(req), "ExchangeTokenBy.", 16) == 0)
+        latch_audit_track(req, key);
     const char *client = latch_form_get(form, "client_id");
     if (client != NULL && strlen(client) <= MAX_CLIENT_ID)
         latch_audit_note(req, LATCH_AUDIT_APPLICATION_ID, client);

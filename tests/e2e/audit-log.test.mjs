@@ -149,6 +149,11 @@ describe('audit log', () => {
         params: { grant_type: 'authorization_code', code, redirect_uri: app.redirectUri,
           code_verifier: checks.pkceCodeVerifier } });
       assert.equal(reused.status, 400, reused.text);
+      const revoked = await http(`${a.base}/oidc/token/revocation`, { method: 'POST',
+        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}` },
+        body: new URLSearchParams({ token: tokens.refresh_token, token_type_hint: 'refresh_token' }).toString() });
+      assert.equal(revoked.status, 200, revoked.text);
     });
 
     it('every step is recorded under Logto\'s key, with the user, IP and user agent', async () => {
@@ -190,6 +195,12 @@ describe('audit log', () => {
       // Newest first.
       const times = mine.map((e) => e.createdAt);
       assert.deepEqual(times, [...times].sort((x, y) => y - x));
+
+      // The revocation (RFC 7009), by the application.
+      const { list: revocations } = await logsUntil(api, `?logKey=RevokeToken&applicationId=${app.id}`,
+        (l) => l.length === 1, 'RevokeToken');
+      assert.equal(revocations[0].payload.result, 'Success');
+      assert.equal(revocations[0].payload.ip, PROXIED_IP);
 
       // The interaction was created at /oidc/auth for the application.
       await logsUntil(api, `?logKey=Interaction.Create&applicationId=${app.id}`, (l) => l.length >= 1,
