@@ -763,7 +763,7 @@ static latch_rc parse_audit_log(const char *name, const char *value, struct latc
         cfg->audit_log = false;
         return LATCH_OK;
     }
-    return config_error(err, name, "\"%.16s\" is not on or off", value);
+    return config_error(err, name, "\"%.16s\" is not a switch; expected on or off", value);
 }
 
 /* ---- LATCH_AUTO_MIGRATE ---- */
