@@ -101,7 +101,7 @@ static const struct latch_stmt callback_load = {
            " coalesce(s.sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce((s.social_sign_in->>'automaticAccountLinking')::boolean, false),"
            " c.config::text, i.params->'_social'->>'verificationId',"
-           " i.params->'_social' ? 'profile'"
+           " i.params->'_social' ? 'profile', i.event"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN connectors c ON c.tenant_id = i.tenant_id AND c.id = $3"
@@ -525,6 +525,8 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
     }
     ac->info = *latch_plugin_info(ac->plugin);
     latch_audit_note(call->req, LATCH_AUDIT_CONNECTOR_VERSION, ac->info.version);
+    latch_audit_note_default(call->req, LATCH_AUDIT_EVENT,
+                             "SignIn"); /* as `identify` then sets it */
     factory = factory_tree(ac->plugin);
     meta = parse_object(latch_store_result_value(res, 0, 2));
     targets = yajl_tree_parse(latch_store_result_value(res, 0, 3), NULL, 0);
@@ -1140,6 +1142,8 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     cc->auto_link = !latch_store_result_isnull(res, 0, 7) &&
                     strcmp(latch_store_result_value(res, 0, 7), "t") == 0;
     const char *vid = colv(req, res, 9);
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, colv(req, res, 11));
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, "SignIn"); /* as `identify` then sets it */
     bool has_profile = !latch_store_result_isnull(res, 0, 10) &&
                        strcmp(latch_store_result_value(res, 0, 10), "t") == 0;
     if (cid == NULL || state == NULL || cc->factory_id == NULL || cc->sha256 == NULL ||
@@ -1208,6 +1212,8 @@ static void get_callback(struct latch_request *req, void *arg)
                    "This sign-in session has expired or was not found in this browser.");
         return;
     }
+    latch_audit_track(req, "Interaction.{event}.Verification.Social.Submit");
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_ID, cid);
     struct cb_call *cc = latch_arena_calloc(req->arena, 1, sizeof(*cc));
     if (cc == NULL) {
         error_page(req, 503, TITLE_FAILED, "The server is out of memory; try again.");
