@@ -525,8 +525,8 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
     }
     ac->info = *latch_plugin_info(ac->plugin);
     latch_audit_note(call->req, LATCH_AUDIT_CONNECTOR_VERSION, ac->info.version);
-    latch_audit_note_default(call->req, LATCH_AUDIT_EVENT,
-                             "SignIn"); /* as `identify` then sets it */
+    /* An event-less social flow is a sign-in, as `identify` then makes it. */
+    latch_audit_note_default(call->req, LATCH_AUDIT_EVENT, "SignIn");
     factory = factory_tree(ac->plugin);
     meta = parse_object(latch_store_result_value(res, 0, 2));
     targets = yajl_tree_parse(latch_store_result_value(res, 0, 3), NULL, 0);
@@ -1143,7 +1143,7 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
                     strcmp(latch_store_result_value(res, 0, 7), "t") == 0;
     const char *vid = colv(req, res, 9);
     latch_audit_note_default(req, LATCH_AUDIT_EVENT, colv(req, res, 11));
-    latch_audit_note_default(req, LATCH_AUDIT_EVENT, "SignIn"); /* as `identify` then sets it */
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, "SignIn"); /* as `identify` makes it */
     bool has_profile = !latch_store_result_isnull(res, 0, 10) &&
                        strcmp(latch_store_result_value(res, 0, 10), "t") == 0;
     if (cid == NULL || state == NULL || cc->factory_id == NULL || cc->sha256 == NULL ||
