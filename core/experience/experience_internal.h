@@ -34,9 +34,7 @@
 #define LATCH_XP_DEFAULT_PASSWORD_POLICY "{\"length\": {\"min\": 8, \"max\": 256}}"
 #define LATCH_XP_DEFAULT_SENTINEL_POLICY "{\"maxAttempts\": 100, \"lockoutDuration\": 60}"
 #define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
-/* schema/0004 and 0010. */
-#define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
-    "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
+/* schema/0010 (signUp's default: experience.h). */
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
     "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
@@ -128,6 +126,10 @@ void latch_xp_verification_not_found(struct latch_request *req);
  * has that identifier. */
 void latch_xp_identifier_in_use(struct latch_request *req, bool email);
 
+/* Answers 422 user.missing_profile with data.missingProfile, the comma-separated names in
+ * missing (Logto's MissingProfile values). */
+void latch_xp_missing_profile(struct latch_request *req, const char *missing);
+
 /* Answers 400 session.identifier_not_found (nobody identified yet, or no longer). */
 void latch_xp_identifier_not_found(struct latch_request *req);
 
@@ -164,6 +166,12 @@ struct latch_xp_methods {
 void latch_xp_methods_read(const struct latch_store_result *res, struct latch_xp_methods *m);
 
 /* ---- verification.c: password reset ---- */
+
+/* POST /api/experience/profile {type: "password", value} in the SignIn or Register event: the
+ * identified user, who has no password (else 422 user.password_exists_in_profile), gets this one
+ * once the tenant's policy accepts it (422 password.rejected), 204. Runs latch_xp_load itself;
+ * password is copied (the caller wipes its own). */
+void latch_xp_profile_password(struct latch_xp_call *call, const char *password);
 
 /* POST /api/experience/submit of a ForgotPassword interaction: sets the new password (from
  * PUT /api/experience/profile/password), ends the person's sessions, revokes their refresh

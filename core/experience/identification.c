@@ -276,17 +276,6 @@ static void code_register_done(struct latch_store_result *const *results, int n,
     latch_http_respond_json(req, 201, "{}", 2);
 }
 
-/* Answers 422 user.missing_profile naming what registration still needs. */
-static void missing_profile(struct latch_request *req, const char *what)
-{
-    char body[160];
-    int len = snprintf(body, sizeof(body),
-                       "{\"code\":\"user.missing_profile\",\"message\":\"Provide the %s before "
-                       "creating the account.\",\"data\":{\"missingProfile\":[\"%s\"]}}",
-                       what, what);
-    latch_http_respond_json(req, 422, body, (size_t)len);
-}
-
 /* Identification with a verified code (results: the code row, the methods). */
 static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
                        const struct latch_store_result *code, const struct latch_xp_methods *m)
@@ -322,11 +311,11 @@ static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
             return;
         }
         if (!call->ia.has_pending && (m->sign_up.identifiers & LATCH_XP_ID_USERNAME)) {
-            missing_profile(req, "username");
+            latch_xp_missing_profile(req, "username");
             return;
         }
         if (!call->ia.has_pending && m->sign_up.password) {
-            missing_profile(req, "password");
+            latch_xp_missing_profile(req, "password");
             return;
         }
         if (latch_users_new_id(ic->user_id) != LATCH_OK) {
@@ -416,7 +405,8 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
     }
     /* signUp.verify: no account before the email or phone it asks for is proven by a code. */
     if (m.sign_up.verify && (m.sign_up.identifiers & (LATCH_XP_ID_EMAIL | LATCH_XP_ID_PHONE))) {
-        missing_profile(req, (m.sign_up.identifiers & LATCH_XP_ID_EMAIL) ? "email" : "phone");
+        latch_xp_missing_profile(req,
+                                 (m.sign_up.identifiers & LATCH_XP_ID_EMAIL) ? "email" : "phone");
         return;
     }
     if (latch_users_new_id(ic->user_id) != LATCH_OK) {

@@ -517,15 +517,57 @@ static void put_interaction_event(struct latch_request *req, void *arg)
 
 /* ---- POST /api/experience/submit ---- */
 
+void latch_xp_missing_profile(struct latch_request *req, const char *missing)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "code");
+    latch_json_string(&j, "user.missing_profile");
+    latch_json_key(&j, "message");
+    latch_json_string(&j, "You need to provide additional info before signing in.");
+    latch_json_key(&j, "data");
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "missingProfile");
+    latch_json_begin_array(&j);
+    for (const char *p = missing; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        latch_json_string_n(&j, p, len);
+        p += len + (p[len] == ',');
+    }
+    latch_json_end_array(&j);
+    latch_json_end_object(&j);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 422, &j);
+}
+
+/* What the identified user still lacks (one row, "a,b" text; no row when nobody is). */
+// clang-format off
+static const struct latch_stmt missing_stmt = {
+    .name = "xp_submit_missing",
+    .sql = "SELECT array_to_string(" LATCH_XP_MISSING_PROFILE_SQL("u", "s") ", ',')"
+           " FROM interactions i"
+           " JOIN users u ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea",
+    .nparams = 2,
+};
+// clang-format on
+
 static void submit_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
 {
     struct latch_request *req = call->req;
-    if (call->ia.result_user_id == NULL) {
+    if (call->ia.result_user_id == NULL || latch_store_result_rows(res[0]) != 1) {
         latch_xp_identifier_not_found(req);
         return;
     }
     if (latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD) {
         latch_xp_password_reset_submit(call);
+        return;
+    }
+    const char *missing = latch_store_result_value(res[0], 0, 0);
+    if (missing[0] != '\0') {
+        latch_xp_missing_profile(req, missing);
         return;
     }
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
@@ -552,8 +594,11 @@ static void post_submit(struct latch_request *req, void *arg)
 {
     latch_audit_track(req, "Interaction.{event}.Submit");
     struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call != NULL)
-        latch_xp_load(call, NULL, 0, submit_loaded);
+    if (call == NULL)
+        return;
+    struct latch_store_op extra = {.stmt = &missing_stmt,
+                                   .params = {req->tenant->id, call->id_hash}};
+    latch_xp_load(call, &extra, 1, submit_loaded);
 }
 
 /* ---- registration ---- */

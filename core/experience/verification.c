@@ -135,7 +135,8 @@ static const struct latch_stmt username_taken = {
  * identified, or the user is gone). */
 static const struct latch_stmt reset_user = {
     .name = "xp_reset_user",
-    .sql = "SELECT u.id, u.username, u.primary_email, u.primary_phone, u.name"
+    .sql = "SELECT u.id, u.username, u.primary_email, u.primary_phone, u.name,"
+           " u.password_encrypted IS NOT NULL"
            " FROM interactions i JOIN users u ON u.tenant_id = i.tenant_id"
            " AND u.id = i.result_user_id"
            " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
@@ -150,6 +151,18 @@ static const struct latch_stmt new_password_set = {
            " 'passwordEncryptionMethod', 'Argon2i'))"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
            " AND event = 'ForgotPassword' AND result_user_id = $3 RETURNING 1",
+    .nparams = 4,
+};
+
+/* POST /api/experience/profile {type: "password"}: the identified user ($3), who has none, gets
+ * one at once. */
+static const struct latch_stmt profile_password_set = {
+    .name = "xp_profile_password_set",
+    .sql = "UPDATE users u SET password_encrypted = $4, password_encryption_method = 'Argon2i',"
+           " updated_at = now() FROM interactions i"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()"
+           " AND i.result_user_id = $3 AND u.tenant_id = $1 AND u.id = $3"
+           " AND u.password_encrypted IS NULL RETURNING 1",
     .nparams = 4,
 };
 
@@ -544,6 +557,7 @@ static void post_password(struct latch_request *req, void *arg)
 /* ---- POST /api/experience/verification/new-password-identity ---- */
 
 struct npi_call {
+    bool profile; /* POST /api/experience/profile, not PUT …/profile/password */
     const char *username;
     char user_id[LATCH_USERS_ID_LEN + 1]; /* a password reset's user */
     char *password;                       /* heap, wiped */
@@ -754,11 +768,15 @@ static void np_set_done(struct latch_store_result *const *results, int n,
         latch_xp_store_error(call->req, err);
         return;
     }
+    struct npi_call *nc = call->data;
     if (latch_store_result_rows(results[0]) < 1) {
-        /* Expired, or the event or the person changed meanwhile. */
+        /* Expired, or the event or the person changed meanwhile (or, for the profile, someone
+         * set a password meanwhile). */
         latch_xp_identifier_not_found(call->req);
         return;
     }
+    if (nc->profile)
+        latch_http_log(call->req, LATCH_LOG_INFO, "user %s: password set at sign-in", nc->user_id);
     latch_http_respond(call->req, 204, NULL, NULL, 0);
 }
 
@@ -774,7 +792,7 @@ static void np_done(void *arg)
         return;
     }
     struct latch_store_op op = {
-        .stmt = &new_password_set,
+        .stmt = nc->profile ? &profile_password_set : &new_password_set,
         .params = {req->tenant->id, call->id_hash, nc->user_id, nc->hash},
     };
     latch_xp_exec(call, &op, 1, np_set_done);
@@ -786,15 +804,25 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
     struct npi_call *nc = call->data;
     struct latch_request *req = call->req;
     const struct latch_store_result *user = results[0];
-    if (latch_xp_event_parse(call->ia.event) != LATCH_XP_EVENT_FORGOT_PASSWORD) {
+    bool reset = latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD;
+    if (reset == nc->profile) {
         npi_cleanup(call);
         latch_http_respond_errorf(req, 400, "session.invalid_interaction_type",
-                                  "A new password is set only in the ForgotPassword event.");
+                                  nc->profile ? "Use PUT /api/experience/profile/password to "
+                                                "reset a password."
+                                              : "A new password is set only in the "
+                                                "ForgotPassword event.");
         return;
     }
     if (call->ia.result_user_id == NULL || latch_store_result_rows(user) < 1) {
         npi_cleanup(call);
         latch_xp_identifier_not_found(req);
+        return;
+    }
+    if (nc->profile && strcmp(latch_store_result_value(user, 0, 5), "t") == 0) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 422, "user.password_exists_in_profile",
+                                  "This account already has a password.");
         return;
     }
     snprintf(nc->user_id, sizeof(nc->user_id), "%s", latch_store_result_value(user, 0, 0));
@@ -808,6 +836,21 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
         .name = latch_store_result_isnull(user, 0, 4) ? NULL : latch_store_result_value(user, 0, 4),
     };
     check_and_hash(call, &info, np_done);
+}
+
+void latch_xp_profile_password(struct latch_xp_call *call, const char *password)
+{
+    struct latch_request *req = call->req;
+    struct npi_call *nc = latch_arena_calloc(req->arena, 1, sizeof(*nc));
+    if (nc == NULL || (nc->password = password_dup(password)) == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    nc->profile = true;
+    call->data = nc;
+    call->cleanup = npi_cleanup;
+    struct latch_store_op extra = {.stmt = &reset_user, .params = {req->tenant->id, call->id_hash}};
+    latch_xp_load(call, &extra, 1, np_loaded);
 }
 
 static void put_profile_password(struct latch_request *req, void *arg)

@@ -18,6 +18,7 @@
 
 #include "audit/audit.h"
 #include "config/config.h"
+#include "experience/experience.h"
 #include "http/cookie.h"
 #include "jose/secret.h"
 #include "oidc/claims.h"
@@ -627,14 +628,20 @@ void latch_oidc_authorize(struct latch_request *req, void *arg)
 
 /* ---- resume after the hosted sign-in ---- */
 
+/* The Experience API's submit checked the same profile; a client that skipped it is sent back
+ * to the page, which submits and asks for what is missing. */
+// clang-format off
 static const struct latch_stmt find_interaction = {
     .name = "auth_find_interaction",
-    .sql = "SELECT i.params::text, i.result_user_id, u.is_suspended "
-           "FROM interactions i LEFT JOIN users u "
-           "ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id "
-           "WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
+    .sql = "SELECT i.params::text, i.result_user_id, u.is_suspended,"
+           " array_to_string(" LATCH_XP_MISSING_PROFILE_SQL("u", "s") ", ',')"
+           " FROM interactions i LEFT JOIN users u"
+           " ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
     .nparams = 2,
 };
+// clang-format on
 
 static const struct latch_stmt insert_session = {
     .name = "auth_insert_session",
@@ -684,8 +691,9 @@ static void interaction_found(struct latch_store_result *const *results, int n,
                               "start again.");
         return;
     }
-    if (latch_store_result_isnull(r, 0, 1)) {
-        /* Not signed in yet: back to the page. */
+    if (latch_store_result_isnull(r, 0, 1) || latch_store_result_isnull(r, 0, 3) ||
+        latch_store_result_value(r, 0, 3)[0] != '\0') {
+        /* Not signed in yet, or the profile is incomplete: back to the page. */
         latch_http_add_header(req, "Location",
                               latch_arena_printf(req->arena, "%s/sign-in", rc->state->endpoint));
         latch_tenant_state_unref(rc->state);

@@ -22,9 +22,12 @@
   let csrfToken = '';
   let passwordPolicy = null;
   let info = null; // GET /interaction, once read
-  // The code flow under way: {kind: 'signIn' | 'register' | 'forgot', step: 'address' | 'code' |
-  // 'password', identifier: {type, value}, verificationId}, or null.
+  // The code flow under way: {kind: 'signIn' | 'register' | 'forgot' | 'bind' | 'username' |
+  // 'password', step: 'address' | 'code' | 'username' | 'password', identifier: {type, value},
+  // verificationId}, or null. The last three complete an account that lacks what the sign-up
+  // settings require (user.missing_profile) before the sign-in finishes.
   let flow = null;
+  let bindTypes = []; // what a 'bind' flow takes: ['email'], ['phone'] or both
   // The server embeds the translations of the page's language (<html lang>).
   let strings = {};
   try {
@@ -131,7 +134,8 @@
         return t(mode === 'register' ? 'error.registrationDisabled' : 'error.signInDisabled');
       case 'guard.invalid_input':
         if (flow) {
-          return t(flow.step === 'code' ? 'error.codeInvalid' : 'error.addressInvalid');
+          return t(flow.step === 'code' ? 'error.codeInvalid'
+            : flow.step === 'username' ? 'error.usernameInvalid' : 'error.addressInvalid');
         }
         if (mode === 'register' && /^identifier\.value/.test(error.message)) {
           return t('error.usernameInvalid');
@@ -241,6 +245,16 @@
     applyStrings(info);
     renderSocial(info.socialConnectors);
     offerCodes();
+    if (info.identified && info.interactionEvent !== 'ForgotPassword') {
+      // Back from a social sign-in, or a reload: someone is signed in already, and the account
+      // may still lack what the sign-up settings require.
+      try {
+        await finish();
+      } catch (error) {
+        showError(messageFor(error), []);
+      }
+      return;
+    }
     if (flow) {
       return;
     }
@@ -340,6 +354,9 @@
     if (!info) {
       return [];
     }
+    if (kind === 'bind') {
+      return bindTypes;
+    }
     if (kind === 'forgot') {
       const methods = Array.isArray(info.forgotPasswordMethods) ? info.forgotPasswordMethods : [];
       return ['email', 'phone'].filter((type) =>
@@ -414,15 +431,20 @@
     return types.includes('phone') && /^\d{6,15}$/.test(digits) ? { type: 'phone', value: digits } : null;
   }
 
+  function submitLabel() {
+    return t(flow.step === 'address' ? 'sendCode'
+      : flow.step === 'password' && flow.kind === 'forgot' ? 'setPassword' : 'continue');
+  }
+
   function showStep() {
     const step = flow.step;
-    $('cf-address-field').hidden = false;
-    cfAddress.readOnly = step !== 'address';
+    $('cf-address-field').hidden = step === 'password' && flow.kind === 'password';
+    cfAddress.readOnly = step !== 'address' && step !== 'username';
     $('cf-code-field').hidden = step !== 'code';
     $('cf-password-field').hidden = step !== 'password';
     cfResend.hidden = step !== 'code';
-    cfSubmit.textContent = t(step === 'address' ? 'sendCode' : step === 'code' ? 'continue' : 'setPassword');
-    const target = step === 'address' ? cfAddress : step === 'code' ? cfCode : cfPassword;
+    cfSubmit.textContent = submitLabel();
+    const target = step === 'address' || step === 'username' ? cfAddress : step === 'code' ? cfCode : cfPassword;
     target.focus();
   }
 
@@ -434,17 +456,26 @@
     for (const id of ['form', 'alt-line', 'social', 'social-divider', 'to-register-line', 'to-sign-in-line']) {
       $(id).hidden = true;
     }
-    const title = t(kind === 'forgot' ? 'title.forgot' : kind === 'register' ? 'title.register' : 'title.signIn');
+    const completing = kind === 'bind' || kind === 'username' || kind === 'password';
+    const title = t(completing ? 'title.complete' : kind === 'forgot' ? 'title.forgot'
+      : kind === 'register' ? 'title.register' : 'title.signIn');
     document.title = title;
     $('heading').textContent = title;
-    $('cf-intro').textContent = t(kind === 'forgot' ? 'intro.forgot' : 'intro.code');
-    $('cf-address-label').textContent = addressLabel(types);
+    $('cf-intro').textContent = t(completing ? 'intro.' + kind : kind === 'forgot' ? 'intro.forgot' : 'intro.code');
+    $('cf-address-label').textContent = kind === 'username' ? t('username') : addressLabel(types);
     cfAddress.type = types.length === 1 && types[0] === 'email' ? 'email' : types.length === 1 ? 'tel' : 'text';
     cfAddress.setAttribute('autocomplete', types.length === 1 && types[0] === 'phone' ? 'tel' : 'email');
-    cfAddress.value = identifier.value.includes('@') ? identifier.value.trim() : '';
+    cfAddress.value = !completing && identifier.value.includes('@') ? identifier.value.trim() : '';
+    if (kind === 'username') {
+      cfAddress.type = 'text';
+      cfAddress.setAttribute('autocomplete', 'username');
+      flow.step = 'username';
+    } else if (kind === 'password') {
+      flow.step = 'password';
+    }
     cfCode.value = '';
     cfPassword.value = '';
-    if (kind === 'forgot' && passwordPolicy && passwordPolicy.length && passwordPolicy.length.min) {
+    if ((kind === 'forgot' || kind === 'password') && passwordPolicy && passwordPolicy.length && passwordPolicy.length.min) {
       const hint = $('cf-password-hint');
       hint.textContent = t('passwordHint', { min: passwordPolicy.length.min });
       hint.hidden = false;
@@ -479,7 +510,37 @@
   }
 
   function flowEvent() {
-    return flow.kind === 'forgot' ? 'ForgotPassword' : flow.kind === 'register' ? 'Register' : 'SignIn';
+    // A 'bind' code goes to someone identified already, whatever the event (the server sends it
+    // with the BindNewIdentifier template).
+    return flow.kind === 'forgot' ? 'ForgotPassword'
+      : flow.kind === 'register' || (flow.kind === 'bind' && mode === 'register') ? 'Register' : 'SignIn';
+  }
+
+  // Opens the step that gives the account what user.missing_profile names (one at a time; submit
+  // asks again for the next).
+  function openComplete(missing) {
+    setBusy(false);
+    if (missing === 'username' || missing === 'password') {
+      openFlow(missing, false);
+      return;
+    }
+    bindTypes = missing === 'emailOrPhone' ? ['email', 'phone'] : [missing === 'phone' ? 'phone' : 'email'];
+    openFlow('bind', false);
+  }
+
+  // Submits the interaction and goes on to the application, or asks for what the account lacks.
+  async function finish() {
+    try {
+      const result = await call('POST', '/submit', {});
+      window.location.assign(result.redirectTo);
+    } catch (error) {
+      const missing = error instanceof ApiError && error.code === 'user.missing_profile' && error.data &&
+        Array.isArray(error.data.missingProfile) ? error.data.missingProfile[0] : null;
+      if (!missing) {
+        throw error;
+      }
+      openComplete(missing);
+    }
   }
 
   async function sendCode() {
@@ -507,7 +568,9 @@
         return false;
       }
       flow.identifier = parsed;
-      await call('PUT', '', { interactionEvent: flowEvent() });
+      if (flow.kind !== 'bind') {
+        await call('PUT', '', { interactionEvent: flowEvent() });
+      }
       await sendCode();
       flow.step = 'code';
       return true;
@@ -520,17 +583,37 @@
       }
       await call('POST', '/verification/verification-code/verify',
         { identifier: flow.identifier, verificationId: flow.verificationId, code });
+      if (flow.kind === 'bind') {
+        await call('POST', '/profile', { type: flow.identifier.type, verificationId: flow.verificationId });
+        await finish();
+        return false;
+      }
       await call('POST', '/identification', { verificationId: flow.verificationId });
       if (flow.kind === 'forgot') {
         flow.step = 'password';
         return true;
       }
-      const result = await call('POST', '/submit', {});
-      window.location.assign(result.redirectTo);
+      await finish();
+      return false;
+    }
+    if (flow.step === 'username') {
+      const name = cfAddress.value.trim();
+      if (!/^[A-Za-z_]\w*$/.test(name)) {
+        showError(t('error.usernameInvalid'), [cfAddress]);
+        return false;
+      }
+      await call('POST', '/profile', { type: 'username', value: name });
+      await finish();
       return false;
     }
     if (!cfPassword.value) {
       showError(t('error.newPasswordRequired'), [cfPassword]);
+      return false;
+    }
+    if (flow.kind === 'password') {
+      await call('POST', '/profile', { type: 'password', value: cfPassword.value });
+      cfPassword.value = '';
+      await finish();
       return false;
     }
     await call('PUT', '/profile/password', { password: cfPassword.value });
@@ -558,7 +641,7 @@
     try {
       moved = await codeStep();
     } catch (error) {
-      const field = step === 'address' ? cfAddress : step === 'code' ? cfCode : cfPassword;
+      const field = step === 'address' || step === 'username' ? cfAddress : step === 'code' ? cfCode : cfPassword;
       showError(messageFor(error), [field]);
       field.focus();
     } finally {
@@ -567,7 +650,7 @@
         if (moved) {
           showStep();
         } else {
-          cfSubmit.textContent = t(flow.step === 'address' ? 'sendCode' : flow.step === 'code' ? 'continue' : 'setPassword');
+          cfSubmit.textContent = submitLabel();
         }
       }
     }
@@ -649,8 +732,7 @@
       } else {
         await signIn(id, secret);
       }
-      const result = await call('POST', '/submit', {});
-      window.location.assign(result.redirectTo);
+      await finish();
     } catch (error) {
       setBusy(false);
       const fields = fieldsFor(error);

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { adminQuery, buildDir, startLatchd } from './lib/harness.mjs';
+import { adminQuery, buildDir, randomId, startLatchd } from './lib/harness.mjs';
 import { CookieJar, ExperienceClient, TenantCtx, eventually, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 
@@ -151,6 +151,16 @@ describe('social sign-in through the Experience API (a custom sign-in UI)', () =
     assert.equal(users.length, 1);
     assert.equal(users[0].name, zoe.name);
     assert.equal(users[0].primary_email, zoe.email, 'the verified email becomes the primary email');
+
+    // The tenant's signUp asks for a username (the default), which the provider did not give:
+    // Logto's user.missing_profile, fulfilled through the profile (the social identity stands in
+    // for the password).
+    const missing = await xp.call('POST', '/submit');
+    assert.equal(missing.status, 422, missing.text);
+    assert.equal(missing.json().code, 'user.missing_profile');
+    assert.deepEqual(missing.json().data.missingProfile, ['username']);
+    const named = await xp.call('POST', '/profile', { type: 'username', value: `zoe_${randomId(6)}` });
+    assert.equal(named.status, 204, named.text);
 
     const sub = await xp.call('POST', '/submit');
     assert.equal(sub.status, 200, sub.text);

@@ -69,7 +69,7 @@ async function startMockUpstream() {
 /** Users of the tenant whose identities hold target with userId (superuser: no RLS). */
 async function usersWithIdentity(tenant, target, userId) {
   const r = await adminQuery(
-    "SELECT id, name, primary_email, identities FROM users WHERE tenant_id = $1 AND identities->$2->>'userId' = $3",
+    "SELECT id, username, name, primary_email, identities FROM users WHERE tenant_id = $1 AND identities->$2->>'userId' = $3",
     [tenant, target, userId]);
   return r.rows;
 }
@@ -336,6 +336,7 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
   });
   const ada = hfUser('ada');
   const failing = hfUser('eve'); // signs in only through failures: must never become a user
+  const bob = hfUser('bob'); // signs up while the tenant requires a username
   let fake;
   let srv;
   let browser;
@@ -348,7 +349,7 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
   let adaSub;
   before(async () => {
     const mod = await import('./lib/fake-hf.mjs');
-    fake = await mod.startFakeHf({ users: [ada, failing] });
+    fake = await mod.startFakeHf({ users: [ada, failing, bob] });
     srv = await startLatchd({
       env: {
         LATCH_CONNECTOR_DIR: connectorDir,
@@ -405,7 +406,10 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
       config: { clientId: fake.clientId, clientSecret: '********', scope: 'openid profile email' },
     }), 200, 'PATCH keeps the secret');
     assert.equal(patched.config.clientSecret, '********');
-    await ctx.patchSignInExp({ socialSignInConnectorTargets: ['huggingface'] });
+    // The reference guide's optional step: no sign-up identifier when only social sign-in is
+    // needed (with one, a new social user is asked for it; tested below).
+    await ctx.patchSignInExp({ socialSignInConnectorTargets: ['huggingface'],
+      signUp: { identifiers: [], password: false, verify: false } });
   });
 
   it('"Continue with Hugging Face": a new user from the HF profile, tokens for the app', async () => {
@@ -448,6 +452,37 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
       await pc.close();
     }
     assert.equal(await userCount(ctx.id), n);
+  });
+
+  it('with a username required at sign-up, a new Hugging Face user chooses one on the page before reaching the app', async () => {
+    await ctx.patchSignInExp({ signUp: { identifiers: ['username'], password: true, verify: false } });
+    fake.user = bob.sub;
+    fake.failures = {};
+    const pc = await newPage(browser);
+    try {
+      const checks = await flowChecks();
+      await hfSignIn(pc.page, checks);
+      // Back on the sign-in page: one more step, a username (a social identity stands in for
+      // the password).
+      await pc.page.locator('form#code-form').waitFor({ state: 'visible' });
+      assert.equal((await pc.page.locator('h1#heading').innerText()).trim(), 'One more step');
+      assert.equal((await pc.page.locator('label#cf-address-label').innerText()).trim(), 'Username');
+      assert.equal(cb.hits.filter((h) => h.url.includes(checks.state)).length, 0, 'the app got nothing yet');
+      const username = `bob_${randomId(6)}`;
+      await pc.page.locator('input#cf-address').fill(username);
+      await pc.page.locator('button#cf-submit').click();
+      const landed = await waitForUrlPrefix(pc.page, app.redirectUri);
+      const tokens = await client.authorizationCodeGrant(config, new URL(landed), {
+        pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
+      });
+      const rows = await usersWithIdentity(ctx.id, 'huggingface', bob.sub);
+      assert.equal(rows.length, 1);
+      assert.equal(tokens.claims().sub, rows[0].id);
+      assert.equal(rows[0].username, username);
+    } finally {
+      await pc.close();
+      await ctx.patchSignInExp({ signUp: { identifiers: [], password: false, verify: false } });
+    }
   });
 
   for (const [what, failures, decision, pattern] of [
