@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "experience/experience_internal.h"
 #include "messages/messages.h"
 #include "util/json.h"
@@ -427,6 +428,7 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
 static void post_identification(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call;
+    latch_audit_track(req, "Interaction.{event}.Identifier.Submit");
     yajl_val body = latch_xp_begin_body(req, sizeof(struct id_call), &call);
     if (body == NULL)
         return;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "mgmt/mgmt.h"
@@ -36,7 +37,7 @@ static const struct latch_stmt load_stmt = {
            " coalesce(s.language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb)::text,"
            " i.params ? '_pending',"
            " coalesce(s.rate_limits, '{}'::jsonb)::text,"
-           " i.params ? '_newPassword'"
+           " i.params ? '_newPassword', i.params->>'client_id'"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN applications a ON a.tenant_id = i.tenant_id"
@@ -205,6 +206,12 @@ static void load_done(struct latch_store_result *const *results, int n,
     ia->has_pending = strcmp(latch_store_result_value(res, 0, 12), "t") == 0;
     ia->rate_limits = col(req, res, 13);
     ia->has_new_password = strcmp(latch_store_result_value(res, 0, 14), "t") == 0;
+    /* What the audit log says about the request, when it is tracked (a handler may have
+     * noted the event of its body already). */
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, ia->event);
+    latch_audit_note_default(req, LATCH_AUDIT_USER_ID,
+                             ia->result_user_id ? ia->result_user_id : ia->verified_user_id);
+    latch_audit_note_default(req, LATCH_AUDIT_APPLICATION_ID, col(req, res, 15));
     if (ia->csrf_token == NULL || ia->sign_in_mode == NULL || ia->password_policy == NULL ||
         ia->sentinel_policy == NULL || ia->language_info == NULL || ia->rate_limits == NULL) {
         end_early(call);
@@ -534,6 +541,8 @@ static void put_event(struct latch_request *req, bool reset)
                      : ec->event == LATCH_XP_EVENT_REGISTER ? "Register"
                                                             : "ForgotPassword";
     ec->reset = reset;
+    latch_audit_track(req, "Interaction.{event}.Update");
+    latch_audit_note(req, LATCH_AUDIT_EVENT, ec->event_text);
     struct latch_store_op extra = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
     latch_xp_load(call, &extra, 1, event_loaded);
 }
@@ -636,6 +645,7 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
 
 static void post_submit(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "Interaction.{event}.Submit");
     struct latch_xp_call *call = latch_xp_begin(req, true);
     if (call == NULL)
         return;

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "metrics/metrics.h"
@@ -407,6 +408,8 @@ static void pw_done(void *arg)
     struct latch_request *req = call->req;
     const char *tenant = req->tenant->id;
     password_free(&pc->password);
+    if (pc->found)
+        latch_audit_note(req, LATCH_AUDIT_USER_ID, pc->user_id);
 
     if (!pc->ok) {
         char max[16], minutes[16];
@@ -429,6 +432,7 @@ static void pw_done(void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
+    latch_audit_note(req, LATCH_AUDIT_VERIFICATION_ID, pc->verification_id);
     struct latch_store_op ops[2] = {
         {.stmt = &password_ok,
          .params = {tenant, call->id_hash, pc->key, pc->user_id, pc->verification_id}},
@@ -515,6 +519,7 @@ static const struct latch_stmt *sentinel_get_stmt(const char *type)
 static void post_password(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call;
+    latch_audit_track(req, "Interaction.{event}.Verification.Password.Submit");
     yajl_val body = latch_xp_begin_body(req, sizeof(struct pw_call), &call);
     if (body == NULL)
         return;

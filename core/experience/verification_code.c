@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "messages/messages.h"
@@ -478,6 +479,17 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
     new_code_start(&sc->nc, &m.code_policy);
 }
 
+/* The audit-log key of a code step (Logto: Interaction.<event>.Verification.<type>.<action>). */
+static const char *code_key(const char *type, const char *action)
+{
+    bool phone = strcmp(type, "phone") == 0;
+    if (strcmp(action, "Create") == 0)
+        return phone ? "Interaction.{event}.Verification.PhoneVerificationCode.Create"
+                     : "Interaction.{event}.Verification.EmailVerificationCode.Create";
+    return phone ? "Interaction.{event}.Verification.PhoneVerificationCode.Submit"
+                 : "Interaction.{event}.Verification.EmailVerificationCode.Submit";
+}
+
 static void post_send(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call;
@@ -489,7 +501,10 @@ static void post_send(struct latch_request *req, void *arg)
     bool ok = read_code_identifier(req, body, &type, &value) &&
               latch_xp_get_str(req, body, "interactionEvent", "interactionEvent", 32, true, &event);
     if (ok) {
+        latch_audit_track(req, code_key(type, "Create"));
         sc->event = latch_xp_event_parse(event);
+        if (sc->event != LATCH_XP_EVENT_NONE)
+            latch_audit_note(req, LATCH_AUDIT_EVENT, event);
         sc->nc.template = sc->event == LATCH_XP_EVENT_SIGN_IN ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
                           : sc->event == LATCH_XP_EVENT_REGISTER
                               ? LATCH_MESSAGES_TEMPLATE_REGISTER
@@ -683,6 +698,8 @@ static void post_verify(struct latch_request *req, void *arg)
               latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid) &&
               latch_xp_get_str(req, body, "code", "code", LATCH_XP_CODE_INPUT_MAX, true, &code);
     if (ok) {
+        latch_audit_track(req, code_key(type, "Submit"));
+        latch_audit_note(req, LATCH_AUDIT_VERIFICATION_ID, vid);
         vc->type = latch_arena_strdup(req->arena, type);
         vc->value = latch_arena_strdup(req->arena, value);
         vc->verification_id = latch_arena_strdup(req->arena, vid);

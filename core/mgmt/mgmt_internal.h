@@ -46,6 +46,16 @@ latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
 latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
     LATCH_MUST_CHECK; /* email_templates.c */
+latch_rc latch_mgmt_logs_register(struct latch_server *srv) LATCH_MUST_CHECK; /* logs.c */
+
+/* ---- the audit log of changes (logs.c) ---- */
+
+/* The audit-log key of a protected route (a static string), NULL for routes that change nothing
+ * (GET) or are not recorded. Main thread, at registration. */
+const char *latch_mgmt_change_key(enum latch_http_method method, const char *pattern);
+/* Tracks req under key (NULL: nothing) with the caller's application id (borrowed for the
+ * call), the path and the ids the path names. Loop thread, once the caller is authenticated. */
+void latch_mgmt_change_track(struct latch_request *req, const char *key, const char *caller);
 
 /* ---- connector configs at rest (connectors.c) ---- */
 

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience.h"
 #include "http/cookie.h"
@@ -392,6 +393,8 @@ static void start_interaction(struct auth_ctx *a)
         .same_site = "Lax",
     };
     latch_http_set_cookie(req, &cookie);
+    latch_audit_track(req, "Interaction.Create");
+    latch_audit_note(req, LATCH_AUDIT_APPLICATION_ID, a->client->id);
     const char *p[4] = {a->state->id, hash, params, csrf};
     latch_store_query(latch_loop_store(req->loop), a->state->id, &insert_interaction, p,
                       interaction_stored, req);

@@ -13,6 +13,7 @@
 #include "jose/jws.h"
 #include "jose/secret.h"
 #include "oidc/claims.h"
+#include "audit/audit.h"
 #include "oidc/oidc_internal.h"
 #include "rbac/scopes.h"
 #include "util/json.h"
@@ -464,6 +465,7 @@ static void code_used(struct latch_store_result *const *results, int n,
     }
     is->grant_id = col(c, 1, a);
     is->user_id = col(c, 3, a);
+    latch_audit_note(tr->req, LATCH_AUDIT_USER_ID, is->user_id);
     is->sid = col(c, 4, a);
     is->scope = col(c, 6, a);
     is->resource = col(c, 7, a);
@@ -568,6 +570,7 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     }
     is->grant_id = col(t, 1, a);
     is->user_id = col(t, 2, a);
+    latch_audit_note(tr->req, LATCH_AUDIT_USER_ID, is->user_id);
     is->sid = col(t, 3, a);
     is->scope = col(t, 4, a);
     is->resource = col(t, 5, a);

@@ -29,7 +29,7 @@ import {
   startCallbackServer,
   waitForUrlPrefix,
 } from './lib/browser.mjs';
-import { REFERENCE_SCOPE, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
+import { REFERENCE_SCOPE, TenantCtx, eventually, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
 import { totp } from './lib/totp.mjs';
 
@@ -308,6 +308,18 @@ describe('social sign-in with the mock connector', () => {
     }
     assert.equal(await userCount(ctx.id), before2);
     assert.equal((await usersWithIdentity(ctx.id, 'mock', mallory.id)).length, 0);
+  });
+
+  it('the audit log has the hosted page\'s callbacks: the signed-in one, and the wrong state as an error', async () => {
+    const api2 = await ctx.api();
+    const key = 'Interaction.SignIn.Verification.Social.Submit';
+    let list = [];
+    await eventually(async () => {
+      list = expectStatus(await api2.get(`/logs?logKey=${key}&page_size=100`), 200, key);
+      return list.some((e) => e.payload.result === 'Success') && list.some((e) => e.payload.result === 'Error');
+    }, `${key}: a Success and an Error`, 5000);
+    for (const e of list) assert.equal(e.payload.connectorId, connector.id, JSON.stringify(e));
+    assert.equal(list.find((e) => e.payload.result === 'Error').payload.error.status, 400);
   });
 
   it('a callback without the interaction cookie is an error page; a form POST becomes a 303 to the GET', async () => {
