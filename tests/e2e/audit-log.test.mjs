@@ -31,7 +31,7 @@ async function logsUntil(api, query, pred, what) {
     const res = await api.get(`/logs${query}`);
     last = { list: expectStatus(res, 200, `GET /api/logs${query}`), res };
     return pred(last.list);
-  }, what, 5000);
+  }, what, 15000);
   return last;
 }
 
@@ -261,7 +261,7 @@ describe('audit log', () => {
         await a.tokenRequest({ client: a.admin,
           params: { grant_type: 'client_credentials', resource: a.apiIndicator, scope: 'all' } });
       }
-      await eventually(async () => (await count()) >= before + 3, 'the three new entries', 5000);
+      await eventually(async () => (await count()) >= before + 3, 'the three new entries', 15000);
       const total = await count();
       assert.ok(total >= 5, `Total-Number ${total}`);
       const p1 = await api.get('/logs?page=1&page_size=2');

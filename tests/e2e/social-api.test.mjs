@@ -208,7 +208,11 @@ describe('social sign-in through the Experience API (a custom sign-in UI)', () =
       .filter((e) => e.payload.result === 'Success');
     const create = 'Interaction.SignIn.Verification.Social.Create';
     const submit = 'Interaction.SignIn.Verification.Social.Submit';
-    await eventually(async () => (await list(submit)).length >= 2, `${submit} entries`, 5000);
+    // Each event loop flushes its own batch, so the entries of one flow reach the table
+    // independently: wait until every one this test reads is there.
+    await eventually(async () => (await list(create)).length >= 2 && (await list(submit)).length >= 2
+      && (await list('Interaction.SignIn.Submit')).some((e) => e.payload.userId === zoeSub),
+    'the social and sign-in entries', 15000);
     for (const key of [create, submit]) {
       const entries = await list(key);
       assert.ok(entries.length >= 2, `${key}: ${entries.length}`);

@@ -317,7 +317,7 @@ describe('social sign-in with the mock connector', () => {
     await eventually(async () => {
       list = expectStatus(await api2.get(`/logs?logKey=${key}&page_size=100`), 200, key);
       return list.some((e) => e.payload.result === 'Success') && list.some((e) => e.payload.result === 'Error');
-    }, `${key}: a Success and an Error`, 5000);
+    }, `${key}: a Success and an Error`, 15000);
     for (const e of list) assert.equal(e.payload.connectorId, connector.id, JSON.stringify(e));
     assert.equal(list.find((e) => e.payload.result === 'Error').payload.error.status, 400);
   });

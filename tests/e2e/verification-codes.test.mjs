@@ -415,11 +415,15 @@ describe('verification codes and the flows they enable', () => {
       // The audit log: the code checked and the registration submitted, naming the new user;
       // the code itself is never stored.
       const api = await t.ctx.api();
-      await eventually(async () => expectStatus(await api.get(
-        `/logs?userId=${found[0].id}&logKey=Interaction.Register.Submit`), 200, 'submit entries').length === 1,
-      'Interaction.Register.Submit of the new user', 5000);
-      const checked = expectStatus(await api.get(
-        '/logs?logKey=Interaction.Register.Verification.EmailVerificationCode.Submit'), 200, 'code entries');
+      // Entries reach the table in each event loop's own batch: wait for both.
+      let checked = [];
+      await eventually(async () => {
+        checked = expectStatus(await api.get(
+          '/logs?logKey=Interaction.Register.Verification.EmailVerificationCode.Submit'), 200, 'code entries');
+        return expectStatus(await api.get(
+          `/logs?userId=${found[0].id}&logKey=Interaction.Register.Submit`), 200, 'submit entries').length === 1
+          && checked.some((e) => e.payload.verificationId === c.verificationId);
+      }, 'Interaction.Register.Submit of the new user and its code entry', 15000);
       assert.ok(checked.some((e) => e.payload.result === 'Success' && e.payload.verificationId === c.verificationId),
         JSON.stringify(checked));
       const { rows } = await adminQuery('SELECT l::text AS t FROM logs l WHERE tenant_id = $1', [t.ctx.id]);
