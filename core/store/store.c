@@ -691,14 +691,22 @@ static void handle_result(struct conn *c, PGresult *res)
         call_complete(call);
         return;
     }
-    if (call == NULL || call->cur >= call->nsteps) {
+    if (call == NULL) {
         PQclear(res);
         return;
     }
-    struct step *step = &call->steps[call->cur];
+    /* After the last statement, before the Sync: the implicit COMMIT failed (a deferred
+     * constraint or trigger, a serialization failure). Nothing was committed, and the caller
+     * must not answer as if it was. */
+    bool after_last = call->cur >= call->nsteps;
+    struct step *step = after_last ? NULL : &call->steps[call->cur];
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (step->kind == STEP_PREPARE)
+    if (step != NULL && step->kind == STEP_PREPARE)
         prepare_result(c, step->stmt, ok);
+    if (after_last && ok) {
+        PQclear(res);
+        return;
+    }
     if (!ok) {
         if (st == PGRES_PIPELINE_ABORTED) {
             call_set_error(call, 500, "server_error", "The database rejected the request.",
@@ -732,7 +740,7 @@ static void handle_result(struct conn *c, PGresult *res)
         PQclear(res);
         return;
     }
-    if (step->kind == STEP_OP && call->results[step->op].pg == NULL) {
+    if (step != NULL && step->kind == STEP_OP && call->results[step->op].pg == NULL) {
         call->results[step->op].pg = res;
         return;
     }
