@@ -135,6 +135,31 @@ out:
     return rc;
 }
 
+latch_rc latch_jose_hmac_sha256_hex(const char *key, size_t key_len, const char *data, size_t len,
+                                    char out[65])
+{
+    latch_rc rc = LATCH_FAIL;
+    uint8_t mac_out[32];
+    size_t outl = 0;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx == NULL || EVP_MAC_init(ctx, (const uint8_t *)key, key_len, params) != 1 ||
+        EVP_MAC_update(ctx, (const uint8_t *)data, len) != 1 ||
+        EVP_MAC_final(ctx, mac_out, &outl, sizeof(mac_out)) != 1 || outl != sizeof(mac_out) ||
+        latch_hex_encode(mac_out, sizeof(mac_out), out, 65) != 64)
+        goto out;
+    rc = LATCH_OK;
+out:
+    OPENSSL_cleanse(mac_out, sizeof(mac_out));
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return rc;
+}
+
 bool latch_jose_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;
