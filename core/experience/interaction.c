@@ -14,7 +14,7 @@
 
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
-#include "mgmt/mgmt.h"
+#include "mgmt/mgmt_internal.h"
 #include "tenants/cache.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -508,15 +508,14 @@ static void put_interaction_event(struct latch_request *req, void *arg)
 
 /* ---- POST /api/experience/submit ---- */
 
-static void submit_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
+/* The submit's PostSignIn or PostRegister (with User.Created) are in the outbox: answer. */
+static void submit_hooked(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
 {
+    struct latch_xp_call *call = arg;
     struct latch_request *req = call->req;
-    if (call->ia.result_user_id == NULL) {
-        latch_xp_identifier_not_found(req);
-        return;
-    }
-    if (latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD) {
-        latch_xp_password_reset_submit(call);
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
         return;
     }
     char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
@@ -537,6 +536,27 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
     latch_json_string(&j, target);
     latch_json_end_object(&j);
     latch_xp_respond_json(req, 200, &j);
+}
+
+static void submit_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
+{
+    struct latch_request *req = call->req;
+    if (call->ia.result_user_id == NULL) {
+        latch_xp_identifier_not_found(req);
+        return;
+    }
+    if (latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD) {
+        latch_xp_password_reset_submit(call);
+        return;
+    }
+    /* After the CSRF check of the load: the hook events, once per interaction. */
+    const char *head = latch_mgmt_hook_xp_head(req, NULL);
+    if (head == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_store_op op = {&latch_mgmt_hook_xp_stmt, {req->tenant->id, call->id_hash, head}};
+    latch_xp_exec(call, &op, 1, submit_hooked);
 }
 
 static void post_submit(struct latch_request *req, void *arg)

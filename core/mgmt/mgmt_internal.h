@@ -44,6 +44,60 @@ latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
 latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
     LATCH_MUST_CHECK; /* email_templates.c */
+latch_rc latch_mgmt_hooks_register(struct latch_server *srv) LATCH_MUST_CHECK; /* hooks.c */
+
+/* ---- webhooks: events into the outbox (hooks.c), delivery (hook_delivery.c) ---- */
+
+#define LATCH_HOOKS_SIGNATURE_HEADER "logto-signature-sha-256"
+
+/* What an event reports, read back from its row in the same transaction. */
+enum latch_mgmt_hook_kind {
+    LATCH_MGMT_HOOK_USER,         /* the user, when it exists */
+    LATCH_MGMT_HOOK_USER_CHANGED, /* the user, when this transaction updated it */
+    LATCH_MGMT_HOOK_ORGANIZATION,
+    LATCH_MGMT_HOOK_ROLE,
+    LATCH_MGMT_HOOK_KINDS,
+};
+
+/*
+ * Fills *op with the statement that puts event into the outbox for each enabled hook of the
+ * tenant subscribed to it, with Logto's data-hook payload: {event, createdAt, userAgent, ip,
+ * path, method, status, params: {param: id}, matchedRoute, data, hookId}, data being the row of
+ * kind with this id as the Management API shows it. Add *op to the change's own statements (one
+ * latch_store_exec transaction): after a creation or update, before a deletion. Nothing is
+ * emitted when the row is not there. Strings go to req->arena; answers 500 and returns false
+ * when out of memory. Loop thread.
+ */
+bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op, const char *event,
+                        enum latch_mgmt_hook_kind kind, const char *matched_route,
+                        const char *param, const char *id, int status) LATCH_MUST_CHECK;
+
+/* The sign-in experience's events at submit ($1 tenant, $2 interaction id hash, $3
+ * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, PostResetPassword,
+ * once per interaction. */
+extern const struct latch_stmt latch_mgmt_hook_xp_stmt;
+/* The request's members of an interaction payload (",\"createdAt\":…,\"userIp\":…", no
+ * braces), in req->arena; NULL when out of memory. */
+char *latch_mgmt_hook_xp_head(struct latch_request *req, const char *session_id);
+
+/* The outcome of one webhook POST. */
+struct latch_mgmt_hook_result {
+    bool failed;     /* no answer (connection, TLS, timeout, address refused) */
+    char error[256]; /* why, when failed (no URL query, no secret) */
+    int status;      /* the answer's HTTP status */
+    char *body;      /* malloc'd: the answer, at most LATCH_MGMT_HOOK_LOG_BODY bytes kept */
+    bool body_json;  /* body is JSON text */
+    bool body_cut;   /* the answer was longer than what body keeps */
+};
+#define LATCH_MGMT_HOOK_LOG_BODY 4096
+void latch_mgmt_hook_result_clear(struct latch_mgmt_hook_result *r);
+
+/* POSTs body to url with the hook's headers (JSON object text), user-agent and the
+ * logto-signature-sha-256 header (hex HMAC-SHA-256 of body under key), through the outbound
+ * service (its address policy, TLS checks, CA file and connect-to), with the delivery timeout.
+ * Blocking: I/O lane only. */
+void latch_mgmt_hook_send(const char *url, const char *headers, const char *body, const char *key,
+                          struct latch_mgmt_hook_result *out);
 
 /* ---- connector configs at rest (connectors.c) ---- */
 

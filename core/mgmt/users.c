@@ -491,7 +491,8 @@ struct hash_job {
     char hash[LATCH_PASSWORD_HASH_MAX];
     latch_rc rc;
     struct latch_error err;
-    struct latch_store_op ops[1];
+    struct latch_store_op ops[2]; /* the change, then its webhook event (when nops is 2) */
+    int nops;
     int hash_param; /* which parameter of ops[0] gets the hash */
     struct latch_mgmt_reply reply;
 };
@@ -514,13 +515,14 @@ static void hash_done(void *arg)
     }
     job->ops[0].params[job->hash_param] = job->hash;
     /* latch_store_exec() copies the parameters before returning. */
-    latch_mgmt_run(job->req, job->ops, 1, &job->reply);
+    latch_mgmt_run(job->req, job->ops, job->nops, &job->reply);
     explicit_bzero(job->hash, sizeof(job->hash));
 }
 
-/* Runs op once password is hashed (into parameter hash_param); answers as reply says. */
+/* Runs ops[0..nops) (at most 2) once password is hashed (into parameter hash_param of ops[0]);
+ * answers as reply says. */
 static void run_with_hash(struct latch_request *req, char *password,
-                          const struct latch_store_op *op, int hash_param,
+                          const struct latch_store_op *op, int nops, int hash_param,
                           const struct latch_mgmt_reply *reply)
 {
     struct hash_job *job = latch_arena_calloc(req->arena, 1, sizeof(*job));
@@ -531,7 +533,9 @@ static void run_with_hash(struct latch_request *req, char *password,
     }
     job->req = req;
     job->password = password;
-    job->ops[0] = *op;
+    job->nops = nops;
+    for (int i = 0; i < nops; i++)
+        job->ops[i] = op[i];
     job->hash_param = hash_param;
     job->reply = *reply;
     struct latch_error err;
@@ -615,17 +619,20 @@ static void create_user(struct latch_request *req, void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         goto fail;
     }
-    struct latch_store_op op = {&user_insert,
-                                {req->tenant->id, id, username, email, phone, name, avatar, digest,
-                                 method, custom, profile}};
+    struct latch_store_op ops[2] = {{&user_insert,
+                                     {req->tenant->id, id, username, email, phone, name, avatar,
+                                      digest, method, custom, profile}}};
+    if (!latch_mgmt_hook_op(req, &ops[1], "User.Created", LATCH_MGMT_HOOK_USER, "/api/users", NULL,
+                            id, 200))
+        goto fail;
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
     if (password == NULL) {
-        latch_mgmt_run(req, &op, 1, &reply);
+        latch_mgmt_run(req, ops, 2, &reply);
         return;
     }
-    op.params[8] = "Argon2i";
-    run_with_hash(req, password, &op, 7, &reply);
+    ops[0].params[8] = "Argon2i";
+    run_with_hash(req, password, ops, 2, 7, &reply);
     return;
 fail:
     wipe(password);
@@ -700,11 +707,14 @@ static void update_user(struct latch_request *req, void *arg)
         oom(req);
         return;
     }
-    struct latch_store_op op = {
-        &user_update, {req->tenant->id, id, username, email, phone, changes, custom, profile}};
+    struct latch_store_op ops[2] = {
+        {&user_update, {req->tenant->id, id, username, email, phone, changes, custom, profile}}};
+    if (!latch_mgmt_hook_op(req, &ops[1], "User.Data.Updated", LATCH_MGMT_HOOK_USER_CHANGED,
+                            "/api/users/:userId", "userId", id, 200))
+        return;
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run(req, ops, 2, &reply);
 }
 
 /* Reads {"password": "..."} (required). */
@@ -727,7 +737,7 @@ static void set_password(struct latch_request *req, void *arg)
         return;
     struct latch_store_op op = {&user_set_password, {req->tenant->id, id, NULL}};
     struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = id};
-    run_with_hash(req, password, &op, 2, &reply);
+    run_with_hash(req, password, &op, 1, 2, &reply);
 }
 
 /* POST /api/users/:userId/password/verify: look the hash up, verify on the worker pool (and
@@ -864,13 +874,16 @@ static void set_suspended(struct latch_request *req, void *arg)
     if (!ok)
         return;
     const char *flag = suspended ? "true" : "false";
-    struct latch_store_op ops[3] = {
+    struct latch_store_op ops[4] = {
         {&user_suspend, {req->tenant->id, id, flag}},
         {&user_end_sessions, {req->tenant->id, id, flag}},
         {&user_revoke_tokens, {req->tenant->id, id, flag}},
     };
+    if (!latch_mgmt_hook_op(req, &ops[3], "User.SuspensionStatus.Updated", LATCH_MGMT_HOOK_USER,
+                            "/api/users/:userId/is-suspended", "userId", id, 200))
+        return;
     struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = id};
-    latch_mgmt_run(req, ops, 3, &reply);
+    latch_mgmt_run(req, ops, 4, &reply);
 }
 
 static void show_custom_data(struct latch_request *req, void *arg)
@@ -989,8 +1002,19 @@ static void delete_user_role(struct latch_request *req, void *arg)
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_user_call = {&user_get, "userId", "user", 200,
                                                       user_problems};
-static const struct latch_mgmt_by_id delete_user_call = {&user_delete, "userId", "user", 204,
-                                                         user_problems};
+/* DELETE /api/users/:userId: the event first, while the user is still there to report. */
+static void delete_user(struct latch_request *req, void *arg)
+{
+    const char *id = user_id(req);
+    if (id == NULL)
+        return;
+    struct latch_store_op ops[2] = {[1] = {&user_delete, {req->tenant->id, id}}};
+    if (!latch_mgmt_hook_op(req, &ops[0], "User.Deleted", LATCH_MGMT_HOOK_USER,
+                            "/api/users/:userId", "userId", id, 204))
+        return;
+    struct latch_mgmt_reply reply = {.status = 204, .op = 1, .entity = "user", .id = id};
+    latch_mgmt_run(req, ops, 2, &reply);
+}
 
 latch_rc latch_mgmt_users_register(struct latch_server *srv)
 {
@@ -1000,7 +1024,7 @@ latch_rc latch_mgmt_users_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/users", create_user, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId", latch_mgmt_by_id, &get_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId", update_user, NULL},
-        {LATCH_HTTP_DELETE, "/api/users/:userId", latch_mgmt_by_id, &delete_user_call},
+        {LATCH_HTTP_DELETE, "/api/users/:userId", delete_user, NULL},
         {LATCH_HTTP_PATCH, "/api/users/:userId/password", set_password, NULL},
         {LATCH_HTTP_POST, "/api/users/:userId/password/verify", verify_password, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId/has-password", has_password, NULL},
