@@ -73,6 +73,9 @@ struct call {
     struct step steps[LATCH_STORE_MAX_OPS * 2 + 1];
     int nsteps, cur;
     bool failed;
+    /* The COMMIT failed: its error result came after the last statement's, and libpq's NULL
+     * that ends it is still to be read before the Sync (conn_read_results). */
+    bool commit_error_open;
     struct latch_error err;
     struct latch_store_result results[LATCH_STORE_MAX_OPS];
 };
@@ -707,6 +710,8 @@ static void handle_result(struct conn *c, PGresult *res)
         PQclear(res);
         return;
     }
+    if (after_last)
+        call->commit_error_open = true;
     if (!ok) {
         if (st == PGRES_PIPELINE_ABORTED) {
             call_set_error(call, 500, "server_error", "The database rejected the request.",
@@ -758,6 +763,11 @@ static void conn_read_results(struct conn *c)
         if (res == NULL) {
             /* End of one query's results, or nothing more is pending. */
             struct call *call = c->head;
+            if (call != NULL && call->commit_error_open) {
+                /* The end of the failed COMMIT's results: the Sync follows. */
+                call->commit_error_open = false;
+                continue;
+            }
             if (call == NULL || call->cur >= call->nsteps)
                 break;
             call->cur++;
