@@ -164,29 +164,42 @@ static const struct latch_stmt hook_recent_logs = {
 };
 
 /* The emission statements (latch_mgmt_hook_op): $1 event, $2 the payload's head, $3 tenant,
- * $4 the id of what changed. The data is read back from the row as the Management API shows
- * it; without a row (the change did not happen) nothing is emitted. */
-#define HOOK_EMIT(kind, json, table, extra)                                                        \
+ * $4 the id of the item, $5 true when only an item this transaction wrote counts (its row
+ * version's xmin is this transaction), $6 the item's owner named in the path when it has one
+ * (a scope's resource: a scope of another resource is not the one the route changes). The data is read back from the row as the Management API
+ * shows it; without such a row (the change did not happen) nothing is emitted. */
+#define HOOK_EMIT(kind, json, table, owner)                                                        \
     {                                                                                              \
         .name = "hook_emit_" kind,                                                                 \
         .sql = "SELECT latch_hook_emit($1, $2, ',\"data\":' || (SELECT " json "::text"             \
-               " FROM " table " x WHERE x.tenant_id = $3 AND x.id = $4" extra "))",                \
-        .nparams = 4,                                                                              \
+               " FROM " table " x WHERE x.tenant_id = $3 AND x.id = $4"                            \
+               " AND ($5::boolean IS NOT TRUE OR x.xmin = pg_current_xact_id()::xid)"               \
+               " AND ($6::text IS NULL OR " owner " = $6)))",                                      \
+        .nparams = 6,                                                                              \
     }
 static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
-    [LATCH_MGMT_HOOK_USER] = HOOK_EMIT("user", LATCH_USERS_SQL_JSON("x"), "users", ""),
-    /* Updated in this very transaction (now() is the transaction's start): a PATCH that stopped
-     * at a problem (an identifier in use) changed nothing and reports nothing. */
-    [LATCH_MGMT_HOOK_USER_CHANGED] = HOOK_EMIT("user_changed", LATCH_USERS_SQL_JSON("x"), "users",
-                                               " AND x.updated_at = now()"),
+    [LATCH_MGMT_HOOK_USER] = HOOK_EMIT("user", LATCH_USERS_SQL_JSON("x"), "users", "NULL"),
     [LATCH_MGMT_HOOK_ORGANIZATION] =
         HOOK_EMIT("organization",
                   "json_build_object('tenantId', x.tenant_id, 'id', x.id, 'name', x.name,"
                   " 'description', x.description, 'customData', x.custom_data,"
                   " 'isMfaRequired', x.is_mfa_required, 'branding', x.branding, 'createdAt', "
                   LATCH_MGMT_SQL_MS("x.created_at") ")",
-                  "organizations", ""),
-    [LATCH_MGMT_HOOK_ROLE] = HOOK_EMIT("role", LATCH_MGMT_SQL_ROLE_JSON("x"), "roles", ""),
+                  "organizations", "NULL"),
+    [LATCH_MGMT_HOOK_ROLE] = HOOK_EMIT("role", LATCH_MGMT_SQL_ROLE_JSON("x"), "roles", "NULL"),
+    [LATCH_MGMT_HOOK_SCOPE] = HOOK_EMIT("scope", LATCH_MGMT_SQL_SCOPE_JSON("x"), "scopes", "x.resource_id"),
+    [LATCH_MGMT_HOOK_ORGANIZATION_ROLE] =
+        HOOK_EMIT("organization_role",
+                  "json_build_object('tenantId', x.tenant_id, 'id', x.id, 'name', x.name,"
+                  " 'description', x.description, 'type', x.type, 'createdAt', "
+                  LATCH_MGMT_SQL_MS("x.created_at") ")",
+                  "organization_roles", "NULL"),
+    [LATCH_MGMT_HOOK_ORGANIZATION_SCOPE] =
+        HOOK_EMIT("organization_scope",
+                  "json_build_object('tenantId', x.tenant_id, 'id', x.id, 'name', x.name,"
+                  " 'description', x.description, 'createdAt', "
+                  LATCH_MGMT_SQL_MS("x.created_at") ")",
+                  "organization_scopes", "NULL"),
 };
 
 /* The sign-in experience's events, at POST /api/experience/submit: once per interaction (the
@@ -238,9 +251,29 @@ static void iso_now(char out[32])
     snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op, const char *event,
-                        enum latch_mgmt_hook_kind kind, const char *matched_route,
-                        const char *param, const char *id, int status)
+/* Logto's `params`: every parameter of the matched route ("/api/resources/:resourceId/scopes/
+ * :scopeId"), by name, as the router decoded it. */
+static void gen_params(struct latch_request *req, struct latch_json *j, const char *route)
+{
+    latch_json_begin_object(j);
+    for (const char *p = strchr(route, ':'); p != NULL; p = strchr(p, ':')) {
+        size_t n = strcspn(++p, "/");
+        char name[64];
+        if (n == 0 || n >= sizeof(name))
+            continue;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        const char *value = latch_http_param(req, name);
+        if (value != NULL) {
+            latch_json_key(j, name);
+            latch_json_string(j, value);
+        }
+    }
+    latch_json_end_object(j);
+}
+
+bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op,
+                        const struct latch_mgmt_hook_spec *spec, const char *id, int status)
 {
     char now[32];
     iso_now(now);
@@ -249,7 +282,7 @@ bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op, co
     latch_json_init(&j);
     latch_json_begin_object(&j);
     latch_json_key(&j, "event");
-    latch_json_string(&j, event);
+    latch_json_string(&j, spec->event);
     latch_json_key(&j, "createdAt");
     latch_json_string(&j, now);
     if (ua != NULL) {
@@ -265,14 +298,9 @@ bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op, co
     latch_json_key(&j, "status");
     latch_json_int(&j, status);
     latch_json_key(&j, "params");
-    latch_json_begin_object(&j);
-    if (param != NULL) {
-        latch_json_key(&j, param);
-        latch_json_string(&j, id);
-    }
-    latch_json_end_object(&j);
+    gen_params(req, &j, spec->route);
     latch_json_key(&j, "matchedRoute");
-    latch_json_string(&j, matched_route);
+    latch_json_string(&j, spec->route);
     latch_json_end_object(&j);
     size_t len;
     char *text = latch_json_take(&j, &len);
@@ -287,8 +315,27 @@ bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op, co
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
         return false;
     }
-    *op = (struct latch_store_op){&hook_emit[kind], {event, head, req->tenant->id, id}};
+    /* A deletion reports the item as it is before the delete that follows in the transaction. */
+    const char *written_only = req->method == LATCH_HTTP_DELETE ? "false" : "true";
+    const char *owner =
+        spec->kind == LATCH_MGMT_HOOK_SCOPE ? latch_http_param(req, "resourceId") : NULL;
+    *op = (struct latch_store_op){&hook_emit[spec->kind],
+                                  {spec->event, head, req->tenant->id, id, written_only, owner}};
     return true;
+}
+
+void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_op *op,
+                           const struct latch_mgmt_reply *reply,
+                           const struct latch_mgmt_hook_spec *spec, const char *id)
+{
+    struct latch_store_op ops[2];
+    bool before = req->method == LATCH_HTTP_DELETE;
+    if (!latch_mgmt_hook_op(req, &ops[before ? 0 : 1], spec, id, reply->status))
+        return;
+    ops[before ? 1 : 0] = *op;
+    struct latch_mgmt_reply r = *reply;
+    r.op = reply->op + (before ? 1 : 0);
+    latch_mgmt_run(req, ops, 2, &r);
 }
 
 char *latch_mgmt_hook_xp_head(struct latch_request *req, const char *session_id)

@@ -52,25 +52,42 @@ latch_rc latch_mgmt_hooks_register(struct latch_server *srv) LATCH_MUST_CHECK; /
 
 /* What an event reports, read back from its row in the same transaction. */
 enum latch_mgmt_hook_kind {
-    LATCH_MGMT_HOOK_USER,         /* the user, when it exists */
-    LATCH_MGMT_HOOK_USER_CHANGED, /* the user, when this transaction updated it */
+    LATCH_MGMT_HOOK_USER,
     LATCH_MGMT_HOOK_ORGANIZATION,
     LATCH_MGMT_HOOK_ROLE,
+    LATCH_MGMT_HOOK_SCOPE,
+    LATCH_MGMT_HOOK_ORGANIZATION_ROLE,
+    LATCH_MGMT_HOOK_ORGANIZATION_SCOPE,
     LATCH_MGMT_HOOK_KINDS,
 };
 
+/* A Management API route's webhook event (Logto's managementApiHooksRegistration). */
+struct latch_mgmt_hook_spec {
+    const char *event;              /* "User.Created" */
+    enum latch_mgmt_hook_kind kind; /* what `data` is */
+    const char *route;              /* the matched route, "/api/users/:userId" */
+};
+
 /*
- * Fills *op with the statement that puts event into the outbox for each enabled hook of the
- * tenant subscribed to it, with Logto's data-hook payload: {event, createdAt, userAgent, ip,
- * path, method, status, params: {param: id}, matchedRoute, data, hookId}, data being the row of
- * kind with this id as the Management API shows it. Add *op to the change's own statements (one
- * latch_store_exec transaction): after a creation or update, before a deletion. Nothing is
- * emitted when the row is not there. Strings go to req->arena; answers 500 and returns false
- * when out of memory. Loop thread.
+ * Fills *op with the statement that puts spec->event into the outbox for each enabled hook of
+ * the tenant subscribed to it, with Logto's data-hook payload: {event, createdAt, userAgent, ip,
+ * path, method, status, params: {param: id}, matchedRoute, data, hookId}, data being the item
+ * of spec->kind with this id as the Management API shows it. Add *op to the change's own
+ * statements (one latch_store_exec transaction): after a creation or update, where it reports
+ * the item only when this transaction wrote it (a request that stopped at a problem changed
+ * nothing and reports nothing), or before a deletion (DELETE requests), while the item is there.
+ * Strings go to req->arena; answers 500 and returns false when out of memory. Loop thread.
  */
-bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op, const char *event,
-                        enum latch_mgmt_hook_kind kind, const char *matched_route,
-                        const char *param, const char *id, int status) LATCH_MUST_CHECK;
+bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op,
+                        const struct latch_mgmt_hook_spec *spec, const char *id,
+                        int status) LATCH_MUST_CHECK;
+
+struct latch_mgmt_reply;
+/* latch_mgmt_run() of op with its event (latch_mgmt_hook_op, for the item id, with
+ * reply->status) in the same transaction: after op, or before it for a DELETE. */
+void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_op *op,
+                           const struct latch_mgmt_reply *reply,
+                           const struct latch_mgmt_hook_spec *spec, const char *id);
 
 /* The sign-in experience's events at submit ($1 tenant, $2 interaction id hash, $3
  * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, PostResetPassword,
@@ -201,6 +218,15 @@ struct latch_mgmt_by_id {
     const struct latch_mgmt_problem *problems; /* may be NULL */
 };
 void latch_mgmt_by_id(struct latch_request *req, void *arg);
+
+/* latch_mgmt_by_id() of a change (a DELETE), with the route's webhook event in the same
+ * transaction (latch_mgmt_run_hooked). The route table passes it as the argument of
+ * latch_mgmt_by_id_hooked. */
+struct latch_mgmt_by_id_hooked {
+    struct latch_mgmt_by_id call;
+    const struct latch_mgmt_hook_spec *hook;
+};
+void latch_mgmt_by_id_hooked(struct latch_request *req, void *arg);
 
 /* Answers 404 {"code":"entity.not_exists_with_id","message":"The <entity> with ID `<id>` does
  * not exist."}. */

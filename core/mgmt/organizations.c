@@ -670,6 +670,14 @@ static bool read_org(struct latch_request *req, bool create, struct org_fields *
     return ok;
 }
 
+/* Webhook events of the routes (Logto's managementApiHooksRegistration). */
+static const struct latch_mgmt_hook_spec hook_created = {
+    "Organization.Created", LATCH_MGMT_HOOK_ORGANIZATION, "/api/organizations"};
+static const struct latch_mgmt_hook_spec hook_updated = {
+    "Organization.Data.Updated", LATCH_MGMT_HOOK_ORGANIZATION, "/api/organizations/:id"};
+static const struct latch_mgmt_hook_spec hook_deleted = {
+    "Organization.Deleted", LATCH_MGMT_HOOK_ORGANIZATION, "/api/organizations/:id"};
+
 static void create_org(struct latch_request *req, void *arg)
 {
     struct org_fields f = {0};
@@ -680,15 +688,12 @@ static void create_org(struct latch_request *req, void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op ops[2] = {
-        {&org_insert,
-         {req->tenant->id, id, f.name, f.description, f.custom_data, f.mfa, f.branding}}};
-    if (!latch_mgmt_hook_op(req, &ops[1], "Organization.Created", LATCH_MGMT_HOOK_ORGANIZATION,
-                            "/api/organizations", NULL, id, 201))
-        return;
+    struct latch_store_op op = {
+        &org_insert,
+        {req->tenant->id, id, f.name, f.description, f.custom_data, f.mfa, f.branding}};
     struct latch_mgmt_reply reply = {
         .status = 201, .entity = "organization", .id = id, .problems = org_problems};
-    latch_mgmt_run(req, ops, 2, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_created, id);
 }
 
 static void update_org(struct latch_request *req, void *arg)
@@ -697,31 +702,13 @@ static void update_org(struct latch_request *req, void *arg)
     struct org_fields f = {0};
     if (id == NULL || !read_org(req, false, &f))
         return;
-    struct latch_store_op ops[2] = {
-        {&org_update,
-         {req->tenant->id, id, f.name, f.description, f.description_given ? "true" : "false",
-          f.custom_data, f.mfa, f.branding}}};
-    if (!latch_mgmt_hook_op(req, &ops[1], "Organization.Data.Updated", LATCH_MGMT_HOOK_ORGANIZATION,
-                            "/api/organizations/:id", "id", id, 200))
-        return;
+    struct latch_store_op op = {&org_update,
+                                {req->tenant->id, id, f.name, f.description,
+                                 f.description_given ? "true" : "false", f.custom_data, f.mfa,
+                                 f.branding}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "organization", .id = id, .problems = org_problems};
-    latch_mgmt_run(req, ops, 2, &reply);
-}
-
-/* DELETE /api/organizations/:id: the event first, while the organization is there to report. */
-static void delete_org(struct latch_request *req, void *arg)
-{
-    const char *id = org_id(req);
-    if (id == NULL)
-        return;
-    struct latch_store_op ops[2] = {[1] = {&org_delete, {req->tenant->id, id}}};
-    if (!latch_mgmt_hook_op(req, &ops[0], "Organization.Deleted", LATCH_MGMT_HOOK_ORGANIZATION,
-                            "/api/organizations/:id", "id", id, 204))
-        return;
-    struct latch_mgmt_reply reply = {
-        .status = 204, .op = 1, .entity = "organization", .id = id, .problems = org_problems};
-    latch_mgmt_run(req, ops, 2, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_updated, id);
 }
 
 /* ---- handlers: members (users and applications) ---- */
@@ -1027,6 +1014,8 @@ static void delete_jit_role(struct latch_request *req, void *arg)
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_org_call = {&org_get, "id", "organization", 200,
                                                      org_problems};
+static const struct latch_mgmt_by_id_hooked delete_org_call = {
+    {&org_delete, "id", "organization", 204, org_problems}, &hook_deleted};
 static const struct latch_mgmt_by_id list_user_orgs_call = {&user_org_list, "userId", "user", 200,
                                                             NULL};
 
@@ -1040,7 +1029,7 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/organizations", create_org, NULL},
         {LATCH_HTTP_GET, "/api/organizations/:id", latch_mgmt_by_id, &get_org_call},
         {LATCH_HTTP_PATCH, "/api/organizations/:id", update_org, NULL},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id", delete_org, NULL},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id", latch_mgmt_by_id_hooked, &delete_org_call},
         {LATCH_HTTP_GET, "/api/organizations/:id/users", latch_mgmt_relation_list,
          &user_members.members},
         {LATCH_HTTP_POST, "/api/organizations/:id/users", latch_mgmt_relation_add,

@@ -481,6 +481,23 @@ static void wipe(char *s)
         explicit_bzero(s, strlen(s));
 }
 
+/* ---- webhook events of the routes (Logto's managementApiHooksRegistration) ---- */
+
+static const struct latch_mgmt_hook_spec hook_created = {"User.Created", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users"};
+static const struct latch_mgmt_hook_spec hook_updated = {"User.Data.Updated", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users/:userId"};
+static const struct latch_mgmt_hook_spec hook_password = {"User.Data.Updated", LATCH_MGMT_HOOK_USER,
+                                                          "/api/users/:userId/password"};
+static const struct latch_mgmt_hook_spec hook_custom_data = {
+    "User.Data.Updated", LATCH_MGMT_HOOK_USER, "/api/users/:userId/custom-data"};
+static const struct latch_mgmt_hook_spec hook_profile = {"User.Data.Updated", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users/:userId/profile"};
+static const struct latch_mgmt_hook_spec hook_suspended = {
+    "User.SuspensionStatus.Updated", LATCH_MGMT_HOOK_USER, "/api/users/:userId/is-suspended"};
+static const struct latch_mgmt_hook_spec hook_deleted = {"User.Deleted", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users/:userId"};
+
 /* ---- hashing on the worker pool ---- */
 
 /* A password to hash on the worker pool, then statements to run with the hash. Lives in the
@@ -622,8 +639,7 @@ static void create_user(struct latch_request *req, void *arg)
     struct latch_store_op ops[2] = {{&user_insert,
                                      {req->tenant->id, id, username, email, phone, name, avatar,
                                       digest, method, custom, profile}}};
-    if (!latch_mgmt_hook_op(req, &ops[1], "User.Created", LATCH_MGMT_HOOK_USER, "/api/users", NULL,
-                            id, 200))
+    if (!latch_mgmt_hook_op(req, &ops[1], &hook_created, id, 200))
         goto fail;
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
@@ -653,6 +669,16 @@ static void run_simple(struct latch_request *req, const struct latch_stmt *stmt,
     struct latch_mgmt_reply reply = {
         .status = status, .entity = "user", .id = id, .problems = user_problems};
     latch_mgmt_run(req, &op, 1, &reply);
+}
+
+/* run_simple() of a change, with its webhook event in the same transaction. */
+static void run_change(struct latch_request *req, const struct latch_stmt *stmt, const char *id,
+                       const char *extra, const struct latch_mgmt_hook_spec *hook)
+{
+    struct latch_store_op op = {stmt, {req->tenant->id, id, extra}};
+    struct latch_mgmt_reply reply = {
+        .status = 200, .entity = "user", .id = id, .problems = user_problems};
+    latch_mgmt_run_hooked(req, &op, &reply, hook, id);
 }
 
 /* Adds key: value (a string, or null) to the changes. */
@@ -709,8 +735,7 @@ static void update_user(struct latch_request *req, void *arg)
     }
     struct latch_store_op ops[2] = {
         {&user_update, {req->tenant->id, id, username, email, phone, changes, custom, profile}}};
-    if (!latch_mgmt_hook_op(req, &ops[1], "User.Data.Updated", LATCH_MGMT_HOOK_USER_CHANGED,
-                            "/api/users/:userId", "userId", id, 200))
+    if (!latch_mgmt_hook_op(req, &ops[1], &hook_updated, id, 200))
         return;
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
@@ -735,9 +760,13 @@ static void set_password(struct latch_request *req, void *arg)
     const char *id = user_id(req);
     if (id == NULL || !read_password_body(req, &password))
         return;
-    struct latch_store_op op = {&user_set_password, {req->tenant->id, id, NULL}};
+    struct latch_store_op ops[2] = {{&user_set_password, {req->tenant->id, id, NULL}}};
+    if (!latch_mgmt_hook_op(req, &ops[1], &hook_password, id, 200)) {
+        wipe(password);
+        return;
+    }
     struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = id};
-    run_with_hash(req, password, &op, 1, 2, &reply);
+    run_with_hash(req, password, ops, 2, 2, &reply);
 }
 
 /* POST /api/users/:userId/password/verify: look the hash up, verify on the worker pool (and
@@ -879,8 +908,7 @@ static void set_suspended(struct latch_request *req, void *arg)
         {&user_end_sessions, {req->tenant->id, id, flag}},
         {&user_revoke_tokens, {req->tenant->id, id, flag}},
     };
-    if (!latch_mgmt_hook_op(req, &ops[3], "User.SuspensionStatus.Updated", LATCH_MGMT_HOOK_USER,
-                            "/api/users/:userId/is-suspended", "userId", id, 200))
+    if (!latch_mgmt_hook_op(req, &ops[3], &hook_suspended, id, 200))
         return;
     struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = id};
     latch_mgmt_run(req, ops, 4, &reply);
@@ -906,7 +934,7 @@ static void merge_custom_data(struct latch_request *req, void *arg)
     bool ok = get_custom_data(&body, LATCH_MGMT_REQUIRED, &custom);
     yajl_tree_free(tree);
     if (ok)
-        run_simple(req, &user_custom_data_merge, id, custom, 200);
+        run_change(req, &user_custom_data_merge, id, custom, &hook_custom_data);
 }
 
 static void merge_profile(struct latch_request *req, void *arg)
@@ -922,7 +950,7 @@ static void merge_profile(struct latch_request *req, void *arg)
     bool ok = get_profile(&body, LATCH_MGMT_REQUIRED, &profile);
     yajl_tree_free(tree);
     if (ok)
-        run_simple(req, &user_profile_merge, id, profile, 200);
+        run_change(req, &user_profile_merge, id, profile, &hook_profile);
 }
 
 static void get_identities(struct latch_request *req, void *arg)
@@ -1002,19 +1030,8 @@ static void delete_user_role(struct latch_request *req, void *arg)
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_user_call = {&user_get, "userId", "user", 200,
                                                       user_problems};
-/* DELETE /api/users/:userId: the event first, while the user is still there to report. */
-static void delete_user(struct latch_request *req, void *arg)
-{
-    const char *id = user_id(req);
-    if (id == NULL)
-        return;
-    struct latch_store_op ops[2] = {[1] = {&user_delete, {req->tenant->id, id}}};
-    if (!latch_mgmt_hook_op(req, &ops[0], "User.Deleted", LATCH_MGMT_HOOK_USER,
-                            "/api/users/:userId", "userId", id, 204))
-        return;
-    struct latch_mgmt_reply reply = {.status = 204, .op = 1, .entity = "user", .id = id};
-    latch_mgmt_run(req, ops, 2, &reply);
-}
+static const struct latch_mgmt_by_id_hooked delete_user_call = {
+    {&user_delete, "userId", "user", 204, user_problems}, &hook_deleted};
 
 latch_rc latch_mgmt_users_register(struct latch_server *srv)
 {
@@ -1024,7 +1041,7 @@ latch_rc latch_mgmt_users_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/users", create_user, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId", latch_mgmt_by_id, &get_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId", update_user, NULL},
-        {LATCH_HTTP_DELETE, "/api/users/:userId", delete_user, NULL},
+        {LATCH_HTTP_DELETE, "/api/users/:userId", latch_mgmt_by_id_hooked, &delete_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId/password", set_password, NULL},
         {LATCH_HTTP_POST, "/api/users/:userId/password/verify", verify_password, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId/has-password", has_password, NULL},

@@ -233,6 +233,55 @@ describe('webhooks', () => {
     assert.equal(rx.of('/data').filter((r) => r.json.event === 'User.Data.Updated').length, 1);
   });
 
+  it('roles, scopes, organization roles and scopes, and the other user routes', async () => {
+    const events = ['Role.Created', 'Role.Data.Updated', 'Role.Deleted', 'Scope.Created', 'Scope.Data.Updated',
+      'Scope.Deleted', 'OrganizationRole.Created', 'OrganizationRole.Data.Updated', 'OrganizationRole.Deleted',
+      'OrganizationScope.Created', 'OrganizationScope.Data.Updated', 'OrganizationScope.Deleted', 'User.Data.Updated'];
+    const hook = await createHook(api, rx, '/more', events);
+    const role = expectStatus(await api.post('/roles', { name: uniq('role'), description: 'r' }), [200, 201], 'role');
+    expectStatus(await api.patch(`/roles/${role.id}`, { description: 'r2' }), 200, 'PATCH role');
+    // Refused (a role's type cannot change): nothing changed, nothing reported.
+    const typed = await api.patch(`/roles/${role.id}`, { type: 'MachineToMachine' });
+    assert.ok(typed.status >= 400, typed.text);
+    assert.equal((await api.del(`/roles/${role.id}`)).status, 204);
+    const res = expectStatus(await api.post('/resources', { name: uniq('res'), indicator: `https://${uniq('api')}.example` }),
+      [200, 201], 'resource');
+    const scope = expectStatus(await api.post(`/resources/${res.id}/scopes`, { name: uniq('read') }), [200, 201], 'scope');
+    expectStatus(await api.patch(`/resources/${res.id}/scopes/${scope.id}`, { description: 'd' }), 200, 'PATCH scope');
+    assert.equal((await api.del(`/resources/${res.id}/scopes/${scope.id}`)).status, 204);
+    const orole = expectStatus(await api.post('/organization-roles', { name: uniq('orole') }), 201, 'org role');
+    expectStatus(await api.patch(`/organization-roles/${orole.id}`, { description: 'o' }), 200, 'PATCH org role');
+    assert.equal((await api.del(`/organization-roles/${orole.id}`)).status, 204);
+    const oscope = expectStatus(await api.post('/organization-scopes', { name: uniq('oscope') }), 201, 'org scope');
+    expectStatus(await api.patch(`/organization-scopes/${oscope.id}`, { description: 'o' }), 200, 'PATCH org scope');
+    assert.equal((await api.del(`/organization-scopes/${oscope.id}`)).status, 204);
+    const user = await ctx.createUser();
+    expectStatus(await api.patch(`/users/${user.id}/custom-data`, { customData: { plan: 'pro' } }), 200, 'custom data');
+    expectStatus(await api.patch(`/users/${user.id}/password`, { password: 'Another-long-password-7!' }), 200, 'password');
+
+    const want = ['Role.Created', 'Role.Data.Updated', 'Role.Deleted', 'Scope.Created', 'Scope.Data.Updated',
+      'Scope.Deleted', 'OrganizationRole.Created', 'OrganizationRole.Data.Updated', 'OrganizationRole.Deleted',
+      'OrganizationScope.Created', 'OrganizationScope.Data.Updated', 'OrganizationScope.Deleted',
+      'User.Data.Updated', 'User.Data.Updated'];
+    await waitFor(() => rx.of('/more').length >= want.length, { timeoutMs: 15000, what: 'all events' });
+    await new Promise((r) => setTimeout(r, 500));
+    const got = rx.of('/more');
+    assert.deepEqual(got.map((r) => r.json.event), want);
+    for (const r of got) assertSigned(r, hook.signingKey);
+    const j = got.map((r) => r.json);
+    assert.equal(j[1].data.description, 'r2');
+    assert.equal(j[2].data.id, role.id);
+    assert.deepEqual(j[4].params, { resourceId: res.id, scopeId: scope.id });
+    assert.equal(j[4].matchedRoute, '/api/resources/:resourceId/scopes/:scopeId');
+    assert.equal(j[4].data.description, 'd');
+    assert.equal(j[6].data.id, orole.id);
+    assert.equal(j[10].data.description, 'o');
+    assert.deepEqual(j[12].data.customData, { plan: 'pro' });
+    assert.equal(j[12].matchedRoute, '/api/users/:userId/custom-data');
+    assert.equal(j[13].matchedRoute, '/api/users/:userId/password');
+    assert.equal(JSON.stringify(j[13]).includes('Another-long-password'), false, 'no password in the payload');
+  });
+
   it('a change rolled back emits nothing', async () => {
     await createHook(api, rx, '/rollback', ['Organization.Created']);
     // A trigger that fails the insert after latch_hook_emit() has run in the same transaction.
@@ -242,7 +291,10 @@ describe('webhooks', () => {
     await adminQuery(`CREATE CONSTRAINT TRIGGER ${fn} AFTER INSERT ON organizations
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
     try {
-      const res = await api.post('/organizations', { name: 'boom-org' });
+      const t0 = Date.now();
+      const res = await api.post('/organizations', { name: 'boom-org' }).catch((e) => {
+        throw new Error(`POST boom-org after ${Date.now() - t0} ms: ${e?.name} ${e?.message}`);
+      });
       assert.ok(res.status >= 500, `the commit failed: ${res.status} ${res.text}`);
       const orgs = await adminQuery('SELECT count(*)::int AS n FROM organizations WHERE tenant_id = $1 AND name = $2',
         [ctx.id, 'boom-org']);
