@@ -556,22 +556,36 @@ static void get_hook(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
-static void create_hook(struct latch_request *req, void *arg)
+/* The members of a hook in a POST (create: config required) or PATCH body. */
+struct hook_fields {
+    const char *name, *event, *events, *config;
+    bool has_event;
+    const char *enabled; /* "true", "false", or NULL when absent */
+};
+
+static bool read_hook(struct latch_request *req, bool create, struct hook_fields *f)
 {
     yajl_val tree = latch_mgmt_body(req);
     if (tree == NULL)
-        return;
+        return false;
     struct latch_mgmt_obj body = {.req = req, .val = tree, .path = ""};
-    const char *name, *event, *events, *config;
     int enabled;
-    bool ok = latch_mgmt_get_str(&body, "name", 0, HOOK_NAME_MAX, 0, &name, NULL) &&
-              read_event(&body, 0, &event, NULL) && read_events(&body, "events", 0, &events) &&
-              read_config(&body, "config", LATCH_MGMT_REQUIRED, &config) &&
+    bool ok = latch_mgmt_get_str(&body, "name", 0, HOOK_NAME_MAX, 0, &f->name, NULL) &&
+              read_event(&body, create ? 0 : LATCH_MGMT_NULLABLE, &f->event, &f->has_event) &&
+              read_events(&body, "events", 0, &f->events) &&
+              read_config(&body, "config", create ? LATCH_MGMT_REQUIRED : 0, &f->config) &&
               latch_mgmt_get_bool(&body, "enabled", 0, &enabled);
     yajl_tree_free(tree);
-    if (!ok)
+    f->enabled = !ok || enabled < 0 ? NULL : enabled ? "true" : "false";
+    return ok;
+}
+
+static void create_hook(struct latch_request *req, void *arg)
+{
+    struct hook_fields f;
+    if (!read_hook(req, true, &f))
         return;
-    if (event == NULL && events == NULL) {
+    if (f.event == NULL && f.events == NULL) {
         latch_http_respond_errorf(req, 400, "hook.missing_events", "Missing events.");
         return;
     }
@@ -583,11 +597,8 @@ static void create_hook(struct latch_request *req, void *arg)
         return;
     }
     struct latch_store_op op = {&hook_insert,
-                                {req->tenant->id, id, name, event, events ? events : "[]", config,
-                                 key,
-                                 enabled < 0 ? NULL
-                                 : enabled   ? "true"
-                                             : "false"}};
+                                {req->tenant->id, id, f.name, f.event, f.events ? f.events : "[]",
+                                 f.config, key, f.enabled}};
     struct latch_mgmt_reply reply = {.status = 201, .entity = HOOK_ENTITY, .id = id};
     latch_mgmt_run(req, &op, 1, &reply);
 }
@@ -595,29 +606,12 @@ static void create_hook(struct latch_request *req, void *arg)
 static void update_hook(struct latch_request *req, void *arg)
 {
     const char *id = latch_mgmt_param_id(req, "id", HOOK_ENTITY);
-    if (id == NULL)
-        return;
-    yajl_val tree = latch_mgmt_body(req);
-    if (tree == NULL)
-        return;
-    struct latch_mgmt_obj body = {.req = req, .val = tree, .path = ""};
-    const char *name, *event, *events, *config;
-    bool has_event;
-    int enabled;
-    bool ok = latch_mgmt_get_str(&body, "name", 0, HOOK_NAME_MAX, 0, &name, NULL) &&
-              read_event(&body, LATCH_MGMT_NULLABLE, &event, &has_event) &&
-              read_events(&body, "events", 0, &events) &&
-              read_config(&body, "config", 0, &config) &&
-              latch_mgmt_get_bool(&body, "enabled", 0, &enabled);
-    yajl_tree_free(tree);
-    if (!ok)
+    struct hook_fields f;
+    if (id == NULL || !read_hook(req, false, &f))
         return;
     struct latch_store_op op = {&hook_update,
-                                {req->tenant->id, id, name, has_event ? "1" : NULL, event, events,
-                                 config,
-                                 enabled < 0 ? NULL
-                                 : enabled   ? "true"
-                                             : "false"}};
+                                {req->tenant->id, id, f.name, f.has_event ? "1" : NULL, f.event,
+                                 f.events, f.config, f.enabled}};
     struct latch_mgmt_reply reply = {.status = 200, .entity = HOOK_ENTITY, .id = id};
     latch_mgmt_run(req, &op, 1, &reply);
 }
