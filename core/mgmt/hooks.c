@@ -374,12 +374,18 @@ char *latch_mgmt_hook_xp_head(struct latch_request *req, const char *session_id)
 
 /* ---- reading a hook from the body ---- */
 
-static bool known_event(const char *s)
+/* Whether s is in the NULL-terminated list (header names: in any case). */
+static bool in_list(const char *const *list, const char *s, bool any_case)
 {
-    for (const char *const *e = hook_events; *e; e++)
-        if (strcmp(*e, s) == 0)
+    for (; *list; list++)
+        if ((any_case ? strcasecmp(*list, s) : strcmp(*list, s)) == 0)
             return true;
     return false;
+}
+
+static bool known_event(const char *s)
+{
+    return in_list(hook_events, s, false);
 }
 
 /* `events`: a non-empty array of Logto's event names, duplicates removed (Logto's
@@ -434,14 +440,6 @@ static bool is_tchar(char c)
            strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static bool reserved_header(const char *name)
-{
-    for (const char *const *r = reserved_headers; *r; r++)
-        if (strcasecmp(*r, name) == 0)
-            return true;
-    return false;
-}
-
 /* Logto's hookConfigGuard {url, headers?, retries?}; the URL must be one the outbound policy
  * lets Latch call. Written back as a JSON object text. */
 static bool read_config(const struct latch_mgmt_obj *o, const char *key, unsigned flags,
@@ -484,7 +482,8 @@ static bool read_config(const struct latch_mgmt_obj *o, const char *key, unsigne
         for (size_t i = 0; i < h->u.object.len; i++) {
             const char *name = h->u.object.keys[i];
             yajl_val val = h->u.object.values[i];
-            bool ok = name[0] != '\0' && strlen(name) <= 256 && !reserved_header(name);
+            bool ok =
+                name[0] != '\0' && strlen(name) <= 256 && !in_list(reserved_headers, name, true);
             for (const char *p = name; ok && *p; p++)
                 ok = is_tchar(*p);
             if (ok && YAJL_IS_STRING(val) && strlen(val->u.string) <= HOOK_HEADER_MAX) {
