@@ -152,3 +152,24 @@ BEGIN
     PERFORM set_config('latch.tenant_id', '', true);
 END
 $$;
+
+-- Organization.Membership.Updated is emitted only by a transaction that added or removed a
+-- member: these statement triggers mark such a transaction (latch.members_changed, local to it),
+-- whatever statement of the Management API made the change.
+CREATE FUNCTION latch_hook_mark_members() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM changed) THEN
+        PERFORM set_config('latch.members_changed', 'on', true);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER hook_members_added AFTER INSERT ON organization_user_relations
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION latch_hook_mark_members();
+CREATE TRIGGER hook_members_removed AFTER DELETE ON organization_user_relations
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION latch_hook_mark_members();
+CREATE TRIGGER hook_apps_added AFTER INSERT ON organization_application_relations
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION latch_hook_mark_members();
+CREATE TRIGGER hook_apps_removed AFTER DELETE ON organization_application_relations
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION latch_hook_mark_members();

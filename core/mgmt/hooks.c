@@ -200,6 +200,17 @@ static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
                   " 'description', x.description, 'createdAt', "
                   LATCH_MGMT_SQL_MS("x.created_at") ")",
                   "organization_scopes", "NULL"),
+    /* A member added or removed by this transaction, as the relation tables' triggers mark it
+     * (schema/0014_hooks.sql; an add of a member already there changes nothing). $3, $5 and $6 are
+     * unused. */
+    [LATCH_MGMT_HOOK_MEMBERSHIP] =
+        {
+            .name = "hook_emit_membership",
+            .sql = "SELECT latch_hook_emit($1, $2, ',\"organizationId\":' || to_json($4::text)::text)"
+                   " WHERE $3::text IS NOT NULL AND $5::boolean IS NOT NULL AND $6::text IS NULL"
+                   " AND current_setting('latch.members_changed', true) = 'on'",
+            .nparams = 6,
+        },
 };
 
 /* The sign-in experience's events, at POST /api/experience/submit: once per interaction (the
@@ -329,7 +340,7 @@ void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_o
                            const struct latch_mgmt_hook_spec *spec, const char *id)
 {
     struct latch_store_op ops[2];
-    bool before = req->method == LATCH_HTTP_DELETE;
+    bool before = req->method == LATCH_HTTP_DELETE && spec->kind != LATCH_MGMT_HOOK_MEMBERSHIP;
     if (!latch_mgmt_hook_op(req, &ops[before ? 0 : 1], spec, id, reply->status))
         return;
     ops[before ? 1 : 0] = *op;

@@ -58,6 +58,9 @@ enum latch_mgmt_hook_kind {
     LATCH_MGMT_HOOK_SCOPE,
     LATCH_MGMT_HOOK_ORGANIZATION_ROLE,
     LATCH_MGMT_HOOK_ORGANIZATION_SCOPE,
+    /* Organization.Membership.Updated: {organizationId} instead of data, when this transaction
+     * added or removed a member (user or application) */
+    LATCH_MGMT_HOOK_MEMBERSHIP,
     LATCH_MGMT_HOOK_KINDS,
 };
 
@@ -366,6 +369,9 @@ struct latch_mgmt_relation {
     const struct latch_mgmt_problem *problems; /* may be NULL */
     const char *conflict_code;                 /* add: a unique violation (two adds racing) */
     const char *conflict_message;
+    /* add, replace and remove: the event they emit (route: the list's, e.g.
+     * "/api/organizations/:id/users"; remove's is that and "/:<param>"); NULL for none */
+    const struct latch_mgmt_hook_spec *hook;
 };
 
 void latch_mgmt_relation_list(struct latch_request *req, void *arg);

@@ -721,6 +721,12 @@ struct member_kind {
     const struct latch_stmt *role_list, *role_add, *role_replace, *role_remove;
 };
 
+static const struct latch_mgmt_hook_spec hook_user_members = {
+    "Organization.Membership.Updated", LATCH_MGMT_HOOK_MEMBERSHIP, "/api/organizations/:id/users"};
+static const struct latch_mgmt_hook_spec hook_app_members = {"Organization.Membership.Updated",
+                                                             LATCH_MGMT_HOOK_MEMBERSHIP,
+                                                             "/api/organizations/:id/applications"};
+
 static const struct member_kind user_members = {
     .members =
         {
@@ -734,6 +740,7 @@ static const struct member_kind user_members = {
             .param_entity = "user",
             .search = LATCH_MGMT_SEARCH_Q,
             .problems = org_problems,
+            .hook = &hook_user_members,
         },
     .role_list = &user_role_list,
     .role_add = &user_role_add,
@@ -754,6 +761,7 @@ static const struct member_kind app_members = {
             .param_entity = "application",
             .search = LATCH_MGMT_SEARCH_Q,
             .problems = org_problems,
+            .hook = &hook_app_members,
         },
     .role_list = &app_role_list,
     .role_add = &app_role_add,

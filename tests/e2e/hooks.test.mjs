@@ -282,6 +282,34 @@ describe('webhooks', () => {
     assert.equal(JSON.stringify(j[13]).includes('Another-long-password'), false, 'no password in the payload');
   });
 
+  it('Organization.Membership.Updated when members are added, replaced or removed', async () => {
+    const hook = await createHook(api, rx, '/members', ['Organization.Membership.Updated']);
+    const org = expectStatus(await api.post('/organizations', { name: uniq('morg') }), 201, 'org');
+    const [a, b] = [await ctx.createUser(), await ctx.createUser()];
+    expectStatus(await api.post(`/organizations/${org.id}/users`, { userIds: [a.id] }), [200, 201], 'add');
+    expectStatus(await api.put(`/organizations/${org.id}/users`, { userIds: [a.id, b.id] }), [200, 204], 'replace');
+    assert.equal((await api.del(`/organizations/${org.id}/users/${b.id}`)).status, 204);
+    // Removing someone who is not a member changes nothing and reports nothing.
+    const again = await api.del(`/organizations/${org.id}/users/${b.id}`);
+    assert.ok(again.status === 404 || again.status === 204, again.text);
+    await waitFor(() => rx.of('/members').length >= 3, { timeoutMs: 15000, what: 'three membership events' });
+    await new Promise((r) => setTimeout(r, 800));
+    const got = rx.of('/members');
+    assert.equal(got.length, 3, got.map((r) => r.raw).join('\n'));
+    for (const r of got) {
+      assertSigned(r, hook.signingKey);
+      assert.equal(r.json.event, 'Organization.Membership.Updated');
+      assert.equal(r.json.organizationId, org.id);
+      assert.equal(r.json.data, undefined);
+    }
+    assert.deepEqual(got.map((r) => [r.json.method, r.json.matchedRoute]), [
+      ['POST', '/api/organizations/:id/users'],
+      ['PUT', '/api/organizations/:id/users'],
+      ['DELETE', '/api/organizations/:id/users/:userId'],
+    ]);
+    assert.deepEqual(got[2].json.params, { id: org.id, userId: b.id });
+  });
+
   it('a change rolled back emits nothing', async () => {
     await createHook(api, rx, '/rollback', ['Organization.Created']);
     // A trigger that fails the insert after latch_hook_emit() has run in the same transaction.
