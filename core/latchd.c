@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "http/health.h"
 #include "http/http.h"
@@ -279,6 +280,7 @@ int main(int argc, char **argv)
     struct event *collect_timer = NULL;
     bool plugins_up = false;
     struct latch_store *listener = NULL, *notifier = NULL;
+    struct latch_audit_retention *log_retention = NULL;
     int status = 1;
 
     if (argc > 1) {
@@ -429,6 +431,10 @@ int main(int argc, char **argv)
         latch_log_error("cannot serve metrics", &err);
         goto out;
     }
+    /* Partitions of the audit log: created ahead and dropped past retention. */
+    log_retention = latch_audit_retention_start(st.base, notifier, &cfg);
+    if (log_retention == NULL)
+        goto out;
     latch_info("latchd %s serving %s", LATCH_VERSION, cfg.public_url);
     event_base_dispatch(st.base);
 
@@ -447,6 +453,7 @@ out:
     latch_mgmt_hooks_free();
     latch_store_free(listener);
     latch_store_free(notifier);
+    latch_audit_retention_free(log_retention);
     if (collect_timer != NULL)
         event_free(collect_timer);
     /* After the loops and the worker pool, which call connectors, are gone. */

@@ -21,6 +21,7 @@ LATCH_PG_BIN="${LATCH_PG_BIN:-/usr/lib/postgresql/15/bin}"
 LATCH_BUILD_PACKAGES=(
     build-essential pkg-config meson ninja-build
     libevent-dev libssl-dev libpq-dev libyajl-dev libcurl4-openssl-dev libargon2-dev libcmocka-dev
+    libcbor-dev
     postgresql-15 postgresql-client-15
     openssl ca-certificates python3
 )

@@ -524,6 +524,14 @@ RANGE_VAR(parse_header_timeout_ms, header_timeout_ms, int, 500, 600000, 10000)
 
 RANGE_VAR(parse_body_timeout_ms, body_timeout_ms, int, 500, 600000, 10000)
 
+RANGE_VAR(parse_audit_log_queue, audit_log_queue, int, 16, 1000000, 8192)
+
+RANGE_VAR(parse_audit_log_flush_ms, audit_log_flush_ms, int, 10, 60000, 250)
+
+RANGE_VAR(parse_log_retention_days, log_retention_days, int, 1, 3650, 30)
+
+RANGE_VAR(parse_log_maintenance_seconds, log_maintenance_seconds, int, 1, 86400, 3600)
+
 /* No 0: a body deadline needs a rate to grow with the body's length. */
 RANGE_VAR(parse_min_body_rate, min_body_rate, int, 1, 1073741824, 1024)
 
@@ -747,6 +755,23 @@ static latch_rc parse_secret_key(const char *name, const char *value, struct lat
 out:
     OPENSSL_cleanse(buf, sizeof(buf));
     return rc;
+}
+
+/* ---- LATCH_AUDIT_LOG ---- */
+
+static latch_rc parse_audit_log(const char *name, const char *value, struct latch_config *cfg,
+                                struct latch_error *err)
+{
+    cfg->audit_log = true;
+    if (value == NULL || value[0] == '\0' || strcasecmp(value, "on") == 0 ||
+        strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
+        return LATCH_OK;
+    if (strcasecmp(value, "off") == 0 || strcasecmp(value, "false") == 0 ||
+        strcmp(value, "0") == 0) {
+        cfg->audit_log = false;
+        return LATCH_OK;
+    }
+    return config_error(err, name, "\"%.16s\" is not a switch; expected on or off", value);
 }
 
 /* ---- LATCH_AUTO_MIGRATE ---- */
@@ -1070,6 +1095,11 @@ static const struct config_var {
     {"LATCH_OUTBOUND_ALLOW_PRIVATE", parse_outbound_allow_private},
     {"LATCH_CONNECTOR_DIR", parse_connector_dir},
     {"LATCH_METRICS_LISTEN", parse_metrics_listen},
+    {"LATCH_AUDIT_LOG", parse_audit_log},
+    {"LATCH_AUDIT_LOG_QUEUE", parse_audit_log_queue},
+    {"LATCH_AUDIT_LOG_FLUSH_MS", parse_audit_log_flush_ms},
+    {"LATCH_LOG_RETENTION_DAYS", parse_log_retention_days},
+    {"LATCH_LOG_MAINTENANCE_SECONDS", parse_log_maintenance_seconds},
 };
 
 #define N_CONFIG_VARS (sizeof(config_vars) / sizeof(config_vars[0]))

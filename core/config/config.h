@@ -134,6 +134,18 @@ struct latch_config {
      * off (metrics_port 0) when unset or empty. Never the port of LATCH_LISTEN. */
     char metrics_host[256];
     uint16_t metrics_port;
+
+    /* The audit log (audit/, docs/events.md "Audit log"). LATCH_AUDIT_LOG on|off (default on);
+     * LATCH_AUDIT_LOG_QUEUE entries waiting per loop thread before new ones are dropped
+     * (16..1000000, default 8192); LATCH_AUDIT_LOG_FLUSH_MS, the longest an entry waits before
+     * its batch is written (10..60000, default 250); LATCH_LOG_RETENTION_DAYS, days of entries
+     * kept (1..3650, default 30); LATCH_LOG_MAINTENANCE_SECONDS, how often a node creates the
+     * coming days' partitions and drops expired ones (1..86400, default 3600). */
+    bool audit_log;
+    int audit_log_queue;
+    int audit_log_flush_ms;
+    int log_retention_days;
+    int log_maintenance_seconds;
 };
 
 /* Function used to read variables; tests pass their own. Returns NULL when unset. */

@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "users/users.h"
-#include "util/hex.h"
 
 latch_rc latch_xp_code_generate(char out[LATCH_XP_CODE_DIGITS + 1])
 {
@@ -53,17 +52,9 @@ latch_rc latch_xp_code_hash(const uint8_t key[32], const char *tenant, const cha
             msg[at++] = (i == 3 && email && *p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
         msg[at++] = i < 4 ? '\n' : '\0';
     }
-    uint8_t mac[LATCH_SECRET_HASH_LEN];
-    latch_rc rc = latch_jose_client_secret_hash(key, msg, total - 1, mac);
+    latch_rc rc = latch_jose_keyed_hash_text(key, msg, total - 1, out);
     OPENSSL_cleanse(msg, total);
     free(msg);
-    if (rc == LATCH_OK) {
-        out[0] = '\\';
-        out[1] = 'x';
-        if (latch_hex_encode(mac, sizeof(mac), out + 2, LATCH_TOKEN_HASH_TEXT - 2) != 64)
-            rc = LATCH_FAIL;
-    }
-    OPENSSL_cleanse(mac, sizeof(mac));
     return rc;
 }
 

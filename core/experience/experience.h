@@ -31,6 +31,41 @@
 #include "http/http.h"
 #include "util/error.h"
 
+/* signUp when a tenant has not set it (schema/0004's column default; keep them equal). */
+#define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
+    "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
+
+/*
+ * SQL: the text[] of what the tenant's signUp makes mandatory and the user row u lacks, in
+ * Logto's MissingProfile names (username, email, phone, emailOrPhone, password), empty when
+ * nothing is missing; s is the sign_in_experiences row (NULL when the tenant has none). A social
+ * identity stands in for a password, as in Logto. Submit answers 422 user.missing_profile with
+ * it, and /oidc/auth/resume will not finish a sign-in while it is not empty, so a client that
+ * skips submit gets nobody in.
+ */
+#define LATCH_XP_MISSING_PROFILE_SQL(u, s)                                                         \
+    "array_remove(ARRAY["                                                                          \
+    " CASE WHEN " LATCH_XP_SIGN_UP_SQL(                                                            \
+        s) "->'identifiers' ? 'username'"                                                          \
+           " AND " u ".username IS NULL THEN 'username' END,"                                      \
+           " CASE WHEN " LATCH_XP_SIGN_UP_SQL(                                                     \
+               s) "->'identifiers' ?& ARRAY['email', 'phone']"                                     \
+                  " THEN CASE WHEN " u ".primary_email IS NULL AND " u ".primary_phone IS NULL"    \
+                  " THEN 'emailOrPhone' END"                                                       \
+                  " WHEN " LATCH_XP_SIGN_UP_SQL(                                                   \
+                      s) "->'identifiers' ? 'email'"                                               \
+                         " AND " u ".primary_email IS NULL THEN 'email'"                           \
+                         " WHEN " LATCH_XP_SIGN_UP_SQL(                                            \
+                             s) "->'identifiers' ? 'phone'"                                        \
+                                " AND " u ".primary_phone IS NULL THEN 'phone' END,"               \
+                                " CASE WHEN " LATCH_XP_SIGN_UP_SQL(                                \
+                                    s) "->'password' = 'true'::jsonb"                              \
+                                       " AND " u ".password_encrypted IS NULL AND " u              \
+                                       ".identities = '{}'::jsonb"                                 \
+                                       " THEN 'password' END"                                      \
+                                       "]::text[], NULL)"
+#define LATCH_XP_SIGN_UP_SQL(s) "coalesce(" s ".sign_up, '" LATCH_XP_DEFAULT_SIGN_UP "'::jsonb)"
+
 /* A hidden field of the logout confirmation form; value NULL: left out. */
 struct latch_xp_hidden {
     const char *name;

@@ -34,12 +34,21 @@
 #define LATCH_XP_DEFAULT_PASSWORD_POLICY "{\"length\": {\"min\": 8, \"max\": 256}}"
 #define LATCH_XP_DEFAULT_SENTINEL_POLICY "{\"maxAttempts\": 100, \"lockoutDuration\": 60}"
 #define LATCH_XP_DEFAULT_LANGUAGE_INFO   "{\"autoDetect\": true, \"fallbackLanguage\": \"en\"}"
-/* schema/0004 and 0010. */
-#define LATCH_XP_DEFAULT_SIGN_UP                                                                   \
-    "{\"identifiers\": [\"username\"], \"password\": true, \"verify\": false}"
+/* schema/0012. */
+#define LATCH_XP_DEFAULT_MFA                                                                       \
+    "{\"factors\": [], \"policy\": \"UserControlled\","                                            \
+    " \"organizationRequiredMfaPolicy\": \"NoPrompt\"}"
+/* schema/0010 (signUp's default: experience.h). */
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
     "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
+
+/* SQL: forgets the MFA step of an interaction (schema/0012), with who it identified. */
+#define LATCH_XP_MFA_RESET                                                                         \
+    "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
+/* SQL: records RFC 8176 method v (a literal) among the interaction's amr once. */
+#define LATCH_XP_AMR_ADD(v)                                                                        \
+    "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
 
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
@@ -128,6 +137,10 @@ void latch_xp_verification_not_found(struct latch_request *req);
  * has that identifier. */
 void latch_xp_identifier_in_use(struct latch_request *req, bool email);
 
+/* Answers 422 user.missing_profile with data.missingProfile, the comma-separated names in
+ * missing (Logto's MissingProfile values). */
+void latch_xp_missing_profile(struct latch_request *req, const char *missing);
+
 /* Answers 400 session.identifier_not_found (nobody identified yet, or no longer). */
 void latch_xp_identifier_not_found(struct latch_request *req);
 
@@ -146,6 +159,24 @@ latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
 /* verification_code.c */
 latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
+latch_rc latch_xp_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK;      /* mfa.c */
+latch_rc latch_xp_webauthn_register(struct latch_server *srv) LATCH_MUST_CHECK; /* webauthn.c */
+
+/* ---- mfa.c: the MFA step of submit ---- */
+
+/* The statement ($1 tenant, $2 interaction hash) asking schema/0012's latch_mfa_check whether
+ * MFA lets the interaction finish: (problem, available factors JSON, skippable). */
+/* POST /api/experience/profile/mfa {type: "WebAuthn", verificationId}: binds the credential that
+ * verification registered and verified (webauthn.c); answers 204 or the error. */
+void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification_id);
+
+extern const struct latch_stmt latch_xp_mfa_check_stmt;
+
+/* Answers Logto's error for an unfinished MFA step of the result of latch_xp_mfa_check_stmt
+ * (403 session.mfa.require_mfa_verification, 422 user.missing_mfa with data.availableFactors
+ * and data.skippable, 422 session.mfa.backup_code_required) and returns true; false when MFA
+ * is done (nothing answered). */
+bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_store_result *res);
 
 /* ---- verification_code.c: the sign-in experience fields of codes ---- */
 
@@ -164,6 +195,12 @@ struct latch_xp_methods {
 void latch_xp_methods_read(const struct latch_store_result *res, struct latch_xp_methods *m);
 
 /* ---- verification.c: password reset ---- */
+
+/* POST /api/experience/profile {type: "password", value} in the SignIn or Register event: the
+ * identified user, who has no password (else 422 user.password_exists_in_profile), gets this one
+ * once the tenant's policy accepts it (422 password.rejected), 204. Runs latch_xp_load itself;
+ * password is copied (the caller wipes its own). */
+void latch_xp_profile_password(struct latch_xp_call *call, const char *password);
 
 /* POST /api/experience/submit of a ForgotPassword interaction: sets the new password (from
  * PUT /api/experience/profile/password), ends the person's sessions, revokes their refresh

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "experience/experience_internal.h"
 #include "messages/messages.h"
 #include "util/json.h"
@@ -47,7 +48,8 @@ static const struct latch_stmt identify_existing = {
            " WHEN (SELECT result_user_id FROM i) IS NOT NULL"
            " AND (SELECT result_user_id FROM i) <> (SELECT id FROM u) THEN 'identity_conflict'"
            " END AS problem),"
-           " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM u)"
+           " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM u),"
+           " " LATCH_XP_AMR_ADD("pwd")
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND (SELECT problem FROM chk) IS NULL"
            " RETURNING result_user_id)"
            " SELECT (SELECT problem FROM chk), (SELECT result_user_id FROM upd)",
@@ -69,7 +71,7 @@ static const struct latch_stmt identify_new = {
            " SELECT $1, ins.id, r.id FROM ins, roles r"
            " WHERE r.tenant_id = $1 AND r.is_default AND r.type = 'User' RETURNING 1),"
            " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM ins),"
-           " params = params - '_pending', verification_id = NULL"
+           " params = params - '_pending', verification_id = NULL, " LATCH_XP_AMR_ADD("pwd")
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND EXISTS (SELECT 1 FROM ins)"
            " RETURNING 1)"
            " SELECT (SELECT id FROM ins), (SELECT count(*) FROM dr), (SELECT count(*) FROM upd)",
@@ -97,7 +99,7 @@ static const struct latch_stmt code_row = {
  * proved, found with users.h's LATCH_USERS_SQL_MATCH_* as every sign-in lookup. The code is
  * consumed. $3 verification id. Answers (problem or NULL, user id).
  */
-#define IDENTIFY_BY_CODE(type, match)                                                              \
+#define IDENTIFY_BY_CODE(type, match, amr)                                                         \
     {                                                                                              \
         .name = "xp_identify_code_" type,                                                          \
         .sql = "WITH " VERIFIED_CODE(type, "") ","                                                 \
@@ -114,7 +116,7 @@ static const struct latch_stmt code_row = {
                " AND (SELECT result_user_id FROM i) <> (SELECT id FROM u)"                         \
                " THEN 'identity_conflict' END AS problem),"                                        \
                " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM u),"            \
-               " verified_user_id = (SELECT id FROM u)"                                            \
+               " verified_user_id = (SELECT id FROM u), " LATCH_XP_AMR_ADD(amr)                    \
                " WHERE tenant_id = $1 AND id_hash = $2::bytea"                                     \
                " AND (SELECT problem FROM chk) IS NULL RETURNING result_user_id),"                 \
                " used AS (UPDATE verification_codes SET consumed_at = now()"                       \
@@ -125,8 +127,8 @@ static const struct latch_stmt code_row = {
         .nparams = 3,                                                                              \
     }
 static const struct latch_stmt identify_by_code[] = {
-    IDENTIFY_BY_CODE("email", LATCH_USERS_SQL_MATCH_EMAIL("u.", "c.identifier")),
-    IDENTIFY_BY_CODE("phone", LATCH_USERS_SQL_MATCH_PHONE("u.", "c.identifier")),
+    IDENTIFY_BY_CODE("email", LATCH_USERS_SQL_MATCH_EMAIL("u.", "c.identifier"), "otp"),
+    IDENTIFY_BY_CODE("phone", LATCH_USERS_SQL_MATCH_PHONE("u.", "c.identifier"), "sms"),
 };
 
 /*
@@ -135,7 +137,7 @@ static const struct latch_stmt identify_by_code[] = {
  * params._pending, and the tenant's default roles. The code is consumed. $3 verification id,
  * $4 the new user's id. Answers (user id or NULL, identifier taken, code usable).
  */
-#define REGISTER_BY_CODE(type, column, match)                                                      \
+#define REGISTER_BY_CODE(type, column, match, amr)                                                 \
     {                                                                                              \
         .name = "xp_register_code_" type,                                                          \
         .sql = "WITH " VERIFIED_CODE(type, " AND template_type = 'Register'") ","                  \
@@ -153,7 +155,9 @@ static const struct latch_stmt identify_by_code[] = {
                " SELECT $1, ins.id, r.id FROM ins, roles r"                                        \
                " WHERE r.tenant_id = $1 AND r.is_default AND r.type = 'User' RETURNING 1),"        \
                " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM ins),"           \
-               " params = params - '_pending', verification_id = NULL"                             \
+               " params = params - '_pending', verification_id = NULL,"                            \
+               " amr = ARRAY['" amr "'] || CASE WHEN (SELECT p->>'passwordEncrypted' FROM i)"      \
+               " IS NOT NULL THEN ARRAY['pwd'] ELSE '{}'::text[] END"                              \
                " WHERE tenant_id = $1 AND id_hash = $2::bytea AND EXISTS (SELECT 1 FROM ins)"      \
                " RETURNING 1),"                                                                    \
                " used AS (UPDATE verification_codes SET consumed_at = now()"                       \
@@ -165,8 +169,10 @@ static const struct latch_stmt identify_by_code[] = {
         .nparams = 4,                                                                              \
     }
 static const struct latch_stmt register_by_code[] = {
-    REGISTER_BY_CODE("email", "primary_email", LATCH_USERS_SQL_MATCH_EMAIL("u.", "c.identifier")),
-    REGISTER_BY_CODE("phone", "primary_phone", LATCH_USERS_SQL_MATCH_PHONE("u.", "c.identifier")),
+    REGISTER_BY_CODE("email", "primary_email", LATCH_USERS_SQL_MATCH_EMAIL("u.", "c.identifier"),
+                     "otp"),
+    REGISTER_BY_CODE("phone", "primary_phone", LATCH_USERS_SQL_MATCH_PHONE("u.", "c.identifier"),
+                     "sms"),
 };
 // clang-format on
 
@@ -275,17 +281,6 @@ static void code_register_done(struct latch_store_result *const *results, int n,
     latch_http_respond_json(req, 201, "{}", 2);
 }
 
-/* Answers 422 user.missing_profile naming what registration still needs. */
-static void missing_profile(struct latch_request *req, const char *what)
-{
-    char body[160];
-    int len = snprintf(body, sizeof(body),
-                       "{\"code\":\"user.missing_profile\",\"message\":\"Provide the %s before "
-                       "creating the account.\",\"data\":{\"missingProfile\":[\"%s\"]}}",
-                       what, what);
-    latch_http_respond_json(req, 422, body, (size_t)len);
-}
-
 /* Identification with a verified code (results: the code row, the methods). */
 static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
                        const struct latch_store_result *code, const struct latch_xp_methods *m)
@@ -321,11 +316,11 @@ static void id_by_code(struct latch_xp_call *call, enum latch_xp_event event,
             return;
         }
         if (!call->ia.has_pending && (m->sign_up.identifiers & LATCH_XP_ID_USERNAME)) {
-            missing_profile(req, "username");
+            latch_xp_missing_profile(req, "username");
             return;
         }
         if (!call->ia.has_pending && m->sign_up.password) {
-            missing_profile(req, "password");
+            latch_xp_missing_profile(req, "password");
             return;
         }
         if (latch_users_new_id(ic->user_id) != LATCH_OK) {
@@ -415,7 +410,8 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
     }
     /* signUp.verify: no account before the email or phone it asks for is proven by a code. */
     if (m.sign_up.verify && (m.sign_up.identifiers & (LATCH_XP_ID_EMAIL | LATCH_XP_ID_PHONE))) {
-        missing_profile(req, (m.sign_up.identifiers & LATCH_XP_ID_EMAIL) ? "email" : "phone");
+        latch_xp_missing_profile(req,
+                                 (m.sign_up.identifiers & LATCH_XP_ID_EMAIL) ? "email" : "phone");
         return;
     }
     if (latch_users_new_id(ic->user_id) != LATCH_OK) {
@@ -432,6 +428,7 @@ static void id_loaded(struct latch_xp_call *call, struct latch_store_result *con
 static void post_identification(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call;
+    latch_audit_track(req, "Interaction.{event}.Identifier.Submit");
     yajl_val body = latch_xp_begin_body(req, sizeof(struct id_call), &call);
     if (body == NULL)
         return;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
 #include "mgmt/mgmt_internal.h"
@@ -36,7 +37,7 @@ static const struct latch_stmt load_stmt = {
            " coalesce(s.language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb)::text,"
            " i.params ? '_pending',"
            " coalesce(s.rate_limits, '{}'::jsonb)::text,"
-           " i.params ? '_newPassword'"
+           " i.params ? '_newPassword', i.params->>'client_id'"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN applications a ON a.tenant_id = i.tenant_id"
@@ -49,7 +50,8 @@ static const struct latch_stmt load_stmt = {
 static const struct latch_stmt event_reset_stmt = {
     .name = "xp_event_reset",
     .sql = "UPDATE interactions SET event = $3, verified_user_id = NULL, verification_id = NULL,"
-           " result_user_id = NULL, params = params - '_pending' - '_newPassword'"
+           " result_user_id = NULL, params = params - '_pending' - '_newPassword',"
+           " " LATCH_XP_MFA_RESET
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
 };
@@ -62,9 +64,25 @@ static const struct latch_stmt event_change_stmt = {
            " result_user_id = CASE WHEN event IS DISTINCT FROM $3::text THEN NULL"
            " ELSE result_user_id END,"
            " params = CASE WHEN event IS DISTINCT FROM $3::text THEN params - '_newPassword'"
-           " ELSE params END"
+           " ELSE params END,"
+           " amr = CASE WHEN event IS DISTINCT FROM $3::text THEN '{}' ELSE amr END,"
+           " mfa_verified = CASE WHEN event IS DISTINCT FROM $3::text THEN '{}'"
+           " ELSE mfa_verified END,"
+           " mfa_pending = CASE WHEN event IS DISTINCT FROM $3::text THEN '{}'"
+           " ELSE mfa_pending END,"
+           " mfa_skipped = mfa_skipped AND event IS NOT DISTINCT FROM $3::text"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
+};
+/* GET /api/experience/interaction's mfa and mfaStep: the settings (stored or default) and
+ * latch_mfa_check's answer. */
+static const struct latch_stmt mfa_view_stmt = {
+    .name = "xp_interaction_mfa",
+    .sql = "SELECT coalesce((SELECT s.mfa FROM sign_in_experiences s WHERE s.tenant_id = $1"
+           " AND s.id = 'default'), '" LATCH_XP_DEFAULT_MFA "'::jsonb)::text,"
+           " m.problem, m.available::text, m.skippable, m.backup_codes_left"
+           " FROM latch_mfa_check($1, $2::bytea) m",
+    .nparams = 2,
 };
 // clang-format on
 
@@ -188,6 +206,12 @@ static void load_done(struct latch_store_result *const *results, int n,
     ia->has_pending = strcmp(latch_store_result_value(res, 0, 12), "t") == 0;
     ia->rate_limits = col(req, res, 13);
     ia->has_new_password = strcmp(latch_store_result_value(res, 0, 14), "t") == 0;
+    /* What the audit log says about the request, when it is tracked (a handler may have
+     * noted the event of its body already). */
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, ia->event);
+    latch_audit_note_default(req, LATCH_AUDIT_USER_ID,
+                             ia->result_user_id ? ia->result_user_id : ia->verified_user_id);
+    latch_audit_note_default(req, LATCH_AUDIT_APPLICATION_ID, col(req, res, 15));
     if (ia->csrf_token == NULL || ia->sign_in_mode == NULL || ia->password_policy == NULL ||
         ia->sentinel_policy == NULL || ia->language_info == NULL || ia->rate_limits == NULL) {
         end_early(call);
@@ -401,6 +425,30 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     latch_json_end_object(&j);
     latch_json_key(&j, "forgotPasswordMethods");
     latch_xp_forgot_methods_write(m.forgot, &j);
+    /* The tenant's MFA settings, and where this person stands (Latch: what submit would say,
+     * so the page knows which MFA screen to show without submitting first). */
+    const struct latch_store_result *mfa = n > 2 ? res[2] : NULL;
+    bool have_mfa = mfa != NULL && latch_store_result_rows(mfa) == 1;
+    const char *settings = have_mfa ? latch_store_result_value(mfa, 0, 0) : LATCH_XP_DEFAULT_MFA;
+    latch_json_key(&j, "mfa");
+    latch_json_raw(&j, settings, strlen(settings));
+    latch_json_key(&j, "mfaStep");
+    if (have_mfa && ia->result_user_id != NULL && !latch_store_result_isnull(mfa, 0, 1)) {
+        const char *available = latch_store_result_value(mfa, 0, 2);
+        latch_json_begin_object(&j);
+        latch_json_key(&j, "problem");
+        latch_json_string(&j, latch_store_result_value(mfa, 0, 1));
+        latch_json_key(&j, "availableFactors");
+        latch_json_raw(&j, available, strlen(available));
+        latch_json_key(&j, "skippable");
+        latch_json_bool(&j, strcmp(latch_store_result_value(mfa, 0, 3), "t") == 0);
+        const char *left = latch_store_result_value(mfa, 0, 4);
+        latch_json_key(&j, "backupCodesLeft");
+        latch_json_number(&j, left, strlen(left));
+        latch_json_end_object(&j);
+    } else {
+        latch_json_null(&j);
+    }
     latch_json_end_object(&j);
     latch_xp_respond_json(req, 200, &j);
 }
@@ -413,8 +461,9 @@ static void get_interaction(struct latch_request *req, void *arg)
     struct latch_store_op ops[] = {
         {.stmt = &latch_xp_social_buttons_stmt, .params = {req->tenant->id}},
         {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}},
+        {.stmt = &mfa_view_stmt, .params = {req->tenant->id, call->id_hash}},
     };
-    latch_xp_load(call, ops, 2, interaction_loaded);
+    latch_xp_load(call, ops, 3, interaction_loaded);
 }
 
 /* ---- PUT /api/experience, PUT /api/experience/interaction-event ---- */
@@ -492,6 +541,8 @@ static void put_event(struct latch_request *req, bool reset)
                      : ec->event == LATCH_XP_EVENT_REGISTER ? "Register"
                                                             : "ForgotPassword";
     ec->reset = reset;
+    latch_audit_track(req, "Interaction.{event}.Update");
+    latch_audit_note(req, LATCH_AUDIT_EVENT, ec->event_text);
     struct latch_store_op extra = {.stmt = &latch_xp_methods_stmt, .params = {req->tenant->id}};
     latch_xp_load(call, &extra, 1, event_loaded);
 }
@@ -507,6 +558,43 @@ static void put_interaction_event(struct latch_request *req, void *arg)
 }
 
 /* ---- POST /api/experience/submit ---- */
+
+void latch_xp_missing_profile(struct latch_request *req, const char *missing)
+{
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "code");
+    latch_json_string(&j, "user.missing_profile");
+    latch_json_key(&j, "message");
+    latch_json_string(&j, "You need to provide additional info before signing in.");
+    latch_json_key(&j, "data");
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "missingProfile");
+    latch_json_begin_array(&j);
+    for (const char *p = missing; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        latch_json_string_n(&j, p, len);
+        p += len + (p[len] == ',');
+    }
+    latch_json_end_array(&j);
+    latch_json_end_object(&j);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 422, &j);
+}
+
+/* What the identified user still lacks (one row, "a,b" text; no row when nobody is). */
+// clang-format off
+static const struct latch_stmt missing_stmt = {
+    .name = "xp_submit_missing",
+    .sql = "SELECT array_to_string(" LATCH_XP_MISSING_PROFILE_SQL("u", "s") ", ',')"
+           " FROM interactions i"
+           " JOIN users u ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea",
+    .nparams = 2,
+};
+// clang-format on
 
 /* The submit's PostSignIn or PostRegister (with User.Created) are in the outbox: answer. */
 static void submit_hooked(struct latch_store_result *const *results, int n,
@@ -541,7 +629,7 @@ static void submit_hooked(struct latch_store_result *const *results, int n,
 static void submit_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
 {
     struct latch_request *req = call->req;
-    if (call->ia.result_user_id == NULL) {
+    if (call->ia.result_user_id == NULL || latch_store_result_rows(res[0]) != 1) {
         latch_xp_identifier_not_found(req);
         return;
     }
@@ -549,7 +637,23 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
         latch_xp_password_reset_submit(call);
         return;
     }
-    /* After the CSRF check of the load: the hook events, once per interaction. */
+    /* In Logto's order: a factor the person has is verified first, then the profile is
+     * completed, then MFA enrolment. /oidc/auth/resume asks both again: these are the answers a
+     * client can act on. */
+    const struct latch_store_result *mfa = n > 1 ? res[1] : NULL;
+    bool must_verify = mfa != NULL && latch_store_result_rows(mfa) == 1 &&
+                       !latch_store_result_isnull(mfa, 0, 0) &&
+                       strcmp(latch_store_result_value(mfa, 0, 0), "require_mfa_verification") == 0;
+    if (must_verify && latch_xp_mfa_check_answer(req, mfa))
+        return;
+    const char *missing = latch_store_result_value(res[0], 0, 0);
+    if (missing[0] != '\0') {
+        latch_xp_missing_profile(req, missing);
+        return;
+    }
+    if (latch_xp_mfa_check_answer(req, mfa))
+        return;
+    /* Every check passed: the hook events, once per interaction, then the answer. */
     const char *head = latch_mgmt_hook_xp_head(req, NULL);
     if (head == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
@@ -561,9 +665,15 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
 
 static void post_submit(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "Interaction.{event}.Submit");
     struct latch_xp_call *call = latch_xp_begin(req, true);
-    if (call != NULL)
-        latch_xp_load(call, NULL, 0, submit_loaded);
+    if (call == NULL)
+        return;
+    struct latch_store_op extra[2] = {
+        {.stmt = &missing_stmt, .params = {req->tenant->id, call->id_hash}},
+        {.stmt = &latch_xp_mfa_check_stmt, .params = {req->tenant->id, call->id_hash}},
+    };
+    latch_xp_load(call, extra, 2, submit_loaded);
 }
 
 /* ---- registration ---- */
@@ -588,7 +698,8 @@ latch_rc latch_experience_register(struct latch_server *srv)
         latch_xp_verification_register(srv) != LATCH_OK ||
         latch_xp_identification_register(srv) != LATCH_OK ||
         latch_xp_settings_register(srv) != LATCH_OK || latch_xp_pages_register(srv) != LATCH_OK ||
-        latch_xp_social_register(srv) != LATCH_OK || latch_xp_code_register(srv) != LATCH_OK)
+        latch_xp_social_register(srv) != LATCH_OK || latch_xp_code_register(srv) != LATCH_OK ||
+        latch_xp_mfa_register(srv) != LATCH_OK || latch_xp_webauthn_register(srv) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

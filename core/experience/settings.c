@@ -8,7 +8,8 @@
  * limits; an absent member means the node's LATCH_LIMIT_* value), and what verification codes
  * may do: signIn ({methods: [{identifier, password, verificationCode, isPasswordPrimary}]}),
  * forgotPasswordMethods (EmailVerificationCode, PhoneVerificationCode) and
- * verificationCodePolicy ({expirationDuration, maxRetryAttempts}). A tenant
+ * verificationCodePolicy ({expirationDuration, maxRetryAttempts}), and mfa ({factors, policy,
+ * organizationRequiredMfaPolicy}, schema/0012). A tenant
  * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
  * field it names (after validating it strictly and filling the omitted members of a policy with
  * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
@@ -43,7 +44,8 @@
     " 'rateLimits', coalesce(" s ".rate_limits, '{}'::jsonb),"                                  \
     " 'signIn', coalesce(" s ".sign_in, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"                  \
     " 'forgotPasswordMethods', coalesce(" s ".forgot_password_methods, '[]'::jsonb),"            \
-    " 'verificationCodePolicy', coalesce(" s ".verification_code_policy, '{}'::jsonb))"
+    " 'verificationCodePolicy', coalesce(" s ".verification_code_policy, '{}'::jsonb),"          \
+    " 'mfa', coalesce(" s ".mfa, '" LATCH_XP_DEFAULT_MFA "'::jsonb))"
 
 static const struct latch_stmt sie_get = {
     .name = "xp_sie_get",
@@ -58,7 +60,7 @@ static const struct latch_stmt sie_patch = {
     .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
            " sentinel_policy, language_info, branding, social_sign_in_connector_targets,"
            " social_sign_in, sign_up, rate_limits, sign_in, forgot_password_methods,"
-           " verification_code_policy)"
+           " verification_code_policy, mfa)"
            " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
            " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
@@ -67,7 +69,8 @@ static const struct latch_stmt sie_patch = {
            " coalesce($8::jsonb, '{}'::jsonb), coalesce($9::jsonb, '" LATCH_XP_DEFAULT_SIGN_UP "'::jsonb),"
            " coalesce($10::jsonb, '{}'::jsonb),"
            " coalesce($11::jsonb, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"
-           " coalesce($12::jsonb, '[]'::jsonb), coalesce($13::jsonb, '{}'::jsonb))"
+           " coalesce($12::jsonb, '[]'::jsonb), coalesce($13::jsonb, '{}'::jsonb),"
+           " coalesce($14::jsonb, '" LATCH_XP_DEFAULT_MFA "'::jsonb))"
            " ON CONFLICT (tenant_id, id) DO UPDATE SET"
            " sign_in_mode = coalesce($2, s.sign_in_mode),"
            " password_policy = coalesce($3::jsonb, s.password_policy),"
@@ -81,9 +84,10 @@ static const struct latch_stmt sie_patch = {
            " rate_limits = coalesce($10::jsonb, s.rate_limits),"
            " sign_in = coalesce($11::jsonb, s.sign_in),"
            " forgot_password_methods = coalesce($12::jsonb, s.forgot_password_methods),"
-           " verification_code_policy = coalesce($13::jsonb, s.verification_code_policy)"
+           " verification_code_policy = coalesce($13::jsonb, s.verification_code_policy),"
+           " mfa = coalesce($14::jsonb, s.mfa)"
            " RETURNING " SIE_JSON("s"),
-    .nparams = 13,
+    .nparams = 14,
 };
 // clang-format on
 
@@ -342,13 +346,87 @@ static bool read_code_fields(struct latch_request *req, yajl_val body, const cha
     return true;
 }
 
+/* mfa: {factors: distinct Totp | WebAuthn | BackupCode, policy: one of Logto's MfaPolicy values,
+ * organizationRequiredMfaPolicy?: NoPrompt (default) | Mandatory}, written back in full. */
+static bool read_mfa(struct latch_request *req, yajl_val v, const char **out)
+{
+    static const char *const factor_names[] = {"Totp", "WebAuthn", "BackupCode"};
+    static const char *const policies[] = {"UserControlled", "PromptAtSignInAndSignUp",
+                                           "PromptOnlyAtSignIn", "Mandatory", "NoPrompt"};
+    if (!YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, "mfa", "must be an object");
+        return false;
+    }
+    yajl_val factors = top_member(v, "factors");
+    if (factors == NULL || !YAJL_IS_ARRAY(factors) || factors->u.array.len > 3) {
+        latch_mgmt_invalid(req, "mfa.factors", "must be an array of Totp, WebAuthn, BackupCode");
+        return false;
+    }
+    unsigned seen = 0;
+    for (size_t i = 0; i < factors->u.array.len; i++) {
+        yajl_val f = factors->u.array.values[i];
+        unsigned bit = 0;
+        for (unsigned k = 0; k < 3 && YAJL_IS_STRING(f); k++)
+            if (strcmp(f->u.string, factor_names[k]) == 0)
+                bit = 1u << k;
+        if (bit == 0 || (seen & bit)) {
+            latch_mgmt_invalid(req, "mfa.factors",
+                               "must be distinct values of Totp, WebAuthn, BackupCode");
+            return false;
+        }
+        seen |= bit;
+    }
+    if (seen == 4u) {
+        /* Logto: backup codes back up another factor, never alone. */
+        latch_mgmt_invalid(req, "mfa.factors", "BackupCode cannot be the only factor");
+        return false;
+    }
+    yajl_val policy = top_member(v, "policy");
+    const char *policy_name = NULL;
+    for (size_t k = 0; policy != NULL && YAJL_IS_STRING(policy) && k < 5; k++)
+        if (strcmp(policy->u.string, policies[k]) == 0)
+            policy_name = policies[k];
+    if (policy_name == NULL) {
+        latch_mgmt_invalid(req, "mfa.policy",
+                           "must be UserControlled, PromptAtSignInAndSignUp, "
+                           "PromptOnlyAtSignIn, Mandatory or NoPrompt");
+        return false;
+    }
+    yajl_val org = top_member(v, "organizationRequiredMfaPolicy");
+    const char *org_name = "NoPrompt";
+    if (org != NULL && !YAJL_IS_NULL(org)) {
+        if (!YAJL_IS_STRING(org) ||
+            (strcmp(org->u.string, "NoPrompt") != 0 && strcmp(org->u.string, "Mandatory") != 0)) {
+            latch_mgmt_invalid(req, "mfa.organizationRequiredMfaPolicy",
+                               "must be NoPrompt or Mandatory");
+            return false;
+        }
+        org_name = org->u.string;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "factors");
+    latch_json_begin_array(&j);
+    for (size_t i = 0; i < factors->u.array.len; i++)
+        latch_json_string(&j, factors->u.array.values[i]->u.string);
+    latch_json_end_array(&j);
+    latch_json_key(&j, "policy");
+    latch_json_string(&j, policy_name);
+    latch_json_key(&j, "organizationRequiredMfaPolicy");
+    latch_json_string(&j, org_name);
+    latch_json_end_object(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
+
 /* Reads every field PATCH knows into params[1..13); answers 400 and returns false when one is
  * invalid. */
 static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
                        const char **pp_json, const char **sp_json, const char **li_json,
                        const char **branding_json, const char **targets_json,
                        const char **social_json, const char **sign_up_json, const char **rl_json,
-                       const char **codes_json[3])
+                       const char **codes_json[3], const char **mfa_json)
 {
     char problem[192];
     struct latch_json j;
@@ -440,6 +518,8 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
     if ((v = top_member(body, "signUp")) != NULL && !YAJL_IS_NULL(v) &&
         !read_sign_up(req, v, sign_up_json))
         return false;
+    if ((v = top_member(body, "mfa")) != NULL && !YAJL_IS_NULL(v) && !read_mfa(req, v, mfa_json))
+        return false;
     return read_code_fields(req, body, codes_json);
 }
 
@@ -450,16 +530,16 @@ static void patch_sie(struct latch_request *req, void *arg)
         return;
     const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
     const char *targets = NULL, *social = NULL, *sign_up = NULL, *rl = NULL;
-    const char *sign_in = NULL, *forgot = NULL, *code_policy = NULL;
+    const char *sign_in = NULL, *forgot = NULL, *code_policy = NULL, *mfa = NULL;
     const char **codes[3] = {&sign_in, &forgot, &code_policy};
     bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up,
-                         &rl, codes);
+                         &rl, codes, &mfa);
     yajl_tree_free(body);
     if (!ok)
         return;
     struct latch_store_op op = {.stmt = &sie_patch,
                                 .params = {req->tenant->id, mode, pp, sp, li, branding, targets,
-                                           social, sign_up, rl, sign_in, forgot, code_policy}};
+                                           social, sign_up, rl, sign_in, forgot, code_policy, mfa}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

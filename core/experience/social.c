@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
@@ -100,7 +101,7 @@ static const struct latch_stmt callback_load = {
            " coalesce(s.sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce((s.social_sign_in->>'automaticAccountLinking')::boolean, false),"
            " c.config::text, i.params->'_social'->>'verificationId',"
-           " i.params->'_social' ? 'profile'"
+           " i.params->'_social' ? 'profile', i.event"
            " FROM interactions i"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
            " LEFT JOIN connectors c ON c.tenant_id = i.tenant_id AND c.id = $3"
@@ -523,6 +524,9 @@ static void auth_loaded(struct latch_xp_call *call, struct latch_store_result *c
         goto fail;
     }
     ac->info = *latch_plugin_info(ac->plugin);
+    latch_audit_note(call->req, LATCH_AUDIT_CONNECTOR_VERSION, ac->info.version);
+    /* An event-less social flow is a sign-in, as `identify` then makes it. */
+    latch_audit_note_default(call->req, LATCH_AUDIT_EVENT, "SignIn");
     factory = factory_tree(ac->plugin);
     meta = parse_object(latch_store_result_value(res, 0, 2));
     targets = yajl_tree_parse(latch_store_result_value(res, 0, 3), NULL, 0);
@@ -637,9 +641,11 @@ static void post_authorization_uri(struct latch_request *req, void *arg)
 {
     const char *cid;
     void *mem;
+    latch_audit_track(req, "Interaction.{event}.Verification.Social.Create");
     struct latch_xp_call *call = social_begin(req, sizeof(struct auth_call), &mem, &cid);
     if (call == NULL)
         return;
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_ID, cid);
     struct auth_call *ac = mem;
     /* Logto's body {state, redirectUri, scope?} (see auth_loaded for what each is used for). */
     if (req->body_len > 0) {
@@ -1136,6 +1142,8 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
     cc->auto_link = !latch_store_result_isnull(res, 0, 7) &&
                     strcmp(latch_store_result_value(res, 0, 7), "t") == 0;
     const char *vid = colv(req, res, 9);
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, colv(req, res, 11));
+    latch_audit_note_default(req, LATCH_AUDIT_EVENT, "SignIn"); /* as `identify` makes it */
     bool has_profile = !latch_store_result_isnull(res, 0, 10) &&
                        strcmp(latch_store_result_value(res, 0, 10), "t") == 0;
     if (cid == NULL || state == NULL || cc->factory_id == NULL || cc->sha256 == NULL ||
@@ -1170,6 +1178,7 @@ static void cb_loaded(struct latch_store_result *const *results, int n,
         cb_fail(cc, 410, "connector.not_found", "This sign-in method is no longer available.");
         return;
     }
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_VERSION, latch_plugin_info(cc->plugin)->version);
     yajl_val factory = factory_tree(cc->plugin);
     struct face f;
     face_read(factory, NULL, "en", &f);
@@ -1203,6 +1212,8 @@ static void get_callback(struct latch_request *req, void *arg)
                    "This sign-in session has expired or was not found in this browser.");
         return;
     }
+    latch_audit_track(req, "Interaction.{event}.Verification.Social.Submit");
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_ID, cid);
     struct cb_call *cc = latch_arena_calloc(req->arena, 1, sizeof(*cc));
     if (cc == NULL) {
         error_page(req, 503, TITLE_FAILED, "The server is out of memory; try again.");
@@ -1277,9 +1288,11 @@ static void post_verify(struct latch_request *req, void *arg)
     (void)arg;
     const char *cid;
     void *mem;
+    latch_audit_track(req, "Interaction.{event}.Verification.Social.Submit");
     struct latch_xp_call *call = social_begin(req, sizeof(struct cb_call), &mem, &cid);
     if (call == NULL)
         return;
+    latch_audit_note(req, LATCH_AUDIT_CONNECTOR_ID, cid);
     struct cb_call *cc = mem;
     cc->req = req;
     cc->connector_id = cid;

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "mgmt/mgmt_internal.h"
@@ -135,7 +136,8 @@ static const struct latch_stmt username_taken = {
  * identified, or the user is gone). */
 static const struct latch_stmt reset_user = {
     .name = "xp_reset_user",
-    .sql = "SELECT u.id, u.username, u.primary_email, u.primary_phone, u.name"
+    .sql = "SELECT u.id, u.username, u.primary_email, u.primary_phone, u.name,"
+           " u.password_encrypted IS NOT NULL"
            " FROM interactions i JOIN users u ON u.tenant_id = i.tenant_id"
            " AND u.id = i.result_user_id"
            " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
@@ -150,6 +152,18 @@ static const struct latch_stmt new_password_set = {
            " 'passwordEncryptionMethod', 'Argon2i'))"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
            " AND event = 'ForgotPassword' AND result_user_id = $3 RETURNING 1",
+    .nparams = 4,
+};
+
+/* POST /api/experience/profile {type: "password"}: the identified user ($3), who has none, gets
+ * one at once. */
+static const struct latch_stmt profile_password_set = {
+    .name = "xp_profile_password_set",
+    .sql = "UPDATE users u SET password_encrypted = $4, password_encryption_method = 'Argon2i',"
+           " updated_at = now() FROM interactions i"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()"
+           " AND i.result_user_id = $3 AND u.tenant_id = $1 AND u.id = $3"
+           " AND u.password_encrypted IS NULL RETURNING 1",
     .nparams = 4,
 };
 
@@ -185,7 +199,7 @@ static const struct latch_stmt password_reset = {
            " sha256(convert_to('user:' || (SELECT id FROM pw), 'UTF8')) RETURNING 1),"
            " ia AS (UPDATE interactions SET event = NULL, result_user_id = NULL,"
            " verified_user_id = NULL, verification_id = NULL,"
-           " params = params - '_newPassword' - '_pending'"
+           " params = params - '_newPassword' - '_pending', " LATCH_XP_MFA_RESET
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND EXISTS (SELECT 1 FROM pw)"
            " RETURNING 1)"
            " SELECT (SELECT id FROM pw), (SELECT count(*) FROM ses), (SELECT count(*) FROM rt),"
@@ -395,6 +409,8 @@ static void pw_done(void *arg)
     struct latch_request *req = call->req;
     const char *tenant = req->tenant->id;
     password_free(&pc->password);
+    if (pc->found)
+        latch_audit_note(req, LATCH_AUDIT_USER_ID, pc->user_id);
 
     if (!pc->ok) {
         char max[16], minutes[16];
@@ -417,6 +433,7 @@ static void pw_done(void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
+    latch_audit_note(req, LATCH_AUDIT_VERIFICATION_ID, pc->verification_id);
     struct latch_store_op ops[2] = {
         {.stmt = &password_ok,
          .params = {tenant, call->id_hash, pc->key, pc->user_id, pc->verification_id}},
@@ -503,6 +520,7 @@ static const struct latch_stmt *sentinel_get_stmt(const char *type)
 static void post_password(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call;
+    latch_audit_track(req, "Interaction.{event}.Verification.Password.Submit");
     yajl_val body = latch_xp_begin_body(req, sizeof(struct pw_call), &call);
     if (body == NULL)
         return;
@@ -540,6 +558,7 @@ static void post_password(struct latch_request *req, void *arg)
 /* ---- POST /api/experience/verification/new-password-identity ---- */
 
 struct npi_call {
+    bool profile; /* POST /api/experience/profile, not PUT …/profile/password */
     const char *username;
     char user_id[LATCH_USERS_ID_LEN + 1]; /* a password reset's user */
     char *password;                       /* heap, wiped */
@@ -750,11 +769,15 @@ static void np_set_done(struct latch_store_result *const *results, int n,
         latch_xp_store_error(call->req, err);
         return;
     }
+    struct npi_call *nc = call->data;
     if (latch_store_result_rows(results[0]) < 1) {
-        /* Expired, or the event or the person changed meanwhile. */
+        /* Expired, or the event or the person changed meanwhile (or, for the profile, someone
+         * set a password meanwhile). */
         latch_xp_identifier_not_found(call->req);
         return;
     }
+    if (nc->profile)
+        latch_http_log(call->req, LATCH_LOG_INFO, "user %s: password set at sign-in", nc->user_id);
     latch_http_respond(call->req, 204, NULL, NULL, 0);
 }
 
@@ -770,7 +793,7 @@ static void np_done(void *arg)
         return;
     }
     struct latch_store_op op = {
-        .stmt = &new_password_set,
+        .stmt = nc->profile ? &profile_password_set : &new_password_set,
         .params = {req->tenant->id, call->id_hash, nc->user_id, nc->hash},
     };
     latch_xp_exec(call, &op, 1, np_set_done);
@@ -782,15 +805,25 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
     struct npi_call *nc = call->data;
     struct latch_request *req = call->req;
     const struct latch_store_result *user = results[0];
-    if (latch_xp_event_parse(call->ia.event) != LATCH_XP_EVENT_FORGOT_PASSWORD) {
+    bool reset = latch_xp_event_parse(call->ia.event) == LATCH_XP_EVENT_FORGOT_PASSWORD;
+    if (reset == nc->profile) {
         npi_cleanup(call);
         latch_http_respond_errorf(req, 400, "session.invalid_interaction_type",
-                                  "A new password is set only in the ForgotPassword event.");
+                                  nc->profile ? "Use PUT /api/experience/profile/password to "
+                                                "reset a password."
+                                              : "A new password is set only in the "
+                                                "ForgotPassword event.");
         return;
     }
     if (call->ia.result_user_id == NULL || latch_store_result_rows(user) < 1) {
         npi_cleanup(call);
         latch_xp_identifier_not_found(req);
+        return;
+    }
+    if (nc->profile && strcmp(latch_store_result_value(user, 0, 5), "t") == 0) {
+        npi_cleanup(call);
+        latch_http_respond_errorf(req, 422, "user.password_exists_in_profile",
+                                  "This account already has a password.");
         return;
     }
     snprintf(nc->user_id, sizeof(nc->user_id), "%s", latch_store_result_value(user, 0, 0));
@@ -804,6 +837,21 @@ static void np_loaded(struct latch_xp_call *call, struct latch_store_result *con
         .name = latch_store_result_isnull(user, 0, 4) ? NULL : latch_store_result_value(user, 0, 4),
     };
     check_and_hash(call, &info, np_done);
+}
+
+void latch_xp_profile_password(struct latch_xp_call *call, const char *password)
+{
+    struct latch_request *req = call->req;
+    struct npi_call *nc = latch_arena_calloc(req->arena, 1, sizeof(*nc));
+    if (nc == NULL || (nc->password = password_dup(password)) == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    nc->profile = true;
+    call->data = nc;
+    call->cleanup = npi_cleanup;
+    struct latch_store_op extra = {.stmt = &reset_user, .params = {req->tenant->id, call->id_hash}};
+    latch_xp_load(call, &extra, 1, np_loaded);
 }
 
 static void put_profile_password(struct latch_request *req, void *arg)

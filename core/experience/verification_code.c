@@ -14,6 +14,9 @@
  * the tenant's signUp collects that kind of identifier), and POST /api/experience/profile
  * {type: email|phone, verificationId} binds the proved identifier to the person's account
  * (Logto's missing-profile fulfilment: 204, 422 user.email_already_in_use / phone_already_in_use).
+ * The same route takes the other items submit's 422 user.missing_profile can ask for: {type:
+ * username, value} for an account without a username, and {type: password, value}, which
+ * verification.c checks against the password policy and stores.
  * POST /api/experience/verification/verification-code/verify {identifier, verificationId, code}
  *   → {verificationId}: the code is checked (Logto's errors, 400: verification_code.not_found,
  *   email_mismatch / phone_mismatch, expired, exceed_max_try, code_mismatch). An attempt is
@@ -41,10 +44,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "messages/messages.h"
 #include "mgmt/mgmt_internal.h"
+#include "users/password.h"
+#include "users/users.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
@@ -473,6 +479,17 @@ static void send_loaded(struct latch_xp_call *call, struct latch_store_result *c
     new_code_start(&sc->nc, &m.code_policy);
 }
 
+/* The audit-log key of a code step (Logto: Interaction.<event>.Verification.<type>.<action>). */
+static const char *code_key(const char *type, const char *action)
+{
+    bool phone = strcmp(type, "phone") == 0;
+    if (strcmp(action, "Create") == 0)
+        return phone ? "Interaction.{event}.Verification.PhoneVerificationCode.Create"
+                     : "Interaction.{event}.Verification.EmailVerificationCode.Create";
+    return phone ? "Interaction.{event}.Verification.PhoneVerificationCode.Submit"
+                 : "Interaction.{event}.Verification.EmailVerificationCode.Submit";
+}
+
 static void post_send(struct latch_request *req, void *arg)
 {
     struct latch_xp_call *call;
@@ -484,7 +501,10 @@ static void post_send(struct latch_request *req, void *arg)
     bool ok = read_code_identifier(req, body, &type, &value) &&
               latch_xp_get_str(req, body, "interactionEvent", "interactionEvent", 32, true, &event);
     if (ok) {
+        latch_audit_track(req, code_key(type, "Create"));
         sc->event = latch_xp_event_parse(event);
+        if (sc->event != LATCH_XP_EVENT_NONE)
+            latch_audit_note(req, LATCH_AUDIT_EVENT, event);
         sc->nc.template = sc->event == LATCH_XP_EVENT_SIGN_IN ? LATCH_MESSAGES_TEMPLATE_SIGN_IN
                           : sc->event == LATCH_XP_EVENT_REGISTER
                               ? LATCH_MESSAGES_TEMPLATE_REGISTER
@@ -678,6 +698,8 @@ static void post_verify(struct latch_request *req, void *arg)
               latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid) &&
               latch_xp_get_str(req, body, "code", "code", LATCH_XP_CODE_INPUT_MAX, true, &code);
     if (ok) {
+        latch_audit_track(req, code_key(type, "Submit"));
+        latch_audit_note(req, LATCH_AUDIT_VERIFICATION_ID, vid);
         vc->type = latch_arena_strdup(req->arena, type);
         vc->value = latch_arena_strdup(req->arena, value);
         vc->verification_id = latch_arena_strdup(req->arena, vid);
@@ -890,7 +912,8 @@ static const struct latch_stmt profile_bind = {
 
 struct profile_call {
     const char *type;
-    const char *verification_id;
+    const char *verification_id; /* email, phone */
+    const char *username;        /* username */
 };
 
 static void profile_bound(struct latch_store_result *const *results, int n,
@@ -920,6 +943,45 @@ static void profile_bound(struct latch_store_result *const *results, int n,
     }
 }
 
+/* {type: "username", value}: the identified user, who has none, takes the name ($3 user, $4 name);
+ * a name someone else has fails with 23505. Answers (user found, name set). */
+static const struct latch_stmt profile_username = {
+    .name = "xp_profile_username",
+    .sql = "WITH u AS (SELECT u.id, u.username FROM interactions i JOIN users u"
+           " ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()"
+           " AND u.id = $3 FOR UPDATE OF u),"
+           " upd AS (UPDATE users SET username = $4, updated_at = now()"
+           " WHERE tenant_id = $1 AND id = (SELECT id FROM u WHERE username IS NULL)"
+           " RETURNING 1)"
+           " SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM upd)",
+    .nparams = 4,
+};
+
+static void username_set(struct latch_store_result *const *results, int n,
+                         const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        if (strcmp(err->code, "23505") == 0)
+            latch_http_respond_errorf(req, 422, "user.username_already_in_use",
+                                      "This username is already in use.");
+        else
+            latch_xp_store_error(req, err);
+    } else if (strcmp(latch_store_result_value(results[0], 0, 0), "t") != 0) {
+        latch_xp_identifier_not_found(req);
+    } else if (strcmp(latch_store_result_value(results[0], 0, 1), "t") != 0) {
+        latch_http_respond_errorf(req, 422, "user.username_exists_in_profile",
+                                  "This account already has a username.");
+    } else {
+        latch_http_log(req, LATCH_LOG_INFO, "user %s: username set at sign-in",
+                       call->ia.result_user_id);
+        latch_http_respond(req, 204, NULL, NULL, 0);
+    }
+}
+
+/* Once the interaction is loaded: binds the proved email or phone, or sets the username. */
 static void profile_loaded(struct latch_xp_call *call, struct latch_store_result *const *results,
                            int n)
 {
@@ -927,6 +989,14 @@ static void profile_loaded(struct latch_xp_call *call, struct latch_store_result
     struct latch_request *req = call->req;
     if (call->ia.result_user_id == NULL) {
         latch_xp_identifier_not_found(req);
+        return;
+    }
+    if (pc->username != NULL) {
+        struct latch_store_op op = {
+            .stmt = &profile_username,
+            .params = {req->tenant->id, call->id_hash, call->ia.result_user_id, pc->username},
+        };
+        latch_xp_exec(call, &op, 1, username_set);
         return;
     }
     struct latch_store_op op = {
@@ -937,6 +1007,9 @@ static void profile_loaded(struct latch_xp_call *call, struct latch_store_result
     latch_xp_exec(call, &op, 1, profile_bound);
 }
 
+/* Logto's profile types: email and phone with the verificationId of a BindNewIdentifier code,
+ * username and password with a value (what user.missing_profile asked for). Social identities
+ * are bound by their own verification. */
 static void post_profile(struct latch_request *req, void *arg)
 {
     (void)arg;
@@ -945,13 +1018,40 @@ static void post_profile(struct latch_request *req, void *arg)
     if (body == NULL)
         return;
     struct profile_call *pc = call->data;
-    const char *type, *vid;
-    bool ok = latch_xp_get_str(req, body, "type", "type", 16, true, &type) &&
-              latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
-    if (ok && strcmp(type, "email") != 0 && strcmp(type, "phone") != 0) {
-        /* Logto's other profile types (username, password, social) are not served here. */
-        latch_http_respond_errorf(req, 400, "guard.invalid_input", "type: must be email or phone");
+    const char *type, *vid = NULL, *value = NULL;
+    bool ok = latch_xp_get_str(req, body, "type", "type", 16, true, &type);
+    bool contact = ok && (strcmp(type, "email") == 0 || strcmp(type, "phone") == 0);
+    if (ok && !contact && strcmp(type, "username") != 0 && strcmp(type, "password") != 0) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "type: must be email, phone, username or password");
         ok = false;
+    }
+    if (ok && contact)
+        ok = latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
+    else if (ok)
+        ok = latch_xp_get_str(req, body, "value", "value",
+                              strcmp(type, "password") == 0 ? LATCH_PASSWORD_MAX
+                                                            : LATCH_USERS_IDENTIFIER_MAX,
+                              true, &value);
+    if (ok && strcmp(type, "username") == 0 && !latch_users_username_ok(value)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "value: a username starts with a letter or an underscore and "
+                                  "has only letters, digits and underscores (at most 128)");
+        ok = false;
+    }
+    if (ok && strcmp(type, "password") == 0) {
+        latch_xp_profile_password(call, value); /* copies it */
+        latch_xp_body_free(req, body);
+        return;
+    }
+    if (ok && !contact) {
+        pc->username = latch_arena_strdup(req->arena, value);
+        latch_xp_body_free(req, body);
+        if (pc->username == NULL)
+            latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        else
+            latch_xp_load(call, NULL, 0, profile_loaded);
+        return;
     }
     if (ok) {
         pc->type = latch_arena_strdup(req->arena, type);

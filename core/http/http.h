@@ -77,6 +77,11 @@ struct latch_request {
      * cached view of the tenant before the answer goes out, so the client's next request here
      * sees the change at once (other nodes learn of it through NOTIFY). */
     bool changes_tenant;
+    /* Optional: runs once just before the answer is written, with its status and body (borrowed,
+     * never kept): the audit log (audit/) records the outcome of a request this way. */
+    void (*on_answer)(struct latch_request *req, int status, const char *body, size_t len,
+                      void *arg);
+    void *on_answer_arg;
 
     struct latch_loop *loop;
     struct latch_route_match *route; /* parameters of the matched route */
@@ -127,7 +132,7 @@ struct latch_tenant_cache *latch_loop_tenant_cache(struct latch_loop *loop);
 /* Per-loop state of a module, created on first use on the loop's thread and destroyed with
  * the loop (after its store, so pending completions have run). slot < LATCH_LOOP_SLOTS. */
 #define LATCH_LOOP_SLOTS 8
-enum { LATCH_LOOP_SLOT_CLIENTS = 0 };
+enum { LATCH_LOOP_SLOT_CLIENTS = 0, LATCH_LOOP_SLOT_AUDIT = 1 };
 void *latch_loop_local(struct latch_loop *loop, int slot, void *(*create)(struct latch_loop *),
                        void (*destroy)(void *));
 

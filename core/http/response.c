@@ -179,6 +179,8 @@ void latch_http_conn_finish(struct conn *c, int status, const char *content_type
         return;
     }
     c->responded = true;
+    if (req->on_answer != NULL)
+        req->on_answer(req, status, body, len, req->on_answer_arg);
     if (req->changes_tenant && req->tenant_id != NULL && status >= 200 && status < 300)
         latch_tenant_epoch_bump(req->tenant_id); /* read-your-writes on this node */
     /* Draining: every answer closes its connection, so that the load balancer's reused

@@ -153,6 +153,21 @@ latch_rc latch_jose_hmac_sha256_hex(const char *key, size_t key_len, const char 
     return rc;
 }
 
+latch_rc latch_jose_keyed_hash_text(const uint8_t key[32], const char *msg, size_t len,
+                                    char out[LATCH_TOKEN_HASH_TEXT])
+{
+    uint8_t mac[LATCH_SECRET_HASH_LEN];
+    latch_rc rc = latch_jose_client_secret_hash(key, msg, len, mac);
+    if (rc == LATCH_OK) {
+        out[0] = '\\';
+        out[1] = 'x';
+        if (latch_hex_encode(mac, sizeof(mac), out + 2, LATCH_TOKEN_HASH_TEXT - 2) != 64)
+            rc = LATCH_FAIL;
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rc;
+}
+
 bool latch_jose_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;

@@ -36,13 +36,19 @@ latch_rc latch_jose_client_secret_new(char out[LATCH_CLIENT_SECRET_LEN + 1]) LAT
 latch_rc latch_jose_client_secret_hash(const uint8_t hash_key[32], const char *secret, size_t len,
                                        uint8_t out[LATCH_SECRET_HASH_LEN]) LATCH_MUST_CHECK;
 
+/* HMAC-SHA-256 of msg[0..len) under key as PostgreSQL bytea text ("\\x" + 64 hex digits + NUL,
+ * LATCH_TOKEN_HASH_TEXT bytes): the stored form of short codes (verification and backup codes),
+ * whose keyed hash a copy of the database cannot reverse. */
+#define LATCH_TOKEN_HASH_TEXT 67
+latch_rc latch_jose_keyed_hash_text(const uint8_t key[32], const char *msg, size_t len,
+                                    char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
+
 /* A new bearer token (session or interaction cookie, authorization code, refresh token):
  * 32 random bytes, base64url, LATCH_CLIENT_SECRET_LEN characters. */
 #define latch_jose_token_new latch_jose_client_secret_new
 
-/* The SHA-256 of a bearer token as PostgreSQL bytea text ("\\x" + 64 hex digits + NUL = 67
- * bytes): what the database stores and looks tokens up by. */
-#define LATCH_TOKEN_HASH_TEXT 67
+/* The SHA-256 of a bearer token as PostgreSQL bytea text (LATCH_TOKEN_HASH_TEXT bytes): what the
+ * database stores and looks tokens up by. */
 latch_rc latch_jose_token_hash(const char *token, char out[LATCH_TOKEN_HASH_TEXT]) LATCH_MUST_CHECK;
 
 /* PKCE (RFC 7636 §4.6): whether BASE64URL(SHA-256(verifier)) equals challenge, in constant

@@ -256,6 +256,9 @@ static const char *const outcome_names[] = {"success", "failure", "locked", "sus
 static const struct latch_metrics_label signin_labels[] = {LABEL("method", method_names),
                                                            LABEL("outcome", outcome_names)};
 
+static const char *const drop_reason_names[] = {"queue_full", "write_failed"};
+static const struct latch_metrics_label drop_labels[] = {LABEL("reason", drop_reason_names)};
+
 static const char *const version_values[] = {LATCH_VERSION};
 static const struct latch_metrics_label build_labels[] = {LABEL("version", version_values)};
 
@@ -432,6 +435,21 @@ FAMILY(signins, NELEMS(method_names) * NELEMS(outcome_names)) = {
     .nlabels = 2,
     .data = signins_data,
 };
+FAMILY(audit_written, 1) = {
+    .name = "latch_audit_log_written_total",
+    .help = "Audit-log entries written to PostgreSQL.",
+    .type = LATCH_METRICS_COUNTER,
+    .data = audit_written_data,
+};
+FAMILY(audit_dropped, NELEMS(drop_reason_names)) = {
+    .name = "latch_audit_log_dropped_total",
+    .help = "Audit-log entries dropped: the loop's queue was full (overload), or their batch "
+            "could not be written (database unreachable or refusing).",
+    .type = LATCH_METRICS_COUNTER,
+    .labels = drop_labels,
+    .nlabels = 1,
+    .data = audit_dropped_data,
+};
 FAMILY(build_info, 1) = {
     .name = "latch_build_info",
     .help = "Always 1; the version of latchd as a label.",
@@ -453,7 +471,7 @@ static struct latch_metrics_family *const families[] = {
     &db_ready,       &db_busy,         &db_waiting,        &db_reconnects,    &db_errors,
     &worker_threads, &worker_capacity, &worker_queued,     &worker_busy,      &worker_rejected,
     &cache_lookups,  &invalidations,   &invalidation_last, &invalidation_lag, &tokens_signed,
-    &signins,
+    &signins,        &audit_written,   &audit_dropped,
 };
 
 /* ---- recording ---- */
@@ -567,6 +585,17 @@ void latch_metrics_signin(enum latch_metrics_signin_method method,
 {
     int idx[2] = {(int)method, (int)outcome};
     latch_metrics_counter_add(&signins, latch_metrics_series(&signins, idx), 1);
+}
+
+void latch_metrics_audit_written(uint64_t n)
+{
+    atomic_fetch_add_explicit(&audit_written_data[0], n, memory_order_relaxed);
+}
+
+void latch_metrics_audit_dropped(enum latch_metrics_audit_drop reason, uint64_t n)
+{
+    if ((int)reason >= 0 && (int)reason < (int)NELEMS(drop_reason_names))
+        atomic_fetch_add_explicit(&audit_dropped_data[reason], n, memory_order_relaxed);
 }
 
 /* ---- connectors: a table of the (id, version) pairs seen, filled as they are first called ---- */

@@ -139,6 +139,14 @@ enum latch_metrics_signin_outcome {
 void latch_metrics_signin(enum latch_metrics_signin_method method,
                           enum latch_metrics_signin_outcome outcome);
 
+/* The audit log (audit/): entries written, and entries dropped by reason. */
+enum latch_metrics_audit_drop {
+    LATCH_METRICS_AUDIT_QUEUE_FULL = 0, /* the loop's queue was full: overload */
+    LATCH_METRICS_AUDIT_WRITE_FAILED,   /* the batch's INSERT failed */
+};
+void latch_metrics_audit_written(uint64_t n);
+void latch_metrics_audit_dropped(enum latch_metrics_audit_drop reason, uint64_t n);
+
 /* A call into a connector (worker thread): connector id and version as loaded (copied; at most
  * LATCH_METRICS_MAX_CONNECTORS distinct pairs per process, the rest count as id "other"). */
 #define LATCH_METRICS_MAX_CONNECTORS 32

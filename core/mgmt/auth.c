@@ -32,6 +32,7 @@
 struct guard {
     latch_http_handler handler;
     const void *arg;
+    const char *audit_key; /* the route's audit-log key, NULL when not recorded */
 };
 
 static void unauthorized(struct latch_request *req, const char *code, const char *message)
@@ -106,6 +107,9 @@ static void check_token(struct latch_tenant_state *st, const struct latch_error 
     }
     const char *scope = latch_jose_jwt_get_string(&jwt, "scope");
     bool allowed = scope != NULL && has_scope(scope, "all");
+    if (allowed)
+        latch_mgmt_change_track(req, ck->guard->audit_key,
+                                latch_jose_jwt_get_string(&jwt, "client_id"));
     latch_jose_jwt_clear(&jwt);
     latch_tenant_state_unref(st);
     if (!allowed) {
@@ -181,6 +185,7 @@ static latch_rc add_guarded(struct latch_server *srv, enum latch_http_method met
     struct guard *g = &guards[nguards];
     g->handler = handler;
     g->arg = arg;
+    g->audit_key = latch_mgmt_change_key(method, pattern);
     if (latch_server_add_tenant_route_flags(srv, method, pattern, guarded, g,
                                             LATCH_ROUTE_AUTH_FIRST) != LATCH_OK)
         return LATCH_FAIL;

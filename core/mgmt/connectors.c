@@ -433,8 +433,10 @@ static void get_factory(struct latch_request *req, void *arg)
 
 /* ---- connector JSON ---- */
 
-/* Writes the connector: the factory's metadata (when loaded), then the row over it. */
-static void gen_connector(struct latch_json *g, yajl_val row)
+/* Writes the connector: the factory's metadata (when loaded), then the row over it. With
+ * target, only a connector of that target (its own, or its factory's) is written: false when
+ * it was left out. */
+static bool gen_connector(struct latch_json *g, yajl_val row, const char *target)
 {
     yajl_val cid = obj_get(row, "connectorId");
     struct latch_plugin *p = cid && YAJL_IS_STRING(cid) ? latch_plugin_get(cid->u.string) : NULL;
@@ -443,6 +445,14 @@ static void gen_connector(struct latch_json *g, yajl_val row)
         latch_plugin_unref(p);
     yajl_val meta = obj_get(row, "metadata");
     static const char *const overrides[] = {"target", "name", "logo", "logoDark", NULL};
+    if (target != NULL) {
+        yajl_val own = obj_get(meta, "target");
+        yajl_val t = own != NULL && YAJL_IS_STRING(own) ? own : obj_get(factory, "target");
+        if (t == NULL || !YAJL_IS_STRING(t) || strcmp(t->u.string, target) != 0) {
+            yajl_tree_free(factory);
+            return false;
+        }
+    }
 
     latch_json_begin_object(g);
     if (factory != NULL) {
@@ -488,24 +498,29 @@ static void gen_connector(struct latch_json *g, yajl_val row)
         latch_json_null(g);
     latch_json_end_object(g);
     yajl_tree_free(factory);
+    return true;
 }
 
-/* Answers rows[0..n) (column 0 each) as one connector or a list. */
+/* Answers rows[0..n) (column 0 each) as one connector or a list; a list keeps only the
+ * connectors of Logto's ?target= when the query has one. */
 static void respond_connectors(struct latch_request *req, const struct latch_store_result *res,
                                int status, bool list)
 {
+    const char *target = list ? latch_mgmt_query(req, "target") : NULL;
+    if (target != NULL && target[0] == '\0')
+        target = NULL;
     struct latch_json *g = latch_mgmt_gen_new();
     if (g == NULL) {
         latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
         return;
     }
-    int n = latch_store_result_rows(res);
+    int rows = latch_store_result_rows(res), n = 0;
     if (list)
         latch_json_begin_array(g);
-    for (int i = 0; i < n && (list || i < 1); i++) {
+    for (int i = 0; i < rows && (list || i < 1); i++) {
         yajl_val row = yajl_tree_parse(latch_store_result_value(res, i, 0), NULL, 0);
-        if (row != NULL && YAJL_IS_OBJECT(row))
-            gen_connector(g, row);
+        if (row != NULL && YAJL_IS_OBJECT(row) && gen_connector(g, row, target))
+            n++;
         yajl_tree_free(row);
     }
     if (list)

@@ -33,6 +33,8 @@ latch_rc latch_mgmt_resources_register(struct latch_server *srv) LATCH_MUST_CHEC
 latch_rc latch_mgmt_roles_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_mgmt_keys_register(struct latch_server *srv) LATCH_MUST_CHECK;  /* keys.c */
 latch_rc latch_mgmt_users_register(struct latch_server *srv) LATCH_MUST_CHECK; /* users.c */
+/* users_mfa.c */
+latch_rc latch_mgmt_users_mfa_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc
 latch_mgmt_organizations_register(struct latch_server *srv) LATCH_MUST_CHECK; /* organizations.c */
 latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
@@ -44,6 +46,7 @@ latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
 latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
     LATCH_MUST_CHECK; /* email_templates.c */
+latch_rc latch_mgmt_logs_register(struct latch_server *srv) LATCH_MUST_CHECK; /* logs.c */
 latch_rc latch_mgmt_hooks_register(struct latch_server *srv) LATCH_MUST_CHECK; /* hooks.c */
 
 /* ---- webhooks: events into the outbox (hooks.c), delivery (hook_delivery.c) ---- */
@@ -118,6 +121,15 @@ void latch_mgmt_hook_result_clear(struct latch_mgmt_hook_result *r);
  * Blocking: I/O lane only. */
 void latch_mgmt_hook_send(const char *url, const char *headers, const char *body, const char *key,
                           struct latch_mgmt_hook_result *out);
+
+/* ---- the audit log of changes (logs.c) ---- */
+
+/* The audit-log key of a protected route (a static string), NULL for routes that change nothing
+ * (GET) or are not recorded. Main thread, at registration. */
+const char *latch_mgmt_change_key(enum latch_http_method method, const char *pattern);
+/* Tracks req under key (NULL: nothing) with the caller's application id (borrowed for the
+ * call), the path and the ids the path names. Loop thread, once the caller is authenticated. */
+void latch_mgmt_change_track(struct latch_request *req, const char *key, const char *caller);
 
 /* ---- connector configs at rest (connectors.c) ---- */
 

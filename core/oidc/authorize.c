@@ -16,7 +16,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
+#include "experience/experience.h"
 #include "http/cookie.h"
 #include "jose/secret.h"
 #include "oidc/claims.h"
@@ -185,9 +187,9 @@ static const struct latch_stmt insert_code = {
     .name = "auth_insert_code",
     .sql = "INSERT INTO authorization_codes (tenant_id, code_hash, grant_id, client_id, user_id, "
            "sid, redirect_uri, scope, resource, nonce, code_challenge, code_challenge_method, "
-           "auth_time, expires_at) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-           "$12, $13::timestamptz, now() + interval '60 seconds')",
-    .nparams = 13,
+           "auth_time, expires_at, amr) VALUES ($1, $2::bytea, $3, $4, $5, $6, $7, $8, $9, $10, "
+           "$11, $12, $13::timestamptz, now() + interval '60 seconds', nullif($14, ''))",
+    .nparams = 14,
 };
 
 struct code_ctx {
@@ -255,11 +257,11 @@ static void issue_code(struct latch_request *req, const struct latch_tenant_stat
     int n = 0;
     for (int i = 0; i < nbefore; i++)
         ops[n++] = before[i];
-    ops[n++] = (struct latch_store_op){.stmt = &insert_code,
-                                       .params = {st->id, hash, grant, cr->client_id, cr->user_id,
-                                                  cr->sid, cr->redirect_uri, cr->scope,
-                                                  cr->resource, cr->nonce, cr->code_challenge,
-                                                  cr->code_challenge_method, cr->auth_time}};
+    ops[n++] = (struct latch_store_op){
+        .stmt = &insert_code,
+        .params = {st->id, hash, grant, cr->client_id, cr->user_id, cr->sid, cr->redirect_uri,
+                   cr->scope, cr->resource, cr->nonce, cr->code_challenge,
+                   cr->code_challenge_method, cr->auth_time, cr->amr}};
     latch_store_exec(latch_loop_store(req->loop), st->id, ops, n, code_stored, cc);
 }
 
@@ -268,7 +270,7 @@ static void issue_code(struct latch_request *req, const struct latch_tenant_stat
 static const struct latch_stmt find_session = {
     .name = "auth_find_session",
     .sql = "SELECT s.sid, s.user_id, s.auth_time::text, "
-           "extract(epoch FROM now() - s.auth_time)::bigint "
+           "extract(epoch FROM now() - s.auth_time)::bigint, s.amr "
            "FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id "
            "WHERE s.tenant_id = $1 AND s.id_hash = $2::bytea AND s.ended_at IS NULL "
            "AND s.expires_at > now() AND NOT u.is_suspended",
@@ -311,6 +313,7 @@ static void session_checked(struct latch_store_result *const *results, int n,
             .user_id = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 1)),
             .sid = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 0)),
             .auth_time = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 2)),
+            .amr = latch_arena_strdup(a->req->arena, latch_store_result_value(r, 0, 4)),
         };
         issue_code(a->req, a->state, &cr, NULL, 0, NULL);
         auth_release(a);
@@ -390,6 +393,8 @@ static void start_interaction(struct auth_ctx *a)
         .same_site = "Lax",
     };
     latch_http_set_cookie(req, &cookie);
+    latch_audit_track(req, "Interaction.Create");
+    latch_audit_note(req, LATCH_AUDIT_APPLICATION_ID, a->client->id);
     const char *p[4] = {a->state->id, hash, params, csrf};
     latch_store_query(latch_loop_store(req->loop), a->state->id, &insert_interaction, p,
                       interaction_stored, req);
@@ -624,21 +629,28 @@ void latch_oidc_authorize(struct latch_request *req, void *arg)
 
 /* ---- resume after the hosted sign-in ---- */
 
+/* The Experience API's submit checked the same profile; a client that skipped it is sent back
+ * to the page, which submits and asks for what is missing. */
+// clang-format off
 static const struct latch_stmt find_interaction = {
     .name = "auth_find_interaction",
-    .sql = "SELECT i.params::text, i.result_user_id, u.is_suspended "
-           "FROM interactions i LEFT JOIN users u "
-           "ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id "
-           "WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
+    .sql = "SELECT i.params::text, i.result_user_id, u.is_suspended,"
+           " array_to_string(" LATCH_XP_MISSING_PROFILE_SQL("u", "s") ", ','), m.problem, m.amr"
+           " FROM interactions i LEFT JOIN users u"
+           " ON u.tenant_id = i.tenant_id AND u.id = i.result_user_id"
+           " LEFT JOIN sign_in_experiences s ON s.tenant_id = i.tenant_id AND s.id = 'default'"
+           " LEFT JOIN LATERAL latch_mfa_check($1, $2::bytea) m ON true"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()",
     .nparams = 2,
 };
+// clang-format on
 
 static const struct latch_stmt insert_session = {
     .name = "auth_insert_session",
-    .sql = "INSERT INTO sessions (tenant_id, id_hash, sid, user_id, auth_time, expires_at) "
+    .sql = "INSERT INTO sessions (tenant_id, id_hash, sid, user_id, auth_time, expires_at, amr) "
            "VALUES ($1, $2::bytea, $3, $4, $5::timestamptz, "
-           "$5::timestamptz + interval '14 days')",
-    .nparams = 5,
+           "$5::timestamptz + interval '14 days', nullif($6, ''))",
+    .nparams = 6,
 };
 
 static const struct latch_stmt delete_interaction = {
@@ -681,8 +693,9 @@ static void interaction_found(struct latch_store_result *const *results, int n,
                               "start again.");
         return;
     }
-    if (latch_store_result_isnull(r, 0, 1)) {
-        /* Not signed in yet: back to the page. */
+    if (latch_store_result_isnull(r, 0, 1) || latch_store_result_isnull(r, 0, 3) ||
+        latch_store_result_value(r, 0, 3)[0] != '\0') {
+        /* Not signed in yet, or the profile is incomplete: back to the page. */
         latch_http_add_header(req, "Location",
                               latch_arena_printf(req->arena, "%s/sign-in", rc->state->endpoint));
         latch_tenant_state_unref(rc->state);
@@ -692,6 +705,16 @@ static void interaction_found(struct latch_store_result *const *results, int n,
     if (strcmp(latch_store_result_value(r, 0, 2), "t") == 0) {
         latch_tenant_state_unref(rc->state);
         latch_oidc_error_page(req, 403, "Account suspended", "This account is suspended.");
+        return;
+    }
+    if (!latch_store_result_isnull(r, 0, 4)) {
+        /* MFA is not done (schema/0012's latch_mfa_check): the page walks the person through
+         * it. Also stops a flow that comes here without POST /api/experience/submit (a social
+         * callback does). */
+        latch_http_add_header(req, "Location",
+                              latch_arena_printf(req->arena, "%s/sign-in", rc->state->endpoint));
+        latch_tenant_state_unref(rc->state);
+        latch_http_respond(req, 303, NULL, NULL, 0);
         return;
     }
     yajl_val params = yajl_tree_parse(latch_store_result_value(r, 0, 0), NULL, 0);
@@ -728,6 +751,9 @@ static void interaction_found(struct latch_store_result *const *results, int n,
         .user_id = user_id,
         .sid = latch_arena_strdup(arena, sid),
         .auth_time = latch_arena_strdup(arena, now),
+        .amr = latch_store_result_isnull(r, 0, 5)
+                   ? NULL
+                   : latch_arena_strdup(arena, latch_store_result_value(r, 0, 5)),
     };
     yajl_tree_free(params);
     if (cr.client_id == NULL || cr.redirect_uri == NULL || cr.scope == NULL) {
@@ -738,7 +764,7 @@ static void interaction_found(struct latch_store_result *const *results, int n,
     const char *tid = rc->state->id;
     struct latch_store_op before[3] = {
         {.stmt = &insert_session,
-         .params = {tid, latch_arena_strdup(arena, shash), cr.sid, user_id, cr.auth_time}},
+         .params = {tid, latch_arena_strdup(arena, shash), cr.sid, user_id, cr.auth_time, cr.amr}},
         {.stmt = &delete_interaction, .params = {tid, rc->hash}},
         {.stmt = &touch_user, .params = {tid, user_id}},
     };

@@ -13,6 +13,7 @@
 #include "jose/jws.h"
 #include "jose/secret.h"
 #include "oidc/claims.h"
+#include "audit/audit.h"
 #include "oidc/oidc_internal.h"
 #include "rbac/scopes.h"
 #include "util/json.h"
@@ -28,7 +29,7 @@ static const struct latch_stmt use_code = {
 static const struct latch_stmt code_user = {
     .name = "grant_code_user",
     .sql = "SELECT " USER_COLUMNS_FOR("c.scope",
-                                      "NULL") " FROM authorization_codes c JOIN users u "
+                                      "NULL") ", c.amr FROM authorization_codes c JOIN users u "
                                               "ON u.tenant_id = c.tenant_id AND u.id = c.user_id "
                                               "WHERE c.tenant_id = $1 AND c.code_hash = $2::bytea",
     .nparams = 3,
@@ -44,6 +45,8 @@ static const struct latch_stmt use_refresh = {
 /* Column of refresh_user after USER_COLUMNS_FOR, and of use_refresh_org after latch_refresh_use's.
  */
 enum { COL_HAS_ORG_SCOPE = 17, COL_ORG_HELD = 7 };
+/* Column of the grant's amr: code_user's after USER_COLUMNS_FOR, refresh_user's after that. */
+enum { COL_CODE_AMR = 17, COL_REFRESH_AMR = 18 };
 
 /* The grant's organizations scope, as SQL over refresh_tokens t. */
 #define HAS_ORG_SCOPE LATCH_SQL_SCOPE_HAS("t.scope", LATCH_SCOPE_ORGANIZATIONS)
@@ -51,6 +54,13 @@ enum { COL_HAS_ORG_SCOPE = 17, COL_ORG_HELD = 7 };
 #define IS_MEMBER(org)                                                                             \
     "EXISTS (SELECT 1 FROM organization_user_relations m WHERE m.tenant_id = $1 "                  \
     "AND m.organization_id = " org " AND m.user_id = t.user_id)"
+
+/* Whether organization `org` requires MFA (isMfaRequired) and the refresh token's user has no
+ * factor to do it with (backup codes alone do not count) (SQL over refresh_tokens t). */
+#define MFA_MISSING(org)                                                                           \
+    "(EXISTS (SELECT 1 FROM organizations o WHERE o.tenant_id = $1 AND o.id = " org                \
+    " AND o.is_mfa_required) AND NOT EXISTS (SELECT 1 FROM mfa_factors f"                          \
+    " WHERE f.tenant_id = $1 AND f.user_id = t.user_id AND f.type <> 'BackupCode'))"
 
 /* For an organization token ($7 the organization id): latch_refresh_use only when the grant has
  * the organizations scope and its user is a member, or when the token was used already (a replay
@@ -62,7 +72,7 @@ enum { COL_HAS_ORG_SCOPE = 17, COL_ORG_HELD = 7 };
     "SELECT u.*, " held " FROM latch_refresh_use($1, $2::bytea, $3, $4::bytea, $5::boolean, "      \
     "$6::bigint) u WHERE EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.tenant_id = $1 "           \
     "AND t.token_hash = $2::bytea AND (t.consumed_at IS NOT NULL OR (" HAS_ORG_SCOPE               \
-    " AND " IS_MEMBER("$7::text") ")))"
+    " AND " IS_MEMBER("$7::text") " AND NOT " MFA_MISSING("$7::text") ")))"
 
 /* The organization token: what the member's organization roles grant in organization $7. */
 static const struct latch_stmt use_refresh_org = {
@@ -84,19 +94,27 @@ static const struct latch_stmt use_refresh_org_resource = {
 static const struct latch_stmt refresh_user = {
     .name = "grant_refresh_user",
     .sql = "SELECT " USER_COLUMNS_FOR(
-        "t.scope", "NULL") ", " HAS_ORG_SCOPE " FROM refresh_tokens t JOIN users u "
+        "t.scope", "NULL") ", " HAS_ORG_SCOPE ", t.amr FROM refresh_tokens t JOIN users u "
                            "ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
                            "WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
+    .nparams = 3,
+};
+
+/* Why use_refresh_org refused: the organization requires MFA the member lacks ($3 org). */
+static const struct latch_stmt refresh_org_mfa = {
+    .name = "grant_refresh_org_mfa",
+    .sql = "SELECT " MFA_MISSING("$3::text") " FROM refresh_tokens t"
+                                             " WHERE t.tenant_id = $1 AND t.token_hash = $2::bytea",
     .nparams = 3,
 };
 
 static const struct latch_stmt insert_refresh = {
     .name = "grant_insert_refresh",
     .sql = "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, grant_id, client_id, "
-           "user_id, sid, scope, resource, auth_time, expires_at) VALUES ($1, $2::bytea, $3, $4, "
-           "$5, $6, $7, $8, $9, to_timestamp($10::bigint), now() + make_interval(secs => "
-           "$11::bigint))",
-    .nparams = 11,
+           "user_id, sid, scope, resource, auth_time, expires_at, amr) VALUES ($1, $2::bytea, $3, "
+           "$4, $5, $6, $7, $8, $9, to_timestamp($10::bigint), now() + make_interval(secs => "
+           "$11::bigint), $12)",
+    .nparams = 12,
 };
 
 /* What the issued tokens are made of. */
@@ -109,6 +127,7 @@ struct issue {
     const char *nonce;
     const char *grant_id;
     int64_t auth_time;
+    const char *amr; /* RFC 8176 methods, space-separated (NULL: none recorded) */
     struct latch_claims_user user;
     const char *resource_scopes; /* what the user's roles hold on the resource */
     const char *requested;       /* the scopes asked for the access token (NULL: the grant's) */
@@ -319,6 +338,20 @@ static void tokens_issue(struct issue *is)
         }
         latch_json_key(&j, "at_hash");
         latch_json_string(&j, at_hash);
+        if (is->amr != NULL && is->amr[0] != '\0') {
+            /* RFC 8176 via OIDC Core §2: how the person signed in (schema/0012). */
+            latch_json_key(&j, "amr");
+            latch_json_begin_array(&j);
+            for (const char *p = is->amr; *p;) {
+                size_t len = strcspn(p, " ");
+                if (len > 0)
+                    latch_json_string_n(&j, p, len);
+                p += len;
+                while (*p == ' ')
+                    p++;
+            }
+            latch_json_end_array(&j);
+        }
         if (is->sid != NULL) {
             latch_json_key(&j, "sid");
             latch_json_string(&j, is->sid);
@@ -367,8 +400,8 @@ static void tokens_issue(struct issue *is)
     }
     snprintf(auth_time, sizeof(auth_time), "%lld", (long long)is->auth_time);
     snprintf(ttl, sizeof(ttl), "%ld", client->refresh_token_ttl);
-    const char *p[11] = {st->id,  hash,      family,       is->grant_id, client->id, is->user_id,
-                         is->sid, is->scope, is->resource, auth_time,    ttl};
+    const char *p[12] = {st->id,  hash,      family,       is->grant_id, client->id, is->user_id,
+                         is->sid, is->scope, is->resource, auth_time,    ttl,        is->amr};
     latch_store_query(latch_loop_store(req->loop), st->id, &insert_refresh, p, refresh_stored, is);
 }
 
@@ -432,11 +465,13 @@ static void code_used(struct latch_store_result *const *results, int n,
     }
     is->grant_id = col(c, 1, a);
     is->user_id = col(c, 3, a);
+    latch_audit_note(tr->req, LATCH_AUDIT_USER_ID, is->user_id);
     is->sid = col(c, 4, a);
     is->scope = col(c, 6, a);
     is->resource = col(c, 7, a);
     is->nonce = col(c, 8, a);
     is->auth_time = strtoll(latch_store_result_value(c, 0, 11), NULL, 10);
+    is->amr = col(results[1], COL_CODE_AMR, a);
     const char *resource = latch_oidc_resource_param(&tr->form);
     if (resource != NULL && (is->resource == NULL || strcmp(resource, is->resource) != 0)) {
         grant_error(tr, "invalid_target", "The resource was not part of the authorization.");
@@ -510,6 +545,11 @@ static void refresh_used(struct latch_store_result *const *results, int n,
                                            "The refresh token lacks the " LATCH_SCOPE_ORGANIZATIONS
                                            " scope.");
             release(tr);
+        } else if (n > 2 && latch_store_result_rows(results[2]) == 1 &&
+                   strcmp(latch_store_result_value(results[2], 0, 0), "t") == 0) {
+            grant_error(tr, "invalid_grant",
+                        "The organization requires multi-factor authentication; the user has "
+                        "not set it up. Sign in again to enrol.");
         } else {
             grant_error(tr, "invalid_grant", "The user is not a member of the organization.");
         }
@@ -530,10 +570,12 @@ static void refresh_used(struct latch_store_result *const *results, int n,
     }
     is->grant_id = col(t, 1, a);
     is->user_id = col(t, 2, a);
+    latch_audit_note(tr->req, LATCH_AUDIT_USER_ID, is->user_id);
     is->sid = col(t, 3, a);
     is->scope = col(t, 4, a);
     is->resource = col(t, 5, a);
     is->auth_time = strtoll(latch_store_result_value(t, 0, 6), NULL, 10);
+    is->amr = col(results[1], COL_REFRESH_AMR, a);
     const char *resource = latch_oidc_resource_param(&tr->form);
     if (resource != NULL)
         is->resource = latch_arena_strdup(a, resource); /* registered: checked before */
@@ -607,13 +649,15 @@ void latch_oidc_grant_refresh_token(struct latch_token_request *tr)
         return;
     }
     rg->organization_id = org;
-    struct latch_store_op ops[2] = {
+    struct latch_store_op ops[3] = {
         {.stmt = !org       ? &use_refresh
                  : resource ? &use_refresh_org_resource
                             : &use_refresh_org,
          .params = {tr->state->id, hash, tr->client->id, new_hash, rg->rotated ? "true" : "false",
                     ttl, org, resource}},
         {.stmt = &refresh_user, .params = {tr->state->id, hash, resource}},
+        {.stmt = &refresh_org_mfa, .params = {tr->state->id, hash, org}},
     };
-    latch_store_exec(latch_loop_store(req->loop), tr->state->id, ops, 2, refresh_used, rg);
+    latch_store_exec(latch_loop_store(req->loop), tr->state->id, ops, org ? 3 : 2, refresh_used,
+                     rg);
 }

@@ -68,6 +68,7 @@ struct latch_code_request {
     const char *user_id;
     const char *sid;
     const char *auth_time; /* PostgreSQL timestamptz text */
+    const char *amr;       /* RFC 8176 methods, space-separated; NULL or "" for none */
 };
 
 /* Whether the SQL scope list `scope` (space-separated text) holds the scope `name`. */

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "http/form.h"
 #include "jose/jws.h"
@@ -364,6 +365,28 @@ static void got_state(struct latch_tenant_state *st, const struct latch_error *e
     latch_client_get(ctx->req->loop, ctx->req->tenant->id, ctx->client_id, got_client, ctx);
 }
 
+/* The audit log's client and organization of a token-endpoint style request, and for the token
+ * endpoint itself its key by grant type (Logto's ExchangeTokenBy.*). */
+static void note_grant(struct latch_request *req, const struct latch_form *form)
+{
+    const char *grant = latch_form_get(form, "grant_type");
+    const char *key = "ExchangeTokenBy.Unknown";
+    if (grant != NULL && strcmp(grant, "authorization_code") == 0)
+        key = "ExchangeTokenBy.AuthorizationCode";
+    else if (grant != NULL && strcmp(grant, "refresh_token") == 0)
+        key = "ExchangeTokenBy.RefreshToken";
+    else if (grant != NULL && strcmp(grant, "client_credentials") == 0)
+        key = "ExchangeTokenBy.ClientCredentials";
+    if (strncmp(latch_audit_key(req), "ExchangeTokenBy.", 16) == 0)
+        latch_audit_track(req, key);
+    const char *client = latch_form_get(form, "client_id");
+    if (client != NULL && strlen(client) <= MAX_CLIENT_ID)
+        latch_audit_note(req, LATCH_AUDIT_APPLICATION_ID, client);
+    const char *org = latch_form_get(form, "organization_id");
+    if (org != NULL && latch_oidc_organization_id_ok(org))
+        latch_audit_note(req, LATCH_AUDIT_ORGANIZATION_ID, org);
+}
+
 void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
                              latch_oidc_client_cb done)
 {
@@ -391,6 +414,8 @@ void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
                                                             : "The form body is malformed.");
         return;
     }
+    if (latch_audit_tracked(req))
+        note_grant(req, &ctx->tr.form);
     static const char *const repeatable[] = {"resource", NULL};
     const char *dup = latch_form_repeated(&ctx->tr.form, repeatable);
     if (dup != NULL) {
@@ -408,6 +433,8 @@ void latch_oidc_authenticate(struct latch_request *req, bool allow_public,
             invalid_client(ctx, "Malformed client credentials in the Authorization header.");
             return;
         }
+        if (strlen(ctx->client_id) <= MAX_CLIENT_ID)
+            latch_audit_note(req, LATCH_AUDIT_APPLICATION_ID, ctx->client_id);
         if (post_secret != NULL) {
             latch_http_respond_oauth_error(req, 400, "invalid_request",
                                            "Use one client authentication method, not several.");
@@ -475,6 +502,7 @@ static void token_dispatch(struct latch_token_request *tr)
 
 void latch_oidc_token(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "ExchangeTokenBy.Unknown");
     latch_oidc_authenticate(req, true, token_dispatch);
 }
 

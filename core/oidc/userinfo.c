@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience.h"
 #include "http/cookie.h"
@@ -574,6 +575,7 @@ static void revoke(struct latch_token_request *tr)
 
 void latch_oidc_revocation(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "RevokeToken");
     latch_oidc_authenticate(req, true, revoke);
 }
 

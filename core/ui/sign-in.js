@@ -1,8 +1,9 @@
 /*
  * Latch hosted sign-in and registration page. Talks to the Experience API of this tenant
  * (<tenant endpoint>/api/experience), which the interaction cookie authenticates; every mutating
- * call carries the interaction's CSRF token. No dependencies, no inline code (the page's CSP
- * allows only scripts and styles from this origin).
+ * call carries the interaction's CSRF token. No dependencies but qrcode.js (vendored, MIT; it
+ * draws the TOTP enrolment QR code), no inline code (the page's CSP allows only scripts and
+ * styles from this origin).
  */
 'use strict';
 
@@ -22,9 +23,12 @@
   let csrfToken = '';
   let passwordPolicy = null;
   let info = null; // GET /interaction, once read
-  // The code flow under way: {kind: 'signIn' | 'register' | 'forgot', step: 'address' | 'code' |
-  // 'password', identifier: {type, value}, verificationId}, or null.
+  // The code flow under way: {kind: 'signIn' | 'register' | 'forgot' | 'bind' | 'username' |
+  // 'password', step: 'address' | 'code' | 'username' | 'password', identifier: {type, value},
+  // verificationId}, or null. The last three complete an account that lacks what the sign-up
+  // settings require (user.missing_profile) before the sign-in finishes.
   let flow = null;
+  let bindTypes = []; // what a 'bind' flow takes: ['email'], ['phone'] or both
   // The server embeds the translations of the page's language (<html lang>).
   let strings = {};
   try {
@@ -131,7 +135,8 @@
         return t(mode === 'register' ? 'error.registrationDisabled' : 'error.signInDisabled');
       case 'guard.invalid_input':
         if (flow) {
-          return t(flow.step === 'code' ? 'error.codeInvalid' : 'error.addressInvalid');
+          return t(flow.step === 'code' ? 'error.codeInvalid'
+            : flow.step === 'username' ? 'error.usernameInvalid' : 'error.addressInvalid');
         }
         if (mode === 'register' && /^identifier\.value/.test(error.message)) {
           return t('error.usernameInvalid');
@@ -146,6 +151,10 @@
         return t('error.codeTooManyTries');
       case 'guard.too_many_requests':
         return t('error.tooManyRequests');
+      case 'session.mfa.invalid_totp_code':
+        return t('error.totpInvalid');
+      case 'session.mfa.invalid_backup_code':
+        return t('error.backupCodeInvalid');
       case 'connector.not_found':
         return t('error.noSender');
       case 'connector.invalid_config':
@@ -241,6 +250,16 @@
     applyStrings(info);
     renderSocial(info.socialConnectors);
     offerCodes();
+    if (info.identified && info.interactionEvent !== 'ForgotPassword') {
+      // Back from a social sign-in, or a reload: someone is signed in already, and the account
+      // may still lack what the sign-up settings require.
+      try {
+        await finish();
+      } catch (error) {
+        showError(messageFor(error), []);
+      }
+      return;
+    }
     if (flow) {
       return;
     }
@@ -340,6 +359,9 @@
     if (!info) {
       return [];
     }
+    if (kind === 'bind') {
+      return bindTypes;
+    }
     if (kind === 'forgot') {
       const methods = Array.isArray(info.forgotPasswordMethods) ? info.forgotPasswordMethods : [];
       return ['email', 'phone'].filter((type) =>
@@ -414,15 +436,20 @@
     return types.includes('phone') && /^\d{6,15}$/.test(digits) ? { type: 'phone', value: digits } : null;
   }
 
+  function submitLabel() {
+    return t(flow.step === 'address' ? 'sendCode'
+      : flow.step === 'password' && flow.kind === 'forgot' ? 'setPassword' : 'continue');
+  }
+
   function showStep() {
     const step = flow.step;
-    $('cf-address-field').hidden = false;
-    cfAddress.readOnly = step !== 'address';
+    $('cf-address-field').hidden = step === 'password' && flow.kind === 'password';
+    cfAddress.readOnly = step !== 'address' && step !== 'username';
     $('cf-code-field').hidden = step !== 'code';
     $('cf-password-field').hidden = step !== 'password';
     cfResend.hidden = step !== 'code';
-    cfSubmit.textContent = t(step === 'address' ? 'sendCode' : step === 'code' ? 'continue' : 'setPassword');
-    const target = step === 'address' ? cfAddress : step === 'code' ? cfCode : cfPassword;
+    cfSubmit.textContent = submitLabel();
+    const target = step === 'address' || step === 'username' ? cfAddress : step === 'code' ? cfCode : cfPassword;
     target.focus();
   }
 
@@ -434,17 +461,26 @@
     for (const id of ['form', 'alt-line', 'social', 'social-divider', 'to-register-line', 'to-sign-in-line']) {
       $(id).hidden = true;
     }
-    const title = t(kind === 'forgot' ? 'title.forgot' : kind === 'register' ? 'title.register' : 'title.signIn');
+    const completing = kind === 'bind' || kind === 'username' || kind === 'password';
+    const title = t(completing ? 'title.complete' : kind === 'forgot' ? 'title.forgot'
+      : kind === 'register' ? 'title.register' : 'title.signIn');
     document.title = title;
     $('heading').textContent = title;
-    $('cf-intro').textContent = t(kind === 'forgot' ? 'intro.forgot' : 'intro.code');
-    $('cf-address-label').textContent = addressLabel(types);
+    $('cf-intro').textContent = t(completing ? 'intro.' + kind : kind === 'forgot' ? 'intro.forgot' : 'intro.code');
+    $('cf-address-label').textContent = kind === 'username' ? t('username') : addressLabel(types);
     cfAddress.type = types.length === 1 && types[0] === 'email' ? 'email' : types.length === 1 ? 'tel' : 'text';
     cfAddress.setAttribute('autocomplete', types.length === 1 && types[0] === 'phone' ? 'tel' : 'email');
-    cfAddress.value = identifier.value.includes('@') ? identifier.value.trim() : '';
+    cfAddress.value = !completing && identifier.value.includes('@') ? identifier.value.trim() : '';
+    if (kind === 'username') {
+      cfAddress.type = 'text';
+      cfAddress.setAttribute('autocomplete', 'username');
+      flow.step = 'username';
+    } else if (kind === 'password') {
+      flow.step = 'password';
+    }
     cfCode.value = '';
     cfPassword.value = '';
-    if (kind === 'forgot' && passwordPolicy && passwordPolicy.length && passwordPolicy.length.min) {
+    if ((kind === 'forgot' || kind === 'password') && passwordPolicy && passwordPolicy.length && passwordPolicy.length.min) {
       const hint = $('cf-password-hint');
       hint.textContent = t('passwordHint', { min: passwordPolicy.length.min });
       hint.hidden = false;
@@ -479,7 +515,42 @@
   }
 
   function flowEvent() {
-    return flow.kind === 'forgot' ? 'ForgotPassword' : flow.kind === 'register' ? 'Register' : 'SignIn';
+    // A 'bind' code goes to someone identified already, whatever the event (the server sends it
+    // with the BindNewIdentifier template).
+    return flow.kind === 'forgot' ? 'ForgotPassword'
+      : flow.kind === 'register' || (flow.kind === 'bind' && mode === 'register') ? 'Register' : 'SignIn';
+  }
+
+  // Opens the step that gives the account what user.missing_profile names (one at a time; submit
+  // asks again for the next).
+  function openComplete(missing) {
+    setBusy(false);
+    if (missing === 'username' || missing === 'password') {
+      openFlow(missing, false);
+      return;
+    }
+    bindTypes = missing === 'emailOrPhone' ? ['email', 'phone'] : [missing === 'phone' ? 'phone' : 'email'];
+    openFlow('bind', false);
+  }
+
+  // Submits the interaction and goes on to the application, or asks for what the account lacks,
+  // or opens the MFA step the server asks for.
+  async function finish() {
+    try {
+      const result = await call('POST', '/submit', {});
+      window.location.assign(result.redirectTo);
+    } catch (error) {
+      const step = error instanceof ApiError ? mfaStepOf(error) : null;
+      if (step && showMfa(step)) {
+        return;
+      }
+      const missing = error instanceof ApiError && error.code === 'user.missing_profile' && error.data &&
+        Array.isArray(error.data.missingProfile) ? error.data.missingProfile[0] : null;
+      if (!missing) {
+        throw error;
+      }
+      openComplete(missing);
+    }
   }
 
   async function sendCode() {
@@ -507,7 +578,9 @@
         return false;
       }
       flow.identifier = parsed;
-      await call('PUT', '', { interactionEvent: flowEvent() });
+      if (flow.kind !== 'bind') {
+        await call('PUT', '', { interactionEvent: flowEvent() });
+      }
       await sendCode();
       flow.step = 'code';
       return true;
@@ -520,17 +593,37 @@
       }
       await call('POST', '/verification/verification-code/verify',
         { identifier: flow.identifier, verificationId: flow.verificationId, code });
+      if (flow.kind === 'bind') {
+        await call('POST', '/profile', { type: flow.identifier.type, verificationId: flow.verificationId });
+        await finish();
+        return false;
+      }
       await call('POST', '/identification', { verificationId: flow.verificationId });
       if (flow.kind === 'forgot') {
         flow.step = 'password';
         return true;
       }
-      const result = await call('POST', '/submit', {});
-      window.location.assign(result.redirectTo);
+      await finish();
+      return false;
+    }
+    if (flow.step === 'username') {
+      const name = cfAddress.value.trim();
+      if (!/^[A-Za-z_]\w*$/.test(name)) {
+        showError(t('error.usernameInvalid'), [cfAddress]);
+        return false;
+      }
+      await call('POST', '/profile', { type: 'username', value: name });
+      await finish();
       return false;
     }
     if (!cfPassword.value) {
       showError(t('error.newPasswordRequired'), [cfPassword]);
+      return false;
+    }
+    if (flow.kind === 'password') {
+      await call('POST', '/profile', { type: 'password', value: cfPassword.value });
+      cfPassword.value = '';
+      await finish();
       return false;
     }
     await call('PUT', '/profile/password', { password: cfPassword.value });
@@ -558,7 +651,7 @@
     try {
       moved = await codeStep();
     } catch (error) {
-      const field = step === 'address' ? cfAddress : step === 'code' ? cfCode : cfPassword;
+      const field = step === 'address' || step === 'username' ? cfAddress : step === 'code' ? cfCode : cfPassword;
       showError(messageFor(error), [field]);
       field.focus();
     } finally {
@@ -567,7 +660,7 @@
         if (moved) {
           showStep();
         } else {
-          cfSubmit.textContent = t(flow.step === 'address' ? 'sendCode' : flow.step === 'code' ? 'continue' : 'setPassword');
+          cfSubmit.textContent = submitLabel();
         }
       }
     }
@@ -603,6 +696,270 @@
   $('back').addEventListener('click', (event) => {
     event.preventDefault();
     closeFlow();
+  });
+
+  // ---- the MFA step ----
+
+  function mfaStepOf(error) {
+    const data = error.data || {};
+    const problem = {
+      'session.mfa.require_mfa_verification': 'require_mfa_verification',
+      'user.missing_mfa': 'missing_mfa',
+      'session.mfa.backup_code_required': 'backup_code_required',
+    }[error.code];
+    return problem ? { problem, availableFactors: data.availableFactors || [], skippable: !!data.skippable,
+      backupCodesLeft: data.backupCodesLeft } : null;
+  }
+
+  const mfaForm = $('mfa-form');
+  const mfaCode = $('mfa-code');
+  const mfaSubmit = $('mfa-submit');
+  // {mode: 'verify' | 'setup' | 'backup', factors, factor, verificationId, codes, skippable}
+  let mfa = null;
+
+  function mfaTitle(key) {
+    const title = t(key);
+    document.title = title;
+    $('heading').textContent = title;
+  }
+
+  // Shows the MFA step the server asks for; false when this page cannot offer it.
+  function showMfa(step) {
+    const known = ['Totp', 'BackupCode'];
+    const factors = (Array.isArray(step.availableFactors) ? step.availableFactors : [])
+      .filter((f) => known.includes(f)).sort((a, b) => known.indexOf(a) - known.indexOf(b));
+    flow = null;
+    for (const id of ['form', 'alt-line', 'social', 'social-divider', 'to-register-line',
+      'to-sign-in-line', 'code-form', 'back-line']) {
+      $(id).hidden = true;
+    }
+    $('notice').textContent = '';
+    $('mfa').hidden = false;
+    clearError();
+    if (step.problem === 'backup_code_required') {
+      mfa = { mode: 'backup', factors: ['BackupCode'], skippable: false };
+      startBackupCodes();
+      return true;
+    }
+    if (step.problem === 'missing_mfa') {
+      mfa = { mode: 'setup', factors, skippable: !!step.skippable };
+      if (!factors.includes('Totp')) {
+        renderMfa();
+        showError(t('error.mfaUnavailable'));
+        mfaForm.hidden = true;
+        return true;
+      }
+      startTotpSetup();
+      return true;
+    }
+    if (factors.length === 0) {
+      return false;
+    }
+    mfa = { mode: 'verify', factors, factor: factors[0], skippable: false,
+      backupCodesLeft: step.backupCodesLeft };
+    renderMfa();
+    return true;
+  }
+
+  function renderMfa() {
+    const verifying = mfa.mode === 'verify';
+    const backup = mfa.mode === 'backup';
+    mfaTitle(backup ? 'mfa.title.backup' : verifying ? 'mfa.title.verify' : 'mfa.title.setup');
+    $('mfa-setup').hidden = mfa.mode !== 'setup';
+    $('mfa-backup').hidden = !backup;
+    mfaForm.hidden = backup;
+    const isBackupCode = verifying && mfa.factor === 'BackupCode';
+    $('mfa-intro').textContent = t(backup ? 'mfa.intro.codes' : mfa.mode === 'setup' ? 'mfa.intro.setup'
+      : isBackupCode ? 'mfa.intro.backupCode' : 'mfa.intro.totp');
+    $('mfa-code-label').textContent = t(isBackupCode ? 'mfa.backupLabel' : 'mfa.codeLabel');
+    mfaCode.setAttribute('inputmode', isBackupCode ? 'text' : 'numeric');
+    mfaCode.setAttribute('autocomplete', isBackupCode ? 'off' : 'one-time-code');
+    const hint = $('mfa-code-hint');
+    hint.hidden = !(isBackupCode && typeof mfa.backupCodesLeft === 'number');
+    hint.textContent = hint.hidden ? '' : t('mfa.backupLeft', { n: mfa.backupCodesLeft });
+    mfaCode.value = '';
+    const other = verifying ? mfa.factors.find((f) => f !== mfa.factor) : null;
+    const switcher = $('mfa-switch');
+    switcher.hidden = !other;
+    if (other) {
+      switcher.textContent = t(other === 'BackupCode' ? 'mfa.useBackupCode' : 'mfa.useTotp');
+    }
+    $('mfa-skip').hidden = !mfa.skippable;
+    $('mfa-alt').hidden = switcher.hidden && $('mfa-skip').hidden;
+    if (!backup) {
+      mfaCode.focus();
+    }
+  }
+
+  // Draws text as a QR code (error correction M, 4 modules of quiet zone) on the canvas.
+  function drawQr(canvas, text) {
+    if (typeof qrcode !== 'function') {
+      canvas.hidden = true;
+      return;
+    }
+    const qr = qrcode(0, 'M');
+    qr.addData(text);
+    qr.make();
+    const n = qr.getModuleCount();
+    const scale = Math.max(3, Math.floor(200 / (n + 8)));
+    const size = (n + 8) * scale;
+    canvas.width = size;
+    canvas.height = size;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, size, size);
+    ctx.fillStyle = '#000000';
+    for (let r = 0; r < n; r += 1) {
+      for (let c = 0; c < n; c += 1) {
+        if (qr.isDark(r, c)) {
+          ctx.fillRect((c + 4) * scale, (r + 4) * scale, scale, scale);
+        }
+      }
+    }
+    canvas.setAttribute('aria-label', t('mfa.qrLabel'));
+    canvas.hidden = false;
+  }
+
+  async function startTotpSetup() {
+    renderMfa();
+    mfaSubmit.disabled = true;
+    try {
+      const result = await call('POST', '/verification/totp/secret', {});
+      mfa.verificationId = result.verificationId;
+      const uri = result.keyUri || result.secretQrCode;
+      drawQr($('mfa-qr'), uri);
+      $('mfa-secret').textContent = result.secret.replace(/(.{4})(?=.)/g, '$1 ');
+      $('mfa-uri').href = uri;
+    } catch (error) {
+      showError(messageFor(error));
+    } finally {
+      mfaSubmit.disabled = false;
+      mfaCode.focus();
+    }
+  }
+
+  async function startBackupCodes() {
+    renderMfa();
+    const list = $('mfa-codes');
+    list.textContent = '';
+    $('mfa-saved').disabled = true;
+    try {
+      const result = await call('POST', '/verification/backup-code/generate', {});
+      mfa.verificationId = result.verificationId;
+      mfa.codes = result.codes;
+      for (const code of result.codes) {
+        const item = document.createElement('li');
+        item.textContent = code;
+        list.appendChild(item);
+      }
+      $('mfa-saved').disabled = false;
+      $('mfa-saved').focus();
+    } catch (error) {
+      showError(messageFor(error));
+    }
+  }
+
+  function codesText() {
+    const app = info && info.applicationName ? info.applicationName : window.location.host;
+    return t('mfa.fileHeader', { app }) + '\n\n' + mfa.codes.join('\n') + '\n';
+  }
+
+  $('mfa-copy').addEventListener('click', async () => {
+    if (!mfa || !mfa.codes) {
+      return;
+    }
+    try {
+      await navigator.clipboard.writeText(codesText());
+      $('notice').textContent = t('mfa.copied');
+    } catch (error) {
+      // No clipboard (an insecure origin, or refused): the codes stay on screen to copy by hand.
+      $('notice').textContent = '';
+    }
+  });
+
+  $('mfa-download').addEventListener('click', () => {
+    if (!mfa || !mfa.codes) {
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([codesText()], { type: 'text/plain' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = 'backup-codes.txt';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  });
+
+  $('mfa-saved').addEventListener('click', async () => {
+    const button = $('mfa-saved');
+    if (button.disabled || !mfa) {
+      return;
+    }
+    clearError();
+    button.disabled = true;
+    try {
+      await call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: mfa.verificationId });
+      await finish();
+    } catch (error) {
+      showError(messageFor(error));
+      button.disabled = false;
+    }
+  });
+
+  $('mfa-switch').addEventListener('click', (event) => {
+    event.preventDefault();
+    if (!mfa || mfa.mode !== 'verify') {
+      return;
+    }
+    mfa.factor = mfa.factors.find((f) => f !== mfa.factor) || mfa.factor;
+    clearError();
+    renderMfa();
+  });
+
+  $('mfa-skip').addEventListener('click', async (event) => {
+    event.preventDefault();
+    clearError();
+    try {
+      await call('POST', '/profile/mfa/mfa-skipped', {});
+      await finish();
+    } catch (error) {
+      showError(messageFor(error));
+    }
+  });
+
+  mfaForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (mfaSubmit.disabled || !mfa) {
+      return;
+    }
+    clearError();
+    const code = mfaCode.value.replace(/\s+/g, '');
+    if (!code) {
+      showError(t('error.mfaCodeRequired'), [mfaCode]);
+      mfaCode.focus();
+      return;
+    }
+    mfaSubmit.disabled = true;
+    mfaSubmit.textContent = t('working');
+    try {
+      if (mfa.mode === 'setup') {
+        await call('POST', '/verification/totp/verify', { verificationId: mfa.verificationId, code });
+        await call('POST', '/profile/mfa', { type: 'Totp', verificationId: mfa.verificationId });
+      } else if (mfa.factor === 'BackupCode') {
+        await call('POST', '/verification/backup-code/verify', { code });
+      } else {
+        await call('POST', '/verification/totp/verify', { code });
+      }
+      await finish();
+    } catch (error) {
+      showError(messageFor(error), [mfaCode]);
+      mfaCode.value = '';
+      mfaCode.focus();
+    } finally {
+      mfaSubmit.disabled = false;
+      mfaSubmit.textContent = t('continue');
+    }
   });
 
   form.addEventListener('submit', async (event) => {
@@ -649,8 +1006,7 @@
       } else {
         await signIn(id, secret);
       }
-      const result = await call('POST', '/submit', {});
-      window.location.assign(result.redirectTo);
+      await finish();
     } catch (error) {
       setBusy(false);
       const fields = fieldsFor(error);

@@ -87,6 +87,23 @@ api() {
   esac
 }
 
+# bench_m2m_app INDICATOR: through api(), the resource INDICATOR with the scope read:bench, a
+# MachineToMachine role granting it, and an application holding the role; sets m2m_id and
+# m2m_secret.
+bench_m2m_app() {
+  local resource_json resource_id scope_json scope_id role_json role_id app_json
+  resource_json=$(api POST /resources "{\"name\":\"Bench API\",\"indicator\":\"$1\",\"accessTokenTtl\":3600}")
+  resource_id=$(json 'd["id"]' <<<"$resource_json")
+  scope_json=$(api POST "/resources/$resource_id/scopes" '{"name":"read:bench","description":"Benchmark scope"}')
+  scope_id=$(json 'd["id"]' <<<"$scope_json")
+  role_json=$(api POST /roles "{\"name\":\"bench-m2m\",\"description\":\"Benchmark role\",\"type\":\"MachineToMachine\",\"scopeIds\":[\"$scope_id\"]}")
+  role_id=$(json 'd["id"]' <<<"$role_json")
+  app_json=$(api POST /applications '{"name":"bench-client","type":"MachineToMachine"}')
+  m2m_id=$(json 'd["id"]' <<<"$app_json")
+  m2m_secret=$(json 'd["secret"]' <<<"$app_json")
+  api POST "/applications/$m2m_id/roles" "{\"roleIds\":[\"$role_id\"]}" >/dev/null
+}
+
 # jwt_payload TOKEN: the decoded payload (JSON text) of a JWS compact token.
 jwt_payload() {
   python3 -c 'import base64, sys

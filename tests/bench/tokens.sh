@@ -59,16 +59,9 @@ api() {
 
 # ---- the M2M application: resource + scope + role -----------------------------------------------
 indicator="https://bench.example/api"
-resource_json=$(api POST /resources "{\"name\":\"Bench API\",\"indicator\":\"$indicator\",\"accessTokenTtl\":3600}")
-resource_id=$(json 'd["id"]' <<<"$resource_json")
-scope_json=$(api POST "/resources/$resource_id/scopes" '{"name":"read:bench","description":"Benchmark scope"}')
-scope_id=$(json 'd["id"]' <<<"$scope_json")
-role_json=$(api POST /roles "{\"name\":\"bench-m2m\",\"description\":\"Benchmark role\",\"type\":\"MachineToMachine\",\"scopeIds\":[\"$scope_id\"]}")
-role_id=$(json 'd["id"]' <<<"$role_json")
-app_json=$(api POST /applications '{"name":"bench-client","type":"MachineToMachine"}')
-app_id=$(json 'd["id"]' <<<"$app_json")
-app_secret=$(json 'd["secret"]' <<<"$app_json")
-api POST "/applications/$app_id/roles" "{\"roleIds\":[\"$role_id\"]}" >/dev/null
+bench_m2m_app "$indicator"
+app_id=$m2m_id
+app_secret=$m2m_secret
 
 # Sanity: one token by hand, its shape and its algorithm.
 check_token() {

@@ -258,6 +258,16 @@ describe('email and SMS connectors and the test endpoint', () => {
     assert.equal(smsConnector.platform, null);
     const listed = expectStatus(await api.get('/connectors'), 200, 'list');
     assert.deepEqual(listed.map((c) => [c.id, c.type]), [[mailer.id, 'Email'], [smsConnector.id, 'Sms']]);
+    // Logto's ?target= filter, with Total-Number counting what it kept.
+    // (Both test connectors of tests/abi/mailer.c have the target "mailer".)
+    assert.equal(smsConnector.target, 'mailer');
+    const res = await api.get('/connectors?target=mailer');
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json().map((c) => c.id), [mailer.id, smsConnector.id]);
+    assert.equal(res.headers.get('total-number'), '2');
+    const none = await api.get('/connectors?target=no-such-target');
+    assert.deepEqual(none.json(), []);
+    assert.equal(none.headers.get('total-number'), '0');
 
     // A PATCH that sends the mask back keeps the stored secret.
     const outFile = path.join(outDir, 'patched.json');

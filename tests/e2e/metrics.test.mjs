@@ -43,6 +43,7 @@ const BOUNDED = {
   method: ['password', 'social'],
   outcome: ['success', 'failure', 'locked', 'suspended', 'ok', 'error'],
   op: ['authorization_uri', 'user_info', 'validate_config'],
+  reason: ['queue_full', 'write_failed'],
   class: null, // checked by pattern: a SQLSTATE class or "other"
   le: null, // checked as a number or +Inf
 };
@@ -203,7 +204,8 @@ describe('Prometheus metrics', () => {
       'latch_worker_busy', 'latch_worker_rejected_total', 'latch_tenant_cache_lookups_total',
       'latch_invalidations_total', 'latch_invalidation_last_timestamp_seconds',
       'latch_tokens_signed_total', 'latch_signin_attempts_total', 'latch_connector_calls_total',
-      'latch_connector_call_duration_seconds', 'latch_build_info', 'process_start_time_seconds']) {
+      'latch_connector_call_duration_seconds', 'latch_audit_log_written_total',
+      'latch_audit_log_dropped_total', 'latch_build_info', 'process_start_time_seconds']) {
       assert.ok(m.families.has(f), `family ${f}`);
     }
     // The build as latchd --version names it.

@@ -20,7 +20,7 @@ import {
   startCallbackServer,
   waitForUrlPrefix,
 } from './lib/browser.mjs';
-import { CookieJar, ExperienceClient, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
+import { CookieJar, ExperienceClient, TenantCtx, expectStatus, jarFetch, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 import { startSmtpReceiver } from './lib/smtp-receiver.mjs';
 
@@ -77,6 +77,20 @@ describe('one-time codes on the hosted sign-in page', () => {
   async function codeFromMail(to, mark) {
     const mail = await box.next(to, { after: mark });
     return box.code(mail);
+  }
+
+  /** Sends a code to email in xp's interaction and verifies it from the mail: {verificationId, mail}. */
+  async function proveEmailBy(xp, email) {
+    const mark = box.messages.length;
+    const send = await xp.call('POST', '/verification/verification-code',
+      { identifier: { type: 'email', value: email }, interactionEvent: 'SignIn' });
+    assert.equal(send.status, 200, send.text);
+    const mail = await box.next(email, { after: mark });
+    const { verificationId } = send.json();
+    const v = await xp.call('POST', '/verification/verification-code/verify',
+      { identifier: { type: 'email', value: email }, verificationId, code: box.code(mail) });
+    assert.equal(v.status, 200, v.text);
+    return { verificationId, mail };
   }
 
   it('forgot password: a code by mail, a wrong code refused, the new password signs in and the old one no longer does', async () => {
@@ -407,16 +421,8 @@ describe('one-time codes on the hosted sign-in page', () => {
     assert.equal(ident.status, 204, ident.text);
 
     const proveEmail = async (email) => {
-      const mark = box.messages.length;
-      const send = await xp.call('POST', '/verification/verification-code',
-        { identifier: { type: 'email', value: email }, interactionEvent: 'SignIn' });
-      assert.equal(send.status, 200, send.text);
-      const mail = await box.next(email, { after: mark });
+      const { verificationId, mail } = await proveEmailBy(xp, email);
       assert.equal(mail.subject, 'Confirm your new email', 'the BindNewIdentifier template');
-      const { verificationId } = send.json();
-      const v = await xp.call('POST', '/verification/verification-code/verify',
-        { identifier: { type: 'email', value: email }, verificationId, code: box.code(mail) });
-      assert.equal(v.status, 200, v.text);
       return verificationId;
     };
 
@@ -444,5 +450,150 @@ describe('one-time codes on the hosted sign-in page', () => {
     const landed = await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href);
     const tokens = await redeem(t.config, landed, checks);
     assert.equal(tokens.claims().sub, user.id);
+  });
+
+  // Logto's user.missing_profile: a person whose account lacks what signUp requires (an email,
+  // a username, a password) is asked for it before the sign-in finishes, and skipping submit gets
+  // them nowhere.
+  describe('accounts that lack what the sign-up settings require', () => {
+    const proveEmail = async (xp, email) => (await proveEmailBy(xp, email)).verificationId;
+
+    it('a sign-in without the email signUp requires: submit answers user.missing_profile, resume sends the browser back to the page, and a verified email lets it through', async () => {
+      const t = await tenant('cmissmail', { signUp: { identifiers: ['username', 'email'], password: true, verify: true } });
+      const user = await t.ctx.createUser();
+      const checks = await flowChecks();
+      const xp = new ExperienceClient(t.ctx, new CookieJar());
+      await xp.start(authUrl(t.config, t.app, checks));
+      await xp.begin('SignIn');
+      const pw = await xp.verifyPassword(user.username, user.password);
+      assert.equal(pw.status, 200, pw.text);
+      const ident = await xp.call('POST', '/identification', { verificationId: pw.json().verificationId });
+      assert.equal(ident.status, 204, ident.text);
+
+      const sub = await xp.call('POST', '/submit');
+      assert.equal(sub.status, 422, sub.text);
+      assert.equal(sub.json().code, 'user.missing_profile');
+      assert.deepEqual(sub.json().data.missingProfile, ['email']);
+
+      // Straight to /oidc/auth/resume without a successful submit: back to the page, no code.
+      const skip = await jarFetch(xp.jar, `${t.ctx.base}/oidc/auth/resume`);
+      assert.equal(skip.status, 303, skip.text);
+      assert.equal(new URL(skip.location).pathname, new URL(`${t.ctx.base}/sign-in`).pathname);
+      assert.equal(new URL(skip.location).searchParams.get('code'), null);
+
+      const email = `bound.${Date.now()}@example.com`;
+      const bound = await xp.call('POST', '/profile', { type: 'email', verificationId: await proveEmail(xp, email) });
+      assert.equal(bound.status, 204, bound.text);
+      const sub2 = await xp.call('POST', '/submit');
+      assert.equal(sub2.status, 200, sub2.text);
+      const landed = await xp.resume(new URL(sub2.json().redirectTo, t.ctx.base + '/').href);
+      const tokens = await redeem(t.config, landed, checks);
+      assert.equal(tokens.claims().sub, user.id);
+      const r = await adminQuery('SELECT primary_email FROM users WHERE tenant_id = $1 AND id = $2', [t.ctx.id, user.id]);
+      assert.equal(r.rows[0].primary_email, email);
+    });
+
+    it('a passwordless account on a tenant that requires a username and a password sets both through POST /api/experience/profile', async () => {
+      const t = await tenant('cmissname', {
+        ...EMAIL_CODES, signUp: { identifiers: ['username'], password: true, verify: false },
+      });
+      const api = await t.ctx.api();
+      const email = `nameless.${Date.now()}@example.com`;
+      const user = expectStatus(await api.post('/users', { primaryEmail: email }), [200, 201], 'a user with only an email');
+      const other = await t.ctx.createUser();
+      const checks = await flowChecks();
+      const xp = new ExperienceClient(t.ctx, new CookieJar());
+      await xp.start(authUrl(t.config, t.app, checks));
+      await xp.begin('SignIn');
+
+      // A value before anyone is identified: refused.
+      const early = await xp.call('POST', '/profile', { type: 'username', value: 'early_bird' });
+      assert.equal(early.status, 400, early.text);
+      assert.equal(early.json().code, 'session.identifier_not_found');
+
+      const mark = box.messages.length;
+      const send = await xp.call('POST', '/verification/verification-code',
+        { identifier: { type: 'email', value: email }, interactionEvent: 'SignIn' });
+      assert.equal(send.status, 200, send.text);
+      const { verificationId } = send.json();
+      const v = await xp.call('POST', '/verification/verification-code/verify',
+        { identifier: { type: 'email', value: email }, verificationId, code: await codeFromMail(email, mark) });
+      assert.equal(v.status, 200, v.text);
+      const ident = await xp.call('POST', '/identification', { verificationId });
+      assert.equal(ident.status, 204, ident.text);
+
+      let sub = await xp.call('POST', '/submit');
+      assert.equal(sub.status, 422, sub.text);
+      assert.deepEqual(sub.json().data.missingProfile, ['username', 'password']);
+
+      const bad = await xp.call('POST', '/profile', { type: 'username', value: '1 not valid' });
+      assert.equal(bad.status, 400, bad.text);
+      const taken = await xp.call('POST', '/profile', { type: 'username', value: other.username.toUpperCase() });
+      assert.equal(taken.status, 422, taken.text);
+      assert.equal(taken.json().code, 'user.username_already_in_use');
+      const username = `named_${Date.now()}`;
+      assert.equal((await xp.call('POST', '/profile', { type: 'username', value: username })).status, 204);
+      const twice = await xp.call('POST', '/profile', { type: 'username', value: `${username}_2` });
+      assert.equal(twice.status, 422, twice.text);
+      assert.equal(twice.json().code, 'user.username_exists_in_profile');
+
+      sub = await xp.call('POST', '/submit');
+      assert.equal(sub.status, 422, sub.text);
+      assert.deepEqual(sub.json().data.missingProfile, ['password']);
+      const short = await xp.call('POST', '/profile', { type: 'password', value: 'short' });
+      assert.equal(short.status, 422, short.text);
+      assert.equal(short.json().code, 'password.rejected');
+      // PUT …/profile/password is the reset's, not this.
+      const reset = await xp.call('PUT', '/profile/password', { password: 'Another-pw-77x' });
+      assert.equal(reset.status, 400, reset.text);
+      const password = `Set-${uniq('pw')}-4q`;
+      assert.equal((await xp.call('POST', '/profile', { type: 'password', value: password })).status, 204);
+      const again = await xp.call('POST', '/profile', { type: 'password', value: `${password}x` });
+      assert.equal(again.status, 422, again.text);
+      assert.equal(again.json().code, 'user.password_exists_in_profile');
+
+      sub = await xp.call('POST', '/submit');
+      assert.equal(sub.status, 200, sub.text);
+      const landed = await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href);
+      assert.equal((await redeem(t.config, landed, checks)).claims().sub, user.id);
+
+      // The name and password just chosen sign in.
+      const checks2 = await flowChecks();
+      const xp2 = new ExperienceClient(t.ctx, new CookieJar());
+      await xp2.start(authUrl(t.config, t.app, checks2));
+      const landed2 = await xp2.resume(await xp2.passwordSignIn(username, password));
+      assert.equal((await redeem(t.config, landed2, checks2)).claims().sub, user.id);
+    });
+
+    it('the hosted page asks for the missing email after the password, mails a code, and finishes the sign-in', async () => {
+      const t = await tenant('cmisspage', { signUp: { identifiers: ['username', 'email'], password: true, verify: true } });
+      const user = await t.ctx.createUser();
+      const p = await openSignIn(t);
+      try {
+        await p.page.locator('input#identifier').fill(user.username);
+        await p.page.locator('input#password').fill(user.password);
+        await p.page.locator('button#submit').click();
+        await p.page.locator('form#code-form').waitFor({ state: 'visible' });
+        assert.equal((await p.page.locator('h1#heading').innerText()).trim(), 'One more step');
+        assert.match(await p.page.locator('p#cf-intro').innerText(), /verified email/);
+        await assertLabelled(p.page, 'the missing-email form');
+        assert.equal(await p.page.locator('p#back-line').isVisible(), false, 'no way back to the password form');
+        const email = `page.${Date.now()}@example.com`;
+        const mark = box.messages.length;
+        await p.page.locator('input#cf-address').fill(email);
+        await p.page.locator('button#cf-submit').click();
+        const code = await codeFromMail(email, mark);
+        await p.page.locator('input#cf-code').waitFor({ state: 'visible' });
+        await p.page.locator('input#cf-code').fill(code);
+        await p.page.locator('button#cf-submit').click();
+        const landed = await waitForUrlPrefix(p.page, rp.origin);
+        const tokens = await redeem(t.config, landed, p.checks);
+        assert.equal(tokens.claims().sub, user.id);
+        const r = await adminQuery('SELECT primary_email FROM users WHERE tenant_id = $1 AND id = $2', [t.ctx.id, user.id]);
+        assert.equal(r.rows[0].primary_email, email);
+      } finally {
+        await p.close();
+      }
+    });
   });
 });

@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { adminQuery, buildDir, startLatchd } from './lib/harness.mjs';
-import { CookieJar, ExperienceClient, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
+import { adminQuery, buildDir, randomId, startLatchd } from './lib/harness.mjs';
+import { CookieJar, ExperienceClient, TenantCtx, eventually, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 
 const mockDir = path.join(buildDir, 'connectors', 'mock');
@@ -152,6 +152,16 @@ describe('social sign-in through the Experience API (a custom sign-in UI)', () =
     assert.equal(users[0].name, zoe.name);
     assert.equal(users[0].primary_email, zoe.email, 'the verified email becomes the primary email');
 
+    // The tenant's signUp asks for a username (the default), which the provider did not give:
+    // Logto's user.missing_profile, fulfilled through the profile (the social identity stands in
+    // for the password).
+    const missing = await xp.call('POST', '/submit');
+    assert.equal(missing.status, 422, missing.text);
+    assert.equal(missing.json().code, 'user.missing_profile');
+    assert.deepEqual(missing.json().data.missingProfile, ['username']);
+    const named = await xp.call('POST', '/profile', { type: 'username', value: `zoe_${randomId(6)}` });
+    assert.equal(named.status, 204, named.text);
+
     const sub = await xp.call('POST', '/submit');
     assert.equal(sub.status, 200, sub.text);
     const landed = await xp.resume(new URL(sub.json().redirectTo, ctx.base + '/').href);
@@ -190,5 +200,25 @@ describe('social sign-in through the Experience API (a custom sign-in UI)', () =
     } finally {
       await ctx.suspendUser(zoeSub, false);
     }
+  });
+
+  it('the audit log records the social steps with the connector, its version and the user', async () => {
+    const api = await ctx.api();
+    const list = async (key) => expectStatus(await api.get(`/logs?logKey=${key}&page_size=100`), 200, key)
+      .filter((e) => e.payload.result === 'Success');
+    const create = 'Interaction.SignIn.Verification.Social.Create';
+    const submit = 'Interaction.SignIn.Verification.Social.Submit';
+    await eventually(async () => (await list(submit)).length >= 2, `${submit} entries`, 5000);
+    for (const key of [create, submit]) {
+      const entries = await list(key);
+      assert.ok(entries.length >= 2, `${key}: ${entries.length}`);
+      for (const e of entries) {
+        assert.equal(e.payload.connectorId, connector.id, `${key}: connectorId`);
+        assert.equal(typeof e.payload.connectorVersion, 'string', `${key}: connectorVersion`);
+        assert.ok(e.payload.connectorVersion.length > 0, `${key}: a version`);
+      }
+    }
+    const zoeSignIns = await list('Interaction.SignIn.Submit');
+    assert.ok(zoeSignIns.some((e) => e.payload.userId === zoeSub), 'the social sign-in names the user');
   });
 });

@@ -4,7 +4,8 @@
 // (headless Chromium), the flow button → upstream → <tenant endpoint>/callback/<connectorId> →
 // the application with a code (openid-client, the reference Auth.js scenario), a new user created
 // from the profile and found again by identity on the next sign-in, and callbacks that must fail
-// on an error page without creating anyone.
+// on an error page without creating anyone; with MFA required, the callback leads to the page's
+// MFA step before the application.
 //
 // Part 1 uses the mock connector (connectors/mock, factory `mock-social`, target `mock`), whose
 // "upstream" is a tiny HTTP server here that sends the browser straight back to the redirect URI
@@ -28,8 +29,9 @@ import {
   startCallbackServer,
   waitForUrlPrefix,
 } from './lib/browser.mjs';
-import { REFERENCE_SCOPE, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
+import { REFERENCE_SCOPE, TenantCtx, eventually, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
+import { totp } from './lib/totp.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The build offers huggingface.so in <build>/connectors; the mock test connector lives in
@@ -69,7 +71,7 @@ async function startMockUpstream() {
 /** Users of the tenant whose identities hold target with userId (superuser: no RLS). */
 async function usersWithIdentity(tenant, target, userId) {
   const r = await adminQuery(
-    "SELECT id, name, primary_email, identities FROM users WHERE tenant_id = $1 AND identities->$2->>'userId' = $3",
+    "SELECT id, username, name, primary_email, identities FROM users WHERE tenant_id = $1 AND identities->$2->>'userId' = $3",
     [tenant, target, userId]);
   return r.rows;
 }
@@ -262,6 +264,32 @@ describe('social sign-in with the mock connector', () => {
     assert.equal((await usersWithIdentity(ctx.id, 'mock', alice.id)).length, 1);
   });
 
+  it('with MFA mandatory, the callback lands on the MFA step of the page; enrolment, then the app (amr otp, mfa)', async () => {
+    up.person = alice;
+    await ctx.patchSignInExp({ mfa: { factors: ['Totp'], policy: 'Mandatory' } });
+    const pc = await newPage(browser);
+    try {
+      const checks = await flowChecks();
+      await socialSignIn(pc.page, authUrl(config, app, checks), { buttonId: 'social-mock' });
+      // /oidc/auth/resume sends the browser back to the page, at the MFA step.
+      await pc.page.locator('section#mfa').waitFor({ state: 'visible' });
+      assert.equal((await pc.page.locator('h1#heading').innerText()).trim(), 'Set up two-step verification');
+      await pc.page.waitForFunction(() => document.getElementById('mfa-secret').textContent.length > 0);
+      const secret = (await pc.page.locator('code#mfa-secret').innerText()).replace(/\s/g, '');
+      await pc.page.locator('input#mfa-code').fill(totp(secret));
+      await pc.page.locator('button#mfa-submit').click();
+      const landed = await waitForUrlPrefix(pc.page, app.redirectUri);
+      const tokens = await client.authorizationCodeGrant(config, new URL(landed), {
+        pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
+      });
+      assert.equal(tokens.claims().sub, aliceSub);
+      assert.deepEqual([...tokens.claims().amr].sort(), ['mfa', 'otp'], 'social (no RFC 8176 value) + TOTP');
+    } finally {
+      await pc.close();
+      await ctx.patchSignInExp({ mfa: { factors: [], policy: 'UserControlled' } });
+    }
+  });
+
   it('a callback with a wrong state ends on an error page and creates no user', async () => {
     const mallory = { id: `mock-${uniq('mallory')}`, name: 'Mallory', email: `m.${Date.now()}@example.com` };
     up.person = mallory;
@@ -280,6 +308,18 @@ describe('social sign-in with the mock connector', () => {
     }
     assert.equal(await userCount(ctx.id), before2);
     assert.equal((await usersWithIdentity(ctx.id, 'mock', mallory.id)).length, 0);
+  });
+
+  it('the audit log has the hosted page\'s callbacks: the signed-in one, and the wrong state as an error', async () => {
+    const api2 = await ctx.api();
+    const key = 'Interaction.SignIn.Verification.Social.Submit';
+    let list = [];
+    await eventually(async () => {
+      list = expectStatus(await api2.get(`/logs?logKey=${key}&page_size=100`), 200, key);
+      return list.some((e) => e.payload.result === 'Success') && list.some((e) => e.payload.result === 'Error');
+    }, `${key}: a Success and an Error`, 5000);
+    for (const e of list) assert.equal(e.payload.connectorId, connector.id, JSON.stringify(e));
+    assert.equal(list.find((e) => e.payload.result === 'Error').payload.error.status, 400);
   });
 
   it('a callback without the interaction cookie is an error page; a form POST becomes a 303 to the GET', async () => {
@@ -324,6 +364,7 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
   });
   const ada = hfUser('ada');
   const failing = hfUser('eve'); // signs in only through failures: must never become a user
+  const bob = hfUser('bob'); // signs up while the tenant requires a username
   let fake;
   let srv;
   let browser;
@@ -336,7 +377,7 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
   let adaSub;
   before(async () => {
     const mod = await import('./lib/fake-hf.mjs');
-    fake = await mod.startFakeHf({ users: [ada, failing] });
+    fake = await mod.startFakeHf({ users: [ada, failing, bob] });
     srv = await startLatchd({
       env: {
         LATCH_CONNECTOR_DIR: connectorDir,
@@ -393,7 +434,10 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
       config: { clientId: fake.clientId, clientSecret: '********', scope: 'openid profile email' },
     }), 200, 'PATCH keeps the secret');
     assert.equal(patched.config.clientSecret, '********');
-    await ctx.patchSignInExp({ socialSignInConnectorTargets: ['huggingface'] });
+    // The reference guide's optional step: no sign-up identifier when only social sign-in is
+    // needed (with one, a new social user is asked for it; tested below).
+    await ctx.patchSignInExp({ socialSignInConnectorTargets: ['huggingface'],
+      signUp: { identifiers: [], password: false, verify: false } });
   });
 
   it('"Continue with Hugging Face": a new user from the HF profile, tokens for the app', async () => {
@@ -436,6 +480,37 @@ describe('social sign-in with Hugging Face over TLS (fake upstream)', () => {
       await pc.close();
     }
     assert.equal(await userCount(ctx.id), n);
+  });
+
+  it('with a username required at sign-up, a new Hugging Face user chooses one on the page before reaching the app', async () => {
+    await ctx.patchSignInExp({ signUp: { identifiers: ['username'], password: true, verify: false } });
+    fake.user = bob.sub;
+    fake.failures = {};
+    const pc = await newPage(browser);
+    try {
+      const checks = await flowChecks();
+      await hfSignIn(pc.page, checks);
+      // Back on the sign-in page: one more step, a username (a social identity stands in for
+      // the password).
+      await pc.page.locator('form#code-form').waitFor({ state: 'visible' });
+      assert.equal((await pc.page.locator('h1#heading').innerText()).trim(), 'One more step');
+      assert.equal((await pc.page.locator('label#cf-address-label').innerText()).trim(), 'Username');
+      assert.equal(cb.hits.filter((h) => h.url.includes(checks.state)).length, 0, 'the app got nothing yet');
+      const username = `bob_${randomId(6)}`;
+      await pc.page.locator('input#cf-address').fill(username);
+      await pc.page.locator('button#cf-submit').click();
+      const landed = await waitForUrlPrefix(pc.page, app.redirectUri);
+      const tokens = await client.authorizationCodeGrant(config, new URL(landed), {
+        pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
+      });
+      const rows = await usersWithIdentity(ctx.id, 'huggingface', bob.sub);
+      assert.equal(rows.length, 1);
+      assert.equal(tokens.claims().sub, rows[0].id);
+      assert.equal(rows[0].username, username);
+    } finally {
+      await pc.close();
+      await ctx.patchSignInExp({ signUp: { identifiers: [], password: false, verify: false } });
+    }
   });
 
   for (const [what, failures, decision, pattern] of [

@@ -19,10 +19,17 @@ import {
   withAppClient,
 } from './lib/harness.mjs';
 
-// Tables of schema public that have a tenant_id column.
+// Tables of schema public that have a tenant_id column. A partition (the audit log's days) is
+// tested on its own too: read or written directly, only its own policy binds it. Its rows must
+// fall in its range: `lower` is the range partition's lower bound (a value of the key column).
 async function tenantTables() {
   const { rows } = await adminQuery(`
-    SELECT c.oid::int AS oid, c.relname
+    SELECT c.oid::int AS oid, c.relname,
+           (SELECT a.attname FROM pg_partitioned_table pt
+              JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+             WHERE pt.partrelid = (SELECT inhparent FROM pg_inherits WHERE inhrelid = c.oid))
+             AS partition_key,
+           (regexp_match(pg_get_expr(c.relpartbound, c.oid), $$FROM \\('([^']+)'\\)$$))[1] AS lower
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
@@ -147,6 +154,9 @@ async function buildRow(client, table, tenantId, parents, overrides = new Map())
 
 const ident = (s) => `"${s.replace(/"/g, '""')}"`;
 
+// Values that put a row into partition t's range (none for other tables).
+const inRange = (t) => new Map(t.partition_key && t.lower ? [[t.partition_key, t.lower]] : []);
+
 function insertSql(relname, cols) {
   return `INSERT INTO ${ident(relname)} (${cols.map(ident).join(', ')}) ` +
     `VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`;
@@ -185,6 +195,13 @@ describe('row-level security on every tenant-owned table', () => {
 
   it('there is at least one tenant-owned table', () => {
     assert.ok(tables.length > 0, 'no table in schema public has a tenant_id column');
+  });
+
+  it('partitions of tenant-owned tables are among them, each under its own policy', () => {
+    const parts = tables.filter((t) => t.partition_key);
+    assert.ok(parts.some((t) => /^logs_p\d{8}$/.test(t.relname)),
+      `the audit log's day partitions are tested: ${tables.map((t) => t.relname).join(', ')}`);
+    for (const t of parts) assert.ok(t.lower, `${t.relname}: a range partition with a lower bound`);
   });
 
   it('each has RLS enabled and forced, a policy on latch.tenant_id, tenant_id first', async () => {
@@ -246,7 +263,7 @@ describe('row-level security on every tenant-owned table', () => {
       await withAdminClient(async (c) => {
         for (const t of ordered) {
           for (const tenant of [a, b]) {
-            const row = await buildRow(c, t, tenant, parents[tenant]);
+            const row = await buildRow(c, t, tenant, parents[tenant], inRange(t));
             const { rows } = await c.query(insertSql(t.relname, row.cols), row.vals);
             parents[tenant].set(t.oid, { ...rows[0], __relname: t.relname });
           }
@@ -284,8 +301,8 @@ describe('row-level security on every tenant-owned table', () => {
           assert.equal(none[0].n, 0, `${t.relname}: no rows once the transaction ended`);
 
           // Writing a row of tenant B with tenant A set fails; the same row for A succeeds.
-          const rowB = await buildRow(c, t, b, parents[b]);
-          const rowA = await buildRow(c, t, a, parents[a]);
+          const rowB = await buildRow(c, t, b, parents[b], inRange(t));
+          const rowA = await buildRow(c, t, a, parents[a], inRange(t));
           await c.query('BEGIN');
           try {
             await setTenant(a);

@@ -30,6 +30,7 @@ import {
   assertApiError,
   assertInvalidField,
   authUrl,
+  eventually,
   expectStatus,
   jarFetch,
   pkcePair,
@@ -410,6 +411,19 @@ describe('verification codes and the flows they enable', () => {
       assert.equal(found.length, 1, `one user with ${email}`);
       assert.equal(found[0].primaryEmail, email);
       assert.equal(found[0].hasPassword, false);
+
+      // The audit log: the code checked and the registration submitted, naming the new user;
+      // the code itself is never stored.
+      const api = await t.ctx.api();
+      await eventually(async () => expectStatus(await api.get(
+        `/logs?userId=${found[0].id}&logKey=Interaction.Register.Submit`), 200, 'submit entries').length === 1,
+      'Interaction.Register.Submit of the new user', 5000);
+      const checked = expectStatus(await api.get(
+        '/logs?logKey=Interaction.Register.Verification.EmailVerificationCode.Submit'), 200, 'code entries');
+      assert.ok(checked.some((e) => e.payload.result === 'Success' && e.payload.verificationId === c.verificationId),
+        JSON.stringify(checked));
+      const { rows } = await adminQuery('SELECT l::text AS t FROM logs l WHERE tenant_id = $1', [t.ctx.id]);
+      assert.ok(rows.length > 0 && rows.every((r) => !r.t.includes(c.code)), 'no stored entry holds the code');
 
       // The same address again: taken.
       const xp2 = await t.open('Register');

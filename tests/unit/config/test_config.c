@@ -153,6 +153,11 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.min_body_rate, 1024);
     assert_int_equal(cfg.max_connections_per_ip, 256);
     assert_string_equal(cfg.config_file, "");
+    assert_true(cfg.audit_log);
+    assert_int_equal(cfg.audit_log_queue, 8192);
+    assert_int_equal(cfg.audit_log_flush_ms, 250);
+    assert_int_equal(cfg.log_retention_days, 30);
+    assert_int_equal(cfg.log_maintenance_seconds, 3600);
 
     latch_config_clear(&cfg);
     assert_true(all_zero(cfg.secret_key, sizeof(cfg.secret_key)));
@@ -279,6 +284,16 @@ static long long int_field(const struct latch_config *cfg, const char *var)
         return cfg->auto_migrate;
     if (strcmp(var, "LATCH_LOG_LEVEL") == 0)
         return cfg->log_level;
+    if (strcmp(var, "LATCH_AUDIT_LOG") == 0)
+        return cfg->audit_log;
+    if (strcmp(var, "LATCH_AUDIT_LOG_QUEUE") == 0)
+        return cfg->audit_log_queue;
+    if (strcmp(var, "LATCH_AUDIT_LOG_FLUSH_MS") == 0)
+        return cfg->audit_log_flush_ms;
+    if (strcmp(var, "LATCH_LOG_RETENTION_DAYS") == 0)
+        return cfg->log_retention_days;
+    if (strcmp(var, "LATCH_LOG_MAINTENANCE_SECONDS") == 0)
+        return cfg->log_maintenance_seconds;
     fail_msg("no field for %s", var);
     return -1;
 }
@@ -385,6 +400,28 @@ static const struct value_case scalar_cases[] = {
     {"LATCH_LOG_LEVEL", "verbose", false, 0},
     {"LATCH_LOG_LEVEL", "warning", false, 0},
     {"LATCH_LOG_LEVEL", "", false, 0},
+    {"LATCH_AUDIT_LOG", "on", true, 1},
+    {"LATCH_AUDIT_LOG", "", true, 1},
+    {"LATCH_AUDIT_LOG", "OFF", true, 0},
+    {"LATCH_AUDIT_LOG", "false", true, 0},
+    {"LATCH_AUDIT_LOG", "0", true, 0},
+    {"LATCH_AUDIT_LOG", "maybe", false, 0},
+    {"LATCH_AUDIT_LOG_QUEUE", "16", true, 16},
+    {"LATCH_AUDIT_LOG_QUEUE", "1000000", true, 1000000},
+    {"LATCH_AUDIT_LOG_QUEUE", "15", false, 0},
+    {"LATCH_AUDIT_LOG_QUEUE", "1000001", false, 0},
+    {"LATCH_AUDIT_LOG_FLUSH_MS", "10", true, 10},
+    {"LATCH_AUDIT_LOG_FLUSH_MS", "60000", true, 60000},
+    {"LATCH_AUDIT_LOG_FLUSH_MS", "9", false, 0},
+    {"LATCH_AUDIT_LOG_FLUSH_MS", "60001", false, 0},
+    {"LATCH_LOG_RETENTION_DAYS", "1", true, 1},
+    {"LATCH_LOG_RETENTION_DAYS", "3650", true, 3650},
+    {"LATCH_LOG_RETENTION_DAYS", "0", false, 0},
+    {"LATCH_LOG_RETENTION_DAYS", "3651", false, 0},
+    {"LATCH_LOG_MAINTENANCE_SECONDS", "1", true, 1},
+    {"LATCH_LOG_MAINTENANCE_SECONDS", "86400", true, 86400},
+    {"LATCH_LOG_MAINTENANCE_SECONDS", "0", false, 0},
+    {"LATCH_LOG_MAINTENANCE_SECONDS", "86401", false, 0},
 };
 
 static void test_scalar_values(void **state)

@@ -1,0 +1,870 @@
+/*
+ * The Experience API's WebAuthn routes (Logto's verification-routes/web-authn-verification.ts
+ * and classes/verifications/web-authn-verification.ts, @simplewebauthn JSON shapes), for the
+ * person the interaction identified (400 session.identifier_not_found before that):
+ *
+ *   POST …/verification/web-authn/registration → {verificationId, registrationOptions}: a
+ *        challenge (core/webauthn/) kept in interactions.mfa_pending.webAuthn
+ *   POST …/verification/web-authn/registration/verify {verificationId, payload} →
+ *        {verificationId}: the attestation verified (none or packed; other formats taken as none,
+ *        since the options ask for attestation "none"); the credential waits, verified, in the
+ *        interaction until POST …/profile/mfa {type: "WebAuthn", verificationId} binds it
+ *        (latch_xp_webauthn_bind(), called by mfa.c)
+ *   POST …/verification/web-authn/authentication → {verificationId, authenticationOptions}:
+ *        the person's credentials as allowCredentials, a challenge in mfa_pending.webAuthnAuth
+ *   POST …/verification/web-authn/authentication/verify {verificationId, payload} →
+ *        {verificationId}: the assertion verified against the stored COSE key; the new counter is
+ *        stored only over the counter the check was made against (a racing use of the same
+ *        assertion loses), and the challenge is spent
+ *
+ * The RP ID is LATCH_PUBLIC_URL's host and the origin its scheme://host[:port], for every tenant
+ * (tenants are paths under it). A lowered signature counter (a cloned authenticator) is refused
+ * and logged as a warning with the factor id. A verification adds WebAuthn to
+ * interactions.mfa_verified and its RFC 8176 method to amr: swk for a backup-eligible credential
+ * (a synced passkey: the key lives in software the provider copies), hwk otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "experience/experience_internal.h"
+#include "util/base64.h"
+#include "util/hex.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "webauthn/webauthn.h"
+
+#define MAX_FAILURES 10
+/* base64url text of the largest clientDataJSON and of a credential id. */
+#define CDJ_B64_MAX     ((LATCH_WEBAUTHN_CLIENT_DATA_MAX * 4 + 2) / 3)
+#define CRED_ID_B64_MAX ((LATCH_WEBAUTHN_CRED_ID_MAX * 4 + 2) / 3)
+#define AGENT_MAX       256
+#define TIMEOUT_MS      60000
+
+// clang-format off
+#define THIS_INTERACTION                                                                           \
+    "tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
+#define VERIFIED_ADD                                                                               \
+    "mfa_verified = CASE WHEN 'WebAuthn' = ANY (mfa_verified) THEN mfa_verified"                  \
+    " ELSE mfa_verified || 'WebAuthn'::text END"
+#define ENABLED_FACTORS                                                                            \
+    "coalesce((SELECT s.mfa->'factors' FROM sign_in_experiences s"                                \
+    " WHERE s.tenant_id = $1 AND s.id = 'default'), '[]'::jsonb)"
+
+/* The interaction's WebAuthn state and the person's credentials (as allowCredentials JSON). */
+static const struct latch_stmt state_stmt = {
+    .name = "xp_webauthn_state",
+    .sql = "SELECT mfa_pending->'webAuthn'->>'id', mfa_pending->'webAuthn'->>'challenge',"
+           " mfa_pending->'webAuthnAuth'->>'id', mfa_pending->'webAuthnAuth'->>'challenge',"
+           " coalesce((mfa_pending->>'failures')::int, 0),"
+           " (SELECT coalesce(u.username, u.primary_email, u.primary_phone, u.id) FROM users u"
+           " WHERE u.tenant_id = $1 AND u.id = i.result_user_id),"
+           " (SELECT coalesce(u.name, u.username, u.primary_email, u.primary_phone, u.id)"
+           " FROM users u WHERE u.tenant_id = $1 AND u.id = i.result_user_id),"
+           " (SELECT coalesce(json_agg(json_build_object('type', 'public-key',"
+           " 'id', translate(encode(f.credential_id, 'base64'), E'+/=\\n', '-_'),"
+           " 'transports', coalesce(to_json(f.transports), '[]'::json)) ORDER BY f.created_at),"
+           " '[]'::json)::text FROM mfa_factors f WHERE f.tenant_id = $1"
+           " AND f.user_id = i.result_user_id AND f.type = 'WebAuthn')"
+           " FROM interactions i WHERE " THIS_INTERACTION,
+    .nparams = 2,
+};
+
+/* The identified person's credential $3 (hex): factor id, COSE key (hex), counter. */
+static const struct latch_stmt factor_stmt = {
+    .name = "xp_webauthn_factor",
+    .sql = "SELECT f.id, encode(f.public_key, 'hex'), f.sign_count FROM mfa_factors f"
+           " JOIN interactions i ON i.tenant_id = f.tenant_id AND i.result_user_id = f.user_id"
+           " WHERE f.tenant_id = $1 AND i.id_hash = $2::bytea AND i.expires_at > now()"
+           " AND f.type = 'WebAuthn' AND f.credential_id = decode($3, 'hex')",
+    .nparams = 3,
+};
+
+static const struct latch_stmt failure_stmt = {
+    .name = "xp_webauthn_failure",
+    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(mfa_pending, '{failures}',"
+           " to_jsonb(coalesce((mfa_pending->>'failures')::int, 0) + 1))"
+           " WHERE " THIS_INTERACTION,
+    .nparams = 2,
+};
+
+/* $3 'webAuthn' or 'webAuthnAuth', $4 verification id, $5 challenge, $6 the identified person. */
+static const struct latch_stmt pending_stmt = {
+    .name = "xp_webauthn_pending",
+    .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object($3::text,"
+           " jsonb_build_object('id', $4::text, 'challenge', $5::text, 'verified', false))"
+           " WHERE " THIS_INTERACTION " AND result_user_id = $6 RETURNING 1",
+    .nparams = 6,
+};
+
+/* The registration $3 verified: credential id $4 and COSE key $5 (hex), counter $6, AAGUID $7
+ * (32 hex digits), transports $8 (JSON array), user agent $9, amr $10. */
+static const struct latch_stmt registered_stmt = {
+    .name = "xp_webauthn_registered",
+    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(mfa_pending, '{webAuthn}',"
+           " jsonb_build_object('id', $3::text, 'verified', true, 'credentialId', $4::text,"
+           " 'publicKey', $5::text, 'signCount', $6::bigint, 'aaguid', $7::text,"
+           " 'transports', $8::jsonb, 'agent', $9::text, 'amr', $10::text))"
+           " WHERE " THIS_INTERACTION " AND mfa_pending->'webAuthn'->>'id' = $3 RETURNING 1",
+    .nparams = 10,
+};
+
+/* mfa.c's rule for binding (the same SQL as its UNVERIFIED): a person who has a usable factor
+ * and has not verified one in this interaction cannot bind another, or whoever knows the password
+ * could add a security key of their own and pass the MFA step with it. */
+#define UNVERIFIED                                                                                 \
+    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
+    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
+    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
+    " AND c.used_at IS NULL))) THEN 'unverified'"
+
+/* Binds the verified pending credential of verification $3 as factor $4. Answers (problem,
+ * rows). */
+static const struct latch_stmt bind_stmt = {
+    .name = "xp_webauthn_bind",
+    .sql = "WITH i AS (SELECT result_user_id AS u, mfa_pending->'webAuthn' AS w,"
+           " mfa_verified AS v FROM interactions"
+           " WHERE " THIS_INTERACTION " AND result_user_id IS NOT NULL FOR UPDATE),"
+           " chk AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM i)"
+           " OR (SELECT w->>'id' FROM i) IS DISTINCT FROM $3 THEN 'not_found'"
+           " WHEN NOT coalesce((SELECT (w->>'verified')::boolean FROM i), false)"
+           " THEN 'not_verified'"
+           " WHEN NOT " ENABLED_FACTORS " ? 'WebAuthn' THEN 'not_enabled'"
+           UNVERIFIED
+           " WHEN EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
+           " AND f.type = 'WebAuthn' AND f.credential_id = decode(i.w->>'credentialId', 'hex'))"
+           " THEN 'in_use' END AS problem),"
+           " ins AS (INSERT INTO mfa_factors (tenant_id, id, user_id, type, credential_id,"
+           " public_key, sign_count, transports, aaguid, agent)"
+           " SELECT $1, $4, i.u, 'WebAuthn', decode(i.w->>'credentialId', 'hex'),"
+           " decode(i.w->>'publicKey', 'hex'), (i.w->>'signCount')::bigint,"
+           " ARRAY(SELECT jsonb_array_elements_text(i.w->'transports')),"
+           " (i.w->>'aaguid')::uuid, i.w->>'agent' FROM i"
+           " WHERE (SELECT problem FROM chk) IS NULL RETURNING 1),"
+           " upd AS (UPDATE interactions SET mfa_pending = mfa_pending - 'webAuthn', " VERIFIED_ADD
+           ", amr = CASE WHEN (SELECT w->>'amr' FROM i) = ANY (amr) THEN amr"
+           " ELSE amr || (SELECT w->>'amr' FROM i) END"
+           " WHERE " THIS_INTERACTION " AND EXISTS (SELECT 1 FROM ins) RETURNING 1)"
+           " SELECT (SELECT problem FROM chk), (SELECT count(*) FROM upd)",
+    .nparams = 4,
+};
+
+/* Factor $3 moves from counter $4 to $5 and the interaction records the verification $7 (amr
+ * $6), spending its challenge. Answers the rows changed (0: raced or spent). */
+static const struct latch_stmt accept_stmt = {
+    .name = "xp_webauthn_accept",
+    .sql = "WITH i AS (SELECT result_user_id AS u FROM interactions WHERE " THIS_INTERACTION
+           " AND result_user_id IS NOT NULL AND mfa_pending->'webAuthnAuth'->>'id' = $7"
+           " FOR UPDATE),"
+           " f AS (UPDATE mfa_factors f SET sign_count = $5::bigint, last_used_at = now()"
+           " FROM i WHERE f.tenant_id = $1 AND f.id = $3 AND f.user_id = i.u"
+           " AND f.sign_count = $4::bigint RETURNING 1),"
+           " upd AS (UPDATE interactions SET mfa_pending = mfa_pending - 'webAuthnAuth', "
+           VERIFIED_ADD ", amr = CASE WHEN $6::text = ANY (amr) THEN amr ELSE amr || $6::text END"
+           " WHERE " THIS_INTERACTION " AND EXISTS (SELECT 1 FROM f) RETURNING 1)"
+           " SELECT count(*) FROM upd",
+    .nparams = 7,
+};
+// clang-format on
+
+/* ---- common ---- */
+
+struct wa_call {
+    /* from state_stmt */
+    const char *reg_id, *reg_challenge, *auth_id, *auth_challenge;
+    int failures;
+    const char *user_name, *display_name, *credentials;
+    /* from the body */
+    const char *verification_id;
+    const char *cred_id;  /* payload.rawId (base64url) */
+    const char *cred_hex; /* the credential id in hex */
+    bool cred_hex_load;   /* load that credential of the person too */
+    const char *client_data, *attestation, *auth_data, *signature, *user_handle;
+    const char *transports; /* JSON array text */
+    /* the answer */
+    char new_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
+    char challenge[LATCH_WEBAUTHN_CHALLENGE_LEN + 1];
+    const char *rp_id, *origin;
+    struct latch_json answer; /* the options, sent once the challenge is stored */
+    void (*next)(struct latch_xp_call *call, struct latch_store_result *const *res, int n);
+};
+
+static const char *cell(struct latch_request *req, const struct latch_store_result *r, int row,
+                        int c)
+{
+    if (r == NULL || latch_store_result_rows(r) <= row || latch_store_result_isnull(r, row, c))
+        return NULL;
+    return latch_arena_strdup(req->arena, latch_store_result_value(r, row, c));
+}
+
+static void oom(struct latch_request *req)
+{
+    latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+}
+
+/* The RP ID and origin of LATCH_PUBLIC_URL (core/webauthn/). */
+static bool rp_of(struct latch_request *req, struct wa_call *wc)
+{
+    char rp[LATCH_WEBAUTHN_RP_ID_MAX + 1], origin[LATCH_WEBAUTHN_ORIGIN_MAX + 1];
+    struct latch_error err = {0};
+    if (latch_webauthn_rp_from_url(latch_loop_config(req->loop)->public_url, rp, origin, &err) !=
+        LATCH_OK) {
+        latch_http_log(req, LATCH_LOG_ERROR, "%s", err.message);
+        return false;
+    }
+    wc->rp_id = latch_arena_strdup(req->arena, rp);
+    wc->origin = latch_arena_strdup(req->arena, origin);
+    return wc->rp_id != NULL && wc->origin != NULL;
+}
+
+static void state_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    if (call->ia.result_user_id == NULL) {
+        latch_xp_identifier_not_found(req);
+        return;
+    }
+    const struct latch_store_result *r = n > 0 ? res[0] : NULL;
+    wc->reg_id = cell(req, r, 0, 0);
+    wc->reg_challenge = cell(req, r, 0, 1);
+    wc->auth_id = cell(req, r, 0, 2);
+    wc->auth_challenge = cell(req, r, 0, 3);
+    const char *f = cell(req, r, 0, 4);
+    wc->failures = f != NULL ? atoi(f) : 0;
+    wc->user_name = cell(req, r, 0, 5);
+    wc->display_name = cell(req, r, 0, 6);
+    wc->credentials = cell(req, r, 0, 7);
+    if (!rp_of(req, wc)) {
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    if (wc->failures >= MAX_FAILURES) {
+        latch_http_respond_errorf(req, 429, "guard.too_many_requests",
+                                  "Too many failed verifications. Go back and sign in again.");
+        return;
+    }
+    wc->next(call, res, n);
+}
+
+/* Loads the interaction, the WebAuthn state and, with cred_hex, that credential of the person. */
+static void wa_load(struct latch_xp_call *call,
+                    void (*next)(struct latch_xp_call *, struct latch_store_result *const *, int))
+{
+    struct wa_call *wc = call->data;
+    struct latch_request *req = call->req;
+    wc->next = next;
+    struct latch_store_op ops[2] = {
+        {.stmt = &state_stmt, .params = {req->tenant->id, call->id_hash}},
+        {.stmt = &factor_stmt, .params = {req->tenant->id, call->id_hash, wc->cred_hex}},
+    };
+    latch_xp_load(call, ops, wc->cred_hex_load ? 2 : 1, state_loaded);
+}
+
+static bool new_id(struct latch_xp_call *call)
+{
+    struct wa_call *wc = call->data;
+    if (latch_jose_random_id(wc->new_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
+        latch_http_respond_errorf(call->req, 503, "service_unavailable",
+                                  "No randomness available.");
+        return false;
+    }
+    return true;
+}
+
+/* A refused ceremony: counted in the interaction, then answered with Logto's error and the
+ * library's reason. */
+struct failure {
+    struct latch_request *req;
+    char message[256];
+};
+
+static void failure_counted(struct latch_store_result *const *results, int n,
+                            const struct latch_error *err, void *arg)
+{
+    struct failure *f = arg;
+    if (err != NULL) {
+        latch_xp_store_error(f->req, err);
+        return;
+    }
+    latch_http_respond_errorf(f->req, 400, LATCH_WEBAUTHN_ERR_FAILED, "%s", f->message);
+}
+
+static void refused(struct latch_xp_call *call, const char *message)
+{
+    struct latch_request *req = call->req;
+    struct failure *f = latch_arena_calloc(req->arena, 1, sizeof(*f));
+    if (f == NULL) {
+        oom(req);
+        return;
+    }
+    f->req = req;
+    snprintf(f->message, sizeof(f->message), "%s", message);
+    struct latch_store_op op = {.stmt = &failure_stmt, .params = {req->tenant->id, call->id_hash}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, failure_counted, f);
+}
+
+static void respond_new_id(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct wa_call *wc = call->data;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        latch_xp_not_found(call->req); /* the interaction expired meanwhile */
+        return;
+    }
+    latch_xp_respond_verification(call->req, wc->new_id);
+}
+
+/* Decodes base64url text (bounded by cap) into an arena buffer; NULL when not base64url. */
+static uint8_t *b64_bytes(struct latch_request *req, const char *s, size_t cap, size_t *len)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    uint8_t *out = latch_arena_alloc(req->arena, cap + 1);
+    ssize_t got = out != NULL ? latch_base64url_decode(s != NULL ? s : "", n, out, cap) : -1;
+    if (got < 0)
+        return NULL;
+    *len = (size_t)got;
+    return out;
+}
+
+static const char *hex_of(struct latch_request *req, const uint8_t *p, size_t n)
+{
+    char *out = latch_arena_alloc(req->arena, 2 * n + 1);
+    if (out == NULL || latch_hex_encode(p, n, out, 2 * n + 1) < 0)
+        return NULL;
+    return out;
+}
+
+/* A call without a body. */
+static struct latch_xp_call *begin_empty(struct latch_request *req)
+{
+    struct latch_xp_call *call = latch_xp_begin(req, true);
+    if (call == NULL)
+        return NULL;
+    call->data = latch_arena_calloc(req->arena, 1, sizeof(struct wa_call));
+    if (call->data == NULL) {
+        oom(req);
+        return NULL;
+    }
+    return call;
+}
+
+/* A call with {verificationId, payload: {type: "WebAuthn", id, rawId, response: {...}}}
+ * (@simplewebauthn's RegistrationResponseJSON or AuthenticationResponseJSON): the strings of the
+ * ceremony copied into the arena, rawId also in hex. NULL after answering. */
+static struct latch_xp_call *begin_payload(struct latch_request *req, bool registration)
+{
+    struct latch_xp_call *call;
+    yajl_val body = latch_xp_begin_body(req, sizeof(struct wa_call), &call);
+    if (body == NULL)
+        return NULL;
+    struct wa_call *wc = call->data;
+    const char *vid = NULL, *type = NULL, *raw = NULL, *cdj = NULL, *main = NULL, *sig = NULL,
+               *uh = NULL;
+    const char *payload_path[] = {"payload", NULL}, *response_path[] = {"response", NULL};
+    const char *transports_path[] = {"transports", NULL};
+    yajl_val payload = yajl_tree_get(body, payload_path, yajl_t_object);
+    yajl_val response = payload ? yajl_tree_get(payload, response_path, yajl_t_object) : NULL;
+    bool ok = latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
+    if (ok && response == NULL) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "The request body is invalid: payload.response is required.");
+        ok = false;
+    }
+    ok = ok && latch_xp_get_str(req, payload, "type", "payload.type", 16, true, &type) &&
+         latch_xp_get_str(req, payload, "rawId", "payload.rawId", CRED_ID_B64_MAX, true, &raw) &&
+         latch_xp_get_str(req, response, "clientDataJSON", "payload.response.clientDataJSON",
+                          CDJ_B64_MAX, true, &cdj);
+    if (registration)
+        ok = ok &&
+             latch_xp_get_str(req, response, "attestationObject",
+                              "payload.response.attestationObject", LATCH_XP_BODY_MAX, true, &main);
+    else
+        ok = ok &&
+             latch_xp_get_str(req, response, "authenticatorData",
+                              "payload.response.authenticatorData", LATCH_XP_BODY_MAX, true,
+                              &main) &&
+             latch_xp_get_str(req, response, "signature", "payload.response.signature",
+                              LATCH_XP_BODY_MAX, true, &sig) &&
+             latch_xp_get_str(req, response, "userHandle", "payload.response.userHandle", 128,
+                              false, &uh);
+    if (ok && strcmp(type, "WebAuthn") != 0) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "The request body is invalid: payload.type must be WebAuthn.");
+        ok = false;
+    }
+    if (ok) {
+        wc->verification_id = latch_arena_strdup(req->arena, vid);
+        wc->cred_id = latch_arena_strdup(req->arena, raw);
+        wc->client_data = latch_arena_strdup(req->arena, cdj);
+        if (registration)
+            wc->attestation = latch_arena_strdup(req->arena, main);
+        else
+            wc->auth_data = latch_arena_strdup(req->arena, main);
+        wc->signature = sig ? latch_arena_strdup(req->arena, sig) : NULL;
+        wc->user_handle = uh ? latch_arena_strdup(req->arena, uh) : NULL;
+        /* transports: an array of short strings, kept as JSON for the factor row. */
+        struct latch_json j;
+        latch_json_init_strict(&j);
+        latch_json_begin_array(&j);
+        yajl_val t = yajl_tree_get(response, transports_path, yajl_t_array);
+        for (size_t i = 0; t != NULL && i < YAJL_GET_ARRAY(t)->len && i < 8; i++) {
+            yajl_val v = YAJL_GET_ARRAY(t)->values[i];
+            const char *sv = YAJL_GET_STRING(v);
+            if (sv != NULL && strlen(sv) <= 16)
+                latch_json_string(&j, sv);
+        }
+        latch_json_end_array(&j);
+        size_t len;
+        char *text = latch_json_take(&j, &len);
+        wc->transports = latch_arena_strdup(req->arena, text ? text : "[]");
+        free(text);
+        uint8_t id[LATCH_WEBAUTHN_CRED_ID_MAX + 1];
+        ssize_t idn = latch_base64url_decode(raw, strlen(raw), id, sizeof(id));
+        if (idn <= 0 || idn > LATCH_WEBAUTHN_CRED_ID_MAX) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "The request body is invalid: payload.rawId.");
+            ok = false;
+        } else {
+            wc->cred_hex = hex_of(req, id, (size_t)idn);
+        }
+        if (ok && (wc->verification_id == NULL || wc->cred_id == NULL || wc->client_data == NULL ||
+                   wc->transports == NULL || wc->cred_hex == NULL ||
+                   (registration ? wc->attestation == NULL : wc->auth_data == NULL))) {
+            oom(req);
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    return ok ? call : NULL;
+}
+
+/* ---- POST …/web-authn/registration and …/authentication ---- */
+
+static void options_stored(struct latch_store_result *const *results, int n,
+                           const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct wa_call *wc = call->data;
+    if (err != NULL) {
+        latch_json_clear(&wc->answer);
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1) {
+        latch_json_clear(&wc->answer);
+        latch_xp_not_found(call->req);
+        return;
+    }
+    latch_xp_respond_json(call->req, 200, &wc->answer);
+}
+
+/* Starts an options answer: a fresh verification id and challenge, then
+ * {"verificationId": …, "<key>": { — the caller writes the options and calls options_send().
+ * False after answering. */
+static bool options_begin(struct latch_xp_call *call, const char *key)
+{
+    struct wa_call *wc = call->data;
+    struct latch_error err = {0};
+    if (!new_id(call))
+        return false;
+    if (latch_webauthn_challenge_new(wc->challenge, &err) != LATCH_OK) {
+        latch_http_respond_errorf(call->req, 503, "service_unavailable",
+                                  "No randomness available.");
+        return false;
+    }
+    latch_json_init(&wc->answer);
+    latch_json_begin_object(&wc->answer);
+    latch_json_key(&wc->answer, "verificationId");
+    latch_json_string(&wc->answer, wc->new_id);
+    latch_json_key(&wc->answer, key);
+    latch_json_begin_object(&wc->answer);
+    latch_json_key(&wc->answer, "challenge");
+    latch_json_string(&wc->answer, wc->challenge);
+    latch_json_key(&wc->answer, "timeout");
+    latch_json_int(&wc->answer, TIMEOUT_MS);
+    return true;
+}
+
+/* Closes the answer and keeps the challenge in mfa_pending.<slot>; answers once it is stored
+ * (the browser must not use a challenge the server has not kept). */
+static void options_send(struct latch_xp_call *call, const char *slot)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    latch_json_end_object(&wc->answer);
+    latch_json_end_object(&wc->answer);
+    struct latch_store_op op = {.stmt = &pending_stmt,
+                                .params = {req->tenant->id, call->id_hash, slot, wc->new_id,
+                                           wc->challenge, call->ia.result_user_id}};
+    latch_xp_exec(call, &op, 1, options_stored);
+}
+
+static void registration_next(struct latch_xp_call *call, struct latch_store_result *const *res,
+                              int n)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    struct latch_json *j = &wc->answer;
+    char user_id[128];
+    const char *uid = call->ia.result_user_id;
+    if (latch_base64url_encode((const uint8_t *)uid, strlen(uid), user_id, sizeof(user_id)) < 0) {
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    if (!options_begin(call, "registrationOptions"))
+        return;
+    latch_json_key(j, "rp");
+    latch_json_begin_object(j);
+    latch_json_key(j, "name");
+    latch_json_string(j, wc->rp_id);
+    latch_json_key(j, "id");
+    latch_json_string(j, wc->rp_id);
+    latch_json_end_object(j);
+    latch_json_key(j, "user");
+    latch_json_begin_object(j);
+    latch_json_key(j, "id");
+    latch_json_string(j, user_id);
+    latch_json_key(j, "name");
+    latch_json_string(j, wc->user_name ? wc->user_name : uid);
+    latch_json_key(j, "displayName");
+    latch_json_string(j, wc->display_name ? wc->display_name : uid);
+    latch_json_end_object(j);
+    latch_json_key(j, "pubKeyCredParams");
+    latch_json_begin_array(j);
+    static const int algs[] = {LATCH_WEBAUTHN_ALG_ES256, LATCH_WEBAUTHN_ALG_EDDSA,
+                               LATCH_WEBAUTHN_ALG_RS256};
+    for (size_t i = 0; i < 3; i++) {
+        latch_json_begin_object(j);
+        latch_json_key(j, "alg");
+        latch_json_int(j, algs[i]);
+        latch_json_key(j, "type");
+        latch_json_string(j, "public-key");
+        latch_json_end_object(j);
+    }
+    latch_json_end_array(j);
+    latch_json_key(j, "attestation");
+    latch_json_string(j, "none");
+    const char *creds = wc->credentials ? wc->credentials : "[]";
+    latch_json_key(j, "excludeCredentials");
+    latch_json_raw(j, creds, strlen(creds));
+    latch_json_key(j, "authenticatorSelection");
+    latch_json_begin_object(j);
+    latch_json_key(j, "residentKey");
+    latch_json_string(j, "preferred");
+    latch_json_key(j, "requireResidentKey");
+    latch_json_bool(j, false);
+    latch_json_key(j, "userVerification");
+    latch_json_string(j, "preferred");
+    latch_json_end_object(j);
+    options_send(call, "webAuthn");
+}
+
+static void post_registration(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = begin_empty(req);
+    if (call != NULL)
+        wa_load(call, registration_next);
+}
+
+static void authentication_next(struct latch_xp_call *call, struct latch_store_result *const *res,
+                                int n)
+{
+    struct wa_call *wc = call->data;
+    struct latch_json *j = &wc->answer;
+    if (wc->credentials == NULL || strcmp(wc->credentials, "[]") == 0) {
+        latch_http_respond_errorf(call->req, 400, "session.mfa.webauthn_verification_not_found",
+                                  "No WebAuthn credential is registered for this account.");
+        return;
+    }
+    if (!options_begin(call, "authenticationOptions"))
+        return;
+    latch_json_key(j, "rpId");
+    latch_json_string(j, wc->rp_id);
+    latch_json_key(j, "allowCredentials");
+    latch_json_raw(j, wc->credentials, strlen(wc->credentials));
+    latch_json_key(j, "userVerification");
+    latch_json_string(j, "preferred");
+    options_send(call, "webAuthnAuth");
+}
+
+static void post_authentication(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = begin_empty(req);
+    if (call != NULL)
+        wa_load(call, authentication_next);
+}
+
+/* ---- POST …/web-authn/registration/verify ---- */
+
+/* The User-Agent as a label for the factor: printable ASCII, at most AGENT_MAX bytes. */
+static const char *agent_of(struct latch_request *req)
+{
+    const char *ua = latch_http_header_get(req, "user-agent");
+    char *out = latch_arena_alloc(req->arena, AGENT_MAX + 1);
+    size_t n = 0;
+    if (out == NULL)
+        return NULL;
+    for (; ua != NULL && *ua != '\0' && n < AGENT_MAX; ua++)
+        if (*ua >= 0x20 && *ua < 0x7f)
+            out[n++] = *ua;
+    out[n] = '\0';
+    return out;
+}
+
+static void registration_verify_next(struct latch_xp_call *call,
+                                     struct latch_store_result *const *res, int n)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    struct latch_error err = {0};
+    size_t cdj_len = 0, ao_len = 0;
+    if (wc->reg_id == NULL || wc->reg_challenge == NULL ||
+        strcmp(wc->reg_id, wc->verification_id) != 0) {
+        latch_xp_verification_not_found(req);
+        return;
+    }
+    uint8_t *cdj = b64_bytes(req, wc->client_data, LATCH_WEBAUTHN_CLIENT_DATA_MAX, &cdj_len);
+    uint8_t *ao = b64_bytes(req, wc->attestation, LATCH_WEBAUTHN_ATTESTATION_MAX, &ao_len);
+    struct latch_webauthn_credential *c = latch_arena_alloc(req->arena, sizeof(*c));
+    if (c == NULL) {
+        oom(req);
+        return;
+    }
+    if (cdj == NULL || ao == NULL) {
+        refused(call, "WebAuthn: clientDataJSON or attestationObject is not base64url within "
+                      "its bounds.");
+        return;
+    }
+    /* The options asked for attestation "none": a statement in a format not verified here is
+     * disregarded rather than refused (browsers may pass one through). */
+    struct latch_webauthn_expect exp = {.rp_id = wc->rp_id,
+                                        .origin = wc->origin,
+                                        .challenge = wc->reg_challenge,
+                                        .other_formats_as_none = true};
+    if (latch_webauthn_verify_registration(&exp, cdj, cdj_len, ao, ao_len, c, &err) != LATCH_OK) {
+        if (err.status >= 500) {
+            latch_http_log(req, LATCH_LOG_ERROR, "WebAuthn registration: %s", err.detail);
+            latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+            return;
+        }
+        refused(call, err.message);
+        return;
+    }
+    const char *cred_hex = hex_of(req, c->id, c->id_len);
+    const char *key_hex = hex_of(req, c->cose_key, c->cose_key_len);
+    const char *aaguid = hex_of(req, c->aaguid, sizeof(c->aaguid));
+    const char *agent = agent_of(req);
+    char count[16];
+    snprintf(count, sizeof(count), "%u", c->sign_count);
+    if (cred_hex == NULL || key_hex == NULL || aaguid == NULL || agent == NULL) {
+        oom(req);
+        return;
+    }
+    if (strcmp(cred_hex, wc->cred_hex) != 0) {
+        refused(call, "WebAuthn: rawId does not name the credential the attestation registers.");
+        return;
+    }
+    snprintf(wc->new_id, sizeof(wc->new_id), "%s", wc->verification_id);
+    struct latch_store_op op = {.stmt = &registered_stmt,
+                                .params = {req->tenant->id, call->id_hash, wc->verification_id,
+                                           cred_hex, key_hex, latch_arena_strdup(req->arena, count),
+                                           aaguid, wc->transports, agent,
+                                           (c->flags & LATCH_WEBAUTHN_FLAG_BE) ? "swk" : "hwk"}};
+    latch_xp_exec(call, &op, 1, respond_new_id);
+}
+
+static void post_registration_verify(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = begin_payload(req, true);
+    if (call != NULL) {
+        /* Only the state: the credential is new, there is no factor row to load. */
+        ((struct wa_call *)call->data)->cred_hex_load = false;
+        wa_load(call, registration_verify_next);
+    }
+}
+
+/* ---- POST …/web-authn/authentication/verify ---- */
+
+static void accepted(struct latch_store_result *const *results, int n,
+                     const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct wa_call *wc = call->data;
+    if (err != NULL) {
+        latch_xp_store_error(call->req, err);
+        return;
+    }
+    if (latch_store_result_rows(results[0]) < 1 ||
+        strcmp(latch_store_result_value(results[0], 0, 0), "0") == 0) {
+        /* Another request moved the counter (or spent the challenge) first. */
+        refused(call, "WebAuthn: this assertion was already used.");
+        return;
+    }
+    latch_xp_respond_verification(call->req, wc->verification_id);
+}
+
+static void authentication_verify_next(struct latch_xp_call *call,
+                                       struct latch_store_result *const *res, int n)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    struct latch_error err = {0};
+    struct latch_webauthn_assertion out;
+    size_t cdj_len = 0, ad_len = 0, sig_len = 0, uh_len = 0, key_len = 0;
+    if (wc->auth_id == NULL || wc->auth_challenge == NULL ||
+        strcmp(wc->auth_id, wc->verification_id) != 0) {
+        latch_xp_verification_not_found(req);
+        return;
+    }
+    const struct latch_store_result *f = n > 1 ? res[1] : NULL;
+    const char *factor_id = cell(req, f, 0, 0), *key_hex = cell(req, f, 0, 1),
+               *stored_text = cell(req, f, 0, 2);
+    if (factor_id == NULL || key_hex == NULL || stored_text == NULL) {
+        refused(call, "WebAuthn: the credential is not registered for this account.");
+        return;
+    }
+    uint8_t *key = latch_arena_alloc(req->arena, LATCH_WEBAUTHN_COSE_KEY_MAX);
+    ssize_t kn = key != NULL
+                     ? latch_hex_decode(key_hex, strlen(key_hex), key, LATCH_WEBAUTHN_COSE_KEY_MAX)
+                     : -1;
+    uint8_t *cdj = b64_bytes(req, wc->client_data, LATCH_WEBAUTHN_CLIENT_DATA_MAX, &cdj_len);
+    uint8_t *ad = b64_bytes(req, wc->auth_data, LATCH_WEBAUTHN_AUTH_DATA_MAX, &ad_len);
+    uint8_t *sig = b64_bytes(req, wc->signature, LATCH_WEBAUTHN_SIG_MAX, &sig_len);
+    uint8_t *uh = b64_bytes(req, wc->user_handle, LATCH_WEBAUTHN_USER_HANDLE_MAX, &uh_len);
+    if (kn <= 0) {
+        latch_http_log(req, LATCH_LOG_ERROR, "WebAuthn factor %s has an unreadable key", factor_id);
+        latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+        return;
+    }
+    key_len = (size_t)kn;
+    if (cdj == NULL || ad == NULL || sig == NULL || uh == NULL) {
+        refused(call, "WebAuthn: a field of the assertion is not base64url within its bounds.");
+        return;
+    }
+    /* A user handle, when sent, must name the identified person. */
+    const char *uid = call->ia.result_user_id;
+    if (uh_len > 0 && (uh_len != strlen(uid) || memcmp(uh, uid, uh_len) != 0)) {
+        refused(call, "WebAuthn: the user handle does not name this account.");
+        return;
+    }
+    unsigned long long stored = strtoull(stored_text, NULL, 10);
+    struct latch_webauthn_expect exp = {
+        .rp_id = wc->rp_id, .origin = wc->origin, .challenge = wc->auth_challenge};
+    if (latch_webauthn_verify_assertion(&exp, key, key_len, (uint32_t)stored, cdj, cdj_len, ad,
+                                        ad_len, sig, sig_len, uh, uh_len, &out, &err) != LATCH_OK) {
+        if (latch_webauthn_is_clone(&err)) {
+            latch_http_log(req, LATCH_LOG_WARN,
+                           "user %s: WebAuthn factor %s refused, possibly a cloned authenticator "
+                           "(%s)",
+                           uid, factor_id, err.detail);
+        } else if (err.status >= 500) {
+            latch_http_log(req, LATCH_LOG_ERROR, "WebAuthn assertion: %s", err.detail);
+            latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
+            return;
+        }
+        refused(call, err.message);
+        return;
+    }
+    char new_count[16];
+    snprintf(new_count, sizeof(new_count), "%u", out.sign_count);
+    struct latch_store_op op = {.stmt = &accept_stmt,
+                                .params = {req->tenant->id, call->id_hash, factor_id, stored_text,
+                                           latch_arena_strdup(req->arena, new_count),
+                                           (out.flags & LATCH_WEBAUTHN_FLAG_BE) ? "swk" : "hwk",
+                                           wc->verification_id}};
+    latch_xp_exec(call, &op, 1, accepted);
+}
+
+static void post_authentication_verify(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = begin_payload(req, false);
+    if (call != NULL) {
+        ((struct wa_call *)call->data)->cred_hex_load = true;
+        wa_load(call, authentication_verify_next);
+    }
+}
+
+/* ---- POST /api/experience/profile/mfa {type: "WebAuthn"} ---- */
+
+struct bind_call {
+    struct latch_xp_call *call;
+    char factor_id[LATCH_XP_VERIFICATION_ID_LEN + 1];
+};
+
+static void bound(struct latch_store_result *const *results, int n, const struct latch_error *err,
+                  void *arg)
+{
+    struct bind_call *b = arg;
+    struct latch_request *req = b->call->req;
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
+        return;
+    }
+    const struct latch_store_result *r = results[0];
+    const char *problem =
+        latch_store_result_isnull(r, 0, 0) ? NULL : latch_store_result_value(r, 0, 0);
+    if (problem == NULL) {
+        latch_http_log(req, LATCH_LOG_INFO, "user %s: WebAuthn factor %s bound",
+                       b->call->ia.result_user_id, b->factor_id);
+        latch_http_respond(req, 204, NULL, NULL, 0);
+    } else if (strcmp(problem, "not_found") == 0) {
+        latch_xp_verification_not_found(req);
+    } else if (strcmp(problem, "not_verified") == 0) {
+        latch_http_respond_errorf(req, 400, "session.verification_failed",
+                                  "The WebAuthn registration was not verified yet.");
+    } else if (strcmp(problem, "not_enabled") == 0) {
+        latch_http_respond_errorf(req, 400, "session.mfa.mfa_factor_not_enabled",
+                                  "The MFA factor is not enabled.");
+    } else if (strcmp(problem, "unverified") == 0) {
+        latch_http_respond_errorf(req, 403, "session.mfa.require_mfa_verification",
+                                  "MFA verification is required.");
+    } else {
+        latch_http_respond_errorf(req, 422, "user.webauthn_already_in_use",
+                                  "This WebAuthn credential is already registered.");
+    }
+}
+
+void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification_id)
+{
+    struct latch_request *req = call->req;
+    struct bind_call *b = latch_arena_calloc(req->arena, 1, sizeof(*b));
+    if (b == NULL) {
+        oom(req);
+        return;
+    }
+    b->call = call;
+    if (latch_jose_random_id(b->factor_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
+        return;
+    }
+    struct latch_store_op op = {
+        .stmt = &bind_stmt,
+        .params = {req->tenant->id, call->id_hash, verification_id, b->factor_id}};
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, bound, b);
+}
+
+latch_rc latch_xp_webauthn_register(struct latch_server *srv)
+{
+    static const struct {
+        const char *path;
+        latch_http_handler handler;
+    } routes[] = {
+        {"/api/experience/verification/web-authn/registration", post_registration},
+        {"/api/experience/verification/web-authn/registration/verify", post_registration_verify},
+        {"/api/experience/verification/web-authn/authentication", post_authentication},
+        {"/api/experience/verification/web-authn/authentication/verify",
+         post_authentication_verify},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, routes[i].path, routes[i].handler,
+                                          NULL) != LATCH_OK)
+            return LATCH_FAIL;
+    return LATCH_OK;
+}

@@ -1,0 +1,498 @@
+// WebAuthn end to end with a real browser (issue 12): headless Chromium with a CDP virtual
+// authenticator (tests/e2e/lib/virtual-authenticator.mjs) registers and asserts credentials on a
+// latchd page at http://localhost:PORT (a secure context whose host is the RP ID), and what the
+// browser produced is verified by core/webauthn/ through the test-only command
+// build/tests/webauthn_verify (tests/unit/webauthn/webauthn_verify.c). The Experience API routes
+// for WebAuthn build on the same library; until they exist this proves the library accepts real
+// browser output and refuses it when the origin, RP ID, challenge, signature or counter is wrong.
+//
+// The second suite runs the same ceremonies through latchd's Experience API routes
+// (…/verification/web-authn/registration[/verify], …/authentication[/verify], binding with
+// POST …/profile/mfa): enrolment, sign-in with WebAuthn as the second factor (amr pwd hwk mfa),
+// a spent challenge, a tampered assertion, and a lowered counter refused and logged.
+//
+// Covered: ES256, EdDSA and RS256 credentials; attestation none and direct (packed x5c from
+// Chromium's virtual device); assertions with an allow list and discoverable (passkey) ones with
+// the user handle; user verification required / not performed; a replayed assertion; a lowered
+// sign counter (the authenticator's credential put back with a smaller counter) reported as a
+// clone; a tampered signature and authenticator data.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import dns from 'node:dns';
+import path from 'node:path';
+import { buildDir, freePort, randomId, startLatchd } from './lib/harness.mjs';
+import { launchBrowser, newPage } from './lib/browser.mjs';
+import { ExperienceClient, TenantCtx, authUrl, jose, pkcePair } from './lib/oidc.mjs';
+import {
+  addVirtualAuthenticator,
+  createCredential,
+  getAssertion,
+  toBase64url,
+} from './lib/virtual-authenticator.mjs';
+
+// latchd listens on 127.0.0.1 and is addressed as localhost (the RP ID): resolve that to IPv4.
+dns.setDefaultResultOrder('ipv4first');
+
+const verifier = path.join(buildDir, 'tests', 'webauthn_verify');
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+const challenge = () => b64url(randomBytes(32));
+
+/** Runs the test-only verifier on one request; resolves its JSON answer. */
+function verify(request) {
+  const r = spawnSync(verifier, { input: JSON.stringify(request), encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 0, `webauthn_verify exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('WebAuthn ceremonies from headless Chromium, verified by core/webauthn', () => {
+  let srv;
+  let browser;
+  let origin;
+  const rpId = 'localhost';
+
+  before(async () => {
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
+    srv = await startLatchd({ port, env: { LATCH_PUBLIC_URL: origin } });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    if (srv) assert.equal((await srv.stop()).code, 0);
+  });
+
+  /** A fresh page on latchd's origin with a virtual authenticator of its own. */
+  async function session(authOptions = {}) {
+    const p = await newPage(browser);
+    await p.page.goto(`${origin}/sign-in`, { waitUntil: 'commit' }).catch(() => {});
+    await p.page.waitForLoadState('domcontentloaded');
+    assert.equal(await p.page.evaluate('location.origin'), origin);
+    assert.equal(await p.page.evaluate('window.isSecureContext'), true, 'localhost is secure');
+    const auth = await addVirtualAuthenticator(p.page, authOptions);
+    return { ...p, auth };
+  }
+
+  /** Registers a credential (alg preference given) and verifies it; resolves what to store. */
+  async function register(s, { algs = [-7], attestation = 'none', userId = b64url(randomBytes(16)) } = {}) {
+    const c = challenge();
+    const cred = await createCredential(s.page, {
+      rp: { id: rpId, name: 'Latch' },
+      user: { id: userId, name: 'ada@example.com', displayName: 'Ada' },
+      challenge: c,
+      pubKeyCredParams: algs.map((alg) => ({ type: 'public-key', alg })),
+      attestation,
+    });
+    assert.equal(cred.error, undefined, `create(): ${JSON.stringify(cred.error)}`);
+    const request = {
+      ceremony: 'registration', rpId, origin, challenge: c, requireUv: true,
+      clientDataJSON: cred.response.clientDataJSON,
+      attestationObject: cred.response.attestationObject,
+    };
+    const res = verify(request);
+    assert.equal(res.ok, true, `registration refused: ${res.message}`);
+    assert.equal(res.credentialId, cred.rawId);
+    assert.equal(res.alg, algs[0]);
+    assert.ok(res.flags & 0x04, 'UV flag');
+    return { cred, res, request, userId };
+  }
+
+  async function assertion(s, { allow, userVerification = 'required' } = {}) {
+    const c = challenge();
+    const a = await getAssertion(s.page, {
+      challenge: c, rpId, userVerification,
+      allowCredentials: allow ? [{ id: allow, type: 'public-key' }] : [],
+    });
+    assert.equal(a.error, undefined, `get(): ${JSON.stringify(a.error)}`);
+    return { a, c };
+  }
+
+  function verifyAssertion(reg, { a, c }, over = {}) {
+    return verify({
+      ceremony: 'authentication', rpId, origin, challenge: c, requireUv: true,
+      publicKey: reg.res.publicKey, storedSignCount: reg.res.signCount,
+      clientDataJSON: a.response.clientDataJSON,
+      authenticatorData: a.response.authenticatorData,
+      signature: a.response.signature,
+      userHandle: a.response.userHandle,
+      ...over,
+    });
+  }
+
+  it('registers and signs in with ES256, EdDSA and RS256 credentials', async () => {
+    for (const alg of [-7, -8, -257]) {
+      const s = await session();
+      try {
+        const reg = await register(s, { algs: [alg] });
+        assert.equal(reg.res.attestation, 'none');
+        assert.equal(reg.res.fmt, 'none');
+        const stored = await s.auth.credential(reg.cred.rawId);
+        assert.equal(toBase64url(stored.credentialId), reg.res.credentialId);
+        assert.equal(stored.rpId, rpId);
+
+        const first = await assertion(s, { allow: reg.cred.rawId });
+        const ok = verifyAssertion(reg, first);
+        assert.equal(ok.ok, true, `alg ${alg}: ${ok.message}`);
+        assert.ok(ok.signCount > reg.res.signCount, 'counter moved forward');
+        assert.ok(ok.flags & 0x04, 'UV');
+        assert.equal(ok.userHandle, reg.userId);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('checks attestation "direct" from the virtual device (packed x5c) for every algorithm', async () => {
+    const s = await session();
+    try {
+      for (const alg of [-7, -8, -257]) {
+        // The batch certificate's key signs whatever the credential's algorithm is.
+        const reg = await register(s, { algs: [alg], attestation: 'direct' });
+        assert.equal(reg.res.fmt, 'packed');
+        assert.equal(reg.res.attestation, 'basic');
+        // The last byte is the credential key's: the statement no longer covers it.
+        const ao = Buffer.from(reg.request.attestationObject, 'base64url');
+        ao[ao.length - 1] ^= 0x01;
+        const bad = verify({ ...reg.request, attestationObject: b64url(ao) });
+        assert.equal(bad.ok, false);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a registration for another origin, RP ID, challenge or type', async () => {
+    const s = await session();
+    try {
+      const { request } = await register(s);
+      for (const [over, why] of [
+        [{ origin: 'http://localhost:1' }, /origin/],
+        [{ origin: origin.replace('localhost', '127.0.0.1') }, /origin/],
+        [{ rpId: 'example.com' }, /RP ID/],
+        [{ challenge: challenge() }, /challenge/],
+        [{ ceremony: 'authentication', publicKey: 'pQECAyYgASFYIA', authenticatorData: '',
+          signature: '' }, /type is not webauthn.get/],
+      ]) {
+        const res = verify({ ...request, ...over });
+        assert.equal(res.ok, false, JSON.stringify(over));
+        assert.equal(res.status, 400);
+        assert.equal(res.code, 'session.mfa.webauthn_verification_failed');
+        assert.match(res.message, why);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('signs in with a discoverable credential (passkey) and returns the user handle', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      const pass = await assertion(s);
+      assert.equal(pass.a.rawId, reg.cred.rawId);
+      const ok = verifyAssertion(reg, pass);
+      assert.equal(ok.ok, true, ok.message);
+      assert.equal(ok.userHandle, reg.userId);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a replayed assertion, a tampered one and one from another origin or RP ID', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      const got = await assertion(s, { allow: reg.cred.rawId });
+      const ok = verifyAssertion(reg, got);
+      assert.equal(ok.ok, true, ok.message);
+      // Replayed in a later ceremony: that ceremony's challenge differs.
+      const later = verifyAssertion(reg, got, { challenge: challenge(), storedSignCount: ok.signCount });
+      assert.equal(later.ok, false);
+      assert.match(later.message, /challenge/);
+      // Replayed with its own challenge after it was used: the counter did not move.
+      const again = verifyAssertion(reg, got, { storedSignCount: ok.signCount });
+      assert.equal(again.ok, false);
+      assert.equal(again.clone, true);
+
+      const sig = Buffer.from(got.a.response.signature, 'base64url');
+      sig[sig.length - 2] ^= 0x01;
+      const badSig = verifyAssertion(reg, got, { signature: b64url(sig) });
+      assert.equal(badSig.ok, false);
+      assert.match(badSig.message, /signature/);
+      const ad = Buffer.from(got.a.response.authenticatorData, 'base64url');
+      ad[36] ^= 0x10; // the counter's low byte
+      const badAd = verifyAssertion(reg, got, { authenticatorData: b64url(ad) });
+      assert.equal(badAd.ok, false);
+      assert.match(badAd.message, /signature/);
+      const otherOrigin = verifyAssertion(reg, got, { origin: 'http://localhost:1' });
+      assert.match(otherOrigin.message, /origin/);
+      const otherRp = verifyAssertion(reg, got, { rpId: 'evil.localhost' });
+      assert.match(otherRp.message, /RP ID/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reports a lowered sign counter as a cloned authenticator', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      const first = verifyAssertion(reg, await assertion(s, { allow: reg.cred.rawId }));
+      assert.equal(first.ok, true, first.message);
+      const second = verifyAssertion(reg, await assertion(s, { allow: reg.cred.rawId }),
+        { storedSignCount: first.signCount });
+      assert.equal(second.ok, true, second.message);
+      assert.ok(second.signCount > first.signCount);
+
+      // A copy of the key that lags behind: the same credential with a counter of 0.
+      await s.auth.setSignCount(reg.cred.rawId, 0);
+      assert.equal((await s.auth.credential(reg.cred.rawId)).signCount, 0);
+      const cloned = verifyAssertion(reg, await assertion(s, { allow: reg.cred.rawId }),
+        { storedSignCount: second.signCount });
+      assert.equal(cloned.ok, false);
+      assert.equal(cloned.clone, true);
+      assert.equal(cloned.code, 'session.mfa.webauthn_cloned_authenticator');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('requires user verification when the caller does', async () => {
+    const s = await session();
+    try {
+      const reg = await register(s);
+      await s.auth.setUserVerified(false);
+      const got = await assertion(s, { allow: reg.cred.rawId, userVerification: 'discouraged' });
+      const flags = Buffer.from(got.a.response.authenticatorData, 'base64url')[32];
+      assert.equal(flags & 0x04, 0, 'no UV flag');
+      const refused = verifyAssertion(reg, got);
+      assert.equal(refused.ok, false);
+      assert.match(refused.message, /user verification/);
+      const accepted = verifyAssertion(reg, got, { requireUv: false });
+      assert.equal(accepted.ok, true, accepted.message);
+      assert.equal(accepted.flags & 0x04, 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('WebAuthn through the Experience API', () => {
+  let srv;
+  let local; // srv addressed as http://localhost:PORT, its public URL
+  let browser;
+  let origin;
+  const RP = 'http://localhost:3000';
+
+  before(async () => {
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
+    srv = await startLatchd({ port, env: { LATCH_PUBLIC_URL: origin } });
+    local = Object.create(srv, { url: { value: origin } });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    if (srv) assert.equal((await srv.stop()).code, 0);
+  });
+
+  async function tenant(name) {
+    const ctx = await TenantCtx.create(local, name);
+    await ctx.patchSignInExp({ mfa: { factors: ['WebAuthn'], policy: 'UserControlled' } });
+    return { ctx, app: await ctx.createWebApp(RP), user: await ctx.createUser() };
+  }
+
+  /** A new interaction identified by password; resolves {xp, pkce}. */
+  async function identified(t) {
+    const xp = new ExperienceClient(t.ctx);
+    const pkce = pkcePair();
+    await xp.start(authUrl(t.ctx, {
+      client_id: t.app.id, redirect_uri: t.app.redirectUri, response_type: 'code',
+      scope: 'openid', state: `st-${randomId(6)}`, nonce: 'n-1',
+      code_challenge: pkce.challenge, code_challenge_method: 'S256',
+    }));
+    await xp.begin('SignIn');
+    const v = await xp.verifyPassword(t.user.username, t.user.password);
+    assert.equal(v.status, 200, v.text);
+    const ident = await xp.call('POST', '/identification', { verificationId: v.json().verificationId });
+    assert.equal(ident.status, 204, ident.text);
+    return { xp, pkce };
+  }
+
+  /** submit → resume → code → ID token claims. */
+  async function finish(t, { xp, pkce }) {
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 200, `submit: ${sub.text}`);
+    const landed = new URL(await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href));
+    const res = await t.ctx.tokenRequest({ client: t.app, params: {
+      grant_type: 'authorization_code', code: landed.searchParams.get('code'),
+      redirect_uri: t.app.redirectUri, code_verifier: pkce.verifier } });
+    assert.equal(res.status, 200, res.text);
+    return jose.decodeJwt(res.json().id_token);
+  }
+
+  async function page() {
+    const p = await newPage(browser);
+    await p.page.goto(`${origin}/sign-in`, { waitUntil: 'commit' }).catch(() => {});
+    await p.page.waitForLoadState('domcontentloaded');
+    return { ...p, auth: await addVirtualAuthenticator(p.page) };
+  }
+
+  /** Enrols the virtual authenticator's new credential in the interaction; resolves its id.
+   * bindStatus: what binding answers (204, or 403 while another factor waits for its proof). */
+  async function enrol(p, xp, { bindStatus = 204 } = {}) {
+    const reg = await xp.call('POST', '/verification/web-authn/registration');
+    assert.equal(reg.status, 200, reg.text);
+    const { verificationId, registrationOptions: o } = reg.json();
+    assert.equal(o.rp.id, 'localhost');
+    assert.match(o.challenge, /^[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(o.pubKeyCredParams.map((c) => c.alg), [-7, -8, -257]);
+    assert.equal(o.attestation, 'none');
+    const cred = await createCredential(p.page, o);
+    assert.equal(cred.error, undefined, JSON.stringify(cred.error));
+    const payload = { ...cred, type: 'WebAuthn' };
+    // Binding before the verification is refused.
+    const early = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+    assert.equal(early.status, 400, early.text);
+    const ok = await xp.call('POST', '/verification/web-authn/registration/verify', { verificationId, payload });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json().verificationId, verificationId);
+    const bind = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+    assert.equal(bind.status, bindStatus, bind.text);
+    if (bindStatus !== 204) return { verificationId, bind };
+    return cred.rawId;
+  }
+
+  /** Asks for authentication options and runs get() in the page; resolves {verificationId, payload}. */
+  async function assertWith(p, xp, credId) {
+    const res = await xp.call('POST', '/verification/web-authn/authentication');
+    assert.equal(res.status, 200, res.text);
+    const { verificationId, authenticationOptions: o } = res.json();
+    assert.equal(o.rpId, 'localhost');
+    assert.deepEqual(o.allowCredentials.map((c) => c.id), [credId]);
+    const a = await getAssertion(p.page, o);
+    assert.equal(a.error, undefined, JSON.stringify(a.error));
+    return { verificationId, payload: { ...a, type: 'WebAuthn' } };
+  }
+
+  it('enrols a credential, then signs in with it as the second factor; amr hwk', async () => {
+    const t = await tenant('wa-xp');
+    const p = await page();
+    try {
+      const first = await identified(t);
+      // Before identification state exists nothing is offered; after, enrolment works.
+      const credId = await enrol(p, first.xp);
+      const enrolled = await finish(t, first);
+      assert.deepEqual([...enrolled.amr].sort(), ['hwk', 'mfa', 'pwd']);
+      const rows = await t.ctx.api().then((api) => api.get(`/users/${t.user.id}/mfa-verifications`));
+      assert.equal(rows.status, 200, rows.text);
+      assert.deepEqual(rows.json().map((f) => f.type), ['WebAuthn']);
+
+      // The next sign-in requires the factor.
+      const second = await identified(t);
+      const refusedSubmit = await second.xp.call('POST', '/submit');
+      assert.equal(refusedSubmit.status, 403, refusedSubmit.text);
+      assert.equal(refusedSubmit.json().code, 'session.mfa.require_mfa_verification');
+      const { verificationId, payload } = await assertWith(p, second.xp, credId);
+      // Tampered: refused with Logto's code, and the interaction stays unverified.
+      const badSig = Buffer.from(payload.response.signature, 'base64url');
+      badSig[badSig.length - 1] ^= 1;
+      const bad = await second.xp.call('POST', '/verification/web-authn/authentication/verify', {
+        verificationId, payload: { ...payload, response: { ...payload.response, signature: b64url(badSig) } } });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.json().code, 'session.mfa.webauthn_verification_failed');
+      const ok = await second.xp.call('POST', '/verification/web-authn/authentication/verify',
+        { verificationId, payload });
+      assert.equal(ok.status, 200, ok.text);
+      // The challenge is spent: the same assertion again finds no pending verification.
+      const again = await second.xp.call('POST', '/verification/web-authn/authentication/verify',
+        { verificationId, payload });
+      assert.equal(again.status, 404, again.text);
+      const claims = await finish(t, second);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a second security key is bound only after the first one was used in the sign-in', async () => {
+    const t = await tenant('wa-second');
+    const p1 = await page();
+    const p2 = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p1, first.xp);
+      await finish(t, first);
+
+      // The password alone cannot add a key: that would replace the second factor.
+      const second = await identified(t);
+      const { verificationId, bind } = await enrol(p2, second.xp, { bindStatus: 403 });
+      assert.equal(bind.json().code, 'session.mfa.require_mfa_verification');
+      const v = await assertWith(p1, second.xp, credId);
+      const ok = await second.xp.call('POST', '/verification/web-authn/authentication/verify', v);
+      assert.equal(ok.status, 200, ok.text);
+      const again = await second.xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+      assert.equal(again.status, 204, again.text);
+      await finish(t, second);
+      const api = await t.ctx.api();
+      const rows = await api.get(`/users/${t.user.id}/mfa-verifications`);
+      assert.deepEqual(rows.json().map((f) => f.type), ['WebAuthn', 'WebAuthn']);
+    } finally {
+      await p1.close();
+      await p2.close();
+    }
+  });
+
+  it('refuses and logs a lowered sign counter (a cloned authenticator)', async () => {
+    const t = await tenant('wa-clone');
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+      const second = await identified(t);
+      const v1 = await assertWith(p, second.xp, credId);
+      const ok = await second.xp.call('POST', '/verification/web-authn/authentication/verify', v1);
+      assert.equal(ok.status, 200, ok.text);
+      await finish(t, second);
+
+      await p.auth.setSignCount(credId, 0);
+      const third = await identified(t);
+      const v2 = await assertWith(p, third.xp, credId);
+      const cloned = await third.xp.call('POST', '/verification/web-authn/authentication/verify', v2);
+      assert.equal(cloned.status, 400, cloned.text);
+      assert.equal(cloned.json().code, 'session.mfa.webauthn_verification_failed');
+      assert.match(cloned.json().message, /counter/);
+      assert.ok(srv.logs.some((l) => typeof l === 'object' && /cloned authenticator/.test(l.msg ?? l.message ?? '')),
+        'the clone is logged');
+      const sub = await third.xp.call('POST', '/submit');
+      assert.equal(sub.status, 403, sub.text);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('refuses a registration whose client data names another origin', async () => {
+    const t = await tenant('wa-origin');
+    const p = await page();
+    try {
+      const { xp } = await identified(t);
+      const reg = await xp.call('POST', '/verification/web-authn/registration');
+      const { verificationId, registrationOptions: o } = reg.json();
+      const cred = await createCredential(p.page, o);
+      const cd = JSON.parse(Buffer.from(cred.response.clientDataJSON, 'base64url').toString());
+      cd.origin = 'http://localhost:1';
+      const payload = { ...cred, type: 'WebAuthn',
+        response: { ...cred.response, clientDataJSON: b64url(Buffer.from(JSON.stringify(cd))) } };
+      const res = await xp.call('POST', '/verification/web-authn/registration/verify', { verificationId, payload });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json().code, 'session.mfa.webauthn_verification_failed');
+      assert.match(res.json().message, /origin/);
+      const bind = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+      assert.equal(bind.status, 400, bind.text);
+    } finally {
+      await p.close();
+    }
+  });
+});
