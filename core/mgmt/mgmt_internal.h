@@ -46,7 +46,7 @@ latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
 latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
     LATCH_MUST_CHECK; /* email_templates.c */
-latch_rc latch_mgmt_logs_register(struct latch_server *srv) LATCH_MUST_CHECK; /* logs.c */
+latch_rc latch_mgmt_logs_register(struct latch_server *srv) LATCH_MUST_CHECK;  /* logs.c */
 latch_rc latch_mgmt_hooks_register(struct latch_server *srv) LATCH_MUST_CHECK; /* hooks.c */
 
 /* ---- webhooks: events into the outbox (hooks.c), delivery (hook_delivery.c) ---- */
