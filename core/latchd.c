@@ -185,6 +185,8 @@ static void on_notify(const char *channel, const char *payload, void *arg)
         heartbeat_heard(arg, payload);
     else if (channel != NULL && strcmp(channel, LATCH_PLUGIN_CHANNEL) == 0)
         latch_plugin_command(payload);
+    else if (channel != NULL && strcmp(channel, LATCH_MGMT_HOOKS_CHANNEL) == 0)
+        latch_mgmt_hooks_wake(payload);
     else
         latch_tenant_cache_on_notify(channel, payload, arg);
 }
@@ -383,7 +385,7 @@ int main(int argc, char **argv)
     /* One connection per node listens for cache invalidations and connector commands from every
      * node and from latchctl. */
     static const char *const channels[] = {"latch_invalidate", LATCH_PLUGIN_CHANNEL,
-                                           HEARTBEAT_CHANNEL, NULL};
+                                           HEARTBEAT_CHANNEL, LATCH_MGMT_HOOKS_CHANNEL, NULL};
     st.heartbeat_timer = event_new(st.base, -1, EV_PERSIST, on_heartbeat_timer, &st);
     st.heartbeat_deadline = evtimer_new(st.base, on_heartbeat_deadline, &st);
     if (st.heartbeat_timer == NULL || st.heartbeat_deadline == NULL ||
@@ -414,6 +416,17 @@ int main(int argc, char **argv)
         latch_log_error("cannot start", &err);
         goto out;
     }
+    if (latch_mgmt_hooks_start(st.base, &(struct latch_mgmt_hooks_options){
+                                            .conninfo = cfg.database_url,
+                                            .transaction_pooling = cfg.db_transaction_pooling,
+                                            .io = latch_server_lane(srv, LATCH_LANE_IO),
+                                            .timeout_ms = cfg.hook_timeout_ms,
+                                            .retry_base_ms = cfg.hook_retry_base_ms,
+                                            .sweep_ms = cfg.hook_sweep_ms,
+                                        }) != LATCH_OK) {
+        latch_err("cannot start delivering webhooks");
+        goto out;
+    }
     if (cfg.metrics_port != 0 && metrics_start(&cfg, srv, st.base, listener, &err) != LATCH_OK) {
         latch_log_error("cannot serve metrics", &err);
         goto out;
@@ -434,7 +447,10 @@ int main(int argc, char **argv)
 out:
     /* Before the loops' event bases, which the probes use, are freed. */
     latch_metrics_listener_stop();
+    latch_mgmt_hooks_stop();
     latch_server_free(srv);
+    /* After the lanes, whose workers post deliveries' completions to it. */
+    latch_mgmt_hooks_free();
     latch_store_free(listener);
     latch_store_free(notifier);
     latch_audit_retention_free(log_retention);

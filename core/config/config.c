@@ -498,6 +498,14 @@ RANGE_VAR(parse_shutdown_grace_ms, shutdown_grace_ms, int, 0, 600000, 10000)
 
 RANGE_VAR(parse_drain_delay_ms, drain_delay_ms, int, 0, 600000, 5000)
 
+/* Webhook delivery: each attempt's timeout, the first retry's delay (doubled per attempt, with
+ * jitter, for 24 hours), and the sweep that finds events no NOTIFY announced. */
+RANGE_VAR(parse_hook_timeout_ms, hook_timeout_ms, int, 1000, 30000, 10000)
+
+RANGE_VAR(parse_hook_retry_base_ms, hook_retry_base_ms, int, 10, 3600000, 10000)
+
+RANGE_VAR(parse_hook_sweep_ms, hook_sweep_ms, int, 100, 600000, 5000)
+
 RANGE_VAR(parse_limit_client_auth_failures, limit_client_auth_failures, int, 0, 1000000, 30)
 
 RANGE_VAR(parse_limit_ip_auth_failures, limit_ip_auth_failures, int, 0, 1000000, 120)
@@ -1063,6 +1071,9 @@ static const struct config_var {
     {"LATCH_BODY_BUDGET_BYTES", parse_body_budget_bytes},
     {"LATCH_SHUTDOWN_GRACE_MS", parse_shutdown_grace_ms},
     {"LATCH_DRAIN_DELAY_MS", parse_drain_delay_ms},
+    {"LATCH_HOOK_TIMEOUT_MS", parse_hook_timeout_ms},
+    {"LATCH_HOOK_RETRY_BASE_MS", parse_hook_retry_base_ms},
+    {"LATCH_HOOK_SWEEP_MS", parse_hook_sweep_ms},
     {"LATCH_MAX_CONNECTIONS", parse_max_connections},
     {"LATCH_LIMIT_CLIENT_AUTH_FAILURES", parse_limit_client_auth_failures},
     {"LATCH_LIMIT_IP_AUTH_FAILURES", parse_limit_ip_auth_failures},

@@ -69,6 +69,9 @@ struct latch_config {
     size_t max_body_bytes;   /* LATCH_MAX_BODY_BYTES, default 1 MiB */
     int shutdown_grace_ms;   /* LATCH_SHUTDOWN_GRACE_MS, default 10000 */
     int drain_delay_ms;      /* LATCH_DRAIN_DELAY_MS, SIGTERM to stop accepting, default 5000 */
+    int hook_timeout_ms;     /* LATCH_HOOK_TIMEOUT_MS, one webhook attempt, default 10000 */
+    int hook_retry_base_ms;  /* LATCH_HOOK_RETRY_BASE_MS, first retry delay, default 10000 */
+    int hook_sweep_ms;       /* LATCH_HOOK_SWEEP_MS, outbox sweep period, default 5000 */
     int max_connections;     /* LATCH_MAX_CONNECTIONS, open client connections, default 10000 */
     /* Failure throttling per node (util/ratelimit.h), failures per minute; 0 turns it off:
      * LATCH_LIMIT_CLIENT_AUTH_FAILURES per client id (default 30), LATCH_LIMIT_IP_AUTH_FAILURES

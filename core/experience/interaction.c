@@ -15,7 +15,7 @@
 #include "audit/audit.h"
 #include "experience/experience_internal.h"
 #include "http/cookie.h"
-#include "mgmt/mgmt.h"
+#include "mgmt/mgmt_internal.h"
 #include "tenants/cache.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -596,6 +596,36 @@ static const struct latch_stmt missing_stmt = {
 };
 // clang-format on
 
+/* The submit's PostSignIn or PostRegister (with User.Created) are in the outbox: answer. */
+static void submit_hooked(struct latch_store_result *const *results, int n,
+                          const struct latch_error *err, void *arg)
+{
+    struct latch_xp_call *call = arg;
+    struct latch_request *req = call->req;
+    if (err != NULL) {
+        latch_xp_store_error(req, err);
+        return;
+    }
+    char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
+    if (endpoint == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    char *target = latch_arena_printf(req->arena, "%s/oidc/auth/resume", endpoint);
+    free(endpoint);
+    if (target == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "redirectTo");
+    latch_json_string(&j, target);
+    latch_json_end_object(&j);
+    latch_xp_respond_json(req, 200, &j);
+}
+
 static void submit_loaded(struct latch_xp_call *call, struct latch_store_result *const *res, int n)
 {
     struct latch_request *req = call->req;
@@ -623,24 +653,14 @@ static void submit_loaded(struct latch_xp_call *call, struct latch_store_result 
     }
     if (latch_xp_mfa_check_answer(req, mfa))
         return;
-    char *endpoint = latch_tenant_endpoint(latch_loop_config(req->loop), req->tenant->id);
-    if (endpoint == NULL) {
+    /* Every check passed: the hook events, once per interaction, then the answer. */
+    const char *head = latch_mgmt_hook_xp_head(req, NULL);
+    if (head == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    char *target = latch_arena_printf(req->arena, "%s/oidc/auth/resume", endpoint);
-    free(endpoint);
-    if (target == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    struct latch_json j;
-    latch_json_init(&j);
-    latch_json_begin_object(&j);
-    latch_json_key(&j, "redirectTo");
-    latch_json_string(&j, target);
-    latch_json_end_object(&j);
-    latch_xp_respond_json(req, 200, &j);
+    struct latch_store_op op = {&latch_mgmt_hook_xp_stmt, {req->tenant->id, call->id_hash, head}};
+    latch_xp_exec(call, &op, 1, submit_hooked);
 }
 
 static void post_submit(struct latch_request *req, void *arg)

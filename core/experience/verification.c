@@ -41,6 +41,7 @@
 #include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
+#include "mgmt/mgmt_internal.h"
 #include "metrics/metrics.h"
 #include "users/password.h"
 #include "users/users.h"
@@ -912,9 +913,17 @@ void latch_xp_password_reset_submit(struct latch_xp_call *call)
         new_password_required(req);
         return;
     }
-    struct latch_store_op op = {.stmt = &password_reset,
-                                .params = {req->tenant->id, call->id_hash}};
-    latch_xp_exec(call, &op, 1, reset_done);
+    /* PostResetPassword goes to the outbox in the reset's own transaction. */
+    const char *head = latch_mgmt_hook_xp_head(req, NULL);
+    if (head == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    struct latch_store_op ops[2] = {
+        {.stmt = &password_reset, .params = {req->tenant->id, call->id_hash}},
+        {.stmt = &latch_mgmt_hook_xp_stmt, .params = {req->tenant->id, call->id_hash, head}},
+    };
+    latch_xp_exec(call, ops, 2, reset_done);
 }
 
 latch_rc latch_xp_verification_register(struct latch_server *srv)

@@ -216,6 +216,11 @@ latch_rc latch_http_submit(struct latch_request *req, enum latch_lane lane, latc
                            latch_work_fn done, void *arg, struct latch_error *err) LATCH_MUST_CHECK;
 
 struct latch_workpool_stats;
+/* The lane's pool, for work that belongs to no request (webhook deliveries); submit to it with
+ * latch_workpool_submit_keyed() and a mailbox of the submitting thread. NULL before
+ * latch_server_start(). Any thread. */
+struct latch_workpool *latch_server_lane(struct latch_server *srv, enum latch_lane lane);
+
 /* The lane's counters now (queue depth, busy workers, rejections); for metrics. Any thread
  * while the server runs. */
 void latch_server_lane_stats(struct latch_server *srv, enum latch_lane lane,

@@ -85,6 +85,11 @@ latch_rc latch_http_submit(struct latch_request *req, enum latch_lane lane, latc
     return LATCH_FAIL;
 }
 
+struct latch_workpool *latch_server_lane(struct latch_server *srv, enum latch_lane lane)
+{
+    return srv->lanes[lane];
+}
+
 void latch_server_lane_stats(struct latch_server *srv, enum latch_lane lane,
                              struct latch_workpool_stats *out)
 {

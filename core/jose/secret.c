@@ -113,8 +113,9 @@ latch_rc latch_jose_client_secret_new(char out[LATCH_CLIENT_SECRET_LEN + 1])
     return n == LATCH_CLIENT_SECRET_LEN ? LATCH_OK : LATCH_FAIL;
 }
 
-latch_rc latch_jose_client_secret_hash(const uint8_t hash_key[32], const char *secret, size_t len,
-                                       uint8_t out[LATCH_SECRET_HASH_LEN])
+/* HMAC-SHA-256 of data under key into out. */
+static latch_rc hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                            uint8_t out[32])
 {
     latch_rc rc = LATCH_FAIL;
     size_t outl = 0;
@@ -124,14 +125,31 @@ latch_rc latch_jose_client_secret_hash(const uint8_t hash_key[32], const char *s
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
         OSSL_PARAM_construct_end(),
     };
-    if (ctx == NULL || EVP_MAC_init(ctx, hash_key, 32, params) != 1 ||
-        EVP_MAC_update(ctx, (const uint8_t *)secret, len) != 1 ||
-        EVP_MAC_final(ctx, out, &outl, LATCH_SECRET_HASH_LEN) != 1 || outl != LATCH_SECRET_HASH_LEN)
+    if (ctx == NULL || EVP_MAC_init(ctx, key, key_len, params) != 1 ||
+        EVP_MAC_update(ctx, data, len) != 1 || EVP_MAC_final(ctx, out, &outl, 32) != 1 ||
+        outl != 32)
         goto out;
     rc = LATCH_OK;
 out:
     EVP_MAC_CTX_free(ctx);
     EVP_MAC_free(mac);
+    return rc;
+}
+
+latch_rc latch_jose_client_secret_hash(const uint8_t hash_key[32], const char *secret, size_t len,
+                                       uint8_t out[LATCH_SECRET_HASH_LEN])
+{
+    return hmac_sha256(hash_key, 32, (const uint8_t *)secret, len, out);
+}
+
+latch_rc latch_jose_hmac_sha256_hex(const char *key, size_t key_len, const char *data, size_t len,
+                                    char out[65])
+{
+    uint8_t mac[32];
+    latch_rc rc = hmac_sha256((const uint8_t *)key, key_len, (const uint8_t *)data, len, mac);
+    if (rc == LATCH_OK && latch_hex_encode(mac, sizeof(mac), out, 65) != 64)
+        rc = LATCH_FAIL;
+    OPENSSL_cleanse(mac, sizeof(mac));
     return rc;
 }
 

@@ -60,6 +60,11 @@ bool latch_jose_pkce_s256_ok(const char *verifier, const char *challenge);
  * alg is the JWS alg name; out needs 48 bytes. */
 latch_rc latch_jose_at_hash(const char *alg, const char *token, char out[48]) LATCH_MUST_CHECK;
 
+/* Lowercase hex HMAC-SHA-256 of data under key (webhook signatures, Logto's
+ * logto-signature-sha-256) into out (64 digits + NUL). Any thread. */
+latch_rc latch_jose_hmac_sha256_hex(const char *key, size_t key_len, const char *data, size_t len,
+                                    char out[65]) LATCH_MUST_CHECK;
+
 /* Constant-time equality of two equal-length buffers. */
 bool latch_jose_equal(const uint8_t *a, const uint8_t *b, size_t len);
 

@@ -35,6 +35,33 @@ latch_rc latch_mgmt_routes(struct latch_server *srv, const struct latch_mgmt_rou
 /* Registers every Management API route (each module's register function). */
 latch_rc latch_mgmt_register(struct latch_server *srv) LATCH_MUST_CHECK;
 
+/* ---- webhook delivery (hook_delivery.c) ---- */
+
+struct event_base;
+struct latch_workpool;
+
+struct latch_mgmt_hooks_options {
+    const char *conninfo; /* the pool's database URL (copied by the store) */
+    bool transaction_pooling;
+    struct latch_workpool *io; /* the I/O lane (latch_server_lane) */
+    int timeout_ms;            /* one attempt */
+    int retry_base_ms;         /* the first retry's delay */
+    int sweep_ms;              /* how often the outbox is swept */
+};
+
+/* Starts delivering webhooks from this node on base's thread (latchd's main thread, after
+ * latch_server_start). */
+latch_rc latch_mgmt_hooks_start(struct event_base *base,
+                                const struct latch_mgmt_hooks_options *opts) LATCH_MUST_CHECK;
+/* A NOTIFY on channel latch_hooks (payload: the tenant id) was heard: claim what is due there.
+ * base's thread. */
+void latch_mgmt_hooks_wake(const char *tenant_id);
+#define LATCH_MGMT_HOOKS_CHANNEL "latch_hooks"
+/* Stops claiming and frees the store (before the server and its lanes are freed); the mailbox
+ * goes with latch_mgmt_hooks_free(), after the lanes. */
+void latch_mgmt_hooks_stop(void);
+void latch_mgmt_hooks_free(void);
+
 /* ---- helpers for handlers (mgmt/util.c) ---- */
 
 /* Parses the JSON request body with latch_json_parse() (util/json.h): an object, nesting depth

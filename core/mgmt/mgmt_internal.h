@@ -46,7 +46,81 @@ latch_rc
 latch_mgmt_connectors_register(struct latch_server *srv) LATCH_MUST_CHECK; /* connectors.c */
 latch_rc latch_mgmt_email_templates_register(struct latch_server *srv)
     LATCH_MUST_CHECK; /* email_templates.c */
-latch_rc latch_mgmt_logs_register(struct latch_server *srv) LATCH_MUST_CHECK; /* logs.c */
+latch_rc latch_mgmt_logs_register(struct latch_server *srv) LATCH_MUST_CHECK;  /* logs.c */
+latch_rc latch_mgmt_hooks_register(struct latch_server *srv) LATCH_MUST_CHECK; /* hooks.c */
+
+/* ---- webhooks: events into the outbox (hooks.c), delivery (hook_delivery.c) ---- */
+
+#define LATCH_HOOKS_SIGNATURE_HEADER "logto-signature-sha-256"
+
+/* What an event reports, read back from its row in the same transaction. */
+enum latch_mgmt_hook_kind {
+    LATCH_MGMT_HOOK_USER,
+    LATCH_MGMT_HOOK_ORGANIZATION,
+    LATCH_MGMT_HOOK_ROLE,
+    LATCH_MGMT_HOOK_SCOPE,
+    LATCH_MGMT_HOOK_ORGANIZATION_ROLE,
+    LATCH_MGMT_HOOK_ORGANIZATION_SCOPE,
+    /* Organization.Membership.Updated: {organizationId} instead of data, when this transaction
+     * added or removed a member (user or application) */
+    LATCH_MGMT_HOOK_MEMBERSHIP,
+    LATCH_MGMT_HOOK_KINDS,
+};
+
+/* A Management API route's webhook event (Logto's managementApiHooksRegistration). */
+struct latch_mgmt_hook_spec {
+    const char *event;              /* "User.Created" */
+    enum latch_mgmt_hook_kind kind; /* what `data` is */
+    const char *route;              /* the matched route, "/api/users/:userId" */
+};
+
+/*
+ * Fills *op with the statement that puts spec->event into the outbox for each enabled hook of
+ * the tenant subscribed to it, with Logto's data-hook payload: {event, createdAt, userAgent, ip,
+ * path, method, status, params: {param: id}, matchedRoute, data, hookId}, data being the item
+ * of spec->kind with this id as the Management API shows it. Add *op to the change's own
+ * statements (one latch_store_exec transaction): after a creation or update, where it reports
+ * the item only when this transaction wrote it (a request that stopped at a problem changed
+ * nothing and reports nothing), or before a deletion (DELETE requests), while the item is there.
+ * Strings go to req->arena; answers 500 and returns false when out of memory. Loop thread.
+ */
+bool latch_mgmt_hook_op(struct latch_request *req, struct latch_store_op *op,
+                        const struct latch_mgmt_hook_spec *spec, const char *id,
+                        int status) LATCH_MUST_CHECK;
+
+struct latch_mgmt_reply;
+/* latch_mgmt_run() of op with its event (latch_mgmt_hook_op, for the item id, with
+ * reply->status) in the same transaction: after op, or before it for a DELETE. */
+void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_op *op,
+                           const struct latch_mgmt_reply *reply,
+                           const struct latch_mgmt_hook_spec *spec, const char *id);
+
+/* The sign-in experience's events at submit ($1 tenant, $2 interaction id hash, $3
+ * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, PostResetPassword,
+ * once per interaction. */
+extern const struct latch_stmt latch_mgmt_hook_xp_stmt;
+/* The request's members of an interaction payload (",\"createdAt\":…,\"userIp\":…", no
+ * braces), in req->arena; NULL when out of memory. */
+char *latch_mgmt_hook_xp_head(struct latch_request *req, const char *session_id);
+
+/* The outcome of one webhook POST. */
+struct latch_mgmt_hook_result {
+    bool failed;     /* no answer (connection, TLS, timeout, address refused) */
+    char error[256]; /* why, when failed (no URL query, no secret) */
+    int status;      /* the answer's HTTP status */
+    char *body;      /* malloc'd: the answer, at most LATCH_MGMT_HOOK_LOG_BODY bytes kept */
+    bool body_json;  /* body is JSON text */
+    bool body_cut;   /* the answer was longer than what body keeps */
+};
+#define LATCH_MGMT_HOOK_LOG_BODY 4096
+void latch_mgmt_hook_result_clear(struct latch_mgmt_hook_result *r);
+
+/* POSTs body to url with the hook's headers (JSON object text), user-agent and the
+ * logto-signature-sha-256 header (hex HMAC-SHA-256 of body under key), through the outbound
+ * service (its address policy, TLS checks, CA file and connect-to), with the delivery timeout.
+ * Blocking: I/O lane only. */
+void latch_mgmt_hook_send(const char *url, const char *headers, const char *body, const char *key,
+                          struct latch_mgmt_hook_result *out);
 
 /* ---- the audit log of changes (logs.c) ---- */
 
@@ -159,6 +233,15 @@ struct latch_mgmt_by_id {
     const struct latch_mgmt_problem *problems; /* may be NULL */
 };
 void latch_mgmt_by_id(struct latch_request *req, void *arg);
+
+/* latch_mgmt_by_id() of a change (a DELETE), with the route's webhook event in the same
+ * transaction (latch_mgmt_run_hooked). The route table passes it as the argument of
+ * latch_mgmt_by_id_hooked. */
+struct latch_mgmt_by_id_hooked {
+    struct latch_mgmt_by_id call;
+    const struct latch_mgmt_hook_spec *hook;
+};
+void latch_mgmt_by_id_hooked(struct latch_request *req, void *arg);
 
 /* Answers 404 {"code":"entity.not_exists_with_id","message":"The <entity> with ID `<id>` does
  * not exist."}. */
@@ -298,6 +381,9 @@ struct latch_mgmt_relation {
     const struct latch_mgmt_problem *problems; /* may be NULL */
     const char *conflict_code;                 /* add: a unique violation (two adds racing) */
     const char *conflict_message;
+    /* add, replace and remove: the event they emit (route: the list's, e.g.
+     * "/api/organizations/:id/users"; remove's is that and "/:<param>"); NULL for none */
+    const struct latch_mgmt_hook_spec *hook;
 };
 
 void latch_mgmt_relation_list(struct latch_request *req, void *arg);

@@ -356,6 +356,23 @@ static void list_roles(struct latch_request *req, void *arg)
     run_list(req, &op, NULL);
 }
 
+/* Webhook events of the routes (Logto's managementApiHooksRegistration). */
+static const struct latch_mgmt_hook_spec hook_role_created = {
+    "OrganizationRole.Created", LATCH_MGMT_HOOK_ORGANIZATION_ROLE, "/api/organization-roles"};
+static const struct latch_mgmt_hook_spec hook_role_updated = {"OrganizationRole.Data.Updated",
+                                                              LATCH_MGMT_HOOK_ORGANIZATION_ROLE,
+                                                              "/api/organization-roles/:id"};
+static const struct latch_mgmt_hook_spec hook_role_deleted = {
+    "OrganizationRole.Deleted", LATCH_MGMT_HOOK_ORGANIZATION_ROLE, "/api/organization-roles/:id"};
+static const struct latch_mgmt_hook_spec hook_scope_created = {
+    "OrganizationScope.Created", LATCH_MGMT_HOOK_ORGANIZATION_SCOPE, "/api/organization-scopes"};
+static const struct latch_mgmt_hook_spec hook_scope_updated = {"OrganizationScope.Data.Updated",
+                                                               LATCH_MGMT_HOOK_ORGANIZATION_SCOPE,
+                                                               "/api/organization-scopes/:id"};
+static const struct latch_mgmt_hook_spec hook_scope_deleted = {"OrganizationScope.Deleted",
+                                                               LATCH_MGMT_HOOK_ORGANIZATION_SCOPE,
+                                                               "/api/organization-scopes/:id"};
+
 static void create_role(struct latch_request *req, void *arg)
 {
     yajl_val tree = latch_mgmt_body(req);
@@ -392,7 +409,7 @@ static void create_role(struct latch_request *req, void *arg)
         .problems = org_role_problems,
         .conflict_message = name_conflict(req, "organization role", name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_role_created, id);
 }
 
 static void update_role(struct latch_request *req, void *arg)
@@ -427,7 +444,7 @@ static void update_role(struct latch_request *req, void *arg)
         .problems = org_role_problems,
         .conflict_message = name_conflict(req, "organization role", name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_role_updated, id);
 }
 
 /* ---- handlers: what a role grants ---- */
@@ -500,7 +517,7 @@ static void write_scope(struct latch_request *req, const char *id)
         .id = id,
         .conflict_message = name_conflict(req, "organization scope", name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, create ? &hook_scope_created : &hook_scope_updated, id);
 }
 
 static void create_scope(struct latch_request *req, void *arg)
@@ -533,14 +550,19 @@ static void get_scope(struct latch_request *req, void *arg)
 
 static void delete_scope(struct latch_request *req, void *arg)
 {
-    scope_by_id(req, &scope_delete, 204);
+    const char *id = latch_mgmt_param_id(req, "id", "organization scope");
+    if (id == NULL)
+        return;
+    struct latch_store_op op = {&scope_delete, {req->tenant->id, id}};
+    struct latch_mgmt_reply reply = {.status = 204, .entity = "organization scope", .id = id};
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_scope_deleted, id);
 }
 
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_role_call = {&role_get, "id", "organization role", 200,
                                                       NULL};
-static const struct latch_mgmt_by_id delete_role_call = {&role_delete, "id", "organization role",
-                                                         204, NULL};
+static const struct latch_mgmt_by_id_hooked delete_role_call = {
+    {&role_delete, "id", "organization role", 204, NULL}, &hook_role_deleted};
 
 latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
 {
@@ -549,7 +571,8 @@ latch_rc latch_mgmt_organization_roles_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/organization-roles", create_role, NULL},
         {LATCH_HTTP_GET, "/api/organization-roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/organization-roles/:id", update_role, NULL},
-        {LATCH_HTTP_DELETE, "/api/organization-roles/:id", latch_mgmt_by_id, &delete_role_call},
+        {LATCH_HTTP_DELETE, "/api/organization-roles/:id", latch_mgmt_by_id_hooked,
+         &delete_role_call},
         {LATCH_HTTP_GET, "/api/organization-roles/:id/scopes", latch_mgmt_relation_list,
          &org_scope_grants},
         {LATCH_HTTP_POST, "/api/organization-roles/:id/scopes", latch_mgmt_relation_add,

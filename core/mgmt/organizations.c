@@ -670,6 +670,14 @@ static bool read_org(struct latch_request *req, bool create, struct org_fields *
     return ok;
 }
 
+/* Webhook events of the routes (Logto's managementApiHooksRegistration). */
+static const struct latch_mgmt_hook_spec hook_created = {
+    "Organization.Created", LATCH_MGMT_HOOK_ORGANIZATION, "/api/organizations"};
+static const struct latch_mgmt_hook_spec hook_updated = {
+    "Organization.Data.Updated", LATCH_MGMT_HOOK_ORGANIZATION, "/api/organizations/:id"};
+static const struct latch_mgmt_hook_spec hook_deleted = {
+    "Organization.Deleted", LATCH_MGMT_HOOK_ORGANIZATION, "/api/organizations/:id"};
+
 static void create_org(struct latch_request *req, void *arg)
 {
     struct org_fields f = {0};
@@ -685,7 +693,7 @@ static void create_org(struct latch_request *req, void *arg)
         {req->tenant->id, id, f.name, f.description, f.custom_data, f.mfa, f.branding}};
     struct latch_mgmt_reply reply = {
         .status = 201, .entity = "organization", .id = id, .problems = org_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_created, id);
 }
 
 static void update_org(struct latch_request *req, void *arg)
@@ -698,7 +706,9 @@ static void update_org(struct latch_request *req, void *arg)
                                 {req->tenant->id, id, f.name, f.description,
                                  f.description_given ? "true" : "false", f.custom_data, f.mfa,
                                  f.branding}};
-    run(req, &op, id, 200, false);
+    struct latch_mgmt_reply reply = {
+        .status = 200, .entity = "organization", .id = id, .problems = org_problems};
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_updated, id);
 }
 
 /* ---- handlers: members (users and applications) ---- */
@@ -710,6 +720,12 @@ struct member_kind {
     struct latch_mgmt_relation members;
     const struct latch_stmt *role_list, *role_add, *role_replace, *role_remove;
 };
+
+static const struct latch_mgmt_hook_spec hook_user_members = {
+    "Organization.Membership.Updated", LATCH_MGMT_HOOK_MEMBERSHIP, "/api/organizations/:id/users"};
+static const struct latch_mgmt_hook_spec hook_app_members = {"Organization.Membership.Updated",
+                                                             LATCH_MGMT_HOOK_MEMBERSHIP,
+                                                             "/api/organizations/:id/applications"};
 
 static const struct member_kind user_members = {
     .members =
@@ -724,6 +740,7 @@ static const struct member_kind user_members = {
             .param_entity = "user",
             .search = LATCH_MGMT_SEARCH_Q,
             .problems = org_problems,
+            .hook = &hook_user_members,
         },
     .role_list = &user_role_list,
     .role_add = &user_role_add,
@@ -744,6 +761,7 @@ static const struct member_kind app_members = {
             .param_entity = "application",
             .search = LATCH_MGMT_SEARCH_Q,
             .problems = org_problems,
+            .hook = &hook_app_members,
         },
     .role_list = &app_role_list,
     .role_add = &app_role_add,
@@ -1004,8 +1022,8 @@ static void delete_jit_role(struct latch_request *req, void *arg)
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_org_call = {&org_get, "id", "organization", 200,
                                                      org_problems};
-static const struct latch_mgmt_by_id delete_org_call = {&org_delete, "id", "organization", 204,
-                                                        org_problems};
+static const struct latch_mgmt_by_id_hooked delete_org_call = {
+    {&org_delete, "id", "organization", 204, org_problems}, &hook_deleted};
 static const struct latch_mgmt_by_id list_user_orgs_call = {&user_org_list, "userId", "user", 200,
                                                             NULL};
 
@@ -1019,7 +1037,7 @@ latch_rc latch_mgmt_organizations_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/organizations", create_org, NULL},
         {LATCH_HTTP_GET, "/api/organizations/:id", latch_mgmt_by_id, &get_org_call},
         {LATCH_HTTP_PATCH, "/api/organizations/:id", update_org, NULL},
-        {LATCH_HTTP_DELETE, "/api/organizations/:id", latch_mgmt_by_id, &delete_org_call},
+        {LATCH_HTTP_DELETE, "/api/organizations/:id", latch_mgmt_by_id_hooked, &delete_org_call},
         {LATCH_HTTP_GET, "/api/organizations/:id/users", latch_mgmt_relation_list,
          &user_members.members},
         {LATCH_HTTP_POST, "/api/organizations/:id/users", latch_mgmt_relation_add,

@@ -24,6 +24,22 @@ static void run(struct latch_request *req, const struct latch_mgmt_relation *rel
                 const struct latch_store_op *ops, int nops, const char *id, int status, bool list,
                 bool conflict)
 {
+    /* A change of the relation: its event, if it has one, in the same transaction, last. */
+    struct latch_store_op hooked[3];
+    if (!list && rel->hook != NULL) {
+        struct latch_mgmt_hook_spec spec = *rel->hook;
+        if (req->method == LATCH_HTTP_DELETE)
+            spec.route = latch_arena_printf(req->arena, "%s/:%s", rel->hook->route, rel->param);
+        if (spec.route == NULL) {
+            latch_http_respond_errorf(req, 500, "server_error", "Out of memory.");
+            return;
+        }
+        for (int i = 0; i < nops; i++)
+            hooked[i] = ops[i];
+        if (!latch_mgmt_hook_op(req, &hooked[nops], &spec, id, status))
+            return;
+        ops = hooked;
+    }
     struct latch_mgmt_reply reply = {
         .status = status,
         .op = nops - 1,
@@ -35,7 +51,7 @@ static void run(struct latch_request *req, const struct latch_mgmt_relation *rel
         .conflict_code = conflict ? rel->conflict_code : NULL,
         .conflict_message = conflict ? rel->conflict_message : NULL,
     };
-    latch_mgmt_run(req, ops, nops, &reply);
+    latch_mgmt_run(req, ops, ops == hooked ? nops + 1 : nops, &reply);
 }
 
 void latch_mgmt_relation_list(struct latch_request *req, void *arg)

@@ -365,6 +365,14 @@ static const char *scope_conflict(struct latch_request *req, const char *name)
     return latch_arena_printf(req->arena, "The scope name %s is already in use", name);
 }
 
+/* Webhook events of the scope routes (Logto's managementApiHooksRegistration). */
+static const struct latch_mgmt_hook_spec hook_scope_created = {
+    "Scope.Created", LATCH_MGMT_HOOK_SCOPE, "/api/resources/:resourceId/scopes"};
+static const struct latch_mgmt_hook_spec hook_scope_updated = {
+    "Scope.Data.Updated", LATCH_MGMT_HOOK_SCOPE, "/api/resources/:resourceId/scopes/:scopeId"};
+static const struct latch_mgmt_hook_spec hook_scope_deleted = {
+    "Scope.Deleted", LATCH_MGMT_HOOK_SCOPE, "/api/resources/:resourceId/scopes/:scopeId"};
+
 static void create_scope(struct latch_request *req, void *arg)
 {
     const char *name, *description;
@@ -386,7 +394,7 @@ static void create_scope(struct latch_request *req, void *arg)
         .conflict_code = "scope.name_exists",
         .conflict_message = scope_conflict(req, name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_scope_created, id);
 }
 
 static void update_scope(struct latch_request *req, void *arg)
@@ -408,7 +416,7 @@ static void update_scope(struct latch_request *req, void *arg)
         .conflict_code = "scope.name_exists",
         .conflict_message = scope_conflict(req, name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_scope_updated, id);
 }
 
 static void delete_scope(struct latch_request *req, void *arg)
@@ -420,7 +428,7 @@ static void delete_scope(struct latch_request *req, void *arg)
     struct latch_store_op op = {&scope_delete, {req->tenant->id, res, id}};
     struct latch_mgmt_reply reply = {
         .status = 204, .entity = "resource", .id = res, .problems = res_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_scope_deleted, id);
 }
 
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */

@@ -350,6 +350,14 @@ static void list_roles(struct latch_request *req, void *arg)
     latch_mgmt_run(req, &op, 1, &reply);
 }
 
+/* Webhook events of the routes (Logto's managementApiHooksRegistration). */
+static const struct latch_mgmt_hook_spec hook_created = {"Role.Created", LATCH_MGMT_HOOK_ROLE,
+                                                         "/api/roles"};
+static const struct latch_mgmt_hook_spec hook_updated = {"Role.Data.Updated", LATCH_MGMT_HOOK_ROLE,
+                                                         "/api/roles/:id"};
+static const struct latch_mgmt_hook_spec hook_deleted = {"Role.Deleted", LATCH_MGMT_HOOK_ROLE,
+                                                         "/api/roles/:id"};
+
 static void create_role(struct latch_request *req, void *arg)
 {
     yajl_val tree = latch_mgmt_body(req);
@@ -390,7 +398,7 @@ static void create_role(struct latch_request *req, void *arg)
         .conflict_code = "role.name_in_use",
         .conflict_message = name_conflict(req, name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_created, id);
 }
 
 static void update_role(struct latch_request *req, void *arg)
@@ -425,7 +433,7 @@ static void update_role(struct latch_request *req, void *arg)
         .conflict_code = "role.name_in_use",
         .conflict_message = name_conflict(req, name),
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run_hooked(req, &op, &reply, &hook_updated, id);
 }
 
 /* What a role relates to (relation.c): the scopes it grants (adding answers with all of them),
@@ -474,7 +482,8 @@ static const struct latch_mgmt_relation role_users = {
 
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_role_call = {&role_get, "id", "role", 200, NULL};
-static const struct latch_mgmt_by_id delete_role_call = {&role_delete, "id", "role", 204, NULL};
+static const struct latch_mgmt_by_id_hooked delete_role_call = {
+    {&role_delete, "id", "role", 204, NULL}, &hook_deleted};
 
 latch_rc latch_mgmt_roles_register(struct latch_server *srv)
 {
@@ -483,7 +492,7 @@ latch_rc latch_mgmt_roles_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/roles", create_role, NULL},
         {LATCH_HTTP_GET, "/api/roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/roles/:id", update_role, NULL},
-        {LATCH_HTTP_DELETE, "/api/roles/:id", latch_mgmt_by_id, &delete_role_call},
+        {LATCH_HTTP_DELETE, "/api/roles/:id", latch_mgmt_by_id_hooked, &delete_role_call},
         {LATCH_HTTP_GET, "/api/roles/:id/scopes", latch_mgmt_relation_list, &role_scopes},
         {LATCH_HTTP_POST, "/api/roles/:id/scopes", latch_mgmt_relation_add, &role_scopes},
         {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", latch_mgmt_relation_remove,

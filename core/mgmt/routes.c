@@ -18,7 +18,8 @@ latch_rc latch_mgmt_register(struct latch_server *srv)
         latch_mgmt_organizations_register(srv) != LATCH_OK ||
         latch_mgmt_organization_roles_register(srv) != LATCH_OK ||
         latch_mgmt_invitations_register(srv) != LATCH_OK ||
-        latch_mgmt_logs_register(srv) != LATCH_OK || latch_mgmt_swagger_register(srv) != LATCH_OK)
+        latch_mgmt_hooks_register(srv) != LATCH_OK || latch_mgmt_logs_register(srv) != LATCH_OK ||
+        latch_mgmt_swagger_register(srv) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

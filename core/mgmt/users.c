@@ -481,6 +481,23 @@ static void wipe(char *s)
         explicit_bzero(s, strlen(s));
 }
 
+/* ---- webhook events of the routes (Logto's managementApiHooksRegistration) ---- */
+
+static const struct latch_mgmt_hook_spec hook_created = {"User.Created", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users"};
+static const struct latch_mgmt_hook_spec hook_updated = {"User.Data.Updated", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users/:userId"};
+static const struct latch_mgmt_hook_spec hook_password = {"User.Data.Updated", LATCH_MGMT_HOOK_USER,
+                                                          "/api/users/:userId/password"};
+static const struct latch_mgmt_hook_spec hook_custom_data = {
+    "User.Data.Updated", LATCH_MGMT_HOOK_USER, "/api/users/:userId/custom-data"};
+static const struct latch_mgmt_hook_spec hook_profile = {"User.Data.Updated", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users/:userId/profile"};
+static const struct latch_mgmt_hook_spec hook_suspended = {
+    "User.SuspensionStatus.Updated", LATCH_MGMT_HOOK_USER, "/api/users/:userId/is-suspended"};
+static const struct latch_mgmt_hook_spec hook_deleted = {"User.Deleted", LATCH_MGMT_HOOK_USER,
+                                                         "/api/users/:userId"};
+
 /* ---- hashing on the worker pool ---- */
 
 /* A password to hash on the worker pool, then statements to run with the hash. Lives in the
@@ -491,7 +508,8 @@ struct hash_job {
     char hash[LATCH_PASSWORD_HASH_MAX];
     latch_rc rc;
     struct latch_error err;
-    struct latch_store_op ops[1];
+    struct latch_store_op ops[2]; /* the change, then its webhook event (when nops is 2) */
+    int nops;
     int hash_param; /* which parameter of ops[0] gets the hash */
     struct latch_mgmt_reply reply;
 };
@@ -514,13 +532,14 @@ static void hash_done(void *arg)
     }
     job->ops[0].params[job->hash_param] = job->hash;
     /* latch_store_exec() copies the parameters before returning. */
-    latch_mgmt_run(job->req, job->ops, 1, &job->reply);
+    latch_mgmt_run(job->req, job->ops, job->nops, &job->reply);
     explicit_bzero(job->hash, sizeof(job->hash));
 }
 
-/* Runs op once password is hashed (into parameter hash_param); answers as reply says. */
+/* Runs ops[0..nops) (at most 2) once password is hashed (into parameter hash_param of ops[0]);
+ * answers as reply says. */
 static void run_with_hash(struct latch_request *req, char *password,
-                          const struct latch_store_op *op, int hash_param,
+                          const struct latch_store_op *op, int nops, int hash_param,
                           const struct latch_mgmt_reply *reply)
 {
     struct hash_job *job = latch_arena_calloc(req->arena, 1, sizeof(*job));
@@ -531,7 +550,9 @@ static void run_with_hash(struct latch_request *req, char *password,
     }
     job->req = req;
     job->password = password;
-    job->ops[0] = *op;
+    job->nops = nops;
+    for (int i = 0; i < nops; i++)
+        job->ops[i] = op[i];
     job->hash_param = hash_param;
     job->reply = *reply;
     struct latch_error err;
@@ -615,17 +636,19 @@ static void create_user(struct latch_request *req, void *arg)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         goto fail;
     }
-    struct latch_store_op op = {&user_insert,
-                                {req->tenant->id, id, username, email, phone, name, avatar, digest,
-                                 method, custom, profile}};
+    struct latch_store_op ops[2] = {{&user_insert,
+                                     {req->tenant->id, id, username, email, phone, name, avatar,
+                                      digest, method, custom, profile}}};
+    if (!latch_mgmt_hook_op(req, &ops[1], &hook_created, id, 200))
+        goto fail;
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
     if (password == NULL) {
-        latch_mgmt_run(req, &op, 1, &reply);
+        latch_mgmt_run(req, ops, 2, &reply);
         return;
     }
-    op.params[8] = "Argon2i";
-    run_with_hash(req, password, &op, 7, &reply);
+    ops[0].params[8] = "Argon2i";
+    run_with_hash(req, password, ops, 2, 7, &reply);
     return;
 fail:
     wipe(password);
@@ -646,6 +669,16 @@ static void run_simple(struct latch_request *req, const struct latch_stmt *stmt,
     struct latch_mgmt_reply reply = {
         .status = status, .entity = "user", .id = id, .problems = user_problems};
     latch_mgmt_run(req, &op, 1, &reply);
+}
+
+/* run_simple() of a change, with its webhook event in the same transaction. */
+static void run_change(struct latch_request *req, const struct latch_stmt *stmt, const char *id,
+                       const char *extra, const struct latch_mgmt_hook_spec *hook)
+{
+    struct latch_store_op op = {stmt, {req->tenant->id, id, extra}};
+    struct latch_mgmt_reply reply = {
+        .status = 200, .entity = "user", .id = id, .problems = user_problems};
+    latch_mgmt_run_hooked(req, &op, &reply, hook, id);
 }
 
 /* Adds key: value (a string, or null) to the changes. */
@@ -700,11 +733,13 @@ static void update_user(struct latch_request *req, void *arg)
         oom(req);
         return;
     }
-    struct latch_store_op op = {
-        &user_update, {req->tenant->id, id, username, email, phone, changes, custom, profile}};
+    struct latch_store_op ops[2] = {
+        {&user_update, {req->tenant->id, id, username, email, phone, changes, custom, profile}}};
+    if (!latch_mgmt_hook_op(req, &ops[1], &hook_updated, id, 200))
+        return;
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "user", .id = id, .problems = user_problems};
-    latch_mgmt_run(req, &op, 1, &reply);
+    latch_mgmt_run(req, ops, 2, &reply);
 }
 
 /* Reads {"password": "..."} (required). */
@@ -725,9 +760,13 @@ static void set_password(struct latch_request *req, void *arg)
     const char *id = user_id(req);
     if (id == NULL || !read_password_body(req, &password))
         return;
-    struct latch_store_op op = {&user_set_password, {req->tenant->id, id, NULL}};
+    struct latch_store_op ops[2] = {{&user_set_password, {req->tenant->id, id, NULL}}};
+    if (!latch_mgmt_hook_op(req, &ops[1], &hook_password, id, 200)) {
+        wipe(password);
+        return;
+    }
     struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = id};
-    run_with_hash(req, password, &op, 2, &reply);
+    run_with_hash(req, password, ops, 2, 2, &reply);
 }
 
 /* POST /api/users/:userId/password/verify: look the hash up, verify on the worker pool (and
@@ -864,13 +903,15 @@ static void set_suspended(struct latch_request *req, void *arg)
     if (!ok)
         return;
     const char *flag = suspended ? "true" : "false";
-    struct latch_store_op ops[3] = {
+    struct latch_store_op ops[4] = {
         {&user_suspend, {req->tenant->id, id, flag}},
         {&user_end_sessions, {req->tenant->id, id, flag}},
         {&user_revoke_tokens, {req->tenant->id, id, flag}},
     };
+    if (!latch_mgmt_hook_op(req, &ops[3], &hook_suspended, id, 200))
+        return;
     struct latch_mgmt_reply reply = {.status = 200, .entity = "user", .id = id};
-    latch_mgmt_run(req, ops, 3, &reply);
+    latch_mgmt_run(req, ops, 4, &reply);
 }
 
 static void show_custom_data(struct latch_request *req, void *arg)
@@ -893,7 +934,7 @@ static void merge_custom_data(struct latch_request *req, void *arg)
     bool ok = get_custom_data(&body, LATCH_MGMT_REQUIRED, &custom);
     yajl_tree_free(tree);
     if (ok)
-        run_simple(req, &user_custom_data_merge, id, custom, 200);
+        run_change(req, &user_custom_data_merge, id, custom, &hook_custom_data);
 }
 
 static void merge_profile(struct latch_request *req, void *arg)
@@ -909,7 +950,7 @@ static void merge_profile(struct latch_request *req, void *arg)
     bool ok = get_profile(&body, LATCH_MGMT_REQUIRED, &profile);
     yajl_tree_free(tree);
     if (ok)
-        run_simple(req, &user_profile_merge, id, profile, 200);
+        run_change(req, &user_profile_merge, id, profile, &hook_profile);
 }
 
 static void get_identities(struct latch_request *req, void *arg)
@@ -989,8 +1030,8 @@ static void delete_user_role(struct latch_request *req, void *arg)
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */
 static const struct latch_mgmt_by_id get_user_call = {&user_get, "userId", "user", 200,
                                                       user_problems};
-static const struct latch_mgmt_by_id delete_user_call = {&user_delete, "userId", "user", 204,
-                                                         user_problems};
+static const struct latch_mgmt_by_id_hooked delete_user_call = {
+    {&user_delete, "userId", "user", 204, user_problems}, &hook_deleted};
 
 latch_rc latch_mgmt_users_register(struct latch_server *srv)
 {
@@ -1000,7 +1041,7 @@ latch_rc latch_mgmt_users_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/users", create_user, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId", latch_mgmt_by_id, &get_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId", update_user, NULL},
-        {LATCH_HTTP_DELETE, "/api/users/:userId", latch_mgmt_by_id, &delete_user_call},
+        {LATCH_HTTP_DELETE, "/api/users/:userId", latch_mgmt_by_id_hooked, &delete_user_call},
         {LATCH_HTTP_PATCH, "/api/users/:userId/password", set_password, NULL},
         {LATCH_HTTP_POST, "/api/users/:userId/password/verify", verify_password, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId/has-password", has_password, NULL},

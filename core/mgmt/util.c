@@ -767,6 +767,18 @@ void latch_mgmt_gen_value(struct latch_json *g, yajl_val v)
     latch_json_value(g, v);
 }
 
+void latch_mgmt_by_id_hooked(struct latch_request *req, void *arg)
+{
+    const struct latch_mgmt_by_id_hooked *h = arg;
+    const char *id = latch_mgmt_param_id(req, h->call.param, h->call.entity);
+    if (id == NULL)
+        return;
+    struct latch_store_op op = {h->call.stmt, {req->tenant->id, id}};
+    struct latch_mgmt_reply reply = {
+        .status = h->call.status, .entity = h->call.entity, .id = id, .problems = h->call.problems};
+    latch_mgmt_run_hooked(req, &op, &reply, h->hook, id);
+}
+
 void latch_mgmt_by_id(struct latch_request *req, void *arg)
 {
     const struct latch_mgmt_by_id *call = arg;

@@ -486,6 +486,59 @@ out:
     return rc;
 }
 
+/* The host of a URL as an address (16 bytes, IPv4 as ::ffff:a.b.c.d) when it is an IP literal,
+ * or "localhost" (and names under it), which resolves to loopback by definition. */
+static bool url_literal_address(const char *host, uint8_t a[16])
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    struct in_addr v4;
+
+    if (strcasecmp(host, "localhost") == 0 ||
+        (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0))
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &v4) == 1) {
+        memset(a, 0, 10);
+        a[10] = a[11] = 0xff;
+        memcpy(a + 12, &v4, 4);
+        return true;
+    }
+    if (n < 2 || n - 2 >= sizeof(buf) || host[0] != '[' || host[n - 1] != ']')
+        return false;
+    memcpy(buf, host + 1, n - 2);
+    buf[n - 2] = '\0';
+    char *zone = strchr(buf, '%');
+    if (zone != NULL)
+        *zone = '\0';
+    return inet_pton(AF_INET6, buf, a) == 1;
+}
+
+latch_rc latch_outbound_url_check(const char *url, struct latch_error *err)
+{
+    if (check_url(url, err) != LATCH_OK)
+        return LATCH_FAIL;
+    CURLU *u = curl_url();
+    char *host = NULL;
+    uint8_t a[16];
+    latch_rc rc = LATCH_FAIL;
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        latch_error_set(err, 400, LATCH_OUTBOUND_ERR_GENERAL, "the URL has no host");
+        goto out;
+    }
+    if (url_literal_address(host, a) && !address_allowed(a, true)) {
+        latch_error_set(err, 400, LATCH_OUTBOUND_ERR_ADDRESS,
+                        "the URL points at a loopback, private or reserved address, which the "
+                        "operator does not allow (LATCH_OUTBOUND_ALLOW_PRIVATE)");
+        goto out;
+    }
+    rc = LATCH_OK;
+out:
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 
 static bool valid_method(const char *m)

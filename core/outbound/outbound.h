@@ -66,6 +66,12 @@ bool latch_outbound_address_public(const uint8_t addr[16]);
 /* Whether addr (as above) is a loopback address: 127.0.0.0/8 or ::1. Any thread. */
 bool latch_outbound_address_loopback(const uint8_t addr[16]);
 
+/* Whether url may be called at all, checked before it is stored (webhook URLs): a well-formed
+ * https:// URL whose host, when it is an IP literal or "localhost", is an address the policy
+ * allows. A name is checked again on the address it resolves to when a request is made.
+ * err gets a 400 with a client-safe message. Any thread, after latch_outbound_init(). */
+latch_rc latch_outbound_url_check(const char *url, struct latch_error *err) LATCH_MUST_CHECK;
+
 struct latch_outbound_header {
     const char *name;  /* a header field name, e.g. "Authorization" */
     const char *value; /* no CR or LF */

@@ -73,6 +73,9 @@ struct call {
     struct step steps[LATCH_STORE_MAX_OPS * 2 + 1];
     int nsteps, cur;
     bool failed;
+    /* The COMMIT failed: its error result came after the last statement's, and libpq's NULL
+     * that ends it is still to be read before the Sync (conn_read_results). */
+    bool commit_error_open;
     struct latch_error err;
     struct latch_store_result results[LATCH_STORE_MAX_OPS];
 };
@@ -691,14 +694,24 @@ static void handle_result(struct conn *c, PGresult *res)
         call_complete(call);
         return;
     }
-    if (call == NULL || call->cur >= call->nsteps) {
+    if (call == NULL) {
         PQclear(res);
         return;
     }
-    struct step *step = &call->steps[call->cur];
+    /* After the last statement, before the Sync: the implicit COMMIT failed (a deferred
+     * constraint or trigger, a serialization failure). Nothing was committed, and the caller
+     * must not answer as if it was. */
+    bool after_last = call->cur >= call->nsteps;
+    struct step *step = after_last ? NULL : &call->steps[call->cur];
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (step->kind == STEP_PREPARE)
+    if (step != NULL && step->kind == STEP_PREPARE)
         prepare_result(c, step->stmt, ok);
+    if (after_last && ok) {
+        PQclear(res);
+        return;
+    }
+    if (after_last)
+        call->commit_error_open = true;
     if (!ok) {
         if (st == PGRES_PIPELINE_ABORTED) {
             call_set_error(call, 500, "server_error", "The database rejected the request.",
@@ -732,7 +745,7 @@ static void handle_result(struct conn *c, PGresult *res)
         PQclear(res);
         return;
     }
-    if (step->kind == STEP_OP && call->results[step->op].pg == NULL) {
+    if (step != NULL && step->kind == STEP_OP && call->results[step->op].pg == NULL) {
         call->results[step->op].pg = res;
         return;
     }
@@ -750,6 +763,11 @@ static void conn_read_results(struct conn *c)
         if (res == NULL) {
             /* End of one query's results, or nothing more is pending. */
             struct call *call = c->head;
+            if (call != NULL && call->commit_error_open) {
+                /* The end of the failed COMMIT's results: the Sync follows. */
+                call->commit_error_open = false;
+                continue;
+            }
             if (call == NULL || call->cur >= call->nsteps)
                 break;
             call->cur++;

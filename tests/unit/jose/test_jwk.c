@@ -28,6 +28,7 @@
 #include "util/base64.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
+#include "jose/secret.h"
 
 /* RFC 7638 §3.1. */
 #define RFC7638_N                                                                                  \
@@ -612,6 +613,20 @@ static void test_strict_json(void **state)
     assert_string_equal(err.message, "an object has too many members");
 }
 
+/* Webhook signatures: RFC 4231's HMAC-SHA-256 test cases 1 and 2, in lowercase hex. */
+static void test_hmac_sha256_hex(void **state)
+{
+    char out[65];
+    char key1[20];
+    (void)state;
+    memset(key1, 0x0b, sizeof(key1));
+    assert_int_equal(latch_jose_hmac_sha256_hex(key1, sizeof(key1), "Hi There", 8, out), LATCH_OK);
+    assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    assert_int_equal(latch_jose_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, out),
+                     LATCH_OK);
+    assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -630,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_garbage_pkcs8),
         cmocka_unit_test(test_alg_names),
         cmocka_unit_test(test_strict_json),
+        cmocka_unit_test(test_hmac_sha256_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -759,6 +759,109 @@ static void test_address_policy(void **state)
             fail_msg("%s counted as not public", allowed[i]);
 }
 
+static void test_loopback_classifier(void **state)
+{
+    static const char *const loopback[] = {"127.0.0.1", "127.255.255.254", "::1",
+                                           "::ffff:127.0.0.1", "::ffff:127.1.2.3"};
+    static const char *const other[] = {"128.0.0.1", "126.255.255.255",  "10.0.0.1", "::",
+                                        "::2",       "::ffff:128.0.0.1", "fe80::1",  "::127.0.0.1"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        uint8_t a[16] = {0};
+        struct in_addr v4;
+        if (inet_pton(AF_INET, loopback[i], &v4) == 1) {
+            a[10] = a[11] = 0xff;
+            memcpy(a + 12, &v4, 4);
+        } else {
+            assert_int_equal(inet_pton(AF_INET6, loopback[i], a), 1);
+        }
+        if (!latch_outbound_address_loopback(a))
+            fail_msg("%s not counted as loopback", loopback[i]);
+    }
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        uint8_t a[16] = {0};
+        struct in_addr v4;
+        if (inet_pton(AF_INET, other[i], &v4) == 1) {
+            a[10] = a[11] = 0xff;
+            memcpy(a + 12, &v4, 4);
+        } else {
+            assert_int_equal(inet_pton(AF_INET6, other[i], a), 1);
+        }
+        if (latch_outbound_address_loopback(a))
+            fail_msg("%s counted as loopback", other[i]);
+    }
+}
+
+static bool url_ok(const char *url)
+{
+    struct latch_error err = {0};
+    return latch_outbound_url_check(url, &err) == LATCH_OK;
+}
+
+/* Webhook URLs, checked before they are stored: IP literals and localhost names against the
+ * policy, with the options of the node. */
+static void test_url_check(void **state)
+{
+    static const char *const refused[] = {
+        "https://127.0.0.1/hook",
+        "https://127.0.0.1:8443/hook",
+        "https://localhost/x",
+        "https://LOCALHOST:443/x",
+        "https://api.localhost/x",
+        "https://[::1]/x",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:7f00:1]/",
+        "https://[fe80::1%25eth0]/",
+        "https://169.254.169.254/",
+        "https://10.1.2.3/",
+        "https://192.168.0.10/",
+        "https://[fd00::1]/",
+        "https://224.0.0.251/",
+        "https://[ff02::1]/",
+        "https://0.0.0.0/",
+        "http://example.com/hook",
+        "https://",
+        "not a url",
+        "ftp://example.com/",
+    };
+    static const char *const allowed[] = {
+        "https://example.com/hook", "https://8.8.8.8/h", "https://[2606:4700:4700::1111]:8443/h",
+        "https://hooks.example.com:8443/a?b=c", "https://localhost.example.com/"};
+    struct latch_error err = {0};
+    (void)state;
+    assert_int_equal(latch_outbound_init(&(struct latch_outbound_options){0}, &err), LATCH_OK);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (url_ok(refused[i]))
+            fail_msg("%s accepted", refused[i]);
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        if (!url_ok(allowed[i]))
+            fail_msg("%s refused", allowed[i]);
+    assert_int_equal(latch_outbound_url_check("https://127.0.0.1/", &err), LATCH_FAIL);
+    assert_string_equal(err.code, LATCH_OUTBOUND_ERR_ADDRESS);
+    assert_int_equal(err.status, 400);
+    latch_outbound_shutdown();
+
+    /* The operator allows 127.0.0.0/8: loopback literals and localhost pass, others do not. */
+    struct latch_cidr net;
+    assert_int_equal(latch_config_parse_cidr("127.0.0.0/8", &net), LATCH_OK);
+    assert_int_equal(
+        latch_outbound_init(&(struct latch_outbound_options){.allow = &net, .nallow = 1}, &err),
+        LATCH_OK);
+    assert_true(url_ok("https://127.0.0.1:8443/hook"));
+    assert_true(url_ok("https://localhost/hook"));
+    assert_false(url_ok("https://[::1]/hook"));
+    assert_false(url_ok("https://10.0.0.1/hook"));
+    assert_false(url_ok("http://127.0.0.1/hook"));
+    latch_outbound_shutdown();
+
+    assert_int_equal(
+        latch_outbound_init(&(struct latch_outbound_options){.allow_private_all = true}, &err),
+        LATCH_OK);
+    assert_true(url_ok("https://[::1]/hook"));
+    assert_true(url_ok("https://10.0.0.1/hook"));
+    latch_outbound_shutdown();
+}
+
 /* A name mapped elsewhere is not allowed by the mapping: only the connect-host is. */
 static void test_private_address_refused_unless_allowed(void **state)
 {
@@ -941,6 +1044,8 @@ int main(void)
         cmocka_unit_test_teardown(test_redirect_not_followed, outbound_down),
         cmocka_unit_test_teardown(test_proxy_variables_honoured, outbound_down),
         cmocka_unit_test(test_address_policy),
+        cmocka_unit_test(test_loopback_classifier),
+        cmocka_unit_test(test_url_check),
         cmocka_unit_test_teardown(test_private_address_refused_unless_allowed, outbound_down),
         cmocka_unit_test_teardown(test_worker_threads, outbound_down),
         cmocka_unit_test_teardown(test_init_rejects_bad_options, outbound_down),
