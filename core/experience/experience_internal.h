@@ -146,6 +146,23 @@ latch_rc latch_xp_pages_register(struct latch_server *srv) LATCH_MUST_CHECK;
 latch_rc latch_xp_social_register(struct latch_server *srv) LATCH_MUST_CHECK; /* social.c */
 /* verification_code.c */
 latch_rc latch_xp_code_register(struct latch_server *srv) LATCH_MUST_CHECK;
+/* console.c: the admin console's page and its one-time password links. */
+latch_rc latch_xp_console_register(struct latch_server *srv) LATCH_MUST_CHECK;
+
+/* ---- pages.c: filling a page template ---- */
+
+struct latch_ui_asset;
+struct latch_xp_placeholder {
+    const char *name; /* "{{ui}}" */
+    const char *value;
+};
+
+/* Fills the template's placeholders (any NULL value: out of memory) and answers 200 with the
+ * page and the headers every page carries: page_csp as its Content-Security-Policy, no
+ * referrer, no framing, no caching, and its language. Loop thread. */
+void latch_xp_respond_page(struct latch_request *req, const struct latch_ui_asset *tpl,
+                           const struct latch_xp_placeholder *ph, int nph, const char *page_csp,
+                           const char *locale);
 
 /* ---- verification_code.c: the sign-in experience fields of codes ---- */
 
