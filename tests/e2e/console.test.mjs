@@ -1,0 +1,337 @@
+// End-to-end tests of the admin console (issue 13) in headless Chromium against a real latchd and
+// PostgreSQL: `latchctl admin create` prints a one-time link, the administrator sets a password
+// through it and signs in through the tenant's own OIDC (authorization code + PKCE with the
+// reserved application admin-console), then sets everything up through the console alone:
+// a Traditional application whose secret is shown once, an API resource with a permission, a
+// role holding it, a user holding the role, an organization with that user as a member. Also: a
+// non-administrator is refused, an administrator of one tenant gets nothing in another, the
+// link works once and expires, the console's reserved rows cannot be deleted through the API,
+// tokens stay out of web storage, sign-out ends the session, Spanish renders, and axe-core finds
+// no serious or critical accessibility violation on any page.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AxeBuilder } from '@axe-core/playwright';
+import { adminQuery, ctlEnv, http, latchctl, startLatchd } from './lib/harness.mjs';
+import { expectErrorShown, fillAndSubmit, launchBrowser, newPage } from './lib/browser.mjs';
+import { TenantCtx, expectStatus, uniq, uniqPassword, uniqUsername } from './lib/oidc.mjs';
+
+/** Runs axe-core on the page; fails on any serious or critical violation. */
+async function axe(page, what) {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [],
+    `${what}: axe-core violations`);
+}
+
+/** latchctl admin create; resolves the link it printed. */
+async function adminLink(srv, tenant, who) {
+  const r = await latchctl(['admin', 'create', '--tenant', tenant, ...who], ctlEnv(srv));
+  assert.equal(r.code, 0, `latchctl admin create: ${r.stderr}`);
+  const link = r.stdout.match(/https?:\/\/\S+\/console\/set-password#token=[A-Za-z0-9_-]+/)?.[0];
+  assert.ok(link, `a link in ${r.stdout}`);
+  return link;
+}
+
+/** Sets the password through the link on page; ends on the "password set" notice. */
+async function setPasswordThroughLink(page, link, password) {
+  await page.goto(link);
+  await page.getByLabel('New password', { exact: true }).fill(password);
+  await page.getByLabel('New password again').fill(password);
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await page.getByText('Your password is set').waitFor();
+}
+
+/** Signs in on the hosted page the console sent the browser to; waits for the console. */
+async function signInToConsole(page, username, password) {
+  await page.locator('input#identifier').waitFor({ state: 'visible' });
+  await fillAndSubmit(page, username, password);
+}
+
+describe('admin console', () => {
+  let srv;
+  let browser;
+  let ctx;
+  let endpoint;
+  const admin = { username: uniqUsername('admin'), password: uniqPassword() };
+  const person = { username: uniqUsername('member'), password: uniqPassword() };
+  let adminPage;
+
+  before(async () => {
+    srv = await startLatchd();
+    browser = await launchBrowser();
+    ctx = await TenantCtx.create(srv, 'console');
+    endpoint = ctx.endpoint;
+  });
+  after(async () => {
+    await browser?.close();
+    if (srv) assert.equal((await srv.stop()).code, 0);
+  });
+
+  it('serves the console with a strict CSP that forbids framing', async () => {
+    const res = await http(`${ctx.base}/console`);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy');
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const html = await res.text();
+    assert.doesNotMatch(html, /<script>(?!<)/, 'no inline script');
+    assert.match(html, new RegExp(`data-endpoint="${endpoint.replace(/[.]/g, '\\.')}"`));
+    // The UI library comes from this server, not from a CDN.
+    for (const f of ['preact.js', 'preact-hooks.js', 'htm.js', 'console.js']) {
+      const a = await http(`${srv.url}/ui/${f}`);
+      assert.equal(a.status, 200, f);
+      assert.match(a.headers.get('content-type'), /javascript/);
+    }
+    assert.equal((await http(`${srv.url}/ui/console.html`)).status, 404, 'the template is not an asset');
+  });
+
+  it('an administrator created with latchctl sets a password through the one-time link and signs in', async () => {
+    const link = await adminLink(srv, ctx.id, ['--username', admin.username]);
+    const { page } = await newPage(browser);
+    adminPage = page;
+    await page.goto(link);
+    await axe(page, 'set-password page');
+    await setPasswordThroughLink(page, link, admin.password);
+    assert.doesNotMatch(page.url(), /token=/, 'the spent token leaves the address bar');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInToConsole(page, admin.username, admin.password);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, new URL(`${endpoint}/console`).pathname);
+    await page.locator('.counts').waitFor();
+    await axe(page, 'dashboard');
+    // The tokens live in memory only.
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    assert.doesNotMatch(stored, /eyJ/, 'no JWT in web storage');
+
+    // The link worked once.
+    const token = new URL(link).hash.replace('#token=', '');
+    const again = await http(`${ctx.base}/console/password`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, password: uniqPassword() }),
+    });
+    assert.equal(again.status, 400);
+    assert.equal((await again.json()).code, 'console.link_invalid');
+  });
+
+  it('an expired link and a weak password are refused', async () => {
+    const link = await adminLink(srv, ctx.id, ['--email', `${uniq('late')}@example.com`]);
+    const token = new URL(link).hash.replace('#token=', '');
+    const post = (password) => http(`${ctx.base}/console/password`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, password }),
+    });
+    const weak = await post('aaa');
+    assert.equal(weak.status, 422);
+    assert.match((await weak.json()).code, /^password_rejected\./);
+    await adminQuery("UPDATE password_links SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND used_at IS NULL", [ctx.id]);
+    const late = await post(uniqPassword());
+    assert.equal(late.status, 400);
+    assert.equal((await late.json()).code, 'console.link_invalid');
+  });
+
+  it('the Get started page gives the tenant endpoints and client snippets', async () => {
+    const page = adminPage;
+    await page.getByRole('link', { name: 'Get started' }).click();
+    await page.getByRole('heading', { name: 'Get started' }).waitFor();
+    const text = await page.locator('main').innerText();
+    assert.ok(text.includes(`${endpoint}/oidc/.well-known/openid-configuration`));
+    assert.ok(text.includes("from 'next-auth/providers/logto'"));
+    assert.ok(text.includes(`issuer: '${endpoint}/oidc'`));
+    assert.ok(text.includes('grant_type=client_credentials'));
+    await axe(page, 'get started');
+  });
+
+  let appId;
+  it('creates a Traditional application, shows its secret once and edits its URIs', async () => {
+    const page = adminPage;
+    const name = uniq('web');
+    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
+    await axe(page, 'applications');
+    await page.getByLabel('Name *').fill(name);
+    await page.getByLabel('Type').selectOption('Traditional');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const secret = (await page.getByTestId('new-secret').innerText()).trim();
+    assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+    const [row] = await adminQuery(
+      'SELECT a.id, s.secret_hint FROM applications a JOIN application_secrets s ON s.tenant_id = a.tenant_id AND s.application_id = a.id WHERE a.tenant_id = $1 AND a.name = $2',
+      [ctx.id, name]);
+    assert.equal(row.secret_hint, secret.slice(0, 4));
+    appId = row.id;
+    await page.getByRole('link', { name: 'Open' }).click();
+    await page.getByRole('heading', { name }).waitFor();
+    assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
+    await page.getByLabel('Redirect URIs').fill('http://localhost:3000/api/auth/callback/logto');
+    await page.getByLabel('CORS allowed origins').fill('http://localhost:3000');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    const [app] = await adminQuery('SELECT oidc_client_metadata, custom_client_metadata FROM applications WHERE tenant_id = $1 AND id = $2', [ctx.id, appId]);
+    assert.deepEqual(app.oidc_client_metadata.redirectUris, ['http://localhost:3000/api/auth/callback/logto']);
+    assert.deepEqual(app.custom_client_metadata.corsAllowedOrigins, ['http://localhost:3000']);
+    // An invalid URI: the API's message is shown.
+    await page.getByLabel('Redirect URIs').fill('javascript:alert(1)');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('form .error[role=alert]').waitFor();
+    assert.match(await page.locator('form .error[role=alert]').innerText(), /redirectUris/);
+    await axe(page, 'application detail');
+  });
+
+  const indicator = `https://api.example.com/${uniq('orders')}`;
+  const roleName = uniq('Order reader');
+  it('creates an API resource with a permission and a role holding it', async () => {
+    const page = adminPage;
+    await page.getByRole('link', { name: 'API resources' }).click();
+    await page.getByRole('heading', { name: 'API resources', level: 1 }).waitFor();
+    await page.getByLabel('Name *').fill('Orders');
+    await page.getByLabel('API identifier (resource indicator) *').fill(indicator);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('heading', { name: 'Orders', level: 1 }).waitFor();
+    await page.getByLabel('Permission name *').fill('read:orders');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('cell', { name: 'read:orders' }).waitFor();
+    await axe(page, 'resource detail');
+
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('heading', { name: 'Roles', level: 1 }).waitFor();
+    await axe(page, 'roles');
+    await page.getByLabel('Name *').fill(roleName);
+    await page.getByLabel('Description *').fill('Reads orders');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('heading', { name: roleName, level: 1 }).waitFor();
+    await page.getByLabel('Permission', { exact: true }).selectOption({ label: 'Orders: read:orders' });
+    await page.getByRole('button', { name: 'Add the permission' }).click();
+    await page.getByRole('cell', { name: 'read:orders' }).waitFor();
+    await axe(page, 'role detail');
+    const rows = await adminQuery(
+      'SELECT s.name FROM roles r JOIN roles_scopes rs ON rs.tenant_id = r.tenant_id AND rs.role_id = r.id JOIN scopes s ON s.tenant_id = rs.tenant_id AND s.id = rs.scope_id WHERE r.tenant_id = $1 AND r.name = $2',
+      [ctx.id, roleName]);
+    assert.deepEqual(rows.map((r) => r.name), ['read:orders']);
+  });
+
+  let userId;
+  it('creates a user and gives them the role', async () => {
+    const page = adminPage;
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await axe(page, 'users');
+    await page.getByLabel('Username').fill(person.username);
+    await page.getByLabel('Password (optional)').fill(person.password);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('heading', { name: person.username, level: 1 }).waitFor();
+    userId = new URL(page.url()).pathname.split('/').pop();
+    await page.getByLabel('Roles', { exact: true }).selectOption({ label: roleName });
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('link', { name: roleName }).waitFor();
+    await axe(page, 'user detail');
+    const rows = await adminQuery('SELECT r.name FROM users_roles ur JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id WHERE ur.tenant_id = $1 AND ur.user_id = $2', [ctx.id, userId]);
+    assert.deepEqual(rows.map((r) => r.name), [roleName]);
+    // Search finds the user.
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByLabel('Search users').fill(person.username);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('link', { name: person.username }).waitFor();
+  });
+
+  it('creates an organization with that user as a member', async () => {
+    const page = adminPage;
+    const name = uniq('Acme');
+    await page.getByRole('link', { name: 'Organizations' }).click();
+    await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
+    await axe(page, 'organizations');
+    await page.getByLabel('Name *').fill(name);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('heading', { name, level: 1 }).waitFor();
+    await page.getByLabel('Users: Search').fill(person.username);
+    await page.getByLabel('Users', { exact: true }).selectOption({ label: person.username });
+    await page.getByRole('button', { name: 'Add as member' }).click();
+    await page.getByRole('link', { name: person.username }).waitFor();
+    await axe(page, 'organization detail');
+    const rows = await adminQuery('SELECT ou.user_id FROM organizations o JOIN organization_user_relations ou ON ou.tenant_id = o.tenant_id AND ou.organization_id = o.id WHERE o.tenant_id = $1 AND o.name = $2', [ctx.id, name]);
+    assert.deepEqual(rows.map((r) => r.user_id), [userId]);
+  });
+
+  it('asks before deleting, and deletes', async () => {
+    const page = adminPage;
+    await page.goto(`${endpoint}/console/applications/${appId}`);
+    await signInIfAsked(page);
+    await page.getByRole('button', { name: 'Delete application' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await axe(page, 'confirmation dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await adminQuery('SELECT 1 FROM applications WHERE tenant_id = $1 AND id = $2', [ctx.id, appId])).length, 1, 'Escape cancels');
+    await page.getByRole('button', { name: 'Delete application' }).click();
+    await dialog.getByRole('button', { name: 'Delete application' }).click();
+    await page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
+    assert.equal((await adminQuery('SELECT 1 FROM applications WHERE tenant_id = $1 AND id = $2', [ctx.id, appId])).length, 0);
+  });
+
+  it('the console application and the administrators role cannot be deleted through the API', async () => {
+    const api = await ctx.api();
+    const delApp = await api.del('/applications/admin-console');
+    assert.equal(delApp.status, 403);
+    assert.equal((await delApp.json()).code, 'application.reserved');
+    const patch = await api.patch('/applications/admin-console', { oidcClientMetadata: { redirectUris: ['https://evil.example/cb'] } });
+    assert.equal(patch.status, 403);
+    const delRole = await api.del('/roles/console-admin');
+    assert.equal(delRole.status, 403);
+    const delScope = await api.del('/roles/console-admin/scopes/management-api-all');
+    assert.equal(delScope.status, 403);
+    expectStatus(await api.patch('/applications/admin-console', { description: 'ours' }), 200, 'renaming is fine');
+  });
+
+  it('a non-administrator sees "No access" and no data', async () => {
+    const { page, close } = await newPage(browser);
+    const apiCalls = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname.includes('/api/')) apiCalls.push(r.url()); });
+    await page.goto(`${endpoint}/console`);
+    await signInToConsole(page, person.username, person.password);
+    await page.getByRole('heading', { name: 'No access' }).waitFor();
+    assert.deepEqual(apiCalls.filter((u) => !u.includes('/api/experience')), [], 'no Management API call');
+    await axe(page, 'no access');
+    await close();
+  });
+
+  it('an administrator of one tenant gets nothing in another', async () => {
+    const other = await TenantCtx.create(srv, 'console-b');
+    const { page, close } = await newPage(browser);
+    await page.goto(`${other.endpoint}/console`);
+    await page.locator('input#identifier').waitFor({ state: 'visible' });
+    await fillAndSubmit(page, admin.username, admin.password);
+    await expectErrorShown(page, 'tenant A credentials at tenant B');
+    assert.ok(!new URL(page.url()).pathname.includes('/console'), 'still on the sign-in page');
+    await close();
+  });
+
+  it('renders in Spanish', async () => {
+    const { page, close } = await newPage(browser, { locale: 'es-ES' });
+    await page.goto(`${endpoint}/console/users`);
+    await signInToConsole(page, admin.username, admin.password);
+    await page.getByRole('heading', { name: 'Usuarios', level: 1 }).waitFor();
+    assert.equal(await page.getAttribute('html', 'lang'), 'es');
+    await page.getByRole('link', { name: 'Aplicaciones' }).waitFor();
+    await axe(page, 'users (es)');
+    await page.getByRole('link', { name: 'Primeros pasos' }).click();
+    await page.getByRole('heading', { name: 'Primeros pasos', level: 1 }).waitFor();
+    await close();
+  });
+
+  it('signs out through the end-session endpoint', async () => {
+    const page = adminPage;
+    await page.goto(`${endpoint}/console`);
+    await signInIfAsked(page);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // Ends at the console, which sends a signed-out browser to the sign-in page.
+    await page.locator('input#identifier').waitFor({ state: 'visible', timeout: 30000 });
+  });
+
+  /** A reload keeps no token: the console signs in again, silently while the session lasts. */
+  async function signInIfAsked(page) {
+    await Promise.race([
+      page.locator('nav.side').waitFor(),
+      page.locator('input#identifier').waitFor().then(() => signInToConsole(page, admin.username, admin.password)),
+    ]);
+    await page.locator('nav.side').waitFor();
+  }
+});
