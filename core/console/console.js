@@ -181,7 +181,7 @@ let fieldIds = 0;
 function Field({ label, value, onInput, type = 'text', required, hint, ...rest }) {
   const id = useRef(`f${++fieldIds}`).current;
   return html`<div>
-    <label for=${id}>${label}${required ? ' *' : ''}</label>
+    <label for=${id}>${label}</label>
     ${type === 'textarea'
       ? html`<textarea id=${id} value=${value} onInput=${(e) => onInput(e.target.value)} aria-describedby=${hint ? `${id}-h` : undefined} ...${rest}></textarea>`
       : html`<input id=${id} type=${type} value=${value} required=${required} onInput=${(e) => onInput(e.target.value)} aria-describedby=${hint ? `${id}-h` : undefined} ...${rest} />`}

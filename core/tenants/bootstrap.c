@@ -169,21 +169,23 @@ latch_rc latch_bootstrap_admin(const struct latch_config *cfg, const char *tenan
     snprintf(hours, sizeof(hours), "%d", valid_hours);
     /* An existing user with that username or email becomes an administrator (and gets a new
      * link): how an operator who lost a link, or wants a second administrator, gets one. */
-#define WHO "tenant_id = $1 AND (lower(username) = lower($2) OR lower(primary_email) = lower($3))"
+#define WHO                                                                                        \
+    "tenant_id = $1::text AND (lower(username) = lower($2::text)"                                  \
+    " OR lower(primary_email) = lower($3::text))"
     /* ...when exactly one user matches (not one by username and another by email). */
 #define ONE "(SELECT count(*) FROM users WHERE " WHO ") = 1"
     struct latch_admin_op ops[3] = {
         {.sql = "INSERT INTO users (tenant_id, id, username, primary_email)"
-                " SELECT $1, $4, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users WHERE " WHO ")",
+                " SELECT $1::text, $4::text, $2::text, $3::text WHERE NOT EXISTS (SELECT 1 FROM users WHERE " WHO ")",
          .nparams = 4,
          .params = {tenant_id, username, email, new_id}},
         {.sql = "INSERT INTO users_roles (tenant_id, user_id, role_id)"
-                " SELECT $1, id, 'console-admin' FROM users WHERE " WHO " AND " ONE
+                " SELECT $1::text, id, 'console-admin' FROM users WHERE " WHO " AND " ONE
                 " ON CONFLICT DO NOTHING",
          .nparams = 3,
          .params = {tenant_id, username, email}},
         {.sql = "INSERT INTO password_links (tenant_id, token_hash, user_id, expires_at)"
-                " SELECT $1, $4::bytea, id, now() + make_interval(hours => $5::int)"
+                " SELECT $1::text, $4::bytea, id, now() + make_interval(hours => $5::int)"
                 " FROM users WHERE " WHO " AND " ONE " RETURNING user_id",
          .nparams = 5,
          .params = {tenant_id, username, email, hash, hours}},

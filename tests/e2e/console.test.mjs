@@ -11,9 +11,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AxeBuilder } from '@axe-core/playwright';
-import { adminQuery, ctlEnv, http, latchctl, startLatchd } from './lib/harness.mjs';
+import { adminQuery as adminResult, ctlEnv, http, latchctl, startLatchd } from './lib/harness.mjs';
 import { expectErrorShown, fillAndSubmit, launchBrowser, newPage } from './lib/browser.mjs';
 import { TenantCtx, expectStatus, uniq, uniqPassword, uniqUsername } from './lib/oidc.mjs';
+
+/** The rows of one superuser query. */
+const adminQuery = async (sql, params) => (await adminResult(sql, params)).rows;
 
 /** Runs axe-core on the page; fails on any serious or critical violation. */
 async function axe(page, what) {
@@ -21,6 +24,13 @@ async function axe(page, what) {
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [],
     `${what}: axe-core violations`);
+}
+
+/** Reports the page's script errors and failed requests (what a failing wait does not say). */
+function watch(page) {
+  page.on('pageerror', (e) => console.log(`pageerror on ${page.url()}: ${e.message}`));
+  page.on('requestfailed', (r) => console.log(`requestfailed ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`console error on ${page.url()}: ${m.text()}`); });
 }
 
 /** latchctl admin create; resolves the link it printed. */
@@ -35,6 +45,9 @@ async function adminLink(srv, tenant, who) {
 /** Sets the password through the link on page; ends on the "password set" notice. */
 async function setPasswordThroughLink(page, link, password) {
   await page.goto(link);
+  await page.getByLabel('New password', { exact: true }).waitFor({ timeout: 5000 }).catch(async () => {
+    console.log(`DEBUG ${page.url()}: ${await page.content()}`);
+  });
   await page.getByLabel('New password', { exact: true }).fill(password);
   await page.getByLabel('New password again').fill(password);
   await page.getByRole('button', { name: 'Set password' }).click();
@@ -74,7 +87,7 @@ describe('admin console', () => {
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(csp, /script-src 'self'/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
-    const html = await res.text();
+    const html = res.text;
     assert.doesNotMatch(html, /<script>(?!<)/, 'no inline script');
     assert.match(html, new RegExp(`data-endpoint="${endpoint.replace(/[.]/g, '\\.')}"`));
     // The UI library comes from this server, not from a CDN.
@@ -89,6 +102,7 @@ describe('admin console', () => {
   it('an administrator created with latchctl sets a password through the one-time link and signs in', async () => {
     const link = await adminLink(srv, ctx.id, ['--username', admin.username]);
     const { page } = await newPage(browser);
+    watch(page);
     adminPage = page;
     await page.goto(link);
     await axe(page, 'set-password page');
@@ -111,7 +125,7 @@ describe('admin console', () => {
       body: JSON.stringify({ token, password: uniqPassword() }),
     });
     assert.equal(again.status, 400);
-    assert.equal((await again.json()).code, 'console.link_invalid');
+    assert.equal(again.json().code, 'console.link_invalid');
   });
 
   it('an expired link and a weak password are refused', async () => {
@@ -122,16 +136,16 @@ describe('admin console', () => {
     });
     const weak = await post('aaa');
     assert.equal(weak.status, 422);
-    assert.match((await weak.json()).code, /^password_rejected\./);
+    assert.match(weak.json().code, /^password_rejected\./);
     await adminQuery("UPDATE password_links SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND used_at IS NULL", [ctx.id]);
     const late = await post(uniqPassword());
     assert.equal(late.status, 400);
-    assert.equal((await late.json()).code, 'console.link_invalid');
+    assert.equal(late.json().code, 'console.link_invalid');
   });
 
   it('the Get started page gives the tenant endpoints and client snippets', async () => {
     const page = adminPage;
-    await page.getByRole('link', { name: 'Get started' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Get started' }).click();
     await page.getByRole('heading', { name: 'Get started' }).waitFor();
     const text = await page.locator('main').innerText();
     assert.ok(text.includes(`${endpoint}/oidc/.well-known/openid-configuration`));
@@ -145,10 +159,10 @@ describe('admin console', () => {
   it('creates a Traditional application, shows its secret once and edits its URIs', async () => {
     const page = adminPage;
     const name = uniq('web');
-    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Applications' }).click();
     await page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
     await axe(page, 'applications');
-    await page.getByLabel('Name *').fill(name);
+    await page.getByLabel('Name', { exact: true }).fill(name);
     await page.getByLabel('Type').selectOption('Traditional');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     const secret = (await page.getByTestId('new-secret').innerText()).trim();
@@ -161,7 +175,7 @@ describe('admin console', () => {
     await page.getByRole('link', { name: 'Open' }).click();
     await page.getByRole('heading', { name }).waitFor();
     assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
-    await page.getByLabel('Redirect URIs').fill('http://localhost:3000/api/auth/callback/logto');
+    await page.getByLabel('Redirect URIs', { exact: true }).fill('http://localhost:3000/api/auth/callback/logto');
     await page.getByLabel('CORS allowed origins').fill('http://localhost:3000');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved.').waitFor();
@@ -169,7 +183,7 @@ describe('admin console', () => {
     assert.deepEqual(app.oidc_client_metadata.redirectUris, ['http://localhost:3000/api/auth/callback/logto']);
     assert.deepEqual(app.custom_client_metadata.corsAllowedOrigins, ['http://localhost:3000']);
     // An invalid URI: the API's message is shown.
-    await page.getByLabel('Redirect URIs').fill('javascript:alert(1)');
+    await page.getByLabel('Redirect URIs', { exact: true }).fill('javascript:alert(1)');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.locator('form .error[role=alert]').waitFor();
     assert.match(await page.locator('form .error[role=alert]').innerText(), /redirectUris/);
@@ -180,22 +194,22 @@ describe('admin console', () => {
   const roleName = uniq('Order reader');
   it('creates an API resource with a permission and a role holding it', async () => {
     const page = adminPage;
-    await page.getByRole('link', { name: 'API resources' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'API resources' }).click();
     await page.getByRole('heading', { name: 'API resources', level: 1 }).waitFor();
-    await page.getByLabel('Name *').fill('Orders');
-    await page.getByLabel('API identifier (resource indicator) *').fill(indicator);
+    await page.getByLabel('Name', { exact: true }).fill('Orders');
+    await page.getByLabel('API identifier (resource indicator)').fill(indicator);
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.getByRole('heading', { name: 'Orders', level: 1 }).waitFor();
-    await page.getByLabel('Permission name *').fill('read:orders');
+    await page.getByLabel('Permission name').fill('read:orders');
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     await page.getByRole('cell', { name: 'read:orders' }).waitFor();
     await axe(page, 'resource detail');
 
-    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Roles' }).click();
     await page.getByRole('heading', { name: 'Roles', level: 1 }).waitFor();
     await axe(page, 'roles');
-    await page.getByLabel('Name *').fill(roleName);
-    await page.getByLabel('Description *').fill('Reads orders');
+    await page.getByLabel('Name', { exact: true }).fill(roleName);
+    await page.getByLabel('Description', { exact: true }).fill('Reads orders');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.getByRole('heading', { name: roleName, level: 1 }).waitFor();
     await page.getByLabel('Permission', { exact: true }).selectOption({ label: 'Orders: read:orders' });
@@ -211,10 +225,10 @@ describe('admin console', () => {
   let userId;
   it('creates a user and gives them the role', async () => {
     const page = adminPage;
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
     await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
     await axe(page, 'users');
-    await page.getByLabel('Username').fill(person.username);
+    await page.getByLabel('Username', { exact: true }).fill(person.username);
     await page.getByLabel('Password (optional)').fill(person.password);
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.getByRole('heading', { name: person.username, level: 1 }).waitFor();
@@ -226,7 +240,7 @@ describe('admin console', () => {
     const rows = await adminQuery('SELECT r.name FROM users_roles ur JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id WHERE ur.tenant_id = $1 AND ur.user_id = $2', [ctx.id, userId]);
     assert.deepEqual(rows.map((r) => r.name), [roleName]);
     // Search finds the user.
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
     await page.getByLabel('Search users').fill(person.username);
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByRole('link', { name: person.username }).waitFor();
@@ -235,10 +249,10 @@ describe('admin console', () => {
   it('creates an organization with that user as a member', async () => {
     const page = adminPage;
     const name = uniq('Acme');
-    await page.getByRole('link', { name: 'Organizations' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Organizations' }).click();
     await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
     await axe(page, 'organizations');
-    await page.getByLabel('Name *').fill(name);
+    await page.getByLabel('Name', { exact: true }).fill(name);
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.getByRole('heading', { name, level: 1 }).waitFor();
     await page.getByLabel('Users: Search').fill(person.username);
@@ -271,7 +285,7 @@ describe('admin console', () => {
     const api = await ctx.api();
     const delApp = await api.del('/applications/admin-console');
     assert.equal(delApp.status, 403);
-    assert.equal((await delApp.json()).code, 'application.reserved');
+    assert.equal(delApp.json().code, 'application.reserved');
     const patch = await api.patch('/applications/admin-console', { oidcClientMetadata: { redirectUris: ['https://evil.example/cb'] } });
     assert.equal(patch.status, 403);
     const delRole = await api.del('/roles/console-admin');
@@ -283,6 +297,7 @@ describe('admin console', () => {
 
   it('a non-administrator sees "No access" and no data', async () => {
     const { page, close } = await newPage(browser);
+    watch(page);
     const apiCalls = [];
     page.on('request', (r) => { if (new URL(r.url()).pathname.includes('/api/')) apiCalls.push(r.url()); });
     await page.goto(`${endpoint}/console`);
@@ -294,25 +309,26 @@ describe('admin console', () => {
   });
 
   it('an administrator of one tenant gets nothing in another', async () => {
-    const other = await TenantCtx.create(srv, 'console-b');
+    const other = await TenantCtx.create(srv, 'other');
     const { page, close } = await newPage(browser);
     await page.goto(`${other.endpoint}/console`);
     await page.locator('input#identifier').waitFor({ state: 'visible' });
     await fillAndSubmit(page, admin.username, admin.password);
     await expectErrorShown(page, 'tenant A credentials at tenant B');
-    assert.ok(!new URL(page.url()).pathname.includes('/console'), 'still on the sign-in page');
+    assert.ok(new URL(page.url()).pathname.endsWith('/sign-in'), 'still on the sign-in page');
     await close();
   });
 
   it('renders in Spanish', async () => {
     const { page, close } = await newPage(browser, { locale: 'es-ES' });
+    watch(page);
     await page.goto(`${endpoint}/console/users`);
     await signInToConsole(page, admin.username, admin.password);
     await page.getByRole('heading', { name: 'Usuarios', level: 1 }).waitFor();
     assert.equal(await page.getAttribute('html', 'lang'), 'es');
-    await page.getByRole('link', { name: 'Aplicaciones' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Aplicaciones' }).waitFor();
     await axe(page, 'users (es)');
-    await page.getByRole('link', { name: 'Primeros pasos' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Primeros pasos' }).click();
     await page.getByRole('heading', { name: 'Primeros pasos', level: 1 }).waitFor();
     await close();
   });
