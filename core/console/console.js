@@ -815,6 +815,184 @@ function OrganizationDetail({ id }) {
     </div>`;
 }
 
+
+// ---- connectors: the factories this node loaded, the tenant's connectors, forms from schemas ----
+
+const MASK = '********';
+const i18n = (text) => (text && typeof text === 'object' ? text[lang] ?? text.en ?? '' : text ?? '');
+
+// The form of a factory's formItems; confidential values never come back (the API answers the
+// mask): an empty confidential field keeps the stored value.
+function ConfigForm({ items, config, setConfig, editing }) {
+  const set = (k) => (v) => setConfig({ ...config, [k]: v });
+  return items.map((it) => {
+    const label = `${it.label || it.key}${it.required ? '' : ` (${t('optional')})`}`;
+    const hint = [it.description, it.isConfidential && editing ? t('conn.keepSecret') : null].filter(Boolean).join(' ');
+    if (it.type === 'Switch') {
+      const id = `cfg-${it.key}`;
+      return html`<div class="row"><input id=${id} type="checkbox" checked=${config[it.key] === true}
+        onChange=${(e) => set(it.key)(e.target.checked)} /><label class="check" for=${id}>${label}</label></div>`;
+    }
+    const type = it.isConfidential ? 'password' : it.type === 'Number' ? 'number' : it.type === 'MultilineText' || it.type === 'Json' ? 'textarea' : 'text';
+    return html`<${Field} label=${label} type=${type} hint=${hint || undefined} value=${config[it.key] ?? ''}
+      onInput=${set(it.key)} required=${it.required && !(editing && it.isConfidential)} autocomplete="off" />`;
+  });
+}
+
+// What the form holds, as the API takes it (numbers, JSON, the mask for an untouched secret).
+function configBody(items, config, editing) {
+  const out = {};
+  for (const it of items) {
+    let v = config[it.key];
+    if (it.isConfidential && editing && (v === undefined || v === '')) v = MASK;
+    if (v === undefined || v === '') continue;
+    if (it.type === 'Number') v = Number(v);
+    if (it.type === 'Json' && typeof v === 'string') {
+      try { v = JSON.parse(v); } catch { throw new Error(`${it.label || it.key}: ${t('users.badJson')}`); }
+    }
+    out[it.key] = v;
+  }
+  return out;
+}
+
+function formDefaults(items, stored = {}) {
+  const c = {};
+  for (const it of items) {
+    let v = stored[it.key] ?? it.defaultValue;
+    if (it.isConfidential) v = ''; // never shown back
+    if (it.type === 'Json' && v !== undefined && typeof v !== 'string') v = JSON.stringify(v, null, 2);
+    if (v !== undefined) c[it.key] = v;
+  }
+  return c;
+}
+
+function Connectors() {
+  const factories = useList('/connector-factories', { paged: false });
+  const list = useList('/connectors', { paged: false });
+  const [factoryId, setFactoryId] = useState('');
+  const factory = factories.rows.find((f) => f.id === factoryId) ?? factories.rows[0];
+  const [config, setConfig] = useState({});
+  useEffect(() => setConfig(factory ? formDefaults(factory.formItems) : {}), [factory?.id]);
+  const create = useSubmit(async () => {
+    const { data } = await api('POST', '/connectors', { connectorId: factory.id, config: configBody(factory.formItems, config, false) });
+    navigate(`${HOME}/connectors/${data.id}`);
+  });
+  return html`<h1>${t('nav.connectors')}</h1>
+    <h2>${t('conn.factories')}</h2>
+    <p class="muted">${t('conn.factoriesHint')}</p>
+    <${Table} list=${factories} caption=${t('conn.factories')} columns=${[
+      [t('name'), (f) => i18n(f.name)],
+      ['ID', (f) => html`<code>${f.id}</code>`],
+      [t('type'), (f) => f.type],
+      [t('conn.version'), (f) => f.version],
+      ['ABI', (f) => f.abiVersion],
+      ['SHA-256', (f) => html`<code class="hash">${f.sha256}</code>`],
+    ]} />
+    <h2>${t('conn.ofTenant')}</h2>
+    <${Table} list=${list} caption=${t('conn.ofTenant')} columns=${[
+      [t('name'), (c) => html`<${Link} to=${`${HOME}/connectors/${c.id}`}>${i18n(c.name)}</${Link}>`],
+      [t('conn.factory'), (c) => html`<code>${c.connectorId}</code>`],
+      [t('type'), (c) => c.type],
+    ]} />
+    ${factory && html`<form class="card" onSubmit=${create.run} aria-labelledby="new-conn">
+      <h2 id="new-conn">${t('conn.create')}</h2>
+      <${Select} label=${t('conn.factory')} value=${factory.id} onChange=${setFactoryId}
+        options=${factories.rows.map((f) => [f.id, `${i18n(f.name)} (${f.id} ${f.version})`])} />
+      <${ConfigForm} items=${factory.formItems} config=${config} setConfig=${setConfig} editing=${false} />
+      <${ErrorBox} error=${create.error} />
+      <div class="row"><button type="submit" disabled=${create.busy}>${t('create')}</button></div>
+    </form>`}`;
+}
+
+function ConnectorDetail({ id }) {
+  const eid = encodeURIComponent(id);
+  const [conn, setConn] = useState(null);
+  const [config, setConfig] = useState({});
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [targets, setTargets] = useState(null);
+  useEffect(() => {
+    api('GET', `/connectors/${eid}`).then(({ data }) => {
+      setConn(data);
+      setConfig(formDefaults(data.formItems ?? [], data.config ?? {}));
+    }).catch((e) => setError(errorText(e)));
+    api('GET', '/sign-in-exp').then(({ data }) => setTargets(data.socialSignInConnectorTargets ?? [])).catch(() => {});
+  }, [id]);
+  const save = useSubmit(async () => {
+    await api('PATCH', `/connectors/${eid}`, { config: configBody(conn.formItems ?? [], config, true) });
+    setNotice(t('saved'));
+  });
+  const enabled = conn && targets && targets.includes(conn.target);
+  const toggle = useSubmit(async () => {
+    const next = enabled ? targets.filter((x) => x !== conn.target) : [...targets, conn.target];
+    const { data } = await api('PATCH', '/sign-in-exp', { socialSignInConnectorTargets: next });
+    setTargets(data.socialSignInConnectorTargets ?? next);
+    setNotice(t('saved'));
+  });
+  if (error) return html`<h1>${t('nav.connectors')}</h1><${ErrorBox} error=${error} />`;
+  if (!conn) return html`<${Loading} />`;
+  return html`<h1>${i18n(conn.name)}</h1>
+    <p><${Link} to=${`${HOME}/connectors`}>← ${t('nav.connectors')}</${Link}></p>
+    <${Notice} text=${notice} />
+    <div class="card"><dl>
+      <dt>ID</dt><dd><code>${conn.id}</code></dd>
+      <dt>${t('conn.factory')}</dt><dd><code>${conn.connectorId}</code></dd>
+      <dt>${t('type')}</dt><dd>${conn.type}</dd>
+      ${conn.type === 'Social' && html`<dt>${t('conn.callback')}</dt><dd><code>${ENDPOINT}/callback/${conn.id}</code></dd>`}
+    </dl></div>
+    ${conn.type === 'Social' && targets && html`<div class="card">
+      <h2>${t('conn.signInPage')}</h2>
+      <p>${enabled ? t('conn.shown') : t('conn.hidden')}</p>
+      <${ErrorBox} error=${toggle.error} />
+      <button onClick=${toggle.run} disabled=${toggle.busy}>${enabled ? t('conn.hide') : t('conn.show')}</button>
+    </div>`}
+    <form class="card" onSubmit=${save.run} aria-labelledby="cfg">
+      <h2 id="cfg">${t('conn.config')}</h2>
+      <${ConfigForm} items=${conn.formItems ?? []} config=${config} setConfig=${setConfig} editing=${true} />
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('conn.delete')} question=${t('conn.deleteQuestion', { name: i18n(conn.name) })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/connectors/${eid}`); navigate(`${HOME}/connectors`); }} />
+    </div>`;
+}
+
+// ---- signing keys ----
+
+function SigningKeys() {
+  const [keys, setKeys] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [alg, setAlg] = useState('EC');
+  const [grace, setGrace] = useState('86400');
+  const load = () => api('GET', '/configs/oidc/private-keys').then(({ data }) => setKeys(data)).catch((e) => setError(errorText(e)));
+  useEffect(() => { load(); }, []);
+  const rotate = async () => {
+    setError(null);
+    const { data } = await api('POST', '/configs/oidc/private-keys/rotate', { signingKeyAlgorithm: alg, gracePeriod: Number(grace) });
+    setKeys(data);
+    setNotice(t('keys.rotated'));
+  };
+  return html`<h1>${t('nav.keys')}</h1>
+    <${Notice} text=${notice} />
+    <${ErrorBox} error=${error} />
+    ${!keys && !error && html`<${Loading} />`}
+    ${keys && html`<table>
+      <caption class="muted">${t('nav.keys')} (${keys.length})</caption>
+      <thead><tr><th scope="col">${t('keys.state')}</th><th scope="col">ID (kid)</th><th scope="col">${t('keys.algorithm')}</th><th scope="col">${t('created')}</th><th scope="col">${t('keys.expires')}</th></tr></thead>
+      <tbody>${['current', 'next', 'previous'].flatMap((st) => keys.filter((k) => k.state === st)).map((k) => html`<tr>
+        <td>${t(`keys.${k.state}`)}</td><td><code>${k.id}</code></td><td>${k.signingKeyAlgorithm}</td><td>${when(k.createdAt)}</td><td>${when(k.expiresAt)}</td></tr>`)}</tbody>
+    </table>`}
+    <div class="card">
+      <h2>${t('keys.rotate')}</h2>
+      <p>${t('keys.rotateHint')}</p>
+      <${Select} label=${t('keys.algorithm')} value=${alg} onChange=${setAlg} options=${[['EC', 'EC P-384 (ES384)'], ['EC-P256', 'EC P-256 (ES256)'], ['RSA', 'RSA (RS256)'], ['Ed25519', 'Ed25519 (EdDSA)']]} />
+      <${Field} label=${t('keys.grace')} type="number" value=${grace} onInput=${setGrace} min="0" max="2592000" />
+      <div class="row"><${DangerButton} label=${t('keys.rotate')} question=${t('keys.rotateQuestion')} fn=${rotate} onError=${setError} /></div>
+    </div>`;
+}
+
 // ---- the shell ----
 
 const PAGES = [
@@ -825,6 +1003,8 @@ const PAGES = [
   ['roles', 'roles', Roles, RoleDetail],
   ['users', 'users', Users, UserDetail],
   ['organizations', 'organizations', Organizations, OrganizationDetail],
+  ['connectors', 'connectors', Connectors, ConnectorDetail],
+  ['signing-keys', 'keys', SigningKeys, null],
 ];
 
 function LanguageSwitch({ onChange }) {
