@@ -12,8 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AxeBuilder } from '@axe-core/playwright';
 import { adminQuery as adminResult, ctlEnv, http, latchctl, startLatchd } from './lib/harness.mjs';
-import { expectErrorShown, fillAndSubmit, launchBrowser, newPage } from './lib/browser.mjs';
-import { TenantCtx, expectStatus, uniq, uniqPassword, uniqUsername } from './lib/oidc.mjs';
+import { expectErrorShown, fillAndSubmit, launchBrowser, newPage, signInOnPage, startCallbackServer } from './lib/browser.mjs';
+import { CALLBACK_PATH, REFERENCE_SCOPE, TenantCtx, expectStatus, scopeSet, uniq, uniqPassword, uniqUsername } from './lib/oidc.mjs';
+import * as client from 'openid-client';
+import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
 
 /** The rows of one superuser query. */
 const adminQuery = async (sql, params) => (await adminResult(sql, params)).rows;
@@ -68,15 +70,18 @@ describe('admin console', () => {
   const admin = { username: uniqUsername('admin'), password: uniqPassword() };
   const person = { username: uniqUsername('member'), password: uniqPassword() };
   let adminPage;
+  let rp;
 
   before(async () => {
     srv = await startLatchd();
     browser = await launchBrowser();
+    rp = await startCallbackServer();
     ctx = await TenantCtx.create(srv, 'console');
     endpoint = ctx.endpoint;
   });
   after(async () => {
     await browser?.close();
+    await rp?.close();
     if (srv) assert.equal((await srv.stop()).code, 0);
   });
 
@@ -262,6 +267,90 @@ describe('admin console', () => {
     await axe(page, 'organization detail');
     const rows = await adminQuery('SELECT ou.user_id FROM organizations o JOIN organization_user_relations ou ON ou.tenant_id = o.tenant_id AND ou.organization_id = o.id WHERE o.tenant_id = $1 AND o.name = $2', [ctx.id, name]);
     assert.deepEqual(rows.map((r) => r.user_id), [userId]);
+  });
+
+
+  it('configures a Hugging Face connector from its schema and shows it on the sign-in page', async () => {
+    const page = adminPage;
+    const hfSecret = `hf-secret-${uniq('s')}`;
+    await page.getByRole('navigation').getByRole('link', { name: 'Connectors' }).click();
+    await page.getByRole('heading', { name: 'Connectors', level: 1 }).waitFor();
+    // The factory as loaded: version, ABI version and SHA-256 from the Management API.
+    const factory = expectStatus(await (await ctx.api()).get('/connector-factories/huggingface-universal'), 200, 'factory');
+    const row = page.getByRole('row').filter({ hasText: 'huggingface-universal' }).first();
+    await row.waitFor();
+    const rowText = await row.innerText();
+    assert.ok(rowText.includes(factory.sha256) && rowText.includes(factory.version) && rowText.includes(factory.abiVersion), rowText);
+    await axe(page, 'connectors');
+    await page.getByLabel('Factory').selectOption('huggingface-universal');
+    await page.getByLabel('Client ID', { exact: true }).fill('hf-client');
+    await page.getByLabel('Client Secret', { exact: true }).fill(hfSecret);
+    assert.equal(await page.getByLabel('Client Secret', { exact: true }).getAttribute('type'), 'password', 'masked');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('heading', { name: 'Configuration' }).waitFor();
+    assert.ok(!(await page.content()).includes(hfSecret), 'the secret is never shown back');
+    assert.equal(await page.getByLabel('Client Secret', { exact: true }).inputValue(), '');
+    await axe(page, 'connector detail');
+    // Saving without touching the secret keeps it.
+    await page.getByLabel('Client ID', { exact: true }).fill('hf-client-2');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    await page.getByRole('button', { name: 'Show on the sign-in page' }).click();
+    await page.getByRole('button', { name: 'Hide from the sign-in page' }).waitFor();
+    const [conn] = await adminQuery("SELECT id, config::text AS config FROM connectors WHERE tenant_id = $1 AND connector_id = 'huggingface-universal'", [ctx.id]);
+    assert.ok(!conn.config.includes(hfSecret), 'encrypted at rest');
+    const got = expectStatus(await (await ctx.api()).get(`/connectors/${conn.id}`), 200, 'connector');
+    assert.equal(got.config.clientId, 'hf-client-2');
+    assert.equal(got.config.clientSecret, '********');
+    const sie = expectStatus(await (await ctx.api()).get('/sign-in-exp'), 200, 'sign-in exp');
+    assert.deepEqual(sie.socialSignInConnectorTargets, ['huggingface']);
+  });
+
+  it('a client configured like the reference Auth.js app, set up in the console, signs the user in with the role\'s scopes', async () => {
+    const page = adminPage;
+    const name = uniq('reference');
+    await page.getByRole('navigation').getByRole('link', { name: 'Applications' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Type').selectOption('Traditional');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const secret = (await page.getByTestId('new-secret').innerText()).trim();
+    const id = (await page.locator('[role=status] code').first().innerText()).trim();
+    await page.getByRole('link', { name: 'Open' }).click();
+    const redirectUri = `${rp.origin}${CALLBACK_PATH}`;
+    await page.getByLabel('Redirect URIs', { exact: true }).fill(redirectUri);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+
+    const app = { id, secret, redirectUri };
+    const config = await webAppConfig(ctx, app);
+    const checks = await flowChecks();
+    const { page: userPage, close } = await newPage(browser);
+    await userPage.goto(authUrl(config, app, checks, { scope: `${REFERENCE_SCOPE} read:orders`, resource: indicator }));
+    await userPage.locator('#social-huggingface').waitFor(); // the connector enabled in the console
+    const landed = await signInOnPage(userPage, { username: person.username, password: person.password, redirectUri });
+    // The code exchanged for a token of the API resource (RFC 8707 §2.2, as Logto's SDKs do).
+    const tokens = await client.authorizationCodeGrant(config, new URL(landed), {
+      pkceCodeVerifier: checks.pkceCodeVerifier, expectedState: checks.state, expectedNonce: checks.nonce,
+    }, { resource: indicator });
+    assert.equal(tokens.claims().sub, userId);
+    const at = await ctx.verify(tokens.access_token, { audience: indicator });
+    assert.deepEqual(scopeSet(at.payload.scope), ['read:orders']);
+    await close();
+  });
+
+  it('shows the signing keys and rotates them after a confirmation', async () => {
+    const page = adminPage;
+    const before = (await (await ctx.api()).get('/configs/oidc/private-keys')).json();
+    const next = before.find((k) => k.state === 'next');
+    await page.getByRole('navigation').getByRole('link', { name: 'Signing keys' }).click();
+    await page.getByRole('heading', { name: 'Signing keys', level: 1 }).waitFor();
+    await page.getByRole('cell', { name: next.id }).waitFor();
+    await axe(page, 'signing keys');
+    await page.getByRole('button', { name: 'Rotate the keys' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Rotate the keys' }).click();
+    await page.getByText('The keys were rotated.').waitFor();
+    const after = (await (await ctx.api()).get('/configs/oidc/private-keys')).json();
+    assert.equal(after.find((k) => k.state === 'current').id, next.id, 'the next key became current');
   });
 
   it('asks before deleting, and deletes', async () => {
