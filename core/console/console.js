@@ -958,6 +958,112 @@ function ConnectorDetail({ id }) {
     </div>`;
 }
 
+
+// ---- sign-in experience ----
+
+const IDENTIFIERS = ['username', 'email', 'phone'];
+
+// What the hosted page will offer, drawn from the form as it stands (not saved yet).
+function SignInPreview({ sie, connectors, previewLang }) {
+  const tt = (en, es) => (previewLang === 'es' ? es : en);
+  const methods = sie.signIn.methods;
+  const idLabel = methods.map((m) => ({ username: tt('Username', 'Nombre de usuario'), email: tt('Email', 'Correo electrónico'), phone: tt('Phone', 'Teléfono') })[m.identifier]).join(tt(' or ', ' o '));
+  const social = connectors.filter((c) => c.type === 'Social' && sie.socialSignInConnectorTargets.includes(c.target));
+  const canSignIn = sie.signInMode !== 'Register';
+  return html`<div class="preview" aria-label=${t('sie.preview')} role="region" lang=${previewLang}>
+    <p class="preview-title">${canSignIn ? tt('Sign in', 'Iniciar sesión') : tt('Create account', 'Crear cuenta')}</p>
+    ${social.map((c) => html`<p class="preview-button">${tt('Continue with', 'Continuar con')} ${i18n(c.name)}</p>`)}
+    ${canSignIn && methods.length > 0 && html`<p class="preview-field">${idLabel}</p>`}
+    ${canSignIn && methods.some((m) => m.password) && html`<p class="preview-field">${tt('Password', 'Contraseña')}</p>`}
+    ${canSignIn && methods.some((m) => m.verificationCode) && html`<p class="preview-link">${tt('Sign in with a code instead', 'Iniciar sesión con un código')}</p>`}
+    ${canSignIn && sie.forgotPasswordMethods.length > 0 && html`<p class="preview-link">${tt('Forgot your password?', '¿Olvidó su contraseña?')}</p>`}
+    ${sie.signInMode !== 'SignIn' && html`<p class="preview-link">${tt('Create account', 'Crear cuenta')}</p>`}
+  </div>`;
+}
+
+function SignInExperience() {
+  const [sie, setSie] = useState(null);
+  const [connectors, setConnectors] = useState([]);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  useEffect(() => {
+    api('GET', '/sign-in-exp').then(({ data }) => setSie({
+      signInMode: data.signInMode,
+      signIn: { methods: data.signIn?.methods ?? [] },
+      signUp: { identifiers: data.signUp?.identifiers ?? [], password: data.signUp?.password ?? true, verify: data.signUp?.verify ?? false },
+      forgotPasswordMethods: data.forgotPasswordMethods ?? [],
+      languageInfo: { autoDetect: data.languageInfo?.autoDetect ?? true, fallbackLanguage: data.languageInfo?.fallbackLanguage ?? 'en' },
+      socialSignInConnectorTargets: data.socialSignInConnectorTargets ?? [],
+    })).catch((e) => setError(errorText(e)));
+    api('GET', '/connectors').then(({ data }) => setConnectors(data ?? [])).catch(() => {});
+  }, []);
+  const save = useSubmit(async () => {
+    const { data } = await api('PATCH', '/sign-in-exp', sie);
+    setSie({ ...sie, signInMode: data.signInMode });
+    setNotice(t('saved'));
+  });
+  if (error) return html`<h1>${t('nav.sie')}</h1><${ErrorBox} error=${error} />`;
+  if (!sie) return html`<${Loading} />`;
+  const method = (id) => sie.signIn.methods.find((m) => m.identifier === id);
+  const setMethod = (id, patch) => {
+    let methods = sie.signIn.methods;
+    if (patch === null) methods = methods.filter((m) => m.identifier !== id);
+    else if (method(id)) methods = methods.map((m) => (m.identifier === id ? { ...m, ...patch } : m));
+    else methods = [...methods, { identifier: id, password: true, verificationCode: false, isPasswordPrimary: true, ...patch }];
+    setSie({ ...sie, signIn: { methods } });
+  };
+  const toggleIn = (list, v, on) => (on ? [...new Set([...list, v])] : list.filter((x) => x !== v));
+  const check = (id, label, checked, onChange, disabled) => html`<div class="row">
+    <input id=${id} type="checkbox" checked=${checked} disabled=${disabled} onChange=${(e) => onChange(e.target.checked)} />
+    <label class="check" for=${id}>${label}</label></div>`;
+  const social = connectors.filter((c) => c.type === 'Social');
+  return html`<h1>${t('nav.sie')}</h1>
+    <${Notice} text=${notice} />
+    <div class="split">
+    <form class="card" onSubmit=${save.run} aria-labelledby="sie-form">
+      <h2 id="sie-form">${t('sie.settings')}</h2>
+      <${Select} label=${t('sie.mode')} value=${sie.signInMode} onChange=${(v) => setSie({ ...sie, signInMode: v })}
+        options=${[['SignInAndRegister', t('sie.mode.both')], ['SignIn', t('sie.mode.signIn')], ['Register', t('sie.mode.register')]]} />
+      <fieldset><legend>${t('sie.signIn')}</legend>
+        ${IDENTIFIERS.map((id) => html`<div>
+          ${check(`m-${id}`, t(`sie.id.${id}`), !!method(id), (on) => setMethod(id, on ? {} : null))}
+          ${method(id) && html`<div class="indent">
+            ${check(`m-${id}-pw`, t('sie.withPassword'), method(id).password, (on) => setMethod(id, { password: on }))}
+            ${id !== 'username' && check(`m-${id}-code`, t('sie.withCode'), method(id).verificationCode, (on) => setMethod(id, { verificationCode: on }))}
+          </div>`}
+        </div>`)}
+      </fieldset>
+      <fieldset><legend>${t('sie.signUp')}</legend>
+        ${IDENTIFIERS.map((id) => check(`u-${id}`, t(`sie.id.${id}`), sie.signUp.identifiers.includes(id),
+          (on) => setSie({ ...sie, signUp: { ...sie.signUp, identifiers: toggleIn(sie.signUp.identifiers, id, on) } })))}
+        ${check('u-pw', t('sie.signUpPassword'), sie.signUp.password, (on) => setSie({ ...sie, signUp: { ...sie.signUp, password: on } }))}
+        ${check('u-verify', t('sie.signUpVerify'), sie.signUp.verify, (on) => setSie({ ...sie, signUp: { ...sie.signUp, verify: on } }))}
+      </fieldset>
+      <fieldset><legend>${t('sie.forgot')}</legend>
+        ${[['EmailVerificationCode', t('sie.id.email')], ['PhoneVerificationCode', t('sie.id.phone')]].map(([v, l]) => check(`f-${v}`, l, sie.forgotPasswordMethods.includes(v),
+          (on) => setSie({ ...sie, forgotPasswordMethods: toggleIn(sie.forgotPasswordMethods, v, on) })))}
+      </fieldset>
+      <fieldset><legend>${t('sie.social')}</legend>
+        ${social.length === 0 && html`<p class="muted">${t('sie.noSocial')}</p>`}
+        ${social.map((c) => check(`s-${c.target}`, i18n(c.name), sie.socialSignInConnectorTargets.includes(c.target),
+          (on) => setSie({ ...sie, socialSignInConnectorTargets: toggleIn(sie.socialSignInConnectorTargets, c.target, on) })))}
+      </fieldset>
+      <fieldset><legend>${t('language')}</legend>
+        ${check('l-auto', t('sie.autoDetect'), sie.languageInfo.autoDetect, (on) => setSie({ ...sie, languageInfo: { ...sie.languageInfo, autoDetect: on } }))}
+        <${Select} label=${t('sie.fallback')} value=${sie.languageInfo.fallbackLanguage} onChange=${(v) => setSie({ ...sie, languageInfo: { ...sie.languageInfo, fallbackLanguage: v } })}
+          options=${[['en', 'English'], ['es', 'Español']]} />
+      </fieldset>
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <div class="card">
+      <h2>${t('sie.preview')}</h2>
+      <p class="muted">${t('sie.previewHint')}</p>
+      <${SignInPreview} sie=${sie} connectors=${connectors} previewLang=${sie.languageInfo.autoDetect ? lang : sie.languageInfo.fallbackLanguage} />
+    </div>
+    </div>`;
+}
+
 // ---- signing keys ----
 
 function SigningKeys() {
@@ -1004,6 +1110,7 @@ const PAGES = [
   ['users', 'users', Users, UserDetail],
   ['organizations', 'organizations', Organizations, OrganizationDetail],
   ['connectors', 'connectors', Connectors, ConnectorDetail],
+  ['sign-in-experience', 'sie', SignInExperience, null],
   ['signing-keys', 'keys', SigningKeys, null],
 ];
 

@@ -10,6 +10,7 @@
 // no serious or critical accessibility violation on any page.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { adminQuery as adminResult, ctlEnv, http, latchctl, startLatchd } from './lib/harness.mjs';
 import { expectErrorShown, fillAndSubmit, launchBrowser, newPage, signInOnPage, startCallbackServer } from './lib/browser.mjs';
@@ -20,8 +21,14 @@ import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
 /** The rows of one superuser query. */
 const adminQuery = async (sql, params) => (await adminResult(sql, params)).rows;
 
-/** Runs axe-core on the page; fails on any serious or critical violation. */
+/**
+ * Runs axe-core on the page; fails on any serious or critical violation. With
+ * LATCH_CONSOLE_SCREENSHOTS=<dir>, also saves a screenshot of the page there (docs/console.md's).
+ */
 async function axe(page, what) {
+  if (process.env.LATCH_CONSOLE_SCREENSHOTS) {
+    await page.screenshot({ path: path.join(process.env.LATCH_CONSOLE_SCREENSHOTS, `${what.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}.png`), fullPage: true });
+  }
   const result = await new AxeBuilder({ page }).analyze();
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [],
@@ -336,6 +343,24 @@ describe('admin console', () => {
     const at = await ctx.verify(tokens.access_token, { audience: indicator });
     assert.deepEqual(scopeSet(at.payload.scope), ['read:orders']);
     await close();
+  });
+
+
+  it('edits the sign-in experience with a live preview', async () => {
+    const page = adminPage;
+    await page.getByRole('navigation').getByRole('link', { name: 'Sign-in experience' }).click();
+    await page.getByRole('heading', { name: 'Sign-in experience', level: 1 }).waitFor();
+    const preview = page.getByRole('region', { name: 'Preview' });
+    await preview.getByText('Continue with Hugging Face').waitFor();
+    assert.ok(!(await preview.innerText()).includes('Email'));
+    await page.getByRole('group', { name: 'Sign-in identifiers' }).getByLabel('Email').check();
+    await preview.getByText('Username or Email').waitFor(); // before saving
+    await axe(page, 'sign-in experience');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    const sie = expectStatus(await (await ctx.api()).get('/sign-in-exp'), 200, 'sign-in exp');
+    assert.deepEqual(sie.signIn.methods.map((m) => m.identifier).sort(), ['email', 'username']);
+    assert.deepEqual(sie.socialSignInConnectorTargets, ['huggingface']);
   });
 
   it('shows the signing keys and rotates them after a confirmation', async () => {
