@@ -745,6 +745,16 @@ function UserDetail({ id }) {
         onPick=${async (x) => { await api('POST', `/users/${eid}/roles`, { roleIds: [x] }); roles.reload(); }} />
     </div>
     <div class="card">
+      <h2>${t('users.identities')}</h2>
+      ${Object.keys(user.identities ?? {}).length === 0 && html`<p class="muted">${t('empty')}</p>`}
+      ${Object.keys(user.identities ?? {}).length > 0 && html`<table>
+        <thead><tr><th scope="col">${t('users.provider')}</th><th scope="col">${t('users.providerId')}</th><th scope="col">${t('actions')}</th></tr></thead>
+        <tbody>${Object.entries(user.identities).map(([target, v]) => html`<tr><td>${target}</td><td><code>${v.userId}</code></td>
+          <td><${DangerButton} label=${t('remove')} question=${t('users.unlinkQuestion', { name: target })} onError=${setError}
+            fn=${async () => { await api('DELETE', `/users/${eid}/identities/${encodeURIComponent(target)}`); setTick((n) => n + 1); }} /></td></tr>`)}</tbody>
+      </table>`}
+    </div>
+    <div class="card">
       <h2>${t('nav.organizations')}</h2>
       <${Table} list=${orgs} caption=${t('nav.organizations')} columns=${[
         [t('name'), (o) => html`<${Link} to=${`${HOME}/organizations/${o.id}`}>${o.name}</${Link}>`],

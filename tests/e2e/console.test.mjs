@@ -78,6 +78,7 @@ describe('admin console', () => {
   const person = { username: uniqUsername('member'), password: uniqPassword() };
   let adminPage;
   let rp;
+  const consoleTokens = []; // what the token endpoint answered the console (seen on the wire)
 
   before(async () => {
     srv = await startLatchd();
@@ -116,6 +117,9 @@ describe('admin console', () => {
     const { page } = await newPage(browser);
     watch(page);
     adminPage = page;
+    page.on('response', async (r) => {
+      if (r.url().endsWith('/oidc/token') && r.request().method() === 'POST') consoleTokens.push(await r.json().catch(() => null));
+    });
     await page.goto(link);
     await axe(page, 'set-password page');
     await setPasswordThroughLink(page, link, admin.password);
@@ -129,6 +133,20 @@ describe('admin console', () => {
     // The tokens live in memory only.
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
     assert.doesNotMatch(stored, /eyJ/, 'no JWT in web storage');
+
+    // The console's token: for the Management API with `all`, and a refresh token the console
+    // can renew it with (the same request it makes, here from the test).
+    const first = consoleTokens.find((x) => x?.access_token);
+    assert.ok(first, 'the console redeemed its code');
+    assert.ok(scopeSet(first.scope).includes('all'));
+    await ctx.verify(first.access_token, { audience: ctx.apiIndicator });
+    assert.equal(typeof first.refresh_token, 'string', 'a refresh token (offline_access)');
+    const refreshed = await http(`${ctx.base}/oidc/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'admin-console', refresh_token: first.refresh_token, resource: ctx.apiIndicator }).toString(),
+    });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    assert.ok(scopeSet(refreshed.json().scope).includes('all'));
 
     // The link worked once.
     const token = new URL(link).hash.replace('#token=', '');
@@ -393,6 +411,32 @@ describe('admin console', () => {
     await dialog.getByRole('button', { name: 'Delete application' }).click();
     await page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
     assert.equal((await adminQuery('SELECT 1 FROM applications WHERE tenant_id = $1 AND id = $2', [ctx.id, appId])).length, 0);
+  });
+
+
+  it('two administrators work at once', async () => {
+    const second = { email: `${uniq('second')}@example.com`, password: uniqPassword() };
+    const link = await adminLink(srv, ctx.id, ['--email', second.email]);
+    const { page, close } = await newPage(browser);
+    watch(page);
+    await setPasswordThroughLink(page, link, second.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInToConsole(page, second.email, second.password);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await adminPage.goto(`${endpoint}/console/organizations`);
+    await signInIfAsked(adminPage);
+    const names = [uniq('first-admin-org'), uniq('second-admin-org')];
+    const create = async (p, name) => {
+      await p.goto(`${endpoint}/console/organizations`);
+      await p.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
+      await p.getByLabel('Name', { exact: true }).fill(name);
+      await p.getByRole('button', { name: 'Create', exact: true }).click();
+      await p.getByRole('heading', { name, level: 1 }).waitFor();
+    };
+    await Promise.all([create(adminPage, names[0]), create(page, names[1])]);
+    const rows = await adminQuery('SELECT name FROM organizations WHERE tenant_id = $1 AND name = ANY($2) ORDER BY name', [ctx.id, names]);
+    assert.deepEqual(rows.map((r) => r.name), [...names].sort());
+    await close();
   });
 
   it('the console application and the administrators role cannot be deleted through the API', async () => {
