@@ -386,8 +386,8 @@ static int cmd_admin_create(const struct args *a, const char *conninfo)
     if (latch_bootstrap_admin(&secret_cfg, a->tenant, a->username, a->email, (int)hours, user_id,
                               link, sizeof(link), &created, &err) != LATCH_OK)
         return report("cannot create the administrator", &err);
-    printf("%s user %s (%s) is an administrator of tenant %s.\n",
-           created ? "New" : "Existing", user_id, a->username ? a->username : a->email, a->tenant);
+    printf("%s user %s (%s) is an administrator of tenant %s.\n", created ? "New" : "Existing",
+           user_id, a->username ? a->username : a->email, a->tenant);
     printf("Open this link within %ld hours to set the password (it works once):\n%s\n", hours,
            link);
     OPENSSL_cleanse(link, sizeof(link));

@@ -180,13 +180,14 @@ static void link_found(struct latch_store_result *const *results, int n,
             latch_users_policy_default(policy);
     }
     struct latch_users_info info = {
-        .username = latch_store_result_isnull(res, 0, 1) ? NULL : latch_store_result_value(res, 0, 1),
+        .username =
+            latch_store_result_isnull(res, 0, 1) ? NULL : latch_store_result_value(res, 0, 1),
         .email = latch_store_result_isnull(res, 0, 2) ? NULL : latch_store_result_value(res, 0, 2),
         .phone = latch_store_result_isnull(res, 0, 3) ? NULL : latch_store_result_value(res, 0, 3),
         .name = latch_store_result_isnull(res, 0, 4) ? NULL : latch_store_result_value(res, 0, 4),
     };
-    unsigned issues =
-        policy ? latch_users_password_issues(lc->password, policy, &info) : LATCH_PASSWORD_TOO_SHORT;
+    unsigned issues = policy ? latch_users_password_issues(lc->password, policy, &info)
+                             : LATCH_PASSWORD_TOO_SHORT;
     if (issues != 0) {
         wipe_password(lc);
         unsigned first = issues & -issues;
@@ -212,10 +213,9 @@ static void post_password(struct latch_request *req, void *arg)
         return;
     const char *token = NULL, *password = NULL;
     struct link_call *lc = latch_arena_calloc(req->arena, 1, sizeof(*lc));
-    bool ok = lc != NULL &&
-              latch_xp_get_str(req, tree, "token", "token", LINK_TOKEN_MAX, true, &token) &&
-              latch_xp_get_str(req, tree, "password", "password", LATCH_PASSWORD_MAX, true,
-                               &password);
+    bool ok =
+        lc != NULL && latch_xp_get_str(req, tree, "token", "token", LINK_TOKEN_MAX, true, &token) &&
+        latch_xp_get_str(req, tree, "password", "password", LATCH_PASSWORD_MAX, true, &password);
     if (ok) {
         lc->req = req;
         lc->password = latch_arena_strdup(req->arena, password);

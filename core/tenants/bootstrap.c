@@ -176,7 +176,8 @@ latch_rc latch_bootstrap_admin(const struct latch_config *cfg, const char *tenan
 #define ONE "(SELECT count(*) FROM users WHERE " WHO ") = 1"
     struct latch_admin_op ops[3] = {
         {.sql = "INSERT INTO users (tenant_id, id, username, primary_email)"
-                " SELECT $1::text, $4::text, $2::text, $3::text WHERE NOT EXISTS (SELECT 1 FROM users WHERE " WHO ")",
+                " SELECT $1::text, $4::text, $2::text, $3::text"
+                " WHERE NOT EXISTS (SELECT 1 FROM users WHERE " WHO ")",
          .nparams = 4,
          .params = {tenant_id, username, email, new_id}},
         {.sql = "INSERT INTO users_roles (tenant_id, user_id, role_id)"
@@ -203,8 +204,8 @@ latch_rc latch_bootstrap_admin(const struct latch_config *cfg, const char *tenan
     snprintf(user_id_out, LATCH_USERS_ID_LEN + 1, "%s", out);
     *created = strcmp(out, new_id) == 0;
     /* The token travels in the fragment: browsers never send it, so no access log holds it. */
-    if ((size_t)snprintf(link_out, link_cap, "%s/console/set-password#token=%s", endpoint,
-                         token) >= link_cap) {
+    if ((size_t)snprintf(link_out, link_cap, "%s/console/set-password#token=%s", endpoint, token) >=
+        link_cap) {
         latch_error_set(err, 500, "server_error", "link too long");
         goto done;
     }
