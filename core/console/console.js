@@ -232,7 +232,7 @@ function DangerButton({ label, question, fn, onError }) {
 }
 
 // Loads path (a list) with pagination and optional search; render(rows, reload) draws them.
-function useList(path, { paged = true, search = '' } = {}) {
+function useList(path, { paged = true, search = '', searchKey = 'search' } = {}) {
   const [page, setPage] = useState(1);
   const [state, setState] = useState({ loading: true, rows: [], total: 0, error: null });
   const [tick, setTick] = useState(0);
@@ -246,7 +246,7 @@ function useList(path, { paged = true, search = '' } = {}) {
       q.set('page', String(page));
       q.set('page_size', String(PAGE_SIZE));
     }
-    if (search) q.set('search', search);
+    if (search) q.set(searchKey, search);
     const sep = path.includes('?') ? '&' : '?';
     api('GET', `${path}${q.toString() ? sep + q : ''}`)
       .then(({ data, total }) => live && setState({ loading: false, rows: data ?? [], total, error: null }))
@@ -468,10 +468,29 @@ function ApplicationDetail({ id }) {
       </form>
       ${newSecret && html`<div role="status"><p>${t('apps.secretOnce')}</p><p class="secret" data-testid="new-secret">${newSecret}</p></div>`}
     </div>`}
+    ${app.type === 'MachineToMachine' && html`<${AppRoles} id=${id} />`}
     ${app.id !== CLIENT_ID && html`<div class="card"><h2>${t('dangerZone')}</h2>
       <${DangerButton} label=${t('apps.delete')} question=${t('apps.deleteQuestion', { name: app.name })} onError=${setError}
         fn=${async () => { await api('DELETE', `/applications/${encodeURIComponent(id)}`); navigate(`${HOME}/applications`); }} />
     </div>`}`;
+}
+
+// The machine-to-machine roles of an application (its permissions for client credentials).
+function AppRoles({ id }) {
+  const eid = encodeURIComponent(id);
+  const roles = useList(`/applications/${eid}/roles`);
+  const [error, setError] = useState(null);
+  return html`<div class="card">
+    <h2>${t('nav.roles')}</h2>
+    <${ErrorBox} error=${error} />
+    <${Table} list=${roles} caption=${t('nav.roles')} columns=${[
+      [t('name'), (r) => html`<${Link} to=${`${HOME}/roles/${r.id}`}>${r.name}</${Link}>`],
+      [t('actions'), (r) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeMember', { name: r.name })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/applications/${eid}/roles/${encodeURIComponent(r.id)}`); roles.reload(); }} />`],
+    ]} />
+    <${Picker} label=${t('nav.roles')} path="/roles?type=MachineToMachine" show=${(r) => r.name} button=${t('roles.assign')}
+      onPick=${async (x) => { await api('POST', `/applications/${eid}/roles`, { roleIds: [x] }); roles.reload(); }} />
+  </div>`;
 }
 
 function Resources() {
@@ -564,14 +583,14 @@ function Roles() {
 }
 
 // Lets the administrator pick one item of a list endpoint by searching it.
-function Picker({ label, path, show, onPick, button }) {
+function Picker({ label, path, show, onPick, button, searchKey = 'search' }) {
   const [q, setQ] = useState('');
   const [rows, setRows] = useState([]);
   const [chosen, setChosen] = useState('');
   const [error, setError] = useState(null);
   useEffect(() => {
     const sep = path.includes('?') ? '&' : '?';
-    api('GET', `${path}${sep}page=1&page_size=50${q ? `&search=${encodeURIComponent(q)}` : ''}`)
+    api('GET', `${path}${sep}page=1&page_size=50${q ? `&${searchKey}=${encodeURIComponent(q)}` : ''}`)
       .then(({ data }) => { setRows(data ?? []); setChosen(data?.[0]?.id ?? ''); })
       .catch((e) => setError(errorText(e)));
   }, [path, q]);
@@ -773,7 +792,7 @@ function UserDetail({ id }) {
 
 function Organizations() {
   const [search, setSearch] = useState('');
-  const list = useList('/organizations', { search });
+  const list = useList('/organizations', { search, searchKey: 'q' });
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const form = useSubmit(async () => {
@@ -803,6 +822,17 @@ function OrganizationDetail({ id }) {
     api('GET', `/organizations/${eid}`).then(({ data }) => setOrg(data)).catch((e) => setError(errorText(e)));
   }, [id]);
   const members = useList(`/organizations/${eid}/users`);
+  const [orgRoles, setOrgRoles] = useState([]);
+  useEffect(() => {
+    api('GET', '/organization-roles').then(({ data }) => setOrgRoles((data ?? []).filter((r) => r.type !== 'MachineToMachine'))).catch(() => {});
+  }, []);
+  const [member, setMember] = useState('');
+  const [orgRole, setOrgRole] = useState('');
+  const grant = useSubmit(async () => {
+    await api('POST', `/organizations/${eid}/users/${encodeURIComponent(member || members.rows[0]?.id)}/roles`,
+      { organizationRoleIds: [orgRole || orgRoles[0]?.id] });
+    members.reload();
+  });
   if (error) return html`<h1>${t('nav.organizations')}</h1><${ErrorBox} error=${error} />`;
   if (!org) return html`<${Loading} />`;
   return html`<h1>${org.name}</h1>
@@ -819,12 +849,143 @@ function OrganizationDetail({ id }) {
       <${Picker} label=${t('nav.users')} path="/users" show=${userLabel} button=${t('orgs.addMember')}
         onPick=${async (x) => { await api('POST', `/organizations/${eid}/users`, { userIds: [x] }); members.reload(); }} />
     </div>
+    ${members.rows.length > 0 && orgRoles.length > 0 && html`<form class="card" onSubmit=${grant.run} aria-labelledby="grant">
+      <h2 id="grant">${t('orgs.giveRole')}</h2>
+      <${Select} label=${t('orgs.member')} value=${member} onChange=${setMember} options=${members.rows.map((u) => [u.id, userLabel(u)])} />
+      <${Select} label=${t('orgs.role')} value=${orgRole} onChange=${setOrgRole} options=${orgRoles.map((r) => [r.id, r.name])} />
+      <${ErrorBox} error=${grant.error} />
+      <div class="row"><button type="submit" disabled=${grant.busy}>${t('roles.assign')}</button></div>
+    </form>`}
+    <${Invitations} orgId=${id} orgRoles=${orgRoles} />
+    <${JitDomains} orgId=${id} />
     <div class="card"><h2>${t('dangerZone')}</h2>
       <${DangerButton} label=${t('orgs.delete')} question=${t('orgs.deleteQuestion', { name: org.name })} onError=${setError}
         fn=${async () => { await api('DELETE', `/organizations/${eid}`); navigate(`${HOME}/organizations`); }} />
     </div>`;
 }
 
+
+function Invitations({ orgId, orgRoles }) {
+  const list = useList(`/organization-invitations?organizationId=${encodeURIComponent(orgId)}`);
+  const [invitee, setInvitee] = useState('');
+  const [days, setDays] = useState('7');
+  const [roleId, setRoleId] = useState('');
+  const [error, setError] = useState(null);
+  const add = useSubmit(async () => {
+    await api('POST', '/organization-invitations', {
+      organizationId: orgId, invitee, expiresAt: Date.now() + Number(days) * 86400000,
+      organizationRoleIds: roleId ? [roleId] : [],
+    });
+    setInvitee('');
+    list.reload();
+  });
+  return html`<div class="card">
+    <h2>${t('orgs.invitations')}</h2>
+    <${ErrorBox} error=${error} />
+    <${Table} list=${list} caption=${t('orgs.invitations')} columns=${[
+      [t('users.email'), (i) => i.invitee],
+      [t('users.status'), (i) => i.status],
+      [t('keys.expires'), (i) => when(i.expiresAt)],
+      [t('actions'), (i) => (i.status === 'Pending' ? html`<${DangerButton} label=${t('orgs.revoke')} question=${t('orgs.revokeQuestion', { name: i.invitee })} onError=${setError}
+          fn=${async () => { await api('PUT', `/organization-invitations/${encodeURIComponent(i.id)}/status`, { status: 'Revoked' }); list.reload(); }} />` : '')],
+    ]} />
+    <form onSubmit=${add.run}>
+      <${Field} label=${t('orgs.invitee')} type="email" value=${invitee} onInput=${setInvitee} required />
+      <${Field} label=${t('orgs.validDays')} type="number" value=${days} onInput=${setDays} min="1" max="365" />
+      <${Select} label=${t('orgs.role')} value=${roleId} onChange=${setRoleId} options=${[['', '—'], ...orgRoles.map((r) => [r.id, r.name])]} />
+      <p class="muted">${t('orgs.inviteHint')}</p>
+      <${ErrorBox} error=${add.error} />
+      <div class="row"><button type="submit" disabled=${add.busy}>${t('orgs.invite')}</button></div>
+    </form>
+  </div>`;
+}
+
+// Just-in-time provisioning: users signing up with these email domains join the organization.
+function JitDomains({ orgId }) {
+  const eid = encodeURIComponent(orgId);
+  const list = useList(`/organizations/${eid}/jit/email-domains`, { paged: false });
+  const [domain, setDomain] = useState('');
+  const [error, setError] = useState(null);
+  const add = useSubmit(async () => {
+    await api('POST', `/organizations/${eid}/jit/email-domains`, { emailDomain: domain });
+    setDomain('');
+    list.reload();
+  });
+  return html`<div class="card">
+    <h2>${t('orgs.jit')}</h2>
+    <p class="muted">${t('orgs.jitHint')}</p>
+    <${ErrorBox} error=${error} />
+    <${Table} list=${list} caption=${t('orgs.jit')} columns=${[
+      [t('orgs.domain'), (d) => d.emailDomain],
+      [t('actions'), (d) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeMember', { name: d.emailDomain })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organizations/${eid}/jit/email-domains/${encodeURIComponent(d.emailDomain)}`); list.reload(); }} />`],
+    ]} />
+    <form onSubmit=${add.run}>
+      <${Field} label=${t('orgs.domain')} value=${domain} onInput=${setDomain} required placeholder="example.com" />
+      <${ErrorBox} error=${add.error} />
+      <div class="row"><button type="submit" disabled=${add.busy}>${t('add')}</button></div>
+    </form>
+  </div>`;
+}
+
+// The organization template: the roles and permissions every organization shares.
+function OrgTemplate() {
+  const roles = useList('/organization-roles', { paged: false });
+  const scopes = useList('/organization-scopes', { paged: false });
+  const [roleName, setRoleName] = useState('');
+  const [scopeName, setScopeName] = useState('');
+  const [roleId, setRoleId] = useState('');
+  const [scopeId, setScopeId] = useState('');
+  const [error, setError] = useState(null);
+  const addRole = useSubmit(async () => {
+    await api('POST', '/organization-roles', { name: roleName });
+    setRoleName('');
+    roles.reload();
+  });
+  const addScope = useSubmit(async () => {
+    await api('POST', '/organization-scopes', { name: scopeName });
+    setScopeName('');
+    scopes.reload();
+  });
+  const grant = useSubmit(async () => {
+    await api('POST', `/organization-roles/${encodeURIComponent(roleId || roles.rows[0]?.id)}/scopes`, { organizationScopeIds: [scopeId || scopes.rows[0]?.id] });
+    roles.reload();
+  });
+  return html`<h1>${t('nav.orgTemplate')}</h1>
+    <p class="muted">${t('orgt.hint')}</p>
+    <${ErrorBox} error=${error} />
+    <h2>${t('orgt.roles')}</h2>
+    <${Table} list=${roles} caption=${t('orgt.roles')} columns=${[
+      [t('name'), (r) => r.name],
+      [t('type'), (r) => t(`roles.type.${r.type ?? 'User'}`)],
+      [t('res.permissions'), (r) => (r.scopes ?? []).map((x) => x.name).join(', ')],
+      [t('actions'), (r) => html`<${DangerButton} label=${t('delete')} question=${t('roles.deleteQuestion', { name: r.name })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organization-roles/${encodeURIComponent(r.id)}`); roles.reload(); }} />`],
+    ]} />
+    <form class="card" onSubmit=${addRole.run}>
+      <${Field} label=${t('orgt.roleName')} value=${roleName} onInput=${setRoleName} required />
+      <${ErrorBox} error=${addRole.error} />
+      <div class="row"><button type="submit" disabled=${addRole.busy}>${t('orgt.addRole')}</button></div>
+    </form>
+    <h2>${t('orgt.scopes')}</h2>
+    <${Table} list=${scopes} caption=${t('orgt.scopes')} columns=${[
+      [t('name'), (x) => html`<code>${x.name}</code>`],
+      [t('actions'), (x) => html`<${DangerButton} label=${t('delete')} question=${t('res.deleteScope', { name: x.name })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organization-scopes/${encodeURIComponent(x.id)}`); scopes.reload(); roles.reload(); }} />`],
+    ]} />
+    <form class="card" onSubmit=${addScope.run}>
+      <${Field} label=${t('orgt.scopeName')} hint=${t('res.permissionHint')} value=${scopeName} onInput=${setScopeName} required />
+      <${ErrorBox} error=${addScope.error} />
+      <div class="row"><button type="submit" disabled=${addScope.busy}>${t('orgt.addScope')}</button></div>
+    </form>
+    ${roles.rows.length > 0 && scopes.rows.length > 0 && html`<form class="card" onSubmit=${grant.run} aria-labelledby="orgt-grant">
+      <h2 id="orgt-grant">${t('orgt.grant')}</h2>
+      <${Select} label=${t('orgs.role')} value=${roleId} onChange=${setRoleId} options=${roles.rows.map((r) => [r.id, r.name])} />
+      <${Select} label=${t('roles.permission')} value=${scopeId} onChange=${setScopeId} options=${scopes.rows.map((x) => [x.id, x.name])} />
+      <${ErrorBox} error=${grant.error} />
+      <div class="row"><button type="submit" disabled=${grant.busy}>${t('roles.addPermission')}</button></div>
+    </form>`}`;
+}
 
 // ---- connectors: the factories this node loaded, the tenant's connectors, forms from schemas ----
 
@@ -1119,6 +1280,7 @@ const PAGES = [
   ['roles', 'roles', Roles, RoleDetail],
   ['users', 'users', Users, UserDetail],
   ['organizations', 'organizations', Organizations, OrganizationDetail],
+  ['organization-template', 'orgTemplate', OrgTemplate, null],
   ['connectors', 'connectors', Connectors, ConnectorDetail],
   ['sign-in-experience', 'sie', SignInExperience, null],
   ['signing-keys', 'keys', SigningKeys, null],

@@ -276,9 +276,23 @@ describe('admin console', () => {
     await page.getByRole('link', { name: person.username }).waitFor();
   });
 
-  it('creates an organization with that user as a member', async () => {
+  it('creates an organization with that user as a member, an organization role, an invitation and a JIT domain', async () => {
     const page = adminPage;
     const name = uniq('Acme');
+    const orgRole = uniq('editor');
+    await page.getByRole('navigation').getByRole('link', { name: 'Organization template' }).click();
+    await page.getByRole('heading', { name: 'Organization template', level: 1 }).waitFor();
+    await page.getByLabel('New organization role').fill(orgRole);
+    await page.getByRole('button', { name: 'Add the role' }).click();
+    await page.getByRole('cell', { name: orgRole }).waitFor();
+    await page.getByLabel('New organization permission').fill('edit:docs');
+    await page.getByRole('button', { name: 'Add the permission', exact: true }).first().click();
+    await page.getByRole('cell', { name: 'edit:docs', exact: true }).waitFor();
+    await page.getByLabel('Organization role', { exact: true }).selectOption({ label: orgRole });
+    await page.getByLabel('Permission', { exact: true }).selectOption({ label: 'edit:docs' });
+    await page.locator('form[aria-labelledby="orgt-grant"] button[type=submit]').click();
+    await page.getByRole('row').filter({ hasText: orgRole }).getByText('edit:docs').waitFor();
+    await axe(page, 'organization template');
     await page.getByRole('navigation').getByRole('link', { name: 'Organizations' }).click();
     await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
     await axe(page, 'organizations');
@@ -289,9 +303,27 @@ describe('admin console', () => {
     await page.getByLabel('Users', { exact: true }).selectOption({ label: person.username });
     await page.getByRole('button', { name: 'Add as member' }).click();
     await page.getByRole('link', { name: person.username }).waitFor();
+    await page.locator('form[aria-labelledby="grant"]').getByLabel('Organization role').selectOption({ label: orgRole });
+    await page.locator('form[aria-labelledby="grant"] button[type=submit]').click();
+    await page.getByRole('row').filter({ hasText: person.username }).getByText(orgRole).waitFor();
+    const invitee = `${uniq('guest')}@example.com`;
+    await page.getByLabel('Email to invite').fill(invitee);
+    await page.getByRole('button', { name: 'Invite', exact: true }).click();
+    await page.getByRole('cell', { name: invitee }).waitFor();
+    await page.getByLabel('Email domain', { exact: true }).fill('acme.example');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('cell', { name: 'acme.example' }).waitFor();
     await axe(page, 'organization detail');
-    const rows = await adminQuery('SELECT ou.user_id FROM organizations o JOIN organization_user_relations ou ON ou.tenant_id = o.tenant_id AND ou.organization_id = o.id WHERE o.tenant_id = $1 AND o.name = $2', [ctx.id, name]);
-    assert.deepEqual(rows.map((r) => r.user_id), [userId]);
+    const [org] = await adminQuery('SELECT id FROM organizations WHERE tenant_id = $1 AND name = $2', [ctx.id, name]);
+    const api = await ctx.api();
+    const members = expectStatus(await api.get(`/organizations/${org.id}/users`), 200, 'members');
+    assert.deepEqual(members.map((u) => u.id), [userId]);
+    const held = expectStatus(await api.get(`/organizations/${org.id}/users/${userId}/scopes`), 200, 'member scopes');
+    assert.deepEqual(held.map((x) => x.name), ['edit:docs']);
+    const invitations = expectStatus(await api.get(`/organization-invitations?organizationId=${org.id}`), 200, 'invitations');
+    assert.deepEqual(invitations.map((i) => [i.invitee, i.status]), [[invitee, 'Pending']]);
+    const domains = expectStatus(await api.get(`/organizations/${org.id}/jit/email-domains`), 200, 'jit');
+    assert.deepEqual(domains.map((d) => d.emailDomain), ['acme.example']);
   });
 
 
