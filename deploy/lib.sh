@@ -376,6 +376,7 @@ latch_fuzz_drivers() {
 # drivers and what they link are built.
 latch_fuzz_build() {
     local dir="$1"
+    latch_console_deps || return 1 # core/meson.build reads core/console/node_modules
     if [[ ! -f "$dir/build.ninja" ]]; then
         rm -rf "$dir"
         latch_log "meson setup $dir (clang, -Dfuzz=true)"
