@@ -415,6 +415,11 @@ static void update_role(struct latch_request *req, void *arg)
         latch_mgmt_invalid(req, "type", "must be User or MachineToMachine");
         return;
     }
+    /* A default User role is given to everyone who signs up: never the administrators' role. */
+    if (is_default == 1 &&
+        latch_mgmt_refuse_reserved(req, "id", LATCH_MGMT_CONSOLE_ROLE, "role.reserved",
+                                   "The console administrators' role cannot be a default role."))
+        return;
     const char *def = is_default < 0 ? NULL : is_default ? "true" : "false";
     struct latch_store_op op = {&role_update, {req->tenant->id, id, name, description, def, type}};
     struct latch_mgmt_reply reply = {

@@ -482,6 +482,8 @@ describe('admin console', () => {
     assert.equal(delRole.status, 403);
     const delScope = await api.del('/roles/console-admin/scopes/management-api-all');
     assert.equal(delScope.status, 403);
+    const asDefault = await api.patch('/roles/console-admin', { isDefault: true });
+    assert.equal(asDefault.status, 403, 'everyone signing up would be an administrator');
     expectStatus(await api.patch('/applications/admin-console', { description: 'ours' }), 200, 'renaming is fine');
   });
 
