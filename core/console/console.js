@@ -427,9 +427,12 @@ function ApplicationDetail({ id }) {
   const confidential = app && (app.type === 'Traditional' || app.type === 'MachineToMachine');
   const secrets = useList(`/applications/${encodeURIComponent(id)}/secrets`, { paged: false });
   const [secretName, setSecretName] = useState('');
+  const [secretDays, setSecretDays] = useState('');
   const [newSecret, setNewSecret] = useState(null);
   const addSecret = useSubmit(async () => {
-    const { data } = await api('POST', `/applications/${encodeURIComponent(id)}/secrets`, { name: secretName });
+    const body = { name: secretName };
+    if (secretDays) body.expiresAt = Date.now() + Number(secretDays) * 86400000;
+    const { data } = await api('POST', `/applications/${encodeURIComponent(id)}/secrets`, body);
     setNewSecret(data.value);
     setSecretName('');
     secrets.reload();
@@ -458,11 +461,13 @@ function ApplicationDetail({ id }) {
         [t('name'), (s) => s.name],
         [t('apps.hint'), (s) => html`<code>${s.hint}…</code>`],
         [t('created'), (s) => when(s.createdAt)],
+        [t('apps.expires'), (s) => (s.expiresAt ? when(s.expiresAt) : t('apps.never'))],
         [t('actions'), (s) => html`<${DangerButton} label=${t('delete')} question=${t('apps.deleteSecret', { name: s.name })} onError=${addSecret.setError}
             fn=${async () => { await api('DELETE', `/applications/${encodeURIComponent(id)}/secrets/${encodeURIComponent(s.name)}`); secrets.reload(); }} />`],
       ]} />
       <form onSubmit=${addSecret.run}>
         <${Field} label=${t('apps.secretName')} value=${secretName} onInput=${setSecretName} required />
+        <${Field} label=${t('apps.secretDays')} type="number" min="1" max="3650" value=${secretDays} onInput=${setSecretDays} />
         <${ErrorBox} error=${addSecret.error} />
         <div class="row"><button type="submit" disabled=${addSecret.busy}>${t('apps.newSecret')}</button></div>
       </form>

@@ -212,6 +212,15 @@ describe('admin console', () => {
     const [app] = await adminQuery('SELECT oidc_client_metadata, custom_client_metadata FROM applications WHERE tenant_id = $1 AND id = $2', [ctx.id, appId]);
     assert.deepEqual(app.oidc_client_metadata.redirectUris, ['http://localhost:3000/api/auth/callback/logto']);
     assert.deepEqual(app.custom_client_metadata.corsAllowedOrigins, ['http://localhost:3000']);
+    // A second secret that expires, shown once.
+    await page.getByLabel('Name of the new secret').fill('rotation');
+    await page.getByLabel('Expires in (days, optional)').fill('30');
+    await page.getByRole('button', { name: 'Create a secret' }).click();
+    const second = (await page.getByTestId('new-secret').innerText()).trim();
+    assert.match(second, /^[A-Za-z0-9_-]{43}$/);
+    await page.getByRole('cell', { name: 'rotation' }).waitFor();
+    const [exp] = await adminQuery("SELECT expires_at > now() + interval '29 days' AS later FROM application_secrets WHERE tenant_id = $1 AND application_id = $2 AND name = 'rotation'", [ctx.id, appId]);
+    assert.equal(exp.later, true);
     // An invalid URI: the API's message is shown.
     await page.getByLabel('Redirect URIs', { exact: true }).fill('javascript:alert(1)');
     await page.getByRole('button', { name: 'Save' }).click();
