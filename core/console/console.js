@@ -193,7 +193,7 @@ function Select({ label, value, onChange, options }) {
   const id = useRef(`f${++fieldIds}`).current;
   return html`<div>
     <label for=${id}>${label}</label>
-    <select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}>
+    <select id=${id} value=${options.some(([v]) => v === value) ? value : options[0]?.[0]} onChange=${(e) => onChange(e.target.value)}>
       ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
     </select>
   </div>`;
@@ -890,7 +890,7 @@ function Invitations({ orgId, orgRoles }) {
     <${Table} list=${list} caption=${t('orgs.invitations')} columns=${[
       [t('users.email'), (i) => i.invitee],
       [t('users.status'), (i) => i.status],
-      [t('keys.expires'), (i) => when(i.expiresAt)],
+      [t('apps.expires'), (i) => when(i.expiresAt)],
       [t('actions'), (i) => (i.status === 'Pending' ? html`<${DangerButton} label=${t('orgs.revoke')} question=${t('orgs.revokeQuestion', { name: i.invitee })} onError=${setError}
           fn=${async () => { await api('PUT', `/organization-invitations/${encodeURIComponent(i.id)}/status`, { status: 'Revoked' }); list.reload(); }} />` : '')],
     ]} />
