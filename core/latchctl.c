@@ -59,6 +59,10 @@ static const char usage_text[] =
     "                                    create an application (type MachineToMachine,\n"
     "                                    Traditional, SPA or Native); prints {\"id\",\"secret\"};\n"
     "                                    --management grants the Management API role\n"
+    "  admin create --tenant <id> --username <name> | --email <address> [--hours N]\n"
+    "                                    make a console administrator (the user is created when\n"
+    "                                    none has that username or email) and print a one-time\n"
+    "                                    link to set the password, valid N hours (default 24)\n"
     "  keys rotate --tenant <id> [--algorithm EC|EC-P256|RSA|Ed25519] [--grace SECONDS]\n"
     "                                    rotate the tenant's signing keys\n"
     "  connectors list [--json]          the connector files of LATCH_CONNECTOR_DIR on this host\n"
@@ -74,8 +78,8 @@ static const char usage_text[] =
     "environment:\n"
     "  LATCH_DATABASE_URL  libpq connection string or URI; --database-url overrides it (prefer\n"
     "                      the environment: command lines are visible to other users)\n"
-    "  LATCH_SECRET_KEY    needed by 'app', 'keys' and 'tenant create' (signing keys and secrets\n"
-    "                      are sealed or hashed with it); the same value as latchd's\n"
+    "  LATCH_SECRET_KEY    needed by 'app', 'admin', 'keys' and 'tenant create' (signing keys and\n"
+    "                      secrets are sealed or hashed with it); the same value as latchd's\n"
     "  LATCH_PUBLIC_URL    as latchd's: the Management API indicator is derived from it\n"
     "  LATCH_CONNECTOR_DIR as latchd's: the directory 'connectors list' reads\n"
     "\n"
@@ -91,6 +95,9 @@ struct args {
     const char *type;
     const char *algorithm;
     const char *grace;
+    const char *username;
+    const char *email;
+    const char *hours;
     bool management;
     bool json;
     bool help;
@@ -158,7 +165,10 @@ static int parse_args(int argc, char **argv, struct args *a)
                    option_value(argc, argv, &i, "--tenant", &a->tenant, &missing) ||
                    option_value(argc, argv, &i, "--type", &a->type, &missing) ||
                    option_value(argc, argv, &i, "--algorithm", &a->algorithm, &missing) ||
-                   option_value(argc, argv, &i, "--grace", &a->grace, &missing)) {
+                   option_value(argc, argv, &i, "--grace", &a->grace, &missing) ||
+                   option_value(argc, argv, &i, "--username", &a->username, &missing) ||
+                   option_value(argc, argv, &i, "--email", &a->email, &missing) ||
+                   option_value(argc, argv, &i, "--hours", &a->hours, &missing)) {
             if (missing)
                 return usage_error("option '%s' needs a value", arg);
         } else {
@@ -344,6 +354,43 @@ static int cmd_app_create(const struct args *a, const char *conninfo)
         return report("cannot create the application", &err);
     printf("{\"id\":\"%s\",\"secret\":\"%s\"}\n", id, secret);
     OPENSSL_cleanse(secret, sizeof(secret));
+    return EXIT_OK;
+}
+
+static int cmd_admin_create(const struct args *a, const char *conninfo)
+{
+    if (a->npos != 2)
+        return usage_error("%s", "usage: latchctl admin create --tenant <id> --username <name> | "
+                                 "--email <address> [--hours N]");
+    if (a->tenant == NULL || !latch_tenants_valid_id(a->tenant))
+        return usage_error("%s", "'admin create' needs --tenant <valid tenant id>");
+    if ((a->username == NULL) == (a->email == NULL))
+        return usage_error("%s", "'admin create' needs --username or --email (one of them)");
+    if (a->username != NULL && !latch_users_username_ok(a->username))
+        return usage_error("%s", "--username: a letter or '_' then letters, digits or '_' (at "
+                                 "most 128)");
+    if (a->email != NULL && !latch_users_email_ok(a->email))
+        return usage_error("%s", "--email: not an email address");
+    long hours = 24;
+    if (a->hours != NULL) {
+        char *end = NULL;
+        hours = strtol(a->hours, &end, 10);
+        if (end == a->hours || *end != '\0' || hours < 1 || hours > 720)
+            return usage_error("%s", "--hours must be 1 to 720");
+    }
+    if (!load_secret_config(conninfo, false))
+        return EXIT_FAILED;
+    char user_id[LATCH_USERS_ID_LEN + 1], link[1400];
+    bool created = false;
+    struct latch_error err;
+    if (latch_bootstrap_admin(&secret_cfg, a->tenant, a->username, a->email, (int)hours, user_id,
+                              link, sizeof(link), &created, &err) != LATCH_OK)
+        return report("cannot create the administrator", &err);
+    printf("%s user %s (%s) is an administrator of tenant %s.\n", created ? "New" : "Existing",
+           user_id, a->username ? a->username : a->email, a->tenant);
+    printf("Open this link within %ld hours to set the password (it works once):\n%s\n", hours,
+           link);
+    OPENSSL_cleanse(link, sizeof(link));
     return EXIT_OK;
 }
 
@@ -798,7 +845,8 @@ int main(int argc, char **argv)
     bool is_migrate = strcmp(cmd, "migrate") == 0;
     bool is_app = strcmp(cmd, "app") == 0 && a.npos > 1 && strcmp(a.pos[1], "create") == 0;
     bool is_keys = strcmp(cmd, "keys") == 0;
-    if (!is_migrate && !is_app && !is_keys && strcmp(cmd, "tenant") != 0)
+    bool is_admin = strcmp(cmd, "admin") == 0 && a.npos > 1 && strcmp(a.pos[1], "create") == 0;
+    if (!is_migrate && !is_app && !is_keys && !is_admin && strcmp(cmd, "tenant") != 0)
         return usage_error("unknown command '%s'", cmd);
     if (is_migrate) {
         if (a.npos > 1)
@@ -816,5 +864,7 @@ int main(int argc, char **argv)
         return cmd_app_create(&a, conninfo);
     if (is_keys)
         return cmd_keys_rotate(&a, conninfo);
+    if (is_admin)
+        return cmd_admin_create(&a, conninfo);
     return cmd_tenant(&a, conninfo);
 }

@@ -4,7 +4,8 @@
 #
 #   latch_install_packages PKG...       apt-get install what dpkg says is missing (root or sudo)
 #   latch_ensure_node20                 node >= 20 on PATH (from the npm registry if need be)
-#   latch_build DIR [-Dopt=value...]    meson setup / reconfigure when needed, then ninja
+#   latch_build DIR [-Dopt=value...]    npm ci of the console's UI library when needed (latch_console_deps),
+#                                       meson setup / reconfigure when needed, then ninja
 #   latch_pg_start DATADIR PORT SOCKDIR [throwaway]
 #   latch_pg_stop DATADIR
 #   latch_pg_ensure_db PORT SOCKDIR DBNAME...   role `latch` (no superuser, no BYPASSRLS) + dbs
@@ -155,6 +156,7 @@ latch_build() {
     shift
     local opt name want need_reconf=0
 
+    latch_console_deps || return 1
     if [[ -d "$dir" && ! -f "$dir/build.ninja" ]]; then
         # A setup that failed half-way: start over.
         rm -rf "$dir"
@@ -201,6 +203,20 @@ sys.exit(1)
     fi
     latch_log "ninja -C $dir"
     ninja -C "$dir" >&2 || return 1
+}
+
+# The admin console's UI library (core/console/package.json, pinned by its package-lock.json):
+# `npm ci` there whenever node_modules is missing or older than the lock file. meson copies the
+# library from there into latchd (core/meson.build); nothing is fetched at run time.
+latch_console_deps() {
+    local dir="$LATCH_ROOT/core/console"
+    if [[ -f "$dir/node_modules/.package-lock.json" &&
+          ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+        return 0
+    fi
+    command -v npm >/dev/null 2>&1 || latch_ensure_node20 || return 1
+    latch_log "npm ci (core/console)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || return 1
 }
 
 # Runs a command as the postgres user when we are root (initdb refuses to run as root), else as
@@ -361,6 +377,7 @@ latch_fuzz_drivers() {
 # drivers and what they link are built.
 latch_fuzz_build() {
     local dir="$1"
+    latch_console_deps || return 1 # core/meson.build reads core/console/node_modules
     if [[ ! -f "$dir/build.ninja" ]]; then
         rm -rf "$dir"
         latch_log "meson setup $dir (clang, -Dfuzz=true)"

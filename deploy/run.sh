@@ -192,6 +192,13 @@ EOF
     $LATCH_PUBLIC_URL/t/<tenant>/...    any other tenant
     Metrics (Prometheus): $metrics_note
 
+  Admin console: $LATCH_PUBLIC_URL/console   (tenant <id>: $LATCH_PUBLIC_URL/t/<id>/console)
+    Make yourself its first administrator (in another terminal); open the link it prints,
+    set your password there, then sign in:
+    LATCH_DATABASE_URL=$LATCH_DATABASE_URL LATCH_PUBLIC_URL=$LATCH_PUBLIC_URL \\
+      LATCH_SECRET_KEY=\$(cat ${key_file:-<your LATCH_SECRET_KEY file>}) \\
+      $latchctl admin create --tenant default --username admin
+
   Create a tenant (in another terminal):
     LATCH_DATABASE_URL=$LATCH_DATABASE_URL \\
       $latchctl tenant create acme --name "Acme Inc."

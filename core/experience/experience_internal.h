@@ -220,6 +220,24 @@ bool latch_xp_new_verification_id(struct latch_request *req, char *out);
  * is done (nothing answered). */
 bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_store_result *res);
 
+/* console.c: the admin console's page and its one-time password links. */
+latch_rc latch_xp_console_register(struct latch_server *srv) LATCH_MUST_CHECK;
+
+/* ---- pages.c: filling a page template ---- */
+
+struct latch_ui_asset;
+struct latch_xp_placeholder {
+    const char *name; /* "{{ui}}" */
+    const char *value;
+};
+
+/* Fills the template's placeholders (any NULL value: out of memory) and answers 200 with the
+ * page and the headers every page carries: page_csp as its Content-Security-Policy, no
+ * referrer, no framing, no caching, and its language. Loop thread. */
+void latch_xp_respond_page(struct latch_request *req, const struct latch_ui_asset *tpl,
+                           const struct latch_xp_placeholder *ph, int nph, const char *page_csp,
+                           const char *locale);
+
 /* ---- verification_code.c: the sign-in experience fields of codes ---- */
 
 /* The statement ($1 tenant) that reads signIn, signUp, forgotPasswordMethods and

@@ -699,7 +699,8 @@ latch_rc latch_experience_register(struct latch_server *srv)
         latch_xp_identification_register(srv) != LATCH_OK ||
         latch_xp_settings_register(srv) != LATCH_OK || latch_xp_pages_register(srv) != LATCH_OK ||
         latch_xp_social_register(srv) != LATCH_OK || latch_xp_code_register(srv) != LATCH_OK ||
-        latch_xp_mfa_register(srv) != LATCH_OK || latch_xp_webauthn_register(srv) != LATCH_OK)
+        latch_xp_mfa_register(srv) != LATCH_OK || latch_xp_webauthn_register(srv) != LATCH_OK ||
+        latch_xp_console_register(srv) != LATCH_OK)
         return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -30,14 +30,9 @@ static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'sel
                           "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
                           "frame-ancestors 'none'; base-uri 'none'";
 
-struct placeholder {
-    const char *name; /* "{{ui}}" */
-    const char *value;
-};
-
 /* The template with every placeholder replaced, in arena; NULL when out of memory. */
 static char *render(struct latch_arena *arena, const struct latch_ui_asset *tpl,
-                    const struct placeholder *ph, int nph, size_t *len)
+                    const struct latch_xp_placeholder *ph, int nph, size_t *len)
 {
     const char *src = (const char *)tpl->data;
     size_t cap = tpl->len + 1;
@@ -87,12 +82,9 @@ struct page_call {
     char id_hash[LATCH_TOKEN_HASH_TEXT];
 };
 
-/* Fills the template's placeholders (any NULL value: out of memory) and answers 200 with the
- * page and the headers every page carries: its Content-Security-Policy, no referrer, no
- * framing, no caching, and its language. */
-static void respond_page(struct latch_request *req, const struct latch_ui_asset *tpl,
-                         const struct placeholder *ph, int nph, const char *page_csp,
-                         const char *locale)
+void latch_xp_respond_page(struct latch_request *req, const struct latch_ui_asset *tpl,
+                           const struct latch_xp_placeholder *ph, int nph, const char *page_csp,
+                           const char *locale)
 {
     for (int k = 0; k < nph; k++) {
         if (ph[k].value == NULL) {
@@ -136,7 +128,7 @@ static void render_page(struct page_call *pc, const char *ui_locales, const char
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct placeholder ph[] = {
+    struct latch_xp_placeholder ph[] = {
         {"{{ui}}", latch_html_escape(req->arena, ui)},
         {"{{v}}", latch_ui_version},
         {"{{base}}", latch_html_escape(req->arena, base)},
@@ -146,7 +138,7 @@ static void render_page(struct page_call *pc, const char *ui_locales, const char
         /* JSON in a non-executed script element; embed.py makes sure it holds no "<". */
         {"{{i18n}}", i18n},
     };
-    respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), csp, locale);
+    latch_xp_respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), csp, locale);
 }
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
@@ -270,7 +262,7 @@ static void logout_render(struct logout_call *lc, const char *language_info)
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct placeholder ph[] = {
+    struct latch_xp_placeholder ph[] = {
         {"{{ui}}", latch_html_escape(req->arena, ui)},
         {"{{v}}", latch_ui_version},
         {"{{lang}}", locale},
@@ -283,7 +275,7 @@ static void logout_render(struct logout_call *lc, const char *language_info)
         {"{{confirm}}", es ? "S\xc3\xad, cerrar sesi\xc3\xb3n" : "Yes, sign me out"},
         {"{{cancel}}", es ? "No, seguir conectado" : "No, stay signed in"},
     };
-    respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), logout_csp, locale);
+    latch_xp_respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), logout_csp, locale);
 }
 
 static void logout_locale_loaded(struct latch_store_result *const *results, int n,
@@ -333,7 +325,8 @@ static void get_asset(struct latch_request *req, void *arg)
     const char *name = latch_http_param(req, "file");
     const struct latch_ui_asset *a = latch_ui_asset_find(name);
     /* The page templates are served only through their routes, filled in. */
-    if (a == NULL || strcmp(a->name, PAGE_TEMPLATE) == 0 || strcmp(a->name, LOGOUT_TEMPLATE) == 0) {
+    if (a == NULL || strcmp(a->name, PAGE_TEMPLATE) == 0 || strcmp(a->name, LOGOUT_TEMPLATE) == 0 ||
+        strcmp(a->name, "console.html") == 0) {
         latch_http_respond_errorf(req, 404, "http.not_found", "Not found.");
         return;
     }

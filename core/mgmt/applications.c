@@ -695,6 +695,11 @@ static void update_app(struct latch_request *req, void *arg)
     yajl_tree_free(tree);
     if (!ok)
         return;
+    /* The console's application keeps its type and redirect URIs (schema/0015_console.sql). */
+    if ((in.type != NULL || in.oidc != NULL) &&
+        latch_mgmt_refuse_reserved(req, "id", LATCH_MGMT_CONSOLE_APP, "application.reserved",
+                                   "The admin console's type and URIs cannot be changed."))
+        return;
     struct latch_store_op op = {&app_update,
                                 {req->tenant->id, id, in.name, in.description,
                                  in.description_set ? "true" : "false", in.oidc, in.custom,
@@ -862,6 +867,14 @@ static const struct latch_mgmt_by_id delete_app_call = {&app_delete, "id", "appl
 static const struct latch_mgmt_by_id list_secrets_call = {&secret_list, "id", "application", 200,
                                                           NULL};
 
+static void delete_app(struct latch_request *req, void *arg)
+{
+    if (latch_mgmt_refuse_reserved(req, "id", LATCH_MGMT_CONSOLE_APP, "application.reserved",
+                                   "The admin console's application cannot be deleted."))
+        return;
+    latch_mgmt_by_id(req, (void *)&delete_app_call);
+}
+
 latch_rc latch_mgmt_applications_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
@@ -869,7 +882,7 @@ latch_rc latch_mgmt_applications_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/applications", create_app, NULL},
         {LATCH_HTTP_GET, "/api/applications/:id", latch_mgmt_by_id, &get_app_call},
         {LATCH_HTTP_PATCH, "/api/applications/:id", update_app, NULL},
-        {LATCH_HTTP_DELETE, "/api/applications/:id", latch_mgmt_by_id, &delete_app_call},
+        {LATCH_HTTP_DELETE, "/api/applications/:id", delete_app, NULL},
         {LATCH_HTTP_GET, "/api/applications/:id/secrets", latch_mgmt_by_id, &list_secrets_call},
         {LATCH_HTTP_POST, "/api/applications/:id/secrets", create_secret, NULL},
         {LATCH_HTTP_PATCH, "/api/applications/:id/secrets/:name", rename_secret, NULL},

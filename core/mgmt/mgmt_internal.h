@@ -391,4 +391,17 @@ void latch_mgmt_relation_add(struct latch_request *req, void *arg);
 void latch_mgmt_relation_replace(struct latch_request *req, void *arg);
 void latch_mgmt_relation_remove(struct latch_request *req, void *arg);
 
+/* ---- the admin console's reserved rows (schema/0015_console.sql) ---- */
+
+#define LATCH_MGMT_CONSOLE_APP   "admin-console"
+#define LATCH_MGMT_CONSOLE_ROLE  "console-admin"
+#define LATCH_MGMT_CONSOLE_SCOPE "management-api-all"
+
+/* Answers 403 {code, message} when the path parameter `param` names the reserved row `id` and
+ * returns true; false (nothing answered) otherwise. Deleting the console's application or its
+ * administrators' role, or taking the Management API scope from that role, would lock every
+ * administrator out of the console. */
+bool latch_mgmt_refuse_reserved(struct latch_request *req, const char *param, const char *id,
+                                const char *code, const char *message);
+
 #endif

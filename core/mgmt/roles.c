@@ -423,6 +423,11 @@ static void update_role(struct latch_request *req, void *arg)
         latch_mgmt_invalid(req, "type", "must be User or MachineToMachine");
         return;
     }
+    /* A default User role is given to everyone who signs up: never the administrators' role. */
+    if (is_default == 1 &&
+        latch_mgmt_refuse_reserved(req, "id", LATCH_MGMT_CONSOLE_ROLE, "role.reserved",
+                                   "The console administrators' role cannot be a default role."))
+        return;
     const char *def = is_default < 0 ? NULL : is_default ? "true" : "false";
     struct latch_store_op op = {&role_update, {req->tenant->id, id, name, description, def, type}};
     struct latch_mgmt_reply reply = {
@@ -485,6 +490,26 @@ static const struct latch_mgmt_by_id get_role_call = {&role_get, "id", "role", 2
 static const struct latch_mgmt_by_id_hooked delete_role_call = {
     {&role_delete, "id", "role", 204, NULL}, &hook_deleted};
 
+/* The console administrators' role stays, with the Management API scope. */
+static void delete_role(struct latch_request *req, void *arg)
+{
+    if (latch_mgmt_refuse_reserved(req, "id", LATCH_MGMT_CONSOLE_ROLE, "role.reserved",
+                                   "The console administrators' role cannot be deleted."))
+        return;
+    latch_mgmt_by_id_hooked(req, (void *)&delete_role_call);
+}
+
+static void delete_role_scope(struct latch_request *req, void *arg)
+{
+    const char *id = latch_http_param(req, "id");
+    if (id != NULL && strcmp(id, LATCH_MGMT_CONSOLE_ROLE) == 0 &&
+        latch_mgmt_refuse_reserved(req, "scopeId", LATCH_MGMT_CONSOLE_SCOPE, "role.reserved",
+                                   "The console administrators' role keeps the Management API "
+                                   "scope."))
+        return;
+    latch_mgmt_relation_remove(req, arg);
+}
+
 latch_rc latch_mgmt_roles_register(struct latch_server *srv)
 {
     static const struct latch_mgmt_route_def routes[] = {
@@ -492,11 +517,10 @@ latch_rc latch_mgmt_roles_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/roles", create_role, NULL},
         {LATCH_HTTP_GET, "/api/roles/:id", latch_mgmt_by_id, &get_role_call},
         {LATCH_HTTP_PATCH, "/api/roles/:id", update_role, NULL},
-        {LATCH_HTTP_DELETE, "/api/roles/:id", latch_mgmt_by_id_hooked, &delete_role_call},
+        {LATCH_HTTP_DELETE, "/api/roles/:id", delete_role, NULL},
         {LATCH_HTTP_GET, "/api/roles/:id/scopes", latch_mgmt_relation_list, &role_scopes},
         {LATCH_HTTP_POST, "/api/roles/:id/scopes", latch_mgmt_relation_add, &role_scopes},
-        {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", latch_mgmt_relation_remove,
-         &role_scopes},
+        {LATCH_HTTP_DELETE, "/api/roles/:id/scopes/:scopeId", delete_role_scope, &role_scopes},
         {LATCH_HTTP_GET, "/api/roles/:id/applications", latch_mgmt_relation_list, &role_apps},
         {LATCH_HTTP_POST, "/api/roles/:id/applications", latch_mgmt_relation_add, &role_apps},
         {LATCH_HTTP_DELETE, "/api/roles/:id/applications/:applicationId",

@@ -790,3 +790,13 @@ void latch_mgmt_by_id(struct latch_request *req, void *arg)
         .status = call->status, .entity = call->entity, .id = id, .problems = call->problems};
     latch_mgmt_run(req, &op, 1, &reply);
 }
+
+bool latch_mgmt_refuse_reserved(struct latch_request *req, const char *param, const char *id,
+                                const char *code, const char *message)
+{
+    const char *v = latch_http_param(req, param);
+    if (v == NULL || strcmp(v, id) != 0)
+        return false;
+    latch_http_respond_errorf(req, 403, code, "%s", message);
+    return true;
+}

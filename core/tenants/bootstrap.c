@@ -144,3 +144,74 @@ latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_
     OPENSSL_cleanse(new_secret, sizeof(new_secret));
     return rc;
 }
+
+latch_rc latch_bootstrap_admin(const struct latch_config *cfg, const char *tenant_id,
+                               const char *username, const char *email, int valid_hours,
+                               char user_id_out[LATCH_USERS_ID_LEN + 1], char *link_out,
+                               size_t link_cap, bool *created, struct latch_error *err)
+{
+    char new_id[LATCH_USERS_ID_LEN + 1], token[LATCH_CLIENT_SECRET_LEN + 1];
+    char hash[LATCH_TOKEN_HASH_TEXT], hours[16], out[64];
+    latch_rc rc = LATCH_FAIL;
+    char *endpoint = NULL;
+    if (latch_bootstrap_tenant(cfg, tenant_id, err) != LATCH_OK)
+        return LATCH_FAIL;
+    if (latch_users_new_id(new_id) != LATCH_OK || latch_jose_token_new(token) != LATCH_OK ||
+        latch_jose_token_hash(token, hash) != LATCH_OK) {
+        latch_error_set(err, 500, "server_error", "no randomness");
+        goto done;
+    }
+    endpoint = latch_tenant_endpoint(cfg, tenant_id);
+    if (endpoint == NULL) {
+        latch_error_set(err, 500, "server_error", "out of memory");
+        goto done;
+    }
+    snprintf(hours, sizeof(hours), "%d", valid_hours);
+    /* An existing user with that username or email becomes an administrator (and gets a new
+     * link): how an operator who lost a link, or wants a second administrator, gets one. */
+#define WHO                                                                                        \
+    "tenant_id = $1::text AND (lower(username) = lower($2::text)"                                  \
+    " OR lower(primary_email) = lower($3::text))"
+    /* ...when exactly one user matches (not one by username and another by email). */
+#define ONE "(SELECT count(*) FROM users WHERE " WHO ") = 1"
+    struct latch_admin_op ops[3] = {
+        {.sql = "INSERT INTO users (tenant_id, id, username, primary_email)"
+                " SELECT $1::text, $4::text, $2::text, $3::text"
+                " WHERE NOT EXISTS (SELECT 1 FROM users WHERE " WHO ")",
+         .nparams = 4,
+         .params = {tenant_id, username, email, new_id}},
+        {.sql = "INSERT INTO users_roles (tenant_id, user_id, role_id)"
+                " SELECT $1::text, id, 'console-admin' FROM users WHERE " WHO " AND " ONE
+                " ON CONFLICT DO NOTHING",
+         .nparams = 3,
+         .params = {tenant_id, username, email}},
+        {.sql = "INSERT INTO password_links (tenant_id, token_hash, user_id, expires_at)"
+                " SELECT $1::text, $4::bytea, id, now() + make_interval(hours => $5::int)"
+                " FROM users WHERE " WHO " AND " ONE " RETURNING user_id",
+         .nparams = 5,
+         .params = {tenant_id, username, email, hash, hours}},
+    };
+#undef WHO
+#undef ONE
+    if (latch_store_admin_run(cfg->database_url, tenant_id, ops, 3, out, sizeof(out), err) !=
+        LATCH_OK)
+        goto done;
+    if (strlen(out) != LATCH_USERS_ID_LEN) {
+        /* Two users matched: no single administrator. */
+        latch_error_set(err, 409, "ambiguous", "the username and the email name different users");
+        goto done;
+    }
+    snprintf(user_id_out, LATCH_USERS_ID_LEN + 1, "%s", out);
+    *created = strcmp(out, new_id) == 0;
+    /* The token travels in the fragment: browsers never send it, so no access log holds it. */
+    if ((size_t)snprintf(link_out, link_cap, "%s/console/set-password#token=%s", endpoint, token) >=
+        link_cap) {
+        latch_error_set(err, 500, "server_error", "link too long");
+        goto done;
+    }
+    rc = LATCH_OK;
+done:
+    OPENSSL_cleanse(token, sizeof(token));
+    free(endpoint);
+    return rc;
+}

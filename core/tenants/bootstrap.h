@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "jose/secret.h"
+#include "users/users.h"
 #include "util/error.h"
 
 /* Makes sure tenant_id has its Management API resource, scope `all`, role, and keys. */
@@ -32,5 +33,18 @@ latch_rc latch_bootstrap_app(const struct latch_config *cfg, const char *tenant_
                              const char *secret, const char *type, const char *name,
                              bool management, bool upsert, char *id_out, char *secret_out,
                              size_t secret_cap, struct latch_error *err) LATCH_MUST_CHECK;
+
+/*
+ * Makes the tenant's user with this username or email (either may be NULL, not both) an
+ * administrator of the console (role console-admin), creating the user when there is none, and
+ * stores a one-time link to set the password, valid for valid_hours: link_out gets
+ * "<tenant endpoint>/console/set-password#token=<token>" (only the token's hash is stored).
+ * *created says whether the user is new. 409 when the username and the email name two users.
+ */
+latch_rc latch_bootstrap_admin(const struct latch_config *cfg, const char *tenant_id,
+                               const char *username, const char *email, int valid_hours,
+                               char user_id_out[LATCH_USERS_ID_LEN + 1], char *link_out,
+                               size_t link_cap, bool *created,
+                               struct latch_error *err) LATCH_MUST_CHECK;
 
 #endif

@@ -1,0 +1,1411 @@
+// The admin console: a single-page application on Preact + htm (copied from npm at build time,
+// served from /ui/ with this file), for one tenant's administrators. It signs in through the
+// tenant's own OIDC (authorization code + PKCE with the reserved application `admin-console`,
+// resource <tenant endpoint>/api, scope `all`), keeps its tokens in memory only (a reload signs
+// in again, silently while the tenant's session lasts), refreshes with the refresh-token grant,
+// signs out through the end-session endpoint, and calls only the public Management API.
+import { h, render } from './preact.js';
+import { useState, useEffect, useRef, useCallback } from './preact-hooks.js';
+import htm from './htm.js';
+
+const html = htm.bind(h);
+const body = document.body.dataset;
+const ENDPOINT = body.endpoint; // configured tenant endpoint: what the server registered
+const BASE = body.base; // its path, for same-origin requests ("/" or "/t/<id>/")
+const CLIENT_ID = 'admin-console';
+const API_RESOURCE = `${ENDPOINT}/api`;
+const REDIRECT_URI = `${ENDPOINT}/console/callback`;
+const HOME = `${BASE}console`;
+const PAGE_SIZE = 20;
+
+// ---- translations ----
+
+let strings = {};
+let fallback = {};
+let lang = 'en';
+
+async function loadStrings(want) {
+  const get = async (l) => (await fetch(`${body.ui}console-${l}.json?v=${body.v}`)).json();
+  fallback = await get('en');
+  strings = want === 'es' ? await get('es') : fallback;
+  lang = want === 'es' ? 'es' : 'en';
+  document.documentElement.lang = lang;
+}
+
+function t(key, vars) {
+  let s = strings[key] ?? fallback[key] ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
+  return s;
+}
+
+// ---- sign-in (authorization code + PKCE); tokens live in these variables only ----
+
+const session = { access: null, refresh: null, idToken: null, expiresAt: 0, scope: '' };
+let refreshTimer = null;
+
+const b64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const randomText = (n = 32) => b64url(crypto.getRandomValues(new Uint8Array(n)));
+
+async function startSignIn(returnTo) {
+  const verifier = randomText(48);
+  const state = randomText(16);
+  const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  // Not tokens: what the callback needs to finish this one sign-in, then removed.
+  sessionStorage.setItem('latch.console.pkce', JSON.stringify({ verifier, state, returnTo }));
+  const q = new URLSearchParams({
+    client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, response_type: 'code',
+    scope: 'openid offline_access profile all', resource: API_RESOURCE, state,
+    code_challenge: challenge, code_challenge_method: 'S256', ui_locales: lang,
+  });
+  location.assign(`${BASE}oidc/auth?${q}`);
+}
+
+async function tokenRequest(params) {
+  const res = await fetch(`${BASE}oidc/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: CLIENT_ID, ...params }),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(json.error_description || json.error || `HTTP ${res.status}`);
+  return json;
+}
+
+function keep(tokens) {
+  session.access = tokens.access_token;
+  session.refresh = tokens.refresh_token ?? session.refresh;
+  session.idToken = tokens.id_token ?? session.idToken;
+  session.scope = tokens.scope ?? '';
+  session.expiresAt = Date.now() + (tokens.expires_in ?? 3600) * 1000;
+  clearTimeout(refreshTimer);
+  const inMs = Math.max(5000, (tokens.expires_in ?? 3600) * 1000 - 60000);
+  if (session.refresh) refreshTimer = setTimeout(() => refreshTokens().catch(() => {}), inMs);
+}
+
+async function refreshTokens() {
+  if (!session.refresh) throw new Error('no refresh token');
+  keep(await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refresh, resource: API_RESOURCE }));
+}
+
+async function finishSignIn() {
+  const q = new URLSearchParams(location.search);
+  const saved = JSON.parse(sessionStorage.getItem('latch.console.pkce') || 'null');
+  sessionStorage.removeItem('latch.console.pkce');
+  if (q.get('error')) throw new Error(q.get('error_description') || q.get('error'));
+  if (!saved || !q.get('code') || q.get('state') !== saved.state) throw new Error(t('signin.stateMismatch'));
+  keep(await tokenRequest({
+    grant_type: 'authorization_code', code: q.get('code'), redirect_uri: REDIRECT_URI,
+    code_verifier: saved.verifier, resource: API_RESOURCE,
+  }));
+  return saved.returnTo && saved.returnTo.startsWith(HOME) ? saved.returnTo : HOME;
+}
+
+function signOut() {
+  const q = new URLSearchParams({ client_id: CLIENT_ID, post_logout_redirect_uri: `${ENDPOINT}/console` });
+  if (session.idToken) q.set('id_token_hint', session.idToken);
+  session.access = session.refresh = session.idToken = null;
+  location.assign(`${BASE}oidc/session/end?${q}`);
+}
+
+const isAdmin = () => session.scope.split(' ').includes('all');
+
+// ---- the Management API ----
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, data, { retried = false } = {}) {
+  if (Date.now() > session.expiresAt - 30000 && session.refresh) await refreshTokens().catch(() => {});
+  const res = await fetch(`${BASE}api${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${session.access}`,
+      ...(data !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: data !== undefined ? JSON.stringify(data) : undefined,
+  });
+  if (res.status === 401 && !retried && session.refresh) {
+    await refreshTokens();
+    return api(method, path, data, { retried: true });
+  }
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  if (!res.ok) {
+    throw new ApiError(res.status, json?.code ?? `http.${res.status}`, json?.message ?? `HTTP ${res.status}`);
+  }
+  return { data: json, total: Number(res.headers.get('total-number') ?? (Array.isArray(json) ? json.length : 0)) };
+}
+
+const errorText = (e) => (e instanceof ApiError ? `${e.message} (${e.code})` : String(e?.message ?? e));
+
+// ---- navigation ----
+
+function navigate(to) {
+  history.pushState(null, '', to);
+  window.dispatchEvent(new Event('latch:navigate'));
+}
+
+function usePath() {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const on = () => setPath(location.pathname);
+    window.addEventListener('popstate', on);
+    window.addEventListener('latch:navigate', on);
+    return () => {
+      window.removeEventListener('popstate', on);
+      window.removeEventListener('latch:navigate', on);
+    };
+  }, []);
+  return path;
+}
+
+function Link({ to, children, ...rest }) {
+  const onClick = (e) => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+    e.preventDefault();
+    navigate(to);
+  };
+  return html`<a href=${to} onClick=${onClick} ...${rest}>${children}</a>`;
+}
+
+// ---- building blocks ----
+
+let fieldIds = 0;
+function Field({ label, value, onInput, type = 'text', required, hint, ...rest }) {
+  const id = useRef(`f${++fieldIds}`).current;
+  return html`<div>
+    <label for=${id}>${label}</label>
+    ${type === 'textarea'
+      ? html`<textarea id=${id} value=${value} onInput=${(e) => onInput(e.target.value)} aria-describedby=${hint ? `${id}-h` : undefined} ...${rest}></textarea>`
+      : html`<input id=${id} type=${type} value=${value} required=${required} onInput=${(e) => onInput(e.target.value)} aria-describedby=${hint ? `${id}-h` : undefined} ...${rest} />`}
+    ${hint && html`<p id=${`${id}-h`} class="muted">${hint}</p>`}
+  </div>`;
+}
+
+function Select({ label, value, onChange, options }) {
+  const id = useRef(`f${++fieldIds}`).current;
+  return html`<div>
+    <label for=${id}>${label}</label>
+    <select id=${id} value=${options.some(([v]) => v === value) ? value : options[0]?.[0]} onChange=${(e) => onChange(e.target.value)}>
+      ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
+    </select>
+  </div>`;
+}
+
+const ErrorBox = ({ error }) => (error ? html`<div class="error" role="alert">${error}</div>` : null);
+const Notice = ({ text }) => (text ? html`<div class="notice" role="status">${text}</div>` : null);
+const Loading = () => html`<p class="loading" role="status">${t('loading')}</p>`;
+
+// A modal confirmation (<dialog>: focus stays inside, Escape cancels).
+function Confirm({ text, action, onConfirm, onCancel }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  return html`<dialog ref=${ref} aria-labelledby="confirm-text" onClose=${onCancel}>
+    <p id="confirm-text">${text}</p>
+    <div class="row">
+      <button class="danger" onClick=${onConfirm}>${action}</button>
+      <button class="secondary" onClick=${() => ref.current?.close()}>${t('cancel')}</button>
+    </div>
+  </dialog>`;
+}
+
+// A button that asks first, then runs fn; errors go to onError.
+function DangerButton({ label, question, fn, onError }) {
+  const [asking, setAsking] = useState(false);
+  const go = async () => {
+    setAsking(false);
+    try { await fn(); } catch (e) { onError(errorText(e)); }
+  };
+  return html`<span>
+    <button class="danger" onClick=${() => setAsking(true)}>${label}</button>
+    ${asking && html`<${Confirm} text=${question} action=${label} onConfirm=${go} onCancel=${() => setAsking(false)} />`}
+  </span>`;
+}
+
+// Loads path (a list) with pagination and optional search; render(rows, reload) draws them.
+function useList(path, { paged = true, search = '', searchKey = 'search' } = {}) {
+  const [page, setPage] = useState(1);
+  const [state, setState] = useState({ loading: true, rows: [], total: 0, error: null });
+  const [tick, setTick] = useState(0);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  useEffect(() => setPage(1), [search, path]);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    const q = new URLSearchParams();
+    if (paged) {
+      q.set('page', String(page));
+      q.set('page_size', String(PAGE_SIZE));
+    }
+    if (search) q.set(searchKey, search);
+    const sep = path.includes('?') ? '&' : '?';
+    api('GET', `${path}${q.toString() ? sep + q : ''}`)
+      .then(({ data, total }) => live && setState({ loading: false, rows: data ?? [], total, error: null }))
+      .catch((e) => live && setState({ loading: false, rows: [], total: 0, error: errorText(e) }));
+    return () => { live = false; };
+  }, [path, page, search, tick]);
+  return { ...state, page, setPage, reload };
+}
+
+function Pager({ list }) {
+  const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
+  if (list.total <= PAGE_SIZE) return null;
+  return html`<nav class="pager" aria-label=${t('pagination')}>
+    <button class="secondary" disabled=${list.page <= 1} onClick=${() => list.setPage(list.page - 1)}>${t('previous')}</button>
+    <span>${t('pageOf', { page: list.page, pages })}</span>
+    <button class="secondary" disabled=${list.page >= pages} onClick=${() => list.setPage(list.page + 1)}>${t('next')}</button>
+  </nav>`;
+}
+
+// A table of list rows: columns are [header, row => cell].
+function Table({ list, columns, caption, empty }) {
+  if (list.loading) return html`<${Loading} />`;
+  if (list.error) return html`<${ErrorBox} error=${list.error} />`;
+  if (list.rows.length === 0) return html`<p class="muted">${empty ?? t('empty')}</p>`;
+  return html`<table>
+      <caption class="muted">${caption} (${list.total})</caption>
+      <thead><tr>${columns.map(([head]) => html`<th scope="col">${head}</th>`)}</tr></thead>
+      <tbody>${list.rows.map((row) => html`<tr>${columns.map(([, cell]) => html`<td>${cell(row)}</td>`)}</tr>`)}</tbody>
+    </table>
+    <${Pager} list=${list} />`;
+}
+
+function SearchBox({ value, onSearch, label }) {
+  const [text, setText] = useState(value);
+  return html`<form role="search" class="row" onSubmit=${(e) => { e.preventDefault(); onSearch(text); }}>
+    <${Field} label=${label} value=${text} onInput=${setText} type="search" />
+    <button type="submit">${t('search')}</button>
+  </form>`;
+}
+
+// A form that runs submit() and shows what failed.
+function useSubmit(fn) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const run = async (e) => {
+    e?.preventDefault();
+    setBusy(true);
+    setError(null);
+    try { await fn(); } catch (err) { setError(errorText(err)); }
+    setBusy(false);
+  };
+  return { busy, error, setError, run };
+}
+
+const lines = (text) => text.split('\n').map((s) => s.trim()).filter(Boolean);
+const when = (ms) => (ms ? new Date(ms).toLocaleString(lang) : '—');
+
+// ---- pages ----
+
+function Dashboard() {
+  const [counts, setCounts] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    Promise.all(['/users', '/applications', '/organizations', '/roles'].map((p) => api('GET', `${p}?page=1&page_size=1`)))
+      .then((r) => setCounts(r.map((x) => x.total)))
+      .catch((e) => setError(errorText(e)));
+  }, []);
+  return html`<h1>${t('nav.dashboard')}</h1>
+    <${ErrorBox} error=${error} />
+    ${!counts && !error && html`<${Loading} />`}
+    ${counts && html`<div class="counts">
+      ${['users', 'applications', 'organizations', 'roles'].map((k, i) => html`<div class="card"><h2>${t(`nav.${k}`)}</h2><p>${counts[i]}</p></div>`)}
+    </div>`}`;
+}
+
+function GetStarted() {
+  const issuer = `${ENDPOINT}/oidc`;
+  const callback = 'http://localhost:3000/api/auth/callback/logto';
+  const authjs = `import NextAuth from 'next-auth';
+import Logto from 'next-auth/providers/logto';
+
+export const { handlers, signIn, signOut, auth } = NextAuth({
+  providers: [
+    Logto({
+      issuer: '${issuer}',
+      clientId: process.env.AUTH_LOGTO_ID,
+      clientSecret: process.env.AUTH_LOGTO_SECRET,
+      authorization: { params: { scope: 'openid offline_access profile email' } },
+    }),
+  ],
+});
+// Redirect URI to register on the application: ${callback}`;
+  const oidc = `import * as client from 'openid-client';
+
+const config = await client.discovery(
+  new URL('${issuer}'), '<client id>', '<client secret>');`;
+  const curl = `curl -u '<client id>:<client secret>' \\
+  -d grant_type=client_credentials \\
+  -d resource=${API_RESOURCE} -d scope=all \\
+  ${issuer}/token`;
+  return html`<h1>${t('nav.start')}</h1>
+    <div class="card">
+      <h2>${t('start.endpoints')}</h2>
+      <dl>
+        <dt>${t('start.issuer')}</dt><dd><code>${issuer}</code></dd>
+        <dt>${t('start.discovery')}</dt><dd><code>${issuer}/.well-known/openid-configuration</code></dd>
+        <dt>${t('start.api')}</dt><dd><code>${API_RESOURCE}</code></dd>
+      </dl>
+    </div>
+    <p>${t('start.intro')} <${Link} to=${`${HOME}/applications`}>${t('nav.applications')}</${Link}></p>
+    <h2>Auth.js (next-auth/providers/logto)</h2>
+    <pre tabindex="0" aria-label="Auth.js"><code>${authjs}</code></pre>
+    <h2>openid-client</h2>
+    <pre tabindex="0" aria-label="openid-client"><code>${oidc}</code></pre>
+    <h2>${t('start.curl')}</h2>
+    <pre tabindex="0" aria-label="curl"><code>${curl}</code></pre>`;
+}
+
+const APP_TYPES = ['Traditional', 'SPA', 'Native', 'MachineToMachine'];
+
+function Applications() {
+  const [search, setSearch] = useState('');
+  const list = useList('/applications', { search });
+  const [name, setName] = useState('');
+  const [type, setType] = useState('Traditional');
+  const [created, setCreated] = useState(null);
+  const form = useSubmit(async () => {
+    const { data } = await api('POST', '/applications', { name, type });
+    setCreated(data);
+    setName('');
+    list.reload();
+  });
+  return html`<h1>${t('nav.applications')}</h1>
+    <form class="card" onSubmit=${form.run} aria-labelledby="new-app">
+      <h2 id="new-app">${t('apps.create')}</h2>
+      <${Field} label=${t('name')} value=${name} onInput=${setName} required />
+      <${Select} label=${t('type')} value=${type} onChange=${setType} options=${APP_TYPES.map((x) => [x, t(`apps.type.${x}`)])} />
+      <${ErrorBox} error=${form.error} />
+      <div class="row"><button type="submit" disabled=${form.busy}>${t('create')}</button></div>
+    </form>
+    ${created && html`<div class="card" role="status">
+      <p>${t('apps.created', { name: created.name })} <${Link} to=${`${HOME}/applications/${created.id}`}>${t('open')}</${Link}></p>
+      <p>${t('apps.clientId')}: <code>${created.id}</code></p>
+      ${created.secret && html`<p>${t('apps.secretOnce')}</p><p class="secret" data-testid="new-secret">${created.secret}</p>`}
+    </div>`}
+    <${SearchBox} value=${search} onSearch=${setSearch} label=${t('apps.search')} />
+    <${Table} list=${list} caption=${t('nav.applications')} columns=${[
+      [t('name'), (a) => html`<${Link} to=${`${HOME}/applications/${a.id}`}>${a.name}</${Link}>`],
+      [t('type'), (a) => t(`apps.type.${a.type}`)],
+      [t('apps.clientId'), (a) => html`<code>${a.id}</code>`],
+    ]} />`;
+}
+
+function ApplicationDetail({ id }) {
+  const [app, setApp] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [uris, setUris] = useState({ redirect: '', logout: '', cors: '' });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    api('GET', `/applications/${encodeURIComponent(id)}`).then(({ data }) => {
+      setApp(data);
+      setUris({
+        redirect: (data.oidcClientMetadata?.redirectUris ?? []).join('\n'),
+        logout: (data.oidcClientMetadata?.postLogoutRedirectUris ?? []).join('\n'),
+        cors: (data.customClientMetadata?.corsAllowedOrigins ?? []).join('\n'),
+      });
+    }).catch((e) => setError(errorText(e)));
+  }, [id, tick]);
+  const save = useSubmit(async () => {
+    await api('PATCH', `/applications/${encodeURIComponent(id)}`, {
+      oidcClientMetadata: { redirectUris: lines(uris.redirect), postLogoutRedirectUris: lines(uris.logout) },
+      customClientMetadata: { corsAllowedOrigins: lines(uris.cors) },
+    });
+    setNotice(t('saved'));
+    setTick((n) => n + 1);
+  });
+  const confidential = app && (app.type === 'Traditional' || app.type === 'MachineToMachine');
+  const secrets = useList(`/applications/${encodeURIComponent(id)}/secrets`, { paged: false });
+  const [secretName, setSecretName] = useState('');
+  const [secretDays, setSecretDays] = useState('');
+  const [newSecret, setNewSecret] = useState(null);
+  const addSecret = useSubmit(async () => {
+    const body = { name: secretName };
+    if (secretDays) body.expiresAt = Date.now() + Number(secretDays) * 86400000;
+    const { data } = await api('POST', `/applications/${encodeURIComponent(id)}/secrets`, body);
+    setNewSecret(data.value);
+    setSecretName('');
+    secrets.reload();
+  });
+  if (error) return html`<h1>${t('nav.applications')}</h1><${ErrorBox} error=${error} />`;
+  if (!app) return html`<${Loading} />`;
+  return html`<h1>${app.name}</h1>
+    <p><${Link} to=${`${HOME}/applications`}>← ${t('nav.applications')}</${Link}></p>
+    <div class="card"><dl>
+      <dt>${t('apps.clientId')}</dt><dd><code>${app.id}</code></dd>
+      <dt>${t('type')}</dt><dd>${t(`apps.type.${app.type}`)}</dd>
+      <dt>${t('start.issuer')}</dt><dd><code>${ENDPOINT}/oidc</code></dd>
+    </dl></div>
+    <${Notice} text=${notice} />
+    ${app.type !== 'MachineToMachine' && html`<form class="card" onSubmit=${save.run} aria-labelledby="uris">
+      <h2 id="uris">${t('apps.uris')}</h2>
+      <${Field} type="textarea" label=${t('apps.redirectUris')} hint=${t('apps.onePerLine')} value=${uris.redirect} onInput=${(v) => setUris({ ...uris, redirect: v })} />
+      <${Field} type="textarea" label=${t('apps.logoutUris')} hint=${t('apps.onePerLine')} value=${uris.logout} onInput=${(v) => setUris({ ...uris, logout: v })} />
+      <${Field} type="textarea" label=${t('apps.cors')} hint=${t('apps.onePerLine')} value=${uris.cors} onInput=${(v) => setUris({ ...uris, cors: v })} />
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>`}
+    ${confidential && html`<div class="card">
+      <h2>${t('apps.secrets')}</h2>
+      <${Table} list=${secrets} caption=${t('apps.secrets')} columns=${[
+        [t('name'), (s) => s.name],
+        [t('apps.hint'), (s) => html`<code>${s.hint}…</code>`],
+        [t('created'), (s) => when(s.createdAt)],
+        [t('apps.expires'), (s) => (s.expiresAt ? when(s.expiresAt) : t('apps.never'))],
+        [t('actions'), (s) => html`<${DangerButton} label=${t('delete')} question=${t('apps.deleteSecret', { name: s.name })} onError=${addSecret.setError}
+            fn=${async () => { await api('DELETE', `/applications/${encodeURIComponent(id)}/secrets/${encodeURIComponent(s.name)}`); secrets.reload(); }} />`],
+      ]} />
+      <form onSubmit=${addSecret.run}>
+        <${Field} label=${t('apps.secretName')} value=${secretName} onInput=${setSecretName} required />
+        <${Field} label=${t('apps.secretDays')} type="number" min="1" max="3650" value=${secretDays} onInput=${setSecretDays} />
+        <${ErrorBox} error=${addSecret.error} />
+        <div class="row"><button type="submit" disabled=${addSecret.busy}>${t('apps.newSecret')}</button></div>
+      </form>
+      ${newSecret && html`<div role="status"><p>${t('apps.secretOnce')}</p><p class="secret" data-testid="new-secret">${newSecret}</p></div>`}
+    </div>`}
+    ${app.type === 'MachineToMachine' && html`<${AppRoles} id=${id} />`}
+    ${app.id !== CLIENT_ID && html`<div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('apps.delete')} question=${t('apps.deleteQuestion', { name: app.name })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/applications/${encodeURIComponent(id)}`); navigate(`${HOME}/applications`); }} />
+    </div>`}`;
+}
+
+// The machine-to-machine roles of an application (its permissions for client credentials).
+function AppRoles({ id }) {
+  const eid = encodeURIComponent(id);
+  const roles = useList(`/applications/${eid}/roles`);
+  const [error, setError] = useState(null);
+  return html`<div class="card">
+    <h2>${t('nav.roles')}</h2>
+    <${ErrorBox} error=${error} />
+    <${Table} list=${roles} caption=${t('nav.roles')} columns=${[
+      [t('name'), (r) => html`<${Link} to=${`${HOME}/roles/${r.id}`}>${r.name}</${Link}>`],
+      [t('actions'), (r) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeMember', { name: r.name })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/applications/${eid}/roles/${encodeURIComponent(r.id)}`); roles.reload(); }} />`],
+    ]} />
+    <${Picker} label=${t('nav.roles')} path="/roles?type=MachineToMachine" show=${(r) => r.name} button=${t('roles.assign')}
+      onPick=${async (x) => { await api('POST', `/applications/${eid}/roles`, { roleIds: [x] }); roles.reload(); }} />
+  </div>`;
+}
+
+function Resources() {
+  const list = useList('/resources');
+  const [name, setName] = useState('');
+  const [indicator, setIndicator] = useState('');
+  const form = useSubmit(async () => {
+    const { data } = await api('POST', '/resources', { name, indicator });
+    navigate(`${HOME}/resources/${data.id}`);
+  });
+  return html`<h1>${t('nav.resources')}</h1>
+    <form class="card" onSubmit=${form.run} aria-labelledby="new-res">
+      <h2 id="new-res">${t('res.create')}</h2>
+      <${Field} label=${t('name')} value=${name} onInput=${setName} required />
+      <${Field} label=${t('res.indicator')} hint=${t('res.indicatorHint')} value=${indicator} onInput=${setIndicator} required />
+      <${ErrorBox} error=${form.error} />
+      <div class="row"><button type="submit" disabled=${form.busy}>${t('create')}</button></div>
+    </form>
+    <${Table} list=${list} caption=${t('nav.resources')} columns=${[
+      [t('name'), (r) => html`<${Link} to=${`${HOME}/resources/${r.id}`}>${r.name}</${Link}>`],
+      [t('res.indicator'), (r) => html`<code>${r.indicator}</code>`],
+    ]} />`;
+}
+
+function ResourceDetail({ id }) {
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', `/resources/${encodeURIComponent(id)}`).then(({ data }) => setRes(data)).catch((e) => setError(errorText(e)));
+  }, [id]);
+  const scopes = useList(`/resources/${encodeURIComponent(id)}/scopes`);
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const add = useSubmit(async () => {
+    await api('POST', `/resources/${encodeURIComponent(id)}/scopes`, { name, description: description || null });
+    setName('');
+    setDescription('');
+    scopes.reload();
+  });
+  if (error) return html`<h1>${t('nav.resources')}</h1><${ErrorBox} error=${error} />`;
+  if (!res) return html`<${Loading} />`;
+  return html`<h1>${res.name}</h1>
+    <p><${Link} to=${`${HOME}/resources`}>← ${t('nav.resources')}</${Link}></p>
+    <div class="card"><dl><dt>${t('res.indicator')}</dt><dd><code>${res.indicator}</code></dd></dl></div>
+    <h2>${t('res.permissions')}</h2>
+    <${Table} list=${scopes} caption=${t('res.permissions')} columns=${[
+      [t('name'), (s) => html`<code>${s.name}</code>`],
+      [t('description'), (s) => s.description ?? ''],
+      [t('actions'), (s) => html`<${DangerButton} label=${t('delete')} question=${t('res.deleteScope', { name: s.name })} onError=${add.setError}
+          fn=${async () => { await api('DELETE', `/resources/${encodeURIComponent(id)}/scopes/${encodeURIComponent(s.id)}`); scopes.reload(); }} />`],
+    ]} />
+    <form class="card" onSubmit=${add.run} aria-labelledby="new-scope">
+      <h2 id="new-scope">${t('res.addPermission')}</h2>
+      <${Field} label=${t('res.permissionName')} hint=${t('res.permissionHint')} value=${name} onInput=${setName} required />
+      <${Field} label=${t('description')} value=${description} onInput=${setDescription} />
+      <${ErrorBox} error=${add.error} />
+      <div class="row"><button type="submit" disabled=${add.busy}>${t('add')}</button></div>
+    </form>
+    ${res.indicator !== API_RESOURCE && html`<div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('res.delete')} question=${t('res.deleteQuestion', { name: res.name })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/resources/${encodeURIComponent(id)}`); navigate(`${HOME}/resources`); }} />
+    </div>`}`;
+}
+
+function Roles() {
+  const [search, setSearch] = useState('');
+  const list = useList('/roles', { search });
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [type, setType] = useState('User');
+  const form = useSubmit(async () => {
+    const { data } = await api('POST', '/roles', { name, description, type });
+    navigate(`${HOME}/roles/${data.id}`);
+  });
+  return html`<h1>${t('nav.roles')}</h1>
+    <form class="card" onSubmit=${form.run} aria-labelledby="new-role">
+      <h2 id="new-role">${t('roles.create')}</h2>
+      <${Field} label=${t('name')} value=${name} onInput=${setName} required />
+      <${Field} label=${t('description')} value=${description} onInput=${setDescription} required />
+      <${Select} label=${t('type')} value=${type} onChange=${setType} options=${[['User', t('roles.type.User')], ['MachineToMachine', t('roles.type.MachineToMachine')]]} />
+      <${ErrorBox} error=${form.error} />
+      <div class="row"><button type="submit" disabled=${form.busy}>${t('create')}</button></div>
+    </form>
+    <${SearchBox} value=${search} onSearch=${setSearch} label=${t('roles.search')} />
+    <${Table} list=${list} caption=${t('nav.roles')} columns=${[
+      [t('name'), (r) => html`<${Link} to=${`${HOME}/roles/${r.id}`}>${r.name}</${Link}>`],
+      [t('type'), (r) => t(`roles.type.${r.type}`)],
+      [t('description'), (r) => r.description],
+    ]} />`;
+}
+
+// Lets the administrator pick one item of a list endpoint by searching it.
+function Picker({ label, path, show, onPick, button, searchKey = 'search' }) {
+  const [q, setQ] = useState('');
+  const [rows, setRows] = useState([]);
+  const [chosen, setChosen] = useState('');
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const sep = path.includes('?') ? '&' : '?';
+    api('GET', `${path}${sep}page=1&page_size=50${q ? `&${searchKey}=${encodeURIComponent(q)}` : ''}`)
+      .then(({ data }) => { setRows(data ?? []); setChosen(data?.[0]?.id ?? ''); })
+      .catch((e) => setError(errorText(e)));
+  }, [path, q]);
+  const go = useSubmit(async () => { if (chosen) await onPick(chosen); });
+  return html`<form onSubmit=${go.run}>
+    <${Field} label=${`${label}: ${t('search')}`} value=${q} onInput=${setQ} type="search" />
+    <${Select} label=${label} value=${chosen} onChange=${setChosen} options=${rows.map((r) => [r.id, show(r)])} />
+    <${ErrorBox} error=${error || go.error} />
+    <div class="row"><button type="submit" disabled=${go.busy || !chosen}>${button}</button></div>
+  </form>`;
+}
+
+const userLabel = (u) => u.username || u.primaryEmail || u.primaryPhone || u.name || u.id;
+
+function RoleDetail({ id }) {
+  const [role, setRole] = useState(null);
+  const [error, setError] = useState(null);
+  const eid = encodeURIComponent(id);
+  useEffect(() => {
+    api('GET', `/roles/${eid}`).then(({ data }) => setRole(data)).catch((e) => setError(errorText(e)));
+  }, [id]);
+  const scopes = useList(`/roles/${eid}/scopes`);
+  const members = useList(role?.type === 'MachineToMachine' ? `/roles/${eid}/applications` : `/roles/${eid}/users`);
+  const [allScopes, setAllScopes] = useState([]);
+  useEffect(() => {
+    api('GET', '/resources?includeScopes=true').then(({ data }) =>
+      setAllScopes(data.filter((r) => !(role?.type === 'User' && r.indicator === API_RESOURCE))
+        .flatMap((r) => r.scopes.map((s) => ({ id: s.id, label: `${r.name}: ${s.name}` })))))
+      .catch((e) => setError(errorText(e)));
+  }, [role?.type]);
+  const [scopeId, setScopeId] = useState('');
+  const addScope = useSubmit(async () => {
+    await api('POST', `/roles/${eid}/scopes`, { scopeIds: [scopeId || allScopes[0]?.id] });
+    scopes.reload();
+  });
+  if (error) return html`<h1>${t('nav.roles')}</h1><${ErrorBox} error=${error} />`;
+  if (!role) return html`<${Loading} />`;
+  const m2m = role.type === 'MachineToMachine';
+  return html`<h1>${role.name}</h1>
+    <p><${Link} to=${`${HOME}/roles`}>← ${t('nav.roles')}</${Link}></p>
+    <div class="card"><dl>
+      <dt>${t('type')}</dt><dd>${t(`roles.type.${role.type}`)}</dd>
+      <dt>${t('description')}</dt><dd>${role.description}</dd>
+    </dl></div>
+    <h2>${t('res.permissions')}</h2>
+    <${Table} list=${scopes} caption=${t('res.permissions')} columns=${[
+      [t('name'), (s) => html`<code>${s.name}</code>`],
+      [t('nav.resources'), (s) => s.resource?.name ?? ''],
+      [t('actions'), (s) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeScope', { name: s.name })} onError=${addScope.setError}
+          fn=${async () => { await api('DELETE', `/roles/${eid}/scopes/${encodeURIComponent(s.id)}`); scopes.reload(); }} />`],
+    ]} />
+    <form class="card" onSubmit=${addScope.run}>
+      <${Select} label=${t('roles.permission')} value=${scopeId} onChange=${setScopeId} options=${allScopes.map((s) => [s.id, s.label])} />
+      <${ErrorBox} error=${addScope.error} />
+      <div class="row"><button type="submit" disabled=${addScope.busy || allScopes.length === 0}>${t('roles.addPermission')}</button></div>
+    </form>
+    <h2>${m2m ? t('nav.applications') : t('nav.users')}</h2>
+    <${Table} list=${members} caption=${m2m ? t('nav.applications') : t('nav.users')} columns=${[
+      [t('name'), (x) => (m2m ? x.name : html`<${Link} to=${`${HOME}/users/${x.id}`}>${userLabel(x)}</${Link}>`)],
+      [t('actions'), (x) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeMember', { name: m2m ? x.name : userLabel(x) })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/roles/${eid}/${m2m ? 'applications' : 'users'}/${encodeURIComponent(x.id)}`); members.reload(); }} />`],
+    ]} />
+    <div class="card">
+      ${m2m
+        ? html`<${Picker} label=${t('nav.applications')} path="/applications?types=MachineToMachine" show=${(a) => a.name} button=${t('roles.assign')}
+            onPick=${async (x) => { await api('POST', `/roles/${eid}/applications`, { applicationIds: [x] }); members.reload(); }} />`
+        : html`<${Picker} label=${t('nav.users')} path=${`/users?excludeRoleId=${eid}`} show=${userLabel} button=${t('roles.assign')}
+            onPick=${async (x) => { await api('POST', `/roles/${eid}/users`, { userIds: [x] }); members.reload(); }} />`}
+    </div>
+    ${id !== 'console-admin' && html`<div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('roles.delete')} question=${t('roles.deleteQuestion', { name: role.name })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/roles/${eid}`); navigate(`${HOME}/roles`); }} />
+    </div>`}`;
+}
+
+function Users() {
+  const [search, setSearch] = useState('');
+  const list = useList('/users', { search });
+  const [form, setForm] = useState({ username: '', primaryEmail: '', name: '', password: '' });
+  const create = useSubmit(async () => {
+    const b = {};
+    for (const [k, v] of Object.entries(form)) if (v) b[k] = v;
+    const { data } = await api('POST', '/users', b);
+    navigate(`${HOME}/users/${data.id}`);
+  });
+  const set = (k) => (v) => setForm({ ...form, [k]: v });
+  return html`<h1>${t('nav.users')}</h1>
+    <form class="card" onSubmit=${create.run} aria-labelledby="new-user">
+      <h2 id="new-user">${t('users.create')}</h2>
+      <${Field} label=${t('users.username')} value=${form.username} onInput=${set('username')} autocomplete="off" />
+      <${Field} label=${t('users.email')} type="email" value=${form.primaryEmail} onInput=${set('primaryEmail')} autocomplete="off" />
+      <${Field} label=${t('name')} value=${form.name} onInput=${set('name')} autocomplete="off" />
+      <${Field} label=${t('users.password')} type="password" value=${form.password} onInput=${set('password')} autocomplete="new-password" />
+      <${ErrorBox} error=${create.error} />
+      <div class="row"><button type="submit" disabled=${create.busy}>${t('create')}</button></div>
+    </form>
+    <${SearchBox} value=${search} onSearch=${setSearch} label=${t('users.search')} />
+    <${Table} list=${list} caption=${t('nav.users')} columns=${[
+      [t('users.user'), (u) => html`<${Link} to=${`${HOME}/users/${u.id}`}>${userLabel(u)}</${Link}>`],
+      [t('users.email'), (u) => u.primaryEmail ?? ''],
+      [t('users.status'), (u) => (u.isSuspended ? t('users.suspended') : t('users.active'))],
+      [t('users.lastSignIn'), (u) => when(u.lastSignInAt)],
+    ]} />`;
+}
+
+function UserDetail({ id }) {
+  const eid = encodeURIComponent(id);
+  const [user, setUser] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [tick, setTick] = useState(0);
+  const [profile, setProfile] = useState({ name: '', username: '', primaryEmail: '', customData: '{}' });
+  useEffect(() => {
+    api('GET', `/users/${eid}`).then(({ data }) => {
+      setUser(data);
+      setProfile({ name: data.name ?? '', username: data.username ?? '', primaryEmail: data.primaryEmail ?? '',
+        customData: JSON.stringify(data.customData ?? {}, null, 2) });
+    }).catch((e) => setError(errorText(e)));
+  }, [id, tick]);
+  const save = useSubmit(async () => {
+    let customData;
+    try { customData = JSON.parse(profile.customData); } catch { throw new Error(t('users.badJson')); }
+    await api('PATCH', `/users/${eid}`, {
+      name: profile.name || null, username: profile.username || null, primaryEmail: profile.primaryEmail || null, customData,
+    });
+    setNotice(t('saved'));
+    setTick((n) => n + 1);
+  });
+  const [password, setPassword] = useState('');
+  const pw = useSubmit(async () => {
+    await api('PATCH', `/users/${eid}/password`, { password });
+    setPassword('');
+    setNotice(t('users.passwordSet'));
+  });
+  const roles = useList(`/users/${eid}/roles`);
+  const orgs = useList(`/users/${eid}/organizations`, { paged: false });
+  if (error) return html`<h1>${t('nav.users')}</h1><${ErrorBox} error=${error} />`;
+  if (!user) return html`<${Loading} />`;
+  const set = (k) => (v) => setProfile({ ...profile, [k]: v });
+  return html`<h1>${userLabel(user)}</h1>
+    <p><${Link} to=${`${HOME}/users`}>← ${t('nav.users')}</${Link}></p>
+    <${Notice} text=${notice} />
+    <div class="card"><dl>
+      <dt>ID</dt><dd><code>${user.id}</code></dd>
+      <dt>${t('users.status')}</dt><dd>${user.isSuspended ? t('users.suspended') : t('users.active')}</dd>
+      <dt>${t('users.lastSignIn')}</dt><dd>${when(user.lastSignInAt)}</dd>
+    </dl></div>
+    <form class="card" onSubmit=${save.run} aria-labelledby="profile">
+      <h2 id="profile">${t('users.profile')}</h2>
+      <${Field} label=${t('users.username')} value=${profile.username} onInput=${set('username')} autocomplete="off" />
+      <${Field} label=${t('users.email')} type="email" value=${profile.primaryEmail} onInput=${set('primaryEmail')} autocomplete="off" />
+      <${Field} label=${t('name')} value=${profile.name} onInput=${set('name')} autocomplete="off" />
+      <${Field} label=${t('users.customData')} type="textarea" value=${profile.customData} onInput=${set('customData')} />
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <form class="card" onSubmit=${pw.run} aria-labelledby="pw">
+      <h2 id="pw">${t('users.setPassword')}</h2>
+      <${Field} label=${t('users.newPassword')} type="password" value=${password} onInput=${setPassword} autocomplete="new-password" required />
+      <${ErrorBox} error=${pw.error} />
+      <div class="row"><button type="submit" disabled=${pw.busy}>${t('users.setPassword')}</button></div>
+    </form>
+    <div class="card">
+      <h2>${t('nav.roles')}</h2>
+      <${Table} list=${roles} caption=${t('nav.roles')} columns=${[
+        [t('name'), (r) => html`<${Link} to=${`${HOME}/roles/${r.id}`}>${r.name}</${Link}>`],
+        [t('actions'), (r) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeMember', { name: r.name })} onError=${setError}
+            fn=${async () => { await api('DELETE', `/users/${eid}/roles/${encodeURIComponent(r.id)}`); roles.reload(); }} />`],
+      ]} />
+      <${Picker} label=${t('nav.roles')} path="/roles?type=User" show=${(r) => r.name} button=${t('roles.assign')}
+        onPick=${async (x) => { await api('POST', `/users/${eid}/roles`, { roleIds: [x] }); roles.reload(); }} />
+    </div>
+    <div class="card">
+      <h2>${t('users.identities')}</h2>
+      ${Object.keys(user.identities ?? {}).length === 0 && html`<p class="muted">${t('empty')}</p>`}
+      ${Object.keys(user.identities ?? {}).length > 0 && html`<table>
+        <thead><tr><th scope="col">${t('users.provider')}</th><th scope="col">${t('users.providerId')}</th><th scope="col">${t('actions')}</th></tr></thead>
+        <tbody>${Object.entries(user.identities).map(([target, v]) => html`<tr><td>${target}</td><td><code>${v.userId}</code></td>
+          <td><${DangerButton} label=${t('remove')} question=${t('users.unlinkQuestion', { name: target })} onError=${setError}
+            fn=${async () => { await api('DELETE', `/users/${eid}/identities/${encodeURIComponent(target)}`); setTick((n) => n + 1); }} /></td></tr>`)}</tbody>
+      </table>`}
+    </div>
+    <div class="card">
+      <h2>${t('nav.organizations')}</h2>
+      <${Table} list=${orgs} caption=${t('nav.organizations')} columns=${[
+        [t('name'), (o) => html`<${Link} to=${`${HOME}/organizations/${o.id}`}>${o.name}</${Link}>`],
+      ]} />
+    </div>
+    <div class="card"><h2>${t('dangerZone')}</h2>
+      <div class="row">
+        <${DangerButton} label=${user.isSuspended ? t('users.reactivate') : t('users.suspend')}
+          question=${user.isSuspended ? t('users.reactivateQuestion') : t('users.suspendQuestion')} onError=${setError}
+          fn=${async () => { await api('PATCH', `/users/${eid}/is-suspended`, { isSuspended: !user.isSuspended }); setTick((n) => n + 1); }} />
+        <${DangerButton} label=${t('users.delete')} question=${t('users.deleteQuestion', { name: userLabel(user) })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/users/${eid}`); navigate(`${HOME}/users`); }} />
+      </div>
+    </div>`;
+}
+
+function Organizations() {
+  const [search, setSearch] = useState('');
+  const list = useList('/organizations', { search, searchKey: 'q' });
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const form = useSubmit(async () => {
+    const { data } = await api('POST', '/organizations', { name, description: description || null });
+    navigate(`${HOME}/organizations/${data.id}`);
+  });
+  return html`<h1>${t('nav.organizations')}</h1>
+    <form class="card" onSubmit=${form.run} aria-labelledby="new-org">
+      <h2 id="new-org">${t('orgs.create')}</h2>
+      <${Field} label=${t('name')} value=${name} onInput=${setName} required />
+      <${Field} label=${t('description')} value=${description} onInput=${setDescription} />
+      <${ErrorBox} error=${form.error} />
+      <div class="row"><button type="submit" disabled=${form.busy}>${t('create')}</button></div>
+    </form>
+    <${SearchBox} value=${search} onSearch=${setSearch} label=${t('orgs.search')} />
+    <${Table} list=${list} caption=${t('nav.organizations')} columns=${[
+      [t('name'), (o) => html`<${Link} to=${`${HOME}/organizations/${o.id}`}>${o.name}</${Link}>`],
+      [t('description'), (o) => o.description ?? ''],
+    ]} />`;
+}
+
+function OrganizationDetail({ id }) {
+  const eid = encodeURIComponent(id);
+  const [org, setOrg] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', `/organizations/${eid}`).then(({ data }) => setOrg(data)).catch((e) => setError(errorText(e)));
+  }, [id]);
+  const members = useList(`/organizations/${eid}/users`);
+  const [orgRoles, setOrgRoles] = useState([]);
+  useEffect(() => {
+    api('GET', '/organization-roles').then(({ data }) => setOrgRoles((data ?? []).filter((r) => r.type !== 'MachineToMachine'))).catch(() => {});
+  }, []);
+  const [member, setMember] = useState('');
+  const [orgRole, setOrgRole] = useState('');
+  const grant = useSubmit(async () => {
+    await api('POST', `/organizations/${eid}/users/${encodeURIComponent(member || members.rows[0]?.id)}/roles`,
+      { organizationRoleIds: [orgRole || orgRoles[0]?.id] });
+    members.reload();
+  });
+  if (error) return html`<h1>${t('nav.organizations')}</h1><${ErrorBox} error=${error} />`;
+  if (!org) return html`<${Loading} />`;
+  return html`<h1>${org.name}</h1>
+    <p><${Link} to=${`${HOME}/organizations`}>← ${t('nav.organizations')}</${Link}></p>
+    <div class="card"><dl><dt>ID</dt><dd><code>${org.id}</code></dd><dt>${t('description')}</dt><dd>${org.description ?? ''}</dd></dl></div>
+    <h2>${t('orgs.members')}</h2>
+    <${Table} list=${members} caption=${t('orgs.members')} columns=${[
+      [t('users.user'), (u) => html`<${Link} to=${`${HOME}/users/${u.id}`}>${userLabel(u)}</${Link}>`],
+      [t('orgs.roles'), (u) => (u.organizationRoles ?? []).map((r) => r.name).join(', ')],
+      [t('actions'), (u) => html`<${DangerButton} label=${t('remove')} question=${t('orgs.removeMember', { name: userLabel(u) })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organizations/${eid}/users/${encodeURIComponent(u.id)}`); members.reload(); }} />`],
+    ]} />
+    <div class="card">
+      <${Picker} label=${t('nav.users')} path="/users" show=${userLabel} button=${t('orgs.addMember')}
+        onPick=${async (x) => { await api('POST', `/organizations/${eid}/users`, { userIds: [x] }); members.reload(); }} />
+    </div>
+    ${members.rows.length > 0 && orgRoles.length > 0 && html`<form class="card" onSubmit=${grant.run} aria-labelledby="grant">
+      <h2 id="grant">${t('orgs.giveRole')}</h2>
+      <${Select} label=${t('orgs.member')} value=${member} onChange=${setMember} options=${members.rows.map((u) => [u.id, userLabel(u)])} />
+      <${Select} label=${t('orgs.role')} value=${orgRole} onChange=${setOrgRole} options=${orgRoles.map((r) => [r.id, r.name])} />
+      <${ErrorBox} error=${grant.error} />
+      <div class="row"><button type="submit" disabled=${grant.busy}>${t('roles.assign')}</button></div>
+    </form>`}
+    <${Invitations} orgId=${id} orgRoles=${orgRoles} />
+    <${JitDomains} orgId=${id} />
+    <div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('orgs.delete')} question=${t('orgs.deleteQuestion', { name: org.name })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/organizations/${eid}`); navigate(`${HOME}/organizations`); }} />
+    </div>`;
+}
+
+
+function Invitations({ orgId, orgRoles }) {
+  const list = useList(`/organization-invitations?organizationId=${encodeURIComponent(orgId)}`);
+  const [invitee, setInvitee] = useState('');
+  const [days, setDays] = useState('7');
+  const [roleId, setRoleId] = useState('');
+  const [error, setError] = useState(null);
+  const add = useSubmit(async () => {
+    await api('POST', '/organization-invitations', {
+      organizationId: orgId, invitee, expiresAt: Date.now() + Number(days) * 86400000,
+      organizationRoleIds: roleId ? [roleId] : [],
+    });
+    setInvitee('');
+    list.reload();
+  });
+  return html`<div class="card">
+    <h2>${t('orgs.invitations')}</h2>
+    <${ErrorBox} error=${error} />
+    <${Table} list=${list} caption=${t('orgs.invitations')} columns=${[
+      [t('users.email'), (i) => i.invitee],
+      [t('users.status'), (i) => i.status],
+      [t('apps.expires'), (i) => when(i.expiresAt)],
+      [t('actions'), (i) => (i.status === 'Pending' ? html`<${DangerButton} label=${t('orgs.revoke')} question=${t('orgs.revokeQuestion', { name: i.invitee })} onError=${setError}
+          fn=${async () => { await api('PUT', `/organization-invitations/${encodeURIComponent(i.id)}/status`, { status: 'Revoked' }); list.reload(); }} />` : '')],
+    ]} />
+    <form onSubmit=${add.run}>
+      <${Field} label=${t('orgs.invitee')} type="email" value=${invitee} onInput=${setInvitee} required />
+      <${Field} label=${t('orgs.validDays')} type="number" value=${days} onInput=${setDays} min="1" max="365" />
+      <${Select} label=${t('orgs.role')} value=${roleId} onChange=${setRoleId} options=${[['', '—'], ...orgRoles.map((r) => [r.id, r.name])]} />
+      <p class="muted">${t('orgs.inviteHint')}</p>
+      <${ErrorBox} error=${add.error} />
+      <div class="row"><button type="submit" disabled=${add.busy}>${t('orgs.invite')}</button></div>
+    </form>
+  </div>`;
+}
+
+// Just-in-time provisioning: users signing up with these email domains join the organization.
+function JitDomains({ orgId }) {
+  const eid = encodeURIComponent(orgId);
+  const list = useList(`/organizations/${eid}/jit/email-domains`, { paged: false });
+  const [domain, setDomain] = useState('');
+  const [error, setError] = useState(null);
+  const add = useSubmit(async () => {
+    await api('POST', `/organizations/${eid}/jit/email-domains`, { emailDomain: domain });
+    setDomain('');
+    list.reload();
+  });
+  return html`<div class="card">
+    <h2>${t('orgs.jit')}</h2>
+    <p class="muted">${t('orgs.jitHint')}</p>
+    <${ErrorBox} error=${error} />
+    <${Table} list=${list} caption=${t('orgs.jit')} columns=${[
+      [t('orgs.domain'), (d) => d.emailDomain],
+      [t('actions'), (d) => html`<${DangerButton} label=${t('remove')} question=${t('roles.removeMember', { name: d.emailDomain })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organizations/${eid}/jit/email-domains/${encodeURIComponent(d.emailDomain)}`); list.reload(); }} />`],
+    ]} />
+    <form onSubmit=${add.run}>
+      <${Field} label=${t('orgs.domain')} value=${domain} onInput=${setDomain} required placeholder="example.com" />
+      <${ErrorBox} error=${add.error} />
+      <div class="row"><button type="submit" disabled=${add.busy}>${t('add')}</button></div>
+    </form>
+  </div>`;
+}
+
+// The organization template: the roles and permissions every organization shares.
+function OrgTemplate() {
+  const roles = useList('/organization-roles', { paged: false });
+  const scopes = useList('/organization-scopes', { paged: false });
+  const [roleName, setRoleName] = useState('');
+  const [scopeName, setScopeName] = useState('');
+  const [roleId, setRoleId] = useState('');
+  const [scopeId, setScopeId] = useState('');
+  const [error, setError] = useState(null);
+  const addRole = useSubmit(async () => {
+    await api('POST', '/organization-roles', { name: roleName });
+    setRoleName('');
+    roles.reload();
+  });
+  const addScope = useSubmit(async () => {
+    await api('POST', '/organization-scopes', { name: scopeName });
+    setScopeName('');
+    scopes.reload();
+  });
+  const grant = useSubmit(async () => {
+    await api('POST', `/organization-roles/${encodeURIComponent(roleId || roles.rows[0]?.id)}/scopes`, { organizationScopeIds: [scopeId || scopes.rows[0]?.id] });
+    roles.reload();
+  });
+  return html`<h1>${t('nav.orgTemplate')}</h1>
+    <p class="muted">${t('orgt.hint')}</p>
+    <${ErrorBox} error=${error} />
+    <h2>${t('orgt.roles')}</h2>
+    <${Table} list=${roles} caption=${t('orgt.roles')} columns=${[
+      [t('name'), (r) => r.name],
+      [t('type'), (r) => t(`roles.type.${r.type ?? 'User'}`)],
+      [t('res.permissions'), (r) => (r.scopes ?? []).map((x) => x.name).join(', ')],
+      [t('actions'), (r) => html`<${DangerButton} label=${t('delete')} question=${t('roles.deleteQuestion', { name: r.name })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organization-roles/${encodeURIComponent(r.id)}`); roles.reload(); }} />`],
+    ]} />
+    <form class="card" onSubmit=${addRole.run}>
+      <${Field} label=${t('orgt.roleName')} value=${roleName} onInput=${setRoleName} required />
+      <${ErrorBox} error=${addRole.error} />
+      <div class="row"><button type="submit" disabled=${addRole.busy}>${t('orgt.addRole')}</button></div>
+    </form>
+    <h2>${t('orgt.scopes')}</h2>
+    <${Table} list=${scopes} caption=${t('orgt.scopes')} columns=${[
+      [t('name'), (x) => html`<code>${x.name}</code>`],
+      [t('actions'), (x) => html`<${DangerButton} label=${t('delete')} question=${t('res.deleteScope', { name: x.name })} onError=${setError}
+          fn=${async () => { await api('DELETE', `/organization-scopes/${encodeURIComponent(x.id)}`); scopes.reload(); roles.reload(); }} />`],
+    ]} />
+    <form class="card" onSubmit=${addScope.run}>
+      <${Field} label=${t('orgt.scopeName')} hint=${t('res.permissionHint')} value=${scopeName} onInput=${setScopeName} required />
+      <${ErrorBox} error=${addScope.error} />
+      <div class="row"><button type="submit" disabled=${addScope.busy}>${t('orgt.addScope')}</button></div>
+    </form>
+    ${roles.rows.length > 0 && scopes.rows.length > 0 && html`<form class="card" onSubmit=${grant.run} aria-labelledby="orgt-grant">
+      <h2 id="orgt-grant">${t('orgt.grant')}</h2>
+      <${Select} label=${t('orgs.role')} value=${roleId} onChange=${setRoleId} options=${roles.rows.map((r) => [r.id, r.name])} />
+      <${Select} label=${t('roles.permission')} value=${scopeId} onChange=${setScopeId} options=${scopes.rows.map((x) => [x.id, x.name])} />
+      <${ErrorBox} error=${grant.error} />
+      <div class="row"><button type="submit" disabled=${grant.busy}>${t('roles.addPermission')}</button></div>
+    </form>`}`;
+}
+
+// ---- connectors: the factories this node loaded, the tenant's connectors, forms from schemas ----
+
+const MASK = '********';
+const i18n = (text) => (text && typeof text === 'object' ? text[lang] ?? text.en ?? '' : text ?? '');
+
+// The form of a factory's formItems; confidential values never come back (the API answers the
+// mask): an empty confidential field keeps the stored value.
+function ConfigForm({ items, config, setConfig, editing }) {
+  const set = (k) => (v) => setConfig({ ...config, [k]: v });
+  return items.map((it) => {
+    const label = `${it.label || it.key}${it.required ? '' : ` (${t('optional')})`}`;
+    const hint = [it.description, it.isConfidential && editing ? t('conn.keepSecret') : null].filter(Boolean).join(' ');
+    if (it.type === 'Switch') {
+      const id = `cfg-${it.key}`;
+      return html`<div class="row"><input id=${id} type="checkbox" checked=${config[it.key] === true}
+        onChange=${(e) => set(it.key)(e.target.checked)} /><label class="check" for=${id}>${label}</label></div>`;
+    }
+    const type = it.isConfidential ? 'password' : it.type === 'Number' ? 'number' : it.type === 'MultilineText' || it.type === 'Json' ? 'textarea' : 'text';
+    return html`<${Field} label=${label} type=${type} hint=${hint || undefined} value=${config[it.key] ?? ''}
+      onInput=${set(it.key)} required=${it.required && !(editing && it.isConfidential)} autocomplete="off" />`;
+  });
+}
+
+// What the form holds, as the API takes it (numbers, JSON, the mask for an untouched secret).
+function configBody(items, config, editing) {
+  const out = {};
+  for (const it of items) {
+    let v = config[it.key];
+    if (it.isConfidential && editing && (v === undefined || v === '')) v = MASK;
+    if (v === undefined || v === '') continue;
+    if (it.type === 'Number') v = Number(v);
+    if (it.type === 'Json' && typeof v === 'string') {
+      try { v = JSON.parse(v); } catch { throw new Error(`${it.label || it.key}: ${t('users.badJson')}`); }
+    }
+    out[it.key] = v;
+  }
+  return out;
+}
+
+function formDefaults(items, stored = {}) {
+  const c = {};
+  for (const it of items) {
+    let v = stored[it.key] ?? it.defaultValue;
+    if (it.isConfidential) v = ''; // never shown back
+    if (it.type === 'Json' && v !== undefined && typeof v !== 'string') v = JSON.stringify(v, null, 2);
+    if (v !== undefined) c[it.key] = v;
+  }
+  return c;
+}
+
+function Connectors() {
+  const factories = useList('/connector-factories', { paged: false });
+  const list = useList('/connectors', { paged: false });
+  const [factoryId, setFactoryId] = useState('');
+  const factory = factories.rows.find((f) => f.id === factoryId) ?? factories.rows[0];
+  const [config, setConfig] = useState({});
+  useEffect(() => setConfig(factory ? formDefaults(factory.formItems) : {}), [factory?.id]);
+  const create = useSubmit(async () => {
+    const { data } = await api('POST', '/connectors', { connectorId: factory.id, config: configBody(factory.formItems, config, false) });
+    navigate(`${HOME}/connectors/${data.id}`);
+  });
+  return html`<h1>${t('nav.connectors')}</h1>
+    <h2>${t('conn.factories')}</h2>
+    <p class="muted">${t('conn.factoriesHint')}</p>
+    <${Table} list=${factories} caption=${t('conn.factories')} columns=${[
+      [t('name'), (f) => i18n(f.name)],
+      ['ID', (f) => html`<code>${f.id}</code>`],
+      [t('type'), (f) => f.type],
+      [t('conn.version'), (f) => f.version],
+      ['ABI', (f) => f.abiVersion],
+      ['SHA-256', (f) => html`<code class="hash">${f.sha256}</code>`],
+    ]} />
+    <h2>${t('conn.ofTenant')}</h2>
+    <${Table} list=${list} caption=${t('conn.ofTenant')} columns=${[
+      [t('name'), (c) => html`<${Link} to=${`${HOME}/connectors/${c.id}`}>${i18n(c.name)}</${Link}>`],
+      [t('conn.factory'), (c) => html`<code>${c.connectorId}</code>`],
+      [t('type'), (c) => c.type],
+    ]} />
+    ${factory && html`<form class="card" onSubmit=${create.run} aria-labelledby="new-conn">
+      <h2 id="new-conn">${t('conn.create')}</h2>
+      <${Select} label=${t('conn.factory')} value=${factory.id} onChange=${setFactoryId}
+        options=${factories.rows.map((f) => [f.id, `${i18n(f.name)} (${f.id} ${f.version})`])} />
+      <${ConfigForm} items=${factory.formItems} config=${config} setConfig=${setConfig} editing=${false} />
+      <${ErrorBox} error=${create.error} />
+      <div class="row"><button type="submit" disabled=${create.busy}>${t('create')}</button></div>
+    </form>`}`;
+}
+
+function ConnectorDetail({ id }) {
+  const eid = encodeURIComponent(id);
+  const [conn, setConn] = useState(null);
+  const [config, setConfig] = useState({});
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [targets, setTargets] = useState(null);
+  useEffect(() => {
+    api('GET', `/connectors/${eid}`).then(({ data }) => {
+      setConn(data);
+      setConfig(formDefaults(data.formItems ?? [], data.config ?? {}));
+    }).catch((e) => setError(errorText(e)));
+    api('GET', '/sign-in-exp').then(({ data }) => setTargets(data.socialSignInConnectorTargets ?? [])).catch(() => {});
+  }, [id]);
+  const save = useSubmit(async () => {
+    await api('PATCH', `/connectors/${eid}`, { config: configBody(conn.formItems ?? [], config, true) });
+    setNotice(t('saved'));
+  });
+  const enabled = conn && targets && targets.includes(conn.target);
+  const toggle = useSubmit(async () => {
+    const next = enabled ? targets.filter((x) => x !== conn.target) : [...targets, conn.target];
+    const { data } = await api('PATCH', '/sign-in-exp', { socialSignInConnectorTargets: next });
+    setTargets(data.socialSignInConnectorTargets ?? next);
+    setNotice(t('saved'));
+  });
+  if (error) return html`<h1>${t('nav.connectors')}</h1><${ErrorBox} error=${error} />`;
+  if (!conn) return html`<${Loading} />`;
+  return html`<h1>${i18n(conn.name)}</h1>
+    <p><${Link} to=${`${HOME}/connectors`}>← ${t('nav.connectors')}</${Link}></p>
+    <${Notice} text=${notice} />
+    <div class="card"><dl>
+      <dt>ID</dt><dd><code>${conn.id}</code></dd>
+      <dt>${t('conn.factory')}</dt><dd><code>${conn.connectorId}</code></dd>
+      <dt>${t('type')}</dt><dd>${conn.type}</dd>
+      ${conn.type === 'Social' && html`<dt>${t('conn.callback')}</dt><dd><code>${ENDPOINT}/callback/${conn.id}</code></dd>`}
+    </dl></div>
+    ${conn.type === 'Social' && targets && html`<div class="card">
+      <h2>${t('conn.signInPage')}</h2>
+      <p>${enabled ? t('conn.shown') : t('conn.hidden')}</p>
+      <${ErrorBox} error=${toggle.error} />
+      <button onClick=${toggle.run} disabled=${toggle.busy}>${enabled ? t('conn.hide') : t('conn.show')}</button>
+    </div>`}
+    <form class="card" onSubmit=${save.run} aria-labelledby="cfg">
+      <h2 id="cfg">${t('conn.config')}</h2>
+      <${ConfigForm} items=${conn.formItems ?? []} config=${config} setConfig=${setConfig} editing=${true} />
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('conn.delete')} question=${t('conn.deleteQuestion', { name: i18n(conn.name) })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/connectors/${eid}`); navigate(`${HOME}/connectors`); }} />
+    </div>`;
+}
+
+
+// ---- sign-in experience ----
+
+const IDENTIFIERS = ['username', 'email', 'phone'];
+
+// What the hosted page will offer, drawn from the form as it stands (not saved yet).
+function SignInPreview({ sie, connectors, previewLang }) {
+  const tt = (en, es) => (previewLang === 'es' ? es : en);
+  const methods = sie.signIn.methods;
+  const idLabel = methods.map((m) => ({ username: tt('Username', 'Nombre de usuario'), email: tt('Email', 'Correo electrónico'), phone: tt('Phone', 'Teléfono') })[m.identifier]).join(tt(' or ', ' o '));
+  const social = connectors.filter((c) => c.type === 'Social' && sie.socialSignInConnectorTargets.includes(c.target));
+  const canSignIn = sie.signInMode !== 'Register';
+  return html`<div class="preview" aria-label=${t('sie.preview')} role="region" lang=${previewLang}>
+    <p class="preview-title">${canSignIn ? tt('Sign in', 'Iniciar sesión') : tt('Create account', 'Crear cuenta')}</p>
+    ${social.map((c) => html`<p class="preview-button">${tt('Continue with', 'Continuar con')} ${i18n(c.name)}</p>`)}
+    ${canSignIn && methods.length > 0 && html`<p class="preview-field">${idLabel}</p>`}
+    ${canSignIn && methods.some((m) => m.password) && html`<p class="preview-field">${tt('Password', 'Contraseña')}</p>`}
+    ${canSignIn && methods.some((m) => m.verificationCode) && html`<p class="preview-link">${tt('Sign in with a code instead', 'Iniciar sesión con un código')}</p>`}
+    ${canSignIn && sie.forgotPasswordMethods.length > 0 && html`<p class="preview-link">${tt('Forgot your password?', '¿Olvidó su contraseña?')}</p>`}
+    ${sie.signInMode !== 'SignIn' && html`<p class="preview-link">${tt('Create account', 'Crear cuenta')}</p>`}
+  </div>`;
+}
+
+function SignInExperience() {
+  const [sie, setSie] = useState(null);
+  const [connectors, setConnectors] = useState([]);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  useEffect(() => {
+    api('GET', '/sign-in-exp').then(({ data }) => setSie({
+      signInMode: data.signInMode,
+      signIn: { methods: data.signIn?.methods ?? [] },
+      signUp: { identifiers: data.signUp?.identifiers ?? [], password: data.signUp?.password ?? true, verify: data.signUp?.verify ?? false },
+      forgotPasswordMethods: data.forgotPasswordMethods ?? [],
+      languageInfo: { autoDetect: data.languageInfo?.autoDetect ?? true, fallbackLanguage: data.languageInfo?.fallbackLanguage ?? 'en' },
+      socialSignInConnectorTargets: data.socialSignInConnectorTargets ?? [],
+    })).catch((e) => setError(errorText(e)));
+    api('GET', '/connectors').then(({ data }) => setConnectors(data ?? [])).catch(() => {});
+  }, []);
+  const save = useSubmit(async () => {
+    const { data } = await api('PATCH', '/sign-in-exp', sie);
+    setSie({ ...sie, signInMode: data.signInMode });
+    setNotice(t('saved'));
+  });
+  if (error) return html`<h1>${t('nav.sie')}</h1><${ErrorBox} error=${error} />`;
+  if (!sie) return html`<${Loading} />`;
+  const method = (id) => sie.signIn.methods.find((m) => m.identifier === id);
+  const setMethod = (id, patch) => {
+    let methods = sie.signIn.methods;
+    if (patch === null) methods = methods.filter((m) => m.identifier !== id);
+    else if (method(id)) methods = methods.map((m) => (m.identifier === id ? { ...m, ...patch } : m));
+    else methods = [...methods, { identifier: id, password: true, verificationCode: false, isPasswordPrimary: true, ...patch }];
+    setSie({ ...sie, signIn: { methods } });
+  };
+  const toggleIn = (list, v, on) => (on ? [...new Set([...list, v])] : list.filter((x) => x !== v));
+  const check = (id, label, checked, onChange, disabled) => html`<div class="row">
+    <input id=${id} type="checkbox" checked=${checked} disabled=${disabled} onChange=${(e) => onChange(e.target.checked)} />
+    <label class="check" for=${id}>${label}</label></div>`;
+  const social = connectors.filter((c) => c.type === 'Social');
+  return html`<h1>${t('nav.sie')}</h1>
+    <${Notice} text=${notice} />
+    <div class="split">
+    <form class="card" onSubmit=${save.run} aria-labelledby="sie-form">
+      <h2 id="sie-form">${t('sie.settings')}</h2>
+      <${Select} label=${t('sie.mode')} value=${sie.signInMode} onChange=${(v) => setSie({ ...sie, signInMode: v })}
+        options=${[['SignInAndRegister', t('sie.mode.both')], ['SignIn', t('sie.mode.signIn')], ['Register', t('sie.mode.register')]]} />
+      <fieldset><legend>${t('sie.signIn')}</legend>
+        ${IDENTIFIERS.map((id) => html`<div>
+          ${check(`m-${id}`, t(`sie.id.${id}`), !!method(id), (on) => setMethod(id, on ? {} : null))}
+          ${method(id) && html`<div class="indent">
+            ${check(`m-${id}-pw`, t('sie.withPassword'), method(id).password, (on) => setMethod(id, { password: on }))}
+            ${id !== 'username' && check(`m-${id}-code`, t('sie.withCode'), method(id).verificationCode, (on) => setMethod(id, { verificationCode: on }))}
+          </div>`}
+        </div>`)}
+      </fieldset>
+      <fieldset><legend>${t('sie.signUp')}</legend>
+        ${IDENTIFIERS.map((id) => check(`u-${id}`, t(`sie.id.${id}`), sie.signUp.identifiers.includes(id),
+          (on) => setSie({ ...sie, signUp: { ...sie.signUp, identifiers: toggleIn(sie.signUp.identifiers, id, on) } })))}
+        ${check('u-pw', t('sie.signUpPassword'), sie.signUp.password, (on) => setSie({ ...sie, signUp: { ...sie.signUp, password: on } }))}
+        ${check('u-verify', t('sie.signUpVerify'), sie.signUp.verify, (on) => setSie({ ...sie, signUp: { ...sie.signUp, verify: on } }))}
+      </fieldset>
+      <fieldset><legend>${t('sie.forgot')}</legend>
+        ${[['EmailVerificationCode', t('sie.id.email')], ['PhoneVerificationCode', t('sie.id.phone')]].map(([v, l]) => check(`f-${v}`, l, sie.forgotPasswordMethods.includes(v),
+          (on) => setSie({ ...sie, forgotPasswordMethods: toggleIn(sie.forgotPasswordMethods, v, on) })))}
+      </fieldset>
+      <fieldset><legend>${t('sie.social')}</legend>
+        ${social.length === 0 && html`<p class="muted">${t('sie.noSocial')}</p>`}
+        ${social.map((c) => check(`s-${c.target}`, i18n(c.name), sie.socialSignInConnectorTargets.includes(c.target),
+          (on) => setSie({ ...sie, socialSignInConnectorTargets: toggleIn(sie.socialSignInConnectorTargets, c.target, on) })))}
+      </fieldset>
+      <fieldset><legend>${t('language')}</legend>
+        ${check('l-auto', t('sie.autoDetect'), sie.languageInfo.autoDetect, (on) => setSie({ ...sie, languageInfo: { ...sie.languageInfo, autoDetect: on } }))}
+        <${Select} label=${t('sie.fallback')} value=${sie.languageInfo.fallbackLanguage} onChange=${(v) => setSie({ ...sie, languageInfo: { ...sie.languageInfo, fallbackLanguage: v } })}
+          options=${[['en', 'English'], ['es', 'Español']]} />
+      </fieldset>
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <div class="card">
+      <h2>${t('sie.preview')}</h2>
+      <p class="muted">${t('sie.previewHint')}</p>
+      <${SignInPreview} sie=${sie} connectors=${connectors} previewLang=${sie.languageInfo.autoDetect ? lang : sie.languageInfo.fallbackLanguage} />
+    </div>
+    </div>`;
+}
+
+// ---- signing keys ----
+
+function SigningKeys() {
+  const [keys, setKeys] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [alg, setAlg] = useState('EC');
+  const [grace, setGrace] = useState('86400');
+  const load = () => api('GET', '/configs/oidc/private-keys').then(({ data }) => setKeys(data)).catch((e) => setError(errorText(e)));
+  useEffect(() => { load(); }, []);
+  const rotate = async () => {
+    setError(null);
+    const { data } = await api('POST', '/configs/oidc/private-keys/rotate', { signingKeyAlgorithm: alg, gracePeriod: Number(grace) });
+    setKeys(data);
+    setNotice(t('keys.rotated'));
+  };
+  return html`<h1>${t('nav.keys')}</h1>
+    <${Notice} text=${notice} />
+    <${ErrorBox} error=${error} />
+    ${!keys && !error && html`<${Loading} />`}
+    ${keys && html`<table>
+      <caption class="muted">${t('nav.keys')} (${keys.length})</caption>
+      <thead><tr><th scope="col">${t('keys.state')}</th><th scope="col">ID (kid)</th><th scope="col">${t('keys.algorithm')}</th><th scope="col">${t('created')}</th><th scope="col">${t('keys.expires')}</th></tr></thead>
+      <tbody>${['current', 'next', 'previous'].flatMap((st) => keys.filter((k) => k.state === st)).map((k) => html`<tr>
+        <td>${t(`keys.${k.state}`)}</td><td><code>${k.id}</code></td><td>${k.signingKeyAlgorithm}</td><td>${when(k.createdAt)}</td><td>${when(k.expiresAt)}</td></tr>`)}</tbody>
+    </table>`}
+    <div class="card">
+      <h2>${t('keys.rotate')}</h2>
+      <p>${t('keys.rotateHint')}</p>
+      <${Select} label=${t('keys.algorithm')} value=${alg} onChange=${setAlg} options=${[['EC', 'EC P-384 (ES384)'], ['EC-P256', 'EC P-256 (ES256)'], ['RSA', 'RSA (RS256)'], ['Ed25519', 'Ed25519 (EdDSA)']]} />
+      <${Field} label=${t('keys.grace')} type="number" value=${grace} onInput=${setGrace} min="0" max="2592000" />
+      <div class="row"><${DangerButton} label=${t('keys.rotate')} question=${t('keys.rotateQuestion')} fn=${rotate} onError=${setError} /></div>
+    </div>`;
+}
+
+// ---- the shell ----
+
+const PAGES = [
+  ['', 'dashboard', Dashboard, null],
+  ['get-started', 'start', GetStarted, null],
+  ['applications', 'applications', Applications, ApplicationDetail],
+  ['resources', 'resources', Resources, ResourceDetail],
+  ['roles', 'roles', Roles, RoleDetail],
+  ['users', 'users', Users, UserDetail],
+  ['organizations', 'organizations', Organizations, OrganizationDetail],
+  ['organization-template', 'orgTemplate', OrgTemplate, null],
+  ['connectors', 'connectors', Connectors, ConnectorDetail],
+  ['sign-in-experience', 'sie', SignInExperience, null],
+  ['signing-keys', 'keys', SigningKeys, null],
+];
+
+function LanguageSwitch({ onChange }) {
+  return html`<label class="check">${t('language')}
+    <select value=${lang} onChange=${(e) => onChange(e.target.value)}>
+      <option value="en">English</option><option value="es">Español</option>
+    </select></label>`;
+}
+
+function Shell({ setLang }) {
+  const path = usePath();
+  const rest = path.startsWith(HOME) ? path.slice(HOME.length).replace(/^\/+/, '') : '';
+  const [section, id] = rest.split('/');
+  const page = PAGES.find(([p]) => p === (section ?? '')) ?? PAGES[0];
+  const [, key, List, Detail] = page;
+  useEffect(() => {
+    document.title = `${t(`nav.${key}`)} · ${t('title')}`;
+    document.getElementById('main')?.focus();
+  }, [path, lang]);
+  return html`<a class="skip" href="#main">${t('skip')}</a>
+    <div class="shell">
+      <nav class="side" aria-label=${t('nav.label')}>
+        <span class="brand">${t('title')}</span>
+        <ul>${PAGES.map(([p, k]) => html`<li><${Link} to=${p ? `${HOME}/${p}` : HOME} aria-current=${k === key ? 'page' : undefined}>${t(`nav.${k}`)}</${Link}></li>`)}</ul>
+      </nav>
+      <div>
+        <header class="top">
+          <span class="who">${t('tenant')}: <code>${body.tenant}</code></span>
+          <${LanguageSwitch} onChange=${setLang} />
+          <button class="secondary" onClick=${signOut}>${t('signOut')}</button>
+        </header>
+        <main id="main" tabindex="-1">
+          ${id && Detail ? html`<${Detail} id=${decodeURIComponent(id)} />` : html`<${List} />`}
+        </main>
+      </div>
+    </div>`;
+}
+
+function Centered({ title, children }) {
+  return html`<main id="main" class="card center"><h1>${title}</h1>${children}</main>`;
+}
+
+function NoAccess() {
+  return html`<${Centered} title=${t('noAccess.title')}>
+    <p>${t('noAccess.text')}</p>
+    <button onClick=${signOut}>${t('signOut')}</button>
+  </${Centered}>`;
+}
+
+function SetPassword() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
+  const [password, setPassword] = useState('');
+  const [again, setAgain] = useState('');
+  const [done, setDone] = useState(false);
+  const form = useSubmit(async () => {
+    if (password !== again) throw new Error(t('setPassword.mismatch'));
+    const res = await fetch(`${BASE}console/password`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, password }),
+    });
+    if (res.status !== 204) {
+      const json = await res.json().catch(() => ({}));
+      throw new ApiError(res.status, json.code, json.message ?? `HTTP ${res.status}`);
+    }
+    history.replaceState(null, '', `${HOME}/set-password`); // the spent token leaves the address bar
+    setDone(true);
+  });
+  if (done) {
+    return html`<${Centered} title=${t('setPassword.title')}>
+      <p class="notice" role="status">${t('setPassword.done')}</p>
+      <button onClick=${() => startSignIn(HOME)}>${t('signIn')}</button>
+    </${Centered}>`;
+  }
+  return html`<${Centered} title=${t('setPassword.title')}>
+    <form onSubmit=${form.run}>
+      <${Field} label=${t('users.newPassword')} type="password" value=${password} onInput=${setPassword} autocomplete="new-password" required />
+      <${Field} label=${t('setPassword.again')} type="password" value=${again} onInput=${setAgain} autocomplete="new-password" required />
+      <${ErrorBox} error=${form.error || (token ? null : t('setPassword.noToken'))} />
+      <div class="row"><button type="submit" disabled=${form.busy || !token}>${t('setPassword.submit')}</button></div>
+    </form>
+  </${Centered}>`;
+}
+
+function App() {
+  const [, setLangTick] = useState(0);
+  const [state, setState] = useState({ phase: 'start', error: null });
+  const changeLang = async (l) => {
+    localStorage.setItem('latch.console.lang', l); // a preference, not a secret
+    await loadStrings(l);
+    setLangTick((n) => n + 1);
+  };
+  useEffect(() => {
+    const path = location.pathname;
+    if (path === `${HOME}/set-password`) {
+      setState({ phase: 'set-password' });
+    } else if (path === `${HOME}/callback`) {
+      finishSignIn()
+        .then((to) => {
+          history.replaceState(null, '', to);
+          setState({ phase: isAdmin() ? 'ready' : 'no-access' });
+        })
+        .catch((e) => setState({ phase: 'error', error: errorText(e) }));
+    } else {
+      startSignIn(path + location.search).catch((e) => setState({ phase: 'error', error: errorText(e) }));
+    }
+  }, []);
+  if (state.phase === 'set-password') return html`<${SetPassword} />`;
+  if (state.phase === 'no-access') return html`<${NoAccess} />`;
+  if (state.phase === 'error') {
+    return html`<${Centered} title=${t('signin.failed')}>
+      <${ErrorBox} error=${state.error} />
+      <button onClick=${() => startSignIn(HOME)}>${t('signIn')}</button>
+    </${Centered}>`;
+  }
+  if (state.phase === 'ready') return html`<${Shell} setLang=${changeLang} />`;
+  return html`<p class="loading" role="status">${t('loading')}</p>`;
+}
+
+const preferred = localStorage.getItem('latch.console.lang') || body.lang;
+await loadStrings(preferred);
+render(html`<${App} />`, document.getElementById('root'));
