@@ -50,6 +50,36 @@
 #define LATCH_XP_AMR_ADD(v)                                                                        \
     "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
 
+/* ---- the MFA step's SQL and failure count, shared by mfa.c and webauthn.c ---- */
+
+// clang-format off
+/* SQL: the live interaction of the request ($1 tenant, $2 the cookie's hash). */
+#define LATCH_XP_THIS_INTERACTION                                                                  \
+    "tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
+/* SQL: records MFA factor type v (a literal) among the interaction's verified ones once. */
+#define LATCH_XP_MFA_VERIFIED_ADD(v)                                                               \
+    "mfa_verified = CASE WHEN '" v "' = ANY (mfa_verified) THEN mfa_verified"                     \
+    " ELSE mfa_verified || '" v "'::text END"
+/* SQL: the MFA factor types the sign-in experience of tenant $1 enables (JSON array). */
+#define LATCH_XP_MFA_ENABLED_FACTORS                                                               \
+    "coalesce((SELECT s.mfa->'factors' FROM sign_in_experiences s"                                \
+    " WHERE s.tenant_id = $1 AND s.id = 'default'), '[]'::jsonb)"
+/* SQL: the CASE arm of a binding statement (CTE i: u the person, v the verified types) that
+ * answers 'unverified' for a person who has a usable factor (backup codes while one is unused)
+ * and has not verified one in this interaction: binding another would let whoever knows the
+ * password add a factor of their own and pass the MFA step with it, so it waits for the proof. */
+#define LATCH_XP_MFA_UNVERIFIED                                                                    \
+    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
+    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
+    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
+    " AND c.used_at IS NULL))) THEN 'unverified'"
+/* SQL: the interaction's failed MFA verifications so far (a column of a SELECT on it). */
+#define LATCH_XP_MFA_FAILURES "coalesce((mfa_pending->>'failures')::int, 0)"
+// clang-format on
+/* Failed MFA verifications one interaction may make; then it takes no more (429), so guessing
+ * needs a new first-factor proof each time. */
+#define LATCH_XP_MFA_MAX_FAILURES 10
+
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
     const char *event;            /* "SignIn", "Register" or NULL */
@@ -171,6 +201,18 @@ latch_rc latch_xp_webauthn_register(struct latch_server *srv) LATCH_MUST_CHECK; 
 void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification_id);
 
 extern const struct latch_stmt latch_xp_mfa_check_stmt;
+
+/* Whether the interaction, with failures failed MFA verifications (LATCH_XP_MFA_FAILURES), may
+ * try another; answers 429 guard.too_many_requests when not. */
+bool latch_xp_mfa_tries_left(struct latch_request *req, int failures);
+
+/* A failed MFA verification: counted in the interaction, then answered 400 with Logto's error
+ * code and message (copied). */
+void latch_xp_mfa_refuse(struct latch_xp_call *call, const char *code, const char *message);
+
+/* A fresh verification id into out (LATCH_XP_VERIFICATION_ID_LEN + 1 bytes); false after
+ * answering 503. */
+bool latch_xp_new_verification_id(struct latch_request *req, char *out);
 
 /* Answers Logto's error for an unfinished MFA step of the result of latch_xp_mfa_check_stmt
  * (403 session.mfa.require_mfa_verification, 422 user.missing_mfa with data.availableFactors

@@ -24,7 +24,7 @@
  * A verification adds its factor type to interactions.mfa_verified and its RFC 8176 method to
  * interactions.amr (otp), which latch_mfa_check (schema/0012) reads when the interaction is
  * submitted or resumed. Wrong codes count in the interaction (mfa_pending.failures): after
- * MAX_FAILURES the interaction takes no more, so guessing needs a new password proof each time.
+ * LATCH_XP_MFA_MAX_FAILURES the interaction takes no more, so guessing needs a new password proof each time.
  * Secrets and codes are wiped after use and never logged.
  */
 #include <stdio.h>
@@ -40,18 +40,15 @@
 #include "util/log.h"
 #include "util/wipe.h"
 
-#define MAX_FAILURES 10
-#define CODE_MAX     32
+#define CODE_MAX 32
 
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
-#define AMR_ADD(v) LATCH_XP_AMR_ADD(v)
-/* Appends an MFA factor type to the interaction's verified ones once. */
-#define VERIFIED_ADD(v)                                                                            \
-    "mfa_verified = CASE WHEN '" v "' = ANY (mfa_verified) THEN mfa_verified"                     \
-    " ELSE mfa_verified || '" v "'::text END"
-#define THIS_INTERACTION                                                                           \
-    "tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
+#define AMR_ADD(v)          LATCH_XP_AMR_ADD(v)
+#define VERIFIED_ADD(v)     LATCH_XP_MFA_VERIFIED_ADD(v)
+#define THIS_INTERACTION    LATCH_XP_THIS_INTERACTION
+#define ENABLED_FACTORS     LATCH_XP_MFA_ENABLED_FACTORS
+#define UNVERIFIED          LATCH_XP_MFA_UNVERIFIED
 
 /* What a verification needs of the interaction (columns read by state_read()). */
 static const struct latch_stmt state_stmt = {
@@ -59,20 +56,12 @@ static const struct latch_stmt state_stmt = {
     .sql = "SELECT mfa_pending->'totp'->>'id', mfa_pending->'totp'->>'sealed',"
            " coalesce((mfa_pending->'totp'->>'verified')::boolean, false),"
            " mfa_pending->'backupCode'->>'id',"
-           " coalesce((mfa_pending->>'failures')::int, 0),"
+           " " LATCH_XP_MFA_FAILURES ","
            " (SELECT coalesce(u.username, u.primary_email, u.primary_phone, u.name, u.id)"
            " FROM users u WHERE u.tenant_id = $1 AND u.id = i.result_user_id),"
            " (SELECT encode(f.totp_secret_sealed, 'hex') FROM mfa_factors f"
            " WHERE f.tenant_id = $1 AND f.user_id = i.result_user_id AND f.type = 'Totp')"
            " FROM interactions i WHERE " THIS_INTERACTION,
-    .nparams = 2,
-};
-
-static const struct latch_stmt failure_stmt = {
-    .name = "xp_mfa_failure",
-    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(mfa_pending, '{failures}',"
-           " to_jsonb(coalesce((mfa_pending->>'failures')::int, 0) + 1))"
-           " WHERE " THIS_INTERACTION,
     .nparams = 2,
 };
 
@@ -131,20 +120,6 @@ static const struct latch_stmt backup_use_stmt = {
            " AND b.factor_id = (SELECT id FROM c) AND b.used_at IS NULL)",
     .nparams = 3,
 };
-
-/* The enabled factors of the sign-in experience (JSON array). */
-#define ENABLED_FACTORS                                                                            \
-    "coalesce((SELECT s.mfa->'factors' FROM sign_in_experiences s"                                \
-    " WHERE s.tenant_id = $1 AND s.id = 'default'), '[]'::jsonb)"
-
-/* A person who has a usable factor (backup codes while one is unused) and has not verified one
- * in this interaction (CTE i: u the person, v the verified types): binding another would let
- * whoever knows the password replace the second factor, so it waits for the proof. */
-#define UNVERIFIED                                                                                 \
-    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
-    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
-    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
-    " AND c.used_at IS NULL))) THEN 'unverified'"
 
 /* Binds the verified pending TOTP secret $3 as factor $4. Answers (problem, rows). */
 static const struct latch_stmt bind_totp_stmt = {
@@ -389,11 +364,18 @@ static void store_then_answer(struct latch_xp_call *call, const struct latch_sto
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, op, 1, prepared_stored, a);
 }
 
-/* A wrong code: counted, then answered with Logto's error. */
+/* A failed MFA verification (mfa.c's codes, webauthn.c's ceremonies): counted, then answered. */
+static const struct latch_stmt failure_stmt = {
+    .name = "xp_mfa_failure",
+    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(mfa_pending, '{failures}',"
+           " to_jsonb(" LATCH_XP_MFA_FAILURES " + 1)) WHERE " THIS_INTERACTION,
+    .nparams = 2,
+};
+
 struct failure {
     struct latch_request *req;
     const char *code;
-    const char *message;
+    char message[256];
 };
 
 static void failure_counted(struct latch_store_result *const *results, int n,
@@ -407,7 +389,7 @@ static void failure_counted(struct latch_store_result *const *results, int n,
     latch_http_respond_errorf(f->req, 400, f->code, "%s", f->message);
 }
 
-static void wrong_code(struct latch_xp_call *call, bool totp)
+void latch_xp_mfa_refuse(struct latch_xp_call *call, const char *code, const char *message)
 {
     struct latch_request *req = call->req;
     struct failure *f = latch_arena_calloc(req->arena, 1, sizeof(*f));
@@ -416,33 +398,47 @@ static void wrong_code(struct latch_xp_call *call, bool totp)
         return;
     }
     f->req = req;
-    f->code = totp ? "session.mfa.invalid_totp_code" : "session.mfa.invalid_backup_code";
-    f->message = totp ? "Invalid TOTP code." : "Invalid backup code.";
+    f->code = code;
+    snprintf(f->message, sizeof(f->message), "%s", message);
     struct latch_store_op op = {.stmt = &failure_stmt, .params = {req->tenant->id, call->id_hash}};
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, failure_counted, f);
 }
 
-/* Whether the interaction may still try a code (answers 429 when not). */
-static bool tries_left(struct latch_xp_call *call)
+static void wrong_code(struct latch_xp_call *call, bool totp)
 {
-    struct mfa_call *mc = call->data;
-    if (mc->st.failures < MAX_FAILURES)
+    if (totp)
+        latch_xp_mfa_refuse(call, "session.mfa.invalid_totp_code", "Invalid TOTP code.");
+    else
+        latch_xp_mfa_refuse(call, "session.mfa.invalid_backup_code", "Invalid backup code.");
+}
+
+bool latch_xp_mfa_tries_left(struct latch_request *req, int failures)
+{
+    if (failures < LATCH_XP_MFA_MAX_FAILURES)
         return true;
-    latch_http_respond_errorf(call->req, 429, "guard.too_many_requests",
-                              "Too many wrong codes. Go back and sign in again.");
+    latch_http_respond_errorf(req, 429, "guard.too_many_requests",
+                              "Too many failed verifications. Go back and sign in again.");
     return false;
 }
 
-/* A fresh verification id into mc->new_id; false after answering. */
+static bool tries_left(struct latch_xp_call *call)
+{
+    struct mfa_call *mc = call->data;
+    return latch_xp_mfa_tries_left(call->req, mc->st.failures);
+}
+
+bool latch_xp_new_verification_id(struct latch_request *req, char *out)
+{
+    if (latch_jose_random_id(out, LATCH_XP_VERIFICATION_ID_LEN) == LATCH_OK)
+        return true;
+    latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
+    return false;
+}
+
 static bool new_id(struct latch_xp_call *call)
 {
     struct mfa_call *mc = call->data;
-    if (latch_jose_random_id(mc->new_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
-        latch_http_respond_errorf(call->req, 503, "service_unavailable",
-                                  "No randomness available.");
-        return false;
-    }
-    return true;
+    return latch_xp_new_verification_id(call->req, mc->new_id);
 }
 
 static void respond_new_id(struct latch_store_result *const *results, int n,

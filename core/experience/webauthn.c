@@ -35,7 +35,6 @@
 #include "util/log.h"
 #include "webauthn/webauthn.h"
 
-#define MAX_FAILURES 10
 /* base64url text of the largest clientDataJSON and of a credential id. */
 #define CDJ_B64_MAX     ((LATCH_WEBAUTHN_CLIENT_DATA_MAX * 4 + 2) / 3)
 #define CRED_ID_B64_MAX ((LATCH_WEBAUTHN_CRED_ID_MAX * 4 + 2) / 3)
@@ -43,21 +42,15 @@
 #define TIMEOUT_MS      60000
 
 // clang-format off
-#define THIS_INTERACTION                                                                           \
-    "tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now()"
-#define VERIFIED_ADD                                                                               \
-    "mfa_verified = CASE WHEN 'WebAuthn' = ANY (mfa_verified) THEN mfa_verified"                  \
-    " ELSE mfa_verified || 'WebAuthn'::text END"
-#define ENABLED_FACTORS                                                                            \
-    "coalesce((SELECT s.mfa->'factors' FROM sign_in_experiences s"                                \
-    " WHERE s.tenant_id = $1 AND s.id = 'default'), '[]'::jsonb)"
+#define THIS_INTERACTION LATCH_XP_THIS_INTERACTION
+#define VERIFIED_ADD     LATCH_XP_MFA_VERIFIED_ADD("WebAuthn")
 
 /* The interaction's WebAuthn state and the person's credentials (as allowCredentials JSON). */
 static const struct latch_stmt state_stmt = {
     .name = "xp_webauthn_state",
     .sql = "SELECT mfa_pending->'webAuthn'->>'id', mfa_pending->'webAuthn'->>'challenge',"
            " mfa_pending->'webAuthnAuth'->>'id', mfa_pending->'webAuthnAuth'->>'challenge',"
-           " coalesce((mfa_pending->>'failures')::int, 0),"
+           " " LATCH_XP_MFA_FAILURES ","
            " (SELECT coalesce(u.username, u.primary_email, u.primary_phone, u.id) FROM users u"
            " WHERE u.tenant_id = $1 AND u.id = i.result_user_id),"
            " (SELECT coalesce(u.name, u.username, u.primary_email, u.primary_phone, u.id)"
@@ -81,14 +74,6 @@ static const struct latch_stmt factor_stmt = {
     .nparams = 3,
 };
 
-static const struct latch_stmt failure_stmt = {
-    .name = "xp_webauthn_failure",
-    .sql = "UPDATE interactions SET mfa_pending = jsonb_set(mfa_pending, '{failures}',"
-           " to_jsonb(coalesce((mfa_pending->>'failures')::int, 0) + 1))"
-           " WHERE " THIS_INTERACTION,
-    .nparams = 2,
-};
-
 /* $3 'webAuthn' or 'webAuthnAuth', $4 verification id, $5 challenge, $6 the identified person. */
 static const struct latch_stmt pending_stmt = {
     .name = "xp_webauthn_pending",
@@ -110,15 +95,6 @@ static const struct latch_stmt registered_stmt = {
     .nparams = 10,
 };
 
-/* mfa.c's rule for binding (the same SQL as its UNVERIFIED): a person who has a usable factor
- * and has not verified one in this interaction cannot bind another, or whoever knows the password
- * could add a security key of their own and pass the MFA step with it. */
-#define UNVERIFIED                                                                                 \
-    " WHEN cardinality((SELECT v FROM i)) = 0 AND EXISTS (SELECT 1 FROM mfa_factors f, i"         \
-    " WHERE f.tenant_id = $1 AND f.user_id = i.u AND (f.type <> 'BackupCode' OR EXISTS"            \
-    " (SELECT 1 FROM mfa_backup_codes c WHERE c.tenant_id = $1 AND c.factor_id = f.id"             \
-    " AND c.used_at IS NULL))) THEN 'unverified'"
-
 /* Binds the verified pending credential of verification $3 as factor $4. Answers (problem,
  * rows). */
 static const struct latch_stmt bind_stmt = {
@@ -130,8 +106,8 @@ static const struct latch_stmt bind_stmt = {
            " OR (SELECT w->>'id' FROM i) IS DISTINCT FROM $3 THEN 'not_found'"
            " WHEN NOT coalesce((SELECT (w->>'verified')::boolean FROM i), false)"
            " THEN 'not_verified'"
-           " WHEN NOT " ENABLED_FACTORS " ? 'WebAuthn' THEN 'not_enabled'"
-           UNVERIFIED
+           " WHEN NOT " LATCH_XP_MFA_ENABLED_FACTORS " ? 'WebAuthn' THEN 'not_enabled'"
+           LATCH_XP_MFA_UNVERIFIED
            " WHEN EXISTS (SELECT 1 FROM mfa_factors f, i WHERE f.tenant_id = $1"
            " AND f.type = 'WebAuthn' AND f.credential_id = decode(i.w->>'credentialId', 'hex'))"
            " THEN 'in_use' END AS problem),"
@@ -240,11 +216,8 @@ static void state_loaded(struct latch_xp_call *call, struct latch_store_result *
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    if (wc->failures >= MAX_FAILURES) {
-        latch_http_respond_errorf(req, 429, "guard.too_many_requests",
-                                  "Too many failed verifications. Go back and sign in again.");
+    if (!latch_xp_mfa_tries_left(req, wc->failures))
         return;
-    }
     wc->next(call, res, n);
 }
 
@@ -265,44 +238,13 @@ static void wa_load(struct latch_xp_call *call,
 static bool new_id(struct latch_xp_call *call)
 {
     struct wa_call *wc = call->data;
-    if (latch_jose_random_id(wc->new_id, LATCH_XP_VERIFICATION_ID_LEN) != LATCH_OK) {
-        latch_http_respond_errorf(call->req, 503, "service_unavailable",
-                                  "No randomness available.");
-        return false;
-    }
-    return true;
+    return latch_xp_new_verification_id(call->req, wc->new_id);
 }
 
-/* A refused ceremony: counted in the interaction, then answered with Logto's error and the
- * library's reason. */
-struct failure {
-    struct latch_request *req;
-    char message[256];
-};
-
-static void failure_counted(struct latch_store_result *const *results, int n,
-                            const struct latch_error *err, void *arg)
-{
-    struct failure *f = arg;
-    if (err != NULL) {
-        latch_xp_store_error(f->req, err);
-        return;
-    }
-    latch_http_respond_errorf(f->req, 400, LATCH_WEBAUTHN_ERR_FAILED, "%s", f->message);
-}
-
+/* A refused ceremony: counted, then answered with Logto's error and the library's reason. */
 static void refused(struct latch_xp_call *call, const char *message)
 {
-    struct latch_request *req = call->req;
-    struct failure *f = latch_arena_calloc(req->arena, 1, sizeof(*f));
-    if (f == NULL) {
-        oom(req);
-        return;
-    }
-    f->req = req;
-    snprintf(f->message, sizeof(f->message), "%s", message);
-    struct latch_store_op op = {.stmt = &failure_stmt, .params = {req->tenant->id, call->id_hash}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, failure_counted, f);
+    latch_xp_mfa_refuse(call, LATCH_WEBAUTHN_ERR_FAILED, message);
 }
 
 static void respond_new_id(struct latch_store_result *const *results, int n,

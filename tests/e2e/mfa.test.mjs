@@ -9,15 +9,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminQuery, randomId, startLatchd } from './lib/harness.mjs';
+import { assertError, finishInteraction, identifiedByPassword, startInteraction } from './lib/xp-flow.mjs';
 import { base32Decode, otherCode, totp, totpStep } from './lib/totp.mjs';
 import {
-  ExperienceClient,
   TenantCtx,
-  authUrl,
   expectStatus,
   jarFetch,
   jose,
-  pkcePair,
 } from './lib/oidc.mjs';
 
 const RP = 'http://localhost:3000';
@@ -39,42 +37,8 @@ describe('multi-factor authentication', () => {
     return { ctx, app, user };
   }
 
-  /** A new interaction up to identification by password; resolves {xp, pkce}. */
-  async function identified(t, { user = t.user, scope = 'openid offline_access profile' } = {}) {
-    const xp = new ExperienceClient(t.ctx);
-    const pkce = pkcePair();
-    await xp.start(authUrl(t.ctx, {
-      client_id: t.app.id, redirect_uri: t.app.redirectUri, response_type: 'code',
-      scope, state: `st-${randomId(6)}`, nonce: 'n-1',
-      code_challenge: pkce.challenge, code_challenge_method: 'S256',
-    }));
-    await xp.begin('SignIn');
-    const v = await xp.verifyPassword(user.username, user.password);
-    assert.equal(v.status, 200, v.text);
-    const ident = await xp.call('POST', '/identification', { verificationId: v.json().verificationId });
-    assert.equal(ident.status, 204, ident.text);
-    return { xp, pkce };
-  }
-
-  /** submit → resume → code → tokens; resolves the token response and the ID token's claims. */
-  async function finish(t, { xp, pkce }) {
-    const sub = await xp.call('POST', '/submit');
-    assert.equal(sub.status, 200, `submit: ${sub.text}`);
-    const landed = new URL(await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href));
-    const code = landed.searchParams.get('code');
-    assert.ok(code, `a code in ${landed}`);
-    const res = await t.ctx.tokenRequest({ client: t.app, params: {
-      grant_type: 'authorization_code', code, redirect_uri: t.app.redirectUri, code_verifier: pkce.verifier } });
-    assert.equal(res.status, 200, res.text);
-    const tokens = res.json();
-    return { tokens, claims: jose.decodeJwt(tokens.id_token) };
-  }
-
-  function assertError(res, status, code, what = code) {
-    assert.equal(res.status, status, `${what}: ${res.status} ${res.text}`);
-    assert.equal(res.json().code, code, `${what}: ${res.text}`);
-    return res.json();
-  }
+  const identified = identifiedByPassword;
+  const finish = finishInteraction;
 
   let enrolStep; // the time step whose code proved the last secret enrolled
 
@@ -283,16 +247,14 @@ describe('multi-factor authentication', () => {
 
     // PromptOnlyAtSignIn lets a registration through.
     const r = await tenant('mfa-reg', { factors: ['Totp'], policy: 'PromptOnlyAtSignIn' });
-    const xp = new ExperienceClient(r.ctx);
-    const pkce = pkcePair();
-    await xp.start(authUrl(r.ctx, { client_id: r.app.id, redirect_uri: r.app.redirectUri, response_type: 'code',
-      scope: 'openid', state: 's', code_challenge: pkce.challenge, code_challenge_method: 'S256' }));
+    const reg = await startInteraction(r, { scope: 'openid' });
+    const { xp } = reg;
     await xp.begin('Register');
     const np = await xp.call('POST', '/verification/new-password-identity',
       { identifier: { type: 'username', value: `reg_${randomId(8)}` }, password: `Pw-${randomId(12)}-9x!Q` });
     assert.equal(np.status, 200, np.text);
     assert.equal((await xp.call('POST', '/identification', { verificationId: np.json().verificationId })).status, 201);
-    ({ claims } = await finish(r, { xp, pkce }));
+    ({ claims } = await finish(r, reg));
     assert.deepEqual(claims.amr, ['pwd']);
   });
 

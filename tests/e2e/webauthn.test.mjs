@@ -22,9 +22,10 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dns from 'node:dns';
 import path from 'node:path';
-import { buildDir, freePort, randomId, startLatchd } from './lib/harness.mjs';
+import { buildDir, freePort, startLatchd } from './lib/harness.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
-import { ExperienceClient, TenantCtx, authUrl, jose, pkcePair } from './lib/oidc.mjs';
+import { finishInteraction, identifiedByPassword } from './lib/xp-flow.mjs';
+import { TenantCtx } from './lib/oidc.mjs';
 import {
   addVirtualAuthenticator,
   createCredential,
@@ -303,34 +304,8 @@ describe('WebAuthn through the Experience API', () => {
     return { ctx, app: await ctx.createWebApp(RP), user: await ctx.createUser() };
   }
 
-  /** A new interaction identified by password; resolves {xp, pkce}. */
-  async function identified(t) {
-    const xp = new ExperienceClient(t.ctx);
-    const pkce = pkcePair();
-    await xp.start(authUrl(t.ctx, {
-      client_id: t.app.id, redirect_uri: t.app.redirectUri, response_type: 'code',
-      scope: 'openid', state: `st-${randomId(6)}`, nonce: 'n-1',
-      code_challenge: pkce.challenge, code_challenge_method: 'S256',
-    }));
-    await xp.begin('SignIn');
-    const v = await xp.verifyPassword(t.user.username, t.user.password);
-    assert.equal(v.status, 200, v.text);
-    const ident = await xp.call('POST', '/identification', { verificationId: v.json().verificationId });
-    assert.equal(ident.status, 204, ident.text);
-    return { xp, pkce };
-  }
-
-  /** submit → resume → code → ID token claims. */
-  async function finish(t, { xp, pkce }) {
-    const sub = await xp.call('POST', '/submit');
-    assert.equal(sub.status, 200, `submit: ${sub.text}`);
-    const landed = new URL(await xp.resume(new URL(sub.json().redirectTo, t.ctx.base + '/').href));
-    const res = await t.ctx.tokenRequest({ client: t.app, params: {
-      grant_type: 'authorization_code', code: landed.searchParams.get('code'),
-      redirect_uri: t.app.redirectUri, code_verifier: pkce.verifier } });
-    assert.equal(res.status, 200, res.text);
-    return jose.decodeJwt(res.json().id_token);
-  }
+  const identified = (t) => identifiedByPassword(t, { scope: 'openid' });
+  const finish = async (t, flow) => (await finishInteraction(t, flow)).claims;
 
   async function page() {
     const p = await newPage(browser);
