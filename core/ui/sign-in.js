@@ -268,6 +268,7 @@
     if (flow) {
       return;
     }
+    offerPasskey();
     if (mode === 'sign-in' && info.loginHint && !identifier.value) {
       identifier.value = info.loginHint;
       password.focus();
@@ -916,12 +917,12 @@
       { verificationId, payload: credentialJSON(cred) });
   }
 
-  // A button of the MFA step: runs action, then goes on with the sign-in; a failure is shown
-  // (with message) and the button can be used again.
-  function onMfaButton(id, action, message) {
+  // A button that runs action, then goes on with the sign-in; a failure is shown (with
+  // message) and the button can be used again. ready: whether a click means anything yet.
+  function onActionButton(id, action, message, ready) {
     const button = $(id);
     button.addEventListener('click', async () => {
-      if (button.disabled || !mfa) {
+      if (button.disabled || !ready()) {
         return;
       }
       clearError();
@@ -939,8 +940,74 @@
     });
   }
 
-  onMfaButton('mfa-webauthn-start', () => (mfa.mode === 'setup' ? webAuthnSetup() : webAuthnVerify()),
-    ceremonyMessage);
+  const mfaReady = () => mfa !== null;
+  onActionButton('mfa-webauthn-start', () => (mfa.mode === 'setup' ? webAuthnSetup() : webAuthnVerify()),
+    ceremonyMessage, mfaReady);
+
+  // ---- passkey sign-in (passkeySignIn): a discoverable credential instead of the password ----
+
+  let passkeyAbort = null; // the conditional (autofill) request under way
+
+  function stopAutofill() {
+    if (passkeyAbort) {
+      passkeyAbort.abort();
+      passkeyAbort = null;
+    }
+  }
+
+  // Asks the authenticator for any passkey of this site (no allow list: the passkey's user
+  // handle names the account), proves it, and signs its owner in. With mediation 'conditional'
+  // the browser offers the passkeys in the identifier field's autofill instead of a dialog.
+  async function passkeySignIn(mediation, signal) {
+    await call('PUT', '', { interactionEvent: 'SignIn' });
+    const { verificationId, authenticationOptions } =
+      await call('POST', '/verification/sign-in-passkey/authentication', {});
+    const request = { publicKey: requestOptions(authenticationOptions) };
+    if (mediation) {
+      request.mediation = mediation;
+      request.signal = signal;
+    }
+    const cred = await navigator.credentials.get(request);
+    await call('POST', '/verification/sign-in-passkey/authentication/verify',
+      { verificationId, payload: credentialJSON(cred) });
+    await call('POST', '/identification', { verificationId });
+  }
+
+  function offerPasskey() {
+    const settings = info && info.passkeySignIn;
+    if (mode !== 'sign-in' || !settings || settings.enabled !== true ||
+      typeof window.PublicKeyCredential !== 'function' || !window.isSecureContext) {
+      return;
+    }
+    $('passkey-sign-in').hidden = settings.showPasskeyButton !== true;
+    if (settings.allowAutofill === true) {
+      startAutofill();
+    }
+  }
+
+  async function startAutofill() {
+    const available = typeof PublicKeyCredential.isConditionalMediationAvailable === 'function' &&
+      await PublicKeyCredential.isConditionalMediationAvailable().catch(() => false);
+    if (!available) {
+      return;
+    }
+    identifier.setAttribute('autocomplete', 'username webauthn');
+    passkeyAbort = new AbortController();
+    try {
+      await passkeySignIn('conditional', passkeyAbort.signal);
+      await finish();
+    } catch (error) {
+      // Aborted: the button or the password took over.
+      if (!(error && error.name === 'AbortError')) {
+        showError(ceremonyMessage(error));
+      }
+    }
+  }
+
+  onActionButton('passkey-sign-in', () => {
+    stopAutofill();
+    return passkeySignIn();
+  }, ceremonyMessage, () => true);
 
   // Draws text as a QR code (error correction M, 4 modules of quiet zone) on the canvas.
   function drawQr(canvas, text) {
@@ -1042,8 +1109,8 @@
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   });
 
-  onMfaButton('mfa-saved', () => call('POST', '/profile/mfa',
-    { type: 'BackupCode', verificationId: mfa.verificationId }), messageFor);
+  onActionButton('mfa-saved', () => call('POST', '/profile/mfa',
+    { type: 'BackupCode', verificationId: mfa.verificationId }), messageFor, mfaReady);
 
   for (const id of ['mfa-switch', 'mfa-switch-alt']) {
     $(id).addEventListener('click', (event) => {
@@ -1133,6 +1200,7 @@
       $('contact').focus();
       return;
     }
+    stopAutofill();
     setBusy(true);
     try {
       if (contact) {

@@ -256,4 +256,46 @@ describe('MFA on the hosted sign-in page', () => {
       await p.close();
     }
   });
+
+  it('passkey sign-in on the page: the button, then autofill (conditional mediation), sign in with no password; amr hwk mfa', async () => {
+    const t = await tenant('pk-page', { factors: ['WebAuthn'], policy: 'UserControlled' });
+    await t.ctx.patchSignInExp({ passkeySignIn: { enabled: true, showPasskeyButton: true, allowAutofill: false } });
+    const { p, auth } = await keyPage(t);
+    try {
+      // Enrolment after a password sign-in.
+      let { checks } = await signInWithPassword(t, { p });
+      await p.page.locator('button#mfa-webauthn-start').click();
+      let claims = await landedClaims(t, p, checks);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+      assert.equal((await auth.credentials())[0].isResidentCredential, true);
+
+      // The passkey alone.
+      await p.context.clearCookies();
+      checks = await flowChecks();
+      await p.page.goto(authUrl(t.config, t.app, checks));
+      const button = p.page.locator('button#passkey-sign-in');
+      await button.waitFor({ state: 'visible' });
+      assert.equal(await text(p.page, 'button#passkey-sign-in'), 'Sign in with a passkey');
+      assert.equal(await p.page.locator('input#identifier').getAttribute('autocomplete'), 'username');
+      await button.click();
+      claims = await landedClaims(t, p, checks);
+      assert.equal(claims.sub, t.user.id);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+
+      // Autofill instead of the button: the identifier offers passkeys (a conditional request
+      // started at load); Chromium's virtual authenticator answers it at once, without a click.
+      await t.ctx.patchSignInExp({ passkeySignIn: { enabled: true, showPasskeyButton: false, allowAutofill: true } });
+      await p.context.clearCookies();
+      checks = await flowChecks();
+      const requests = p.requests.length;
+      await p.page.goto(authUrl(t.config, t.app, checks));
+      claims = await landedClaims(t, p, checks);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+      assert.ok(p.requests.slice(requests).some((u) => u.endsWith('/verification/sign-in-passkey/authentication/verify')),
+        'signed in by the conditional request');
+      assert.equal(p.requests.slice(requests).some((u) => u.endsWith('/verification/password')), false);
+    } finally {
+      await p.close();
+    }
+  });
 });
