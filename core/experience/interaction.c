@@ -427,8 +427,8 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     const char *settings = have_mfa ? latch_store_result_value(mfa, 0, 0) : LATCH_XP_DEFAULT_MFA;
     latch_json_key(&j, "mfa");
     latch_json_raw(&j, settings, strlen(settings));
-    const char *passkey = have_mfa ? latch_store_result_value(mfa, 0, 5)
-                                   : LATCH_XP_DEFAULT_PASSKEY_SIGN_IN;
+    const char *passkey =
+        have_mfa ? latch_store_result_value(mfa, 0, 5) : LATCH_XP_DEFAULT_PASSKEY_SIGN_IN;
     latch_json_key(&j, "passkeySignIn");
     latch_json_raw(&j, passkey, strlen(passkey));
     latch_json_key(&j, "mfaStep");

@@ -24,8 +24,8 @@
  * A verification adds its factor type to interactions.mfa_verified and its RFC 8176 method to
  * interactions.amr (otp), which latch_mfa_check (schema/0012) reads when the interaction is
  * submitted or resumed. Wrong codes count in the interaction (mfa_pending.failures): after
- * LATCH_XP_MFA_MAX_FAILURES the interaction takes no more, so guessing needs a new password proof each time.
- * Secrets and codes are wiped after use and never logged.
+ * LATCH_XP_MFA_MAX_FAILURES the interaction takes no more, so guessing needs a new password proof
+ * each time. Secrets and codes are wiped after use and never logged.
  */
 #include <stdio.h>
 #include <stdlib.h>

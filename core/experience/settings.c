@@ -458,8 +458,7 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
                        const char **pp_json, const char **sp_json, const char **li_json,
                        const char **branding_json, const char **targets_json,
                        const char **social_json, const char **sign_up_json, const char **rl_json,
-                       const char **codes_json[3], const char **mfa_json,
-                       const char **passkey_json)
+                       const char **codes_json[3], const char **mfa_json, const char **passkey_json)
 {
     char problem[192];
     struct latch_json j;

@@ -17,8 +17,8 @@
  *        stored only over the counter the check was made against (a racing use of the same
  *        assertion loses), and the challenge is spent
  *
- * Passkey sign-in (Logto's passkeySignIn; 422 user.sign_in_method_not_enabled unless enabled), before
- * anyone is identified:
+ * Passkey sign-in (Logto's passkeySignIn; 422 user.sign_in_method_not_enabled unless enabled),
+ * before anyone is identified:
  *
  *   POST …/verification/sign-in-passkey/authentication → {verificationId, authenticationOptions}:
  *        discoverable (empty allowCredentials), a challenge in mfa_pending.signInPasskey
@@ -101,16 +101,6 @@ static const struct latch_stmt passkey_factor_stmt = {
     .nparams = 3,
 };
 
-/* Passkey sign-in: waits for an assertion ($3 verification id, $4 challenge), whoever is
- * identified. */
-static const struct latch_stmt passkey_pending_stmt = {
-    .name = "xp_webauthn_passkey_pending",
-    .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object('signInPasskey',"
-           " jsonb_build_object('id', $3::text, 'challenge', $4::text, 'verified', false))"
-           " WHERE " THIS_INTERACTION " RETURNING 1",
-    .nparams = 4,
-};
-
 /* Passkey sign-in accepted: factor $3 of user $8 moves from counter $4 to $5; the interaction
  * holds verification $7 of that user (amr $6, user verification $9), spending the challenge.
  * Answers the rows changed (0: raced or spent). */
@@ -129,12 +119,13 @@ static const struct latch_stmt passkey_accept_stmt = {
     .nparams = 9,
 };
 
-/* $3 'webAuthn' or 'webAuthnAuth', $4 verification id, $5 challenge, $6 the identified person. */
+/* $3 'webAuthn', 'webAuthnAuth' or 'signInPasskey', $4 verification id, $5 challenge, $6 the
+ * identified person (NULL for a passkey sign-in, before anyone is). */
 static const struct latch_stmt pending_stmt = {
     .name = "xp_webauthn_pending",
     .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object($3::text,"
            " jsonb_build_object('id', $4::text, 'challenge', $5::text, 'verified', false))"
-           " WHERE " THIS_INTERACTION " AND result_user_id = $6 RETURNING 1",
+           " WHERE " THIS_INTERACTION " AND ($6::text IS NULL OR result_user_id = $6) RETURNING 1",
     .nparams = 6,
 };
 
@@ -502,21 +493,19 @@ static bool options_begin(struct latch_xp_call *call, const char *key)
     return true;
 }
 
-/* Closes the answer and keeps the challenge in mfa_pending.<slot>; answers once it is stored
- * (the browser must not use a challenge the server has not kept). */
+/* Closes the answer and keeps the challenge in mfa_pending.<slot> (signInPasskey for a passkey
+ * sign-in); answers once it is stored (the browser must not use a challenge the server has not
+ * kept). */
 static void options_send(struct latch_xp_call *call, const char *slot)
 {
     struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
     latch_json_end_object(&wc->answer);
     latch_json_end_object(&wc->answer);
-    struct latch_store_op op = {.stmt = &pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, slot, wc->new_id,
-                                           wc->challenge, call->ia.result_user_id}};
-    if (wc->passkey)
-        op = (struct latch_store_op){
-            .stmt = &passkey_pending_stmt,
-            .params = {req->tenant->id, call->id_hash, wc->new_id, wc->challenge}};
+    struct latch_store_op op = {
+        .stmt = &pending_stmt,
+        .params = {req->tenant->id, call->id_hash, wc->passkey ? "signInPasskey" : slot, wc->new_id,
+                   wc->challenge, wc->passkey ? NULL : call->ia.result_user_id}};
     latch_xp_exec(call, &op, 1, options_stored);
 }
 
@@ -801,12 +790,12 @@ static void authentication_verify_next(struct latch_xp_call *call,
     }
     char new_count[16];
     snprintf(new_count, sizeof(new_count), "%u", out.sign_count);
-    struct latch_store_op op = {.stmt = wc->passkey ? &passkey_accept_stmt : &accept_stmt,
-                                .params = {req->tenant->id, call->id_hash, factor_id, stored_text,
-                                           latch_arena_strdup(req->arena, new_count),
-                                           (out.flags & LATCH_WEBAUTHN_FLAG_BE) ? "swk" : "hwk",
-                                           wc->verification_id, uid,
-                                           (out.flags & LATCH_WEBAUTHN_FLAG_UV) ? "true" : "false"}};
+    struct latch_store_op op = {
+        .stmt = wc->passkey ? &passkey_accept_stmt : &accept_stmt,
+        .params = {req->tenant->id, call->id_hash, factor_id, stored_text,
+                   latch_arena_strdup(req->arena, new_count),
+                   (out.flags & LATCH_WEBAUTHN_FLAG_BE) ? "swk" : "hwk", wc->verification_id, uid,
+                   (out.flags & LATCH_WEBAUTHN_FLAG_UV) ? "true" : "false"}};
     latch_xp_exec(call, &op, 1, accepted);
 }
 
@@ -902,10 +891,10 @@ latch_rc latch_xp_webauthn_register(struct latch_server *srv)
         {"/api/experience/verification/web-authn/registration/verify", post_registration_verify,
          NULL},
         {"/api/experience/verification/web-authn/authentication", post_authentication, NULL},
-        {"/api/experience/verification/web-authn/authentication/verify",
-         post_authentication_verify, NULL},
-        {"/api/experience/verification/sign-in-passkey/authentication",
-         post_passkey_authentication, NULL},
+        {"/api/experience/verification/web-authn/authentication/verify", post_authentication_verify,
+         NULL},
+        {"/api/experience/verification/sign-in-passkey/authentication", post_passkey_authentication,
+         NULL},
         {"/api/experience/verification/sign-in-passkey/authentication/verify",
          post_authentication_verify, &passkey},
     };
