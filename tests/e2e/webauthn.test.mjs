@@ -545,6 +545,20 @@ describe('WebAuthn through the Experience API', () => {
       assertError(await other.flow.xp.call('POST', '/identification', { verificationId: other.verificationId }), 404,
         'session.verification_session_not_found', 'identification after a refusal');
 
+      // A passkey for this RP that was never registered (created in the browser, not bound).
+      const stray = await page();
+      try {
+        const made = await createCredential(stray.page, { rp: { id: 'localhost', name: 'Latch' },
+          user: { id: b64url(Buffer.from(a.user.id)), name: 'stray', displayName: 'Stray' },
+          challenge: b64url(randomBytes(32)) });
+        assert.equal(made.error, undefined, JSON.stringify(made.error));
+        const unknown = await passkeyAssertion(a, stray);
+        assertError(await passkeyVerify(unknown.flow, { verificationId: unknown.verificationId, payload: unknown.payload }),
+          400, 'session.mfa.webauthn_verification_failed', 'an unknown credential');
+      } finally {
+        await stray.close();
+      }
+
       // The user handle is not signed: it must still name the credential's owner.
       const own = await passkeyAssertion(a, p);
       const forged = { ...own.payload, response: { ...own.payload.response, userHandle: b64url(Buffer.from(b.user.id)) } };
