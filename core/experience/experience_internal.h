@@ -102,7 +102,7 @@
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
     const char *event;            /* "SignIn", "Register" or NULL */
-    const char *verified_user_id; /* set by a password verification */
+    const char *verified_user_id; /* set by a password or passkey verification */
     const char *verification_id;  /* the current verification record */
     const char *result_user_id;   /* set by identification */
     const char *csrf_token;

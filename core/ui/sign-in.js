@@ -460,6 +460,7 @@
   }
 
   function openFlow(kind, canGoBack = true) {
+    stopAutofill(); // the passkey offer belongs to the password form
     const types = codeTypes(kind);
     flow = { kind, step: 'address', identifier: null, verificationId: null };
     clearError();
