@@ -38,6 +38,9 @@
 #define LATCH_XP_DEFAULT_MFA                                                                       \
     "{\"factors\": [], \"policy\": \"UserControlled\","                                            \
     " \"organizationRequiredMfaPolicy\": \"NoPrompt\"}"
+/* schema/0016. */
+#define LATCH_XP_DEFAULT_PASSKEY_SIGN_IN                                                           \
+    "{\"enabled\": false, \"showPasskeyButton\": false, \"allowAutofill\": false}"
 /* schema/0010 (signUp's default: experience.h). */
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
     "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \
@@ -75,6 +78,22 @@
     " AND c.used_at IS NULL))) THEN 'unverified'"
 /* SQL: the interaction's failed MFA verifications so far (a column of a SELECT on it). */
 #define LATCH_XP_MFA_FAILURES "coalesce((mfa_pending->>'failures')::int, 0)"
+/* SQL (an UPDATE of interactions at identification by verification $3): the first factor's
+ * RFC 8176 method joins amr — the passkey's (hwk or swk) when $3 is a verified passkey sign-in
+ * (webauthn.c), a password's otherwise — and a passkey whose authenticator performed user
+ * verification is recorded as verified MFA ('Passkey' among mfa_verified: schema/0016). */
+#define LATCH_XP_PASSKEY_OR_PWD                                                                    \
+    "amr = CASE WHEN " LATCH_XP_PASSKEY_IS("$3") " THEN CASE WHEN"                                 \
+    " mfa_pending->'signInPasskey'->>'amr' = ANY (amr) THEN amr"                                  \
+    " ELSE amr || (mfa_pending->'signInPasskey'->>'amr') END"                                     \
+    " WHEN 'pwd' = ANY (amr) THEN amr ELSE amr || 'pwd'::text END,"                                \
+    " mfa_verified = CASE WHEN " LATCH_XP_PASSKEY_IS("$3") " AND"                                  \
+    " (mfa_pending->'signInPasskey'->>'uv')::boolean AND NOT 'Passkey' = ANY (mfa_verified)"       \
+    " THEN mfa_verified || 'Passkey'::text ELSE mfa_verified END"
+/* SQL: whether verification id is the interaction's verified passkey sign-in. */
+#define LATCH_XP_PASSKEY_IS(id)                                                                    \
+    "(mfa_pending->'signInPasskey'->>'id' IS NOT DISTINCT FROM " id                               \
+    " AND coalesce((mfa_pending->'signInPasskey'->>'verified')::boolean, false))"
 // clang-format on
 /* Failed MFA verifications one interaction may make; then it takes no more (429), so guessing
  * needs a new first-factor proof each time. */
@@ -83,7 +102,7 @@
 /* A live interaction as loaded (strings in req->arena; NULL for SQL NULL). */
 struct latch_xp_interaction {
     const char *event;            /* "SignIn", "Register" or NULL */
-    const char *verified_user_id; /* set by a password verification */
+    const char *verified_user_id; /* set by a password or passkey verification */
     const char *verification_id;  /* the current verification record */
     const char *result_user_id;   /* set by identification */
     const char *csrf_token;

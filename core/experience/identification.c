@@ -1,8 +1,10 @@
 /*
  * POST /api/experience/identification {verificationId}: turns the interaction's verification into
  * the person who signs in (interactions.result_user_id), as Logto's identifyUser:
- *   SignIn   — a password verification names an existing user: 204, unless the user was
- *              suspended or deleted meanwhile, or the interaction already identified someone else;
+ *   SignIn   — a password or passkey (webauthn.c) verification names an existing user: 204
+ *              (amr: pwd, or the passkey's hwk/swk and, with user verification, mfa), unless
+ *              the user was suspended or deleted meanwhile, or the interaction already
+ *              identified someone else;
  *   Register — a new-password-identity verification: the user is created (with the tenant's
  *              default roles) from params._pending in the same transaction: 201; refused (422
  *              user.missing_profile) when signUp.verify asks for an email or phone first.
@@ -49,7 +51,7 @@ static const struct latch_stmt identify_existing = {
            " AND (SELECT result_user_id FROM i) <> (SELECT id FROM u) THEN 'identity_conflict'"
            " END AS problem),"
            " upd AS (UPDATE interactions SET result_user_id = (SELECT id FROM u),"
-           " " LATCH_XP_AMR_ADD("pwd")
+           " " LATCH_XP_PASSKEY_OR_PWD
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND (SELECT problem FROM chk) IS NULL"
            " RETURNING result_user_id)"
            " SELECT (SELECT problem FROM chk), (SELECT result_user_id FROM upd)",

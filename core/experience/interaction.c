@@ -75,12 +75,14 @@ static const struct latch_stmt event_change_stmt = {
     .nparams = 3,
 };
 /* GET /api/experience/interaction's mfa and mfaStep: the settings (stored or default) and
- * latch_mfa_check's answer. */
+ * latch_mfa_check's answer; and passkeySignIn. */
 static const struct latch_stmt mfa_view_stmt = {
     .name = "xp_interaction_mfa",
     .sql = "SELECT coalesce((SELECT s.mfa FROM sign_in_experiences s WHERE s.tenant_id = $1"
            " AND s.id = 'default'), '" LATCH_XP_DEFAULT_MFA "'::jsonb)::text,"
-           " m.problem, m.available::text, m.skippable, m.backup_codes_left"
+           " m.problem, m.available::text, m.skippable, m.backup_codes_left,"
+           " coalesce((SELECT s.passkey_sign_in FROM sign_in_experiences s WHERE s.tenant_id = $1"
+           " AND s.id = 'default'), '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb)::text"
            " FROM latch_mfa_check($1, $2::bytea) m",
     .nparams = 2,
 };
@@ -432,6 +434,10 @@ static void interaction_loaded(struct latch_xp_call *call, struct latch_store_re
     const char *settings = have_mfa ? latch_store_result_value(mfa, 0, 0) : LATCH_XP_DEFAULT_MFA;
     latch_json_key(&j, "mfa");
     latch_json_raw(&j, settings, strlen(settings));
+    const char *passkey =
+        have_mfa ? latch_store_result_value(mfa, 0, 5) : LATCH_XP_DEFAULT_PASSKEY_SIGN_IN;
+    latch_json_key(&j, "passkeySignIn");
+    latch_json_raw(&j, passkey, strlen(passkey));
     latch_json_key(&j, "mfaStep");
     if (have_mfa && ia->result_user_id != NULL && !latch_store_result_isnull(mfa, 0, 1)) {
         const char *available = latch_store_result_value(mfa, 0, 2);

@@ -8,8 +8,9 @@
  * limits; an absent member means the node's LATCH_LIMIT_* value), and what verification codes
  * may do: signIn ({methods: [{identifier, password, verificationCode, isPasswordPrimary}]}),
  * forgotPasswordMethods (EmailVerificationCode, PhoneVerificationCode) and
- * verificationCodePolicy ({expirationDuration, maxRetryAttempts}), and mfa ({factors, policy,
- * organizationRequiredMfaPolicy}, schema/0012). A tenant
+ * verificationCodePolicy ({expirationDuration, maxRetryAttempts}), mfa ({factors, policy,
+ * organizationRequiredMfaPolicy}, schema/0012) and passkeySignIn ({enabled, showPasskeyButton,
+ * allowAutofill}, schema/0016; an omitted member is false). A tenant
  * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
  * field it names (after validating it strictly and filling the omitted members of a policy with
  * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
@@ -45,7 +46,9 @@
     " 'signIn', coalesce(" s ".sign_in, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"                  \
     " 'forgotPasswordMethods', coalesce(" s ".forgot_password_methods, '[]'::jsonb),"            \
     " 'verificationCodePolicy', coalesce(" s ".verification_code_policy, '{}'::jsonb),"          \
-    " 'mfa', coalesce(" s ".mfa, '" LATCH_XP_DEFAULT_MFA "'::jsonb))"
+    " 'mfa', coalesce(" s ".mfa, '" LATCH_XP_DEFAULT_MFA "'::jsonb),"                              \
+    " 'passkeySignIn', coalesce(" s ".passkey_sign_in,"                                           \
+    " '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb))"
 
 static const struct latch_stmt sie_get = {
     .name = "xp_sie_get",
@@ -54,13 +57,13 @@ static const struct latch_stmt sie_get = {
     .nparams = 1,
 };
 
-/* $2 mode, $3..$13 JSON texts; NULL keeps the stored value (or the column default). */
+/* $2 mode, $3..$15 JSON texts; NULL keeps the stored value (or the column default). */
 static const struct latch_stmt sie_patch = {
     .name = "xp_sie_patch",
     .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
            " sentinel_policy, language_info, branding, social_sign_in_connector_targets,"
            " social_sign_in, sign_up, rate_limits, sign_in, forgot_password_methods,"
-           " verification_code_policy, mfa)"
+           " verification_code_policy, mfa, passkey_sign_in)"
            " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
            " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
@@ -70,7 +73,8 @@ static const struct latch_stmt sie_patch = {
            " coalesce($10::jsonb, '{}'::jsonb),"
            " coalesce($11::jsonb, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"
            " coalesce($12::jsonb, '[]'::jsonb), coalesce($13::jsonb, '{}'::jsonb),"
-           " coalesce($14::jsonb, '" LATCH_XP_DEFAULT_MFA "'::jsonb))"
+           " coalesce($14::jsonb, '" LATCH_XP_DEFAULT_MFA "'::jsonb),"
+           " coalesce($15::jsonb, '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb))"
            " ON CONFLICT (tenant_id, id) DO UPDATE SET"
            " sign_in_mode = coalesce($2, s.sign_in_mode),"
            " password_policy = coalesce($3::jsonb, s.password_policy),"
@@ -85,9 +89,10 @@ static const struct latch_stmt sie_patch = {
            " sign_in = coalesce($11::jsonb, s.sign_in),"
            " forgot_password_methods = coalesce($12::jsonb, s.forgot_password_methods),"
            " verification_code_policy = coalesce($13::jsonb, s.verification_code_policy),"
-           " mfa = coalesce($14::jsonb, s.mfa)"
+           " mfa = coalesce($14::jsonb, s.mfa),"
+           " passkey_sign_in = coalesce($15::jsonb, s.passkey_sign_in)"
            " RETURNING " SIE_JSON("s"),
-    .nparams = 14,
+    .nparams = 15,
 };
 // clang-format on
 
@@ -420,13 +425,40 @@ static bool read_mfa(struct latch_request *req, yajl_val v, const char **out)
     return *out != NULL;
 }
 
-/* Reads every field PATCH knows into params[1..13); answers 400 and returns false when one is
+/* passkeySignIn: {enabled?, showPasskeyButton?, allowAutofill?} (Logto's partial PasskeySignIn),
+ * booleans, written back in full (an omitted member false). */
+static bool read_passkey_sign_in(struct latch_request *req, yajl_val v, const char **out)
+{
+    static const char *const keys[] = {"enabled", "showPasskeyButton", "allowAutofill"};
+    if (!YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, "passkeySignIn", "must be an object");
+        return false;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    for (size_t k = 0; k < 3; k++) {
+        yajl_val b = top_member(v, keys[k]);
+        if (b != NULL && !YAJL_IS_TRUE(b) && !YAJL_IS_FALSE(b)) {
+            latch_json_clear(&j);
+            latch_mgmt_invalid(req, "passkeySignIn", "members must be booleans");
+            return false;
+        }
+        latch_json_key(&j, keys[k]);
+        latch_json_bool(&j, b != NULL && YAJL_IS_TRUE(b));
+    }
+    latch_json_end_object(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
+
+/* Reads every field PATCH knows into params[1..15); answers 400 and returns false when one is
  * invalid. */
 static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
                        const char **pp_json, const char **sp_json, const char **li_json,
                        const char **branding_json, const char **targets_json,
                        const char **social_json, const char **sign_up_json, const char **rl_json,
-                       const char **codes_json[3], const char **mfa_json)
+                       const char **codes_json[3], const char **mfa_json, const char **passkey_json)
 {
     char problem[192];
     struct latch_json j;
@@ -520,6 +552,9 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
         return false;
     if ((v = top_member(body, "mfa")) != NULL && !YAJL_IS_NULL(v) && !read_mfa(req, v, mfa_json))
         return false;
+    if ((v = top_member(body, "passkeySignIn")) != NULL && !YAJL_IS_NULL(v) &&
+        !read_passkey_sign_in(req, v, passkey_json))
+        return false;
     return read_code_fields(req, body, codes_json);
 }
 
@@ -530,16 +565,17 @@ static void patch_sie(struct latch_request *req, void *arg)
         return;
     const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
     const char *targets = NULL, *social = NULL, *sign_up = NULL, *rl = NULL;
-    const char *sign_in = NULL, *forgot = NULL, *code_policy = NULL, *mfa = NULL;
+    const char *sign_in = NULL, *forgot = NULL, *code_policy = NULL, *mfa = NULL, *passkey = NULL;
     const char **codes[3] = {&sign_in, &forgot, &code_policy};
     bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up,
-                         &rl, codes, &mfa);
+                         &rl, codes, &mfa, &passkey);
     yajl_tree_free(body);
     if (!ok)
         return;
     struct latch_store_op op = {.stmt = &sie_patch,
                                 .params = {req->tenant->id, mode, pp, sp, li, branding, targets,
-                                           social, sign_up, rl, sign_in, forgot, code_policy, mfa}};
+                                           social, sign_up, rl, sign_in, forgot, code_policy, mfa,
+                                           passkey}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

@@ -17,6 +17,20 @@
  *        stored only over the counter the check was made against (a racing use of the same
  *        assertion loses), and the challenge is spent
  *
+ * Passkey sign-in (Logto's passkeySignIn; 422 user.sign_in_method_not_enabled unless enabled),
+ * before anyone is identified:
+ *
+ *   POST …/verification/sign-in-passkey/authentication → {verificationId, authenticationOptions}:
+ *        discoverable (empty allowCredentials), a challenge in mfa_pending.signInPasskey
+ *   POST …/verification/sign-in-passkey/authentication/verify {verificationId, payload} →
+ *        {verificationId}: the credential is looked up by its id among the tenant's WebAuthn
+ *        factors, the userHandle (required) must name its owner (the registration options set
+ *        user.id to the user id), the assertion is verified as above; the interaction then holds
+ *        a verification of that person (verified_user_id) which POST /api/experience/
+ *        identification turns into the sign-in, with the credential's method in amr instead of
+ *        pwd and, when the authenticator performed user verification, as verified MFA too
+ *        (identification.c, schema/0016)
+ *
  * The RP ID is LATCH_PUBLIC_URL's host and the origin its scheme://host[:port], for every tenant
  * (tenants are paths under it). A lowered signature counter (a cloned authenticator) is refused
  * and logged as a warning with the factor id. A verification adds WebAuthn to
@@ -59,7 +73,10 @@ static const struct latch_stmt state_stmt = {
            " 'id', translate(encode(f.credential_id, 'base64'), E'+/=\\n', '-_'),"
            " 'transports', coalesce(to_json(f.transports), '[]'::json)) ORDER BY f.created_at),"
            " '[]'::json)::text FROM mfa_factors f WHERE f.tenant_id = $1"
-           " AND f.user_id = i.result_user_id AND f.type = 'WebAuthn')"
+           " AND f.user_id = i.result_user_id AND f.type = 'WebAuthn'),"
+           " mfa_pending->'signInPasskey'->>'id', mfa_pending->'signInPasskey'->>'challenge',"
+           " coalesce((SELECT (s.passkey_sign_in->>'enabled')::boolean FROM sign_in_experiences s"
+           " WHERE s.tenant_id = $1 AND s.id = 'default'), false)"
            " FROM interactions i WHERE " THIS_INTERACTION,
     .nparams = 2,
 };
@@ -74,12 +91,41 @@ static const struct latch_stmt factor_stmt = {
     .nparams = 3,
 };
 
-/* $3 'webAuthn' or 'webAuthnAuth', $4 verification id, $5 challenge, $6 the identified person. */
+/* Passkey sign-in: the tenant's credential $3 (hex), whoever owns it: factor id, COSE key (hex),
+ * counter, owner. ($2 unused but typed, so that the parameters match factor_stmt's.) */
+static const struct latch_stmt passkey_factor_stmt = {
+    .name = "xp_webauthn_passkey_factor",
+    .sql = "SELECT f.id, encode(f.public_key, 'hex'), f.sign_count, f.user_id FROM mfa_factors f"
+           " WHERE f.tenant_id = $1 AND $2::bytea IS NOT NULL AND f.type = 'WebAuthn'"
+           " AND f.credential_id = decode($3, 'hex')",
+    .nparams = 3,
+};
+
+/* Passkey sign-in accepted: factor $3 of user $8 moves from counter $4 to $5; the interaction
+ * holds verification $7 of that user (amr $6, user verification $9), spending the challenge.
+ * Answers the rows changed (0: raced or spent). */
+static const struct latch_stmt passkey_accept_stmt = {
+    .name = "xp_webauthn_passkey_accept",
+    .sql = "WITH i AS (SELECT 1 FROM interactions WHERE " THIS_INTERACTION
+           " AND mfa_pending->'signInPasskey'->>'id' = $7 FOR UPDATE),"
+           " f AS (UPDATE mfa_factors f SET sign_count = $5::bigint, last_used_at = now()"
+           " FROM i WHERE f.tenant_id = $1 AND f.id = $3 AND f.user_id = $8"
+           " AND f.sign_count = $4::bigint RETURNING 1),"
+           " upd AS (UPDATE interactions SET verified_user_id = $8, verification_id = $7,"
+           " mfa_pending = jsonb_set(mfa_pending, '{signInPasskey}', jsonb_build_object('id', $7,"
+           " 'verified', true, 'amr', $6::text, 'uv', $9::boolean))"
+           " WHERE " THIS_INTERACTION " AND EXISTS (SELECT 1 FROM f) RETURNING 1)"
+           " SELECT count(*) FROM upd",
+    .nparams = 9,
+};
+
+/* $3 'webAuthn', 'webAuthnAuth' or 'signInPasskey', $4 verification id, $5 challenge, $6 the
+ * identified person (NULL for a passkey sign-in, before anyone is). */
 static const struct latch_stmt pending_stmt = {
     .name = "xp_webauthn_pending",
     .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object($3::text,"
            " jsonb_build_object('id', $4::text, 'challenge', $5::text, 'verified', false))"
-           " WHERE " THIS_INTERACTION " AND result_user_id = $6 RETURNING 1",
+           " WHERE " THIS_INTERACTION " AND ($6::text IS NULL OR result_user_id = $6) RETURNING 1",
     .nparams = 6,
 };
 
@@ -151,6 +197,9 @@ struct wa_call {
     const char *reg_id, *reg_challenge, *auth_id, *auth_challenge;
     int failures;
     const char *user_name, *display_name, *credentials;
+    const char *passkey_id, *passkey_challenge;
+    bool passkey_enabled;
+    bool passkey; /* a passkey sign-in: nobody need be identified, credentials of the tenant */
     /* from the body */
     const char *verification_id;
     const char *cred_id;  /* payload.rawId (base64url) */
@@ -198,7 +247,7 @@ static void state_loaded(struct latch_xp_call *call, struct latch_store_result *
 {
     struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
-    if (call->ia.result_user_id == NULL) {
+    if (call->ia.result_user_id == NULL && !wc->passkey) {
         latch_xp_identifier_not_found(req);
         return;
     }
@@ -212,12 +261,21 @@ static void state_loaded(struct latch_xp_call *call, struct latch_store_result *
     wc->user_name = cell(req, r, 0, 5);
     wc->display_name = cell(req, r, 0, 6);
     wc->credentials = cell(req, r, 0, 7);
+    wc->passkey_id = cell(req, r, 0, 8);
+    wc->passkey_challenge = cell(req, r, 0, 9);
+    const char *pk = cell(req, r, 0, 10);
+    wc->passkey_enabled = pk != NULL && strcmp(pk, "t") == 0;
     if (!rp_of(req, wc)) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
     if (!latch_xp_mfa_tries_left(req, wc->failures))
         return;
+    if (wc->passkey && !wc->passkey_enabled) {
+        latch_http_respond_errorf(req, 422, "user.sign_in_method_not_enabled",
+                                  "Passkey sign-in is not enabled.");
+        return;
+    }
     wc->next(call, res, n);
 }
 
@@ -230,7 +288,8 @@ static void wa_load(struct latch_xp_call *call,
     wc->next = next;
     struct latch_store_op ops[2] = {
         {.stmt = &state_stmt, .params = {req->tenant->id, call->id_hash}},
-        {.stmt = &factor_stmt, .params = {req->tenant->id, call->id_hash, wc->cred_hex}},
+        {.stmt = wc->passkey ? &passkey_factor_stmt : &factor_stmt,
+         .params = {req->tenant->id, call->id_hash, wc->cred_hex}},
     };
     latch_xp_load(call, ops, wc->cred_hex_load ? 2 : 1, state_loaded);
 }
@@ -434,17 +493,19 @@ static bool options_begin(struct latch_xp_call *call, const char *key)
     return true;
 }
 
-/* Closes the answer and keeps the challenge in mfa_pending.<slot>; answers once it is stored
- * (the browser must not use a challenge the server has not kept). */
+/* Closes the answer and keeps the challenge in mfa_pending.<slot> (signInPasskey for a passkey
+ * sign-in); answers once it is stored (the browser must not use a challenge the server has not
+ * kept). */
 static void options_send(struct latch_xp_call *call, const char *slot)
 {
     struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
     latch_json_end_object(&wc->answer);
     latch_json_end_object(&wc->answer);
-    struct latch_store_op op = {.stmt = &pending_stmt,
-                                .params = {req->tenant->id, call->id_hash, slot, wc->new_id,
-                                           wc->challenge, call->ia.result_user_id}};
+    struct latch_store_op op = {
+        .stmt = &pending_stmt,
+        .params = {req->tenant->id, call->id_hash, wc->passkey ? "signInPasskey" : slot, wc->new_id,
+                   wc->challenge, wc->passkey ? NULL : call->ia.result_user_id}};
     latch_xp_exec(call, &op, 1, options_stored);
 }
 
@@ -520,7 +581,7 @@ static void authentication_next(struct latch_xp_call *call, struct latch_store_r
 {
     struct wa_call *wc = call->data;
     struct latch_json *j = &wc->answer;
-    if (wc->credentials == NULL || strcmp(wc->credentials, "[]") == 0) {
+    if (!wc->passkey && (wc->credentials == NULL || strcmp(wc->credentials, "[]") == 0)) {
         latch_http_respond_errorf(call->req, 400, "session.mfa.webauthn_verification_not_found",
                                   "No WebAuthn credential is registered for this account.");
         return;
@@ -529,8 +590,13 @@ static void authentication_next(struct latch_xp_call *call, struct latch_store_r
         return;
     latch_json_key(j, "rpId");
     latch_json_string(j, wc->rp_id);
+    /* A passkey sign-in lets the authenticator offer whichever of its credentials it has for
+     * this RP (discoverable credentials); the user handle then says whose it is. */
     latch_json_key(j, "allowCredentials");
-    latch_json_raw(j, wc->credentials, strlen(wc->credentials));
+    if (wc->passkey)
+        latch_json_raw(j, "[]", 2);
+    else
+        latch_json_raw(j, wc->credentials, strlen(wc->credentials));
     latch_json_key(j, "userVerification");
     latch_json_string(j, "preferred");
     options_send(call, "webAuthnAuth");
@@ -660,16 +726,20 @@ static void authentication_verify_next(struct latch_xp_call *call,
     struct latch_error err = {0};
     struct latch_webauthn_assertion out;
     size_t cdj_len = 0, ad_len = 0, sig_len = 0, uh_len = 0, key_len = 0;
-    if (wc->auth_id == NULL || wc->auth_challenge == NULL ||
-        strcmp(wc->auth_id, wc->verification_id) != 0) {
+    const char *pending_id = wc->passkey ? wc->passkey_id : wc->auth_id;
+    const char *challenge = wc->passkey ? wc->passkey_challenge : wc->auth_challenge;
+    if (pending_id == NULL || challenge == NULL || strcmp(pending_id, wc->verification_id) != 0) {
         latch_xp_verification_not_found(req);
         return;
     }
     const struct latch_store_result *f = n > 1 ? res[1] : NULL;
     const char *factor_id = cell(req, f, 0, 0), *key_hex = cell(req, f, 0, 1),
                *stored_text = cell(req, f, 0, 2);
-    if (factor_id == NULL || key_hex == NULL || stored_text == NULL) {
-        refused(call, "WebAuthn: the credential is not registered for this account.");
+    /* Whose credential it is: the identified person's (MFA), or its owner's (passkey). */
+    const char *uid = wc->passkey ? cell(req, f, 0, 3) : call->ia.result_user_id;
+    if (factor_id == NULL || key_hex == NULL || stored_text == NULL || uid == NULL) {
+        refused(call, wc->passkey ? "WebAuthn: the credential is not registered."
+                                  : "WebAuthn: the credential is not registered for this account.");
         return;
     }
     uint8_t *key = latch_arena_alloc(req->arena, LATCH_WEBAUTHN_COSE_KEY_MAX);
@@ -690,15 +760,19 @@ static void authentication_verify_next(struct latch_xp_call *call,
         refused(call, "WebAuthn: a field of the assertion is not base64url within its bounds.");
         return;
     }
-    /* A user handle, when sent, must name the identified person. */
-    const char *uid = call->ia.result_user_id;
+    /* A user handle, when sent, must name the identified person; a passkey sign-in must send
+     * one, naming the credential's owner. */
+    if (wc->passkey && uh_len == 0) {
+        refused(call, "WebAuthn: a passkey sign-in needs the user handle.");
+        return;
+    }
     if (uh_len > 0 && (uh_len != strlen(uid) || memcmp(uh, uid, uh_len) != 0)) {
         refused(call, "WebAuthn: the user handle does not name this account.");
         return;
     }
     unsigned long long stored = strtoull(stored_text, NULL, 10);
     struct latch_webauthn_expect exp = {
-        .rp_id = wc->rp_id, .origin = wc->origin, .challenge = wc->auth_challenge};
+        .rp_id = wc->rp_id, .origin = wc->origin, .challenge = challenge};
     if (latch_webauthn_verify_assertion(&exp, key, key_len, (uint32_t)stored, cdj, cdj_len, ad,
                                         ad_len, sig, sig_len, uh, uh_len, &out, &err) != LATCH_OK) {
         if (latch_webauthn_is_clone(&err)) {
@@ -716,11 +790,12 @@ static void authentication_verify_next(struct latch_xp_call *call,
     }
     char new_count[16];
     snprintf(new_count, sizeof(new_count), "%u", out.sign_count);
-    struct latch_store_op op = {.stmt = &accept_stmt,
-                                .params = {req->tenant->id, call->id_hash, factor_id, stored_text,
-                                           latch_arena_strdup(req->arena, new_count),
-                                           (out.flags & LATCH_WEBAUTHN_FLAG_BE) ? "swk" : "hwk",
-                                           wc->verification_id}};
+    struct latch_store_op op = {
+        .stmt = wc->passkey ? &passkey_accept_stmt : &accept_stmt,
+        .params = {req->tenant->id, call->id_hash, factor_id, stored_text,
+                   latch_arena_strdup(req->arena, new_count),
+                   (out.flags & LATCH_WEBAUTHN_FLAG_BE) ? "swk" : "hwk", wc->verification_id, uid,
+                   (out.flags & LATCH_WEBAUTHN_FLAG_UV) ? "true" : "false"}};
     latch_xp_exec(call, &op, 1, accepted);
 }
 
@@ -729,7 +804,19 @@ static void post_authentication_verify(struct latch_request *req, void *arg)
     struct latch_xp_call *call = begin_payload(req, false);
     if (call != NULL) {
         ((struct wa_call *)call->data)->cred_hex_load = true;
+        ((struct wa_call *)call->data)->passkey = arg != NULL;
         wa_load(call, authentication_verify_next);
+    }
+}
+
+/* ---- POST …/sign-in-passkey/authentication (its /verify: post_authentication_verify) ---- */
+
+static void post_passkey_authentication(struct latch_request *req, void *arg)
+{
+    struct latch_xp_call *call = begin_empty(req);
+    if (call != NULL) {
+        ((struct wa_call *)call->data)->passkey = true;
+        wa_load(call, authentication_next);
     }
 }
 
@@ -794,19 +881,26 @@ void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification
 
 latch_rc latch_xp_webauthn_register(struct latch_server *srv)
 {
+    static int passkey; /* its address marks the passkey routes' arg */
     static const struct {
         const char *path;
         latch_http_handler handler;
+        void *arg;
     } routes[] = {
-        {"/api/experience/verification/web-authn/registration", post_registration},
-        {"/api/experience/verification/web-authn/registration/verify", post_registration_verify},
-        {"/api/experience/verification/web-authn/authentication", post_authentication},
-        {"/api/experience/verification/web-authn/authentication/verify",
-         post_authentication_verify},
+        {"/api/experience/verification/web-authn/registration", post_registration, NULL},
+        {"/api/experience/verification/web-authn/registration/verify", post_registration_verify,
+         NULL},
+        {"/api/experience/verification/web-authn/authentication", post_authentication, NULL},
+        {"/api/experience/verification/web-authn/authentication/verify", post_authentication_verify,
+         NULL},
+        {"/api/experience/verification/sign-in-passkey/authentication", post_passkey_authentication,
+         NULL},
+        {"/api/experience/verification/sign-in-passkey/authentication/verify",
+         post_authentication_verify, &passkey},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (latch_server_add_tenant_route(srv, LATCH_HTTP_POST, routes[i].path, routes[i].handler,
-                                          NULL) != LATCH_OK)
+                                          routes[i].arg) != LATCH_OK)
             return LATCH_FAIL;
     return LATCH_OK;
 }

@@ -3,7 +3,8 @@
  * (<tenant endpoint>/api/experience), which the interaction cookie authenticates; every mutating
  * call carries the interaction's CSRF token. No dependencies but qrcode.js (vendored, MIT; it
  * draws the TOTP enrolment QR code), no inline code (the page's CSP allows only scripts and
- * styles from this origin).
+ * styles from this origin). WebAuthn ceremonies run here with navigator.credentials; the
+ * Experience API speaks @simplewebauthn's JSON (binary fields in base64url), converted below.
  */
 'use strict';
 
@@ -155,6 +156,10 @@
         return t('error.totpInvalid');
       case 'session.mfa.invalid_backup_code':
         return t('error.backupCodeInvalid');
+      case 'session.mfa.webauthn_verification_failed':
+        return t('error.webAuthnFailed');
+      case 'user.webauthn_already_in_use':
+        return t('error.webAuthnInUse');
       case 'connector.not_found':
         return t('error.noSender');
       case 'connector.invalid_config':
@@ -263,6 +268,7 @@
     if (flow) {
       return;
     }
+    offerPasskey();
     if (mode === 'sign-in' && info.loginHint && !identifier.value) {
       identifier.value = info.loginHint;
       password.focus();
@@ -454,6 +460,7 @@
   }
 
   function openFlow(kind, canGoBack = true) {
+    stopAutofill(); // the passkey offer belongs to the password form
     const types = codeTypes(kind);
     flow = { kind, step: 'address', identifier: null, verificationId: null };
     clearError();
@@ -723,11 +730,19 @@
     $('heading').textContent = title;
   }
 
+  // The factors this page can offer, in the order it offers them; WebAuthn only where the
+  // browser has it (and a secure context).
+  function mfaFactorsOf(available) {
+    const known = ['WebAuthn', 'Totp', 'BackupCode'];
+    const webAuthn = typeof window.PublicKeyCredential === 'function' && window.isSecureContext;
+    return (Array.isArray(available) ? available : [])
+      .filter((f) => known.includes(f) && (f !== 'WebAuthn' || webAuthn))
+      .sort((a, b) => known.indexOf(a) - known.indexOf(b));
+  }
+
   // Shows the MFA step the server asks for; false when this page cannot offer it.
   function showMfa(step) {
-    const known = ['Totp', 'BackupCode'];
-    const factors = (Array.isArray(step.availableFactors) ? step.availableFactors : [])
-      .filter((f) => known.includes(f)).sort((a, b) => known.indexOf(a) - known.indexOf(b));
+    const factors = mfaFactorsOf(step.availableFactors);
     flow = null;
     for (const id of ['form', 'alt-line', 'social', 'social-divider', 'to-register-line',
       'to-sign-in-line', 'code-form', 'back-line']) {
@@ -742,14 +757,18 @@
       return true;
     }
     if (step.problem === 'missing_mfa') {
-      mfa = { mode: 'setup', factors, skippable: !!step.skippable };
-      if (!factors.includes('Totp')) {
+      // Enrolment: TOTP first where both are offered (it works on every device), a security key
+      // or passkey a click away.
+      const setup = ['Totp', 'WebAuthn'].filter((f) => factors.includes(f));
+      mfa = { mode: 'setup', factors: setup, factor: setup[0], skippable: !!step.skippable };
+      if (setup.length === 0) {
+        mfa.factor = null;
         renderMfa();
         showError(t('error.mfaUnavailable'));
         mfaForm.hidden = true;
         return true;
       }
-      startTotpSetup();
+      startSetup();
       return true;
     }
     if (factors.length === 0) {
@@ -761,16 +780,34 @@
     return true;
   }
 
+  function startSetup() {
+    if (mfa.factor === 'Totp') {
+      startTotpSetup();
+    } else {
+      renderMfa();
+    }
+  }
+
+  const switchKeys = {
+    verify: { BackupCode: 'mfa.useBackupCode', Totp: 'mfa.useTotp', WebAuthn: 'mfa.useWebAuthn' },
+    setup: { Totp: 'mfa.setupTotp', WebAuthn: 'mfa.setupWebAuthn' },
+  };
+
   function renderMfa() {
     const verifying = mfa.mode === 'verify';
     const backup = mfa.mode === 'backup';
+    const webAuthn = mfa.factor === 'WebAuthn';
     mfaTitle(backup ? 'mfa.title.backup' : verifying ? 'mfa.title.verify' : 'mfa.title.setup');
-    $('mfa-setup').hidden = mfa.mode !== 'setup';
+    $('mfa-setup').hidden = mfa.mode !== 'setup' || mfa.factor !== 'Totp';
     $('mfa-backup').hidden = !backup;
-    mfaForm.hidden = backup;
+    $('mfa-webauthn').hidden = !webAuthn;
+    $('mfa-webauthn-start').textContent = t(verifying ? 'mfa.webAuthn.verify' : 'mfa.webAuthn.setup');
+    mfaForm.hidden = backup || webAuthn || !mfa.factor;
     const isBackupCode = verifying && mfa.factor === 'BackupCode';
-    $('mfa-intro').textContent = t(backup ? 'mfa.intro.codes' : mfa.mode === 'setup' ? 'mfa.intro.setup'
-      : isBackupCode ? 'mfa.intro.backupCode' : 'mfa.intro.totp');
+    $('mfa-intro').textContent = t(backup ? 'mfa.intro.codes'
+      : webAuthn ? (verifying ? 'mfa.intro.webAuthn' : 'mfa.intro.webAuthnSetup')
+        : mfa.mode === 'setup' ? 'mfa.intro.setup'
+          : isBackupCode ? 'mfa.intro.backupCode' : 'mfa.intro.totp');
     $('mfa-code-label').textContent = t(isBackupCode ? 'mfa.backupLabel' : 'mfa.codeLabel');
     mfaCode.setAttribute('inputmode', isBackupCode ? 'text' : 'numeric');
     mfaCode.setAttribute('autocomplete', isBackupCode ? 'off' : 'one-time-code');
@@ -778,18 +815,200 @@
     hint.hidden = !(isBackupCode && typeof mfa.backupCodesLeft === 'number');
     hint.textContent = hint.hidden ? '' : t('mfa.backupLeft', { n: mfa.backupCodesLeft });
     mfaCode.value = '';
-    const other = verifying ? mfa.factors.find((f) => f !== mfa.factor) : null;
-    const switcher = $('mfa-switch');
-    switcher.hidden = !other;
-    if (other) {
-      switcher.textContent = t(other === 'BackupCode' ? 'mfa.useBackupCode' : 'mfa.useTotp');
-    }
+    // One link for each other factor (at most two).
+    const others = backup ? [] : mfa.factors.filter((f) => f !== mfa.factor);
+    ['mfa-switch', 'mfa-switch-alt'].forEach((id, k) => {
+      const link = $(id);
+      link.hidden = !others[k];
+      link.dataset.factor = others[k] || '';
+      link.textContent = others[k] ? t(switchKeys[mfa.mode][others[k]]) : '';
+    });
     $('mfa-skip').hidden = !mfa.skippable;
-    $('mfa-alt').hidden = switcher.hidden && $('mfa-skip').hidden;
-    if (!backup) {
+    $('mfa-alt').hidden = $('mfa-switch').hidden && $('mfa-skip').hidden;
+    if (webAuthn) {
+      $('mfa-webauthn-start').focus();
+    } else if (!backup) {
       mfaCode.focus();
     }
   }
+
+  // ---- WebAuthn: @simplewebauthn JSON (base64url) ⇄ the browser's ArrayBuffers ----
+
+  function fromB64url(text) {
+    const b64 = String(text).replace(/-/g, '+').replace(/_/g, '/');
+    const raw = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  }
+
+  function toB64url(buffer) {
+    const bytes = new Uint8Array(buffer);
+    let raw = '';
+    for (let i = 0; i < bytes.length; i += 1) {
+      raw += String.fromCharCode(bytes[i]);
+    }
+    return btoa(raw).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function descriptors(list) {
+    return (Array.isArray(list) ? list : []).map((c) => ({ ...c, id: fromB64url(c.id) }));
+  }
+
+  function creationOptions(o) {
+    return { ...o, challenge: fromB64url(o.challenge), user: { ...o.user, id: fromB64url(o.user.id) },
+      excludeCredentials: descriptors(o.excludeCredentials) };
+  }
+
+  function requestOptions(o) {
+    return { ...o, challenge: fromB64url(o.challenge), allowCredentials: descriptors(o.allowCredentials) };
+  }
+
+  // The credential as the server takes it (RegistrationResponseJSON / AuthenticationResponseJSON
+  // with Logto's type: 'WebAuthn').
+  function credentialJSON(cred) {
+    const r = cred.response;
+    const response = { clientDataJSON: toB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toB64url(r.attestationObject);
+      response.transports = typeof r.getTransports === 'function' ? r.getTransports() : [];
+    } else {
+      response.authenticatorData = toB64url(r.authenticatorData);
+      response.signature = toB64url(r.signature);
+      if (r.userHandle && r.userHandle.byteLength > 0) {
+        response.userHandle = toB64url(r.userHandle);
+      }
+    }
+    return { id: cred.id, rawId: toB64url(cred.rawId), type: 'WebAuthn', response,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults() };
+  }
+
+  // What a refused browser ceremony means to the person.
+  function ceremonyMessage(error) {
+    if (error instanceof ApiError) {
+      return messageFor(error);
+    }
+    switch (error && error.name) {
+      case 'NotAllowedError':
+      case 'AbortError':
+        return t('error.webAuthnCancelled');
+      case 'InvalidStateError':
+        return t('error.webAuthnInUse');
+      case 'NotSupportedError':
+      case 'SecurityError':
+        return t('error.webAuthnUnsupported');
+      default:
+        return error instanceof TypeError ? t('error.network') : t('error.generic');
+    }
+  }
+
+  async function webAuthnSetup() {
+    const { verificationId, registrationOptions } =
+      await call('POST', '/verification/web-authn/registration', {});
+    const cred = await navigator.credentials.create({ publicKey: creationOptions(registrationOptions) });
+    await call('POST', '/verification/web-authn/registration/verify',
+      { verificationId, payload: credentialJSON(cred) });
+    await call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
+  }
+
+  async function webAuthnVerify() {
+    const { verificationId, authenticationOptions } =
+      await call('POST', '/verification/web-authn/authentication', {});
+    const cred = await navigator.credentials.get({ publicKey: requestOptions(authenticationOptions) });
+    await call('POST', '/verification/web-authn/authentication/verify',
+      { verificationId, payload: credentialJSON(cred) });
+  }
+
+  // A button that runs action, then goes on with the sign-in; a failure is shown (with
+  // message) and the button can be used again. ready: whether a click means anything yet.
+  function onActionButton(id, action, message, ready) {
+    const button = $(id);
+    button.addEventListener('click', async () => {
+      if (button.disabled || !ready()) {
+        return;
+      }
+      clearError();
+      button.disabled = true;
+      button.setAttribute('aria-busy', 'true');
+      try {
+        await action();
+        await finish();
+      } catch (error) {
+        showError(message(error));
+      } finally {
+        button.disabled = false;
+        button.removeAttribute('aria-busy');
+      }
+    });
+  }
+
+  const mfaReady = () => mfa !== null;
+  onActionButton('mfa-webauthn-start', () => (mfa.mode === 'setup' ? webAuthnSetup() : webAuthnVerify()),
+    ceremonyMessage, mfaReady);
+
+  // ---- passkey sign-in (passkeySignIn): a discoverable credential instead of the password ----
+
+  let passkeyAbort = null; // the conditional (autofill) request under way
+
+  function stopAutofill() {
+    if (passkeyAbort) {
+      passkeyAbort.abort();
+      passkeyAbort = null;
+    }
+  }
+
+  // Asks the authenticator for any passkey of this site (no allow list: the passkey's user
+  // handle names the account), proves it, and signs its owner in. With mediation 'conditional'
+  // the browser offers the passkeys in the identifier field's autofill instead of a dialog.
+  async function passkeySignIn(mediation, signal) {
+    await call('PUT', '', { interactionEvent: 'SignIn' });
+    const { verificationId, authenticationOptions } =
+      await call('POST', '/verification/sign-in-passkey/authentication', {});
+    const request = { publicKey: requestOptions(authenticationOptions) };
+    if (mediation) {
+      request.mediation = mediation;
+      request.signal = signal;
+    }
+    const cred = await navigator.credentials.get(request);
+    await call('POST', '/verification/sign-in-passkey/authentication/verify',
+      { verificationId, payload: credentialJSON(cred) });
+    await call('POST', '/identification', { verificationId });
+  }
+
+  function offerPasskey() {
+    const settings = info && info.passkeySignIn;
+    if (mode !== 'sign-in' || !settings || settings.enabled !== true ||
+      typeof window.PublicKeyCredential !== 'function' || !window.isSecureContext) {
+      return;
+    }
+    $('passkey-sign-in').hidden = settings.showPasskeyButton !== true;
+    if (settings.allowAutofill === true) {
+      startAutofill();
+    }
+  }
+
+  async function startAutofill() {
+    const available = typeof PublicKeyCredential.isConditionalMediationAvailable === 'function' &&
+      await PublicKeyCredential.isConditionalMediationAvailable().catch(() => false);
+    if (!available) {
+      return;
+    }
+    identifier.setAttribute('autocomplete', 'username webauthn');
+    passkeyAbort = new AbortController();
+    try {
+      await passkeySignIn('conditional', passkeyAbort.signal);
+      await finish();
+    } catch (error) {
+      // Aborted: the button or the password took over.
+      if (!(error && error.name === 'AbortError')) {
+        showError(ceremonyMessage(error));
+      }
+    }
+  }
+
+  onActionButton('passkey-sign-in', () => {
+    stopAutofill();
+    return passkeySignIn();
+  }, ceremonyMessage, () => true);
 
   // Draws text as a QR code (error correction M, 4 modules of quiet zone) on the canvas.
   function drawQr(canvas, text) {
@@ -891,31 +1110,25 @@
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   });
 
-  $('mfa-saved').addEventListener('click', async () => {
-    const button = $('mfa-saved');
-    if (button.disabled || !mfa) {
-      return;
-    }
-    clearError();
-    button.disabled = true;
-    try {
-      await call('POST', '/profile/mfa', { type: 'BackupCode', verificationId: mfa.verificationId });
-      await finish();
-    } catch (error) {
-      showError(messageFor(error));
-      button.disabled = false;
-    }
-  });
+  onActionButton('mfa-saved', () => call('POST', '/profile/mfa',
+    { type: 'BackupCode', verificationId: mfa.verificationId }), messageFor, mfaReady);
 
-  $('mfa-switch').addEventListener('click', (event) => {
-    event.preventDefault();
-    if (!mfa || mfa.mode !== 'verify') {
-      return;
-    }
-    mfa.factor = mfa.factors.find((f) => f !== mfa.factor) || mfa.factor;
-    clearError();
-    renderMfa();
-  });
+  for (const id of ['mfa-switch', 'mfa-switch-alt']) {
+    $(id).addEventListener('click', (event) => {
+      event.preventDefault();
+      const factor = event.currentTarget.dataset.factor;
+      if (!mfa || mfa.mode === 'backup' || !mfa.factors.includes(factor)) {
+        return;
+      }
+      mfa.factor = factor;
+      clearError();
+      if (mfa.mode === 'setup') {
+        startSetup();
+      } else {
+        renderMfa();
+      }
+    });
+  }
 
   $('mfa-skip').addEventListener('click', async (event) => {
     event.preventDefault();
@@ -988,6 +1201,7 @@
       $('contact').focus();
       return;
     }
+    stopAutofill();
     setBusy(true);
     try {
       if (contact) {

@@ -24,7 +24,7 @@ import dns from 'node:dns';
 import path from 'node:path';
 import { buildDir, freePort, startLatchd } from './lib/harness.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
-import { finishInteraction, identifiedByPassword } from './lib/xp-flow.mjs';
+import { assertError, finishInteraction, identifiedByPassword, startInteraction } from './lib/xp-flow.mjs';
 import { TenantCtx } from './lib/oidc.mjs';
 import {
   addVirtualAuthenticator,
@@ -298,9 +298,9 @@ describe('WebAuthn through the Experience API', () => {
     if (srv) assert.equal((await srv.stop()).code, 0);
   });
 
-  async function tenant(name) {
+  async function tenant(name, { mfa = { factors: ['WebAuthn'], policy: 'UserControlled' }, passkeySignIn } = {}) {
     const ctx = await TenantCtx.create(local, name);
-    await ctx.patchSignInExp({ mfa: { factors: ['WebAuthn'], policy: 'UserControlled' } });
+    await ctx.patchSignInExp({ mfa, ...(passkeySignIn ? { passkeySignIn } : {}) });
     return { ctx, app: await ctx.createWebApp(RP), user: await ctx.createUser() };
   }
 
@@ -466,6 +466,150 @@ describe('WebAuthn through the Experience API', () => {
       assert.match(res.json().message, /origin/);
       const bind = await xp.call('POST', '/profile/mfa', { type: 'WebAuthn', verificationId });
       assert.equal(bind.status, 400, bind.text);
+    } finally {
+      await p.close();
+    }
+  });
+
+  // ---- passkey sign-in (Logto's passkeySignIn): a discoverable credential, no password ----
+
+  /** A new SignIn interaction with no one identified; asks for passkey options and runs a
+   * discoverable get() in the page; resolves {flow, verificationId, payload}. */
+  async function passkeyAssertion(t, p, over = {}) {
+    const flow = await startInteraction(t, { scope: 'openid' });
+    await flow.xp.begin('SignIn');
+    const res = await flow.xp.call('POST', '/verification/sign-in-passkey/authentication', {});
+    assert.equal(res.status, 200, res.text);
+    const { verificationId, authenticationOptions: o } = res.json();
+    assert.deepEqual(o.allowCredentials, [], 'discoverable: no allow list');
+    assert.equal(o.rpId, 'localhost');
+    const a = await getAssertion(p.page, { ...o, ...over });
+    assert.equal(a.error, undefined, JSON.stringify(a.error));
+    return { flow, verificationId, payload: { ...a, type: 'WebAuthn' } };
+  }
+
+  const passkeyVerify = (flow, body) =>
+    flow.xp.call('POST', '/verification/sign-in-passkey/authentication/verify', body);
+
+  it('passkey sign-in: settings; a passkey enrolled after a password sign-in then signs in alone; amr hwk mfa, no pwd', async () => {
+    const t = await tenant('pk-ok', { passkeySignIn: { enabled: true } });
+    const api = await t.ctx.api();
+    const sie = await api.get('/sign-in-exp');
+    assert.deepEqual(sie.json().passkeySignIn, { enabled: true, showPasskeyButton: false, allowAutofill: false });
+    assert.equal((await api.patch('/sign-in-exp', { passkeySignIn: { enabled: 'yes' } })).status, 400);
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+      const [stored] = await p.auth.credentials();
+      assert.equal(stored.isResidentCredential, true, 'a discoverable credential');
+      assert.equal(Buffer.from(stored.userHandle, 'base64').toString(), t.user.id, 'user.id is the user id');
+
+      const { flow, verificationId, payload } = await passkeyAssertion(t, p);
+      assert.equal(payload.rawId, credId);
+      const info = await flow.xp.call('GET', '/interaction');
+      assert.deepEqual(info.json().passkeySignIn, { enabled: true, showPasskeyButton: false, allowAutofill: false });
+      // Before the proof the verification identifies nobody.
+      assertError(await flow.xp.call('POST', '/identification', { verificationId }), 404,
+        'session.verification_session_not_found', 'identification before the proof');
+      const ok = await passkeyVerify(flow, { verificationId, payload });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.json().verificationId, verificationId);
+      const again = await passkeyVerify(flow, { verificationId, payload });
+      assert.equal(again.status, 404, `the challenge is spent: ${again.text}`);
+      const ident = await flow.xp.call('POST', '/identification', { verificationId });
+      assert.equal(ident.status, 204, ident.text);
+      const claims = await finish(t, flow);
+      assert.equal(claims.sub, t.user.id);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('passkey sign-in refuses a passkey of another tenant, a user handle naming someone else, and a disabled setting', async () => {
+    const a = await tenant('pk-a', { passkeySignIn: { enabled: true } });
+    const b = await tenant('pk-b', { passkeySignIn: { enabled: true } });
+    const p = await page();
+    try {
+      const first = await identified(a);
+      await enrol(p, first.xp);
+      await finish(a, first);
+
+      // Tenant b shares the RP ID (localhost), so the browser offers a's passkey there too.
+      const other = await passkeyAssertion(b, p);
+      const refused = await passkeyVerify(other.flow, { verificationId: other.verificationId, payload: other.payload });
+      assertError(refused, 400, 'session.mfa.webauthn_verification_failed', "another tenant's passkey");
+      assert.match(refused.json().message, /not registered/);
+      assertError(await other.flow.xp.call('POST', '/identification', { verificationId: other.verificationId }), 404,
+        'session.verification_session_not_found', 'identification after a refusal');
+
+      // A passkey for this RP that was never registered (created in the browser, not bound).
+      const stray = await page();
+      try {
+        const made = await createCredential(stray.page, { rp: { id: 'localhost', name: 'Latch' },
+          user: { id: b64url(Buffer.from(a.user.id)), name: 'stray', displayName: 'Stray' },
+          challenge: b64url(randomBytes(32)) });
+        assert.equal(made.error, undefined, JSON.stringify(made.error));
+        const unknown = await passkeyAssertion(a, stray);
+        assertError(await passkeyVerify(unknown.flow, { verificationId: unknown.verificationId, payload: unknown.payload }),
+          400, 'session.mfa.webauthn_verification_failed', 'an unknown credential');
+      } finally {
+        await stray.close();
+      }
+
+      // The user handle is not signed: it must still name the credential's owner.
+      const own = await passkeyAssertion(a, p);
+      const forged = { ...own.payload, response: { ...own.payload.response, userHandle: b64url(Buffer.from(b.user.id)) } };
+      const bad = await passkeyVerify(own.flow, { verificationId: own.verificationId, payload: forged });
+      assertError(bad, 400, 'session.mfa.webauthn_verification_failed', 'a user handle naming someone else');
+      assert.match(bad.json().message, /user handle/);
+      const noHandle = { ...own.payload, response: { ...own.payload.response, userHandle: undefined } };
+      assertError(await passkeyVerify(own.flow, { verificationId: own.verificationId, payload: noHandle }), 400,
+        'session.mfa.webauthn_verification_failed', 'no user handle');
+
+      // Disabled: no options, and a started ceremony cannot finish.
+      const late = await passkeyAssertion(a, p);
+      await a.ctx.patchSignInExp({ passkeySignIn: { enabled: false } });
+      assertError(await passkeyVerify(late.flow, { verificationId: late.verificationId, payload: late.payload }), 422,
+        'user.sign_in_method_not_enabled', 'verify while disabled');
+      assertError(await late.flow.xp.call('POST', '/verification/sign-in-passkey/authentication', {}), 422,
+        'user.sign_in_method_not_enabled', 'options while disabled');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a passkey without user verification is one factor: the MFA policy still applies', async () => {
+    const t = await tenant('pk-uv', { mfa: { factors: ['Totp', 'WebAuthn'], policy: 'Mandatory' },
+      passkeySignIn: { enabled: true } });
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+
+      // With user verification: two factors, Mandatory satisfied.
+      let pk = await passkeyAssertion(t, p);
+      assert.equal((await passkeyVerify(pk.flow, { verificationId: pk.verificationId, payload: pk.payload })).status, 200);
+      assert.equal((await pk.flow.xp.call('POST', '/identification', { verificationId: pk.verificationId })).status, 204);
+      const claims = await finish(t, pk.flow);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+
+      // Without (an authenticator that skips it): the person is identified, and must still
+      // verify a factor.
+      await p.auth.setUserVerified(false);
+      pk = await passkeyAssertion(t, p, { userVerification: 'discouraged' });
+      assert.equal(Buffer.from(pk.payload.response.authenticatorData, 'base64url')[32] & 0x04, 0, 'no UV flag');
+      assert.equal((await passkeyVerify(pk.flow, { verificationId: pk.verificationId, payload: pk.payload })).status, 200);
+      assert.equal((await pk.flow.xp.call('POST', '/identification', { verificationId: pk.verificationId })).status, 204);
+      assertError(await pk.flow.xp.call('POST', '/submit'), 403, 'session.mfa.require_mfa_verification');
+      await p.auth.setUserVerified(true);
+      const v = await assertWith(p, pk.flow.xp, credId);
+      assert.equal((await pk.flow.xp.call('POST', '/verification/web-authn/authentication/verify', v)).status, 200);
+      const second = await finish(t, pk.flow);
+      assert.deepEqual([...second.amr].sort(), ['hwk', 'mfa']);
     } finally {
       await p.close();
     }
