@@ -258,6 +258,7 @@ void latch_xp_exec(struct latch_xp_call *call, const struct latch_store_op *ops,
 
 void latch_xp_respond_verification(struct latch_request *req, const char *verification_id)
 {
+    latch_audit_note_default(req, LATCH_AUDIT_VERIFICATION_ID, verification_id);
     struct latch_json j;
     latch_json_init(&j);
     latch_json_begin_object(&j);
