@@ -210,6 +210,38 @@ static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
                    " WHERE $3::text IS NOT NULL AND $5::boolean IS NOT NULL AND $6::text IS NULL"
                    " AND current_setting('latch.members_changed', true) = 'on'",
             .nparams = 6,
+        },    /* $4 the invitation; its organization gained the member. */
+    [LATCH_MGMT_HOOK_INVITATION_MEMBERSHIP] =
+        {
+            .name = "hook_emit_invitation_membership",
+            .sql = "SELECT latch_hook_emit($1, $2, ',\"organizationId\":' || to_json(x.organization_id::text)::text)"
+                   " FROM organization_invitations x WHERE x.tenant_id = $3 AND x.id = $4"
+                   " AND $5::boolean IS NOT NULL AND $6::text IS NULL"
+                   " AND current_setting('latch.members_changed', true) = 'on'",
+            .nparams = 6,
+        },
+    /* $5: an add (true: the role's scopes as data) or a removal (false: no data). */
+    [LATCH_MGMT_HOOK_ROLE_SCOPES] =
+        {
+            .name = "hook_emit_role_scopes",
+            .sql = "SELECT latch_hook_emit($1, $2, CASE WHEN $5::boolean THEN ',\"data\":' ||"
+                   " (SELECT coalesce(json_agg(" LATCH_MGMT_SQL_SCOPE_JSON("s")
+                   " ORDER BY s.created_at, s.id), '[]'::json) FROM scopes s JOIN roles_scopes rs"
+                   " ON rs.tenant_id = s.tenant_id AND rs.scope_id = s.id"
+                   " WHERE s.tenant_id = $3 AND rs.tenant_id = $3 AND rs.role_id = $4)::text"
+                   " ELSE '' END)"
+                   " WHERE $6::text IS NULL"
+                   " AND current_setting('latch.role_scopes_changed', true) = 'on'",
+            .nparams = 6,
+        },
+    [LATCH_MGMT_HOOK_ORGANIZATION_ROLE_SCOPES] =
+        {
+            .name = "hook_emit_organization_role_scopes",
+            .sql = "SELECT latch_hook_emit($1, $2, '')"
+                   " WHERE $3::text IS NOT NULL AND $4::text IS NOT NULL"
+                   " AND $5::boolean IS NOT NULL AND $6::text IS NULL"
+                   " AND current_setting('latch.organization_role_scopes_changed', true) = 'on'",
+            .nparams = 6,
         },
 };
 
@@ -248,6 +280,21 @@ const struct latch_stmt latch_mgmt_hook_xp_stmt = {
     .nparams = 3,
 };
 // clang-format on
+
+/* Just-in-time provisioning at a registration (Logto's provisionOrganizations): one
+ * Organization.Membership.Updated for each organization the new user $2 joined in this
+ * transaction. $1 tenant, $3 latch_mgmt_hook_xp_head(). */
+const struct latch_stmt latch_mgmt_hook_jit_stmt = {
+    .name = "hook_emit_jit",
+    .sql = "SELECT latch_hook_emit('Organization.Membership.Updated',"
+           " '{\"event\":\"Organization.Membership.Updated\",\"interactionEvent\":\"Register\"'"
+           " || replace($3, ',\"userIp\":', ',\"ip\":'),"
+           " ',\"organizationId\":' || to_json(r.organization_id::text)::text)"
+           " FROM (SELECT organization_id FROM organization_user_relations"
+           " WHERE tenant_id = $1 AND user_id = $2 AND xmin = pg_current_xact_id()::xid"
+           " ORDER BY organization_id) r",
+    .nparams = 3,
+};
 
 /* ---- the payload's head ---- */
 
@@ -340,7 +387,7 @@ void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_o
                            const struct latch_mgmt_hook_spec *spec, const char *id)
 {
     struct latch_store_op ops[2];
-    bool before = req->method == LATCH_HTTP_DELETE && spec->kind != LATCH_MGMT_HOOK_MEMBERSHIP;
+    bool before = req->method == LATCH_HTTP_DELETE && spec->kind < LATCH_MGMT_HOOK_MEMBERSHIP;
     if (!latch_mgmt_hook_op(req, &ops[before ? 0 : 1], spec, id, reply->status))
         return;
     ops[before ? 1 : 0] = *op;
