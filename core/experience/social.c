@@ -983,6 +983,15 @@ static bool profile_prepare(struct cb_call *cc, struct social_profile *p)
     return true;
 }
 
+/* The statement that follows `identify` in its transaction: the organizations the new user
+ * new_id joined by JIT, reported to webhooks. False when out of memory. */
+static bool jit_hook_op(struct latch_request *req, const char *new_id, struct latch_store_op *op)
+{
+    const char *head = latch_mgmt_hook_xp_head(req, NULL);
+    *op = (struct latch_store_op){&latch_mgmt_hook_jit_stmt, {req->tenant->id, new_id, head}};
+    return head != NULL;
+}
+
 /* The hosted flow: who signs in is decided now, and the browser resumes the authorization. */
 static void cb_identify(struct cb_call *cc)
 {
@@ -995,19 +1004,16 @@ static void cb_identify(struct cb_call *cc)
         return;
     }
     bool allow_signup = strcmp(cc->sign_in_mode, "SignIn") != 0;
-    const char *head = latch_mgmt_hook_xp_head(req, NULL);
-    if (head == NULL) {
-        cb_fail(cc, 503, "service_unavailable", "The server is out of memory; try again.");
-        return;
-    }
     struct latch_store_op ops[2] = {
         {.stmt = &identify,
          .params = {req->tenant->id, cc->id_hash, cc->state, cc->target, p.uid, cc->new_id, p.name,
                     p.avatar, p.email, p.identity, allow_signup ? "true" : "false",
                     cc->auto_link ? "true" : "false"}},
-        /* The organizations a new user joined (JIT), reported in the same transaction. */
-        {.stmt = &latch_mgmt_hook_jit_stmt, .params = {req->tenant->id, cc->new_id, head}},
     };
+    if (!jit_hook_op(req, cc->new_id, &ops[1])) {
+        cb_fail(cc, 503, "service_unavailable", "The server is out of memory; try again.");
+        return;
+    }
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, identify_done, cc);
 }
 
@@ -1422,19 +1428,17 @@ static void api_profile_loaded(struct latch_store_result *const *results, int n,
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    const char *head = latch_mgmt_hook_xp_head(req, NULL);
-    if (head == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
     struct latch_store_op ops[2] = {
         {.stmt = &identify,
          .params = {req->tenant->id, call->id_hash, colv(req, res, 0), colv(req, res, 1),
                     colv(req, res, 2), si->new_id, colv(req, res, 3), colv(req, res, 4),
                     colv(req, res, 5), colv(req, res, 6), si->sign_up ? "true" : "false",
                     strcmp(latch_store_result_value(res, 0, 7), "t") == 0 ? "true" : "false"}},
-        {.stmt = &latch_mgmt_hook_jit_stmt, .params = {req->tenant->id, si->new_id, head}},
     };
+    if (!jit_hook_op(req, si->new_id, &ops[1])) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, api_identify_done, si);
 }
 

@@ -248,7 +248,7 @@ static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
 /* The sign-in experience's events, at POST /api/experience/submit: once per interaction (the
  * `_hooked` mark), for the user it identified. $1 tenant, $2 the interaction's id hash, $3 the
  * head of the payload. PostRegister and User.Created for a registration (Logto reports both),
- * PostSignIn for a sign-in, PostResetPassword for a reset. */
+ * PostSignIn for a sign-in. (A reset has its own statement, below.) */
 #define XP_USER_INFO(u)                                                                            \
     "json_build_object('id', " u ".id, 'username', " u ".username, 'primaryEmail', "               \
     u ".primary_email, 'primaryPhone', " u ".primary_phone, 'name', " u ".name, 'avatar', "        \
@@ -257,27 +257,51 @@ static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
     LATCH_MGMT_SQL_MS(u ".created_at") ", 'updatedAt', " LATCH_MGMT_SQL_MS(u ".updated_at")        \
     ", 'profile', " u ".profile, 'applicationId', " u ".application_id, 'isSuspended', "          \
     u ".is_suspended)"
+/* The interaction's application (SQL text or NULL), `app` its id. */
+#define XP_APP_INFO(app)                                                                           \
+    "(SELECT json_build_object('id', a.id, 'type', a.type, 'name', a.name,"                        \
+    " 'description', a.description)::text FROM applications a"                                     \
+    " WHERE a.tenant_id = $1 AND a.id = " app ")"
+/* The interaction event's payload (v: event, user_id, user_json, app_json, hook_event). */
+#define XP_EMIT                                                                                    \
+    "latch_hook_emit(v.hook_event, '{\"event\":' || to_json(v.hook_event)::text"                   \
+    " || ',\"interactionEvent\":' || to_json(v.event)::text || $3, ',\"userId\":'"                  \
+    " || to_json(v.user_id)::text || ',\"user\":' || v.user_json"                                   \
+    " || coalesce(',\"application\":' || v.app_json, ''))"
+/* A data event of the interaction, `event` its name: Logto's metadata (ip, not userIp). */
+#define XP_DATA_EMIT(event)                                                                        \
+    "latch_hook_emit('" event "', '{\"event\":\"" event "\",\"interactionEvent\":'"                 \
+    " || to_json(v.event)::text || replace($3, ',\"userIp\":', ',\"ip\":'),"                       \
+    " ',\"data\":' || v.user_json)"
 const struct latch_stmt latch_mgmt_hook_xp_stmt = {
     .name = "hook_emit_experience",
     .sql = "WITH i AS (UPDATE interactions SET params = params || '{\"_hooked\": true}'"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND result_user_id IS NOT NULL"
            " AND NOT params ? '_hooked' RETURNING event, result_user_id, params->>'client_id' AS app),"
            " v AS (SELECT i.event, u.id AS user_id, " XP_USER_INFO("u") "::text AS user_json,"
-           " (SELECT json_build_object('id', a.id, 'type', a.type, 'name', a.name,"
-           " 'description', a.description)::text FROM applications a"
-           " WHERE a.tenant_id = $1 AND a.id = i.app) AS app_json,"
+           " " XP_APP_INFO("i.app") " AS app_json,"
            " CASE i.event WHEN 'Register' THEN 'PostRegister' WHEN 'SignIn' THEN 'PostSignIn'"
            " ELSE 'PostResetPassword' END AS hook_event"
            " FROM i JOIN users u ON u.tenant_id = $1 AND u.id = i.result_user_id)"
-           " SELECT latch_hook_emit(v.hook_event, '{\"event\":' || to_json(v.hook_event)::text"
-           " || ',\"interactionEvent\":' || to_json(v.event)::text || $3, ',\"userId\":'"
-           " || to_json(v.user_id)::text || ',\"user\":' || v.user_json"
-           " || coalesce(',\"application\":' || v.app_json, '')),"
-           " CASE WHEN v.event = 'Register' THEN latch_hook_emit('User.Created',"
-           " '{\"event\":\"User.Created\",\"interactionEvent\":\"Register\"' || replace($3, ',\"userIp\":', ',\"ip\":'),"
-           " ',\"data\":' || v.user_json) END"
-           " FROM v",
+           " SELECT " XP_EMIT ", CASE WHEN v.event = 'Register' THEN " XP_DATA_EMIT("User.Created")
+           " END FROM v",
     .nparams = 3,
+};
+
+/* A password reset's events: PostResetPassword and User.Data.Updated (Logto reports both), run
+ * after the reset in its transaction ($4 the user): only when that transaction changed the user
+ * (the reset happened), with the user as it is now. The reset puts the interaction back to no
+ * event, so this does not read the event from it. */
+const struct latch_stmt latch_mgmt_hook_reset_stmt = {
+    .name = "hook_emit_reset",
+    .sql = "WITH v AS (SELECT 'ForgotPassword'::text AS event, 'PostResetPassword'::text AS hook_event,"
+           " u.id AS user_id, " XP_USER_INFO("u") "::text AS user_json,"
+           " " XP_APP_INFO("(SELECT params->>'client_id' FROM interactions"
+                           " WHERE tenant_id = $1 AND id_hash = $2::bytea)") " AS app_json"
+           " FROM users u WHERE u.tenant_id = $1 AND u.id = $4"
+           " AND u.xmin = pg_current_xact_id()::xid)"
+           " SELECT " XP_EMIT ", " XP_DATA_EMIT("User.Data.Updated") " FROM v",
+    .nparams = 4,
 };
 // clang-format on
 

@@ -106,9 +106,13 @@ void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_o
                            const struct latch_mgmt_hook_spec *spec, const char *id);
 
 /* The sign-in experience's events at submit ($1 tenant, $2 interaction id hash, $3
- * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, PostResetPassword,
- * once per interaction. */
+ * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, once per
+ * interaction. */
 extern const struct latch_stmt latch_mgmt_hook_xp_stmt;
+/* A password reset's PostResetPassword and User.Data.Updated, after the reset's statement in its
+ * transaction ($1 tenant, $2 interaction id hash, $3 latch_mgmt_hook_xp_head(), $4 the user):
+ * emitted only when that transaction changed the user. */
+extern const struct latch_stmt latch_mgmt_hook_reset_stmt;
 /* Organization.Membership.Updated for just-in-time provisioning: run after the statement that
  * created the user and its memberships ($1 tenant, $2 the new user's id, $3
  * latch_mgmt_hook_xp_head()). */

@@ -8,13 +8,13 @@
 // node killed with SIGKILL in the middle of a delivery: another node delivers every committed
 // event. No request leaves 127.0.0.1.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import https from 'node:https';
 import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adminQuery, buildDir, startLatchd, waitFor } from './lib/harness.mjs';
+import { adminQuery, buildDir, randomId, startLatchd, waitFor } from './lib/harness.mjs';
 import { makeTestCertificates, readBody } from './lib/fake-tls.mjs';
 import { CookieJar, ExperienceClient, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
@@ -439,6 +439,52 @@ describe('webhooks', () => {
       assert.equal(r.json.data, undefined);
     }
     assert.deepEqual(got.map((r) => r.json.organizationId).sort(), [...orgs].sort());
+  });
+
+  it('a password reset: PostResetPassword and User.Data.Updated, without the password', async () => {
+    const hook = await createHook(api, rx, '/reset', ['PostResetPassword', 'User.Data.Updated']);
+    await ctx.patchSignInExp({ forgotPasswordMethods: ['EmailVerificationCode'] });
+    const email = `${uniq('fay')}@reset.test`;
+    const user = await ctx.createUser({ primaryEmail: email });
+    const app = await ctx.createWebApp('http://127.0.0.1:9');
+    const xp = new ExperienceClient(ctx, new CookieJar());
+    await xp.start(authUrl(await webAppConfig(ctx, app), app, await flowChecks()));
+    await xp.begin('ForgotPassword');
+    // A code as latchd stores one it sent to the address for this interaction.
+    const codeKey = Buffer.from(hkdfSync('sha256', Buffer.from(srv.env.LATCH_SECRET_KEY, 'base64'), 'latch',
+      'latch/verification-code/v1', 32));
+    const id = randomId(21).toLowerCase();
+    const code = '246810';
+    await adminQuery(
+      `INSERT INTO verification_codes (tenant_id, id, interaction_hash, identifier_type, identifier,
+         template_type, code_hash, created_at, expires_at, max_tries)
+       VALUES ($1, $2, $3, 'email', $4, 'ForgotPassword', $5, now(), now() + interval '10 minutes', 10)`,
+      [ctx.id, id, createHash('sha256').update(xp.jar.get(xp.interactionCookie)).digest(), email,
+        createHmac('sha256', codeKey).update(`${ctx.id}\n${id}\nemail\n${email}\n${code}`).digest()]);
+    const v = await xp.call('POST', '/verification/verification-code/verify',
+      { identifier: { type: 'email', value: email }, verificationId: id, code });
+    assert.equal(v.status, 200, v.text);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: id })).status, 204);
+    const password = 'A-new-reset-password-31!';
+    assert.equal((await xp.call('PUT', '/profile/password', { password })).status, 204);
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 204, sub.text);
+
+    await waitFor(() => rx.of('/reset').length >= 2, { timeoutMs: 15000, what: 'the reset events' });
+    await new Promise((r) => setTimeout(r, 800));
+    const got = rx.of('/reset');
+    assert.deepEqual(got.map((r) => r.json.event), ['PostResetPassword', 'User.Data.Updated']);
+    for (const r of got) {
+      assertSigned(r, hook.signingKey);
+      assert.equal(r.json.interactionEvent, 'ForgotPassword');
+      assert.equal(r.raw.includes(password), false, 'no password in the payload');
+    }
+    assert.equal(got[0].json.userId, user.id);
+    assert.equal(got[0].json.userIp, '127.0.0.1');
+    assert.equal(got[1].json.data.id, user.id);
+    assert.equal(got[1].json.data.primaryEmail, email);
+    assert.equal(got[1].json.ip, '127.0.0.1');
+    assert.equal(got[1].json.path, undefined, 'not a Management API request');
   });
 
   it('a change rolled back emits nothing', async () => {
