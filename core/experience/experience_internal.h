@@ -226,6 +226,10 @@ extern const struct latch_stmt latch_xp_mfa_check_stmt;
  * try another; answers 429 guard.too_many_requests when not. */
 bool latch_xp_mfa_tries_left(struct latch_request *req, int failures);
 
+/* The statement that follows a binding in its transaction: User.Data.Updated to webhooks when
+ * a sign-in bound a factor (latch_mgmt_hook_bind_stmt). False after answering 503. */
+bool latch_xp_mfa_bind_hook_op(struct latch_xp_call *call, struct latch_store_op *op);
+
 /* A failed MFA verification: counted in the interaction, then answered 400 with Logto's error
  * code and message (copied). */
 void latch_xp_mfa_refuse(struct latch_xp_call *call, const char *code, const char *message);

@@ -891,10 +891,12 @@ void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification
         latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
         return;
     }
-    struct latch_store_op op = {
-        .stmt = &bind_stmt,
-        .params = {req->tenant->id, call->id_hash, verification_id, b->factor_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, bound, b);
+    struct latch_store_op ops[2] = {
+        {.stmt = &bind_stmt,
+         .params = {req->tenant->id, call->id_hash, verification_id, b->factor_id}}};
+    if (!latch_xp_mfa_bind_hook_op(call, &ops[1]))
+        return;
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, bound, b);
 }
 
 latch_rc latch_xp_webauthn_register(struct latch_server *srv)

@@ -18,6 +18,7 @@ import { adminQuery, buildDir, randomId, startLatchd, waitFor } from './lib/harn
 import { makeTestCertificates, readBody } from './lib/fake-tls.mjs';
 import { CookieJar, ExperienceClient, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
+import { totp } from './lib/totp.mjs';
 
 const HOST = 'hooks.example.test';
 const MOCK_SO = path.join(buildDir, 'connectors', 'mock', 'mock.so');
@@ -485,6 +486,36 @@ describe('webhooks', () => {
     assert.equal(got[1].json.data.primaryEmail, email);
     assert.equal(got[1].json.ip, '127.0.0.1');
     assert.equal(got[1].json.path, undefined, 'not a Management API request');
+  });
+
+  it('a sign-in that binds an MFA factor: User.Data.Updated, only once the binding happened', async () => {
+    const hook = await createHook(api, rx, '/bound', ['User.Data.Updated']);
+    await ctx.patchSignInExp({ mfa: { factors: ['Totp', 'BackupCode'], policy: 'UserControlled' } });
+    const user = await ctx.createUser();
+    const app = await ctx.createWebApp('http://127.0.0.1:9');
+    const xp = new ExperienceClient(ctx, new CookieJar());
+    await xp.start(authUrl(await webAppConfig(ctx, app), app, await flowChecks()));
+    await xp.begin('SignIn');
+    const v = await xp.verifyPassword(user.username, user.password);
+    assert.equal(v.status, 200, v.text);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: v.json().verificationId })).status, 204);
+    const sec = await xp.call('POST', '/verification/totp/secret');
+    assert.equal(sec.status, 200, sec.text);
+    const { verificationId, secret } = sec.json();
+    // Refused before the secret is proved: nothing bound, nothing reported.
+    assert.equal((await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId })).status, 400);
+    assert.equal((await xp.call('POST', '/verification/totp/verify', { verificationId, code: totp(secret) })).status, 200);
+    assert.equal((await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId })).status, 204);
+
+    const got = await waitDelivered(rx, '/bound', () => true, 'User.Data.Updated of the binding');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(rx.of('/bound').length, 1, rx.of('/bound').map((r) => r.raw).join('\n'));
+    assertSigned(got, hook.signingKey);
+    assert.equal(got.json.event, 'User.Data.Updated');
+    assert.equal(got.json.interactionEvent, 'SignIn');
+    assert.equal(got.json.data.id, user.id);
+    assert.equal(got.raw.includes(secret), false, 'no TOTP secret in the payload');
+    await ctx.patchSignInExp({ mfa: { factors: [], policy: 'UserControlled' } });
   });
 
   it('a change rolled back emits nothing', async () => {
