@@ -38,7 +38,6 @@
 #include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
-#include "mgmt/mgmt_internal.h"
 #include "tenants/cache.h"
 #include "users/mfa.h"
 #include "util/json.h"
@@ -785,22 +784,9 @@ static void bind_next(struct latch_xp_call *call)
     struct latch_store_op ops[2] = {
         {.stmt = totp ? &bind_totp_stmt : &bind_backup_stmt,
          .params = {req->tenant->id, call->id_hash, mc->verification_id, mc->new_id}}};
-    if (!latch_xp_mfa_bind_hook_op(call, &ops[1]))
+    if (!latch_xp_user_updated_hook_op(call, &ops[1]))
         return;
     latch_xp_exec(call, ops, 2, bound);
-}
-
-bool latch_xp_mfa_bind_hook_op(struct latch_xp_call *call, struct latch_store_op *op)
-{
-    struct latch_request *req = call->req;
-    const char *head = latch_mgmt_hook_xp_head(req, NULL);
-    if (head == NULL) {
-        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
-        return false;
-    }
-    *op = (struct latch_store_op){&latch_mgmt_hook_bind_stmt,
-                                  {req->tenant->id, call->id_hash, head, call->ia.result_user_id}};
-    return true;
 }
 
 /* ---- POST /api/experience/profile/mfa/mfa-skipped ---- */

@@ -894,7 +894,7 @@ void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification
     struct latch_store_op ops[2] = {
         {.stmt = &bind_stmt,
          .params = {req->tenant->id, call->id_hash, verification_id, b->factor_id}}};
-    if (!latch_xp_mfa_bind_hook_op(call, &ops[1]))
+    if (!latch_xp_user_updated_hook_op(call, &ops[1]))
         return;
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, bound, b);
 }

@@ -304,17 +304,19 @@ const struct latch_stmt latch_mgmt_hook_reset_stmt = {
     .nparams = 4,
 };
 
-/* A sign-in that bound an MFA factor: Logto's User.Data.Updated (Logto binds at submit and
- * reports the user then; Latch binds at once, so the event goes with the binding). Run after the
- * binding in its transaction ($4 the user): only when it wrote a factor of the user, and only in
- * a SignIn interaction (a registration reports its user with User.Created). */
-const struct latch_stmt latch_mgmt_hook_bind_stmt = {
-    .name = "hook_emit_bind",
+/* A sign-in that changed the user (bound an MFA factor, completed the profile): Logto's
+ * User.Data.Updated (Logto writes both at submit and reports the user then; Latch writes them at
+ * once, so the event goes with the change). Run after the change in its transaction ($4 the
+ * user): only when it wrote the user's row or one of its factors, and only in a SignIn
+ * interaction (a registration reports its user with User.Created). */
+const struct latch_stmt latch_mgmt_hook_user_updated_stmt = {
+    .name = "hook_emit_user_updated",
     .sql = "WITH v AS (SELECT i.event, " XP_USER_INFO("u") "::text AS user_json"
            " FROM interactions i JOIN users u ON u.tenant_id = $1 AND u.id = $4"
            " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.event = 'SignIn'"
-           " AND EXISTS (SELECT 1 FROM mfa_factors f WHERE f.tenant_id = $1 AND f.user_id = $4"
-           " AND f.xmin = pg_current_xact_id()::xid))"
+           " AND (u.xmin = pg_current_xact_id()::xid"
+           " OR EXISTS (SELECT 1 FROM mfa_factors f WHERE f.tenant_id = $1 AND f.user_id = $4"
+           " AND f.xmin = pg_current_xact_id()::xid)))"
            " SELECT " XP_DATA_EMIT("User.Data.Updated") " FROM v",
     .nparams = 4,
 };

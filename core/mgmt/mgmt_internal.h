@@ -113,9 +113,9 @@ extern const struct latch_stmt latch_mgmt_hook_xp_stmt;
  * transaction ($1 tenant, $2 interaction id hash, $3 latch_mgmt_hook_xp_head(), $4 the user):
  * emitted only when that transaction changed the user. */
 extern const struct latch_stmt latch_mgmt_hook_reset_stmt;
-/* User.Data.Updated when a sign-in binds an MFA factor, after the binding's statement in its
- * transaction (the parameters of latch_mgmt_hook_reset_stmt). */
-extern const struct latch_stmt latch_mgmt_hook_bind_stmt;
+/* User.Data.Updated when a sign-in binds an MFA factor or completes the profile, after the
+ * change's statement in its transaction (the parameters of latch_mgmt_hook_reset_stmt). */
+extern const struct latch_stmt latch_mgmt_hook_user_updated_stmt;
 /* Organization.Membership.Updated for just-in-time provisioning: run after the statement that
  * created the user and its memberships ($1 tenant, $2 the new user's id, $3
  * latch_mgmt_hook_xp_head()). */

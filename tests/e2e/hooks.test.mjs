@@ -488,17 +488,25 @@ describe('webhooks', () => {
     assert.equal(got[1].json.path, undefined, 'not a Management API request');
   });
 
-  it('a sign-in that binds an MFA factor: User.Data.Updated, only once the binding happened', async () => {
+  it('a sign-in that completes the profile or binds an MFA factor: User.Data.Updated, once each change happened', async () => {
     const hook = await createHook(api, rx, '/bound', ['User.Data.Updated']);
     await ctx.patchSignInExp({ mfa: { factors: ['Totp', 'BackupCode'], policy: 'UserControlled' } });
-    const user = await ctx.createUser();
+    // Someone without a username, who signs in with the email and sets one.
+    const email = `${uniq('ned')}@bound.test`;
+    const password = 'A-long-enough-password-43!';
+    const user = expectStatus(await api.post('/users', { primaryEmail: email, password }), [200, 201], 'user');
     const app = await ctx.createWebApp('http://127.0.0.1:9');
     const xp = new ExperienceClient(ctx, new CookieJar());
     await xp.start(authUrl(await webAppConfig(ctx, app), app, await flowChecks()));
     await xp.begin('SignIn');
-    const v = await xp.verifyPassword(user.username, user.password);
+    const v = await xp.verifyPassword(email, password, { type: 'email' });
     assert.equal(v.status, 200, v.text);
     assert.equal((await xp.call('POST', '/identification', { verificationId: v.json().verificationId })).status, 204);
+    const username = uniq('ned').replace(/-/g, '_');
+    assert.equal((await xp.call('POST', '/profile', { type: 'username', value: username })).status, 204);
+    // A second username is refused: nothing changed, nothing reported.
+    assert.equal((await xp.call('POST', '/profile', { type: 'username', value: `${username}_2` })).status, 422);
+    await waitDelivered(rx, '/bound', (r) => r.json.data.username === username, 'the username change');
     const sec = await xp.call('POST', '/verification/totp/secret');
     assert.equal(sec.status, 200, sec.text);
     const { verificationId, secret } = sec.json();
@@ -507,14 +515,20 @@ describe('webhooks', () => {
     assert.equal((await xp.call('POST', '/verification/totp/verify', { verificationId, code: totp(secret) })).status, 200);
     assert.equal((await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId })).status, 204);
 
-    const got = await waitDelivered(rx, '/bound', () => true, 'User.Data.Updated of the binding');
+    await waitFor(() => rx.of('/bound').length >= 2, { timeoutMs: 15000, what: 'User.Data.Updated of the binding' });
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(rx.of('/bound').length, 1, rx.of('/bound').map((r) => r.raw).join('\n'));
-    assertSigned(got, hook.signingKey);
-    assert.equal(got.json.event, 'User.Data.Updated');
-    assert.equal(got.json.interactionEvent, 'SignIn');
-    assert.equal(got.json.data.id, user.id);
-    assert.equal(got.raw.includes(secret), false, 'no TOTP secret in the payload');
+    const got = rx.of('/bound');
+    assert.equal(got.length, 2, got.map((r) => r.raw).join('\n'));
+    for (const r of got) {
+      assertSigned(r, hook.signingKey);
+      assert.equal(r.json.event, 'User.Data.Updated');
+      assert.equal(r.json.interactionEvent, 'SignIn');
+      assert.equal(r.json.data.id, user.id);
+      assert.equal(r.json.data.username, username);
+      assert.equal(r.json.ip, '127.0.0.1');
+      assert.equal(r.raw.includes(secret), false, 'no TOTP secret in the payload');
+      assert.equal(r.raw.includes(password), false, 'no password in the payload');
+    }
     await ctx.patchSignInExp({ mfa: { factors: [], policy: 'UserControlled' } });
   });
 
