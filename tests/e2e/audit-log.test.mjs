@@ -8,7 +8,7 @@
 // the coming days'; LATCH_AUDIT_LOG=off records nothing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminQuery, appQuery, freePort, http, startLatchd } from './lib/harness.mjs';
+import { adminQuery, appQuery, freePort, http, startLatchd, withAppClient } from './lib/harness.mjs';
 import {
   CookieJar,
   ExperienceClient,
@@ -425,6 +425,35 @@ describe('audit log', () => {
       assertApiError(await apiB.get(`/logs/${listA[0].id}`), 404, 'A\'s entry through B');
       const stored = await adminQuery('SELECT tenant_id FROM logs WHERE id = $1', [listA[0].id]);
       assert.deepEqual(stored.rows.map((r) => r.tenant_id), [a.id]);
+    });
+  });
+
+  describe('a tenant\'s entries follow the tenant (schema 0018: a trigger instead of the key)', () => {
+    it('renaming a tenant moves its entries, deleting it removes them; other tenants keep theirs', async () => {
+      const id = `casc-${Date.now().toString(36)}`;
+      const renamed = `${id}-r`;
+      await withAppClient(async (c) => {
+        // As the application role, with row-level security in force, as an operator would.
+        await c.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [id, id]);
+        await c.query('BEGIN');
+        await c.query("SELECT set_config('latch.tenant_id', $1, true)", [id]);
+        await c.query(`INSERT INTO logs (tenant_id, id, key, payload) VALUES
+          ($1, 'casc1' || substr(md5(random()::text), 1, 8), 'Unknown', '{"userId": "u1"}'),
+          ($1, 'casc2' || substr(md5(random()::text), 1, 8), 'Unknown', '{}')`, [id]);
+        await c.query('COMMIT');
+        await c.query("SELECT set_config('latch.tenant_id', 'someone-else', false)");
+        await c.query('UPDATE tenants SET id = $1 WHERE id = $2', [renamed, id]);
+        const setting = await c.query("SELECT current_setting('latch.tenant_id') AS s");
+        assert.equal(setting.rows[0].s, 'someone-else', 'the caller\'s setting is restored');
+      });
+      const count = async (t) => Number((await adminQuery('SELECT count(*) AS n FROM logs WHERE tenant_id = $1', [t])).rows[0].n);
+      assert.equal(await count(id), 0, 'no entry is left under the old id');
+      assert.equal(await count(renamed), 2, 'both entries moved');
+      const othersBefore = Number((await adminQuery('SELECT count(*) AS n FROM logs WHERE tenant_id <> $1', [renamed])).rows[0].n);
+      await appQuery('DELETE FROM tenants WHERE id = $1', [renamed]);
+      assert.equal(await count(renamed), 0, 'deleting the tenant deleted its entries');
+      const othersAfter = Number((await adminQuery('SELECT count(*) AS n FROM logs WHERE tenant_id <> $1', [renamed])).rows[0].n);
+      assert.ok(othersAfter >= othersBefore, 'no other tenant lost an entry');
     });
   });
 

@@ -48,8 +48,8 @@ process.on('exit', () => {
   }
 });
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort() {
+/** A port the kernel reports free on 127.0.0.1 (it may hand out the same one again). */
+function kernelFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -59,6 +59,23 @@ export function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+// Ports this process handed out: a port given to a test but not bound yet (a metrics listener
+// named in the env of a latchd about to start) looks free to the kernel, which may offer it
+// again for the next one (seen: LATCH_METRICS_LISTEN and LATCH_LISTEN on one port).
+const handedOut = new Set();
+
+/** A free TCP port on 127.0.0.1, never one this process handed out before. */
+export async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const port = await kernelFreePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no port that was not handed out before');
 }
 
 /** A fresh key-encryption key, as `openssl rand -base64 32` prints it. */
