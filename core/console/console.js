@@ -797,8 +797,8 @@ function UserDetail({ id }) {
         [t('name'), (o) => html`<${Link} to=${`${HOME}/organizations/${o.id}`}>${o.name}</${Link}>`],
       ]} />
     </div>
-    <${UserMfa} eid=${eid} onError=${setError} onNotice=${setNotice} />
-    <${UserSessions} eid=${eid} onError=${setError} onNotice=${setNotice} />
+    <${UserMfa} eid=${eid} onNotice=${setNotice} />
+    <${UserSessions} eid=${eid} onNotice=${setNotice} />
     <${UserLogs} eid=${eid} />
     <div class="card"><h2>${t('dangerZone')}</h2>
       <div class="row">
@@ -1399,9 +1399,12 @@ function HookDetail({ id }) {
 
 // ---- a user's MFA factors, sessions and logs (parts of the user's page) ----
 
-function UserMfa({ eid, onError, onNotice }) {
+// Errors show in the card (the rest of the user's page stays usable).
+function UserMfa({ eid, onNotice }) {
   const list = useList(`/users/${eid}/mfa-verifications`, { paged: false });
+  const [error, onError] = useState(null);
   const removeAll = async () => {
+    onError(null);
     // BackupCode last: backup codes only back up another factor.
     const order = [...list.rows].sort((a, b) => (a.type === 'BackupCode') - (b.type === 'BackupCode'));
     for (const f of order) await api('DELETE', `/users/${eid}/mfa-verifications/${encodeURIComponent(f.id)}`);
@@ -1416,18 +1419,21 @@ function UserMfa({ eid, onError, onNotice }) {
       [t('mfa.detail'), (f) => (f.type === 'BackupCode' ? t('mfa.remain', { n: f.remainCodes ?? 0 }) : f.name || f.agent || '—')],
       [t('created'), (f) => when(f.createdAt)],
       [t('actions'), (f) => html`<${DangerButton} label=${t('remove')} question=${t('mfa.removeQuestion', { type: t(`mfa.factor.${f.type}`) })} onError=${onError}
-        fn=${async () => { await api('DELETE', `/users/${eid}/mfa-verifications/${encodeURIComponent(f.id)}`); list.reload(); onNotice(t('mfa.removed')); }} />`],
+        fn=${async () => { onError(null); await api('DELETE', `/users/${eid}/mfa-verifications/${encodeURIComponent(f.id)}`); list.reload(); onNotice(t('mfa.removed')); }} />`],
     ]} />
+    <${ErrorBox} error=${error} />
     ${list.rows.length > 0 && html`<div class="row"><${DangerButton} label=${t('mfa.reset')} question=${t('mfa.resetQuestion')} onError=${onError} fn=${removeAll} /></div>`}
   </div>`;
 }
 
-function UserSessions({ eid, onError, onNotice }) {
+function UserSessions({ eid, onNotice }) {
+  const [error, onError] = useState(null);
   return html`<div class="card">
     <h2>${t('sessions.title')}</h2>
     <p>${t('sessions.hint')}</p>
+    <${ErrorBox} error=${error} />
     <div class="row"><${DangerButton} label=${t('sessions.signOutEverywhere')} question=${t('sessions.question')} onError=${onError}
-      fn=${async () => { await api('DELETE', `/users/${eid}/sessions`); onNotice(t('sessions.done')); }} /></div>
+      fn=${async () => { onError(null); await api('DELETE', `/users/${eid}/sessions`); onNotice(t('sessions.done')); }} /></div>
   </div>`;
 }
 

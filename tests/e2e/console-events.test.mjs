@@ -368,6 +368,19 @@ describe('admin console: audit log, webhooks, MFA, sessions', () => {
     await page.getByText('Every MFA factor was removed.').waitFor();
     await card.getByText('No factor enrolled.').waitFor();
     assert.deepEqual(expectStatus(await api.get(base), 200, 'factors'), []);
+    // A factor removed behind the console's back: the API's error shows in the card, the page stays.
+    const totp = expectStatus(await api.post(base, { type: 'Totp' }), 200, 'TOTP again');
+    assert.equal(totp.type, 'Totp');
+    await openSection('Dashboard');
+    await page.goBack();
+    await card.getByRole('cell', { name: 'Authenticator app (TOTP)' }).waitFor();
+    const [factor] = expectStatus(await api.get(base), 200, 'factors');
+    expectStatus(await api.del(`${base}/${factor.id}`), 204, 'removed through the API');
+    await card.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await card.locator('.error[role=alert]').waitFor();
+    assert.match(await card.locator('.error[role=alert]').innerText(), /\(entity\.[a-z_]+\)/);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
   });
 
   /** A reload keeps no token: the console signs in again, silently while the session lasts. */
