@@ -196,7 +196,13 @@ void latch_xp_identifier_not_found(struct latch_request *req);
 /* Answers JSON that was built with latch_json (frees it). 500 when building failed. */
 void latch_xp_respond_json(struct latch_request *req, int status, struct latch_json *j);
 
-/* Answers 200 {verificationId}. */
+/* The statement that follows a change of the identified user in its transaction (an MFA factor
+ * bound, the profile completed): User.Data.Updated to webhooks when a sign-in changed the user
+ * (latch_mgmt_hook_user_updated_stmt). False after answering 503. */
+bool latch_xp_user_updated_hook_op(struct latch_xp_call *call, struct latch_store_op *op);
+
+/* Answers 200 {verificationId}; the id is also the audit entry's verificationId (when req is
+ * tracked and none was noted). */
 void latch_xp_respond_verification(struct latch_request *req, const char *verification_id);
 
 /* Each file's routes (main thread, before start). */

@@ -256,8 +256,22 @@ void latch_xp_exec(struct latch_xp_call *call, const struct latch_store_op *ops,
     latch_store_exec(latch_loop_store(call->req->loop), call->req->tenant->id, ops, nops, cb, call);
 }
 
+bool latch_xp_user_updated_hook_op(struct latch_xp_call *call, struct latch_store_op *op)
+{
+    struct latch_request *req = call->req;
+    const char *head = latch_mgmt_hook_xp_head(req, NULL);
+    if (head == NULL) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return false;
+    }
+    *op = (struct latch_store_op){&latch_mgmt_hook_user_updated_stmt,
+                                  {req->tenant->id, call->id_hash, head, call->ia.result_user_id}};
+    return true;
+}
+
 void latch_xp_respond_verification(struct latch_request *req, const char *verification_id)
 {
+    latch_audit_note_default(req, LATCH_AUDIT_VERIFICATION_ID, verification_id);
     struct latch_json j;
     latch_json_init(&j);
     latch_json_begin_object(&j);

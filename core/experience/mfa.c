@@ -26,12 +26,16 @@
  * submitted or resumed. Wrong codes count in the interaction (mfa_pending.failures): after
  * LATCH_XP_MFA_MAX_FAILURES the interaction takes no more, so guessing needs a new password proof
  * each time. Secrets and codes are wiped after use and never logged.
+ *
+ * Each route is recorded in the audit log under Logto's key (mfa_routes below): the entry has the
+ * verification id, never the secret or a code.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "tenants/cache.h"
@@ -361,6 +365,7 @@ static void store_then_answer(struct latch_xp_call *call, const struct latch_sto
     a->req = req;
     a->body = body;
     a->len = len;
+    latch_audit_note(req, LATCH_AUDIT_VERIFICATION_ID, ((struct mfa_call *)call->data)->new_id);
     latch_store_exec(latch_loop_store(req->loop), req->tenant->id, op, 1, prepared_stored, a);
 }
 
@@ -685,6 +690,7 @@ static void backup_used(struct latch_store_result *const *results, int n,
     }
     /* Logto's {verificationId}, and Latch's remainCodes: the person is told how many remain. */
     const char *left = latch_store_result_value(results[0], 0, 1);
+    latch_audit_note(call->req, LATCH_AUDIT_VERIFICATION_ID, mc->new_id);
     struct latch_json j;
     latch_json_init(&j);
     latch_json_begin_object(&j);
@@ -775,10 +781,12 @@ static void bind_next(struct latch_xp_call *call)
     }
     if (!new_id(call))
         return;
-    struct latch_store_op op = {
-        .stmt = totp ? &bind_totp_stmt : &bind_backup_stmt,
-        .params = {req->tenant->id, call->id_hash, mc->verification_id, mc->new_id}};
-    latch_xp_exec(call, &op, 1, bound);
+    struct latch_store_op ops[2] = {
+        {.stmt = totp ? &bind_totp_stmt : &bind_backup_stmt,
+         .params = {req->tenant->id, call->id_hash, mc->verification_id, mc->new_id}}};
+    if (!latch_xp_user_updated_hook_op(call, &ops[1]))
+        return;
+    latch_xp_exec(call, ops, 2, bound);
 }
 
 /* ---- POST /api/experience/profile/mfa/mfa-skipped ---- */
@@ -867,29 +875,62 @@ bool latch_xp_mfa_check_answer(struct latch_request *req, const struct latch_sto
     return true;
 }
 
-/* How a route reads its request before next runs on the loaded interaction. */
+/* How a route reads its request before next runs on the loaded interaction, and its audit-log
+ * key (Logto's: koaExperienceVerificationsAuditLog's Interaction.<event>.Verification.<type>.
+ * <Create|Submit>; NULL for the binding, whose key names the factor of its body). */
 struct mfa_route {
     const char *path;
     enum { NO_BODY, CODE, TYPE } body; /* {code, verificationId?} or {type, verificationId} */
     void (*next)(struct latch_xp_call *call);
+    const char *audit_key;
 };
 
 static const struct mfa_route mfa_routes[] = {
-    {"/api/experience/verification/totp/secret", NO_BODY, totp_secret_next},
-    {"/api/experience/verification/totp/verify", CODE, totp_verify_next},
-    {"/api/experience/verification/backup-code/generate", NO_BODY, backup_generate_next},
-    {"/api/experience/verification/backup-code/verify", CODE, backup_verify_next},
-    {"/api/experience/profile/mfa", TYPE, bind_next},
-    {"/api/experience/profile/mfa/mfa-skipped", NO_BODY, skip_next},
+    {"/api/experience/verification/totp/secret", NO_BODY, totp_secret_next,
+     "Interaction.{event}.Verification.Totp.Create"},
+    {"/api/experience/verification/totp/verify", CODE, totp_verify_next,
+     "Interaction.{event}.Verification.Totp.Submit"},
+    {"/api/experience/verification/backup-code/generate", NO_BODY, backup_generate_next,
+     "Interaction.{event}.Verification.BackupCode.Create"},
+    {"/api/experience/verification/backup-code/verify", CODE, backup_verify_next,
+     "Interaction.{event}.Verification.BackupCode.Submit"},
+    {"/api/experience/profile/mfa", TYPE, bind_next, NULL},
+    /* Logto records no entry for a skip; Latch does, under Logto's key of a profile change (the
+     * person's mfa_skipped is set). */
+    {"/api/experience/profile/mfa/mfa-skipped", NO_BODY, skip_next,
+     "Interaction.{event}.Profile.Update"},
 };
+
+/* Logto's Interaction.<event>.BindMfa.<MfaFactor>.Submit, for a factor Logto names. */
+static const char *bind_key(const char *type)
+{
+    if (strcmp(type, "Totp") == 0)
+        return "Interaction.{event}.BindMfa.Totp.Submit";
+    if (strcmp(type, "WebAuthn") == 0)
+        return "Interaction.{event}.BindMfa.WebAuthn.Submit";
+    if (strcmp(type, "BackupCode") == 0)
+        return "Interaction.{event}.BindMfa.BackupCode.Submit";
+    return NULL;
+}
 
 static void mfa_post(struct latch_request *req, void *arg)
 {
     const struct mfa_route *r = arg;
+    if (r->audit_key != NULL)
+        latch_audit_track(req, r->audit_key);
     struct latch_xp_call *call =
         r->body == NO_BODY ? begin_empty(req) : begin_body(req, r->body == CODE, r->body == TYPE);
-    if (call != NULL)
-        mfa_load(call, r->next);
+    if (call == NULL)
+        return;
+    if (r->body == TYPE) {
+        struct mfa_call *mc = call->data;
+        const char *key = bind_key(mc->type);
+        if (key != NULL) {
+            latch_audit_track(req, key);
+            latch_audit_note(req, LATCH_AUDIT_VERIFICATION_ID, mc->verification_id);
+        }
+    }
+    mfa_load(call, r->next);
 }
 
 latch_rc latch_xp_mfa_register(struct latch_server *srv)

@@ -137,7 +137,8 @@ static const struct latch_stmt profile_get = {
 };
 
 /* Just-in-time provisioning (Logto's organization JIT): a new user whose verified email is in a
- * domain an organization claims joins it with that organization's JIT roles. `who` is a CTE of
+ * domain an organization claims joins it with that organization's JIT roles (the statement that
+ * follows, latch_mgmt_hook_jit_stmt, reports each membership to webhooks). `who` is a CTE of
  * the new user (id, primary_email), which holds the email only when it is verified. Adds the CTEs
  * jm (memberships) and jr (their roles). */
 #define JIT_PROVISION(who)                                                                         \
@@ -982,6 +983,15 @@ static bool profile_prepare(struct cb_call *cc, struct social_profile *p)
     return true;
 }
 
+/* The statement that follows `identify` in its transaction: the organizations the new user
+ * new_id joined by JIT, reported to webhooks. False when out of memory. */
+static bool jit_hook_op(struct latch_request *req, const char *new_id, struct latch_store_op *op)
+{
+    const char *head = latch_mgmt_hook_xp_head(req, NULL);
+    *op = (struct latch_store_op){&latch_mgmt_hook_jit_stmt, {req->tenant->id, new_id, head}};
+    return head != NULL;
+}
+
 /* The hosted flow: who signs in is decided now, and the browser resumes the authorization. */
 static void cb_identify(struct cb_call *cc)
 {
@@ -994,13 +1004,17 @@ static void cb_identify(struct cb_call *cc)
         return;
     }
     bool allow_signup = strcmp(cc->sign_in_mode, "SignIn") != 0;
-    struct latch_store_op op = {
-        .stmt = &identify,
-        .params = {req->tenant->id, cc->id_hash, cc->state, cc->target, p.uid, cc->new_id, p.name,
-                   p.avatar, p.email, p.identity, allow_signup ? "true" : "false",
-                   cc->auto_link ? "true" : "false"},
+    struct latch_store_op ops[2] = {
+        {.stmt = &identify,
+         .params = {req->tenant->id, cc->id_hash, cc->state, cc->target, p.uid, cc->new_id, p.name,
+                    p.avatar, p.email, p.identity, allow_signup ? "true" : "false",
+                    cc->auto_link ? "true" : "false"}},
     };
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, identify_done, cc);
+    if (!jit_hook_op(req, cc->new_id, &ops[1])) {
+        cb_fail(cc, 503, "service_unavailable", "The server is out of memory; try again.");
+        return;
+    }
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, identify_done, cc);
 }
 
 static void profile_stored(struct latch_store_result *const *results, int n,
@@ -1414,14 +1428,18 @@ static void api_profile_loaded(struct latch_store_result *const *results, int n,
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
     }
-    struct latch_store_op op = {
-        .stmt = &identify,
-        .params = {req->tenant->id, call->id_hash, colv(req, res, 0), colv(req, res, 1),
-                   colv(req, res, 2), si->new_id, colv(req, res, 3), colv(req, res, 4),
-                   colv(req, res, 5), colv(req, res, 6), si->sign_up ? "true" : "false",
-                   strcmp(latch_store_result_value(res, 0, 7), "t") == 0 ? "true" : "false"},
+    struct latch_store_op ops[2] = {
+        {.stmt = &identify,
+         .params = {req->tenant->id, call->id_hash, colv(req, res, 0), colv(req, res, 1),
+                    colv(req, res, 2), si->new_id, colv(req, res, 3), colv(req, res, 4),
+                    colv(req, res, 5), colv(req, res, 6), si->sign_up ? "true" : "false",
+                    strcmp(latch_store_result_value(res, 0, 7), "t") == 0 ? "true" : "false"}},
     };
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, api_identify_done, si);
+    if (!jit_hook_op(req, si->new_id, &ops[1])) {
+        latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, api_identify_done, si);
 }
 
 void latch_xp_social_identify(struct latch_xp_call *call, const char *verification_id, bool sign_up)

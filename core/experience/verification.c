@@ -913,7 +913,9 @@ void latch_xp_password_reset_submit(struct latch_xp_call *call)
         new_password_required(req);
         return;
     }
-    /* PostResetPassword goes to the outbox in the reset's own transaction. */
+    /* PostResetPassword and User.Data.Updated go to the outbox in the reset's own transaction,
+     * after it (the reset clears the interaction's event and user, which the submit's events
+     * statement reads: that one would find nothing). */
     const char *head = latch_mgmt_hook_xp_head(req, NULL);
     if (head == NULL) {
         latch_http_respond_errorf(req, 503, "service_unavailable", "Out of memory.");
@@ -921,7 +923,8 @@ void latch_xp_password_reset_submit(struct latch_xp_call *call)
     }
     struct latch_store_op ops[2] = {
         {.stmt = &password_reset, .params = {req->tenant->id, call->id_hash}},
-        {.stmt = &latch_mgmt_hook_xp_stmt, .params = {req->tenant->id, call->id_hash, head}},
+        {.stmt = &latch_mgmt_hook_reset_stmt,
+         .params = {req->tenant->id, call->id_hash, head, call->ia.result_user_id}},
     };
     latch_xp_exec(call, ops, 2, reset_done);
 }

@@ -991,20 +991,24 @@ static void profile_loaded(struct latch_xp_call *call, struct latch_store_result
         latch_xp_identifier_not_found(req);
         return;
     }
+    /* A sign-in's change of the user goes to webhooks in the same transaction. */
+    struct latch_store_op ops[2];
+    if (!latch_xp_user_updated_hook_op(call, &ops[1]))
+        return;
     if (pc->username != NULL) {
-        struct latch_store_op op = {
+        ops[0] = (struct latch_store_op){
             .stmt = &profile_username,
             .params = {req->tenant->id, call->id_hash, call->ia.result_user_id, pc->username},
         };
-        latch_xp_exec(call, &op, 1, username_set);
+        latch_xp_exec(call, ops, 2, username_set);
         return;
     }
-    struct latch_store_op op = {
+    ops[0] = (struct latch_store_op){
         .stmt = &profile_bind,
         .params = {req->tenant->id, call->id_hash, pc->verification_id, pc->type,
                    call->ia.result_user_id},
     };
-    latch_xp_exec(call, &op, 1, profile_bound);
+    latch_xp_exec(call, ops, 2, profile_bound);
 }
 
 /* Logto's profile types: email and phone with the verificationId of a BindNewIdentifier code,

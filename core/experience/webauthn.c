@@ -36,11 +36,17 @@
  * and logged as a warning with the factor id. A verification adds WebAuthn to
  * interactions.mfa_verified and its RFC 8176 method to amr: swk for a backup-eligible credential
  * (a synced passkey: the key lives in software the provider copies), hwk otherwise.
+ *
+ * Audit log (Logto's keys): Interaction.<event>.Verification.WebAuthn.Create (both option routes)
+ * and .Submit (both verifications), Interaction.<event>.Verification.SignInPasskey.Create and
+ * .Submit for a passkey sign-in (its event SignIn when none was chosen yet; userId the
+ * credential's owner), with the verification id; never a credential, challenge or assertion.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "config/config.h"
 #include "experience/experience_internal.h"
 #include "util/base64.h"
@@ -247,6 +253,9 @@ static void state_loaded(struct latch_xp_call *call, struct latch_store_result *
 {
     struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
+    /* A passkey completes a sign-in, the event of an interaction that has none yet. */
+    if (wc->passkey)
+        latch_audit_note_default(req, LATCH_AUDIT_EVENT, "SignIn");
     if (call->ia.result_user_id == NULL && !wc->passkey) {
         latch_xp_identifier_not_found(req);
         return;
@@ -463,6 +472,7 @@ static void options_stored(struct latch_store_result *const *results, int n,
         latch_xp_not_found(call->req);
         return;
     }
+    latch_audit_note(call->req, LATCH_AUDIT_VERIFICATION_ID, wc->new_id);
     latch_xp_respond_json(call->req, 200, &wc->answer);
 }
 
@@ -571,6 +581,7 @@ static void registration_next(struct latch_xp_call *call, struct latch_store_res
 
 static void post_registration(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "Interaction.{event}.Verification.WebAuthn.Create");
     struct latch_xp_call *call = begin_empty(req);
     if (call != NULL)
         wa_load(call, registration_next);
@@ -604,6 +615,7 @@ static void authentication_next(struct latch_xp_call *call, struct latch_store_r
 
 static void post_authentication(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "Interaction.{event}.Verification.WebAuthn.Create");
     struct latch_xp_call *call = begin_empty(req);
     if (call != NULL)
         wa_load(call, authentication_next);
@@ -690,6 +702,7 @@ static void registration_verify_next(struct latch_xp_call *call,
 
 static void post_registration_verify(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "Interaction.{event}.Verification.WebAuthn.Submit");
     struct latch_xp_call *call = begin_payload(req, true);
     if (call != NULL) {
         /* Only the state: the credential is new, there is no factor row to load. */
@@ -788,6 +801,8 @@ static void authentication_verify_next(struct latch_xp_call *call,
         refused(call, err.message);
         return;
     }
+    if (wc->passkey)
+        latch_audit_note(req, LATCH_AUDIT_USER_ID, uid); /* whose passkey signed in */
     char new_count[16];
     snprintf(new_count, sizeof(new_count), "%u", out.sign_count);
     struct latch_store_op op = {
@@ -801,6 +816,8 @@ static void authentication_verify_next(struct latch_xp_call *call,
 
 static void post_authentication_verify(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, arg != NULL ? "Interaction.{event}.Verification.SignInPasskey.Submit"
+                                       : "Interaction.{event}.Verification.WebAuthn.Submit");
     struct latch_xp_call *call = begin_payload(req, false);
     if (call != NULL) {
         ((struct wa_call *)call->data)->cred_hex_load = true;
@@ -813,6 +830,7 @@ static void post_authentication_verify(struct latch_request *req, void *arg)
 
 static void post_passkey_authentication(struct latch_request *req, void *arg)
 {
+    latch_audit_track(req, "Interaction.{event}.Verification.SignInPasskey.Create");
     struct latch_xp_call *call = begin_empty(req);
     if (call != NULL) {
         ((struct wa_call *)call->data)->passkey = true;
@@ -873,10 +891,12 @@ void latch_xp_webauthn_bind(struct latch_xp_call *call, const char *verification
         latch_http_respond_errorf(req, 503, "service_unavailable", "No randomness available.");
         return;
     }
-    struct latch_store_op op = {
-        .stmt = &bind_stmt,
-        .params = {req->tenant->id, call->id_hash, verification_id, b->factor_id}};
-    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, &op, 1, bound, b);
+    struct latch_store_op ops[2] = {
+        {.stmt = &bind_stmt,
+         .params = {req->tenant->id, call->id_hash, verification_id, b->factor_id}}};
+    if (!latch_xp_user_updated_hook_op(call, &ops[1]))
+        return;
+    latch_store_exec(latch_loop_store(req->loop), req->tenant->id, ops, 2, bound, b);
 }
 
 latch_rc latch_xp_webauthn_register(struct latch_server *srv)

@@ -210,13 +210,45 @@ static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
                    " WHERE $3::text IS NOT NULL AND $5::boolean IS NOT NULL AND $6::text IS NULL"
                    " AND current_setting('latch.members_changed', true) = 'on'",
             .nparams = 6,
+        },    /* $4 the invitation; its organization gained the member. */
+    [LATCH_MGMT_HOOK_INVITATION_MEMBERSHIP] =
+        {
+            .name = "hook_emit_invitation_membership",
+            .sql = "SELECT latch_hook_emit($1, $2, ',\"organizationId\":' || to_json(x.organization_id::text)::text)"
+                   " FROM organization_invitations x WHERE x.tenant_id = $3 AND x.id = $4"
+                   " AND $5::boolean IS NOT NULL AND $6::text IS NULL"
+                   " AND current_setting('latch.members_changed', true) = 'on'",
+            .nparams = 6,
+        },
+    /* $5: an add (true: the role's scopes as data) or a removal (false: no data). */
+    [LATCH_MGMT_HOOK_ROLE_SCOPES] =
+        {
+            .name = "hook_emit_role_scopes",
+            .sql = "SELECT latch_hook_emit($1, $2, CASE WHEN $5::boolean THEN ',\"data\":' ||"
+                   " (SELECT coalesce(json_agg(" LATCH_MGMT_SQL_SCOPE_JSON("s")
+                   " ORDER BY s.created_at, s.id), '[]'::json) FROM scopes s JOIN roles_scopes rs"
+                   " ON rs.tenant_id = s.tenant_id AND rs.scope_id = s.id"
+                   " WHERE s.tenant_id = $3 AND rs.tenant_id = $3 AND rs.role_id = $4)::text"
+                   " ELSE '' END)"
+                   " WHERE $6::text IS NULL"
+                   " AND current_setting('latch.role_scopes_changed', true) = 'on'",
+            .nparams = 6,
+        },
+    [LATCH_MGMT_HOOK_ORGANIZATION_ROLE_SCOPES] =
+        {
+            .name = "hook_emit_organization_role_scopes",
+            .sql = "SELECT latch_hook_emit($1, $2, '')"
+                   " WHERE $3::text IS NOT NULL AND $4::text IS NOT NULL"
+                   " AND $5::boolean IS NOT NULL AND $6::text IS NULL"
+                   " AND current_setting('latch.organization_role_scopes_changed', true) = 'on'",
+            .nparams = 6,
         },
 };
 
 /* The sign-in experience's events, at POST /api/experience/submit: once per interaction (the
  * `_hooked` mark), for the user it identified. $1 tenant, $2 the interaction's id hash, $3 the
  * head of the payload. PostRegister and User.Created for a registration (Logto reports both),
- * PostSignIn for a sign-in, PostResetPassword for a reset. */
+ * PostSignIn for a sign-in. (A reset has its own statement, below.) */
 #define XP_USER_INFO(u)                                                                            \
     "json_build_object('id', " u ".id, 'username', " u ".username, 'primaryEmail', "               \
     u ".primary_email, 'primaryPhone', " u ".primary_phone, 'name', " u ".name, 'avatar', "        \
@@ -225,29 +257,85 @@ static const struct latch_stmt hook_emit[LATCH_MGMT_HOOK_KINDS] = {
     LATCH_MGMT_SQL_MS(u ".created_at") ", 'updatedAt', " LATCH_MGMT_SQL_MS(u ".updated_at")        \
     ", 'profile', " u ".profile, 'applicationId', " u ".application_id, 'isSuspended', "          \
     u ".is_suspended)"
+/* The interaction's application (SQL text or NULL), `app` its id. */
+#define XP_APP_INFO(app)                                                                           \
+    "(SELECT json_build_object('id', a.id, 'type', a.type, 'name', a.name,"                        \
+    " 'description', a.description)::text FROM applications a"                                     \
+    " WHERE a.tenant_id = $1 AND a.id = " app ")"
+/* The interaction event's payload (v: event, user_id, user_json, app_json, hook_event). */
+#define XP_EMIT                                                                                    \
+    "latch_hook_emit(v.hook_event, '{\"event\":' || to_json(v.hook_event)::text"                   \
+    " || ',\"interactionEvent\":' || to_json(v.event)::text || $3, ',\"userId\":'"                  \
+    " || to_json(v.user_id)::text || ',\"user\":' || v.user_json"                                   \
+    " || coalesce(',\"application\":' || v.app_json, ''))"
+/* A data event of the interaction, `event` its name: Logto's metadata (ip, not userIp). */
+#define XP_DATA_EMIT(event)                                                                        \
+    "latch_hook_emit('" event "', '{\"event\":\"" event "\",\"interactionEvent\":'"                 \
+    " || to_json(v.event)::text || replace($3, ',\"userIp\":', ',\"ip\":'),"                       \
+    " ',\"data\":' || v.user_json)"
 const struct latch_stmt latch_mgmt_hook_xp_stmt = {
     .name = "hook_emit_experience",
     .sql = "WITH i AS (UPDATE interactions SET params = params || '{\"_hooked\": true}'"
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND result_user_id IS NOT NULL"
            " AND NOT params ? '_hooked' RETURNING event, result_user_id, params->>'client_id' AS app),"
            " v AS (SELECT i.event, u.id AS user_id, " XP_USER_INFO("u") "::text AS user_json,"
-           " (SELECT json_build_object('id', a.id, 'type', a.type, 'name', a.name,"
-           " 'description', a.description)::text FROM applications a"
-           " WHERE a.tenant_id = $1 AND a.id = i.app) AS app_json,"
+           " " XP_APP_INFO("i.app") " AS app_json,"
            " CASE i.event WHEN 'Register' THEN 'PostRegister' WHEN 'SignIn' THEN 'PostSignIn'"
            " ELSE 'PostResetPassword' END AS hook_event"
            " FROM i JOIN users u ON u.tenant_id = $1 AND u.id = i.result_user_id)"
-           " SELECT latch_hook_emit(v.hook_event, '{\"event\":' || to_json(v.hook_event)::text"
-           " || ',\"interactionEvent\":' || to_json(v.event)::text || $3, ',\"userId\":'"
-           " || to_json(v.user_id)::text || ',\"user\":' || v.user_json"
-           " || coalesce(',\"application\":' || v.app_json, '')),"
-           " CASE WHEN v.event = 'Register' THEN latch_hook_emit('User.Created',"
-           " '{\"event\":\"User.Created\",\"interactionEvent\":\"Register\"' || replace($3, ',\"userIp\":', ',\"ip\":'),"
-           " ',\"data\":' || v.user_json) END"
-           " FROM v",
+           " SELECT " XP_EMIT ", CASE WHEN v.event = 'Register' THEN " XP_DATA_EMIT("User.Created")
+           " END FROM v",
     .nparams = 3,
 };
+
+/* A password reset's events: PostResetPassword and User.Data.Updated (Logto reports both), run
+ * after the reset in its transaction ($4 the user): only when that transaction changed the user
+ * (the reset happened), with the user as it is now. The reset puts the interaction back to no
+ * event, so this does not read the event from it. */
+const struct latch_stmt latch_mgmt_hook_reset_stmt = {
+    .name = "hook_emit_reset",
+    .sql = "WITH v AS (SELECT 'ForgotPassword'::text AS event, 'PostResetPassword'::text AS hook_event,"
+           " u.id AS user_id, " XP_USER_INFO("u") "::text AS user_json,"
+           " " XP_APP_INFO("(SELECT params->>'client_id' FROM interactions"
+                           " WHERE tenant_id = $1 AND id_hash = $2::bytea)") " AS app_json"
+           " FROM users u WHERE u.tenant_id = $1 AND u.id = $4"
+           " AND u.xmin = pg_current_xact_id()::xid)"
+           " SELECT " XP_EMIT ", " XP_DATA_EMIT("User.Data.Updated") " FROM v",
+    .nparams = 4,
+};
+
+/* A sign-in that changed the user (bound an MFA factor, completed the profile): Logto's
+ * User.Data.Updated (Logto writes both at submit and reports the user then; Latch writes them at
+ * once, so the event goes with the change). Run after the change in its transaction ($4 the
+ * user): only when it wrote the user's row or one of its factors, and only in a SignIn
+ * interaction (a registration reports its user with User.Created). */
+const struct latch_stmt latch_mgmt_hook_user_updated_stmt = {
+    .name = "hook_emit_user_updated",
+    .sql = "WITH v AS (SELECT i.event, " XP_USER_INFO("u") "::text AS user_json"
+           " FROM interactions i JOIN users u ON u.tenant_id = $1 AND u.id = $4"
+           " WHERE i.tenant_id = $1 AND i.id_hash = $2::bytea AND i.event = 'SignIn'"
+           " AND (u.xmin = pg_current_xact_id()::xid"
+           " OR EXISTS (SELECT 1 FROM mfa_factors f WHERE f.tenant_id = $1 AND f.user_id = $4"
+           " AND f.xmin = pg_current_xact_id()::xid)))"
+           " SELECT " XP_DATA_EMIT("User.Data.Updated") " FROM v",
+    .nparams = 4,
+};
 // clang-format on
+
+/* Just-in-time provisioning at a registration (Logto's provisionOrganizations): one
+ * Organization.Membership.Updated for each organization the new user $2 joined in this
+ * transaction. $1 tenant, $3 latch_mgmt_hook_xp_head(). */
+const struct latch_stmt latch_mgmt_hook_jit_stmt = {
+    .name = "hook_emit_jit",
+    .sql = "SELECT latch_hook_emit('Organization.Membership.Updated',"
+           " '{\"event\":\"Organization.Membership.Updated\",\"interactionEvent\":\"Register\"'"
+           " || replace($3, ',\"userIp\":', ',\"ip\":'),"
+           " ',\"organizationId\":' || to_json(r.organization_id::text)::text)"
+           " FROM (SELECT organization_id FROM organization_user_relations"
+           " WHERE tenant_id = $1 AND user_id = $2 AND xmin = pg_current_xact_id()::xid"
+           " ORDER BY organization_id) r",
+    .nparams = 3,
+};
 
 /* ---- the payload's head ---- */
 
@@ -340,7 +428,7 @@ void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_o
                            const struct latch_mgmt_hook_spec *spec, const char *id)
 {
     struct latch_store_op ops[2];
-    bool before = req->method == LATCH_HTTP_DELETE && spec->kind != LATCH_MGMT_HOOK_MEMBERSHIP;
+    bool before = req->method == LATCH_HTTP_DELETE && spec->kind < LATCH_MGMT_HOOK_MEMBERSHIP;
     if (!latch_mgmt_hook_op(req, &ops[before ? 0 : 1], spec, id, reply->status))
         return;
     ops[before ? 1 : 0] = *op;

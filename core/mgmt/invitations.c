@@ -551,7 +551,15 @@ static void set_invitation_status(struct latch_request *req, void *arg)
         .id = id,
         .problems = invitation_problems,
     };
-    latch_mgmt_run(req, &op, 1, &reply);
+    /* Accepting adds the member (when not one already): Logto's Organization.Membership.Updated
+     * for the invitation's organization, in the same transaction. */
+    static const struct latch_mgmt_hook_spec accepted = {
+        "Organization.Membership.Updated", LATCH_MGMT_HOOK_INVITATION_MEMBERSHIP,
+        "/api/organization-invitations/:id/status"};
+    if (accept)
+        latch_mgmt_run_hooked(req, &op, &reply, &accepted, id);
+    else
+        latch_mgmt_run(req, &op, 1, &reply);
 }
 
 /* Routes served by latch_mgmt_by_id: one statement on the item named by the path. */

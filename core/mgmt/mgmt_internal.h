@@ -53,7 +53,8 @@ latch_rc latch_mgmt_hooks_register(struct latch_server *srv) LATCH_MUST_CHECK; /
 
 #define LATCH_HOOKS_SIGNATURE_HEADER "logto-signature-sha-256"
 
-/* What an event reports, read back from its row in the same transaction. */
+/* What an event reports, read back from its row in the same transaction. The items come first
+ * (a DELETE reports one before deleting it), then the events of relations. */
 enum latch_mgmt_hook_kind {
     LATCH_MGMT_HOOK_USER,
     LATCH_MGMT_HOOK_ORGANIZATION,
@@ -64,6 +65,15 @@ enum latch_mgmt_hook_kind {
     /* Organization.Membership.Updated: {organizationId} instead of data, when this transaction
      * added or removed a member (user or application) */
     LATCH_MGMT_HOOK_MEMBERSHIP,
+    /* the same, for the organization of the invitation `id` (an invitation accepted) */
+    LATCH_MGMT_HOOK_INVITATION_MEMBERSHIP,
+    /* Role.Scopes.Updated, when this transaction granted or took a scope (schema/0017): data
+     * is every scope of the role after an add (Logto answers POST with them), none after a
+     * removal (Logto answers 204) */
+    LATCH_MGMT_HOOK_ROLE_SCOPES,
+    /* OrganizationRole.Scopes.Updated, when this transaction changed the role's organization
+     * scopes; no data (Logto answers these routes without a body) */
+    LATCH_MGMT_HOOK_ORGANIZATION_ROLE_SCOPES,
     LATCH_MGMT_HOOK_KINDS,
 };
 
@@ -96,9 +106,20 @@ void latch_mgmt_run_hooked(struct latch_request *req, const struct latch_store_o
                            const struct latch_mgmt_hook_spec *spec, const char *id);
 
 /* The sign-in experience's events at submit ($1 tenant, $2 interaction id hash, $3
- * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, PostResetPassword,
- * once per interaction. */
+ * latch_mgmt_hook_xp_head()): PostSignIn, PostRegister with User.Created, once per
+ * interaction. */
 extern const struct latch_stmt latch_mgmt_hook_xp_stmt;
+/* A password reset's PostResetPassword and User.Data.Updated, after the reset's statement in its
+ * transaction ($1 tenant, $2 interaction id hash, $3 latch_mgmt_hook_xp_head(), $4 the user):
+ * emitted only when that transaction changed the user. */
+extern const struct latch_stmt latch_mgmt_hook_reset_stmt;
+/* User.Data.Updated when a sign-in binds an MFA factor or completes the profile, after the
+ * change's statement in its transaction (the parameters of latch_mgmt_hook_reset_stmt). */
+extern const struct latch_stmt latch_mgmt_hook_user_updated_stmt;
+/* Organization.Membership.Updated for just-in-time provisioning: run after the statement that
+ * created the user and its memberships ($1 tenant, $2 the new user's id, $3
+ * latch_mgmt_hook_xp_head()). */
+extern const struct latch_stmt latch_mgmt_hook_jit_stmt;
 /* The request's members of an interaction payload (",\"createdAt\":…,\"userIp\":…", no
  * braces), in req->arena; NULL when out of memory. */
 char *latch_mgmt_hook_xp_head(struct latch_request *req, const char *session_id);

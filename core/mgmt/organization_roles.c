@@ -449,7 +449,11 @@ static void update_role(struct latch_request *req, void *arg)
 
 /* ---- handlers: what a role grants ---- */
 
-/* The two kinds of grants (relation.c): organization scopes and API-resource scopes. */
+/* The two kinds of grants (relation.c): organization scopes and API-resource scopes. Logto
+ * reports changes of the first (OrganizationRole.Scopes.Updated), not of the second. */
+static const struct latch_mgmt_hook_spec hook_scope_grants = {
+    "OrganizationRole.Scopes.Updated", LATCH_MGMT_HOOK_ORGANIZATION_ROLE_SCOPES,
+    "/api/organization-roles/:id/scopes"};
 static const struct latch_mgmt_relation org_scope_grants = {
     .owner_entity = "organization role",
     .list = &role_scope_list,
@@ -461,6 +465,7 @@ static const struct latch_mgmt_relation org_scope_grants = {
     .param_entity = "organization scope",
     .page_optional = true,
     .problems = org_role_problems,
+    .hook = &hook_scope_grants,
 };
 
 static const struct latch_mgmt_relation resource_scope_grants = {

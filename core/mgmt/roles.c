@@ -444,6 +444,8 @@ static void update_role(struct latch_request *req, void *arg)
 /* What a role relates to (relation.c): the scopes it grants (adding answers with all of them),
  * the MachineToMachine applications and the users that hold it. Logto answers 201 without a
  * body when applications or users are added. */
+static const struct latch_mgmt_hook_spec hook_scopes = {
+    "Role.Scopes.Updated", LATCH_MGMT_HOOK_ROLE_SCOPES, "/api/roles/:id/scopes"};
 static const struct latch_mgmt_relation role_scopes = {
     .owner_entity = "role",
     .list = &role_scope_list,
@@ -456,6 +458,7 @@ static const struct latch_mgmt_relation role_scopes = {
     .page_optional = true,
     .search = LATCH_MGMT_SEARCH_PATTERN,
     .problems = role_problems,
+    .hook = &hook_scopes,
 };
 
 static const struct latch_mgmt_relation role_apps = {

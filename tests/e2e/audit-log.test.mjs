@@ -2,7 +2,8 @@
 // through the Experience API and Management API changes are recorded with Logto's log keys, the
 // client IP (X-Forwarded-For from a trusted proxy) and User-Agent; no stored row holds any
 // password, secret, code or token the test used; GET /api/logs filters and pages as Logto's
-// (Total-Number), GET /api/logs/:id and /api/users/:userId/logs; one tenant never sees another's
+// (Total-Number), GET /api/logs/:id and /api/users/:userId/logs; the MFA steps (TOTP, backup codes,
+// binding, skip) and the Management API's mfa-verifications, never with a secret or code; one tenant never sees another's
 // entries; latchd's retention task drops a partition past LATCH_LOG_RETENTION_DAYS and creates
 // the coming days'; LATCH_AUDIT_LOG=off records nothing.
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +20,8 @@ import {
   uniqUsername,
 } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
+import { finishInteraction, identifiedByPassword } from './lib/xp-flow.mjs';
+import { base32Decode, otherCode, totp, totpStep } from './lib/totp.mjs';
 
 const UA = 'audit-e2e/1.0 (+https://example.test/agent)';
 const PROXIED_IP = '203.0.113.7';
@@ -249,6 +252,118 @@ describe('audit log', () => {
       assert.equal(bad.status, 404);
       await logsUntil(api, '?logKey=User.Data.Updated&userId=nosuchuser123',
         (l) => l.length === 1 && l[0].payload.result === 'Error', 'the failed change');
+    });
+  });
+
+  describe('MFA', () => {
+    let m;
+    let u1;
+    let u2;
+    let secret;
+    let codes;
+    const mine = new Set(); // this tenant's secrets and codes (TOTP codes as JSON strings)
+    const hold = (...v) => v.filter(Boolean).forEach((x) => { mine.add(String(x)); keep(x); });
+    before(async () => {
+      m = await TenantCtx.create(srv, 'auditm');
+      await m.patchSignInExp({ mfa: { factors: ['Totp', 'BackupCode'], policy: 'UserControlled' } });
+      const app = await m.createWebApp('http://localhost:3000');
+      u1 = await m.createUser();
+      u2 = await m.createUser();
+      hold(u1.password, u2.password, app.secret);
+      m.t = { ctx: m, app, user: u1 };
+    });
+
+    it('TOTP, backup codes, binding and a skip are recorded under Logto\'s keys', async () => {
+      // Enrolment: a secret, a wrong code, the right one, the binding; backup codes.
+      let flow = await identifiedByPassword(m.t);
+      const sec = await flow.xp.call('POST', '/verification/totp/secret');
+      assert.equal(sec.status, 200, sec.text);
+      ({ secret } = sec.json());
+      const { verificationId } = sec.json();
+      hold(secret, base32Decode(secret).toString('hex'), sec.json().keyUri);
+      const wrong = otherCode(totp(secret), 2);
+      hold(JSON.stringify(wrong));
+      assert.equal((await flow.xp.call('POST', '/verification/totp/verify', { verificationId, code: wrong })).status, 400);
+      const step = totpStep();
+      hold(JSON.stringify(totp(secret, step)));
+      const ok = await flow.xp.call('POST', '/verification/totp/verify', { verificationId, code: totp(secret, step) });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal((await flow.xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId })).status, 204);
+      const gen = await flow.xp.call('POST', '/verification/backup-code/generate');
+      assert.equal(gen.status, 200, gen.text);
+      ({ codes } = gen.json());
+      hold(...codes);
+      assert.equal((await flow.xp.call('POST', '/profile/mfa',
+        { type: 'BackupCode', verificationId: gen.json().verificationId })).status, 204);
+      await finishInteraction(m.t, flow);
+      // The next sign-in: TOTP, then a backup code.
+      flow = await identifiedByPassword(m.t);
+      hold(JSON.stringify(totp(secret, step + 1)));
+      const signIn = await flow.xp.call('POST', '/verification/totp/verify', { code: totp(secret, step + 1) });
+      assert.equal(signIn.status, 200, signIn.text);
+      const used = await flow.xp.call('POST', '/verification/backup-code/verify', { code: codes[0] });
+      assert.equal(used.status, 200, used.text);
+      await finishInteraction(m.t, flow);
+      // Someone without a factor skips the enrolment.
+      const skip = await identifiedByPassword({ ...m.t, user: u2 });
+      assert.equal((await skip.xp.call('POST', '/profile/mfa/mfa-skipped')).status, 204);
+
+      const api = await m.api();
+      const want = [
+        'Interaction.SignIn.Verification.Totp.Create',
+        'Interaction.SignIn.Verification.Totp.Submit',
+        'Interaction.SignIn.BindMfa.Totp.Submit',
+        'Interaction.SignIn.Verification.BackupCode.Create',
+        'Interaction.SignIn.BindMfa.BackupCode.Submit',
+        'Interaction.SignIn.Verification.BackupCode.Submit',
+      ];
+      const { list } = await logsUntil(api, `?userId=${u1.id}&page_size=100`,
+        (l) => want.every((k) => l.some((e) => e.key === k))
+          && l.filter((e) => e.key === 'Interaction.SignIn.Verification.Totp.Submit').length === 3,
+        'the MFA entries of the user');
+      for (const e of list.filter((x) => want.includes(x.key))) {
+        assert.equal(e.payload.userId, u1.id, `${e.key}: userId`);
+        assert.equal(e.payload.interactionEvent, 'SignIn', `${e.key}: interactionEvent`);
+        assert.equal(e.payload.applicationId, m.t.app.id, `${e.key}: applicationId`);
+        if (e.payload.result === 'Success') assert.match(e.payload.verificationId ?? '', /^[0-9a-z]+$/i, e.key);
+      }
+      const totps = list.filter((e) => e.key === 'Interaction.SignIn.Verification.Totp.Submit');
+      assert.deepEqual(totps.map((e) => e.payload.result).sort(), ['Error', 'Success', 'Success']);
+      const failed = totps.find((e) => e.payload.result === 'Error');
+      assert.equal(failed.payload.error.code, 'session.mfa.invalid_totp_code');
+      assert.equal(failed.payload.error.status, 400);
+      assert.equal(list.find((e) => e.key === 'Interaction.SignIn.Verification.Totp.Create').payload.verificationId,
+        verificationId);
+      assert.equal(list.find((e) => e.key === 'Interaction.SignIn.BindMfa.Totp.Submit').payload.verificationId,
+        verificationId);
+      const { list: skipped } = await logsUntil(api, `?userId=${u2.id}&logKey=Interaction.SignIn.Profile.Update`,
+        (l) => l.length === 1, 'the skip');
+      assert.equal(skipped[0].payload.result, 'Success');
+    });
+
+    it('Management API: /api/users/:userId/mfa-verifications changes are recorded, without the secret', async () => {
+      const api = await m.api();
+      const created = expectStatus(await api.post(`/users/${u2.id}/mfa-verifications`, { type: 'Totp' }),
+        [200, 201], 'TOTP by an admin');
+      hold(created.secret, created.secretQrCode);
+      const backup = expectStatus(await api.post(`/users/${u2.id}/mfa-verifications`, { type: 'BackupCode' }),
+        [200, 201], 'backup codes by an admin');
+      hold(...(backup.codes ?? []));
+      const { list } = await logsUntil(api, `?userId=${u2.id}&logKey=ManagementApi.Change`,
+        (l) => l.length === 2, 'the two changes');
+      for (const e of list) {
+        assert.equal(e.payload.result, 'Success');
+        assert.equal(e.payload.path, `/api/users/${u2.id}/mfa-verifications`);
+        assert.equal(e.payload.applicationId, m.admin.id);
+      }
+    });
+
+    it('no stored row holds the TOTP secret or a code', async () => {
+      assert.ok(mine.size >= 15, `secrets collected: ${mine.size}`);
+      const { rows } = await adminQuery('SELECT l::text AS t FROM logs l WHERE tenant_id = $1', [m.id]);
+      assert.ok(rows.length >= 10, `rows of the tenant: ${rows.length}`);
+      const text = rows.map((r) => r.t).join('\n');
+      for (const x of mine) assert.ok(!text.includes(x), `a stored row holds "${x.slice(0, 6)}…" (${x.length} chars)`);
     });
   });
 

@@ -414,9 +414,10 @@ describe('admin console', () => {
     await setPasswordThroughLink(page, link, second.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await signInToConsole(page, second.email, second.password);
-    // The tenant's sign-up asks for a username, which an administrator created by email lacks:
-    // the hosted page asks for one first (user.missing_profile), then goes on to the console.
+    // An administrator made with --email has no username, which the tenant's sign-up asks for
+    // (Logto's user.missing_profile): the sign-in page asks for one before the console opens.
     await page.locator('form#code-form').waitFor({ state: 'visible' });
+    assert.equal((await page.locator('h1#heading').innerText()).trim(), 'One more step');
     await page.locator('input#cf-address').fill(uniqUsername('second'));
     await page.locator('button#cf-submit').click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();

@@ -2,21 +2,26 @@
 // the name hooks.example.test mapped to 127.0.0.1 with LATCH_OUTBOUND_CONNECT_TO, the way the
 // connector tests reach their fakes): signed payloads (logto-signature-sha-256, checked here with
 // the hook's signing key) for sign-up, sign-in, user and organization changes; retries with
-// backoff until the receiver answers; recent-logs and executionStats; the test endpoint; a change
+// backoff until the receiver answers; scope grants of roles and organization roles; memberships from
+// accepted invitations and just-in-time provisioning at a social sign-up; recent-logs and executionStats; the test endpoint; a change
 // rolled back emits nothing; URLs at loopback refused; tenants see only their own hooks; and a
 // node killed with SIGKILL in the middle of a delivery: another node delivers every committed
 // event. No request leaves 127.0.0.1.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import https from 'node:https';
-import { rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adminQuery, startLatchd, waitFor } from './lib/harness.mjs';
+import { adminQuery, buildDir, randomId, startLatchd, waitFor } from './lib/harness.mjs';
 import { makeTestCertificates, readBody } from './lib/fake-tls.mjs';
 import { CookieJar, ExperienceClient, TenantCtx, expectStatus, uniq } from './lib/oidc.mjs';
 import { authUrl, flowChecks, webAppConfig } from './lib/flow.mjs';
+import { totp } from './lib/totp.mjs';
 
 const HOST = 'hooks.example.test';
+const MOCK_SO = path.join(buildDir, 'connectors', 'mock', 'mock.so');
 const HOOK_KEYS = ['config', 'createdAt', 'enabled', 'event', 'events', 'id', 'name', 'signingKey', 'tenantId'];
 
 /** An HTTPS receiver for HOST: records each request; `plan` decides each answer. */
@@ -86,13 +91,20 @@ const waitDelivered = (rx, path, pred, what, timeoutMs = 15000) =>
 
 describe('webhooks', () => {
   let srv;
+  let connectorDir;
   let rx;
   let ctx;
   let api;
 
   before(async () => {
     rx = await startReceiver();
-    srv = await startLatchd({ env: { ...rx.env, LATCH_HOOK_RETRY_BASE_MS: '300', LATCH_HOOK_SWEEP_MS: '500' } });
+    // The mock social connector, for a sign-up by just-in-time provisioning.
+    connectorDir = await mkdtemp(path.join(os.tmpdir(), 'latch-hook-connectors-'));
+    await chmod(connectorDir, 0o755);
+    await copyFile(MOCK_SO, path.join(connectorDir, 'mock.so'));
+    await chmod(path.join(connectorDir, 'mock.so'), 0o755);
+    srv = await startLatchd({ env: { ...rx.env, LATCH_HOOK_RETRY_BASE_MS: '300', LATCH_HOOK_SWEEP_MS: '500',
+      LATCH_CONNECTOR_DIR: connectorDir } });
     ctx = await TenantCtx.create(srv, 'hk');
     api = await ctx.api();
   });
@@ -100,6 +112,7 @@ describe('webhooks', () => {
     if (process.env.LATCH_HOOKS_DEBUG) console.error(srv?.stderrText?.());
     await srv?.stop();
     await rx?.stop();
+    if (connectorDir) await rm(connectorDir, { recursive: true, force: true });
   });
 
   it('CRUD in Logto\'s shapes; the signing key rotates; URLs at loopback are refused', async () => {
@@ -308,6 +321,215 @@ describe('webhooks', () => {
       ['DELETE', '/api/organizations/:id/users/:userId'],
     ]);
     assert.deepEqual(got[2].json.params, { id: org.id, userId: b.id });
+  });
+
+  it('Role.Scopes.Updated and OrganizationRole.Scopes.Updated when the routes change a grant', async () => {
+    const hook = await createHook(api, rx, '/grants', ['Role.Scopes.Updated', 'OrganizationRole.Scopes.Updated']);
+    const res = expectStatus(await api.post('/resources', { name: uniq('gres'), indicator: `https://${uniq('g')}.example` }),
+      [200, 201], 'resource');
+    const s1 = expectStatus(await api.post(`/resources/${res.id}/scopes`, { name: uniq('g1') }), [200, 201], 'scope 1');
+    const role = expectStatus(await api.post('/roles', { name: uniq('grole'), description: 'g' }), [200, 201], 'role');
+    const added = expectStatus(await api.post(`/roles/${role.id}/scopes`, { scopeIds: [s1.id] }), [200, 201], 'grant');
+    // Granting it again is refused: nothing changed, nothing reported.
+    const again = await api.post(`/roles/${role.id}/scopes`, { scopeIds: [s1.id] });
+    assert.equal(again.status, 422, again.text);
+    assert.equal((await api.del(`/roles/${role.id}/scopes/${s1.id}`)).status, 204);
+    const orole = expectStatus(await api.post('/organization-roles', { name: uniq('gorole') }), 201, 'org role');
+    const [o1, o2] = [expectStatus(await api.post('/organization-scopes', { name: uniq('go1') }), 201, 'o1'),
+      expectStatus(await api.post('/organization-scopes', { name: uniq('go2') }), 201, 'o2')];
+    expectStatus(await api.post(`/organization-roles/${orole.id}/scopes`, { organizationScopeIds: [o1.id] }),
+      [200, 201, 204], 'org grant');
+    expectStatus(await api.put(`/organization-roles/${orole.id}/scopes`, { organizationScopeIds: [o1.id, o2.id] }),
+      [200, 204], 'org replace');
+    assert.equal((await api.del(`/organization-roles/${orole.id}/scopes/${o2.id}`)).status, 204);
+    // API-resource scopes of an organization role: Logto reports no event for them.
+    expectStatus(await api.post(`/organization-roles/${orole.id}/resource-scopes`, { scopeIds: [s1.id] }),
+      [200, 201, 204], 'org resource grant');
+
+    const want = [
+      ['Role.Scopes.Updated', 'POST', '/api/roles/:id/scopes'],
+      ['Role.Scopes.Updated', 'DELETE', '/api/roles/:id/scopes/:scopeId'],
+      ['OrganizationRole.Scopes.Updated', 'POST', '/api/organization-roles/:id/scopes'],
+      ['OrganizationRole.Scopes.Updated', 'PUT', '/api/organization-roles/:id/scopes'],
+      ['OrganizationRole.Scopes.Updated', 'DELETE', '/api/organization-roles/:id/scopes/:organizationScopeId'],
+    ];
+    await waitFor(() => rx.of('/grants').length >= want.length, { timeoutMs: 15000, what: 'the grant events' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = rx.of('/grants');
+    assert.deepEqual(got.map((r) => [r.json.event, r.json.method, r.json.matchedRoute]), want,
+      got.map((r) => r.raw).join('\n'));
+    for (const r of got) assertSigned(r, hook.signingKey);
+    const [rAdd, rDel, oAdd, , oDel] = got.map((r) => r.json);
+    assert.deepEqual(rAdd.params, { id: role.id });
+    assert.deepEqual(rAdd.data, added, 'the role\'s scopes, as the POST answered them');
+    assert.equal(rAdd.data[0].id, s1.id);
+    assert.deepEqual(rDel.params, { id: role.id, scopeId: s1.id });
+    assert.equal(rDel.data, undefined, 'a 204: no data');
+    assert.deepEqual(oAdd.params, { id: orole.id });
+    assert.equal(oAdd.data, undefined);
+    assert.deepEqual(oDel.params, { id: orole.id, organizationScopeId: o2.id });
+  });
+
+  it('Organization.Membership.Updated when an invitation is accepted', async () => {
+    const hook = await createHook(api, rx, '/invited', ['Organization.Membership.Updated']);
+    const org = expectStatus(await api.post('/organizations', { name: uniq('iorg') }), 201, 'org');
+    const email = `${uniq('inv')}@invited.test`;
+    const invitee = await ctx.createUser({ primaryEmail: email });
+    const invite = (who) => api.post('/organization-invitations',
+      { organizationId: org.id, invitee: who, expiresAt: Date.now() + 3600_000, messagePayload: false });
+    const inv = expectStatus(await invite(email), 201, 'invite');
+    // Revoking changes no membership: no event.
+    const other = expectStatus(await invite(`${uniq('other')}@invited.test`), 201, 'invite another');
+    expectStatus(await api.put(`/organization-invitations/${other.id}/status`, { status: 'Revoked' }), 200, 'revoke');
+    expectStatus(await api.put(`/organization-invitations/${inv.id}/status`,
+      { status: 'Accepted', acceptedUserId: invitee.id }), 200, 'accept');
+    const got = await waitDelivered(rx, '/invited', () => true, 'the membership event');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(rx.of('/invited').length, 1, rx.of('/invited').map((r) => r.raw).join('\n'));
+    assertSigned(got, hook.signingKey);
+    assert.equal(got.json.event, 'Organization.Membership.Updated');
+    assert.equal(got.json.organizationId, org.id);
+    assert.equal(got.json.data, undefined);
+    assert.equal(got.json.hookId, hook.id);
+    const members = expectStatus(await api.get(`/organizations/${org.id}/users`), 200, 'members');
+    assert.ok(members.some((u) => u.id === invitee.id), 'the change the event reports happened');
+  });
+
+  it('Organization.Membership.Updated when a social sign-up joins organizations by email domain (JIT)', async () => {
+    const hook = await createHook(api, rx, '/jit', ['Organization.Membership.Updated', 'User.Created']);
+    const connector = expectStatus(await api.post('/connectors', {
+      connectorId: 'mock-social', config: { authorizationEndpoint: 'http://127.0.0.1:9/authorize' },
+    }), 200, 'the mock connector');
+    await ctx.patchSignInExp({ socialSignInConnectorTargets: ['mock'],
+      signUp: { identifiers: [], password: false, verify: false } });
+    const domain = `${uniq('jit')}.test`;
+    const orgs = [];
+    for (const n of ['a', 'b']) {
+      const org = expectStatus(await api.post('/organizations', { name: uniq(`jit${n}`) }), 201, 'org');
+      expectStatus(await api.post(`/organizations/${org.id}/jit/email-domains`, { emailDomain: domain }), 201, 'domain');
+      orgs.push(org.id);
+    }
+    const app = await ctx.createWebApp('http://127.0.0.1:9');
+    const config = await webAppConfig(ctx, app);
+    const signUp = async (profile) => {
+      const xp = new ExperienceClient(ctx, new CookieJar());
+      await xp.start(authUrl(config, app, await flowChecks()));
+      const r = await xp.call('POST', `/verification/social/${connector.id}/authorization-uri`,
+        { state: 'page-state', redirectUri: `${ctx.base}/callback/${connector.id}` });
+      assert.equal(r.status, 200, r.text);
+      const upstream = new URL(r.json().authorizationUri);
+      const back = new URL(upstream.searchParams.get('redirect_uri'));
+      back.searchParams.set('state', upstream.searchParams.get('state'));
+      for (const [k, v] of Object.entries(profile)) back.searchParams.set(k, v);
+      await xp.resume(back.href);
+    };
+    const ann = { id: uniq('ann'), name: 'Ann', email: `ann@${domain}`, email_verified: 'true' };
+    await signUp(ann);
+    await waitFor(() => rx.of('/jit').filter((r) => r.json.event === 'Organization.Membership.Updated').length >= 2,
+      { timeoutMs: 15000, what: 'two JIT membership events' });
+    // Her next sign-in joins nothing: no more events.
+    await signUp(ann);
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = rx.of('/jit').filter((r) => r.json.event === 'Organization.Membership.Updated');
+    assert.equal(got.length, 2, got.map((r) => r.raw).join('\n'));
+    for (const r of got) {
+      assertSigned(r, hook.signingKey);
+      assert.equal(r.json.interactionEvent, 'Register');
+      assert.equal(r.json.ip, '127.0.0.1');
+      assert.match(r.json.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.equal(r.json.data, undefined);
+    }
+    assert.deepEqual(got.map((r) => r.json.organizationId).sort(), [...orgs].sort());
+  });
+
+  it('a password reset: PostResetPassword and User.Data.Updated, without the password', async () => {
+    const hook = await createHook(api, rx, '/reset', ['PostResetPassword', 'User.Data.Updated']);
+    await ctx.patchSignInExp({ forgotPasswordMethods: ['EmailVerificationCode'] });
+    const email = `${uniq('fay')}@reset.test`;
+    const user = await ctx.createUser({ primaryEmail: email });
+    const app = await ctx.createWebApp('http://127.0.0.1:9');
+    const xp = new ExperienceClient(ctx, new CookieJar());
+    await xp.start(authUrl(await webAppConfig(ctx, app), app, await flowChecks()));
+    await xp.begin('ForgotPassword');
+    // A code as latchd stores one it sent to the address for this interaction.
+    const codeKey = Buffer.from(hkdfSync('sha256', Buffer.from(srv.env.LATCH_SECRET_KEY, 'base64'), 'latch',
+      'latch/verification-code/v1', 32));
+    const id = randomId(21).toLowerCase();
+    const code = '246810';
+    await adminQuery(
+      `INSERT INTO verification_codes (tenant_id, id, interaction_hash, identifier_type, identifier,
+         template_type, code_hash, created_at, expires_at, max_tries)
+       VALUES ($1, $2, $3, 'email', $4, 'ForgotPassword', $5, now(), now() + interval '10 minutes', 10)`,
+      [ctx.id, id, createHash('sha256').update(xp.jar.get(xp.interactionCookie)).digest(), email,
+        createHmac('sha256', codeKey).update(`${ctx.id}\n${id}\nemail\n${email}\n${code}`).digest()]);
+    const v = await xp.call('POST', '/verification/verification-code/verify',
+      { identifier: { type: 'email', value: email }, verificationId: id, code });
+    assert.equal(v.status, 200, v.text);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: id })).status, 204);
+    const password = 'A-new-reset-password-31!';
+    assert.equal((await xp.call('PUT', '/profile/password', { password })).status, 204);
+    const sub = await xp.call('POST', '/submit');
+    assert.equal(sub.status, 204, sub.text);
+
+    await waitFor(() => rx.of('/reset').length >= 2, { timeoutMs: 15000, what: 'the reset events' });
+    await new Promise((r) => setTimeout(r, 800));
+    const got = rx.of('/reset');
+    assert.deepEqual(got.map((r) => r.json.event), ['PostResetPassword', 'User.Data.Updated']);
+    for (const r of got) {
+      assertSigned(r, hook.signingKey);
+      assert.equal(r.json.interactionEvent, 'ForgotPassword');
+      assert.equal(r.raw.includes(password), false, 'no password in the payload');
+    }
+    assert.equal(got[0].json.userId, user.id);
+    assert.equal(got[0].json.userIp, '127.0.0.1');
+    assert.equal(got[1].json.data.id, user.id);
+    assert.equal(got[1].json.data.primaryEmail, email);
+    assert.equal(got[1].json.ip, '127.0.0.1');
+    assert.equal(got[1].json.path, undefined, 'not a Management API request');
+  });
+
+  it('a sign-in that completes the profile or binds an MFA factor: User.Data.Updated, once each change happened', async () => {
+    const hook = await createHook(api, rx, '/bound', ['User.Data.Updated']);
+    await ctx.patchSignInExp({ mfa: { factors: ['Totp', 'BackupCode'], policy: 'UserControlled' } });
+    // Someone without a username, who signs in with the email and sets one.
+    const email = `${uniq('ned')}@bound.test`;
+    const password = 'A-long-enough-password-43!';
+    const user = expectStatus(await api.post('/users', { primaryEmail: email, password }), [200, 201], 'user');
+    const app = await ctx.createWebApp('http://127.0.0.1:9');
+    const xp = new ExperienceClient(ctx, new CookieJar());
+    await xp.start(authUrl(await webAppConfig(ctx, app), app, await flowChecks()));
+    await xp.begin('SignIn');
+    const v = await xp.verifyPassword(email, password, { type: 'email' });
+    assert.equal(v.status, 200, v.text);
+    assert.equal((await xp.call('POST', '/identification', { verificationId: v.json().verificationId })).status, 204);
+    const username = uniq('ned').replace(/-/g, '_');
+    assert.equal((await xp.call('POST', '/profile', { type: 'username', value: username })).status, 204);
+    // A second username is refused: nothing changed, nothing reported.
+    assert.equal((await xp.call('POST', '/profile', { type: 'username', value: `${username}_2` })).status, 422);
+    await waitDelivered(rx, '/bound', (r) => r.json.data.username === username, 'the username change');
+    const sec = await xp.call('POST', '/verification/totp/secret');
+    assert.equal(sec.status, 200, sec.text);
+    const { verificationId, secret } = sec.json();
+    // Refused before the secret is proved: nothing bound, nothing reported.
+    assert.equal((await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId })).status, 400);
+    assert.equal((await xp.call('POST', '/verification/totp/verify', { verificationId, code: totp(secret) })).status, 200);
+    assert.equal((await xp.call('POST', '/profile/mfa', { type: 'Totp', verificationId })).status, 204);
+
+    await waitFor(() => rx.of('/bound').length >= 2, { timeoutMs: 15000, what: 'User.Data.Updated of the binding' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = rx.of('/bound');
+    assert.equal(got.length, 2, got.map((r) => r.raw).join('\n'));
+    for (const r of got) {
+      assertSigned(r, hook.signingKey);
+      assert.equal(r.json.event, 'User.Data.Updated');
+      assert.equal(r.json.interactionEvent, 'SignIn');
+      assert.equal(r.json.data.id, user.id);
+      assert.equal(r.json.data.username, username);
+      assert.equal(r.json.ip, '127.0.0.1');
+      assert.equal(r.raw.includes(secret), false, 'no TOTP secret in the payload');
+      assert.equal(r.raw.includes(password), false, 'no password in the payload');
+    }
+    await ctx.patchSignInExp({ mfa: { factors: [], policy: 'UserControlled' } });
   });
 
   it('a change rolled back emits nothing', async () => {

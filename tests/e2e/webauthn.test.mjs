@@ -9,7 +9,9 @@
 // The second suite runs the same ceremonies through latchd's Experience API routes
 // (…/verification/web-authn/registration[/verify], …/authentication[/verify], binding with
 // POST …/profile/mfa): enrolment, sign-in with WebAuthn as the second factor (amr pwd hwk mfa),
-// a spent challenge, a tampered assertion, and a lowered counter refused and logged.
+// a spent challenge, a tampered assertion, and a lowered counter refused and logged; the audit
+// log's entries of the ceremonies and of a passkey sign-in, under Logto's keys, with no credential
+// or assertion in them.
 //
 // Covered: ES256, EdDSA and RS256 credentials; attestation none and direct (packed x5c from
 // Chromium's virtual device); assertions with an allow list and discoverable (passkey) ones with
@@ -25,7 +27,7 @@ import path from 'node:path';
 import { buildDir, freePort, startLatchd } from './lib/harness.mjs';
 import { launchBrowser, newPage } from './lib/browser.mjs';
 import { assertError, finishInteraction, identifiedByPassword, startInteraction } from './lib/xp-flow.mjs';
-import { TenantCtx } from './lib/oidc.mjs';
+import { TenantCtx, eventually, expectStatus } from './lib/oidc.mjs';
 import {
   addVirtualAuthenticator,
   createCredential,
@@ -339,6 +341,24 @@ describe('WebAuthn through the Experience API', () => {
     return cred.rawId;
   }
 
+  /** The audit-log entries of t.user once every key in `want` is there (Logto's keys); no entry
+   * holds a credential id, challenge or signature of `secrets`. Resolves the list. */
+  async function auditEntries(t, want, secrets = []) {
+    const api = await t.ctx.api();
+    let list = [];
+    await eventually(async () => {
+      list = expectStatus(await api.get(`/logs?userId=${t.user.id}&page_size=100`), 200, 'GET /api/logs');
+      return want.every(([key, result]) => list.some((e) => e.key === key && e.payload.result === result));
+    }, `audit entries ${JSON.stringify(want)}`, 15000);
+    for (const e of list.filter((x) => want.some(([k]) => k === x.key))) {
+      assert.equal(e.payload.userId, t.user.id, `${e.key}: userId`);
+      assert.equal(e.payload.interactionEvent, 'SignIn', `${e.key}: interactionEvent`);
+    }
+    const text = JSON.stringify(list);
+    for (const x of secrets) assert.ok(!text.includes(x), `an entry holds "${x.slice(0, 8)}…"`);
+    return list;
+  }
+
   /** Asks for authentication options and runs get() in the page; resolves {verificationId, payload}. */
   async function assertWith(p, xp, credId) {
     const res = await xp.call('POST', '/verification/web-authn/authentication');
@@ -386,6 +406,17 @@ describe('WebAuthn through the Experience API', () => {
       assert.equal(again.status, 404, again.text);
       const claims = await finish(t, second);
       assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa', 'pwd']);
+      const list = await auditEntries(t, [
+        ['Interaction.SignIn.Verification.WebAuthn.Create', 'Success'],
+        ['Interaction.SignIn.Verification.WebAuthn.Submit', 'Success'],
+        ['Interaction.SignIn.Verification.WebAuthn.Submit', 'Error'],
+        ['Interaction.SignIn.BindMfa.WebAuthn.Submit', 'Success'],
+      ], [payload.response.signature, payload.response.clientDataJSON, payload.response.authenticatorData, credId]);
+      const failed = list.find((e) => e.key === 'Interaction.SignIn.Verification.WebAuthn.Submit'
+        && e.payload.result === 'Error' && e.payload.error.code === 'session.mfa.webauthn_verification_failed');
+      assert.ok(failed, 'the tampered assertion, with the error');
+      assert.ok(list.some((e) => e.key === 'Interaction.SignIn.Verification.WebAuthn.Submit'
+        && e.payload.verificationId === verificationId && e.payload.result === 'Success'));
     } finally {
       await p.close();
     }
@@ -523,6 +554,22 @@ describe('WebAuthn through the Experience API', () => {
       const claims = await finish(t, flow);
       assert.equal(claims.sub, t.user.id);
       assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+      // The passkey's entries name its owner, found when the assertion was verified.
+      const list = await auditEntries(t, [
+        ['Interaction.SignIn.Verification.SignInPasskey.Submit', 'Success'],
+        ['Interaction.SignIn.Verification.SignInPasskey.Submit', 'Error'],
+      ], [payload.response.signature, payload.response.clientDataJSON, credId]);
+      assert.ok(list.some((e) => e.key === 'Interaction.SignIn.Verification.SignInPasskey.Submit'
+        && e.payload.verificationId === verificationId && e.payload.result === 'Success'));
+      const api = await t.ctx.api();
+      let created = [];
+      await eventually(async () => {
+        created = expectStatus(await api.get('/logs?logKey=Interaction.SignIn.Verification.SignInPasskey.Create'),
+          200, 'the options entry');
+        return created.length === 1;
+      }, 'the SignInPasskey.Create entry', 15000);
+      assert.equal(created[0].payload.verificationId, verificationId);
+      assert.equal(created[0].payload.userId, undefined, 'nobody is known when the options are asked for');
     } finally {
       await p.close();
     }

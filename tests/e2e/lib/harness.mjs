@@ -225,8 +225,11 @@ export async function startLatchd({ env = {}, threads = 2, waitReady = true, tim
 
   const logs = [];
   const rawLines = [];
+  // LATCH_E2E_ECHO=1: every line of every latchd also on the test's stderr (debugging a run).
+  const echo = process.env.LATCH_E2E_ECHO === '1';
   const onLine = (line) => {
     rawLines.push(line);
+    if (echo) process.stderr.write(`[latchd ${port}] ${line}\n`);
     try {
       logs.push(JSON.parse(line));
     } catch {
