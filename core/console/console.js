@@ -113,10 +113,11 @@ const isAdmin = () => session.scope.split(' ').includes('all');
 // ---- the Management API ----
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, data) {
     super(message);
     this.status = status;
     this.code = code;
+    this.data = data; // Logto's optional `data` (e.g. a webhook test's responseStatus)
   }
 }
 
@@ -138,12 +139,16 @@ async function api(method, path, data, { retried = false } = {}) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
   if (!res.ok) {
-    throw new ApiError(res.status, json?.code ?? `http.${res.status}`, json?.message ?? `HTTP ${res.status}`);
+    throw new ApiError(res.status, json?.code ?? `http.${res.status}`, json?.message ?? `HTTP ${res.status}`, json?.data);
   }
   return { data: json, total: Number(res.headers.get('total-number') ?? (Array.isArray(json) ? json.length : 0)) };
 }
 
-const errorText = (e) => (e instanceof ApiError ? `${e.message} (${e.code})` : String(e?.message ?? e));
+function errorText(e) {
+  if (!(e instanceof ApiError)) return String(e?.message ?? e);
+  const answered = e.data?.responseStatus ? ` HTTP ${e.data.responseStatus}` : '';
+  return `${e.message} (${e.code})${answered}`;
+}
 
 // ---- navigation ----
 
@@ -197,6 +202,13 @@ function Select({ label, value, onChange, options }) {
       ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
     </select>
   </div>`;
+}
+
+// A checkbox with its label after it.
+function Check({ id, label, checked, onChange, disabled }) {
+  return html`<div class="row">
+    <input id=${id} type="checkbox" checked=${checked} disabled=${disabled} onChange=${(e) => onChange(e.target.checked)} />
+    <label class="check" for=${id}>${label}</label></div>`;
 }
 
 const ErrorBox = ({ error }) => (error ? html`<div class="error" role="alert">${error}</div>` : null);
@@ -319,7 +331,8 @@ function Dashboard() {
     ${!counts && !error && html`<${Loading} />`}
     ${counts && html`<div class="counts">
       ${['users', 'applications', 'organizations', 'roles'].map((k, i) => html`<div class="card"><h2>${t(`nav.${k}`)}</h2><p>${counts[i]}</p></div>`)}
-    </div>`}`;
+    </div>`}
+    <${RecentSignIns} />`;
 }
 
 function GetStarted() {
@@ -784,6 +797,9 @@ function UserDetail({ id }) {
         [t('name'), (o) => html`<${Link} to=${`${HOME}/organizations/${o.id}`}>${o.name}</${Link}>`],
       ]} />
     </div>
+    <${UserMfa} eid=${eid} onNotice=${setNotice} />
+    <${UserSessions} eid=${eid} onNotice=${setNotice} />
+    <${UserLogs} eid=${eid} />
     <div class="card"><h2>${t('dangerZone')}</h2>
       <div class="row">
         <${DangerButton} label=${user.isSuspended ? t('users.reactivate') : t('users.suspend')}
@@ -1135,9 +1151,306 @@ function ConnectorDetail({ id }) {
 }
 
 
+// ---- the audit log (/api/logs) ----
+
+// Logto's log keys the console offers as filters (any other key can be typed).
+const LOG_KEYS = [
+  'Interaction.SignIn.Submit', 'Interaction.Register.Submit', 'Interaction.ForgotPassword.Submit',
+  'Interaction.SignIn.Verification.Password.Submit', 'Interaction.Create',
+  'ExchangeTokenBy.AuthorizationCode', 'ExchangeTokenBy.RefreshToken', 'ExchangeTokenBy.ClientCredentials',
+  'RevokeToken', 'User.Created', 'User.Deleted', 'User.Data.Updated', 'User.SuspensionStatus.Updated',
+  'User.Sessions.Ended', 'ManagementApi.Change',
+];
+
+const result = (p) => (p?.result === 'Error' ? t('logs.error') : p?.result === 'Success' ? t('logs.success') : '—');
+const userLink = (userId) => (userId ? html`<${Link} to=${`${HOME}/users/${encodeURIComponent(userId)}`}><code>${userId}</code></${Link}>` : '—');
+
+// The columns of a list of log entries (the audit log, a user's logs, the dashboard).
+const logColumns = ({ withUser = true } = {}) => [
+  [t('logs.time'), (l) => html`<${Link} to=${`${HOME}/logs/${encodeURIComponent(l.id)}`}>${when(l.createdAt)}</${Link}>`],
+  [t('logs.key'), (l) => html`<code>${l.key}</code>`],
+  [t('logs.result'), (l) => result(l.payload)],
+  ...(withUser ? [[t('logs.user'), (l) => userLink(l.payload?.userId)]] : []),
+  [t('logs.application'), (l) => (l.payload?.applicationId ? html`<code>${l.payload.applicationId}</code>` : '—')],
+  [t('logs.ip'), (l) => l.payload?.ip ?? '—'],
+];
+
+// datetime-local text (the browser's time zone) to epoch milliseconds; '' stays ''.
+const epochMs = (local) => (local ? String(new Date(local).getTime()) : '');
+
+function Logs() {
+  const empty = { logKey: '', userId: '', applicationId: '', from: '', to: '' };
+  const [form, setForm] = useState(empty);
+  const [applied, setApplied] = useState(empty);
+  const q = new URLSearchParams();
+  for (const k of ['logKey', 'userId', 'applicationId']) if (applied[k].trim()) q.set(k, applied[k].trim());
+  if (applied.from) q.set('startTime', epochMs(applied.from));
+  if (applied.to) q.set('endTime', epochMs(applied.to));
+  const list = useList(`/logs${q.toString() ? `?${q}` : ''}`);
+  const set = (k) => (v) => setForm({ ...form, [k]: v });
+  return html`<h1>${t('nav.logs')}</h1>
+    <form class="card" role="search" aria-labelledby="log-filters" onSubmit=${(e) => { e.preventDefault(); setApplied(form); }}>
+      <h2 id="log-filters">${t('logs.filters')}</h2>
+      <${Field} label=${t('logs.key')} value=${form.logKey} onInput=${set('logKey')} list="log-keys" autocomplete="off" hint=${t('logs.keyHint')} />
+      <datalist id="log-keys">${LOG_KEYS.map((k) => html`<option value=${k}></option>`)}</datalist>
+      <${Field} label=${t('logs.userId')} value=${form.userId} onInput=${set('userId')} autocomplete="off" />
+      <${Field} label=${t('logs.applicationId')} value=${form.applicationId} onInput=${set('applicationId')} autocomplete="off" />
+      <${Field} label=${t('logs.from')} type="datetime-local" value=${form.from} onInput=${set('from')} />
+      <${Field} label=${t('logs.to')} type="datetime-local" value=${form.to} onInput=${set('to')} />
+      <div class="row">
+        <button type="submit">${t('logs.apply')}</button>
+        <button type="button" class="secondary" onClick=${() => { setForm(empty); setApplied(empty); }}>${t('logs.clear')}</button>
+        <button type="button" class="secondary" onClick=${list.reload}>${t('refresh')}</button>
+      </div>
+    </form>
+    <${Table} list=${list} caption=${t('nav.logs')} empty=${t('logs.none')} columns=${logColumns()} />`;
+}
+
+function LogDetail({ id }) {
+  const [entry, setEntry] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', `/logs/${encodeURIComponent(id)}`).then(({ data }) => setEntry(data)).catch((e) => setError(errorText(e)));
+  }, [id]);
+  const back = html`<p><${Link} to=${`${HOME}/logs`}>← ${t('nav.logs')}</${Link}></p>`;
+  if (error) return html`<h1>${t('logs.entry')}</h1>${back}<${ErrorBox} error=${error} />`;
+  if (!entry) return html`<${Loading} />`;
+  const p = entry.payload ?? {};
+  return html`<h1>${entry.key}</h1>
+    ${back}
+    <div class="card"><dl>
+      <dt>ID</dt><dd><code>${entry.id}</code></dd>
+      <dt>${t('logs.time')}</dt><dd>${when(entry.createdAt)}</dd>
+      <dt>${t('logs.result')}</dt><dd>${result(p)}</dd>
+      <dt>${t('logs.user')}</dt><dd>${userLink(p.userId)}</dd>
+      <dt>${t('logs.application')}</dt><dd>${p.applicationId ? html`<code>${p.applicationId}</code>` : '—'}</dd>
+      <dt>${t('logs.ip')}</dt><dd>${p.ip ?? '—'}</dd>
+      <dt>${t('logs.userAgent')}</dt><dd>${p.userAgent ?? '—'}</dd>
+      ${p.error && html`<dt>${t('logs.error')}</dt><dd><code>${JSON.stringify(p.error)}</code></dd>`}
+    </dl></div>
+    <h2>${t('logs.payload')}</h2>
+    <pre tabindex="0" aria-label=${t('logs.payload')}><code>${JSON.stringify(p, null, 2)}</code></pre>`;
+}
+
+// The dashboard's recent sign-ins: the last submitted sign-in interactions.
+function RecentSignIns() {
+  const [state, setState] = useState({ rows: null, error: null });
+  useEffect(() => {
+    api('GET', '/logs?logKey=Interaction.SignIn.Submit&page=1&page_size=5')
+      .then(({ data }) => setState({ rows: data ?? [], error: null }))
+      .catch((e) => setState({ rows: [], error: errorText(e) }));
+  }, []);
+  const list = { loading: state.rows === null, error: state.error, rows: state.rows ?? [], total: state.rows?.length ?? 0, page: 1 };
+  return html`<div class="card">
+    <h2 id="recent-sign-ins">${t('dashboard.recentSignIns')}</h2>
+    <${Table} list=${list} caption=${t('dashboard.recentSignIns')} empty=${t('dashboard.noSignIns')} columns=${[
+      [t('logs.time'), (l) => html`<${Link} to=${`${HOME}/logs/${encodeURIComponent(l.id)}`}>${when(l.createdAt)}</${Link}>`],
+      [t('logs.result'), (l) => result(l.payload)],
+      [t('logs.user'), (l) => userLink(l.payload?.userId)],
+      [t('logs.ip'), (l) => l.payload?.ip ?? '—'],
+    ]} />
+    <p><${Link} to=${`${HOME}/logs`}>${t('dashboard.allLogs')}</${Link}></p>
+  </div>`;
+}
+
+// ---- webhooks (/api/hooks) ----
+
+// Logto's hook events, in its order (core/mgmt/hooks.c accepts exactly these).
+const HOOK_EVENTS = [
+  'PostRegister', 'PostSignIn', 'PostResetPassword',
+  'User.Created', 'User.Deleted', 'User.Data.Updated', 'User.SuspensionStatus.Updated',
+  'Role.Created', 'Role.Deleted', 'Role.Data.Updated', 'Role.Scopes.Updated',
+  'Scope.Created', 'Scope.Deleted', 'Scope.Data.Updated',
+  'Organization.Created', 'Organization.Deleted', 'Organization.Data.Updated', 'Organization.Membership.Updated',
+  'OrganizationRole.Created', 'OrganizationRole.Deleted', 'OrganizationRole.Data.Updated', 'OrganizationRole.Scopes.Updated',
+  'OrganizationScope.Created', 'OrganizationScope.Deleted', 'OrganizationScope.Data.Updated',
+  'Identifier.Lockout', 'Message.RateLimited',
+];
+
+const hookEvents = (h) => (h.events?.length ? h.events : h.event ? [h.event] : []);
+const headersText = (headers) => Object.entries(headers ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n');
+
+// "Name: value" lines to an object; a line without a colon is refused here, in the console's words.
+function parseHeaders(text) {
+  const out = {};
+  for (const line of lines(text)) {
+    const at = line.indexOf(':');
+    if (at < 1) throw new Error(t('hooks.badHeader', { line }));
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+// The fields of a hook (create and edit); form is {name, events, url, headers, enabled}.
+function HookFields({ form, setForm, idPrefix }) {
+  const set = (k) => (v) => setForm({ ...form, [k]: v });
+  return html`
+    <${Field} label=${t('name')} value=${form.name} onInput=${set('name')} required autocomplete="off" />
+    <${Field} label=${t('hooks.url')} type="url" value=${form.url} onInput=${set('url')} required autocomplete="off" hint=${t('hooks.urlHint')} />
+    <fieldset><legend>${t('hooks.events')}</legend>
+      ${HOOK_EVENTS.map((ev) => html`<${Check} id=${`${idPrefix}-${ev}`} label=${ev} checked=${form.events.includes(ev)}
+        onChange=${(on) => setForm({ ...form, events: on ? [...new Set([...form.events, ev])] : form.events.filter((x) => x !== ev) })} />`)}
+    </fieldset>
+    <${Field} label=${t('hooks.headers')} type="textarea" value=${form.headers} onInput=${set('headers')} hint=${t('hooks.headersHint')} />
+    <${Check} id=${`${idPrefix}-enabled`} label=${t('hooks.enabled')} checked=${form.enabled} onChange=${set('enabled')} />`;
+}
+
+const hookBody = (form) => {
+  if (form.events.length === 0) throw new Error(t('hooks.noEvents'));
+  return { name: form.name, events: form.events, config: { url: form.url, headers: parseHeaders(form.headers) }, enabled: form.enabled };
+};
+
+const stats = (h) => (h.executionStats ? t('hooks.statsValue', { ok: h.executionStats.successCount, all: h.executionStats.requestCount }) : '—');
+
+function Hooks() {
+  const list = useList('/hooks?includeExecutionStats=true');
+  const [form, setForm] = useState({ name: '', events: [], url: '', headers: '', enabled: true });
+  const create = useSubmit(async () => {
+    const { data } = await api('POST', '/hooks', hookBody(form));
+    navigate(`${HOME}/webhooks/${data.id}`);
+  });
+  return html`<h1>${t('nav.hooks')}</h1>
+    <p class="muted">${t('hooks.intro')}</p>
+    <${Table} list=${list} caption=${t('nav.hooks')} empty=${t('hooks.none')} columns=${[
+      [t('name'), (h) => html`<${Link} to=${`${HOME}/webhooks/${h.id}`}>${h.name || h.id}</${Link}>`],
+      [t('hooks.url'), (h) => html`<code>${h.config?.url}</code>`],
+      [t('hooks.events'), (h) => hookEvents(h).join(', ')],
+      [t('hooks.status'), (h) => (h.enabled ? t('hooks.on') : t('hooks.off'))],
+      [t('hooks.stats'), stats],
+    ]} />
+    <form class="card" onSubmit=${create.run} aria-labelledby="new-hook">
+      <h2 id="new-hook">${t('hooks.create')}</h2>
+      <${HookFields} form=${form} setForm=${setForm} idPrefix="new-hook" />
+      <${ErrorBox} error=${create.error} />
+      <div class="row"><button type="submit" disabled=${create.busy}>${t('create')}</button></div>
+    </form>`;
+}
+
+function HookDetail({ id }) {
+  const eid = encodeURIComponent(id);
+  const [hook, setHook] = useState(null);
+  const [form, setForm] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [tick, setTick] = useState(0);
+  const runs = useList(`/hooks/${eid}/recent-logs`);
+  useEffect(() => {
+    api('GET', `/hooks/${eid}?includeExecutionStats=true`).then(({ data }) => {
+      setHook(data);
+      setForm({ name: data.name ?? '', events: hookEvents(data), url: data.config?.url ?? '', headers: headersText(data.config?.headers), enabled: data.enabled });
+    }).catch((e) => setError(errorText(e)));
+  }, [id, tick]);
+  const save = useSubmit(async () => {
+    await api('PATCH', `/hooks/${eid}`, hookBody(form));
+    setNotice(t('saved'));
+    setTick((n) => n + 1);
+  });
+  const test = useSubmit(async () => {
+    setNotice(null);
+    await api('POST', `/hooks/${eid}/test`, { events: hookEvents(hook), config: hook.config });
+    setNotice(t('hooks.testSent'));
+  });
+  if (error && !hook) return html`<h1>${t('nav.hooks')}</h1><${ErrorBox} error=${error} />`;
+  if (!hook || !form) return html`<${Loading} />`;
+  return html`<h1>${hook.name || hook.id}</h1>
+    <p><${Link} to=${`${HOME}/webhooks`}>← ${t('nav.hooks')}</${Link}></p>
+    <${Notice} text=${notice} />
+    <${ErrorBox} error=${error} />
+    <div class="card"><dl>
+      <dt>ID</dt><dd><code>${hook.id}</code></dd>
+      <dt>${t('created')}</dt><dd>${when(hook.createdAt)}</dd>
+      <dt>${t('hooks.stats')}</dt><dd>${stats(hook)}</dd>
+    </dl></div>
+    <form class="card" onSubmit=${save.run} aria-labelledby="hook-settings">
+      <h2 id="hook-settings">${t('hooks.settings')}</h2>
+      <${HookFields} form=${form} setForm=${setForm} idPrefix="hook" />
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <div class="card">
+      <h2 id="hook-key">${t('hooks.signingKey')}</h2>
+      <p>${t('hooks.signingKeyHint')}</p>
+      <p class="secret" data-testid="signing-key" aria-labelledby="hook-key">${hook.signingKey}</p>
+      <div class="row"><${DangerButton} label=${t('hooks.rotate')} question=${t('hooks.rotateQuestion')} onError=${setError}
+        fn=${async () => { const { data } = await api('PATCH', `/hooks/${eid}/signing-key`, {}); setHook({ ...hook, signingKey: data.signingKey }); setNotice(t('hooks.rotated')); }} /></div>
+    </div>
+    <div class="card">
+      <h2>${t('hooks.test')}</h2>
+      <p>${t('hooks.testHint')}</p>
+      <${ErrorBox} error=${test.error} />
+      <div class="row"><button disabled=${test.busy} onClick=${test.run}>${t('hooks.sendTest')}</button></div>
+    </div>
+    <div class="card">
+      <h2>${t('hooks.recent')}</h2>
+      <p class="muted">${t('hooks.recentHint')}</p>
+      <div class="row"><button class="secondary" onClick=${() => { runs.reload(); setTick((n) => n + 1); }}>${t('refresh')}</button></div>
+      <${Table} list=${runs} caption=${t('hooks.recent')} empty=${t('hooks.noRuns')} columns=${[
+        [t('logs.time'), (l) => when(l.createdAt)],
+        [t('hooks.event'), (l) => html`<code>${l.key.replace(/^TriggerHook\./, '')}</code>`],
+        [t('logs.result'), (l) => result(l.payload)],
+        [t('hooks.response'), (l) => (l.payload?.response?.statusCode ? `HTTP ${l.payload.response.statusCode}` : (l.payload?.error ? String(l.payload.error.message ?? l.payload.error) : '—'))],
+      ]} />
+    </div>
+    <div class="card"><h2>${t('dangerZone')}</h2>
+      <${DangerButton} label=${t('hooks.delete')} question=${t('hooks.deleteQuestion', { name: hook.name || hook.id })} onError=${setError}
+        fn=${async () => { await api('DELETE', `/hooks/${eid}`); navigate(`${HOME}/webhooks`); }} />
+    </div>`;
+}
+
+// ---- a user's MFA factors, sessions and logs (parts of the user's page) ----
+
+// Errors show in the card (the rest of the user's page stays usable).
+function UserMfa({ eid, onNotice }) {
+  const list = useList(`/users/${eid}/mfa-verifications`, { paged: false });
+  const [error, onError] = useState(null);
+  const removeAll = async () => {
+    onError(null);
+    // BackupCode last: backup codes only back up another factor.
+    const order = [...list.rows].sort((a, b) => (a.type === 'BackupCode') - (b.type === 'BackupCode'));
+    for (const f of order) await api('DELETE', `/users/${eid}/mfa-verifications/${encodeURIComponent(f.id)}`);
+    list.reload();
+    onNotice(t('mfa.resetDone'));
+  };
+  return html`<div class="card">
+    <h2>${t('mfa.title')}</h2>
+    <p class="muted">${t('mfa.hint')}</p>
+    <${Table} list=${list} caption=${t('mfa.title')} empty=${t('mfa.none')} columns=${[
+      [t('type'), (f) => t(`mfa.factor.${f.type}`)],
+      [t('mfa.detail'), (f) => (f.type === 'BackupCode' ? t('mfa.remain', { n: f.remainCodes ?? 0 }) : f.name || f.agent || '—')],
+      [t('created'), (f) => when(f.createdAt)],
+      [t('actions'), (f) => html`<${DangerButton} label=${t('remove')} question=${t('mfa.removeQuestion', { type: t(`mfa.factor.${f.type}`) })} onError=${onError}
+        fn=${async () => { onError(null); await api('DELETE', `/users/${eid}/mfa-verifications/${encodeURIComponent(f.id)}`); list.reload(); onNotice(t('mfa.removed')); }} />`],
+    ]} />
+    <${ErrorBox} error=${error} />
+    ${list.rows.length > 0 && html`<div class="row"><${DangerButton} label=${t('mfa.reset')} question=${t('mfa.resetQuestion')} onError=${onError} fn=${removeAll} /></div>`}
+  </div>`;
+}
+
+function UserSessions({ eid, onNotice }) {
+  const [error, onError] = useState(null);
+  return html`<div class="card">
+    <h2>${t('sessions.title')}</h2>
+    <p>${t('sessions.hint')}</p>
+    <${ErrorBox} error=${error} />
+    <div class="row"><${DangerButton} label=${t('sessions.signOutEverywhere')} question=${t('sessions.question')} onError=${onError}
+      fn=${async () => { onError(null); await api('DELETE', `/users/${eid}/sessions`); onNotice(t('sessions.done')); }} /></div>
+  </div>`;
+}
+
+function UserLogs({ eid }) {
+  const list = useList(`/users/${eid}/logs`);
+  return html`<div class="card">
+    <h2>${t('nav.logs')}</h2>
+    <div class="row"><button class="secondary" onClick=${list.reload}>${t('refresh')}</button></div>
+    <${Table} list=${list} caption=${t('nav.logs')} empty=${t('logs.none')} columns=${logColumns({ withUser: false })} />
+  </div>`;
+}
+
 // ---- sign-in experience ----
 
 const IDENTIFIERS = ['username', 'email', 'phone'];
+const MFA_FACTORS = ['Totp', 'WebAuthn', 'BackupCode'];
+const MFA_POLICIES = ['UserControlled', 'PromptAtSignInAndSignUp', 'PromptOnlyAtSignIn', 'Mandatory', 'NoPrompt'];
 
 // What the hosted page will offer, drawn from the form as it stands (not saved yet).
 function SignInPreview({ sie, connectors, previewLang }) {
@@ -1152,6 +1465,8 @@ function SignInPreview({ sie, connectors, previewLang }) {
     ${canSignIn && methods.length > 0 && html`<p class="preview-field">${idLabel}</p>`}
     ${canSignIn && methods.some((m) => m.password) && html`<p class="preview-field">${tt('Password', 'Contraseña')}</p>`}
     ${canSignIn && methods.some((m) => m.verificationCode) && html`<p class="preview-link">${tt('Sign in with a code instead', 'Iniciar sesión con un código')}</p>`}
+    ${canSignIn && sie.passkeySignIn.enabled && sie.passkeySignIn.showPasskeyButton && html`<p class="preview-button">${tt('Sign in with a passkey', 'Iniciar sesión con una llave de acceso')}</p>`}
+    ${canSignIn && sie.mfa.factors.length > 0 && html`<p class="muted">${sie.mfa.policy === 'Mandatory' ? tt('Then, for everyone: a second step', 'Después, para todos: un segundo paso') : tt('Then, for people who enrolled one: a second step', 'Después, para quien registró uno: un segundo paso')} (${sie.mfa.factors.map((f) => ({ Totp: tt('authenticator app', 'aplicación de autenticación'), WebAuthn: tt('passkey or security key', 'llave de acceso o de seguridad'), BackupCode: tt('backup code', 'código de respaldo') })[f]).join(tt(' or ', ' o '))})</p>`}
     ${canSignIn && sie.forgotPasswordMethods.length > 0 && html`<p class="preview-link">${tt('Forgot your password?', '¿Olvidó su contraseña?')}</p>`}
     ${sie.signInMode !== 'SignIn' && html`<p class="preview-link">${tt('Create account', 'Crear cuenta')}</p>`}
   </div>`;
@@ -1170,11 +1485,16 @@ function SignInExperience() {
       forgotPasswordMethods: data.forgotPasswordMethods ?? [],
       languageInfo: { autoDetect: data.languageInfo?.autoDetect ?? true, fallbackLanguage: data.languageInfo?.fallbackLanguage ?? 'en' },
       socialSignInConnectorTargets: data.socialSignInConnectorTargets ?? [],
+      mfa: { factors: data.mfa?.factors ?? [], policy: data.mfa?.policy ?? 'UserControlled', organizationRequiredMfaPolicy: data.mfa?.organizationRequiredMfaPolicy ?? 'NoPrompt' },
+      passkeySignIn: { enabled: !!data.passkeySignIn?.enabled, showPasskeyButton: !!data.passkeySignIn?.showPasskeyButton, allowAutofill: !!data.passkeySignIn?.allowAutofill },
+      branding: data.branding ?? {},
     })).catch((e) => setError(errorText(e)));
     api('GET', '/connectors').then(({ data }) => setConnectors(data ?? [])).catch(() => {});
   }, []);
   const save = useSubmit(async () => {
-    const { data } = await api('PATCH', '/sign-in-exp', sie);
+    // Branding: an emptied URL is left out (the API stores what it is sent, favicons included).
+    const branding = Object.fromEntries(Object.entries(sie.branding).filter(([, v]) => v));
+    const { data } = await api('PATCH', '/sign-in-exp', { ...sie, branding });
     setSie({ ...sie, signInMode: data.signInMode });
     setNotice(t('saved'));
   });
@@ -1189,9 +1509,7 @@ function SignInExperience() {
     setSie({ ...sie, signIn: { methods } });
   };
   const toggleIn = (list, v, on) => (on ? [...new Set([...list, v])] : list.filter((x) => x !== v));
-  const check = (id, label, checked, onChange, disabled) => html`<div class="row">
-    <input id=${id} type="checkbox" checked=${checked} disabled=${disabled} onChange=${(e) => onChange(e.target.checked)} />
-    <label class="check" for=${id}>${label}</label></div>`;
+  const check = (id, label, checked, onChange, disabled) => html`<${Check} id=${id} label=${label} checked=${checked} onChange=${onChange} disabled=${disabled} />`;
   const social = connectors.filter((c) => c.type === 'Social');
   return html`<h1>${t('nav.sie')}</h1>
     <${Notice} text=${notice} />
@@ -1223,6 +1541,23 @@ function SignInExperience() {
         ${social.length === 0 && html`<p class="muted">${t('sie.noSocial')}</p>`}
         ${social.map((c) => check(`s-${c.target}`, i18n(c.name), sie.socialSignInConnectorTargets.includes(c.target),
           (on) => setSie({ ...sie, socialSignInConnectorTargets: toggleIn(sie.socialSignInConnectorTargets, c.target, on) })))}
+      </fieldset>
+      <fieldset><legend>${t('sie.mfa')}</legend>
+        ${MFA_FACTORS.map((f) => check(`mfa-${f}`, t(`mfa.factor.${f}`), sie.mfa.factors.includes(f),
+          (on) => setSie({ ...sie, mfa: { ...sie.mfa, factors: toggleIn(sie.mfa.factors, f, on) } })))}
+        <${Select} label=${t('sie.mfaPolicy')} value=${sie.mfa.policy} onChange=${(v) => setSie({ ...sie, mfa: { ...sie.mfa, policy: v } })}
+          options=${MFA_POLICIES.map((p) => [p, t(`sie.mfaPolicy.${p}`)])} />
+        <${Select} label=${t('sie.orgMfa')} value=${sie.mfa.organizationRequiredMfaPolicy} onChange=${(v) => setSie({ ...sie, mfa: { ...sie.mfa, organizationRequiredMfaPolicy: v } })}
+          options=${[['NoPrompt', t('sie.orgMfa.NoPrompt')], ['Mandatory', t('sie.orgMfa.Mandatory')]]} />
+      </fieldset>
+      <fieldset><legend>${t('sie.passkey')}</legend>
+        ${['enabled', 'showPasskeyButton', 'allowAutofill'].map((k) => check(`pk-${k}`, t(`sie.passkey.${k}`), sie.passkeySignIn[k],
+          (on) => setSie({ ...sie, passkeySignIn: { ...sie.passkeySignIn, [k]: on } }), k !== 'enabled' && !sie.passkeySignIn.enabled))}
+      </fieldset>
+      <fieldset><legend>${t('sie.branding')}</legend>
+        <${Field} label=${t('sie.logoUrl')} type="url" value=${sie.branding.logoUrl ?? ''} onInput=${(v) => setSie({ ...sie, branding: { ...sie.branding, logoUrl: v } })} autocomplete="off" />
+        <${Field} label=${t('sie.darkLogoUrl')} type="url" value=${sie.branding.darkLogoUrl ?? ''} onInput=${(v) => setSie({ ...sie, branding: { ...sie.branding, darkLogoUrl: v } })} autocomplete="off" />
+        <p class="muted">${t('sie.brandingHint')}</p>
       </fieldset>
       <fieldset><legend>${t('language')}</legend>
         ${check('l-auto', t('sie.autoDetect'), sie.languageInfo.autoDetect, (on) => setSie({ ...sie, languageInfo: { ...sie.languageInfo, autoDetect: on } }))}
@@ -1289,6 +1624,8 @@ const PAGES = [
   ['connectors', 'connectors', Connectors, ConnectorDetail],
   ['sign-in-experience', 'sie', SignInExperience, null],
   ['signing-keys', 'keys', SigningKeys, null],
+  ['logs', 'logs', Logs, LogDetail],
+  ['webhooks', 'hooks', Hooks, HookDetail],
 ];
 
 function LanguageSwitch({ onChange }) {

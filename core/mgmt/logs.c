@@ -155,6 +155,7 @@ static const struct {
     {LATCH_HTTP_PATCH, "/api/users/:userId/password", "User.Password.Updated"},
     {LATCH_HTTP_PATCH, "/api/users/:userId/is-suspended", "User.SuspensionStatus.Updated"},
     {LATCH_HTTP_DELETE, "/api/users/:userId/identities/:target", "User.Identities.Updated"},
+    {LATCH_HTTP_DELETE, "/api/users/:userId/sessions", "User.Sessions.Ended"},
     {LATCH_HTTP_POST, "/api/users/:userId/roles", "User.Roles.Updated"},
     {LATCH_HTTP_PUT, "/api/users/:userId/roles", "User.Roles.Updated"},
     {LATCH_HTTP_DELETE, "/api/users/:userId/roles/:roleId", "User.Roles.Updated"},

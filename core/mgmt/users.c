@@ -159,6 +159,20 @@ static const struct latch_stmt user_revoke_tokens = {
     .nparams = 3,
 };
 
+/* DELETE /api/users/:userId/sessions, "sign out everywhere": the same two updates in one
+ * statement (the CTEs run whether or not the final SELECT reads them); no row for an unknown
+ * user, which latch_mgmt_run() answers with 404. */
+static const struct latch_stmt user_sign_out = {
+    .name = "mgmt_user_sign_out",
+    .sql = "WITH u AS (SELECT id FROM users WHERE tenant_id = $1 AND id = $2),"
+           " ses AS (UPDATE sessions s SET ended_at = now() FROM u WHERE s.tenant_id = $1"
+           " AND s.user_id = u.id AND s.ended_at IS NULL RETURNING 1),"
+           " rt AS (UPDATE refresh_tokens r SET revoked_at = now() FROM u WHERE r.tenant_id = $1"
+           " AND r.user_id = u.id AND r.revoked_at IS NULL RETURNING 1)"
+           " SELECT NULL::text FROM u",
+    .nparams = 2,
+};
+
 static const struct latch_stmt user_custom_data_get = {
     .name = "mgmt_user_custom_data_get",
     .sql = "SELECT custom_data FROM users WHERE tenant_id = $1 AND id = $2",
@@ -914,6 +928,19 @@ static void set_suspended(struct latch_request *req, void *arg)
     latch_mgmt_run(req, ops, 4, &reply);
 }
 
+/* Logto has only DELETE /api/users/:userId/sessions/:sessionId (one session); this ends them
+ * all, as suspension does, and answers 204. Access tokens already issued stay valid until
+ * they expire (they are JWTs checked without a lookup). */
+static void end_sessions(struct latch_request *req, void *arg)
+{
+    const char *id = user_id(req);
+    if (id == NULL)
+        return;
+    struct latch_store_op op = {&user_sign_out, {req->tenant->id, id}};
+    struct latch_mgmt_reply reply = {.status = 204, .entity = "user", .id = id, .no_body = true};
+    latch_mgmt_run(req, &op, 1, &reply);
+}
+
 static void show_custom_data(struct latch_request *req, void *arg)
 {
     const char *id = user_id(req);
@@ -1046,6 +1073,7 @@ latch_rc latch_mgmt_users_register(struct latch_server *srv)
         {LATCH_HTTP_POST, "/api/users/:userId/password/verify", verify_password, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId/has-password", has_password, NULL},
         {LATCH_HTTP_PATCH, "/api/users/:userId/is-suspended", set_suspended, NULL},
+        {LATCH_HTTP_DELETE, "/api/users/:userId/sessions", end_sessions, NULL},
         {LATCH_HTTP_GET, "/api/users/:userId/custom-data", show_custom_data, NULL},
         {LATCH_HTTP_PATCH, "/api/users/:userId/custom-data", merge_custom_data, NULL},
         {LATCH_HTTP_PATCH, "/api/users/:userId/profile", merge_profile, NULL},
