@@ -1667,7 +1667,7 @@ function EmailTemplates() {
   const types = [['', t('mail.anyType')], ...TEMPLATE_TYPES.map((x) => [x, t(`mail.type.${x}`)])];
   return html`<h1>${t('nav.mail')}</h1>
     <p class="muted">${t('mail.intro')}</p>
-    <form class="row" role="search" aria-label=${t('mail.filters')} onSubmit=${(e) => { e.preventDefault(); setShown(filter); }}>
+    <form class="row" role="search" aria-label=${t('mail.filters')} onSubmit=${(e) => { e.preventDefault(); setShown(filter); list.reload(); }}>
       <${Field} label=${t('mail.languageTag')} value=${filter.languageTag} onInput=${(v) => setFilter({ ...filter, languageTag: v })} />
       <${Select} label=${t('mail.templateType')} value=${filter.templateType} onChange=${(v) => setFilter({ ...filter, templateType: v })} options=${types} />
       <button type="submit">${t('mail.applyFilters')}</button>
