@@ -5,7 +5,7 @@
 // they come; a delete after a confirmation (Escape cancels). And that the template is used: a
 // Register code mailed in Spanish by the SMTP connector to a local SMTP server (npm smtp-server)
 // carries the subject and content written in the console. axe-core runs on the list, a template's
-// page and the Spanish list.
+// page and the Spanish list; a long list is paged by the console (the API answers all at once).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -207,5 +207,26 @@ describe('admin console: email templates', () => {
     await page.getByRole('table').getByText('(1)').waitFor();
     assert.equal((await api.get(`/email-templates/${templateId}`)).status, 404);
     assert.deepEqual((await templates()).map((x) => x.templateType), ['SignIn']);
+  });
+
+  it('pages through a long list, 20 at a time', async () => {
+    const many = ['fr', 'de', 'it', 'pt', 'nl', 'sv'].flatMap((languageTag) => ['SignIn', 'Register', 'ForgotPassword', 'Generic']
+      .map((templateType) => ({ languageTag, templateType, details: { subject: `${languageTag} ${templateType}`, content: '{{code}}' } })));
+    expectStatus(await api.put('/email-templates', { templates: many }), 200, 'PUT 24');
+    const filters = page.getByRole('search', { name: 'Filter the templates' });
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('table').getByText('(25)').waitFor();
+    const pager = page.getByRole('navigation', { name: 'Pages' });
+    await pager.getByText('Page 1 of 2').waitFor();
+    assert.equal(await page.getByRole('table').locator('tbody tr').count(), 20);
+    await pager.getByRole('button', { name: 'Next' }).click();
+    await pager.getByText('Page 2 of 2').waitFor();
+    assert.equal(await page.getByRole('table').locator('tbody tr').count(), 5);
+    // A filter starts again at the first page.
+    await filters.getByLabel('Template type').selectOption('Generic');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('table').getByText('(6)').waitFor();
+    assert.equal(await pager.count(), 0, 'one page: no pager');
+    assert.equal(await page.getByRole('table').locator('tbody tr').count(), 6);
   });
 });
