@@ -43,7 +43,7 @@
     "{\"enabled\": false, \"showPasskeyButton\": false, \"allowAutofill\": false}"
 /* schema/0019 (Logto's seed colours). */
 #define LATCH_XP_DEFAULT_COLOR                                                                     \
-    "{\"primaryColor\": \"#6139F6\", \"isDarkModeEnabled\": false,"                            \
+    "{\"primaryColor\": \"#6139F6\", \"isDarkModeEnabled\": false,"                                \
     " \"darkPrimaryColor\": \"#8C70FF\"}"
 /* schema/0010 (signUp's default: experience.h). */
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \

@@ -134,9 +134,9 @@ static bool is_hex_color(const char *s)
 static const char *brand_attr(struct latch_arena *arena, const char *name, const char *value,
                               bool color)
 {
-    bool ok = value != NULL && (color ? is_hex_color(value)
-                                      : strncmp(value, "https://", 8) == 0 ||
-                                            strncmp(value, "http://", 7) == 0);
+    bool ok = value != NULL &&
+              (color ? is_hex_color(value)
+                     : strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0);
     if (!ok || strlen(value) > 2048)
         return "";
     const char *escaped = latch_html_escape(arena, value);
