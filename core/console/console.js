@@ -1452,14 +1452,29 @@ const IDENTIFIERS = ['username', 'email', 'phone'];
 const MFA_FACTORS = ['Totp', 'WebAuthn', 'BackupCode'];
 const MFA_POLICIES = ['UserControlled', 'PromptAtSignInAndSignUp', 'PromptOnlyAtSignIn', 'Mandatory', 'NoPrompt'];
 
-// What the hosted page will offer, drawn from the form as it stands (not saved yet).
+const DEFAULT_COLOR = { primaryColor: '#6139F6', isDarkModeEnabled: false, darkPrimaryColor: '#8C70FF' };
+
+// Text on a button of the brand colour: white or black, whichever contrasts more (WCAG 2
+// luminance), as the hosted page chooses (core/ui/sign-in.js); either way at least 4.5:1.
+function textOn(hex) {
+  const h = hex.length === 4 ? hex.slice(1).replace(/./g, '$&$&') : hex.slice(1);
+  const lin = (c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  const [r, g, b] = [0, 2, 4].map((i) => lin(parseInt(h.slice(i, i + 2), 16) / 255));
+  const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 ? '#ffffff' : '#000000';
+}
+
+// What the hosted page will offer, drawn from the form as it stands (not saved yet): its logo,
+// its buttons in the primary colour (set through CSSOM, which the console's CSP allows).
 function SignInPreview({ sie, connectors, previewLang }) {
   const tt = (en, es) => (previewLang === 'es' ? es : en);
+  const brand = { '--brand': sie.color.primaryColor, '--brand-text': textOn(sie.color.primaryColor) };
   const methods = sie.signIn.methods;
   const idLabel = methods.map((m) => ({ username: tt('Username', 'Nombre de usuario'), email: tt('Email', 'Correo electrónico'), phone: tt('Phone', 'Teléfono') })[m.identifier]).join(tt(' or ', ' o '));
   const social = connectors.filter((c) => c.type === 'Social' && sie.socialSignInConnectorTargets.includes(c.target));
   const canSignIn = sie.signInMode !== 'Register';
-  return html`<div class="preview" aria-label=${t('sie.preview')} role="region" lang=${previewLang}>
+  return html`<div class="preview" aria-label=${t('sie.preview')} role="region" lang=${previewLang} style=${brand}>
+    ${sie.branding.logoUrl && html`<img class="preview-logo" src=${sie.branding.logoUrl} alt=${t('sie.logoAlt')} />`}
     <p class="preview-title">${canSignIn ? tt('Sign in', 'Iniciar sesión') : tt('Create account', 'Crear cuenta')}</p>
     ${social.map((c) => html`<p class="preview-button">${tt('Continue with', 'Continuar con')} ${i18n(c.name)}</p>`)}
     ${canSignIn && methods.length > 0 && html`<p class="preview-field">${idLabel}</p>`}
@@ -1468,6 +1483,7 @@ function SignInPreview({ sie, connectors, previewLang }) {
     ${canSignIn && sie.passkeySignIn.enabled && sie.passkeySignIn.showPasskeyButton && html`<p class="preview-button">${tt('Sign in with a passkey', 'Iniciar sesión con una llave de acceso')}</p>`}
     ${canSignIn && sie.mfa.factors.length > 0 && html`<p class="muted">${sie.mfa.policy === 'Mandatory' ? tt('Then, for everyone: a second step', 'Después, para todos: un segundo paso') : tt('Then, for people who enrolled one: a second step', 'Después, para quien registró uno: un segundo paso')} (${sie.mfa.factors.map((f) => ({ Totp: tt('authenticator app', 'aplicación de autenticación'), WebAuthn: tt('passkey or security key', 'llave de acceso o de seguridad'), BackupCode: tt('backup code', 'código de respaldo') })[f]).join(tt(' or ', ' o '))})</p>`}
     ${canSignIn && sie.forgotPasswordMethods.length > 0 && html`<p class="preview-link">${tt('Forgot your password?', '¿Olvidó su contraseña?')}</p>`}
+    ${canSignIn && html`<p class="preview-button preview-primary">${tt('Continue', 'Continuar')}</p>`}
     ${sie.signInMode !== 'SignIn' && html`<p class="preview-link">${tt('Create account', 'Crear cuenta')}</p>`}
   </div>`;
 }
@@ -1488,6 +1504,7 @@ function SignInExperience() {
       mfa: { factors: data.mfa?.factors ?? [], policy: data.mfa?.policy ?? 'UserControlled', organizationRequiredMfaPolicy: data.mfa?.organizationRequiredMfaPolicy ?? 'NoPrompt' },
       passkeySignIn: { enabled: !!data.passkeySignIn?.enabled, showPasskeyButton: !!data.passkeySignIn?.showPasskeyButton, allowAutofill: !!data.passkeySignIn?.allowAutofill },
       branding: data.branding ?? {},
+      color: { ...DEFAULT_COLOR, ...data.color },
     })).catch((e) => setError(errorText(e)));
     api('GET', '/connectors').then(({ data }) => setConnectors(data ?? [])).catch(() => {});
   }, []);
@@ -1557,6 +1574,9 @@ function SignInExperience() {
       <fieldset><legend>${t('sie.branding')}</legend>
         <${Field} label=${t('sie.logoUrl')} type="url" value=${sie.branding.logoUrl ?? ''} onInput=${(v) => setSie({ ...sie, branding: { ...sie.branding, logoUrl: v } })} autocomplete="off" />
         <${Field} label=${t('sie.darkLogoUrl')} type="url" value=${sie.branding.darkLogoUrl ?? ''} onInput=${(v) => setSie({ ...sie, branding: { ...sie.branding, darkLogoUrl: v } })} autocomplete="off" />
+        <${Field} label=${t('sie.primaryColor')} type="color" value=${sie.color.primaryColor.toLowerCase()} onInput=${(v) => setSie({ ...sie, color: { ...sie.color, primaryColor: v } })} />
+        ${check('c-dark', t('sie.darkMode'), sie.color.isDarkModeEnabled, (on) => setSie({ ...sie, color: { ...sie.color, isDarkModeEnabled: on } }))}
+        <${Field} label=${t('sie.darkPrimaryColor')} type="color" value=${sie.color.darkPrimaryColor.toLowerCase()} onInput=${(v) => setSie({ ...sie, color: { ...sie.color, darkPrimaryColor: v } })} disabled=${!sie.color.isDarkModeEnabled} />
         <p class="muted">${t('sie.brandingHint')}</p>
       </fieldset>
       <fieldset><legend>${t('language')}</legend>

@@ -35,9 +35,12 @@
 #define CONSOLE_TEMPLATE "console.html"
 #define LINK_TOKEN_MAX   128
 
+/* img-src allows https: for the sign-in experience preview, which shows the tenant's logo from
+ * wherever branding.logoUrl points (as the hosted sign-in page does, core/experience/pages.c);
+ * an image can neither run script nor read the page. */
 static const char console_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-                                  "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
-                                  "frame-ancestors 'none'; base-uri 'none'";
+                                  "img-src 'self' data: https:; connect-src 'self'; "
+                                  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 static void get_console(struct latch_request *req, void *arg)
 {

@@ -41,6 +41,10 @@
 /* schema/0016. */
 #define LATCH_XP_DEFAULT_PASSKEY_SIGN_IN                                                           \
     "{\"enabled\": false, \"showPasskeyButton\": false, \"allowAutofill\": false}"
+/* schema/0019 (Logto's seed colours). */
+#define LATCH_XP_DEFAULT_COLOR                                                                     \
+    "{\"primaryColor\": \"#6139F6\", \"isDarkModeEnabled\": false,"                                \
+    " \"darkPrimaryColor\": \"#8C70FF\"}"
 /* schema/0010 (signUp's default: experience.h). */
 #define LATCH_XP_DEFAULT_SIGN_IN                                                                   \
     "{\"methods\": [{\"identifier\": \"username\", \"password\": true,"                            \

@@ -11,7 +11,10 @@
  * {{v}} (the assets' version, for cache busting), {{base}} (the tenant endpoint's path, for the
  * Experience API and the links), {{mode}} ("sign-in" or "register"), {{lang}} (from
  * the interaction's ui_locales, then Accept-Language, as the Experience API chooses), {{title}}
- * and {{i18n}} (that language's translations, read by the script before the page's load event).
+ * and {{i18n}} (that language's translations, read by the script before the page's load event),
+ * and {{brand}}: the tenant's branding as data attributes of the body (data-logo, data-dark-logo,
+ * data-primary, data-dark-primary, present only when set and well formed), which the script
+ * applies: attributes, not an inline style, keep the CSP free of 'unsafe-inline'.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,8 +29,13 @@
 #define PAGE_TEMPLATE   "sign-in.html"
 #define LOGOUT_TEMPLATE "logout.html"
 
+/* img-src allows https: for the tenant's logo (branding.logoUrl, darkLogoUrl), which lives on
+ * the tenant's own host or CDN. Only images: an image cannot run script or read the page, and
+ * plain http: stays refused (a mixed-content image on an https page; the script then falls back
+ * to Latch's logo). Naming the logo's exact origin instead would make the header differ per
+ * tenant for no gain against an image. */
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-                          "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                          "img-src 'self' data: https:; connect-src 'self'; form-action 'self'; "
                           "frame-ancestors 'none'; base-uri 'none'";
 
 /* The template with every placeholder replaced, in arena; NULL when out of memory. */
@@ -106,7 +114,59 @@ void latch_xp_respond_page(struct latch_request *req, const struct latch_ui_asse
     latch_http_respond(req, 200, tpl->content_type, html, len);
 }
 
-static void render_page(struct page_call *pc, const char *ui_locales, const char *language_info)
+/* A string member of a parsed object, or NULL. */
+static const char *str_member(yajl_val obj, const char *key)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = obj ? yajl_tree_get(obj, path, yajl_t_string) : NULL;
+    return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+/* "#rgb" or "#rrggbb" (what PATCH /api/sign-in-exp accepts). */
+static bool is_hex_color(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return (n == 4 || n == 7) && s[0] == '#' && strspn(s + 1, "0123456789abcdefABCDEF") == n - 1;
+}
+
+/* One data attribute for {{brand}}, or "" when the value is absent or not what PATCH accepts
+ * (the column may have been written by hand); NULL when out of memory. */
+static const char *brand_attr(struct latch_arena *arena, const char *name, const char *value,
+                              bool color)
+{
+    bool ok = value != NULL &&
+              (color ? is_hex_color(value)
+                     : strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0);
+    if (!ok || strlen(value) > 2048)
+        return "";
+    const char *escaped = latch_html_escape(arena, value);
+    return escaped ? latch_arena_printf(arena, " %s=\"%s\"", name, escaped) : NULL;
+}
+
+/* {{brand}}: the body's data attributes for the tenant's logo and colours (the stored branding
+ * and color JSON texts; NULL: Latch's own look). */
+static const char *brand_attrs(struct latch_arena *arena, const char *branding, const char *color)
+{
+    yajl_val b = branding ? yajl_tree_parse(branding, NULL, 0) : NULL;
+    yajl_val c = color ? yajl_tree_parse(color, NULL, 0) : NULL;
+    const char *path[] = {"isDarkModeEnabled", NULL};
+    bool dark = c != NULL && YAJL_IS_TRUE(yajl_tree_get(c, path, yajl_t_any));
+    /* Without dark mode the dark variants are not used: one logo and one colour everywhere. */
+    const char *logo = brand_attr(arena, "data-logo", str_member(b, "logoUrl"), false);
+    const char *dark_logo =
+        dark ? brand_attr(arena, "data-dark-logo", str_member(b, "darkLogoUrl"), false) : "";
+    const char *primary = brand_attr(arena, "data-primary", str_member(c, "primaryColor"), true);
+    const char *dark_primary =
+        dark ? brand_attr(arena, "data-dark-primary", str_member(c, "darkPrimaryColor"), true) : "";
+    yajl_tree_free(b);
+    yajl_tree_free(c);
+    if (logo == NULL || dark_logo == NULL || primary == NULL || dark_primary == NULL)
+        return NULL;
+    return latch_arena_printf(arena, "%s%s%s%s", logo, dark_logo, primary, dark_primary);
+}
+
+static void render_page(struct page_call *pc, const char *ui_locales, const char *language_info,
+                        const char *branding, const char *color)
 {
     struct latch_request *req = pc->req;
     struct latch_language_info li;
@@ -137,6 +197,7 @@ static void render_page(struct page_call *pc, const char *ui_locales, const char
         {"{{title}}", page_title(locale, pc->register_mode)},
         /* JSON in a non-executed script element; embed.py makes sure it holds no "<". */
         {"{{i18n}}", i18n},
+        {"{{brand}}", brand_attrs(req->arena, branding, color)},
     };
     latch_xp_respond_page(req, tpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), csp, locale);
 }
@@ -144,13 +205,15 @@ static void render_page(struct page_call *pc, const char *ui_locales, const char
 /* SQL text is laid out by hand, one clause per line; clang-format would scatter it. */
 // clang-format off
 /* What the page depends on: the interaction's ui_locales ($2 NULL: no cookie), the tenant's
- * languageInfo and its sign-in mode. */
+ * languageInfo, its sign-in mode, branding and color. */
 static const struct latch_stmt page_locale = {
     .name = "xp_page_locale",
     .sql = "SELECT (SELECT params->>'ui_locales' FROM interactions WHERE tenant_id = $1"
            " AND id_hash = $2::bytea AND expires_at > now()),"
            " coalesce(s.language_info, '" LATCH_XP_DEFAULT_LANGUAGE_INFO "'::jsonb)::text,"
-           " coalesce(s.sign_in_mode, '" LATCH_XP_DEFAULT_MODE "')"
+           " coalesce(s.sign_in_mode, '" LATCH_XP_DEFAULT_MODE "'),"
+           " coalesce(s.branding, '{}'::jsonb)::text,"
+           " coalesce(s.color, '" LATCH_XP_DEFAULT_COLOR "'::jsonb)::text"
            " FROM (SELECT 1) AS one"
            " LEFT JOIN sign_in_experiences s ON s.tenant_id = $1 AND s.id = 'default'",
     .nparams = 2,
@@ -163,7 +226,7 @@ static void locale_loaded(struct latch_store_result *const *results, int n,
     struct page_call *pc = arg;
     if (err != NULL) {
         /* The page still works in the visitor's language; the API will report the outage. */
-        render_page(pc, NULL, NULL);
+        render_page(pc, NULL, NULL, NULL, NULL);
         return;
     }
     const struct latch_store_result *res = results[0];
@@ -186,7 +249,8 @@ static void locale_loaded(struct latch_store_result *const *results, int n,
     }
     render_page(pc,
                 latch_store_result_isnull(res, 0, 0) ? NULL : latch_store_result_value(res, 0, 0),
-                latch_store_result_value(res, 0, 1));
+                latch_store_result_value(res, 0, 1), latch_store_result_value(res, 0, 3),
+                latch_store_result_value(res, 0, 4));
 }
 
 static void serve_page(struct latch_request *req, bool register_mode)

@@ -10,7 +10,9 @@
  * forgotPasswordMethods (EmailVerificationCode, PhoneVerificationCode) and
  * verificationCodePolicy ({expirationDuration, maxRetryAttempts}), mfa ({factors, policy,
  * organizationRequiredMfaPolicy}, schema/0012) and passkeySignIn ({enabled, showPasskeyButton,
- * allowAutofill}, schema/0016; an omitted member is false). A tenant
+ * allowAutofill}, schema/0016; an omitted member is false) and color ({primaryColor,
+ * isDarkModeEnabled, darkPrimaryColor}, schema/0019; all three required, as Logto's colorGuard,
+ * and an unknown member refused as in branding). A tenant
  * may have no row yet; it reads as the defaults, and PATCH creates the row. PATCH replaces each
  * field it names (after validating it strictly and filling the omitted members of a policy with
  * their defaults) and, as Logto, ignores members it does not know. Protected by the Management
@@ -48,7 +50,8 @@
     " 'verificationCodePolicy', coalesce(" s ".verification_code_policy, '{}'::jsonb),"          \
     " 'mfa', coalesce(" s ".mfa, '" LATCH_XP_DEFAULT_MFA "'::jsonb),"                              \
     " 'passkeySignIn', coalesce(" s ".passkey_sign_in,"                                           \
-    " '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb))"
+    " '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb),"                                              \
+    " 'color', coalesce(" s ".color, '" LATCH_XP_DEFAULT_COLOR "'::jsonb))"
 
 static const struct latch_stmt sie_get = {
     .name = "xp_sie_get",
@@ -57,13 +60,13 @@ static const struct latch_stmt sie_get = {
     .nparams = 1,
 };
 
-/* $2 mode, $3..$15 JSON texts; NULL keeps the stored value (or the column default). */
+/* $2 mode, $3..$16 JSON texts; NULL keeps the stored value (or the column default). */
 static const struct latch_stmt sie_patch = {
     .name = "xp_sie_patch",
     .sql = "INSERT INTO sign_in_experiences AS s (tenant_id, id, sign_in_mode, password_policy,"
            " sentinel_policy, language_info, branding, social_sign_in_connector_targets,"
            " social_sign_in, sign_up, rate_limits, sign_in, forgot_password_methods,"
-           " verification_code_policy, mfa, passkey_sign_in)"
+           " verification_code_policy, mfa, passkey_sign_in, color)"
            " VALUES ($1, 'default', coalesce($2, '" LATCH_XP_DEFAULT_MODE "'),"
            " coalesce($3::jsonb, '" LATCH_XP_DEFAULT_PASSWORD_POLICY "'::jsonb),"
            " coalesce($4::jsonb, '" LATCH_XP_DEFAULT_SENTINEL_POLICY "'::jsonb),"
@@ -74,7 +77,8 @@ static const struct latch_stmt sie_patch = {
            " coalesce($11::jsonb, '" LATCH_XP_DEFAULT_SIGN_IN "'::jsonb),"
            " coalesce($12::jsonb, '[]'::jsonb), coalesce($13::jsonb, '{}'::jsonb),"
            " coalesce($14::jsonb, '" LATCH_XP_DEFAULT_MFA "'::jsonb),"
-           " coalesce($15::jsonb, '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb))"
+           " coalesce($15::jsonb, '" LATCH_XP_DEFAULT_PASSKEY_SIGN_IN "'::jsonb),"
+           " coalesce($16::jsonb, '" LATCH_XP_DEFAULT_COLOR "'::jsonb))"
            " ON CONFLICT (tenant_id, id) DO UPDATE SET"
            " sign_in_mode = coalesce($2, s.sign_in_mode),"
            " password_policy = coalesce($3::jsonb, s.password_policy),"
@@ -90,9 +94,10 @@ static const struct latch_stmt sie_patch = {
            " forgot_password_methods = coalesce($12::jsonb, s.forgot_password_methods),"
            " verification_code_policy = coalesce($13::jsonb, s.verification_code_policy),"
            " mfa = coalesce($14::jsonb, s.mfa),"
-           " passkey_sign_in = coalesce($15::jsonb, s.passkey_sign_in)"
+           " passkey_sign_in = coalesce($15::jsonb, s.passkey_sign_in),"
+           " color = coalesce($16::jsonb, s.color)"
            " RETURNING " SIE_JSON("s"),
-    .nparams = 15,
+    .nparams = 16,
 };
 // clang-format on
 
@@ -162,6 +167,62 @@ static bool read_branding(struct latch_request *req, yajl_val v, const char **ou
 }
 
 static yajl_val top_member(yajl_val body, const char *key);
+
+/* "#rgb" or "#rrggbb", either case: Logto's hexColorRegEx. */
+static bool hex_color(const char *s)
+{
+    size_t n = strlen(s);
+    return (n == 4 || n == 7) && s[0] == '#' && strspn(s + 1, "0123456789abcdefABCDEF") == n - 1;
+}
+
+/* color: {primaryColor, isDarkModeEnabled, darkPrimaryColor}, all three (Logto's colorGuard);
+ * a member Logto does not define is refused, as in branding, so a typo is not silently lost. */
+static bool read_color(struct latch_request *req, yajl_val v, const char **out)
+{
+    static const char *const keys[] = {"primaryColor", "isDarkModeEnabled", "darkPrimaryColor"};
+    if (!YAJL_IS_OBJECT(v)) {
+        latch_mgmt_invalid(req, "color", "must be an object");
+        return false;
+    }
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        bool known = false;
+        for (size_t k = 0; k < 3 && !known; k++)
+            known = strcmp(keys[k], v->u.object.keys[i]) == 0;
+        if (!known) {
+            char field[64];
+            snprintf(field, sizeof(field), "color.%.40s", v->u.object.keys[i]);
+            latch_mgmt_invalid(req, field, "is not a known member");
+            return false;
+        }
+    }
+    yajl_val primary = top_member(v, "primaryColor");
+    yajl_val dark = top_member(v, "darkPrimaryColor");
+    yajl_val enabled = top_member(v, "isDarkModeEnabled");
+    if (primary == NULL || !YAJL_IS_STRING(primary) || !hex_color(primary->u.string)) {
+        latch_mgmt_invalid(req, "color.primaryColor", "must be a hex colour (#rgb or #rrggbb)");
+        return false;
+    }
+    if (dark == NULL || !YAJL_IS_STRING(dark) || !hex_color(dark->u.string)) {
+        latch_mgmt_invalid(req, "color.darkPrimaryColor", "must be a hex colour (#rgb or #rrggbb)");
+        return false;
+    }
+    if (enabled == NULL || (!YAJL_IS_TRUE(enabled) && !YAJL_IS_FALSE(enabled))) {
+        latch_mgmt_invalid(req, "color.isDarkModeEnabled", "must be a boolean");
+        return false;
+    }
+    struct latch_json j;
+    latch_json_init(&j);
+    latch_json_begin_object(&j);
+    latch_json_key(&j, "primaryColor");
+    latch_json_string(&j, primary->u.string);
+    latch_json_key(&j, "isDarkModeEnabled");
+    latch_json_bool(&j, YAJL_IS_TRUE(enabled));
+    latch_json_key(&j, "darkPrimaryColor");
+    latch_json_string(&j, dark->u.string);
+    latch_json_end_object(&j);
+    *out = take(req, &j);
+    return *out != NULL;
+}
 
 #define TARGETS_MAX    50
 #define TARGET_MAX_LEN 64
@@ -452,13 +513,14 @@ static bool read_passkey_sign_in(struct latch_request *req, yajl_val v, const ch
     return *out != NULL;
 }
 
-/* Reads every field PATCH knows into params[1..15); answers 400 and returns false when one is
+/* Reads every field PATCH knows into params[1..16); answers 400 and returns false when one is
  * invalid. */
 static bool read_patch(struct latch_request *req, yajl_val body, const char **mode,
                        const char **pp_json, const char **sp_json, const char **li_json,
                        const char **branding_json, const char **targets_json,
                        const char **social_json, const char **sign_up_json, const char **rl_json,
-                       const char **codes_json[3], const char **mfa_json, const char **passkey_json)
+                       const char **codes_json[3], const char **mfa_json, const char **passkey_json,
+                       const char **color_json)
 {
     char problem[192];
     struct latch_json j;
@@ -555,6 +617,9 @@ static bool read_patch(struct latch_request *req, yajl_val body, const char **mo
     if ((v = top_member(body, "passkeySignIn")) != NULL && !YAJL_IS_NULL(v) &&
         !read_passkey_sign_in(req, v, passkey_json))
         return false;
+    if ((v = top_member(body, "color")) != NULL && !YAJL_IS_NULL(v) &&
+        !read_color(req, v, color_json))
+        return false;
     return read_code_fields(req, body, codes_json);
 }
 
@@ -566,16 +631,17 @@ static void patch_sie(struct latch_request *req, void *arg)
     const char *mode = NULL, *pp = NULL, *sp = NULL, *li = NULL, *branding = NULL;
     const char *targets = NULL, *social = NULL, *sign_up = NULL, *rl = NULL;
     const char *sign_in = NULL, *forgot = NULL, *code_policy = NULL, *mfa = NULL, *passkey = NULL;
+    const char *color = NULL;
     const char **codes[3] = {&sign_in, &forgot, &code_policy};
     bool ok = read_patch(req, body, &mode, &pp, &sp, &li, &branding, &targets, &social, &sign_up,
-                         &rl, codes, &mfa, &passkey);
+                         &rl, codes, &mfa, &passkey, &color);
     yajl_tree_free(body);
     if (!ok)
         return;
     struct latch_store_op op = {.stmt = &sie_patch,
                                 .params = {req->tenant->id, mode, pp, sp, li, branding, targets,
                                            social, sign_up, rl, sign_in, forgot, code_policy, mfa,
-                                           passkey}};
+                                           passkey, color}};
     struct latch_mgmt_reply reply = {
         .status = 200, .entity = "sign-in experience", .id = "default"};
     latch_mgmt_run(req, &op, 1, &reply);

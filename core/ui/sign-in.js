@@ -5,6 +5,9 @@
  * draws the TOTP enrolment QR code), no inline code (the page's CSP allows only scripts and
  * styles from this origin). WebAuthn ceremonies run here with navigator.credentials; the
  * Experience API speaks @simplewebauthn's JSON (binary fields in base64url), converted below.
+ * The tenant's branding arrives as data attributes of the body (core/experience/pages.c) and is
+ * applied here through CSSOM custom properties, which the CSP allows where a style attribute
+ * would not be.
  */
 'use strict';
 
@@ -1233,6 +1236,100 @@
       }
     }
   });
+
+  // ---- branding: the tenant's logo and primary colour ----
+
+  // [r, g, b] of "#rgb" or "#rrggbb" (the server sends nothing else), or null.
+  function parseHex(text) {
+    const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec((text || '').trim());
+    if (!hex) {
+      return null;
+    }
+    const h = hex[1].length === 3 ? hex[1].replace(/./g, '$&$&') : hex[1];
+    return [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16));
+  }
+
+  const toHex = (rgb) => '#' + rgb.map((c) => Math.round(c).toString(16).padStart(2, '0')).join('');
+
+  // WCAG 2 relative luminance and contrast ratio.
+  function luminance(rgb) {
+    const [r, g, b] = rgb.map((c) => {
+      const s = c / 255;
+      return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  }
+
+  function contrast(a, b) {
+    const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  }
+
+  // The colour moved toward `to` until it reaches `ratio` against `against` (the brand's hue
+  // kept as far as readability allows).
+  function readableOn(rgb, against, to, ratio) {
+    let c = rgb;
+    for (let step = 0; step < 20 && contrast(c, against) < ratio; step++) {
+      c = c.map((v, i) => v + (to[i] - v) * 0.15);
+    }
+    return c;
+  }
+
+  const latchLogo = document.querySelector('.logo');
+  const latchLogoSrc = latchLogo ? latchLogo.getAttribute('src') : '';
+  const darkQuery = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
+
+  function applyBranding() {
+    const dark = !!(darkQuery && darkQuery.matches);
+    const root = document.documentElement.style;
+    // data-dark-* are present only when the tenant enabled dark mode.
+    const primary = parseHex((dark && body.dataset.darkPrimary) || body.dataset.primary);
+    for (const name of ['--accent', '--accent-hover', '--accent-text', '--link', '--focus']) {
+      root.removeProperty(name);
+    }
+    if (primary) {
+      const card = parseHex(getComputedStyle(document.documentElement).getPropertyValue('--card'))
+        || (dark ? [27, 30, 38] : [255, 255, 255]);
+      const white = [255, 255, 255];
+      const black = [0, 0, 0];
+      // Text on a button of the brand colour: whichever of white and black reads better.
+      const onPrimary = contrast(primary, white) >= contrast(primary, black) ? white : black;
+      // Links and the focus ring sit on the card: 4.5:1 for text, which also covers the ring.
+      const link = readableOn(primary, card, dark ? white : black, 4.5);
+      root.setProperty('--accent', toHex(primary));
+      // Hover moves away from the text colour, so the text stays as readable.
+      const away = onPrimary === white ? black : white;
+      root.setProperty('--accent-hover', toHex(primary.map((v, i) => v + (away[i] - v) * 0.12)));
+      root.setProperty('--accent-text', toHex(onPrimary));
+      root.setProperty('--link', toHex(link));
+      root.setProperty('--focus', toHex(link));
+    }
+    if (latchLogo) {
+      const logo = (dark && body.dataset.darkLogo) || body.dataset.logo;
+      if (logo && latchLogo.getAttribute('src') !== logo) {
+        latchLogo.classList.add('tenant-logo');
+        latchLogo.removeAttribute('width');
+        latchLogo.removeAttribute('height');
+        latchLogo.src = logo;
+      }
+    }
+  }
+
+  if (latchLogo) {
+    // A logo that does not load (gone, or plain http, which the CSP refuses): Latch's instead.
+    latchLogo.addEventListener('error', () => {
+      if (latchLogo.classList.contains('tenant-logo')) {
+        latchLogo.classList.remove('tenant-logo');
+        latchLogo.setAttribute('width', '44');
+        latchLogo.setAttribute('height', '44');
+        latchLogo.src = latchLogoSrc;
+      }
+    });
+  }
+  applyBranding();
+  if (darkQuery && darkQuery.addEventListener) {
+    darkQuery.addEventListener('change', applyBranding);
+  }
 
   // Before the load event: the title and labels are in the page's language at once.
   applyStrings(null);

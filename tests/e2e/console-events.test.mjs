@@ -4,7 +4,8 @@
 // a confirmation, a signed test delivery, recent executions of a real event, delete), a user's
 // MFA factors (one removed, then all reset) and "sign out everywhere" — with the Management API
 // route it calls (DELETE /api/users/:userId/sessions) — and the sign-in experience's MFA,
-// passkey and branding settings. axe-core runs on every new page; Spanish renders.
+// passkey and branding settings (logo and colours: the API's color, the console's preview and
+// the hosted sign-in page that uses them). axe-core runs on every new page; Spanish renders.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -19,6 +20,9 @@ import * as client from 'openid-client';
 import { authUrl, flowChecks, redeem, webAppConfig } from './lib/flow.mjs';
 
 const HOOK_HOST = 'console-hooks.example.test';
+// The tenant's logo host: the browser contexts answer it themselves (context.route).
+const BRAND_HOST = 'brand.example.test';
+const LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#0b6e4f"/></svg>';
 
 /** An HTTPS webhook receiver for HOOK_HOST on loopback: records each request; failNext(n) answers 500. */
 async function startReceiver() {
@@ -332,6 +336,116 @@ describe('admin console: audit log, webhooks, MFA, sessions', () => {
     const err = page.locator('form .error[role=alert]');
     await err.waitFor();
     assert.match(await err.innerText(), /BackupCode cannot be the only factor/);
+  });
+
+  it('Management API: the sign-in experience\'s color round-trips and is validated as Logto\'s', async () => {
+    const before = expectStatus(await api.get('/sign-in-exp'), 200, 'sign-in exp');
+    assert.deepEqual(before.color, { primaryColor: '#6139F6', isDarkModeEnabled: false, darkPrimaryColor: '#8C70FF' }, 'Logto\'s default');
+    const color = { primaryColor: '#0B6E4F', isDarkModeEnabled: true, darkPrimaryColor: '#fd3' };
+    const patched = expectStatus(await api.patch('/sign-in-exp', { color }), 200, 'PATCH color');
+    assert.deepEqual(patched.color, color);
+    assert.deepEqual(patched.branding, before.branding, 'branding untouched');
+    assert.deepEqual(expectStatus(await api.get('/sign-in-exp'), 200, 'GET').color, color);
+    const refused = async (body, field) => {
+      const res = await api.patch('/sign-in-exp', body);
+      const err = expectStatus(res, 400, `PATCH ${JSON.stringify(body)}`);
+      assert.equal(err.code, 'guard.invalid_input');
+      assert.ok(err.message.startsWith(`${field}: `), `${JSON.stringify(body)}: ${err.message}`);
+    };
+    await refused({ color: { ...color, primaryColor: '6139F6' } }, 'color.primaryColor');
+    await refused({ color: { ...color, primaryColor: '#6139F' } }, 'color.primaryColor');
+    await refused({ color: { ...color, primaryColor: 'red' } }, 'color.primaryColor');
+    await refused({ color: { ...color, darkPrimaryColor: '#12345g' } }, 'color.darkPrimaryColor');
+    await refused({ color: { primaryColor: '#123456', isDarkModeEnabled: false } }, 'color.darkPrimaryColor');
+    await refused({ color: { ...color, isDarkModeEnabled: 'yes' } }, 'color.isDarkModeEnabled');
+    await refused({ color: { ...color, accent: '#000000' } }, 'color.accent');
+    await refused({ color: '#123456' }, 'color');
+    await refused({ branding: { logoUrl: 'javascript:alert(1)' } }, 'branding.logoUrl');
+    assert.deepEqual(expectStatus(await api.get('/sign-in-exp'), 200, 'GET').color, color, 'nothing refused was stored');
+  });
+
+  it('edits the colours in the console, with the logo and colour in the preview', async () => {
+    await page.context().route(`https://${BRAND_HOST}/**`, (route) => route.fulfill({ contentType: 'image/svg+xml', body: LOGO_SVG }));
+    await openSection('Dashboard');
+    await openSection('Sign-in experience');
+    const branding = page.getByRole('group', { name: 'Branding' });
+    // The stored colours (the previous test's), as the inputs show them.
+    assert.equal(await branding.getByLabel('Primary colour (buttons, links, focus)').inputValue(), '#0b6e4f');
+    assert.equal(await branding.getByLabel('Use a dark-mode logo and colour when the visitor\'s browser prefers dark').isChecked(), true);
+    await branding.getByLabel('Primary colour (buttons, links, focus)').fill('#ffd23f');
+    await branding.getByLabel('Primary colour in dark mode').fill('#0b6e4f');
+    await page.getByLabel('Logo URL', { exact: true }).fill(`https://${BRAND_HOST}/logo.svg`);
+    await page.getByLabel('Logo URL for dark mode').fill(`http://${BRAND_HOST}/dark.svg`);
+    const preview = page.getByRole('region', { name: 'Preview' });
+    const button = preview.locator('.preview-primary');
+    // Before saving: a yellow button with black text, and the logo.
+    assert.equal(await button.evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(255, 210, 63)');
+    assert.equal(await button.evaluate((e) => getComputedStyle(e).color), 'rgb(0, 0, 0)');
+    await preview.getByRole('img', { name: 'Your logo' }).waitFor();
+    assert.equal(await preview.getByRole('img', { name: 'Your logo' }).evaluate((e) => e.naturalWidth > 0), true, 'the logo loaded under the console\'s CSP');
+    await axe(page, 'sign-in experience branding');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    const sie = expectStatus(await api.get('/sign-in-exp'), 200, 'sign-in exp');
+    assert.deepEqual(sie.color, { primaryColor: '#ffd23f', isDarkModeEnabled: true, darkPrimaryColor: '#0b6e4f' });
+    assert.deepEqual(sie.branding, { logoUrl: `https://${BRAND_HOST}/logo.svg`, darkLogoUrl: `http://${BRAND_HOST}/dark.svg` });
+  });
+
+  it('the hosted sign-in page shows the tenant\'s logo and primary colour, readable, in light and dark', async () => {
+    const config = await webAppConfig(ctx, app);
+    const open = async (colorScheme) => {
+      const { page: p, context, close } = await newPage(browser, { colorScheme });
+      watch(p);
+      await context.route(`https://${BRAND_HOST}/**`, (route) => route.fulfill({ contentType: 'image/svg+xml', body: LOGO_SVG }));
+      await p.goto(authUrl(config, app, await flowChecks()));
+      await p.locator('body:not(.loading)').waitFor();
+      // A logo shown: the tenant's, or Latch's after the tenant's failed to load.
+      await p.waitForFunction(() => { const i = document.querySelector('img.logo'); return i.complete && i.naturalWidth > 0; });
+      return { p, close };
+    };
+    const look = (p) => p.evaluate(() => {
+      // The buttons fade between colours (a CSS transition): read where they end.
+      for (const a of document.getAnimations()) a.finish();
+      const css = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop];
+      const img = document.querySelector('img.logo');
+      return { logo: img.currentSrc, loaded: img.naturalWidth > 0, button: css('#submit', 'backgroundColor'),
+        buttonText: css('#submit', 'color'), link: css('#to-register', 'color'), card: css('.card', 'backgroundColor') };
+    });
+    const rgb = (s) => s.match(/\d+/g).slice(0, 3).map(Number);
+    const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const ratio = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((m, n) => n - m); return (x + 0.05) / (y + 0.05); };
+
+    // Light: the https logo loads (img-src allows it), yellow buttons with black text, links darkened until readable.
+    let { p, close } = await open('light');
+    let seen = await look(p);
+    assert.equal(seen.logo, `https://${BRAND_HOST}/logo.svg`);
+    assert.equal(seen.loaded, true, 'the logo loaded under the page\'s CSP');
+    assert.equal(seen.button, 'rgb(255, 210, 63)');
+    assert.equal(seen.buttonText, 'rgb(0, 0, 0)');
+    assert.ok(ratio(seen.link, seen.card) >= 4.5, `link ${seen.link} on ${seen.card}: ${ratio(seen.link, seen.card)}`);
+    assert.ok(ratio(seen.button, seen.buttonText) >= 4.5);
+    await axe(p, 'hosted sign-in page branded (light)');
+    await close();
+
+    // Dark, dark mode enabled: the dark colour (white text, links lightened); the dark logo is
+    // plain http, which the CSP refuses, so Latch's logo stays.
+    ({ p, close } = await open('dark'));
+    seen = await look(p);
+    assert.match(seen.logo, /\/ui\/logo\.svg\?v=/);
+    assert.equal(seen.loaded, true);
+    assert.equal(seen.button, 'rgb(11, 110, 79)');
+    assert.equal(seen.buttonText, 'rgb(255, 255, 255)');
+    assert.ok(ratio(seen.link, seen.card) >= 4.5, `link ${seen.link} on ${seen.card}: ${ratio(seen.link, seen.card)}`);
+    await axe(p, 'hosted sign-in page branded (dark)');
+    await close();
+
+    // Dark mode off: the light logo and colour in a dark browser too.
+    await ctx.patchSignInExp({ color: { primaryColor: '#ffd23f', isDarkModeEnabled: false, darkPrimaryColor: '#0b6e4f' } });
+    ({ p, close } = await open('dark'));
+    seen = await look(p);
+    assert.equal(seen.logo, `https://${BRAND_HOST}/logo.svg`);
+    assert.equal(seen.button, 'rgb(255, 210, 63)');
+    await close();
   });
 
   it('lists a user\'s MFA factors, removes one and resets the rest after confirmations', async () => {

@@ -342,13 +342,16 @@ describe('WebAuthn through the Experience API', () => {
   }
 
   /** The audit-log entries of t.user once every key in `want` is there (Logto's keys); no entry
-   * holds a credential id, challenge or signature of `secrets`. Resolves the list. */
-  async function auditEntries(t, want, secrets = []) {
+   * holds a credential id, challenge or signature of `secrets`; `until(list)` must hold too
+   * (an entry of this very verification: each event loop flushes its own batch, so an earlier
+   * step's entry of the same key may be there first). Resolves the list. */
+  async function auditEntries(t, want, secrets = [], until = () => true) {
     const api = await t.ctx.api();
     let list = [];
     await eventually(async () => {
       list = expectStatus(await api.get(`/logs?userId=${t.user.id}&page_size=100`), 200, 'GET /api/logs');
-      return want.every(([key, result]) => list.some((e) => e.key === key && e.payload.result === result));
+      return want.every(([key, result]) => list.some((e) => e.key === key && e.payload.result === result))
+        && until(list);
     }, `audit entries ${JSON.stringify(want)}`, 15000);
     for (const e of list.filter((x) => want.some(([k]) => k === x.key))) {
       assert.equal(e.payload.userId, t.user.id, `${e.key}: userId`);
@@ -411,7 +414,9 @@ describe('WebAuthn through the Experience API', () => {
         ['Interaction.SignIn.Verification.WebAuthn.Submit', 'Success'],
         ['Interaction.SignIn.Verification.WebAuthn.Submit', 'Error'],
         ['Interaction.SignIn.BindMfa.WebAuthn.Submit', 'Success'],
-      ], [payload.response.signature, payload.response.clientDataJSON, payload.response.authenticatorData, credId]);
+      ], [payload.response.signature, payload.response.clientDataJSON, payload.response.authenticatorData, credId],
+      (l) => l.some((e) => e.key === 'Interaction.SignIn.Verification.WebAuthn.Submit'
+        && e.payload.verificationId === verificationId && e.payload.result === 'Success'));
       const failed = list.find((e) => e.key === 'Interaction.SignIn.Verification.WebAuthn.Submit'
         && e.payload.result === 'Error' && e.payload.error.code === 'session.mfa.webauthn_verification_failed');
       assert.ok(failed, 'the tampered assertion, with the error');
@@ -558,7 +563,9 @@ describe('WebAuthn through the Experience API', () => {
       const list = await auditEntries(t, [
         ['Interaction.SignIn.Verification.SignInPasskey.Submit', 'Success'],
         ['Interaction.SignIn.Verification.SignInPasskey.Submit', 'Error'],
-      ], [payload.response.signature, payload.response.clientDataJSON, credId]);
+      ], [payload.response.signature, payload.response.clientDataJSON, credId],
+      (l) => l.some((e) => e.key === 'Interaction.SignIn.Verification.SignInPasskey.Submit'
+        && e.payload.verificationId === verificationId && e.payload.result === 'Success'));
       assert.ok(list.some((e) => e.key === 'Interaction.SignIn.Verification.SignInPasskey.Submit'
         && e.payload.verificationId === verificationId && e.payload.result === 'Success'));
       const api = await t.ctx.api();
