@@ -1630,6 +1630,131 @@ function SigningKeys() {
     </div>`;
 }
 
+// ---- email templates: the tenant's own subject and body per language and type ----
+
+const TEMPLATE_TYPES = ['SignIn', 'Register', 'ForgotPassword', 'Generic', 'OrganizationInvitation',
+  'UserPermissionValidation', 'BindNewIdentifier', 'MfaVerification', 'BindMfa'];
+const CONTENT_TYPES = ['text/html', 'text/plain'];
+const MAIL_PATH = `${HOME}/email-templates`;
+
+// The details' fields, shared by the create form and a template's page.
+function MailDetailsFields({ form, setForm }) {
+  const set = (k) => (v) => setForm({ ...form, [k]: v });
+  return html`<${Field} label=${t('mail.subject')} value=${form.subject} onInput=${set('subject')} />
+    <${Field} label=${t('mail.content')} type="textarea" rows="8" value=${form.content} onInput=${set('content')} hint=${t('mail.contentHint')} />
+    <${Select} label=${t('mail.contentType')} value=${form.contentType} onChange=${set('contentType')} options=${CONTENT_TYPES.map((c) => [c, c])} />
+    <${Field} label=${t('mail.replyTo')} value=${form.replyTo} onInput=${set('replyTo')} hint=${t('mail.optional')} />
+    <${Field} label=${t('mail.sendFrom')} value=${form.sendFrom} onInput=${set('sendFrom')} hint=${t('mail.optional')} />`;
+}
+
+// details as the API takes them: the optional addresses only when given (PATCH keeps the stored
+// ones otherwise; the API has no way to clear one but replacing the template).
+function mailDetails(form) {
+  const d = { subject: form.subject, content: form.content, contentType: form.contentType };
+  if (form.replyTo.trim()) d.replyTo = form.replyTo.trim();
+  if (form.sendFrom.trim()) d.sendFrom = form.sendFrom.trim();
+  return d;
+}
+
+const MAIL_EMPTY = { languageTag: '', templateType: 'SignIn', subject: '', content: '', contentType: 'text/html', replyTo: '', sendFrom: '' };
+
+function EmailTemplates() {
+  const [filter, setFilter] = useState({ languageTag: '', templateType: '' });
+  const [shown, setShown] = useState(filter);
+  const q = new URLSearchParams(Object.entries(shown).filter(([, v]) => v));
+  const list = useList(`/email-templates${q.toString() ? `?${q}` : ''}`, { paged: false });
+  // The API answers every match at once; the console pages through them itself.
+  const [page, setPage] = useState(1);
+  useEffect(() => setPage(1), [shown]);
+  const view = { ...list, total: list.rows.length, rows: list.rows.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE), page, setPage };
+  const [form, setForm] = useState(MAIL_EMPTY);
+  const [replacing, setReplacing] = useState(null);
+  const put = async () => {
+    const { data } = await api('PUT', '/email-templates', {
+      templates: [{ languageTag: form.languageTag.trim(), templateType: form.templateType, details: mailDetails(form) }],
+    });
+    navigate(`${MAIL_PATH}/${data[0].id}`);
+  };
+  // PUT replaces the tenant's template of that language and type: ask first when there is one.
+  const create = useSubmit(async () => {
+    const tag = form.languageTag.trim();
+    if (tag) {
+      const { data } = await api('GET', `/email-templates?${new URLSearchParams({ languageTag: tag, templateType: form.templateType })}`);
+      if (data?.length) { setReplacing(data[0]); return; }
+    }
+    await put();
+  });
+  const types = [['', t('mail.anyType')], ...TEMPLATE_TYPES.map((x) => [x, t(`mail.type.${x}`)])];
+  return html`<h1>${t('nav.mail')}</h1>
+    <p class="muted">${t('mail.intro')}</p>
+    <form class="row" role="search" aria-label=${t('mail.filters')} onSubmit=${(e) => { e.preventDefault(); setShown(filter); list.reload(); }}>
+      <${Field} label=${t('mail.languageTag')} value=${filter.languageTag} onInput=${(v) => setFilter({ ...filter, languageTag: v })} />
+      <${Select} label=${t('mail.templateType')} value=${filter.templateType} onChange=${(v) => setFilter({ ...filter, templateType: v })} options=${types} />
+      <button type="submit">${t('mail.applyFilters')}</button>
+    </form>
+    <${Table} list=${view} caption=${t('nav.mail')} empty=${q.toString() ? t('mail.noMatch') : t('mail.none')} columns=${[
+      [t('mail.languageTag'), (m) => html`<code>${m.languageTag}</code>`],
+      [t('mail.templateType'), (m) => html`<${Link} to=${`${MAIL_PATH}/${m.id}`}>${t(`mail.type.${m.templateType}`)}</${Link}>`],
+      [t('mail.subject'), (m) => m.details?.subject],
+      [t('mail.contentType'), (m) => m.details?.contentType ?? 'text/html'],
+      [t('mail.created'), (m) => when(m.createdAt)],
+    ]} />
+    <form class="card" onSubmit=${create.run} aria-labelledby="new-mail">
+      <h2 id="new-mail">${t('mail.create')}</h2>
+      <p class="muted">${t('mail.createHint')}</p>
+      <${Field} label=${t('mail.languageTag')} value=${form.languageTag} onInput=${(v) => setForm({ ...form, languageTag: v })} hint=${t('mail.languageHint')} />
+      <${Select} label=${t('mail.templateType')} value=${form.templateType} onChange=${(v) => setForm({ ...form, templateType: v })} options=${types.slice(1)} />
+      <${MailDetailsFields} form=${form} setForm=${setForm} />
+      <${ErrorBox} error=${create.error} />
+      <div class="row"><button type="submit" disabled=${create.busy}>${t('create')}</button></div>
+    </form>
+    ${replacing && html`<${Confirm} text=${t('mail.replaceQuestion', { lang: replacing.languageTag, type: t(`mail.type.${replacing.templateType}`) })}
+      action=${t('mail.replace')} onCancel=${() => setReplacing(null)}
+      onConfirm=${() => { setReplacing(null); put().catch((e) => create.setError(errorText(e))); }} />`}`;
+}
+
+function EmailTemplateDetail({ id }) {
+  const eid = encodeURIComponent(id);
+  const [tpl, setTpl] = useState(null);
+  const [form, setForm] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const load = (data) => {
+    setTpl(data);
+    const d = data.details ?? {};
+    setForm({ subject: d.subject ?? '', content: d.content ?? '', contentType: d.contentType ?? 'text/html', replyTo: d.replyTo ?? '', sendFrom: d.sendFrom ?? '' });
+  };
+  useEffect(() => {
+    api('GET', `/email-templates/${eid}`).then(({ data }) => load(data)).catch((e) => setError(errorText(e)));
+  }, [id]);
+  const save = useSubmit(async () => {
+    setNotice(null);
+    const { data } = await api('PATCH', `/email-templates/${eid}/details`, mailDetails(form));
+    load(data);
+    setNotice(t('saved'));
+  });
+  const back = html`<p><${Link} to=${MAIL_PATH}>← ${t('nav.mail')}</${Link}></p>`;
+  if (!tpl) return html`<h1>${t('nav.mail')}</h1>${back}${error ? html`<${ErrorBox} error=${error} />` : html`<${Loading} />`}`;
+  const title = `${t(`mail.type.${tpl.templateType}`)} · ${tpl.languageTag}`;
+  return html`<h1>${title}</h1>
+    ${back}
+    <p class="muted">${t('mail.intro')}</p>
+    <${Notice} text=${notice} />
+    <${ErrorBox} error=${error} />
+    <form class="card" onSubmit=${save.run} aria-labelledby="edit-mail">
+      <h2 id="edit-mail">${t('mail.details')}</h2>
+      <${MailDetailsFields} form=${form} setForm=${setForm} />
+      <${ErrorBox} error=${save.error} />
+      <div class="row"><button type="submit" disabled=${save.busy}>${t('save')}</button></div>
+    </form>
+    <div class="card">
+      <h2>${t('mail.delete')}</h2>
+      <p class="muted">${t('mail.deleteHint')}</p>
+      <${DangerButton} label=${t('mail.delete')} question=${t('mail.deleteQuestion', { lang: tpl.languageTag, type: t(`mail.type.${tpl.templateType}`) })}
+        onError=${setError} fn=${async () => { await api('DELETE', `/email-templates/${eid}`); navigate(MAIL_PATH); }} />
+    </div>`;
+}
+
 // ---- the shell ----
 
 const PAGES = [
@@ -1642,6 +1767,7 @@ const PAGES = [
   ['organizations', 'organizations', Organizations, OrganizationDetail],
   ['organization-template', 'orgTemplate', OrgTemplate, null],
   ['connectors', 'connectors', Connectors, ConnectorDetail],
+  ['email-templates', 'mail', EmailTemplates, EmailTemplateDetail],
   ['sign-in-experience', 'sie', SignInExperience, null],
   ['signing-keys', 'keys', SigningKeys, null],
   ['logs', 'logs', Logs, LogDetail],

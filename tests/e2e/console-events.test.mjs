@@ -13,7 +13,7 @@ import https from 'node:https';
 import { readFile, rm } from 'node:fs/promises';
 import { adminQuery, startLatchd, waitFor } from './lib/harness.mjs';
 import { launchBrowser, newPage, signInOnPage, startCallbackServer } from './lib/browser.mjs';
-import { adminLink, axe, setPasswordThroughLink, signInToConsole, watch } from './lib/console.mjs';
+import { axe, consoleAsNewAdmin, signInToConsole, watch } from './lib/console.mjs';
 import { makeTestCertificates, readBody } from './lib/fake-tls.mjs';
 import { CALLBACK_PATH, TenantCtx, expectStatus, uniq, uniqPassword, uniqUsername } from './lib/oidc.mjs';
 import * as client from 'openid-client';
@@ -78,13 +78,7 @@ describe('admin console: audit log, webhooks, MFA, sessions', () => {
     app = { id: created.id, secret: created.secret, redirectUri };
     personId = expectStatus(await api.post('/users', { username: person.username, password: person.password }), 200, 'person').id;
 
-    const link = await adminLink(srv, ctx.id, ['--username', admin.username]);
-    ({ page } = await newPage(browser));
-    watch(page);
-    await setPasswordThroughLink(page, link, admin.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await signInToConsole(page, admin.username, admin.password);
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    page = await consoleAsNewAdmin(srv, browser, ctx.id, admin);
   });
   after(async () => {
     await browser?.close();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { ctlEnv, latchctl } from './harness.mjs';
-import { fillAndSubmit } from './browser.mjs';
+import { fillAndSubmit, newPage } from './browser.mjs';
 
 /**
  * Runs axe-core on the page; fails on any serious or critical violation. With
@@ -53,4 +53,19 @@ export async function setPasswordThroughLink(page, link, password) {
 export async function signInToConsole(page, username, password) {
   await page.locator('input#identifier').waitFor({ state: 'visible' });
   await fillAndSubmit(page, username, password);
+}
+
+/**
+ * A new page on browser with a new administrator of tenantId (admin: {username, password}):
+ * latchctl's link, the password set through it, then signed in; resolves the page on the dashboard.
+ */
+export async function consoleAsNewAdmin(srv, browser, tenantId, admin) {
+  const link = await adminLink(srv, tenantId, ['--username', admin.username]);
+  const { page } = await newPage(browser);
+  watch(page);
+  await setPasswordThroughLink(page, link, admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInToConsole(page, admin.username, admin.password);
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  return page;
 }
