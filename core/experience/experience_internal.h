@@ -51,8 +51,16 @@
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
 
 /* SQL: forgets the MFA step of an interaction (schema/0012), with who it identified. */
-#define LATCH_XP_MFA_RESET                                                                         \
-    "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
+#define LATCH_XP_MFA_RESET LATCH_XP_MFA_RESET_TO("'{}'")
+#define LATCH_XP_MFA_RESET_TO(pending)                                                             \
+    "amr = '{}', mfa_verified = '{}', mfa_pending = " pending ", mfa_skipped = false"
+/* SQL: the mfa_pending a new event starts with: only the unverified options of the passkey
+ * preflight (webauthn.c), which Logto keeps beside the interaction it starts, so the page may
+ * ask for them (the autofill request) before or after PUT /api/experience. */
+#define LATCH_XP_PASSKEY_PREFLIGHT_KEPT                                                            \
+    "CASE WHEN coalesce((mfa_pending->'signInPasskey'->>'preflight')::boolean, false)"            \
+    " AND NOT coalesce((mfa_pending->'signInPasskey'->>'verified')::boolean, false)"              \
+    " THEN jsonb_build_object('signInPasskey', mfa_pending->'signInPasskey') ELSE '{}' END"
 /* SQL: records RFC 8176 method v (a literal) among the interaction's amr once. */
 #define LATCH_XP_AMR_ADD(v)                                                                        \
     "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
