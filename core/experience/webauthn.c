@@ -20,13 +20,21 @@
  * Passkey sign-in (Logto's passkeySignIn; 422 user.sign_in_method_not_enabled unless enabled),
  * before anyone is identified:
  *
- *   POST …/verification/sign-in-passkey/authentication → {verificationId, authenticationOptions}:
- *        discoverable (empty allowCredentials), a challenge in mfa_pending.signInPasskey
- *   POST …/verification/sign-in-passkey/authentication/verify {verificationId, payload} →
- *        {verificationId}: the credential is looked up by its id among the tenant's WebAuthn
- *        factors, the userHandle (required) must name its owner (the registration options set
+ *   POST …/verification/sign-in-passkey/authentication {identifier?: {type, value}} →
+ *        {verificationId, authenticationOptions}: with Logto's identifier, the credentials of the
+ *        person it names (nobody by it answers as somebody without a passkey: Logto's 400, so
+ *        the route tells no more than its options must); without one (Latch's), discoverable
+ *        (empty allowCredentials); a challenge in mfa_pending.signInPasskey, with the person
+ *   POST /api/experience/preflight/sign-in-passkey/authentication → {authenticationOptions}
+ *        (Logto's, for autofill): discoverable, the challenge in the same slot marked preflight,
+ *        which PUT /api/experience keeps (Logto keeps it in the OIDC interaction's result)
+ *   POST …/verification/sign-in-passkey/authentication/verify {verificationId?, payload} →
+ *        {verificationId}: without verificationId against the preflight's challenge, with one
+ *        against the options it names; the credential is looked up by its id among the
+ *        tenant's WebAuthn factors, the userHandle (required) must name its owner (the registration options set
  *        user.id to the user id), the assertion is verified as above; the interaction then holds
- *        a verification of that person (verified_user_id) which POST /api/experience/
+ *        a verification of that person (verified_user_id; 409 session.identity_conflict when
+ *        the options' identifier named another) which POST /api/experience/
  *        identification turns into the sign-in, with the credential's method in amr instead of
  *        pwd and, when the authenticator performed user verification, as verified MFA too
  *        (identification.c, schema/0016)

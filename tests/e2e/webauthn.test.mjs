@@ -635,6 +635,116 @@ describe('WebAuthn through the Experience API', () => {
     }
   });
 
+  it("passkey sign-in with Logto's identifier: that person's credentials only; an unknown identifier answers as one without a passkey", async () => {
+    const t = await tenant('pk-id', { passkeySignIn: { enabled: true } });
+    const other = await t.ctx.createUser(); // has no passkey
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+
+      const flow = await startInteraction(t, { scope: 'openid' });
+      await flow.xp.begin('SignIn');
+      const options = (identifier) => flow.xp.call('POST', '/verification/sign-in-passkey/authentication', { identifier });
+      const res = await options({ type: 'username', value: t.user.username.toUpperCase() });
+      assert.equal(res.status, 200, res.text);
+      const { verificationId, authenticationOptions: o } = res.json();
+      assert.deepEqual(o.allowCredentials.map((c) => c.id), [credId], "the identifier's person's credentials");
+      assert.equal(o.rpId, 'localhost');
+
+      // Nobody by that identifier: the very answer of a person without a passkey.
+      const none = await options({ type: 'username', value: other.username });
+      const unknown = await options({ type: 'username', value: `${other.username}x` });
+      assertError(none, 400, 'session.mfa.webauthn_verification_not_found', 'a person without a passkey');
+      assert.equal(unknown.status, none.status);
+      assert.equal(unknown.text, none.text, 'an unknown identifier answers the same');
+      assertError(await options({ type: 'nickname', value: 'x' }), 400, 'guard.invalid_input', 'an unknown type');
+      assertError(await options('alice'), 400, 'guard.invalid_input', 'not an object');
+
+      // The refusals did not replace the options: the assertion for them signs the person in.
+      const a = await getAssertion(p.page, o);
+      assert.equal(a.error, undefined, JSON.stringify(a.error));
+      const payload = { ...a, type: 'WebAuthn' };
+      const ok = await passkeyVerify(flow, { verificationId, payload });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.json().verificationId, verificationId);
+      assert.equal((await flow.xp.call('POST', '/identification', { verificationId })).status, 204);
+      const claims = await finish(t, flow);
+      assert.equal(claims.sub, t.user.id);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+
+      // Options for another person take only that person's passkey (Logto's 409).
+      const second = await identified({ ...t, user: other });
+      const otherCred = await enrol(p, second.xp);
+      await finish(t, second);
+      const mixed = await startInteraction(t, { scope: 'openid' });
+      await mixed.xp.begin('SignIn');
+      const forOther = await mixed.xp.call('POST', '/verification/sign-in-passkey/authentication',
+        { identifier: { type: 'username', value: other.username } });
+      assert.equal(forOther.status, 200, forOther.text);
+      const oo = forOther.json().authenticationOptions;
+      assert.deepEqual(oo.allowCredentials.map((c) => c.id), [otherCred]);
+      const wrong = await getAssertion(p.page, { ...oo, allowCredentials: [{ type: 'public-key', id: credId }] });
+      assert.equal(wrong.error, undefined, JSON.stringify(wrong.error));
+      assertError(await passkeyVerify(mixed, { verificationId: forOther.json().verificationId,
+        payload: { ...wrong, type: 'WebAuthn' } }), 409, 'session.identity_conflict', "another person's passkey");
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('passkey preflight (Logto): options before the interaction event, verify without verificationId; single use', async () => {
+    const t = await tenant('pk-pre', { passkeySignIn: { enabled: true } });
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+
+      const flow = await startInteraction(t, { scope: 'openid' });
+      const pre = await flow.xp.call('POST', '/preflight/sign-in-passkey/authentication');
+      assert.equal(pre.status, 200, pre.text);
+      assert.deepEqual(Object.keys(pre.json()), ['authenticationOptions'], "Logto's answer: the options alone");
+      const o = pre.json().authenticationOptions;
+      assert.deepEqual(o.allowCredentials, []);
+      assert.match(o.challenge, /^[A-Za-z0-9_-]{43}$/);
+      // The page starts the event afterwards (Logto keeps the preflight options across it).
+      await flow.xp.begin('SignIn');
+      const a = await getAssertion(p.page, o);
+      assert.equal(a.error, undefined, JSON.stringify(a.error));
+      assert.equal(a.rawId, credId);
+      const payload = { ...a, type: 'WebAuthn' };
+      // A verificationId names identifier options, never the preflight's.
+      assertError(await passkeyVerify(flow, { verificationId: 'x'.repeat(21), payload }), 404,
+        'session.verification_session_not_found', 'a verificationId with preflight options');
+      const ok = await passkeyVerify(flow, { payload });
+      assert.equal(ok.status, 200, ok.text);
+      const { verificationId } = ok.json();
+      assert.match(verificationId, /^[A-Za-z0-9_-]+$/);
+      // Replayed: the challenge is spent.
+      assertError(await passkeyVerify(flow, { payload }), 404, 'session.verification_session_not_found',
+        'a replayed preflight assertion');
+      assertError(await passkeyVerify(flow, { verificationId, payload }), 404,
+        'session.verification_session_not_found', 'a replay naming the verification');
+      assert.equal((await flow.xp.call('POST', '/identification', { verificationId })).status, 204);
+      const claims = await finish(t, flow);
+      assert.equal(claims.sub, t.user.id);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+
+      // Without preflight options there is nothing to verify against; disabled, no options.
+      const bare = await startInteraction(t, { scope: 'openid' });
+      await bare.xp.begin('SignIn');
+      assertError(await passkeyVerify(bare, { payload }), 404, 'session.verification_session_not_found',
+        'verify without any options');
+      await t.ctx.patchSignInExp({ passkeySignIn: { enabled: false } });
+      assertError(await bare.xp.call('POST', '/preflight/sign-in-passkey/authentication'), 422,
+        'user.sign_in_method_not_enabled', 'preflight while disabled');
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a passkey without user verification is one factor: the MFA policy still applies', async () => {
     const t = await tenant('pk-uv', { mfa: { factors: ['Totp', 'WebAuthn'], policy: 'Mandatory' },
       passkeySignIn: { enabled: true } });
