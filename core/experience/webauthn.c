@@ -31,13 +31,13 @@
  *   POST …/verification/sign-in-passkey/authentication/verify {verificationId?, payload} →
  *        {verificationId}: without verificationId against the preflight's challenge, with one
  *        against the options it names; the credential is looked up by its id among the
- *        tenant's WebAuthn factors, the userHandle (required) must name its owner (the registration options set
- *        user.id to the user id), the assertion is verified as above; the interaction then holds
- *        a verification of that person (verified_user_id; 409 session.identity_conflict when
- *        the options' identifier named another) which POST /api/experience/
- *        identification turns into the sign-in, with the credential's method in amr instead of
- *        pwd and, when the authenticator performed user verification, as verified MFA too
- *        (identification.c, schema/0016)
+ *        tenant's WebAuthn factors, the userHandle (required) must name its owner (the
+ *        registration options set user.id to the user id), the assertion is verified as above;
+ *        the interaction then holds a verification of that person (verified_user_id; 409
+ *        session.identity_conflict when the options' identifier named another) which POST
+ *        /api/experience/identification turns into the sign-in, with the credential's method in
+ *        amr instead of pwd and, when the authenticator performed user verification, as
+ *        verified MFA too (identification.c, schema/0016)
  *
  * The RP ID is LATCH_PUBLIC_URL's host and the origin its scheme://host[:port], for every tenant
  * (tenants are paths under it). A lowered signature counter (a cloned authenticator) is refused
@@ -239,7 +239,7 @@ struct wa_call {
     bool passkey_enabled;
     const char *passkey_owner; /* whom the options' identifier named (NULL: discoverable) */
     bool passkey_preflight;    /* the options came from the preflight route */
-    bool passkey; /* a passkey sign-in: nobody need be identified, credentials of the tenant */
+    bool passkey;   /* a passkey sign-in: nobody need be identified, credentials of the tenant */
     bool preflight; /* this call is POST …/preflight/sign-in-passkey/authentication */
     const struct latch_stmt *owner_stmt; /* with an identifier: its passkey_owner statement */
     const char *ident_value;
@@ -489,8 +489,8 @@ static struct latch_xp_call *begin_payload(struct latch_request *req, bool regis
         } else {
             wc->cred_hex = hex_of(req, id, (size_t)idn);
         }
-        if (ok && ((vid != NULL && wc->verification_id == NULL) || wc->cred_id == NULL || wc->client_data == NULL ||
-                   wc->transports == NULL || wc->cred_hex == NULL ||
+        if (ok && ((vid != NULL && wc->verification_id == NULL) || wc->cred_id == NULL ||
+                   wc->client_data == NULL || wc->transports == NULL || wc->cred_hex == NULL ||
                    (registration ? wc->attestation == NULL : wc->auth_data == NULL))) {
             oom(req);
             ok = false;
@@ -646,11 +646,17 @@ static void authentication_next(struct latch_xp_call *call, struct latch_store_r
      * (Logto's 400), so the route does not tell an unknown account from a known one. */
     const char *owner = NULL, *credentials = wc->credentials;
     if (wc->owner_stmt != NULL) {
+        /* That answer tells whether the person has a passkey: lookups per client IP are bounded
+         * as the registration's "username taken" answers are. */
+        if (!latch_xp_lookup_allowed(call))
+            return;
         const struct latch_store_result *o = n > 1 ? res[1] : NULL;
         owner = cell(call->req, o, 0, 0);
         credentials = cell(call->req, o, 0, 1);
     }
     bool none = credentials == NULL || strcmp(credentials, "[]") == 0; /* no row: nobody */
+    if (wc->owner_stmt != NULL && none)
+        latch_xp_lookup_missed(call);
     if ((!wc->passkey || wc->owner_stmt != NULL) && none) {
         latch_http_respond_errorf(call->req, 400, "session.mfa.webauthn_verification_not_found",
                                   "No WebAuthn credential is registered for this account.");

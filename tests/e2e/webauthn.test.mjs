@@ -635,15 +635,26 @@ describe('WebAuthn through the Experience API', () => {
     }
   });
 
-  it("passkey sign-in with Logto's identifier: that person's credentials only; an unknown identifier answers as one without a passkey", async () => {
-    const t = await tenant('pk-id', { passkeySignIn: { enabled: true } });
-    const other = await t.ctx.createUser(); // has no passkey
+  /** A tenant with passkey sign-in on whose user enrolled a passkey (after a password sign-in)
+   * in a new page's authenticator; resolves {t, p, credId}, p for the caller to close. */
+  async function passkeyTenant(name) {
+    const t = await tenant(name, { passkeySignIn: { enabled: true } });
     const p = await page();
     try {
       const first = await identified(t);
       const credId = await enrol(p, first.xp);
       await finish(t, first);
+      return { t, p, credId };
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+  }
 
+  it("passkey sign-in with Logto's identifier: that person's credentials only; an unknown identifier answers as one without a passkey", async () => {
+    const { t, p, credId } = await passkeyTenant('pk-id');
+    try {
+      const other = await t.ctx.createUser(); // has no passkey
       const flow = await startInteraction(t, { scope: 'openid' });
       await flow.xp.begin('SignIn');
       const options = (identifier) => flow.xp.call('POST', '/verification/sign-in-passkey/authentication', { identifier });
@@ -689,19 +700,33 @@ describe('WebAuthn through the Experience API', () => {
       assert.equal(wrong.error, undefined, JSON.stringify(wrong.error));
       assertError(await passkeyVerify(mixed, { verificationId: forOther.json().verificationId,
         payload: { ...wrong, type: 'WebAuthn' } }), 409, 'session.identity_conflict', "another person's passkey");
+
+      // Lookups that find no passkey spend the client IP's registration-check budget (a token
+      // bucket): past it, 429 for any identifier, a person with a passkey too.
+      await t.ctx.patchSignInExp({ rateLimits: { registrationChecksPerIpPerMinute: 1 } });
+      const lookup = (identifier) => mixed.xp.call('POST', '/verification/sign-in-passkey/authentication',
+        { identifier });
+      let limited;
+      for (let i = 0; i < 40 && !limited; i++) {
+        const r = await lookup({ type: 'email', value: 'nobody@example.com' });
+        if (r.status === 429) limited = r;
+        else assertError(r, 400, 'session.mfa.webauthn_verification_not_found', `miss ${i}`);
+      }
+      assert.ok(limited, 'refused within 40 misses');
+      assertError(limited, 429, 'guard.too_many_requests', 'past the budget');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1, 'Retry-After');
+      assertError(await lookup({ type: 'username', value: t.user.username }), 429, 'guard.too_many_requests',
+        'a person with a passkey, past the budget');
+      // The discoverable routes look nobody up and stay open.
+      assert.equal((await mixed.xp.call('POST', '/preflight/sign-in-passkey/authentication')).status, 200);
     } finally {
       await p.close();
     }
   });
 
   it('passkey preflight (Logto): options before the interaction event, verify without verificationId; single use', async () => {
-    const t = await tenant('pk-pre', { passkeySignIn: { enabled: true } });
-    const p = await page();
+    const { t, p, credId } = await passkeyTenant('pk-pre');
     try {
-      const first = await identified(t);
-      const credId = await enrol(p, first.xp);
-      await finish(t, first);
-
       const flow = await startInteraction(t, { scope: 'openid' });
       const pre = await flow.xp.call('POST', '/preflight/sign-in-passkey/authentication');
       assert.equal(pre.status, 200, pre.text);
