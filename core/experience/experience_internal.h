@@ -51,8 +51,16 @@
     " \"verificationCode\": false, \"isPasswordPrimary\": true}]}"
 
 /* SQL: forgets the MFA step of an interaction (schema/0012), with who it identified. */
-#define LATCH_XP_MFA_RESET                                                                         \
-    "amr = '{}', mfa_verified = '{}', mfa_pending = '{}', mfa_skipped = false"
+#define LATCH_XP_MFA_RESET LATCH_XP_MFA_RESET_TO("'{}'")
+#define LATCH_XP_MFA_RESET_TO(pending)                                                             \
+    "amr = '{}', mfa_verified = '{}', mfa_pending = " pending ", mfa_skipped = false"
+/* SQL: the mfa_pending a new event starts with: only the unverified options of the passkey
+ * preflight (webauthn.c), which Logto keeps beside the interaction it starts, so the page may
+ * ask for them (the autofill request) before or after PUT /api/experience. */
+#define LATCH_XP_PASSKEY_PREFLIGHT_KEPT                                                            \
+    "CASE WHEN coalesce((mfa_pending->'signInPasskey'->>'preflight')::boolean, false)"             \
+    " AND NOT coalesce((mfa_pending->'signInPasskey'->>'verified')::boolean, false)"               \
+    " THEN jsonb_build_object('signInPasskey', mfa_pending->'signInPasskey') ELSE '{}' END"
 /* SQL: records RFC 8176 method v (a literal) among the interaction's amr once. */
 #define LATCH_XP_AMR_ADD(v)                                                                        \
     "amr = CASE WHEN '" v "' = ANY (amr) THEN amr ELSE amr || '" v "'::text END"
@@ -193,6 +201,13 @@ void latch_xp_identifier_in_use(struct latch_request *req, bool email);
 /* Answers 422 user.missing_profile with data.missingProfile, the comma-separated names in
  * missing (Logto's MissingProfile values). */
 void latch_xp_missing_profile(struct latch_request *req, const char *missing);
+
+/* An identifier lookup whose answer tells something of an account (webauthn.c's passkey options
+ * for an identifier): whether the client IP may make one now (429 with Retry-After answered if
+ * not), and the count of one that found nothing, both against the registration-check budget
+ * (rateLimits.registrationChecksPerIpPerMinute, else LATCH_LIMIT_IP_REGISTRATION_CHECKS). */
+bool latch_xp_lookup_allowed(const struct latch_xp_call *call);
+void latch_xp_lookup_missed(const struct latch_xp_call *call);
 
 /* Answers 400 session.identifier_not_found (nobody identified yet, or no longer). */
 void latch_xp_identifier_not_found(struct latch_request *req);

@@ -51,7 +51,7 @@ static const struct latch_stmt event_reset_stmt = {
     .name = "xp_event_reset",
     .sql = "UPDATE interactions SET event = $3, verified_user_id = NULL, verification_id = NULL,"
            " result_user_id = NULL, params = params - '_pending' - '_newPassword',"
-           " " LATCH_XP_MFA_RESET
+           " " LATCH_XP_MFA_RESET_TO(LATCH_XP_PASSKEY_PREFLIGHT_KEPT)
            " WHERE tenant_id = $1 AND id_hash = $2::bytea AND expires_at > now() RETURNING 1",
     .nparams = 3,
 };

@@ -27,6 +27,8 @@
  * The hash never leaves the server. "Username already in use" answers count per tenant and
  * client IP (rateLimits.registrationChecksPerIpPerMinute, else LATCH_LIMIT_IP_REGISTRATION_CHECKS
  * a minute): past it, 429, so that registration is no unthrottled oracle of who has an account.
+ * The passkey options' identifier lookups that find no passkey (webauthn.c) spend the same budget
+ * (latch_xp_lookup_allowed/_missed).
  *
  * PUT /api/experience/profile/password {password} (ForgotPassword, once identification named the
  * person through a verified code): checked against the password policy and the person's own
@@ -329,6 +331,20 @@ static bool throttle_allows(struct latch_request *req, const struct throttle *t)
 static void throttle_fail(const struct throttle *t)
 {
     latch_ratelimit_fail_per_minute(t->limit, t->key);
+}
+
+bool latch_xp_lookup_allowed(const struct latch_xp_call *call)
+{
+    struct throttle t;
+    throttle_init(&t, call, THROTTLE_REGISTRATION);
+    return throttle_allows(call->req, &t);
+}
+
+void latch_xp_lookup_missed(const struct latch_xp_call *call)
+{
+    struct throttle t;
+    throttle_init(&t, call, THROTTLE_REGISTRATION);
+    throttle_fail(&t);
 }
 
 static void invalid_credentials(struct latch_request *req, const struct throttle *t)

@@ -20,16 +20,24 @@
  * Passkey sign-in (Logto's passkeySignIn; 422 user.sign_in_method_not_enabled unless enabled),
  * before anyone is identified:
  *
- *   POST …/verification/sign-in-passkey/authentication → {verificationId, authenticationOptions}:
- *        discoverable (empty allowCredentials), a challenge in mfa_pending.signInPasskey
- *   POST …/verification/sign-in-passkey/authentication/verify {verificationId, payload} →
- *        {verificationId}: the credential is looked up by its id among the tenant's WebAuthn
- *        factors, the userHandle (required) must name its owner (the registration options set
- *        user.id to the user id), the assertion is verified as above; the interaction then holds
- *        a verification of that person (verified_user_id) which POST /api/experience/
- *        identification turns into the sign-in, with the credential's method in amr instead of
- *        pwd and, when the authenticator performed user verification, as verified MFA too
- *        (identification.c, schema/0016)
+ *   POST …/verification/sign-in-passkey/authentication {identifier?: {type, value}} →
+ *        {verificationId, authenticationOptions}: with Logto's identifier, the credentials of the
+ *        person it names (nobody by it answers as somebody without a passkey: Logto's 400, so
+ *        the route tells no more than its options must); without one (Latch's), discoverable
+ *        (empty allowCredentials); a challenge in mfa_pending.signInPasskey, with the person
+ *   POST /api/experience/preflight/sign-in-passkey/authentication → {authenticationOptions}
+ *        (Logto's, for autofill): discoverable, the challenge in the same slot marked preflight,
+ *        which PUT /api/experience keeps (Logto keeps it in the OIDC interaction's result)
+ *   POST …/verification/sign-in-passkey/authentication/verify {verificationId?, payload} →
+ *        {verificationId}: without verificationId against the preflight's challenge, with one
+ *        against the options it names; the credential is looked up by its id among the
+ *        tenant's WebAuthn factors, the userHandle (required) must name its owner (the
+ *        registration options set user.id to the user id), the assertion is verified as above;
+ *        the interaction then holds a verification of that person (verified_user_id; 409
+ *        session.identity_conflict when the options' identifier named another) which POST
+ *        /api/experience/identification turns into the sign-in, with the credential's method in
+ *        amr instead of pwd and, when the authenticator performed user verification, as
+ *        verified MFA too (identification.c, schema/0016)
  *
  * The RP ID is LATCH_PUBLIC_URL's host and the origin its scheme://host[:port], for every tenant
  * (tenants are paths under it). A lowered signature counter (a cloned authenticator) is refused
@@ -52,6 +60,7 @@
 #include "util/base64.h"
 #include "util/hex.h"
 #include "util/json.h"
+#include "users/users.h"
 #include "util/log.h"
 #include "webauthn/webauthn.h"
 
@@ -65,6 +74,14 @@
 #define THIS_INTERACTION LATCH_XP_THIS_INTERACTION
 #define VERIFIED_ADD     LATCH_XP_MFA_VERIFIED_ADD("WebAuthn")
 
+/* SQL: the WebAuthn credentials of user u (an SQL expression) as allowCredentials JSON text. */
+#define CREDENTIALS_OF(u)                                                                          \
+    "(SELECT coalesce(json_agg(json_build_object('type', 'public-key',"                            \
+    " 'id', translate(encode(f.credential_id, 'base64'), E'+/=\\n', '-_'),"                       \
+    " 'transports', coalesce(to_json(f.transports), '[]'::json)) ORDER BY f.created_at),"         \
+    " '[]'::json)::text FROM mfa_factors f WHERE f.tenant_id = $1"                                \
+    " AND f.user_id = " u " AND f.type = 'WebAuthn')"
+
 /* The interaction's WebAuthn state and the person's credentials (as allowCredentials JSON). */
 static const struct latch_stmt state_stmt = {
     .name = "xp_webauthn_state",
@@ -75,14 +92,12 @@ static const struct latch_stmt state_stmt = {
            " WHERE u.tenant_id = $1 AND u.id = i.result_user_id),"
            " (SELECT coalesce(u.name, u.username, u.primary_email, u.primary_phone, u.id)"
            " FROM users u WHERE u.tenant_id = $1 AND u.id = i.result_user_id),"
-           " (SELECT coalesce(json_agg(json_build_object('type', 'public-key',"
-           " 'id', translate(encode(f.credential_id, 'base64'), E'+/=\\n', '-_'),"
-           " 'transports', coalesce(to_json(f.transports), '[]'::json)) ORDER BY f.created_at),"
-           " '[]'::json)::text FROM mfa_factors f WHERE f.tenant_id = $1"
-           " AND f.user_id = i.result_user_id AND f.type = 'WebAuthn'),"
+           " " CREDENTIALS_OF("i.result_user_id") ","
            " mfa_pending->'signInPasskey'->>'id', mfa_pending->'signInPasskey'->>'challenge',"
            " coalesce((SELECT (s.passkey_sign_in->>'enabled')::boolean FROM sign_in_experiences s"
-           " WHERE s.tenant_id = $1 AND s.id = 'default'), false)"
+           " WHERE s.tenant_id = $1 AND s.id = 'default'), false),"
+           " mfa_pending->'signInPasskey'->>'userId',"
+           " coalesce((mfa_pending->'signInPasskey'->>'preflight')::boolean, false)"
            " FROM interactions i WHERE " THIS_INTERACTION,
     .nparams = 2,
 };
@@ -126,13 +141,30 @@ static const struct latch_stmt passkey_accept_stmt = {
 };
 
 /* $3 'webAuthn', 'webAuthnAuth' or 'signInPasskey', $4 verification id, $5 challenge, $6 the
- * identified person (NULL for a passkey sign-in, before anyone is). */
+ * identified person (NULL for a passkey sign-in, before anyone is); a passkey sign-in's $7 the
+ * person its identifier named (NULL: discoverable) and $8 whether the preflight route made it. */
 static const struct latch_stmt pending_stmt = {
     .name = "xp_webauthn_pending",
     .sql = "UPDATE interactions SET mfa_pending = mfa_pending || jsonb_build_object($3::text,"
-           " jsonb_build_object('id', $4::text, 'challenge', $5::text, 'verified', false))"
+           " jsonb_build_object('id', $4::text, 'challenge', $5::text, 'verified', false,"
+           " 'userId', $7::text, 'preflight', coalesce($8::boolean, false)))"
            " WHERE " THIS_INTERACTION " AND ($6::text IS NULL OR result_user_id = $6) RETURNING 1",
-    .nparams = 6,
+    .nparams = 8,
+};
+
+/* Passkey sign-in with an identifier ($2, of the type in the name): the person it names (as the
+ * password route finds them, users.h's LATCH_USERS_SQL_MATCH_*) and their credentials. */
+#define PASSKEY_OWNER(type, match)                                                                 \
+    {                                                                                              \
+        .name = "xp_webauthn_passkey_owner_" type,                                                 \
+        .sql = "SELECT u.id, " CREDENTIALS_OF("u.id") " FROM users u"                              \
+               " WHERE u.tenant_id = $1 AND " match " LIMIT 1",                                    \
+        .nparams = 2,                                                                              \
+    }
+static const struct latch_stmt passkey_owner[] = {
+    PASSKEY_OWNER("username", LATCH_USERS_SQL_MATCH_USERNAME("u.", "$2")),
+    PASSKEY_OWNER("email", LATCH_USERS_SQL_MATCH_EMAIL("u.", "$2")),
+    PASSKEY_OWNER("phone", LATCH_USERS_SQL_MATCH_PHONE("u.", "$2")),
 };
 
 /* The registration $3 verified: credential id $4 and COSE key $5 (hex), counter $6, AAGUID $7
@@ -205,7 +237,12 @@ struct wa_call {
     const char *user_name, *display_name, *credentials;
     const char *passkey_id, *passkey_challenge;
     bool passkey_enabled;
-    bool passkey; /* a passkey sign-in: nobody need be identified, credentials of the tenant */
+    const char *passkey_owner; /* whom the options' identifier named (NULL: discoverable) */
+    bool passkey_preflight;    /* the options came from the preflight route */
+    bool passkey;   /* a passkey sign-in: nobody need be identified, credentials of the tenant */
+    bool preflight; /* this call is POST …/preflight/sign-in-passkey/authentication */
+    const struct latch_stmt *owner_stmt; /* with an identifier: its passkey_owner statement */
+    const char *ident_value;
     /* from the body */
     const char *verification_id;
     const char *cred_id;  /* payload.rawId (base64url) */
@@ -274,6 +311,9 @@ static void state_loaded(struct latch_xp_call *call, struct latch_store_result *
     wc->passkey_challenge = cell(req, r, 0, 9);
     const char *pk = cell(req, r, 0, 10);
     wc->passkey_enabled = pk != NULL && strcmp(pk, "t") == 0;
+    wc->passkey_owner = cell(req, r, 0, 11);
+    const char *pf = cell(req, r, 0, 12);
+    wc->passkey_preflight = pf != NULL && strcmp(pf, "t") == 0;
     if (!rp_of(req, wc)) {
         latch_http_respond_errorf(req, 500, "server_error", "Internal error.");
         return;
@@ -300,7 +340,10 @@ static void wa_load(struct latch_xp_call *call,
         {.stmt = wc->passkey ? &passkey_factor_stmt : &factor_stmt,
          .params = {req->tenant->id, call->id_hash, wc->cred_hex}},
     };
-    latch_xp_load(call, ops, wc->cred_hex_load ? 2 : 1, state_loaded);
+    if (wc->owner_stmt != NULL)
+        ops[1] = (struct latch_store_op){.stmt = wc->owner_stmt,
+                                         .params = {req->tenant->id, wc->ident_value}};
+    latch_xp_load(call, ops, wc->cred_hex_load || wc->owner_stmt != NULL ? 2 : 1, state_loaded);
 }
 
 static bool new_id(struct latch_xp_call *call)
@@ -368,7 +411,8 @@ static struct latch_xp_call *begin_empty(struct latch_request *req)
 /* A call with {verificationId, payload: {type: "WebAuthn", id, rawId, response: {...}}}
  * (@simplewebauthn's RegistrationResponseJSON or AuthenticationResponseJSON): the strings of the
  * ceremony copied into the arena, rawId also in hex. NULL after answering. */
-static struct latch_xp_call *begin_payload(struct latch_request *req, bool registration)
+static struct latch_xp_call *begin_payload(struct latch_request *req, bool registration,
+                                           bool vid_optional)
 {
     struct latch_xp_call *call;
     yajl_val body = latch_xp_begin_body(req, sizeof(struct wa_call), &call);
@@ -381,7 +425,8 @@ static struct latch_xp_call *begin_payload(struct latch_request *req, bool regis
     const char *transports_path[] = {"transports", NULL};
     yajl_val payload = yajl_tree_get(body, payload_path, yajl_t_object);
     yajl_val response = payload ? yajl_tree_get(payload, response_path, yajl_t_object) : NULL;
-    bool ok = latch_xp_get_str(req, body, "verificationId", "verificationId", 64, true, &vid);
+    bool ok =
+        latch_xp_get_str(req, body, "verificationId", "verificationId", 64, !vid_optional, &vid);
     if (ok && response == NULL) {
         latch_http_respond_errorf(req, 400, "guard.invalid_input",
                                   "The request body is invalid: payload.response is required.");
@@ -410,7 +455,7 @@ static struct latch_xp_call *begin_payload(struct latch_request *req, bool regis
         ok = false;
     }
     if (ok) {
-        wc->verification_id = latch_arena_strdup(req->arena, vid);
+        wc->verification_id = vid != NULL ? latch_arena_strdup(req->arena, vid) : NULL;
         wc->cred_id = latch_arena_strdup(req->arena, raw);
         wc->client_data = latch_arena_strdup(req->arena, cdj);
         if (registration)
@@ -444,8 +489,8 @@ static struct latch_xp_call *begin_payload(struct latch_request *req, bool regis
         } else {
             wc->cred_hex = hex_of(req, id, (size_t)idn);
         }
-        if (ok && (wc->verification_id == NULL || wc->cred_id == NULL || wc->client_data == NULL ||
-                   wc->transports == NULL || wc->cred_hex == NULL ||
+        if (ok && ((vid != NULL && wc->verification_id == NULL) || wc->cred_id == NULL ||
+                   wc->client_data == NULL || wc->transports == NULL || wc->cred_hex == NULL ||
                    (registration ? wc->attestation == NULL : wc->auth_data == NULL))) {
             oom(req);
             ok = false;
@@ -492,8 +537,11 @@ static bool options_begin(struct latch_xp_call *call, const char *key)
     }
     latch_json_init(&wc->answer);
     latch_json_begin_object(&wc->answer);
-    latch_json_key(&wc->answer, "verificationId");
-    latch_json_string(&wc->answer, wc->new_id);
+    /* Logto's preflight answers the options alone: its verify finds them in the interaction. */
+    if (!wc->preflight) {
+        latch_json_key(&wc->answer, "verificationId");
+        latch_json_string(&wc->answer, wc->new_id);
+    }
     latch_json_key(&wc->answer, key);
     latch_json_begin_object(&wc->answer);
     latch_json_key(&wc->answer, "challenge");
@@ -506,7 +554,7 @@ static bool options_begin(struct latch_xp_call *call, const char *key)
 /* Closes the answer and keeps the challenge in mfa_pending.<slot> (signInPasskey for a passkey
  * sign-in); answers once it is stored (the browser must not use a challenge the server has not
  * kept). */
-static void options_send(struct latch_xp_call *call, const char *slot)
+static void options_send(struct latch_xp_call *call, const char *slot, const char *owner)
 {
     struct latch_request *req = call->req;
     struct wa_call *wc = call->data;
@@ -515,7 +563,8 @@ static void options_send(struct latch_xp_call *call, const char *slot)
     struct latch_store_op op = {
         .stmt = &pending_stmt,
         .params = {req->tenant->id, call->id_hash, wc->passkey ? "signInPasskey" : slot, wc->new_id,
-                   wc->challenge, wc->passkey ? NULL : call->ia.result_user_id}};
+                   wc->challenge, wc->passkey ? NULL : call->ia.result_user_id, owner,
+                   wc->preflight ? "true" : "false"}};
     latch_xp_exec(call, &op, 1, options_stored);
 }
 
@@ -576,7 +625,7 @@ static void registration_next(struct latch_xp_call *call, struct latch_store_res
     latch_json_key(j, "userVerification");
     latch_json_string(j, "preferred");
     latch_json_end_object(j);
-    options_send(call, "webAuthn");
+    options_send(call, "webAuthn", NULL);
 }
 
 static void post_registration(struct latch_request *req, void *arg)
@@ -592,7 +641,23 @@ static void authentication_next(struct latch_xp_call *call, struct latch_store_r
 {
     struct wa_call *wc = call->data;
     struct latch_json *j = &wc->answer;
-    if (!wc->passkey && (wc->credentials == NULL || strcmp(wc->credentials, "[]") == 0)) {
+    /* With an identifier (Logto's identifier-first passkey sign-in): the credentials of the
+     * person it names. Nobody by that identifier answers as somebody without a passkey does
+     * (Logto's 400), so the route does not tell an unknown account from a known one. */
+    const char *owner = NULL, *credentials = wc->credentials;
+    if (wc->owner_stmt != NULL) {
+        /* That answer tells whether the person has a passkey: lookups per client IP are bounded
+         * as the registration's "username taken" answers are. */
+        if (!latch_xp_lookup_allowed(call))
+            return;
+        const struct latch_store_result *o = n > 1 ? res[1] : NULL;
+        owner = cell(call->req, o, 0, 0);
+        credentials = cell(call->req, o, 0, 1);
+    }
+    bool none = credentials == NULL || strcmp(credentials, "[]") == 0; /* no row: nobody */
+    if (wc->owner_stmt != NULL && none)
+        latch_xp_lookup_missed(call);
+    if ((!wc->passkey || wc->owner_stmt != NULL) && none) {
         latch_http_respond_errorf(call->req, 400, "session.mfa.webauthn_verification_not_found",
                                   "No WebAuthn credential is registered for this account.");
         return;
@@ -604,13 +669,13 @@ static void authentication_next(struct latch_xp_call *call, struct latch_store_r
     /* A passkey sign-in lets the authenticator offer whichever of its credentials it has for
      * this RP (discoverable credentials); the user handle then says whose it is. */
     latch_json_key(j, "allowCredentials");
-    if (wc->passkey)
+    if (wc->passkey && wc->owner_stmt == NULL)
         latch_json_raw(j, "[]", 2);
     else
-        latch_json_raw(j, wc->credentials, strlen(wc->credentials));
+        latch_json_raw(j, credentials, strlen(credentials));
     latch_json_key(j, "userVerification");
     latch_json_string(j, "preferred");
-    options_send(call, "webAuthnAuth");
+    options_send(call, "webAuthnAuth", owner);
 }
 
 static void post_authentication(struct latch_request *req, void *arg)
@@ -703,7 +768,7 @@ static void registration_verify_next(struct latch_xp_call *call,
 static void post_registration_verify(struct latch_request *req, void *arg)
 {
     latch_audit_track(req, "Interaction.{event}.Verification.WebAuthn.Submit");
-    struct latch_xp_call *call = begin_payload(req, true);
+    struct latch_xp_call *call = begin_payload(req, true, false);
     if (call != NULL) {
         /* Only the state: the credential is new, there is no factor row to load. */
         ((struct wa_call *)call->data)->cred_hex_load = false;
@@ -741,7 +806,14 @@ static void authentication_verify_next(struct latch_xp_call *call,
     size_t cdj_len = 0, ad_len = 0, sig_len = 0, uh_len = 0, key_len = 0;
     const char *pending_id = wc->passkey ? wc->passkey_id : wc->auth_id;
     const char *challenge = wc->passkey ? wc->passkey_challenge : wc->auth_challenge;
-    if (pending_id == NULL || challenge == NULL || strcmp(pending_id, wc->verification_id) != 0) {
+    /* Without a verificationId, the preflight's options; with one, the options it named (a
+     * preflight's id is never given out, so neither matches the other). */
+    if (wc->passkey && wc->verification_id == NULL && wc->passkey_preflight)
+        wc->verification_id = pending_id;
+    else if (wc->passkey && wc->passkey_preflight)
+        pending_id = NULL;
+    if (pending_id == NULL || challenge == NULL || wc->verification_id == NULL ||
+        strcmp(pending_id, wc->verification_id) != 0) {
         latch_xp_verification_not_found(req);
         return;
     }
@@ -801,6 +873,13 @@ static void authentication_verify_next(struct latch_xp_call *call,
         refused(call, err.message);
         return;
     }
+    /* Options for the person an identifier named take only that person's passkey (Logto's 409).
+     * Checked once the assertion is proven, so a forged one learns nothing about the owner. */
+    if (wc->passkey && wc->passkey_owner != NULL && strcmp(wc->passkey_owner, uid) != 0) {
+        latch_http_respond_errorf(req, 409, "session.identity_conflict",
+                                  "The passkey belongs to another account than the identifier's.");
+        return;
+    }
     if (wc->passkey)
         latch_audit_note(req, LATCH_AUDIT_USER_ID, uid); /* whose passkey signed in */
     char new_count[16];
@@ -818,7 +897,8 @@ static void post_authentication_verify(struct latch_request *req, void *arg)
 {
     latch_audit_track(req, arg != NULL ? "Interaction.{event}.Verification.SignInPasskey.Submit"
                                        : "Interaction.{event}.Verification.WebAuthn.Submit");
-    struct latch_xp_call *call = begin_payload(req, false);
+    /* A passkey sign-in may omit it: the preflight options' (Logto's discoverable flow). */
+    struct latch_xp_call *call = begin_payload(req, false, arg != NULL);
     if (call != NULL) {
         ((struct wa_call *)call->data)->cred_hex_load = true;
         ((struct wa_call *)call->data)->passkey = arg != NULL;
@@ -828,14 +908,57 @@ static void post_authentication_verify(struct latch_request *req, void *arg)
 
 /* ---- POST …/sign-in-passkey/authentication (its /verify: post_authentication_verify) ---- */
 
+/* Reads the optional {identifier: {type, value}} of the options route (no body, or none in it:
+ * discoverable options). False after answering. */
+static bool read_passkey_identifier(struct latch_xp_call *call)
+{
+    struct latch_request *req = call->req;
+    struct wa_call *wc = call->data;
+    if (req->body_len == 0)
+        return true;
+    yajl_val body = latch_xp_body(req);
+    if (body == NULL)
+        return false;
+    static const char *const types[] = {"username", "email", "phone"};
+    const char *path[] = {"identifier", NULL}, *type = NULL, *value = NULL;
+    yajl_val ident = yajl_tree_get(body, path, yajl_t_any);
+    bool ok = true;
+    if (ident != NULL && !YAJL_IS_OBJECT(ident)) {
+        latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                  "identifier: must be an object {type, value}");
+        ok = false;
+    } else if (ident != NULL) {
+        ok = latch_xp_get_str(req, ident, "type", "identifier.type", 16, true, &type) &&
+             latch_xp_get_str(req, ident, "value", "identifier.value", LATCH_USERS_IDENTIFIER_MAX,
+                              true, &value);
+        for (size_t i = 0; ok && i < sizeof(types) / sizeof(types[0]); i++)
+            if (strcmp(types[i], type) == 0)
+                wc->owner_stmt = &passkey_owner[i];
+        if (ok && wc->owner_stmt == NULL) {
+            latch_http_respond_errorf(req, 400, "guard.invalid_input",
+                                      "identifier.type: must be username, email or phone");
+            ok = false;
+        }
+        if (ok && (wc->ident_value = latch_arena_strdup(req->arena, value)) == NULL) {
+            oom(req);
+            ok = false;
+        }
+    }
+    latch_xp_body_free(req, body);
+    return ok;
+}
+
 static void post_passkey_authentication(struct latch_request *req, void *arg)
 {
     latch_audit_track(req, "Interaction.{event}.Verification.SignInPasskey.Create");
     struct latch_xp_call *call = begin_empty(req);
-    if (call != NULL) {
-        ((struct wa_call *)call->data)->passkey = true;
+    if (call == NULL)
+        return;
+    struct wa_call *wc = call->data;
+    wc->passkey = true;
+    wc->preflight = arg != NULL;
+    if (wc->preflight || read_passkey_identifier(call))
         wa_load(call, authentication_next);
-    }
 }
 
 /* ---- POST /api/experience/profile/mfa {type: "WebAuthn"} ---- */
@@ -915,6 +1038,8 @@ latch_rc latch_xp_webauthn_register(struct latch_server *srv)
          NULL},
         {"/api/experience/verification/sign-in-passkey/authentication", post_passkey_authentication,
          NULL},
+        {"/api/experience/preflight/sign-in-passkey/authentication", post_passkey_authentication,
+         &passkey},
         {"/api/experience/verification/sign-in-passkey/authentication/verify",
          post_authentication_verify, &passkey},
     };

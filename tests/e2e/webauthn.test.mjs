@@ -635,6 +635,141 @@ describe('WebAuthn through the Experience API', () => {
     }
   });
 
+  /** A tenant with passkey sign-in on whose user enrolled a passkey (after a password sign-in)
+   * in a new page's authenticator; resolves {t, p, credId}, p for the caller to close. */
+  async function passkeyTenant(name) {
+    const t = await tenant(name, { passkeySignIn: { enabled: true } });
+    const p = await page();
+    try {
+      const first = await identified(t);
+      const credId = await enrol(p, first.xp);
+      await finish(t, first);
+      return { t, p, credId };
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+  }
+
+  it("passkey sign-in with Logto's identifier: that person's credentials only; an unknown identifier answers as one without a passkey", async () => {
+    const { t, p, credId } = await passkeyTenant('pk-id');
+    try {
+      const other = await t.ctx.createUser(); // has no passkey
+      const flow = await startInteraction(t, { scope: 'openid' });
+      await flow.xp.begin('SignIn');
+      const options = (identifier) => flow.xp.call('POST', '/verification/sign-in-passkey/authentication', { identifier });
+      const res = await options({ type: 'username', value: t.user.username.toUpperCase() });
+      assert.equal(res.status, 200, res.text);
+      const { verificationId, authenticationOptions: o } = res.json();
+      assert.deepEqual(o.allowCredentials.map((c) => c.id), [credId], "the identifier's person's credentials");
+      assert.equal(o.rpId, 'localhost');
+
+      // Nobody by that identifier: the very answer of a person without a passkey.
+      const none = await options({ type: 'username', value: other.username });
+      const unknown = await options({ type: 'username', value: `${other.username}x` });
+      assertError(none, 400, 'session.mfa.webauthn_verification_not_found', 'a person without a passkey');
+      assert.equal(unknown.status, none.status);
+      assert.equal(unknown.text, none.text, 'an unknown identifier answers the same');
+      assertError(await options({ type: 'nickname', value: 'x' }), 400, 'guard.invalid_input', 'an unknown type');
+      assertError(await options('alice'), 400, 'guard.invalid_input', 'not an object');
+
+      // The refusals did not replace the options: the assertion for them signs the person in.
+      const a = await getAssertion(p.page, o);
+      assert.equal(a.error, undefined, JSON.stringify(a.error));
+      const payload = { ...a, type: 'WebAuthn' };
+      const ok = await passkeyVerify(flow, { verificationId, payload });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.json().verificationId, verificationId);
+      assert.equal((await flow.xp.call('POST', '/identification', { verificationId })).status, 204);
+      const claims = await finish(t, flow);
+      assert.equal(claims.sub, t.user.id);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+
+      // Options for another person take only that person's passkey (Logto's 409).
+      const second = await identified({ ...t, user: other });
+      const otherCred = await enrol(p, second.xp);
+      await finish(t, second);
+      const mixed = await startInteraction(t, { scope: 'openid' });
+      await mixed.xp.begin('SignIn');
+      const forOther = await mixed.xp.call('POST', '/verification/sign-in-passkey/authentication',
+        { identifier: { type: 'username', value: other.username } });
+      assert.equal(forOther.status, 200, forOther.text);
+      const oo = forOther.json().authenticationOptions;
+      assert.deepEqual(oo.allowCredentials.map((c) => c.id), [otherCred]);
+      const wrong = await getAssertion(p.page, { ...oo, allowCredentials: [{ type: 'public-key', id: credId }] });
+      assert.equal(wrong.error, undefined, JSON.stringify(wrong.error));
+      assertError(await passkeyVerify(mixed, { verificationId: forOther.json().verificationId,
+        payload: { ...wrong, type: 'WebAuthn' } }), 409, 'session.identity_conflict', "another person's passkey");
+
+      // Lookups that find no passkey spend the client IP's registration-check budget (a token
+      // bucket): past it, 429 for any identifier, a person with a passkey too.
+      await t.ctx.patchSignInExp({ rateLimits: { registrationChecksPerIpPerMinute: 1 } });
+      const lookup = (identifier) => mixed.xp.call('POST', '/verification/sign-in-passkey/authentication',
+        { identifier });
+      let limited;
+      for (let i = 0; i < 40 && !limited; i++) {
+        const r = await lookup({ type: 'email', value: 'nobody@example.com' });
+        if (r.status === 429) limited = r;
+        else assertError(r, 400, 'session.mfa.webauthn_verification_not_found', `miss ${i}`);
+      }
+      assert.ok(limited, 'refused within 40 misses');
+      assertError(limited, 429, 'guard.too_many_requests', 'past the budget');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1, 'Retry-After');
+      assertError(await lookup({ type: 'username', value: t.user.username }), 429, 'guard.too_many_requests',
+        'a person with a passkey, past the budget');
+      // The discoverable routes look nobody up and stay open.
+      assert.equal((await mixed.xp.call('POST', '/preflight/sign-in-passkey/authentication')).status, 200);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('passkey preflight (Logto): options before the interaction event, verify without verificationId; single use', async () => {
+    const { t, p, credId } = await passkeyTenant('pk-pre');
+    try {
+      const flow = await startInteraction(t, { scope: 'openid' });
+      const pre = await flow.xp.call('POST', '/preflight/sign-in-passkey/authentication');
+      assert.equal(pre.status, 200, pre.text);
+      assert.deepEqual(Object.keys(pre.json()), ['authenticationOptions'], "Logto's answer: the options alone");
+      const o = pre.json().authenticationOptions;
+      assert.deepEqual(o.allowCredentials, []);
+      assert.match(o.challenge, /^[A-Za-z0-9_-]{43}$/);
+      // The page starts the event afterwards (Logto keeps the preflight options across it).
+      await flow.xp.begin('SignIn');
+      const a = await getAssertion(p.page, o);
+      assert.equal(a.error, undefined, JSON.stringify(a.error));
+      assert.equal(a.rawId, credId);
+      const payload = { ...a, type: 'WebAuthn' };
+      // A verificationId names identifier options, never the preflight's.
+      assertError(await passkeyVerify(flow, { verificationId: 'x'.repeat(21), payload }), 404,
+        'session.verification_session_not_found', 'a verificationId with preflight options');
+      const ok = await passkeyVerify(flow, { payload });
+      assert.equal(ok.status, 200, ok.text);
+      const { verificationId } = ok.json();
+      assert.match(verificationId, /^[A-Za-z0-9_-]+$/);
+      // Replayed: the challenge is spent.
+      assertError(await passkeyVerify(flow, { payload }), 404, 'session.verification_session_not_found',
+        'a replayed preflight assertion');
+      assertError(await passkeyVerify(flow, { verificationId, payload }), 404,
+        'session.verification_session_not_found', 'a replay naming the verification');
+      assert.equal((await flow.xp.call('POST', '/identification', { verificationId })).status, 204);
+      const claims = await finish(t, flow);
+      assert.equal(claims.sub, t.user.id);
+      assert.deepEqual([...claims.amr].sort(), ['hwk', 'mfa']);
+
+      // Without preflight options there is nothing to verify against; disabled, no options.
+      const bare = await startInteraction(t, { scope: 'openid' });
+      await bare.xp.begin('SignIn');
+      assertError(await passkeyVerify(bare, { payload }), 404, 'session.verification_session_not_found',
+        'verify without any options');
+      await t.ctx.patchSignInExp({ passkeySignIn: { enabled: false } });
+      assertError(await bare.xp.call('POST', '/preflight/sign-in-passkey/authentication'), 422,
+        'user.sign_in_method_not_enabled', 'preflight while disabled');
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a passkey without user verification is one factor: the MFA policy still applies', async () => {
     const t = await tenant('pk-uv', { mfa: { factors: ['Totp', 'WebAuthn'], policy: 'Mandatory' },
       passkeySignIn: { enabled: true } });
